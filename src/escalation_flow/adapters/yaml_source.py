@@ -1,0 +1,77 @@
+"""Reading YAML the safe way: YAML 1.2 (``off`` stays a string, ``15:00`` stays a string), with
+line numbers kept so that every error can name the file, line and field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from escalation_flow.errors import InputError, Problem
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    path: Path
+    data: Any
+    digest: str  # sha256 of the file's bytes
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+
+def read_yaml(path: Path, error: type[InputError] = InputError) -> YamlDocument:
+    """Parse one YAML file into ruamel's round-trip nodes (which carry line numbers)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror}") from exc
+    text = raw.decode("utf-8", errors="strict")
+    if text.lstrip().startswith("%YAML 1.1"):
+        raise error(
+            f"{path} declares YAML 1.1",
+            [Problem(str(path), 1, None, "YAML 1.1 turns 'off' into false; drop the %YAML line")],
+        )
+    yaml = YAML(typ="rt")
+    yaml.version = (1, 2)
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise error(
+            f"{path} is not valid YAML", [Problem(str(path), line, None, str(exc.problem))]
+        ) from exc
+    return YamlDocument(path=path, data=data, digest=hashlib.sha256(raw).hexdigest())
+
+
+def line_of(node: Any, key: str | int | None = None) -> int | None:
+    """1-based line of a mapping key (or sequence item), or of the node itself."""
+    if isinstance(node, CommentedMap | CommentedSeq):
+        try:
+            if key is not None:
+                if isinstance(node, CommentedMap) and key in node:
+                    return int(node.lc.key(key)[0]) + 1
+                if isinstance(node, CommentedSeq) and isinstance(key, int):
+                    return int(node.lc.item(key)[0]) + 1
+            return int(node.lc.line) + 1
+        except (AttributeError, KeyError, TypeError, IndexError):
+            return None
+    return None
+
+
+def to_plain(node: Any) -> Any:
+    """ruamel's nodes to plain dicts, lists and scalars (for pydantic)."""
+    if isinstance(node, CommentedMap):
+        return {str(k): to_plain(v) for k, v in node.items()}
+    if isinstance(node, CommentedSeq):
+        return [to_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node

@@ -1,0 +1,87 @@
+"""One exception tree for the whole service.
+
+::
+
+    EscalationFlowError            anything this service raises on purpose
+    ├── InputError                 a file or argument a user gave us is wrong
+    │   ├── CalendarError          a calendar file is malformed, or a date is outside it
+    │   ├── RegisterError          a marks or roster file has bad rows (carries every Problem)
+    │   ├── FlowError              a flow file fails its checks (carries every Problem)
+    │   └── TrustConfigError       the trust file names a school, flow or calendar we cannot use
+    ├── StoreError                 the database cannot be reached or is not migrated
+    ├── ConflictError              someone else changed the thing first (task done twice, ...)
+    └── NotFoundError              a school, pupil, case, task or timer that does not exist
+
+Every ``InputError`` can carry a list of ``Problem`` so that a user sees all that is wrong with a
+file at once, each naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with one place in one input file."""
+
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class EscalationFlowError(Exception):
+    """The root of every error this service raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(EscalationFlowError):
+    """Something the user handed us is wrong; nothing was changed because of it."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        self.problems: list[Problem] = sorted(problems or [])
+        detail = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{message}\n{detail}" if detail else message)
+        self.summary = message
+
+
+class CalendarError(InputError):
+    """A calendar file is malformed, or a date falls outside the calendar."""
+
+
+class RegisterError(InputError):
+    """A register marks or roster file has rows that cannot be imported."""
+
+
+class FlowError(InputError):
+    """A flow file fails to load or fails its checks."""
+
+
+class TrustConfigError(InputError):
+    """The trust configuration names something that cannot be used."""
+
+
+class StoreError(EscalationFlowError):
+    """The database cannot be reached, or its schema is not the one we expect."""
+
+    exit_code = 3
+
+
+class ConflictError(EscalationFlowError):
+    """Someone else changed the thing first; the caller's change was not applied."""
+
+    exit_code = 4
+
+
+class NotFoundError(EscalationFlowError):
+    """A school, pupil, case, task or timer that does not exist."""
+
+    exit_code = 2
