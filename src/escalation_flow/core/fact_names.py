@@ -1,0 +1,120 @@
+"""The catalogue of named facts: what a flow's guards may name and what the pages explain.
+
+Two kinds:
+
+- **Register facts** (``REGISTER_FACTS``) depend only on a pupil's marks, the calendar and the
+  day: computed for every pupil of a school at once by ``core.facts``.
+- **Case facts** (``CASE_FACTS``) depend on the pupil's case too (when the stage or state was
+  entered, when a review timer was armed, what staff recorded): computed by the engine.
+
+Percentages are *unknown* (NaN) until their denominator reaches the flow's minimum number of
+possible sessions; a guard comparing an unknown is neither true nor false, and a guard that ends
+unknown does not fire (see ``core.guards``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Unit(StrEnum):
+    PERCENT = "%"
+    SESSIONS = "sessions"
+    SCHOOL_DAYS = "school days"
+    PERCENTAGE_POINTS = "percentage points"
+    FLAG = "0 or 1"
+    SHARE = "share of absence (0-1)"
+    NUMBER = "number"
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    name: str
+    unit: Unit
+    description: str
+
+
+def _f(name: str, unit: Unit, description: str) -> FactSpec:
+    return FactSpec(name, unit, description)
+
+
+_P, _S, _D, _PP, _F, _SH, _N = (
+    Unit.PERCENT,
+    Unit.SESSIONS,
+    Unit.SCHOOL_DAYS,
+    Unit.PERCENTAGE_POINTS,
+    Unit.FLAG,
+    Unit.SHARE,
+    Unit.NUMBER,
+)
+
+REGISTER_FACTS: dict[str, FactSpec] = {
+    f.name: f
+    for f in (
+        # -- year to date (from the first school day of the academic year, or admission) --
+        _f("possible_sessions", _S, "possible sessions this academic year to the as-of day"),
+        _f("attended_sessions", _S, "sessions present (/, \\, L) or at approved activity (K V P W B)"),
+        _f("absence_sessions", _S, "sessions of authorised or unauthorised absence this year"),
+        _f("authorised_absence_sessions", _S, "sessions of authorised absence this year"),
+        _f("unauthorised_absence_sessions", _S, "sessions of unauthorised absence (G N O U) this year"),
+        _f("unmarked_sessions", _S, "sessions with no mark yet ('-'): a data problem, not absence"),
+        _f("attendance_pct", _P, "attendance this academic year to date"),
+        _f("persistent_absence", _F, "1 when attendance this year is 90% or less"),
+        _f("severe_absence", _F, "1 when attendance this year is 50% or less"),
+        # -- this term and this half term --
+        _f("attendance_pct_this_term", _P, "attendance in the term that holds the as-of day"),
+        _f("attendance_pct_this_half_term", _P, "attendance in the half term that holds the as-of day"),
+        _f("late_sessions_this_half_term", _S, "sessions marked L or U in the half term of the as-of day"),
+        _f("late_before_close_sessions_this_half_term", _S, "sessions marked L in the half term"),
+        _f("late_after_close_sessions_this_half_term", _S, "sessions marked U in the half term"),
+        _f("unauthorised_sessions_this_half_term", _S, "sessions marked G, N, O or U this half term"),
+        _f("unauthorised_sessions_this_term", _S, "sessions marked G, N, O or U this term"),
+        _f("illness_sessions_this_term", _S, "sessions marked I (illness) this term"),
+        _f("medical_sessions_this_term", _S, "sessions marked M (medical or dental) this term"),
+        _f("holiday_sessions_this_year", _S, "sessions marked G (holiday not granted) this year"),
+        # -- rolling windows of school weeks (ending with the as-of day's week; span terms and years) --
+        _f("attendance_pct_last_2_school_weeks", _P, "attendance over the last 2 school weeks"),
+        _f("attendance_pct_last_4_school_weeks", _P, "attendance over the last 4 school weeks"),
+        _f("attendance_pct_last_6_school_weeks", _P, "attendance over the last 6 school weeks"),
+        _f("attendance_pct_last_10_school_weeks", _P, "attendance over the last 10 school weeks"),
+        _f("attendance_pct_previous_4_school_weeks", _P, "attendance over the 4 school weeks before the last 4"),
+        _f("attendance_trend", _PP, "last 4 school weeks' attendance minus the 4 before (negative: declining)"),
+        _f("unauthorised_sessions_last_6_school_weeks", _S, "sessions marked G, N, O or U in the last 6 school weeks"),
+        _f("unauthorised_sessions_last_10_school_weeks", _S, "sessions marked G, N, O or U in the last 10 school weeks (the penalty-notice threshold counts these)"),
+        _f("illness_sessions_last_10_school_weeks", _S, "sessions marked I in the last 10 school weeks"),
+        _f("late_sessions_last_4_school_weeks", _S, "sessions marked L or U in the last 4 school weeks"),
+        _f("late_sessions_previous_4_school_weeks", _S, "sessions marked L or U in the 4 school weeks before those"),
+        # -- the as-of day itself and patterns --
+        _f("absent_today", _F, "1 when either session of the as-of day is an absence"),
+        _f("unexplained_absence_today", _F, "1 when either session of the as-of day is marked N"),
+        _f("consecutive_unauthorised_school_days", _S, "school days in a row, ending the as-of day, with an unauthorised absence every session"),
+        _f("unresolved_n_sessions", _S, "sessions still marked N (no reason yet) as known at the time asked"),
+        _f("oldest_unresolved_n_school_days", _D, "how many school days old the oldest session still marked N is (0 if none)"),
+        _f("monday_absence_share", _SH, "share of this year's absence sessions that fell on a Monday"),
+        _f("friday_absence_share", _SH, "share of this year's absence sessions that fell on a Friday"),
+        _f("monday_friday_absence_share", _SH, "share of this year's absence sessions on Mondays or Fridays"),
+        # -- the pupil --
+        _f("compulsory_school_age", _F, "1 when the pupil is of compulsory school age (unknown date of birth: 1)"),
+    )
+}
+
+CASE_FACTS: dict[str, FactSpec] = {
+    f.name: f
+    for f in (
+        _f("stage", _N, "the case's current stage number as the plan numbers it (0: no open case)"),
+        _f("school_days_in_stage", _D, "school days since the case entered its current stage"),
+        _f("school_days_in_state", _D, "school days since the case entered its current state"),
+        _f("attendance_pct_at_stage_entry", _P, "attendance year to date on the day the stage was entered"),
+        _f("attendance_pct_since_stage_entry", _P, "attendance over the sessions since the stage was entered"),
+        _f("attendance_pct_at_state_entry", _P, "attendance year to date on the day the state was entered"),
+        _f("attendance_pct_since_state_entry", _P, "attendance over the sessions since the state was entered"),
+        _f("attendance_pct_at_review_start", _P, "attendance year to date when the firing review timer was armed"),
+        _f("attendance_pct_over_review", _P, "attendance over the sessions since the firing review timer was armed"),
+        _f("unauthorised_sessions_since_state_entry", _S, "sessions marked G, N, O or U since the state was entered"),
+        _f("late_sessions_since_state_entry", _S, "sessions marked L or U since the state was entered"),
+        _f("unresolved_n_sessions_at_state_entry", _S, "sessions marked N when the state was entered"),
+    )
+}
+
+ALL_FACTS: dict[str, FactSpec] = {**REGISTER_FACTS, **CASE_FACTS}
