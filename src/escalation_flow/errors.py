@@ -7,7 +7,8 @@
     │   ├── CalendarError          a calendar file is malformed, or a date is outside it
     │   ├── RegisterError          a marks or roster file has bad rows (carries every Problem)
     │   ├── FlowError              a flow file fails its checks (carries every Problem)
-    │   └── TrustConfigError       the trust file names a school, flow or calendar we cannot use
+    │   ├── TrustConfigError       the trust file names a school, flow or calendar we cannot use
+    │   └── ActionError            a staff action names no open task or event, or a bad outcome
     ├── StoreError                 the database cannot be reached or is not migrated
     ├── ConflictError              someone else changed the thing first (task done twice, ...)
     └── NotFoundError              a school, pupil, case, task or timer that does not exist
@@ -85,3 +86,7 @@ class NotFoundError(EscalationFlowError):
     """A school, pupil, case, task or timer that does not exist."""
 
     exit_code = 2
+
+
+class ActionError(InputError):
+    """A staff action names a task or event that is not open or not in the flow, or a bad outcome."""

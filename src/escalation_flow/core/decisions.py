@@ -1,0 +1,191 @@
+"""What the engine decides: plain, frozen records. The history of a case is a list of these.
+
+Every decision carries the school day it was taken on (``on``) and the instant (``at``, UTC).
+Decisions that change a case carry a ``Reason``: the trigger, the criterion or guard that held,
+and the fact values it held on, so that "why did this happen?" is answered from the record alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+FactValue = float | int | str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reason:
+    trigger: str  # "daily", a timer id, a task id, a manual event id, "override"
+    criterion: str | None = None  # the entry criterion's id, or the transition's label
+    guard: str | None = None  # the guard text that held
+    facts: tuple[tuple[str, FactValue], ...] = ()  # the fact values the guard named
+    quote: str | None = None  # the plan's own words
+
+    def facts_dict(self) -> dict[str, FactValue]:
+        return dict(self.facts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    on: date
+    at: datetime
+
+    @property
+    def type(self) -> str:
+        return _TYPE_NAMES[type(self)]
+
+    def to_event(self) -> dict[str, Any]:
+        """The decision as a backtest/history event: ``date``, ``type``, then its fields."""
+        body = asdict(self)
+        body.pop("on")
+        body.pop("at")
+        out: dict[str, Any] = {"date": self.on.isoformat(), "type": self.type}
+        reason = body.pop("reason", None)
+        for key, value in body.items():
+            if value is not None and value != ():
+                out[key] = _jsonable(value)
+        if reason is not None:
+            # The contract's shape: ``reason`` maps the facts a decision rested on to their values;
+            # how it was reached sits beside it.
+            out["reason"] = {k: _jsonable(v) for k, v in reason["facts"]}
+            for key in ("trigger", "criterion", "guard", "quote"):
+                if reason.get(key) is not None:
+                    out[key] = reason[key]
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseOpened(Decision):
+    flow: str
+    flow_version: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageEntered(Decision):
+    stage: int
+    state: str
+    from_stage: int
+    reason: Reason
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateEntered(Decision):
+    state: str
+    from_state: str
+    reason: Reason
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskCreated(Decision):
+    task_key: str  # unique within the case: "<task id>#<n>"
+    task: str
+    role: str
+    kind: str
+    due: date
+    approval: bool
+    template: str | None = None
+    outcomes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskCompleted(Decision):
+    task_key: str
+    task: str
+    outcome: str
+    by: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskSuperseded(Decision):
+    task_key: str
+    task: str
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimerArmed(Decision):
+    timer_key: str  # unique within the case: "<timer id>#<n>"
+    timer: str
+    due: date
+    fire_at: datetime  # UTC
+    rule: str  # e.g. "15 school days", for the auditor
+    calendar_version: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimerFired(Decision):
+    timer_key: str
+    timer: str
+    due: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimerCancelled(Decision):
+    timer_key: str
+    timer: str
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventRecorded(Decision):
+    event: str
+    by: str
+    outcome: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageOverridden(Decision):
+    stage: int
+    state: str
+    from_stage: int
+    by: str
+    reason_text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseClosed(Decision):
+    reason: Reason
+
+
+_TYPE_NAMES: dict[type, str] = {
+    CaseOpened: "case_opened",
+    StageEntered: "stage_entered",
+    StateEntered: "state_entered",
+    TaskCreated: "task_created",
+    TaskCompleted: "task_completed",
+    TaskSuperseded: "task_superseded",
+    TimerArmed: "timer_armed",
+    TimerFired: "timer_fired",
+    TimerCancelled: "timer_cancelled",
+    EventRecorded: "event_recorded",
+    StageOverridden: "stage_overridden",
+    CaseClosed: "case_closed",
+}
+DECISION_TYPES: dict[str, type[Decision]] = {v: k for k, v in _TYPE_NAMES.items()}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items() if v is not None and v != ()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN: unknown
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """What makes the engine look at a case: the day's evaluation, a timer, or a staff action."""
+
+    kind: str  # "daily" | "timer" | "action" | "term_end"
+    name: str = "daily"  # timer key, action name
+    outcome: str | None = None
+    by: str | None = None
+    note: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,403 @@
+"""The engine: what happens to one case, given the flow, the facts and the time.
+
+``evaluate(ctx, case, env, now, stimulus)`` is pure: no database, scheduler, logger or clock.
+It returns the decisions to record, in order; ``core.case.apply`` folds them into the case.
+
+Stimuli and what they do:
+
+- ``daily`` (after the registers close): escalate to the highest stage whose entry holds, if it is
+  above the case's stage (opening a case when there is none); otherwise try the state's ``daily``
+  transitions. Cases never move down or close on facts alone: only transitions do that.
+- ``timer`` (a review comes due): the timer fires once; the state's transitions for that timer
+  are tried in order and the first whose guard holds is taken.
+- ``action`` (staff completed a task or recorded an event): recorded, then the transitions for
+  that task (with its outcome) or event are tried.
+
+Leaving a state cancels its timers and supersedes its open tasks; entering one creates its tasks
+and arms its timers, with due dates counted on the school calendar.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.case import CLOSED, Case, apply
+from escalation_flow.core.decisions import (
+    CaseClosed,
+    CaseOpened,
+    Decision,
+    EventRecorded,
+    FactValue,
+    Reason,
+    StageEntered,
+    StageOverridden,
+    StateEntered,
+    Stimulus,
+    TaskCompleted,
+    TaskCreated,
+    TaskSuperseded,
+    TimerArmed,
+    TimerCancelled,
+    TimerFired,
+)
+from escalation_flow.core.definition import (
+    Approval,
+    Duration,
+    Flow,
+    Stage,
+    Task,
+    Timer,
+    Transition,
+)
+from escalation_flow.core.guards import Guard
+from escalation_flow.core.machine import machine_for
+from escalation_flow.errors import ActionError
+
+Env = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Moment:
+    """When a decision is taken: the school day it belongs to and the instant (UTC)."""
+
+    on: date
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Context:
+    """What stays fixed while a school's cases are evaluated."""
+
+    flow: Flow
+    calendar: SchoolCalendar
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.calendar.timezone)
+
+
+def evaluate(ctx: Context, case: Case, env: Env, now: Moment, stimulus: Stimulus) -> list[Decision]:
+    """The decisions one stimulus leads to for one case (empty when nothing happens)."""
+    out = _Out(case)
+    if stimulus.kind == "daily":
+        if not _escalate(ctx, out, env, now):
+            _follow(ctx, out, env, now, "daily", None)
+    elif stimulus.kind == "timer":
+        _fire(ctx, out, env, now, stimulus.name)
+    elif stimulus.kind == "action":
+        _act(ctx, out, env, now, stimulus)
+    elif stimulus.kind == "override":
+        _override(ctx, out, env, now, stimulus)
+    elif stimulus.kind == "amended":
+        _reconsider(ctx, out, env, now)
+    else:
+        raise ValueError(f"unknown stimulus kind {stimulus.kind!r}")
+    return out.decisions
+
+
+def escalation_target(ctx: Context, env: Env, current_stage: int) -> Stage | None:
+    """The highest stage whose entry holds, if above ``current_stage``."""
+    for stage in ctx.flow.escalating_stages:
+        if stage.number <= current_stage:
+            return None
+        if ctx.flow.entry[stage.number].holds(env):
+            return stage
+    return None
+
+
+# -- the stimuli ---------------------------------------------------------------------------------
+
+
+def _escalate(ctx: Context, out: _Out, env: Env, now: Moment) -> bool:
+    current = out.case.stage if out.case.is_open else 0
+    target = escalation_target(ctx, env, current)
+    if target is None:
+        return False
+    held = [(cid, g) for cid, g in ctx.flow.criteria[target.number] if g.holds(env)]
+    guard = " or ".join(g.source for _, g in held) or ctx.flow.entry[target.number].source
+    reason = Reason(
+        trigger="daily",
+        criterion=",".join(cid for cid, _ in held) or None,
+        guard=guard,
+        facts=_facts_named(env, *(g for _, g in held)),
+        quote=_criteria_quote(target, {cid for cid, _ in held}),
+    )
+    assert target.initial is not None  # escalating stages always have one (checked on load)
+    _goto(ctx, out, env, now, target.full_name(target.initial), reason)
+    return True
+
+
+def _fire(ctx: Context, out: _Out, env: Env, now: Moment, timer_key: str) -> None:
+    armed = next((t for t in out.case.timers if t.key == timer_key), None)
+    if armed is None:
+        return  # already fired or cancelled: firing twice does nothing
+    out.emit(
+        TimerFired(on=now.on, at=now.at, timer_key=armed.key, timer=armed.timer, due=armed.due)
+    )
+    _follow(ctx, out, env, now, armed.timer, None)
+
+
+def _act(ctx: Context, out: _Out, env: Env, now: Moment, stimulus: Stimulus) -> None:
+    name, by = stimulus.name, stimulus.by or "unknown"
+    task = out.case.open_task_named(name) if out.case.is_open else None
+    if task is not None:
+        outcome = _task_outcome(task.task, task.outcomes, stimulus.outcome)
+        out.emit(
+            TaskCompleted(
+                on=now.on,
+                at=now.at,
+                task_key=task.key,
+                task=task.task,
+                outcome=outcome,
+                by=by,
+                note=stimulus.note,
+            )
+        )
+        _follow(ctx, out, env, now, task.task, outcome)
+        return
+    event = next((e for e in ctx.flow.definition.events if e.id == name), None)
+    if event is None:
+        raise ActionError(_no_such_action(ctx, out.case, name))
+    if event.outcomes and stimulus.outcome is not None and stimulus.outcome not in event.outcomes:
+        raise ActionError(
+            f"{name}: outcome {stimulus.outcome!r} is not one of {', '.join(event.outcomes)}"
+        )
+    out.emit(
+        EventRecorded(
+            on=now.on, at=now.at, event=name, by=by, outcome=stimulus.outcome, note=stimulus.note
+        )
+    )
+    _follow(ctx, out, env, now, name, stimulus.outcome)
+
+
+def _reconsider(ctx: Context, out: _Out, env: Env, now: Moment) -> None:
+    """Past marks changed: letters, referrals and legal steps not yet done that rested on the
+    stage's criteria are superseded when those criteria no longer hold. The stage stays (its
+    review decides); the history keeps the first decision and this one side by side."""
+    case = out.case
+    if not case.is_open or case.stage not in ctx.flow.entry:
+        return
+    entry = ctx.flow.entry[case.stage]
+    if entry.holds(env):
+        return
+    facts = ", ".join(f"{k}={v}" for k, v in _facts_named(env, entry) if v is not None)
+    why = f"marks amended: stage {case.stage} criteria no longer hold ({facts})"
+    for task in case.tasks:
+        if task.approval:
+            out.emit(
+                TaskSuperseded(on=now.on, at=now.at, task_key=task.key, task=task.task, why=why)
+            )
+
+
+def _override(ctx: Context, out: _Out, env: Env, now: Moment, stimulus: Stimulus) -> None:
+    """A professional judgement: put the case in a stage (its initial state) or close it."""
+    number = int(stimulus.extra["stage"])
+    target = CLOSED if number == 0 else ctx.flow.resolve(f"stage_{number}")
+    _leave(out, now, f"stage overridden by {stimulus.by}")
+    if target == CLOSED:
+        reason = Reason(trigger="override", quote=stimulus.note)
+        out.emit(CaseClosed(on=now.on, at=now.at, reason=reason))
+        return
+    if not out.case.is_open:
+        out.emit(_opened(ctx, now))
+    out.emit(
+        StageOverridden(
+            on=now.on,
+            at=now.at,
+            stage=number,
+            state=target,
+            from_stage=out.case.stage,
+            by=stimulus.by or "unknown",
+            reason_text=stimulus.note or "",
+        )
+    )
+    _enter(ctx, out, env, now, target)
+
+
+# -- moving between states -------------------------------------------------------------------------
+
+
+def _follow(
+    ctx: Context, out: _Out, env: Env, now: Moment, trigger: str, outcome: str | None
+) -> None:
+    """Take the first transition for ``trigger`` (and ``outcome``) whose guard holds."""
+    chosen = _choose(ctx, out.case, env, trigger, outcome)
+    if chosen is None:
+        return
+    transition, target = chosen
+    reason = Reason(
+        trigger=trigger,
+        criterion=transition.outcome,
+        guard=transition.when,
+        facts=_facts_named(env, ctx.flow.guard(transition.when)) if transition.when else (),
+        quote=transition.quote,
+    )
+    _goto(ctx, out, env, now, target, reason)
+
+
+def _choose(
+    ctx: Context, case: Case, env: Env, trigger: str, outcome: str | None
+) -> tuple[Transition, str] | None:
+    """The flow's state machine answers for an open case; ``anywhere`` for a pupil without one."""
+    if case.is_open:
+        move = machine_for(ctx.flow).next_state(case.state, trigger, env, outcome)
+        return None if move is None else (move.entry, move.target)
+    for t in ctx.flow.definition.anywhere:
+        if t.trigger != trigger or (t.outcome is not None and t.outcome != outcome):
+            continue
+        if t.when is None or ctx.flow.guard(t.when).holds(env):
+            return t, ctx.flow.resolve(t.to)
+    return None
+
+
+def _goto(ctx: Context, out: _Out, env: Env, now: Moment, target: str, reason: Reason) -> None:
+    if target == CLOSED:
+        if out.case.is_open:
+            _leave(out, now, "case closed")
+            out.emit(CaseClosed(on=now.on, at=now.at, reason=reason))
+        return
+    ref = ctx.flow.state(target)
+    _leave(out, now, f"moved to {target}")
+    if not out.case.is_open:
+        out.emit(_opened(ctx, now))
+    if ref.stage.number != out.case.stage:
+        out.emit(
+            StageEntered(
+                on=now.on,
+                at=now.at,
+                stage=ref.stage.number,
+                state=target,
+                from_stage=out.case.stage,
+                reason=reason,
+            )
+        )
+    else:
+        out.emit(
+            StateEntered(
+                on=now.on, at=now.at, state=target, from_state=out.case.state, reason=reason
+            )
+        )
+    _enter(ctx, out, env, now, target)
+
+
+def _opened(ctx: Context, now: Moment) -> CaseOpened:
+    return CaseOpened(on=now.on, at=now.at, flow=ctx.flow.id, flow_version=ctx.flow.version)
+
+
+def _leave(out: _Out, now: Moment, why: str) -> None:
+    for timer in out.case.timers:
+        out.emit(
+            TimerCancelled(on=now.on, at=now.at, timer_key=timer.key, timer=timer.timer, why=why)
+        )
+    for task in out.case.tasks:
+        out.emit(TaskSuperseded(on=now.on, at=now.at, task_key=task.key, task=task.task, why=why))
+
+
+def _enter(ctx: Context, out: _Out, env: Env, now: Moment, target: str) -> None:
+    state = ctx.flow.state(target).state
+    for task in state.tasks:
+        if task.when is None or ctx.flow.guard(task.when).holds(env):
+            out.emit(task_created(ctx, task, now, out.case.task_serial + 1))
+    for timer in state.timers:
+        out.emit(timer_armed(ctx, timer, now, out.case.timer_serial + 1))
+
+
+def task_created(ctx: Context, task: Task, now: Moment, serial: int) -> TaskCreated:
+    return TaskCreated(
+        on=now.on,
+        at=now.at,
+        task_key=f"{task.id}#{serial}",
+        task=task.id,
+        role=task.role.value,
+        kind=task.kind.value,
+        due=due_date(ctx.calendar, now.on, task.due, for_timer=False),
+        approval=task.approval is Approval.REQUIRED,
+        template=task.template,
+        outcomes=task.outcomes,
+    )
+
+
+def timer_armed(ctx: Context, timer: Timer, now: Moment, serial: int) -> TimerArmed:
+    due = due_date(ctx.calendar, now.on, timer.after, for_timer=True)
+    hour, minute = (int(p) for p in timer.at.split(":"))
+    fire_at = datetime.combine(due, time(hour, minute), tzinfo=ctx.zone)
+    return TimerArmed(
+        on=now.on,
+        at=now.at,
+        timer_key=f"{timer.id}#{serial}",
+        timer=timer.id,
+        due=due,
+        fire_at=fire_at.astimezone(UTC),
+        rule=str(timer.after),
+        calendar_version=ctx.calendar.version,
+    )
+
+
+def due_date(calendar: SchoolCalendar, start: date, after: Duration, *, for_timer: bool) -> date:
+    """When something ``after`` ``start`` is due; timers only ever fire on school days."""
+    if after.unit == "school_days":
+        return calendar.add_school_days(start, after.amount)
+    if after.unit == "school_weeks":
+        return calendar.add_school_weeks(start, after.amount)
+    due = start + timedelta(days=after.amount)
+    return calendar.next_school_day_on_or_after(due) if for_timer else due
+
+
+# -- small helpers ---------------------------------------------------------------------------------
+
+
+class _Out:
+    """Decisions so far, and the case as they leave it (so serials and state stay right)."""
+
+    def __init__(self, case: Case) -> None:
+        self.case = case
+        self.decisions: list[Decision] = []
+
+    def emit(self, decision: Decision) -> None:
+        self.decisions.append(decision)
+        self.case = apply(self.case, decision)
+
+
+def _task_outcome(task: str, outcomes: tuple[str, ...], given: str | None) -> str:
+    if given is None:
+        if len(outcomes) > 1:
+            raise ActionError(f"{task}: say which outcome ({', '.join(outcomes)})")
+        return outcomes[0]
+    if given not in outcomes:
+        raise ActionError(f"{task}: outcome {given!r} is not one of {', '.join(outcomes)}")
+    return given
+
+
+def _no_such_action(ctx: Context, case: Case, name: str) -> str:
+    tasks = {t.id for s in ctx.flow.definition.stages for st in s.states.values() for t in st.tasks}
+    if name in tasks:
+        open_tasks = ", ".join(t.task for t in case.tasks) or "none"
+        return f"{name}: no such task is open for this pupil (open tasks: {open_tasks})"
+    return f"{name}: not a task or event of flow {ctx.flow.id}"
+
+
+def _facts_named(env: Env, *guards: Guard) -> tuple[tuple[str, FactValue], ...]:
+    names = sorted({n for g in guards for n in g.names})
+    return tuple((n, _plain(env.get(n))) for n in names)
+
+
+def _plain(value: Any) -> FactValue:
+    if value is None or isinstance(value, str):
+        return value
+    f = float(value)
+    if math.isnan(f):
+        return None
+    return int(f) if f.is_integer() else round(f, 4)
+
+
+def _criteria_quote(stage: Stage, held: set[str]) -> str | None:
+    if stage.entry is None:
+        return None
+    quotes = [c.quote for c in stage.entry.criteria() if c.id in held and c.quote]
+    return " / ".join(quotes) or stage.entry.quote or stage.quote

@@ -1,0 +1,423 @@
+"""One school's cases through one school day: timers, staff actions, then the day's evaluation.
+
+Pure (no I/O): the daemon, the backtest and the tests all drive a ``SchoolBook`` the same way,
+``run_day`` after ``run_day``, handing in the day's facts and actions.
+
+Within a school day, in this order:
+
+1. review timers due that day (or overdue) fire at their time, in due order, on the facts as they
+   stood at the end of the previous school day;
+2. staff actions of that day are applied in the order they were taken (with
+   ``auto_complete``, every task due by that day is done with its default outcome);
+3. after the registers close, every pupil is screened at once (numpy) against each stage's entry
+   criteria; only pupils who escalate, or whose state listens to ``daily``, are evaluated one by
+   one;
+4. on the last day of a term, ``term_end`` universal actions and transitions run.
+
+Universal actions (the first-day absence call, termly awards) make tasks without a case; they are
+counted in ``SchoolBook.universal_tasks``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import reduce
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.case import Case, apply
+from escalation_flow.core.decisions import Decision, Stimulus, TaskCreated
+from escalation_flow.core.definition import DAILY, TERM_END, Flow
+from escalation_flow.core.engine import Context, Moment, due_date, evaluate
+from escalation_flow.core.facts import DayWindows, FactTable
+from escalation_flow.core.session_counts import CumulativeCounts, Key
+from escalation_flow.errors import ActionError, Problem
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something a member of staff did, as read from the actions file or a command."""
+
+    at: datetime  # timezone-aware
+    pupil: str
+    action: str
+    by: str
+    outcome: str | None = None
+    note: str | None = None
+    source: str | None = None  # "actions.csv:12", for error messages
+
+
+@dataclass(frozen=True)
+class UniversalTask:
+    on: date
+    pupil: str
+    task: str
+    role: str
+    due: date
+
+
+@dataclass
+class SchoolBook:
+    """Every case of one school under one flow, kept between school days."""
+
+    ctx: Context
+    school: str
+    pupils: tuple[str, ...]
+    parameters: Mapping[str, Any] = field(default_factory=dict)  # school overrides
+    registers_close: time = time(16, 30)
+    cases: dict[int, Case] = field(default_factory=dict)
+    history: dict[int, list[Decision]] = field(default_factory=dict)
+    universal_tasks: list[UniversalTask] = field(default_factory=list)
+    stage: IntArray = field(init=False)
+    stage_day: IntArray = field(init=False)
+    state_day: IntArray = field(init=False)
+    _windows: DayWindows | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.pupils)
+        self.stage = np.zeros(n, np.int64)
+        self.stage_day = np.full(n, -1, np.int64)
+        self.state_day = np.full(n, -1, np.int64)
+        self._index = {p: i for i, p in enumerate(self.pupils)}
+        self._daily_states = _states_listening(self.ctx.flow, DAILY)
+        self._term_end_states = _states_listening(self.ctx.flow, TERM_END)
+
+    @property
+    def windows(self) -> DayWindows:
+        if self._windows is None:
+            self._windows = DayWindows.of(self.ctx.calendar)
+        return self._windows
+
+    def case(self, p: int) -> Case:
+        return self.cases.get(p) or Case(school=self.school, pupil=self.pupils[p])
+
+    def pupil_index(self, pupil: str) -> int | None:
+        return self._index.get(pupil)
+
+    def record(self, p: int, decisions: Sequence[Decision]) -> None:
+        if not decisions:
+            return
+        case = reduce(apply, decisions, self.case(p))
+        self.cases[p] = case
+        self.history.setdefault(p, []).extend(decisions)
+        cal = self.ctx.calendar
+        self.stage[p] = case.stage if case.is_open else 0
+        self.stage_day[p] = (
+            cal.index_on_or_before(case.stage_entered_on)
+            if case.is_open and case.stage_entered_on
+            else -1
+        )
+        self.state_day[p] = (
+            cal.index_on_or_before(case.state_entered_on)
+            if case.is_open and case.state_entered_on
+            else -1
+        )
+
+
+@dataclass(frozen=True)
+class DayInputs:
+    """What one school day brings: today's facts and counts, yesterday's facts, staff actions."""
+
+    day: int
+    facts: FactTable
+    counts: CumulativeCounts
+    previous: FactTable | None = None
+    actions: Sequence[Action] = ()
+    auto_complete: bool = False
+    #: pupils (indices) whose marks for earlier days changed since the last school day
+    amended: Sequence[int] = ()
+
+
+def run_day(book: SchoolBook, inputs: DayInputs) -> None:
+    """Advance every case of ``book`` through school day ``inputs.day``."""
+    cal = book.ctx.calendar
+    today = cal.school_days[inputs.day]
+    morning = inputs.previous or inputs.facts
+    morning_env = DayEnv(book, morning, inputs.counts)
+    for p, timer_key, fire_at in _due_timers(book, today):
+        case = book.case(p)
+        armed = next(t for t in case.timers if t.key == timer_key)
+        env = morning_env.pupil(p, case, review_from=cal.index_on_or_before(armed.armed_on))
+        book.record(
+            p, evaluate(book.ctx, case, env, Moment(today, fire_at), Stimulus("timer", timer_key))
+        )
+    for p, action in _actions_of_day(book, inputs, today):
+        case = book.case(p)
+        stimulus = Stimulus("action", action.action, action.outcome, action.by, action.note)
+        moment = Moment(today, action.at)
+        try:
+            decisions = evaluate(book.ctx, case, morning_env.pupil(p, case), moment, stimulus)
+        except ActionError as exc:
+            raise _located(exc, action) from exc
+        book.record(p, decisions)
+    _evening(book, inputs, today)
+
+
+def _located(exc: ActionError, action: Action) -> ActionError:
+    """The refusal, naming the file and line the action came from."""
+    file, _, line = (action.source or "").rpartition(":")
+    message = f"pupil {action.pupil}: {exc.summary}"
+    if not file or not line.isdigit():
+        return ActionError(message)
+    return ActionError("an action cannot be applied", [Problem(file, int(line), "action", message)])
+
+
+def _evening(book: SchoolBook, inputs: DayInputs, today: date) -> None:
+    ctx, cal = book.ctx, book.ctx.calendar
+    at = datetime.combine(today, book.registers_close, tzinfo=ZoneInfo(cal.timezone)).astimezone(
+        UTC
+    )
+    env = DayEnv(book, inputs.facts, inputs.counts)
+    for p in inputs.amended:
+        case = book.case(p)
+        if case.is_open:
+            stimulus = Stimulus("amended")
+            book.record(p, evaluate(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
+    candidates = _escalating(book, env) | {
+        p for p, c in book.cases.items() if c.is_open and c.state in book._daily_states
+    }
+    for p in sorted(candidates):
+        case = book.case(p)
+        book.record(
+            p, evaluate(ctx, case, env.pupil(p, case), Moment(today, at), Stimulus("daily"))
+        )
+    _universal(book, env, today, DAILY)
+    if _is_term_end(cal, inputs.day):
+        _universal(book, env, today, TERM_END)
+        for p, case in sorted(book.cases.items()):
+            if case.is_open and case.state in book._term_end_states:
+                stimulus = Stimulus("action", TERM_END)
+                book.record(p, evaluate(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
+
+
+def _escalating(book: SchoolBook, env: DayEnv) -> set[int]:
+    """Pupils for whom some stage above their current one has its entry criteria met."""
+    flow = book.ctx.flow
+    stages = flow.escalating_stages
+    if not stages:
+        return set()
+    target = np.zeros(len(book.pupils), np.int64)
+    for stage in reversed(stages):  # lowest first, so higher stages overwrite
+        mask = flow.entry[stage.number].mask(env)
+        target = np.where(mask, stage.number, target)
+    return {int(p) for p in np.flatnonzero(target > book.stage)}
+
+
+def _universal(book: SchoolBook, env: DayEnv, today: date, trigger: str) -> None:
+    for action in book.ctx.flow.definition.universal:
+        if action.trigger != trigger:
+            continue
+        if action.when is None:
+            pupils = np.arange(len(book.pupils))
+        else:
+            pupils = np.flatnonzero(book.ctx.flow.guard(action.when).mask(env))
+        due = due_date(book.ctx.calendar, today, action.task.due, for_timer=False)
+        for p in pupils:
+            book.universal_tasks.append(
+                UniversalTask(
+                    today, book.pupils[int(p)], action.task.id, action.task.role.value, due
+                )
+            )
+
+
+def _due_timers(book: SchoolBook, today: date) -> list[tuple[int, str, datetime]]:
+    due = [
+        (t.fire_at, book.pupils[p], p, t.key)
+        for p, case in book.cases.items()
+        if case.is_open
+        for t in case.timers
+        if t.due <= today
+    ]
+    due.sort()
+    return [(p, key, fire_at) for fire_at, _, p, key in due]
+
+
+def _actions_of_day(
+    book: SchoolBook, inputs: DayInputs, today: date
+) -> Iterator[tuple[int, Action]]:
+    zone = ZoneInfo(book.ctx.calendar.timezone)
+    todo: list[tuple[datetime, str, int, Action]] = []
+    for a in inputs.actions:
+        p = book.pupil_index(a.pupil)
+        if p is not None:
+            todo.append((a.at, a.pupil, p, a))
+    if inputs.auto_complete:
+        done_at = datetime.combine(today, book.registers_close, tzinfo=zone) - timedelta(minutes=30)
+        for p, case in book.cases.items():
+            for task in case.tasks if case.is_open else ():
+                if task.due <= today:
+                    action = Action(done_at, case.pupil, task.task, "auto", task.outcomes[0])
+                    todo.append((done_at, case.pupil, p, action))
+    todo.sort(key=lambda item: (item[0], item[1]))
+    for _, _, p, action in todo:
+        case = book.case(p)
+        # an auto-completed task may already have gone with an earlier action of the day
+        if action.by == "auto" and case.open_task_named(action.action) is None:
+            continue
+        yield p, action
+
+
+def _is_term_end(cal: SchoolCalendar, day: int) -> bool:
+    return any(p.last == day for p in cal.terms_periods)
+
+
+def _states_listening(flow: Flow, trigger: str) -> frozenset[str]:
+    return frozenset(
+        name
+        for name in flow.states
+        if any(t.trigger == trigger for t in flow.transitions_from(name))
+        or any(r.trigger == trigger for r in flow.state(name).state.recurring)
+    )
+
+
+# -- the environment guards read -------------------------------------------------------------------
+
+
+class DayEnv(Mapping[str, Any]):
+    """Every name a guard may read, as arrays over the school's pupils, built lazily."""
+
+    def __init__(self, book: SchoolBook, facts: FactTable, counts: CumulativeCounts) -> None:
+        self.book = book
+        self.facts = facts
+        self.counts = counts
+        self.day = facts.day_index
+        cal = book.ctx.calendar
+        flow = book.ctx.flow
+        self._values: dict[str, Any] = dict(facts.values)
+        self._values.update(flow.parameter_values(cal.term_name_of(self.day).value))
+        self._values.update(book.parameters)
+        self._values["stage"] = book.stage.astype(np.float64)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._values:
+            self._values[name] = self._compute(name)
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def pupil(self, p: int, case: Case, review_from: int | None = None) -> PupilEnv:
+        return PupilEnv(self, p, case, review_from)
+
+    def _compute(self, name: str) -> Any:
+        book, d = self.book, self.day
+        if name.endswith("_recorded"):
+            event = name.removesuffix("_recorded")
+            out = np.zeros(len(book.pupils))
+            for p, case in book.cases.items():
+                out[p] = case.count_of(event) if case.is_open else 0
+            return out
+        if name == "school_days_in_stage":
+            return _since(book.stage_day, d)
+        if name == "school_days_in_state":
+            return _since(book.state_day, d)
+        for prefix, days in (("stage", book.stage_day), ("state", book.state_day)):
+            if name == f"attendance_pct_at_{prefix}_entry":
+                return self.ytd_pct_at(days)
+            if name == f"attendance_pct_since_{prefix}_entry":
+                return self.pct_since(days)
+        if name == "unauthorised_sessions_since_state_entry":
+            return self._count_since(book.state_day, Key.UNAUTHORISED)
+        if name == "late_sessions_since_state_entry":
+            late = self._count_since(book.state_day, Key.LATE_BEFORE_CLOSE)
+            return late + self._count_since(book.state_day, Key.LATE_AFTER_CLOSE)
+        if name == "unresolved_n_sessions_at_state_entry":
+            # N marks in the sessions up to the state's entry, as known now (not as known then)
+            ends = 2 * np.maximum(book.state_day, 0) + 2
+            rows = np.arange(len(book.pupils))
+            n_marks = self.counts.running_count_at(Key.N, rows, ends).astype(float)
+            return np.where(book.state_day >= 0, n_marks, NAN)
+        if name in ("attendance_pct_at_review_start", "attendance_pct_over_review"):
+            return np.full(len(book.pupils), NAN)  # only defined while a review timer fires
+        raise KeyError(name)
+
+    # -- windows that start at a different day for each pupil ------------------------------------
+
+    def ytd_pct_at(self, days: IntArray) -> FloatArray:
+        """Attendance year to date at the end of each pupil's day (NaN where day < 0)."""
+        out = np.full(len(days), NAN)
+        valid = days >= 0
+        for day in np.unique(days[valid]):
+            rows = days == day
+            first = int(self.book.windows.year[day])
+            pct = self.counts.attendance_pct_between(
+                2 * first,
+                2 * int(day) + 1,
+                min_possible_sessions=self.book.ctx.flow.definition.min_possible_sessions,
+            )
+            out[rows] = pct[rows]
+        return out
+
+    def pct_since(self, days: IntArray) -> FloatArray:
+        """Attendance over the sessions after each pupil's day, through today."""
+        firsts = np.where(days >= 0, 2 * (days + 1), 2 * self.day + 2)
+        pct = self.counts.attendance_pct_between(firsts, 2 * self.day + 1, min_possible_sessions=1)
+        return np.where(days >= 0, pct, NAN)
+
+    def _count_since(self, days: IntArray, key: Key) -> FloatArray:
+        firsts = np.where(days >= 0, 2 * (days + 1), 2 * self.day + 2)
+        counts = self.counts.counts_between(firsts, 2 * self.day + 1).count(key).astype(float)
+        return np.where(days >= 0, counts, NAN)
+
+
+def _since(days: IntArray, today: int) -> FloatArray:
+    return np.where(days >= 0, (today - days).astype(float), NAN)
+
+
+class PupilEnv(Mapping[str, Any]):
+    """One pupil's view of a ``DayEnv``: scalars, plus the firing review timer's facts."""
+
+    def __init__(self, day: DayEnv, p: int, case: Case, review_from: int | None) -> None:
+        self._day, self._p, self._case = day, p, case
+        self._extra: dict[str, Any] = {}
+        if review_from is not None:
+            self._extra["attendance_pct_at_review_start"] = float(
+                day.ytd_pct_at(np.full(len(day.book.pupils), review_from))[p]
+            )
+            self._extra["attendance_pct_over_review"] = float(
+                day.pct_since(np.full(len(day.book.pupils), review_from))[p]
+            )
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._extra:
+            return self._extra[name]
+        if name.endswith("_recorded"):
+            return float(self._case.count_of(name.removesuffix("_recorded")))
+        value = self._day[name]
+        return value[self._p] if isinstance(value, np.ndarray) else value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._day)
+
+    def __len__(self) -> int:
+        return len(self._day)
+
+
+def workload(book: SchoolBook) -> Counter[tuple[str, str]]:
+    """Tasks created by (role, kind): what the plan asks of each role."""
+    out: Counter[tuple[str, str]] = Counter()
+    for decisions in book.history.values():
+        for d in decisions:
+            if isinstance(d, TaskCreated):
+                out[(d.role, d.kind)] += 1
+    return out
