@@ -97,8 +97,16 @@ def timeline_json(
 
 
 def dumps(document: Mapping[str, Any]) -> str:
-    """Stable bytes: the same input gives the same output."""
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """Stable bytes (the same input gives the same output), one case to a line.
+
+    Compact JSON goes through the standard library's C encoder; one case a line keeps a year of a
+    trust's timeline quick to write and easy to diff.
+    """
+    head = {k: v for k, v in document.items() if k != "cases"}
+    body = ",\n".join(json.dumps(c, ensure_ascii=False) for c in document.get("cases", []))
+    opening = json.dumps(head, ensure_ascii=False)[:-1]
+    comma = ", " if head else ""
+    return f'{opening}{comma}"cases": [\n{body}\n]}}\n' if body else f'{opening}{comma}"cases": []}}\n'
 
 
 def _day_range(cal: SchoolCalendar, period: Period) -> tuple[int, int]:

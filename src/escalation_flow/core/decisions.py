@@ -7,7 +7,7 @@ and the fact values it held on, so that "why did this happen?" is answered from 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -37,21 +37,24 @@ class Decision:
 
     def to_event(self) -> dict[str, Any]:
         """The decision as a backtest/history event: ``date``, ``type``, then its fields."""
-        body = asdict(self)
-        body.pop("on")
-        body.pop("at")
         out: dict[str, Any] = {"date": self.on.isoformat(), "type": self.type}
-        reason = body.pop("reason", None)
-        for key, value in body.items():
-            if value is not None and value != ():
-                out[key] = _jsonable(value)
+        reason: Reason | None = None
+        for f in fields(self):
+            if f.name in ("on", "at"):
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, Reason):
+                reason = value
+            elif value is not None and value != ():
+                out[f.name] = _jsonable(value)
         if reason is not None:
             # The contract's shape: ``reason`` maps the facts a decision rested on to their values;
             # how it was reached sits beside it.
-            out["reason"] = {k: _jsonable(v) for k, v in reason["facts"]}
+            out["reason"] = {k: _jsonable(v) for k, v in reason.facts}
             for key in ("trigger", "criterion", "guard", "quote"):
-                if reason.get(key) is not None:
-                    out[key] = reason[key]
+                text = getattr(reason, key)
+                if text is not None:
+                    out[key] = text
         return out
 
 

@@ -47,6 +47,8 @@ from escalation_flow.core.decisions import (
     TimerFired,
 )
 from escalation_flow.core.definition import (
+    DAILY,
+    TERM_END,
     Approval,
     Duration,
     Flow,
@@ -87,7 +89,9 @@ def evaluate(ctx: Context, case: Case, env: Env, now: Moment, stimulus: Stimulus
     out = _Out(case)
     if stimulus.kind == "daily":
         if not _escalate(ctx, out, env, now):
-            _follow(ctx, out, env, now, "daily", None)
+            _listen(ctx, out, env, now, DAILY)
+    elif stimulus.kind == "term_end":
+        _listen(ctx, out, env, now, TERM_END)
     elif stimulus.kind == "timer":
         _fire(ctx, out, env, now, stimulus.name)
     elif stimulus.kind == "action":
@@ -131,6 +135,19 @@ def _escalate(ctx: Context, out: _Out, env: Env, now: Moment) -> bool:
     assert target.initial is not None  # escalating stages always have one (checked on load)
     _goto(ctx, out, env, now, target.full_name(target.initial), reason)
     return True
+
+
+def _listen(ctx: Context, out: _Out, env: Env, now: Moment, trigger: str) -> None:
+    """A day or a term ends: the state's transitions for it, else its recurring tasks."""
+    state = out.case.state
+    _follow(ctx, out, env, now, trigger, None)
+    if out.case.state != state or not out.case.is_open:
+        return
+    for recurring in ctx.flow.state(state).state.recurring:
+        if recurring.trigger != trigger:
+            continue
+        if recurring.when is None or ctx.flow.guard(recurring.when).holds(env):
+            out.emit(task_created(ctx, recurring.task, now, out.case.task_serial + 1))
 
 
 def _fire(ctx: Context, out: _Out, env: Env, now: Moment, timer_key: str) -> None:

@@ -37,6 +37,7 @@ from escalation_flow.core.decisions import Decision, Stimulus, TaskCreated
 from escalation_flow.core.definition import DAILY, TERM_END, Flow
 from escalation_flow.core.engine import Context, Moment, due_date, evaluate
 from escalation_flow.core.facts import DayWindows, FactTable
+from escalation_flow.core.guards import Guard
 from escalation_flow.core.session_counts import CumulativeCounts, Key
 from escalation_flow.errors import ActionError, Problem
 
@@ -90,14 +91,18 @@ class SchoolBook:
         self.stage_day = np.full(n, -1, np.int64)
         self.state_day = np.full(n, -1, np.int64)
         self._index = {p: i for i, p in enumerate(self.pupils)}
-        self._daily_states = _states_listening(self.ctx.flow, DAILY)
-        self._term_end_states = _states_listening(self.ctx.flow, TERM_END)
+        self.state_index = {name: i for i, name in enumerate(self.ctx.flow.states)}
+        self.state_id = np.full(n, -1, np.int64)  # -1: no open case
+        self._listeners = {t: _listeners(self.ctx.flow, t) for t in (DAILY, TERM_END)}
 
     @property
     def windows(self) -> DayWindows:
         if self._windows is None:
             self._windows = DayWindows.of(self.ctx.calendar)
         return self._windows
+
+    def listeners(self, trigger: str) -> dict[str, list[Guard | None]]:
+        return self._listeners[trigger]
 
     def case(self, p: int) -> Case:
         return self.cases.get(p) or Case(school=self.school, pupil=self.pupils[p])
@@ -113,6 +118,7 @@ class SchoolBook:
         self.history.setdefault(p, []).extend(decisions)
         cal = self.ctx.calendar
         self.stage[p] = case.stage if case.is_open else 0
+        self.state_id[p] = self.state_index[case.state] if case.is_open else -1
         self.stage_day[p] = (
             cal.index_on_or_before(case.stage_entered_on)
             if case.is_open and case.stage_entered_on
@@ -184,21 +190,32 @@ def _evening(book: SchoolBook, inputs: DayInputs, today: date) -> None:
         if case.is_open:
             stimulus = Stimulus("amended")
             book.record(p, evaluate(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
-    candidates = _escalating(book, env) | {
-        p for p, c in book.cases.items() if c.is_open and c.state in book._daily_states
-    }
+    candidates = _escalating(book, env) | _listening(book, env, DAILY)
     for p in sorted(candidates):
         case = book.case(p)
-        book.record(
-            p, evaluate(ctx, case, env.pupil(p, case), Moment(today, at), Stimulus("daily"))
-        )
+        stimulus = Stimulus("daily")
+        book.record(p, evaluate(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
     _universal(book, env, today, DAILY)
     if _is_term_end(cal, inputs.day):
         _universal(book, env, today, TERM_END)
-        for p, case in sorted(book.cases.items()):
-            if case.is_open and case.state in book._term_end_states:
-                stimulus = Stimulus("action", TERM_END)
-                book.record(p, evaluate(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
+        for p in sorted(_listening(book, env, TERM_END)):
+            case = book.case(p)
+            stimulus = Stimulus(TERM_END)
+            book.record(p, evaluate(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
+
+
+def _listening(book: SchoolBook, env: DayEnv, trigger: str) -> set[int]:
+    """Pupils in a state that listens to ``trigger`` for whom one of its guards holds (numpy)."""
+    out: set[int] = set()
+    for name, guards in book.listeners(trigger).items():
+        in_state = book.state_id == book.state_index[name]
+        if not in_state.any():
+            continue
+        hit = np.zeros(len(book.pupils), dtype=bool)
+        for guard in guards:
+            hit |= True if guard is None else guard.mask(env)
+        out.update(int(p) for p in np.flatnonzero(in_state & hit))
+    return out
 
 
 def _escalating(book: SchoolBook, env: DayEnv) -> set[int]:
@@ -272,13 +289,16 @@ def _is_term_end(cal: SchoolCalendar, day: int) -> bool:
     return any(p.last == day for p in cal.terms_periods)
 
 
-def _states_listening(flow: Flow, trigger: str) -> frozenset[str]:
-    return frozenset(
-        name
-        for name in flow.states
-        if any(t.trigger == trigger for t in flow.transitions_from(name))
-        or any(r.trigger == trigger for r in flow.state(name).state.recurring)
-    )
+def _listeners(flow: Flow, trigger: str) -> dict[str, list[Guard | None]]:
+    """For each state that listens to ``trigger``: the guards of its transitions and recurring
+    tasks for it (``None``: always)."""
+    out: dict[str, list[Guard | None]] = {}
+    for name in flow.states:
+        whens = [t.when for t in flow.transitions_from(name) if t.trigger == trigger]
+        whens += [r.when for r in flow.state(name).state.recurring if r.trigger == trigger]
+        if whens:
+            out[name] = [flow.guard(w) if w else None for w in whens]
+    return out
 
 
 # -- the environment guards read -------------------------------------------------------------------
@@ -378,27 +398,30 @@ def _since(days: IntArray, today: int) -> FloatArray:
     return np.where(days >= 0, (today - days).astype(float), NAN)
 
 
+_REVIEW_FACTS = frozenset({"attendance_pct_at_review_start", "attendance_pct_over_review"})
+
+
 class PupilEnv(Mapping[str, Any]):
     """One pupil's view of a ``DayEnv``: scalars, plus the firing review timer's facts."""
 
     def __init__(self, day: DayEnv, p: int, case: Case, review_from: int | None) -> None:
         self._day, self._p, self._case = day, p, case
-        self._extra: dict[str, Any] = {}
-        if review_from is not None:
-            self._extra["attendance_pct_at_review_start"] = float(
-                day.ytd_pct_at(np.full(len(day.book.pupils), review_from))[p]
-            )
-            self._extra["attendance_pct_over_review"] = float(
-                day.pct_since(np.full(len(day.book.pupils), review_from))[p]
-            )
+        self._review_from = review_from
 
     def __getitem__(self, name: str) -> Any:
-        if name in self._extra:
-            return self._extra[name]
         if name.endswith("_recorded"):
             return float(self._case.count_of(name.removesuffix("_recorded")))
+        if self._review_from is not None and name in _REVIEW_FACTS:
+            return self._review(name)
         value = self._day[name]
         return value[self._p] if isinstance(value, np.ndarray) else value
+
+    def _review(self, name: str) -> float:
+        """The firing review timer's facts, from the day it was armed (only when a guard asks)."""
+        days = np.full(len(self._day.book.pupils), self._review_from, np.int64)
+        if name == "attendance_pct_at_review_start":
+            return float(self._day.ytd_pct_at(days)[self._p])
+        return float(self._day.pct_since(days)[self._p])
 
     def get(self, name: str, default: Any = None) -> Any:
         try:
