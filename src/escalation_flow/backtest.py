@@ -9,9 +9,10 @@ day exactly as the daemon would: timers, staff actions, then the evening's evalu
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from escalation_flow.core.marks import MarkTable, Roster
 from escalation_flow.core.register import AssumeRecordedAtEndOfDay
 from escalation_flow.core.school_day import Action, DayInputs, SchoolBook, run_day
 from escalation_flow.core.timeline import KnownAtTimeline
-from escalation_flow.errors import CalendarError
+from escalation_flow.errors import CalendarError, InputError
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,52 @@ class SchoolRun:
 class Period:
     first: date | None  # None: the calendar's first day
     last: date
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The files a backtest reads: marks with either one flow and calendar for every school, or a
+    trust file giving each school its own."""
+
+    marks: tuple[Path, ...]
+    flow: Path | None = None
+    calendars: tuple[Path, ...] = ()
+    trust: Path | None = None
+    roster: Path | None = None
+    actions: Path | None = None
+
+
+def prepare(sources: Sources) -> tuple[list[SchoolRun], dict[str, Any]]:
+    """Read and check every input (all problems of a file at once); one run per school."""
+    from escalation_flow.adapters.action_files import read_actions
+
+    schools, header = (
+        _trust_schools(sources.trust)
+        if sources.trust
+        else _one_flow(sources.flow, sources.calendars)
+    )
+    tables = _marks(sources.marks, schools)
+    rosters = _rosters(sources.roster, set(tables))
+    actions = read_actions(sources.actions, set(tables)) if sources.actions else {}
+    unknown = sorted(set(actions) - set(tables))
+    if unknown:
+        raise InputError(f"the actions file names schools with no marks: {', '.join(unknown)}")
+    runs = []
+    for school in sorted(tables):
+        s = schools.get(school) or schools[_ANY]
+        runs.append(
+            SchoolRun(
+                school=school,
+                flow=s.flow,
+                calendar=s.calendar,
+                marks=tables[school],
+                roster=rosters.get(school),
+                actions=actions.get(school, ()),
+                parameters=s.parameters,
+                registers_close=s.registers_close,
+            )
+        )
+    return runs, header
 
 
 def run_school(run: SchoolRun, period: Period, *, auto_complete: bool) -> SchoolBook:
@@ -79,9 +126,7 @@ def run_school(run: SchoolRun, period: Period, *, auto_complete: bool) -> School
     return book
 
 
-def timeline_json(
-    books: Sequence[SchoolBook], *, header: Mapping[str, Any]
-) -> dict[str, Any]:
+def timeline_json(books: Sequence[SchoolBook], *, header: Mapping[str, Any]) -> dict[str, Any]:
     """The contract's JSON: the header, then cases in (school, pupil) order with their events."""
     cases = []
     for book in sorted(books, key=lambda b: b.school):
@@ -106,7 +151,9 @@ def dumps(document: Mapping[str, Any]) -> str:
     body = ",\n".join(json.dumps(c, ensure_ascii=False) for c in document.get("cases", []))
     opening = json.dumps(head, ensure_ascii=False)[:-1]
     comma = ", " if head else ""
-    return f'{opening}{comma}"cases": [\n{body}\n]}}\n' if body else f'{opening}{comma}"cases": []}}\n'
+    return (
+        f'{opening}{comma}"cases": [\n{body}\n]}}\n' if body else f'{opening}{comma}"cases": []}}\n'
+    )
 
 
 def _day_range(cal: SchoolCalendar, period: Period) -> tuple[int, int]:
@@ -136,3 +183,90 @@ def _actions_by_day(
         if first <= day <= last:
             out.setdefault(day, []).append(a)
     return out
+
+
+_ANY = "*"  # the single-flow form: every school in the marks file
+
+
+@dataclass(frozen=True)
+class _School:
+    flow: Flow
+    calendar: SchoolCalendar
+    parameters: Mapping[str, Any]
+    registers_close: time
+
+
+def _one_flow(
+    flow_path: Path | None, calendar_paths: Sequence[Path]
+) -> tuple[dict[str, _School], dict[str, Any]]:
+    from escalation_flow.adapters.calendar_files import load_calendar
+    from escalation_flow.adapters.flow_files import load_flow
+
+    if flow_path is None or not calendar_paths:
+        raise InputError("give a flow and a calendar (or a trust file)")
+    flow = load_flow(flow_path)
+    calendar = load_calendar(list(calendar_paths))
+    header = {"flow": flow.id, "flow_version": flow.version}
+    return {_ANY: _School(flow, calendar, {}, time(16, 30))}, header
+
+
+def _trust_schools(path: Path) -> tuple[dict[str, _School], dict[str, Any]]:
+    from escalation_flow.adapters.flow_files import load_flow
+    from escalation_flow.adapters.trust_files import load_trust
+
+    trust = load_trust(path)
+    schools: dict[str, _School] = {}
+    flows: dict[str, str] = {}
+    for sid, cfg in sorted(trust.schools.items()):
+        flow = load_flow(cfg.flow_path)
+        flows[flow.id] = flow.version
+        close = (
+            time.fromisoformat(cfg.registers_close_at) if cfg.registers_close_at else time(16, 30)
+        )
+        schools[sid] = _School(flow, trust.calendar(sid), dict(cfg.overrides), close)
+    return schools, {"trust": trust.name, "flows": dict(sorted(flows.items()))}
+
+
+class _EveryKey(Mapping[str, SchoolCalendar]):
+    """One calendar for whatever school the marks file names (the single-flow form)."""
+
+    def __init__(self, calendar: SchoolCalendar) -> None:
+        self._calendar = calendar
+
+    def __getitem__(self, key: str) -> SchoolCalendar:
+        return self._calendar
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def _marks(paths: Sequence[Path], schools: Mapping[str, _School]) -> dict[str, MarkTable]:
+    from escalation_flow.adapters.register_files import read_marks
+
+    lookup: Mapping[str, SchoolCalendar] = (
+        _EveryKey(schools[_ANY].calendar)
+        if _ANY in schools
+        else {k: s.calendar for k, s in schools.items()}
+    )
+    tables: dict[str, MarkTable] = {}
+    for path in paths:
+        result = read_marks(path, lookup)
+        for school, table in result.tables.items():
+            if school in tables:
+                raise InputError(f"{path}: school {school!r} also appears in an earlier marks file")
+            tables[school] = table
+    return tables
+
+
+def _rosters(path: Path | None, schools: set[str]) -> dict[str, Roster]:
+    if path is None:
+        return {}
+    from escalation_flow.adapters.register_files import read_roster
+
+    return dict(read_roster(path, schools))

@@ -75,7 +75,9 @@ def table(w: Workload) -> str:
     cells = "  ".join(str(v).rjust(n) for v, n in zip(totals, widths, strict=True))
     lines.append(f"{'total':<10}    {cells}")
     lines.append("")
-    lines.append("S<n>: pupils entering stage n (upwards); other columns: tasks created for that role.")
+    lines.append(
+        "S<n>: pupils entering stage n (upwards); other columns: tasks created for that role."
+    )
     lines.append("Tasks by role and kind over the period:")
     for (role, kind), n in sorted(w.by_role_kind.items()):
         lines.append(f"  {role:<32} {kind:<12} {n:>7}")
@@ -98,8 +100,14 @@ def chart(w: Workload, path: Path, title: str) -> Path:
     for i, stage in enumerate(w.stages):
         values = [w.stage_entries.get((week, stage), 0) for week in w.weeks]
         top.bar(
-            x, values, bottom=base, label=f"stage {stage}", color=greys[i % len(greys)],
-            edgecolor="black", hatch=hatches[i % len(hatches)], linewidth=0.5,
+            x,
+            values,
+            bottom=base,
+            label=f"stage {stage}",
+            color=greys[i % len(greys)],
+            edgecolor="black",
+            hatch=hatches[i % len(hatches)],
+            linewidth=0.5,
         )
         base = [a + b for a, b in zip(base, values, strict=True)]
     top.set_ylabel("pupils entering a stage")
@@ -110,8 +118,14 @@ def chart(w: Workload, path: Path, title: str) -> Path:
     for i, role in enumerate(w.roles):
         values = [w.tasks.get((week, role), 0) for week in w.weeks]
         bottom.plot(
-            x, values, color="black", linestyle=styles[i % len(styles)],
-            marker=markers[i % len(markers)], markersize=4, linewidth=1, label=role.replace("_", " "),
+            x,
+            values,
+            color="black",
+            linestyle=styles[i % len(styles)],
+            marker=markers[i % len(markers)],
+            markersize=4,
+            linewidth=1,
+            label=role.replace("_", " "),
         )
     bottom.set_ylabel("tasks created")
     bottom.legend(loc="upper left", fontsize=8, ncols=2)
