@@ -26,10 +26,11 @@ def test_lates_then_failed_four_week_review_moves_the_case_to_stage_four(
     )
 
     assert replay.stages("P1") == [("2025-09-12", 2), ("2025-09-18", 3), ("2025-11-05", 4)]
-    stage_two_tasks = [t for t in replay.tasks("P1") if t[0] == "2025-09-12"]
+    stage_two_tasks = [t for t in replay.tasks("P1") if t[0] in ("2025-09-12", "2025-09-15")]
     assert stage_two_tasks == [
-        ("2025-09-12", "informal_discussion", "class_teacher", "2025-09-19"),
         ("2025-09-12", "attendance_reminder_letter", "attendance_team", "2025-09-17"),
+        # once the letter is sent the class teacher's informal discussion is due in 5 school days
+        ("2025-09-15", "informal_discussion", "class_teacher", "2025-09-22"),
     ]
     (armed,) = replay.of_type("P1", "timer_armed")
     # four school weeks from Wed 1 October: the half-term week has no sessions, so it does not
