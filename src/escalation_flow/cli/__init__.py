@@ -44,7 +44,7 @@ def _register_commands() -> None:
     # Imported here so that each area's module stays independent of the others.
     import importlib
 
-    for name in ("registers", "flows", "backtest", "engine_commands"):
+    for name in ("registers", "flows", "backtest", "engine_commands", "facts"):
         try:
             importlib.import_module(f"escalation_flow.cli.{name}")
         except ModuleNotFoundError as exc:

@@ -1,0 +1,375 @@
+"""Cumulative session counts: any window of sessions, for every pupil, in O(pupils).
+
+For each pupil and each counted thing (attended, authorised, unauthorised, unmarked, ``L``,
+``U``, ``N``, ``I``, ``M``, ``G``, absences on Mondays and on Fridays) we keep the running count
+along school days; the count over days ``a..b`` is ``C[b + 1] - C[a]``. A window that starts with
+a PM or ends with an AM session adds or takes off that one session, looked up on its own.
+
+Why packed: a year of 20,000 pupils is 7.6 million cells and a dozen counts. Every count is at
+most the calendar's number of sessions, so several fit side by side in one ``uint64`` (10 bits
+each for two years of sessions). One table lookup and one cumulative sum per word then builds
+all of them, and because every field of ``C[b + 1]`` is at least the same field of ``C[a]``, one
+subtraction of words subtracts every field without borrowing between them. Looking up a whole
+day (AM and PM codes together) halves the work again.
+
+Sessions outside a pupil's roll (before admission, after leaving) count as nothing at all.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.codes import CATEGORY_OF_ID, CODE_OF_ID, ID_OF_CODE, Category
+from escalation_flow.core.register import RegisterGrid
+
+IntArray: TypeAlias = npt.NDArray[np.int64]
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+Words: TypeAlias = npt.NDArray[np.uint64]
+
+
+class Key(IntEnum):
+    """What is counted along sessions."""
+
+    ATTENDED = 0
+    AUTHORISED = 1
+    UNAUTHORISED = 2
+    UNMARKED = 3
+    LATE_BEFORE_CLOSE = 4  # L
+    LATE_AFTER_CLOSE = 5  # U
+    N = 6
+    ILLNESS = 7  # I
+    MEDICAL = 8  # M
+    HOLIDAY = 9  # G
+    ABSENT_MONDAY = 10
+    ABSENT_FRIDAY = 11
+
+
+#: The code id of a session outside the pupil's roll: it counts as nothing.
+OUTSIDE_ID = len(CODE_OF_ID)
+_N_IDS = OUTSIDE_ID + 1
+_OTHER_DAY, _MONDAY, _FRIDAY = 0, 1, 2
+
+_CODE_KEYS = {
+    Key.LATE_BEFORE_CLOSE: "L",
+    Key.LATE_AFTER_CLOSE: "U",
+    Key.N: "N",
+    Key.ILLNESS: "I",
+    Key.MEDICAL: "M",
+    Key.HOLIDAY: "G",
+}
+
+
+def _indicators() -> npt.NDArray[np.bool_]:
+    """``(keys, 3 * ids)``: whether a code on a (other day, Monday, Friday) session counts."""
+    category = np.append(CATEGORY_OF_ID, -1)  # OUTSIDE_ID is in no category
+    per_id = np.zeros((len(Key), _N_IDS), dtype=bool)
+    per_id[Key.ATTENDED] = (category == Category.PRESENT) | (category == Category.APPROVED_ACTIVITY)
+    per_id[Key.AUTHORISED] = category == Category.AUTHORISED
+    per_id[Key.UNAUTHORISED] = category == Category.UNAUTHORISED
+    per_id[Key.UNMARKED] = category == Category.UNMARKED
+    for key, code in _CODE_KEYS.items():
+        per_id[key, ID_OF_CODE[code]] = True
+    absent = per_id[Key.AUTHORISED] | per_id[Key.UNAUTHORISED]
+    table = np.zeros((len(Key), 3 * _N_IDS), dtype=bool)
+    for day_class in (_OTHER_DAY, _MONDAY, _FRIDAY):
+        part = table[:, day_class * _N_IDS : (day_class + 1) * _N_IDS]
+        part[:] = per_id
+        part[Key.ABSENT_MONDAY] = absent if day_class == _MONDAY else False
+        part[Key.ABSENT_FRIDAY] = absent if day_class == _FRIDAY else False
+    return table
+
+
+class Packing:
+    """Where each key lives (word, bit shift, mask) for counts up to ``max_count``, and the
+    lookup tables from a session's or a day's codes to packed words."""
+
+    def __init__(self, max_count: int) -> None:
+        self.bits = max(1, int(max_count).bit_length())
+        per_word = 64 // self.bits
+        self.words = -(-len(Key) // per_word)
+        self.word = [k // per_word for k in range(len(Key))]
+        self.shift = [self.bits * (k % per_word) for k in range(len(Key))]
+        self.mask = np.uint64((1 << self.bits) - 1)
+        table = _indicators()
+        #: ``session[w, day_class * N + id]``: one session's packed counts.
+        self.session = np.zeros((self.words, table.shape[1]), dtype=np.uint64)
+        for k in range(len(Key)):
+            self.session[self.word[k]] += table[k].astype(np.uint64) << np.uint64(self.shift[k])
+        #: ``day[w, (day_class * N + am) * N + pm]``: a whole day's packed counts.
+        by_class = self.session.reshape(self.words, 3, _N_IDS)
+        self.day = (by_class[:, :, :, None] + by_class[:, :, None, :]).reshape(self.words, -1)
+
+    def field(self, words: Words, key: Key) -> IntArray:
+        """The count of ``key`` out of packed words (``words[word_of_key]``)."""
+        return self.unpack(words[self.word[key]], key)
+
+    def unpack(self, packed: Words, key: Key) -> IntArray:
+        fields: Words = (packed >> np.uint64(self.shift[key])) & self.mask
+        return fields.astype(np.int64)
+
+
+def _day_classes(calendar: SchoolCalendar) -> npt.NDArray[np.intp]:
+    weekdays = np.array([d.weekday() for d in calendar.school_days], dtype=np.intp)
+    return np.where(weekdays == 0, _MONDAY, np.where(weekdays == 4, _FRIDAY, _OTHER_DAY))
+
+
+class WindowCounts:
+    """Counts over one window of sessions (per pupil; the window may start differently for each)."""
+
+    def __init__(self, packing: Packing, words: Words) -> None:
+        self._packing = packing
+        self._words = words
+
+    def count(self, key: Key) -> IntArray:
+        return self._packing.field(self._words, key)
+
+    @property
+    def attended(self) -> IntArray:
+        return self.count(Key.ATTENDED)
+
+    @property
+    def authorised(self) -> IntArray:
+        return self.count(Key.AUTHORISED)
+
+    @property
+    def unauthorised(self) -> IntArray:
+        return self.count(Key.UNAUTHORISED)
+
+    @property
+    def absence(self) -> IntArray:
+        return self.authorised + self.unauthorised
+
+    @property
+    def possible(self) -> IntArray:
+        """Sessions that count: attended or absent; never unmarked, not-possible or off roll."""
+        return self.attended + self.absence
+
+    @property
+    def unmarked(self) -> IntArray:
+        return self.count(Key.UNMARKED)
+
+    @property
+    def late(self) -> IntArray:
+        """``L`` and ``U``: arrived before or after the register closed."""
+        return self.count(Key.LATE_BEFORE_CLOSE) + self.count(Key.LATE_AFTER_CLOSE)
+
+    def attendance_pct(self, *, min_possible_sessions: int) -> FloatArray:
+        return attendance_percent(self.attended, self.possible, min_possible_sessions)
+
+
+def attendance_percent(
+    attended: IntArray, possible: IntArray, min_possible_sessions: int
+) -> FloatArray:
+    """``100 * attended / possible``; NaN (unknown) below ``min_possible_sessions`` or at 0."""
+    enough = possible >= max(1, min_possible_sessions)
+    out = np.full(attended.shape, np.nan)
+    np.divide(100.0 * attended, possible, out=out, where=enough)
+    return out
+
+
+class CumulativeCounts:
+    """Running counts of one ``RegisterGrid`` through school day ``through_day`` (inclusive).
+
+    Build it through the last day you will ask about; ``extend_to`` and ``refresh`` keep it in step
+    with a grid that changes in place (the known-at timeline).
+    """
+
+    def __init__(
+        self, grid: RegisterGrid, calendar: SchoolCalendar, *, through_day: int | None = None
+    ) -> None:
+        if grid.n_sessions != calendar.n_sessions:
+            raise ValueError("the grid was built on another calendar")
+        self.grid = grid
+        self.calendar = calendar
+        self.packing = Packing(calendar.n_sessions)
+        self.through_day = -1
+        self._day_class = _day_classes(calendar)
+        self._bounded = not grid.enrolment.whole_calendar
+        self._rows = np.arange(grid.n_pupils)
+        self._c = np.zeros((self.packing.words, grid.n_pupils, calendar.n_days + 1), np.uint64)
+        #: Per pupil, the first session counted so far that is marked ``N`` (-1: none).
+        self._first_n = np.full(grid.n_pupils, -1, dtype=np.int64)
+        self.extend_to(calendar.n_days - 1 if through_day is None else through_day)
+
+    @property
+    def last_session(self) -> int:
+        """The last session counted."""
+        return 2 * self.through_day + 1
+
+    # -- keeping up with the grid ---------------------------------------------------------------
+
+    def extend_to(self, day: int) -> None:
+        """Count the days after ``through_day`` through ``day`` for every pupil."""
+        first = self.through_day + 1
+        if day < first:
+            return
+        if day >= self.calendar.n_days:
+            raise ValueError(f"school day {day} is beyond the calendar")
+        self._fill(slice(None), first, day)
+        self.through_day = day
+        self._note_first_n(np.flatnonzero(self._first_n < 0), 2 * first)
+
+    def refresh(self, pupils: npt.NDArray[np.intp]) -> None:
+        """Recount these pupils' rows through ``through_day`` (their past marks changed)."""
+        if pupils.size and self.through_day >= 0:
+            self._fill(pupils, 0, self.through_day)
+            self._first_n[pupils] = -1
+            self._note_first_n(pupils, 0)
+
+    def _note_first_n(self, pupils: npt.NDArray[np.intp], first_session: int) -> None:
+        """Find the first ``N`` from ``first_session`` on for pupils who had none before it."""
+        last = self.last_session
+        before = self.running_count_at(Key.N, pupils, np.full(pupils.size, first_session))
+        total = self.running_count_at(Key.N, pupils, np.full(pupils.size, last + 1))
+        pupils = pupils[total > before]
+        self._first_n[pupils] = self._search_first(Key.N, pupils, first_session, last)
+
+    def _fill(self, pupils: slice | npt.NDArray[np.intp], first: int, last: int) -> None:
+        codes = self.grid.codes[pupils, 2 * first : 2 * last + 2]
+        am, pm = codes[:, 0::2].astype(np.intp), codes[:, 1::2].astype(np.intp)
+        if self._bounded:
+            outside = self.grid.enrolment.outside(2 * first, 2 * last + 1, pupils)
+            am[outside[:, 0::2]] = OUTSIDE_ID
+            pm[outside[:, 1::2]] = OUTSIDE_ID
+        index = am
+        index *= _N_IDS
+        index += pm
+        index += self._day_class[first : last + 1] * (_N_IDS * _N_IDS)
+        for w in range(self.packing.words):
+            running = np.cumsum(self.packing.day[w].take(index), axis=1, dtype=np.uint64)
+            if first > 0:
+                running += self._c[w, pupils, first][:, None]
+            self._c[w, pupils, first + 1 : last + 2] = running
+
+    def _session_index(self, pupils: npt.NDArray[np.intp], sessions: IntArray) -> IntArray:
+        """Per (pupil, session) pair, the column of ``Packing.session`` to read."""
+        codes = self.grid.codes[pupils, sessions].astype(np.int64)
+        if self._bounded:
+            enrolment = self.grid.enrolment
+            off = (sessions < enrolment.first_session[pupils]) | (
+                sessions > enrolment.last_session[pupils]
+            )
+            codes[off] = OUTSIDE_ID
+        index: IntArray = self._day_class[sessions // 2] * _N_IDS + codes
+        return index
+
+    def _sessions(self, pupils: npt.NDArray[np.intp], sessions: IntArray) -> Words:
+        """``(words, len(pupils))``: the packed counts of one session per pupil."""
+        return self.packing.session[:, self._session_index(pupils, sessions)]
+
+    # -- asking ---------------------------------------------------------------------------------
+
+    def running(self, sessions: IntArray | int) -> Words:
+        """``(words, pupils)``: packed counts over sessions ``0..s - 1`` (``s`` per pupil)."""
+        if isinstance(sessions, (int, np.integer)):
+            s = int(sessions)
+            out: Words = self._c[:, :, s // 2]
+            if s % 2:
+                out = out + self._sessions(self._rows, np.full(self._rows.size, s - 1))
+            return out
+        return self._running_at(self._rows, np.asarray(sessions, dtype=np.int64))
+
+    def _running_at(self, pupils: npt.NDArray[np.intp], sessions: IntArray) -> Words:
+        out: Words = self._c[:, pupils, sessions // 2]
+        odd = np.flatnonzero(sessions % 2)
+        if odd.size:
+            out[:, odd] += self._sessions(pupils[odd], sessions[odd] - 1)
+        return out
+
+    def counts_between(
+        self, first_session: npt.NDArray[np.integer] | int, last_session: int
+    ) -> WindowCounts:
+        """Counts over sessions ``first..last`` inclusive; ``first`` may differ per pupil.
+
+        A window that is empty for a pupil (``first > last``) counts nothing.
+        """
+        self._check(last_session)
+        if isinstance(first_session, (int, np.integer)):
+            first: IntArray | int = min(max(int(first_session), 0), last_session + 1)
+        else:
+            first = np.clip(np.asarray(first_session, dtype=np.int64), 0, last_session + 1)
+        return WindowCounts(self.packing, self.running(last_session + 1) - self.running(first))
+
+    def attendance_pct_between(
+        self,
+        first_session: npt.NDArray[np.integer] | int,
+        last_session: int,
+        *,
+        min_possible_sessions: int,
+    ) -> FloatArray:
+        window = self.counts_between(first_session, last_session)
+        return window.attendance_pct(min_possible_sessions=min_possible_sessions)
+
+    def running_count_at(
+        self, key: Key, pupils: npt.NDArray[np.intp], sessions: IntArray
+    ) -> IntArray:
+        """The count of ``key`` over sessions ``0..s - 1`` for each (pupil, ``s``) pair."""
+        return self.packing.unpack(self._running_word(key, pupils, sessions), key)
+
+    def _running_word(self, key: Key, pupils: npt.NDArray[np.intp], sessions: IntArray) -> Words:
+        """Like ``_running_at`` but only the word that holds ``key`` (the searches' hot path)."""
+        word = self.packing.word[key]
+        out: Words = self._c[word, pupils, sessions // 2]
+        odd = np.flatnonzero(sessions % 2)
+        if odd.size:
+            index = self._session_index(pupils[odd], sessions[odd] - 1)
+            out[odd] += self.packing.session[word, index]
+        return out
+
+    def first_session_with(self, key: Key, last_session: int) -> IntArray:
+        """Per pupil, the first session ``<= last_session`` that counts for ``key`` (-1: none)."""
+        self._check(last_session)
+        if key is Key.N:
+            first = self._first_n
+            return np.where(first <= last_session, first, -1)
+        total = self.counts_between(0, last_session).count(key)
+        pupils = np.flatnonzero(total > 0)
+        out = np.full(self.grid.n_pupils, -1, dtype=np.int64)
+        out[pupils] = self._search_first(key, pupils, 0, last_session)
+        return out
+
+    def _search_first(
+        self, key: Key, pupils: npt.NDArray[np.intp], first: int, last: int
+    ) -> IntArray:
+        """For pupils with a ``key`` session in ``first..last`` (and none before), the first one:
+        the smallest ``s`` with ``count(0..s) >= 1``, one binary search run for all at once."""
+        lo = np.full(pupils.size, first, dtype=np.int64)
+        hi = np.full(pupils.size, last, dtype=np.int64)
+        while pupils.size and np.any(lo < hi):
+            mid = (lo + hi) // 2
+            found = self.running_count_at(key, pupils, mid + 1) >= 1
+            hi = np.where(found, mid, hi)
+            lo = np.where(found, lo, mid + 1)
+        return lo
+
+    def unauthorised_days_ending(self, day: int) -> IntArray:
+        """Per pupil, school days in a row ending with ``day`` with both sessions unauthorised."""
+        end = 2 * day + 2
+        self._check(end - 1)
+        today = self.counts_between(2 * day, end - 1).unauthorised
+        pupils = np.flatnonzero(today == 2)
+        total = self.running_count_at(Key.UNAUTHORISED, pupils, np.full(pupils.size, end))
+        # Largest k with all 2k sessions before ``end`` unauthorised (true for k = 1).
+        lo = np.ones(pupils.size, dtype=np.int64)
+        hi = np.full(pupils.size, day + 1, dtype=np.int64)
+        while pupils.size and np.any(lo < hi):
+            mid = (lo + hi + 1) // 2
+            before = self.running_count_at(Key.UNAUTHORISED, pupils, end - 2 * mid)
+            full = total - before == 2 * mid
+            lo = np.where(full, mid, lo)
+            hi = np.where(full, hi, mid - 1)
+        out = np.zeros(self.grid.n_pupils, dtype=np.int64)
+        out[pupils] = lo
+        return out
+
+    def _check(self, last_session: int) -> None:
+        if last_session > self.last_session:
+            raise ValueError(
+                f"session {last_session} is not counted yet "
+                f"(counted through school day {self.through_day})"
+            )
