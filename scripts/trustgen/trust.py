@@ -1,0 +1,145 @@
+"""A whole synthetic trust: the trust file, calendars, roster and register marks."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from escalation_flow.adapters.calendar_files import load_calendar
+from trustgen.calendars import BUNDLED_CALENDARS, REPO, base_years, write_school_calendars
+from trustgen.days import range_days
+from trustgen.figures import Figures
+from trustgen.profiles import draw_profiles, plant_stories
+from trustgen.registers import build_registers
+from trustgen.roster import ROSTER_HEADER, Phase, make_pupils, roster_lines
+from trustgen.rows import MARKS_HEADER, marks_bytes
+
+#: The five plans, given to schools in turn, and the phase of school each was written for.
+FLOWS: tuple[tuple[str, Phase], ...] = (
+    ("leigh-academy-oaks", Phase.PRIMARY),
+    ("sherrier-ce-primary", Phase.PRIMARY),
+    ("family-liaison-five-stage", Phase.PRIMARY),
+    ("academy-staged-intervention", Phase.SECONDARY),
+    ("who-does-what-and-when", Phase.PRIMARY),
+)
+
+
+@dataclass(frozen=True)
+class TrustSpec:
+    out: Path
+    schools: int = 20
+    pupils_per_school: int = 1000
+    seed: int = 7
+    start: date = date(2025, 9, 3)
+    end: date = date(2026, 7, 21)
+    #: calendar files every school uses as they are; None: each school gets its own, varied
+    #: from the bundled England calendars
+    calendars: tuple[Path, ...] | None = None
+    flows_dir: Path = REPO / "flows"
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class School:
+    number: int
+    id: str
+    flow: str
+    phase: Phase
+    calendars: tuple[Path, ...]
+
+
+def school_plan(number: int) -> tuple[str, Phase]:
+    """Flows in turn; schools 1-5 get their plan's phase, each next five the other, so that a
+    large trust is about half primary and half secondary."""
+    flow, phase = FLOWS[(number - 1) % len(FLOWS)]
+    if ((number - 1) // len(FLOWS)) % 2:
+        phase = Phase.SECONDARY if phase is Phase.PRIMARY else Phase.PRIMARY
+    return flow, phase
+
+
+def make_trust(spec: TrustSpec) -> Figures:
+    if spec.end < spec.start:
+        raise ValueError(f"--to {spec.end} is before --from {spec.start}")
+    spec.out.mkdir(parents=True, exist_ok=True)
+    bases = base_years(BUNDLED_CALENDARS)
+    bank = load_calendar(list(BUNDLED_CALENDARS)).bank_holidays
+    figures = Figures()
+    schools: list[School] = []
+    with (
+        (spec.out / "marks.csv").open("wb") as marks,
+        (spec.out / "roster.csv").open("w", encoding="utf-8", newline="") as roster,
+    ):
+        marks.write(MARKS_HEADER.encode())
+        roster.write(ROSTER_HEADER)
+        for number in range(1, spec.schools + 1):
+            rng = np.random.default_rng([spec.seed, number])
+            flow, phase = school_plan(number)
+            school_id = f"school-{number:02d}"
+            calendars = spec.calendars or tuple(
+                write_school_calendars(spec.out / "calendars", school_id, bases, rng, bank)
+            )
+            school = School(number, school_id, flow, phase, calendars)
+            schools.append(school)
+            roster.writelines(_one_school(spec, school, rng, marks, figures))
+    (spec.out / "trust.yaml").write_text(_trust_yaml(spec, schools), encoding="utf-8")
+    return figures
+
+
+def _one_school(
+    spec: TrustSpec, school: School, rng: np.random.Generator, marks: BinaryIO, figures: Figures
+) -> list[str]:
+    days = range_days(load_calendar(list(school.calendars)), spec.start, spec.end)
+    pupils = make_pupils(school.number, school.phase, spec.pupils_per_school, days.dates, rng)
+    profiles = draw_profiles(pupils, school.phase, len(days), rng)
+    plant_stories(profiles, pupils, rng)
+    registers = build_registers(pupils, school.phase, days, profiles, rng)
+    data, rows = marks_bytes(school.id, pupils.ids, days, registers, rng)
+    marks.write(data)
+    figures.marks += rows
+    figures.add_school(school.id, school.phase, registers.final, days)
+    return roster_lines(school.id, pupils)
+
+
+def _relative(path: Path, start: Path) -> str:
+    # pathlib cannot walk up (..) before Python 3.12
+    return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
+
+
+def regenerate_command(spec: TrustSpec) -> str:
+    """The command line that writes this trust again, byte for byte."""
+    parts = [
+        f"python scripts/make_trust.py --out {spec.out.as_posix()}",
+        f"--schools {spec.schools} --pupils-per-school {spec.pupils_per_school}",
+        f"--seed {spec.seed} --from {spec.start} --to {spec.end}",
+    ]
+    if spec.calendars:
+        parts.append("--calendars " + " ".join(p.as_posix() for p in spec.calendars))
+    if spec.name:
+        parts.append(f"--name {spec.name}")
+    return " ".join(parts)
+
+
+def _trust_yaml(spec: TrustSpec, schools: list[School]) -> str:
+    lines = [
+        f"# Generated by: {regenerate_command(spec)}",
+        f"name: {spec.name or f'synthetic-trust-{spec.seed}'}",
+        "timezone: Europe/London",
+        "schools:",
+    ]
+    for s in schools:
+        calendars = ", ".join(_relative(p, spec.out) for p in s.calendars)
+        lines += [
+            f"  - id: {s.id}  # {s.phase.value}",
+            f"    name: Synthetic School {s.number:02d}",
+            f'    urn: "{100000 + s.number}"',
+            f"    flow: {_relative(spec.flows_dir / f'{s.flow}.yaml', spec.out)}",
+            f"    calendars: [{calendars}]",
+        ]
+        if s.number % 2 == 0:
+            lines.append('    registers_close_at: "16:30"')
+    return "\n".join(lines) + "\n"
