@@ -1,0 +1,186 @@
+"""Flow files: YAML -> ``FlowDefinition`` -> checks -> ``Flow``, every problem with its line.
+
+Three rounds, each reporting everything it finds: YAML traps (times and yes/no words that a
+YAML 1.1 tool would read as numbers or booleans), the schema (unknown keys, wrong types), then the
+checks of ``core.checks`` (names, graph, timers, bands, approvals). A later round runs only when
+the earlier ones pass, because it needs what they produce.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.scalarstring import ScalarString
+
+from escalation_flow.adapters.yaml_source import line_of, to_plain
+from escalation_flow.core import definition as d
+from escalation_flow.core.checks import Loc, compile_flow, loc_text
+from escalation_flow.errors import FlowError, Problem
+
+#: Keys whose values are times of day: they must be quoted strings.
+TIME_KEYS = frozenset({"at"})
+#: Plain words a YAML 1.1 tool reads as booleans (YAML 1.2, which we read, keeps them text).
+YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n"})
+_ALL_KEYS = sorted(
+    {
+        name
+        for model in vars(d).values()
+        if isinstance(model, type) and issubclass(model, BaseModel)
+        for name in model.model_fields
+    }
+)
+
+
+def load_flow(path: Path) -> d.Flow:
+    """Load, validate and check one flow file; raise ``FlowError`` with every problem."""
+    data, digest = _read(path)
+    name = str(path)
+    if not isinstance(data, CommentedMap):
+        raise FlowError(f"{name} is not a flow", [Problem(name, 1, None, "expected a mapping")])
+    problems: list[Problem] = []
+    _walk_traps(data, (), name, problems)
+    try:
+        definition = d.FlowDefinition.model_validate(to_plain(data))
+    except ValidationError as exc:
+        trapped = {(p.line, p.field) for p in problems}
+        schema = [_schema_problem(name, data, e) for e in exc.errors()]
+        problems += [p for p in schema if (p.line, p.field) not in trapped]
+        raise FlowError(f"flow {name} has {len(problems)} problem(s)", problems) from None
+    if problems:
+        raise FlowError(f"flow {name} has {len(problems)} problem(s)", problems)
+    flow, issues = compile_flow(definition, digest, name)
+    if flow is None:
+        problems = [Problem(name, locate(data, i.loc), i.field, i.message) for i in issues]
+        raise FlowError(f"flow {name} has {len(problems)} problem(s)", problems)
+    return flow
+
+
+def _read(path: Path) -> tuple[Any, str]:
+    """The file's nodes, parsed once with quotes kept (to spot YAML traps), and its sha256.
+
+    Like ``yaml_source.read_yaml`` (YAML 1.2, line numbers, a YAML 1.1 directive refused), which
+    does not keep quotes.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise FlowError(f"cannot read {path}: {exc.strerror}") from exc
+    text = raw.decode("utf-8", errors="replace")
+    if text.lstrip().startswith("%YAML 1.1"):
+        problem = Problem(
+            str(path), 1, None, "YAML 1.1 turns 'off' into false; drop the %YAML line"
+        )
+        raise FlowError(f"{path} declares YAML 1.1", [problem])
+    yaml = YAML(typ="rt")
+    yaml.version = (1, 2)
+    yaml.preserve_quotes = True
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        problem = Problem(str(path), line, None, str(exc.problem))
+        raise FlowError(f"{path} is not valid YAML", [problem]) from exc
+    return data, hashlib.sha256(raw).hexdigest()
+
+
+def load_flows(paths: Sequence[Path]) -> list[d.Flow]:
+    """Load several flow files; every problem of every file is reported together."""
+    flows: list[d.Flow] = []
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            flows.append(load_flow(path))
+        except FlowError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise FlowError(f"{len(problems)} problem(s) in flow files", problems)
+    return flows
+
+
+def flow_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.yaml"))
+
+
+# -- locating -----------------------------------------------------------------------------------
+
+
+def locate(root: Any, loc: Iterable[str | int]) -> int | None:
+    """The line of the deepest node along ``loc`` that the file has."""
+    node, line = root, line_of(root)
+    for part in loc:
+        in_map = isinstance(node, CommentedMap) and part in node
+        in_seq = isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node)
+        if in_map or in_seq:
+            line, node = line_of(node, part) or line, node[part]
+    return line
+
+
+def _schema_problem(name: str, root: Any, error: ErrorDetails) -> Problem:
+    loc = _clean_loc(error["loc"])
+    value = error.get("input")
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1]) if loc else "?"
+        close = difflib.get_close_matches(key, _ALL_KEYS, n=1)
+        message = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
+    elif kind == "missing":
+        message = "required, missing"
+    elif kind == "string_type" and isinstance(value, bool):
+        message = f"{str(value).lower()} is a boolean here, but text is expected: quote it"
+    elif kind == "string_type" and isinstance(value, int | float) and loc and loc[-1] in TIME_KEYS:
+        message = f'{value} is a number: write the time of day quoted, like "08:00"'
+    elif kind == "string_pattern_mismatch":
+        message = f"{value!r} is not a valid id: use lower_case letters, digits and _"
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+    return Problem(name, locate(root, loc), loc_text(loc) or None, message)
+
+
+def _clean_loc(loc: tuple[str | int, ...]) -> Loc:
+    """Drop pydantic's union tags ('criterion', 'group', 'float', ...) from a location."""
+    tags = {"criterion", "group", "float", "TermValues", "function-after[_shape(), Task]"}
+    return tuple(p for p in loc if not (isinstance(p, str) and (p in tags or "[" in p)))
+
+
+# -- YAML traps ---------------------------------------------------------------------------------
+
+
+def _walk_traps(node: Any, loc: Loc, name: str, problems: list[Problem]) -> None:
+    if isinstance(node, CommentedMap):
+        for key, value in node.items():
+            here = (*loc, str(key))
+            if str(key) in TIME_KEYS and not isinstance(value, ScalarString):
+                problems.append(
+                    Problem(name, line_of(node, key), loc_text(here), _time_trap(value))
+                )
+            else:
+                _walk_traps(value, here, name, problems)
+                _check_word(node, key, value, here, name, problems)
+    elif isinstance(node, CommentedSeq):
+        for i, value in enumerate(node):
+            _walk_traps(value, (*loc, i), name, problems)
+            _check_word(node, i, value, (*loc, i), name, problems)
+
+
+def _time_trap(value: Any) -> str:
+    if isinstance(value, str):
+        return f'write the time quoted, "{value}": unquoted, a YAML 1.1 tool reads it as a number'
+    return f'{value!r} is not a time of day: write it quoted, like "08:00"'
+
+
+def _check_word(
+    parent: Any, key: Any, value: Any, loc: Loc, name: str, problems: list[Problem]
+) -> None:
+    plain = isinstance(value, str) and not isinstance(value, ScalarString)
+    if plain and value.lower() in YAML11_BOOLEANS:
+        message = f"write {value!r} quoted: a YAML 1.1 tool reads it as a boolean"
+        problems.append(Problem(name, line_of(parent, key), loc_text(loc), message))

@@ -1,0 +1,423 @@
+"""A flow checked as a whole, every problem at once, then compiled into a ``Flow``.
+
+Each ``Issue`` names the place in the file by its path (``stages[1].states.letter_due.on[0].to``);
+the file adapter turns paths into line numbers. What is checked:
+
+- names: guard names (facts, parameters, conditions, ``<event>_recorded``, ``<task>_recorded``), guard forms outside
+  the allow-list, transition targets, triggers and outcomes, initial states, roles;
+- the graph: states no case can reach, states from which a case can never close (stuck);
+- timers: each has outcomes, and the last one is an "otherwise" (no ``when``);
+- bands: ``attendance_pct`` intervals of different stages' criteria that overlap, unless one is
+  marked ``overlap: intended`` with a why;
+- the law: letters, referrals and legal steps need approval; legal steps only for pupils of
+  compulsory school age.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from escalation_flow.core import definition as d
+from escalation_flow.core.bands import band_overlaps
+from escalation_flow.core.fact_names import ALL_FACTS
+from escalation_flow.core.guards import Guard, GuardError, compile_guard, guard_names
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    loc: Loc
+    message: str
+
+    @property
+    def field(self) -> str:
+        return loc_text(self.loc)
+
+
+def loc_text(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+@dataclass
+class _Context:
+    flow: d.FlowDefinition
+    issues: list[Issue] = field(default_factory=list)
+    guards: dict[str, Guard] = field(default_factory=dict)
+    conditions: dict[str, Guard] = field(default_factory=dict)
+
+    def add(self, loc: Loc, message: str) -> None:
+        self.issues.append(Issue(loc, message))
+
+    @property
+    def names(self) -> set[str]:
+        # a manual event, or a task completed, counts towards ``<id>_recorded`` in its case
+        events = {f"{e.id}_recorded" for e in self.flow.events}
+        tasks = {f"{task.id}_recorded" for _, task in _tasks(self.flow)}
+        return set(ALL_FACTS) | set(self.flow.parameters) | events | tasks
+
+
+def compile_flow(
+    flow: d.FlowDefinition, version: str, path: str
+) -> tuple[d.Flow | None, list[Issue]]:
+    """Check ``flow``; return the compiled ``Flow`` (None if any issue) and every issue."""
+    ctx = _Context(flow)
+    _check_ids(ctx)
+    _compile_conditions(ctx)
+    for loc, expression in _guard_sites(flow):
+        _compile(ctx, loc, expression)
+    entry, criteria = _compile_entries(ctx)
+    _check_tasks(ctx)
+    _check_transitions(ctx)
+    _check_timers(ctx)
+    if not any(issue.loc[-1] == "to" for issue in ctx.issues):
+        _check_graph(ctx)  # with a target unknown the graph is incomplete: fix names first
+    for loc, message in band_overlaps(ctx.flow):
+        ctx.add(loc, message)
+    if ctx.issues:
+        return None, sorted(set(ctx.issues))
+    built = d.Flow(flow, version, path, dict(ctx.guards), entry, criteria, d.state_refs(flow))
+    return built, []
+
+
+# -- names and ids ------------------------------------------------------------------------------
+
+
+def _check_ids(ctx: _Context) -> None:
+    flow = ctx.flow
+    seen_numbers: set[int] = set()
+    for i, stage in enumerate(flow.stages):
+        if stage.number in seen_numbers:
+            ctx.add(("stages", i, "number"), f"stage {stage.number} is defined twice")
+        seen_numbers.add(stage.number)
+        if stage.initial is not None and stage.initial not in stage.states:
+            ctx.add(("stages", i, "initial"), _unknown("state", stage.initial, stage.states))
+        if stage.entry is not None:
+            ids = [c.id for c in stage.entry.criteria()]
+            for dup in sorted({x for x in ids if ids.count(x) > 1}):
+                ctx.add(("stages", i, "entry"), f"criterion id {dup!r} repeats")
+    event_ids = [e.id for e in flow.events]
+    task_ids = {t.id for _, t in _tasks(flow)}
+    for j, event in enumerate(flow.events):
+        if event_ids.count(event.id) > 1:
+            ctx.add(("events", j, "id"), f"event {event.id!r} is defined twice")
+        if event.id in d.UNIVERSAL_TRIGGERS or event.id in task_ids:
+            ctx.add(("events", j, "id"), f"event {event.id!r} has the name of a task or trigger")
+    clash = (set(ALL_FACTS) | set(flow.conditions)) & set(flow.parameters)
+    for name in sorted(clash):
+        ctx.add(("parameters", name), f"parameter {name!r} has the name of a fact or condition")
+    for name in sorted(set(ALL_FACTS) & set(flow.conditions)):
+        ctx.add(("conditions", name), f"condition {name!r} has the name of a fact")
+
+
+def _unknown(
+    what: str, name: str, known: Mapping[str, object] | set[str] | list[str], note: str = ""
+) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown {what} {name!r}{f' ({note})' if note else ''}{hint}"
+
+
+# -- guards -------------------------------------------------------------------------------------
+
+
+def _compile(ctx: _Context, loc: Loc, expression: str) -> Guard | None:
+    if expression in ctx.guards:
+        return ctx.guards[expression]
+    try:
+        guard = compile_guard(expression, ctx.names, ctx.conditions)
+    except GuardError as exc:
+        known = ctx.names | set(ctx.conditions)
+        for problem in exc.problems:
+            name = next((u for u in exc.unknown if problem == f"unknown name {u!r}"), None)
+            if name in ctx.flow.conditions:
+                continue  # a broken condition: reported where it is defined
+            if name is not None:
+                note = "not a fact, parameter, condition, <event>_recorded or <task>_recorded"
+                problem = _unknown("name", name, known, note)
+            ctx.add(loc, problem)
+        return None
+    ctx.guards[expression] = guard
+    return guard
+
+
+def _compile_conditions(ctx: _Context) -> None:
+    """Conditions may use each other: compile in dependency order, refuse cycles."""
+    pending = dict(ctx.flow.conditions)
+    while pending:
+        progressed = False
+        for name, condition in list(pending.items()):
+            waiting = set(_names_in(condition.when)) & set(pending) - {name}
+            if waiting:
+                continue
+            if name in _names_in(condition.when):
+                ctx.add(("conditions", name, "when"), f"condition {name!r} uses itself")
+            else:
+                guard = _compile(ctx, ("conditions", name, "when"), condition.when)
+                if guard is not None:
+                    ctx.conditions[name] = guard
+            del pending[name]
+            progressed = True
+        if not progressed:
+            for name in pending:
+                ctx.add(("conditions", name, "when"), f"condition {name!r} is part of a cycle")
+            return
+
+
+def _names_in(expression: str) -> list[str]:
+    return sorted(guard_names(expression))
+
+
+def _guard_sites(flow: d.FlowDefinition) -> Iterator[tuple[Loc, str]]:
+    for i, stage in enumerate(flow.stages):
+        if stage.entry is not None:
+            yield from _criteria_sites(("stages", i, "entry"), stage.entry)
+        for sid, state in stage.states.items():
+            base: Loc = ("stages", i, "states", sid)
+            for k, task in enumerate(state.tasks):
+                if task.when:
+                    yield (*base, "tasks", k, "when"), task.when
+            for k, rec in enumerate(state.recurring):
+                yield from _recurring_sites((*base, "recurring", k), rec)
+            for k, t in enumerate(state.on):
+                if t.when:
+                    yield (*base, "on", k, "when"), t.when
+        for k, t in enumerate(stage.on):
+            if t.when:
+                yield ("stages", i, "on", k, "when"), t.when
+    for k, t in enumerate(flow.anywhere):
+        if t.when:
+            yield ("anywhere", k, "when"), t.when
+    for k, rec in enumerate(flow.universal):
+        yield from _recurring_sites(("universal", k), rec)
+
+
+def _recurring_sites(loc: Loc, rec: d.RecurringTask) -> Iterator[tuple[Loc, str]]:
+    if rec.when:
+        yield (*loc, "when"), rec.when
+    if rec.task.when:
+        yield (*loc, "task", "when"), rec.task.when
+
+
+def _criteria_sites(loc: Loc, criteria: d.Criteria) -> Iterator[tuple[Loc, str]]:
+    for j, item in enumerate(criteria.items):
+        if isinstance(item, d.Criterion):
+            yield (*loc, criteria.mode, j, "when"), item.when
+        else:
+            yield from _criteria_sites((*loc, criteria.mode, j), item)
+
+
+def _compile_entries(
+    ctx: _Context,
+) -> tuple[dict[int, Guard], dict[int, tuple[tuple[str, Guard], ...]]]:
+    entry: dict[int, Guard] = {}
+    criteria: dict[int, tuple[tuple[str, Guard], ...]] = {}
+    for i, stage in enumerate(ctx.flow.stages):
+        if stage.entry is None:
+            continue
+        compiled = [(c.id, ctx.guards.get(c.when)) for c in stage.entry.criteria()]
+        if any(g is None for _, g in compiled):
+            continue
+        criteria[stage.number] = tuple((cid, g) for cid, g in compiled if g is not None)
+        whole = _compile(ctx, ("stages", i, "entry"), _criteria_source(stage.entry))
+        if whole is not None:
+            entry[stage.number] = whole
+    return entry, criteria
+
+
+def _criteria_source(criteria: d.Criteria) -> str:
+    parts = [
+        item.when if isinstance(item, d.Criterion) else _criteria_source(item)
+        for item in criteria.items
+    ]
+    return f" {'or' if criteria.mode == 'any' else 'and'} ".join(f"({p})" for p in parts)
+
+
+# -- tasks, transitions, timers -----------------------------------------------------------------
+
+
+def _tasks(flow: d.FlowDefinition) -> Iterator[tuple[Loc, d.Task]]:
+    for i, stage in enumerate(flow.stages):
+        for sid, state in stage.states.items():
+            for k, task in enumerate(state.tasks):
+                yield ("stages", i, "states", sid, "tasks", k), task
+            for k, rec in enumerate(state.recurring):
+                yield ("stages", i, "states", sid, "recurring", k, "task"), rec.task
+    for k, rec in enumerate(flow.universal):
+        yield ("universal", k, "task"), rec.task
+
+
+def _check_tasks(ctx: _Context) -> None:
+    roles = set(ctx.flow.roles)
+    for loc, task in _tasks(ctx.flow):
+        if roles and task.role not in roles:
+            ctx.add((*loc, "role"), f"role {task.role.value!r} is not in the flow's roles")
+        if task.kind in d.NEEDS_APPROVAL and task.approval is not d.Approval.REQUIRED:
+            ctx.add(
+                (*loc, "approval"),
+                f"a {task.kind.value} task needs approval: required (a named person approves "
+                "every letter to a parent, referral and legal step)",
+            )
+        if task.kind is d.TaskKind.LEGAL:
+            guard = ctx.guards.get(task.when or "")
+            if guard is None or "compulsory_school_age" not in guard.names:
+                ctx.add(
+                    (*loc, "when"),
+                    "a legal step applies only to pupils of compulsory school age: "
+                    "its when must use compulsory_school_age",
+                )
+    for i, stage in enumerate(ctx.flow.stages):
+        for sid, state in stage.states.items():
+            ids = [t.id for t in state.tasks] + [r.task.id for r in state.recurring]
+            ids += [t.id for t in state.timers]
+            for dup in sorted({x for x in ids if ids.count(x) > 1}):
+                ctx.add(("stages", i, "states", sid), f"task or timer id {dup!r} repeats")
+
+
+def _check_transitions(ctx: _Context) -> None:
+    flow = ctx.flow
+    events = {e.id: e for e in flow.events}
+    for i, stage in enumerate(flow.stages):
+        stage_tasks = {t.id: t for s in stage.states.values() for t in _state_tasks(s)}
+        stage_timers = {t.id for s in stage.states.values() for t in s.timers}
+        for sid, state in stage.states.items():
+            tasks = {t.id: t for t in _state_tasks(state)}
+            timers = {t.id for t in state.timers}
+            loc: Loc = ("stages", i, "states", sid, "on")
+            _check_on(ctx, loc, state.on, stage, tasks, timers, events)
+        _check_on(ctx, ("stages", i, "on"), stage.on, stage, stage_tasks, stage_timers, events)
+    _check_on(ctx, ("anywhere",), flow.anywhere, None, {}, set(), events)
+
+
+def _state_tasks(state: d.State) -> list[d.Task]:
+    return list(state.tasks) + [r.task for r in state.recurring]
+
+
+def _check_on(
+    ctx: _Context,
+    loc: Loc,
+    entries: tuple[d.Transition, ...],
+    stage: d.Stage | None,
+    tasks: Mapping[str, d.Task],
+    timers: set[str],
+    events: Mapping[str, d.Event],
+) -> None:
+    always: dict[str, int] = {}
+    for k, t in enumerate(entries):
+        here = (*loc, k)
+        if t.trigger in always:
+            ctx.add(
+                (*here, "trigger"),
+                f"never taken: on[{always[t.trigger]}] for "
+                f"{t.trigger!r} has no when and no outcome, so it always goes first",
+            )
+        outcomes: tuple[str, ...] | None = None
+        if t.trigger in tasks:
+            outcomes = tasks[t.trigger].outcomes
+        elif t.trigger in events:
+            outcomes = events[t.trigger].outcomes
+        elif t.trigger not in timers and t.trigger != d.DAILY:
+            known = [*tasks, *timers, *events, d.DAILY]
+            note = "not a task or timer here, an event, or daily"
+            ctx.add((*here, "trigger"), _unknown("trigger", t.trigger, known, note))
+        if t.outcome is not None and t.outcome not in (outcomes or ()):
+            message = (
+                _unknown(
+                    "outcome", t.outcome, list(outcomes), f"{t.trigger} has {', '.join(outcomes)}"
+                )
+                if outcomes
+                else f"{t.trigger!r} has no outcomes to filter on"
+            )
+            ctx.add((*here, "outcome"), message)
+        try:
+            d.resolve_target(ctx.flow, t.to, stage)
+        except KeyError:
+            known_targets = [*(stage.states if stage else ()), *d.state_names(ctx.flow)]
+            known_targets += [s.key for s in ctx.flow.stages if not s.universal]
+            ctx.add((*here, "to"), _unknown("state", t.to, known_targets))
+        if t.when is None and t.outcome is None:
+            always.setdefault(t.trigger, k)
+
+
+def _check_timers(ctx: _Context) -> None:
+    for i, stage in enumerate(ctx.flow.stages):
+        for sid, state in stage.states.items():
+            for k, timer in enumerate(state.timers):
+                outcomes = [t for t in state.on + stage.on if t.trigger == timer.id]
+                loc: Loc = ("stages", i, "states", sid, "timers", k, "id")
+                if not outcomes:
+                    ctx.add(
+                        loc,
+                        f"timer {timer.id!r} has no outcome: add an on entry with "
+                        f"trigger: {timer.id}",
+                    )
+                elif outcomes[-1].when is not None:
+                    ctx.add(
+                        loc,
+                        f"timer {timer.id!r} has no otherwise: the last on entry for it "
+                        "must have no when, or the case is left with no timer",
+                    )
+
+
+# -- the graph ----------------------------------------------------------------------------------
+
+
+def _edges(flow: d.FlowDefinition) -> dict[str, set[str]]:
+    refs = d.state_refs(flow)
+    edges: dict[str, set[str]] = {name: set() for name in refs}
+    for name, ref in refs.items():
+        for t in ref.state.on + ref.stage.on + flow.anywhere:
+            try:
+                target = d.resolve_target(flow, t.to, ref.stage)
+            except KeyError:
+                continue
+            if target != name:
+                edges[name].add(target)
+    return edges
+
+
+def _check_graph(ctx: _Context) -> None:
+    flow = ctx.flow
+    edges = _edges(flow)
+    starts = [s.full_name(s.initial) for s in flow.stages if s.entry and s.initial in s.states]
+    for t in flow.anywhere:
+        with contextlib.suppress(KeyError):
+            starts.append(d.resolve_target(flow, t.to, None))
+    if not any(s.entry for s in flow.stages):
+        ctx.add(("stages",), "no stage has entry criteria: no case can ever open")
+    reachable = _walk(starts, edges)
+    reverse: dict[str, set[str]] = {d.CLOSED: set()}
+    for source, targets in edges.items():
+        for target in targets:
+            reverse.setdefault(target, set()).add(source)
+    can_close = _walk([d.CLOSED], reverse)
+    for i, stage in enumerate(flow.stages):
+        for sid in stage.states:
+            name = stage.full_name(sid)
+            loc: Loc = ("stages", i, "states", sid)
+            if name not in reachable:
+                ctx.add(
+                    loc, f"state {name} is unreachable: no stage entry or transition leads to it"
+                )
+            if not edges[name]:
+                ctx.add(loc, f"state {name} is stuck: no transition leads out of it")
+            elif name not in can_close:
+                ctx.add(loc, f"state {name} is stuck: no path from it ever reaches closed")
+
+
+def _walk(starts: list[str], edges: Mapping[str, set[str]]) -> set[str]:
+    seen = set(starts)
+    queue = deque(starts)
+    while queue:
+        for nxt in edges.get(queue.popleft(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen

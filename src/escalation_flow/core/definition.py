@@ -1,0 +1,480 @@
+"""The flow schema: one school's escalation plan as frozen data.
+
+A flow file (``flows/*.yaml``) reads into a ``FlowDefinition``; once its checks pass
+(``core.checks``) it becomes a ``Flow``: the definition, its version (sha256 of the file) and its
+guards compiled once (``core.guards``).
+
+The model, top down:
+
+- **Stages** are numbered as the plan numbers them. A *universal* stage (000/001's stage 1) holds
+  every pupil and opens no case. Any other stage has an ``entry`` (criteria: ``any``/``all`` of
+  guard expressions over named facts) and ``states``; a case enters the stage in its ``initial``
+  state. Every school day the engine escalates a case to the highest stage whose entry holds, if
+  that is above the case's stage. Cases move down or close only through transitions.
+- **States** (full name ``stage_<n>.<id>``; ``closed`` ends a case) create **tasks** on entry
+  (letters, calls, meetings, referrals, legal steps, each for a role, due after a duration, with
+  outcomes; letters, referrals and legal steps need a named person's approval), arm **timers**
+  (``after`` a duration, firing ``at`` a time of day) and list **transitions** (``on``): a trigger
+  (a task id, a timer id, a manual event id, or ``daily``), an optional task outcome, an optional
+  guard (``when``) and a target. For one trigger the first entry whose outcome and guard hold is
+  taken, so the last entry without ``when`` is the "otherwise".
+- **Conditions** name guards used in several places (above all what "improved" means).
+- **Parameters** name the plan's numbers; a value may differ per term (plan 004).
+- **Events** are what staff record by hand (reason given, did not attend, medical evidence, a
+  safeguarding concern); their effects are the transitions they trigger. ``anywhere`` lists
+  transitions tried in every open state (and, for an event, for a pupil with no case).
+- **Universal actions** create tasks for any pupil without a case (first-day absence call,
+  termly awards).
+
+Every number and step carries ``quote`` (the plan's own words) and, where the plan leaves a choice
+open, ``why`` (the choice made and its reason).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import ChainMap
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from escalation_flow.core.guards import Guard
+
+SLUG = r"^[a-z][a-z0-9_]*$"
+FLOW_ID = r"^[a-z0-9][a-z0-9-]*$"
+TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+CLOSED = "closed"
+#: Triggers that are neither a task, a timer nor an event.
+DAILY = "daily"
+TERM_END = "term_end"
+UNIVERSAL_TRIGGERS = (DAILY, TERM_END)
+TERMS = ("autumn", "spring", "summer")
+
+Slug = Annotated[str, Field(pattern=SLUG)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class Role(StrEnum):
+    CLASS_TEACHER = "class_teacher"
+    ATTENDANCE_LEAD = "attendance_lead"
+    ADMIN_STAFF = "admin_staff"
+    HEADTEACHER = "headteacher"
+    HEAD_OF_ACADEMY = "head_of_academy"
+    FAMILY_LIAISON_OFFICER = "family_liaison_officer"
+    CHILD_FAMILY_SUPPORT_WORKER = "child_family_support_worker"
+    SENCO = "senco"
+    WELLBEING_LEAD = "wellbeing_lead"
+    PASTORAL_MANAGER = "pastoral_manager"
+    DESIGNATED_SAFEGUARDING_LEAD = "designated_safeguarding_lead"
+    ATTENDANCE_TEAM = "attendance_team"
+    LOCAL_AUTHORITY = "local_authority"
+
+
+class StateKind(StrEnum):
+    ACTION = "action"  # something is to be done (a letter, a call) before monitoring
+    MONITORING = "monitoring"  # support in place, data watched, a review may be armed
+    MEETING = "meeting"  # a meeting with the family is booked or due
+    REVIEW = "review"  # a review is due
+    PANEL = "panel"  # an attendance panel meeting
+    REFERRAL = "referral"  # referred out (local authority, social care); school liaises
+    LEGAL = "legal"  # a legal step is being considered or taken
+    MONITOR = "monitor"  # "no further action, monitor"
+    DEESCALATED = "deescalated"  # moved down a stage, monitored there
+
+
+class TaskKind(StrEnum):
+    LETTER = "letter"
+    CALL = "call"
+    MEETING = "meeting"
+    REFERRAL = "referral"
+    REVIEW = "review"
+    DISCUSSION = "discussion"
+    VISIT = "visit"
+    PLAN = "plan"
+    LEGAL = "legal"
+    AWARD = "award"
+    OTHER = "other"
+
+
+#: Kinds of task that must be approved by a named person before they count.
+NEEDS_APPROVAL = frozenset({TaskKind.LETTER, TaskKind.REFERRAL, TaskKind.LEGAL})
+
+
+class Approval(StrEnum):
+    #: a named person approves it: every letter to a parent, referral and legal step
+    REQUIRED = "required"
+    NONE = "none"  # whoever completes it records it
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Duration(_Model):
+    """How long after something: school days, school weeks (holidays never count) or calendar days
+    (legal deadlines only)."""
+
+    school_days: int | None = Field(default=None, ge=0)
+    school_weeks: int | None = Field(default=None, ge=0)
+    calendar_days: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Duration:
+        amounts = (self.school_days, self.school_weeks, self.calendar_days)
+        given = [n for n in amounts if n is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of school_days, school_weeks, calendar_days")
+        return self
+
+    @property
+    def unit(self) -> Literal["school_days", "school_weeks", "calendar_days"]:
+        if self.school_days is not None:
+            return "school_days"
+        return "school_weeks" if self.school_weeks is not None else "calendar_days"
+
+    @property
+    def amount(self) -> int:
+        value = getattr(self, self.unit)
+        assert isinstance(value, int)
+        return value
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.unit.replace('_', ' ')}"
+
+
+class TermValues(_Model):
+    autumn: float
+    spring: float
+    summer: float
+
+
+class Parameter(_Model):
+    """A named number of the plan; per term where the plan says so."""
+
+    value: float | TermValues
+    quote: Text | None = None
+    why: Text | None = None
+
+    def for_term(self, term: str) -> float:
+        if isinstance(self.value, TermValues):
+            return float(getattr(self.value, term))
+        return float(self.value)
+
+
+class Condition(_Model):
+    """A named guard, reusable in ``when`` (e.g. what "improved" means)."""
+
+    when: Text
+    quote: Text | None = None
+    why: Text | None = None
+
+
+class Criterion(_Model):
+    """One entry criterion: a guard with the plan's words for it."""
+
+    id: Slug
+    when: Text
+    quote: Text | None = None
+    why: Text | None = None
+    #: ``intended``: this band may overlap another stage's band on purpose (say why).
+    overlap: Literal["intended"] | None = None
+
+
+def _criteria_tag(value: Any) -> str:
+    if isinstance(value, Mapping) and ("any" in value or "all" in value):
+        return "group"
+    if isinstance(value, Criteria):
+        return "group"
+    return "criterion"
+
+
+CriteriaItem = Annotated[
+    Union[Annotated[Criterion, Tag("criterion")], Annotated["Criteria", Tag("group")]],  # noqa: UP007
+    Discriminator(_criteria_tag),
+]
+
+
+class Criteria(_Model):
+    """``any`` (one holds) or ``all`` (every one holds) of criteria or nested groups."""
+
+    any: tuple[CriteriaItem, ...] | None = None
+    all: tuple[CriteriaItem, ...] | None = None
+    quote: Text | None = None
+    why: Text | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Criteria:
+        if (self.any is None) == (self.all is None):
+            raise ValueError("give exactly one of any, all")
+        if not self.items:
+            raise ValueError("an empty list of criteria never holds")
+        return self
+
+    @property
+    def mode(self) -> Literal["any", "all"]:
+        return "any" if self.any is not None else "all"
+
+    @property
+    def items(self) -> tuple[Criterion | Criteria, ...]:
+        return self.any if self.any is not None else (self.all or ())
+
+    def criteria(self) -> Iterator[Criterion]:
+        """Every criterion, depth first."""
+        for item in self.items:
+            if isinstance(item, Criterion):
+                yield item
+            else:
+                yield from item.criteria()
+
+
+class Task(_Model):
+    """Work for a role, created when its state is entered (if ``when`` holds then)."""
+
+    id: Slug
+    role: Role
+    kind: TaskKind
+    template: Slug | None = None  # letters only: the letter template's name
+    due: Duration
+    approval: Approval = Approval.NONE
+    outcomes: tuple[Slug, ...] = ("done",)  # the first is the default outcome
+    when: Text | None = None  # created only if this guard holds on entry (unknown: not created)
+    quote: Text | None = None
+    why: Text | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Task:
+        if self.kind is TaskKind.LETTER and self.template is None:
+            raise ValueError("a letter needs a template")
+        if self.kind is not TaskKind.LETTER and self.template is not None:
+            raise ValueError("only letters have a template")
+        if not self.outcomes:
+            raise ValueError("a task needs at least one outcome")
+        if len(set(self.outcomes)) != len(self.outcomes):
+            raise ValueError("outcomes repeat")
+        return self
+
+    @property
+    def default_outcome(self) -> str:
+        return self.outcomes[0]
+
+
+class Timer(_Model):
+    """Armed on entering its state, cancelled on leaving it; fires ``after`` at ``at``."""
+
+    id: Slug
+    after: Duration
+    at: str  # "HH:MM", local school time
+    quote: Text | None = None
+    why: Text | None = None
+
+    @model_validator(mode="after")
+    def _time(self) -> Timer:
+        if not TIME_OF_DAY.match(self.at):
+            raise ValueError(f'at must be a time of day "HH:MM", not {self.at!r}')
+        return self
+
+
+class Transition(_Model):
+    """From the state it is listed in, on ``trigger`` (with ``outcome``, if ``when``), go ``to``.
+
+    ``to`` is a state of the same stage (``review_due``), a stage's initial state (``stage_3``),
+    a state of another stage (``stage_1.monitor``) or ``closed``.
+    """
+
+    trigger: Slug
+    outcome: Slug | None = None
+    when: Text | None = None
+    to: Text
+    quote: Text | None = None
+    why: Text | None = None
+
+
+class RecurringTask(_Model):
+    """A task created whenever ``trigger`` comes and ``when`` holds (no state change)."""
+
+    id: Slug
+    trigger: Literal["daily", "term_end"]
+    when: Text | None = None
+    task: Task
+    quote: Text | None = None
+    why: Text | None = None
+
+
+class Event(_Model):
+    """Something staff record by hand; ``<id>_recorded`` counts them in the case (as it counts
+    completions of a task with that id)."""
+
+    id: Slug
+    outcomes: tuple[Slug, ...] | None = None
+    quote: Text | None = None
+    why: Text | None = None
+
+
+class State(_Model):
+    kind: StateKind
+    quote: Text | None = None
+    why: Text | None = None
+    tasks: tuple[Task, ...] = ()
+    timers: tuple[Timer, ...] = ()
+    #: Tasks created while in this state each time their trigger comes (e.g. a call per absence).
+    recurring: tuple[RecurringTask, ...] = ()
+    on: tuple[Transition, ...] = ()
+
+
+class Stage(_Model):
+    number: int = Field(ge=1)
+    name: Text
+    quote: Text | None = None
+    why: Text | None = None
+    universal: bool = False
+    entry: Criteria | None = None
+    initial: Slug | None = None
+    states: dict[Slug, State] = Field(default_factory=dict)
+    #: Transitions tried in every state of this stage after the state's own.
+    on: tuple[Transition, ...] = ()
+
+    @model_validator(mode="after")
+    def _shape(self) -> Stage:
+        if self.universal:
+            if self.states or self.entry is not None or self.initial is not None or self.on:
+                raise ValueError("a universal stage has no entry, initial, states or on")
+            return self
+        if not self.states:
+            raise ValueError("a stage needs states (or universal: true)")
+        if self.initial is None:
+            raise ValueError("a stage needs an initial state")
+        return self
+
+    @property
+    def key(self) -> str:
+        return f"stage_{self.number}"
+
+    def full_name(self, state: str) -> str:
+        return f"{self.key}.{state}"
+
+
+class FlowDefinition(_Model):
+    """One flow file, as written."""
+
+    flow: Annotated[str, Field(pattern=FLOW_ID)]
+    title: Text
+    source: Text | None = None
+    min_possible_sessions: int = Field(ge=0)
+    min_possible_sessions_why: Text
+    parameters: dict[Slug, Parameter] = Field(default_factory=dict)
+    conditions: dict[Slug, Condition] = Field(default_factory=dict)
+    roles: tuple[Role, ...] = ()
+    universal: tuple[RecurringTask, ...] = ()
+    events: tuple[Event, ...] = ()
+    anywhere: tuple[Transition, ...] = ()
+    stages: tuple[Stage, ...]
+
+
+@dataclass(frozen=True)
+class StateRef:
+    """A state with its stage, by full name."""
+
+    name: str
+    stage: Stage
+    state_id: str
+    state: State
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A checked flow: the definition, its version and its guards compiled once.
+
+    ``guards`` maps every guard expression in the file (``when`` of criteria, transitions, tasks
+    and recurring tasks) to its compiled ``Guard``; ``entry`` maps each escalating stage's number
+    to its whole entry guard and ``criteria`` to its criteria (id, guard) for "why it fired".
+    """
+
+    definition: FlowDefinition
+    version: str
+    path: str
+    guards: Mapping[str, Guard]
+    entry: Mapping[int, Guard]
+    criteria: Mapping[int, tuple[tuple[str, Guard], ...]]
+    states: Mapping[str, StateRef] = field(repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.definition.flow
+
+    def guard(self, expression: str) -> Guard:
+        return self.guards[expression]
+
+    def stage(self, number: int) -> Stage:
+        for s in self.definition.stages:
+            if s.number == number:
+                return s
+        raise KeyError(f"flow {self.id} has no stage {number}")
+
+    @property
+    def escalating_stages(self) -> tuple[Stage, ...]:
+        """Stages with entry criteria, highest number first (the order escalation tries them)."""
+        stages = [s for s in self.definition.stages if s.entry is not None and not s.universal]
+        return tuple(sorted(stages, key=lambda s: -s.number))
+
+    def state(self, full_name: str) -> StateRef:
+        return self.states[full_name]
+
+    def resolve(self, target: str, from_stage: Stage | None = None) -> str:
+        """A transition's ``to`` as a full state name (or ``closed``)."""
+        return resolve_target(self.definition, target, from_stage)
+
+    def transitions_from(self, full_name: str) -> tuple[Transition, ...]:
+        """Every transition tried in a state, in order: the state's, its stage's, ``anywhere``."""
+        ref = self.states[full_name]
+        return ref.state.on + ref.stage.on + self.definition.anywhere
+
+    def parameter_values(self, term: str) -> dict[str, float]:
+        return {name: p.for_term(term) for name, p in self.definition.parameters.items()}
+
+    def environment(self, facts: Mapping[str, Any], term: str) -> Mapping[str, Any]:
+        """``facts`` with the parameters' values for ``term``: what guards are called with."""
+        return ChainMap(dict(facts), self.parameter_values(term))
+
+    def event_ids(self) -> tuple[str, ...]:
+        return tuple(e.id for e in self.definition.events)
+
+
+def state_names(definition: FlowDefinition) -> list[str]:
+    """Every full state name in file order, then ``closed``."""
+    names = [s.full_name(sid) for s in definition.stages for sid in s.states]
+    return [*names, CLOSED]
+
+
+def resolve_target(definition: FlowDefinition, target: str, from_stage: Stage | None) -> str:
+    """``to`` as a full state name; raises KeyError when it names nothing."""
+    if target == CLOSED:
+        return CLOSED
+    by_key = {s.key: s for s in definition.stages}
+    if "." in target:
+        stage_key, state_id = target.split(".", 1)
+        stage = by_key.get(stage_key)
+        if stage is None or state_id not in stage.states:
+            raise KeyError(target)
+        return stage.full_name(state_id)
+    if target in by_key:
+        stage = by_key[target]
+        if stage.initial is None:
+            raise KeyError(target)
+        return stage.full_name(stage.initial)
+    if from_stage is not None and target in from_stage.states:
+        return from_stage.full_name(target)
+    raise KeyError(target)
+
+
+def state_refs(definition: FlowDefinition) -> dict[str, StateRef]:
+    return {
+        stage.full_name(sid): StateRef(stage.full_name(sid), stage, sid, state)
+        for stage in definition.stages
+        for sid, state in stage.states.items()
+    }
+
+
+Criteria.model_rebuild()

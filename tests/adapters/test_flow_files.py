@@ -1,0 +1,126 @@
+"""Flow files: schema errors and YAML traps named by file, line and field, all at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from escalation_flow.adapters.flow_files import load_flow, load_flows
+from escalation_flow.errors import FlowError
+
+TINY = Path(__file__).parents[1] / "data" / "flows" / "tiny-example.yaml"
+
+
+def broken(tmp_path: Path, *edits: tuple[str, str]) -> Path:
+    text = TINY.read_text()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    return path
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(FlowError) as caught:
+        load_flow(path)
+    return [str(p).removeprefix(f"{path}:") for p in caught.value.problems]
+
+
+def test_version_is_the_sha256_of_the_file() -> None:
+    import hashlib
+
+    assert load_flow(TINY).version == hashlib.sha256(TINY.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            'at: "08:00"',
+            "at: 08:00",
+            '58: stages[0].states.monitoring.timers[0].at: write the time quoted, "08:00": '
+            "unquoted, a YAML 1.1 tool reads it as a number",
+        ),
+        (
+            'at: "08:00"',
+            "at: 800",
+            "58: stages[0].states.monitoring.timers[0].at: 800 is not a time of day: write it "
+            'quoted, like "08:00"',
+        ),
+        (
+            "outcomes: [sent]",
+            "outcomes: [yes]",
+            "47: stages[0].states.letter_due.tasks[0].outcomes[0]: write 'yes' quoted: a YAML 1.1 "
+            "tool reads it as a boolean",
+        ),
+        (
+            "outcomes: [sent]",
+            "outcomes: [true]",
+            "47: stages[0].states.letter_due.tasks[0].outcomes[0]: true is a boolean here, "
+            "but text is expected: quote it",
+        ),
+        (
+            '    quote: "for four weeks"',
+            '    qoute: "for four weeks"',
+            "59: stages[0].states.monitoring.timers[0].qoute: unknown key; did you mean 'quote'?",
+        ),
+        (
+            "due: {school_days: 3}",
+            "due: {school_days: 3, school_weeks: 1}",
+            "46: stages[0].states.letter_due.tasks[0].due: give exactly one of school_days, "
+            "school_weeks, calendar_days",
+        ),
+        (
+            "            template: concern_letter\n",
+            "",
+            "41: stages[0].states.letter_due.tasks[0]: a letter needs a template",
+        ),
+        (
+            "role: attendance_lead\n            kind: letter",
+            "role: attendance_led\n            kind: letter",
+            "42: stages[0].states.letter_due.tasks[0].role: Input should be 'class_teacher', "
+            "'attendance_lead', 'admin_staff', 'headteacher', 'head_of_academy', "
+            "'family_liaison_officer', 'child_family_support_worker', 'senco', 'wellbeing_lead', "
+            "'pastoral_manager', 'designated_safeguarding_lead', 'attendance_team' or "
+            "'local_authority'",
+        ),
+    ],
+)
+def test_schema_problems_and_yaml_traps_name_the_line(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    assert expected in problems(broken(tmp_path, (old, new)))
+
+
+def test_check_problems_name_the_line_of_the_field(tmp_path: Path) -> None:
+    path = broken(
+        tmp_path, ("to: monitoring\n      monitoring:", "to: monitorng\n      monitoring:")
+    )
+    assert problems(path) == [
+        "51: stages[0].states.letter_due.on[0].to: unknown state 'monitorng'; "
+        "did you mean 'monitoring'?"
+    ]
+
+
+def test_invalid_yaml_and_yaml_1_1_are_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("flow: [unclosed\n")
+    with pytest.raises(FlowError, match="is not valid YAML"):
+        load_flow(bad)
+    old = tmp_path / "old.yaml"
+    old.write_text("%YAML 1.1\n---\nflow: x\n")
+    with pytest.raises(FlowError, match=r"declares YAML 1\.1"):
+        load_flow(old)
+
+
+def test_load_flows_reports_every_file_at_once(tmp_path: Path) -> None:
+    a = broken(tmp_path, ('at: "08:00"', "at: 08:00"))
+    b = tmp_path / "b.yaml"
+    b.write_text(
+        TINY.read_text().replace("kind: meeting\n        tasks", "kind: meetin\n        tasks")
+    )
+    with pytest.raises(FlowError) as caught:
+        load_flows([a, b, TINY])
+    assert {p.file for p in caught.value.problems} == {str(a), str(b)}

@@ -1,0 +1,283 @@
+"""A flow's checks: one broken flow per check, each message and place pinned; all at once."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from escalation_flow.core.checks import Issue, compile_flow
+from escalation_flow.core.definition import FlowDefinition
+
+TINY = Path(__file__).parents[1] / "data" / "flows" / "tiny-example.yaml"
+Data = dict[str, Any]
+
+
+def tiny() -> Data:
+    data: Data = YAML(typ="safe").load(TINY.read_text())
+    return copy.deepcopy(data)
+
+
+def issues_of(data: Data) -> list[Issue]:
+    flow, issues = compile_flow(FlowDefinition.model_validate(data), "v", "f.yaml")
+    assert (flow is None) == bool(issues)
+    return issues
+
+
+def stage(data: Data, number: int) -> Data:
+    found: Data = next(s for s in data["stages"] if s["number"] == number)
+    return found
+
+
+def monitoring(data: Data) -> Data:
+    state: Data = stage(data, 1)["states"]["monitoring"]
+    return state
+
+
+def test_the_tiny_example_passes_every_check() -> None:
+    assert issues_of(tiny()) == []
+
+
+def _unknown_fact(d: Data) -> None:
+    stage(d, 1)["entry"]["any"][0]["when"] = "attendence_pct < concern_below_pct"
+
+
+def _unknown_parameter(d: Data) -> None:
+    stage(d, 1)["entry"]["any"][0]["when"] = "attendance_pct < concern_below"
+
+
+def _unknown_condition(d: Data) -> None:
+    monitoring(d)["on"][1]["when"] = "improvd"
+
+
+def _unknown_state(d: Data) -> None:
+    stage(d, 1)["states"]["letter_due"]["on"][0]["to"] = "monitorng"
+
+
+def _unknown_initial(d: Data) -> None:
+    stage(d, 2)["initial"] = "meting"
+
+
+def _unknown_trigger(d: Data) -> None:
+    monitoring(d)["on"][2]["trigger"] = "revue"
+
+
+def _unknown_outcome(d: Data) -> None:
+    stage(d, 2)["states"]["meeting"]["on"][0]["outcome"] = "hled"
+
+
+def _unreachable(d: Data) -> None:
+    stage(d, 2)["states"]["orphan"] = {
+        "kind": "monitor",
+        "on": [{"trigger": "daily", "to": "closed"}],
+    }
+
+
+def _stuck_no_way_out(d: Data) -> None:
+    stage(d, 2)["states"]["meeting"]["on"] = []
+
+
+def _stuck_in_a_loop(d: Data) -> None:
+    monitoring(d)["on"][0]["to"] = "stage_2"
+
+
+def _timer_without_outcome(d: Data) -> None:
+    monitoring(d)["on"] = [monitoring(d)["on"][3], {"trigger": "daily", "to": "closed"}]
+
+
+def _timer_without_otherwise(d: Data) -> None:
+    monitoring(d)["on"][2]["when"] = "attendance_pct < 80"
+
+
+def _shadowed(d: Data) -> None:
+    monitoring(d)["on"].insert(0, {"trigger": "review", "to": "closed"})
+
+
+def _overlapping_bands(d: Data) -> None:
+    stage(d, 2)["entry"] = {"any": [{"id": "low", "when": "attendance_pct <= 95"}]}
+
+
+def _refused_form(d: Data) -> None:
+    stage(d, 1)["entry"]["any"][0]["when"] = "attendance_pct.real < 95"
+
+
+def _letter_without_approval(d: Data) -> None:
+    del stage(d, 1)["states"]["letter_due"]["tasks"][0]["approval"]
+
+
+def _legal_step_for_any_age(d: Data) -> None:
+    stage(d, 2)["states"]["meeting"]["tasks"].append(
+        {
+            "id": "penalty",
+            "role": "attendance_lead",
+            "kind": "legal",
+            "approval": "required",
+            "due": {"school_days": 5},
+        }
+    )
+
+
+def _role_not_listed(d: Data) -> None:
+    stage(d, 2)["states"]["meeting"]["tasks"][0]["role"] = "headteacher"
+
+
+CASES: list[tuple[Callable[[Data], None], str, str]] = [
+    (
+        _unknown_fact,
+        "stages[0].entry.any[0].when",
+        "unknown name 'attendence_pct' (not a fact, parameter, condition, <event>_recorded or <task>_recorded); "
+        "did you mean 'attendance_pct'?",
+    ),
+    (
+        _unknown_parameter,
+        "stages[0].entry.any[0].when",
+        "unknown name 'concern_below' (not a fact, parameter, condition, <event>_recorded or <task>_recorded); "
+        "did you mean 'concern_below_pct'?",
+    ),
+    (
+        _unknown_condition,
+        "stages[0].states.monitoring.on[1].when",
+        "unknown name 'improvd' (not a fact, parameter, condition, <event>_recorded or <task>_recorded); "
+        "did you mean 'improved'?",
+    ),
+    (
+        _unknown_state,
+        "stages[0].states.letter_due.on[0].to",
+        "unknown state 'monitorng'; did you mean 'monitoring'?",
+    ),
+    (_unknown_initial, "stages[1].initial", "unknown state 'meting'; did you mean 'meeting'?"),
+    (
+        _unknown_trigger,
+        "stages[0].states.monitoring.on[2].trigger",
+        "unknown trigger 'revue' (not a task or timer here, an event, or daily); "
+        "did you mean 'review'?",
+    ),
+    (
+        _unknown_outcome,
+        "stages[1].states.meeting.on[0].outcome",
+        "unknown outcome 'hled' (parent_meeting has held, parent_did_not_attend); "
+        "did you mean 'held'?",
+    ),
+    (
+        _unreachable,
+        "stages[1].states.orphan",
+        "state stage_2.orphan is unreachable: no stage entry or transition leads to it",
+    ),
+    (
+        _stuck_no_way_out,
+        "stages[1].states.meeting",
+        "state stage_2.meeting is stuck: no transition leads out of it",
+    ),
+    (
+        _stuck_in_a_loop,
+        "stages[0].states.letter_due",
+        "state stage_1.letter_due is stuck: no path from it ever reaches closed",
+    ),
+    (
+        _timer_without_outcome,
+        "stages[0].states.monitoring.timers[0].id",
+        "timer 'review' has no outcome: add an on entry with trigger: review",
+    ),
+    (
+        _timer_without_otherwise,
+        "stages[0].states.monitoring.timers[0].id",
+        "timer 'review' has no otherwise: the last on entry for it must have no when, or the "
+        "case is left with no timer",
+    ),
+    (
+        _shadowed,
+        "stages[0].states.monitoring.on[1].trigger",
+        "never taken: on[0] for 'review' has no when and no outcome, so it always goes first",
+    ),
+    (
+        _overlapping_bands,
+        "stages[1].entry.any[0].when",
+        "stage 2 band 'low' (at most 95%) overlaps stage 1 band 'band' (below 95%); both hold for "
+        "below 95%: decide the edge in one of them, or mark one overlap: intended with a why",
+    ),
+    (
+        _refused_form,
+        "stages[0].entry.any[0].when",
+        "attribute access (.) is not allowed in a guard; allowed: names, numbers, comparisons "
+        "(< <= > >= == !=), and, or, not, + - * /, parentheses, min(), max(), abs()",
+    ),
+    (
+        _letter_without_approval,
+        "stages[0].states.letter_due.tasks[0].approval",
+        "a letter task needs approval: required (a named person approves every letter to a "
+        "parent, referral and legal step)",
+    ),
+    (
+        _legal_step_for_any_age,
+        "stages[1].states.meeting.tasks[1].when",
+        "a legal step applies only to pupils of compulsory school age: its when must use "
+        "compulsory_school_age",
+    ),
+    (
+        _role_not_listed,
+        "stages[1].states.meeting.tasks[0].role",
+        "role 'headteacher' is not in the flow's roles",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("breakage", "field", "message"), CASES, ids=[c[0].__name__.strip("_") for c in CASES]
+)
+def test_each_check_names_the_place_and_the_problem(
+    breakage: Callable[[Data], None], field: str, message: str
+) -> None:
+    data = tiny()
+    breakage(data)
+    found = [(i.field, i.message) for i in issues_of(data)]
+    assert (field, message) in found
+
+
+def test_an_intended_overlap_passes_and_needs_a_why() -> None:
+    data = tiny()
+    _overlapping_bands(data)
+    stage(data, 2)["entry"]["any"][0]["overlap"] = "intended"
+    assert [i.message for i in issues_of(data)] == ["overlap: intended needs a why"]
+    stage(data, 2)["entry"]["any"][0]["why"] = "the higher stage wins where both hold"
+    assert issues_of(data) == []
+
+
+def test_per_term_bands_are_compared_term_by_term() -> None:
+    data = tiny()
+    data["parameters"]["concern_below_pct"]["value"] = {"autumn": 85, "spring": 90, "summer": 90}
+    stage(data, 2)["entry"] = {"any": [{"id": "low", "when": "attendance_pct < 87"}]}
+    (issue,) = issues_of(data)
+    assert issue.message.startswith("stage 2 band 'low' (below 87%) overlaps stage 1 band 'band'")
+    assert "in autumn" not in issue.message  # it overlaps in every term
+    stage(data, 2)["entry"]["any"][0]["when"] = "attendance_pct >= 88 and attendance_pct < 89"
+    (issue,) = issues_of(data)
+    assert " in spring, summer;" in issue.message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    data = tiny()
+    for breakage in (_unknown_fact, _unknown_state, _timer_without_otherwise, _role_not_listed):
+        breakage(data)
+    fields = {i.field for i in issues_of(data)}
+    assert {
+        "stages[0].entry.any[0].when",
+        "stages[0].states.letter_due.on[0].to",
+        "stages[0].states.monitoring.timers[0].id",
+        "stages[1].states.meeting.tasks[0].role",
+    } <= fields
+
+
+def test_conditions_may_use_each_other_but_not_in_a_cycle() -> None:
+    data = tiny()
+    data["conditions"]["steady"] = {"when": "improved and attendance_pct > 90"}
+    assert issues_of(data) == []
+    data["conditions"]["improved"]["when"] = "steady"
+    messages = {i.message for i in issues_of(data)}
+    assert messages == {
+        "condition 'improved' is part of a cycle",
+        "condition 'steady' is part of a cycle",
+    }

@@ -1,0 +1,277 @@
+"""The bundled flows (flows/*.yaml): every one loads and passes its checks, and each plan's
+distinctive rule holds at the definition level (guards and the state machine)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from escalation_flow.adapters.flow_files import flow_files, load_flow
+from escalation_flow.core.definition import Flow, TaskKind
+from escalation_flow.core.fact_names import ALL_FACTS
+from escalation_flow.core.machine import machine_for
+
+FLOWS = Path(__file__).parents[2] / "flows"
+BUNDLED = flow_files(FLOWS)
+
+
+@functools.cache
+def load_path(path: Path) -> Flow:
+    return load_flow(path)
+
+
+def load(name: str) -> Flow:
+    return load_path(FLOWS / f"{name}.yaml")
+
+
+def env(flow: Flow, term: str = "autumn", **facts: float) -> Mapping[str, Any]:
+    """A pupil with full attendance and nothing recorded, changed by ``facts``."""
+    base: dict[str, float] = {name: 0.0 for name in ALL_FACTS}
+    for name in ALL_FACTS:
+        if name.startswith("attendance_pct"):
+            base[name] = 100.0
+    base.update(possible_sessions=200.0, compulsory_school_age=1.0)
+    base.update({f"{e}_recorded": 0.0 for e in flow.event_ids()})
+    base.update(facts)
+    return flow.environment(base, term)
+
+
+def target(
+    flow: Flow, state: str, trigger: str, facts: Mapping[str, Any], outcome: str | None = None
+) -> str | None:
+    """Where the flow's machine takes a case in ``state`` on ``trigger`` (None: it stays)."""
+    move = machine_for(flow).next_state(state, trigger, facts, outcome)
+    return move.target if move else None
+
+
+def test_there_are_five_bundled_plans() -> None:
+    assert [p.stem for p in BUNDLED] == [
+        "academy-staged-intervention",
+        "family-liaison-five-stage",
+        "leigh-academy-oaks",
+        "sherrier-ce-primary",
+        "who-does-what-and-when",
+    ]
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
+def test_bundled_flow_loads_and_passes_its_checks(path: Path) -> None:
+    flow = load_path(path)
+    assert flow.id == path.stem
+    assert len(flow.version) == 64
+    machine = machine_for(flow)
+    assert machine.states[-1] == "closed"
+    assert set(machine.states[:-1]) == set(flow.states)
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
+def test_bundled_flow_quotes_its_plan_and_needs_approval_for_letters(path: Path) -> None:
+    flow = load_path(path)
+    for ref in flow.states.values():
+        for task in ref.state.tasks:
+            if task.kind in (TaskKind.LETTER, TaskKind.REFERRAL, TaskKind.LEGAL):
+                assert task.approval.value == "required", (ref.name, task.id)
+        for timer in ref.state.timers:
+            assert timer.quote or timer.why, (ref.name, timer.id)
+    for stage in flow.definition.stages:
+        for criterion in stage.entry.criteria() if stage.entry else ():
+            assert criterion.quote, (stage.number, criterion.id)
+
+
+# -- 000 and 001: late arrivals over a half term ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["leigh-academy-oaks", "sherrier-ce-primary"])
+def test_lates_per_half_term_escalate_at_three_then_five(name: str) -> None:
+    flow = load(name)
+    assert not flow.entry[2].holds(env(flow, late_sessions_this_half_term=2))
+    assert flow.entry[2].holds(env(flow, late_sessions_this_half_term=3))
+    assert not flow.entry[3].holds(env(flow, late_sessions_this_half_term=4))
+    assert flow.entry[3].holds(env(flow, late_sessions_this_half_term=5))
+
+
+@pytest.mark.parametrize(
+    ("name", "pct", "stage"),
+    [
+        ("leigh-academy-oaks", 96.0, None),
+        ("leigh-academy-oaks", 95.99, 2),
+        ("leigh-academy-oaks", 93.0, 2),
+        ("leigh-academy-oaks", 92.99, 3),
+        ("leigh-academy-oaks", 90.0, 3),
+        ("leigh-academy-oaks", 89.99, 4),
+        ("sherrier-ce-primary", 95.5, 2),  # the plan's 95-96% gap goes to stage two
+        ("sherrier-ce-primary", 96.0, None),
+    ],
+)
+def test_band_edges_are_decided(name: str, pct: float, stage: int | None) -> None:
+    flow = load(name)
+    holding = [
+        s.number
+        for s in flow.escalating_stages
+        if flow.entry[s.number].holds(env(flow, attendance_pct=pct))
+    ]
+    assert (holding[0] if holding else None) == stage
+
+
+def test_oaks_stage_three_review_is_four_weeks_and_sends_no_improvement_to_stage_four() -> None:
+    flow = load("leigh-academy-oaks")
+    (timer,) = flow.state("stage_3.plan_in_place").state.timers
+    assert (timer.after.unit, timer.after.amount, timer.at) == ("school_weeks", 4, "08:00")
+    worse = env(
+        flow, attendance_pct_over_review=85, attendance_pct=90, attendance_pct_at_review_start=91
+    )
+    better = env(flow, attendance_pct_over_review=97, attendance_pct=92)
+    assert target(flow, "stage_3.plan_in_place", timer.id, worse) == "stage_4.plan_review_meeting"
+    assert target(flow, "stage_3.plan_in_place", timer.id, better) == "stage_3.improved_monitor"
+
+
+# -- 002: safeguarding from anywhere, penalty-notice consideration ------------------------------
+
+
+def test_family_liaison_safeguarding_stage_is_reached_from_every_state() -> None:
+    flow = load("family-liaison-five-stage")
+    machine = machine_for(flow)
+    for state in flow.states:
+        move = machine.next_state(state, "safeguarding_concern", env(flow))
+        assert move is not None and move.target_stage == 5, state
+    assert any(
+        t.trigger == "safeguarding_concern" and t.to == "stage_5" for t in flow.definition.anywhere
+    )  # and for a pupil with no case
+
+
+@pytest.mark.parametrize(
+    ("sessions", "compulsory", "holds"), [(9, 1, False), (10, 1, True), (14, 0, False)]
+)
+def test_family_liaison_penalty_notice_is_considered_at_ten_sessions_in_ten_weeks(
+    sessions: int, compulsory: int, holds: bool
+) -> None:
+    flow = load("family-liaison-five-stage")
+    threshold = flow.guard(flow.definition.conditions["penalty_threshold"].when)
+    facts = env(
+        flow, unauthorised_sessions_last_10_school_weeks=sessions, compulsory_school_age=compulsory
+    )
+    assert threshold.holds(facts) is holds
+    (task,) = flow.state("stage_3.penalty_notice_consideration").state.tasks
+    assert (task.kind, task.approval.value, task.role.value) == (
+        TaskKind.LEGAL,
+        "required",
+        "attendance_lead",
+    )
+
+
+def test_family_liaison_notice_to_improve_is_skipped_for_a_term_time_holiday() -> None:
+    flow = load("family-liaison-five-stage")
+    machine = machine_for(flow)
+    holiday = env(
+        flow, unauthorised_sessions_last_10_school_weeks=10, holiday_sessions_this_year=10
+    )
+    move = machine.next_state("stage_3.formal_meeting", "daily", holiday)
+    assert move is not None and move.target == "stage_3.penalty_notice_consideration"
+    assert machine.next_state("stage_3.formal_meeting", "daily", env(flow)) is None
+
+
+# -- 003: the N-code path and its 15-day checks -------------------------------------------------
+
+
+def test_academy_n_code_path_runs_letter_n_letter_2_letter_3_then_stage_2() -> None:
+    flow = load("academy-staged-intervention")
+    machine = machine_for(flow)
+    not_improved = env(
+        flow,
+        attendance_pct=90,
+        attendance_pct_at_review_start=91,
+        attendance_pct_over_review=85,
+        unresolved_n_sessions=2,
+    )
+    path = [
+        ("stage_1.n_code_check", "daily", "stage_1.letter_n"),
+        ("stage_1.letter_n", "letter_n", "stage_1.letter_n_wait"),
+        ("stage_1.letter_n_wait", "two_week_check", "stage_1.letter_2"),
+        ("stage_1.letter_2", "letter_2", "stage_1.letter_2_check"),
+        ("stage_1.letter_2_check", "check_15_days", "stage_1.letter_3"),
+        ("stage_1.letter_3", "letter_3", "stage_1.letter_3_check"),
+        ("stage_1.letter_3_check", "check_15_days", "stage_2.panel_meeting"),
+    ]
+    for source, trigger, target in path:
+        move = machine.next_state(source, trigger, not_improved, "sent")
+        assert move is not None and move.target == target, source
+    for state in ("stage_1.letter_2_check", "stage_1.letter_3_check"):
+        (timer,) = flow.state(state).state.timers
+        assert (timer.after.unit, timer.after.amount) == ("school_days", 15)
+
+
+def test_academy_stage_two_review_de_escalates_to_stage_one_or_goes_to_enforcement() -> None:
+    flow = load("academy-staged-intervention")
+    machine = machine_for(flow)
+    improved = env(flow, attendance_pct=92, attendance_pct_at_review_start=90)
+    worse = env(
+        flow, attendance_pct=85, attendance_pct_at_review_start=86, attendance_pct_over_review=70
+    )
+    stage_3 = env(
+        flow,
+        attendance_pct=80,
+        attendance_pct_at_review_start=81,
+        attendance_pct_over_review=60,
+        attendance_pct_last_6_school_weeks=70,
+        unauthorised_sessions_last_6_school_weeks=12,
+    )
+    targets = [
+        machine.next_state("stage_2.initial_review", "initial_review", e)
+        for e in (improved, worse, stage_3)
+    ]
+    assert [m.target if m else None for m in targets] == [
+        "stage_1.monitor",
+        "stage_2.enforcement",
+        "stage_3.la_referral",
+    ]
+    did_not_attend = target(
+        flow, "stage_2.panel_meeting", "attendance_panel_meeting", worse, "parents_did_not_attend"
+    )
+    assert did_not_attend == "stage_2.did_not_attend"
+
+
+# -- 004: term thresholds and four-week periods -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("term", "pct", "holds"),
+    [
+        ("autumn", 86, False),
+        ("autumn", 84.9, True),
+        ("spring", 86, True),
+        ("spring", 90, False),
+        ("summer", 89.9, True),
+    ],
+)
+def test_who_does_what_threshold_depends_on_the_term(term: str, pct: float, holds: bool) -> None:
+    flow = load("who-does-what-and-when")
+    facts = env(flow, term, attendance_pct=pct, unauthorised_sessions_this_term=1)
+    assert flow.entry[1].holds(facts) is holds
+
+
+def test_who_does_what_every_stage_period_is_four_school_weeks() -> None:
+    flow = load("who-does-what-and-when")
+    timers = [t for ref in flow.states.values() for t in ref.state.timers]
+    assert timers and {(t.after.unit, t.after.amount) for t in timers} == {("school_weeks", 4)}
+
+
+def test_who_does_what_continued_drop_climbs_to_a_considered_la_referral() -> None:
+    flow = load("who-does-what-and-when")
+    dropping = env(
+        flow, attendance_pct=80, attendance_pct_at_review_start=82, attendance_pct_at_stage_entry=84
+    )
+    climb = [
+        target(flow, state, "four_week_monitoring", dropping)
+        for state in ("stage_1.monitoring", "stage_2.monitoring", "stage_3.next_four_weeks")
+    ]
+    assert climb == ["stage_2.informal_meeting", "stage_3.meeting", "stage_4.referral_considered"]
+    (task,) = flow.state("stage_4.referral_considered").state.tasks
+    assert (task.kind, task.approval.value, task.outcomes[0]) == (
+        TaskKind.REFERRAL,
+        "required",
+        "not_referred",
+    )
