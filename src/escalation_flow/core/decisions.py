@@ -7,6 +7,7 @@ and the fact values it held on, so that "why did this happen?" is answered from 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
@@ -192,3 +193,42 @@ class Stimulus:
     by: str | None = None
     note: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def decision_from_event(event: Mapping[str, Any], at: datetime) -> Decision:
+    """The inverse of ``Decision.to_event``: a stored history event back into its decision.
+
+    ``at`` is stored beside the event (it is not part of the contract's event shape).
+    """
+    kind = DECISION_TYPES.get(str(event.get("type")))
+    if kind is None:
+        raise ValueError(f"unknown event type {event.get('type')!r}")
+    values: dict[str, Any] = {"on": date.fromisoformat(event["date"]), "at": at}
+    for f in fields(kind):
+        if f.name in ("on", "at"):
+            continue
+        if f.name == "reason":
+            values["reason"] = Reason(
+                trigger=event.get("trigger", ""),
+                criterion=event.get("criterion"),
+                guard=event.get("guard"),
+                facts=tuple(sorted((event.get("reason") or {}).items())),
+                quote=event.get("quote"),
+            )
+        elif f.name in event:
+            values[f.name] = _from_json(f.name, event[f.name])
+    return kind(**values)
+
+
+_DATE_FIELDS = frozenset({"due"})
+_INSTANT_FIELDS = frozenset({"fire_at"})
+
+
+def _from_json(name: str, value: Any) -> Any:
+    if name in _DATE_FIELDS and isinstance(value, str):
+        return date.fromisoformat(value)
+    if name in _INSTANT_FIELDS and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if isinstance(value, list):
+        return tuple(value)
+    return value

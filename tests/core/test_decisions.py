@@ -1,0 +1,63 @@
+"""A decision survives the round trip through its history event: what the store keeps is enough
+to rebuild the case."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from escalation_flow.core.case import fold
+from escalation_flow.core.decisions import (
+    CaseClosed,
+    CaseOpened,
+    Decision,
+    Reason,
+    StageEntered,
+    TaskCompleted,
+    TaskCreated,
+    TimerArmed,
+    decision_from_event,
+)
+
+AT = datetime(2025, 9, 29, 17, 0, tzinfo=UTC)
+ON = date(2025, 9, 29)
+REASON = Reason(
+    trigger="daily",
+    criterion="lates",
+    guard="late_sessions_this_half_term >= 3",
+    facts=(("late_sessions_this_half_term", 3),),
+    quote="three or more late arrivals over a half term",
+)
+HISTORY: list[Decision] = [
+    CaseOpened(on=ON, at=AT, flow="oaks", flow_version="abc"),
+    StageEntered(on=ON, at=AT, stage=2, state="stage_2.support", from_stage=0, reason=REASON),
+    TaskCreated(
+        on=ON, at=AT, task_key="letter#1", task="letter", role="attendance_team", kind="letter",
+        due=date(2025, 10, 2), approval=True, template="reminder", outcomes=("sent",),
+    ),
+    TimerArmed(
+        on=ON, at=AT, timer_key="review#1", timer="review", due=date(2025, 10, 27),
+        fire_at=datetime(2025, 10, 27, 8, tzinfo=UTC), rule="4 school weeks", calendar_version="v",
+    ),
+    TaskCompleted(on=ON, at=AT, task_key="letter#1", task="letter", outcome="sent", by="s1"),
+    CaseClosed(on=ON, at=AT, reason=Reason(trigger="review", quote="improved")),
+]
+
+
+@pytest.mark.parametrize("decision", HISTORY, ids=lambda d: d.type)
+def test_every_decision_reads_back_from_its_event(decision: Decision) -> None:
+    assert decision_from_event(decision.to_event(), decision.at) == decision
+
+
+def test_a_case_folds_the_same_from_events_as_from_decisions() -> None:
+    events = [d.to_event() for d in HISTORY[:4]]
+    rebuilt = fold("oaks", "P1", [decision_from_event(e, AT) for e in events])
+    assert rebuilt == fold("oaks", "P1", HISTORY[:4])
+    assert [t.task for t in rebuilt.tasks] == ["letter"]
+    assert rebuilt.timers[0].due == date(2025, 10, 27)
+
+
+def test_an_unknown_event_type_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown event type"):
+        decision_from_event({"type": "teleported", "date": "2025-09-29"}, AT)
