@@ -1,0 +1,199 @@
+"""Letters rendered from the Jinja2 templates in ``letters/templates``, as HTML and as PDF.
+
+A template is ``<name>.html.j2``; names starting with ``_`` are the shared layout and pieces,
+not letters. A flow may have its own version of a letter in ``<flow id>/<name>.html.j2``: two
+plans both call a letter "letter 2" and mean different letters. Rendering for a flow looks
+there first, then in the shared folder. Autoescape is on (a surname is text, never markup) and undefined names are errors:
+a letter with a blank where a date should be must never reach a parent.
+
+The same template renders both media: ``medium`` is ``"html"`` for a browser (full page with
+print CSS) or ``"pdf"`` for fpdf2's HTML subset (body only; the PDF draws the footer itself).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+
+from escalation_flow.adapters.letter_pdf import html_to_pdf
+from escalation_flow.errors import Problem
+from escalation_flow.letters.context import (
+    LetterContext,
+    LetterTemplateError,
+    Pupil,
+    clock_time,
+    long_date,
+    percent,
+    possessive,
+    sessions_as_days,
+)
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "letters" / "templates"
+_SUFFIX = ".html.j2"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_FLOW = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+_NBSP = "\u00a0"
+
+Medium = Literal["html", "pdf"]
+
+
+class _MissingValueError(Exception):
+    """Raised inside a template by ``require``; turned into a ``LetterTemplateError``."""
+
+
+def available_templates(flow: str | None = None, *, directory: Path | None = None) -> list[str]:
+    """The letters that can be rendered (for ``flow``: the shared ones and its own), sorted."""
+    folder = directory or TEMPLATES_DIR
+    names = set(_letters_in(folder))
+    if flow is not None and _FLOW.match(flow):
+        names.update(_letters_in(folder / flow))
+    return sorted(names)
+
+
+def template_variants(directory: Path | None = None) -> list[tuple[str | None, str]]:
+    """Every letter file as (flow id, or None for shared; name): what a preview must cover."""
+    folder = directory or TEMPLATES_DIR
+    found: list[tuple[str | None, str]] = [(None, name) for name in _letters_in(folder)]
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and _FLOW.match(p.name)):
+        found.extend((sub.name, name) for name in _letters_in(sub))
+    return found
+
+
+def render_html(
+    template: str, ctx: LetterContext, *, flow: str | None = None, directory: Path | None = None
+) -> str:
+    """The letter as a whole HTML page, ready to print on A4 or keep with the case."""
+    return _render(template, ctx, "html", flow, directory or TEMPLATES_DIR)
+
+
+def render_pdf(
+    template: str, ctx: LetterContext, *, flow: str | None = None, directory: Path | None = None
+) -> bytes:
+    """The letter as an A4 PDF; the same bytes for the same context (no clock is read)."""
+    body = _render(template, ctx, "pdf", flow, directory or TEMPLATES_DIR)
+    school = ctx.school
+    footer = " · ".join((school.name, *school.address_lines, school.phone, school.email))
+    return html_to_pdf(
+        body,
+        title=f"{ctx.pupil.full_name}: {template.replace('_', ' ')}",
+        author=school.name,
+        footer=footer,
+        created=ctx.letter_date,
+    )
+
+
+def _letters_in(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.name.removesuffix(_SUFFIX)
+        for p in folder.glob(f"*{_SUFFIX}")
+        if not p.name.startswith("_")
+    )
+
+
+def _template_file(template: str, flow: str | None, directory: Path) -> str:
+    """The loader path of the letter: the flow's own version first, then the shared one."""
+    if flow is not None and not _FLOW.match(flow):
+        raise LetterTemplateError(f"{flow!r} is not a flow id")
+    if _NAME.match(template):
+        if flow is not None and template in _letters_in(directory / flow):
+            return f"{flow}/{template}{_SUFFIX}"
+        if template in _letters_in(directory):
+            return f"{template}{_SUFFIX}"
+    owners = [f for f, name in template_variants(directory) if f is not None and name == template]
+    if owners:
+        raise LetterTemplateError(
+            f"letter {template!r} is written for each flow ({', '.join(owners)}); "
+            f"there is none for flow {flow!r}"
+        )
+    raise LetterTemplateError(
+        f"no letter template named {template!r}; there are: "
+        + ", ".join(available_templates(flow, directory=directory))
+    )
+
+
+def _render(
+    template: str, ctx: LetterContext, medium: Medium, flow: str | None, directory: Path
+) -> str:
+    path = _template_file(template, flow, directory)
+    values: dict[str, Any] = {f.name: getattr(ctx, f.name) for f in fields(ctx)}
+    try:
+        page = _environment(directory).get_template(path)
+        return page.render(**values, medium=medium, template=template)
+    except (TemplateError, _MissingValueError) as exc:
+        raise LetterTemplateError(
+            f"letter {template!r} cannot be prepared", [_problem_in_template(exc, path, directory)]
+        ) from exc
+
+
+def _problem_in_template(exc: Exception, fallback: str, directory: Path) -> Problem:
+    """Where in which template the error arose: Jinja puts template lines in the traceback."""
+    where: tuple[str, int | None] = (fallback, None)
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None:
+        filename = Path(tb.tb_frame.f_code.co_filename)
+        if filename.suffix == ".j2":
+            shown = (
+                filename.relative_to(directory) if filename.is_relative_to(directory) else filename
+            )
+            where = (str(shown), tb.tb_lineno)
+        tb = tb.tb_next
+    return Problem(where[0], where[1], None, str(exc) or type(exc).__name__)
+
+
+@lru_cache(maxsize=8)
+def _environment(directory: Path) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(directory),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        long_date=_unbroken_date,
+        percent=percent,
+        days=sessions_as_days,
+        clock=clock_time,
+        possessive=possessive,
+        nobreak=_unbroken,
+    )
+    env.globals.update(require=_require, require_compulsory_school_age=_require_school_age)
+    return env
+
+
+def _unbroken_date(day: date) -> str:
+    """``Friday 24 October 2025`` that a line may break after the weekday but nowhere else."""
+    weekday, rest = long_date(day).split(" ", 1)
+    return f"{weekday} {rest.replace(' ', _NBSP)}"
+
+
+def _unbroken(text: str) -> str:
+    """A phone number (or any short phrase) a line must not break inside."""
+    return text.replace(" ", _NBSP)
+
+
+def _require(value: object, what: str) -> str:
+    """``{{ require(meeting, "a meeting (date, time and place)") }}``: fail loudly if absent."""
+    if value is None:
+        raise _MissingValueError(f"this letter needs {what}, and none was given")
+    return ""
+
+
+def _require_school_age(pupil: Pupil) -> str:
+    """Legal letters are only for pupils of compulsory school age (domain rule)."""
+    if not pupil.compulsory_school_age:
+        raise _MissingValueError(
+            f"this letter is about a legal step, and {pupil.full_name} is not of compulsory "
+            "school age"
+        )
+    return ""

@@ -1,0 +1,87 @@
+"""A made-up pupil and school for previewing every letter (docs, tests, a preview command)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, time
+
+from escalation_flow.letters.context import (
+    Contact,
+    Figures,
+    LetterContext,
+    Meeting,
+    Pupil,
+    School,
+)
+
+
+def sample_context(**changes: object) -> LetterContext:
+    """A complete context: every optional field given, so every template can render it.
+
+    ``changes`` replace top-level fields (``meeting=None``, ``pupil=Pupil(...)``, ...).
+    """
+    values: dict[str, object] = {
+        "school": School(
+            name="Oakfield Primary Academy",
+            address_lines=("12 Station Road", "Oakfield", "Kent ME1 2AB"),
+            phone="01634 000 111",
+            email="office@oakfield.example.sch.uk",
+        ),
+        "pupil": Pupil(forename="Amira", surname="Khan", year_group="Year 4"),
+        "figures": Figures(
+            attendance_pct=100 * 103 / 114,
+            possible_sessions=114,
+            absence_sessions=11,
+            unauthorised_sessions=6,
+            late_sessions_this_half_term=3,
+            period_from=date(2025, 9, 3),
+            period_to=date(2025, 10, 24),
+            unauthorised_sessions_last_10_school_weeks=6,
+            unexplained_sessions=2,
+            illness_sessions_this_term=5,
+            attendance_pct_this_term=100 * 103 / 114,
+        ),
+        "stage": 2,
+        "stage_name": "Initial Target Support",
+        "letter_date": date(2025, 11, 3),
+        "contact": Contact(name="Mrs J. Patel", role="Attendance Lead"),
+        "next_review": date(2025, 12, 1),
+        "meeting": Meeting(date=date(2025, 11, 11), time=time(15, 30), place="the school office"),
+        "extra": {},
+    }
+    values.update(changes)
+    return LetterContext(**values)  # type: ignore[arg-type]
+
+
+#: How a real case would differ from the sample for these letters: (flow or None, letter).
+_PREVIEW_CHANGES: dict[tuple[str | None, str], dict[str, object]] = {
+    # The meeting in a "did not attend" letter is the one that was missed.
+    (None, "did_not_attend_letter"): {
+        "meeting": Meeting(date=date(2025, 10, 23), time=time(15, 30), place="the school office")
+    },
+    (None, "enforcement_letter_1"): {
+        "contact": Contact(name="Mr D. Okafor", role="Head of Academy"),
+        "next_review": date(2025, 11, 17),
+    },
+    (None, "letter_n"): {"next_review": date(2025, 11, 17)},
+    ("academy-staged-intervention", "letter_2"): {
+        "contact": Contact(name="Ms R. Hughes", role="Child & Family Support Worker"),
+        "next_review": date(2025, 11, 24),
+    },
+    ("who-does-what-and-when", "letter_2"): {
+        "extra": {
+            "targets": "Amira will be in class by 8:50am every day. You will tell the school "
+            "by 9:00am, using the online form, on any day Amira is ill."
+        }
+    },
+    # Letter 3 is handed to the parent at the meeting itself.
+    ("who-does-what-and-when", "letter_3"): {
+        "meeting": Meeting(date=date(2025, 11, 3), time=time(15, 30), place="the school office")
+    },
+}
+
+
+def preview_context(template: str, flow: str | None = None) -> LetterContext:
+    """The sample, changed where this letter needs a different story to read true."""
+    changes = _PREVIEW_CHANGES.get((flow, template), {})
+    return replace(sample_context(), **changes)  # type: ignore[arg-type]

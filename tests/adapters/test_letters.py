@@ -1,0 +1,288 @@
+"""Letters render from their templates to HTML and PDF, with the pupil's own figures."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+from dataclasses import replace
+from functools import cache
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from escalation_flow.adapters.letters import (
+    TEMPLATES_DIR,
+    available_templates,
+    render_html,
+    render_pdf,
+    template_variants,
+)
+from escalation_flow.adapters.yaml_source import read_yaml, to_plain
+from escalation_flow.errors import InputError
+from escalation_flow.letters.context import LetterContext, LetterTemplateError, Pupil
+from escalation_flow.letters.sample import sample_context
+
+FLOWS_DIR = Path(__file__).resolve().parents[2] / "flows"
+VARIANTS = template_variants()
+IDS = [name if flow is None else f"{flow}/{name}" for flow, name in VARIANTS]
+#: Letters that are a legal step: only for pupils of compulsory school age.
+LEGAL = ("notice_to_improve", "penalty_notice_warning", "enforcement_letter_1")
+
+
+@cache
+def _html(flow: str | None, name: str) -> str:
+    return render_html(name, sample_context(), flow=flow)
+
+
+def _text(page: str) -> str:
+    """The words of the letter's body as a parent reads them (tags gone, entities decoded)."""
+    body = re.sub(r"</?b>", "", page[page.index("<body>") :])  # inline: no space
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
+
+
+def test_there_is_a_letter_for_each_plan() -> None:
+    assert len(VARIANTS) >= 20
+    assert "attendance_reminder_letter" in available_templates()
+    assert "letter_2" not in available_templates()  # two plans mean different letters by it
+    assert "letter_2" in available_templates("who-does-what-and-when")
+
+
+@pytest.mark.parametrize(("flow", "name"), VARIANTS, ids=IDS)
+def test_every_letter_renders_as_html_with_the_pupils_own_figures(
+    flow: str | None, name: str
+) -> None:
+    page = _html(flow, name)
+    text = _text(page)
+    assert page.startswith("<!DOCTYPE html>")
+    assert "Dear parent/carer of Amira Khan" in text
+    assert "Mrs J. Patel" in text and "Attendance Lead" in text  # who to contact / signed by
+    assert "01634 000 111" in text
+    if name != "in2win_award":  # an award shows the term's attendance, not the figures table
+        assert "90.3%" in text
+        assert "114 (57 school days)" in text  # possible sessions
+        assert "11 (5½ school days)" in text  # sessions missed
+        assert "unauthorised 6" in text
+        assert "Wednesday 3 September 2025 to Friday 24 October 2025" in text
+    assert "Monday 3 November 2025" in text  # the letter's date
+
+
+@pytest.mark.parametrize(("flow", "name"), VARIANTS, ids=IDS)
+def test_every_letter_renders_as_an_a4_pdf(flow: str | None, name: str) -> None:
+    pdf = render_pdf(name, sample_context(), flow=flow)
+    assert pdf.startswith(b"%PDF-")
+    assert b"/MediaBox [0 0 595.28 841.89]" in pdf  # A4 in points
+    pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf))
+    assert 1 <= pages <= 2, "a letter home should fit on two sides of A4"
+
+
+@pytest.mark.parametrize(("flow", "name"), VARIANTS, ids=IDS)
+def test_no_sentence_runs_into_the_next(flow: str | None, name: str) -> None:
+    """Template whitespace control can eat a space: '2025.If' or 'again(on' must not print."""
+    text = re.sub(r"\S+@\S+", "EMAIL", _text(_html(flow, name)))
+    joined = re.findall(r"\w[.,;:!?][A-Za-z]|\w\(|\s[.,;:]|\d{4}[A-Za-z]", text)
+    assert not joined, joined
+
+
+def test_no_template_line_lets_a_block_tag_eat_the_space_before_the_next_word() -> None:
+    """A line of text ending in ``{% endif %}`` loses its newline (trim_blocks), so the next
+    line's first word would stick to the last one on this line."""
+    offenders = []
+    for path in sorted(TEMPLATES_DIR.rglob("*.html.j2")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, (line, following) in enumerate(pairwise(lines), 1):
+            # What the line prints: an expression is a word, a block tag prints nothing.
+            printed = re.sub(r"\{%.*?%\}|\{#.*?#\}", "", re.sub(r"\{\{.*?\}\}", "x", line))
+            if (
+                line.rstrip().endswith("%}")
+                and printed.strip()
+                and not printed.endswith(" ")
+                and re.match(r"\s*[\w(]", following)
+            ):
+                offenders.append(f"{path.relative_to(TEMPLATES_DIR)}:{number}")
+    assert not offenders
+
+
+def test_a_meeting_letter_shows_the_day_time_and_place() -> None:
+    text = _text(_html(None, "stage_3_meeting_request"))
+    assert "Tuesday 11 November 2025" in text
+    assert "3:30pm" in text
+    assert "the school office" in text
+    assert "Monday 1 December 2025" in text  # the review date
+
+
+def test_without_a_meeting_set_the_letter_says_we_will_agree_a_time() -> None:
+    text = _text(render_html("stage_3_meeting_request", sample_context(meeting=None)))
+    assert "agree a day and time that suits you" in text
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "needs"),
+    [
+        ("did_not_attend_letter", {"meeting": None}, "the meeting that was missed"),
+        ("notice_to_improve", {"next_review": None}, "the end of the improvement period"),
+    ],
+)
+def test_a_letter_missing_what_it_needs_is_refused(
+    name: str, changes: dict[str, Any], needs: str
+) -> None:
+    with pytest.raises(LetterTemplateError) as caught:
+        render_html(name, sample_context(**changes))
+    (problem,) = caught.value.problems
+    assert needs in problem.message
+    assert problem.file == f"{name}.html.j2" and problem.line is not None
+
+
+def test_a_field_the_context_lacks_is_an_error_not_a_blank(tmp_path: Path) -> None:
+    (tmp_path / "_base.html.j2").write_text("{% block body %}{% endblock %}")
+    (tmp_path / "odd.html.j2").write_text(
+        '{% extends "_base.html.j2" %}\n{% block body %}\nDear {{ pupil.nickname }}\n{% endblock %}'
+    )
+    with pytest.raises(LetterTemplateError) as caught:
+        render_html("odd", sample_context(), directory=tmp_path)
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.line) == ("odd.html.j2", 3)
+    assert "nickname" in problem.message
+    assert isinstance(caught.value, InputError)
+
+
+def test_an_extra_value_a_template_insists_on_must_be_given(tmp_path: Path) -> None:
+    (tmp_path / "needs_extra.html.j2").write_text("Target: {{ extra.target }}")
+    with pytest.raises(LetterTemplateError, match="target"):
+        render_html("needs_extra", sample_context(), directory=tmp_path)
+    page = render_html("needs_extra", sample_context(extra={"target": "96%"}), directory=tmp_path)
+    assert page == "Target: 96%"
+
+
+def test_names_are_escaped_not_read_as_markup() -> None:
+    pupil = Pupil(forename="Seán", surname="O'Brien <script>alert(1)</script>", year_group="5")
+    ctx = sample_context(pupil=pupil)
+    page = render_html("attendance_reminder_letter", ctx)
+    assert "<script>" not in page
+    assert "O&#39;Brien &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert render_pdf("attendance_reminder_letter", ctx).startswith(b"%PDF-")
+
+
+@pytest.mark.parametrize("name", LEGAL)
+def test_a_legal_letter_is_refused_for_a_pupil_below_compulsory_school_age(name: str) -> None:
+    ctx = _below_school_age(sample_context())
+    with pytest.raises(LetterTemplateError, match="compulsory school age"):
+        render_html(name, ctx)
+
+
+@pytest.mark.parametrize(
+    ("flow", "name"),
+    [v for v in VARIANTS if v[1] not in LEGAL],
+    ids=[i for i, v in zip(IDS, VARIANTS, strict=True) if v[1] not in LEGAL],
+)
+def test_other_letters_leave_the_law_out_below_compulsory_school_age(
+    flow: str | None, name: str
+) -> None:
+    young = _text(render_html(name, _below_school_age(sample_context()), flow=flow)).lower()
+    said = [
+        w for w in ("£", "penalty", "legal", "enforcement", "court action", "by law") if w in young
+    ]
+    assert not said
+
+
+@pytest.mark.parametrize(("flow", "name"), VARIANTS, ids=IDS)
+def test_penalty_notices_are_stated_as_the_law_has_them(flow: str | None, name: str) -> None:
+    text = _text(_html(flow, name))
+    if "£" not in text:
+        return
+    assert "£160" in text and "£80 if it is paid within 21 days" in text
+    assert "The local authority decides whether to give one, not the school" in text
+    # Support comes before consequences: help is offered before any penalty, court or fine.
+    body = text[text.index("Dear ") :].lower()
+    first_help = min(body.find(w) for w in ("help", "support") if w in body)
+    first_law = min(body.find(w) for w in ("penalty", "£", "court", "legal") if w in body)
+    assert first_help < first_law
+
+
+def test_an_unknown_letter_names_the_ones_there_are() -> None:
+    with pytest.raises(LetterTemplateError, match="attendance_reminder_letter"):
+        render_html("no_such_letter", sample_context())
+
+
+def test_a_letter_written_per_flow_needs_the_flow() -> None:
+    with pytest.raises(LetterTemplateError, match="who-does-what-and-when"):
+        render_html("letter_2", sample_context())
+    text_003 = _text(_html("academy-staged-intervention", "letter_2"))
+    text_004 = _text(_html("who-does-what-and-when", "letter_2"))
+    assert "Child & Family Support Worker" in text_003
+    assert "targets" in text_004
+
+
+def test_a_flow_without_its_own_version_gets_the_shared_letter() -> None:
+    shared = render_html("notice_to_improve", sample_context())
+    assert render_html("notice_to_improve", sample_context(), flow="leigh-academy-oaks") == shared
+
+
+def test_the_same_letter_gives_the_same_pdf_bytes() -> None:
+    ctx = sample_context()
+    assert render_pdf("letter_n", ctx) == render_pdf("letter_n", replace(ctx))
+
+
+def test_the_pdf_holds_the_words_of_the_letter() -> None:
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    pdf = render_pdf("third_warning_letter", sample_context())
+    done = subprocess.run([pdftotext, "-", "-"], input=pdf, capture_output=True, check=True)
+    text = re.sub(r"\s+", " ", done.stdout.decode("utf-8"))
+    for words in ("Dear parent/carer of Amira Khan", "90.3%", "£160", "Tuesday 11 November 2025"):
+        assert words in text
+
+
+@pytest.mark.parametrize(
+    ("forename", "surname", "embedded"),
+    [
+        ("Amira", "Khan", False),
+        ("Seán", "O'Brien", False),  # Windows-1252 has it: the standard font prints it
+        ("Łucja", "Wiśniewska", True),
+        ("Дмитрий", "Петров", True),
+    ],
+)
+def test_a_name_the_standard_fonts_lack_is_printed_with_an_embedded_font(
+    forename: str, surname: str, embedded: bool
+) -> None:
+    ctx = sample_context(pupil=Pupil(forename=forename, surname=surname, year_group="Year 2"))
+    pdf = render_pdf("letter_n", ctx)
+    assert (b"DejaVuSans" in pdf) is embedded
+    assert (b"/BaseFont /Helvetica" in pdf) is not embedded
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is not None:
+        done = subprocess.run([pdftotext, "-", "-"], input=pdf, capture_output=True, check=True)
+        assert f"{forename} {surname}" in done.stdout.decode("utf-8")
+
+
+def _flow_letters() -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for path in sorted(FLOWS_DIR.glob("*.yaml")):
+        data = to_plain(read_yaml(path).data)
+        found.extend((str(data["flow"]), name) for name in _templates_in(data))
+    return found
+
+
+def _templates_in(node: object) -> list[str]:
+    if isinstance(node, dict):
+        own = [str(node["template"])] if "template" in node else []
+        return own + [t for v in node.values() for t in _templates_in(v)]
+    if isinstance(node, list):
+        return [t for v in node for t in _templates_in(v)]
+    return []
+
+
+def test_every_letter_a_flow_names_has_a_template() -> None:
+    letters = _flow_letters()
+    if not letters:
+        pytest.skip("no flows in flows/ name a letter yet")
+    missing = [(f, n) for f, n in letters if n not in available_templates(f)]
+    assert not missing
+
+
+def _below_school_age(ctx: LetterContext) -> LetterContext:
+    return replace(ctx, pupil=replace(ctx.pupil, compulsory_school_age=False))
