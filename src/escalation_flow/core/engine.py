@@ -86,6 +86,13 @@ class Context:
 
 def evaluate(ctx: Context, case: Case, env: Env, now: Moment, stimulus: Stimulus) -> list[Decision]:
     """The decisions one stimulus leads to for one case (empty when nothing happens)."""
+    return step(ctx, case, env, now, stimulus)[0]
+
+
+def step(
+    ctx: Context, case: Case, env: Env, now: Moment, stimulus: Stimulus
+) -> tuple[list[Decision], Case]:
+    """``evaluate``, and the case those decisions leave (so callers need not fold them again)."""
     out = _Out(case)
     if stimulus.kind == "daily":
         if not _escalate(ctx, out, env, now):
@@ -102,7 +109,7 @@ def evaluate(ctx: Context, case: Case, env: Env, now: Moment, stimulus: Stimulus
         _reconsider(ctx, out, env, now)
     else:
         raise ValueError(f"unknown stimulus kind {stimulus.kind!r}")
-    return out.decisions
+    return out.decisions, out.case
 
 
 def escalation_target(ctx: Context, env: Env, current_stage: int) -> Stage | None:

@@ -35,13 +35,14 @@ from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.case import Case, apply
 from escalation_flow.core.decisions import Decision, Stimulus, TaskCreated
 from escalation_flow.core.definition import DAILY, TERM_END, Flow
-from escalation_flow.core.engine import Context, Moment, due_date, evaluate
+from escalation_flow.core.engine import Context, Moment, due_date, step
 from escalation_flow.core.facts import DayWindows, FactTable
 from escalation_flow.core.guards import Guard
 from escalation_flow.core.session_counts import CumulativeCounts, Key
 from escalation_flow.errors import ActionError, Problem
 
 FloatArray = npt.NDArray[np.float64]
+_NEVER = np.iinfo(np.int64).max
 IntArray = npt.NDArray[np.int64]
 NAN = float("nan")
 
@@ -93,7 +94,15 @@ class SchoolBook:
         self._index = {p: i for i, p in enumerate(self.pupils)}
         self.state_index = {name: i for i, name in enumerate(self.ctx.flow.states)}
         self.state_id = np.full(n, -1, np.int64)  # -1: no open case
+        # the earliest due date (ordinal) of each pupil's pending timers and open tasks, so a
+        # day finds what is due without walking every case
+        self.timer_due = np.full(n, _NEVER, np.int64)
+        self.task_due = np.full(n, _NEVER, np.int64)
         self._listeners = {t: _listeners(self.ctx.flow, t) for t in (DAILY, TERM_END)}
+        # ``<id>_recorded`` counts the guards read, kept per pupil as cases change
+        self.recorded: dict[str, FloatArray] = {
+            name: np.zeros(n) for name in _recorded_names(self.ctx.flow)
+        }
 
     @property
     def windows(self) -> DayWindows:
@@ -110,15 +119,24 @@ class SchoolBook:
     def pupil_index(self, pupil: str) -> int | None:
         return self._index.get(pupil)
 
-    def record(self, p: int, decisions: Sequence[Decision]) -> None:
+    def record(self, p: int, decisions: Sequence[Decision], case: Case | None = None) -> None:
+        """Keep a pupil's new decisions; ``case`` is the case they leave (folded if not given)."""
         if not decisions:
             return
-        case = reduce(apply, decisions, self.case(p))
+        if case is None:
+            case = reduce(apply, decisions, self.case(p))
         self.cases[p] = case
         self.history.setdefault(p, []).extend(decisions)
         cal = self.ctx.calendar
         self.stage[p] = case.stage if case.is_open else 0
         self.state_id[p] = self.state_index[case.state] if case.is_open else -1
+        is_open = case.is_open
+        self.timer_due[p] = min((t.due.toordinal() for t in case.timers), default=_NEVER)
+        self.task_due[p] = min((t.due.toordinal() for t in case.tasks), default=_NEVER)
+        if not is_open:
+            self.timer_due[p] = self.task_due[p] = _NEVER
+        for name, counts in self.recorded.items():
+            counts[p] = case.count_of(name.removesuffix("_recorded")) if case.is_open else 0
         self.stage_day[p] = (
             cal.index_on_or_before(case.stage_entered_on)
             if case.is_open and case.stage_entered_on
@@ -155,18 +173,17 @@ def run_day(book: SchoolBook, inputs: DayInputs) -> None:
         case = book.case(p)
         armed = next(t for t in case.timers if t.key == timer_key)
         env = morning_env.pupil(p, case, review_from=cal.index_on_or_before(armed.armed_on))
-        book.record(
-            p, evaluate(book.ctx, case, env, Moment(today, fire_at), Stimulus("timer", timer_key))
-        )
+        stimulus = Stimulus("timer", timer_key)
+        book.record(p, *step(book.ctx, case, env, Moment(today, fire_at), stimulus))
     for p, action in _actions_of_day(book, inputs, today):
         case = book.case(p)
         stimulus = Stimulus("action", action.action, action.outcome, action.by, action.note)
         moment = Moment(today, action.at)
         try:
-            decisions = evaluate(book.ctx, case, morning_env.pupil(p, case), moment, stimulus)
+            decisions, after = step(book.ctx, case, morning_env.pupil(p, case), moment, stimulus)
         except ActionError as exc:
             raise _located(exc, action) from exc
-        book.record(p, decisions)
+        book.record(p, decisions, after)
     _evening(book, inputs, today)
 
 
@@ -189,19 +206,19 @@ def _evening(book: SchoolBook, inputs: DayInputs, today: date) -> None:
         case = book.case(p)
         if case.is_open:
             stimulus = Stimulus("amended")
-            book.record(p, evaluate(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
+            book.record(p, *step(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
     candidates = _escalating(book, env) | _listening(book, env, DAILY)
     for p in sorted(candidates):
         case = book.case(p)
         stimulus = Stimulus("daily")
-        book.record(p, evaluate(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
+        book.record(p, *step(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
     _universal(book, env, today, DAILY)
     if _is_term_end(cal, inputs.day):
         _universal(book, env, today, TERM_END)
         for p in sorted(_listening(book, env, TERM_END)):
             case = book.case(p)
             stimulus = Stimulus(TERM_END)
-            book.record(p, evaluate(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
+            book.record(p, *step(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
 
 
 def _listening(book: SchoolBook, env: DayEnv, trigger: str) -> set[int]:
@@ -249,13 +266,10 @@ def _universal(book: SchoolBook, env: DayEnv, today: date, trigger: str) -> None
 
 
 def _due_timers(book: SchoolBook, today: date) -> list[tuple[int, str, datetime]]:
-    due = [
-        (t.fire_at, book.pupils[p], p, t.key)
-        for p, case in book.cases.items()
-        if case.is_open
-        for t in case.timers
-        if t.due <= today
-    ]
+    due = []
+    for p in np.flatnonzero(book.timer_due <= today.toordinal()):
+        case = book.cases[int(p)]
+        due += [(t.fire_at, case.pupil, int(p), t.key) for t in case.timers if t.due <= today]
     due.sort()
     return [(p, key, fire_at) for fire_at, _, p, key in due]
 
@@ -271,8 +285,9 @@ def _actions_of_day(
             todo.append((a.at, a.pupil, p, a))
     if inputs.auto_complete:
         done_at = datetime.combine(today, book.registers_close, tzinfo=zone) - timedelta(minutes=30)
-        for p, case in book.cases.items():
-            for task in case.tasks if case.is_open else ():
+        for p in (int(i) for i in np.flatnonzero(book.task_due <= today.toordinal())):
+            case = book.cases[p]
+            for task in case.tasks:
                 if task.due <= today:
                     action = Action(done_at, case.pupil, task.task, "auto", task.outcomes[0])
                     todo.append((done_at, case.pupil, p, action))
@@ -287,6 +302,10 @@ def _actions_of_day(
 
 def _is_term_end(cal: SchoolCalendar, day: int) -> bool:
     return any(p.last == day for p in cal.terms_periods)
+
+
+def _recorded_names(flow: Flow) -> set[str]:
+    return {n for g in flow.guards.values() for n in g.names if n.endswith("_recorded")}
 
 
 def _listeners(flow: Flow, trigger: str) -> dict[str, list[Guard | None]]:
@@ -335,12 +354,8 @@ class DayEnv(Mapping[str, Any]):
 
     def _compute(self, name: str) -> Any:
         book, d = self.book, self.day
-        if name.endswith("_recorded"):
-            event = name.removesuffix("_recorded")
-            out = np.zeros(len(book.pupils))
-            for p, case in book.cases.items():
-                out[p] = case.count_of(event) if case.is_open else 0
-            return out
+        if name in book.recorded:
+            return book.recorded[name]
         if name == "school_days_in_stage":
             return _since(book.stage_day, d)
         if name == "school_days_in_state":
@@ -418,10 +433,15 @@ class PupilEnv(Mapping[str, Any]):
 
     def _review(self, name: str) -> float:
         """The firing review timer's facts, from the day it was armed (only when a guard asks)."""
-        days = np.full(len(self._day.book.pupils), self._review_from, np.int64)
+        day, start = self._day, int(self._review_from or 0)
         if name == "attendance_pct_at_review_start":
-            return float(self._day.ytd_pct_at(days)[self._p])
-        return float(self._day.pct_since(days)[self._p])
+            first = 2 * int(day.book.windows.year[start])
+            window = day.counts.pupil_counts_between(self._p, first, 2 * start + 1)
+            minimum = day.book.ctx.flow.definition.min_possible_sessions
+        else:
+            window = day.counts.pupil_counts_between(self._p, 2 * start + 2, 2 * day.day + 1)
+            minimum = 1
+        return float(window.attendance_pct(min_possible_sessions=minimum)[0])
 
     def get(self, name: str, default: Any = None) -> Any:
         try:

@@ -295,6 +295,16 @@ class CumulativeCounts:
             first = np.clip(np.asarray(first_session, dtype=np.int64), 0, last_session + 1)
         return WindowCounts(self.packing, self.running(last_session + 1) - self.running(first))
 
+    def pupil_counts_between(self, pupil: int, first_session: int, last_session: int) -> WindowCounts:
+        """One pupil's counts over sessions ``first..last``, without touching the other pupils
+        (a review timer firing asks this for one case)."""
+        self._check(last_session)
+        rows = np.array([pupil], dtype=np.intp)
+        first = min(max(first_session, 0), last_session + 1)
+        end = self._running_at(rows, np.array([last_session + 1], dtype=np.int64))
+        start = self._running_at(rows, np.array([first], dtype=np.int64))
+        return WindowCounts(self.packing, end - start)
+
     def attendance_pct_between(
         self,
         first_session: npt.NDArray[np.integer] | int,
