@@ -125,28 +125,26 @@ class SchoolBook:
             return
         if case is None:
             case = reduce(apply, decisions, self.case(p))
-        self.cases[p] = case
         self.history.setdefault(p, []).extend(decisions)
-        cal = self.ctx.calendar
-        self.stage[p] = case.stage if case.is_open else 0
-        self.state_id[p] = self.state_index[case.state] if case.is_open else -1
+        self.load(p, case)
+
+    def load(self, p: int, case: Case) -> None:
+        """Hold ``case`` for pupil ``p`` (from the store, or after new decisions) and keep the
+        per-pupil arrays the day's screening reads in step with it."""
+        self.cases[p] = case
         is_open = case.is_open
+        cal = self.ctx.calendar
+        self.stage[p] = case.stage if is_open else 0
+        self.state_id[p] = self.state_index[case.state] if is_open else -1
         self.timer_due[p] = min((t.due.toordinal() for t in case.timers), default=_NEVER)
         self.task_due[p] = min((t.due.toordinal() for t in case.tasks), default=_NEVER)
         if not is_open:
             self.timer_due[p] = self.task_due[p] = _NEVER
         for name, counts in self.recorded.items():
-            counts[p] = case.count_of(name.removesuffix("_recorded")) if case.is_open else 0
-        self.stage_day[p] = (
-            cal.index_on_or_before(case.stage_entered_on)
-            if case.is_open and case.stage_entered_on
-            else -1
-        )
-        self.state_day[p] = (
-            cal.index_on_or_before(case.state_entered_on)
-            if case.is_open and case.state_entered_on
-            else -1
-        )
+            counts[p] = case.count_of(name.removesuffix("_recorded")) if is_open else 0
+        stage_on, state_on = case.stage_entered_on, case.state_entered_on
+        self.stage_day[p] = cal.index_on_or_before(stage_on) if is_open and stage_on else -1
+        self.state_day[p] = cal.index_on_or_before(state_on) if is_open and state_on else -1
 
 
 @dataclass(frozen=True)
