@@ -34,8 +34,7 @@ def run(ctx: BenchContext) -> list[Result]:
     pupil_days = pupils * days
 
     def ours() -> None:
-        for r in runs:
-            bt.run_school(r, period, auto_complete=True)
+        bt.run_schools(runs, period, auto_complete=True)
 
     samples = measure(ours, ctx.runs)
     ours_result = Result.of(

@@ -9,7 +9,10 @@ day exactly as the daemon would: timers, staff actions, then the evening's evalu
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import os
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
@@ -17,12 +20,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.decisions import Decision
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.engine import Context
 from escalation_flow.core.facts import FactTable
 from escalation_flow.core.marks import MarkTable, Roster
 from escalation_flow.core.register import AssumeRecordedAtEndOfDay
-from escalation_flow.core.school_day import Action, DayInputs, SchoolBook, run_day
+from escalation_flow.core.school_day import Action, DayInputs, SchoolBook, UniversalTask, run_day
 from escalation_flow.core.timeline import KnownAtTimeline
 from escalation_flow.errors import CalendarError, InputError
 
@@ -93,6 +97,54 @@ def prepare(sources: Sources) -> tuple[list[SchoolRun], dict[str, Any]]:
     return runs, header
 
 
+@dataclass(frozen=True)
+class SchoolResult:
+    """What a school's backtest leaves: every pupil's decisions, and the universal tasks."""
+
+    school: str
+    pupils: tuple[str, ...]
+    history: dict[int, list[Decision]]
+    universal_tasks: list[UniversalTask]
+    first_day: date
+
+    @classmethod
+    def of(cls, book: SchoolBook, first_day: date) -> SchoolResult:
+        return cls(book.school, book.pupils, book.history, book.universal_tasks, first_day)
+
+
+def run_schools(
+    runs: Sequence[SchoolRun], period: Period, *, auto_complete: bool, workers: int | None = None
+) -> list[SchoolResult]:
+    """Every school, in school order; schools are independent, so with ``workers`` > 1 they run
+    in forked processes (the results, plain decisions, come back; the order does not change)."""
+    workers = min(workers or os.cpu_count() or 1, len(runs))
+    if workers <= 1 or "fork" not in mp.get_all_start_methods():
+        return [_run_one(r, period, auto_complete) for r in runs]
+    global _FORKED
+    _FORKED = (list(runs), period, auto_complete)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            return list(pool.map(_run_forked, range(len(runs))))
+    finally:
+        _FORKED = None
+
+
+#: The runs a forked worker reads (flows hold compiled guards, which do not pickle).
+_FORKED: tuple[list[SchoolRun], Period, bool] | None = None
+
+
+def _run_forked(index: int) -> SchoolResult:
+    assert _FORKED is not None
+    runs, period, auto_complete = _FORKED
+    return _run_one(runs[index], period, auto_complete)
+
+
+def _run_one(run: SchoolRun, period: Period, auto_complete: bool) -> SchoolResult:
+    first, _ = _day_range(run.calendar, period)
+    book = run_school(run, period, auto_complete=auto_complete)
+    return SchoolResult.of(book, run.calendar.school_days[first])
+
+
 def run_school(run: SchoolRun, period: Period, *, auto_complete: bool) -> SchoolBook:
     """Replay one school over the period; the book holds every case's history."""
     cal = run.calendar
@@ -126,7 +178,7 @@ def run_school(run: SchoolRun, period: Period, *, auto_complete: bool) -> School
     return book
 
 
-def timeline_json(books: Sequence[SchoolBook], *, header: Mapping[str, Any]) -> dict[str, Any]:
+def timeline_json(books: Sequence[SchoolResult], *, header: Mapping[str, Any]) -> dict[str, Any]:
     """The contract's JSON: the header, then cases in (school, pupil) order with their events."""
     cases = []
     for book in sorted(books, key=lambda b: b.school):

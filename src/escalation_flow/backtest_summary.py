@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from escalation_flow.backtest import SchoolResult
 from escalation_flow.core.decisions import StageEntered, TaskCreated
-from escalation_flow.core.school_day import SchoolBook
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Workload:
         return sum(self.tasks.values())
 
 
-def workload(books: Sequence[SchoolBook], first: date, last: date) -> Workload:
+def workload(books: Sequence[SchoolResult], first: date, last: date) -> Workload:
     entries: Counter[tuple[date, int]] = Counter()
     tasks: Counter[tuple[date, str]] = Counter()
     by_kind: Counter[tuple[str, str]] = Counter()

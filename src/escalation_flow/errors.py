@@ -53,6 +53,10 @@ class InputError(EscalationFlowError):
         super().__init__(f"{message}\n{detail}" if detail else message)
         self.summary = message
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, list[Problem]]]:
+        # so that an error raised in a worker process arrives whole, problems and all
+        return (type(self), (self.summary, self.problems))
+
 
 class CalendarError(InputError):
     """A calendar file is malformed, or a date falls outside the calendar."""

@@ -10,7 +10,6 @@ from typing import Any
 import click
 
 from escalation_flow.cli import main
-from escalation_flow.core.school_day import SchoolBook
 from escalation_flow.errors import InputError
 
 
@@ -123,9 +122,7 @@ def backtest(
     )
     runs, header = bt.prepare(sources)
     period = bt.Period(first.date() if first else None, last.date())
-    books: list[SchoolBook] = [
-        bt.run_school(run, period, auto_complete=auto_complete_actions) for run in runs
-    ]
+    books = bt.run_schools(runs, period, auto_complete=auto_complete_actions)
     text = bt.dumps(bt.timeline_json(books, header=header))
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -133,8 +130,7 @@ def backtest(
     elif not summary:
         sys.stdout.write(text)
     if summary:
-        cal = books[0].ctx.calendar if books else None
-        start = period.first or (cal.first_day if cal else period.last)
+        start = period.first or (books[0].first_day if books else period.last)
         w = backtest_summary.workload(books, start, period.last)
         click.echo(backtest_summary.table(w), nl=False)
         title = f"Workload implied by {header.get('flow') or header.get('trust')}"

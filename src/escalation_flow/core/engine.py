@@ -95,7 +95,8 @@ def step(
     """``evaluate``, and the case those decisions leave (so callers need not fold them again)."""
     out = _Out(case)
     if stimulus.kind == "daily":
-        if not _escalate(ctx, out, env, now):
+        screened = stimulus.extra.get("screened_stage")
+        if not _escalate(ctx, out, env, now, screened):
             _listen(ctx, out, env, now, DAILY)
     elif stimulus.kind == "term_end":
         _listen(ctx, out, env, now, TERM_END)
@@ -125,9 +126,14 @@ def escalation_target(ctx: Context, env: Env, current_stage: int) -> Stage | Non
 # -- the stimuli ---------------------------------------------------------------------------------
 
 
-def _escalate(ctx: Context, out: _Out, env: Env, now: Moment) -> bool:
+def _escalate(ctx: Context, out: _Out, env: Env, now: Moment, screened: int | None) -> bool:
+    """Enter the highest stage whose entry holds, if above the case's. ``screened``: that stage's
+    number as the day's vectorised screen found it (0: none), sparing the guards a second run."""
     current = out.case.stage if out.case.is_open else 0
-    target = escalation_target(ctx, env, current)
+    if screened is None:
+        target = escalation_target(ctx, env, current)
+    else:
+        target = ctx.flow.stage(screened) if screened > current else None
     if target is None:
         return False
     held = [(cid, g) for cid, g in ctx.flow.criteria[target.number] if g.holds(env)]

@@ -205,10 +205,11 @@ def _evening(book: SchoolBook, inputs: DayInputs, today: date) -> None:
         if case.is_open:
             stimulus = Stimulus("amended")
             book.record(p, *step(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
-    candidates = _escalating(book, env) | _listening(book, env, DAILY)
-    for p in sorted(candidates):
+    escalating = _escalating(book, env)
+    for p in sorted(escalating.keys() | _listening(book, env, DAILY)):
         case = book.case(p)
-        stimulus = Stimulus("daily")
+        screened = escalating.get(p, 0)  # the screen saw no stage above this pupil's: 0
+        stimulus = Stimulus("daily", extra={"screened_stage": screened})
         book.record(p, *step(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
     _universal(book, env, today, DAILY)
     if _is_term_end(cal, inputs.day):
@@ -233,17 +234,18 @@ def _listening(book: SchoolBook, env: DayEnv, trigger: str) -> set[int]:
     return out
 
 
-def _escalating(book: SchoolBook, env: DayEnv) -> set[int]:
-    """Pupils for whom some stage above their current one has its entry criteria met."""
+def _escalating(book: SchoolBook, env: DayEnv) -> dict[int, int]:
+    """Pupils for whom some stage above their current one has its entry criteria met, with the
+    highest such stage."""
     flow = book.ctx.flow
     stages = flow.escalating_stages
     if not stages:
-        return set()
+        return {}
     target = np.zeros(len(book.pupils), np.int64)
     for stage in reversed(stages):  # lowest first, so higher stages overwrite
         mask = flow.entry[stage.number].mask(env)
         target = np.where(mask, stage.number, target)
-    return {int(p) for p in np.flatnonzero(target > book.stage)}
+    return {int(p): int(target[p]) for p in np.flatnonzero(target > book.stage)}
 
 
 def _universal(book: SchoolBook, env: DayEnv, today: date, trigger: str) -> None:
