@@ -8,7 +8,10 @@
 Every school day from the calendar's first is marked present (``/`` AM, ``\\`` PM) unless a
 step says otherwise; each mark is recorded at its session's registration time unless given.
 The replay moves a frozen clock (freezegun) to each school day's evening and runs the same
-``run_day`` the daemon runs, firing due timers synchronously.
+``run_day`` the daemon runs, firing due timers synchronously. A pupil given a date of birth
+(``story.pupil("P2").born("2021-06-01")``) goes on a roster, so compulsory school age follows it;
+everyone else is of compulsory school age, as with no roster. ``Replay.fact`` reads a register
+fact as it stood at the end of a school day, to check the hand reasoning behind a date.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from escalation_flow.core.codes import code_id
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.engine import Context
 from escalation_flow.core.facts import FactTable
-from escalation_flow.core.marks import MarkTable, to_micros
+from escalation_flow.core.marks import MarkTable, PupilRecord, Roster, to_micros
 from escalation_flow.core.register import AssumeRecordedAtEndOfDay
 from escalation_flow.core.school_day import Action, DayInputs, SchoolBook, run_day
 from escalation_flow.core.timeline import KnownAtTimeline
@@ -60,6 +63,11 @@ class PupilStory:
     calendar: SchoolCalendar
     pupil: str
     marks: list[_Mark] = field(default_factory=list)
+    date_of_birth: date | None = None
+
+    def born(self, day: str) -> PupilStory:
+        self.date_of_birth = d(day)
+        return self
 
     def absent(
         self, days: str | Iterable[str], code: str = "O", *, sessions: str = "AM PM",
@@ -93,6 +101,11 @@ class PupilStory:
 @dataclass
 class Replay:
     book: SchoolBook
+    day_facts: dict[str, FactTable] = field(default_factory=dict)
+
+    def fact(self, pupil: str, day: str, name: str) -> float:
+        """A register fact at the end of school ``day``, as known then (NaN: unknown)."""
+        return self.day_facts[day].row(pupil)[name]
 
     def events(self, pupil: str) -> list[Event]:
         p = self.book.pupils.index(pupil)
@@ -157,11 +170,13 @@ class Story:
         """Run every school day through ``to``, the clock frozen at each day's evening."""
         cal, last = self.calendar, d(to)
         timeline = KnownAtTimeline(
-            self.marks(last), cal, unknown_recorded_at=AssumeRecordedAtEndOfDay()
+            self.marks(last), cal, unknown_recorded_at=AssumeRecordedAtEndOfDay(),
+            roster=self.roster(),
         )
         book = SchoolBook(Context(flow, cal), self.school, timeline.grid.pupils, parameters or {})
         clock = SystemClock()
         previous: FactTable | None = None
+        kept: dict[str, FactTable] = {}
         start = cal.index_on_or_before(d(first)) if first else 0
         with freeze_time(datetime.combine(cal.school_days[start], time(7), tzinfo=LONDON)) as frozen:
             for step in timeline.steps(start, cal.index_on_or_before(last)):
@@ -175,8 +190,17 @@ class Story:
                     auto_complete=auto_complete,
                     amended=[int(p) for p in step.amended_pupils],
                 ))
-                previous = facts
-        return Replay(book)
+                previous = kept[today.isoformat()] = facts
+        return Replay(book, kept)
+
+    def roster(self) -> Roster | None:
+        """Only when some pupil has a date of birth; a pupil it does not list is on roll all year."""
+        born = {p: s.date_of_birth for p, s in self.pupils.items() if s.date_of_birth}
+        if not born:
+            return None
+        return Roster(self.school, {
+            p: PupilRecord(self.school, p, date_of_birth=dob) for p, dob in born.items()
+        })
 
 
 def action(when: str, pupil: str, name: str, outcome: str | None = None, by: str = "staff-1") -> Action:

@@ -17,6 +17,7 @@ from escalation_flow.core.decisions import (
     CaseOpened,
     Decision,
     EventRecorded,
+    FlowMigrated,
     StageEntered,
     StageOverridden,
     StateEntered,
@@ -30,6 +31,8 @@ from escalation_flow.core.decisions import (
 
 CLOSED = "closed"
 NO_CASE = "none"
+#: ``Case.entered_by`` (and a ``Reason.trigger``) when a stage was entered on its entry criteria
+ESCALATION = "escalation"
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,16 @@ class Case:
     task_serial: int = 0
     timer_serial: int = 0
     length: int = 0  # decisions applied
+    #: what led into the current state: ``ESCALATION`` (the stage's entry criteria), the guard
+    #: of the transition taken, or None (a task outcome, an override: nothing the marks decide)
+    entered_by: str | None = None
+    previous_state: str = NO_CASE
+    #: tasks completed and events recorded since the current state was entered
+    acted_in_state: int = 0
 
     @property
     def is_open(self) -> bool:
-        return self.state not in (NO_CASE, CLOSED)
+        return self.opened_on is not None and self.closed_on is None
 
     def count_of(self, event: str) -> int:
         return dict(self.event_counts).get(event, 0)
@@ -102,20 +111,25 @@ def apply(case: Case, d: Decision) -> Case:
                 stage=0,
                 state=NO_CASE,
                 event_counts=(),
+                entered_by=None,
+                previous_state=NO_CASE,
+                acted_in_state=0,
             )
-        case StageEntered() | StageOverridden():
-            return replace(
-                case, stage=d.stage, state=d.state, stage_entered_on=d.on, state_entered_on=d.on
-            )
+        case StageEntered():
+            by = ESCALATION if d.reason.trigger == ESCALATION else d.reason.guard
+            return _entered(replace(case, stage=d.stage, stage_entered_on=d.on), d.state, d.on, by)
+        case StageOverridden():
+            return _entered(replace(case, stage=d.stage, stage_entered_on=d.on), d.state, d.on, None)
         case StateEntered():
-            return replace(case, state=d.state, state_entered_on=d.on)
+            return _entered(case, d.state, d.on, d.reason.guard)
         case TaskCreated():
             task = OpenTask(
                 d.task_key, d.task, d.role, d.kind, d.due, d.approval, d.on, d.template, d.outcomes
             )
             return replace(case, tasks=(*case.tasks, task), task_serial=case.task_serial + 1)
         case TaskCompleted():
-            return _count(replace(case, tasks=_without(case.tasks, d.task_key)), d.task)
+            done = replace(case, tasks=_without(case.tasks, d.task_key))
+            return _count(replace(done, acted_in_state=case.acted_in_state + 1), d.task)
         case TaskSuperseded():
             return replace(case, tasks=_without(case.tasks, d.task_key))
         case TimerArmed():
@@ -124,9 +138,11 @@ def apply(case: Case, d: Decision) -> Case:
         case TimerFired() | TimerCancelled():
             return replace(case, timers=tuple(t for t in case.timers if t.key != d.timer_key))
         case EventRecorded():
-            return _count(case, d.event)
+            return _count(replace(case, acted_in_state=case.acted_in_state + 1), d.event)
         case CaseClosed():
             return replace(case, state=CLOSED, closed_on=d.on, tasks=(), timers=())
+        case FlowMigrated():
+            return replace(case, flow_version=d.to_version)
     return case
 
 
@@ -137,6 +153,17 @@ def replace(case: Case, **changes: Any) -> Case:
     new.__dict__.update(case.__dict__)
     new.__dict__.update(changes)
     return new
+
+
+def _entered(case: Case, state: str, on: date, by: str | None) -> Case:
+    return replace(
+        case,
+        previous_state=case.state,
+        state=state,
+        state_entered_on=on,
+        entered_by=by,
+        acted_in_state=0,
+    )
 
 
 def fold(school: str, pupil: str, history: Iterable[Decision]) -> Case:

@@ -27,7 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from escalation_flow.core.calendar import SchoolCalendar
-from escalation_flow.core.case import CLOSED, Case, apply
+from escalation_flow.core.case import CLOSED, ESCALATION, NO_CASE, Case, apply
 from escalation_flow.core.decisions import (
     CaseClosed,
     CaseOpened,
@@ -139,7 +139,7 @@ def _escalate(ctx: Context, out: _Out, env: Env, now: Moment, screened: int | No
     held = [(cid, g) for cid, g in ctx.flow.criteria[target.number] if g.holds(env)]
     guard = " or ".join(g.source for _, g in held) or ctx.flow.entry[target.number].source
     reason = Reason(
-        trigger="daily",
+        trigger=ESCALATION,
         criterion=",".join(cid for cid, _ in held) or None,
         guard=guard,
         facts=_facts_named(env, *(g for _, g in held)),
@@ -198,31 +198,52 @@ def _act(ctx: Context, out: _Out, env: Env, now: Moment, stimulus: Stimulus) -> 
         raise ActionError(
             f"{name}: outcome {stimulus.outcome!r} is not one of {', '.join(event.outcomes)}"
         )
+    chosen = _choose(ctx, out.case, env, name, stimulus.outcome)
+    if chosen is not None and not out.case.is_open:
+        # the event opens the case (e.g. a safeguarding concern): it belongs inside it
+        out.emit(_opened(ctx, now))
     out.emit(
         EventRecorded(
             on=now.on, at=now.at, event=name, by=by, outcome=stimulus.outcome, note=stimulus.note
         )
     )
-    _follow(ctx, out, env, now, name, stimulus.outcome)
+    if chosen is not None:
+        _take(ctx, out, env, now, name, chosen)
 
 
 def _reconsider(ctx: Context, out: _Out, env: Env, now: Moment) -> None:
-    """Past marks changed: letters, referrals and legal steps not yet done that rested on the
-    stage's criteria are superseded when those criteria no longer hold. The stage stays (its
-    review decides); the history keeps the first decision and this one side by side."""
+    """Earlier marks changed. If what led the case into its state (the stage's entry criteria,
+    or the guard of the transition taken) no longer holds on the amended register:
+
+    - nothing done there yet: the step is undone. A case the step opened closes; otherwise the
+      case goes back to the state it came from (tasks it already completed are not set again);
+    - something done there already: letters, referrals and legal steps not yet done are
+      superseded, and the case stays for its review to decide.
+
+    The history keeps the first decision and this one side by side, each with its facts."""
     case = out.case
-    if not case.is_open or case.stage not in ctx.flow.entry:
+    if not case.is_open or case.entered_by is None:
         return
-    entry = ctx.flow.entry[case.stage]
-    if entry.holds(env):
+    if case.entered_by == ESCALATION:
+        guard = ctx.flow.entry.get(case.stage)
+    else:
+        guard = ctx.flow.guards.get(case.entered_by)
+    if guard is None or guard.holds(env):
         return
-    facts = ", ".join(f"{k}={v}" for k, v in _facts_named(env, entry) if v is not None)
-    why = f"marks amended: stage {case.stage} criteria no longer hold ({facts})"
+    facts = _facts_named(env, guard)
+    shown = ", ".join(f"{k}={v}" for k, v in facts if v is not None)
+    why = f"marks amended: {guard.source} no longer holds ({shown})"
+    if case.acted_in_state == 0:
+        reason = Reason(trigger="amended", guard=guard.source, facts=facts, quote=why)
+        if case.previous_state in (NO_CASE, CLOSED):
+            _leave(out, now, why)
+            out.emit(CaseClosed(on=now.on, at=now.at, reason=reason))
+        else:
+            _goto(ctx, out, env, now, case.previous_state, reason, returning=True, why=why)
+        return
     for task in case.tasks:
         if task.approval:
-            out.emit(
-                TaskSuperseded(on=now.on, at=now.at, task_key=task.key, task=task.task, why=why)
-            )
+            out.emit(TaskSuperseded(on=now.on, at=now.at, task_key=task.key, task=task.task, why=why))
 
 
 def _override(ctx: Context, out: _Out, env: Env, now: Moment, stimulus: Stimulus) -> None:
@@ -258,17 +279,39 @@ def _follow(
 ) -> None:
     """Take the first transition for ``trigger`` (and ``outcome``) whose guard holds."""
     chosen = _choose(ctx, out.case, env, trigger, outcome)
-    if chosen is None:
-        return
+    if chosen is not None:
+        _take(ctx, out, env, now, trigger, chosen)
+
+
+def _take(
+    ctx: Context, out: _Out, env: Env, now: Moment, trigger: str, chosen: tuple[Transition, str]
+) -> None:
     transition, target = chosen
+    if transition.when:
+        guard: str | None = transition.when
+        facts = _facts_named(env, ctx.flow.guard(transition.when))
+    else:
+        # "otherwise": the record says which guards did not hold, and on what figures
+        failed = _passed_over(ctx, out.case, trigger, transition)
+        guard = f"otherwise: not ({' or '.join(failed)})" if failed else None
+        facts = _facts_named(env, *(ctx.flow.guard(w) for w in failed))
     reason = Reason(
-        trigger=trigger,
-        criterion=transition.outcome,
-        guard=transition.when,
-        facts=_facts_named(env, ctx.flow.guard(transition.when)) if transition.when else (),
+        trigger=trigger, criterion=transition.outcome, guard=guard, facts=facts,
         quote=transition.quote,
     )
     _goto(ctx, out, env, now, target, reason)
+
+
+def _passed_over(ctx: Context, case: Case, trigger: str, taken: Transition) -> list[str]:
+    if case.state not in ctx.flow.states:
+        return []
+    failed: list[str] = []
+    for t in ctx.flow.transitions_from(case.state):
+        if t is taken:
+            break
+        if t.trigger == trigger and t.when:
+            failed.append(t.when)
+    return failed
 
 
 def _choose(
@@ -286,14 +329,17 @@ def _choose(
     return None
 
 
-def _goto(ctx: Context, out: _Out, env: Env, now: Moment, target: str, reason: Reason) -> None:
+def _goto(
+    ctx: Context, out: _Out, env: Env, now: Moment, target: str, reason: Reason,
+    *, returning: bool = False, why: str | None = None,
+) -> None:
     if target == CLOSED:
         if out.case.is_open:
             _leave(out, now, "case closed")
             out.emit(CaseClosed(on=now.on, at=now.at, reason=reason))
         return
     ref = ctx.flow.state(target)
-    _leave(out, now, f"moved to {target}")
+    _leave(out, now, why or f"moved to {target}")
     if not out.case.is_open:
         out.emit(_opened(ctx, now))
     if ref.stage.number != out.case.stage:
@@ -313,7 +359,7 @@ def _goto(ctx: Context, out: _Out, env: Env, now: Moment, target: str, reason: R
                 on=now.on, at=now.at, state=target, from_state=out.case.state, reason=reason
             )
         )
-    _enter(ctx, out, env, now, target)
+    _enter(ctx, out, env, now, target, returning=returning)
 
 
 def _opened(ctx: Context, now: Moment) -> CaseOpened:
@@ -329,9 +375,13 @@ def _leave(out: _Out, now: Moment, why: str) -> None:
         out.emit(TaskSuperseded(on=now.on, at=now.at, task_key=task.key, task=task.task, why=why))
 
 
-def _enter(ctx: Context, out: _Out, env: Env, now: Moment, target: str) -> None:
+def _enter(
+    ctx: Context, out: _Out, env: Env, now: Moment, target: str, *, returning: bool = False
+) -> None:
     state = ctx.flow.state(target).state
     for task in state.tasks:
+        if returning and out.case.count_of(task.id):
+            continue  # back in a state after an amendment: what was done stays done
         if task.when is None or ctx.flow.guard(task.when).holds(env):
             out.emit(task_created(ctx, task, now, out.case.task_serial + 1))
     for timer in state.timers:

@@ -1,0 +1,147 @@
+"""Plan 002 (a primary with a Family Liaison Officer): a penalty notice is considered at 10
+unauthorised sessions in 10 school weeks, counted across the Christmas break, and only for a
+pupil of compulsory school age; and a safeguarding concern takes a case to stage 5 (child
+protection) from any stage, or opens one there."""
+
+from __future__ import annotations
+
+import pytest
+
+from escalation_flow.core.calendar import SchoolCalendar
+
+from .conftest import flow
+from .story import Replay, Story, action
+
+FLOW = "family-liaison-five-stage"
+
+
+@pytest.fixture(scope="module")
+def holidays(calendar: SchoolCalendar) -> Replay:
+    story = Story(calendar, school="primary")
+    january = "2026-01-06..2026-01-07"  # Tue, Wed: Mon 5 Jan is an INSET day
+    # Three days of term-time holiday (G) before Christmas and two after: 6 + 4 sessions.
+    story.pupil("DEC").absent("2025-12-17..2025-12-19", "G").absent(january, "G")
+    # The same marks for a reception child: five on 1 June 2026, so of compulsory school age
+    # only from 1 September 2026.
+    story.pupil("YOUNG").born("2021-06-01").absent("2025-12-17..2025-12-19", "G").absent(
+        january, "G"
+    )
+    # The window is ten *school* weeks ending with the week of Mon 5 Jan: w/c 5 Jan, 15, 8, 1 Dec,
+    # 24, 17, 10, 3 Nov, 20 Oct, 13 Oct. The half term and the two Christmas weeks have no
+    # school day, so they are not weeks of it (ten calendar weeks would reach back to 29 Oct).
+    story.pupil("OCT13").absent("2025-10-15..2025-10-17", "G").absent(january, "G")
+    story.pupil("OCT6").absent("2025-10-08..2025-10-10", "G").absent(january, "G")
+    return story.replay(flow(FLOW), to="2026-01-16")
+
+
+def test_ten_unauthorised_sessions_across_christmas_bring_the_penalty_notice_to_a_person(
+    holidays: Replay,
+) -> None:
+    # Any term-time holiday is stage 3 ("Unauthorised holidays during term time"), on its first day.
+    assert holidays.stages("DEC") == [("2025-12-17", 3)]
+    assert holidays.fact("DEC", "2025-12-19", "unauthorised_sessions_last_10_school_weeks") == 6
+    assert holidays.fact("DEC", "2026-01-06", "unauthorised_sessions_last_10_school_weeks") == 8
+    assert holidays.fact("DEC", "2026-01-07", "unauthorised_sessions_last_10_school_weeks") == 10
+    assert holidays.states("DEC") == [
+        ("2025-12-17", "stage_3.formal_meeting"),
+        # a notice to improve is skipped for a term-time holiday: straight to the penalty notice
+        ("2026-01-07", "stage_3.penalty_notice_consideration"),
+    ]
+    assert holidays.tasks("DEC") == [
+        # ten school days from Wed 17 Dec: 18, 19 Dec (2), Christmas, INSET Mon 5 Jan,
+        # 6-9 Jan (6), Mon 12 .. Thu 15 Jan (10)
+        ("2025-12-17", "formal_attendance_meeting", "attendance_lead", "2026-01-15"),
+        # ten school days from Wed 7 Jan: 8, 9 (2), 12-16 (7), 19, 20, 21 (10)
+        ("2026-01-07", "consider_penalty_notice", "attendance_lead", "2026-01-21"),
+    ]
+    (entered,) = holidays.of_type("DEC", "state_entered")
+    assert entered["reason"] == {
+        "compulsory_school_age": 1,
+        "holiday_sessions_this_year": 10,
+        "penalty_notice_sessions": 10,
+        "unauthorised_sessions_last_10_school_weeks": 10,
+    }
+
+
+def test_the_tenth_school_week_back_counts_and_the_eleventh_does_not(holidays: Replay) -> None:
+    assert holidays.fact("OCT13", "2026-01-07", "unauthorised_sessions_last_10_school_weeks") == 10
+    assert holidays.fact("OCT6", "2026-01-07", "unauthorised_sessions_last_10_school_weeks") == 4
+    assert holidays.states("OCT13") == [
+        ("2025-10-15", "stage_3.formal_meeting"),
+        ("2026-01-07", "stage_3.penalty_notice_consideration"),
+    ]
+    assert holidays.states("OCT6") == [("2025-10-08", "stage_3.formal_meeting")]
+
+
+def test_no_penalty_notice_is_considered_for_a_child_below_compulsory_school_age(
+    holidays: Replay,
+) -> None:
+    assert holidays.fact("YOUNG", "2026-01-07", "unauthorised_sessions_last_10_school_weeks") == 10
+    assert holidays.fact("YOUNG", "2026-01-07", "compulsory_school_age") == 0
+    assert holidays.states("YOUNG") == [("2025-12-17", "stage_3.formal_meeting")]
+    assert [t[1] for t in holidays.tasks("YOUNG")] == ["formal_attendance_meeting"]
+
+
+# -- safeguarding, from any stage -----------------------------------------------------------------
+
+CONCERN = "2025-10-16"  # a Thursday
+
+
+@pytest.fixture(scope="module")
+def concerns(calendar: SchoolCalendar) -> Replay:
+    """Five pupils, one at each stage 0-4 by the afternoon of the concern."""
+    story = Story(calendar, school="primary")
+    story.pupil("S0")  # every day present: no case
+    # two medical appointments: 28/30 = 93.3% on Tue 23 Sep (the 15th school day): below 95%
+    story.pupil("S1").absent("2025-09-15", "M")
+    # four unauthorised sessions this term: "repeated unauthorised absences"
+    story.pupil("S2").absent("2025-10-06..2025-10-07", "O")
+    # a morning of term-time holiday
+    story.pupil("S3").absent("2025-10-08", "G", sessions="AM")
+    # the same, then the parents miss two meetings at stage 3: "continued non-engagement"
+    story.pupil("S4").absent("2025-10-08", "G", sessions="AM")
+    actions = [
+        action("2025-10-13T15:30", "S4", "parent_did_not_attend"),
+        action("2025-10-14T15:30", "S4", "parent_did_not_attend"),
+    ]
+    actions += [action(f"{CONCERN}T11:00", p, "safeguarding_concern") for p in story.pupils]
+    return story.replay(flow(FLOW), to="2025-10-17", actions=actions)
+
+
+@pytest.mark.parametrize(
+    ("pupil", "before"),
+    [
+        ("S0", []),
+        ("S1", [("2025-09-23", 1)]),
+        ("S2", [("2025-10-07", 2)]),
+        ("S3", [("2025-10-08", 3)]),
+        ("S4", [("2025-10-08", 3), ("2025-10-14", 4)]),
+    ],
+)
+def test_a_safeguarding_concern_goes_to_the_dsl_from_any_stage(
+    concerns: Replay, pupil: str, before: list[tuple[str, int]]
+) -> None:
+    assert concerns.stages(pupil) == [*before, (CONCERN, 5)]
+    entered = concerns.of_type(pupil, "stage_entered")[-1]
+    assert (entered["state"], entered["from_stage"], entered["trigger"]) == (
+        "stage_5.dsl_escalation", before[-1][1] if before else 0, "safeguarding_concern",
+    )
+    # "Immediate escalation to the Designated Safeguarding Lead": due the same school day
+    created = [t for t in concerns.tasks(pupil) if t[0] == CONCERN]
+    assert created == [
+        (CONCERN, "dsl_review", "designated_safeguarding_lead", CONCERN),
+        (CONCERN, "record_educational_neglect", "designated_safeguarding_lead", CONCERN),
+    ]
+    # whatever the earlier stage asked of staff gave way to the DSL's review
+    case = concerns.case(pupil)
+    assert case.state == "stage_5.dsl_escalation"
+    assert sorted(t.task for t in case.tasks) == ["dsl_review", "record_educational_neglect"]
+    superseded = {e["task"] for e in concerns.of_type(pupil, "task_superseded")}
+    assert superseded == {t[1] for t in concerns.tasks(pupil) if t[0] != CONCERN}
+
+
+def test_a_concern_that_opens_a_case_is_recorded_inside_that_case(concerns: Replay) -> None:
+    types = [e["type"] for e in concerns.events("S0")]
+    assert types[0] == "case_opened"
+    assert types.index("event_recorded") > 0
+    assert concerns.case("S0").count_of("safeguarding_concern") == 1
