@@ -4,6 +4,7 @@ bank holidays folded in from the ``holidays`` library."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -110,14 +111,14 @@ def _terms(raw: Any, parent: Any, f: str, year: str, problems: list[Problem]) ->
             problems.append(Problem(f, line_of(t, "end"), f"{where}.end", "ends before it starts"))
             continue
         if half and not (start < half[0] <= half[1] < end):
-            problems.append(
-                Problem(f, line_of(t, "half_term"), f"{where}.half_term", "must lie inside the term")
-            )
+            message = "must lie inside the term"
+            problems.append(Problem(f, line_of(t, "half_term"), f"{where}.half_term", message))
             half = None
         terms.append(Term(name, start, end, half, year))
-    for a, b in zip(terms, terms[1:], strict=False):
-        if b.start <= a.end:
-            problems.append(Problem(f, None, "terms", f"{b.name} starts before {a.name} ends"))
+    for earlier, later in itertools.pairwise(terms):
+        if later.start <= earlier.end:
+            message = f"{later.name} starts before {earlier.name} ends"
+            problems.append(Problem(f, None, "terms", message))
     return terms
 
 

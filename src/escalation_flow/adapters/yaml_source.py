@@ -5,7 +5,9 @@ line numbers kept so that every error can name the file, line and field.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +50,20 @@ def read_yaml(path: Path, error: type[InputError] = InputError) -> YamlDocument:
         raise error(
             f"{path} is not valid YAML", [Problem(str(path), line, None, str(exc.problem))]
         ) from exc
+    except ValueError as exc:  # ruamel builds dates itself and fails on e.g. 2026-04-31
+        raise error(f"{path} has an impossible date", _impossible_dates(text, path)) from exc
     return YamlDocument(path=path, data=data, digest=hashlib.sha256(raw).hexdigest())
+
+
+def _impossible_dates(text: str, path: Path) -> list[Problem]:
+    problems = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for found in re.findall(r"\b\d{4}-\d{1,2}-\d{1,2}\b", line.split("#", 1)[0]):
+            try:
+                date(*map(int, found.split("-")))
+            except ValueError:
+                problems.append(Problem(str(path), number, None, f"{found} is not a date"))
+    return problems or [Problem(str(path), None, None, "a value is not a valid date")]
 
 
 def line_of(node: Any, key: str | int | None = None) -> int | None:

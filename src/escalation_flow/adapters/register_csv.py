@@ -1,0 +1,238 @@
+"""Reading a register CSV into string columns, column-wise (pyarrow), keeping each row's line.
+
+The fast path assumes one record per line (quoted values may not hold newlines), which is what
+MIS exports write. Blank lines and rows with the wrong number of fields are allowed through as
+problems; only then do we walk the file line by line to keep every line number right.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pv
+
+from escalation_flow.errors import Problem, RegisterError
+
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class CsvColumns:
+    """The known columns of one CSV file, and where each row came from."""
+
+    path: Path
+    header: tuple[str, ...]
+    table: pa.Table
+    sha256: str
+    raw: bytes = b""
+    #: Rows pyarrow could not split into the header's fields: (line, problem).
+    malformed: list[tuple[int, Problem]] = field(default_factory=list)
+    #: Whether the columns kept the types asked for (else every column is a string).
+    typed: bool = False
+    _lines: npt.NDArray[np.int64] | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    @property
+    def lines(self) -> npt.NDArray[np.int64]:
+        """1-based line number of each row of ``table`` (the header is line 1).
+
+        Only messages need them, so they are worked out on first use.
+        """
+        if self._lines is None:
+            if _one_row_per_line(self.raw, self.table.num_rows):
+                self._lines = np.arange(2, self.table.num_rows + 2, dtype=np.int64)
+            else:
+                self._lines, _ = _locate_lines(self.raw, self.name, self.table.num_rows, [])
+        return self._lines
+
+    def column(self, name: str) -> pa.ChunkedArray | None:
+        return self.table.column(name) if name in self.table.column_names else None
+
+    def raw_rows(self, lines: Sequence[int]) -> dict[int, dict[str, str]]:
+        """The original fields of the given lines, by header name (for the rejected file)."""
+        if not lines:
+            return {}
+        text = self.raw[len(_BOM) :] if self.raw.startswith(_BOM) else self.raw
+        starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(text, np.uint8) == 10) + 1))
+        out: dict[int, dict[str, str]] = {}
+        for line in lines:
+            begin = int(starts[line - 1])
+            end = int(starts[line]) if line < len(starts) else len(text)
+            raw_line = text[begin:end].decode("utf-8", errors="replace").rstrip("\r\n")
+            fields = next(csv.reader([raw_line]), [])
+            out[line] = {
+                h: (fields[i] if i < len(fields) else "") for i, h in enumerate(self.header)
+            }
+        return out
+
+
+def read_columns(
+    path: Path,
+    known: Sequence[str],
+    required: Sequence[str],
+    error: type[RegisterError],
+    types: Mapping[str, pa.DataType] | None = None,
+) -> CsvColumns:
+    """Read ``path``. A missing required column is an error at line 1.
+
+    Columns are read as ``types`` says (a dictionary type for repetitive text, numbers, times)
+    when every value converts; if one does not, the file is read again with every column as
+    text, so that the checks can name each bad value.
+    """
+    f = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read {f}: {exc.strerror}") from exc
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(lambda: hashlib.sha256(raw).hexdigest())  # releases the GIL
+        header = _checked_header(raw, f, required, error)
+        present = [c for c in known if c in header]
+        table, bad_rows, typed = None, [], False
+        if types:
+            try:
+                wanted = {c: types.get(c, pa.string()) for c in present}
+                table, bad_rows, typed = (*_parse(raw, present, wanted, f, error), True)
+            except _ConversionError:
+                pass
+        if table is None:
+            as_text = {c: pa.string() for c in present}
+            table, bad_rows = _parse(raw, present, as_text, f, error)
+        columns = CsvColumns(path, tuple(header), table, digest.result(), raw, typed=typed)
+    if bad_rows:
+        columns._lines, columns.malformed = _locate_lines(raw, f, table.num_rows, bad_rows)
+    return columns
+
+
+class _ConversionError(Exception):
+    """A value did not convert to its column's type."""
+
+
+def _parse(
+    raw: bytes,
+    present: list[str],
+    types: dict[str, pa.DataType],
+    f: str,
+    error: type[RegisterError],
+) -> tuple[pa.Table, list[tuple[int, int, str]]]:
+    bad_rows: list[tuple[int, int, str]] = []  # (expected, actual, text)
+
+    def on_invalid(row: pv.InvalidRow) -> str:
+        bad_rows.append((row.expected_columns, row.actual_columns, row.text))
+        return "skip"
+
+    try:
+        table = pv.read_csv(
+            pa.py_buffer(raw),
+            parse_options=pv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pv.ConvertOptions(
+                include_columns=present,
+                column_types=types,
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        if "conversion error" in str(exc) and any(
+            not pa.types.is_string(t) for t in types.values()
+        ):
+            raise _ConversionError(str(exc)) from exc
+        raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, str(exc))]) from exc
+    except UnicodeDecodeError as exc:
+        raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, str(exc))]) from exc
+    return table, bad_rows
+
+
+def _checked_header(
+    raw: bytes, f: str, required: Sequence[str], error: type[RegisterError]
+) -> list[str]:
+    header = _header(raw, f, error)
+    missing = [c for c in required if c not in header]
+    duplicated = sorted(h for h, n in Counter(header).items() if n > 1)
+    problems = [
+        Problem(f, 1, None, f"missing required column {c!r} (the header has: {', '.join(header)})")
+        for c in missing
+    ] + [Problem(f, 1, None, f"column {h!r} appears more than once") for h in duplicated]
+    if problems:
+        raise error(f"{f} has a bad header line", problems)
+    return header
+
+
+def _header(raw: bytes, f: str, error: type[RegisterError]) -> list[str]:
+    start = len(_BOM) if raw.startswith(_BOM) else 0
+    end = raw.find(b"\n", start)
+    first = raw[start : end if end >= 0 else len(raw)].rstrip(b"\r")
+    try:
+        decoded = first.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{f} is not UTF-8", [Problem(f, 1, None, "the header is not UTF-8")]) from exc
+    header = [h.strip() for h in next(csv.reader([decoded]), [])]
+    if not any(header):
+        raise error(f"{f} has no header", [Problem(f, 1, None, "expected a header line")])
+    return header
+
+
+def _one_row_per_line(raw: bytes, n_rows: int) -> bool:
+    """True when every line after the header is a row (no blank lines): counting is cheap."""
+    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
+    return lines == n_rows + 1
+
+
+def _locate_lines(
+    raw: bytes, f: str, n_rows: int, bad_rows: list[tuple[int, int, str]]
+) -> tuple[npt.NDArray[np.int64], list[tuple[int, Problem]]]:
+    """Line numbers of the rows pyarrow kept, and the malformed rows, by walking the lines."""
+    text = raw[len(_BOM) :] if raw.startswith(_BOM) else raw
+    pending = Counter(t for _, _, t in bad_rows)
+    expected = {t: (e, a) for e, a, t in bad_rows}
+    kept: list[int] = []
+    malformed: list[tuple[int, Problem]] = []
+    for number, line in enumerate(text.split(b"\n")[1:], start=2):
+        stripped = line.rstrip(b"\r")
+        if not stripped:
+            continue
+        decoded = stripped.decode("utf-8", errors="replace")
+        if pending.get(decoded, 0) > 0:
+            pending[decoded] -= 1
+            want, got = expected[decoded]
+            message = f"expected {want} fields as in the header, found {got}"
+            malformed.append((number, Problem(f, number, None, message)))
+        else:
+            kept.append(number)
+    if len(kept) != n_rows:  # pragma: no cover - a quoted newline we could not follow
+        raise RegisterError(
+            f"{f} cannot be read line by line",
+            [Problem(f, None, None, "a quoted value spans lines; export one record per line")],
+        )
+    return np.array(kept, dtype=np.int64), malformed
+
+
+def encode(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.int32], list[str]]:
+    """Dictionary-encode a string column: an index per row and the distinct values (stripped).
+
+    Values are compared after stripping surrounding spaces, so ``" AM"`` is ``"AM"``.
+    """
+    if pa.types.is_dictionary(column.type):
+        encoded = column.unify_dictionaries().combine_chunks()
+    else:
+        encoded = pc.dictionary_encode(column).combine_chunks()
+    indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    values = [str(v).strip() for v in encoded.dictionary.to_pylist()]
+    distinct: dict[str, int] = {}
+    remap = np.array([distinct.setdefault(v, len(distinct)) for v in values], dtype=np.int32)
+    if len(distinct) == len(values):
+        return indices, values
+    return remap[indices] if len(indices) else indices, list(distinct)

@@ -1,0 +1,274 @@
+"""Register files: the marks CSV and the optional roster CSV (contract.md, "Register marks").
+
+``read_marks`` is all or nothing: any bad row raises ``RegisterError`` listing every problem
+(the first ``PROBLEM_LIMIT`` of them, with the full count), unless ``skip_invalid`` is set, in
+which case the good rows are returned and the bad ones are listed in ``MarksRead.rejected``.
+Parsing and checking are column-wise (see ``register_csv`` and ``register_checks``): a trust's
+year of marks is millions of rows.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from escalation_flow.adapters.register_checks import BoolArray, Check, ParsedMarks, parse_marks
+from escalation_flow.adapters.register_csv import CsvColumns, read_columns
+from escalation_flow.adapters.register_versions import find_conflicts
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.codes import ID_OF_CODE
+from escalation_flow.core.marks import MarkTable, PupilRecord, Roster
+from escalation_flow.errors import Problem, RegisterError
+
+MARK_COLUMNS = ("school", "pupil", "date", "session", "code", "minutes_late", "recorded_at")
+REQUIRED_MARK_COLUMNS = ("school", "pupil", "date", "session", "code")
+ROSTER_COLUMNS = (
+    "school",
+    "pupil",
+    "forename",
+    "surname",
+    "year_group",
+    "date_of_birth",
+    "admitted",
+    "left",
+)
+REQUIRED_ROSTER_COLUMNS = ("school", "pupil")
+#: How many problems an error lists; all of them are counted.
+PROBLEM_LIMIT = 200
+_TEXT = pa.dictionary(pa.int32(), pa.string())  # repetitive text: each distinct value once
+_MARK_TYPES = {
+    **{c: _TEXT for c in REQUIRED_MARK_COLUMNS},
+    "minutes_late": pa.int16(),
+    "recorded_at": pa.timestamp("us", "UTC"),
+}
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A row left out by ``skip_invalid``: its line, its original fields, and why."""
+
+    line: int
+    values: dict[str, str]
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MarksRead:
+    """The good marks of one file, one ``MarkTable`` per school (keyed by the school's id)."""
+
+    path: Path
+    sha256: str
+    header: tuple[str, ...]
+    tables: dict[str, MarkTable]
+    calendars: dict[str, SchoolCalendar]
+    rows_read: int
+    rejected: list[RejectedRow] = field(default_factory=list)
+    #: Rows that repeat an earlier row exactly; dropped, since they say nothing new.
+    duplicates: int = 0
+
+    @property
+    def accepted(self) -> int:
+        return sum(len(t) for t in self.tables.values())
+
+
+def read_marks(
+    path: Path,
+    calendars: Mapping[str, SchoolCalendar],
+    *,
+    historic_mapping: Mapping[str, str] | None = None,
+    skip_invalid: bool = False,
+    aliases: Mapping[str, str] | None = None,
+) -> MarksRead:
+    """Read a register marks CSV; ``calendars`` is keyed by school id, ``aliases`` maps other
+    names a file may use for a school (its URN) to that id. A missing ``recorded_at`` is
+    ``core.marks.UNKNOWN_RECORDED_AT``: the caller decides what it means."""
+    mapping = _checked_mapping(historic_mapping or {}, str(path))
+    cols = read_columns(path, MARK_COLUMNS, REQUIRED_MARK_COLUMNS, RegisterError, _MARK_TYPES)
+    parsed = parse_marks(cols, calendars, aliases or {}, mapping)
+    bad = np.zeros(cols.table.num_rows, dtype=bool)
+    for check in parsed.checks:
+        bad |= check.mask
+    conflicts, duplicate = find_conflicts(parsed, ~bad, lambda row: int(cols.lines[row]))
+    checks = (*parsed.checks, conflicts)
+    bad |= conflicts.mask
+    n_problems = sum(int(c.mask.sum()) for c in checks) + len(cols.malformed)
+    rows_read = cols.table.num_rows + len(cols.malformed)
+    if n_problems and not skip_invalid:
+        n_bad_rows = int(bad.sum()) + len(cols.malformed)
+        problems = _problems(cols, checks, np.flatnonzero(bad)[:PROBLEM_LIMIT])[:PROBLEM_LIMIT]
+        shown = f"; the first {PROBLEM_LIMIT} are listed" if n_problems > PROBLEM_LIMIT else ""
+        raise RegisterError(
+            f"{path} has {n_problems} problem(s) in {n_bad_rows} of {rows_read} row(s){shown}",
+            problems,
+        )
+    keep = ~bad & ~duplicate
+    return MarksRead(
+        path=path,
+        sha256=cols.sha256,
+        header=cols.header,
+        tables=_tables(parsed, keep),
+        calendars={s: calendars[s] for s in parsed.schools},
+        rows_read=rows_read,
+        rejected=_rejected(cols, checks, bad) if n_problems else [],
+        duplicates=int(duplicate.sum()),
+    )
+
+
+def rejected_path(source: Path) -> Path:
+    """Where the rejected rows of ``source`` go: beside it, ``marks.rejected.csv``."""
+    return source.with_suffix(".rejected.csv")
+
+
+def write_rejected(result: MarksRead, path: Path | None = None) -> Path:
+    """Write the rejected rows (original columns, then ``line`` and ``reasons``) as CSV."""
+    target = path or rejected_path(result.path)
+    with target.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow([*result.header, "line", "reasons"])
+        for row in result.rejected:
+            values = [row.values.get(h, "") for h in result.header]
+            writer.writerow([*values, row.line, "; ".join(row.reasons)])
+    return target
+
+
+def _checked_mapping(mapping: Mapping[str, str], f: str) -> dict[str, str]:
+    problems = []
+    for old, new in sorted(mapping.items()):
+        if old in ID_OF_CODE:
+            message = f"{old}={new}: {old!r} is a code in force; only old codes can be mapped"
+            problems.append(Problem(f, None, "map-code", message))
+        elif new not in ID_OF_CODE:
+            message = f"{old}={new}: {new!r} is not a register code in force"
+            problems.append(Problem(f, None, "map-code", message))
+    if problems:
+        raise RegisterError("the historic code mapping cannot be used", problems)
+    return dict(mapping)
+
+
+def _row_problems(cols: CsvColumns, checks: tuple[Check, ...], row: int) -> list[Problem]:
+    line = int(cols.lines[row])
+    return [Problem(cols.name, line, c.field, c.explain(row)) for c in checks if c.mask[row]]
+
+
+def _problems(
+    cols: CsvColumns, checks: tuple[Check, ...], rows: np.ndarray[tuple[int], np.dtype[np.int64]]
+) -> list[Problem]:
+    problems = [p for _, p in cols.malformed]
+    for row in rows:
+        problems.extend(_row_problems(cols, checks, int(row)))
+    return sorted(problems)
+
+
+def _rejected(cols: CsvColumns, checks: tuple[Check, ...], bad: BoolArray) -> list[RejectedRow]:
+    reasons: dict[int, list[str]] = {}
+    for line, problem in cols.malformed:
+        reasons.setdefault(line, []).append(problem.message)
+    for row in np.flatnonzero(bad):
+        for p in _row_problems(cols, checks, int(row)):
+            assert p.line is not None
+            reasons.setdefault(p.line, []).append(f"{p.field}: {p.message}")
+    originals = cols.raw_rows(sorted(reasons))
+    return [
+        RejectedRow(line, originals[line], tuple(messages))
+        for line, messages in sorted(reasons.items())
+    ]
+
+
+def _tables(parsed: ParsedMarks, keep: BoolArray) -> dict[str, MarkTable]:
+    kept = np.flatnonzero(keep)
+    school_of = parsed.school[kept]
+    tables: dict[str, MarkTable] = {}
+    for k, school in enumerate(parsed.schools):
+        rows = kept[school_of == k]
+        if not len(rows):
+            continue
+        # Pupils in order of first appearance in the file (pupil indices are in that order).
+        local, inverse = np.unique(parsed.pupil[rows], return_inverse=True)
+        tables[school] = MarkTable(
+            school=school,
+            pupils=tuple(parsed.pupils[i] for i in local),
+            pupil=inverse.astype(np.int32, copy=False),
+            session=parsed.session[rows].astype(np.int32, copy=False),
+            code=parsed.code[rows].astype(np.int8, copy=False),
+            recorded_at=parsed.recorded_at[rows].astype(np.int64, copy=False),
+            minutes_late=parsed.minutes_late[rows].astype(np.int16, copy=False),
+        )
+    return tables
+
+
+# -- the roster -------------------------------------------------------------------------------
+
+
+def read_roster(
+    path: Path, schools: set[str], *, aliases: Mapping[str, str] | None = None
+) -> dict[str, Roster]:
+    """Read the optional roster CSV: one row per pupil; every problem is reported at once."""
+    cols = read_columns(path, ROSTER_COLUMNS, REQUIRED_ROSTER_COLUMNS, RegisterError)
+    f = cols.name
+    problems = [p for _, p in cols.malformed]
+    data = {name: cols.table.column(name).to_pylist() for name in cols.table.column_names}
+    rosters: dict[str, Roster] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for row, line in enumerate(cols.lines.tolist()):
+        value = {c: str(data[c][row]).strip() if c in data else "" for c in ROSTER_COLUMNS}
+        found: list[Problem] = []
+        school = (
+            value["school"] if value["school"] in schools else (aliases or {}).get(value["school"])
+        )
+        if school is None:
+            known = ", ".join(sorted(schools))
+            found.append(
+                Problem(
+                    f,
+                    line,
+                    "school",
+                    f"{value['school']!r} is not a school of this trust ({known})",
+                )
+            )
+        if not value["pupil"]:
+            found.append(Problem(f, line, "pupil", "is empty"))
+        dates = {c: _roster_date(value[c], f, line, c, found) for c in ROSTER_COLUMNS[5:]}
+        admitted, left = dates["admitted"], dates["left"]
+        if admitted and left and left < admitted:
+            found.append(Problem(f, line, "left", f"{left} is before admitted ({admitted})"))
+        if school and value["pupil"]:
+            first = seen.setdefault((school, value["pupil"]), line)
+            if first != line:
+                found.append(
+                    Problem(f, line, "pupil", f"{value['pupil']!r} is already on line {first}")
+                )
+        problems.extend(found)
+        if found or school is None:
+            continue
+        record = PupilRecord(
+            school=school,
+            pupil=value["pupil"],
+            forename=value["forename"],
+            surname=value["surname"],
+            year_group=value["year_group"],
+            date_of_birth=dates["date_of_birth"],
+            admitted=admitted,
+            left=left,
+        )
+        rosters.setdefault(school, Roster(school)).pupils[record.pupil] = record
+    if problems:
+        raise RegisterError(f"{f} has {len(problems)} problem(s)", sorted(problems)[:PROBLEM_LIMIT])
+    return rosters
+
+
+def _roster_date(value: str, f: str, line: int, column: str, found: list[Problem]) -> date | None:
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    found.append(Problem(f, line, column, f"{value!r} is not a date (YYYY-MM-DD)"))
+    return None

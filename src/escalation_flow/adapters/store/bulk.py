@@ -1,0 +1,197 @@
+"""The fast ways in and out of the ``marks`` table, one per database.
+
+In: SQLite takes multi-row ``INSERT``s through the driver's ``executemany`` (binding is the
+cost, so school and import ids are literals); PostgreSQL takes ``COPY`` of CSV that pyarrow
+writes. Out: SQLite files are read through ADBC straight into Arrow columns (the sqlite3 module
+builds a Python tuple per row, several times slower); PostgreSQL through ``COPY ... TO STDOUT``.
+An in-memory SQLite database is read the plain, slower way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pv
+from sqlalchemy import Connection
+
+from escalation_flow.adapters.store.engine import sqlite_path
+from escalation_flow.adapters.store.marks_io import (
+    LOADED_SCHEMA,
+    STAGING,
+    StoredColumns,
+    insert_statements,
+    nullable,
+)
+from escalation_flow.core.marks import UNKNOWN_RECORDED_AT, to_micros
+from escalation_flow.errors import StoreError
+
+_ROWS_PER_INSERT = 50
+_STAGED = "school_id, pupil_id, date, session, recorded_at, code, minutes_late"
+_COLUMNS = f"{_STAGED}, imported_at, import_id"
+
+
+def insert_marks(
+    connection: Connection, cols: StoredColumns, now: dt.datetime, import_id: int
+) -> int:
+    """Add one school's marks to ``marks``, skipping those already stored; how many were new."""
+    dialect = connection.dialect.name
+    if dialect != "sqlite" and not (dialect == "postgresql" and _is_psycopg(connection)):
+        raise StoreError(f"marks cannot be imported into a {dialect} database")
+    known, unknown = insert_statements(dialect, now, import_id)
+    given = cols.recorded_at != UNKNOWN_RECORDED_AT
+    added = 0
+    if dialect == "sqlite" and given.any():
+        # Straight into the table: staging first would cost a second pass over every row.
+        rows = cols if given.all() else cols.where(given)
+        added += _insert_sqlite(_driver(connection), rows, now, import_id)
+    staged = cols.where(~given) if dialect == "sqlite" else cols
+    if not len(staged):
+        return added
+    STAGING.drop(connection, checkfirst=True)
+    STAGING.create(connection)
+    if dialect == "sqlite":
+        _insert_sqlite(_driver(connection), staged, None, None)
+    else:
+        _stage_copy(_driver(connection), staged)
+        # Without statistics the planner may anti-join the whole marks table.
+        connection.exec_driver_sql("ANALYZE incoming_marks")
+        if given.any():
+            added += connection.execute(known).rowcount
+    if not given.all():
+        added += connection.execute(unknown).rowcount
+    STAGING.drop(connection)
+    return added
+
+
+def _is_psycopg(connection: Connection) -> bool:
+    return connection.dialect.driver == "psycopg"
+
+
+def _driver(connection: Connection) -> Any:
+    return connection.connection.driver_connection
+
+
+def fetch(connection: Connection, sql: str) -> pa.Table:
+    """Run a marks query (``marks_io.load_sql``) and return its rows as ``LOADED_SCHEMA``."""
+    dialect = connection.dialect.name
+    path = sqlite_path(connection.engine.url) if dialect == "sqlite" else None
+    if path is not None:
+        rows = _fetch_adbc(path, sql)
+    elif dialect == "postgresql" and _is_psycopg(connection):
+        rows = _fetch_copy(connection, sql)
+    else:
+        result = connection.exec_driver_sql(sql).all()
+        columns: list[Any] = list(zip(*result, strict=True)) if result else [[]] * 4
+        rows = pa.table(
+            [pa.array(c, f.type) for c, f in zip(columns, LOADED_SCHEMA, strict=True)],
+            schema=LOADED_SCHEMA,
+        )
+    if rows.num_rows == 0:
+        return LOADED_SCHEMA.empty_table()
+    return rows.rename_columns(LOADED_SCHEMA.names).cast(LOADED_SCHEMA)
+
+
+def _insert_sqlite(
+    dbapi: Any, cols: StoredColumns, now: dt.datetime | None, import_id: int | None
+) -> int:
+    """Multi-row INSERTs: into ``marks`` (``now`` given) or else into the staging table."""
+    n = len(cols)
+    columns = (
+        cols.pupil_id.tolist(),
+        cols.date.tolist(),
+        cols.session.tolist(),
+        nullable(cols.recorded_at, UNKNOWN_RECORDED_AT),
+        cols.code.tolist(),
+        nullable(cols.minutes_late, -1),
+    )
+    width = len(columns)
+    flat: list[Any] = [None] * (width * n)
+    for k, column in enumerate(columns):
+        flat[k::width] = column
+    values = f"{int(cols.school_id)},{','.join('?' * width)}"
+    if now is None:
+        into = "INSERT INTO temp.incoming_marks VALUES "
+        row = f"({values})"
+    else:
+        into = f"INSERT OR IGNORE INTO marks ({_COLUMNS}) VALUES "
+        row = f"({values},{to_micros(now)},{int(import_id or 0)})"
+    per = width * _ROWS_PER_INSERT
+    full = (n // _ROWS_PER_INSERT) * per
+    added = 0
+    cursor = dbapi.cursor()
+    try:
+        if full:
+            statement = into + ",".join([row] * _ROWS_PER_INSERT)
+            cursor.executemany(statement, (flat[i : i + per] for i in range(0, full, per)))
+            added += cursor.rowcount
+        if full < len(flat):
+            cursor.execute(into + ",".join([row] * ((len(flat) - full) // width)), flat[full:])
+            added += cursor.rowcount
+    finally:
+        cursor.close()
+    return added
+
+
+def _stage_copy(dbapi: Any, cols: StoredColumns) -> None:
+    n = len(cols)
+    unknown = cols.recorded_at == UNKNOWN_RECORDED_AT
+    table = pa.table(
+        {
+            "school_id": pa.array(np.full(n, cols.school_id, dtype=np.int64)),
+            "pupil_id": pa.array(cols.pupil_id),
+            "date": pa.array(cols.date, pa.string()),
+            "session": pa.array(cols.session, pa.string()),
+            "recorded_at": pa.array(cols.recorded_at, pa.int64(), mask=unknown).cast(
+                pa.timestamp("us", "UTC")
+            ),
+            "code": pa.array(cols.code, pa.string()),
+            "minutes_late": pa.array(cols.minutes_late, pa.int64(), mask=cols.minutes_late < 0),
+        }
+    )
+    buffer = io.BytesIO()
+    pv.write_csv(table, buffer, pv.WriteOptions(include_header=False))
+    with (
+        dbapi.cursor() as cursor,
+        cursor.copy(f"COPY incoming_marks ({_STAGED}) FROM STDIN WITH (FORMAT csv)") as copy,
+    ):
+        copy.write(buffer.getbuffer())
+
+
+def _fetch_adbc(path: Path, sql: str) -> pa.Table:
+    import adbc_driver_sqlite.dbapi as adbc  # only SQLite files need it
+
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    with adbc.connect(uri) as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+        table: pa.Table = cursor.fetch_arrow_table()
+    return table
+
+
+def _fetch_copy(connection: Connection, sql: str) -> pa.Table:
+    # Times in UTC and dates in ISO form, whatever the server's defaults (this transaction only).
+    connection.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
+    connection.exec_driver_sql("SET LOCAL DateStyle = 'ISO, YMD'")
+    buffer = io.BytesIO()
+    with (
+        _driver(connection).cursor() as cursor,
+        cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy,
+    ):
+        for chunk in copy:
+            buffer.write(chunk)
+    if not buffer.tell():
+        return LOADED_SCHEMA.empty_table()
+    buffer.seek(0)
+    types = dict(zip(LOADED_SCHEMA.names, LOADED_SCHEMA.types, strict=True))
+    types["recorded_at"] = pa.timestamp("us", "UTC")
+    rows = pv.read_csv(
+        buffer,
+        read_options=pv.ReadOptions(column_names=LOADED_SCHEMA.names),
+        convert_options=pv.ConvertOptions(column_types=types),
+    )
+    return rows.set_column(3, "recorded_at", rows.column("recorded_at").cast(pa.int64()))

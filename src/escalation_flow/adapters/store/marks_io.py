@@ -1,0 +1,264 @@
+"""Marks between ``MarkTable`` columns and rows of the ``marks`` table, dialect-neutral parts.
+
+An import stages one school's marks in a temporary table (the fastest way in: executemany on
+SQLite, COPY on PostgreSQL), then moves them with two ``INSERT ... SELECT`` statements that skip
+what is already stored. A row whose file gave no ``recorded_at`` is recorded at the import's
+time, unless it repeats the session's current mark: then it says nothing new, and re-importing
+such a file changes nothing either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import (
+    Column,
+    Date,
+    Insert,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    exists,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from escalation_flow.adapters.store.models import Mark, UtcDateTime, table_of
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.codes import CODE_OF_ID, ID_OF_CODE, UNMARKED_CODE, UNMARKED_ID
+from escalation_flow.core.marks import MarkTable
+from escalation_flow.errors import CalendarError, StoreError
+
+IntArray = npt.NDArray[np.int64]
+ObjArray = npt.NDArray[np.object_]
+
+STAGING = Table(
+    "incoming_marks",
+    MetaData(),
+    Column("school_id", Integer, nullable=False),
+    Column("pupil_id", Integer, nullable=False),
+    Column("date", Date, nullable=False),
+    Column("session", String(2), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=True),  # NULL: the file did not say
+    Column("code", String(4), nullable=False),
+    Column("minutes_late", SmallInteger, nullable=True),
+    prefixes=["TEMPORARY"],
+)
+_SESSION_NAMES = np.array(["AM", "PM"], dtype=object)
+_CODES = np.array(CODE_OF_ID, dtype=object)
+_KEY = ("school_id", "pupil_id", "date", "session")
+
+
+@dataclass(frozen=True)
+class StoredColumns:
+    """One school's marks in the marks table's terms, in primary-key order."""
+
+    school_id: int
+    pupil_id: IntArray
+    date: ObjArray  # ISO dates
+    session: ObjArray  # "AM" / "PM"
+    recorded_at: IntArray  # microseconds UTC; UNKNOWN_RECORDED_AT where the file did not say
+    code: ObjArray
+    minutes_late: IntArray  # -1 where not given
+
+    def __len__(self) -> int:
+        return len(self.pupil_id)
+
+    def where(self, mask: npt.NDArray[np.bool_]) -> StoredColumns:
+        return StoredColumns(
+            school_id=self.school_id,
+            pupil_id=self.pupil_id[mask],
+            date=self.date[mask],
+            session=self.session[mask],
+            recorded_at=self.recorded_at[mask],
+            code=self.code[mask],
+            minutes_late=self.minutes_late[mask],
+        )
+
+
+def to_stored(
+    table: MarkTable, calendar: SchoolCalendar, school_id: int, pupil_ids: IntArray
+) -> StoredColumns:
+    """``pupil_ids[i]`` is the database id of ``table.pupils[i]``."""
+    pupil = pupil_ids[table.pupil]
+    # Rows go in in primary-key order: the b-tree then only ever grows at its right edge.
+    key = pupil * (calendar.n_sessions + 1) + table.session
+    if len(key) > 1 and not (np.diff(key) >= 0).all():
+        table = _take(table, np.argsort(key, kind="stable"))
+        pupil = pupil_ids[table.pupil]
+    session = table.session.astype(np.int64)
+    iso = np.array([d.isoformat() for d in calendar.school_days], dtype=object)
+    return StoredColumns(
+        school_id=school_id,
+        pupil_id=pupil,
+        date=iso[session // 2],
+        session=_SESSION_NAMES[session % 2],
+        recorded_at=table.recorded_at.astype(np.int64, copy=False),
+        code=_CODES[table.code],
+        minutes_late=table.minutes_late.astype(np.int64),
+    )
+
+
+def _take(table: MarkTable, order: IntArray) -> MarkTable:
+    return MarkTable(
+        school=table.school,
+        pupils=table.pupils,
+        pupil=table.pupil[order],
+        session=table.session[order],
+        code=table.code[order],
+        recorded_at=table.recorded_at[order],
+        minutes_late=table.minutes_late[order],
+    )
+
+
+def nullable(values: IntArray, missing: int) -> list[int | None]:
+    """``values`` as Python ints with ``None`` where they equal ``missing``."""
+    absent = values == missing
+    if not absent.any():
+        result: list[int | None] = values.tolist()
+        return result
+    out = np.full(len(values), None, dtype=object)
+    out[~absent] = values[~absent].astype(object)
+    result = out.tolist()
+    return result
+
+
+def insert_statements(dialect: str, now: dt.datetime, import_id: int) -> tuple[Insert, Insert]:
+    """From the staging table into ``marks``: rows with their own ``recorded_at``, then rows
+    without one (recorded now, unless they repeat the session's current mark)."""
+    marks = table_of(Mark)
+    s = STAGING.c
+    stamp = literal(now, UtcDateTime())
+    target = [*_KEY, "recorded_at", "code", "minutes_late", "imported_at", "import_id"]
+    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    known = select(
+        s.school_id,
+        s.pupil_id,
+        s.date,
+        s.session,
+        s.recorded_at,
+        s.code,
+        s.minutes_late,
+        stamp,
+        literal(import_id),
+    ).where(s.recorded_at.is_not(None))
+    latest = marks.alias("latest")
+    newest = (
+        select(func.max(latest.c.recorded_at))
+        .where(*[latest.c[k] == s[k] for k in _KEY])
+        .scalar_subquery()
+    )
+    repeats_current = exists().where(
+        *[marks.c[k] == s[k] for k in _KEY],
+        marks.c.recorded_at == newest,
+        marks.c.code == s.code,
+        marks.c.minutes_late.is_not_distinct_from(s.minutes_late),
+    )
+    unknown = select(
+        s.school_id,
+        s.pupil_id,
+        s.date,
+        s.session,
+        stamp,
+        s.code,
+        s.minutes_late,
+        stamp,
+        literal(import_id),
+    ).where(s.recorded_at.is_(None), ~repeats_current)
+    # SQLAlchemy reports the rows an INSERT touched only when asked to.
+    return (
+        insert(marks)
+        .from_select(target, known)
+        .on_conflict_do_nothing()
+        .execution_options(preserve_rowcount=True),
+        insert(marks)
+        .from_select(target, unknown)
+        .on_conflict_do_nothing()
+        .execution_options(preserve_rowcount=True),
+    )
+
+
+def load_sql(dialect: str, school_id: int, first: dt.date, last: dt.date) -> str:
+    """The rows ``to_mark_table`` reads, for one school and a range of dates.
+
+    Date, session and code come joined in one string (``2025-09-03AMN``): a school has a few
+    thousand distinct ones, so decoding them once each is cheaper than reading three columns.
+    The values are formatted in (COPY takes no parameters): an int and two dates, never text
+    from a user.
+    """
+    # PostgreSQL: the reader sets the session to UTC and ISO dates (bulk._fetch_copy).
+    day = "date" if dialect == "sqlite" else "date::text"
+    return (
+        f"SELECT pupil_id, {day} || session || code AS mark, "
+        "coalesce(minutes_late, -1) AS minutes, recorded_at FROM marks "
+        f"WHERE school_id = {int(school_id)} "
+        f"AND date BETWEEN '{first.isoformat()}' AND '{last.isoformat()}' "
+        "ORDER BY pupil_id, date, session, recorded_at, code"
+    )
+
+
+LOADED_SCHEMA = pa.schema(
+    [
+        ("pupil_id", pa.int64()),
+        ("mark", pa.string()),
+        ("minutes", pa.int64()),
+        ("recorded_at", pa.int64()),
+    ]
+)
+
+
+def to_mark_table(
+    school: str, calendar: SchoolCalendar, rows: pa.Table, names: dict[int, str]
+) -> MarkTable:
+    """Loaded rows (``LOADED_SCHEMA``) into a ``MarkTable``; ``names`` maps pupil ids to MIS ids."""
+    if rows.num_rows == 0:
+        return MarkTable.empty(school)
+    ids, pupil = np.unique(_ints(rows, "pupil_id"), return_inverse=True)
+    encoded = pc.dictionary_encode(rows.column("mark")).combine_chunks()
+    marks = [str(v) for v in encoded.dictionary.to_pylist()]
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    session = np.array(
+        [2 * _day(calendar, m[:10]) + (0 if m[10:12] == "AM" else 1) for m in marks],
+        dtype=np.int32,
+    )
+    code = np.array([_code_id(m[12:]) for m in marks], dtype=np.int8)
+    return MarkTable(
+        school=school,
+        pupils=tuple(names[int(i)] for i in ids),
+        pupil=pupil.astype(np.int32),
+        session=session[indices],
+        code=code[indices],
+        recorded_at=_ints(rows, "recorded_at"),
+        minutes_late=_ints(rows, "minutes").astype(np.int16),
+    )
+
+
+def _ints(rows: pa.Table, name: str) -> IntArray:
+    return np.asarray(rows.column(name).to_numpy(), dtype=np.int64)
+
+
+def _day(calendar: SchoolCalendar, value: str) -> int:
+    try:
+        return calendar.day_index(dt.date.fromisoformat(value))
+    except CalendarError as exc:
+        raise CalendarError(
+            f"the store holds marks on {value}, which calendar {calendar.name} does not allow: "
+            f"{exc.summary}; was the calendar changed after the import?"
+        ) from exc
+
+
+def _code_id(value: str) -> int:
+    if value == UNMARKED_CODE:
+        return UNMARKED_ID
+    if value not in ID_OF_CODE:
+        raise StoreError(f"the store holds an unknown register code {value!r}")
+    return ID_OF_CODE[value]

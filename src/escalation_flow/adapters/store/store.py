@@ -1,0 +1,291 @@
+"""The store: schools, pupils, imports and marks in SQLite or PostgreSQL.
+
+Every import is one transaction: a file either lands whole, with its ``imports`` row, or not
+at all. Times are handed in (from the caller's clock), never taken from a database default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+
+from escalation_flow.adapters.register_files import MarksRead
+from escalation_flow.adapters.store import bulk, schema
+from escalation_flow.adapters.store.engine import create_store_engine, sqlite_path
+from escalation_flow.adapters.store.marks_io import load_sql, to_mark_table, to_stored
+from escalation_flow.adapters.store.models import Import, Pupil, School, table_of
+from escalation_flow.adapters.trust_files import Trust
+from escalation_flow.clock import Clock
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.marks import MarkTable, PupilRecord, Roster
+from escalation_flow.errors import NotFoundError
+
+#: Marks of a trust load this many schools at a time (the machines have two cores or more).
+_LOAD_THREADS = 2
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What one import did."""
+
+    import_id: int
+    kind: str
+    file: Path
+    sha256: str
+    rows_read: int
+    accepted: int  # rows that passed the checks (identical repeats within the file excluded)
+    imported: int  # rows new to the store
+    rejected: int
+    started_at: dt.datetime
+    finished_at: dt.datetime
+
+    @property
+    def already_known(self) -> int:
+        return self.accepted - self.imported
+
+    def line(self) -> str:
+        """One line for a person: what was read and what became of it."""
+        if self.kind == "roster":
+            return (
+                f"{self.file}: {self.rows_read} pupils read, {self.imported} new, "
+                f"{self.already_known} already known (updated)"
+            )
+        return (
+            f"{self.file}: {self.rows_read} rows read, {self.imported} imported, "
+            f"{self.already_known} already known, {self.rejected} rejected"
+        )
+
+
+class Store:
+    """The database, from a SQLAlchemy URL (``sqlite:///var/x.sqlite``, ``postgresql+psycopg://``)."""
+
+    def __init__(self, url: str | URL) -> None:
+        self.engine: Engine = create_store_engine(url)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (idempotent)."""
+        schema.upgrade(self.engine)
+
+    def require_current(self) -> None:
+        """Raise ``StoreError`` unless the schema is the newest (``escalation-flow db upgrade``)."""
+        schema.require_current(self.engine)
+
+    # -- schools and pupils -------------------------------------------------------------------
+
+    def upsert_schools(self, trust: Trust) -> None:
+        """Add the trust's schools, and bring names and URNs up to date."""
+        with self.engine.begin() as conn:
+            existing = {s.key: s.id for s in conn.execute(select(School.key, School.id))}
+            for school in trust.schools.values():
+                values = {"name": school.name, "urn": school.urn}
+                if school.id in existing:
+                    conn.execute(update(School).where(School.key == school.id).values(values))
+                else:
+                    conn.execute(table_of(School).insert().values(key=school.id, **values))
+
+    def school_ids(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(select(School.key)).scalars())
+
+    def load_roster(self, school: str) -> Roster:
+        with self.engine.connect() as conn:
+            school_id = _school_ids(conn, [school])[school]
+            table = table_of(Pupil)
+            rows = conn.execute(select(table).where(table.c.school_id == school_id)).mappings()
+            roster = Roster(school)
+            for p in rows:
+                roster.pupils[p["mis_id"]] = PupilRecord(
+                    school=school,
+                    pupil=p["mis_id"],
+                    forename=p["forename"] or "",
+                    surname=p["surname"] or "",
+                    year_group=p["year_group"] or "",
+                    date_of_birth=p["date_of_birth"],
+                    admitted=p["admitted_on"],
+                    left=p["left_on"],
+                )
+        return roster
+
+    # -- imports ------------------------------------------------------------------------------
+
+    def import_marks(
+        self,
+        result: MarksRead,
+        *,
+        file: Path,
+        now: dt.datetime,
+        by: str,
+        clock: Clock | None = None,
+    ) -> ImportSummary:
+        """Add the marks of one file; rows already stored are skipped. Marks whose file gave no
+        ``recorded_at`` are recorded at ``now`` unless they repeat the session's current mark."""
+        imported = 0
+        with self.engine.begin() as conn:
+            import_id = _new_import(conn, "marks", file, result.sha256, now, by)
+            schools = _school_ids(conn, list(result.tables))
+            for school, table in result.tables.items():
+                ids = _pupil_ids(conn, schools[school], table.pupils)
+                stored = to_stored(table, result.calendars[school], schools[school], ids)
+                imported += bulk.insert_marks(conn, stored, now, import_id)
+            summary = ImportSummary(
+                import_id=import_id,
+                kind="marks",
+                file=file,
+                sha256=result.sha256,
+                rows_read=result.rows_read,
+                accepted=result.accepted,
+                imported=imported,
+                rejected=len(result.rejected),
+                started_at=now,
+                finished_at=clock.now() if clock else now,
+            )
+            _finish_import(conn, summary)
+        return summary
+
+    def import_roster(
+        self,
+        rosters: Mapping[str, Roster],
+        *,
+        file: Path,
+        now: dt.datetime,
+        by: str,
+        clock: Clock | None = None,
+    ) -> ImportSummary:
+        """Add or update the pupils of a roster file (a later roster wins, field by field)."""
+        sha = hashlib.sha256(file.read_bytes()).hexdigest() if file.is_file() else ""
+        records = [r for roster in rosters.values() for r in roster.pupils.values()]
+        with self.engine.begin() as conn:
+            import_id = _new_import(conn, "roster", file, sha, now, by)
+            schools = _school_ids(conn, list(rosters))
+            before = _count_pupils(conn, schools.values())
+            for record in records:
+                _upsert_pupil(conn, schools[record.school], record)
+            summary = ImportSummary(
+                import_id=import_id,
+                kind="roster",
+                file=file,
+                sha256=sha,
+                rows_read=len(records),
+                accepted=len(records),
+                imported=_count_pupils(conn, schools.values()) - before,
+                rejected=0,
+                started_at=now,
+                finished_at=clock.now() if clock else now,
+            )
+            _finish_import(conn, summary)
+        return summary
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def load_trust_marks(self, calendars: Mapping[str, SchoolCalendar]) -> dict[str, MarkTable]:
+        """``load_marks`` for many schools at once, two at a time: the reads release the GIL."""
+        if sqlite_path(self.engine.url) is None and self.engine.dialect.name == "sqlite":
+            # One shared in-memory connection: one reader at a time.
+            return {school: self.load_marks(school, c) for school, c in calendars.items()}
+        with ThreadPoolExecutor(max_workers=_LOAD_THREADS) as pool:
+            tables = pool.map(lambda school: self.load_marks(school, calendars[school]), calendars)
+            return dict(zip(calendars, tables, strict=True))
+
+    def load_marks(self, school: str, calendar: SchoolCalendar) -> MarkTable:
+        """Every stored version of every mark of ``school`` on the days ``calendar`` covers."""
+        with self.engine.connect() as conn:
+            school_id = _school_ids(conn, [school])[school]
+            query = select(Pupil.id, Pupil.mis_id).where(Pupil.school_id == school_id)
+            names = dict(conn.execute(query).all())
+            sql = load_sql(conn.dialect.name, school_id, calendar.first_day, calendar.last_day)
+            rows = bulk.fetch(conn, sql)
+        return to_mark_table(school, calendar, rows, names)
+
+
+def _school_ids(conn: Connection, keys: list[str]) -> dict[str, int]:
+    found = dict(conn.execute(select(School.key, School.id).where(School.key.in_(keys))).all())
+    missing = sorted(set(keys) - set(found))
+    if missing:
+        raise NotFoundError(
+            f"school(s) {', '.join(missing)} not in the store; add them from the trust file first"
+        )
+    return found
+
+
+def _pupil_ids(conn: Connection, school_id: int, pupils: tuple[str, ...]) -> np.ndarray:
+    """Database ids for ``pupils`` (MIS ids) of one school, adding the pupils not yet known."""
+    query = select(Pupil.mis_id, Pupil.id).where(Pupil.school_id == school_id)
+    known = dict(conn.execute(query).all())
+    new = [p for p in pupils if p not in known]
+    if new:
+        conn.execute(table_of(Pupil).insert(), [{"school_id": school_id, "mis_id": p} for p in new])
+        known = dict(conn.execute(query).all())
+    return np.array([known[p] for p in pupils], dtype=np.int64)
+
+
+def _upsert_pupil(conn: Connection, school_id: int, record: PupilRecord) -> None:
+    values = {
+        "forename": record.forename or None,
+        "surname": record.surname or None,
+        "year_group": record.year_group or None,
+        "date_of_birth": record.date_of_birth,
+        "admitted_on": record.admitted,
+        "left_on": record.left,
+    }
+    insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+    statement = insert(table_of(Pupil)).values(school_id=school_id, mis_id=record.pupil, **values)
+    conn.execute(
+        statement.on_conflict_do_update(index_elements=["school_id", "mis_id"], set_=values)
+    )
+
+
+def _count_pupils(conn: Connection, school_ids: Iterable[int]) -> int:
+    query = select(func.count()).select_from(Pupil).where(Pupil.school_id.in_(list(school_ids)))
+    return int(conn.execute(query).scalar_one())
+
+
+def _new_import(
+    conn: Connection, kind: str, file: Path, sha256: str, now: dt.datetime, by: str
+) -> int:
+    statement = (
+        table_of(Import)
+        .insert()
+        .values(
+            kind=kind,
+            file_name=str(file),
+            sha256=sha256,
+            rows=0,
+            accepted=0,
+            imported=0,
+            rejected=0,
+            started_at=now,
+            finished_at=now,
+            imported_by=by,
+        )
+    )
+    primary_key = conn.execute(statement).inserted_primary_key
+    assert primary_key is not None
+    return int(primary_key[0])
+
+
+def _finish_import(conn: Connection, summary: ImportSummary) -> None:
+    conn.execute(
+        update(Import)
+        .where(Import.id == summary.import_id)
+        .values(
+            rows=summary.rows_read,
+            accepted=summary.accepted,
+            imported=summary.imported,
+            rejected=summary.rejected,
+            finished_at=summary.finished_at,
+        )
+    )

@@ -1,0 +1,289 @@
+"""The trust file: the schools of a trust, each with its flow, calendars and overrides.
+
+::
+
+    name: sample-trust
+    timezone: Europe/London
+    schools:
+      - id: oaks                      # the slug used in CSVs; the URN is accepted there too
+        name: Leigh Academy Oaks
+        urn: "100001"
+        flow: ../../flows/leigh-academy-oaks.yaml
+        calendars: [../calendars/england-2025-26.yaml, ../calendars/england-2026-27.yaml]
+        registers_close_at: "16:30"   # optional, local HH:MM; default from settings
+        overrides:                    # optional: flow parameters this school sets differently
+          min_possible_sessions: 20
+        address: ["12 Station Road", "Oakfield ME1 2AB"]   # optional, for letters
+        phone: "01634 000 111"                            # optional, for letters
+        email: office@oaks.example.sch.uk                 # optional, for letters
+        attendance_contact: {name: Mrs J. Patel, role: Attendance Lead}  # optional, letters
+
+Paths are relative to the trust file. Flow files are only checked to exist here; reading them
+is the flow loader's job. Calendars are loaded on first use and shared between schools that
+name the same files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from escalation_flow.adapters.calendar_files import load_calendar
+from escalation_flow.adapters.yaml_source import line_of, read_yaml, to_plain
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.errors import NotFoundError, Problem, TrustConfigError
+
+_TRUST_KEYS = {"name", "timezone", "schools"}
+_SCHOOL_KEYS = {"id", "name", "urn", "flow", "calendars", "registers_close_at", "overrides"}
+_LETTER_KEYS = {"address", "phone", "email", "attendance_contact"}  # what letters print
+_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+Override = float | dict[str, Any]
+_Report = Callable[[str, str], None]  # (key, message): one problem with a school's key
+
+
+@dataclass(frozen=True)
+class SchoolConfig:
+    id: str
+    name: str
+    urn: str | None
+    flow_path: Path
+    calendar_paths: tuple[Path, ...]
+    registers_close_at: str | None
+    overrides: dict[str, Override]
+    address: tuple[str, ...] = ()
+    phone: str | None = None
+    email: str | None = None
+    attendance_contact: dict[str, str] | None = None  # {"name": ..., "role": ...}
+
+
+@dataclass
+class Trust:
+    name: str
+    timezone: str
+    path: Path
+    schools: dict[str, SchoolConfig]
+    _calendars: dict[tuple[Path, ...], SchoolCalendar] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def school(self, key: str) -> SchoolConfig:
+        return self.schools[self.resolve_school(key)]
+
+    def resolve_school(self, key: str) -> str:
+        """The school id for an id or a URN."""
+        if key in self.schools:
+            return key
+        found = self.aliases.get(key)
+        if found is None:
+            raise NotFoundError(
+                f"no school {key!r} in trust {self.name} ({', '.join(sorted(self.schools))})"
+            )
+        return found
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Other names a file may use for a school (its URN), to the school's id."""
+        return {s.urn: s.id for s in self.schools.values() if s.urn}
+
+    def calendar(self, school_id: str) -> SchoolCalendar:
+        paths = self.school(school_id).calendar_paths
+        if paths not in self._calendars:
+            self._calendars[paths] = load_calendar(list(paths))
+        return self._calendars[paths]
+
+    def calendars(self) -> dict[str, SchoolCalendar]:
+        """Every school's calendar, keyed by school id."""
+        return {school_id: self.calendar(school_id) for school_id in self.schools}
+
+
+def load_trust(path: Path) -> Trust:
+    """Read and check a trust file; every problem is reported at once."""
+    doc = read_yaml(path, TrustConfigError)
+    f = str(path)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise TrustConfigError(
+            f"{f} is not a trust file", [Problem(f, 1, None, "expected a mapping")]
+        )
+    problems: list[Problem] = [
+        Problem(
+            f, line_of(data, key), str(key), f"unknown key (expected one of {_listed(_TRUST_KEYS)})"
+        )
+        for key in data
+        if key not in _TRUST_KEYS
+    ]
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append(Problem(f, line_of(data, "name"), "name", "a trust needs a name"))
+        name = path.stem
+    timezone = str(data.get("timezone", "Europe/London"))
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            Problem(f, line_of(data, "timezone"), "timezone", f"unknown time zone {timezone!r}")
+        )
+    raw_schools = data.get("schools")
+    schools: dict[str, SchoolConfig] = {}
+    if not isinstance(raw_schools, list) or not raw_schools:
+        problems.append(
+            Problem(f, line_of(data, "schools"), "schools", "expected a list of schools")
+        )
+    else:
+        schools = _schools(raw_schools, path.parent, f, problems)
+    if problems:
+        raise TrustConfigError(f"trust file {f} has {len(problems)} problem(s)", problems)
+    return Trust(name=name, timezone=timezone, path=path, schools=schools)
+
+
+def _schools(
+    raw: list[Any], base: Path, f: str, problems: list[Problem]
+) -> dict[str, SchoolConfig]:
+    schools: dict[str, SchoolConfig] = {}
+    first_line: dict[str, int | None] = {}
+    for i, item in enumerate(raw):
+        where = f"schools[{i}]"
+        if not isinstance(item, dict):
+            problems.append(Problem(f, line_of(raw, i), where, "expected a mapping"))
+            continue
+        school = _school(item, where, base, f, problems)
+        for field_name in ("id", "urn"):
+            key = item.get(field_name)
+            if key is None or isinstance(key, bool):
+                continue
+            key = str(key)
+            if key in first_line:
+                message = f"{key!r} is already used by the school on line {first_line[key]}"
+                where_key = f"{where}.{field_name}"
+                problems.append(Problem(f, line_of(item, field_name), where_key, message))
+            else:
+                first_line[key] = line_of(item, "id")
+        if school is None:
+            continue
+        schools.setdefault(school.id, school)
+    return schools
+
+
+def _school(
+    item: dict[str, Any], where: str, base: Path, f: str, problems: list[Problem]
+) -> SchoolConfig | None:
+    before = len(problems)
+
+    def problem(key: str, message: str) -> None:
+        problems.append(Problem(f, line_of(item, key), f"{where}.{key}", message))
+
+    for key in item:
+        if key not in _SCHOOL_KEYS | _LETTER_KEYS:
+            problem(str(key), f"unknown key (expected one of {_listed(_SCHOOL_KEYS | _LETTER_KEYS)})")
+    school_id = item.get("id")
+    if not isinstance(school_id, str) or not _SLUG.fullmatch(school_id):
+        problem("id", "a school needs an id: letters, digits, '-', '_' or '.'")
+    name = item.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problem("name", "a school needs a name")
+    urn = item.get("urn")
+    if urn is not None and (
+        isinstance(urn, bool) or not isinstance(urn, str | int) or not str(urn)
+    ):
+        problem("urn", 'expected the URN as text, e.g. "100001"')
+    flow = _path(item, "flow", base, problem)
+    calendars = _calendar_paths(item, base, problem)
+    close = item.get("registers_close_at")
+    if close is not None and not (isinstance(close, str) and _HH_MM.fullmatch(close)):
+        problem("registers_close_at", f'{close!r} is not a time HH:MM (quote it: "16:30")')
+    overrides = _overrides(item.get("overrides"), problem)
+    letter_details = _letter_details(item, problem)
+    if len(problems) > before or flow is None:
+        return None
+    return SchoolConfig(
+        id=str(school_id),
+        name=str(name),
+        urn=None if urn is None else str(urn),
+        flow_path=flow,
+        calendar_paths=tuple(calendars),
+        registers_close_at=close,
+        overrides=overrides,
+        **letter_details,
+    )
+
+
+def _path(item: dict[str, Any], key: str, base: Path, problem: _Report) -> Path | None:
+    value = item.get(key)
+    if not isinstance(value, str) or not value:
+        problem(key, f"expected the path of the {key} file")
+        return None
+    path = (base / value).resolve()
+    if not path.is_file():
+        problem(key, f"no such file: {value} (looked for {path})")
+    return path
+
+
+def _calendar_paths(item: dict[str, Any], base: Path, problem: _Report) -> list[Path]:
+    value = item.get("calendars")
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        problem("calendars", "expected a list of calendar files")
+        return []
+    paths = [(base / v).resolve() for v in value]
+    for text, path in zip(value, paths, strict=True):
+        if not path.is_file():
+            problem("calendars", f"no such file: {text} (looked for {path})")
+    return paths
+
+
+def _overrides(value: Any, problem: _Report) -> dict[str, Override]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problem("overrides", "expected a mapping of flow parameters to values")
+        return {}
+    plain = to_plain(value)
+    out: dict[str, Override] = {}
+    for key, v in plain.items():
+        if isinstance(v, bool) or not isinstance(v, int | float | dict):
+            problem("overrides", f"{key}: expected a number or a mapping, got {v!r}")
+        else:
+            out[str(key)] = v
+    return out
+
+
+def _listed(keys: set[str]) -> str:
+    return ", ".join(sorted(keys))
+
+
+def _letter_details(item: dict[str, Any], problem: _Report) -> dict[str, Any]:
+    """The optional keys letters print: address lines, telephone, email, attendance contact."""
+    out: dict[str, Any] = {}
+    address = to_plain(item.get("address"))
+    if isinstance(address, str):
+        address = [address]
+    if address is not None:
+        if isinstance(address, list) and all(isinstance(a, str) and a for a in address):
+            out["address"] = tuple(address)
+        else:
+            problem("address", "expected the address as a list of lines")
+    for key in ("phone", "email"):
+        value = item.get(key)
+        if value is not None:
+            if isinstance(value, str) and value.strip():
+                out[key] = value.strip()
+            else:
+                problem(key, f"expected the {key} as text")
+    contact = to_plain(item.get("attendance_contact"))
+    if isinstance(contact, str):
+        contact = {"name": contact}
+    if contact is not None:
+        if isinstance(contact, dict) and isinstance(contact.get("name"), str) and contact["name"]:
+            out["attendance_contact"] = {
+                "name": contact["name"], "role": str(contact.get("role") or "Attendance")
+            }
+        else:
+            problem("attendance_contact", "expected {name: ..., role: ...}")
+    return out

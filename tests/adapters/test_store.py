@@ -1,0 +1,291 @@
+"""The store, one contract for SQLite and PostgreSQL: imports are idempotent and all-or-nothing,
+amendments are kept, and marks come back as they went in.
+
+PostgreSQL runs when ESCALATION_FLOW_TEST_POSTGRES_URL names a server; each test gets a schema
+of its own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from escalation_flow.adapters import store as store_module
+from escalation_flow.adapters.calendar_files import load_calendar
+from escalation_flow.adapters.register_files import MarksRead, read_marks
+from escalation_flow.adapters.store import Store, bulk
+from escalation_flow.adapters.trust_files import SchoolConfig, Trust
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.codes import CODE_OF_ID
+from escalation_flow.core.marks import MarkTable, PupilRecord, Roster, to_micros
+from escalation_flow.errors import CalendarError, NotFoundError, StoreError
+
+CALENDARS = Path(__file__).resolve().parents[2] / "config" / "calendars"
+HEADER = "school,pupil,date,session,code,minutes_late,recorded_at"
+T0 = datetime(2025, 9, 10, 18, 0, tzinfo=UTC)
+Version = tuple[str, int, str, int, int]  # pupil, session, code, minutes late, recorded_at
+
+
+@pytest.fixture(scope="module")
+def calendar() -> SchoolCalendar:
+    return load_calendar(CALENDARS / "england-2025-26.yaml")
+
+
+def _trust(*ids: str) -> Trust:
+    schools = {
+        i: SchoolConfig(i, f"{i.title()} School", None, Path("flow.yaml"), (), None, {})
+        for i in ids
+    }
+    return Trust("test-trust", "Europe/London", Path("trust.yaml"), schools)
+
+
+def _postgres_url() -> str:
+    url = os.environ.get("ESCALATION_FLOW_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("ESCALATION_FLOW_TEST_POSTGRES_URL is not set")
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect():
+            pass
+        engine.dispose()
+    except sa.exc.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at {url} cannot be reached: {exc.orig}")
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """An empty database with no schema yet."""
+    if request.param == "sqlite":
+        store = Store(f"sqlite:///{tmp_path / 'nested' / 'store.sqlite'}")
+        yield store
+        store.dispose()
+        return
+    url = _postgres_url()
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    store = Store(make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}))
+    try:
+        yield store
+    finally:
+        store.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture
+def store(blank: Store) -> Store:
+    blank.migrate()
+    blank.upsert_schools(_trust("oaks", "pines"))
+    return blank
+
+
+def marks_file(tmp_path: Path, *rows: str, name: str = "marks.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def read(path: Path, calendar: SchoolCalendar) -> MarksRead:
+    return read_marks(path, {"oaks": calendar, "pines": calendar})
+
+
+def versions(table: MarkTable) -> set[Version]:
+    return {
+        (table.pupils[p], int(s), CODE_OF_ID[c], int(m), int(r))
+        for p, s, c, m, r in zip(
+            table.pupil,
+            table.session,
+            table.code,
+            table.minutes_late,
+            table.recorded_at,
+            strict=True,
+        )
+    }
+
+
+def count(store: Store, table: str) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+ROWS = (
+    "oaks,P1,2025-09-03,AM,/,,2025-09-03T08:50:00+01:00",
+    "oaks,P1,2025-09-03,PM,L,12,2025-09-03T13:20:00+01:00",
+    "oaks,P2,2025-09-03,AM,N,,2025-09-03T09:30:00+01:00",
+    "pines,P1,2025-09-04,PM,#,,2025-09-04T13:00:00+01:00",
+)
+
+
+def test_a_database_without_the_schema_is_refused_until_upgraded(blank: Store) -> None:
+    with pytest.raises(StoreError, match="run `escalation-flow db upgrade`"):
+        blank.require_current()
+    blank.migrate()
+    blank.migrate()  # a second upgrade is a no-op
+    blank.require_current()
+
+
+def test_marks_come_back_as_they_went_in(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    result = read(marks_file(tmp_path, *reversed(ROWS)), calendar)  # any order goes
+    summary = store.import_marks(result, file=Path("marks.csv"), now=T0, by="tester")
+    assert (summary.rows_read, summary.imported, summary.already_known) == (4, 4, 0)
+    for school in ("oaks", "pines"):
+        assert versions(store.load_marks(school, calendar)) == versions(result.tables[school])
+    loaded = store.load_trust_marks({"oaks": calendar, "pines": calendar})
+    assert versions(loaded["pines"]) == versions(result.tables["pines"])
+
+
+def test_importing_the_same_file_again_changes_nothing(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    result = read(marks_file(tmp_path, *ROWS), calendar)
+    store.import_marks(result, file=Path("marks.csv"), now=T0, by="tester")
+    again = store.import_marks(result, file=Path("marks.csv"), now=T0 + timedelta(1), by="tester")
+    assert (again.imported, again.already_known) == (0, 4)
+    assert again.line() == "marks.csv: 4 rows read, 0 imported, 4 already known, 0 rejected"
+    assert count(store, "marks") == 4
+    assert count(store, "imports") == 2
+
+
+def test_an_amendment_is_a_second_version_beside_the_first(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    first = read(marks_file(tmp_path, ROWS[2]), calendar)
+    store.import_marks(first, file=Path("a.csv"), now=T0, by="tester")
+    amended = ROWS[2].replace(",N,,2025-09-03T09:30:00", ",I,,2025-09-05T11:00:00")
+    second = read(marks_file(tmp_path, amended), calendar)
+    assert store.import_marks(second, file=Path("b.csv"), now=T0, by="tester").imported == 1
+    recorded = [
+        to_micros(datetime(2025, 9, 3, 8, 30, tzinfo=UTC)),
+        to_micros(datetime(2025, 9, 5, 10, 0, tzinfo=UTC)),
+    ]
+    assert versions(store.load_marks("oaks", calendar)) == {
+        ("P2", 0, "N", -1, recorded[0]),
+        ("P2", 0, "I", -1, recorded[1]),
+    }
+
+
+def test_marks_without_recorded_at_are_recorded_at_import_unless_they_repeat_the_current_mark(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    path = marks_file(tmp_path, "oaks,P1,2025-09-03,AM,N,,", "oaks,P1,2025-09-03,PM,L,5,")
+    store.import_marks(read(path, calendar), file=path, now=T0, by="tester")
+    again = store.import_marks(read(path, calendar), file=path, now=T0 + timedelta(1), by="t")
+    assert again.imported == 0
+    changed = marks_file(tmp_path, "oaks,P1,2025-09-03,AM,I,,", "oaks,P1,2025-09-03,PM,L,5,")
+    later = T0 + timedelta(days=2)
+    assert store.import_marks(read(changed, calendar), file=path, now=later, by="t").imported == 1
+    assert versions(store.load_marks("oaks", calendar)) == {
+        ("P1", 0, "N", -1, to_micros(T0)),
+        ("P1", 1, "L", 5, to_micros(T0)),
+        ("P1", 0, "I", -1, to_micros(later)),
+    }
+
+
+def test_a_failed_import_writes_nothing(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = read(marks_file(tmp_path, *ROWS), calendar)
+    real = bulk.insert_marks
+    calls = []
+
+    def fail_on_the_second_school(*args: object, **kwargs: object) -> int:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bulk, "insert_marks", fail_on_the_second_school)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.import_marks(result, file=Path("marks.csv"), now=T0, by="tester")
+    assert (count(store, "marks"), count(store, "imports"), count(store, "pupils")) == (0, 0, 0)
+
+
+def test_marks_of_a_school_the_store_does_not_know_are_refused(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    result = read_marks(marks_file(tmp_path, ROWS[0].replace("oaks", "elms")), {"elms": calendar})
+    with pytest.raises(NotFoundError, match="elms not in the store"):
+        store.import_marks(result, file=Path("marks.csv"), now=T0, by="tester")
+    assert count(store, "imports") == 0
+
+
+def test_the_import_is_recorded_with_its_file_and_times_in_utc(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    path = marks_file(tmp_path, *ROWS)
+    result = read(path, calendar)
+    london = timezone(timedelta(hours=1))
+    started = datetime(2025, 9, 10, 19, 0, tzinfo=london)
+    store.import_marks(result, file=path, now=started, by="tester")
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(store_module.store.Import)).one()._mapping
+    assert row["file_name"] == str(path)
+    assert row["sha256"] == result.sha256
+    assert (row["rows"], row["accepted"], row["imported"], row["rejected"]) == (4, 4, 4, 0)
+    assert row["started_at"] == started
+    assert row["started_at"].utcoffset() == timedelta(0)
+    assert row["imported_by"] == "tester"
+
+
+def test_marks_on_days_the_calendar_no_longer_allows_are_reported(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    store.import_marks(read(marks_file(tmp_path, *ROWS), calendar), file=Path("m"), now=T0, by="t")
+    text = (CALENDARS / "england-2025-26.yaml").read_text(encoding="utf-8")
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(text.replace("closures:", "closures:\n  - 2025-09-04"), encoding="utf-8")
+    with pytest.raises(CalendarError, match="holds marks on 2025-09-04"):
+        store.load_marks("pines", load_calendar(changed))
+
+
+def test_a_school_without_marks_loads_empty(store: Store, calendar: SchoolCalendar) -> None:
+    assert len(store.load_marks("oaks", calendar)) == 0
+
+
+def test_schools_are_added_and_renamed_from_the_trust(store: Store) -> None:
+    trust = _trust("oaks", "elms")
+    trust.schools["oaks"] = SchoolConfig("oaks", "Oak Academy", "100001", Path("f"), (), None, {})
+    store.upsert_schools(trust)
+    assert store.school_ids() == ["elms", "oaks", "pines"]
+    with store.engine.connect() as conn:
+        name, urn = conn.execute(sa.text("SELECT name, urn FROM schools WHERE key = 'oaks'")).one()
+    assert (name, urn) == ("Oak Academy", "100001")
+
+
+def test_a_roster_adds_pupils_and_a_later_one_updates_them(store: Store, tmp_path: Path) -> None:
+    p1 = PupilRecord("oaks", "P1", "Ava", "Wood", "3", date(2017, 9, 17), date(2022, 9, 1))
+    first = {"oaks": Roster("oaks", {"P1": p1})}
+    summary = store.import_roster(first, file=tmp_path / "r.csv", now=T0, by="tester")
+    assert (summary.rows_read, summary.imported) == (1, 1)
+    assert store.load_roster("oaks").pupils == {"P1": p1}
+    moved = PupilRecord("oaks", "P1", "Ava", "Wood", "4", date(2017, 9, 17), left=date(2026, 1, 9))
+    p2 = PupilRecord("oaks", "P2")
+    second = {"oaks": Roster("oaks", {"P1": moved, "P2": p2})}
+    summary = store.import_roster(second, file=tmp_path / "r.csv", now=T0, by="tester")
+    assert summary.line().endswith("2 pupils read, 1 new, 1 already known (updated)")
+    assert store.load_roster("oaks").pupils == {"P1": moved, "P2": p2}
+    assert store.load_roster("pines").pupils == {}
+
+
+def test_an_in_memory_database_works_the_same_way(tmp_path: Path, calendar: SchoolCalendar) -> None:
+    store = Store("sqlite://")
+    store.migrate()
+    store.upsert_schools(_trust("oaks", "pines"))
+    result = read(marks_file(tmp_path, *ROWS), calendar)
+    assert store.import_marks(result, file=Path("m"), now=T0, by="t").imported == 4
+    loaded = store.load_trust_marks({"oaks": calendar, "pines": calendar})
+    assert versions(loaded["oaks"]) == versions(result.tables["oaks"])
+    store.dispose()

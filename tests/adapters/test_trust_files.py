@@ -1,0 +1,134 @@
+"""The trust file: schools with their flow, calendars and overrides; every problem by line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from escalation_flow.adapters.trust_files import load_trust
+from escalation_flow.errors import NotFoundError, TrustConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+CALENDAR = REPO / "config" / "calendars" / "england-2025-26.yaml"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "oaks.yaml").write_text("", encoding="utf-8")
+    (tmp_path / "calendars").mkdir()
+    (tmp_path / "calendars" / "y1.yaml").write_text(CALENDAR.read_text(), encoding="utf-8")
+    (tmp_path / "trusts").mkdir()
+    return tmp_path
+
+
+def trust_file(folder: Path, text: str) -> Path:
+    path = folder / "trusts" / "trust.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD = """\
+name: sample-trust
+timezone: Europe/London
+schools:
+  - id: oaks
+    name: Leigh Academy Oaks
+    urn: "100001"
+    flow: ../flows/oaks.yaml
+    calendars: [../calendars/y1.yaml]
+    registers_close_at: "16:30"
+    overrides:
+      min_possible_sessions: 20
+      bands: {low: 90}
+  - id: pines
+    name: Pines Primary
+    flow: ../flows/oaks.yaml
+    calendars: ../calendars/y1.yaml
+"""
+
+
+def test_a_trust_file_names_its_schools_with_paths_relative_to_itself(folder: Path) -> None:
+    trust = load_trust(trust_file(folder, GOOD))
+    assert (trust.name, trust.timezone) == ("sample-trust", "Europe/London")
+    oaks = trust.schools["oaks"]
+    assert oaks.urn == "100001"
+    assert oaks.flow_path == (folder / "flows" / "oaks.yaml").resolve()
+    assert oaks.calendar_paths == ((folder / "calendars" / "y1.yaml").resolve(),)
+    assert oaks.registers_close_at == "16:30"
+    assert oaks.overrides == {"min_possible_sessions": 20, "bands": {"low": 90}}
+    pines = trust.schools["pines"]
+    assert (pines.urn, pines.registers_close_at, pines.overrides) == (None, None, {})
+
+
+def test_a_school_is_found_by_id_or_urn(folder: Path) -> None:
+    trust = load_trust(trust_file(folder, GOOD))
+    assert trust.resolve_school("oaks") == trust.resolve_school("100001") == "oaks"
+    assert trust.aliases == {"100001": "oaks"}
+    with pytest.raises(NotFoundError, match="no school 'elms' in trust sample-trust"):
+        trust.resolve_school("elms")
+
+
+def test_calendars_load_on_first_use_and_are_shared(folder: Path) -> None:
+    trust = load_trust(trust_file(folder, GOOD))
+    assert trust.calendar("100001") is trust.calendar("pines")
+    assert trust.calendars()["oaks"].first_day.isoformat() == "2025-09-03"
+
+
+def test_every_problem_in_a_trust_file_is_reported_with_its_line(folder: Path) -> None:
+    path = trust_file(
+        folder,
+        """\
+name: t
+timezone: Europe/Londres
+colour: blue
+schools:
+  - id: oaks
+    name: Oaks
+    urn: "100001"
+    flow: ../flows/missing.yaml
+    calendars: [../calendars/y1.yaml, ../calendars/y9.yaml]
+    registers_close_at: "4pm"
+    overrides: {min_possible_sessions: twenty}
+  - id: oaks
+    name: Oaks again
+    flow: ../flows/oaks.yaml
+    calendars: [../calendars/y1.yaml]
+    shoe_size: 9
+  - id: elms
+    urn: "100001"
+    flow: ../flows/oaks.yaml
+    calendars: []
+""",
+    )
+    with pytest.raises(TrustConfigError) as raised:
+        load_trust(path)
+    where = [(p.line, p.field) for p in raised.value.problems]
+    assert where == [
+        (2, "timezone"),
+        (3, "colour"),
+        (8, "schools[0].flow"),
+        (9, "schools[0].calendars"),
+        (10, "schools[0].registers_close_at"),
+        (11, "schools[0].overrides"),
+        (12, "schools[1].id"),
+        (16, "schools[1].shoe_size"),
+        (17, "schools[2].name"),
+        (18, "schools[2].urn"),
+        (20, "schools[2].calendars"),
+    ]
+    text = str(raised.value)
+    assert "no such file: ../flows/missing.yaml" in text
+    assert "no such file: ../calendars/y9.yaml" in text
+    assert "'4pm' is not a time HH:MM" in text
+    assert "'oaks' is already used by the school on line 5" in text
+
+
+def test_the_bundled_sample_trust_loads() -> None:
+    sample = REPO / "config" / "sample-trust" / "trust.yaml"
+    if not sample.exists():
+        pytest.skip("no sample trust in this checkout")
+    trust = load_trust(sample)
+    assert trust.schools
+    assert all(s.flow_path.name.endswith(".yaml") for s in trust.schools.values())
