@@ -154,6 +154,17 @@ class CaseClosed(Decision):
     reason: Reason
 
 
+@dataclass(frozen=True, kw_only=True)
+class FlowMigrated(Decision):
+    """A member of staff moved an open case onto another version of its flow (recorded, so a
+    replay knows which version each later decision was taken under)."""
+
+    from_version: str
+    to_version: str
+    by: str
+    reason_text: str
+
+
 _TYPE_NAMES: dict[type, str] = {
     CaseOpened: "case_opened",
     StageEntered: "stage_entered",
@@ -167,6 +178,7 @@ _TYPE_NAMES: dict[type, str] = {
     EventRecorded: "event_recorded",
     StageOverridden: "stage_overridden",
     CaseClosed: "case_closed",
+    FlowMigrated: "flow_migrated",
 }
 DECISION_TYPES: dict[str, type[Decision]] = {v: k for k, v in _TYPE_NAMES.items()}
 
