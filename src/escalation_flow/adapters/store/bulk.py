@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.csv as pv
 from sqlalchemy import Connection
 
-from escalation_flow.adapters.store.engine import sqlite_path
 from escalation_flow.adapters.store.marks_io import (
     LOADED_SCHEMA,
     STAGING,
@@ -80,12 +79,13 @@ def _driver(connection: Connection) -> Any:
 def fetch(connection: Connection, sql: str) -> pa.Table:
     """Run a marks query (``marks_io.load_sql``) and return its rows as ``LOADED_SCHEMA``."""
     dialect = connection.dialect.name
-    path = sqlite_path(connection.engine.url) if dialect == "sqlite" else None
-    if path is not None:
-        rows = _fetch_adbc(path, sql)
-    elif dialect == "postgresql" and _is_psycopg(connection):
+    if dialect == "postgresql" and _is_psycopg(connection):
         rows = _fetch_copy(connection, sql)
     else:
+        # SQLite is read through the connection's own library, never adbc's (``_fetch_adbc``):
+        # adbc bundles a second SQLite, and when it unlocks the file it drops every POSIX lock
+        # this process holds on it; another process may then think it is the last one, and
+        # checkpoint and delete the WAL under our open connections (lost commits, SIGBUS).
         result = connection.exec_driver_sql(sql).all()
         columns: list[Any] = list(zip(*result, strict=True)) if result else [[]] * 4
         rows = pa.table(
@@ -164,6 +164,8 @@ def _stage_copy(dbapi: Any, cols: StoredColumns) -> None:
 
 
 def _fetch_adbc(path: Path, sql: str) -> pa.Table:
+    """Unused: unsafe in a process that also has the file open through ``sqlite3`` (see
+    ``fetch``); about 3x faster, so worth keeping for a reader in a process of its own."""
     import adbc_driver_sqlite.dbapi as adbc  # only SQLite files need it
 
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"

@@ -1,0 +1,364 @@
+"""The daemon's day: one school day of the trust imported, evaluated and written, and 10,000
+overdue timers fired, on SQLite and (when reachable) PostgreSQL.
+
+Set-up, not timed: the registers up to the day before are imported; the cases are seeded as
+the backtest leaves them that evening (tasks auto-completed, so cases are spread over their
+states as in a working school); each timed run starts from a copy of that database. Timed:
+
+- ``one_day_<db>``: import the day's marks file, then ``Service.run_trust_day`` (load every
+  school's register, evaluate 20,000 pupils, write every decision and prepare letters as HTML).
+  Target 10 s.
+- ``letter_pdfs_<db>``: the PDFs of that day's letters (rendered after the day, apart).
+- ``fire_10000_timers_<db>``: ``Service.fire_due_timers`` over 10,000 overdue review timers,
+  each claimed and fired in its own transaction.
+
+PostgreSQL: ESCALATION_FLOW_BENCH_POSTGRES_URL, else ESCALATION_FLOW_TEST_POSTGRES_URL, else
+postgresql+psycopg://postgres@127.0.0.1:5432/postgres; skipped (with a note) when unreachable.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pv
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from benchmarks import BenchContext, Result
+from escalation_flow.adapters.register_files import read_marks, read_roster
+from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store.case_models import ENGINE
+from escalation_flow.adapters.store.case_writer import CaseChange, HistoryWriter, record_school_day
+from escalation_flow.adapters.store.cases import StoredCase, school_id
+from escalation_flow.adapters.trust_files import Trust, load_trust
+from escalation_flow.backtest import Period, SchoolRun, run_school
+from escalation_flow.clock import SimulatedClock
+from escalation_flow.core.case import Case, fold
+from escalation_flow.core.decisions import CaseOpened, Reason, StageEntered, TimerArmed
+from escalation_flow.logs import configure_logging
+from escalation_flow.service import Service
+
+ORDER = 60
+TIMERS = 10_000
+LONDON = ZoneInfo("Europe/London")
+
+
+def run(ctx: BenchContext) -> list[Result]:
+    configure_logging("json", "ERROR")
+    work = ctx.data_dir / "daemon_day"
+    work.mkdir(exist_ok=True)
+    trust = load_trust(ctx.trust_file)
+    day = _the_day(trust, ctx)
+    before_csv, day_csv = _split(ctx.marks_csv, day, work)
+    results: list[Result] = []
+    for backend in ("sqlite", "postgresql"):
+        try:
+            databases = _Databases(backend, work)
+        except RuntimeError as exc:
+            print(f"daemon_day: {backend} skipped: {exc}")
+            continue
+        with databases:
+            results += _one_backend(ctx, databases, trust, day, before_csv, day_csv)
+    return results
+
+
+def _one_backend(
+    ctx: BenchContext, dbs: _Databases, trust: Trust, day: date, before: Path, today: Path
+) -> list[Result]:
+    name = dbs.backend
+    pupils = ctx.schools * ctx.pupils_per_school
+    base = dbs.new()
+    _import_base(base, trust, before, ctx.roster_csv, day)
+    seeded = dbs.copy(base)
+    _seed_cases(seeded, trust, day)
+    days, pdfs, decisions = [], [], 0
+    for _ in range(max(1, min(ctx.runs, 3))):
+        url = dbs.copy(seeded)
+        clock = SimulatedClock(_local(day, 17))
+        store = Store(url)
+        service = Service(store, trust, clock, worker="bench")
+        for school in service.schools():
+            service.setup(school)  # flows read once when the daemon starts, not each day
+        started = time.perf_counter()
+        result = read_marks(today, trust.calendars(), aliases=trust.aliases)
+        store.import_marks(result, file=today, now=clock.now(), by="bench")
+        clock.set(_local(day, 18))
+        reports = service.run_trust_day(day)
+        days.append(time.perf_counter() - started)
+        decisions = sum(r.decisions for r in reports)
+        started = time.perf_counter()
+        letters = service.render_letters()
+        pdfs.append(time.perf_counter() - started)
+        store.dispose()
+        dbs.drop(url)
+    timers_url = dbs.copy(base)
+    _seed_timers(timers_url, trust, day)
+    store = Store(timers_url)
+    service = Service(store, trust, SimulatedClock(_local(day, 12)), worker="bench")
+    started = time.perf_counter()
+    fired = service.fire_due_timers()
+    firing = time.perf_counter() - started
+    store.dispose()
+    print(
+        f"daemon_day[{name}] {day}: {decisions} decisions, {letters} letters, {len(fired)} timers fired"
+    )
+    return [
+        Result.of(
+            f"daemon_day.one_day_{name}",
+            days,
+            rates={"pupils/s": pupils},
+            extra={"decisions": decisions},
+            target_s=10.0,
+        ),
+        Result.of(f"daemon_day.letter_pdfs_{name}", pdfs, rates={"letters/s": letters}),
+        Result.of(
+            f"daemon_day.fire_timers_{name}",
+            [firing],
+            rates={"timers/s": len(fired)},
+            extra={"timers": len(fired)},
+        ),
+    ]
+
+
+# -- set-up ----------------------------------------------------------------------------------
+
+
+def _the_day(trust: Trust, ctx: BenchContext) -> date:
+    """A school day of every school, about three fifths into the registers (spring term)."""
+    first, last = date.fromisoformat(ctx.start), date.fromisoformat(ctx.end)
+    day = first + (last - first) * 3 // 5
+    calendars = trust.calendars().values()
+    while not all(c.is_school_day(day) for c in calendars):
+        day += timedelta(days=1)
+    return day
+
+
+def _split(marks_csv: Path, day: date, work: Path) -> tuple[Path, Path]:
+    """The marks before ``day`` and the marks of ``day``, as two CSV files (kept for reruns)."""
+    before, today = work / f"before-{day}.csv", work / f"day-{day}.csv"
+    if before.exists() and today.exists():
+        return before, today
+    options = pv.ConvertOptions(column_types={c: pa.string() for c in _COLUMNS})
+    table = pv.read_csv(marks_csv, convert_options=options)
+    dates = table.column("date")
+    for path, mask in (
+        (before, pc.less(dates, day.isoformat())),
+        (today, pc.equal(dates, day.isoformat())),
+    ):
+        pv.write_csv(table.filter(mask), path, pv.WriteOptions(quoting_style="needed"))
+    return before, today
+
+
+_COLUMNS = ("school", "pupil", "date", "session", "code", "minutes_late", "recorded_at")
+
+
+def _import_base(url: str, trust: Trust, before: Path, roster: Path, day: date) -> None:
+    store = Store(url)
+    store.migrate()
+    store.upsert_schools(trust)
+    now = _local(day - timedelta(days=1), 17)
+    store.import_marks(
+        read_marks(before, trust.calendars(), aliases=trust.aliases),
+        file=before,
+        now=now,
+        by="bench",
+    )
+    if roster.exists():
+        rosters = read_roster(roster, set(trust.schools), aliases=trust.aliases)
+        store.import_roster(rosters, file=roster, now=now, by="bench")
+    store.dispose()
+
+
+def _seed_cases(url: str, trust: Trust, day: date) -> None:
+    """Every school's cases as the backtest leaves them the evening before ``day``."""
+    store = Store(url)
+    service = Service(store, trust, SimulatedClock(_local(day, 8)), worker="seed")
+    for school in service.schools():
+        setup = service.setup(school)
+        cal = setup.calendar
+        previous = cal.school_days[cal.day_index(day) - 1]
+        marks = store.load_marks(school, cal)
+        book = run_school(
+            SchoolRun(
+                school,
+                setup.flow,
+                cal,
+                marks,
+                store.load_roster(school),
+                parameters=setup.parameters,
+                registers_close=setup.registers_close,
+            ),
+            Period(None, previous),
+            auto_complete=True,
+        )
+        changes = [
+            CaseChange(
+                StoredCase(None, Case(school, book.pupils[p])), history, book.cases[p], ENGINE
+            )
+            for p, history in sorted(book.history.items())
+        ]
+        now = _local(previous, 18)
+        with store.engine.begin() as conn:
+            sid = school_id(conn, school)
+            HistoryWriter(
+                conn,
+                school_id=sid,
+                school=school,
+                flow=setup.flow.id,
+                flow_version=setup.flow.version,
+                now=now,
+                worker="seed",
+            ).write(changes)
+            record_school_day(
+                conn, sid, previous, now, sum(len(c.decisions) for c in changes), "seed"
+            )
+    store.dispose()
+
+
+def _seed_timers(url: str, trust: Trust, day: date) -> None:
+    """``TIMERS`` cases, spread over the schools, each in a state whose review came due the
+    school day before ``day`` at 08:00 and has not fired."""
+    store = Store(url)
+    service = Service(store, trust, SimulatedClock(_local(day, 8)), worker="seed")
+    schools = service.schools()
+    per_school = TIMERS // len(schools) + 1
+    left = TIMERS
+    for school in schools:
+        setup = service.setup(school)
+        cal = setup.calendar
+        state, timer = next(
+            (n, r.state.timers[0]) for n, r in setup.flow.states.items() if r.state.timers
+        )
+        stage = setup.flow.state(state).stage.number
+        due = cal.school_days[cal.day_index(day) - 1]
+        opened = cal.school_days[cal.day_index(day) - 20]
+        at = _local(opened, 16, 30)
+        fire_at = _local(due, 8)
+        pupils = list(store.load_roster(school).pupils)[: min(per_school, left)]
+        left -= len(pupils)
+        changes = []
+        for pupil in pupils:
+            decisions = [
+                CaseOpened(on=opened, at=at, flow=setup.flow.id, flow_version=setup.flow.version),
+                StageEntered(
+                    on=opened,
+                    at=at,
+                    stage=stage,
+                    state=state,
+                    from_stage=0,
+                    reason=Reason(trigger="override"),
+                ),
+                TimerArmed(
+                    on=opened,
+                    at=at,
+                    timer_key=f"{timer.id}#1",
+                    timer=timer.id,
+                    due=due,
+                    fire_at=fire_at,
+                    rule=str(timer.after),
+                    calendar_version=cal.version,
+                ),
+            ]
+            changes.append(
+                CaseChange(
+                    StoredCase(None, Case(school, pupil)),
+                    decisions,
+                    fold(school, pupil, decisions),
+                    ENGINE,
+                )
+            )
+        with store.engine.begin() as conn:
+            sid = school_id(conn, school)
+            HistoryWriter(
+                conn,
+                school_id=sid,
+                school=school,
+                flow=setup.flow.id,
+                flow_version=setup.flow.version,
+                now=at,
+                worker="seed",
+            ).write(changes)
+    store.dispose()
+
+
+def _local(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, clock_time(hour, minute), tzinfo=LONDON).astimezone(UTC)
+
+
+# -- databases -------------------------------------------------------------------------------
+
+
+class _Databases:
+    """Scratch databases of one backend: new, copied, dropped (all dropped at the end)."""
+
+    def __init__(self, backend: str, work: Path) -> None:
+        self.backend = backend
+        self.work = work
+        self.made: list[str] = []
+        if backend == "postgresql":
+            self.admin = (
+                os.environ.get("ESCALATION_FLOW_BENCH_POSTGRES_URL")
+                or os.environ.get("ESCALATION_FLOW_TEST_POSTGRES_URL")
+                or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+            )
+            try:
+                with self._admin() as conn:
+                    conn.exec_driver_sql("SELECT 1")
+            except sa.exc.OperationalError as exc:
+                raise RuntimeError(f"{self.admin} cannot be reached ({exc.orig})") from exc
+
+    def __enter__(self) -> _Databases:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for url in reversed(self.made):
+            self.drop(url)
+
+    @contextmanager
+    def _admin(self) -> Iterator[sa.Connection]:
+        engine = sa.create_engine(self.admin, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                yield conn
+        finally:
+            engine.dispose()
+
+    def new(self, template: str | None = None) -> str:
+        name = f"ef_bench_{uuid.uuid4().hex[:10]}"
+        if self.backend == "sqlite":
+            path = self.work / f"{name}.sqlite"
+            if template is not None:
+                shutil.copyfile(str(make_url(template).database), path)
+            url = f"sqlite:///{path}"
+        else:
+            with self._admin() as conn:
+                source = f" TEMPLATE {make_url(template).database}" if template else ""
+                conn.exec_driver_sql(f"CREATE DATABASE {name}{source}")
+            url = make_url(self.admin).set(database=name).render_as_string(hide_password=False)
+        self.made.append(url)
+        return url
+
+    def copy(self, url: str) -> str:
+        return self.new(template=url)
+
+    def drop(self, url: str) -> None:
+        if url not in self.made:
+            return
+        self.made.remove(url)
+        if self.backend == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{make_url(url).database}{suffix}").unlink(missing_ok=True)
+            return
+        with self._admin() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")

@@ -1,0 +1,367 @@
+"""Writing what the engine decided: history records, case rows, tasks and timers, in bulk.
+
+Everything a school day (or one staff action, or one timer) decided is written by one call, in
+the caller's transaction, as a handful of ``executemany`` statements (Core, not ORM objects):
+a day of a trust is tens of thousands of records.
+
+Concurrency: a case row is updated only if its history is still as long as when it was read,
+and a history record's ``(case_id, seq)`` is unique, so two writers appending to the same case
+cannot both succeed; a task or timer changes only from ``open``/``pending``. Any of these
+failing raises ``ConflictError`` and the caller's transaction is rolled back whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from escalation_flow.adapters.store.case_models import (
+    CLOSED,
+    OPEN,
+    TASK_OPEN,
+    TIMER_PENDING,
+)
+from escalation_flow.adapters.store.case_statements import LETTER, statements
+from escalation_flow.adapters.store.cases import (
+    EVENTS,
+    SCHOOL_DAYS,
+    TASKS,
+    TIMERS,
+    StoredCase,
+)
+from escalation_flow.adapters.store.history import ChainLink, body_of
+from escalation_flow.adapters.store.snapshots import case_to_json
+from escalation_flow.core.case import Case
+from escalation_flow.core.decisions import (
+    Decision,
+    TaskCompleted,
+    TaskCreated,
+    TaskSuperseded,
+    TimerArmed,
+    TimerCancelled,
+    TimerFired,
+)
+from escalation_flow.core.marks import to_micros
+from escalation_flow.core.school_day import UniversalTask
+from escalation_flow.errors import ConflictError
+
+#: The letter outcome that records a letter as sent.
+SENT = "sent"
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """One pupil's new decisions, the case they leave, and who caused them."""
+
+    before: StoredCase
+    decisions: Sequence[Decision]
+    after: Case
+    actor: str
+
+
+@dataclass(frozen=True)
+class CreatedTask:
+    id: int
+    case_id: int
+    pupil: str
+    decision: TaskCreated
+    after: Case  # the case once all of this change's decisions are applied
+
+
+@dataclass(frozen=True)
+class Written:
+    case_ids: dict[str, int]  # pupil -> case id
+    tasks: list[CreatedTask]
+    records: int
+    heads: dict[str, str]  # pupil -> the hash at the head of the case's chain now
+
+
+class HistoryWriter:
+    """Writes changes for one school, in the connection's transaction, stamped ``now``."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        school_id: int,
+        school: str,
+        flow: str,
+        flow_version: str,
+        now: datetime,
+        worker: str,
+    ) -> None:
+        self.conn = conn
+        self.school_id = school_id
+        self.school = school
+        self.flow = flow
+        self.flow_version = flow_version
+        self.now = now
+        self.worker = worker
+
+    def write(self, changes: Sequence[CaseChange], *, claimed_timer: str | None = None) -> Written:
+        """``claimed_timer``: the key of a timer already flipped to fired by its claim."""
+        changes = [c for c in changes if c.decisions]
+        chains = [self._chain(c) for c in changes]
+        try:
+            case_ids = self._cases(changes, chains)
+            records = self._history(changes, chains, case_ids)
+            tasks = self._tasks(changes, case_ids)
+            self._timers(changes, case_ids, claimed_timer)
+        except IntegrityError as exc:
+            raise ConflictError(
+                f"school {self.school}: another worker changed these cases at the same time; "
+                "nothing was written, try again"
+            ) from exc
+        heads = {c.after.pupil: chain[-1]["hash"] for c, chain in zip(changes, chains, strict=True)}
+        return Written(case_ids, tasks, records, heads)
+
+    # -- cases and their history ---------------------------------------------------------------
+
+    def _case_values(self, change: CaseChange, head: str) -> dict[str, Any]:
+        after = change.after
+        return {
+            "flow": after.flow or self.flow,
+            "flow_version": after.flow_version or self.flow_version,
+            "status": OPEN if after.is_open else CLOSED,
+            "stage": after.stage if after.is_open else 0,
+            "state": after.state,
+            "opened_on": after.opened_on,
+            "closed_on": after.closed_on,
+            "updated_at": self.now,
+            "length": after.length,
+            "head_hash": head,
+            "snapshot": case_to_json(after),
+        }
+
+    def _cases(
+        self, changes: Sequence[CaseChange], chains: Sequence[list[dict[str, Any]]]
+    ) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        new_rows, updates = [], []
+        for change, chain in zip(changes, chains, strict=True):
+            values = self._case_values(change, chain[-1]["hash"])
+            if change.before.id is None:
+                new_rows.append(
+                    {"school_id": self.school_id, "pupil": change.after.pupil, **values}
+                )
+            else:
+                ids[change.after.pupil] = change.before.id
+                updates.append(
+                    {"b_id": change.before.id, "b_length": change.before.length, **values}
+                )
+        if new_rows:
+            for row in self.conn.execute(statements().new_cases, new_rows):
+                ids[row.pupil] = row.id
+        if updates:
+            self._expect(self.conn.execute(statements().case, updates).rowcount, len(updates))
+        return ids
+
+    def _chain(self, change: CaseChange) -> list[dict[str, Any]]:
+        """The history rows of a change, hashed onto its case's chain."""
+        rows = []
+        previous, seq = change.before.head_hash, change.before.length
+        name = f"{self.school}/{change.after.pupil}"
+        for d in change.decisions:
+            seq += 1
+            link = ChainLink(
+                case=name,
+                seq=seq,
+                on=d.on,
+                at=d.at,
+                type=d.type,
+                body=body_of(d),
+                flow_version=self.flow_version,
+                actor=change.actor,
+                recorded_at=self.now,
+                prev_hash=previous,
+            )
+            previous = link.hash()
+            rows.append({**link.__dict__, "hash": previous})
+        return rows
+
+    def _history(
+        self,
+        changes: Sequence[CaseChange],
+        chains: Sequence[list[dict[str, Any]]],
+        case_ids: dict[str, int],
+    ) -> int:
+        rows = []
+        for change, chain in zip(changes, chains, strict=True):
+            case_id = case_ids[change.after.pupil]
+            for row in chain:
+                values = {k: v for k, v in row.items() if k != "case"}
+                rows.append({"case_id": case_id, **values})
+        if rows:
+            self.conn.execute(insert(EVENTS), rows)
+        return len(rows)
+
+    # -- tasks, timers, letters ----------------------------------------------------------------
+
+    def _tasks(self, changes: Sequence[CaseChange], case_ids: dict[str, int]) -> list[CreatedTask]:
+        created: list[tuple[int, CaseChange, TaskCreated]] = []
+        completed, superseded, letters_sent, letters_dropped = [], [], [], []
+        for change in changes:
+            case_id = case_ids[change.after.pupil]
+            kinds = {t.key: t.kind for t in change.before.case.tasks}
+            for d in change.decisions:
+                if isinstance(d, TaskCreated):
+                    created.append((case_id, change, d))
+                    kinds[d.task_key] = d.kind
+                elif isinstance(d, TaskCompleted):
+                    completed.append(
+                        {"b_case": case_id, "b_key": d.task_key, "b_at": d.at, "b_by": d.by,
+                         "b_outcome": d.outcome, "b_note": d.note}
+                    )  # fmt: skip
+                    if d.outcome == SENT and kinds.get(d.task_key) == LETTER:
+                        letters_sent.append(
+                            {"b_case": case_id, "b_key": d.task_key, "b_by": d.by, "b_at": d.at}
+                        )
+                elif isinstance(d, TaskSuperseded):
+                    superseded.append({"b_case": case_id, "b_key": d.task_key, "b_why": d.why})
+                    if kinds.get(d.task_key) == LETTER:
+                        letters_dropped.append({"b_case": case_id, "b_key": d.task_key})
+        out = self._insert_tasks(created)
+        built = statements()
+        for statement, rows in (
+            (built.complete, completed),
+            (built.supersede, superseded),
+        ):
+            if rows:
+                self._expect(self.conn.execute(statement, rows).rowcount, len(rows))
+        if letters_sent:
+            self.conn.execute(built.letter_sent, letters_sent)
+        if letters_dropped:
+            self.conn.execute(built.letter_superseded, letters_dropped)
+        return out
+
+    def _insert_tasks(
+        self, created: list[tuple[int, CaseChange, TaskCreated]]
+    ) -> list[CreatedTask]:
+        if not created:
+            return []
+        rows = [
+            {
+                "case_id": case_id,
+                "school_id": self.school_id,
+                "pupil": change.after.pupil,
+                "key": d.task_key,
+                "task": d.task,
+                "role": d.role,
+                "kind": d.kind,
+                "template": d.template,
+                "approval": d.approval,
+                "status": TASK_OPEN,
+                "due": d.due,
+                "created_on": d.on,
+                "created_at": d.at,
+            }
+            for case_id, change, d in created
+        ]
+        ids = [row.id for row in self.conn.execute(statements().new_tasks, rows)]
+        return [
+            CreatedTask(task_id, case_id, change.after.pupil, d, change.after)
+            for task_id, (case_id, change, d) in zip(ids, created, strict=True)
+        ]
+
+    def _timers(
+        self, changes: Sequence[CaseChange], case_ids: dict[str, int], claimed: str | None
+    ) -> None:
+        armed, fired, cancelled = [], [], []
+        for change in changes:
+            case_id = case_ids[change.after.pupil]
+            for d in change.decisions:
+                if isinstance(d, TimerArmed):
+                    armed.append(
+                        {
+                            "case_id": case_id,
+                            "school_id": self.school_id,
+                            "key": d.timer_key,
+                            "timer": d.timer,
+                            "due": d.due,
+                            "fire_at": d.fire_at,
+                            "rule": d.rule,
+                            "calendar_version": d.calendar_version,
+                            "status": TIMER_PENDING,
+                            "armed_at": d.at,
+                        }
+                    )
+                elif isinstance(d, TimerFired) and d.timer_key != claimed:
+                    # Fired by a school day's run (a backfill, or one the scheduler had not reached)
+                    fired.append({"b_case": case_id, "b_key": d.timer_key, **self._fired_values()})
+                elif isinstance(d, TimerCancelled):
+                    cancelled.append({"b_case": case_id, "b_key": d.timer_key})
+        if armed:
+            self.conn.execute(insert(TIMERS), armed)
+        built = statements()
+        if fired:
+            statement = built.timer_fired[self.conn.dialect.name == "sqlite"]
+            self._expect(self.conn.execute(statement, fired).rowcount, len(fired))
+        if cancelled:
+            self._expect(
+                self.conn.execute(built.timer_cancelled, cancelled).rowcount, len(cancelled)
+            )
+
+    def _fired_values(self) -> dict[str, Any]:
+        return {"b_now": self.now, "b_micros": to_micros(self.now), "b_worker": self.worker}
+
+    def _expect(self, rowcount: int, wanted: int) -> None:
+        if self.conn.dialect.supports_sane_multi_rowcount and rowcount not in (-1, wanted):
+            raise ConflictError(
+                f"school {self.school}: a case, task or timer was changed by someone else at the "
+                "same time; nothing was written, try again"
+            )
+
+
+def insert_universal_tasks(
+    conn: Connection,
+    school_id: int,
+    tasks: Sequence[UniversalTask],
+    kinds: Mapping[str, str],
+    now: datetime,
+) -> int:
+    """Tasks without a case (the first-day absence call); one per pupil, task and day."""
+    if not tasks:
+        return 0
+    rows = [
+        {
+            "case_id": None,
+            "school_id": school_id,
+            "pupil": u.pupil,
+            "key": f"{u.task}@{u.on.isoformat()}",
+            "task": u.task,
+            "role": u.role,
+            "kind": kinds.get(u.task, "other"),
+            "template": None,
+            "approval": False,
+            "status": TASK_OPEN,
+            "due": u.due,
+            "created_on": u.on,
+            "created_at": now,
+        }
+        for u in tasks
+    ]
+    dialect_insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+    statement = dialect_insert(TASKS).on_conflict_do_nothing(
+        index_elements=["school_id", "pupil", "key"]
+    )
+    conn.execute(statement, rows)
+    return len(rows)
+
+
+def record_school_day(
+    conn: Connection, school_id: int, day: date, now: datetime, decisions: int, worker: str
+) -> None:
+    """The ``school_days`` row, written or brought up to date (a forced re-run)."""
+    s = SCHOOL_DAYS.c
+    values = {"evaluated_at": now, "decisions": decisions, "worker": worker}
+    changed = conn.execute(
+        update(SCHOOL_DAYS).where(s.school_id == school_id, s.day == day).values(values)
+    ).rowcount
+    if not changed:
+        conn.execute(insert(SCHOOL_DAYS).values(school_id=school_id, day=day, **values))

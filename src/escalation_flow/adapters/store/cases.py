@@ -1,0 +1,226 @@
+"""Reading cases back: a school's cases for a day's evaluation, one case's history, tasks, timers.
+
+A case is loaded from its snapshot when the snapshot is as long as the history, else by
+folding its history records (``core.case.fold`` over ``decision_from_event``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from escalation_flow.adapters.store.case_models import (
+    CaseEventRow,
+    CaseRow,
+    LetterRow,
+    SchoolDayRow,
+    TaskRow,
+    TimerRow,
+)
+from escalation_flow.adapters.store.history import GENESIS, ChainLink
+from escalation_flow.adapters.store.models import School, table_of
+from escalation_flow.adapters.store.snapshots import case_from_json
+from escalation_flow.core.case import Case, fold
+from escalation_flow.core.decisions import Decision, decision_from_event
+from escalation_flow.errors import NotFoundError
+
+CASES = table_of(CaseRow)
+EVENTS = table_of(CaseEventRow)
+TASKS = table_of(TaskRow)
+TIMERS = table_of(TimerRow)
+LETTERS = table_of(LetterRow)
+SCHOOL_DAYS = table_of(SchoolDayRow)
+SCHOOLS = table_of(School)
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    """A case as the store holds it: its row id, the folded case and the head of its chain."""
+
+    id: int | None  # None: the pupil has no row yet
+    case: Case
+    head_hash: str = GENESIS
+
+    @property
+    def length(self) -> int:
+        return self.case.length
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One ``case_events`` row."""
+
+    seq: int
+    on: date
+    at: datetime
+    type: str
+    body: str
+    flow_version: str
+    actor: str
+    recorded_at: datetime
+    prev_hash: str
+    hash: str
+
+    @property
+    def event(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.body)
+        return parsed
+
+    def decision(self) -> Decision:
+        return decision_from_event(self.event, self.at)
+
+    def link(self, case: str) -> ChainLink:
+        return ChainLink(
+            case=case,
+            seq=self.seq,
+            on=self.on,
+            at=self.at,
+            type=self.type,
+            body=self.body,
+            flow_version=self.flow_version,
+            actor=self.actor,
+            recorded_at=self.recorded_at,
+            prev_hash=self.prev_hash,
+        )
+
+
+def school_ids(conn: Connection) -> dict[str, int]:
+    return {key: sid for key, sid in conn.execute(select(SCHOOLS.c.key, SCHOOLS.c.id))}
+
+
+def school_id(conn: Connection, school: str) -> int:
+    found = conn.execute(select(SCHOOLS.c.id).where(SCHOOLS.c.key == school)).scalar()
+    if found is None:
+        raise NotFoundError(f"school {school!r} is not in the store; import its marks first")
+    return int(found)
+
+
+def load_cases(
+    conn: Connection, school_id: int, school: str, pupils: Collection[str] | None = None
+) -> dict[str, StoredCase]:
+    """Every case row of a school (or of ``pupils``), open or closed, by pupil."""
+    c = CASES.c
+    query = select(c.id, c.pupil, c.length, c.head_hash, c.snapshot).where(c.school_id == school_id)
+    if pupils is not None:
+        query = query.where(c.pupil.in_(list(pupils)))
+    out: dict[str, StoredCase] = {}
+    stale: list[Any] = []
+    for row in conn.execute(query):
+        case = case_from_json(row.snapshot, school, row.pupil) if row.snapshot else None
+        if case is None or case.length != row.length:
+            stale.append(row)
+            continue
+        out[row.pupil] = StoredCase(row.id, case, row.head_hash)
+    for row in stale:
+        out[row.pupil] = StoredCase(
+            row.id, fold_case(conn, row.id, school, row.pupil), row.head_hash
+        )
+    return out
+
+
+def load_case(conn: Connection, school_id: int, school: str, pupil: str) -> StoredCase:
+    """The pupil's case (an empty one, without a row id, when the pupil never had one)."""
+    found = load_cases(conn, school_id, school, [pupil])
+    return found.get(pupil) or StoredCase(None, Case(school=school, pupil=pupil))
+
+
+def history(conn: Connection, case_id: int, since_seq: int = 0) -> list[HistoryRow]:
+    e = EVENTS.c
+    query = (
+        select(
+            e.seq, e.on, e.at, e.type, e.body, e.flow_version, e.actor, e.recorded_at,
+            e.prev_hash, e.hash,
+        )
+        .where(e.case_id == case_id, e.seq > since_seq)
+        .order_by(e.seq)
+    )  # fmt: skip
+    return [HistoryRow(**row._asdict()) for row in conn.execute(query)]
+
+
+def fold_case(conn: Connection, case_id: int, school: str, pupil: str) -> Case:
+    return fold(school, pupil, (r.decision() for r in history(conn, case_id)))
+
+
+def case_row(conn: Connection, school_id: int, pupil: str) -> Row[Any] | None:
+    c = CASES.c
+    query = select(CASES).where(c.school_id == school_id, c.pupil == pupil)
+    return conn.execute(query).first()
+
+
+def task_row(conn: Connection, task_id: int) -> Row[Any]:
+    row = conn.execute(select(TASKS).where(TASKS.c.id == task_id)).first()
+    if row is None:
+        raise NotFoundError(f"no task {task_id}")
+    return row
+
+
+def letter_row(conn: Connection, letter_id: int) -> Row[Any]:
+    row = conn.execute(select(LETTERS).where(LETTERS.c.id == letter_id)).first()
+    if row is None:
+        raise NotFoundError(f"no letter {letter_id}")
+    return row
+
+
+def letter_of_task(conn: Connection, task_id: int) -> Row[Any] | None:
+    return conn.execute(select(LETTERS).where(LETTERS.c.task_id == task_id)).first()
+
+
+def last_evaluation(conn: Connection, school_id: int) -> Row[Any] | None:
+    """The school's most recently written ``school_days`` row."""
+    s = SCHOOL_DAYS.c
+    query = (
+        select(SCHOOL_DAYS)
+        .where(s.school_id == school_id)
+        .order_by(s.evaluated_at.desc(), s.day.desc())
+        .limit(1)
+    )
+    return conn.execute(query).first()
+
+
+def evaluated(conn: Connection, school_id: int, day: date) -> Row[Any] | None:
+    s = SCHOOL_DAYS.c
+    return conn.execute(select(SCHOOL_DAYS).where(s.school_id == school_id, s.day == day)).first()
+
+
+def open_tasks(
+    conn: Connection,
+    school_ids: Sequence[int] | None,
+    role: str | None,
+    due_by: date | None,
+    include_universal: bool,
+) -> list[Row[Any]]:
+    t = TASKS.c
+    query = (
+        select(
+            TASKS,
+            SCHOOLS.c.key.label("school"),
+            LETTERS.c.id.label("letter_id"),
+            LETTERS.c.status.label("letter_status"),
+        )
+        .join(SCHOOLS, SCHOOLS.c.id == t.school_id)
+        .outerjoin(LETTERS, LETTERS.c.task_id == t.id)
+        .where(t.status == "open")
+    )
+    if school_ids is not None:
+        query = query.where(t.school_id.in_(list(school_ids)))
+    if role is not None:
+        query = query.where(t.role == role)
+    if due_by is not None:
+        query = query.where(t.due <= due_by)
+    if not include_universal:
+        query = query.where(t.case_id.is_not(None))
+    return list(conn.execute(query.order_by(t.due, SCHOOLS.c.key, t.pupil, t.id)))
+
+
+def case_tasks(conn: Connection, case_id: int) -> list[Row[Any]]:
+    return list(conn.execute(select(TASKS).where(TASKS.c.case_id == case_id).order_by(TASKS.c.id)))
+
+
+def case_timers(conn: Connection, case_id: int) -> list[Row[Any]]:
+    query = select(TIMERS).where(TIMERS.c.case_id == case_id).order_by(TIMERS.c.id)
+    return list(conn.execute(query))

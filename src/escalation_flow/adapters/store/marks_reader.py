@@ -1,0 +1,278 @@
+"""Registers read for a process that also writes: on SQLite, in a helper process, ahead of need.
+
+``Store.load_marks`` used to read SQLite files through ADBC, whose driver carries its own copy of the
+SQLite library. Two copies of SQLite on one file in one process defeat SQLite's locking (POSIX
+locks belong to the process, and closing any descriptor drops them all: sqlite.org/howtocorrupt,
+section 2.2): when the ADBC connection closes it may take itself for the file's last user and
+clean up the WAL index the service's own connections still map. Measured here: the service's
+next commit died of SIGBUS (``run-day`` over the synthetic trust, a few schools in).
+
+(``Store.load_marks`` now reads SQLite through this process's own ``sqlite3``: safe, about three
+times slower.) When many registers are wanted in a row (a trust's school day), the service reads
+them ahead in a helper process that does only ADBC reads, while this process holds a connection
+open (SQLite's cross-process locks then keep the helper from cleaning up): while one school is
+evaluated, the next one's register is read. A single register, or PostgreSQL, is read here.
+
+With each register comes the set of pupils whose marks for days before the evaluated one were
+imported since a given instant (the day's "amended" pupils).
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing as mp
+from collections.abc import Collection
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Connection, select
+
+from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store.engine import sqlite_path
+from escalation_flow.adapters.store.marks_io import LOADED_SCHEMA, load_sql, to_mark_table
+from escalation_flow.adapters.store.models import Import, Mark, Pupil, School, table_of
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.marks import MarkTable, Roster
+from escalation_flow.core.register import AssumeRecordedAt, RegisterGrid, register_as_known_at
+from escalation_flow.errors import NotFoundError
+
+_helper: ProcessPoolExecutor | None = None
+
+
+@dataclass(frozen=True)
+class SchoolRead:
+    """A school's register as known at an instant, its roster, and the "amended" pupils."""
+
+    grid: RegisterGrid
+    roster: Roster
+    amended: frozenset[str]  # MIS ids
+
+
+@dataclass(frozen=True)
+class _Ask:
+    school: str
+    calendar: SchoolCalendar
+    known_at: datetime
+    since: datetime | None = None  # amended: imported after this (None: ask nothing)
+    until: datetime | None = None  # ... and not after this (a simulated clock's now)
+    before: date | None = None  # amended: marks of days before this
+
+
+Amended = tuple[datetime, datetime, date]  # (since, until, before)
+
+
+class RegisterReader:
+    """Reads schools' registers; ``ahead`` queues reads done while other work goes on."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        path = sqlite_path(store.engine.url) if store.engine.dialect.name == "sqlite" else None
+        self._path = path
+        self._guard: Connection | None = None
+        self._queued: dict[str, tuple[_Ask, Future[SchoolRead]]] = {}
+        self._thread: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> RegisterReader:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for _, future in self._queued.values():
+            future.cancel()
+        for _, future in self._queued.values():
+            if not future.cancelled():
+                future.exception()  # wait: the helper reads only while we hold the guard
+        self._queued.clear()
+        if self._thread is not None:
+            self._thread.shutdown(wait=True, cancel_futures=True)
+            self._thread = None
+        if self._guard is not None:
+            self._guard.close()
+            self._guard = None
+
+    def ahead(
+        self,
+        school: str,
+        calendar: SchoolCalendar,
+        known_at: datetime,
+        amended: Amended | None = None,
+    ) -> None:
+        """Start reading a school's register now: SQLite in the helper process (which also
+        builds the grid), PostgreSQL in a thread (COPY and CSV parsing run outside the GIL)."""
+        if school in self._queued:
+            return
+        ask = _Ask(school, calendar, known_at, *(amended or (None, None, None)))
+        if self._path is None:
+            if self._thread is None:
+                self._thread = ThreadPoolExecutor(max_workers=1)
+            self._queued[school] = (ask, self._thread.submit(self._read_here, ask))
+        else:
+            self._queued[school] = (ask, self._submit(ask))
+
+    def read(
+        self,
+        school: str,
+        calendar: SchoolCalendar,
+        known_at: datetime,
+        amended: Amended | None = None,
+    ) -> SchoolRead:
+        """The school's register as known at ``known_at``; ``amended`` = (since, until, before):
+        also the pupils with marks of days before ``before`` imported by imports finished in
+        (since, until]."""
+        ask = _Ask(school, calendar, known_at, *(amended or (None, None, None)))
+        queued = self._queued.pop(school, None)
+        if queued is not None and _same(queued[0], ask):
+            return queued[1].result()
+        # One register wanted now: reading it here (``Store.load_marks``) costs less than
+        # starting the helper.
+        return self._read_here(ask)
+
+    def _submit(self, ask: _Ask) -> Future[SchoolRead]:
+        if self._guard is None:
+            self._guard = self.store.engine.connect()  # held open while the helper reads
+        with self.store.engine.connect() as conn:
+            sid = _school_id(conn, ask.school)
+            recent = _recent_imports(conn, ask.since, ask.until)
+            names = _names(conn, sid)
+        roster = self.store.load_roster(ask.school)
+        cal = ask.calendar
+        job = _Job(
+            path=str(self._path),
+            marks_sql=load_sql("sqlite", sid, cal.first_day, cal.last_day),
+            amended_sql=_amended_sql(sid, recent, ask.before),
+            school=ask.school,
+            calendar=cal,
+            names=names,
+            roster=roster,
+            known_at=ask.known_at,
+        )
+        return _executor().submit(_read, job)
+
+    def _read_here(self, ask: _Ask) -> SchoolRead:
+        marks = self.store.load_marks(ask.school, ask.calendar)
+        roster = self.store.load_roster(ask.school)
+        with self.store.engine.connect() as conn:
+            sid = _school_id(conn, ask.school)
+            recent = _recent_imports(conn, ask.since, ask.until)
+            amended: set[str] = set()
+            if recent and ask.before is not None:
+                m, p = table_of(Mark), table_of(Pupil)
+                query = (
+                    select(p.c.mis_id)
+                    .distinct()
+                    .join(m, m.c.pupil_id == p.c.id)
+                    .where(m.c.school_id == sid, m.c.import_id.in_(recent), m.c.date < ask.before)
+                )
+                amended = set(conn.execute(query).scalars())
+        grid = grid_of(marks, ask.calendar, ask.known_at, roster)
+        return SchoolRead(grid, roster, frozenset(amended))
+
+
+def grid_of(
+    marks: MarkTable, calendar: SchoolCalendar, known_at: datetime, roster: Roster
+) -> RegisterGrid:
+    """The register as known at ``known_at``; the store gives every mark its ``recorded_at``
+    (the import's time when the file did not), so the assumption below is never used."""
+    return register_as_known_at(
+        marks,
+        calendar,
+        known_at=known_at,
+        unknown_recorded_at=AssumeRecordedAt(known_at),
+        roster=roster,
+    )
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What the helper needs for one school: plain data, pickled across."""
+
+    path: str
+    marks_sql: str
+    amended_sql: str | None
+    school: str
+    calendar: SchoolCalendar
+    names: dict[int, str]
+    roster: Roster
+    known_at: datetime
+
+
+def _same(a: _Ask, b: _Ask) -> bool:
+    """The same question (``known_at`` and ``until`` aside: a clock read a moment later asks
+    the same)."""
+    return (a.school, a.since, a.before) == (b.school, b.since, b.before)
+
+
+def _school_id(conn: Connection, school: str) -> int:
+    found = conn.execute(select(School.id).where(School.key == school)).scalar()
+    if found is None:
+        raise NotFoundError(f"school {school!r} is not in the store; import its marks first")
+    return int(found)
+
+
+def _names(conn: Connection, school_id: int) -> dict[int, str]:
+    query = select(Pupil.id, Pupil.mis_id).where(Pupil.school_id == school_id)
+    return {pupil_id: mis_id for pupil_id, mis_id in conn.execute(query)}
+
+
+def _recent_imports(conn: Connection, since: datetime | None, until: datetime | None) -> list[int]:
+    if since is None:
+        return []
+    finished = table_of(Import).c.finished_at
+    query = select(Import.id).where(finished > since)
+    if until is not None:
+        query = query.where(finished <= until)
+    return [int(i) for i in conn.execute(query).scalars()]
+
+
+def _amended_sql(school_id: int, imports: Collection[int], before: date | None) -> str | None:
+    """Ints and a date formatted in (the helper takes plain SQL text), never text from a user."""
+    if not imports or before is None:
+        return None
+    ids = ",".join(str(int(i)) for i in imports)
+    return (
+        f"SELECT DISTINCT pupil_id FROM marks WHERE school_id = {int(school_id)} "
+        f"AND import_id IN ({ids}) AND date < '{before.isoformat()}'"
+    )
+
+
+def _read(job: _Job) -> SchoolRead:
+    """In the helper process: ADBC reads (and no other SQLite), then the grid built from them."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    from escalation_flow.adapters.store.bulk import _fetch_adbc
+
+    rows = _fetch_adbc(Path(job.path), job.marks_sql)
+    amended: list[int] = []
+    if job.amended_sql is not None:
+        uri = f"file:{quote(str(Path(job.path).resolve()))}?mode=ro"
+        with adbc.connect(uri) as connection, connection.cursor() as cursor:
+            cursor.execute(job.amended_sql)
+            amended = [int(row[0]) for row in cursor.fetchall()]
+    rows = (
+        rows.rename_columns(LOADED_SCHEMA.names).cast(LOADED_SCHEMA)
+        if rows.num_rows
+        else LOADED_SCHEMA.empty_table()
+    )
+    marks = to_mark_table(job.school, job.calendar, rows, job.names)
+    grid = grid_of(marks, job.calendar, job.known_at, job.roster)
+    return SchoolRead(grid, job.roster, frozenset(job.names[i] for i in amended if i in job.names))
+
+
+def _executor() -> ProcessPoolExecutor:
+    global _helper
+    if _helper is None:
+        # spawn, not fork: the helper must not inherit this process's SQLite connections
+        _helper = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
+        atexit.register(_shutdown)
+    return _helper
+
+
+def _shutdown(*_: Any) -> None:
+    if _helper is not None:
+        _helper.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,79 @@
+"""A folded ``Case`` as JSON and back: the ``cases.snapshot`` cache.
+
+A snapshot holds exactly what ``core.case.fold`` yields after ``length`` records, so loading one
+equals folding the history (the case-store tests check it). It is written field by field from
+the dataclasses themselves, with a fingerprint of their field names: when the code's ``Case``
+gains or loses a field, old snapshots no longer match and the history is folded instead.
+School and pupil come from the row, not the snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import fields, is_dataclass
+from datetime import date, datetime
+from typing import Any
+
+from escalation_flow.core.case import ArmedTimer, Case, OpenTask
+
+_CLASSES: dict[str, type] = {c.__name__: c for c in (OpenTask, ArmedTimer)}
+_OWN = ("school", "pupil")
+_FORMAT = 2  # how values are written (below); a snapshot in another format is not read
+
+
+def _fingerprint() -> str:
+    names = [
+        f"{c.__name__}:{','.join(f.name for f in fields(c))}" for c in (Case, OpenTask, ArmedTimer)
+    ]
+    return hashlib.sha256(";".join([str(_FORMAT), *names]).encode()).hexdigest()[:16]
+
+
+FINGERPRINT = _fingerprint()
+
+
+def case_to_json(case: Case) -> str:
+    document = {f.name: _encode(getattr(case, f.name)) for f in fields(case) if f.name not in _OWN}
+    document["_v"] = FINGERPRINT
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def case_from_json(text: str, school: str, pupil: str) -> Case | None:
+    """The case, or None when the snapshot was written for another shape of ``Case``."""
+    document: dict[str, Any] = json.loads(text, object_hook=_decode)
+    if document.pop("_v", None) != FINGERPRINT:
+        return None
+    return Case(school=school, pupil=pupil, **document)
+
+
+# Every value that is not a JSON scalar is a one-key object, so that json's own parser rebuilds
+# it (``object_hook``) as it reads: a case loads in one pass, with no walk over it afterwards.
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, date):
+        return {"d": value.isoformat()}
+    if isinstance(value, tuple):
+        return {"u": [_encode(v) for v in value]}
+    if is_dataclass(value) and type(value).__name__ in _CLASSES:
+        return {type(value).__name__: [_encode(getattr(value, f.name)) for f in fields(value)]}
+    raise TypeError(f"a case snapshot cannot hold {type(value).__name__}")
+
+
+def _decode(obj: dict[str, Any]) -> Any:
+    if len(obj) != 1:
+        return obj  # the snapshot itself
+    ((key, value),) = obj.items()
+    if key == "u":
+        return tuple(value)
+    if key == "d":
+        return date.fromisoformat(value)
+    if key == "t":
+        return datetime.fromisoformat(value)
+    if key in _CLASSES:
+        return _CLASSES[key](*value)
+    return obj

@@ -1,0 +1,174 @@
+"""``escalation-flow case show|override``, ``event record``, ``import actions``: a pupil's case,
+and what staff did about it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from escalation_flow.cli import main
+from escalation_flow.cli.registers import import_group
+from escalation_flow.core.decisions import Decision
+from escalation_flow.errors import InputError
+from escalation_flow.service.views import CaseView, HistoryEntry
+
+
+@main.group("case")
+def case_group() -> None:
+    """A pupil's case: its stage, its history and why each step happened."""
+
+
+@case_group.command("show")
+@click.argument("school")
+@click.argument("pupil")
+def case_show(school: str, pupil: str) -> None:
+    """Show the case of PUPIL at SCHOOL: stage, history with the reasons, open tasks, timers."""
+    from escalation_flow.bootstrap import open_service
+
+    with open_service() as service:
+        view = service.case(school, pupil)
+    click.echo(case_text(view))
+
+
+@case_group.command("override")
+@click.argument("school")
+@click.argument("pupil")
+@click.option("--stage", type=int, required=True, help="The stage to put the case in; 0 closes it.")
+@click.option("--reason", required=True, help="Why (kept in the case's history).")
+@click.option("--by", "by", required=True, help="Who decided (a staff id).")
+def case_override(school: str, pupil: str, stage: int, reason: str, by: str) -> None:
+    """Record a professional judgement: move the case to --stage (0: close it)."""
+    from escalation_flow.bootstrap import open_service
+
+    with open_service() as service:
+        decisions = service.override(school, pupil, stage, reason, by)
+    _echo_decisions(decisions)
+
+
+@main.group("event")
+def event_group() -> None:
+    """Manual events of a pupil's flow (safeguarding_concern, medical_evidence_received, ...)."""
+
+
+@event_group.command("record")
+@click.argument("school")
+@click.argument("pupil")
+@click.argument("event")
+@click.option("--by", "by", required=True, help="Who recorded it (a staff id).")
+@click.option("--outcome", default=None, help="The outcome, where the event has several.")
+@click.option("--note", default=None, help="A note kept with the event.")
+def event_record(
+    school: str, pupil: str, event: str, by: str, outcome: str | None, note: str | None
+) -> None:
+    """Record EVENT for PUPIL at SCHOOL, and whatever the flow does on it."""
+    from escalation_flow.bootstrap import open_service
+
+    with open_service() as service:
+        decisions = service.record_event(school, pupil, event, by, outcome, note)
+    _echo_decisions(decisions)
+
+
+@import_group.command("actions")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_actions(file: Path) -> None:
+    """Apply a staff actions CSV (contract.md, "Staff actions"); retried rows count once."""
+    from escalation_flow.bootstrap import open_service
+
+    with open_service() as service:
+        report = service.apply_actions(file)
+    click.echo(
+        f"{file}: {report.applied} actions applied, {report.already_recorded} already recorded, {len(report.problems)} refused"
+    )
+    if report.problems:
+        raise InputError(
+            f"{len(report.problems)} action(s) of {file} were refused", list(report.problems)
+        )
+
+
+def _echo_decisions(decisions: list[Decision]) -> None:
+    if not decisions:
+        click.echo("recorded; nothing changed")
+    for d in decisions:
+        click.echo(f"{d.on} {_describe(d.to_event())}")
+
+
+def case_text(view: CaseView) -> str:
+    if view.status == "open":
+        status = f"open since {view.opened_on}"
+    elif view.opened_on is None:
+        status = "no case was ever opened (events recorded only)"
+    else:
+        status = f"closed on {view.closed_on}"
+    lines = [
+        f"{view.school} {view.pupil}: case {view.case_id}, {status}",
+        f"stage {view.stage} ({view.state}); flow {view.flow} version {view.flow_version[:12]}",
+        "",
+        "history (why each step happened):",
+    ]
+    for entry in view.history:
+        lines.extend(_entry(entry))
+    lines.append("")
+    lines.append("open tasks:" if view.open_tasks else "open tasks: none")
+    for t in view.open_tasks:
+        late = f", {t.overdue_days} school days overdue" if t.overdue_days else ""
+        approval = ", approval needed" if t.approval else ""
+        lines.append(f"  task {t.id}: {t.task} ({t.role}), due {t.due}{late}{approval}")
+    lines.append("pending timers:" if view.pending_timers else "pending timers: none")
+    for timer in view.pending_timers:
+        lines.append(
+            f"  {timer.timer} due {timer.due} (fires {timer.fire_at.isoformat()}; {timer.rule})"
+        )
+    if view.broken_chain:
+        lines.append(
+            f"WARNING: the history's hash chain does not hold at records {list(view.broken_chain)}"
+        )
+    return "\n".join(lines)
+
+
+def _entry(entry: HistoryEntry) -> list[str]:
+    event = dict(entry.event)
+    who = "" if entry.actor == "engine" else f" [by {entry.actor}]"
+    out = [f"  {entry.seq:>3}  {entry.on}  {_describe(event)}{who}"]
+    reason = event.get("reason")
+    if isinstance(reason, dict) and reason:
+        facts = ", ".join(f"{k} = {v}" for k, v in reason.items())
+        out.append(f"         because: {facts}")
+    if event.get("guard"):
+        out.append(f"         rule: {event['guard']}")
+    if event.get("quote"):
+        out.append(f'         plan: "{event["quote"]}"')
+    return out
+
+
+def _describe(event: dict[str, object]) -> str:
+    kind = str(event.get("type"))
+    e = event.get
+    described = {
+        "case_opened": lambda: f"case opened ({e('flow')})",
+        "stage_entered": lambda: (
+            f"entered stage {e('stage')} ({e('state')}) from stage {e('from_stage')}, on {e('trigger')}"
+        ),
+        "state_entered": lambda: f"moved to {e('state')}, on {e('trigger')}",
+        "task_created": lambda: (
+            f"task {e('task')} for {e('role')}, due {e('due')}"
+            + (" (approval needed)" if e("approval") else "")
+        ),
+        "task_completed": lambda: (
+            f"task {e('task')} done: {e('outcome')}" + (f" ({e('note')})" if e("note") else "")
+        ),
+        "task_superseded": lambda: f"task {e('task')} superseded: {e('why')}",
+        "timer_armed": lambda: f"review {e('timer')} set for {e('due')} ({e('rule')})",
+        "timer_fired": lambda: f"review {e('timer')} came due",
+        "timer_cancelled": lambda: f"review {e('timer')} cancelled: {e('why')}",
+        "event_recorded": lambda: (
+            f"{e('event')} recorded"
+            + (f": {e('outcome')}" if e("outcome") else "")
+            + (f" ({e('note')})" if e("note") else "")
+        ),
+        "stage_overridden": lambda: (
+            f"stage overridden to {e('stage')} (from {e('from_stage')}) by {e('by')}: {e('reason_text')}"
+        ),
+        "case_closed": lambda: f"case closed, on {e('trigger')}",
+    }.get(kind)
+    return described() if described else kind.replace("_", " ")

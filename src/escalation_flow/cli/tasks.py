@@ -1,0 +1,82 @@
+"""``escalation-flow tasks``: what is due (overdue first), and ``tasks done`` to complete one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import click
+
+from escalation_flow.cli import main
+from escalation_flow.service.views import TaskView
+
+
+@main.group("tasks", invoke_without_command=True)
+@click.option("--school", default=None, help="Only this school (id or URN).")
+@click.option("--role", default=None, help="Only tasks for this role (e.g. attendance_lead).")
+@click.option(
+    "--due-by", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Only tasks due by this date."
+)
+@click.pass_context
+def tasks_group(
+    ctx: click.Context, school: str | None, role: str | None, due_by: datetime | None
+) -> None:
+    """List the open tasks, overdue first (by how many school days), then by due date."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from escalation_flow.bootstrap import open_service
+
+    with open_service() as service:
+        views = service.tasks(school=school, role=role, due_by=due_by.date() if due_by else None)
+    click.echo(task_table(views))
+
+
+@tasks_group.command("done")
+@click.argument("task_id", type=int)
+@click.option("--outcome", default=None, help="The outcome (needed when the task has several).")
+@click.option("--by", "by", required=True, help="Who did it (a staff id).")
+@click.option("--note", default=None, help="A note kept with the completion.")
+def tasks_done(task_id: int, outcome: str | None, by: str, note: str | None) -> None:
+    """Record task TASK_ID as done (exit 4 if someone else completed it first)."""
+    from escalation_flow.bootstrap import open_service
+
+    with open_service() as service:
+        view = service.complete_task(task_id, outcome, by, note)
+    if view.already_recorded:
+        click.echo(
+            f"task {view.id} ({view.task}) was already recorded as {view.outcome} by {view.completed_by}; nothing new written"
+        )
+    else:
+        click.echo(
+            f"task {view.id} ({view.task}, {view.school} {view.pupil}) done: {view.outcome}, by {view.completed_by}"
+        )
+
+
+_HEADERS = ("id", "school", "pupil", "task", "role", "due", "overdue", "approval")
+
+
+def task_table(views: Sequence[TaskView]) -> str:
+    """A plain-text table; one line per task."""
+    if not views:
+        return "no open tasks"
+    rows = [_HEADERS, *(_row(v) for v in views)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(_HEADERS))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+    return "\n".join(
+        [lines[0], "  ".join("-" * w for w in widths), *lines[1:], f"{len(views)} open tasks"]
+    )
+
+
+def _row(v: TaskView) -> tuple[str, ...]:
+    if v.overdue_days:
+        overdue = f"{v.overdue_days} school day{'s' if v.overdue_days != 1 else ''}"
+    else:
+        overdue = ""
+    approval = ""
+    if v.approval:
+        approval = "needed"
+        if v.letter_id is not None:
+            approval += f" (letter {v.letter_id}: {v.letter_status})"
+    return (str(v.id), v.school, v.pupil, v.task, v.role, v.due.isoformat(), overdue, approval)

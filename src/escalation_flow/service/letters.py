@@ -1,0 +1,219 @@
+"""Letters prepared when a letter task is created: the pupil's own figures, the school's details.
+
+A letter is prepared as HTML in the transaction that creates its task, and its whole context is
+kept (``letters.figures``, JSON) so that the PDF, rendered later (``render_pdf``: about 50 ms a
+letter, too slow to do for every letter inside a school day's evaluation), says exactly what the
+HTML says. Nothing is ever sent: staff approve a letter and record it sent.
+
+Where the trust file gives no address, telephone, email or attendance contact for a school, the
+letter says "the school office"; where the roster gives no name, "your child".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, is_dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, insert
+
+from escalation_flow.adapters.letters import render_html, render_pdf
+from escalation_flow.adapters.store.case_models import LETTER_PREPARED
+from escalation_flow.adapters.store.case_writer import CreatedTask
+from escalation_flow.adapters.store.cases import LETTERS
+from escalation_flow.core.definition import TaskKind
+from escalation_flow.core.facts import FactTable
+from escalation_flow.core.session_counts import CumulativeCounts
+from escalation_flow.letters.context import (
+    Contact,
+    Figures,
+    LetterContext,
+    LetterError,
+    Meeting,
+    Pupil,
+    School,
+    figures_from_facts,
+)
+from escalation_flow.service.register import Register, SchoolSetup, year_start
+
+PLACEHOLDER = "the school office"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    task: CreatedTask
+    letter_id: int | None  # None: the letter could not be prepared
+    problem: str | None = None
+
+
+def prepare_letters(
+    conn: Connection,
+    setup: SchoolSetup,
+    register: Register,
+    facts: FactTable,
+    created: Sequence[CreatedTask],
+    now: datetime,
+) -> list[Prepared]:
+    """A ``letters`` row for each new letter task; a letter that cannot be prepared is left out
+    (its task stands, and the problem is returned for the log)."""
+    letters = [
+        t for t in created if t.decision.kind == TaskKind.LETTER.value and t.decision.template
+    ]
+    if not letters:
+        return []
+    raw_pct = register.derived(
+        "raw_attendance_pct", facts.day_index, lambda: _attendance_pct(register.counts, facts)
+    )
+    out: list[Prepared] = []
+    rows: list[dict[str, Any]] = []
+    for task in letters:
+        try:
+            ctx = letter_context(setup, register, facts, raw_pct, task)
+            html = render_html(str(task.decision.template), ctx, flow=setup.flow.id)
+        except LetterError as exc:
+            # the summary only: the details may quote the pupil's name, which logs never hold
+            out.append(Prepared(task, None, exc.summary))
+            continue
+        rows.append(
+            {
+                "task_id": task.id,
+                "case_id": task.case_id,
+                "template": task.decision.template,
+                "status": LETTER_PREPARED,
+                "html": html,
+                "pdf": None,
+                "figures": context_to_json(ctx),
+                "prepared_at": now,
+            }
+        )
+    if rows:
+        statement = insert(LETTERS).returning(LETTERS.c.id, sort_by_parameter_order=True)
+        ids = [r.id for r in conn.execute(statement, rows)]
+        by_task = dict(zip((r["task_id"] for r in rows), ids, strict=True))
+        out += [Prepared(t, by_task[t.id]) for t in letters if t.id in by_task]
+    return out
+
+
+def letter_context(
+    setup: SchoolSetup,
+    register: Register,
+    facts: FactTable,
+    raw_pct: np.ndarray[Any, np.dtype[np.float64]],
+    task: CreatedTask,
+) -> LetterContext:
+    cfg, case, decision = setup.config, task.after, task.decision
+    i = facts.index(task.pupil)
+    row = facts.row(task.pupil)
+    if not math.isfinite(row.get("attendance_pct", math.nan)):
+        # Too few sessions for the flow's percentages, yet a letter states the figure as it is.
+        row["attendance_pct"] = float(raw_pct[i])
+    record = register.roster.pupils.get(task.pupil)
+    forename = (record.forename if record else "") or "your child"
+    surname = (record.surname if record else "") or (
+        "" if record and record.forename else f"(pupil {task.pupil})"
+    )
+    stage = case.stage if case.is_open else 0
+    try:
+        stage_name = setup.flow.stage(stage).name
+    except KeyError:
+        stage_name = ""
+    reviews = [t.due for t in case.timers if t.due >= decision.on]
+    return LetterContext(
+        school=School(
+            name=cfg.name,
+            address_lines=cfg.address,
+            phone=cfg.phone or PLACEHOLDER,
+            email=cfg.email or PLACEHOLDER,
+        ),
+        pupil=Pupil(
+            forename=forename,
+            surname=surname,
+            year_group=(record.year_group if record else "") or "year group not recorded",
+            compulsory_school_age=row.get("compulsory_school_age", 1.0) == 1.0,
+        ),
+        figures=figures_from_facts(
+            row,
+            period_from=year_start(setup.calendar, facts.day_index),
+            period_to=facts.as_of,
+        ),
+        stage=stage,
+        stage_name=stage_name,
+        letter_date=decision.on,
+        contact=_contact(cfg.attendance_contact),
+        next_review=min(reviews) if reviews else None,
+    )
+
+
+def _contact(value: dict[str, str] | None) -> Contact:
+    if not value:
+        return Contact(name=PLACEHOLDER, role="Attendance")
+    return Contact(name=value.get("name") or PLACEHOLDER, role=value.get("role") or "Attendance")
+
+
+def _attendance_pct(
+    counts: CumulativeCounts, facts: FactTable
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Year-to-date attendance without the flow's minimum of possible sessions (NaN: none)."""
+    cal = counts.calendar
+    first = 2 * cal.year_of(facts.day_index).first
+    window = counts.counts_between(first, 2 * facts.day_index + 1)
+    return window.attendance_pct(min_possible_sessions=1)
+
+
+def pdf_of(template: str, figures_json: str, flow: str) -> bytes:
+    """The PDF of a prepared letter, from the context kept with it."""
+    return render_pdf(template, context_from_json(figures_json), flow=flow)
+
+
+# -- the context as JSON ----------------------------------------------------------------------
+
+
+def context_to_json(ctx: LetterContext) -> str:
+    # (``asdict`` of the whole context would try to copy ``extra``, a read-only mapping)
+    document: dict[str, Any] = {}
+    for f in fields(ctx):
+        value = getattr(ctx, f.name)
+        if is_dataclass(value) and not isinstance(value, type):
+            value = asdict(value)
+        document[f.name] = value
+    document["extra"] = dict(ctx.extra)
+    return json.dumps(document, default=_plain, sort_keys=True, ensure_ascii=False)
+
+
+def context_from_json(text: str) -> LetterContext:
+    d = json.loads(text)
+    figures: dict[str, Any] = {
+        k: (date.fromisoformat(v) if k in ("period_from", "period_to") else v)
+        for k, v in d["figures"].items()
+    }
+    meeting = d.get("meeting")
+    return LetterContext(
+        school=School(**{**d["school"], "address_lines": tuple(d["school"]["address_lines"])}),
+        pupil=Pupil(**d["pupil"]),
+        figures=Figures(**figures),
+        stage=d["stage"],
+        stage_name=d["stage_name"],
+        letter_date=date.fromisoformat(d["letter_date"]),
+        contact=Contact(**d["contact"]),
+        next_review=date.fromisoformat(d["next_review"]) if d.get("next_review") else None,
+        meeting=(
+            Meeting(
+                date=date.fromisoformat(meeting["date"]),
+                time=time.fromisoformat(meeting["time"]),
+                place=meeting["place"],
+            )
+            if meeting
+            else None
+        ),
+        extra=d.get("extra") or {},
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date | time):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} into a letter's context")

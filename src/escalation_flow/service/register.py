@@ -1,0 +1,146 @@
+"""A school as the service evaluates it: its flow, calendar and settings, and its register as
+known now, counted through a school day (the same reading the backtest makes, from the store)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store.marks_reader import RegisterReader, SchoolRead
+from escalation_flow.adapters.trust_files import SchoolConfig
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.definition import Flow
+from escalation_flow.core.engine import Context
+from escalation_flow.core.facts import FactTable, facts_from_counts
+from escalation_flow.core.marks import Roster
+from escalation_flow.core.register import RegisterGrid
+from escalation_flow.core.school_day import SchoolBook
+from escalation_flow.core.session_counts import CumulativeCounts
+from escalation_flow.errors import CalendarError
+
+T = TypeVar("T")
+
+#: As in the backtest: when the trust file gives no time, registers close at 16:30.
+DEFAULT_REGISTERS_CLOSE = time(16, 30)
+
+
+@dataclass(frozen=True)
+class SchoolSetup:
+    """What stays fixed for a school while the service runs (read from the trust file)."""
+
+    school: str
+    config: SchoolConfig
+    flow: Flow
+    calendar: SchoolCalendar
+
+    @cached_property
+    def ctx(self) -> Context:
+        return Context(self.flow, self.calendar)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.calendar.timezone)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return dict(self.config.overrides)
+
+    @property
+    def registers_close(self) -> time:
+        close = self.config.registers_close_at
+        return time.fromisoformat(close) if close else DEFAULT_REGISTERS_CLOSE
+
+    def book(self, pupils: tuple[str, ...]) -> SchoolBook:
+        return SchoolBook(
+            ctx=self.ctx,
+            school=self.school,
+            pupils=pupils,
+            parameters=self.parameters,
+            registers_close=self.registers_close,
+        )
+
+    def local_date(self, instant: datetime) -> date:
+        return instant.astimezone(self.zone).date()
+
+    def action_day(self, instant: datetime) -> int:
+        """The school day a staff action or a timer at ``instant`` belongs to: its own date if
+        that is a school day, else the next school day (the backtest's rule), else the last."""
+        local = self.local_date(instant)
+        cal = self.calendar
+        try:
+            return cal.day_index(cal.next_school_day_on_or_after(local))
+        except CalendarError:
+            last = cal.index_on_or_before(local)
+            if last < 0:
+                raise
+            return last
+
+
+@dataclass
+class Register:
+    """One school's register as known at ``known_at``, counted through school day ``through``."""
+
+    setup: SchoolSetup
+    grid: RegisterGrid
+    counts: CumulativeCounts
+    roster: Roster
+    _facts: dict[int, FactTable] = field(default_factory=dict)
+    _derived: dict[tuple[str, int], Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        store: Store,
+        setup: SchoolSetup,
+        known_at: datetime,
+        through: int,
+        read: SchoolRead | None = None,
+    ) -> Register:
+        """The register as known at ``known_at``, counted through school day ``through``;
+        ``read``: already read (``RegisterReader``, never ``store.load_marks``: see there)."""
+        if read is None:
+            with RegisterReader(store) as reader:
+                read = reader.read(setup.school, setup.calendar, known_at)
+        counts = CumulativeCounts(read.grid, setup.calendar, through_day=max(through, 0))
+        return cls(setup, read.grid, counts, read.roster)
+
+    @property
+    def pupils(self) -> tuple[str, ...]:
+        return self.grid.pupils
+
+    def facts(self, day: int) -> FactTable:
+        """Facts at the end of school day ``day`` (before the first day: the first day's)."""
+        day = max(day, 0)
+        if day not in self._facts:
+            self._facts[day] = facts_from_counts(
+                self.counts,
+                day,
+                min_possible_sessions_ytd=self.setup.flow.definition.min_possible_sessions,
+            )
+        return self._facts[day]
+
+    def derived(self, name: str, day: int, build: Callable[[], T]) -> T:
+        """A figure derived from the register for a day, built once (letters' raw percentages)."""
+        key = (name, day)
+        if key not in self._derived:
+            self._derived[key] = build()
+        value: T = self._derived[key]
+        return value
+
+    def morning_facts(self, day: int) -> FactTable:
+        """What a timer or a staff action on school day ``day`` is decided on: the facts at the
+        end of the previous school day (on the calendar's first day, that day's)."""
+        return self.facts(day - 1 if day > 0 else 0)
+
+
+def year_start(calendar: SchoolCalendar, day: int) -> date:
+    return calendar.school_days[calendar.year_of(day).first]
+
+
+def day_before(day: date) -> date:
+    return day - timedelta(days=1)

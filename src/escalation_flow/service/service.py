@@ -1,0 +1,203 @@
+"""The service: the use cases the daemon, the command line and the pages share.
+
+Loads from the store, runs the pure engine (``core``), writes what it decided in one
+transaction, then logs one event per thing that happened. Every instant it writes comes from
+its ``Clock``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from structlog.typing import FilteringBoundLogger
+
+from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.trust_files import Trust
+from escalation_flow.clock import Clock
+from escalation_flow.core.decisions import Decision, Stimulus
+from escalation_flow.core.definition import Flow
+from escalation_flow.errors import ActionError, NotFoundError
+from escalation_flow.logs import get_logger
+from escalation_flow.service import days, letter_desk, queries, staff, timetable
+from escalation_flow.service.register import SchoolSetup
+from escalation_flow.service.staff import ActionsReport
+from escalation_flow.service.views import (
+    CaseView,
+    DayReport,
+    FiredTimer,
+    LetterView,
+    StatusReport,
+    TaskView,
+)
+
+
+class Service:
+    """Use cases over one store and one trust, on one clock; ``worker`` names this process in
+    what it writes (``school_days.worker``, ``timers.claimed_by``)."""
+
+    def __init__(self, store: Store, trust: Trust, clock: Clock, *, worker: str = "cli") -> None:
+        self.store = store
+        self.trust = trust
+        self.clock = clock
+        self.worker = worker
+        self.log: FilteringBoundLogger = get_logger("escalation_flow.service")
+        self._setups: dict[str, SchoolSetup] = {}
+        self._flows: dict[Path, Flow] = {}
+        self._schools_known = False
+
+    # -- set-up ----------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        instant = self.clock.now()
+        if instant.tzinfo is None:
+            raise ValueError("the service's clock must give timezone-aware instants")
+        return instant.astimezone(UTC)
+
+    def setup(self, school: str) -> SchoolSetup:
+        """A school (by id or URN) with its flow and calendar, read once."""
+        key = self.trust.resolve_school(school)
+        if key not in self._setups:
+            from escalation_flow.adapters.flow_files import load_flow
+
+            config = self.trust.school(key)
+            if config.flow_path not in self._flows:
+                self._flows[config.flow_path] = load_flow(config.flow_path)
+            self._setups[key] = SchoolSetup(
+                key, config, self._flows[config.flow_path], self.trust.calendar(key)
+            )
+        return self._setups[key]
+
+    def schools(self) -> list[str]:
+        return sorted(self.trust.schools)
+
+    def ensure_schools(self) -> None:
+        """The trust's schools are in the store (added on first use)."""
+        if not self._schools_known:
+            self.store.upsert_schools(self.trust)
+            self._schools_known = True
+
+    # -- school days and timers ------------------------------------------------------------------
+
+    def run_day(
+        self, school: str, day: date, *, force: bool = False, auto_complete: bool = False
+    ) -> DayReport:
+        """Evaluate one school day of one school (idempotent: again is a no-op unless ``force``).
+        ``auto_complete`` (demos, rehearsals): every task due by then is done by "auto" with its
+        default outcome, as the backtest's ``--auto-complete-actions``."""
+        return days.run_day(self, school, day, force=force, auto_complete=auto_complete)
+
+    def run_trust_day(self, day: date, *, force: bool = False) -> list[DayReport]:
+        """``run_day`` for every school of the trust, in order of id (registers read ahead)."""
+        return days.run_trust_day(self, day, force=force)
+
+    def fire_due_timers(
+        self, now: datetime | None = None, *, stop: Callable[[], bool] | None = None
+    ) -> list[FiredTimer]:
+        """Claim and fire every pending timer with ``fire_at <= now`` (default: the clock);
+        ``stop()`` is asked before each timer (a daemon stopping finishes the one in hand)."""
+        return days.fire_due_timers(self, now or self.now(), stop)
+
+    def pending_fire_times(
+        self, after: datetime | None = None, limit: int = 1000
+    ) -> list[datetime]:
+        """Distinct instants pending timers fire at, earliest first (the scheduler mirrors them)."""
+        return timetable.pending_fire_times(self, after, limit)
+
+    def last_evaluated_days(self) -> dict[str, date]:
+        """Each school's latest evaluated school day (absent: never evaluated)."""
+        return timetable.last_evaluated_days(self)
+
+    # -- staff -----------------------------------------------------------------------------------
+
+    def complete_task(
+        self,
+        task_id: int,
+        outcome: str | None,
+        by: str,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> TaskView:
+        """``ConflictError`` if someone else completed it; ``ActionError`` for a bad outcome; the
+        same completion again is reported ``already_recorded``."""
+        return staff.complete_task(self, task_id, outcome, by, note, at)
+
+    def record_event(
+        self,
+        school: str,
+        pupil: str,
+        event: str,
+        by: str,
+        outcome: str | None = None,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> list[Decision]:
+        """A manual event of the pupil's flow (``safeguarding_concern``, ...), or a task by name."""
+        by = staff.staff_id(by)
+        stimulus = Stimulus("action", event, outcome, by, note)
+        return list(staff.act(self, school, pupil, stimulus, at or self.now()).decisions)
+
+    def override(self, school: str, pupil: str, stage: int, reason: str, by: str) -> list[Decision]:
+        """A professional judgement: put the case in ``stage`` (0 closes it), with the reason."""
+        by = staff.staff_id(by)
+        if not reason.strip():
+            raise ActionError("an override needs a reason")
+        flow = self.setup(school).flow
+        stages = sorted(s.number for s in flow.definition.stages if s.initial)
+        if stage != 0 and stage not in stages:
+            raise ActionError(
+                f"stage {stage} is not a stage of flow {flow.id} a case can be in "
+                f"(choose {', '.join(map(str, stages))}, or 0 to close the case)"
+            )
+        stimulus = Stimulus("override", by=by, note=reason.strip(), extra={"stage": stage})
+        if stage == 0 and not self._has_open_case(school, pupil):
+            raise ActionError(f"pupil {pupil} has no open case at school {school} to close")
+        return list(staff.act(self, school, pupil, stimulus, self.now()).decisions)
+
+    def apply_actions(self, path: Path) -> ActionsReport:
+        """A contract actions CSV, applied through the same steps; retried rows count once."""
+        return staff.apply_actions(self, path)
+
+    def _has_open_case(self, school: str, pupil: str) -> bool:
+        try:
+            return self.case(school, pupil).status == "open"
+        except NotFoundError:  # never had a case
+            return False
+
+    # -- letters ---------------------------------------------------------------------------------
+
+    def letter(self, letter_id: int) -> LetterView:
+        return letter_desk.letter(self, letter_id)
+
+    def letter_pdf(self, letter_id: int) -> bytes:
+        return letter_desk.pdf(self, letter_id)
+
+    def approve_letter(self, letter_id: int, by: str) -> LetterView:
+        return letter_desk.approve(self, letter_id, by)
+
+    def render_letters(self, limit: int | None = None) -> int:
+        """Render the PDFs of prepared letters that have none yet; how many."""
+        return letter_desk.render_pending(self, limit)
+
+    # -- what is due, what happened --------------------------------------------------------------
+
+    def tasks(
+        self,
+        school: str | None = None,
+        role: str | None = None,
+        due_by: date | None = None,
+        include_universal: bool = True,
+    ) -> list[TaskView]:
+        """Open tasks, overdue first (most overdue first), then by due date."""
+        return queries.tasks(self, school, role, due_by, include_universal)
+
+    def task(self, task_id: int) -> TaskView:
+        return queries.task(self, task_id)
+
+    def case(self, school: str, pupil: str) -> CaseView:
+        """The case row, its whole history (with the chain checked), open tasks, pending timers."""
+        return queries.case(self, school, pupil)
+
+    def status(self) -> StatusReport:
+        return queries.status(self)
