@@ -1,0 +1,292 @@
+"""The audit's reads and writes: flow versions kept by their text, seals over marks, and the
+whole-store check behind ``escalation-flow audit verify``.
+
+``store_flow_version(conn, flow, now)`` is the hook the service calls (in the transaction that
+writes a case's records) so that every version a decision was taken under can be re-run later;
+``seal_imports(conn, now)`` seals every import not yet sealed (call it in the import's
+transaction, or let ``audit seal`` do it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import tempfile
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from escalation_flow.adapters.store.audit_models import FlowVersionRow, MarkSealRow
+from escalation_flow.adapters.store.cases import CASES, EVENTS, history, school_ids
+from escalation_flow.adapters.store.history import GENESIS
+from escalation_flow.adapters.store.models import Mark, Pupil, table_of
+from escalation_flow.audit.verify import (
+    Breach,
+    MarkRow,
+    Seal,
+    VerifyReport,
+    check_case_row,
+    check_chain,
+    check_sealed_rows,
+    check_seals,
+    mark_digest,
+    mark_fingerprints,
+    seal_hash,
+)
+from escalation_flow.core.case import fold
+from escalation_flow.core.definition import Flow
+from escalation_flow.core.marks import to_micros
+from escalation_flow.errors import FlowError, NotFoundError, StoreError
+
+FLOW_VERSIONS = table_of(FlowVersionRow)
+SEALS = table_of(MarkSealRow)
+MARKS = table_of(Mark)
+PUPILS = table_of(Pupil)
+
+
+# -- flow versions ---------------------------------------------------------------------------------
+
+
+def store_flow_version(conn: Connection, flow: Flow, now: datetime) -> bool:
+    """Keep ``flow``'s text under its version, if not kept yet; True when it was new.
+
+    The text is read from the flow's file and must still hash to the version the flow was loaded
+    as (a file edited since would be kept under the wrong version: refused).
+    """
+    found = conn.execute(
+        select(FLOW_VERSIONS.c.version).where(FLOW_VERSIONS.c.version == flow.version)
+    ).first()
+    if found is not None:
+        return False
+    try:
+        raw = Path(flow.path).read_bytes()
+    except OSError as exc:
+        raise StoreError(f"cannot keep flow {flow.id}: {flow.path}: {exc.strerror}") from exc
+    if hashlib.sha256(raw).hexdigest() != flow.version:
+        raise StoreError(
+            f"flow file {flow.path} changed since it was loaded as version {flow.version[:12]}; "
+            "reload it before evaluating"
+        )
+    insert_ = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+    statement = insert_(FLOW_VERSIONS).values(
+        version=flow.version, flow=flow.id, yaml=raw.decode("utf-8"), first_seen=now
+    )
+    conn.execute(statement.on_conflict_do_nothing(index_elements=["version"]))
+    return True
+
+
+def flow_texts(conn: Connection, versions: Collection[str] | None = None) -> dict[str, str]:
+    query = select(FLOW_VERSIONS.c.version, FLOW_VERSIONS.c.yaml)
+    if versions is not None:
+        query = query.where(FLOW_VERSIONS.c.version.in_(list(versions)))
+    return {str(r[0]): str(r[1]) for r in conn.execute(query)}
+
+
+def load_flow_versions(
+    conn: Connection, versions: Collection[str] | None = None
+) -> dict[str, Flow]:
+    """Every stored version (or those named) as a checked ``Flow``."""
+    return {v: flow_from_text(text, v) for v, text in flow_texts(conn, versions).items()}
+
+
+def flow_from_text(text: str, version: str) -> Flow:
+    """A stored flow text back into a ``Flow`` (through the flow loader and all its checks)."""
+    from escalation_flow.adapters.flow_files import load_flow
+
+    raw = text.encode("utf-8")
+    if hashlib.sha256(raw).hexdigest() != version:
+        raise FlowError(f"stored flow version {version[:12]} does not hash to its version")
+    with tempfile.TemporaryDirectory(prefix="escalation-flow-") as folder:
+        path = Path(folder) / f"{version[:12]}.yaml"
+        path.write_bytes(raw)
+        flow = load_flow(path)
+    return dataclasses.replace(flow, path=f"flow_versions:{version[:12]}")
+
+
+# -- seals over marks ------------------------------------------------------------------------------
+
+
+def seal_imports(conn: Connection, now: datetime) -> list[tuple[str, int, int]]:
+    """Seal every (school, import) with marks and no seal yet, oldest import first.
+
+    Returns (school, import id, rows) per new seal.
+    """
+    keys = {v: k for k, v in school_ids(conn).items()}
+    m, s = MARKS.c, SEALS.c
+    present = [tuple(r) for r in conn.execute(select(m.school_id, m.import_id).distinct())]
+    sealed = {tuple(r) for r in conn.execute(select(s.school_id, s.import_id))}
+    todo: dict[int, list[int]] = defaultdict(list)
+    for school_id, import_id in sorted(present):
+        if (school_id, import_id) not in sealed:
+            todo[school_id].append(import_id)
+    out = []
+    for school_id, imports in sorted(todo.items()):
+        rows = mark_rows(conn, school_id, imports)
+        head = conn.execute(
+            select(s.seq, s.hash).where(s.school_id == school_id).order_by(s.seq.desc()).limit(1)
+        ).first()
+        seq, previous = (head.seq, head.hash) if head else (0, GENESIS)
+        for import_id in imports:
+            seq += 1
+            found = rows.get(import_id, [])
+            digest, prints = mark_digest(found), mark_fingerprints(found)
+            school = keys[school_id]
+            new = seal_hash(school, seq, import_id, len(found), digest, prints, now, previous)
+            conn.execute(
+                insert(SEALS).values(
+                    school_id=school_id, seq=seq, import_id=import_id, rows=len(found),
+                    digest=digest, fingerprints=prints, sealed_at=now, prev_hash=previous,
+                    hash=new,
+                )
+            )  # fmt: skip
+            previous = new
+            out.append((school, import_id, len(found)))
+    return out
+
+
+def mark_rows(
+    conn: Connection, school_id: int, imports: Collection[int] | None = None
+) -> dict[int, list[MarkRow]]:
+    """A school's stored marks (or those of ``imports``), by import."""
+    m, p = MARKS.c, PUPILS.c
+    query = (
+        select(
+            m.import_id, p.mis_id, m.date, m.session, m.code, m.recorded_at, m.minutes_late,
+            m.imported_at,
+        )
+        .join(PUPILS, p.id == m.pupil_id)
+        .where(m.school_id == school_id)
+    )  # fmt: skip
+    if imports is not None:
+        query = query.where(m.import_id.in_(list(imports)))
+    out: dict[int, list[MarkRow]] = defaultdict(list)
+    for row in conn.execute(query):
+        out[row.import_id].append(
+            MarkRow(
+                pupil=row.mis_id,
+                day=row.date,
+                session=row.session,
+                code=row.code,
+                recorded_at=to_micros(row.recorded_at),
+                minutes_late=row.minutes_late,
+                imported_at=to_micros(row.imported_at),
+            )
+        )
+    return out
+
+
+def load_seals(conn: Connection, school_id: int, school: str) -> list[Seal]:
+    s = SEALS.c
+    rows = conn.execute(select(SEALS).where(s.school_id == school_id).order_by(s.seq))
+    return [
+        Seal(school, r.seq, r.import_id, r.rows, r.digest, bytes(r.fingerprints), r.sealed_at,
+             r.prev_hash, r.hash)
+        for r in rows
+    ]  # fmt: skip
+
+
+# -- the whole check -------------------------------------------------------------------------------
+
+
+def verify_store(engine: Engine, school: str | None = None) -> VerifyReport:
+    """Check every case chain, case row, seal and stored flow text (of one school, or all)."""
+    report = VerifyReport()
+    with engine.connect() as conn:
+        ids = school_ids(conn)
+        if school is not None and school not in ids:
+            raise NotFoundError(f"school {school!r} is not in the store")
+        chosen = {school: ids[school]} if school else ids
+        used_versions: set[str] = set()
+        for key, school_id in sorted(chosen.items()):
+            used_versions |= _verify_cases(conn, report, key, school_id)
+            _verify_marks(conn, report, key, school_id)
+        _verify_flows(conn, report, used_versions)
+    report.breaches.sort(key=lambda b: (b.where, b.seq or 0, b.kind, b.message))
+    return report
+
+
+def _verify_cases(conn: Connection, report: VerifyReport, school: str, school_id: int) -> set[str]:
+    c = CASES.c
+    versions: set[str] = set()
+    rows = conn.execute(select(CASES).where(c.school_id == school_id).order_by(c.pupil))
+    for row in rows.mappings().all():
+        name = f"{school}/{row['pupil']}"
+        records = history(conn, row["id"])
+        report.cases += 1
+        report.records += len(records)
+        broken = check_chain(name, records, length=row["length"], head_hash=row["head_hash"])
+        report.breaches += broken
+        versions |= {r.flow_version for r in records}
+        try:
+            folded = fold(school, row["pupil"], (r.decision() for r in records))
+        except (ValueError, KeyError, TypeError) as exc:
+            report.breaches.append(
+                Breach(name, None, "unreadable", f"history does not fold: {exc}")
+            )
+            continue
+        if not broken:  # a broken chain already says what is wrong; the fold of it would not
+            report.breaches += check_case_row(name, dict(row), folded)
+    orphans = conn.execute(
+        select(func.count()).select_from(EVENTS).where(EVENTS.c.case_id.not_in(select(c.id)))
+    ).scalar()
+    if orphans:
+        report.breaches.append(
+            Breach(f"cases of {school}", None, "case_row", f"{orphans} records of no case")
+        )
+    return versions
+
+
+def _verify_marks(conn: Connection, report: VerifyReport, school: str, school_id: int) -> None:
+    seals = load_seals(conn, school_id, school)
+    report.breaches += check_seals(school, seals)
+    rows = mark_rows(conn, school_id)
+    report.seals += len(seals)
+    report.marks += sum(len(v) for v in rows.values())
+    sealed = {s.import_id for s in seals}
+    newest = max(sealed, default=0)
+    for import_id in sorted(set(rows) - sealed):
+        count = len(rows[import_id])
+        if import_id < newest:
+            report.breaches.append(
+                Breach(f"marks of {school}", None, "mark_added",
+                       f"import {import_id}: {count} rows under no seal, older than the newest "
+                       "seal (added outside an import?)")
+            )  # fmt: skip
+        else:
+            report.warnings.append(
+                f"marks of {school}: import {import_id} ({count} rows) is not sealed yet: "
+                "run `escalation-flow audit seal`"
+            )
+
+    def cells() -> list[tuple[str, date, str]]:
+        return _cells(rows.values())
+
+    for seal in seals:
+        report.breaches += check_sealed_rows(school, seal, rows.get(seal.import_id, []), cells)
+
+
+def _cells(groups: Iterable[list[MarkRow]]) -> list[tuple[str, date, str]]:
+    """Every (pupil, day, session) a deleted row could have been: pupils and days seen."""
+    pupils = sorted({r.pupil for g in groups for r in g})
+    days = sorted({r.day for g in groups for r in g})
+    return [(p, d, s) for p in pupils for d in days for s in ("AM", "PM")]
+
+
+def _verify_flows(conn: Connection, report: VerifyReport, used: set[str]) -> None:
+    texts = flow_texts(conn)
+    report.flow_versions = len(texts)
+    for version, text in sorted(texts.items()):
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() != version:
+            report.breaches.append(
+                Breach(f"flow version {version[:12]}", None, "edited",
+                       "the stored flow text does not hash to its version")
+            )  # fmt: skip
+    for version in sorted(used - set(texts)):
+        report.warnings.append(
+            f"flow version {version[:12]} is named by history records but its text is not "
+            "stored: decisions under it cannot be replayed"
+        )

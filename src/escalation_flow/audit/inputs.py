@@ -1,0 +1,155 @@
+"""The audit's inputs, read from a store and a trust file: a case's history, the flows it was
+decided under, the school's calendar and parameters, and the pupil's marks with their imports.
+
+Flow versions come from the store's ``flow_versions`` (each decision's own version); the
+school's current flow file is used for its own version when that was never stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store.audit_reads import (
+    ImportInfo,
+    StoredMarks,
+    case_pupils,
+    case_records,
+    imports,
+    stored_marks,
+)
+from escalation_flow.adapters.store.audit_store import load_flow_versions
+from escalation_flow.adapters.store.cases import school_id
+from escalation_flow.adapters.trust_files import Trust
+from escalation_flow.audit.knowledge import PupilRegister
+from escalation_flow.audit.replay import ReplayInputs
+from escalation_flow.audit.steps import HistoryRecord
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.definition import Flow
+from escalation_flow.core.marks import Roster
+
+
+@dataclass(frozen=True)
+class CaseSource:
+    """One case, loaded: what replay and export need."""
+
+    school: str
+    pupil: str
+    row: dict[str, Any]
+    records: list[HistoryRecord]
+    flows: dict[str, Flow]
+    current_flow: Flow
+    calendar: SchoolCalendar
+    register: PupilRegister
+    roster: Roster
+    imports: dict[int, ImportInfo]
+    import_ids: list[int]  # per row of ``register.marks``
+    parameters: dict[str, Any]
+
+    def replay_inputs(self) -> ReplayInputs:
+        return ReplayInputs(
+            school=self.school,
+            pupil=self.pupil,
+            history=self.records,
+            flows=self.flows,
+            calendar=self.calendar,
+            register=self.register,
+            parameters=self.parameters,
+        )
+
+
+class AuditSource:
+    """Reads cases from ``store`` with the schools of ``trust`` (flows and marks cached)."""
+
+    def __init__(self, store: Store, trust: Trust) -> None:
+        self.store = store
+        self.trust = trust
+        self._flows: dict[str, Flow] = {}
+        self._current: dict[str, Flow] = {}
+        self._marks: dict[str, StoredMarks] = {}
+        self._rosters: dict[str, Roster] = {}
+
+    def school_flow(self, school: str) -> Flow:
+        key = self.trust.resolve_school(school)
+        if key not in self._current:
+            from escalation_flow.adapters.flow_files import load_flow
+
+            self._current[key] = load_flow(self.trust.school(key).flow_path)
+        return self._current[key]
+
+    def pupils(self, school: str) -> list[str]:
+        with self.store.engine.connect() as conn:
+            return case_pupils(conn, school_id(conn, self.trust.resolve_school(school)))
+
+    def flows(self, versions: Collection[str], school: str) -> dict[str, Flow]:
+        """The flows of ``versions`` that can be had (stored, or the school's current file)."""
+        current = self.school_flow(school)
+        self._flows.setdefault(current.version, current)  # no need to read its stored text
+        missing = [v for v in versions if v not in self._flows]
+        if missing:
+            with self.store.engine.connect() as conn:
+                self._flows.update(load_flow_versions(conn, missing))
+        return {v: self._flows[v] for v in versions if v in self._flows} | {
+            current.version: current
+        }
+
+    def case(self, school: str, pupil: str, *, whole_school: bool = False) -> CaseSource:
+        """``whole_school``: read the school's marks once and keep them (``replay --all``)."""
+        school = self.trust.resolve_school(school)
+        calendar = self.trust.calendar(school)
+        with self.store.engine.connect() as conn:
+            sid = school_id(conn, school)
+            row, records = case_records(conn, sid, school, pupil)
+            if whole_school:
+                if school not in self._marks:
+                    self._marks[school] = stored_marks(conn, sid, school, calendar)
+                marks = self._marks[school]
+            else:
+                marks = stored_marks(conn, sid, school, calendar, [pupil])
+        roster = self._roster(school)
+        register = PupilRegister(
+            marks.table,
+            pupil,
+            calendar,
+            roster=roster,
+            imported_at=marks.imported_at,
+            import_id=marks.import_id,
+        )
+        rows = _rows_of(marks, pupil)
+        import_ids = [int(marks.import_id[r]) for r in rows]
+        with self.store.engine.connect() as conn:
+            found = dict(imports(conn, set(import_ids)))
+        versions = {r.flow_version for r in records} | {_opened_version(r) for r in records}
+        versions.discard("")
+        return CaseSource(
+            school=school,
+            pupil=pupil,
+            row=row,
+            records=records,
+            flows=self.flows(versions, school),
+            current_flow=self.school_flow(school),
+            calendar=calendar,
+            register=register,
+            roster=roster,
+            imports=found,
+            import_ids=import_ids,
+            parameters=dict(self.trust.school(school).overrides),
+        )
+
+    def _roster(self, school: str) -> Roster:
+        if school not in self._rosters:
+            self._rosters[school] = self.store.load_roster(school)
+        return self._rosters[school]
+
+
+def _rows_of(marks: StoredMarks, pupil: str) -> list[int]:
+    if pupil not in marks.table.pupils:
+        return []
+    index = marks.table.pupils.index(pupil)
+    return [int(r) for r in (marks.table.pupil == index).nonzero()[0]]
+
+
+def _opened_version(record: HistoryRecord) -> str:
+    return str(record.body.get("flow_version", "")) if record.type == "case_opened" else ""

@@ -1,0 +1,271 @@
+"""The auditor's commands: ``audit verify``, ``audit seal``, ``replay``, ``case export`` and
+``case migrate``. They read the store named by the settings (``ESCALATION_FLOW_DATABASE_URL``)
+and the trust file (``--trust`` or ``ESCALATION_FLOW_TRUST_FILE``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import click
+
+from escalation_flow.cli import main
+from escalation_flow.errors import InputError
+
+if TYPE_CHECKING:
+    from escalation_flow.audit.inputs import AuditSource
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_TRUST_HELP = "The trust file naming the schools, their flows and calendars (default: settings)."
+
+
+#: The exit status when a check finds what it looks for: tampering, or decisions that do not
+#: follow (input errors exit 2, store errors 3).
+FOUND = 1
+
+
+@contextmanager
+def _source(trust_path: Path | None) -> Iterator[AuditSource]:
+    from escalation_flow.adapters.store import Store
+    from escalation_flow.adapters.trust_files import load_trust
+    from escalation_flow.audit.inputs import AuditSource
+    from escalation_flow.settings import load_settings
+
+    settings = load_settings()
+    trust = load_trust(trust_path or settings.trust_file)
+    store = Store(settings.database_url)
+    try:
+        store.require_current()
+        yield AuditSource(store, trust)
+    finally:
+        store.dispose()
+
+
+def _now() -> datetime:
+    from escalation_flow.clock import SystemClock
+
+    return SystemClock().now()
+
+
+# -- audit -----------------------------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Tamper evidence: check the hash-chained history and the sealed register marks."""
+
+
+@audit_group.command("verify")
+@click.option("--school", default=None, help="Check one school only (default: every school).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def audit_verify(school: str | None, as_json: bool) -> None:
+    """Check every case's history chain, every case row, every seal over the marks and every
+    stored flow text; name each record edited, deleted or reordered. Exit 1 if any was."""
+    from escalation_flow.adapters.store import Store
+    from escalation_flow.adapters.store.audit_store import verify_store
+    from escalation_flow.audit.report import verify_json, verify_text
+    from escalation_flow.settings import load_settings
+
+    store = Store(load_settings().database_url)
+    try:
+        store.require_current()
+        report = verify_store(store.engine, school)
+    finally:
+        store.dispose()
+    if as_json:
+        click.echo(json.dumps(verify_json(report), indent=1))
+    else:
+        click.echo(verify_text(report), nl=False)
+    if not report.ok:
+        sys.exit(FOUND)
+
+
+@audit_group.command("seal")
+def audit_seal() -> None:
+    """Seal every import of marks not sealed yet (after the fact: sealing at import is better)."""
+    from escalation_flow.adapters.store import Store
+    from escalation_flow.adapters.store.audit_store import seal_imports
+    from escalation_flow.settings import load_settings
+
+    store = Store(load_settings().database_url)
+    try:
+        store.require_current()
+        with store.engine.begin() as conn:
+            sealed = seal_imports(conn, _now())
+    finally:
+        store.dispose()
+    for school, import_id, rows in sealed:
+        click.echo(f"{school}: import {import_id} sealed ({rows} marks)")
+    click.echo(f"{len(sealed)} seal(s) added")
+
+
+# -- replay ----------------------------------------------------------------------------------------
+
+
+@main.command("replay")
+@click.argument("school", required=False)
+@click.argument("pupil", required=False)
+@click.option("--as-of", "as_of", default=None, help="A date or ISO instant: the case as it stood.")
+@click.option(
+    "--all", "every", is_flag=True, help="Replay every case of --school (no school: of every one)."
+)
+@click.option("--school", "school_option", default=None, help="The school, with --all.")
+@click.option("--json", "as_json", is_flag=True, help="Print the replay as JSON.")
+@click.option("--trust", "trust_path", type=_FILE, default=None, help=_TRUST_HELP)
+def replay_command(
+    school: str | None,
+    pupil: str | None,
+    as_of: str | None,
+    every: bool,
+    school_option: str | None,
+    as_json: bool,
+    trust_path: Path | None,
+) -> None:
+    """Rebuild a case from its history and re-run its flow, decision by decision, on the
+    register as known when each was taken (and as known now). Exit 1 when a decision does not
+    follow (overrides by staff are reported, not counted against it)."""
+    from escalation_flow.audit import casework, report
+
+    if every:
+        target = school_option or school
+        if pupil is not None:
+            raise InputError("give --all with --school SCHOOL (or no school: every school)")
+        with _source(trust_path) as source:
+            schools = [target] if target else sorted(source.trust.schools)
+            results = [casework.replay_school(source, s) for s in schools]
+        if as_json:
+            documents = [report.school_json(r) for r in results]
+            _print(documents[0] if target else {"schools": documents})
+        else:
+            _print("".join(report.school_text(r) for r in results))
+        if not all(r.agrees for r in results):
+            sys.exit(FOUND)
+        return
+    if school is None or pupil is None:
+        raise InputError("give SCHOOL PUPIL (or --all [--school SCHOOL])")
+    with _source(trust_path) as source:
+        key = source.trust.resolve_school(school)
+        calendar = source.trust.calendar(key)
+        zone = ZoneInfo(calendar.timezone)
+        instant = _instant(as_of, zone) if as_of else None
+        case = source.case(key, pupil)
+        from escalation_flow.audit.replay import replay_case
+
+        result = replay_case(case.replay_inputs(), as_of=instant)
+        if as_json:
+            _print(report.replay_json(result))
+        else:
+            _print(report.replay_text(result, zone))
+            if instant is not None:
+                flow = case.flows.get(result.case.flow_version) or case.current_flow
+                minimum = flow.definition.min_possible_sessions
+                _print(report.as_of_text(result, case.register, calendar, minimum))
+    if not result.agrees:
+        sys.exit(FOUND)
+
+
+def _instant(text: str, zone: ZoneInfo) -> datetime:
+    """A date means the end of that day in the school's zone; an instant needs its offset."""
+    try:
+        if len(text) == 10:
+            day = datetime.fromisoformat(text).date()
+            end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+            return (end - timedelta(microseconds=1)).astimezone(UTC)
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"--as-of {text!r} is not a date (YYYY-MM-DD) or an ISO instant") from None
+    if instant.tzinfo is None:
+        raise InputError(f"--as-of {text!r} needs its UTC offset (e.g. 2025-10-06T17:00+01:00)")
+    return instant.astimezone(UTC)
+
+
+def _print(value: object) -> None:
+    from escalation_flow.audit.report import jsonable
+
+    if isinstance(value, str):
+        click.echo(value, nl=False)
+    else:
+        click.echo(json.dumps(value, indent=1, default=jsonable, ensure_ascii=False))
+
+
+# -- case ------------------------------------------------------------------------------------------
+
+
+def _case_group() -> click.Group:
+    """The ``case`` group: shared with other areas' case commands if one already made it."""
+    existing = main.commands.get("case")
+    if isinstance(existing, click.Group):
+        return existing
+
+    @main.group("case")
+    def case_group() -> None:
+        """One pupil's case: its file for a local authority, its flow version."""
+
+    return case_group
+
+
+case_group = _case_group()
+
+
+@case_group.command("export")
+@click.argument("school")
+@click.argument("pupil")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json", "html", "pdf"]), default="pdf",
+    show_default=True, help="csv: one row per entry; html/pdf: with the chart, for print.",
+)  # fmt: skip
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Where to write it (default: SCHOOL-PUPIL-case-file.FORMAT here; '-': standard output).",
+)  # fmt: skip
+@click.option("--trust", "trust_path", type=_FILE, default=None, help=_TRUST_HELP)
+def case_export(
+    school: str, pupil: str, fmt: str, out: Path | None, trust_path: Path | None
+) -> None:
+    """The chronology a local authority asks for: every trigger with its facts, every letter,
+    call, meeting, outcome, referral and override with who and when, the register amendments,
+    the attendance at each point and the support offered."""
+    from escalation_flow.audit.casework import case_file
+    from escalation_flow.audit.export import export
+
+    with _source(trust_path) as source:
+        key = source.trust.resolve_school(school)
+        cf = case_file(source, key, pupil, _now())
+        data = export(cf, fmt, timezone=source.trust.calendar(key).timezone)
+    if out is not None and str(out) == "-":
+        sys.stdout.buffer.write(data)
+        return
+    path = out or Path(f"{key}-{pupil}-case-file.{fmt}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    click.echo(f"{path}: case file of {key}/{pupil} ({len(cf.entries)} entries, {fmt})")
+
+
+@case_group.command("migrate")
+@click.argument("school")
+@click.argument("pupil")
+@click.option("--to-version", "to_version", required=True, help="A stored flow version (prefix).")
+@click.option("--by", required=True, help="Who decided it (a staff id).")
+@click.option("--reason", required=True, help="Why the case moves to that version.")
+@click.option("--trust", "trust_path", type=_FILE, default=None, help=_TRUST_HELP)
+def case_migrate(
+    school: str, pupil: str, to_version: str, by: str, reason: str, trust_path: Path | None
+) -> None:
+    """Move an open case onto another version of its flow, recorded in its history (open cases
+    otherwise stay on the version they were opened under)."""
+    from escalation_flow.audit.casework import migrate_case
+
+    with _source(trust_path) as source:
+        d = migrate_case(
+            source, school, pupil, to_version=to_version, by=by, reason=reason, now=_now()
+        )
+    click.echo(
+        f"{school}/{pupil}: moved from flow version {d.from_version[:12]} to "
+        f"{d.to_version[:12]} by {d.by}"
+    )

@@ -1,0 +1,196 @@
+"""``audit verify`` on a real SQLite file (and PostgreSQL, when the tests have one): every record
+edited, deleted or reordered behind the service's back is named, with its case and ``seq``; so
+is every sealed mark changed."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store.audit_store import seal_imports, verify_store
+from escalation_flow.adapters.store.cases import history
+from escalation_flow.audit.verify import Breach, VerifyReport
+from tests.daemon_builders import LAST_DAY, SCHOOL, built_state, clone, local
+
+CASE_P1 = f"{SCHOOL}/P1"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The daemon's small trust after eight school days, its imports sealed."""
+    folder = tmp_path_factory.mktemp(f"audit-verify-{request.param}")
+    for url in built_state(request.param, folder):
+        store = Store(url)
+        try:
+            with store.engine.begin() as conn:
+                seal_imports(conn, local(LAST_DAY, 20))
+        finally:
+            store.dispose()
+        yield url
+
+
+@pytest.fixture
+def db(template: str, tmp_path: Path) -> Iterator[str]:
+    yield from clone(template, tmp_path)
+
+
+def verify(url: str) -> VerifyReport:
+    store = Store(url)
+    try:
+        return verify_store(store.engine)
+    finally:
+        store.dispose()
+
+
+def tamper(url: str, *statements: str) -> None:
+    """What someone with the database could do, outside the service."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+def p1_records(url: str) -> list[int]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = (
+                "SELECT e.seq FROM case_events e JOIN cases c ON c.id = e.case_id "
+                "WHERE c.pupil = 'P1' ORDER BY e.seq"
+            )
+            return [int(r[0]) for r in conn.exec_driver_sql(query)]
+    finally:
+        engine.dispose()
+
+
+def p1(where: str = "") -> str:
+    return f"case_id = (SELECT id FROM cases WHERE pupil = 'P1'){where}"
+
+
+def named(report: VerifyReport) -> set[tuple[str, int | None, str]]:
+    return {(b.where, b.seq, b.kind) for b in report.breaches}
+
+
+def test_an_untouched_store_verifies(db: str) -> None:
+    report = verify(db)
+    assert report.ok, report.breaches
+    assert report.cases >= 2 and report.records > 5
+    assert report.seals == 8 and report.marks == 8 * 4 * 2
+    assert report.flow_versions == 1
+    assert not report.warnings
+
+
+def test_an_edited_record_is_named(db: str) -> None:
+    tamper(
+        db,
+        f"UPDATE case_events SET body = replace(body, '\"stage\":2', '\"stage\":1') WHERE {p1(' AND seq = 2')}",
+    )
+    report = verify(db)
+    assert (CASE_P1, 2, "edited") in named(report)
+    assert not report.ok
+
+
+def test_a_record_rewritten_with_its_hash_recomputed_is_caught_by_the_next_one(db: str) -> None:
+    store = Store(db)
+    try:
+        with store.engine.connect() as conn:
+            case_id = conn.execute(sa.text("SELECT id FROM cases WHERE pupil = 'P1'")).scalar_one()
+            row = history(conn, case_id)[1]
+    finally:
+        store.dispose()
+    forged = dataclasses.replace(row.link(CASE_P1), actor="someone")
+    tamper(
+        db,
+        f"UPDATE case_events SET actor = 'someone', hash = '{forged.hash()}' "
+        f"WHERE {p1(' AND seq = 2')}",
+    )
+    report = verify(db)
+    assert named(report) == {(CASE_P1, 2, "edited")}
+    assert "its hash recomputed" in report.breaches[0].message
+
+
+def test_a_deleted_record_is_named(db: str) -> None:
+    tamper(db, f"DELETE FROM case_events WHERE {p1(' AND seq = 2')}")
+    assert named(verify(db)) == {(CASE_P1, 2, "deleted")}
+
+
+def test_a_record_deleted_from_the_end_is_named(db: str) -> None:
+    last = p1_records(db)[-1]
+    tamper(db, f"DELETE FROM case_events WHERE {p1(f' AND seq = {last}')}")
+    report = verify(db)
+    assert (CASE_P1, last, "deleted") in named(report)
+    assert "from the end" in next(b.message for b in report.breaches if b.seq == last)
+
+
+def test_two_swapped_records_are_named_with_where_each_was_written(db: str) -> None:
+    tamper(
+        db,
+        f"UPDATE case_events SET seq = -1 WHERE {p1(' AND seq = 2')}",
+        f"UPDATE case_events SET seq = 2 WHERE {p1(' AND seq = 3')}",
+        f"UPDATE case_events SET seq = 3 WHERE {p1(' AND seq = -1')}",
+    )
+    report = verify(db)
+    assert named(report) == {(CASE_P1, 2, "reordered"), (CASE_P1, 3, "reordered")}
+    messages = {b.seq: b.message for b in report.breaches}
+    assert messages[2] == "this record was written as record 3"
+    assert messages[3] == "this record was written as record 2"
+
+
+def test_a_case_row_that_disagrees_with_its_history_is_named(db: str) -> None:
+    tamper(db, "UPDATE cases SET stage = 4 WHERE pupil = 'P1'")
+    assert (CASE_P1, None, "case_row") in named(verify(db))
+
+
+def test_an_edited_mark_is_named_with_its_pupil_day_and_session(db: str) -> None:
+    tamper(
+        db,
+        "UPDATE marks SET code = '/' WHERE date = '2025-09-10' AND session = 'AM' "
+        "AND pupil_id = (SELECT id FROM pupils WHERE mis_id = 'P1')",
+    )
+    report = verify(db)
+    [breach] = [b for b in report.breaches if b.kind == "mark_edited"]
+    assert breach.where == f"marks of {SCHOOL}"
+    assert "pupil P1 2025-09-10 AM code /" in breach.message
+
+
+def test_a_deleted_mark_is_named(db: str) -> None:
+    tamper(
+        db,
+        "DELETE FROM marks WHERE date = '2025-09-12' AND session = 'AM' "
+        "AND pupil_id = (SELECT id FROM pupils WHERE mis_id = 'P1')",
+    )
+    [breach] = [b for b in verify(db).breaches if b.kind == "mark_deleted"]
+    assert "pupil P1 2025-09-12 AM" in breach.message
+
+
+def test_a_mark_slipped_into_an_old_import_is_named(db: str) -> None:
+    later = "recorded_at + 1" if db.startswith("sqlite") else "recorded_at + interval '1 second'"
+    tamper(
+        db,
+        f"INSERT INTO marks SELECT school_id, pupil_id, date, session, {later}, 'O', "
+        "minutes_late, imported_at, import_id FROM marks WHERE date = '2025-09-05' "
+        "AND session = 'PM' AND pupil_id = (SELECT id FROM pupils WHERE mis_id = 'P3')",
+    )
+    [breach] = [b for b in verify(db).breaches if b.kind == "mark_added"]
+    assert "pupil P3 2025-09-05 PM code O" in breach.message
+
+
+def test_an_edited_flow_text_is_named(db: str) -> None:
+    tamper(db, "UPDATE flow_versions SET yaml = yaml || '# changed'")
+    kinds = {(b.kind, b.where[:12]) for b in verify(db).breaches}
+    assert ("edited", "flow version") in kinds
+
+
+def test_breaches_print_with_case_record_and_kind() -> None:
+    text = str(Breach(CASE_P1, 3, "deleted", "missing: deleted after it was written"))
+    assert text == "oaks/P1 record 3: deleted: missing: deleted after it was written"
