@@ -6,8 +6,9 @@ A member of staff holds *grants*: a role at one school, or at every school of th
 - **Reading.** A grant at a school lets its holder read that school; a trust-wide grant reads
   every school. A class teacher reads only the pupils of the year groups they teach.
 - **Worklist.** Open tasks whose ``role`` is one of the holder's roles at that school (an
-  attendance lead also records the local authority's steps; a headteacher also takes the
-  head of academy's). A class teacher's are limited to their year groups.
+  attendance lead also takes the attendance team's and records the local authority's steps;
+  a headteacher also takes the head of academy's). A class teacher's are limited to their
+  year groups. ``attendance_team`` held with no school is the trust's central team.
 - **Acting.** Completing a task: its role is the holder's there, or the holder leads attendance
   at that school (attendance lead, headteacher) or is on the trust's attendance team. Approving
   a letter: the same leaders, or the designated safeguarding lead for the letters that are
@@ -40,21 +41,20 @@ class StaffRole(StrEnum):
     WELLBEING_LEAD = "wellbeing_lead"
     PASTORAL_MANAGER = "pastoral_manager"
     DESIGNATED_SAFEGUARDING_LEAD = "designated_safeguarding_lead"
-    #: the trust's central attendance team: every school (no school given)
+    #: a school's attendance team, or (no school given) the trust's central team
     ATTENDANCE_TEAM = "attendance_team"
     #: reads everything it is granted, changes nothing
     AUDITOR = "auditor"
 
 
-#: Roles held across the trust; they take no school.
-TRUST_ROLES = frozenset({StaffRole.ATTENDANCE_TEAM})
-#: Roles that may be held either at one school or across the trust.
-EITHER_ROLES = frozenset({StaffRole.AUDITOR})
+#: Roles that may be held either at one school or across the trust (no school).
+EITHER_ROLES = frozenset({StaffRole.ATTENDANCE_TEAM, StaffRole.AUDITOR})
 #: Leaders who may complete any task of their school and approve its letters.
 LEADERS = frozenset({StaffRole.ATTENDANCE_LEAD, StaffRole.HEADTEACHER, StaffRole.HEAD_OF_ACADEMY})
 #: Flow task roles a staff role also covers.
 _ALSO_COVERS: dict[str, frozenset[str]] = {
-    StaffRole.ATTENDANCE_LEAD: frozenset({Role.LOCAL_AUTHORITY.value}),
+    # The lead leads the school's attendance team and records what the local authority does.
+    StaffRole.ATTENDANCE_LEAD: frozenset({Role.ATTENDANCE_TEAM.value, Role.LOCAL_AUTHORITY.value}),
     StaffRole.HEADTEACHER: frozenset({Role.HEAD_OF_ACADEMY.value}),
     StaffRole.HEAD_OF_ACADEMY: frozenset({Role.HEADTEACHER.value}),
 }
@@ -71,7 +71,7 @@ ROLE_TITLES: dict[str, str] = {
     "wellbeing_lead": "Wellbeing lead",
     "pastoral_manager": "Pastoral manager",
     "designated_safeguarding_lead": "Designated safeguarding lead",
-    "attendance_team": "Trust attendance team",
+    "attendance_team": "Attendance team",
     "local_authority": "Local authority (recorded by the school)",
     "auditor": "Auditor (read only)",
 }
@@ -99,22 +99,27 @@ class Grant:
         return self.year_groups is None or (year_group or "") in self.year_groups
 
     def describe(self) -> str:
-        where = "every school" if self.school is None else self.school
+        title = role_title(self.role)
+        if self.school is None:
+            trust = "Trust attendance team" if self.role is StaffRole.ATTENDANCE_TEAM else title
+            return f"{trust}, every school"
         years = f" (years {', '.join(sorted(self.year_groups))})" if self.year_groups else ""
-        return f"{role_title(self.role)} at {where}{years}"
+        return f"{title} at {self.school}{years}"
 
 
 def check_grant(grant: Grant) -> str | None:
     """Why a grant cannot be held, or None when it can."""
-    if grant.role in TRUST_ROLES and grant.school is not None:
-        return f"{grant.role} is a trust-wide role: give no --school"
-    if grant.role not in TRUST_ROLES | EITHER_ROLES and grant.school is None:
+    if grant.role not in EITHER_ROLES and grant.school is None:
         return f"{grant.role} is held at a school: give --school"
     if grant.year_groups is not None and grant.role is not StaffRole.CLASS_TEACHER:
         return "only class teachers are limited to year groups"
     if grant.role is StaffRole.CLASS_TEACHER and not grant.year_groups:
         return "a class teacher needs the year groups they teach (--year-group)"
     return None
+
+
+def _trust_team(grant: Grant) -> bool:
+    return grant.role is StaffRole.ATTENDANCE_TEAM and grant.school is None
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,7 @@ class Principal:
                 continue
             if g.role is StaffRole.DESIGNATED_SAFEGUARDING_LEAD:
                 return True
-            if g.role is StaffRole.ATTENDANCE_TEAM:
+            if g.role is StaffRole.ATTENDANCE_TEAM and g.school is None:
                 return True
         return False
 
@@ -184,8 +189,7 @@ class Principal:
 
     def is_leader(self, school: str) -> bool:
         return any(
-            g.covers_school(school) and (g.role in LEADERS or g.role in TRUST_ROLES)
-            for g in self.grants
+            g.covers_school(school) and (g.role in LEADERS or _trust_team(g)) for g in self.grants
         )
 
     def is_mine(self, school: str, role: str, year_group: str | None) -> bool:

@@ -1,0 +1,323 @@
+"""Staff, their grants, web sessions, login attempts, task acknowledgements and the audit log.
+
+Every instant is handed in by the caller (from its ``Clock``); nothing uses a database default.
+The audit log is only ever inserted into.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, RowMapping, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from escalation_flow.adapters.store.models import School, table_of
+from escalation_flow.adapters.store.staff_models import (
+    AuditEntry,
+    LoginAttempt,
+    Staff,
+    StaffRole,
+    TaskAck,
+    WebSession,
+)
+from escalation_flow.core.access import Grant, Principal
+from escalation_flow.core.access import StaffRole as Role
+from escalation_flow.errors import ConflictError, NotFoundError
+
+
+@dataclass(frozen=True)
+class StaffRecord:
+    id: int
+    username: str
+    name: str
+    active: bool
+    password_hash: str
+    grants: tuple[Grant, ...]
+
+    def principal(self) -> Principal:
+        return Principal(self.id, self.username, self.name, self.grants)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: int
+    staff_id: int
+    csrf_token: str
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    at: dt.datetime
+    actor: str
+    action: str
+    school: str | None
+    pupil: str | None
+    detail: str | None
+    ip: str | None
+
+
+@dataclass(frozen=True)
+class Ack:
+    task_id: int
+    by: str
+    at: dt.datetime
+    note: str | None
+
+
+class StaffStore:
+    """The staff tables of one database (the engine is the ``Store``'s)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- people ---------------------------------------------------------------------------------
+
+    def add_staff(
+        self,
+        username: str,
+        name: str,
+        password_hash: str,
+        grants: Sequence[Grant],
+        now: dt.datetime,
+    ) -> int:
+        """A new member of staff; ConflictError if the username is taken."""
+        with self.engine.begin() as conn:
+            schools = _school_ids(conn, [g.school for g in grants if g.school is not None])
+            try:
+                result = conn.execute(
+                    table_of(Staff)
+                    .insert()
+                    .values(
+                        username=username,
+                        name=name,
+                        password_hash=password_hash,
+                        active=True,
+                        created_at=now,
+                        password_changed_at=now,
+                    )
+                )
+            except IntegrityError:
+                raise ConflictError(f"there is already a member of staff {username!r}") from None
+            key = result.inserted_primary_key
+            assert key is not None
+            staff_id = int(key[0])
+            for g in grants:
+                conn.execute(
+                    table_of(StaffRole)
+                    .insert()
+                    .values(
+                        staff_id=staff_id,
+                        school_id=None if g.school is None else schools[g.school],
+                        role=g.role.value,
+                        year_groups=",".join(sorted(g.year_groups)) if g.year_groups else None,
+                    )
+                )
+        return staff_id
+
+    def set_password(self, username: str, password_hash: str, now: dt.datetime) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(Staff)
+                .where(Staff.username == username)
+                .values(password_hash=password_hash, password_changed_at=now)
+            ).rowcount
+        if not done:
+            raise NotFoundError(f"no member of staff {username!r}")
+
+    def by_username(self, username: str) -> StaffRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(Staff).where(Staff.username == username)).mappings().first()
+            return None if row is None else _record(conn, row)
+
+    def by_id(self, staff_id: int) -> StaffRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(Staff).where(Staff.id == staff_id)).mappings().first()
+            return None if row is None else _record(conn, row)
+
+    def all_staff(self) -> list[StaffRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Staff).order_by(Staff.username)).mappings().all()
+            return [_record(conn, row) for row in rows]
+
+    # -- logins ---------------------------------------------------------------------------------
+
+    def record_attempt(self, username: str, ip: str, succeeded: bool, now: dt.datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                table_of(LoginAttempt)
+                .insert()
+                .values(username=username[:64], ip=ip[:64], at=now, succeeded=succeeded)
+            )
+
+    def failures_since(self, username: str, ip: str, since: dt.datetime) -> tuple[int, int]:
+        """Failed logins since ``since``: (for this username, from this address)."""
+        failed = LoginAttempt.succeeded.is_(False) & (LoginAttempt.at >= since)
+        with self.engine.connect() as conn:
+            by_user = conn.execute(
+                select(func.count()).where(failed & (LoginAttempt.username == username[:64]))
+            ).scalar_one()
+            by_ip = conn.execute(
+                select(func.count()).where(failed & (LoginAttempt.ip == ip[:64]))
+            ).scalar_one()
+        return int(by_user), int(by_ip)
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    def create_session(
+        self,
+        staff_id: int,
+        token_hash: str,
+        csrf_token: str,
+        now: dt.datetime,
+        expires_at: dt.datetime,
+        ip: str | None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                table_of(WebSession)
+                .insert()
+                .values(
+                    token_hash=token_hash,
+                    staff_id=staff_id,
+                    csrf_token=csrf_token,
+                    created_at=now,
+                    expires_at=expires_at,
+                    ended_at=None,
+                    ip=None if ip is None else ip[:64],
+                )
+            )
+
+    def live_session(self, token_hash: str, now: dt.datetime) -> SessionRecord | None:
+        query = select(WebSession).where(
+            (WebSession.token_hash == token_hash)
+            & WebSession.ended_at.is_(None)
+            & (WebSession.expires_at > now)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        return SessionRecord(row["id"], row["staff_id"], row["csrf_token"], row["expires_at"])
+
+    def end_session(self, token_hash: str, now: dt.datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(WebSession)
+                .where((WebSession.token_hash == token_hash) & WebSession.ended_at.is_(None))
+                .values(ended_at=now)
+            )
+
+    # -- acknowledgements -----------------------------------------------------------------------
+
+    def acknowledge(
+        self, task_ids: Iterable[int], staff_id: int, note: str | None, now: dt.datetime
+    ) -> list[int]:
+        """Acknowledge tasks not yet acknowledged; the ids newly acknowledged."""
+        ids = sorted(set(task_ids))
+        with self.engine.begin() as conn:
+            done = set(
+                conn.execute(select(TaskAck.task_id).where(TaskAck.task_id.in_(ids))).scalars()
+            )
+            new = [i for i in ids if i not in done]
+            if new:
+                conn.execute(
+                    table_of(TaskAck).insert(),
+                    [{"task_id": i, "staff_id": staff_id, "at": now, "note": note} for i in new],
+                )
+        return new
+
+    def acks(self, task_ids: Iterable[int]) -> dict[int, Ack]:
+        ids = list(set(task_ids))
+        if not ids:
+            return {}
+        query = (
+            select(TaskAck.task_id, Staff.name, TaskAck.at, TaskAck.note)
+            .join(Staff, Staff.id == TaskAck.staff_id)
+            .where(TaskAck.task_id.in_(ids))
+        )
+        with self.engine.connect() as conn:
+            return {t: Ack(t, name, at, note) for t, name, at, note in conn.execute(query)}
+
+    # -- audit ----------------------------------------------------------------------------------
+
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        now: dt.datetime,
+        *,
+        school: str | None = None,
+        pupil: str | None = None,
+        detail: str | None = None,
+        ip: str | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                table_of(AuditEntry)
+                .insert()
+                .values(
+                    at=now,
+                    actor=actor[:64],
+                    action=action,
+                    school=school,
+                    pupil=pupil,
+                    detail=detail,
+                    ip=None if ip is None else ip[:64],
+                )
+            )
+
+    def audit_entries(
+        self, *, action: str | None = None, school: str | None = None, limit: int = 200
+    ) -> list[AuditRecord]:
+        """The newest entries first."""
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        if action is not None:
+            query = query.where(AuditEntry.action == action)
+        if school is not None:
+            query = query.where(AuditEntry.school == school)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            AuditRecord(
+                r["at"], r["actor"], r["action"], r["school"], r["pupil"], r["detail"], r["ip"]
+            )
+            for r in rows
+        ]
+
+
+def _school_ids(conn: Connection, keys: list[str]) -> dict[str, int]:
+    found = dict(conn.execute(select(School.key, School.id).where(School.key.in_(keys))).all())
+    missing = sorted(set(keys) - set(found))
+    if missing:
+        raise NotFoundError(
+            f"school(s) {', '.join(missing)} not in the database; import the trust first"
+        )
+    return found
+
+
+def _record(conn: Connection, r: RowMapping) -> StaffRecord:
+    query = (
+        select(StaffRole.role, School.key, StaffRole.year_groups)
+        .outerjoin(School, School.id == StaffRole.school_id)
+        .where(StaffRole.staff_id == r["id"])
+        .order_by(StaffRole.id)
+    )
+    grants = tuple(
+        Grant(
+            role=Role(role),
+            school=school,
+            year_groups=frozenset(years.split(",")) if years else None,
+        )
+        for role, school, years in conn.execute(query)
+    )
+    return StaffRecord(
+        id=r["id"],
+        username=r["username"],
+        name=r["name"],
+        active=bool(r["active"]),
+        password_hash=r["password_hash"],
+        grants=grants,
+    )

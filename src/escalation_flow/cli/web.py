@@ -1,0 +1,236 @@
+"""``escalation-flow serve`` (the staff pages) and ``escalation-flow users ...`` (their accounts)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import click
+
+from escalation_flow.cli import main
+from escalation_flow.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from escalation_flow.adapters.store import Store
+    from escalation_flow.adapters.trust_files import Trust
+    from escalation_flow.clock import Clock
+    from escalation_flow.core.access import Grant
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Run the pages as if today were this date (sample data from a past year); "
+    "also ESCALATION_FLOW_WEB_TODAY.",
+)
+@click.option(
+    "--proxy-headers",
+    is_flag=True,
+    help="Trust X-Forwarded-Proto/For from a reverse proxy (then cookies are Secure over https).",
+)
+def serve(host: str, port: int, today: datetime | None, proxy_headers: bool) -> None:
+    """Serve the staff pages (worklists, cases, letters, dashboards) on the configured database.
+
+    Staff log in with accounts made by `escalation-flow users add`.
+    """
+    import uvicorn
+
+    from escalation_flow.clock import SystemClock
+    from escalation_flow.settings import load_settings
+    from escalation_flow.web.app import create_app
+    from escalation_flow.web.settings import load_web_settings
+
+    settings = load_settings()
+    web_settings = load_web_settings()
+    day = today.date() if today else web_settings.today
+    if day is not None:
+        web_settings = web_settings.model_copy(update={"today": day})
+    store, trust = _store_and_trust()
+    clock: Clock = (
+        SystemClock() if day is None else ShiftedClock(SystemClock(), day, trust.timezone)
+    )
+
+    def service_factory() -> object:
+        from escalation_flow.service import Service
+
+        return Service(store, trust, clock, worker="web")
+
+    app = create_app(service_factory, web_settings, clock=clock)
+    shown = f" as if today were {day.isoformat()}" if day else ""
+    click.echo(f"staff pages on http://{host}:{port}/ ({settings.database_url}){shown}", err=True)
+    uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, log_level="warning")
+
+
+class ShiftedClock:
+    """The system clock moved to another date (the time of day runs on): demonstrations."""
+
+    def __init__(self, base: Clock, day: date, timezone: str) -> None:
+        from zoneinfo import ZoneInfo
+
+        self._base = base
+        now = base.now()
+        local_today = now.astimezone(ZoneInfo(timezone)).date()
+        self._offset = timedelta(days=(day - local_today).days)
+
+    def now(self) -> datetime:
+        return self._base.now() + self._offset
+
+
+@main.group("users")
+def users() -> None:
+    """Staff accounts for the pages: who they are and their roles at which schools."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--name", required=True, help="The person's name as colleagues know it.")
+@click.option(
+    "--role",
+    "roles",
+    required=True,
+    multiple=True,
+    help="class_teacher, attendance_lead, admin_staff, headteacher, family_liaison_officer, "
+    "designated_safeguarding_lead, ... ; attendance_team (a school's; with no --school the "
+    "trust's central team); auditor (read only; no --school: every school).",
+)
+@click.option(
+    "--school", "schools", multiple=True, help="A school's id or URN; repeat for several."
+)
+@click.option(
+    "--year-group",
+    "year_groups",
+    multiple=True,
+    help="Class teachers: a year group they teach, as the roster writes it; repeat.",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_add(
+    username: str,
+    name: str,
+    roles: tuple[str, ...],
+    schools: tuple[str, ...],
+    year_groups: tuple[str, ...],
+    password_stdin: bool,
+) -> None:
+    """Add a member of staff with ROLE at each --school (every school: attendance_team)."""
+    from escalation_flow.adapters.store.staff_store import StaffStore
+    from escalation_flow.clock import SystemClock
+    from escalation_flow.web.passwords import hash_password
+
+    store, trust = _store_and_trust()
+    try:
+        grants = _grants(trust, roles, schools, year_groups)
+        password = _password(password_stdin)
+        now = SystemClock().now()
+        StaffStore(store.engine).add_staff(username, name, hash_password(password), grants, now)
+    finally:
+        store.dispose()
+    click.echo(f"added {username}: " + "; ".join(g.describe() for g in grants))
+
+
+@users.command("password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_password(username: str, password_stdin: bool) -> None:
+    """Set a new password for USERNAME."""
+    from escalation_flow.adapters.store.staff_store import StaffStore
+    from escalation_flow.clock import SystemClock
+    from escalation_flow.web.passwords import hash_password
+
+    store, _ = _store_and_trust()
+    try:
+        password = _password(password_stdin)
+        StaffStore(store.engine).set_password(
+            username, hash_password(password), SystemClock().now()
+        )
+    finally:
+        store.dispose()
+    click.echo(f"password changed for {username}")
+
+
+@users.command("list")
+def users_list() -> None:
+    """Every member of staff with their roles."""
+    from escalation_flow.adapters.store.staff_store import StaffStore
+
+    store, _ = _store_and_trust()
+    try:
+        everyone = StaffStore(store.engine).all_staff()
+    finally:
+        store.dispose()
+    if not everyone:
+        click.echo("no staff yet: add them with `escalation-flow users add`")
+    for person in everyone:
+        state = "" if person.active else " (disabled)"
+        grants = "; ".join(g.describe() for g in person.grants)
+        click.echo(f"{person.username:<16} {person.name}{state}: {grants}")
+
+
+def _store_and_trust() -> tuple[Store, Trust]:
+    from escalation_flow.adapters.store import Store
+    from escalation_flow.adapters.trust_files import load_trust
+    from escalation_flow.settings import load_settings
+
+    settings = load_settings()
+    trust = load_trust(settings.trust_file)
+    store = Store(settings.database_url)
+    try:
+        store.require_current()
+        store.upsert_schools(trust)
+    except Exception:
+        store.dispose()
+        raise
+    return store, trust
+
+
+def _grants(
+    trust: Trust, roles: tuple[str, ...], schools: tuple[str, ...], year_groups: tuple[str, ...]
+) -> list[Grant]:
+    from escalation_flow.core.access import Grant, StaffRole, check_grant
+
+    problems: list[Problem] = []
+    keys: list[str] = []
+    for school in schools:
+        try:
+            keys.append(trust.resolve_school(school))
+        except Exception as exc:
+            problems.append(Problem("--school", None, None, str(exc)))
+    grants: list[Grant] = []
+    for role_name in roles:
+        try:
+            role = StaffRole(role_name)
+        except ValueError:
+            known = ", ".join(r.value for r in StaffRole)
+            problems.append(Problem("--role", None, None, f"{role_name!r}: not one of {known}"))
+            continue
+        years = frozenset(year_groups) if role is StaffRole.CLASS_TEACHER else None
+        # No --school: a trust-wide grant; schools given but unknown are reported above.
+        places: list[str | None] = list(keys) if schools else [None]
+        for place in places:
+            grant = Grant(role, place, years)
+            why = check_grant(grant)
+            if why:
+                problems.append(Problem("--role", None, None, f"{role_name}: {why}"))
+            else:
+                grants.append(grant)
+    if year_groups and StaffRole.CLASS_TEACHER.value not in roles:
+        problems.append(Problem("--year-group", None, None, "only class teachers take year groups"))
+    if problems:
+        raise InputError("cannot add this member of staff", sorted(set(problems)))
+    return grants
+
+
+def _password(from_stdin: bool) -> str:
+    from escalation_flow.web.passwords import weak_password
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = weak_password(password)
+    if problem:
+        raise InputError(problem)
+    return password

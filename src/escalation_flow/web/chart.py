@@ -1,0 +1,156 @@
+"""The case page's attendance chart: one pupil's weeks as bars, the year to date as a line, and
+the plan's thresholds as labelled dashed lines. Drawn as SVG on the server: no script, and the
+same numbers are offered as a table for screen readers and for anyone who prefers one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from html import escape
+
+import numpy as np
+import numpy.typing as npt
+
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.codes import CATEGORY_OF_ID, Category
+
+_W, _H = 720, 300
+_LEFT, _RIGHT, _TOP, _BOTTOM = 44, 150, 16, 34
+_BAR = "#7aa7d6"
+_LOW_BAR = "#d9822b"
+_LINE = "#1b3a5c"
+_THRESHOLD = "#b3261e"
+
+
+@dataclass(frozen=True)
+class Week:
+    first_day: date
+    attended: int
+    possible: int
+    unmarked: int
+    ytd_pct: float  # NaN until the first possible session
+
+    @property
+    def pct(self) -> float:
+        return 100.0 * self.attended / self.possible if self.possible else math.nan
+
+
+@dataclass(frozen=True)
+class Threshold:
+    label: str
+    pct: float
+
+
+def weekly_attendance(
+    codes: npt.NDArray[np.int8],
+    first_session: int,
+    last_session: int,
+    calendar: SchoolCalendar,
+    as_of_day: int,
+) -> list[Week]:
+    """One pupil's school weeks of the academic year that holds ``as_of_day``, up to that day.
+
+    ``codes`` is the pupil's row of a ``RegisterGrid``; sessions outside
+    ``first_session..last_session`` (admission to leaving) are not possible sessions.
+    """
+    year = calendar.year_of(as_of_day)
+    category = CATEGORY_OF_ID[codes.astype(np.intp)]
+    sessions = np.arange(codes.shape[0])
+    on_roll = (sessions >= first_session) & (sessions <= last_session)
+    attended = on_roll & ((category == Category.PRESENT) | (category == Category.APPROVED_ACTIVITY))
+    absent = on_roll & ((category == Category.AUTHORISED) | (category == Category.UNAUTHORISED))
+    unmarked = on_roll & (category == Category.UNMARKED)
+    weeks: list[Week] = []
+    total_attended = total_possible = 0
+    first_week = int(calendar.week_of_day[year.first])
+    last_week = int(calendar.week_of_day[as_of_day])
+    for w in range(first_week, last_week + 1):
+        start = max(int(calendar.week_first_day[w]), year.first)
+        end = min(int(calendar.week_last_day[w]), as_of_day)
+        window = slice(2 * start, 2 * end + 2)
+        a = int(attended[window].sum())
+        p = a + int(absent[window].sum())
+        total_attended += a
+        total_possible += p
+        ytd = 100.0 * total_attended / total_possible if total_possible else math.nan
+        weeks.append(Week(calendar.school_days[start], a, p, int(unmarked[window].sum()), ytd))
+    return weeks
+
+
+def attendance_svg(weeks: list[Week], thresholds: list[Threshold], title: str) -> str:
+    """The chart as an inline ``<svg>`` element (colours as attributes: no inline styles)."""
+    known = [w.pct for w in weeks if not math.isnan(w.pct)]
+    known += [w.ytd_pct for w in weeks if not math.isnan(w.ytd_pct)]
+    floor = min([*known, *(t.pct for t in thresholds), 100.0])
+    y_min = max(0.0, 10.0 * math.floor((floor - 5.0) / 10.0))
+    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+
+    def y(pct: float) -> float:
+        return _TOP + plot_h * (100.0 - max(pct, y_min)) / (100.0 - y_min)
+
+    n = max(len(weeks), 1)
+    step = plot_w / n
+    parts: list[str] = [
+        f'<svg class="chart" viewBox="0 0 {_W} {_H}" role="img" aria-labelledby="chart-title '
+        f'chart-desc" xmlns="http://www.w3.org/2000/svg" font-family="inherit" font-size="12">',
+        f'<title id="chart-title">{escape(title)}</title>',
+        f'<desc id="chart-desc">{escape(_describe(weeks, thresholds))}</desc>',
+    ]
+    for pct in range(int(y_min), 101, 10):
+        parts.append(
+            f'<line x1="{_LEFT}" x2="{_LEFT + plot_w}" y1="{y(pct):.1f}" y2="{y(pct):.1f}" '
+            'stroke="#d0d4da" stroke-width="1"/>'
+            f'<text x="{_LEFT - 6}" y="{y(pct) + 4:.1f}" text-anchor="end" fill="#333">{pct}%</text>'
+        )
+    low = min((t.pct for t in thresholds), default=None)
+    for i, w in enumerate(weeks):
+        if math.isnan(w.pct):
+            continue
+        x = _LEFT + i * step + step * 0.15
+        colour = _LOW_BAR if low is not None and w.pct < low else _BAR
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y(w.pct):.1f}" width="{step * 0.7:.1f}" '
+            f'height="{_TOP + plot_h - y(w.pct):.1f}" fill="{colour}">'
+            f"<title>Week of {w.first_day:%d %b}: {w.pct:.0f}% "
+            f"({w.attended} of {w.possible} sessions)</title></rect>"
+        )
+    points = [
+        f"{_LEFT + (i + 0.5) * step:.1f},{y(w.ytd_pct):.1f}"
+        for i, w in enumerate(weeks)
+        if not math.isnan(w.ytd_pct)
+    ]
+    if points:
+        parts.append(
+            f'<polyline points="{" ".join(points)}" fill="none" stroke="{_LINE}" '
+            'stroke-width="2.5"/>'
+        )
+    for t in thresholds:
+        ty = y(t.pct)
+        parts.append(
+            f'<line x1="{_LEFT}" x2="{_LEFT + plot_w}" y1="{ty:.1f}" y2="{ty:.1f}" '
+            f'stroke="{_THRESHOLD}" stroke-width="1.5" stroke-dasharray="6 4"/>'
+            f'<text x="{_LEFT + plot_w + 6}" y="{ty + 4:.1f}" fill="{_THRESHOLD}">'
+            f"{escape(t.label)}</text>"
+        )
+    for i, w in enumerate(weeks):
+        if i % max(1, math.ceil(n / 8)) == 0:
+            parts.append(
+                f'<text x="{_LEFT + (i + 0.5) * step:.1f}" y="{_H - _BOTTOM + 16}" '
+                f'text-anchor="middle" fill="#333">{w.first_day:%d %b}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _describe(weeks: list[Week], thresholds: list[Threshold]) -> str:
+    if not weeks:
+        return "No school weeks yet this year."
+    last = weeks[-1]
+    ytd = "unknown" if math.isnan(last.ytd_pct) else f"{last.ytd_pct:.1f}%"
+    lines = ", ".join(f"{t.label} at {t.pct:g}%" for t in thresholds) or "none"
+    return (
+        f"Bars: attendance each school week, {len(weeks)} weeks. Line: attendance for the year "
+        f"so far, now {ytd}. Thresholds of the plan: {lines}."
+    )

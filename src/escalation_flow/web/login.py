@@ -1,0 +1,190 @@
+"""Logging in and out, who is asking (``require_user``) and checked forms (``checked_form``).
+
+Every login, good or bad, and every logout is written to the audit log; failed logins also to
+``login_attempts`` for the rate limit.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from escalation_flow.adapters.store.staff_store import SessionRecord
+from escalation_flow.core.access import Principal
+from escalation_flow.web.app import ForbiddenError, LoginRequiredError, WebApp, web_of
+from escalation_flow.web.passwords import verify_password
+from escalation_flow.web.security import (
+    LOGIN_COOKIE,
+    LOGIN_FORM_MAX_AGE,
+    SESSION_COOKIE,
+    LoginLimit,
+    client_address,
+    new_token,
+    same_token,
+    set_cookie,
+    token_hash,
+)
+
+MAX_FORM_FIELD = 2000
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login_submit, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+    ]
+
+
+async def require_user(request: Request) -> Principal:
+    """The logged-in member of staff; ``LoginRequiredError`` sends the browser to the login page."""
+    cached = getattr(request.state, "user", None)
+    if isinstance(cached, Principal):
+        return cached
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise LoginRequiredError()
+    web = web_of(request)
+    found = await run_in_threadpool(_live_user, web, token)
+    if found is None:
+        raise LoginRequiredError()
+    session, user = found
+    request.state.session = session
+    request.state.user = user
+    return user
+
+
+def _live_user(web: WebApp, token: str) -> tuple[SessionRecord, Principal] | None:
+    staff = web.staff
+    session = staff.live_session(token_hash(token), web.now())
+    if session is None:
+        return None
+    record = staff.by_id(session.staff_id)
+    if record is None or not record.active:
+        return None
+    return session, record.principal()
+
+
+async def checked_form(request: Request) -> tuple[Principal, FormData]:
+    """The user and the posted form, refused (403) without the session's CSRF token."""
+    user = await require_user(request)
+    form = await request.form(max_fields=500)
+    session: SessionRecord = request.state.session
+    given = form.get("csrf_token")
+    if not isinstance(given, str) or not same_token(given, session.csrf_token):
+        raise ForbiddenError(
+            "This form has expired or did not come from this site. Go back, reload "
+            "the page and try again."
+        )
+    return user, form
+
+
+def field(form: FormData, name: str) -> str | None:
+    """A text field, trimmed and bounded; None when absent or empty."""
+    value = form.get(name)
+    if not isinstance(value, str):
+        return None
+    value = value.strip()[:MAX_FORM_FIELD]
+    return value or None
+
+
+# -- the pages ----------------------------------------------------------------------------------
+
+
+async def login_page(request: Request, *, error: str | None = None, status: int = 200) -> Response:
+    web = web_of(request)
+    nonce = request.cookies.get(LOGIN_COOKIE) or new_token()
+    context = {
+        "title": "Log in",
+        "user": None,
+        "csrf": None,
+        "login_token": web.login_forms.issue(nonce),
+        "next": _safe_next(request.query_params.get("next")),
+        "error": error,
+    }
+    response = web.templates.TemplateResponse(request, "login.html", context, status_code=status)
+    set_cookie(response, request, web.settings, LOGIN_COOKIE, nonce, LOGIN_FORM_MAX_AGE)
+    return response
+
+
+async def login_submit(request: Request) -> Response:
+    web = web_of(request)
+    form = await request.form(max_fields=10)
+    token = form.get("login_token")
+    if not web.login_forms.check(
+        token if isinstance(token, str) else None, request.cookies.get(LOGIN_COOKIE)
+    ):
+        raise ForbiddenError("The login form had expired. Reload the page and log in again.")
+    username = (field(form, "username") or "")[:64]
+    password = form.get("password")
+    password = password if isinstance(password, str) else ""
+    address = client_address(request)
+    outcome = await run_in_threadpool(_try_login, web, username, password, address)
+    if isinstance(outcome, str):
+        status = 429 if "paused" in outcome else 401
+        return await login_page(request, error=outcome, status=status)
+    token, expires = outcome
+    target = _safe_next(field(form, "next"))
+    response = RedirectResponse(target, status_code=303)
+    set_cookie(response, request, web.settings, SESSION_COOKIE, token, expires)
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+def _try_login(web: WebApp, username: str, password: str, address: str) -> tuple[str, int] | str:
+    """A new session token and its lifetime in seconds, or the message to show."""
+    staff = web.staff
+    now = web.now()
+    since = now - timedelta(minutes=web.settings.login_window_minutes)
+    limit = LoginLimit(*staff.failures_since(username, address, since), web.settings)
+    if limit.paused:
+        staff.audit(username or "?", "login_refused_rate_limit", now, ip=address)
+        return limit.message()
+    record = staff.by_username(username) if username else None
+    good = verify_password(record.password_hash if record else None, password)
+    if record is None or not good or not record.active:
+        staff.record_attempt(username, address, False, now)
+        staff.audit(username or "?", "login_failed", now, ip=address)
+        return "That username and password do not match. Check them and try again."
+    staff.record_attempt(username, address, True, now)
+    token = new_token()
+    hours = web.settings.session_hours
+    staff.create_session(
+        record.id, token_hash(token), new_token(), now, now + timedelta(hours=hours), address
+    )
+    staff.audit(username, "login", now, ip=address)
+    return token, int(hours * 3600)
+
+
+async def logout(request: Request) -> Response:
+    user, _ = await checked_form(request)
+    web = web_of(request)
+    token = request.cookies.get(SESSION_COOKIE, "")
+
+    def end() -> None:
+        now = web.now()
+        web.staff.end_session(token_hash(token), now)
+        web.staff.audit(user.username, "logout", now, ip=client_address(request))
+
+    await run_in_threadpool(end)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    """Only paths on this site: a login link must not send anyone elsewhere."""
+    if not target:
+        return "/tasks"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/tasks"
+    if "\\" in target:
+        return "/tasks"
+    return target

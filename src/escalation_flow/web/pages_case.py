@@ -1,0 +1,272 @@
+"""The case page: a pupil's stage, why, what is next, attendance, letters and the whole story.
+
+Readable only by staff whose grants cover the pupil (a class teacher: their year groups); a
+pupil outside them is "not found", by URL or by form. Viewing a case that holds safeguarding
+records, as someone allowed to see them, is written to the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from escalation_flow.core.access import Principal
+from escalation_flow.core.marks import PupilRecord
+from escalation_flow.errors import NotFoundError
+from escalation_flow.web import reads
+from escalation_flow.web.app import ForbiddenError, WebApp, web_of
+from escalation_flow.web.case_story import fact_line, state_label, story, why
+from escalation_flow.web.chart import attendance_svg, weekly_attendance
+from escalation_flow.web.filters import humanize
+from escalation_flow.web.login import checked_form, field, require_user
+from escalation_flow.web.pages_flow import readable_school
+from escalation_flow.web.safeguarding import is_safeguarding_name, restricted_events
+from escalation_flow.web.school_data import (
+    flow_of,
+    register_of,
+    school_name,
+    stage_name,
+    term_name,
+    thresholds,
+)
+from escalation_flow.web.security import client_address
+from escalation_flow.web.worklist import pupil_name, task_item
+
+#: The facts a member of staff looks at first; the rest are one click away.
+KEY_FACTS = (
+    "attendance_pct",
+    "attendance_pct_this_term",
+    "attendance_pct_last_4_school_weeks",
+    "attendance_trend",
+    "unauthorised_sessions_last_10_school_weeks",
+    "late_sessions_this_half_term",
+    "unresolved_n_sessions",
+    "consecutive_unauthorised_school_days",
+)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/schools/{school}/pupils/{pupil}", case_page, methods=["GET"]),
+        Route("/schools/{school}/pupils/{pupil}/events", record_event, methods=["POST"]),
+    ]
+
+
+def readable_pupil(
+    web: WebApp, user: Principal, school_key: str, pupil: str
+) -> tuple[str, PupilRecord]:
+    """The school and the pupil's record, if this person may read them; else NotFoundError."""
+    school = readable_school(user, web, school_key)
+    register = register_of(web, school, web.today())
+    known = pupil in register.roster.pupils or (
+        register.facts is not None and pupil in register.facts.pupils
+    )
+    record = register.pupil(pupil)
+    if not known or not user.can_read_pupil(school, record.year_group or None):
+        raise NotFoundError(f"no pupil {pupil!r}")
+    return school, record
+
+
+async def case_page(request: Request) -> Response:
+    user = await require_user(request)
+    web = web_of(request)
+    params = request.path_params
+    context = await run_in_threadpool(
+        _case_context,
+        web,
+        user,
+        params["school"],
+        params["pupil"],
+        client_address(request),
+        dict(request.query_params),
+    )
+    context.update(user=user, csrf=request.state.session.csrf_token, nav="schools")
+    return web.templates.TemplateResponse(request, "case.html", context)
+
+
+def _case_context(
+    web: WebApp, user: Principal, school_key: str, pupil: str, address: str, query: dict[str, str]
+) -> dict[str, Any]:
+    school, record = readable_pupil(web, user, school_key, pupil)
+    flow = flow_of(web, school)
+    try:
+        case = web.service.case(school, pupil)
+    except NotFoundError:
+        case = None
+    events = [dict(h.event) for h in case.history] if case else []
+    restricted = restricted_events(flow, events)
+    may_see = user.sees_safeguarding(school)
+    if any(restricted) and may_see:
+        web.staff.audit(
+            user.username,
+            "view_safeguarding",
+            web.now(),
+            school=school,
+            pupil=pupil,
+            detail="case page",
+            ip=address,
+        )
+    current_hidden = bool(
+        case
+        and case.status == "open"
+        and restricted
+        and restricted[-1]
+        and not may_see
+        and _in_restricted_state(flow, case.state)
+    )
+    return {
+        "title": pupil_name(record, pupil),
+        "school": school,
+        "school_name": school_name(web, school),
+        "pupil": pupil,
+        "name": pupil_name(record, pupil),
+        "record": record,
+        "case": case,
+        "stage_title": _stage_title(flow, case, current_hidden),
+        "state_text": "" if not case or current_hidden else state_label(flow, case.state),
+        "why": why(flow, events, restricted, may_see),
+        "story": story(
+            flow,
+            [(e, h.at, h.actor) for e, h in zip(events, case.history, strict=True)] if case else [],
+            restricted,
+            may_see,
+        ),
+        "tasks": _open_tasks(web, user, flow, school, case, current_hidden),
+        "timers": [] if case is None or current_hidden else list(case.pending_timers),
+        "letters": reads.letters_of(web.service.store.engine, school, pupil) if case else [],
+        "chart": _chart(web, school, pupil, record),
+        "facts": _facts(web, school, pupil),
+        "events": _events(flow, user, school),
+        "can_write": user.can_write(school),
+        "may_approve": user.may_approve_letter(school, "attendance_lead"),
+        "flash": _flash(query),
+        "back": f"/schools/{school}/pupils/{pupil}",
+        "show_school": False,
+        "bulk": False,
+    }
+
+
+def _in_restricted_state(flow: Any, state: str) -> bool:
+    from escalation_flow.web.safeguarding import safeguarding_states
+
+    return state in safeguarding_states(flow)
+
+
+def _stage_title(flow: Any, case: Any, hidden: bool) -> str:
+    if case is None:
+        return "No case: attendance has not met any stage of the plan"
+    if case.status != "open":
+        return f"No open case (closed {case.closed_on:%d %B %Y})" if case.closed_on else "Closed"
+    if hidden:
+        return "Restricted: a safeguarding stage"
+    return stage_name(flow, case.stage)
+
+
+def _open_tasks(
+    web: WebApp, user: Principal, flow: Any, school: str, case: Any, hidden: bool
+) -> list[Any]:
+    if case is None:
+        return []
+    roster = register_of(web, school, web.today()).roster
+    acks = web.staff.acks(t.id for t in case.open_tasks)
+    label = "restricted stage" if hidden else f"case at {stage_name(flow, case.stage)}"
+    name = school_name(web, school)
+    # The case's task views do not name their letters; the service's single task view does.
+    views = [web.service.task(t.id) if t.kind == "letter" else t for t in case.open_tasks]
+    return [
+        task_item(
+            t,
+            user=user,
+            flow=flow,
+            roster=roster,
+            school_name=name,
+            today=web.today(),
+            stage_label=label,
+            ack=acks.get(t.id),
+        )
+        for t in views
+    ]
+
+
+def _chart(web: WebApp, school: str, pupil: str, record: PupilRecord) -> str | None:
+    register = register_of(web, school, web.today())
+    if register.grid is None or register.day_index < 0 or pupil not in register.grid.pupils:
+        return None
+    grid = register.grid
+    i = grid.pupil_index(pupil)
+    weeks = weekly_attendance(
+        grid.codes[i],
+        int(grid.enrolment.first_session[i]),
+        int(grid.enrolment.last_session[i]),
+        register.calendar,
+        register.day_index,
+    )
+    overrides = web.service.setup(school).parameters
+    lines = thresholds(
+        flow_of(web, school), term_name(register.calendar, register.day_index), overrides
+    )
+    title = f"Attendance of {pupil_name(record, pupil)}, week by week, this school year"
+    return attendance_svg(weeks, lines, title)
+
+
+def _facts(web: WebApp, school: str, pupil: str) -> dict[str, Any]:
+    register = register_of(web, school, web.today())
+    values = register.facts_of(pupil)
+    if values is None:
+        return {"key": [], "all": [], "as_of": None}
+    return {
+        "key": [fact_line(n, values[n]) for n in KEY_FACTS if n in values],
+        "all": [fact_line(n, v) for n, v in values.items()],
+        "as_of": register.calendar.school_days[register.day_index],
+    }
+
+
+def _events(flow: Any, user: Principal, school: str) -> list[tuple[str, str, str | None]]:
+    """The flow's manual events: (id, label, plan's words)."""
+    return [(e.id, humanize(e.id), e.quote) for e in flow.definition.events]
+
+
+def _flash(query: dict[str, str]) -> str | None:
+    if "done" in query:
+        return "Recorded. The case below shows what happens next."
+    if "approved" in query:
+        return "Letter approved. Send it, then record it as sent."
+    if "event" in query:
+        return "Recorded. The case below shows what happens next."
+    return None
+
+
+async def record_event(request: Request) -> Response:
+    user, form = await checked_form(request)
+    web = web_of(request)
+    params = request.path_params
+    event = field(form, "event") or ""
+    note = field(form, "note")
+    address = client_address(request)
+
+    def act() -> str:
+        school, _ = readable_pupil(web, user, params["school"], params["pupil"])
+        if not user.can_write(school):
+            raise ForbiddenError("Your role can read this case but not change it.")
+        flow = flow_of(web, school)
+        if event not in flow.event_ids():
+            raise ForbiddenError("That is not something this school's plan records.")
+        web.service.record_event(school, params["pupil"], event, by=user.username, note=note)
+        detail = event if not is_safeguarding_name(event) else "a safeguarding record"
+        web.staff.audit(
+            user.username,
+            "event_recorded",
+            web.now(),
+            school=school,
+            pupil=params["pupil"],
+            detail=detail,
+            ip=address,
+        )
+        return school
+
+    school = await run_in_threadpool(act)
+    return RedirectResponse(f"/schools/{school}/pupils/{params['pupil']}?event=1", status_code=303)

@@ -1,0 +1,126 @@
+"""The flow page: the school's plan as a diagram, and each stage in words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from escalation_flow.core import definition as d
+from escalation_flow.core.access import Principal
+from escalation_flow.web.app import WebApp, web_of
+from escalation_flow.web.filters import humanize
+from escalation_flow.web.login import require_user
+from escalation_flow.web.school_data import flow_of, school_name
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/schools/{school}/flow", flow_page),
+        Route("/schools/{school}/flow.svg", flow_svg),
+    ]
+
+
+@dataclass(frozen=True)
+class StageText:
+    number: int
+    title: str
+    quote: str | None
+    entry: list[tuple[str, str | None]]  # (the plan's words or the rule, the rule)
+    entry_mode: str
+    states: list[tuple[str, str | None, list[str]]]  # (name, plan's words, tasks)
+
+
+def readable_school(user: Principal, web: WebApp, school: str) -> str:
+    """The school's id if this user may read it; NotFoundError otherwise (no hint it exists)."""
+    from escalation_flow.errors import NotFoundError
+
+    trust = web.service.trust
+    try:
+        key = str(trust.resolve_school(school))
+    except NotFoundError:
+        raise NotFoundError(f"no school {school!r}") from None
+    if not user.can_read_school(key):
+        raise NotFoundError(f"no school {school!r}")
+    return key
+
+
+async def flow_page(request: Request) -> Response:
+    user = await require_user(request)
+    web = web_of(request)
+
+    def build() -> dict[str, object]:
+        school = readable_school(user, web, request.path_params["school"])
+        flow = flow_of(web, school)
+        return {
+            "school": school,
+            "school_name": school_name(web, school),
+            "flow": flow,
+            "stages": [_stage_text(flow, s) for s in flow.definition.stages],
+            "universal": [
+                (humanize(u.task.id), u.quote, u.task.role.value) for u in flow.definition.universal
+            ],
+            "events": [(humanize(e.id), e.quote) for e in flow.definition.events],
+        }
+
+    context = await run_in_threadpool(build)
+    context.update(
+        title="How the plan works", user=user, csrf=request.state.session.csrf_token, nav="schools"
+    )
+    return web.templates.TemplateResponse(request, "flow.html", context)
+
+
+async def flow_svg(request: Request) -> Response:
+    user = await require_user(request)
+    web = web_of(request)
+
+    def build() -> bytes:
+        from escalation_flow.adapters.flow_graph import render
+
+        school = readable_school(user, web, request.path_params["school"])
+        flow = flow_of(web, school)
+        key = ("flow-svg", flow.version)
+        with web.cache_lock:
+            cached = web.cache.get(key)
+        if cached is None:
+            cached = render(flow, "svg")
+            with web.cache_lock:
+                web.cache[key] = cached
+        return bytes(cached)
+
+    data = await run_in_threadpool(build)
+    # An SVG opened as an image cannot run script; the policy says so again if opened directly.
+    return Response(
+        data,
+        media_type="image/svg+xml",
+        headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+    )
+
+
+def _stage_text(flow: d.Flow, stage: d.Stage) -> StageText:
+    from escalation_flow.adapters.flow_graph import readable, stage_title
+
+    entry: list[tuple[str, str | None]] = []
+    mode = ""
+    if stage.universal:
+        entry = [("Every pupil is here until a later stage's conditions are met.", None)]
+    elif stage.entry is None:
+        entry = [("Only reached from another stage (see the diagram).", None)]
+    else:
+        mode = "any" if stage.entry.mode == "any" else "all"
+        conditions = flow.definition.conditions
+        for c in stage.entry.criteria():
+            when = conditions[c.when].when if c.when in conditions else c.when
+            rule = readable(flow, when)
+            entry.append((f"“{c.quote}”", rule) if c.quote else (rule, None))
+    states = []
+    for sid, state in stage.states.items():
+        tasks = [
+            f"{humanize(t.template or t.id)} ({t.role.value.replace('_', ' ')}, within {t.due})"
+            for t in state.tasks
+        ]
+        states.append((humanize(sid), state.quote, tasks))
+    return StageText(stage.number, stage_title(stage), stage.quote, entry, mode, states)
