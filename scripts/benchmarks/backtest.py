@@ -66,7 +66,7 @@ def _naive(run: bt.SchoolRun, period: bt.Period, n: int) -> float:
     last = cal.index_on_or_before(period.last)
     marks = run.marks
     rows_of = [np.flatnonzero(marks.pupil == p) for p in range(n)]
-    names = list(flow.states) + ["closed"]
+    names = [*flow.states, "closed"]
     ends = _day_ends(cal)
     minimum = flow.definition.min_possible_sessions
     start = time.perf_counter()

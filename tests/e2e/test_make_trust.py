@@ -31,8 +31,18 @@ FLOWS = {
     "who-does-what-and-when",
 }
 # Crosses the October half term and the clock change on 26 October 2025.
-TINY = ["--schools", "2", "--pupils-per-school", "5", "--seed", "11",
-        "--from", "2025-10-06", "--to", "2025-11-21"]
+TINY = [
+    "--schools",
+    "2",
+    "--pupils-per-school",
+    "5",
+    "--seed",
+    "11",
+    "--from",
+    "2025-10-06",
+    "--to",
+    "2025-11-21",
+]
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -81,7 +91,13 @@ def test_every_mark_is_a_valid_code_on_a_school_day_of_its_school(tiny: Path) ->
     calendars = _calendars(tiny / "trust.yaml")
     rows = _rows(tiny / "marks.csv")
     assert list(rows[0]) == [
-        "school", "pupil", "date", "session", "code", "minutes_late", "recorded_at"
+        "school",
+        "pupil",
+        "date",
+        "session",
+        "code",
+        "minutes_late",
+        "recorded_at",
     ]
     for row in rows:
         assert calendars[row["school"]].is_school_day(date.fromisoformat(row["date"])), row

@@ -44,7 +44,10 @@ def _register_commands() -> None:
     # Imported here so that each area's module stays independent of the others.
     import importlib
 
-    for name in ("registers", "flows", "backtest", "engine_commands", "facts"):
+    for name in (
+        "registers", "flows", "backtest", "engine_commands", "facts",
+        "days", "tasks", "cases", "letters", "status", "web", "audit", "daemon",
+    ):  # fmt: skip
         try:
             importlib.import_module(f"escalation_flow.cli.{name}")
         except ModuleNotFoundError as exc:

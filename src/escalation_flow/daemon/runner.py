@@ -1,0 +1,245 @@
+"""The daemon: start (every check before anything is written), reconcile, mirror, run, stop.
+
+Start order: the database reachable and migrated; the trust file, every flow passing its checks
+and every calendar loading; on SQLite the database's lock (one daemon per file). Then
+reconcile: take in the inbox, evaluate the school days whose registers closed while the daemon
+was down (at most ``catch_up_days`` a school, oldest first), fire every timer that came due, in
+due order, each recording how late it was. Then the scheduler mirrors the tables until a signal:
+the first ``SIGTERM``/``SIGINT`` lets the case in hand finish and stops (exit 0), a second one
+stops at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+
+from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store.engine import sqlite_path
+from escalation_flow.clock import Clock, SystemClock
+from escalation_flow.daemon.inbox import Inbox, Outcome
+from escalation_flow.daemon.locks import SqliteLock
+from escalation_flow.daemon.mirror import Mirror
+from escalation_flow.daemon.startup import (
+    check_schools,
+    close_time,
+    database_url,
+    open_store,
+    read_trust,
+    shown,
+)
+from escalation_flow.daemon.work import SchoolClock, Worker
+from escalation_flow.logs import get_logger
+from escalation_flow.service import Service
+from escalation_flow.service.views import DayReport, FiredTimer
+from escalation_flow.settings import Settings
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    once: bool = False
+    catch_up_days: int = 5  # school days a school's missed evaluations go back, at most
+    inbox_seconds: float = 10.0  # how often the inbox is looked at
+    sweep_seconds: float = 60.0  # how often the timers table is re-read in full
+    max_timer_jobs: int = 1000  # distinct fire instants mirrored ahead at once
+    settle_seconds: float = 2.0  # an inbox file untouched this long is complete
+    inbox: bool = True
+    worker: str | None = None
+    simulated: bool = False  # on a simulated clock (the demo): no inbox, no scheduler
+
+    @property
+    def mode(self) -> str:
+        return "simulated" if self.simulated else "once" if self.once else "run"
+
+
+@dataclass
+class Reconciled:
+    """What a start (or ``--once``) caught up on."""
+
+    inbox: list[Outcome] = field(default_factory=list)
+    days: list[DayReport] = field(default_factory=list)
+    days_left_out: int = 0  # missed school days older than the catch-up window
+    timers: list[FiredTimer] = field(default_factory=list)
+
+    @property
+    def timers_fired(self) -> int:
+        return len(self.timers) + sum(d.timers_fired for d in self.days)
+
+    @property
+    def max_late_seconds(self) -> int:
+        return max((t.late_seconds for t in self.timers), default=0)
+
+
+class Daemon:
+    def __init__(self, settings: Settings, options: DaemonOptions, clock: Clock) -> None:
+        self.settings = settings
+        self.options = options
+        self.clock = clock
+        self.name = options.worker or f"daemon:{socket.gethostname()}:{os.getpid()}"
+        self.log = get_logger("escalation_flow.daemon").bind(worker=self.name)
+        self.stopping = threading.Event()
+        self.store: Store | None = None
+        self.lock: SqliteLock | None = None
+        self._worker: Worker | None = None
+        self.mirror: Mirror | None = None
+
+    @property
+    def worker(self) -> Worker:
+        if self._worker is None:
+            raise RuntimeError("the daemon has not been opened")
+        return self._worker
+
+    @property
+    def service(self) -> Service:
+        return self.worker.service
+
+    # -- start -----------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Every check, then the lock; raises a typed error (nothing written) if one fails."""
+        url = database_url(self.settings.database_url)
+        store = open_store(url)
+        try:
+            trust = read_trust(self.settings.trust_file)
+            service = Service(store, trust, self.clock, worker=self.name)
+            check_schools(service)
+            schools = {
+                school: SchoolClock(
+                    school,
+                    service.setup(school).zone,
+                    close_time(
+                        trust.school(school).registers_close_at,
+                        self.settings.registers_close_at,
+                        f"school {school}",
+                    ),
+                )
+                for school in service.schools()
+            }
+            database = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
+            if database is not None:
+                self.lock = SqliteLock(database)
+                self.lock.acquire()
+        except BaseException:
+            store.dispose()
+            raise
+        self.store = store
+        inbox = None
+        if self.options.inbox:
+            inbox = Inbox(self.settings.inbox_dir, self.options.settle_seconds)
+            inbox.prepare()
+        self._worker = Worker(
+            service,
+            schools,
+            self.log,
+            catch_up_days=self.options.catch_up_days,
+            inbox=inbox,
+            wall_seconds=lambda: SystemClock().now().timestamp(),
+            stopping=self.stopping,
+        )
+        self.log.info(
+            "daemon.started",
+            database=shown(url),
+            trust=str(self.settings.trust_file),
+            schools=len(schools),
+            inbox=str(self.settings.inbox_dir) if inbox else None,
+            mode=self.options.mode,
+        )
+
+    def reconcile(self) -> Reconciled:
+        """What came due while the daemon was down: the inbox, missed days, overdue timers."""
+        done = Reconciled()
+        worker = self.worker
+        done.inbox = worker.take_inbox(wait=self.options.once)
+        now = self.service.now()
+        done.days, done.days_left_out = worker.catch_up(now)
+        if done.days_left_out:
+            self.log.warning(
+                "daemon.days_not_caught_up",
+                days=done.days_left_out,
+                hint="older than the catch-up window; `escalation-flow run-day --date D` "
+                "evaluates them",
+            )
+        done.timers = worker.fire_timers()
+        self.log.info(
+            "daemon.reconciled",
+            inbox_files=len(done.inbox),
+            days_evaluated=len(done.days),
+            overdue_timers=done.timers_fired,
+            max_late_seconds=done.max_late_seconds,
+        )
+        return done
+
+    # -- run -------------------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Mirror the tables in the scheduler and run until told to stop."""
+        self.mirror = Mirror(
+            self.worker,
+            self.log,
+            max_timer_jobs=self.options.max_timer_jobs,
+            sweep_seconds=self.options.sweep_seconds,
+            inbox_seconds=self.options.inbox_seconds if self.options.inbox else None,
+        )
+        jobs = self.mirror.build()
+        following = self.mirror.next_instant()
+        self.log.info(
+            "daemon.scheduled",
+            timer_jobs=jobs,
+            next_timer=following.isoformat() if following else None,
+            schools=len(self.worker.schools),
+        )
+        while not self.stopping.wait(0.5):
+            pass
+        self.mirror.stop(wait=True)
+
+    def close(self) -> None:
+        if self.mirror is not None:
+            self.mirror.stop(wait=False)
+        if self.lock is not None:
+            self.lock.release()
+        if self.store is not None:
+            self.store.dispose()
+
+
+def run_daemon(settings: Settings, options: DaemonOptions, clock: Clock) -> Reconciled | None:
+    """The command: start, reconcile, then run until a signal (or return, with ``once``)."""
+    daemon = Daemon(settings, options, clock)
+    with stop_signals(daemon):
+        daemon.open()
+        try:
+            done = daemon.reconcile()
+            if not options.once and not daemon.stopping.is_set():
+                daemon.serve()
+        finally:
+            daemon.close()
+            daemon.log.info("daemon.stopped")
+    return done
+
+
+@contextmanager
+def stop_signals(daemon: Daemon) -> Iterator[None]:
+    """First SIGTERM/SIGINT: finish the case in hand, then stop. Second: stop at once."""
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if daemon.stopping.is_set():
+            daemon.log.warning("daemon.stopped_at_once", signal=name)
+            os._exit(128 + signum)
+        daemon.stopping.set()
+        daemon.log.info("daemon.stopping", signal=name, finishing="the case in hand")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals can only be caught on the main thread (tests call from elsewhere)
+        return
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
