@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from escalation_flow.adapters.register_files import read_marks
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.cases import fold_case, load_cases
 from escalation_flow.adapters.trust_files import load_trust
@@ -224,6 +225,30 @@ def test_an_override_is_recorded_with_its_reason_and_who_and_stage_zero_closes(
     assert (closed.status, closed.stage) == ("closed", 0)
     with pytest.raises(ActionError, match="not a stage"):
         service.override(SCHOOL, "P2", 9, "why not", by="s.head")
+
+
+def test_a_closed_case_reopens_on_its_own_row_and_its_serials_carry_on(
+    service: Service, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    """P1 still has three lates this half term: closed by hand, the next evening re-opens it."""
+    service.override(SCHOOL, "P1", 0, "closed too early", by="s.head")
+    monday = date(2025, 9, 15)
+    clock.set(local(monday, 17))
+    path = day_marks(tmp_path, monday)
+    result = read_marks(path, service.trust.calendars())
+    service.store.import_marks(result, file=path, now=clock.now(), by="test")
+    clock.set(local(monday, 18))
+    assert service.run_day(SCHOOL, monday).cases_opened == 1
+    view = service.case(SCHOOL, "P1")
+    types = [e.type for e in view.history]
+    assert types.count("case_opened") == 2 and view.status == "open"
+    keys = [e.event["task_key"] for e in view.history if e.type == "task_created"]
+    assert keys == ["attendance_reminder_letter#1", "attendance_reminder_letter#2"]
+    with service.store.engine.connect() as conn:
+        sid = conn.execute(sa.text("SELECT id FROM schools")).scalar_one()
+        stored = load_cases(conn, sid, SCHOOL, ["P1"])["P1"]
+        assert stored.id == view.case_id
+        assert stored.case == fold_case(conn, view.case_id, SCHOOL, "P1")
 
 
 def test_an_unknown_event_is_refused_and_a_manual_event_is_recorded(service: Service) -> None:

@@ -16,10 +16,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from sqlalchemy import Connection, func, literal, select, update
 
 from escalation_flow.adapters.store.audit_store import store_flow_version
-from escalation_flow.adapters.store.case_models import ENGINE, TIMER_FIRED, TIMER_PENDING
+from escalation_flow.adapters.store.case_models import (
+    CLOSED,
+    ENGINE,
+    OPEN,
+    TIMER_FIRED,
+    TIMER_PENDING,
+)
 from escalation_flow.adapters.store.case_writer import (
     CaseChange,
     HistoryWriter,
@@ -35,6 +42,7 @@ from escalation_flow.adapters.store.cases import (
     last_evaluation,
     load_case,
     load_cases,
+    pupils_with_cases,
     school_id,
 )
 from escalation_flow.adapters.store.marks_reader import RegisterReader
@@ -99,18 +107,16 @@ def run_day(
     register = Register.load(service.store, setup, now, index, read)
     positions = {p: i for i, p in enumerate(register.pupils)}
     amended = sorted(positions[p] for p in read.amended if p in positions)
+    inputs = DayInputs(
+        day=index,
+        facts=register.facts(index),
+        counts=register.counts,
+        previous=register.facts(index - 1) if index > 0 else None,
+        amended=amended,
+        auto_complete=auto_complete,
+    )
     with service.store.engine.begin() as conn:
-        stored = load_cases(conn, sid, school)
-        book = _book(setup, register, stored)
-        inputs = DayInputs(
-            day=index,
-            facts=register.facts(index),
-            counts=register.counts,
-            previous=register.facts(index - 1) if index > 0 else None,
-            amended=amended,
-            auto_complete=auto_complete,
-        )
-        run_book_day(book, inputs)
+        stored, book = _evaluate(conn, setup, register, sid, inputs)
         changes = [
             CaseChange(
                 stored.get(book.pupils[p]) or StoredCase(None, Case(school, book.pupils[p])),
@@ -161,6 +167,42 @@ def _writer(
         now=now,
         worker=service.worker,
     )
+
+
+def _evaluate(
+    conn: Connection, setup: SchoolSetup, register: Register, sid: int, inputs: DayInputs
+) -> tuple[dict[str, StoredCase], SchoolBook]:
+    """The day run over the school's cases. Closed cases are read only for the pupils the
+    evening's screen sees escalating (only escalation re-opens a case, and a trust holds many
+    more closed cases than open ones); should the day decide for another, it runs again with
+    every case read."""
+    school = setup.school
+    stored = load_cases(conn, sid, school, status=OPEN)
+    closed = pupils_with_cases(conn, sid, CLOSED)
+    book = _book(setup, register, stored)
+    reopening = closed & _escalating_pupils(book, inputs)
+    stored.update(load_cases(conn, sid, school, reopening))
+    for pupil in reopening:
+        p = book.pupil_index(pupil)
+        if p is not None:
+            book.load(p, stored[pupil].case)
+    run_book_day(book, inputs)
+    unforeseen = {book.pupils[p] for p in book.history} & (closed - reopening)
+    if unforeseen:
+        stored = load_cases(conn, sid, school)
+        book = _book(setup, register, stored)
+        run_book_day(book, inputs)
+    return stored, book
+
+
+def _escalating_pupils(book: SchoolBook, inputs: DayInputs) -> set[str]:
+    """Pupils for whom some stage's entry criteria hold tonight (the evening's screen)."""
+    env = DayEnv(book, inputs.facts, inputs.counts)
+    flow = book.ctx.flow
+    hit = np.zeros(len(book.pupils), dtype=bool)
+    for stage in flow.escalating_stages:
+        hit |= np.asarray(flow.entry[stage.number].mask(env), dtype=bool)
+    return {book.pupils[int(p)] for p in np.flatnonzero(hit)}
 
 
 def _book(setup: SchoolSetup, register: Register, stored: dict[str, StoredCase]) -> SchoolBook:

@@ -101,13 +101,21 @@ def school_id(conn: Connection, school: str) -> int:
 
 
 def load_cases(
-    conn: Connection, school_id: int, school: str, pupils: Collection[str] | None = None
+    conn: Connection,
+    school_id: int,
+    school: str,
+    pupils: Collection[str] | None = None,
+    *,
+    status: str | None = None,
 ) -> dict[str, StoredCase]:
-    """Every case row of a school (or of ``pupils``), open or closed, by pupil."""
+    """The case rows of a school (or of ``pupils``; with ``status``: only open or closed), by
+    pupil."""
     c = CASES.c
     query = select(c.id, c.pupil, c.length, c.head_hash, c.snapshot).where(c.school_id == school_id)
     if pupils is not None:
         query = query.where(c.pupil.in_(list(pupils)))
+    if status is not None:
+        query = query.where(c.status == status)
     out: dict[str, StoredCase] = {}
     stale: list[Any] = []
     for row in conn.execute(query):
@@ -121,6 +129,12 @@ def load_cases(
             row.id, fold_case(conn, row.id, school, row.pupil), row.head_hash
         )
     return out
+
+
+def pupils_with_cases(conn: Connection, school_id: int, status: str) -> set[str]:
+    c = CASES.c
+    query = select(c.pupil).where(c.school_id == school_id, c.status == status)
+    return set(conn.execute(query).scalars())
 
 
 def load_case(conn: Connection, school_id: int, school: str, pupil: str) -> StoredCase:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import atexit
 import multiprocessing as mp
 from collections.abc import Collection
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -30,7 +30,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Connection, select
+import pyarrow as pa
+from sqlalchemy import Connection, Engine, select
 
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.engine import sqlite_path
@@ -75,7 +76,8 @@ class RegisterReader:
         self._path = path
         self._guard: Connection | None = None
         self._queued: dict[str, tuple[_Ask, Future[SchoolRead]]] = {}
-        self._thread: ThreadPoolExecutor | None = None
+        # the helper reads PostgreSQL too: in a thread, building the grid would hold the GIL
+        self._helped = self._path is not None or store.engine.dialect.name == "postgresql"
 
     def __enter__(self) -> RegisterReader:
         return self
@@ -89,9 +91,6 @@ class RegisterReader:
             if not future.cancelled():
                 future.exception()  # wait: the helper reads only while we hold the guard
         self._queued.clear()
-        if self._thread is not None:
-            self._thread.shutdown(wait=True, cancel_futures=True)
-            self._thread = None
         if self._guard is not None:
             self._guard.close()
             self._guard = None
@@ -103,17 +102,12 @@ class RegisterReader:
         known_at: datetime,
         amended: Amended | None = None,
     ) -> None:
-        """Start reading a school's register now: SQLite in the helper process (which also
-        builds the grid), PostgreSQL in a thread (COPY and CSV parsing run outside the GIL)."""
-        if school in self._queued:
+        """Start reading a school's register now, in the helper process (which also builds
+        the grid); in-memory SQLite is read when asked for."""
+        if school in self._queued or not self._helped:
             return
         ask = _Ask(school, calendar, known_at, *(amended or (None, None, None)))
-        if self._path is None:
-            if self._thread is None:
-                self._thread = ThreadPoolExecutor(max_workers=1)
-            self._queued[school] = (ask, self._thread.submit(self._read_here, ask))
-        else:
-            self._queued[school] = (ask, self._submit(ask))
+        self._queued[school] = (ask, self._submit(ask))
 
     def read(
         self,
@@ -134,7 +128,7 @@ class RegisterReader:
         return self._read_here(ask)
 
     def _submit(self, ask: _Ask) -> Future[SchoolRead]:
-        if self._guard is None:
+        if self._guard is None and self._path is not None:
             self._guard = self.store.engine.connect()  # held open while the helper reads
         with self.store.engine.connect() as conn:
             sid = _school_id(conn, ask.school)
@@ -142,9 +136,12 @@ class RegisterReader:
             names = _names(conn, sid)
         roster = self.store.load_roster(ask.school)
         cal = ask.calendar
+        dialect = self.store.engine.dialect.name
+        url = self.store.engine.url.render_as_string(hide_password=False)
         job = _Job(
-            path=str(self._path),
-            marks_sql=load_sql("sqlite", sid, cal.first_day, cal.last_day),
+            path=str(self._path) if self._path is not None else None,
+            url=None if self._path is not None else url,
+            marks_sql=load_sql(dialect, sid, cal.first_day, cal.last_day),
             amended_sql=_amended_sql(sid, recent, ask.before),
             school=ask.school,
             calendar=cal,
@@ -192,7 +189,8 @@ def grid_of(
 class _Job:
     """What the helper needs for one school: plain data, pickled across."""
 
-    path: str
+    path: str | None  # a SQLite file: read through ADBC
+    url: str | None  # else the database, read as the store reads it
     marks_sql: str
     amended_sql: str | None
     school: str
@@ -242,18 +240,8 @@ def _amended_sql(school_id: int, imports: Collection[int], before: date | None) 
 
 
 def _read(job: _Job) -> SchoolRead:
-    """In the helper process: ADBC reads (and no other SQLite), then the grid built from them."""
-    import adbc_driver_sqlite.dbapi as adbc
-
-    from escalation_flow.adapters.store.bulk import _fetch_adbc
-
-    rows = _fetch_adbc(Path(job.path), job.marks_sql)
-    amended: list[int] = []
-    if job.amended_sql is not None:
-        uri = f"file:{quote(str(Path(job.path).resolve()))}?mode=ro"
-        with adbc.connect(uri) as connection, connection.cursor() as cursor:
-            cursor.execute(job.amended_sql)
-            amended = [int(row[0]) for row in cursor.fetchall()]
+    """In the helper process: the reads (SQLite through ADBC only), then the grid."""
+    rows, amended = _read_adbc(job) if job.path is not None else _read_url(job)
     rows = (
         rows.rename_columns(LOADED_SCHEMA.names).cast(LOADED_SCHEMA)
         if rows.num_rows
@@ -264,11 +252,45 @@ def _read(job: _Job) -> SchoolRead:
     return SchoolRead(grid, job.roster, frozenset(job.names[i] for i in amended if i in job.names))
 
 
+def _read_adbc(job: _Job) -> tuple[pa.Table, list[int]]:
+    import adbc_driver_sqlite.dbapi as adbc
+
+    from escalation_flow.adapters.store.bulk import _fetch_adbc
+
+    assert job.path is not None
+    rows = _fetch_adbc(Path(job.path), job.marks_sql)
+    amended: list[int] = []
+    if job.amended_sql is not None:
+        uri = f"file:{quote(str(Path(job.path).resolve()))}?mode=ro"
+        with adbc.connect(uri) as connection, connection.cursor() as cursor:
+            cursor.execute(job.amended_sql)
+            amended = [int(row[0]) for row in cursor.fetchall()]
+    return rows, amended
+
+
+_engines: dict[str, Engine] = {}  # in the helper: one engine per database, kept
+
+
+def _read_url(job: _Job) -> tuple[pa.Table, list[int]]:
+    from escalation_flow.adapters.store.bulk import fetch
+    from escalation_flow.adapters.store.engine import create_store_engine
+
+    assert job.url is not None
+    engine = _engines.get(job.url) or _engines.setdefault(job.url, create_store_engine(job.url))
+    with engine.begin() as conn:  # the COPY sets its session options for this transaction
+        rows = fetch(conn, job.marks_sql)
+        amended = []
+        if job.amended_sql is not None:
+            amended = [int(i) for i in conn.exec_driver_sql(job.amended_sql).scalars()]
+    return rows, amended
+
+
 def _executor() -> ProcessPoolExecutor:
     global _helper
     if _helper is None:
         # spawn, not fork: the helper must not inherit this process's SQLite connections
-        _helper = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
+        # two: a PostgreSQL register takes about as long to read as a school takes to evaluate
+        _helper = ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn"))
         atexit.register(_shutdown)
     return _helper
 
