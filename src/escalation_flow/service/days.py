@@ -358,7 +358,7 @@ def _late(conn: Connection, now: datetime) -> Any:
     """Whole seconds from the timer's ``fire_at`` to ``now``, in SQL."""
     fire_at = TIMERS.c.fire_at
     if conn.dialect.name == "sqlite":  # UtcDateTime is integer microseconds there
-        return func.max(0, (literal(to_micros(now)) - fire_at) / 1_000_000)
+        return func.max(0, (literal(to_micros(now)) - fire_at) // 1_000_000)
     elapsed = func.extract("epoch", literal(now, UtcDateTime()) - fire_at)
     return func.greatest(0, func.floor(elapsed))
 

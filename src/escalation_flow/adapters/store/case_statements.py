@@ -70,7 +70,7 @@ def statements() -> Statements:
         0, func.floor(func.extract("epoch", bindparam("b_now", type_=UtcDateTime()) - m.fire_at))
     )
     # UtcDateTime is integer microseconds on SQLite
-    late_sqlite = func.max(0, (bindparam("b_micros") - m.fire_at) / 1_000_000)
+    late_sqlite = func.max(0, (bindparam("b_micros") - m.fire_at) // 1_000_000)
     fired = update(TIMERS).where(*pending)
     fired_values = {
         "status": TIMER_FIRED,
