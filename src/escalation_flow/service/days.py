@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import Connection, func, literal, select, update
 
-from escalation_flow.adapters.store.audit_store import store_flow_version
 from escalation_flow.adapters.store.case_models import (
     CLOSED,
     ENGINE,
@@ -157,7 +156,7 @@ def run_day(
 def _writer(
     service: Service, conn: Connection, setup: SchoolSetup, sid: int, now: datetime
 ) -> HistoryWriter:
-    store_flow_version(conn, setup.flow, now)  # the text a replay re-runs these records on
+    service.keep_flow_version(conn, setup.flow, now)
     return HistoryWriter(
         conn,
         school_id=sid,

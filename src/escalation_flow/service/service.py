@@ -11,9 +11,11 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from sqlalchemy.engine import Connection
 from structlog.typing import FilteringBoundLogger
 
 from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store.audit_store import store_flow_version
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
 from escalation_flow.core.decisions import Decision, Stimulus
@@ -46,8 +48,18 @@ class Service:
         self._setups: dict[str, SchoolSetup] = {}
         self._flows: dict[Path, Flow] = {}
         self._schools_known = False
+        self._kept_flow_versions: set[str] = set()
 
     # -- set-up ----------------------------------------------------------------------------------
+
+    def keep_flow_version(self, conn: Connection, flow: Flow, now: datetime) -> None:
+        """Make sure the flow text a replay re-runs these records on is stored. Asked once per
+        version and process: a version found already stored (so committed) is not asked again,
+        which spares a query for every timer of a burst."""
+        if flow.version in self._kept_flow_versions:
+            return
+        if not store_flow_version(conn, flow, now):
+            self._kept_flow_versions.add(flow.version)
 
     def now(self) -> datetime:
         instant = self.clock.now()

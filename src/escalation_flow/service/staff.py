@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, update
 
-from escalation_flow.adapters.store.audit_store import store_flow_version
 from escalation_flow.adapters.store.case_models import LETTER_APPROVED, TASK_DONE, TASK_OPEN
 from escalation_flow.adapters.store.case_writer import SENT, CaseChange, HistoryWriter
 from escalation_flow.adapters.store.cases import (
@@ -111,7 +110,7 @@ def act(
         if check is not None:
             check(conn, decisions)
         change = CaseChange(stored, decisions, after, stimulus.by or "unknown")
-        store_flow_version(conn, setup.flow, now)  # the text a replay re-runs these records on
+        service.keep_flow_version(conn, setup.flow, now)
         writer = HistoryWriter(
             conn,
             school_id=sid,
