@@ -20,7 +20,6 @@ counted in ``SchoolBook.universal_tasks``.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -33,7 +32,7 @@ import numpy.typing as npt
 
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.case import Case, apply
-from escalation_flow.core.decisions import Decision, Stimulus, TaskCreated
+from escalation_flow.core.decisions import Decision, Stimulus
 from escalation_flow.core.definition import DAILY, TERM_END, Flow
 from escalation_flow.core.engine import Context, Moment, due_date, step
 from escalation_flow.core.facts import DayWindows, FactTable
@@ -454,13 +453,3 @@ class PupilEnv(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._day)
-
-
-def workload(book: SchoolBook) -> Counter[tuple[str, str]]:
-    """Tasks created by (role, kind): what the plan asks of each role."""
-    out: Counter[tuple[str, str]] = Counter()
-    for decisions in book.history.values():
-        for d in decisions:
-            if isinstance(d, TaskCreated):
-                out[(d.role, d.kind)] += 1
-    return out
