@@ -41,6 +41,7 @@ from escalation_flow.core.session_counts import CumulativeCounts, Key
 from escalation_flow.errors import ActionError, Problem
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 _NEVER = np.iinfo(np.int64).max
 IntArray = npt.NDArray[np.int64]
 NAN = float("nan")
@@ -77,6 +78,12 @@ class SchoolBook:
     pupils: tuple[str, ...]
     parameters: Mapping[str, Any] = field(default_factory=dict)  # school overrides
     registers_close: time = time(16, 30)
+    #: the pupils this book runs cases for (None: every pupil); the others' open cases run in
+    #: the book of the flow version they were opened under, so this one must not open theirs
+    runs: BoolArray | None = None
+    #: whether the flow's universal actions (the first-day call) are made from this book: only
+    #: the school's current flow makes them, for every pupil
+    makes_universal: bool = True
     cases: dict[int, Case] = field(default_factory=dict)
     history: dict[int, list[Decision]] = field(default_factory=dict)
     universal_tasks: list[UniversalTask] = field(default_factory=list)
@@ -201,7 +208,7 @@ def _evening(book: SchoolBook, inputs: DayInputs, today: date) -> None:
     env = DayEnv(book, inputs.facts, inputs.counts)
     for p in inputs.amended:
         case = book.case(p)
-        if case.is_open:
+        if case.is_open and (book.runs is None or book.runs[p]):
             stimulus = Stimulus("amended")
             book.record(p, *step(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
     escalating = _escalating(book, env)
@@ -229,6 +236,8 @@ def _listening(book: SchoolBook, env: DayEnv, trigger: str) -> set[int]:
         hit = np.zeros(len(book.pupils), dtype=bool)
         for guard in guards:
             hit |= True if guard is None else guard.mask(env)
+        if book.runs is not None:
+            hit &= book.runs
         out.update(int(p) for p in np.flatnonzero(in_state & hit))
     return out
 
@@ -244,10 +253,15 @@ def _escalating(book: SchoolBook, env: DayEnv) -> dict[int, int]:
     for stage in reversed(stages):  # lowest first, so higher stages overwrite
         mask = flow.entry[stage.number].mask(env)
         target = np.where(mask, stage.number, target)
-    return {int(p): int(target[p]) for p in np.flatnonzero(target > book.stage)}
+    rising = target > book.stage
+    if book.runs is not None:
+        rising &= book.runs
+    return {int(p): int(target[p]) for p in np.flatnonzero(rising)}
 
 
 def _universal(book: SchoolBook, env: DayEnv, today: date, trigger: str) -> None:
+    if not book.makes_universal:
+        return
     for action in book.ctx.flow.definition.universal:
         if action.trigger != trigger:
             continue

@@ -10,6 +10,7 @@ it from pending to fired, and only the worker whose update hit the row evaluates
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from escalation_flow.adapters.store.case_models import (
 from escalation_flow.adapters.store.case_writer import (
     CaseChange,
     HistoryWriter,
+    Written,
     insert_universal_tasks,
     record_school_day,
 )
@@ -53,8 +55,9 @@ from escalation_flow.core.marks import to_micros
 from escalation_flow.core.school_day import DayEnv, DayInputs, SchoolBook
 from escalation_flow.core.school_day import run_day as run_book_day
 from escalation_flow.service.events import log_written
-from escalation_flow.service.letters import prepare_letters
+from escalation_flow.service.letters import Prepared, prepare_letters
 from escalation_flow.service.register import Register, SchoolSetup
+from escalation_flow.service.versions import VersionBooks, version_books
 from escalation_flow.service.views import DayReport, FiredTimer
 
 if TYPE_CHECKING:
@@ -115,21 +118,30 @@ def run_day(
         auto_complete=auto_complete,
     )
     with service.store.engine.begin() as conn:
-        stored, book = _evaluate(conn, setup, register, sid, inputs)
-        changes = [
-            CaseChange(
-                stored.get(book.pupils[p]) or StoredCase(None, Case(school, book.pupils[p])),
-                decisions,
-                book.cases[p],
-                ENGINE,
-            )
-            for p, decisions in sorted(book.history.items())
-        ]
-        writer = _writer(service, conn, setup, sid, now)
-        written = writer.write(changes)
-        letters = prepare_letters(conn, setup, register, inputs.facts, written.tasks, now)
+        stored, books = _evaluate(service, conn, setup, register, sid, inputs)
+        changes: list[CaseChange] = []
+        written = Written({}, [], 0, {})
+        letters: list[Prepared] = []
+        for vb in books.books:
+            book = vb.book
+            group = [
+                CaseChange(
+                    stored.get(book.pupils[p]) or StoredCase(None, Case(school, book.pupils[p])),
+                    decisions,
+                    book.cases[p],
+                    ENGINE,
+                )
+                for p, decisions in sorted(book.history.items())
+            ]
+            out = _writer(service, conn, vb.setup, sid, now).write(group)
+            facts = register.facts(index, vb.setup.flow)
+            letters += prepare_letters(conn, vb.setup, register, facts, out.tasks, now)
+            changes += group
+            written = _together(written, out)
         kinds = {u.task.id: u.task.kind.value for u in setup.flow.definition.universal}
-        universal = insert_universal_tasks(conn, sid, book.universal_tasks, kinds, now)
+        universal = insert_universal_tasks(
+            conn, sid, books.current.book.universal_tasks, kinds, now
+        )
         record_school_day(conn, sid, day, now, written.records, service.worker)
     counts = log_written(service.log, school, changes, written, letters)
     service.log.info(
@@ -169,29 +181,44 @@ def _writer(
 
 
 def _evaluate(
-    conn: Connection, setup: SchoolSetup, register: Register, sid: int, inputs: DayInputs
-) -> tuple[dict[str, StoredCase], SchoolBook]:
-    """The day run over the school's cases. Closed cases are read only for the pupils the
-    evening's screen sees escalating (only escalation re-opens a case, and a trust holds many
-    more closed cases than open ones); should the day decide for another, it runs again with
-    every case read."""
+    service: Service,
+    conn: Connection,
+    setup: SchoolSetup,
+    register: Register,
+    sid: int,
+    inputs: DayInputs,
+) -> tuple[dict[str, StoredCase], VersionBooks]:
+    """The day run over the school's cases, each under its flow version. Closed cases are read
+    only for the pupils the evening's screen sees escalating (only escalation re-opens a case,
+    and a trust holds many more closed cases than open ones); should the day decide for another,
+    it runs again with every case read."""
     school = setup.school
     stored = load_cases(conn, sid, school, status=OPEN)
     closed = pupils_with_cases(conn, sid, CLOSED)
-    book = _book(setup, register, stored)
-    reopening = closed & _escalating_pupils(book, inputs)
+    books = version_books(service, setup, register.pupils, stored, conn)
+    reopening = closed & _escalating_pupils(books.current.book, inputs)
     stored.update(load_cases(conn, sid, school, reopening))
     for pupil in reopening:
-        p = book.pupil_index(pupil)
+        p = books.current.book.pupil_index(pupil)
         if p is not None:
-            book.load(p, stored[pupil].case)
-    run_book_day(book, inputs)
-    unforeseen = {book.pupils[p] for p in book.history} & (closed - reopening)
-    if unforeseen:
+            books.place(p, stored[pupil].case)
+    _run_books(books, register, inputs)
+    decided = {vb.book.pupils[p] for vb in books.books for p in vb.book.history}
+    if decided & (closed - reopening):
         stored = load_cases(conn, sid, school)
-        book = _book(setup, register, stored)
-        run_book_day(book, inputs)
-    return stored, book
+        books = version_books(service, setup, register.pupils, stored, conn)
+        _run_books(books, register, inputs)
+    return stored, books
+
+
+def _run_books(books: VersionBooks, register: Register, inputs: DayInputs) -> None:
+    """The day in each book, on the facts as its flow version counts them."""
+    for vb in books.books:
+        flow = vb.setup.flow
+        day = inputs.day
+        facts = register.facts(day, flow)
+        previous = register.facts(day - 1, flow) if inputs.previous is not None else None
+        run_book_day(vb.book, dataclasses.replace(inputs, facts=facts, previous=previous))
 
 
 def _escalating_pupils(book: SchoolBook, inputs: DayInputs) -> set[str]:
@@ -204,13 +231,11 @@ def _escalating_pupils(book: SchoolBook, inputs: DayInputs) -> set[str]:
     return {book.pupils[int(p)] for p in np.flatnonzero(hit)}
 
 
-def _book(setup: SchoolSetup, register: Register, stored: dict[str, StoredCase]) -> SchoolBook:
-    book = setup.book(register.pupils)
-    for pupil, held in stored.items():
-        p = book.pupil_index(pupil)
-        if p is not None:
-            book.load(p, held.case)
-    return book
+def _together(a: Written, b: Written) -> Written:
+    return Written(
+        {**a.case_ids, **b.case_ids}, [*a.tasks, *b.tasks], a.records + b.records,
+        {**a.heads, **b.heads},
+    )  # fmt: skip
 
 
 # -- timers ----------------------------------------------------------------------------------
@@ -276,12 +301,11 @@ def _fire_school(
     on = setup.action_day(now)
     read = reader.read(school, setup.calendar, now) if reader else None
     register = Register.load(service.store, setup, now, on, read)
-    facts = register.morning_facts(on)
     sid = timers[0].school_id
     with service.store.engine.connect() as conn:
         held = load_cases(conn, sid, school, {t.pupil for t in timers})
-    book = _book(setup, register, held)
-    env = DayEnv(book, facts, register.counts)
+        books = version_books(service, setup, register.pupils, held, conn)
+    envs: dict[str, DayEnv] = {}
     out: list[FiredTimer] = []
     for timer in timers:
         if stop is not None and stop():
@@ -292,7 +316,7 @@ def _fire_school(
                 continue  # another worker has it
             stored = _current(conn, sid, school, held.get(timer.pupil), timer.pupil, length)
             case = stored.case
-            p = book.pupil_index(timer.pupil)
+            p = books.current.book.pupil_index(timer.pupil)
             armed = next((a for a in case.timers if a.key == timer.key), None)
             if p is None or armed is None:
                 service.log.warning(
@@ -300,22 +324,23 @@ def _fire_school(
                     timer=timer.key,
                 )  # fmt: skip
                 continue
-            book.load(p, case)
-            review_from = setup.calendar.index_on_or_before(armed.armed_on)
+            vb = books.place(p, case)
+            at = vb.setup
+            facts = register.morning_facts(on, at.flow)
+            env = envs.get(vb.version) or envs.setdefault(
+                vb.version, DayEnv(vb.book, facts, register.counts)
+            )
+            review_from = at.calendar.index_on_or_before(armed.armed_on)
             stimulus = Stimulus("timer", timer.key)
-            moment = Moment(setup.calendar.school_days[on], now)
-            decisions, after = step(
-                setup.ctx, case, env.pupil(p, case, review_from), moment, stimulus
-            )
+            moment = Moment(at.calendar.school_days[on], now)
+            decisions, after = step(at.ctx, case, env.pupil(p, case, review_from), moment, stimulus)
             change = CaseChange(stored, decisions, after, ENGINE)
-            written = _writer(service, conn, setup, sid, now).write(
-                [change], claimed_timer=timer.key
-            )
-            letters = prepare_letters(conn, setup, register, facts, written.tasks, now)
+            written = _writer(service, conn, at, sid, now).write([change], claimed_timer=timer.key)
+            letters = prepare_letters(conn, at, register, facts, written.tasks, now)
         held[timer.pupil] = StoredCase(
             stored.id, after, written.heads.get(timer.pupil, stored.head_hash)
         )
-        book.load(p, after)
+        books.place(p, after)
         late = max(0, int((now - timer.fire_at).total_seconds()))
         log_written(
             service.log, school, [change], written, letters, timer_id=timer.id, late_seconds=late

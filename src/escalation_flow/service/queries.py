@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
-from escalation_flow.adapters.store.case_models import TASK_OPEN, TIMER_PENDING
+from escalation_flow.adapters.store.case_models import OPEN, TASK_OPEN, TIMER_PENDING
 from escalation_flow.adapters.store.cases import (
     CASES,
     LETTERS,
@@ -24,7 +24,7 @@ from escalation_flow.adapters.store.cases import (
 )
 from escalation_flow.adapters.store.history import broken_links
 from escalation_flow.adapters.store.models import Mark, table_of
-from escalation_flow.errors import NotFoundError
+from escalation_flow.errors import InputError, NotFoundError
 from escalation_flow.service.views import (
     CaseView,
     HistoryEntry,
@@ -179,7 +179,7 @@ def status(service: Service) -> StatusReport:
             .where(t.status == TIMER_PENDING, t.fire_at <= now)
             .order_by(t.fire_at, s.key, c.pupil)
         ).all()
-        schools = _schools(conn)
+        schools = _schools(conn, _current_versions(service))
     overdue = tuple(_timer_view(r, r.school, r.pupil) for r in overdue_rows)
     open_views = tasks(service, None, None, None, include_universal=True)
     by_role: dict[str, int] = {}
@@ -196,8 +196,38 @@ def status(service: Service) -> StatusReport:
     )
 
 
-def _schools(conn: Connection) -> tuple[SchoolStatus, ...]:
+def _current_versions(service: Service) -> dict[str, str]:
+    """Each school's flow version now (a school the trust file no longer names: none)."""
+    out = {}
+    for school in service.schools():
+        try:
+            out[school] = service.setup(school).flow.version
+        except InputError:  # a flow file that no longer loads: the daemon's start says why
+            continue
+    return out
+
+
+def _earlier_versions(
+    conn: Connection, current: dict[str, str]
+) -> dict[str, tuple[tuple[str, int], ...]]:
+    c, s = CASES.c, SCHOOLS.c
+    query = (
+        select(s.key, c.flow_version, func.count())
+        .join(SCHOOLS, s.id == c.school_id)
+        .where(c.status == OPEN)
+        .group_by(s.key, c.flow_version)
+        .order_by(s.key, c.flow_version)
+    )
+    out: dict[str, list[tuple[str, int]]] = {}
+    for school, version, n in conn.execute(query):
+        if school in current and version != current[school]:
+            out.setdefault(school, []).append((str(version), int(n)))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _schools(conn: Connection, current: dict[str, str]) -> tuple[SchoolStatus, ...]:
     d, s = SCHOOL_DAYS.c, SCHOOLS.c
+    earlier = _earlier_versions(conn, current)
     evaluations = {
         row.school_id: row
         for row in conn.execute(
@@ -228,6 +258,7 @@ def _schools(conn: Connection) -> tuple[SchoolStatus, ...]:
                 evaluated_at=_instant(e.at) if e else None,
                 last_import_at=_instant(i.at) if i else None,
                 last_mark_day=_day(i.day) if i else None,
+                earlier_versions=earlier.get(key, ()),
             )
         )
     return tuple(out)

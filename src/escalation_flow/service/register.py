@@ -19,7 +19,7 @@ from escalation_flow.core.engine import Context
 from escalation_flow.core.facts import FactTable, facts_from_counts
 from escalation_flow.core.marks import Roster
 from escalation_flow.core.register import RegisterGrid
-from escalation_flow.core.school_day import SchoolBook
+from escalation_flow.core.school_day import BoolArray, SchoolBook
 from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.errors import CalendarError
 
@@ -55,13 +55,21 @@ class SchoolSetup:
         close = self.config.registers_close_at
         return time.fromisoformat(close) if close else DEFAULT_REGISTERS_CLOSE
 
-    def book(self, pupils: tuple[str, ...]) -> SchoolBook:
+    def book(
+        self,
+        pupils: tuple[str, ...],
+        *,
+        runs: BoolArray | None = None,
+        makes_universal: bool = True,
+    ) -> SchoolBook:
         return SchoolBook(
             ctx=self.ctx,
             school=self.school,
             pupils=pupils,
             parameters=self.parameters,
             registers_close=self.registers_close,
+            runs=runs,
+            makes_universal=makes_universal,
         )
 
     def local_date(self, instant: datetime) -> date:
@@ -89,7 +97,7 @@ class Register:
     grid: RegisterGrid
     counts: CumulativeCounts
     roster: Roster
-    _facts: dict[int, FactTable] = field(default_factory=dict)
+    _facts: dict[tuple[int, int], FactTable] = field(default_factory=dict)
     _derived: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     @classmethod
@@ -113,16 +121,18 @@ class Register:
     def pupils(self) -> tuple[str, ...]:
         return self.grid.pupils
 
-    def facts(self, day: int) -> FactTable:
-        """Facts at the end of school day ``day`` (before the first day: the first day's)."""
+    def facts(self, day: int, flow: Flow | None = None) -> FactTable:
+        """Facts at the end of school day ``day`` (before the first day: the first day's), as
+        ``flow`` counts them (default: the school's current flow; an earlier version that open
+        cases still run under may ask a different minimum of sessions for a percentage)."""
         day = max(day, 0)
-        if day not in self._facts:
-            self._facts[day] = facts_from_counts(
-                self.counts,
-                day,
-                min_possible_sessions_ytd=self.setup.flow.definition.min_possible_sessions,
+        minimum = (flow or self.setup.flow).definition.min_possible_sessions
+        key = (day, minimum)
+        if key not in self._facts:
+            self._facts[key] = facts_from_counts(
+                self.counts, day, min_possible_sessions_ytd=minimum
             )
-        return self._facts[day]
+        return self._facts[key]
 
     def derived(self, name: str, day: int, build: Callable[[], T]) -> T:
         """A figure derived from the register for a day, built once (letters' raw percentages)."""
@@ -132,10 +142,10 @@ class Register:
         value: T = self._derived[key]
         return value
 
-    def morning_facts(self, day: int) -> FactTable:
+    def morning_facts(self, day: int, flow: Flow | None = None) -> FactTable:
         """What a timer or a staff action on school day ``day`` is decided on: the facts at the
         end of the previous school day (on the calendar's first day, that day's)."""
-        return self.facts(day - 1 if day > 0 else 0)
+        return self.facts(day - 1 if day > 0 else 0, flow)
 
 
 def year_start(calendar: SchoolCalendar, day: int) -> date:

@@ -7,6 +7,7 @@ its ``Clock``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -15,12 +16,12 @@ from sqlalchemy.engine import Connection
 from structlog.typing import FilteringBoundLogger
 
 from escalation_flow.adapters.store import Store
-from escalation_flow.adapters.store.audit_store import store_flow_version
+from escalation_flow.adapters.store.audit_store import load_flow_versions, store_flow_version
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
 from escalation_flow.core.decisions import Decision, Stimulus
 from escalation_flow.core.definition import Flow
-from escalation_flow.errors import ActionError, NotFoundError
+from escalation_flow.errors import ActionError, FlowError, NotFoundError
 from escalation_flow.logs import get_logger
 from escalation_flow.service import days, letter_desk, queries, staff, timetable
 from escalation_flow.service.register import SchoolSetup
@@ -49,6 +50,8 @@ class Service:
         self._flows: dict[Path, Flow] = {}
         self._schools_known = False
         self._kept_flow_versions: set[str] = set()
+        self._stored_flows: dict[str, Flow] = {}
+        self._version_setups: dict[tuple[str, str], SchoolSetup] = {}
 
     # -- set-up ----------------------------------------------------------------------------------
 
@@ -80,6 +83,36 @@ class Service:
                 key, config, self._flows[config.flow_path], self.trust.calendar(key)
             )
         return self._setups[key]
+
+    def setup_at(self, school: str, version: str, conn: Connection | None = None) -> SchoolSetup:
+        """The school's set-up with the flow version a case runs under: the school's flow file
+        when ``version`` is its version (or empty), else that earlier version's stored text
+        (open cases stay on the version they were opened under until a recorded migration)."""
+        setup = self.setup(school)
+        if not version or version == setup.flow.version:
+            return setup
+        key = (setup.school, version)
+        if key not in self._version_setups:
+            flow = self.stored_flow(version, conn)
+            self._version_setups[key] = dataclasses.replace(setup, flow=flow)
+        return self._version_setups[key]
+
+    def stored_flow(self, version: str, conn: Connection | None = None) -> Flow:
+        """A flow version from the store's ``flow_versions``, read and checked once a process."""
+        if version not in self._stored_flows:
+            if conn is None:
+                with self.store.engine.connect() as own:
+                    found = load_flow_versions(own, [version])
+            else:
+                found = load_flow_versions(conn, [version])
+            if version not in found:
+                raise FlowError(
+                    f"open cases are on flow version {version[:12]}, whose text is not in the "
+                    "store's flow_versions: restore it, or move the cases with `escalation-flow "
+                    "case migrate`"
+                )
+            self._stored_flows[version] = found[version]
+        return self._stored_flows[version]
 
     def schools(self) -> list[str]:
         return sorted(self.trust.schools)
@@ -155,7 +188,7 @@ class Service:
         by = staff.staff_id(by)
         if not reason.strip():
             raise ActionError("an override needs a reason")
-        flow = self.setup(school).flow
+        flow = self.setup_at(school, self._open_case_version(school, pupil)).flow
         stages = sorted(s.number for s in flow.definition.stages if s.initial)
         if stage != 0 and stage not in stages:
             raise ActionError(
@@ -163,7 +196,7 @@ class Service:
                 f"(choose {', '.join(map(str, stages))}, or 0 to close the case)"
             )
         stimulus = Stimulus("override", by=by, note=reason.strip(), extra={"stage": stage})
-        if stage == 0 and not self._has_open_case(school, pupil):
+        if stage == 0 and not self._open_case_version(school, pupil):
             raise ActionError(f"pupil {pupil} has no open case at school {school} to close")
         return list(staff.act(self, school, pupil, stimulus, self.now()).decisions)
 
@@ -171,11 +204,13 @@ class Service:
         """A contract actions CSV, applied through the same steps; retried rows count once."""
         return staff.apply_actions(self, path)
 
-    def _has_open_case(self, school: str, pupil: str) -> bool:
+    def _open_case_version(self, school: str, pupil: str) -> str:
+        """The flow version the pupil's open case runs under ("": no open case)."""
         try:
-            return self.case(school, pupil).status == "open"
+            view = self.case(school, pupil)
         except NotFoundError:  # never had a case
-            return False
+            return ""
+        return view.flow_version if view.status == "open" else ""
 
     # -- letters ---------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from escalation_flow.errors import ActionError, ConflictError, NotFoundError, Pr
 from escalation_flow.service.events import log_written
 from escalation_flow.service.letters import prepare_letters
 from escalation_flow.service.register import Register
+from escalation_flow.service.versions import version_of
 
 if TYPE_CHECKING:
     from escalation_flow.service.service import Service
@@ -90,18 +91,20 @@ def act(
     on = setup.action_day(at)
     if register is None:
         register = Register.load(service.store, setup, service.now(), on)
-    book = setup.book(register.pupils)
-    p = book.pupil_index(pupil)
-    if p is None:
+    if pupil not in register.pupils:
         raise NotFoundError(f"pupil {pupil!r} has no marks and no roster entry at school {school}")
-    facts = register.morning_facts(on)
+    p = register.grid.pupil_index(pupil)
     now = service.now()
     with service.store.engine.begin() as conn:
         sid = school_id(conn, school)
         stored = load_case(conn, sid, school, pupil)
         if dedupe and stored.id is not None and _recorded_before(conn, stored.id, stimulus, at):
             return Acted((), stored.id, already_recorded=True)
+        # the case is decided under the flow version it runs under (see service.versions)
+        setup = service.setup_at(school, version_of(stored.case, setup.flow.version), conn)
+        book = setup.book(register.pupils)
         book.load(p, stored.case)
+        facts = register.morning_facts(on, setup.flow)
         env = DayEnv(book, facts, register.counts).pupil(p, stored.case)
         moment = Moment(setup.calendar.school_days[on], at)
         decisions, after = step(setup.ctx, stored.case, env, moment, stimulus)

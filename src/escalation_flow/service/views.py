@@ -161,6 +161,8 @@ class SchoolStatus:
     evaluated_at: datetime | None
     last_import_at: datetime | None
     last_mark_day: date | None
+    #: open cases still running under an earlier version of the school's flow, by version
+    earlier_versions: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -92,11 +92,12 @@ def _case_context(
     web: WebApp, user: Principal, school_key: str, pupil: str, address: str, query: dict[str, str]
 ) -> dict[str, Any]:
     school, record = readable_pupil(web, user, school_key, pupil)
-    flow = flow_of(web, school)
     try:
         case = web.service.case(school, pupil)
     except NotFoundError:
         case = None
+    # an open case is told in the words of the flow version it runs under
+    flow = flow_of(web, school, case.flow_version if case and case.status == "open" else "")
     events = [dict(h.event) for h in case.history] if case else []
     restricted = restricted_events(flow, events)
     may_see = user.sees_safeguarding(school)

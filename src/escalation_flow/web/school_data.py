@@ -58,9 +58,10 @@ class SchoolRegister:
         return self.facts.values[name]
 
 
-def flow_of(web: WebApp, school: str) -> d.Flow:
-    """The school's flow, as the service read it."""
-    flow: d.Flow = web.service.setup(school).flow
+def flow_of(web: WebApp, school: str, version: str = "") -> d.Flow:
+    """The school's flow as the service read it, or the earlier version an open case runs
+    under."""
+    flow: d.Flow = web.service.setup_at(school, version).flow
     return flow
 
 
