@@ -1,5 +1,5 @@
-"""The audit's use cases over a store: replay a case (or every case of a school), build a case
-file, and move an open case onto another flow version with a recorded ``flow_migrated``."""
+"""The audit's use cases over a store: replay a case (or every case of a school) and build a case
+file (moving cases between flow versions is ``audit.migration``)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
-
-from escalation_flow.adapters.store.audit_store import (
-    flow_from_text,
-    flow_texts,
-    store_flow_version,
-)
 from escalation_flow.adapters.store.cases import history
 from escalation_flow.audit.chronology import CaseFile, build_case_file
 from escalation_flow.audit.inputs import AuditSource, CaseSource
 from escalation_flow.audit.replay import CaseReplay, replay_case
 from escalation_flow.audit.verify import check_chain
-from escalation_flow.core.case import apply
-from escalation_flow.core.decisions import FlowMigrated
-from escalation_flow.core.definition import Flow
-from escalation_flow.errors import ActionError
 
 
 def replay(
@@ -119,75 +107,3 @@ def _chain_intact(source: AuditSource, case: CaseSource) -> bool:
         head_hash=str(case.row["head_hash"]),
     )
     return not problems
-
-
-def migrate_case(
-    source: AuditSource,
-    school: str,
-    pupil: str,
-    *,
-    to_version: str,
-    by: str,
-    reason: str,
-    now: datetime,
-    worker: str = "cli",
-) -> FlowMigrated:
-    """Move an open case onto another stored version of its flow, recorded as ``flow_migrated``.
-
-    ``to_version`` may be a unique prefix (12 characters are shown everywhere). The case's
-    current state must exist in the new version; its open tasks and timers carry on.
-    """
-    from escalation_flow.adapters.store.case_writer import CaseChange, HistoryWriter
-    from escalation_flow.adapters.store.cases import load_case, school_id
-    from escalation_flow.service.staff import staff_id
-
-    by = staff_id(by)
-    if not reason.strip():
-        raise ActionError("a flow migration needs a reason")
-    key = source.trust.resolve_school(school)
-    current = source.school_flow(key)
-    calendar = source.trust.calendar(key)
-    with source.store.engine.begin() as conn:
-        store_flow_version(conn, current, now)
-        target = _version(conn, to_version)
-        sid = school_id(conn, key)
-        stored = load_case(conn, sid, key, pupil)
-        case = stored.case
-        if stored.id is None or not case.is_open:
-            raise ActionError(f"pupil {pupil} has no open case at school {key} to migrate")
-        if case.flow_version == target.version:
-            raise ActionError(f"the case is on flow version {target.version[:12]} already")
-        if case.flow and target.id != case.flow:
-            raise ActionError(
-                f"version {target.version[:12]} is of flow {target.id}, not {case.flow}"
-            )
-        if case.state not in target.states:
-            raise ActionError(
-                f"the case is in {case.state}, which flow version {target.version[:12]} does not "
-                f"have: migrate it after it moves to a state both versions share"
-            )
-        day = calendar.next_school_day_on_or_after(
-            now.astimezone(ZoneInfo(calendar.timezone)).date()
-        )
-        decision = FlowMigrated(
-            on=day, at=now, from_version=case.flow_version, to_version=target.version, by=by,
-            reason_text=reason.strip(),
-        )  # fmt: skip
-        writer = HistoryWriter(
-            conn, school_id=sid, school=key, flow=target.id, flow_version=target.version,
-            now=now, worker=worker,
-        )  # fmt: skip
-        writer.write([CaseChange(stored, [decision], apply(case, decision), by)])
-    return decision
-
-
-def _version(conn: Connection, prefix: str) -> Flow:
-    texts = flow_texts(conn)
-    found = [v for v in texts if v.startswith(prefix.strip().lower())]
-    if len(prefix.strip()) < 8 or len(found) != 1:
-        known = ", ".join(v[:12] for v in sorted(texts)) or "none"
-        raise ActionError(
-            f"{prefix!r} names no single stored flow version (give at least 8 characters; "
-            f"stored: {known})"
-        )
-    return flow_from_text(texts[found[0]], found[0])

@@ -249,23 +249,54 @@ def case_export(
 
 @case_group.command("migrate")
 @click.argument("school")
-@click.argument("pupil")
-@click.option("--to-version", "to_version", required=True, help="A stored flow version (prefix).")
+@click.argument("pupil", required=False)
+@click.option(
+    "--to-version",
+    "to_version",
+    required=True,
+    help="A stored flow version (8 or more characters of it), or 'current': the school's flow "
+    "file now.",
+)
+@click.option("--all", "every", is_flag=True, help="Every open case of SCHOOL on another version.")
 @click.option("--by", required=True, help="Who decided it (a staff id).")
-@click.option("--reason", required=True, help="Why the case moves to that version.")
+@click.option("--reason", required=True, help="Why the cases move to that version.")
 @click.option("--trust", "trust_path", type=_FILE, default=None, help=_TRUST_HELP)
 def case_migrate(
-    school: str, pupil: str, to_version: str, by: str, reason: str, trust_path: Path | None
+    school: str,
+    pupil: str | None,
+    to_version: str,
+    every: bool,
+    by: str,
+    reason: str,
+    trust_path: Path | None,
 ) -> None:
-    """Move an open case onto another version of its flow, recorded in its history (open cases
-    otherwise stay on the version they were opened under)."""
-    from escalation_flow.audit.casework import migrate_case
+    """Move an open case (or with --all every open case of SCHOOL) onto another version of its
+    flow, recorded in its history. Open cases otherwise stay on the version they were opened
+    under when the school changes its flow file; `status` counts them."""
+    from escalation_flow.audit.migration import migrate_case, migrate_school
 
+    if (pupil is None) == (not every):
+        raise click.UsageError("name a PUPIL, or give --all for every open case of SCHOOL")
     with _source(trust_path) as source:
-        d = migrate_case(
-            source, school, pupil, to_version=to_version, by=by, reason=reason, now=_now()
+        if pupil is not None:
+            d = migrate_case(
+                source, school, pupil, to_version=to_version, by=by, reason=reason, now=_now()
+            )
+            click.echo(
+                f"{school}/{pupil}: moved from flow version {d.from_version[:12]} to "
+                f"{d.to_version[:12]} by {d.by}"
+            )
+            return
+        report = migrate_school(
+            source, school, to_version=to_version, by=by, reason=reason, now=_now()
         )
     click.echo(
-        f"{school}/{pupil}: moved from flow version {d.from_version[:12]} to "
-        f"{d.to_version[:12]} by {d.by}"
+        f"{report.school}: {len(report.moved)} open case{'s' if len(report.moved) != 1 else ''} "
+        f"moved to flow version {report.to_version[:12]} by {by}"
     )
+    for moved, d in zip(report.pupils, report.moved, strict=True):
+        click.echo(f"  {moved}: from {d.from_version[:12]}")
+    if report.left:
+        click.echo(f"{len(report.left)} left where they are:")
+        for left, why in report.left.items():
+            click.echo(f"  {left}: {why}")
