@@ -67,6 +67,31 @@ def test_importing_marks_prints_a_summary_and_a_second_import_changes_nothing(
     assert (rows(env, "marks"), rows(env, "imports"), rows(env, "schools")) == (7, 2, 2)
 
 
+def test_an_import_is_sealed_so_verify_names_a_mark_edited_afterwards(
+    env: dict[str, str],
+) -> None:
+    upgraded(env)
+    assert run(env, "import", "marks", str(DATA / "marks.csv")).exit_code == 0
+    assert rows(env, "mark_seals") == 2  # one seal per school of the file
+    assert run(env, "audit", "verify").exit_code == 0
+    engine = sa.create_engine(env["ESCALATION_FLOW_DATABASE_URL"])
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE marks SET code = 'X' WHERE code = 'N'"))
+    engine.dispose()
+    result = run(env, "audit", "verify")
+    assert result.exit_code == 1
+    assert "mark_edited" in result.stdout
+
+
+def test_a_back_fill_imported_unsealed_is_a_warning_until_sealed(env: dict[str, str]) -> None:
+    upgraded(env)
+    assert run(env, "import", "marks", str(DATA / "marks.csv"), "--no-seal").exit_code == 0
+    assert rows(env, "mark_seals") == 0
+    assert "not sealed" in run(env, "audit", "verify").stdout
+    assert run(env, "audit", "seal").exit_code == 0
+    assert rows(env, "mark_seals") == 2
+
+
 def test_a_file_with_bad_rows_is_refused_whole_with_every_problem(env: dict[str, str]) -> None:
     upgraded(env)
     bad = DATA / "marks_bad.csv"

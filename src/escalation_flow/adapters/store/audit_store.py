@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import tempfile
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 
@@ -115,7 +115,6 @@ def seal_imports(conn: Connection, now: datetime) -> list[tuple[str, int, int]]:
 
     Returns (school, import id, rows) per new seal.
     """
-    keys = {v: k for k, v in school_ids(conn).items()}
     m, s = MARKS.c, SEALS.c
     present = [tuple(r) for r in conn.execute(select(m.school_id, m.import_id).distinct())]
     sealed = {tuple(r) for r in conn.execute(select(s.school_id, s.import_id))}
@@ -123,6 +122,23 @@ def seal_imports(conn: Connection, now: datetime) -> list[tuple[str, int, int]]:
     for school_id, import_id in sorted(present):
         if (school_id, import_id) not in sealed:
             todo[school_id].append(import_id)
+    return _seal(conn, todo, now)
+
+
+def seal_import(
+    conn: Connection, import_id: int, schools: Collection[int], now: datetime
+) -> list[tuple[str, int, int]]:
+    """Seal one import just written, for the schools (ids) it wrote marks of, in its
+    transaction (``Store.import_marks(seal=True)``), without ``seal_imports``' scan of every
+    mark."""
+    return _seal(conn, {sid: [import_id] for sid in sorted(schools)}, now)
+
+
+def _seal(
+    conn: Connection, todo: Mapping[int, list[int]], now: datetime
+) -> list[tuple[str, int, int]]:
+    keys = {v: k for k, v in school_ids(conn).items()}
+    s = SEALS.c
     out = []
     for school_id, imports in sorted(todo.items()):
         rows = mark_rows(conn, school_id, imports)
