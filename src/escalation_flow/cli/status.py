@@ -53,6 +53,11 @@ def status_text(report: StatusReport, margin: timedelta) -> str:
             else "never"
         )
         lines.append(f"  {s.school}: last evaluated {evaluated}; last import {imported}")
+        for version, n in s.earlier_versions:
+            lines.append(
+                f"    {n} open case{'s' if n != 1 else ''} still on earlier flow version "
+                f"{version[:12]} (they stay on it until moved: escalation-flow case migrate)"
+            )
     lines.append(
         f"open tasks: {report.open_tasks}; overdue by role:"
         + ("" if report.overdue_tasks_by_role else " none")
