@@ -15,6 +15,7 @@ import pytest
 from escalation_flow import backtest as bt
 from escalation_flow.adapters.flow_files import load_flow
 from escalation_flow.audit.knowledge import Cut, PupilRegister
+from escalation_flow.audit.quiet_days import MISSING_DECISION, NOT_EVALUATED, Evenings
 from escalation_flow.audit.replay import CaseReplay, ReplayInputs, replay_case
 from escalation_flow.audit.steps import HistoryRecord, split_steps
 from escalation_flow.core.calendar import SchoolCalendar
@@ -81,10 +82,17 @@ def replay(
     marks: MarkTable,
     history: Sequence[HistoryRecord],
     as_of: datetime | None = None,
+    evenings: Evenings | None = None,
 ) -> CaseReplay:
     register = PupilRegister(marks, "P1", cal)
-    inputs = ReplayInputs("oaks", "P1", history, flows, cal, register)
+    inputs = ReplayInputs("oaks", "P1", history, flows, cal, register, evenings=evenings)
     return replay_case(inputs, as_of=as_of)
+
+
+def every_evening(cal: SchoolCalendar, skip: date | None = None) -> Evenings:
+    """Each school day to ``LAST`` evaluated at 18:00 (but ``skip``)."""
+    days = school_days(cal, cal.first_day, LAST)
+    return Evenings({d: local(d, 18) for d in days if d != skip})
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +116,47 @@ def test_every_step_of_a_backtest_follows_as_known_then(
     assert result.steps and result.agrees
     assert [s.then.verdict for s in result.steps] == ["same"] * len(result.steps)
     assert sum(len(s.seqs) for s in result.steps) == len(history)
+
+
+def test_no_evening_of_a_backtest_is_missing_a_decision(
+    calendar: SchoolCalendar, flow: Flow, amended_case: tuple[MarkTable, list[HistoryRecord]]
+) -> None:
+    marks, history = amended_case
+    result = replay(
+        calendar, {flow.version: flow}, marks, history, evenings=every_evening(calendar)
+    )
+    assert result.quiet == () and result.agrees
+
+
+def test_an_evening_whose_records_are_gone_is_named_as_missing(
+    calendar: SchoolCalendar, flow: Flow
+) -> None:
+    # five lates by the 18th: stage three that evening, after stage two on the 12th
+    lates = (*LATE_DAYS, date(2025, 9, 16), date(2025, 9, 18))
+    rows = []
+    for day in school_days(calendar, calendar.first_day, LAST):
+        am = "L" if day in lates else "/"
+        rows += whole_days(calendar, "P1", [day], am, "\\", recorded_at=local(day, 9, 5))
+    marks = mark_table(calendar, rows)
+    history = records(history_of(calendar, flow, marks), flow.version)
+    stage_3 = next(
+        s for s in split_steps(history) if any(b.get("stage") == 3 for b in s.bodies)
+    )
+    assert (stage_3.kind, stage_3.on) == ("evening", date(2025, 9, 18))
+    kept = [r for r in history if r.seq < stage_3.records[0].seq]
+    evenings = every_evening(calendar)
+    result = replay(calendar, {flow.version: flow}, marks, kept, evenings=evenings)
+    assert not result.agrees
+    assert all(s.then.same for s in result.steps)  # what is there still follows
+    # every evening from then on, the case short of its stage three: one finding
+    [quiet] = result.quiet
+    assert (quiet.on, quiet.through, quiet.reason) == (date(2025, 9, 18), LAST, MISSING_DECISION)
+    assert quiet.days == len(school_days(calendar, date(2025, 9, 18), LAST))
+    assert [d.to_event() for d in quiet.would] == [dict(b) for b in stage_3.bodies]
+    skipped = every_evening(calendar, skip=date(2025, 9, 18))
+    first, rest = replay(calendar, {flow.version: flow}, marks, kept, evenings=skipped).quiet
+    assert (first.on, first.reason) == (date(2025, 9, 18), NOT_EVALUATED)
+    assert (rest.on, rest.reason) == (date(2025, 9, 19), MISSING_DECISION)
 
 
 def test_a_mark_amended_after_the_letter_leaves_the_letter_standing_then_but_not_now(

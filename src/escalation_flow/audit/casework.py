@@ -31,10 +31,16 @@ class SchoolReplay:
     then: Counter[str] = field(default_factory=Counter)  # "same" or the reason it differs
     now: Counter[str] = field(default_factory=Counter)
     differing: list[tuple[str, tuple[int, ...], str, str]] = field(default_factory=list)
+    missing: list[tuple[str, str]] = field(default_factory=list)  # (pupil, quiet evening)
+
+    @property
+    def missing_count(self) -> int:
+        return len(self.missing)
 
     @property
     def agrees(self) -> bool:
-        return all(key in ("same", "override") for key in self.then)
+        steps_follow = all(key in ("same", "override") for key in self.then)
+        return steps_follow and not self.missing
 
 
 def replay_school(
@@ -50,6 +56,7 @@ def replay_school(
             out.now[s.now.reason or "same"] += 1
             if not s.then.same:
                 out.differing.append((pupil, s.seqs, s.then.reason or "", s.then.detail))
+        out.missing += [(pupil, q.text()) for q in result.quiet]
         if progress is not None:
             progress(result)
     return out
@@ -72,6 +79,11 @@ def summary_line(result: CaseReplay) -> str:
         text += "; " + ", ".join(f"{n} differ ({r})" for r, n in sorted(reasons.items()))
     if later:
         text += f"; {later} would not be taken on today's register (marks amended later)"
+    if result.quiet:
+        text += (
+            f"; on {len(result.quiet)} evening{'s' if len(result.quiet) != 1 else ''} the flow "
+            "decides something that was not recorded"
+        )
     return text + "."
 
 

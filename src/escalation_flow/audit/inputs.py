@@ -21,9 +21,10 @@ from escalation_flow.adapters.store.audit_reads import (
     stored_marks,
 )
 from escalation_flow.adapters.store.audit_store import load_flow_versions
-from escalation_flow.adapters.store.cases import school_id
+from escalation_flow.adapters.store.cases import evaluated_days, school_id
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.audit.knowledge import PupilRegister
+from escalation_flow.audit.quiet_days import Evenings
 from escalation_flow.audit.replay import ReplayInputs
 from escalation_flow.audit.steps import HistoryRecord
 from escalation_flow.core.calendar import SchoolCalendar
@@ -47,6 +48,7 @@ class CaseSource:
     imports: dict[int, ImportInfo]
     import_ids: list[int]  # per row of ``register.marks``
     parameters: dict[str, Any]
+    evenings: Evenings | None = None
 
     def replay_inputs(self) -> ReplayInputs:
         return ReplayInputs(
@@ -57,6 +59,7 @@ class CaseSource:
             calendar=self.calendar,
             register=self.register,
             parameters=self.parameters,
+            evenings=self.evenings,
         )
 
 
@@ -70,6 +73,7 @@ class AuditSource:
         self._current: dict[str, Flow] = {}
         self._marks: dict[str, StoredMarks] = {}
         self._rosters: dict[str, Roster] = {}
+        self._evenings: dict[str, Evenings] = {}
 
     def school_flow(self, school: str) -> Flow:
         key = self.trust.resolve_school(school)
@@ -102,6 +106,8 @@ class AuditSource:
         with self.store.engine.connect() as conn:
             sid = school_id(conn, school)
             row, records = case_records(conn, sid, school, pupil)
+            if school not in self._evenings:
+                self._evenings[school] = Evenings(evaluated_days(conn, sid))
             if whole_school:
                 if school not in self._marks:
                     self._marks[school] = stored_marks(conn, sid, school, calendar)
@@ -136,6 +142,7 @@ class AuditSource:
             imports=found,
             import_ids=import_ids,
             parameters=dict(self.trust.school(school).overrides),
+            evenings=self._evenings[school],
         )
 
     def _roster(self, school: str) -> Roster:

@@ -32,6 +32,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from escalation_flow.audit.knowledge import NOW, Cut, MarkChange, PupilRegister
+from escalation_flow.audit.quiet_days import Evenings, QuietDay, quiet_day
 from escalation_flow.audit.steps import (
     ACTION,
     EVENING,
@@ -99,10 +100,13 @@ class CaseReplay:
     steps: tuple[StepReplay, ...]
     case: Case  # as the history leaves it (at ``as_of`` when given)
     as_of: datetime | None = None
+    #: evenings with no record on which the flow decides something (``audit.quiet_days``)
+    quiet: tuple[QuietDay, ...] = ()
 
     @property
     def agrees(self) -> bool:
-        return all(s.then.same for s in self.steps if s.then.reason != "override")
+        steps_follow = all(s.then.same for s in self.steps if s.then.reason != "override")
+        return steps_follow and not self.quiet
 
 
 @dataclass(frozen=True)
@@ -116,19 +120,84 @@ class ReplayInputs:
     calendar: SchoolCalendar
     register: PupilRegister
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    #: the school days evaluated and when (None: unknown; quiet evenings are then checked only
+    #: between the case's records)
+    evenings: Evenings | None = None
 
 
 def replay_case(inputs: ReplayInputs, *, as_of: datetime | None = None) -> CaseReplay:
-    """Every step of the case's history, replayed as known then and as known now."""
+    """Every step of the case's history, replayed as known then and as known now, and every
+    quiet evening between them checked for a decision the flow would have taken."""
     records = sorted(inputs.history, key=lambda r: r.seq)
     if as_of is not None:
         records = [r for r in records if r.recorded_at <= as_of]
     books = _Books(inputs)
-    out = []
+    out: list[StepReplay] = []
+    quiet: list[QuietDay] = []
+    accounted: int | None = None  # the last school day whose evening is accounted for
     for step in split_steps(records):
+        before, after = _evenings_around(inputs, step)
+        if accounted is not None:
+            quiet += _quiet(inputs, books, range(accounted + 1, before + 1))
         out.append(_replay_step(inputs, step, books))
-        books.advance(step.decisions)
-    return CaseReplay(inputs.school, inputs.pupil, tuple(out), books.case, as_of)
+        books.advance(step.decisions, step.first.flow_version)
+        accounted = after
+    if accounted is not None:
+        quiet += _quiet(inputs, books, range(accounted + 1, _last_evening(inputs, as_of) + 1))
+    return CaseReplay(inputs.school, inputs.pupil, tuple(out), books.case, as_of, tuple(quiet))
+
+
+def _evenings_around(inputs: ReplayInputs, step: Step) -> tuple[int, int]:
+    """The last school day whose evening came before ``step``, and after it."""
+    cal = inputs.calendar
+    day = cal.index_on_or_before(step.on)
+    if step.kind == EVENING:
+        return day - 1, day
+    if not cal.is_school_day(step.on):
+        return day, day  # a weekend action: that week's evenings all came before it
+    evaluated = inputs.evenings.evaluated_at.get(step.on) if inputs.evenings else None
+    if evaluated is not None and evaluated < step.first.recorded_at:
+        return day, day  # an action after the day's evaluation
+    return day - 1, day - 1
+
+
+def _last_evening(inputs: ReplayInputs, as_of: datetime | None) -> int:
+    """The last school day to check after the case's last record: the school's last evaluated
+    day (at ``as_of``); -1 when the store does not say."""
+    if inputs.evenings is None:
+        return -1
+    days = [d for d, at in inputs.evenings.evaluated_at.items() if as_of is None or at <= as_of]
+    if not days:
+        return -1
+    return inputs.calendar.index_on_or_before(max(days))
+
+
+def _quiet(inputs: ReplayInputs, books: _Books, days: range) -> list[QuietDay]:
+    if not days:
+        return []
+    version = books.case.flow_version or books.last_version
+    flow = inputs.flows.get(version)
+    if flow is None:
+        return []  # the step after says the version is missing
+    out: list[QuietDay] = []
+    previous = None  # the day of the last finding
+    for day in days:
+        found = quiet_day(
+            day,
+            inputs.calendar,
+            inputs.register,
+            flow,
+            lambda: books.book(flow, fresh=True),
+            inputs.evenings,
+        )
+        if found is None:
+            continue
+        if out and previous == day - 1 and out[-1].continued_by(found):
+            out[-1] = out[-1].extended(found)  # one finding for a run of days
+        else:
+            out.append(found)
+        previous = day
+    return out
 
 
 class _Books:
@@ -141,8 +210,10 @@ class _Books:
         self._previous = self.case
         self._last: Decision | None = None
         self._books: dict[tuple[str, int], SchoolBook] = {}
+        self.last_version = ""  # the flow version of the latest record
 
-    def advance(self, decisions: Sequence[Decision]) -> None:
+    def advance(self, decisions: Sequence[Decision], version: str = "") -> None:
+        self.last_version = version or self.last_version
         for d in decisions:
             self._previous, self._last = self.case, d
             self.case = apply(self.case, d)

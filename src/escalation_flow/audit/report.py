@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from escalation_flow.audit.casework import SchoolReplay, summary_line
 from escalation_flow.audit.knowledge import Cut, PupilRegister
 from escalation_flow.audit.replay import CaseReplay, Finding, StepReplay
+from escalation_flow.audit.steps import describe_event
 from escalation_flow.audit.verify import VerifyReport
 from escalation_flow.core.calendar import SchoolCalendar
 
@@ -22,6 +23,8 @@ def replay_text(result: CaseReplay, zone: ZoneInfo) -> str:
     ]
     for s in result.steps:
         lines += _step_lines(s, zone)
+    for q in result.quiet:
+        lines.append(f"  MISSING: {q.text()}")
     lines.append(f"verdict: {summary_line(result)}")
     return "\n".join(lines) + "\n"
 
@@ -78,6 +81,15 @@ def replay_json(result: CaseReplay) -> dict[str, Any]:
             }
             for s in result.steps
         ],
+        "missing": [
+            {
+                "on": q.on,
+                "reason": q.reason,
+                "would": [describe_event(d.to_event()) for d in q.would],
+                "cut": q.cut,
+            }
+            for q in result.quiet
+        ],
     }
 
 
@@ -130,6 +142,12 @@ def school_text(result: SchoolReplay) -> str:
     ]
     for pupil, seqs, reason, detail in result.differing:
         lines.append(f"  {pupil} #{seqs[0]}-{seqs[-1]}: {reason}: {detail}")
+    lines.append(
+        f"  quiet evenings: {result.missing_count} where the flow decides something and "
+        "nothing was recorded"
+    )
+    for pupil, text in result.missing:
+        lines.append(f"  {pupil} {text}")
     verdict = "every decision follows" if result.agrees else "SOME DECISIONS DO NOT FOLLOW"
     lines.append(f"verdict: {verdict} from the register as known when it was taken")
     return "\n".join(lines) + "\n"
@@ -147,6 +165,7 @@ def school_json(result: SchoolReplay) -> dict[str, Any]:
             {"pupil": p, "seqs": list(s), "reason": r, "detail": d}
             for p, s, r, d in result.differing
         ],
+        "missing": [{"pupil": p, "what": text} for p, text in result.missing],
     }
 
 

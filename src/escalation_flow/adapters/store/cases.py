@@ -196,6 +196,13 @@ def last_evaluation(conn: Connection, school_id: int) -> Row[Any] | None:
     return conn.execute(query).first()
 
 
+def evaluated_days(conn: Connection, school_id: int) -> dict[date, datetime]:
+    """Each school day the school was evaluated on, with when (the latest run, if forced)."""
+    s = SCHOOL_DAYS.c
+    query = select(s.day, s.evaluated_at).where(s.school_id == school_id).order_by(s.day)
+    return {row.day: row.evaluated_at for row in conn.execute(query)}
+
+
 def evaluated(conn: Connection, school_id: int, day: date) -> Row[Any] | None:
     s = SCHOOL_DAYS.c
     return conn.execute(select(SCHOOL_DAYS).where(s.school_id == school_id, s.day == day)).first()
