@@ -3,8 +3,9 @@ registers imported day by day and each school day evaluated, on a simulated cloc
 
 - P1 is late (L) on 8, 10 and 12 September 2025: stage two opens on the 12th with the
   attendance reminder letter (a letter task that needs approval).
-- P2 has an unexplained absence (N) on the morning of 4 September: stage two on the 4th, and a
-  first-day absence call (a universal task) that day.
+- P2 has an unexplained absence (N) on the mornings of 4 and 12 September: stage two on the 4th,
+  and a first-day absence call (a universal task) each day; the 4th's lapses undone on the 5th
+  (the flow's ``lapses_after``), the 12th's is open at the end.
 - P3 and P4 attend every session.
 
 ``built_state`` makes a database in this state once per backend; ``clone`` copies it per test.
@@ -38,7 +39,7 @@ PUPILS = ("P1", "P2", "P3", "P4")
 DAYS = tuple(date(2025, 9, d) for d in (3, 4, 5, 8, 9, 10, 11, 12))  # the first eight school days
 LAST_DAY = DAYS[-1]
 LATE = {("P1", date(2025, 9, 8)), ("P1", date(2025, 9, 10)), ("P1", date(2025, 9, 12))}
-UNEXPLAINED = {("P2", date(2025, 9, 4))}
+UNEXPLAINED = {("P2", date(2025, 9, 4)), ("P2", date(2025, 9, 12))}
 HEADER = "school,pupil,date,session,code,minutes_late,recorded_at"
 
 

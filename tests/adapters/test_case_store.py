@@ -146,6 +146,23 @@ def test_a_timer_claimed_by_two_workers_fires_once(service: Service, clock: Simu
     assert [e.type for e in history].count("timer_fired") == 1
 
 
+def test_a_first_day_call_not_made_by_the_next_school_day_lapses_and_stays_on_record(
+    service: Service,
+) -> None:
+    calls = [t for t in service.tasks(SCHOOL) if t.task == "first_day_absence_call"]
+    assert [(t.pupil, t.due) for t in calls] == [("P2", date(2025, 9, 12))]  # the 4th's is gone
+    with service.store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT due, status, superseded_why FROM tasks WHERE task = :t ORDER BY due"),
+            {"t": "first_day_absence_call"},
+        ).all()
+    assert [(str(r[0]), r[1], r[2]) for r in rows] == [
+        ("2025-09-04", "lapsed", "lapsed: not done by 2025-09-05"),
+        ("2025-09-12", "open", None),
+    ]
+    assert service.status().lapsed_tasks == {"first_day_absence_call": 1}
+
+
 def test_completing_a_task_someone_else_completed_is_a_conflict_naming_them(
     service: Service,
 ) -> None:

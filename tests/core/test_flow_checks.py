@@ -121,6 +121,10 @@ def _legal_step_for_any_age(d: Data) -> None:
     )
 
 
+def _lapsing_case_task(d: Data) -> None:
+    stage(d, 2)["states"]["meeting"]["tasks"][0]["lapses_after"] = {"school_days": 1}
+
+
 def _role_not_listed(d: Data) -> None:
     stage(d, 2)["states"]["meeting"]["tasks"][0]["role"] = "headteacher"
 
@@ -216,6 +220,11 @@ CASES: list[tuple[Callable[[Data], None], str, str]] = [
         "stages[1].states.meeting.tasks[1].when",
         "a legal step applies only to pupils of compulsory school age: its when must use "
         "compulsory_school_age",
+    ),
+    (
+        _lapsing_case_task,
+        "stages[1].states.meeting.tasks[0].lapses_after",
+        "only a universal action's task lapses: a case's task ends when the case moves on",
     ),
     (
         _role_not_listed,

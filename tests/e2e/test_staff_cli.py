@@ -103,7 +103,9 @@ def test_tasks_lists_overdue_first_with_the_school_days_overdue(
         "approval",
     ]
     body = lines[2:-1]
-    assert "first_day_absence_call" in body[0] and "school days" in body[0]
+    assert "attendance_reminder_letter" in body[0] and "9 school days" in body[0]  # P2's, first
+    call = next(line for line in body if "first_day_absence_call" in line)
+    assert "P2" in call and "2025-09-12" in call and "school days" in call
     letter = next(line for line in body if "attendance_reminder_letter" in line and "P1" in line)
     assert "3 school days" in letter and "needed (letter" in letter
     only_role = run(cli, "tasks", "--role", "class_teacher").output

@@ -1,5 +1,7 @@
 """A small world for the staff pages' tests: the sample trust's registers in a SQLite file, two
 schools run through the service up to a school day, a safeguarding concern, and staff accounts.
+Three pupils of school-01 are absent with no reason on the last day, so that day's first-day
+calls are open (earlier ones lapse a school day after they are due).
 
 Built once per test run (about three seconds) and copied for each test that needs its own.
 """
@@ -30,6 +32,8 @@ FIRST_DAY = date(2025, 9, 3)
 TODAY = date(2025, 10, 10)  # a Friday
 SCHOOLS = ("school-01", "school-03")
 SAFEGUARDING_PUPIL = "S03-P0007"
+#: already at stage five: the absence moves nothing but the call
+ABSENT_TODAY = ("S01-P0007", "S01-P0019", "S01-P0029")
 #: the evening of TODAY, after the registers closed (UTC; London is UTC+1 in October)
 NOW = datetime.combine(TODAY, time(18, 0), UTC)
 
@@ -89,6 +93,19 @@ def new_world(folder: Path) -> World:
     return World(target)
 
 
+def _absent_today(store: Store, trust: Trust, clock: SimulatedClock) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="ef-web-world-marks-"))
+    path = folder / "absent.csv"
+    path.write_text(
+        "school,pupil,date,session,code,minutes_late,recorded_at\n"
+        + "".join(f"school-01,{p},{TODAY},AM,N,,{TODAY}T10:30:00+01:00\n" for p in ABSENT_TODAY),
+        encoding="utf-8",
+    )
+    marks = read_marks(path, trust.calendars(), aliases=trust.aliases)
+    store.import_marks(marks, file=Path("absent.csv"), now=clock.now(), by="test")
+    shutil.rmtree(folder, True)
+
+
 def _build(store: Store) -> None:
     store.migrate()
     trust = sample_trust()
@@ -98,6 +115,7 @@ def _build(store: Store) -> None:
     store.import_roster(rosters, file=Path("roster.csv"), now=clock.now(), by="test")
     marks = read_marks(TRUST_DIR / "marks.csv", trust.calendars(), aliases=trust.aliases)
     store.import_marks(marks, file=Path("marks.csv"), now=clock.now(), by="test")
+    _absent_today(store, trust, clock)
     service = Service(store, trust, clock, worker="test")
     calendar = trust.calendar(SCHOOLS[0])
     day = FIRST_DAY

@@ -64,4 +64,6 @@ def status_text(report: StatusReport, margin: timedelta) -> str:
     )
     for role, n in report.overdue_tasks_by_role.items():
         lines.append(f"  {role}: {n}")
+    for task, n in report.lapsed_tasks.items():
+        lines.append(f"lapsed, not done in time: {task} {n}")
     return "\n".join(lines)

@@ -257,6 +257,11 @@ def _tasks(flow: d.FlowDefinition) -> Iterator[tuple[Loc, d.Task]]:
 def _check_tasks(ctx: _Context) -> None:
     roles = set(ctx.flow.roles)
     for loc, task in _tasks(ctx.flow):
+        if task.lapses_after is not None and loc[0] != "universal":
+            ctx.add(
+                (*loc, "lapses_after"),
+                "only a universal action's task lapses: a case's task ends when the case moves on",
+            )
         if roles and task.role not in roles:
             ctx.add((*loc, "role"), f"role {task.role.value!r} is not in the flow's roles")
         if task.kind in d.NEEDS_APPROVAL and task.approval is not d.Approval.REQUIRED:

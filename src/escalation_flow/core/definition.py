@@ -241,6 +241,9 @@ class Task(_Model):
     approval: Approval = Approval.NONE
     outcomes: tuple[Slug, ...] = ("done",)  # the first is the default outcome
     when: Text | None = None  # created only if this guard holds on entry (unknown: not created)
+    #: a universal action's task not done this long after its due date lapses (the first-day
+    #: call is for that day; the next day's absence brings its own)
+    lapses_after: Duration | None = None
     quote: Text | None = None
     why: Text | None = None
 

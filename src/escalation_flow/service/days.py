@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from escalation_flow.adapters.store.case_writer import (
     HistoryWriter,
     Written,
     insert_universal_tasks,
+    lapse_universal_tasks,
     record_school_day,
 )
 from escalation_flow.adapters.store.cases import (
@@ -50,7 +52,7 @@ from escalation_flow.adapters.store.marks_reader import RegisterReader
 from escalation_flow.adapters.store.models import UtcDateTime
 from escalation_flow.core.case import Case
 from escalation_flow.core.decisions import Stimulus
-from escalation_flow.core.engine import Moment, step
+from escalation_flow.core.engine import Moment, due_date, step
 from escalation_flow.core.marks import to_micros
 from escalation_flow.core.school_day import DayEnv, DayInputs, SchoolBook
 from escalation_flow.core.school_day import run_day as run_book_day
@@ -142,6 +144,7 @@ def run_day(
         universal = insert_universal_tasks(
             conn, sid, books.current.book.universal_tasks, kinds, now
         )
+        lapsed = lapse_universal_tasks(conn, sid, _lapse_days(setup), day)
         record_school_day(conn, sid, day, now, written.records, service.worker)
     counts = log_written(service.log, school, changes, written, letters)
     service.log.info(
@@ -150,6 +153,7 @@ def run_day(
         day=day.isoformat(),
         decisions=written.records,
         universal_tasks=universal,
+        universal_lapsed=lapsed,
         forced=done is not None,
         worker=service.worker,
     )
@@ -159,10 +163,21 @@ def run_day(
         skipped=False,
         decisions=written.records,
         universal_tasks=universal,
+        universal_lapsed=lapsed,
         evaluated_at=now,
         letters_prepared=sum(1 for p in letters if p.letter_id is not None),
         **counts,
     )
+
+
+def _lapse_days(setup: SchoolSetup) -> dict[str, Callable[[date], date]]:
+    """For each universal task that lapses: its due date to the day it lapses."""
+    out: dict[str, Callable[[date], date]] = {}
+    for action in setup.flow.definition.universal:
+        after = action.task.lapses_after
+        if after is not None:
+            out[action.task.id] = partial(due_date, setup.calendar, after=after, for_timer=True)
+    return out
 
 
 def _writer(

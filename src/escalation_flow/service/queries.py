@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
-from escalation_flow.adapters.store.case_models import OPEN, TASK_OPEN, TIMER_PENDING
+from escalation_flow.adapters.store.case_models import OPEN, TASK_LAPSED, TASK_OPEN, TIMER_PENDING
 from escalation_flow.adapters.store.cases import (
     CASES,
     LETTERS,
     SCHOOL_DAYS,
     SCHOOLS,
+    TASKS,
     TIMERS,
     case_row,
     case_tasks,
@@ -180,6 +181,12 @@ def status(service: Service) -> StatusReport:
             .order_by(t.fire_at, s.key, c.pupil)
         ).all()
         schools = _schools(conn, _current_versions(service))
+        lapsed = conn.execute(
+            select(TASKS.c.task, func.count())
+            .where(TASKS.c.status == TASK_LAPSED)
+            .group_by(TASKS.c.task)
+            .order_by(TASKS.c.task)
+        ).all()
     overdue = tuple(_timer_view(r, r.school, r.pupil) for r in overdue_rows)
     open_views = tasks(service, None, None, None, include_universal=True)
     by_role: dict[str, int] = {}
@@ -193,6 +200,7 @@ def status(service: Service) -> StatusReport:
         schools=schools,
         overdue_tasks_by_role=dict(sorted(by_role.items())),
         open_tasks=len(open_views),
+        lapsed_tasks={str(task): int(n) for task, n in lapsed},
     )
 
 

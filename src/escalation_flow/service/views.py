@@ -25,6 +25,7 @@ class DayReport:
     timers_fired: int = 0
     letters_prepared: int = 0
     universal_tasks: int = 0
+    universal_lapsed: int = 0  # universal tasks not done in time (the first-day calls)
     evaluated_at: datetime | None = None
 
     def line(self) -> str:
@@ -39,6 +40,7 @@ class DayReport:
             f"opened, {self.stage_changes} stage changes, {self.cases_closed} closed, "
             f"{self.tasks_created} tasks ({self.letters_prepared} letters prepared), "
             f"{self.timers_fired} timers fired, {self.universal_tasks} universal tasks"
+            + (f" ({self.universal_lapsed} earlier ones lapsed)" if self.universal_lapsed else "")
         )
 
 
@@ -173,6 +175,8 @@ class StatusReport:
     schools: tuple[SchoolStatus, ...]
     overdue_tasks_by_role: Mapping[str, int] = field(default_factory=dict)
     open_tasks: int = 0
+    #: universal tasks (the first-day calls) that lapsed undone, by task
+    lapsed_tasks: Mapping[str, int] = field(default_factory=dict)
 
     def timers_late_by_more_than(self, margin: timedelta) -> tuple[TimerView, ...]:
         return tuple(t for t in self.overdue_timers if self.now - t.fire_at > margin)

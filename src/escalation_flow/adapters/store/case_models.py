@@ -38,6 +38,7 @@ from escalation_flow.adapters.store.models import Base
 
 OPEN, CLOSED = "open", "closed"
 TASK_OPEN, TASK_DONE, TASK_SUPERSEDED = "open", "done", "superseded"
+TASK_LAPSED = "lapsed"  # a universal task not done in time (``lapses_after``)
 TIMER_PENDING, TIMER_FIRED, TIMER_CANCELLED = "pending", "fired", "cancelled"
 LETTER_PREPARED, LETTER_APPROVED, LETTER_SENT, LETTER_SUPERSEDED = (
     "prepared",

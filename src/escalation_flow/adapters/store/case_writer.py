@@ -12,18 +12,19 @@ failing raises ``ConflictError`` and the caller's transaction is rolled back who
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from escalation_flow.adapters.store.case_models import (
     CLOSED,
     OPEN,
+    TASK_LAPSED,
     TASK_OPEN,
     TIMER_PENDING,
 )
@@ -352,6 +353,34 @@ def insert_universal_tasks(
     )
     conn.execute(statement, rows)
     return len(rows)
+
+
+def lapse_universal_tasks(
+    conn: Connection, school_id: int, lapse_on: Mapping[str, Callable[[date], date]], day: date
+) -> int:
+    """Open tasks without a case whose task id lapses (``lapse_on[task](due)``: the day it
+    lapses) and whose lapse day has come by ``day``: marked lapsed, kept on record."""
+    if not lapse_on:
+        return 0
+    t = TASKS.c
+    rows = conn.execute(
+        select(t.id, t.task, t.due).where(
+            t.school_id == school_id,
+            t.case_id.is_(None),
+            t.status == TASK_OPEN,
+            t.task.in_(list(lapse_on)),
+        )
+    ).all()
+    lapsing = [(r.id, lapse_on[r.task](r.due)) for r in rows]
+    lapsing = [(i, on) for i, on in lapsing if on <= day]
+    if lapsing:
+        conn.execute(
+            update(TASKS)
+            .where(t.id == bindparam("b_id"), t.status == TASK_OPEN)
+            .values(status=TASK_LAPSED, superseded_why=bindparam("b_why")),
+            [{"b_id": i, "b_why": f"lapsed: not done by {on.isoformat()}"} for i, on in lapsing],
+        )
+    return len(lapsing)
 
 
 def record_school_day(
