@@ -263,19 +263,19 @@ def _one_flow(
 
 
 def _trust_schools(path: Path) -> tuple[dict[str, _School], dict[str, Any]]:
-    from escalation_flow.adapters.flow_files import load_flow
+    from escalation_flow.adapters.school_flows import school_flow
     from escalation_flow.adapters.trust_files import load_trust
 
     trust = load_trust(path)
     schools: dict[str, _School] = {}
     flows: dict[str, str] = {}
     for sid, cfg in sorted(trust.schools.items()):
-        flow = load_flow(cfg.flow_path)
-        flows[flow.id] = flow.version
+        flow = school_flow(trust, sid)  # with the school's overrides written in
+        flows[f"{flow.id} ({sid})" if cfg.overrides else flow.id] = flow.version
         close = (
             time.fromisoformat(cfg.registers_close_at) if cfg.registers_close_at else time(16, 30)
         )
-        schools[sid] = _School(flow, trust.calendar(sid), dict(cfg.overrides), close)
+        schools[sid] = _School(flow, trust.calendar(sid), {}, close)
     return schools, {"trust": trust.name, "flows": dict(sorted(flows.items()))}
 
 

@@ -6,6 +6,9 @@ stage two on an unexplained absence (4 September). On Monday 15 September the tr
 plan's late thresholds: stage two at two lates (was three), stage three at four (was five).
 P1 is late on the 15th (a fourth late: stage three under the new text, not under the old) and P3
 on the 15th and 16th (two lates: a case under the new text, none under the old).
+
+The trust changes it two ways, each test running both: a revised flow file, or the same two
+numbers as the school's overrides in the trust file (written into a flow version of its own).
 """
 
 from __future__ import annotations
@@ -42,14 +45,21 @@ def revised_flow(folder: Path) -> Path:
     return path
 
 
-def trust_file(folder: Path, flow: Path) -> Path:
-    """The test trust, its school on ``flow``."""
+def trust_file(folder: Path, flow: Path, overrides: str = "") -> Path:
+    """The test trust, its school on ``flow`` (with ``overrides``, YAML lines)."""
     from tests.daemon_builders import write_trust
 
     path = write_trust(folder)
-    text = path.read_text(encoding="utf-8").replace(str(OLD_FLOW), str(flow))
+    text = path.read_text(encoding="utf-8").replace(str(OLD_FLOW), str(flow)) + overrides
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def revised_trust(folder: Path, how: str) -> Path:
+    if how == "file":
+        return trust_file(folder / "trust", revised_flow(folder))
+    lines = "    overrides:\n      stage_2_lates: 2\n      stage_3_lates: 4\n"
+    return trust_file(folder / "trust", OLD_FLOW, lines)
 
 
 def import_and_run(service: Service, clock: SimulatedClock, folder: Path, day: date) -> None:
@@ -75,11 +85,13 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from built_state("sqlite", tmp_path_factory.mktemp("versions"))
 
 
-@pytest.fixture
-def changed(template: str, tmp_path: Path) -> Iterator[tuple[Service, SimulatedClock, Path]]:
-    """The built state, then the school's flow file replaced by the revised plan."""
+@pytest.fixture(params=["file", "overrides"])
+def changed(
+    template: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Service, SimulatedClock, Path]]:
+    """The built state, then the school's plan revised (its file, or its overrides)."""
     [url] = list(clone(template, tmp_path))
-    trust = load_trust(trust_file(tmp_path / "trust", revised_flow(tmp_path)))
+    trust = load_trust(revised_trust(tmp_path, request.param))
     store = Store(url)
     clock = SimulatedClock(local(date(2025, 9, 15), 8))
     try:

@@ -8,6 +8,7 @@ the earlier ones pass, because it needs what they produce.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 from collections.abc import Iterable, Sequence
@@ -42,7 +43,7 @@ _ALL_KEYS = sorted(
 
 def load_flow(path: Path) -> d.Flow:
     """Load, validate and check one flow file; raise ``FlowError`` with every problem."""
-    data, digest = _read(path)
+    data, digest, text = _read(path)
     name = str(path)
     if not isinstance(data, CommentedMap):
         raise FlowError(f"{name} is not a flow", [Problem(name, 1, None, "expected a mapping")])
@@ -61,11 +62,11 @@ def load_flow(path: Path) -> d.Flow:
     if flow is None:
         problems = [Problem(name, locate(data, i.loc), i.field, i.message) for i in issues]
         raise FlowError(f"flow {name} has {len(problems)} problem(s)", problems)
-    return flow
+    return dataclasses.replace(flow, text=text)
 
 
-def _read(path: Path) -> tuple[Any, str]:
-    """The file's nodes, parsed once with quotes kept (to spot YAML traps), and its sha256.
+def _read(path: Path) -> tuple[Any, str, str]:
+    """The file's nodes, parsed once with quotes kept (to spot YAML traps), its sha256 and text.
 
     Like ``yaml_source.read_yaml`` (YAML 1.2, line numbers, a YAML 1.1 directive refused), which
     does not keep quotes.
@@ -89,7 +90,7 @@ def _read(path: Path) -> tuple[Any, str]:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         problem = Problem(str(path), line, None, str(exc.problem))
         raise FlowError(f"{path} is not valid YAML", [problem]) from exc
-    return data, hashlib.sha256(raw).hexdigest()
+    return data, hashlib.sha256(raw).hexdigest(), text
 
 
 def load_flows(paths: Sequence[Path]) -> list[d.Flow]:

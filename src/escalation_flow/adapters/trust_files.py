@@ -11,8 +11,8 @@
         flow: ../../flows/leigh-academy-oaks.yaml
         calendars: [../calendars/england-2025-26.yaml, ../calendars/england-2026-27.yaml]
         registers_close_at: "16:30"   # optional, local HH:MM; default from settings
-        overrides:                    # optional: flow parameters this school sets differently
-          min_possible_sessions: 20
+        overrides:                    # optional: flow parameters this school sets differently,
+          min_possible_sessions: 20   #   written into its flow (adapters.school_flows)
         address: ["12 Station Road", "Oakfield ME1 2AB"]   # optional, for letters
         phone: "01634 000 111"                            # optional, for letters
         email: office@oaks.example.sch.uk                 # optional, for letters

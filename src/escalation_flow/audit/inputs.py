@@ -78,9 +78,9 @@ class AuditSource:
     def school_flow(self, school: str) -> Flow:
         key = self.trust.resolve_school(school)
         if key not in self._current:
-            from escalation_flow.adapters.flow_files import load_flow
+            from escalation_flow.adapters.school_flows import school_flow
 
-            self._current[key] = load_flow(self.trust.school(key).flow_path)
+            self._current[key] = school_flow(self.trust, key)
         return self._current[key]
 
     def pupils(self, school: str) -> list[str]:
@@ -141,7 +141,7 @@ class AuditSource:
             roster=roster,
             imports=found,
             import_ids=import_ids,
-            parameters=dict(self.trust.school(school).overrides),
+            parameters={},  # a school's overrides are written into its flow version
             evenings=self._evenings[school],
         )
 

@@ -402,6 +402,8 @@ class Flow:
     entry: Mapping[int, Guard]
     criteria: Mapping[int, tuple[tuple[str, Guard], ...]]
     states: Mapping[str, StateRef] = field(repr=False)
+    #: the exact text the flow was loaded from (its version is the text's sha256)
+    text: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:

@@ -47,10 +47,6 @@ class SchoolSetup:
         return ZoneInfo(self.calendar.timezone)
 
     @property
-    def parameters(self) -> dict[str, Any]:
-        return dict(self.config.overrides)
-
-    @property
     def registers_close(self) -> time:
         close = self.config.registers_close_at
         return time.fromisoformat(close) if close else DEFAULT_REGISTERS_CLOSE
@@ -66,7 +62,6 @@ class SchoolSetup:
             ctx=self.ctx,
             school=self.school,
             pupils=pupils,
-            parameters=self.parameters,
             registers_close=self.registers_close,
             runs=runs,
             makes_universal=makes_universal,

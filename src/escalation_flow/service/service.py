@@ -74,14 +74,16 @@ class Service:
         """A school (by id or URN) with its flow and calendar, read once."""
         key = self.trust.resolve_school(school)
         if key not in self._setups:
-            from escalation_flow.adapters.flow_files import load_flow
+            from escalation_flow.adapters.school_flows import school_flow
 
             config = self.trust.school(key)
-            if config.flow_path not in self._flows:
-                self._flows[config.flow_path] = load_flow(config.flow_path)
-            self._setups[key] = SchoolSetup(
-                key, config, self._flows[config.flow_path], self.trust.calendar(key)
-            )
+            shared = config.flow_path if not config.overrides else None
+            flow = self._flows.get(shared) if shared else None
+            if flow is None:
+                flow = school_flow(self.trust, key)  # overrides written in: a version of its own
+                if shared:
+                    self._flows[shared] = flow
+            self._setups[key] = SchoolSetup(key, config, flow, self.trust.calendar(key))
         return self._setups[key]
 
     def setup_at(self, school: str, version: str, conn: Connection | None = None) -> SchoolSetup:

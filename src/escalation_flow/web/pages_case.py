@@ -206,10 +206,7 @@ def _chart(web: WebApp, school: str, pupil: str, record: PupilRecord) -> str | N
         register.calendar,
         register.day_index,
     )
-    overrides = web.service.setup(school).parameters
-    lines = thresholds(
-        flow_of(web, school), term_name(register.calendar, register.day_index), overrides
-    )
+    lines = thresholds(flow_of(web, school), term_name(register.calendar, register.day_index))
     title = f"Attendance of {pupil_name(record, pupil)}, week by week, this school year"
     return attendance_svg(weeks, lines, title)
 

@@ -54,8 +54,8 @@ PUPILS = table_of(Pupil)
 def store_flow_version(conn: Connection, flow: Flow, now: datetime) -> bool:
     """Keep ``flow``'s text under its version, if not kept yet; True when it was new.
 
-    The text is read from the flow's file and must still hash to the version the flow was loaded
-    as (a file edited since would be kept under the wrong version: refused).
+    The text is the one the flow was loaded from (else its file, read again); it must hash to
+    the version (a file edited since would be kept under the wrong version: refused).
     """
     found = conn.execute(
         select(FLOW_VERSIONS.c.version).where(FLOW_VERSIONS.c.version == flow.version)
@@ -63,7 +63,7 @@ def store_flow_version(conn: Connection, flow: Flow, now: datetime) -> bool:
     if found is not None:
         return False
     try:
-        raw = Path(flow.path).read_bytes()
+        raw = flow.text.encode("utf-8") if flow.text is not None else Path(flow.path).read_bytes()
     except OSError as exc:
         raise StoreError(f"cannot keep flow {flow.id}: {flow.path}: {exc.strerror}") from exc
     if hashlib.sha256(raw).hexdigest() != flow.version:
