@@ -206,7 +206,8 @@ def _chart(web: WebApp, school: str, pupil: str, record: PupilRecord) -> str | N
         register.calendar,
         register.day_index,
     )
-    lines = thresholds(flow_of(web, school), term_name(register.calendar, register.day_index))
+    flow = flow_of(web, school, _open_version(web, school, pupil))
+    lines = thresholds(flow, term_name(register.calendar, register.day_index))
     title = f"Attendance of {pupil_name(record, pupil)}, week by week, this school year"
     return attendance_svg(weeks, lines, title)
 
@@ -221,6 +222,15 @@ def _facts(web: WebApp, school: str, pupil: str) -> dict[str, Any]:
         "all": [fact_line(n, v) for n, v in values.items()],
         "as_of": register.calendar.school_days[register.day_index],
     }
+
+
+def _open_version(web: WebApp, school: str, pupil: str) -> str:
+    """The flow version the pupil's open case runs under ("": none, the school's current)."""
+    try:
+        case = web.service.case(school, pupil)
+    except NotFoundError:
+        return ""
+    return case.flow_version if case.status == "open" else ""
 
 
 def _events(flow: Any, user: Principal, school: str) -> list[tuple[str, str, str | None]]:
@@ -250,7 +260,7 @@ async def record_event(request: Request) -> Response:
         school, _ = readable_pupil(web, user, params["school"], params["pupil"])
         if not user.can_write(school):
             raise ForbiddenError("Your role can read this case but not change it.")
-        flow = flow_of(web, school)
+        flow = flow_of(web, school, _open_version(web, school, params["pupil"]))
         if event not in flow.event_ids():
             raise ForbiddenError("That is not something this school's plan records.")
         web.service.record_event(school, params["pupil"], event, by=user.username, note=note)

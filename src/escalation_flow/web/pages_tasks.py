@@ -73,6 +73,9 @@ def my_tasks(web: WebApp, user: Principal) -> list[TaskItem]:
         name = school_name(web, school)
         for v in views:
             case = cases.get(v.pupil)
+            # a case's task is told in the words of the flow version the case runs under
+            version = case.flow_version if case is not None else ""
+            task_flow = flow_of(web, school, version) if version != flow.version else flow
             if case is None:
                 label = "no open case"
             elif case.state in hidden:
@@ -83,7 +86,7 @@ def my_tasks(web: WebApp, user: Principal) -> list[TaskItem]:
                 task_item(
                     v,
                     user=user,
-                    flow=flow,
+                    flow=task_flow,
                     roster=roster,
                     school_name=name,
                     today=today,

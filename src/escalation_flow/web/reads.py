@@ -26,6 +26,7 @@ class OpenCase:
     stage: int
     state: str
     opened_on: dt.date | None
+    flow_version: str = ""  # the version it runs under (service.versions)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,14 @@ def school_id(engine: Engine, school: str) -> int:
 def open_cases(engine: Engine, school: str) -> list[OpenCase]:
     sid = school_id(engine, school)
     query = (
-        select(CASES.c.id, CASES.c.pupil, CASES.c.stage, CASES.c.state, CASES.c.opened_on)
+        select(
+            CASES.c.id,
+            CASES.c.pupil,
+            CASES.c.stage,
+            CASES.c.state,
+            CASES.c.opened_on,
+            CASES.c.flow_version,
+        )
         .where((CASES.c.school_id == sid) & (CASES.c.status == "open"))
         .order_by(CASES.c.stage.desc(), CASES.c.pupil)
     )
