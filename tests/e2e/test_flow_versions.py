@@ -168,6 +168,13 @@ def test_migrate_all_moves_every_open_case_it_can_and_names_the_rest(
 ) -> None:
     service, _, folder = changed
     new = service.setup(SCHOOL).flow.version
+    dry = cli(
+        service, folder, "case", "migrate", SCHOOL, "--all", "--to-version", "current",
+        "--by", "a.lead", "--reason", "revised plan", "--dry-run",
+    )  # fmt: skip
+    assert dry.exit_code == 0, dry.output
+    assert "2 open cases would move" in dry.stdout and "nothing written" in dry.stdout
+    assert service.status().schools[0].earlier_versions != ()
     result = cli(
         service, folder, "case", "migrate", SCHOOL, "--all", "--to-version", "current",
         "--by", "a.lead", "--reason", "revised plan",

@@ -66,7 +66,8 @@ def migrate_case(
         why_not = _cannot_move(stored, target)
         if why_not:
             raise ActionError(f"{key}/{pupil}: {why_not}")
-        return _move(conn, sid, key, stored, target, by, reason, now, worker, _calendar(source, key))
+        calendar = _calendar(source, key)
+        return _move(conn, sid, key, stored, target, by, reason, now, worker, calendar)
 
 
 def migrate_school(
@@ -78,13 +79,15 @@ def migrate_school(
     reason: str,
     now: datetime,
     worker: str = "cli",
+    dry_run: bool = False,
 ) -> SchoolMigration:
     """Move every open case of the school that is on another version onto ``to_version``, in
-    one transaction; cases in a state the target lacks stay, each named with why."""
+    one transaction; cases in a state the target lacks stay, each named with why. ``dry_run``:
+    the same report, and the transaction rolled back."""
     by, reason = _who_and_why(by, reason)
     key = source.trust.resolve_school(school)
     calendar = _calendar(source, key)
-    with source.store.engine.begin() as conn:
+    with source.store.engine.connect() as conn, conn.begin() as transaction:
         target = _target(conn, source, key, to_version, now)
         report = SchoolMigration(key, target.version)
         sid = school_id(conn, key)
@@ -104,6 +107,8 @@ def migrate_school(
                 _move(conn, sid, key, stored, target, by, reason, now, worker, calendar)
             )
             report.pupils.append(pupil)
+        if dry_run:
+            transaction.rollback()
     return report
 
 

@@ -258,6 +258,11 @@ def case_export(
     "file now.",
 )
 @click.option("--all", "every", is_flag=True, help="Every open case of SCHOOL on another version.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="With --all: say what would move and what would stay; write nothing.",
+)
 @click.option("--by", required=True, help="Who decided it (a staff id).")
 @click.option("--reason", required=True, help="Why the cases move to that version.")
 @click.option("--trust", "trust_path", type=_FILE, default=None, help=_TRUST_HELP)
@@ -266,6 +271,7 @@ def case_migrate(
     pupil: str | None,
     to_version: str,
     every: bool,
+    dry_run: bool,
     by: str,
     reason: str,
     trust_path: Path | None,
@@ -277,6 +283,8 @@ def case_migrate(
 
     if (pupil is None) == (not every):
         raise click.UsageError("name a PUPIL, or give --all for every open case of SCHOOL")
+    if dry_run and not every:
+        raise click.UsageError("--dry-run goes with --all")
     with _source(trust_path) as source:
         if pupil is not None:
             d = migrate_case(
@@ -288,15 +296,18 @@ def case_migrate(
             )
             return
         report = migrate_school(
-            source, school, to_version=to_version, by=by, reason=reason, now=_now()
-        )
+            source, school, to_version=to_version, by=by, reason=reason, now=_now(),
+            dry_run=dry_run,
+        )  # fmt: skip
+    moved = "would move" if dry_run else "moved"
     click.echo(
         f"{report.school}: {len(report.moved)} open case{'s' if len(report.moved) != 1 else ''} "
-        f"moved to flow version {report.to_version[:12]} by {by}"
+        f"{moved} to flow version {report.to_version[:12]} by {by}"
+        + (" (dry run: nothing written)" if dry_run else "")
     )
     for moved, d in zip(report.pupils, report.moved, strict=True):
         click.echo(f"  {moved}: from {d.from_version[:12]}")
     if report.left:
-        click.echo(f"{len(report.left)} left where they are:")
+        click.echo(f"{len(report.left)} {'would stay' if dry_run else 'left'} where they are:")
         for left, why in report.left.items():
             click.echo(f"  {left}: {why}")
