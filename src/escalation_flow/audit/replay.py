@@ -27,12 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from escalation_flow.audit.knowledge import NOW, Cut, MarkChange, PupilRegister
-from escalation_flow.audit.quiet_days import Evenings, QuietDay, quiet_day
+from escalation_flow.audit.quiet_days import Evenings, QuietDay, end_of_day, quiet_day
 from escalation_flow.audit.steps import (
     ACTION,
     EVENING,
@@ -407,7 +406,7 @@ def _attempts(inputs: ReplayInputs, step: Step) -> list[_Attempt]:
     out = []
     for day in dict.fromkeys(days):
         out.append(_Attempt(Cut(written), day))
-        out.append(_Attempt(Cut(_end_of(cal, day)), day))
+        out.append(_Attempt(Cut(end_of_day(cal, day)), day))
         if inputs.register.imported_at is not None:
             out.append(_Attempt(Cut(written, imported_by=written), day))
     return out
@@ -475,13 +474,6 @@ def _is_term_end(cal: SchoolCalendar, on: date) -> bool:
         return False
     day = cal.day_index(on)
     return any(p.last == day for p in cal.terms_periods)
-
-
-def _end_of(cal: SchoolCalendar, day: int) -> datetime:
-    """The last instant of school day ``day`` in the school's zone (what a backtest knows)."""
-    zone = ZoneInfo(cal.timezone)
-    midnight = datetime.combine(cal.school_days[day] + timedelta(days=1), time(0), tzinfo=zone)
-    return (midnight - timedelta(microseconds=1)).astimezone(UTC)
 
 
 def _describe(got: list[dict[str, Any]] | str) -> tuple[str, ...]:
