@@ -121,25 +121,9 @@ def run_day(
     )
     with service.store.engine.begin() as conn:
         stored, books = _evaluate(service, conn, setup, register, sid, inputs)
-        changes: list[CaseChange] = []
-        written = Written({}, [], 0, {})
-        letters: list[Prepared] = []
-        for vb in books.books:
-            book = vb.book
-            group = [
-                CaseChange(
-                    stored.get(book.pupils[p]) or StoredCase(None, Case(school, book.pupils[p])),
-                    decisions,
-                    book.cases[p],
-                    ENGINE,
-                )
-                for p, decisions in sorted(book.history.items())
-            ]
-            out = _writer(service, conn, vb.setup, sid, now).write(group)
-            facts = register.facts(index, vb.setup.flow)
-            letters += prepare_letters(conn, vb.setup, register, facts, out.tasks, now)
-            changes += group
-            written = _together(written, out)
+        changes, written, letters = _write_books(
+            service, conn, register, sid, (index, now), stored, books
+        )
         kinds = {u.task.id: u.task.kind.value for u in setup.flow.definition.universal}
         universal = insert_universal_tasks(
             conn, sid, books.current.book.universal_tasks, kinds, now
@@ -168,6 +152,41 @@ def run_day(
         letters_prepared=sum(1 for p in letters if p.letter_id is not None),
         **counts,
     )
+
+
+def _write_books(
+    service: Service,
+    conn: Connection,
+    register: Register,
+    sid: int,
+    when: tuple[int, datetime],
+    stored: dict[str, StoredCase],
+    books: VersionBooks,
+) -> tuple[list[CaseChange], Written, list[Prepared]]:
+    """Each book's decisions written under its flow version, with the letters they prepare
+    (``when``: the school day and the instant written)."""
+    day, now = when
+    school = books.current.setup.school
+    changes: list[CaseChange] = []
+    written = Written({}, [], 0, {})
+    letters: list[Prepared] = []
+    for vb in books.books:
+        book = vb.book
+        group = [
+            CaseChange(
+                stored.get(book.pupils[p]) or StoredCase(None, Case(school, book.pupils[p])),
+                decisions,
+                book.cases[p],
+                ENGINE,
+            )
+            for p, decisions in sorted(book.history.items())
+        ]
+        out = _writer(service, conn, vb.setup, sid, now).write(group)
+        facts = register.facts(day, vb.setup.flow)
+        letters += prepare_letters(conn, vb.setup, register, facts, out.tasks, now)
+        changes += group
+        written = _together(written, out)
+    return changes, written, letters
 
 
 def _lapse_days(setup: SchoolSetup) -> dict[str, Callable[[date], date]]:
