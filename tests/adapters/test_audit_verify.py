@@ -6,16 +6,25 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from escalation_flow.adapters.register_files import read_marks
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.audit_store import seal_imports, verify_store
 from escalation_flow.adapters.store.cases import history
-from escalation_flow.audit.verify import Breach, VerifyReport
-from tests.daemon_builders import LAST_DAY, SCHOOL, built_state, clone, local
+from escalation_flow.adapters.trust_files import load_trust
+from escalation_flow.audit.verify import (
+    Breach,
+    MarkRow,
+    VerifyReport,
+    mark_digest,
+    mark_fingerprints,
+)
+from tests.daemon_builders import HEADER, LAST_DAY, SCHOOL, built_state, clone, local, write_trust
 
 CASE_P1 = f"{SCHOOL}/P1"
 
@@ -178,11 +187,82 @@ def test_a_mark_slipped_into_an_old_import_is_named(db: str) -> None:
     tamper(
         db,
         f"INSERT INTO marks SELECT school_id, pupil_id, date, session, {later}, 'O', "
-        "minutes_late, imported_at, import_id FROM marks WHERE date = '2025-09-05' "
+        "minutes_late, imported_at, import_id, recorded_by FROM marks WHERE date = '2025-09-05' "
         "AND session = 'PM' AND pupil_id = (SELECT id FROM pupils WHERE mis_id = 'P3')",
     )
     [breach] = [b for b in verify(db).breaches if b.kind == "mark_added"]
     assert "pupil P3 2025-09-05 PM code O" in breach.message
+
+
+def import_named_amendment(url: str, folder: Path) -> None:
+    """The MIS amends P1's late of 10 September to present, saying who did it; sealed."""
+    trust = load_trust(write_trust(folder / "trust"))
+    path = folder / "amended.csv"
+    path.write_text(
+        f"{HEADER},recorded_by\n{SCHOOL},P1,2025-09-10,AM,/,,2025-09-15T11:00:00+01:00,j.bloggs\n",
+        encoding="utf-8",
+    )
+    store = Store(url)
+    try:
+        marks = read_marks(path, trust.calendars(), aliases=trust.aliases)
+        at = local(date(2025, 9, 15), 17)
+        store.import_marks(marks, file=path, now=at, by="mis-import", seal=True)
+    finally:
+        store.dispose()
+
+
+P1_AMENDED = (
+    "WHERE date = '2025-09-10' AND session = 'AM' AND code = '/' "
+    "AND pupil_id = (SELECT id FROM pupils WHERE mis_id = 'P1')"
+)
+
+
+def test_a_mark_sealed_with_who_recorded_it_verifies(db: str, tmp_path: Path) -> None:
+    import_named_amendment(db, tmp_path)
+    report = verify(db)
+    assert report.ok, report.breaches
+    assert report.seals == 9 and not report.warnings
+
+
+def test_a_mark_whose_recorder_was_changed_after_sealing_is_named(db: str, tmp_path: Path) -> None:
+    import_named_amendment(db, tmp_path)
+    tamper(db, f"UPDATE marks SET recorded_by = 'mallory' {P1_AMENDED}")
+    [breach] = verify(db).breaches
+    assert (breach.where, breach.kind) == (f"marks of {SCHOOL}", "mark_edited")
+    assert "import 9: pupil P1 2025-09-10 AM code / by mallory" in breach.message
+
+
+def test_a_name_added_to_a_mark_sealed_without_one_is_named(db: str) -> None:
+    tamper(
+        db,
+        "UPDATE marks SET recorded_by = 'mallory' WHERE date = '2025-09-10' AND session = 'AM' "
+        "AND pupil_id = (SELECT id FROM pupils WHERE mis_id = 'P1')",
+    )
+    [breach] = verify(db).breaches
+    assert breach.kind == "mark_edited"
+    assert "pupil P1 2025-09-10 AM code L by mallory" in breach.message
+
+
+def test_a_name_erased_after_sealing_is_named(db: str, tmp_path: Path) -> None:
+    import_named_amendment(db, tmp_path)
+    tamper(db, f"UPDATE marks SET recorded_by = NULL {P1_AMENDED}")
+    [breach] = verify(db).breaches
+    assert breach.kind == "mark_edited" and "pupil P1 2025-09-10 AM code /" in breach.message
+
+
+def test_marks_without_a_name_seal_as_they_did_before_names_were_kept() -> None:
+    """Seals made before ``recorded_by`` existed must still verify: the digest and fingerprints
+    of rows without a name are pinned to what the earlier code gave for them."""
+    rows = [
+        MarkRow("P1", date(2025, 9, 10), "AM", "L", 1757491200000000, 12, 1757527200000000),
+        MarkRow("P2", date(2025, 9, 10), "PM", "N", 1757505600000000, None, 1757527200000000),
+    ]
+    assert rows[0].text() == "P1|2025-09-10|AM|L|1757491200000000|12|1757527200000000"
+    assert mark_digest(rows) == "a91b8c24ce67235718a90b862a37f28a8c314960cd40cea18823a97c86485763"
+    assert mark_fingerprints(rows).hex() == "3f171da1b9ec1429a8d84c93d2033dcd"
+    named = dataclasses.replace(rows[0], recorded_by="j.bloggs")
+    assert named.text() == rows[0].text() + "|by=j.bloggs"
+    assert mark_digest([named, rows[1]]) != mark_digest(rows)
 
 
 def test_an_edited_flow_text_is_named(db: str) -> None:

@@ -90,6 +90,7 @@ def test_optional_columns_may_be_left_out(
     table = read(path, calendars).tables["oaks"]
     assert table.recorded_at.tolist() == [UNKNOWN_RECORDED_AT]
     assert table.minutes_late.tolist() == [-1]
+    assert (table.recorded_by, table.recorders, table.recorder(0)) == (None, (), None)
 
 
 @pytest.mark.parametrize(
@@ -236,6 +237,96 @@ def test_skip_invalid_keeps_the_good_rows_and_writes_the_bad_ones_beside_the_fil
     assert rows[0]["reasons"] == "code: 'QQ' is not a register code"
     assert rows[1]["pupil"] == "P3"
     assert rows[1]["reasons"] == "expected 8 fields as in the header, found 3"
+
+
+# -- who recorded the mark in the MIS (optional recorded_by) ------------------------------------
+
+BY_HEADER = HEADER + ",recorded_by"
+
+
+def test_recorded_by_names_who_recorded_each_mark_trimmed_and_blank_is_unknown(
+    tmp_path: Path, calendars: dict[str, SchoolCalendar]
+) -> None:
+    path = write(
+        tmp_path,
+        GOOD + ", Mrs A. Smith ",
+        "oaks,P1,2025-09-03,PM,N,,2025-09-03T13:30:00Z,",
+        "pines,Q1,2025-09-04,AM,/,,2025-09-04T08:00:00+01:00,office",
+        "oaks,P1,2025-09-03,PM,I,,2025-09-04T10:00:00+01:00,j.bloggs",
+        "oaks,P2,2025-09-03,AM,/,,2025-09-03T08:51:00+01:00,Mrs A. Smith",
+        header=BY_HEADER,
+    )
+    result = read(path, calendars)
+    oaks, pines = result.tables["oaks"], result.tables["pines"]
+    assert [oaks.recorder(row) for row in range(len(oaks))] == [
+        "Mrs A. Smith", None, "j.bloggs", "Mrs A. Smith",
+    ]  # fmt: skip
+    assert oaks.recorders == ("Mrs A. Smith", "j.bloggs")  # only the school's own users
+    assert pines.recorders == ("office",) and pines.recorder(0) == "office"
+
+
+def test_a_file_whose_recorded_by_is_all_blank_reads_as_one_without_it(
+    tmp_path: Path, calendars: dict[str, SchoolCalendar]
+) -> None:
+    without = read(write(tmp_path, GOOD, name="a.csv"), calendars).tables["oaks"]
+    blank = read(write(tmp_path, GOOD + ",", header=BY_HEADER, name="b.csv"), calendars)
+    table = blank.tables["oaks"]
+    assert (without.recorded_by, table.recorded_by, table.recorders) == (None, None, ())
+    assert table.code.tolist() == without.code.tolist()
+    assert table.recorded_at.tolist() == without.recorded_at.tolist()
+
+
+def test_a_name_longer_than_100_characters_is_named_by_file_line_and_column(
+    tmp_path: Path, calendars: dict[str, SchoolCalendar]
+) -> None:
+    long = "x" * 101
+    path = write(
+        tmp_path,
+        GOOD + ",a.user",
+        "oaks,P1,2025-09-03,PM,N,,," + long,
+        "oaks,P2,2025-09-03,PM,N,,, " + "y" * 100 + " ",  # 100 once trimmed: kept
+        header=BY_HEADER,
+    )
+    assert problems_of(path, calendars) == [
+        f"{path}:3: recorded_by: '{'x' * 40}...' is 101 characters long (at most 100)"
+    ]
+
+
+def test_skip_invalid_leaves_out_a_row_with_too_long_a_name_and_keeps_the_rest(
+    tmp_path: Path, calendars: dict[str, SchoolCalendar]
+) -> None:
+    path = write(
+        tmp_path,
+        GOOD + ",a.user",
+        "oaks,P1,2025-09-03,PM,N,,," + "x" * 150,
+        header=BY_HEADER,
+    )
+    result = read(path, calendars, skip_invalid=True)
+    assert (result.accepted, [r.line for r in result.rejected]) == (1, [3])
+    assert result.rejected[0].reasons[0].startswith("recorded_by: 'xxx")
+    assert result.rejected[0].values["recorded_by"] == "x" * 150
+    table = result.tables["oaks"]
+    assert (table.recorders, table.recorder(0)) == (("a.user",), "a.user")
+
+
+def test_one_version_recorded_by_two_different_users_is_ambiguous(
+    tmp_path: Path, calendars: dict[str, SchoolCalendar]
+) -> None:
+    path = write(tmp_path, GOOD + ",a.user", GOOD + ",b.user", header=BY_HEADER)
+    assert problems_of(path, calendars) == [
+        f"{path}:2: recorded_by: 'a.user' conflicts with 'b.user' on line 3: same school, "
+        "pupil, date, session and recorded_at",
+        f"{path}:3: recorded_by: 'b.user' conflicts with 'a.user' on line 2: same school, "
+        "pupil, date, session and recorded_at",
+    ]
+
+
+def test_a_row_repeated_with_the_same_user_is_harmless(
+    tmp_path: Path, calendars: dict[str, SchoolCalendar]
+) -> None:
+    result = read(write(tmp_path, GOOD + ",a.user", GOOD + ", a.user", header=BY_HEADER), calendars)
+    assert (result.accepted, result.duplicates) == (1, 1)
+    assert result.tables["oaks"].recorder(0) == "a.user"
 
 
 def test_a_historic_code_is_imported_through_an_explicit_mapping(

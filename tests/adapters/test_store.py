@@ -21,6 +21,8 @@ from escalation_flow.adapters import store as store_module
 from escalation_flow.adapters.calendar_files import load_calendar
 from escalation_flow.adapters.register_files import MarksRead, read_marks
 from escalation_flow.adapters.store import Store, bulk
+from escalation_flow.adapters.store.audit_reads import stored_marks
+from escalation_flow.adapters.store.schema import alembic_config, current_revision, upgrade
 from escalation_flow.adapters.trust_files import SchoolConfig, Trust
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import CODE_OF_ID
@@ -289,3 +291,79 @@ def test_an_in_memory_database_works_the_same_way(tmp_path: Path, calendar: Scho
     loaded = store.load_trust_marks({"oaks": calendar, "pines": calendar})
     assert versions(loaded["oaks"]) == versions(result.tables["oaks"])
     store.dispose()
+
+
+# -- who recorded each mark in the MIS ----------------------------------------------------------
+
+
+def recorded_by_column(store: Store) -> dict[tuple[str, str, str], str | None]:
+    """(pupil, date, code) -> the stored ``recorded_by``, read with plain SQL."""
+    query = (
+        "SELECT p.mis_id, m.date, m.code, m.recorded_by FROM marks m "
+        "JOIN pupils p ON p.id = m.pupil_id"
+    )
+    with store.engine.connect() as conn:
+        return {(r[0], str(r[1]), r[2]): r[3] for r in conn.exec_driver_sql(query)}
+
+
+def test_who_recorded_each_mark_is_stored_and_read_back_for_the_auditor(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    path = tmp_path / "named.csv"
+    path.write_text(
+        HEADER + ",recorded_by\n"
+        "oaks,P1,2025-09-03,AM,N,,2025-09-03T08:50:00+01:00,Mrs A. Smith\n"
+        'oaks,P1,2025-09-03,AM,I,,2025-09-04T10:00:00+01:00,"Bloggs, J"\n'
+        "oaks,P2,2025-09-03,PM,L,5,,office\n"  # no recorded_at: the staging path
+        "oaks,P2,2025-09-03,AM,/,,2025-09-03T08:51:00+01:00,\n",  # out of order: sorted first
+        encoding="utf-8",
+    )
+    summary = store.import_marks(read(path, calendar), file=path, now=T0, by="tester")
+    assert summary.imported == 4
+    assert recorded_by_column(store) == {
+        ("P1", "2025-09-03", "N"): "Mrs A. Smith",
+        ("P1", "2025-09-03", "I"): "Bloggs, J",
+        ("P2", "2025-09-03", "/"): None,
+        ("P2", "2025-09-03", "L"): "office",
+    }
+    with store.engine.connect() as conn:
+        sid = conn.exec_driver_sql("SELECT id FROM schools WHERE key = 'oaks'").scalar_one()
+        table = stored_marks(conn, sid, "oaks", calendar).table
+    named = {
+        (table.pupils[table.pupil[r]], CODE_OF_ID[table.code[r]]): table.recorder(r)
+        for r in range(len(table))
+    }
+    assert named == {
+        ("P1", "N"): "Mrs A. Smith", ("P1", "I"): "Bloggs, J", ("P2", "/"): None,
+        ("P2", "L"): "office",
+    }  # fmt: skip
+
+
+def test_marks_from_a_file_without_recorded_by_store_no_name(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    path = marks_file(tmp_path, *ROWS, "oaks,P3,2025-09-03,AM,N,,")
+    store.import_marks(read(path, calendar), file=path, now=T0, by="tester")
+    assert set(recorded_by_column(store).values()) == {None}
+    assert count(store, "marks") == 5
+
+
+def test_the_recorded_by_migration_goes_down_and_up_again_keeping_the_marks(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    from alembic import command
+
+    store.import_marks(read(marks_file(tmp_path, *ROWS), calendar), file=Path("m"), now=T0, by="t")
+    config = alembic_config()
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+    assert current_revision(store.engine) == "0004"
+    columns = {c["name"] for c in sa.inspect(store.engine).get_columns("marks")}
+    assert "recorded_by" not in columns and count(store, "marks") == 4
+    upgrade(store.engine)
+    store.require_current()
+    assert set(recorded_by_column(store).values()) == {None}
+    assert versions(store.load_marks("oaks", calendar)) == versions(
+        read(marks_file(tmp_path, *ROWS), calendar).tables["oaks"]
+    )

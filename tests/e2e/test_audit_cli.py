@@ -152,7 +152,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def amended(template: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """P1's reminder letter (stage two, on three lates) sent on 15 September; later that day the
-    MIS corrects the late of 10 September to present, and the 15th is evaluated."""
+    MIS corrects the late of 10 September to present (the export names who: j.bloggs), and the
+    15th is evaluated."""
     trust_path = write_trust(tmp_path / "trust")
     for url in clone(template, tmp_path):
         store = Store(url)
@@ -166,10 +167,10 @@ def amended(template: str, tmp_path: Path) -> Iterator[dict[str, str]]:
             service.complete_task(letter.id, "sent", by="s.jones", at=clock.now())
             path = tmp_path / "amendment.csv"
             path.write_text(
-                "school,pupil,date,session,code,minutes_late,recorded_at\n"
-                f"{SCHOOL},P1,2025-09-10,AM,/,,2025-09-15T11:00:00+01:00\n"
+                "school,pupil,date,session,code,minutes_late,recorded_at,recorded_by\n"
+                f"{SCHOOL},P1,2025-09-10,AM,/,,2025-09-15T11:00:00+01:00,j.bloggs\n"
                 + "".join(
-                    f"{SCHOOL},{p},2025-09-15,{s},{c},,2025-09-15T{h}:05:00+01:00\n"
+                    f"{SCHOOL},{p},2025-09-15,{s},{c},,2025-09-15T{h}:05:00+01:00,\n"
                     for p in ("P1", "P2", "P3", "P4")
                     for s, c, h in (("AM", "/", "09"), ("PM", "\\", "13"))
                 ),
@@ -204,8 +205,10 @@ def test_a_letter_sent_before_a_mark_was_amended_still_followed_from_what_was_kn
     assert (mark["day"], mark["session"], mark["code_then"], mark["code_now"]) == (
         "2025-09-10", "AM", "L", "/",
     )  # fmt: skip
+    assert mark["recorded_by"] == "j.bloggs"
     text = run(amended, "replay", SCHOOL, "P1")
-    assert "mark_amended_later" in text.stdout and "2025-09-10 AM L→/" in text.stdout
+    assert "mark_amended_later" in text.stdout
+    assert "2025-09-10 AM L→/, recorded 2025-09-15T10:00:00+00:00 by j.bloggs" in text.stdout
 
 
 def test_as_of_shows_the_case_as_it_stood_before_the_letter_was_sent(
@@ -231,12 +234,27 @@ def test_the_case_file_holds_the_chronology_and_the_amendment(
     assert sent and "sent" in sent[0]["what"]
     [amendment] = [r for r in rows if r["category"] == "amendment"]
     assert "2025-09-10 AM: L → /" in amendment["what"]
+    assert "amended 2025-09-15T10:00:00+00:00 in the MIS by j.bloggs" in amendment["what"]
+    assert amendment["who"] == "mis-import"  # who brought it into the service
     trigger = next(r for r in rows if r["category"] == "trigger")
     assert "late_sessions_this_half_term = 3" in trigger["facts"]
     document = json.loads(run(amended, "case", "export", SCHOOL, "P1", "--format", "json",
                               "--out", "-").stdout)  # fmt: skip
     assert document["pupil"] == "P1" and document["chain_intact"]
     assert document["chart"]["thresholds"]
+    [versions] = document["amendments"]
+    assert [(v["code"], v["recorded_by"]) for v in versions] == [("L", None), ("/", "j.bloggs")]
+
+
+def test_the_html_case_file_names_who_amended_the_mark_in_the_mis(
+    amended: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "p1.html"
+    result = run(amended, "case", "export", SCHOOL, "P1", "--format", "html", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert "in the MIS by j.bloggs" in html  # the chronology's amendment entry
+    assert "/: 2025-09-15T10:00:00+00:00 by j.bloggs" in html  # the amendments table
 
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils is not installed")
@@ -259,6 +277,7 @@ def test_the_pdf_case_file_opens_and_shows_the_chart(
         ).stdout
         assert "Attendance over the year" in text and "Chronology" in text
         assert "attendance reminder letter" in text
+        assert "j.bloggs" in text
 
 
 def test_verify_names_a_deleted_record_and_exits_non_zero(amended: dict[str, str]) -> None:
@@ -272,6 +291,22 @@ def test_verify_names_a_deleted_record_and_exits_non_zero(amended: dict[str, str
     result = run(amended, "audit", "verify", "--school", SCHOOL)
     assert result.exit_code == 1
     assert "oaks/P1 record 2: deleted" in result.stdout
+
+
+def test_verify_names_a_mark_whose_mis_user_was_changed_after_it_was_sealed(
+    amended: dict[str, str],
+) -> None:
+    conn = sqlite3.connect(amended["DB_FILE"])
+    conn.execute(
+        "UPDATE marks SET recorded_by = 'someone.else' WHERE date = '2025-09-10' AND code = '/' "
+        "AND pupil_id = (SELECT id FROM pupils WHERE mis_id = 'P1')"
+    )
+    conn.commit()
+    conn.close()
+    result = run(amended, "audit", "verify", "--school", SCHOOL)
+    assert result.exit_code == 1
+    assert "mark_edited" in result.stdout
+    assert "pupil P1 2025-09-10 AM code / by someone.else" in result.stdout
 
 
 def test_a_recorded_migration_moves_an_open_case_onto_another_version(

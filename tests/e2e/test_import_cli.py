@@ -128,6 +128,37 @@ def test_skip_invalid_imports_the_good_rows_and_writes_the_rest_beside_the_file(
     assert rows(env, "marks") == 1
 
 
+def test_marks_with_who_recorded_them_are_imported_and_a_too_long_name_is_refused(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    upgraded(env)
+    named = tmp_path / "named.csv"
+    named.write_text(
+        "school,pupil,date,session,code,minutes_late,recorded_at,recorded_by\n"
+        "oaks,P1,2025-09-03,AM,/,,2025-09-03T08:50:00+01:00,Mrs A. Smith\n"
+        "oaks,P2,2025-09-03,AM,N,,2025-09-03T09:30:00+01:00,\n"
+        "oaks,P2,2025-09-03,AM,I,,2025-09-05T11:00:00+01:00,office\n"
+        f"oaks,P3,2025-09-03,AM,/,,2025-09-03T08:55:00+01:00,{'z' * 101}\n",
+        encoding="utf-8",
+    )
+    refused = run(env, "import", "marks", str(named))
+    assert refused.exit_code == 2
+    assert refused.stderr.splitlines() == [
+        f"error: {named} has 1 problem(s) in 1 of 4 row(s)",
+        f"  {named}:5: recorded_by: '{'z' * 40}...' is 101 characters long (at most 100)",
+    ]
+    assert rows(env, "marks") == 0
+    kept = run(env, "import", "marks", str(named), "--skip-invalid")
+    assert kept.exit_code == 0, kept.output
+    assert "4 rows read, 3 imported, 0 already known, 1 rejected" in kept.stdout
+    engine = sa.create_engine(env["ESCALATION_FLOW_DATABASE_URL"])
+    with engine.connect() as conn:
+        names = conn.execute(sa.text("SELECT recorded_by FROM marks")).scalars().all()
+    engine.dispose()
+    assert sorted(names, key=str) == ["Mrs A. Smith", None, "office"]
+    assert run(env, "audit", "verify").exit_code == 0
+
+
 def test_historic_codes_need_an_explicit_mapping(env: dict[str, str]) -> None:
     upgraded(env)
     historic = str(DATA / "marks_historic.csv")

@@ -28,6 +28,8 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INSTANT = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$"
 _BAD = -1
 _MAX_MINUTES = int(np.iinfo(np.int16).max)
+#: The longest MIS user name kept (the store's column is this wide).
+MAX_RECORDED_BY = 100
 
 IntArray = npt.NDArray[np.signedinteger[Any]]
 BoolArray = npt.NDArray[np.bool_]
@@ -55,6 +57,10 @@ class ParsedMarks:
     minutes_late: IntArray  # int16, -1 where not given
     recorded_at: IntArray  # int64
     checks: tuple[Check, ...]
+    #: Who recorded each row in the MIS: an index into ``recorders``, -1 unknown; None when the
+    #: file has no ``recorded_by`` column.
+    recorded_by: IntArray | None = None  # int32
+    recorders: tuple[str, ...] = ()
 
 
 def parse_marks(
@@ -72,6 +78,7 @@ def parse_marks(
     code, code_check = _codes(_required(cols, "code"), mapping)
     minutes, minute_checks = _minutes(cols.column("minutes_late"), code, n)
     recorded, recorded_check = _recorded_at(cols.column("recorded_at"), n)
+    by, recorders, by_check = _recorded_by(cols.column("recorded_by"), n)
     session = 2 * day + half
     session[(day < 0) | (half < 0)] = _BAD
     return ParsedMarks(
@@ -91,7 +98,10 @@ def parse_marks(
             code_check,
             *minute_checks,
             recorded_check,
+            by_check,
         ),
+        recorded_by=by,
+        recorders=recorders,
     )
 
 
@@ -252,6 +262,30 @@ def _parse_minutes(value: str) -> int:
     if value.isascii() and value.isdigit() and int(value) <= _MAX_MINUTES:
         return int(value)
     return -2
+
+
+def _recorded_by(
+    column: pa.ChunkedArray | None, n: int
+) -> tuple[IntArray | None, tuple[str, ...], Check]:
+    """Each row's MIS user as an index into the distinct names (blank: -1, unknown). A name
+    is checked once however many rows carry it."""
+    if column is None:
+        return None, (), Check("recorded_by", _none(n), str)
+    idx, values = encode(column)
+    names = [v for v in values if v and len(v) <= MAX_RECORDED_BY]
+    position = {name: i for i, name in enumerate(names)}
+    # -1: blank (unknown); -2: too long (a problem, then unknown).
+    table = np.array([position.get(v, -2 if v else _BAD) for v in values], dtype=np.int32)
+    by = _lookup(table, idx)
+    too_long = by == -2
+    by[too_long] = _BAD
+
+    def explain(row: int) -> str:
+        value = values[idx[row]]
+        shown = f"{value[:40]}..."  # the start is enough to find it; the whole would swamp
+        return f"{shown!r} is {len(value)} characters long (at most {MAX_RECORDED_BY})"
+
+    return by, tuple(names), Check("recorded_by", too_long, explain)
 
 
 def _recorded_at(column: pa.ChunkedArray | None, n: int) -> tuple[IntArray, Check]:

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from escalation_flow.adapters.register_checks import BoolArray, Check, ParsedMarks, parse_marks
@@ -26,7 +27,9 @@ from escalation_flow.core.codes import ID_OF_CODE
 from escalation_flow.core.marks import MarkTable, PupilRecord, Roster
 from escalation_flow.errors import Problem, RegisterError
 
-MARK_COLUMNS = ("school", "pupil", "date", "session", "code", "minutes_late", "recorded_at")
+MARK_COLUMNS = (
+    "school", "pupil", "date", "session", "code", "minutes_late", "recorded_at", "recorded_by",
+)  # fmt: skip
 REQUIRED_MARK_COLUMNS = ("school", "pupil", "date", "session", "code")
 ROSTER_COLUMNS = (
     "school",
@@ -46,6 +49,7 @@ _MARK_TYPES = {
     **{c: _TEXT for c in REQUIRED_MARK_COLUMNS},
     "minutes_late": pa.int16(),
     "recorded_at": pa.timestamp("us", "UTC"),
+    "recorded_by": _TEXT,  # a school's few MIS users, on every row
 }
 
 
@@ -87,7 +91,8 @@ def read_marks(
 ) -> MarksRead:
     """Read a register marks CSV; ``calendars`` is keyed by school id, ``aliases`` maps other
     names a file may use for a school (its URN) to that id. A missing ``recorded_at`` is
-    ``core.marks.UNKNOWN_RECORDED_AT``: the caller decides what it means."""
+    ``core.marks.UNKNOWN_RECORDED_AT``: the caller decides what it means. The optional
+    ``recorded_by`` (the MIS user) lands in ``MarkTable.recorded_by``; without it, None."""
     mapping = _checked_mapping(historic_mapping or {}, str(path))
     cols = read_columns(path, MARK_COLUMNS, REQUIRED_MARK_COLUMNS, RegisterError, _MARK_TYPES)
     parsed = parse_marks(cols, calendars, aliases or {}, mapping)
@@ -95,8 +100,9 @@ def read_marks(
     for check in parsed.checks:
         bad |= check.mask
     conflicts, duplicate = find_conflicts(parsed, ~bad, lambda row: int(cols.lines[row]))
-    checks = (*parsed.checks, conflicts)
-    bad |= conflicts.mask
+    checks = (*parsed.checks, *conflicts)
+    for conflict in conflicts:
+        bad |= conflict.mask
     n_problems = sum(int(c.mask.sum()) for c in checks) + len(cols.malformed)
     rows_read = cols.table.num_rows + len(cols.malformed)
     if n_problems and not skip_invalid:
@@ -190,6 +196,7 @@ def _tables(parsed: ParsedMarks, keep: BoolArray) -> dict[str, MarkTable]:
             continue
         # Pupils in order of first appearance in the file (pupil indices are in that order).
         local, inverse = np.unique(parsed.pupil[rows], return_inverse=True)
+        recorded_by, recorders = _recorders(parsed, rows)
         tables[school] = MarkTable(
             school=school,
             pupils=tuple(parsed.pupils[i] for i in local),
@@ -198,8 +205,27 @@ def _tables(parsed: ParsedMarks, keep: BoolArray) -> dict[str, MarkTable]:
             code=parsed.code[rows].astype(np.int8, copy=False),
             recorded_at=parsed.recorded_at[rows].astype(np.int64, copy=False),
             minutes_late=parsed.minutes_late[rows].astype(np.int16, copy=False),
+            recorded_by=recorded_by,
+            recorders=recorders,
         )
     return tables
+
+
+def _recorders(
+    parsed: ParsedMarks, rows: npt.NDArray[np.intp]
+) -> tuple[npt.NDArray[np.int32] | None, tuple[str, ...]]:
+    """The MIS users named by ``rows`` (a school's), re-indexed to just those; (None, ()) when
+    no row names anyone."""
+    if parsed.recorded_by is None:
+        return None, ()
+    ids = parsed.recorded_by[rows]
+    # Shifted by one so that -1 (unknown) counts in slot 0 and indexes like the rest.
+    used = np.flatnonzero(np.bincount(ids + 1, minlength=len(parsed.recorders) + 1)[1:])
+    if not len(used):
+        return None, ()
+    remap = np.full(len(parsed.recorders) + 1, -1, dtype=np.int32)
+    remap[used + 1] = np.arange(len(used), dtype=np.int32)
+    return remap[ids + 1], tuple(parsed.recorders[i] for i in used)
 
 
 # -- the roster -------------------------------------------------------------------------------

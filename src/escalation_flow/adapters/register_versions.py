@@ -1,8 +1,9 @@
 """Rows that speak of the same version of the same session: repeats (harmless) and
 contradictions (ambiguous, refused).
 
-A version is (school, pupil, session, recorded_at). Two rows of one version with the same code
-and minutes late say the same thing twice; with different ones, nobody can tell which is true.
+A version is (school, pupil, session, recorded_at). Two rows of one version with the same code,
+minutes late and MIS user (``recorded_by``) say the same thing twice; with different ones, nobody
+can tell which is true.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from escalation_flow.core.codes import CODE_OF_ID
 
 def find_conflicts(
     parsed: ParsedMarks, good: BoolArray, line_of: Callable[[int], int]
-) -> tuple[Check, BoolArray]:
-    """Rows that say different things about the same version of a session (ambiguous), and rows
-    that repeat an earlier row exactly (harmless, dropped)."""
+) -> tuple[tuple[Check, Check], BoolArray]:
+    """Rows that say different things about the same version of a session (ambiguous: a check
+    of ``code`` and one of ``recorded_by``), and rows that repeat an earlier row exactly
+    (harmless, dropped)."""
     n = len(parsed.school)
     conflict = np.zeros(n, dtype=bool)
     duplicate = np.zeros(n, dtype=bool)
@@ -42,7 +44,43 @@ def find_conflicts(
             f"{line_of(other)}: same school, pupil, date, session and recorded_at"
         )
 
-    return Check("code", conflict, explain), duplicate
+    by_only = _differ_only_by_recorder(parsed, conflict, partner)
+    return (
+        Check("code", conflict & ~by_only, explain),
+        Check("recorded_by", by_only, _explain_recorders(parsed, partner, line_of)),
+    ), duplicate
+
+
+def _differ_only_by_recorder(
+    parsed: ParsedMarks, conflict: BoolArray, partner: dict[int, int]
+) -> BoolArray:
+    """Conflicting rows whose partner has their code and minutes but another MIS user."""
+    out = np.zeros(len(conflict), dtype=bool)
+    if parsed.recorded_by is None:
+        return out
+    code, minutes = parsed.code, parsed.minutes_late
+    for row in np.flatnonzero(conflict).tolist():  # conflicts are rare: a loop is fine
+        other = partner[row]
+        out[row] = code[row] == code[other] and minutes[row] == minutes[other]
+    return out
+
+
+def _explain_recorders(
+    parsed: ParsedMarks, partner: dict[int, int], line_of: Callable[[int], int]
+) -> Callable[[int], str]:
+    def name(row: int) -> str:
+        assert parsed.recorded_by is not None  # only called for rows that differ in it
+        i = int(parsed.recorded_by[row])
+        return repr(parsed.recorders[i]) if i >= 0 else "blank"
+
+    def explain(row: int) -> str:
+        other = partner[row]
+        return (
+            f"{name(row)} conflicts with {name(other)} on line {line_of(other)}: "
+            "same school, pupil, date, session and recorded_at"
+        )
+
+    return explain
 
 
 def _session_key(parsed: ParsedMarks, rows: IntArray | None) -> IntArray:
@@ -89,6 +127,9 @@ def _mark_versions(
     recorded = parsed.recorded_at[ordered]
     same_version = (key[1:] == key[:-1]) & (recorded[1:] == recorded[:-1])
     value = parsed.code[ordered].astype(np.int64) * 65536 + parsed.minutes_late[ordered]
+    if parsed.recorded_by is not None:
+        # The MIS user in the low 32 bits (shifted past -1); code and minutes fit above them.
+        value = value * (1 << 32) + (parsed.recorded_by[ordered].astype(np.int64) + 1)
     same_value = value[1:] == value[:-1]
     run = np.cumsum(np.concatenate(([True], ~same_version))) - 1
     ambiguous = np.zeros(int(run[-1]) + 1, dtype=bool)

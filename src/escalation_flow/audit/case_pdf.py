@@ -18,6 +18,7 @@ from fpdf import FPDF, FontFace
 from fpdf.fonts import TTFFont
 
 from escalation_flow.audit.chronology import CaseFile, Entry
+from escalation_flow.audit.knowledge import MarkVersion
 from escalation_flow.errors import EscalationFlowError
 
 _FONT = "dejavu"
@@ -153,7 +154,7 @@ def _amendments(pdf: FPDF, cf: CaseFile) -> None:
     rows = []
     for versions in cf.amendments:
         first = versions[0]
-        recorded = "\n".join(f"{v.code}: {v.recorded_at.isoformat()}" for v in versions)
+        recorded = "\n".join(_recorded(v) for v in versions)
         imported = "\n".join(
             (v.imported_at.isoformat() if v.imported_at else "")
             + (f" by {importers[v.import_id]}" if v.import_id in importers else "")
@@ -164,7 +165,17 @@ def _amendments(pdf: FPDF, cf: CaseFile) -> None:
     _table(pdf, ("Session", "Marks, oldest first", "Recorded (MIS)", "Imported"), rows,
            (26, 30, 60, 70), size=7)  # fmt: skip
     pdf.set_font(_FONT, size=7)
-    pdf.multi_cell(0, 3.5, "Who amended a mark in the MIS is not in the register export.")
+    pdf.multi_cell(
+        0,
+        3.5,
+        "Recorded: when the MIS recorded each version and, where the register export says, by "
+        "which MIS user. Imported: when it reached the service and who imported it.",
+    )
+
+
+def _recorded(v: MarkVersion) -> str:
+    by = f" by {v.recorded_by}" if v.recorded_by else ""
+    return f"{v.code}: {v.recorded_at.isoformat()}{by}"
 
 
 def _support(pdf: FPDF, cf: CaseFile) -> None:

@@ -272,12 +272,18 @@ def _amendment(
         category="amendment",
         what=(
             f"register {first.day.isoformat()} {first.session}: {chain} "
-            f"(first recorded {first.recorded_at.isoformat()}, amended "
-            f"{last.recorded_at.isoformat()}{imported})"
+            f"(first recorded {first.recorded_at.isoformat()}{_by(first, 'by')}, amended "
+            f"{last.recorded_at.isoformat()}{_by(last, 'in the MIS by')}{imported})"
         ),
+        # Who brought the amendment into the service; who made it in the MIS is in ``what``.
         who=who,
         type="amendment",
     )
+
+
+def _by(version: MarkVersion, words: str) -> str:
+    """`` by X``, where the register export named who recorded the version."""
+    return f" {words} {version.recorded_by}" if version.recorded_by else ""
 
 
 def _support(records: Sequence[HistoryRecord]) -> list[Support]:

@@ -10,7 +10,7 @@ Pure: the marks come in as a ``MarkTable`` (with, optionally, when each row was 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import numpy as np
@@ -60,6 +60,7 @@ class MarkVersion:
     recorded_at: datetime
     imported_at: datetime | None = None
     import_id: int | None = None
+    recorded_by: str | None = None  # the MIS user, where the register export said
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,12 @@ class MarkChange:
     code_now: str
     recorded_at: datetime | None  # when the MIS recorded today's version
     imported_at: datetime | None = None
+    recorded_by: str | None = None  # who recorded today's version in the MIS, where known
 
     def text(self) -> str:
         when = f", recorded {self.recorded_at.isoformat()}" if self.recorded_at else ""
-        return f"{self.day.isoformat()} {self.session} {self.code_then}→{self.code_now}{when}"
+        by = f" by {self.recorded_by}" if self.recorded_by else ""
+        return f"{self.day.isoformat()} {self.session} {self.code_then}→{self.code_now}{when}{by}"
 
 
 class PupilRegister:
@@ -96,15 +99,7 @@ class PupilRegister:
         self.calendar = calendar
         self._roster = _roster_of(roster, pupil)
         rows = _rows_of(marks, pupil)
-        self.marks = MarkTable(
-            school=marks.school,
-            pupils=(pupil,),
-            pupil=np.zeros(rows.size, np.int32),
-            session=marks.session[rows],
-            code=marks.code[rows],
-            recorded_at=marks.recorded_at[rows],
-            minutes_late=marks.minutes_late[rows],
-        )
+        self.marks = replace(marks.take(rows), pupils=(pupil,), pupil=np.zeros(rows.size, np.int32))
         self._unknown = unknown_recorded_at or AssumeRecordedAtEndOfDay()
         self.recorded_at = resolve_recorded_at(self.marks, calendar, self._unknown)
         self.imported_at = None if imported_at is None else imported_at[rows]
@@ -130,11 +125,7 @@ class PupilRegister:
         if key not in self._grids:
             keep = self.known(cut)
             # Resolved instants: a row without recorded_at counts the same in every cut.
-            table = MarkTable(
-                self.marks.school, self.marks.pupils, self.marks.pupil[keep],
-                self.marks.session[keep], self.marks.code[keep], self.recorded_at[keep],
-                self.marks.minutes_late[keep],
-            )  # fmt: skip
+            table = replace(self.marks.take(keep), recorded_at=self.recorded_at[keep])
             self._grids[key] = register_as_known_at(
                 table,
                 self.calendar,
@@ -194,6 +185,7 @@ class PupilRegister:
                     code_now=CODE_OF_ID[int(after[s])],
                     recorded_at=version.recorded_at if version else None,
                     imported_at=version.imported_at if version else None,
+                    recorded_by=version.recorded_by if version else None,
                 )
             )
         return tuple(out)
@@ -249,6 +241,7 @@ class PupilRegister:
             recorded_at=from_micros(int(self.recorded_at[row])),
             imported_at=imported,
             import_id=source,
+            recorded_by=self.marks.recorder(row),
         )
 
 

@@ -202,19 +202,24 @@ class MarkRow:
     recorded_at: int  # UTC microseconds
     minutes_late: int | None
     imported_at: int  # UTC microseconds
+    recorded_by: str | None = None  # the MIS user, where the file said
 
     def text(self) -> str:
         late = "" if self.minutes_late is None else str(self.minutes_late)
-        return "|".join(
+        text = "|".join(
             (self.pupil, self.day.isoformat(), self.session, self.code, str(self.recorded_at),
              late, str(self.imported_at))
         )  # fmt: skip
+        # Only when named: a row without a name gives the text it gave before names were kept,
+        # so seals made then still verify. Last, after a fixed number of fields: unambiguous.
+        return text if self.recorded_by is None else f"{text}|by={self.recorded_by}"
 
     def cell(self) -> str:
         return f"{self.pupil}|{self.day.isoformat()}|{self.session}"
 
     def describe(self) -> str:
-        return f"pupil {self.pupil} {self.day.isoformat()} {self.session} code {self.code}"
+        by = "" if self.recorded_by is None else f" by {self.recorded_by}"
+        return f"pupil {self.pupil} {self.day.isoformat()} {self.session} code {self.code}{by}"
 
 
 def mark_digest(rows: Iterable[MarkRow]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -252,15 +252,7 @@ def _only(marks: MarkTable, pupil: str) -> MarkTable:
         if pupil in marks.pupils
         else np.empty(0, dtype=np.intp)
     )
-    return MarkTable(
-        school=marks.school,
-        pupils=(pupil,),
-        pupil=np.zeros(rows.size, dtype=np.int32),
-        session=marks.session[rows],
-        code=marks.code[rows],
-        recorded_at=marks.recorded_at[rows],
-        minutes_late=marks.minutes_late[rows],
-    )
+    return replace(marks.take(rows), pupils=(pupil,), pupil=np.zeros(rows.size, dtype=np.int32))
 
 
 # -- arguments --------------------------------------------------------------------------------

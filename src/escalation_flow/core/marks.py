@@ -8,8 +8,9 @@ or before T (ties: the later row wins).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,9 +42,32 @@ class MarkTable:
     code: npt.NDArray[np.int8]  # ids from ``core.codes``
     recorded_at: npt.NDArray[np.int64]  # microseconds since the epoch, UTC
     minutes_late: npt.NDArray[np.int16]  # -1 where not given
+    #: Who recorded or amended each row in the MIS: an index into ``recorders``, -1 unknown.
+    #: None when no row names anyone (most files): nothing is allocated for a column not given.
+    recorded_by: npt.NDArray[np.int32] | None = None
+    recorders: tuple[str, ...] = ()  # the MIS users ``recorded_by`` indexes into
 
     def __len__(self) -> int:
         return int(self.pupil.shape[0])
+
+    def recorder(self, row: int) -> str | None:
+        """Who recorded row ``row`` in the MIS, where the source said."""
+        if self.recorded_by is None or self.recorded_by[row] < 0:
+            return None
+        return self.recorders[int(self.recorded_by[row])]
+
+    def take(self, rows: npt.NDArray[Any]) -> MarkTable:
+        """The rows ``rows`` selects (indices or a mask), every column with them; the pupil
+        and recorder names stay whole, so indices into them still hold."""
+        return replace(
+            self,
+            pupil=self.pupil[rows],
+            session=self.session[rows],
+            code=self.code[rows],
+            recorded_at=self.recorded_at[rows],
+            minutes_late=self.minutes_late[rows],
+            recorded_by=None if self.recorded_by is None else self.recorded_by[rows],
+        )
 
     @classmethod
     def empty(cls, school: str, pupils: tuple[str, ...] = ()) -> MarkTable:

@@ -91,7 +91,7 @@ def stored_marks(
     query = (
         select(
             p.mis_id, m.date, m.session, m.code, m.recorded_at, m.minutes_late, m.imported_at,
-            m.import_id,
+            m.import_id, m.recorded_by,
         )
         .join(PUPILS, p.id == m.pupil_id)
         .where(m.school_id == school_id, m.date.between(calendar.first_day, calendar.last_day))
@@ -102,6 +102,7 @@ def stored_marks(
     rows = conn.execute(query).all()
     names = sorted({r.mis_id for r in rows})
     index = {name: i for i, name in enumerate(names)}
+    recorded_by, recorders = _recorders([r.recorded_by for r in rows])
     table = MarkTable(
         school=school,
         pupils=tuple(names),
@@ -112,12 +113,25 @@ def stored_marks(
         minutes_late=np.array(
             [-1 if r.minutes_late is None else r.minutes_late for r in rows], dtype=np.int16
         ),
+        recorded_by=recorded_by,
+        recorders=recorders,
     )
     return StoredMarks(
         table,
         np.array([to_micros(r.imported_at) for r in rows], dtype=np.int64),
         np.array([r.import_id for r in rows], dtype=np.int64),
     )
+
+
+def _recorders(
+    values: list[str | None],
+) -> tuple[npt.NDArray[np.int32] | None, tuple[str, ...]]:
+    """The MIS users of the rows as ``MarkTable.recorded_by`` holds them (None: no one named)."""
+    position: dict[str, int] = {}
+    ids = [-1 if v is None else position.setdefault(v, len(position)) for v in values]
+    if not position:
+        return None, ()
+    return np.array(ids, dtype=np.int32), tuple(position)
 
 
 def imports(conn: Connection, ids: Collection[int]) -> Mapping[int, ImportInfo]:

@@ -172,7 +172,7 @@ def mark_rows(
     query = (
         select(
             m.import_id, p.mis_id, m.date, m.session, m.code, m.recorded_at, m.minutes_late,
-            m.imported_at,
+            m.imported_at, m.recorded_by,
         )
         .join(PUPILS, p.id == m.pupil_id)
         .where(m.school_id == school_id)
@@ -190,6 +190,7 @@ def mark_rows(
                 recorded_at=to_micros(row.recorded_at),
                 minutes_late=row.minutes_late,
                 imported_at=to_micros(row.imported_at),
+                recorded_by=row.recorded_by,
             )
         )
     return out

@@ -31,8 +31,8 @@ from escalation_flow.core.marks import UNKNOWN_RECORDED_AT, to_micros
 from escalation_flow.errors import StoreError
 
 _ROWS_PER_INSERT = 50
-_STAGED = "school_id, pupil_id, date, session, recorded_at, code, minutes_late"
-_COLUMNS = f"{_STAGED}, imported_at, import_id"
+_BOUND = ("pupil_id", "date", "session", "recorded_at", "code", "minutes_late")
+_STAGED = f"school_id, {', '.join(_BOUND)}"
 
 
 def insert_marks(
@@ -102,24 +102,31 @@ def _insert_sqlite(
 ) -> int:
     """Multi-row INSERTs: into ``marks`` (``now`` given) or else into the staging table."""
     n = len(cols)
-    columns = (
+    columns: list[list[Any]] = [
         cols.pupil_id.tolist(),
         cols.date.tolist(),
         cols.session.tolist(),
         nullable(cols.recorded_at, UNKNOWN_RECORDED_AT),
         cols.code.tolist(),
         nullable(cols.minutes_late, -1),
-    )
+    ]
+    names = list(_BOUND)
+    if cols.recorded_by is not None:  # only then: a file without names binds no more than before
+        columns.append(cols.recorded_by.tolist())
+        names.append("recorded_by")
     width = len(columns)
     flat: list[Any] = [None] * (width * n)
     for k, column in enumerate(columns):
         flat[k::width] = column
     values = f"{int(cols.school_id)},{','.join('?' * width)}"
     if now is None:
-        into = "INSERT INTO temp.incoming_marks VALUES "
+        into = f"INSERT INTO temp.incoming_marks (school_id, {', '.join(names)}) VALUES "
         row = f"({values})"
     else:
-        into = f"INSERT OR IGNORE INTO marks ({_COLUMNS}) VALUES "
+        into = (
+            f"INSERT OR IGNORE INTO marks (school_id, {', '.join(names)}, imported_at, import_id) "
+            "VALUES "
+        )
         row = f"({values},{to_micros(now)},{int(import_id or 0)})"
     per = width * _ROWS_PER_INSERT
     full = (n // _ROWS_PER_INSERT) * per
@@ -154,11 +161,16 @@ def _stage_copy(dbapi: Any, cols: StoredColumns) -> None:
             "minutes_late": pa.array(cols.minutes_late, pa.int64(), mask=cols.minutes_late < 0),
         }
     )
+    staged = _STAGED
+    if cols.recorded_by is not None:
+        # Names are written quoted and a missing one as nothing, which COPY reads as NULL.
+        table = table.append_column("recorded_by", pa.array(cols.recorded_by, pa.string()))
+        staged += ", recorded_by"
     buffer = io.BytesIO()
     pv.write_csv(table, buffer, pv.WriteOptions(include_header=False))
     with (
         dbapi.cursor() as cursor,
-        cursor.copy(f"COPY incoming_marks ({_STAGED}) FROM STDIN WITH (FORMAT csv)") as copy,
+        cursor.copy(f"COPY incoming_marks ({staged}) FROM STDIN WITH (FORMAT csv)") as copy,
     ):
         copy.write(buffer.getbuffer())
 

@@ -51,6 +51,7 @@ STAGING = Table(
     Column("recorded_at", UtcDateTime(), nullable=True),  # NULL: the file did not say
     Column("code", String(4), nullable=False),
     Column("minutes_late", SmallInteger, nullable=True),
+    Column("recorded_by", String(100), nullable=True),  # NULL: the file did not say
     prefixes=["TEMPORARY"],
 )
 _SESSION_NAMES = np.array(["AM", "PM"], dtype=object)
@@ -69,6 +70,9 @@ class StoredColumns:
     recorded_at: IntArray  # microseconds UTC; UNKNOWN_RECORDED_AT where the file did not say
     code: ObjArray
     minutes_late: IntArray  # -1 where not given
+    #: The MIS user of each row (None where not given); None when no row names anyone, so
+    #: files without the column are written exactly as before.
+    recorded_by: ObjArray | None = None
 
     def __len__(self) -> int:
         return len(self.pupil_id)
@@ -82,6 +86,7 @@ class StoredColumns:
             recorded_at=self.recorded_at[mask],
             code=self.code[mask],
             minutes_late=self.minutes_late[mask],
+            recorded_by=None if self.recorded_by is None else self.recorded_by[mask],
         )
 
 
@@ -93,7 +98,7 @@ def to_stored(
     # Rows go in in primary-key order: the b-tree then only ever grows at its right edge.
     key = pupil * (calendar.n_sessions + 1) + table.session
     if len(key) > 1 and not (np.diff(key) >= 0).all():
-        table = _take(table, np.argsort(key, kind="stable"))
+        table = table.take(np.argsort(key, kind="stable"))
         pupil = pupil_ids[table.pupil]
     session = table.session.astype(np.int64)
     iso = np.array([d.isoformat() for d in calendar.school_days], dtype=object)
@@ -105,19 +110,16 @@ def to_stored(
         recorded_at=table.recorded_at.astype(np.int64, copy=False),
         code=_CODES[table.code],
         minutes_late=table.minutes_late.astype(np.int64),
+        recorded_by=_recorded_by(table),
     )
 
 
-def _take(table: MarkTable, order: IntArray) -> MarkTable:
-    return MarkTable(
-        school=table.school,
-        pupils=table.pupils,
-        pupil=table.pupil[order],
-        session=table.session[order],
-        code=table.code[order],
-        recorded_at=table.recorded_at[order],
-        minutes_late=table.minutes_late[order],
-    )
+def _recorded_by(table: MarkTable) -> ObjArray | None:
+    if table.recorded_by is None:
+        return None
+    # None appended last, so that -1 (unknown) picks it.
+    names = np.array([*table.recorders, None], dtype=object)
+    return names[table.recorded_by]
 
 
 def nullable(values: IntArray, missing: int) -> list[int | None]:
@@ -138,7 +140,9 @@ def insert_statements(dialect: str, now: dt.datetime, import_id: int) -> tuple[I
     marks = table_of(Mark)
     s = STAGING.c
     stamp = literal(now, UtcDateTime())
-    target = [*_KEY, "recorded_at", "code", "minutes_late", "imported_at", "import_id"]
+    target = [
+        *_KEY, "recorded_at", "code", "minutes_late", "imported_at", "import_id", "recorded_by",
+    ]  # fmt: skip
     insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
     known = select(
         s.school_id,
@@ -150,6 +154,7 @@ def insert_statements(dialect: str, now: dt.datetime, import_id: int) -> tuple[I
         s.minutes_late,
         stamp,
         literal(import_id),
+        s.recorded_by,
     ).where(s.recorded_at.is_not(None))
     latest = marks.alias("latest")
     newest = (
@@ -173,6 +178,7 @@ def insert_statements(dialect: str, now: dt.datetime, import_id: int) -> tuple[I
         s.minutes_late,
         stamp,
         literal(import_id),
+        s.recorded_by,
     ).where(s.recorded_at.is_(None), ~repeats_current)
     # SQLAlchemy reports the rows an INSERT touched only when asked to.
     return (

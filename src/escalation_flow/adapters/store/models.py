@@ -152,3 +152,7 @@ class Mark(Base):
     minutes_late: Mapped[int | None] = mapped_column(SmallInteger)
     imported_at: Mapped[dt.datetime]
     import_id: Mapped[int] = mapped_column(Integer, comment="imports.id")
+    # Not in the key: a version is its session, time and code; who entered it describes it.
+    recorded_by: Mapped[str | None] = mapped_column(
+        String(100), comment="the MIS user who recorded or amended the mark; NULL: not given"
+    )
