@@ -112,6 +112,17 @@ def test_tasks_lists_overdue_first_with_the_school_days_overdue(
     assert "no open tasks" in only_role
 
 
+def test_tasks_today_counts_overdue_days_as_of_that_date_not_the_clock(
+    cli: CliRunner, clock: SimulatedClock
+) -> None:
+    clock.set(local(LAST_DAY + timedelta(days=100), 12))  # months later
+    then = run(cli, "tasks", "--school", SCHOOL, "--today", "2025-09-22").output
+    letter = next(line for line in then.splitlines() if "attendance_reminder_letter" in line)
+    assert "9 school days" in letter  # P2's letter, due 9 September, as of the 22nd
+    now = run(cli, "tasks", "--school", SCHOOL).output
+    assert "9 school days" not in now
+
+
 def test_task_done_twice_by_two_people_second_is_told_who_did_it(cli: CliRunner) -> None:
     task = task_ids(cli)[("P2", "first_day_absence_call")]
     first = run(cli, "tasks", "done", str(task), "--outcome", "contact_made", "--by", "s.one")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, time
 
 import click
 
@@ -17,16 +17,29 @@ from escalation_flow.service.views import TaskView
 @click.option(
     "--due-by", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Only tasks due by this date."
 )
+@click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Count overdue days as of this date (default: today's clock), e.g. the demo's last day.",
+)
 @click.pass_context
 def tasks_group(
-    ctx: click.Context, school: str | None, role: str | None, due_by: datetime | None
+    ctx: click.Context,
+    school: str | None,
+    role: str | None,
+    due_by: datetime | None,
+    today: datetime | None,
 ) -> None:
     """List the open tasks, overdue first (by how many school days), then by due date."""
     if ctx.invoked_subcommand is not None:
         return
     from escalation_flow.bootstrap import open_service
+    from escalation_flow.clock import SimulatedClock
 
-    with open_service() as service:
+    # midday UTC of that date: the same calendar date in every UK timezone offset
+    clock = SimulatedClock(datetime.combine(today.date(), time(12), UTC)) if today else None
+    with open_service(clock=clock) as service:
         views = service.tasks(school=school, role=role, due_by=due_by.date() if due_by else None)
     click.echo(task_table(views))
 
