@@ -106,6 +106,28 @@ def test_no_template_line_lets_a_block_tag_eat_the_space_before_the_next_word() 
     assert not offenders
 
 
+def test_a_letter_that_states_the_review_date_is_sent_from_a_state_that_sets_one() -> None:
+    """A template that needs ``next_review`` (the notice to improve's improvement period) can be
+    prepared only when its task's state arms a timer: else the letter is never prepared."""
+    from escalation_flow.adapters.flow_files import load_flow
+
+    needs = {
+        path.name.removesuffix(".html.j2")
+        for path in TEMPLATES_DIR.rglob("*.html.j2")
+        if "require(next_review" in path.read_text(encoding="utf-8")
+    }
+    assert needs  # the notice to improve
+    offenders = []
+    for path in sorted(FLOWS_DIR.glob("*.yaml")):
+        flow = load_flow(path)
+        for stage in flow.definition.stages:
+            for sid, state in stage.states.items():
+                letters = [t for t in state.tasks if t.template in needs]
+                if letters and not state.timers:
+                    offenders += [f"{path.name}: {stage.key}.{sid}: {t.id}" for t in letters]
+    assert offenders == []
+
+
 def test_a_meeting_letter_shows_the_day_time_and_place() -> None:
     text = _text(_html(None, "stage_3_meeting_request"))
     assert "Tuesday 11 November 2025" in text
