@@ -309,6 +309,25 @@ def test_verify_names_a_mark_whose_mis_user_was_changed_after_it_was_sealed(
     assert "pupil P1 2025-09-10 AM code / by someone.else" in result.stdout
 
 
+def test_replay_of_a_case_whose_chain_is_broken_warns_and_exits_non_zero(
+    amended: dict[str, str],
+) -> None:
+    conn = sqlite3.connect(amended["DB_FILE"])
+    conn.execute(
+        "UPDATE case_events SET body = replace(body, 'reminder', 'remainder') WHERE seq = 3 "
+        "AND case_id = (SELECT id FROM cases WHERE pupil = 'P1')"
+    )
+    conn.commit()
+    conn.close()
+    single = run(amended, "replay", SCHOOL, "P1")
+    assert single.exit_code == 1
+    assert single.stdout.startswith("WARNING: this case's hash chain is broken")
+    assert json.loads(run(amended, "replay", SCHOOL, "P1", "--json").stdout)["chain_intact"] is False
+    every = run(amended, "replay", "--all", "--school", SCHOOL, "--json")
+    assert every.exit_code == 1
+    assert json.loads(every.stdout)["chain_broken"] == ["P1"]
+
+
 def test_a_recorded_migration_moves_an_open_case_onto_another_version(
     amended: dict[str, str], tmp_path: Path
 ) -> None:

@@ -123,6 +123,17 @@ def test_tasks_today_counts_overdue_days_as_of_that_date_not_the_clock(
     assert "9 school days" not in now
 
 
+def test_case_list_shows_each_case_where_it_stands(cli: CliRunner) -> None:
+    result = run(cli, "case", "list", SCHOOL)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:4] == ["pupil", "status", "stage", "state"]
+    p1 = next(line for line in lines if line.startswith("P1 "))
+    assert p1.split()[:5] == ["P1", "open", "2", "stage_2.support", "2025-09-12"]
+    assert lines[-1] == "2 cases, 2 open"
+    assert "no cases" in run(cli, "case", "list", SCHOOL, "--status", "closed").output
+
+
 def test_task_done_twice_by_two_people_second_is_told_who_did_it(cli: CliRunner) -> None:
     task = task_ids(cli)[("P2", "first_day_absence_call")]
     first = run(cli, "tasks", "done", str(task), "--outcome", "contact_made", "--by", "s.one")

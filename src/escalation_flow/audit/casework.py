@@ -32,6 +32,9 @@ class SchoolReplay:
     now: Counter[str] = field(default_factory=Counter)
     differing: list[tuple[str, tuple[int, ...], str, str]] = field(default_factory=list)
     missing: list[tuple[str, str]] = field(default_factory=list)  # (pupil, quiet evening)
+    broken: list[str] = field(default_factory=list)  # pupils whose hash chain is broken
+    #: pupils with decisions today's register would not give (marks amended later), how many
+    amended_later: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def missing_count(self) -> int:
@@ -40,7 +43,7 @@ class SchoolReplay:
     @property
     def agrees(self) -> bool:
         steps_follow = all(key in ("same", "override") for key in self.then)
-        return steps_follow and not self.missing
+        return steps_follow and not self.missing and not self.broken
 
 
 def replay_school(
@@ -48,8 +51,14 @@ def replay_school(
 ) -> SchoolReplay:
     out = SchoolReplay(school)
     for pupil in source.pupils(school):
-        result = replay_case(source.case(school, pupil, whole_school=True).replay_inputs())
+        case = source.case(school, pupil, whole_school=True)
+        result = replay_case(case.replay_inputs())
         out.cases += 1
+        if not chain_intact(source, case):
+            out.broken.append(pupil)
+        later = sum(1 for s in result.steps if s.now.reason == "mark_amended_later")
+        if later:
+            out.amended_later.append((pupil, later))
         for s in result.steps:
             out.steps += 1
             out.then[s.then.reason or "same"] += 1
@@ -104,12 +113,14 @@ def case_file(source: AuditSource, school: str, pupil: str, now: datetime) -> Ca
         date_of_birth=record.date_of_birth if record else None,
         importers={i: info.imported_by for i, info in case.imports.items()},
         generated_at=now,
-        chain_intact=_chain_intact(source, case),
+        chain_intact=chain_intact(source, case),
         replay_summary=summary_line(result),
     )
 
 
-def _chain_intact(source: AuditSource, case: CaseSource) -> bool:
+def chain_intact(source: AuditSource, case: CaseSource) -> bool:
+    """Whether the case's stored history still hashes as written (``audit verify``'s check):
+    where not, a replay shows the records as they stand, not as they were written."""
     with source.store.engine.connect() as conn:
         rows = history(conn, int(case.row["id"]))
     problems = check_chain(

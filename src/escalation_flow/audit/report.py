@@ -148,6 +148,14 @@ def school_text(result: SchoolReplay) -> str:
     )
     for pupil, text in result.missing:
         lines.append(f"  {pupil} {text}")
+    if result.amended_later:
+        listed = ", ".join(f"{p} ({n})" for p, n in result.amended_later)
+        lines.append(f"  decisions today's register would not give (marks amended later): {listed}")
+    for pupil in result.broken:
+        lines.append(
+            f"  {pupil}: THE HISTORY'S HASH CHAIN IS BROKEN: a record was changed after it was "
+            "written (audit verify names it); this replay shows the records as they stand"
+        )
     verdict = "every decision follows" if result.agrees else "SOME DECISIONS DO NOT FOLLOW"
     lines.append(f"verdict: {verdict} from the register as known when it was taken")
     return "\n".join(lines) + "\n"
@@ -166,6 +174,8 @@ def school_json(result: SchoolReplay) -> dict[str, Any]:
             for p, s, r, d in result.differing
         ],
         "missing": [{"pupil": p, "what": text} for p, text in result.missing],
+        "amended_later": [{"pupil": p, "decisions": n} for p, n in result.amended_later],
+        "chain_broken": list(result.broken),
     }
 
 

@@ -158,15 +158,24 @@ def replay_command(
         from escalation_flow.audit.replay import replay_case
 
         result = replay_case(case.replay_inputs(), as_of=instant)
+        from escalation_flow.audit.casework import chain_intact
+
+        intact = chain_intact(source, case)
         if as_json:
-            _print(report.replay_json(result))
+            _print(report.replay_json(result) | {"chain_intact": intact})
         else:
+            if not intact:
+                _print(
+                    "WARNING: this case's hash chain is broken: a record was changed after it "
+                    "was written (audit verify names it). The replay below shows the records as "
+                    "they stand now, not as they were written.\n"
+                )
             _print(report.replay_text(result, zone))
             if instant is not None:
                 flow = case.flows.get(result.case.flow_version) or case.current_flow
                 minimum = flow.definition.min_possible_sessions
                 _print(report.as_of_text(result, case.register, calendar, minimum))
-    if not result.agrees:
+    if not result.agrees or not intact:
         sys.exit(FOUND)
 
 

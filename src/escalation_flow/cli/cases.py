@@ -11,7 +11,7 @@ from escalation_flow.cli import main
 from escalation_flow.cli.registers import import_group
 from escalation_flow.core.decisions import Decision
 from escalation_flow.errors import InputError
-from escalation_flow.service.views import CaseView, HistoryEntry
+from escalation_flow.service.views import CaseLine, CaseView, HistoryEntry
 
 
 @main.group("case")
@@ -29,6 +29,42 @@ def case_show(school: str, pupil: str) -> None:
     with open_service() as service:
         view = service.case(school, pupil)
     click.echo(case_text(view))
+
+
+@case_group.command("list")
+@click.argument("school")
+@click.option(
+    "--status", type=click.Choice(["open", "closed"]), default=None, help="Only these cases."
+)
+def case_list(school: str, status: str | None) -> None:
+    """List the cases of SCHOOL, open ones first, highest stage first: where each stands, when
+    it opened, its flow version, and how many times it was opened (a closed case re-opens on its
+    own record)."""
+    from escalation_flow.bootstrap import open_service
+
+    with open_service() as service:
+        lines = service.case_lines(school, status)
+    click.echo(case_list_text(lines))
+
+
+def case_list_text(lines: list[CaseLine]) -> str:
+    if not lines:
+        return "no cases"
+    head = ("pupil", "status", "stage", "state", "opened", "closed", "times opened", "flow", "records")
+    rows = [head] + [_case_row(c) for c in lines]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    text = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    opened = sum(1 for c in lines if c.status == "open")
+    return "\n".join([*text, f"{len(lines)} cases, {opened} open"])
+
+
+def _case_row(c: CaseLine) -> tuple[str, ...]:
+    stage = str(c.stage) if c.status == "open" else ""
+    opened, closed = str(c.opened_on or ""), str(c.closed_on or "")
+    return (
+        c.pupil, c.status, stage, c.state, opened, closed, str(c.openings),
+        c.flow_version[:12], str(c.records),
+    )  # fmt: skip
 
 
 @case_group.command("override")

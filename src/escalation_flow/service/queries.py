@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, select
 from escalation_flow.adapters.store.case_models import OPEN, TASK_LAPSED, TASK_OPEN, TIMER_PENDING
 from escalation_flow.adapters.store.cases import (
     CASES,
+    EVENTS,
     LETTERS,
     SCHOOL_DAYS,
     SCHOOLS,
@@ -27,6 +28,7 @@ from escalation_flow.adapters.store.history import broken_links
 from escalation_flow.adapters.store.models import Mark, table_of
 from escalation_flow.errors import InputError, NotFoundError
 from escalation_flow.service.views import (
+    CaseLine,
     CaseView,
     HistoryEntry,
     SchoolStatus,
@@ -108,6 +110,37 @@ def _school_days_late(service: Service, school: str, due: date) -> int:
         return 0
     # due on a day that has passed: at least one school day late, even over a weekend
     return max(1, setup.calendar.school_days_between(due, today))
+
+
+def case_lines(service: Service, school: str, status: str | None = None) -> list[CaseLine]:
+    """Every case of a school (or those ``open``/``closed``), highest stage first."""
+    setup = service.setup(school)
+    c, e = CASES.c, EVENTS.c
+    openings = (
+        select(e.case_id, func.count().label("n"))
+        .where(e.type == "case_opened")
+        .group_by(e.case_id)
+        .subquery()
+    )
+    with service.store.engine.connect() as conn:
+        sid = school_id(conn, setup.school)
+        query = (
+            select(CASES, func.coalesce(openings.c.n, 0).label("openings"))
+            .outerjoin(openings, openings.c.case_id == c.id)
+            .where(c.school_id == sid)
+            .order_by(c.status.desc(), c.stage.desc(), c.pupil)
+        )
+        if status is not None:
+            query = query.where(c.status == status)
+        rows = conn.execute(query).all()
+    return [_case_line(r) for r in rows]
+
+
+def _case_line(r: Any) -> CaseLine:
+    return CaseLine(
+        r.pupil, r.status, r.stage, r.state, r.opened_on, r.closed_on, r.flow_version, r.length,
+        int(r.openings),
+    )  # fmt: skip
 
 
 def case(service: Service, school: str, pupil: str) -> CaseView:

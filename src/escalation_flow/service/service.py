@@ -27,6 +27,7 @@ from escalation_flow.service import days, letter_desk, queries, staff, timetable
 from escalation_flow.service.register import SchoolSetup
 from escalation_flow.service.staff import ActionsReport
 from escalation_flow.service.views import (
+    CaseLine,
     CaseView,
     DayReport,
     FiredTimer,
@@ -243,6 +244,10 @@ class Service:
 
     def task(self, task_id: int) -> TaskView:
         return queries.task(self, task_id)
+
+    def case_lines(self, school: str, status: str | None = None) -> list[CaseLine]:
+        """A school's cases, one line each (``status``: only open or only closed ones)."""
+        return queries.case_lines(self, school, status)
 
     def case(self, school: str, pupil: str) -> CaseView:
         """The case row, its whole history (with the chain checked), open tasks, pending timers."""

@@ -180,3 +180,18 @@ class StatusReport:
 
     def timers_late_by_more_than(self, margin: timedelta) -> tuple[TimerView, ...]:
         return tuple(t for t in self.overdue_timers if self.now - t.fire_at > margin)
+
+
+@dataclass(frozen=True)
+class CaseLine:
+    """One case in a school's list: where it stands, and how often it was opened."""
+
+    pupil: str
+    status: str
+    stage: int
+    state: str
+    opened_on: date | None
+    closed_on: date | None
+    flow_version: str
+    records: int
+    openings: int  # a closed case re-opens on its own row: how many times it was opened
