@@ -138,7 +138,7 @@ def test_status_counts_the_open_cases_still_on_an_earlier_version(
     [school] = service.status().schools
     assert school.earlier_versions == ((old, 2),)
     result = cli(service, folder, "status")
-    assert f"2 open cases still on earlier flow version {old[:12]}" in result.stdout
+    assert f"2 open cases still on flow version {old[:12]}, not the school's current" in result.stdout
 
 
 def test_a_migrated_case_runs_under_the_new_version_from_then_on(

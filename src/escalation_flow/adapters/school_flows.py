@@ -45,7 +45,7 @@ def _with_overrides(path: Path, flow: Flow, overrides: dict[str, Override], wher
     if unknown:
         known = ", ".join([*sorted(flow.definition.parameters), *sorted(TOP_LEVEL)])
         raise TrustConfigError(
-            f"{where.file}: {where.field} name what flow {flow.id} does not have",
+            f"{where.file}: {where.field}: flow {flow.id} has no such parameter",
             [
                 dataclasses.replace(where, message=f"{n}: not a parameter of it (it has: {known})")
                 for n in unknown

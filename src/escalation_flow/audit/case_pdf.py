@@ -101,26 +101,14 @@ def _heading(pdf: FPDF, text: str, size: float) -> None:
 
 
 def _summary(pdf: FPDF, cf: CaseFile, status: str, contacts: int) -> None:
-    pupil = cf.pupil_name or "(name not on the roster)"
-    extra = "".join(
-        [
-            f", {cf.year_group}" if cf.year_group else "",
-            f", born {cf.date_of_birth.isoformat()}" if cf.date_of_birth else "",
-        ]
-    )
-    case = status
-    if cf.case.opened_on:
-        case += f"; opened {cf.case.opened_on.isoformat()}"
-    if cf.case.closed_on:
-        case += f"; closed {cf.case.closed_on.isoformat()}"
     now = "unknown" if cf.attendance_now is None else f"{cf.attendance_now:.1f}%"
     rows = [
-        ("Pupil", f"{pupil} — MIS id {cf.pupil}{extra}"),
+        ("Pupil", cf.pupil_line()),
         ("School", cf.school),
         ("Plan", f"{cf.flow_title} (flow {cf.flow}, version {cf.flow_version[:12]})"),
-        ("Case", case),
+        ("Case", cf.case_line(status)),
         ("Attendance this year", f"{now} (as known now)"),
-        ("Contacts logged", f"{contacts} letters, calls, meetings, visits and referrals completed"),
+        ("Contacts logged", f"{contacts} completed (letters, calls, meetings, visits, referrals)"),
     ]
     _table(pdf, None, rows, (42, 144), size=8.5)
 

@@ -102,6 +102,28 @@ class CaseFile:
     replay_summary: str = ""
     importers: tuple[tuple[int, str], ...] = ()  # import id, who imported it
     notes: tuple[str, ...] = field(default=())
+    #: the days the case was opened on, first to last (a closed case re-opens on its record)
+    openings: tuple[date, ...] = ()
+
+    def case_line(self, status: str) -> str:
+        """Where the case stands, for the summary at the top."""
+        text = status
+        if self.case.opened_on:
+            text += f"; opened {self.case.opened_on.isoformat()}"
+        if len(self.openings) > 1:
+            text += (
+                f" (first opened {self.openings[0].isoformat()}; opened {len(self.openings)} "
+                "times, each shown below)"
+            )
+        if self.case.closed_on:
+            text += f"; closed {self.case.closed_on.isoformat()}"
+        return text
+
+    def pupil_line(self) -> str:
+        name = self.pupil_name or "(name not on the roster)"
+        year = f", year group {self.year_group}" if self.year_group else ""
+        born = f", born {self.date_of_birth.isoformat()}" if self.date_of_birth else ""
+        return f"{name} — MIS id {self.pupil}{year}{born}"
 
 
 def build_case_file(
@@ -148,6 +170,7 @@ def build_case_file(
         support=tuple(_support(records)),
         chart=_chart(records, register, calendar, flow, last_day),
         attendance_now=attendance_now,
+        openings=tuple(r.on for r in records if r.type == "case_opened"),
         generated_at=generated_at,
         chain_intact=chain_intact,
         replay_summary=replay_summary,
@@ -241,9 +264,12 @@ def _line(r: HistoryRecord, kinds: Mapping[str, str]) -> tuple[str, str]:
 
 def _how(b: Mapping[str, Any]) -> str:
     trigger = b.get("trigger")
+    rule = str(b.get("guard") or trigger or "")
+    if rule.isidentifier():
+        rule = _words(rule)  # a named condition of the plan ("back in stage one"), not a formula
     if b.get("quote"):
-        return f"{b.get('guard') or trigger}: “{b['quote']}”"
-    return str(b.get("guard") or trigger or "")
+        return f"{rule}: “{b['quote']}”"
+    return rule
 
 
 def _who(r: HistoryRecord) -> str:

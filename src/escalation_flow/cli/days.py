@@ -33,4 +33,4 @@ def run_day(day: datetime, school: str | None, force: bool) -> None:
             click.echo(service.run_day(key, day.date(), force=force).line())
         rendered = service.render_letters()
     if rendered:
-        click.echo(f"{rendered} letter PDFs rendered")
+        click.echo(f"{rendered} letter PDFs rendered (every prepared letter that had none yet)")

@@ -34,9 +34,9 @@ def status_text(report: StatusReport, margin: timedelta) -> str:
         f"timers: {report.pending_timers} pending, {len(report.overdue_timers)} overdue, {len(late)} overdue by more than {int(margin.total_seconds() // 60)} minutes",
     ]
     for timer in report.overdue_timers[:20]:
-        minutes = int((report.now - timer.fire_at).total_seconds() // 60)
+        ago = _ago(report.now - timer.fire_at)
         lines.append(
-            f"  timer {timer.id}: {timer.school} {timer.pupil} {timer.timer} was due {timer.fire_at:%Y-%m-%d %H:%M} UTC ({minutes} minutes ago)"
+            f"  timer {timer.id}: {timer.school} {timer.pupil} {timer.timer} was due {timer.fire_at:%Y-%m-%d %H:%M} UTC ({ago} ago)"
         )
     if len(report.overdue_timers) > 20:
         lines.append(f"  ... and {len(report.overdue_timers) - 20} more")
@@ -55,8 +55,9 @@ def status_text(report: StatusReport, margin: timedelta) -> str:
         lines.append(f"  {s.school}: last evaluated {evaluated}; last import {imported}")
         for version, n in s.earlier_versions:
             lines.append(
-                f"    {n} open case{'s' if n != 1 else ''} still on earlier flow version "
-                f"{version[:12]} (they stay on it until moved: escalation-flow case migrate)"
+                f"    {n} open case{'s' if n != 1 else ''} still on flow version "
+                f"{version[:12]}, not the school's current one (they stay on it until moved: "
+                "escalation-flow case migrate)"
             )
     lines.append(
         f"open tasks: {report.open_tasks}; overdue by role:"
@@ -67,3 +68,13 @@ def status_text(report: StatusReport, margin: timedelta) -> str:
     for task, n in report.lapsed_tasks.items():
         lines.append(f"lapsed, not done in time: {task} {n}")
     return "\n".join(lines)
+
+
+def _ago(late: timedelta) -> str:
+    """How long ago, in the two largest units a person reads at a glance."""
+    minutes = int(late.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [(days, "day"), (hours, "hour"), (minutes, "minute")]
+    shown = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n][:2]
+    return " ".join(shown) or "less than a minute"
