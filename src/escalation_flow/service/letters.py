@@ -75,8 +75,10 @@ def prepare_letters(
             ctx = letter_context(setup, register, facts, raw_pct, task)
             html = render_html(str(task.decision.template), ctx, flow=setup.flow.id)
         except LetterError as exc:
-            # the summary only: the details may quote the pupil's name, which logs never hold
-            out.append(Prepared(task, None, exc.summary))
+            # the summary and where in the template: the messages may quote the pupil's name,
+            # which logs never hold
+            places = ", ".join(f"{p.file}:{p.line}" if p.line else p.file for p in exc.problems)
+            out.append(Prepared(task, None, f"{exc.summary} ({places})" if places else exc.summary))
             continue
         rows.append(
             {
