@@ -225,3 +225,4 @@ def test_status_exits_1_when_a_timer_is_overdue_past_the_margin(
     late = run(cli, "status")
     assert late.exit_code == 1
     assert "four_week_review" in late.output and "overdue by more than 60 minutes" in late.output
+    assert "(2 hours ago)" in late.output  # due at 08:00, asked at 10:00
