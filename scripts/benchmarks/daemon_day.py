@@ -196,7 +196,6 @@ def _seed_cases(url: str, trust: Trust, day: date) -> None:
                 cal,
                 marks,
                 store.load_roster(school),
-                parameters=setup.parameters,
                 registers_close=setup.registers_close,
             ),
             Period(None, previous),
