@@ -8,11 +8,13 @@ day exactly as the daemon would: timers, staff actions, then the evening's evalu
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing as mp
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
@@ -118,15 +120,16 @@ def run_schools(
     """Every school, in school order; schools are independent, so with ``workers`` > 1 they run
     in forked processes (the results, plain decisions, come back; the order does not change)."""
     workers = min(workers or os.cpu_count() or 1, len(runs))
-    if workers <= 1 or "fork" not in mp.get_all_start_methods():
-        return [_run_one(r, period, auto_complete) for r in runs]
-    global _FORKED
-    _FORKED = (list(runs), period, auto_complete)
-    try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            return list(pool.map(_run_forked, range(len(runs))))
-    finally:
-        _FORKED = None
+    with _collector_paused():  # and while a pool's results are read back: the same records
+        if workers <= 1 or "fork" not in mp.get_all_start_methods():
+            return [_run_one(r, period, auto_complete) for r in runs]
+        global _FORKED
+        _FORKED = (list(runs), period, auto_complete)
+        try:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+                return list(pool.map(_run_forked, range(len(runs))))
+        finally:
+            _FORKED = None
 
 
 #: The runs a forked worker reads (flows hold compiled guards, which do not pickle).
@@ -147,6 +150,29 @@ def _run_one(run: SchoolRun, period: Period, auto_complete: bool) -> SchoolResul
 
 def run_school(run: SchoolRun, period: Period, *, auto_complete: bool) -> SchoolBook:
     """Replay one school over the period; the book holds every case's history."""
+    with _collector_paused():
+        return _replay(run, period, auto_complete=auto_complete)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (restored after, as it was).
+
+    A backtest makes hundreds of thousands of small records (decisions, reasons, cases) that
+    live to the end and hold no cycles. The collector walks all of them again each time enough
+    have piled up: about a tenth of a school's year, and half of reading a worker's results
+    back. Plain reference counting still frees everything else as it goes.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _replay(run: SchoolRun, period: Period, *, auto_complete: bool) -> SchoolBook:
     cal = run.calendar
     first, last = _day_range(cal, period)
     timeline = KnownAtTimeline(

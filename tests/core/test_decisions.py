@@ -3,6 +3,8 @@ to rebuild the case."""
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 from datetime import UTC, date, datetime
 
 import pytest
@@ -14,10 +16,12 @@ from escalation_flow.core.decisions import (
     Decision,
     Reason,
     StageEntered,
+    Stimulus,
     TaskCompleted,
     TaskCreated,
     TimerArmed,
     decision_from_event,
+    quick_init,
 )
 
 AT = datetime(2025, 9, 29, 17, 0, tzinfo=UTC)
@@ -61,3 +65,48 @@ def test_a_case_folds_the_same_from_events_as_from_decisions() -> None:
 def test_an_unknown_event_type_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown event type"):
         decision_from_event({"type": "teleported", "date": "2025-09-29"}, AT)
+
+
+
+@dataclasses.dataclass(frozen=True)
+class Plain:
+    kind: str
+    name: str = "daily"
+    extra: dict[str, int] = dataclasses.field(default_factory=dict)
+    note: str | None = dataclasses.field(default=None, kw_only=True)
+
+
+@quick_init
+@dataclasses.dataclass(frozen=True)
+class Quick:
+    kind: str
+    name: str = "daily"
+    extra: dict[str, int] = dataclasses.field(default_factory=dict)
+    note: str | None = dataclasses.field(default=None, kw_only=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"), [(("a",), {}), (("a", "b"), {"note": "n"}), ((), {"kind": "k"})]
+)
+def test_the_quick_init_builds_what_the_dataclass_init_builds(
+    args: tuple[str, ...], kwargs: dict[str, str]
+) -> None:
+    plain, quick = Plain(*args, **kwargs), Quick(*args, **kwargs)
+    assert dataclasses.astuple(plain) == dataclasses.astuple(quick)
+    assert list(vars(plain)) == list(vars(quick))  # the fields in the same order
+
+
+def test_the_quick_init_refuses_what_the_dataclass_init_refuses() -> None:
+    assert Quick("a").extra is not Quick("a").extra  # the factory is called each time
+    for args, kwargs in (((), {}), (("a", "b", {}, "n"), {}), (("a",), {"other": 1})):
+        with pytest.raises(TypeError):
+            Quick(*args, **kwargs)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Quick("a").kind = "b"  # type: ignore[misc]
+
+
+def test_decisions_pickle_compare_and_replace_as_before() -> None:
+    task = HISTORY[2]
+    assert pickle.loads(pickle.dumps(task)) == task
+    assert dataclasses.replace(task, task="other").task == "other"
+    assert Stimulus("daily") == Stimulus(kind="daily", name="daily", extra={})

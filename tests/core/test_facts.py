@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from escalation_flow.core.calendar import SchoolCalendar
-from escalation_flow.core.codes import CODE_OF_ID
+from escalation_flow.core.codes import CODE_OF_ID, ID_OF_CODE
 from escalation_flow.core.fact_names import REGISTER_FACTS
 from escalation_flow.core.facts import facts_as_of, facts_for_all_days
 from escalation_flow.core.marks import PupilRecord, Roster
@@ -23,7 +23,7 @@ from escalation_flow.core.register import (
     register_as_known_at,
 )
 from escalation_flow.core.school_age import compulsory_school_age_span
-from escalation_flow.core.session_counts import CumulativeCounts
+from escalation_flow.core.session_counts import CumulativeCounts, Key
 from escalation_flow.errors import CalendarError, NotFoundError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -353,6 +353,51 @@ def test_counts_between_takes_a_start_per_pupil_and_half_days() -> None:
             )
     with pytest.raises(ValueError, match="not counted yet"):
         counts.counts_between(0, 122)
+
+
+def test_one_pupils_attendance_in_plain_python_equals_the_arrays() -> None:
+    rng = np.random.default_rng(3)
+    grid = random_grid(rng, 30)  # half of them admitted or leaving within the year
+    counts = CumulativeCounts(grid, CAL, through_day=90)
+    for p in range(grid.n_pupils):
+        for first, last in ((0, 181), (1, 180), (57, 120), (121, 121), (150, 149), (-4, 33)):
+            for minimum in (1, 10):
+                window = counts.pupil_counts_between(p, first, last)
+                want = float(window.attendance_pct(min_possible_sessions=minimum)[0])
+                got = counts.pupil_attendance_pct(p, first, last, min_possible_sessions=minimum)
+                assert got == want or (math.isnan(got) and math.isnan(want)), (p, first, last)
+
+
+@pytest.mark.parametrize("key", list(Key))
+def test_the_first_session_counting_for_a_key_is_found(key: Key) -> None:
+    rng = np.random.default_rng(int(key))
+    grid = random_grid(rng, 30)
+    counts = CumulativeCounts(grid, CAL, through_day=120)
+    for first, last in ((0, 241), (37, 100), (100, 101), (120, 240)):
+        counted = [counts.counts_between(first, s).count(key) for s in range(first, last + 1)]
+        # the pupils with such a session in first..last: where the first of them is
+        with_one = np.flatnonzero(counted[-1] > 0)
+        want = [next(first + i for i, c in enumerate(counted) if c[p]) for p in with_one]
+        got = counts._search_first(key, with_one, first, last).tolist()
+        if first == 0:
+            assert got == want, (first, last)
+        else:  # and those with one before ``first`` too: ``first`` (count(0..first) >= 1)
+            before = counts.counts_between(0, first - 1).count(key)[with_one] > 0
+            assert got == np.where(before, first, want).tolist(), (first, last)
+
+
+def test_runs_of_unauthorised_days_of_every_length_are_counted() -> None:
+    rng = np.random.default_rng(5)
+    grid = random_grid(rng, 40, bounded=False)
+    unauthorised = ID_OF_CODE["O"]
+    # Runs ending on day 100, of 0 to 39 days (pupil i: i days), and the whole year for one.
+    for i in range(grid.n_pupils):
+        grid.codes[i, 2 * (101 - i) : 2 * 101] = unauthorised
+        grid.codes[i, 2 * (100 - i) : 2 * (100 - i) + 2] = ID_OF_CODE["/"]
+    grid.codes[39, : 2 * 101] = unauthorised
+    counts = CumulativeCounts(grid, CAL, through_day=100)
+    runs = counts.unauthorised_days_ending(100)
+    assert runs.tolist() == [*range(39), 101]
 
 
 # -- the vectorised facts against the plain loop -------------------------------------------------

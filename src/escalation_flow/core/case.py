@@ -7,7 +7,7 @@ history always yields the state the engine saw.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -27,6 +27,7 @@ from escalation_flow.core.decisions import (
     TimerArmed,
     TimerCancelled,
     TimerFired,
+    quick_init,
 )
 
 CLOSED = "closed"
@@ -35,6 +36,7 @@ NO_CASE = "none"
 ESCALATION = "escalation"
 
 
+@quick_init
 @dataclass(frozen=True)
 class OpenTask:
     key: str
@@ -48,6 +50,7 @@ class OpenTask:
     outcomes: tuple[str, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True)
 class ArmedTimer:
     key: str
@@ -87,7 +90,10 @@ class Case:
         return self.opened_on is not None and self.closed_on is None
 
     def count_of(self, event: str) -> int:
-        return dict(self.event_counts).get(event, 0)
+        for name, count in self.event_counts:
+            if name == event:
+                return count
+        return 0
 
     def task(self, key: str) -> OpenTask | None:
         return next((t for t in self.tasks if t.key == key), None)
@@ -99,71 +105,150 @@ class Case:
 
 def apply(case: Case, d: Decision) -> Case:
     """The case after one decision."""
-    case = replace(case, length=case.length + 1)
-    match d:
-        case CaseOpened():
-            return replace(
-                case,
-                flow=d.flow,
-                flow_version=d.flow_version,
-                opened_on=d.on,
-                closed_on=None,
-                stage=0,
-                state=NO_CASE,
-                event_counts=(),
-                entered_by=None,
-                previous_state=NO_CASE,
-                acted_in_state=0,
-            )
-        case StageEntered():
-            by = ESCALATION if d.reason.trigger == ESCALATION else d.reason.guard
-            return _entered(replace(case, stage=d.stage, stage_entered_on=d.on), d.state, d.on, by)
-        case StageOverridden():
-            return _entered(replace(case, stage=d.stage, stage_entered_on=d.on), d.state, d.on, None)
-        case StateEntered():
-            return _entered(case, d.state, d.on, d.reason.guard)
-        case TaskCreated():
-            task = OpenTask(
-                d.task_key, d.task, d.role, d.kind, d.due, d.approval, d.on, d.template, d.outcomes
-            )
-            return replace(case, tasks=(*case.tasks, task), task_serial=case.task_serial + 1)
-        case TaskCompleted():
-            done = replace(case, tasks=_without(case.tasks, d.task_key))
-            return _count(replace(done, acted_in_state=case.acted_in_state + 1), d.task)
-        case TaskSuperseded():
-            return replace(case, tasks=_without(case.tasks, d.task_key))
-        case TimerArmed():
-            timer = ArmedTimer(d.timer_key, d.timer, d.due, d.fire_at, d.on)
-            return replace(case, timers=(*case.timers, timer), timer_serial=case.timer_serial + 1)
-        case TimerFired() | TimerCancelled():
-            return replace(case, timers=tuple(t for t in case.timers if t.key != d.timer_key))
-        case EventRecorded():
-            return _count(replace(case, acted_in_state=case.acted_in_state + 1), d.event)
-        case CaseClosed():
-            return replace(case, state=CLOSED, closed_on=d.on, tasks=(), timers=())
-        case FlowMigrated():
-            return replace(case, flow_version=d.to_version)
-    return case
+    changes = _changes_for(type(d))(case, d)
+    changes["length"] = case.length + 1
+    return _replaced(case, changes)
 
 
 def replace(case: Case, **changes: Any) -> Case:
     """``dataclasses.replace`` without re-running ``__init__``: a case changes once per decision,
     hundreds of thousands of times in a year's backtest."""
+    return _replaced(case, changes)
+
+
+def _replaced(case: Case, changes: dict[str, Any]) -> Case:
+    # Every field is already in the copied ``__dict__``, so its order (the fields') is kept.
+    values = case.__dict__.copy()
+    values.update(changes)
     new = object.__new__(Case)
-    new.__dict__.update(case.__dict__)
-    new.__dict__.update(changes)
+    object.__setattr__(new, "__dict__", values)
     return new
 
 
-def _entered(case: Case, state: str, on: date, by: str | None) -> Case:
-    return replace(
-        case,
-        previous_state=case.state,
-        state=state,
-        state_entered_on=on,
-        entered_by=by,
-        acted_in_state=0,
+# -- what each kind of decision changes ----------------------------------------------------------
+#
+# One function per decision type, found by a dict lookup on the type (a ``match`` over a dozen
+# classes tries them in turn), each returning the changed fields so the case is copied once.
+
+_Changes = dict[str, Any]
+
+
+def _opened(case: Case, d: CaseOpened) -> _Changes:
+    return {
+        "flow": d.flow,
+        "flow_version": d.flow_version,
+        "opened_on": d.on,
+        "closed_on": None,
+        "stage": 0,
+        "state": NO_CASE,
+        "event_counts": (),
+        "entered_by": None,
+        "previous_state": NO_CASE,
+        "acted_in_state": 0,
+    }
+
+
+def _stage_entered(case: Case, d: StageEntered) -> _Changes:
+    by = ESCALATION if d.reason.trigger == ESCALATION else d.reason.guard
+    return {"stage": d.stage, "stage_entered_on": d.on, **_entered(case, d.state, d.on, by)}
+
+
+def _stage_overridden(case: Case, d: StageOverridden) -> _Changes:
+    return {"stage": d.stage, "stage_entered_on": d.on, **_entered(case, d.state, d.on, None)}
+
+
+def _state_entered(case: Case, d: StateEntered) -> _Changes:
+    return _entered(case, d.state, d.on, d.reason.guard)
+
+
+def _task_created(case: Case, d: TaskCreated) -> _Changes:
+    task = OpenTask(
+        key=d.task_key,
+        task=d.task,
+        role=d.role,
+        kind=d.kind,
+        due=d.due,
+        approval=d.approval,
+        created_on=d.on,
+        template=d.template,
+        outcomes=d.outcomes,
     )
+    return {"tasks": (*case.tasks, task), "task_serial": case.task_serial + 1}
+
+
+def _task_completed(case: Case, d: TaskCompleted) -> _Changes:
+    return {
+        "tasks": _without(case.tasks, d.task_key),
+        "acted_in_state": case.acted_in_state + 1,
+        "event_counts": _counted(case.event_counts, d.task),
+    }
+
+
+def _task_superseded(case: Case, d: TaskSuperseded) -> _Changes:
+    return {"tasks": _without(case.tasks, d.task_key)}
+
+
+def _timer_armed(case: Case, d: TimerArmed) -> _Changes:
+    timer = ArmedTimer(d.timer_key, d.timer, d.due, d.fire_at, d.on)
+    return {"timers": (*case.timers, timer), "timer_serial": case.timer_serial + 1}
+
+
+def _timer_gone(case: Case, d: TimerFired | TimerCancelled) -> _Changes:
+    return {"timers": tuple(t for t in case.timers if t.key != d.timer_key)}
+
+
+def _event_recorded(case: Case, d: EventRecorded) -> _Changes:
+    return {
+        "acted_in_state": case.acted_in_state + 1,
+        "event_counts": _counted(case.event_counts, d.event),
+    }
+
+
+def _closed(case: Case, d: CaseClosed) -> _Changes:
+    return {"state": CLOSED, "closed_on": d.on, "tasks": (), "timers": ()}
+
+
+def _migrated(case: Case, d: FlowMigrated) -> _Changes:
+    return {"flow_version": d.to_version}
+
+
+def _nothing(case: Case, d: Decision) -> _Changes:
+    return {}
+
+
+_HANDLERS: dict[type, Callable[[Case, Any], _Changes]] = {
+    CaseOpened: _opened,
+    StageEntered: _stage_entered,
+    StageOverridden: _stage_overridden,
+    StateEntered: _state_entered,
+    TaskCreated: _task_created,
+    TaskCompleted: _task_completed,
+    TaskSuperseded: _task_superseded,
+    TimerArmed: _timer_armed,
+    TimerFired: _timer_gone,
+    TimerCancelled: _timer_gone,
+    EventRecorded: _event_recorded,
+    CaseClosed: _closed,
+    FlowMigrated: _migrated,
+}
+
+
+def _changes_for(kind: type) -> Callable[[Case, Any], _Changes]:
+    """The handler of a decision type (a subclass: its nearest decision type's)."""
+    handler = _HANDLERS.get(kind)
+    if handler is None:
+        handler = next((_HANDLERS[c] for c in kind.__mro__ if c in _HANDLERS), _nothing)
+    return handler
+
+
+def _entered(case: Case, state: str, on: date, by: str | None) -> _Changes:
+    return {
+        "previous_state": case.state,
+        "state": state,
+        "state_entered_on": on,
+        "entered_by": by,
+        "acted_in_state": 0,
+    }
 
 
 def fold(school: str, pupil: str, history: Iterable[Decision]) -> Case:
@@ -177,7 +262,7 @@ def _without(tasks: tuple[OpenTask, ...], key: str) -> tuple[OpenTask, ...]:
     return tuple(t for t in tasks if t.key != key)
 
 
-def _count(case: Case, name: str) -> Case:
-    counts = dict(case.event_counts)
-    counts[name] = counts.get(name, 0) + 1
-    return replace(case, event_counts=tuple(sorted(counts.items())))
+def _counted(counts: tuple[tuple[str, int], ...], name: str) -> tuple[tuple[str, int], ...]:
+    table = dict(counts)
+    table[name] = table.get(name, 0) + 1
+    return tuple(sorted(table.items()))

@@ -20,10 +20,11 @@ and arms its timers, with due dates counted on the school calendar.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from functools import cached_property
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from escalation_flow.core.calendar import SchoolCalendar
@@ -45,6 +46,7 @@ from escalation_flow.core.decisions import (
     TimerArmed,
     TimerCancelled,
     TimerFired,
+    quick_init,
 )
 from escalation_flow.core.definition import (
     DAILY,
@@ -58,12 +60,14 @@ from escalation_flow.core.definition import (
     Transition,
 )
 from escalation_flow.core.guards import Guard
-from escalation_flow.core.machine import machine_for
+from escalation_flow.core.machine import FlowMachine, machine_for
 from escalation_flow.errors import ActionError
 
 Env = Mapping[str, Any]
+_T = TypeVar("_T")
 
 
+@quick_init
 @dataclass(frozen=True)
 class Moment:
     """When a decision is taken: the school day it belongs to and the instant (UTC)."""
@@ -74,14 +78,66 @@ class Moment:
 
 @dataclass(frozen=True)
 class Context:
-    """What stays fixed while a school's cases are evaluated."""
+    """What stays fixed while a school's cases are evaluated.
+
+    It also keeps what the engine derives from the flow again and again (the machine, the
+    stages, the names a reason shows): tens of thousands of cases are stepped with one context.
+    """
 
     flow: Flow
     calendar: SchoolCalendar
 
-    @property
+    @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.calendar.timezone)
+
+    @cached_property
+    def machine(self) -> FlowMachine:
+        return machine_for(self.flow)
+
+    @cached_property
+    def escalating_stages(self) -> tuple[Stage, ...]:
+        """``Flow.escalating_stages`` (which sorts the stages each time it is read)."""
+        return self.flow.escalating_stages
+
+    def reason_names(self, guards: tuple[Guard, ...]) -> tuple[str, ...]:
+        """The fact names a reason records for these guards, sorted."""
+        names = self._reason_names.get(guards)
+        if names is None:
+            names = tuple(sorted({n for g in guards for n in g.names}))
+            self._reason_names[guards] = names
+        return names
+
+    def due(self, start: date, after: Duration, *, for_timer: bool) -> date:
+        """``due_date`` on this calendar, remembered: a flow has a handful of durations and a
+        year a couple of hundred school days, while a backtest asks tens of thousands of times."""
+        key = ("due", start, id(after), for_timer)
+        return self._remember(
+            key, after, lambda: due_date(self.calendar, start, after, for_timer=for_timer)
+        )
+
+    def firing(self, timer: Timer, due: date) -> tuple[datetime, str]:
+        """When ``timer`` armed to fire on ``due`` fires (UTC), and its rule as text."""
+        return self._remember(("firing", id(timer), due), timer, lambda: _firing(self, timer, due))
+
+    def _remember(self, key: tuple[Any, ...], owner: object, compute: Callable[[], _T]) -> _T:
+        """``compute()``, kept under ``key``. ``owner``, whose ``id`` is in the key, is kept
+        with the answer, so that the id cannot pass to another object while it is remembered."""
+        known = self._remembered.get(key)
+        if known is not None and known[0] is owner:
+            answer: _T = known[1]
+            return answer
+        answer = compute()
+        self._remembered[key] = (owner, answer)
+        return answer
+
+    @cached_property
+    def _reason_names(self) -> dict[tuple[Guard, ...], tuple[str, ...]]:
+        return {}
+
+    @cached_property
+    def _remembered(self) -> dict[tuple[Any, ...], tuple[object, Any]]:
+        return {}
 
 
 def evaluate(ctx: Context, case: Case, env: Env, now: Moment, stimulus: Stimulus) -> list[Decision]:
@@ -115,7 +171,7 @@ def step(
 
 def escalation_target(ctx: Context, env: Env, current_stage: int) -> Stage | None:
     """The highest stage whose entry holds, if above ``current_stage``."""
-    for stage in ctx.flow.escalating_stages:
+    for stage in ctx.escalating_stages:
         if stage.number <= current_stage:
             return None
         if ctx.flow.entry[stage.number].holds(env):
@@ -142,7 +198,7 @@ def _escalate(ctx: Context, out: _Out, env: Env, now: Moment, screened: int | No
         trigger=ESCALATION,
         criterion=",".join(cid for cid, _ in held) or None,
         guard=guard,
-        facts=_facts_named(env, *(g for _, g in held)),
+        facts=_facts_named(ctx, env, tuple(g for _, g in held)),
         quote=_criteria_quote(target, {cid for cid, _ in held}),
     )
     assert target.initial is not None  # escalating stages always have one (checked on load)
@@ -230,7 +286,7 @@ def _reconsider(ctx: Context, out: _Out, env: Env, now: Moment) -> None:
         guard = ctx.flow.guards.get(case.entered_by)
     if guard is None or guard.holds(env):
         return
-    facts = _facts_named(env, guard)
+    facts = _facts_named(ctx, env, (guard,))
     shown = ", ".join(f"{k}={v}" for k, v in facts if v is not None)
     why = f"marks amended: {guard.source} no longer holds ({shown})"
     if case.acted_in_state == 0:
@@ -289,12 +345,12 @@ def _take(
     transition, target = chosen
     if transition.when:
         guard: str | None = transition.when
-        facts = _facts_named(env, ctx.flow.guard(transition.when))
+        facts = _facts_named(ctx, env, (ctx.flow.guard(transition.when),))
     else:
         # "otherwise": the record says which guards did not hold, and on what figures
         failed = _passed_over(ctx, out.case, trigger, transition)
         guard = f"otherwise: not ({' or '.join(failed)})" if failed else None
-        facts = _facts_named(env, *(ctx.flow.guard(w) for w in failed))
+        facts = _facts_named(ctx, env, tuple(ctx.flow.guard(w) for w in failed))
     reason = Reason(
         trigger=trigger, criterion=transition.outcome, guard=guard, facts=facts,
         quote=transition.quote,
@@ -319,7 +375,7 @@ def _choose(
 ) -> tuple[Transition, str] | None:
     """The flow's state machine answers for an open case; ``anywhere`` for a pupil without one."""
     if case.is_open:
-        move = machine_for(ctx.flow).next_state(case.state, trigger, env, outcome)
+        move = ctx.machine.next_state(case.state, trigger, env, outcome)
         return None if move is None else (move.entry, move.target)
     for t in ctx.flow.definition.anywhere:
         if t.trigger != trigger or (t.outcome is not None and t.outcome != outcome):
@@ -396,7 +452,7 @@ def task_created(ctx: Context, task: Task, now: Moment, serial: int) -> TaskCrea
         task=task.id,
         role=task.role.value,
         kind=task.kind.value,
-        due=due_date(ctx.calendar, now.on, task.due, for_timer=False),
+        due=ctx.due(now.on, task.due, for_timer=False),
         approval=task.approval is Approval.REQUIRED,
         template=task.template,
         outcomes=task.outcomes,
@@ -404,19 +460,24 @@ def task_created(ctx: Context, task: Task, now: Moment, serial: int) -> TaskCrea
 
 
 def timer_armed(ctx: Context, timer: Timer, now: Moment, serial: int) -> TimerArmed:
-    due = due_date(ctx.calendar, now.on, timer.after, for_timer=True)
-    hour, minute = (int(p) for p in timer.at.split(":"))
-    fire_at = datetime.combine(due, time(hour, minute), tzinfo=ctx.zone)
+    due = ctx.due(now.on, timer.after, for_timer=True)
+    fire_at, rule = ctx.firing(timer, due)
     return TimerArmed(
         on=now.on,
         at=now.at,
         timer_key=f"{timer.id}#{serial}",
         timer=timer.id,
         due=due,
-        fire_at=fire_at.astimezone(UTC),
-        rule=str(timer.after),
+        fire_at=fire_at,
+        rule=rule,
         calendar_version=ctx.calendar.version,
     )
+
+
+def _firing(ctx: Context, timer: Timer, due: date) -> tuple[datetime, str]:
+    hour, minute = (int(p) for p in timer.at.split(":"))
+    fire_at = datetime.combine(due, time(hour, minute), tzinfo=ctx.zone)
+    return fire_at.astimezone(UTC), str(timer.after)
 
 
 def due_date(calendar: SchoolCalendar, start: date, after: Duration, *, for_timer: bool) -> date:
@@ -462,9 +523,10 @@ def _no_such_action(ctx: Context, case: Case, name: str) -> str:
     return f"{name}: not a task or event of flow {ctx.flow.id}"
 
 
-def _facts_named(env: Env, *guards: Guard) -> tuple[tuple[str, FactValue], ...]:
-    names = sorted({n for g in guards for n in g.names})
-    return tuple((n, _plain(env.get(n))) for n in names)
+def _facts_named(
+    ctx: Context, env: Env, guards: tuple[Guard, ...]
+) -> tuple[tuple[str, FactValue], ...]:
+    return tuple((n, _plain(env.get(n))) for n in ctx.reason_names(guards))
 
 
 def _plain(value: Any) -> FactValue:

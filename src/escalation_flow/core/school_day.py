@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.case import Case, apply
-from escalation_flow.core.decisions import Decision, Stimulus
+from escalation_flow.core.decisions import Decision, Stimulus, quick_init
 from escalation_flow.core.definition import DAILY, TERM_END, Flow
 from escalation_flow.core.engine import Context, Moment, due_date, step
 from escalation_flow.core.facts import DayWindows, FactTable
@@ -47,6 +47,7 @@ IntArray = npt.NDArray[np.int64]
 NAN = float("nan")
 
 
+@quick_init
 @dataclass(frozen=True)
 class Action:
     """Something a member of staff did, as read from the actions file or a command."""
@@ -60,6 +61,7 @@ class Action:
     source: str | None = None  # "actions.csv:12", for error messages
 
 
+@quick_init
 @dataclass(frozen=True)
 class UniversalTask:
     on: date
@@ -109,6 +111,7 @@ class SchoolBook:
         self.recorded: dict[str, FloatArray] = {
             name: np.zeros(n) for name in _recorded_names(self.ctx.flow)
         }
+        self._recorded_ids = [(n.removesuffix("_recorded"), a) for n, a in self.recorded.items()]
 
     @property
     def windows(self) -> DayWindows:
@@ -138,19 +141,25 @@ class SchoolBook:
         """Hold ``case`` for pupil ``p`` (from the store, or after new decisions) and keep the
         per-pupil arrays the day's screening reads in step with it."""
         self.cases[p] = case
-        is_open = case.is_open
-        cal = self.ctx.calendar
-        self.stage[p] = case.stage if is_open else 0
-        self.state_id[p] = self.state_index[case.state] if is_open else -1
-        self.timer_due[p] = min((t.due.toordinal() for t in case.timers), default=_NEVER)
-        self.task_due[p] = min((t.due.toordinal() for t in case.tasks), default=_NEVER)
-        if not is_open:
+        if not case.is_open:
+            self.stage[p] = 0
+            self.state_id[p] = self.stage_day[p] = self.state_day[p] = -1
             self.timer_due[p] = self.task_due[p] = _NEVER
-        for name, counts in self.recorded.items():
-            counts[p] = case.count_of(name.removesuffix("_recorded")) if is_open else 0
+            for _, recorded in self._recorded_ids:
+                recorded[p] = 0
+            return
+        cal = self.ctx.calendar
+        self.stage[p] = case.stage
+        self.state_id[p] = self.state_index[case.state]
+        self.timer_due[p] = min([t.due for t in case.timers]).toordinal() if case.timers else _NEVER
+        self.task_due[p] = min([t.due for t in case.tasks]).toordinal() if case.tasks else _NEVER
+        if self._recorded_ids:
+            counts = dict(case.event_counts)
+            for event, recorded in self._recorded_ids:
+                recorded[p] = counts.get(event, 0)
         stage_on, state_on = case.stage_entered_on, case.state_entered_on
-        self.stage_day[p] = cal.index_on_or_before(stage_on) if is_open and stage_on else -1
-        self.state_day[p] = cal.index_on_or_before(state_on) if is_open and state_on else -1
+        self.stage_day[p] = cal.index_on_or_before(stage_on) if stage_on else -1
+        self.state_day[p] = cal.index_on_or_before(state_on) if state_on else -1
 
 
 @dataclass(frozen=True)
@@ -206,39 +215,47 @@ def _evening(book: SchoolBook, inputs: DayInputs, today: date) -> None:
         UTC
     )
     env = DayEnv(book, inputs.facts, inputs.counts)
+    # One moment and one stimulus of each kind serve every case of the evening (the engine
+    # only reads them).
+    evening = Moment(today, at)
+    amended = Stimulus("amended")
     for p in inputs.amended:
         case = book.case(p)
         if case.is_open and (book.runs is None or book.runs[p]):
-            stimulus = Stimulus("amended")
-            book.record(p, *step(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
+            book.record(p, *step(ctx, case, env.pupil(p, case), evening, amended))
     escalating = _escalating(book, env)
+    daily: dict[int, Stimulus] = {}
     for p in sorted(escalating.keys() | _listening(book, env, DAILY)):
         case = book.case(p)
         screened = escalating.get(p, 0)  # the screen saw no stage above this pupil's: 0
-        stimulus = Stimulus("daily", extra={"screened_stage": screened})
-        book.record(p, *step(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
+        stimulus = daily.get(screened)
+        if stimulus is None:
+            stimulus = daily[screened] = Stimulus("daily", extra={"screened_stage": screened})
+        book.record(p, *step(ctx, case, env.pupil(p, case), evening, stimulus))
     _universal(book, env, today, DAILY)
     if _is_term_end(cal, inputs.day):
         _universal(book, env, today, TERM_END)
+        term_end = Stimulus(TERM_END)
         for p in sorted(_listening(book, env, TERM_END)):
             case = book.case(p)
-            stimulus = Stimulus(TERM_END)
-            book.record(p, *step(ctx, case, env.pupil(p, case), Moment(today, at), stimulus))
+            book.record(p, *step(ctx, case, env.pupil(p, case), evening, term_end))
 
 
 def _listening(book: SchoolBook, env: DayEnv, trigger: str) -> set[int]:
-    """Pupils in a state that listens to ``trigger`` for whom one of its guards holds (numpy)."""
+    """Pupils in a state that listens to ``trigger`` for whom one of its guards holds (numpy,
+    over the pupils in that state only: a guard's mask is worked out pupil by pupil)."""
     out: set[int] = set()
     for name, guards in book.listeners(trigger).items():
-        in_state = book.state_id == book.state_index[name]
-        if not in_state.any():
+        rows = np.flatnonzero(book.state_id == book.state_index[name])
+        if not rows.size:
             continue
-        hit = np.zeros(len(book.pupils), dtype=bool)
+        some = _Rows(env, rows)
+        hit = np.zeros(rows.size, dtype=bool)
         for guard in guards:
-            hit |= True if guard is None else guard.mask(env)
+            hit |= True if guard is None else guard.mask(some)
         if book.runs is not None:
-            hit &= book.runs
-        out.update(int(p) for p in np.flatnonzero(in_state & hit))
+            hit &= book.runs[rows]
+        out.update(int(p) for p in rows[hit])
     return out
 
 
@@ -381,8 +398,7 @@ class DayEnv(Mapping[str, Any]):
         if name == "unauthorised_sessions_since_state_entry":
             return self._count_since(book.state_day, Key.UNAUTHORISED)
         if name == "late_sessions_since_state_entry":
-            late = self._count_since(book.state_day, Key.LATE_BEFORE_CLOSE)
-            return late + self._count_since(book.state_day, Key.LATE_AFTER_CLOSE)
+            return self._count_since(book.state_day, Key.LATE_BEFORE_CLOSE, Key.LATE_AFTER_CLOSE)
         if name == "unresolved_n_sessions_at_state_entry":
             # N marks in the sessions up to the state's entry, as known now (not as known then)
             ends = 2 * np.maximum(book.state_day, 0) + 2
@@ -416,10 +432,33 @@ class DayEnv(Mapping[str, Any]):
         pct = self.counts.attendance_pct_between(firsts, 2 * self.day + 1, min_possible_sessions=1)
         return np.where(days >= 0, pct, NAN)
 
-    def _count_since(self, days: IntArray, key: Key) -> FloatArray:
+    def _count_since(self, days: IntArray, *keys: Key) -> FloatArray:
+        """The sessions counting for any of ``keys`` after each pupil's day, through today."""
         firsts = np.where(days >= 0, 2 * (days + 1), 2 * self.day + 2)
-        counts = self.counts.counts_between(firsts, 2 * self.day + 1).count(key).astype(float)
-        return np.where(days >= 0, counts, NAN)
+        window = self.counts.counts_between(firsts, 2 * self.day + 1)
+        counts = sum((window.count(key) for key in keys[1:]), window.count(keys[0]))
+        return np.where(days >= 0, counts.astype(float), NAN)
+
+
+class _Rows(Mapping[str, Any]):
+    """Some pupils' view of a ``DayEnv``: each per-pupil array at ``rows`` (computed over every
+    pupil, when first asked, as before)."""
+
+    def __init__(self, day: DayEnv, rows: npt.NDArray[np.intp]) -> None:
+        self._day, self._rows = day, rows
+        self._pupils = len(day.book.pupils)
+
+    def __getitem__(self, name: str) -> Any:
+        value = self._day[name]
+        if isinstance(value, np.ndarray) and value.shape == (self._pupils,):
+            return value[self._rows]
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._day)
+
+    def __len__(self) -> int:
+        return len(self._day)
 
 
 def _since(days: IntArray, today: int) -> FloatArray:
@@ -427,6 +466,7 @@ def _since(days: IntArray, today: int) -> FloatArray:
 
 
 _REVIEW_FACTS = frozenset({"attendance_pct_at_review_start", "attendance_pct_over_review"})
+_UNSET = object()
 
 
 class PupilEnv(Mapping[str, Any]):
@@ -435,26 +475,35 @@ class PupilEnv(Mapping[str, Any]):
     def __init__(self, day: DayEnv, p: int, case: Case, review_from: int | None) -> None:
         self._day, self._p, self._case = day, p, case
         self._review_from = review_from
+        # The day's values as computed so far (the same dict: read first, without a call)
+        self._values = day._values
+        self._reviewed: dict[str, float] = {}
 
     def __getitem__(self, name: str) -> Any:
         if name.endswith("_recorded"):
             return float(self._case.count_of(name.removesuffix("_recorded")))
         if self._review_from is not None and name in _REVIEW_FACTS:
-            return self._review(name)
-        value = self._day[name]
+            if name not in self._reviewed:
+                self._reviewed[name] = self._review(name)
+            return self._reviewed[name]
+        value = self._values.get(name, _UNSET)
+        if value is _UNSET:
+            value = self._day[name]
         return value[self._p] if isinstance(value, np.ndarray) else value
 
     def _review(self, name: str) -> float:
-        """The firing review timer's facts, from the day it was armed (only when a guard asks)."""
+        """The firing review timer's facts, from the day it was armed (only when a guard asks;
+        a guard and then the reason read them, on counts that do not change in between)."""
         day, start = self._day, int(self._review_from or 0)
         if name == "attendance_pct_at_review_start":
             first = 2 * int(day.book.windows.year[start])
-            window = day.counts.pupil_counts_between(self._p, first, 2 * start + 1)
             minimum = day.book.ctx.flow.definition.min_possible_sessions
-        else:
-            window = day.counts.pupil_counts_between(self._p, 2 * start + 2, 2 * day.day + 1)
-            minimum = 1
-        return float(window.attendance_pct(min_possible_sessions=minimum)[0])
+            return day.counts.pupil_attendance_pct(
+                self._p, first, 2 * start + 1, min_possible_sessions=minimum
+            )
+        return day.counts.pupil_attendance_pct(
+            self._p, 2 * start + 2, 2 * day.day + 1, min_possible_sessions=1
+        )
 
     def get(self, name: str, default: Any = None) -> Any:
         try:

@@ -30,6 +30,7 @@ from escalation_flow.core.register import RegisterGrid
 IntArray: TypeAlias = npt.NDArray[np.int64]
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 Words: TypeAlias = npt.NDArray[np.uint64]
+BoolGrid: TypeAlias = npt.NDArray[np.bool_]
 
 
 class Key(IntEnum):
@@ -109,8 +110,10 @@ class Packing:
         return self.unpack(words[self.word[key]], key)
 
     def unpack(self, packed: Words, key: Key) -> IntArray:
-        fields: Words = (packed >> np.uint64(self.shift[key])) & self.mask
-        return fields.astype(np.int64)
+        fields: Words = packed >> np.uint64(self.shift[key])
+        fields &= self.mask
+        # Every field is far below 2**63: the same numbers read as int64, without a copy.
+        return fields.view(np.int64)
 
 
 def _day_classes(calendar: SchoolCalendar) -> npt.NDArray[np.intp]:
@@ -124,9 +127,14 @@ class WindowCounts:
     def __init__(self, packing: Packing, words: Words) -> None:
         self._packing = packing
         self._words = words
+        # Each count unpacked once: ``possible`` and the percentages read ``attended`` again.
+        self._counts: dict[Key, IntArray] = {}
 
     def count(self, key: Key) -> IntArray:
-        return self._packing.field(self._words, key)
+        counted = self._counts.get(key)
+        if counted is None:
+            counted = self._counts[key] = self._packing.field(self._words, key)
+        return counted
 
     @property
     def attended(self) -> IntArray:
@@ -191,9 +199,17 @@ class CumulativeCounts:
         self._day_class = _day_classes(calendar)
         self._bounded = not grid.enrolment.whole_calendar
         self._rows = np.arange(grid.n_pupils)
-        self._c = np.zeros((self.packing.words, grid.n_pupils, calendar.n_days + 1), np.uint64)
+        #: ``[word, d, pupil]``: packed counts over days ``0..d - 1``. Every pupil's count at one
+        #: day lies side by side, as the day's facts and screens read them (a day at a time).
+        self._c = np.zeros((self.packing.words, calendar.n_days + 1, grid.n_pupils), np.uint64)
         #: Per pupil, the first session counted so far that is marked ``N`` (-1: none).
         self._first_n = np.full(grid.n_pupils, -1, dtype=np.int64)
+        #: ``[key, day_class * N + id]``: whether a session with that code counts for the key
+        self._counts_code = _indicators()
+        #: The runs of unauthorised days ending on ``_runs_day`` (-1: a pupil's earlier marks
+        #: changed since), so that the next day's are yesterday's plus one.
+        self._runs = np.full(grid.n_pupils, -1, dtype=np.int64)
+        self._runs_day = -2
         self.extend_to(calendar.n_days - 1 if through_day is None else through_day)
 
     @property
@@ -220,6 +236,7 @@ class CumulativeCounts:
             self._fill(pupils, 0, self.through_day)
             self._first_n[pupils] = -1
             self._note_first_n(pupils, 0)
+            self._runs[pupils] = -1
 
     def _note_first_n(self, pupils: npt.NDArray[np.intp], first_session: int) -> None:
         """Find the first ``N`` from ``first_session`` on for pupils who had none before it."""
@@ -241,10 +258,11 @@ class CumulativeCounts:
         index += pm
         index += self._day_class[first : last + 1] * (_N_IDS * _N_IDS)
         for w in range(self.packing.words):
+            counts = self._c[w]
             running = np.cumsum(self.packing.day[w].take(index), axis=1, dtype=np.uint64)
             if first > 0:
-                running += self._c[w, pupils, first][:, None]
-            self._c[w, pupils, first + 1 : last + 2] = running
+                running += counts[first, pupils][:, None]
+            counts[first + 1 : last + 2, pupils] = running.T
 
     def _session_index(self, pupils: npt.NDArray[np.intp], sessions: IntArray) -> IntArray:
         """Per (pupil, session) pair, the column of ``Packing.session`` to read."""
@@ -268,18 +286,76 @@ class CumulativeCounts:
         """``(words, pupils)``: packed counts over sessions ``0..s - 1`` (``s`` per pupil)."""
         if isinstance(sessions, (int, np.integer)):
             s = int(sessions)
-            out: Words = self._c[:, :, s // 2]
+            out: Words = self._c[:, s // 2]
             if s % 2:
-                out = out + self._sessions(self._rows, np.full(self._rows.size, s - 1))
+                out = out + self.packing.session[:, self._column_index(s - 1)]
             return out
         return self._running_at(self._rows, np.asarray(sessions, dtype=np.int64))
 
+    def _column_index(self, session: int) -> IntArray:
+        """``_session_index`` of one session for every pupil, read as a column of the grid."""
+        codes = self.grid.codes[:, session].astype(np.int64)
+        if self._bounded:
+            enrolment = self.grid.enrolment
+            codes[(session < enrolment.first_session) | (session > enrolment.last_session)] = (
+                OUTSIDE_ID
+            )
+        index: IntArray = codes + int(self._day_class[session // 2]) * _N_IDS
+        return index
+
     def _running_at(self, pupils: npt.NDArray[np.intp], sessions: IntArray) -> Words:
-        out: Words = self._c[:, pupils, sessions // 2]
+        out = self._gather(slice(None), pupils, sessions // 2)
         odd = np.flatnonzero(sessions % 2)
         if odd.size:
             out[:, odd] += self._sessions(pupils[odd], sessions[odd] - 1)
         return out
+
+    def _gather(
+        self, words: slice | int, pupils: npt.NDArray[np.intp], days: IntArray
+    ) -> Words:
+        """``self._c[words, days, pupils]`` as one ``take`` on flat indices (numpy's indexing
+        with two index arrays costs several times as much)."""
+        width = self._c.shape[2]
+        flat = self._c.reshape(self._c.shape[0], -1)[words]
+        out: Words = flat.take(days * width + pupils, axis=-1)
+        return out
+
+    def pupil_attendance_pct(
+        self, pupil: int, first_session: int, last_session: int, *, min_possible_sessions: int
+    ) -> float:
+        """``pupil_counts_between(...).attendance_pct(...)[0]`` in plain Python: a review timer
+        firing asks this for one pupil, where numpy's cost per call is all there is."""
+        self._check(last_session)
+        first = min(max(first_session, 0), last_session + 1)
+        end = self._pupil_running(pupil, last_session + 1)
+        start = self._pupil_running(pupil, first)
+        window = [e - s for e, s in zip(end, start, strict=True)]  # no field borrows: see above
+        attended = self._field_of(window, Key.ATTENDED)
+        absent = self._field_of(window, Key.AUTHORISED) + self._field_of(window, Key.UNAUTHORISED)
+        possible = attended + absent
+        if possible < max(1, min_possible_sessions):
+            return float("nan")
+        return 100.0 * attended / possible  # the same float operations as attendance_percent
+
+    def _pupil_running(self, pupil: int, session: int) -> list[int]:
+        """One pupil's packed counts over sessions ``0..session - 1``, as Python ints."""
+        words: list[int] = self._c[:, session // 2, pupil].tolist()
+        if session % 2:
+            s = session - 1
+            code = int(self.grid.codes[pupil, s])
+            enrolment = self.grid.enrolment
+            if self._bounded and not (
+                enrolment.first_session[pupil] <= s <= enrolment.last_session[pupil]
+            ):
+                code = OUTSIDE_ID
+            column = int(self._day_class[s // 2]) * _N_IDS + code
+            one: list[int] = self.packing.session[:, column].tolist()
+            words = [w + x for w, x in zip(words, one, strict=True)]
+        return words
+
+    def _field_of(self, words: list[int], key: Key) -> int:
+        packing = self.packing
+        return (words[packing.word[key]] >> packing.shift[key]) & int(packing.mask)
 
     def counts_between(
         self, first_session: npt.NDArray[np.integer] | int, last_session: int
@@ -324,7 +400,7 @@ class CumulativeCounts:
     def _running_word(self, key: Key, pupils: npt.NDArray[np.intp], sessions: IntArray) -> Words:
         """Like ``_running_at`` but only the word that holds ``key`` (the searches' hot path)."""
         word = self.packing.word[key]
-        out: Words = self._c[word, pupils, sessions // 2]
+        out = self._gather(word, pupils, sessions // 2)
         odd = np.flatnonzero(sessions % 2)
         if odd.size:
             index = self._session_index(pupils[odd], sessions[odd] - 1)
@@ -347,15 +423,26 @@ class CumulativeCounts:
         self, key: Key, pupils: npt.NDArray[np.intp], first: int, last: int
     ) -> IntArray:
         """For pupils with a ``key`` session in ``first..last`` (and none before), the first one:
-        the smallest ``s`` with ``count(0..s) >= 1``, one binary search run for all at once."""
-        lo = np.full(pupils.size, first, dtype=np.int64)
-        hi = np.full(pupils.size, last, dtype=np.int64)
-        while pupils.size and np.any(lo < hi):
-            mid = (lo + hi) // 2
-            found = self.running_count_at(key, pupils, mid + 1) >= 1
-            hi = np.where(found, mid, hi)
-            lo = np.where(found, lo, mid + 1)
-        return lo
+        the smallest ``s`` in ``first..last`` with ``count(0..s) >= 1`` (``last`` if none).
+
+        Read off the pupils' rows of the grid at once: they are few (those with a new ``N``, or
+        whose marks changed), and a binary search over the running counts costs a round of
+        numpy calls per halving."""
+        if not pupils.size or first >= last:
+            return np.full(pupils.size, first, dtype=np.int64)
+        counted = self._counted(key, pupils, first, last)
+        found = np.where(counted.any(axis=1), first + counted.argmax(axis=1), last)
+        before = self.running_count_at(key, pupils, np.full(pupils.size, first)) >= 1
+        return np.where(before, first, found).astype(np.int64)
+
+    def _counted(self, key: Key, pupils: npt.NDArray[np.intp], first: int, last: int) -> BoolGrid:
+        """``(pupils, sessions first..last)``: whether each session counts for ``key``."""
+        codes = self.grid.codes[pupils, first : last + 1].astype(np.intp)
+        if self._bounded:
+            codes[self.grid.enrolment.outside(first, last, pupils)] = OUTSIDE_ID
+        days = np.arange(first, last + 1) // 2
+        counted: BoolGrid = self._counts_code[key][self._day_class[days] * _N_IDS + codes]
+        return counted
 
     def unauthorised_days_ending(self, day: int) -> IntArray:
         """Per pupil, school days in a row ending with ``day`` with both sessions unauthorised."""
@@ -363,6 +450,19 @@ class CumulativeCounts:
         self._check(end - 1)
         today = self.counts_between(2 * day, end - 1).unauthorised
         pupils = np.flatnonzero(today == 2)
+        out = np.zeros(self.grid.n_pupils, dtype=np.int64)
+        if self._runs_day == day - 1:  # day after day (a timeline): yesterday's run and today
+            yesterday = self._runs[pupils]
+            known = yesterday >= 0
+            out[pupils[known]] = yesterday[known] + 1
+            pupils = pupils[~known]
+        out[pupils] = self._unauthorised_runs(pupils, day)
+        self._runs, self._runs_day = out.copy(), day
+        return out
+
+    def _unauthorised_runs(self, pupils: npt.NDArray[np.intp], day: int) -> IntArray:
+        """For pupils with both of ``day``'s sessions unauthorised, the run ending that day."""
+        end = 2 * day + 2
         total = self.running_count_at(Key.UNAUTHORISED, pupils, np.full(pupils.size, end))
         # Largest k with all 2k sessions before ``end`` unauthorised (true for k = 1).
         lo = np.ones(pupils.size, dtype=np.int64)
@@ -373,9 +473,7 @@ class CumulativeCounts:
             full = total - before == 2 * mid
             lo = np.where(full, mid, lo)
             hi = np.where(full, hi, mid - 1)
-        out = np.zeros(self.grid.n_pupils, dtype=np.int64)
-        out[pupils] = lo
-        return out
+        return lo
 
     def _check(self, last_session: int) -> None:
         if last_session > self.last_session:
