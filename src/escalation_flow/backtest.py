@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,6 @@ class SchoolRun:
     marks: MarkTable
     roster: Roster | None = None
     actions: Sequence[Action] = ()
-    parameters: Mapping[str, Any] = field(default_factory=dict)
     registers_close: time = time(16, 30)
 
 
@@ -92,7 +91,6 @@ def prepare(sources: Sources) -> tuple[list[SchoolRun], dict[str, Any]]:
                 marks=tables[school],
                 roster=rosters.get(school),
                 actions=actions.get(school, ()),
-                parameters=s.parameters,
                 registers_close=s.registers_close,
             )
         )
@@ -182,7 +180,6 @@ def _replay(run: SchoolRun, period: Period, *, auto_complete: bool) -> SchoolBoo
         ctx=Context(run.flow, cal),
         school=run.school,
         pupils=timeline.grid.pupils,
-        parameters=run.parameters,
         registers_close=run.registers_close,
     )
     by_day = _actions_by_day(run.actions, cal, first, last)
@@ -270,7 +267,6 @@ _ANY = "*"  # the single-flow form: every school in the marks file
 class _School:
     flow: Flow
     calendar: SchoolCalendar
-    parameters: Mapping[str, Any]
     registers_close: time
 
 
@@ -285,7 +281,7 @@ def _one_flow(
     flow = load_flow(flow_path)
     calendar = load_calendar(list(calendar_paths))
     header = {"flow": flow.id, "flow_version": flow.version}
-    return {_ANY: _School(flow, calendar, {}, time(16, 30))}, header
+    return {_ANY: _School(flow, calendar, time(16, 30))}, header
 
 
 def _trust_schools(path: Path) -> tuple[dict[str, _School], dict[str, Any]]:
@@ -301,7 +297,7 @@ def _trust_schools(path: Path) -> tuple[dict[str, _School], dict[str, Any]]:
         close = (
             time.fromisoformat(cfg.registers_close_at) if cfg.registers_close_at else time(16, 30)
         )
-        schools[sid] = _School(flow, trust.calendar(sid), {}, close)
+        schools[sid] = _School(flow, trust.calendar(sid), close)
     return schools, {"trust": trust.name, "flows": dict(sorted(flows.items()))}
 
 

@@ -165,7 +165,7 @@ class Story:
 
     def replay(
         self, flow: Flow, *, to: str, actions: Sequence[Action] = (), auto_complete: bool = False,
-        parameters: dict[str, float] | None = None, first: str | None = None,
+        first: str | None = None,
     ) -> Replay:
         """Run every school day through ``to``, the clock frozen at each day's evening."""
         cal, last = self.calendar, d(to)
@@ -173,7 +173,7 @@ class Story:
             self.marks(last), cal, unknown_recorded_at=AssumeRecordedAtEndOfDay(),
             roster=self.roster(),
         )
-        book = SchoolBook(Context(flow, cal), self.school, timeline.grid.pupils, parameters or {})
+        book = SchoolBook(Context(flow, cal), self.school, timeline.grid.pupils)
         clock = SystemClock()
         previous: FactTable | None = None
         kept: dict[str, FactTable] = {}

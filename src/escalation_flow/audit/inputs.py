@@ -47,7 +47,6 @@ class CaseSource:
     roster: Roster
     imports: dict[int, ImportInfo]
     import_ids: list[int]  # per row of ``register.marks``
-    parameters: dict[str, Any]
     evenings: Evenings | None = None
 
     def replay_inputs(self) -> ReplayInputs:
@@ -58,7 +57,6 @@ class CaseSource:
             flows=self.flows,
             calendar=self.calendar,
             register=self.register,
-            parameters=self.parameters,
             evenings=self.evenings,
         )
 
@@ -141,7 +139,6 @@ class AuditSource:
             roster=roster,
             imports=found,
             import_ids=import_ids,
-            parameters={},  # a school's overrides are written into its flow version
             evenings=self._evenings[school],
         )
 

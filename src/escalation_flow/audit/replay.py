@@ -26,7 +26,7 @@ Pure: history, flows, calendar and marks come in; nothing is read or written.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -118,7 +118,6 @@ class ReplayInputs:
     flows: Mapping[str, Flow]  # by version
     calendar: SchoolCalendar
     register: PupilRegister
-    parameters: Mapping[str, Any] = field(default_factory=dict)
     #: the school days evaluated and when (None: unknown; quiet evenings are then checked only
     #: between the case's records)
     evenings: Evenings | None = None
@@ -232,7 +231,6 @@ class _Books:
             ctx=Context(flow, self.inputs.calendar),
             school=self.inputs.school,
             pupils=(self.inputs.pupil,),
-            parameters=self.inputs.parameters,
         )
         if self._last is not None:
             book.cases[0] = self._previous

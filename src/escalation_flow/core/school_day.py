@@ -78,7 +78,6 @@ class SchoolBook:
     ctx: Context
     school: str
     pupils: tuple[str, ...]
-    parameters: Mapping[str, Any] = field(default_factory=dict)  # school overrides
     registers_close: time = time(16, 30)
     #: the pupils this book runs cases for (None: every pupil); the others' open cases run in
     #: the book of the flow version they were opened under, so this one must not open theirs
@@ -365,7 +364,6 @@ class DayEnv(Mapping[str, Any]):
         flow = book.ctx.flow
         self._values: dict[str, Any] = dict(facts.values)
         self._values.update(flow.parameter_values(cal.term_name_of(self.day).value))
-        self._values.update(book.parameters)
         self._values["stage"] = book.stage.astype(np.float64)
 
     def __getitem__(self, name: str) -> Any:

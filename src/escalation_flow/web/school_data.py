@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -115,17 +114,10 @@ def _read_register(web: WebApp, school: str, day: date) -> SchoolRegister:
     return SchoolRegister(school, calendar, index, grid, facts, roster)
 
 
-def thresholds(
-    flow: d.Flow, term: str, overrides: Mapping[str, Any] | None = None
-) -> list[Threshold]:
-    """The year-to-date attendance levels at which the plan's stages start, for the chart
-    (with the school's overrides of the plan's parameters)."""
+def thresholds(flow: d.Flow, term: str) -> list[Threshold]:
+    """The year-to-date attendance levels at which the plan's stages start, for the chart (a
+    school's overrides are written into its flow)."""
     params = flow.parameter_values(term)
-    for name, value in (overrides or {}).items():
-        if isinstance(value, int | float):
-            params[name] = float(value)
-        elif isinstance(value, Mapping) and term in value:
-            params[name] = float(value[term])
     found: dict[float, list[str]] = {}
     for stage in sorted(flow.escalating_stages, key=lambda s: s.number):
         assert stage.entry is not None
