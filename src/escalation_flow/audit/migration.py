@@ -66,7 +66,7 @@ def migrate_case(
         why_not = _cannot_move(stored, target)
         if why_not:
             raise ActionError(f"{key}/{pupil}: {why_not}")
-        calendar = _calendar(source, key)
+        calendar = source.trust.calendar(key)
         return _move(conn, sid, key, stored, target, by, reason, now, worker, calendar)
 
 
@@ -86,7 +86,7 @@ def migrate_school(
     the same report, and the transaction rolled back."""
     by, reason = _who_and_why(by, reason)
     key = source.trust.resolve_school(school)
-    calendar = _calendar(source, key)
+    calendar = source.trust.calendar(key)
     with source.store.engine.connect() as conn, conn.begin() as transaction:
         target = _target(conn, source, key, to_version, now)
         report = SchoolMigration(key, target.version)
@@ -118,10 +118,6 @@ def _who_and_why(by: str, reason: str) -> tuple[str, str]:
     if not reason.strip():
         raise ActionError("a flow migration needs a reason")
     return staff_id(by), reason.strip()
-
-
-def _calendar(source: AuditSource, school: str) -> SchoolCalendar:
-    return source.trust.calendar(school)
 
 
 def _target(

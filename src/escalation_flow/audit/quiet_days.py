@@ -25,7 +25,7 @@ from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.decisions import Decision, Stimulus
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.engine import Moment, evaluate
-from escalation_flow.core.school_day import DayEnv, SchoolBook
+from escalation_flow.core.school_day import DayEnv, SchoolBook, is_term_end
 
 MISSING_DECISION = "missing_decision"
 NOT_EVALUATED = "not_evaluated"
@@ -69,10 +69,6 @@ class Evenings:
     """Which school days were evaluated, and when (from the store's ``school_days``)."""
 
     evaluated_at: Mapping[date, datetime]
-
-    @property
-    def last(self) -> date | None:
-        return max(self.evaluated_at, default=None)
 
 
 def quiet_day(
@@ -118,7 +114,7 @@ def _evening(
     zone = ZoneInfo(calendar.timezone)
     moment = Moment(on, datetime.combine(on, book.registers_close, tzinfo=zone).astimezone(UTC))
     stimuli = [Stimulus("daily")]
-    if any(p.last == day for p in calendar.terms_periods):
+    if is_term_end(calendar, day):
         stimuli.append(Stimulus("term_end"))
     decided: list[Decision] = []
     for stimulus in stimuli:

@@ -48,7 +48,7 @@ from escalation_flow.core.case import Case, apply
 from escalation_flow.core.decisions import Decision, FlowMigrated, Stimulus
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.engine import Context, Moment, evaluate
-from escalation_flow.core.school_day import DayEnv, SchoolBook
+from escalation_flow.core.school_day import DayEnv, SchoolBook, is_term_end
 from escalation_flow.errors import InputError
 
 SAME = "same"
@@ -470,8 +470,7 @@ def _review_from(cal: SchoolCalendar, case: Case, stimulus: Stimulus) -> int | N
 def _is_term_end(cal: SchoolCalendar, on: date) -> bool:
     if not cal.is_school_day(on):
         return False
-    day = cal.day_index(on)
-    return any(p.last == day for p in cal.terms_periods)
+    return is_term_end(cal, cal.day_index(on))
 
 
 def _describe(got: list[dict[str, Any]] | str) -> tuple[str, ...]:

@@ -232,7 +232,7 @@ def _evening(book: SchoolBook, inputs: DayInputs, today: date) -> None:
             stimulus = daily[screened] = Stimulus("daily", extra={"screened_stage": screened})
         book.record(p, *step(ctx, case, env.pupil(p, case), evening, stimulus))
     _universal(book, env, today, DAILY)
-    if _is_term_end(cal, inputs.day):
+    if is_term_end(cal, inputs.day):
         _universal(book, env, today, TERM_END)
         term_end = Stimulus(TERM_END)
         for p in sorted(_listening(book, env, TERM_END)):
@@ -329,7 +329,8 @@ def _actions_of_day(
         yield p, action
 
 
-def _is_term_end(cal: SchoolCalendar, day: int) -> bool:
+def is_term_end(cal: SchoolCalendar, day: int) -> bool:
+    """Whether school day ``day`` is the last of a term (``term_end`` comes that evening)."""
     return any(p.last == day for p in cal.terms_periods)
 
 
