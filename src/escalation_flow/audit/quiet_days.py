@@ -15,7 +15,7 @@ Pure: the case, flow, calendar and register come in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -116,13 +116,21 @@ def _evening(
     stimuli = [Stimulus("daily")]
     if is_term_end(calendar, day):
         stimuli.append(Stimulus("term_end"))
+    return tuple(evening_decisions(book, env, moment, stimuli))
+
+
+def evening_decisions(
+    book: SchoolBook, env: DayEnv, moment: Moment, stimuli: Sequence[Stimulus]
+) -> list[Decision]:
+    """One pupil's evening (the book's pupil 0): ``stimuli`` in turn, each on the case the one
+    before left, as the daily run applies them."""
     decided: list[Decision] = []
     for stimulus in stimuli:
         case = book.case(0)
         out = evaluate(book.ctx, case, env.pupil(0, case), moment, stimulus)
         decided.extend(out)
         book.record(0, out)
-    return tuple(decided)
+    return decided
 
 
 def end_of_day(cal: SchoolCalendar, day: int) -> datetime:

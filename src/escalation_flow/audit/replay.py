@@ -31,7 +31,13 @@ from datetime import date, datetime
 from typing import Any
 
 from escalation_flow.audit.knowledge import NOW, Cut, MarkChange, PupilRegister
-from escalation_flow.audit.quiet_days import Evenings, QuietDay, end_of_day, quiet_day
+from escalation_flow.audit.quiet_days import (
+    Evenings,
+    QuietDay,
+    end_of_day,
+    evening_decisions,
+    quiet_day,
+)
 from escalation_flow.audit.steps import (
     ACTION,
     EVENING,
@@ -445,13 +451,7 @@ def _evening(
     first: list[dict[str, Any]] | None = None
     for stimuli in evening_stimuli(step, _is_term_end(inputs.calendar, step.on)):
         book = books.book(flow, fresh=True)
-        env = DayEnv(book, facts, counts)
-        decided: list[Decision] = []
-        for stimulus in stimuli:
-            case = book.case(0)
-            out = evaluate(book.ctx, case, env.pupil(0, case), moment, stimulus)
-            decided.extend(out)
-            book.record(0, out)
+        decided = evening_decisions(book, DayEnv(book, facts, counts), moment, stimuli)
         got = [d.to_event() for d in decided]
         if got == wanted:
             return got
