@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.calendar import DEFAULT_REGISTERS_CLOSE, SchoolCalendar
 from escalation_flow.core.decisions import Decision
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.engine import Context
@@ -43,7 +43,7 @@ class SchoolRun:
     marks: MarkTable
     roster: Roster | None = None
     actions: Sequence[Action] = ()
-    registers_close: time = time(16, 30)
+    registers_close: time = DEFAULT_REGISTERS_CLOSE
 
 
 @dataclass(frozen=True)
@@ -281,7 +281,7 @@ def _one_flow(
     flow = load_flow(flow_path)
     calendar = load_calendar(list(calendar_paths))
     header = {"flow": flow.id, "flow_version": flow.version}
-    return {_ANY: _School(flow, calendar, time(16, 30))}, header
+    return {_ANY: _School(flow, calendar, DEFAULT_REGISTERS_CLOSE)}, header
 
 
 def _trust_schools(path: Path) -> tuple[dict[str, _School], dict[str, Any]]:
@@ -295,7 +295,7 @@ def _trust_schools(path: Path) -> tuple[dict[str, _School], dict[str, Any]]:
         flow = school_flow(trust, sid)  # with the school's overrides written in
         flows[f"{flow.id} ({sid})" if cfg.overrides else flow.id] = flow.version
         close = (
-            time.fromisoformat(cfg.registers_close_at) if cfg.registers_close_at else time(16, 30)
+            time.fromisoformat(cfg.registers_close_at) if cfg.registers_close_at else DEFAULT_REGISTERS_CLOSE
         )
         schools[sid] = _School(flow, trust.calendar(sid), close)
     return schools, {"trust": trust.name, "flows": dict(sorted(flows.items()))}

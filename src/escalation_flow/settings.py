@@ -30,10 +30,6 @@ class Settings(BaseSettings):
         description="'console', 'json', or 'auto' (console on a terminal, JSON otherwise).",
     )
     log_level: str = Field(default="INFO", description="Lowest log level written.")
-    registers_close_at: str = Field(
-        default="18:00",
-        description="Local time (HH:MM, school's zone) after which a school day is evaluated.",
-    )
     overdue_margin_minutes: int = Field(
         default=60,
         description="`status` exits non-zero when a timer is overdue by more than this.",

@@ -10,7 +10,7 @@
         urn: "100001"
         flow: ../../flows/leigh-academy-oaks.yaml
         calendars: [../calendars/england-2025-26.yaml, ../calendars/england-2026-27.yaml]
-        registers_close_at: "16:30"   # optional, local HH:MM; default from settings
+        registers_close_at: "16:30"   # optional, local HH:MM; default 16:30
         overrides:                    # optional: flow parameters this school sets differently,
           min_possible_sessions: 20   #   written into its flow (adapters.school_flows)
         address: ["12 Station Road", "Oakfield ME1 2AB"]   # optional, for letters

@@ -13,13 +13,17 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
 
 from escalation_flow.errors import CalendarError
+
+#: When registers close (local time) at a school whose trust file names no time: the one default
+#: the daemon, the backtest, replay and the pages share.
+DEFAULT_REGISTERS_CLOSE = time(16, 30)
 
 
 class Session(StrEnum):

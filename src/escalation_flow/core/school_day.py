@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.calendar import DEFAULT_REGISTERS_CLOSE, SchoolCalendar
 from escalation_flow.core.case import Case, apply
 from escalation_flow.core.decisions import Decision, Stimulus, quick_init
 from escalation_flow.core.definition import DAILY, TERM_END, Flow
@@ -78,7 +78,7 @@ class SchoolBook:
     ctx: Context
     school: str
     pupils: tuple[str, ...]
-    registers_close: time = time(16, 30)
+    registers_close: time = DEFAULT_REGISTERS_CLOSE
     #: the pupils this book runs cases for (None: every pupil); the others' open cases run in
     #: the book of the flow version they were opened under, so this one must not open theirs
     runs: BoolArray | None = None

@@ -28,7 +28,6 @@ from escalation_flow.daemon.locks import SqliteLock
 from escalation_flow.daemon.mirror import Mirror
 from escalation_flow.daemon.startup import (
     check_schools,
-    close_time,
     database_url,
     open_store,
     read_trust,
@@ -113,11 +112,7 @@ class Daemon:
                 school: SchoolClock(
                     school,
                     service.setup(school).zone,
-                    close_time(
-                        trust.school(school).registers_close_at,
-                        self.settings.registers_close_at,
-                        f"school {school}",
-                    ),
+                    service.setup(school).registers_close,
                 )
                 for school in service.schools()
             }

@@ -6,7 +6,6 @@ loads. Each failure is one typed error with a clear message (all of a trust's pr
 from __future__ import annotations
 
 import sqlite3
-from datetime import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -116,11 +115,3 @@ def check_schools(service: Service) -> None:
     raise kind("the daemon cannot start: " + "; ".join(summaries), problems)
 
 
-def close_time(text: str | None, default: str, where: str) -> time:
-    """A registers-close time, ``HH:MM`` local."""
-    value = text or default
-    try:
-        parsed = time.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{where}: registers_close_at {value!r} is not HH:MM") from None
-    return parsed.replace(second=0, microsecond=0)

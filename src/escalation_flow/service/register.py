@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.marks_reader import RegisterReader, SchoolRead
 from escalation_flow.adapters.trust_files import SchoolConfig
-from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.calendar import DEFAULT_REGISTERS_CLOSE, SchoolCalendar
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.engine import Context
 from escalation_flow.core.facts import FactTable, facts_from_counts
@@ -24,10 +24,6 @@ from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.errors import CalendarError
 
 T = TypeVar("T")
-
-#: As in the backtest: when the trust file gives no time, registers close at 16:30.
-DEFAULT_REGISTERS_CLOSE = time(16, 30)
-
 
 @dataclass(frozen=True)
 class SchoolSetup:
