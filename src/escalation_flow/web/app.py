@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,6 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from escalation_flow.adapters.store.staff_store import StaffStore
 from escalation_flow.clock import Clock, SystemClock
 from escalation_flow.errors import (
     ActionError,
@@ -37,6 +37,8 @@ from escalation_flow.errors import (
     InputError,
     NotFoundError,
 )
+from escalation_flow.ports import PageReads, PageStaff
+from escalation_flow.service import Service
 from escalation_flow.web import filters
 from escalation_flow.web.security import LoginForms, SecurityHeaders
 from escalation_flow.web.settings import WebSettings
@@ -52,18 +54,28 @@ class LoginRequiredError(Exception):
     """No live session: the browser is sent to the login page."""
 
 
+@dataclass(frozen=True)
+class PageBackend:
+    """What the pages run on, handed in by the composition (``cli.web.page_backend``): the
+    service for every use case, the store's read models and its staff accounts."""
+
+    service: Service
+    reads: PageReads
+    staff: PageStaff
+
+
 class WebApp:
-    """What every page shares: settings, the clock, the service (made on first use), templates."""
+    """What every page shares: settings, the clock, the backend (made on first use), templates."""
 
     def __init__(
         self,
-        service_factory: Callable[[], Any],
+        backend_factory: Callable[[], PageBackend],
         settings: WebSettings,
         clock: Clock | None = None,
     ) -> None:
         self.settings = settings
-        self._service_factory = service_factory
-        self._service: Any = None
+        self._backend_factory = backend_factory
+        self._backend: PageBackend | None = None
         self._clock = clock
         self._lock = threading.Lock()
         self.login_forms = LoginForms(settings.secret_key or secrets.token_urlsafe(32))
@@ -72,20 +84,28 @@ class WebApp:
         self.cache_lock = threading.Lock()
 
     @property
-    def service(self) -> Any:
+    def backend(self) -> PageBackend:
         with self._lock:
-            if self._service is None:
-                self._service = self._service_factory()
-            return self._service
+            if self._backend is None:
+                self._backend = self._backend_factory()
+            return self._backend
 
     @property
-    def staff(self) -> StaffStore:
-        return StaffStore(self.service.store.engine)
+    def service(self) -> Service:
+        return self.backend.service
+
+    @property
+    def reads(self) -> PageReads:
+        return self.backend.reads
+
+    @property
+    def staff(self) -> PageStaff:
+        return self.backend.staff
 
     @property
     def clock(self) -> Clock:
         if self._clock is None:
-            self._clock = getattr(self.service, "clock", None) or SystemClock()
+            self._clock = self.service.clock or SystemClock()
         return self._clock
 
     def now(self) -> datetime:
@@ -115,9 +135,12 @@ def web_of(request: Request) -> WebApp:
 
 
 def create_app(
-    service_factory: Callable[[], Any], settings: WebSettings, *, clock: Clock | None = None
+    backend_factory: Callable[[], PageBackend],
+    settings: WebSettings,
+    *,
+    clock: Clock | None = None,
 ) -> Starlette:
-    """The staff pages over the service ``service_factory()`` makes (on first use)."""
+    """The staff pages over the backend ``backend_factory()`` makes (on first use)."""
     from escalation_flow.web import login as login_pages
     from escalation_flow.web import (
         pages_case,
@@ -149,7 +172,7 @@ def create_app(
             HTTPException: _http_error,
         },
     )
-    app.state.web = WebApp(service_factory, settings, clock)
+    app.state.web = WebApp(backend_factory, settings, clock)
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from escalation_flow.adapters.store.staff_store import SessionRecord
 from escalation_flow.core.access import Principal
+from escalation_flow.ports import StaffSession
 from escalation_flow.web.app import ForbiddenError, LoginRequiredError, WebApp, web_of
 from escalation_flow.web.passwords import verify_password
 from escalation_flow.web.security import (
@@ -60,7 +60,7 @@ async def require_user(request: Request) -> Principal:
     return user
 
 
-def _live_user(web: WebApp, token: str) -> tuple[SessionRecord, Principal] | None:
+def _live_user(web: WebApp, token: str) -> tuple[StaffSession, Principal] | None:
     staff = web.staff
     session = staff.live_session(token_hash(token), web.now())
     if session is None:
@@ -75,7 +75,7 @@ async def checked_form(request: Request) -> tuple[Principal, FormData]:
     """The user and the posted form, refused (403) without the session's CSRF token."""
     user = await require_user(request)
     form = await request.form(max_fields=500)
-    session: SessionRecord = request.state.session
+    session: StaffSession = request.state.session
     given = form.get("csrf_token")
     if not isinstance(given, str) or not same_token(given, session.csrf_token):
         raise ForbiddenError(

@@ -17,7 +17,6 @@ from starlette.routing import BaseRoute, Route
 from escalation_flow.core.access import Principal
 from escalation_flow.core.marks import PupilRecord
 from escalation_flow.errors import NotFoundError
-from escalation_flow.web import reads
 from escalation_flow.web.app import ForbiddenError, WebApp, web_of
 from escalation_flow.web.case_story import fact_line, state_label, story, why
 from escalation_flow.web.chart import attendance_svg, weekly_attendance
@@ -138,7 +137,7 @@ def _case_context(
         ),
         "tasks": _open_tasks(web, user, flow, school, case, current_hidden),
         "timers": [] if case is None or current_hidden else list(case.pending_timers),
-        "letters": reads.letters_of(web.service.store.engine, school, pupil) if case else [],
+        "letters": web.reads.letters_of(school, pupil) if case else [],
         "chart": _chart(web, school, pupil, record),
         "facts": _facts(web, school, pupil),
         "events": _events(flow, user, school),

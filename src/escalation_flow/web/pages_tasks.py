@@ -13,7 +13,6 @@ from starlette.routing import BaseRoute, Route
 
 from escalation_flow.core.access import Grant, Principal, role_title
 from escalation_flow.errors import NotFoundError
-from escalation_flow.web import reads
 from escalation_flow.web.app import ForbiddenError, WebApp, web_of
 from escalation_flow.web.filters import humanize
 from escalation_flow.web.login import checked_form, field, require_user
@@ -68,7 +67,7 @@ def my_tasks(web: WebApp, user: Principal) -> list[TaskItem]:
     for school, views in views_by_school:
         flow = flow_of(web, school)
         roster = roster_of(web, school)
-        cases = {c.pupil: c for c in reads.open_cases(web.service.store.engine, school)}
+        cases = {c.pupil: c for c in web.reads.open_cases(school)}
         hidden = frozenset() if user.sees_safeguarding(school) else safeguarding_states(flow)
         name = school_name(web, school)
         for v in views:

@@ -14,10 +14,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
 
-from escalation_flow.adapters.store.models import Import
-from escalation_flow.adapters.store.staff_store import StaffStore
 from escalation_flow.core import definition as d
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.facts import FactTable, facts_as_of
@@ -75,7 +72,7 @@ def roster_of(web: WebApp, school: str) -> Roster:
     """The school's pupils (names, year groups), read again after each import."""
     stamp = _import_stamp(web)
     return _cached(  # type: ignore[no-any-return]
-        web, ("roster", school, stamp), lambda: web.service.store.load_roster(school)
+        web, ("roster", school, stamp), lambda: web.reads.roster(school)
     )
 
 
@@ -179,14 +176,8 @@ def stage_name(flow: d.Flow, number: int) -> str:
         return f"Stage {number}"
 
 
-def staff_store(web: WebApp) -> StaffStore:
-    return web.staff
-
-
 def _import_stamp(web: WebApp) -> int:
-    with web.service.store.engine.connect() as conn:
-        value = conn.execute(select(func.max(Import.id))).scalar()
-    return int(value or 0)
+    return web.reads.import_stamp()
 
 
 def _cached(web: WebApp, key: Any, build: Any) -> Any:

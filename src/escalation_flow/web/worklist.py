@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from escalation_flow.adapters.store.staff_store import Ack
 from escalation_flow.core import definition as d
 from escalation_flow.core.access import Principal
 from escalation_flow.core.marks import PupilRecord, Roster
+from escalation_flow.ports import TaskAck
 from escalation_flow.web.filters import humanize
 from escalation_flow.web.safeguarding import is_safeguarding_task
 from escalation_flow.web.school_data import task_definition
@@ -51,7 +51,7 @@ class TaskItem:
     ready: bool
     not_ready_why: str
     restricted: bool
-    ack: Ack | None
+    ack: TaskAck | None
     case_url: str
 
     @property
@@ -83,7 +83,7 @@ def task_item(
     school_name: str,
     today: date,
     stage_label: str,
-    ack: Ack | None,
+    ack: TaskAck | None,
 ) -> TaskItem:
     """One task for one viewer; safeguarding details are left out for those who may not see them."""
     record = roster.pupils.get(view.pupil)
