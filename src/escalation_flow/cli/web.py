@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from escalation_flow.clock import Clock
     from escalation_flow.core.access import Grant
     from escalation_flow.service import Service
-    from escalation_flow.web.app import PageBackend
+    from escalation_flow.web.webapp import PageBackend
 
 
 @main.command("serve")
@@ -72,7 +72,7 @@ def page_backend(service: Service) -> PageBackend:
     (the composition: the pages never build a store adapter themselves)."""
     from escalation_flow.adapters.store.page_reads import SqlPageReads
     from escalation_flow.adapters.store.staff_store import StaffStore
-    from escalation_flow.web.app import PageBackend
+    from escalation_flow.web.webapp import PageBackend
 
     return PageBackend(service, SqlPageReads(service.store), StaffStore(service.store.engine))
 

@@ -9,8 +9,8 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from escalation_flow.clock import Clock
-    from escalation_flow.web.app import PageBackend
     from escalation_flow.web.settings import WebSettings
+    from escalation_flow.web.webapp import PageBackend
 
 
 def create_app(

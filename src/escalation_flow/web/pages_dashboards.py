@@ -15,22 +15,19 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from escalation_flow.core.access import Principal
+from escalation_flow.core.definition import Flow, Stage
 from escalation_flow.errors import NotFoundError
 from escalation_flow.ports import OpenCase, PageReads
-from escalation_flow.web.app import WebApp, web_of
-from escalation_flow.web.login import require_user
-from escalation_flow.web.pages_flow import readable_school
+from escalation_flow.web.auth import require_user
+from escalation_flow.web.plan_words import stage_name
+from escalation_flow.web.readable import readable_school
 from escalation_flow.web.safeguarding import safeguarding_stages, safeguarding_states
-from escalation_flow.web.school_data import (
-    OLD_N_SCHOOL_DAYS,
-    SchoolRegister,
-    flow_of,
-    register_of,
-    school_name,
-    stage_name,
-)
+from escalation_flow.web.school_data import SchoolRegister, flow_of, register_of, school_name
+from escalation_flow.web.webapp import WebApp, web_of
 
 SHOWN = 12  # pupils listed per problem before "and N more"
+#: "N must be replaced within 5 school days": older ones are a data problem.
+OLD_N_SCHOOL_DAYS = 5
 RESTRICTED_ROW = "Safeguarding (details only for the designated safeguarding lead)"
 
 
@@ -119,7 +116,9 @@ def _school_context(web: WebApp, user: Principal, key: str) -> dict[str, Any]:
             row = stages.setdefault(-1, StageRow(-1, RESTRICTED_ROW))
         else:
             row = stages.setdefault(case.stage, StageRow(case.stage, stage_name(flow, case.stage)))
-        row.pupils.append(_link(register, school, case.pupil, _case_detail(register, case)))
+        case_flow = flow_of(web, school, case.flow_version)
+        detail = _case_detail(register, case, case_flow)
+        row.pupils.append(_link(register, school, case.pupil, detail))
     return {
         "title": school_name(web, school),
         "school": school,
@@ -146,8 +145,9 @@ def _school_context(web: WebApp, user: Principal, key: str) -> dict[str, Any]:
     }
 
 
-def _case_detail(register: SchoolRegister, case: OpenCase) -> str:
-    facts = register.facts_of(case.pupil) or {}
+def _case_detail(register: SchoolRegister, case: OpenCase, flow: Flow) -> str:
+    """Attendance as the case's flow version counts it, and since when the case is open."""
+    facts = register.facts_of(case.pupil, flow) or {}
     pct = facts.get("attendance_pct", math.nan)
     shown = "attendance not known yet" if math.isnan(pct) else f"attendance {pct:.1f}%"
     since = f", case open since {case.opened_on.day} {case.opened_on:%b}" if case.opened_on else ""
@@ -295,5 +295,5 @@ def _trust_context(web: WebApp, user: Principal) -> dict[str, Any]:
     }
 
 
-def _all_stages(web: WebApp, schools: list[str]) -> list[Any]:
+def _all_stages(web: WebApp, schools: list[str]) -> list[Stage]:
     return [s for school in schools for s in flow_of(web, school).definition.stages]

@@ -10,11 +10,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from escalation_flow.core import definition as d
-from escalation_flow.core.access import Principal
-from escalation_flow.web.app import WebApp, web_of
+from escalation_flow.web.auth import require_user
 from escalation_flow.web.filters import humanize
-from escalation_flow.web.login import require_user
+from escalation_flow.web.readable import readable_school
 from escalation_flow.web.school_data import flow_of, school_name
+from escalation_flow.web.webapp import web_of
 
 
 def routes() -> list[BaseRoute]:
@@ -32,20 +32,6 @@ class StageText:
     entry: list[tuple[str, str | None]]  # (the plan's words or the rule, the rule)
     entry_mode: str
     states: list[tuple[str, str | None, list[str]]]  # (name, plan's words, tasks)
-
-
-def readable_school(user: Principal, web: WebApp, school: str) -> str:
-    """The school's id if this user may read it; NotFoundError otherwise (no hint it exists)."""
-    from escalation_flow.errors import NotFoundError
-
-    trust = web.service.trust
-    try:
-        key = str(trust.resolve_school(school))
-    except NotFoundError:
-        raise NotFoundError(f"no school {school!r}") from None
-    if not user.can_read_school(key):
-        raise NotFoundError(f"no school {school!r}")
-    return key
 
 
 async def flow_page(request: Request) -> Response:
@@ -82,14 +68,7 @@ async def flow_svg(request: Request) -> Response:
 
         school = readable_school(user, web, request.path_params["school"])
         flow = flow_of(web, school)
-        key = ("flow-svg", flow.version)
-        with web.cache_lock:
-            cached = web.cache.get(key)
-        if cached is None:
-            cached = render(flow, "svg")
-            with web.cache_lock:
-                web.cache[key] = cached
-        return bytes(cached)
+        return web.cached(("flow-svg", flow.version), lambda: render(flow, "svg"))
 
     data = await run_in_threadpool(build)
     # An SVG opened as an image cannot run script; the policy says so again if opened directly.
