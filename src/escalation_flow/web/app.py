@@ -41,7 +41,7 @@ from escalation_flow.web.webapp import (
     LoginRequiredError,
     PageBackend,
     WebApp,
-    web_of,
+    error_page,
 )
 
 
@@ -90,18 +90,6 @@ async def _to_login(request: Request, exc: Exception) -> Response:
     if request.method != "GET" or not target.startswith("/"):
         target = "/tasks"
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-
-
-def error_page(request: Request, status: int, title: str, message: str) -> Response:
-    web = web_of(request)
-    user = getattr(request.state, "user", None)
-    context = {"title": title, "message": message, "user": user, "csrf": _csrf_of(request)}
-    return web.templates.TemplateResponse(request, "error.html", context, status_code=status)
-
-
-def _csrf_of(request: Request) -> str | None:
-    session = getattr(request.state, "session", None)
-    return None if session is None else str(session.csrf_token)
 
 
 async def _forbidden(request: Request, exc: Exception) -> Response:

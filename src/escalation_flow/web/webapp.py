@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from escalation_flow.clock import Clock, SystemClock
@@ -128,6 +129,19 @@ def _environment() -> Environment:
     )
     filters.install(env)
     return env
+
+
+def error_page(request: Request, status: int, title: str, message: str) -> Response:
+    """A page that says what went wrong, in the site's frame (never a traceback)."""
+    web = web_of(request)
+    user = getattr(request.state, "user", None)
+    context = {"title": title, "message": message, "user": user, "csrf": _csrf_of(request)}
+    return web.templates.TemplateResponse(request, "error.html", context, status_code=status)
+
+
+def _csrf_of(request: Request) -> str | None:
+    session = getattr(request.state, "session", None)
+    return None if session is None else str(session.csrf_token)
 
 
 def web_of(request: Request) -> WebApp:
