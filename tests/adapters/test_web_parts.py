@@ -17,8 +17,8 @@ from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import ID_OF_CODE
 from escalation_flow.web.case_story import shown_value
 from escalation_flow.web.chart import Threshold, attendance_svg, weekly_attendance
+from escalation_flow.web.plan_words import thresholds
 from escalation_flow.web.safeguarding import restricted_events
-from escalation_flow.web.school_data import thresholds
 
 ROOT = Path(__file__).resolve().parents[2]
 CSS = ROOT / "src" / "escalation_flow" / "web" / "static" / "style.css"

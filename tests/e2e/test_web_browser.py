@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from escalation_flow.adapters.store import Store
+from escalation_flow.cli.web import page_backend
 from escalation_flow.web import create_app
 from escalation_flow.web.settings import WebSettings
 from tests.e2e.web_world import PASSWORD, SAFEGUARDING_PUPIL, TODAY, new_world
@@ -66,7 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     world = new_world(tmp_path_factory.mktemp("browser"))
     store = Store(world.url)
     service = world.service(store)
-    app = create_app(lambda: service, WebSettings(today=TODAY))
+    app = create_app(lambda: page_backend(service), WebSettings(today=TODAY))
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)

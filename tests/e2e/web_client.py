@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from starlette.testclient import TestClient
 
 from escalation_flow.adapters.store import Store
+from escalation_flow.cli.web import page_backend
 from escalation_flow.web import create_app
 from escalation_flow.web.settings import WebSettings
 from tests.e2e.web_world import PASSWORD, TODAY, World
@@ -21,7 +22,7 @@ def pages(world: World, *, https: bool = True, **settings: object) -> Iterator[T
     """A client on a fresh application over the world's database."""
     store = Store(world.url)
     service = world.service(store)
-    app = create_app(lambda: service, WebSettings(today=TODAY, **settings))  # type: ignore[arg-type]
+    app = create_app(lambda: page_backend(service), WebSettings(today=TODAY, **settings))  # type: ignore[arg-type]
     base = "https://testserver" if https else "http://testserver"
     try:
         with TestClient(app, base_url=base, follow_redirects=False) as client:

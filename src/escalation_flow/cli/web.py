@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from escalation_flow.adapters.trust_files import Trust
     from escalation_flow.clock import Clock
     from escalation_flow.core.access import Grant
+    from escalation_flow.service import Service
+    from escalation_flow.web.webapp import PageBackend
 
 
 @main.command("serve")
@@ -54,15 +56,25 @@ def serve(host: str, port: int, today: datetime | None, proxy_headers: bool) -> 
         SystemClock() if day is None else ShiftedClock(SystemClock(), day, trust.timezone)
     )
 
-    def service_factory() -> object:
+    def backend_factory() -> PageBackend:
         from escalation_flow.service import Service
 
-        return Service(store, trust, clock, worker="web")
+        return page_backend(Service(store, trust, clock, worker="web"))
 
-    app = create_app(service_factory, web_settings, clock=clock)
+    app = create_app(backend_factory, web_settings, clock=clock)
     shown = f" as if today were {day.isoformat()}" if day else ""
     click.echo(f"staff pages on http://{host}:{port}/ ({settings.database_url}){shown}", err=True)
     uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, log_level="warning")
+
+
+def page_backend(service: Service) -> PageBackend:
+    """The pages' backend over a service: the store's read models and staff accounts beside it
+    (the composition: the pages never build a store adapter themselves)."""
+    from escalation_flow.adapters.store.page_reads import SqlPageReads
+    from escalation_flow.adapters.store.staff_store import StaffStore
+    from escalation_flow.web.webapp import PageBackend
+
+    return PageBackend(service, SqlPageReads(service.store), StaffStore(service.store.engine))
 
 
 class ShiftedClock:

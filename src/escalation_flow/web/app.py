@@ -1,135 +1,60 @@
-"""The staff pages as one Starlette application: ``create_app(service_factory, settings)``.
+"""The staff pages as one Starlette application: ``create_app(backend_factory, settings)``.
 
 Server-rendered Jinja2 pages and plain HTML forms: no script, no build step. Every route asks
-``web.login.require_user`` who is there (or sends them to the login page), every form is checked
+``web.auth.require_user`` who is there (or sends them to the login page), every form is checked
 for its CSRF token, and every page that names a school or a pupil checks the grant for it
 (``core.access``). Blocking work (the database, the facts) runs in the thread pool.
 
-Nothing is built at import time: ``create_app`` builds the application; the service is made on
-first use by ``service_factory`` (so that tests and ``serve`` hand in their own).
+This module composes: the pages (``pages_*``) depend on the shared helpers (``webapp``,
+``auth``, ``readable``, ``school_data``, ...), never on each other or on this module. Nothing is
+built at import time: ``create_app`` builds the application; the backend is made on first use
+by ``backend_factory`` (so that tests and ``serve`` hand in their own).
 """
 
 from __future__ import annotations
 
-import secrets
-import threading
 from collections.abc import Callable
-from datetime import date, datetime
-from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
+from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
-from escalation_flow.adapters.store.staff_store import StaffStore
-from escalation_flow.clock import Clock, SystemClock
-from escalation_flow.errors import (
-    ActionError,
-    ConflictError,
-    EscalationFlowError,
-    InputError,
-    NotFoundError,
+from escalation_flow.clock import Clock
+from escalation_flow.errors import ActionError, ConflictError, InputError, NotFoundError
+from escalation_flow.web import (
+    pages_case,
+    pages_dashboards,
+    pages_flow,
+    pages_letters,
+    pages_login,
+    pages_tasks,
 )
-from escalation_flow.web import filters
-from escalation_flow.web.security import LoginForms, SecurityHeaders
+from escalation_flow.web.security import SecurityHeaders
 from escalation_flow.web.settings import WebSettings
-
-HERE = Path(__file__).resolve().parent
-
-
-class ForbiddenError(EscalationFlowError):
-    """The logged-in member of staff may not do this (or may not read this)."""
-
-
-class LoginRequiredError(Exception):
-    """No live session: the browser is sent to the login page."""
-
-
-class WebApp:
-    """What every page shares: settings, the clock, the service (made on first use), templates."""
-
-    def __init__(
-        self,
-        service_factory: Callable[[], Any],
-        settings: WebSettings,
-        clock: Clock | None = None,
-    ) -> None:
-        self.settings = settings
-        self._service_factory = service_factory
-        self._service: Any = None
-        self._clock = clock
-        self._lock = threading.Lock()
-        self.login_forms = LoginForms(settings.secret_key or secrets.token_urlsafe(32))
-        self.templates = Jinja2Templates(env=_environment())
-        self.cache: dict[Any, Any] = {}
-        self.cache_lock = threading.Lock()
-
-    @property
-    def service(self) -> Any:
-        with self._lock:
-            if self._service is None:
-                self._service = self._service_factory()
-            return self._service
-
-    @property
-    def staff(self) -> StaffStore:
-        return StaffStore(self.service.store.engine)
-
-    @property
-    def clock(self) -> Clock:
-        if self._clock is None:
-            self._clock = getattr(self.service, "clock", None) or SystemClock()
-        return self._clock
-
-    def now(self) -> datetime:
-        return self.clock.now()
-
-    def today(self) -> date:
-        if self.settings.today is not None:
-            return self.settings.today
-        return self.now().astimezone(ZoneInfo(self.service.trust.timezone)).date()
-
-
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(HERE / "templates")),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    filters.install(env)
-    return env
-
-
-def web_of(request: Request) -> WebApp:
-    web: WebApp = request.app.state.web
-    return web
+from escalation_flow.web.webapp import (
+    HERE,
+    ForbiddenError,
+    LoginRequiredError,
+    PageBackend,
+    WebApp,
+    error_page,
+)
 
 
 def create_app(
-    service_factory: Callable[[], Any], settings: WebSettings, *, clock: Clock | None = None
+    backend_factory: Callable[[], PageBackend],
+    settings: WebSettings,
+    *,
+    clock: Clock | None = None,
 ) -> Starlette:
-    """The staff pages over the service ``service_factory()`` makes (on first use)."""
-    from escalation_flow.web import login as login_pages
-    from escalation_flow.web import (
-        pages_case,
-        pages_dashboards,
-        pages_flow,
-        pages_letters,
-        pages_tasks,
-    )
-
+    """The staff pages over the backend ``backend_factory()`` makes (on first use)."""
     routes = [
         Route("/", _home),
-        *login_pages.routes(),
+        *pages_login.routes(),
         *pages_tasks.routes(),
         *pages_case.routes(),
         *pages_letters.routes(),
@@ -149,7 +74,7 @@ def create_app(
             HTTPException: _http_error,
         },
     )
-    app.state.web = WebApp(service_factory, settings, clock)
+    app.state.web = WebApp(backend_factory, settings, clock)
     app.add_middleware(SecurityHeaders)
     return app
 
@@ -164,21 +89,7 @@ async def _to_login(request: Request, exc: Exception) -> Response:
         target += "?" + request.url.query
     if request.method != "GET" or not target.startswith("/"):
         target = "/tasks"
-    from urllib.parse import quote
-
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-
-
-def error_page(request: Request, status: int, title: str, message: str) -> Response:
-    web = web_of(request)
-    user = getattr(request.state, "user", None)
-    context = {"title": title, "message": message, "user": user, "csrf": _csrf_of(request)}
-    return web.templates.TemplateResponse(request, "error.html", context, status_code=status)
-
-
-def _csrf_of(request: Request) -> str | None:
-    session = getattr(request.state, "session", None)
-    return None if session is None else str(session.csrf_token)
 
 
 async def _forbidden(request: Request, exc: Exception) -> Response:

@@ -16,6 +16,7 @@ from escalation_flow.core import definition as d
 from escalation_flow.core.access import role_title
 from escalation_flow.core.fact_names import ALL_FACTS, Unit
 from escalation_flow.web.filters import day, humanize
+from escalation_flow.web.plan_words import stage_name
 
 RESTRICTED = "A safeguarding record. Only the designated safeguarding lead and the trust's attendance team can see it."
 
@@ -204,6 +205,4 @@ def _reason_text(flow: d.Flow, e: Mapping[str, Any]) -> str | None:
 
 
 def _stage(flow: d.Flow, number: int) -> str:
-    from escalation_flow.web.school_data import stage_name
-
     return stage_name(flow, number)

@@ -79,6 +79,19 @@ def number(value: Any) -> str:
     return str(int(number)) if number.is_integer() else f"{number:.2f}"
 
 
+_LETTER_STATUS = {
+    "prepared": "prepared, waiting for approval",
+    "approved": "approved, ready to send",
+    "sent": "sent",
+    "superseded": "no longer needed (the case moved on before it was sent)",
+}
+
+
+def letter_status(status: str) -> str:
+    """Where a letter is, in words (the case page's list of letters)."""
+    return _LETTER_STATUS.get(status, status)
+
+
 def plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
 
@@ -92,5 +105,6 @@ def install(env: Environment) -> None:
         pct=pct,
         number=number,
         role=role_title,
+        letter_status=letter_status,
     )
     env.globals.update(plural=plural)

@@ -15,26 +15,25 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from escalation_flow.core.access import Principal
+from escalation_flow.core.definition import Flow
 from escalation_flow.core.marks import PupilRecord
 from escalation_flow.errors import NotFoundError
-from escalation_flow.web import reads
-from escalation_flow.web.app import ForbiddenError, WebApp, web_of
+from escalation_flow.service.views import CaseView
+from escalation_flow.web.auth import checked_form, field, require_user
 from escalation_flow.web.case_story import fact_line, state_label, story, why
 from escalation_flow.web.chart import attendance_svg, weekly_attendance
 from escalation_flow.web.filters import humanize
-from escalation_flow.web.login import checked_form, field, require_user
-from escalation_flow.web.pages_flow import readable_school
-from escalation_flow.web.safeguarding import is_safeguarding_name, restricted_events
-from escalation_flow.web.school_data import (
-    flow_of,
-    register_of,
-    school_name,
-    stage_name,
-    term_name,
-    thresholds,
+from escalation_flow.web.plan_words import stage_name, term_name, thresholds
+from escalation_flow.web.readable import readable_pupil
+from escalation_flow.web.safeguarding import (
+    is_safeguarding_name,
+    restricted_events,
+    safeguarding_states,
 )
+from escalation_flow.web.school_data import flow_of, register_of, school_name
 from escalation_flow.web.security import client_address
-from escalation_flow.web.worklist import pupil_name, task_item
+from escalation_flow.web.webapp import ForbiddenError, WebApp, web_of
+from escalation_flow.web.worklist import TaskItem, pupil_name, task_item
 
 #: The facts a member of staff looks at first; the rest are one click away.
 KEY_FACTS = (
@@ -54,21 +53,6 @@ def routes() -> list[BaseRoute]:
         Route("/schools/{school}/pupils/{pupil}", case_page, methods=["GET"]),
         Route("/schools/{school}/pupils/{pupil}/events", record_event, methods=["POST"]),
     ]
-
-
-def readable_pupil(
-    web: WebApp, user: Principal, school_key: str, pupil: str
-) -> tuple[str, PupilRecord]:
-    """The school and the pupil's record, if this person may read them; else NotFoundError."""
-    school = readable_school(user, web, school_key)
-    register = register_of(web, school, web.today())
-    known = pupil in register.roster.pupils or (
-        register.facts is not None and pupil in register.facts.pupils
-    )
-    record = register.pupil(pupil)
-    if not known or not user.can_read_pupil(school, record.year_group or None):
-        raise NotFoundError(f"no pupil {pupil!r}")
-    return school, record
 
 
 async def case_page(request: Request) -> Response:
@@ -138,9 +122,9 @@ def _case_context(
         ),
         "tasks": _open_tasks(web, user, flow, school, case, current_hidden),
         "timers": [] if case is None or current_hidden else list(case.pending_timers),
-        "letters": reads.letters_of(web.service.store.engine, school, pupil) if case else [],
+        "letters": web.reads.letters_of(school, pupil) if case else [],
         "chart": _chart(web, school, pupil, record),
-        "facts": _facts(web, school, pupil),
+        "facts": _facts(web, school, pupil, flow),
         "events": _events(flow, user, school),
         "can_write": user.can_write(school),
         "may_approve": user.may_approve_letter(school, "attendance_lead"),
@@ -151,13 +135,11 @@ def _case_context(
     }
 
 
-def _in_restricted_state(flow: Any, state: str) -> bool:
-    from escalation_flow.web.safeguarding import safeguarding_states
-
+def _in_restricted_state(flow: Flow, state: str) -> bool:
     return state in safeguarding_states(flow)
 
 
-def _stage_title(flow: Any, case: Any, hidden: bool) -> str:
+def _stage_title(flow: Flow, case: CaseView | None, hidden: bool) -> str:
     if case is None:
         return "No case: attendance has not met any stage of the plan"
     if case.status != "open":
@@ -168,8 +150,8 @@ def _stage_title(flow: Any, case: Any, hidden: bool) -> str:
 
 
 def _open_tasks(
-    web: WebApp, user: Principal, flow: Any, school: str, case: Any, hidden: bool
-) -> list[Any]:
+    web: WebApp, user: Principal, flow: Flow, school: str, case: CaseView | None, hidden: bool
+) -> list[TaskItem]:
     if case is None:
         return []
     roster = register_of(web, school, web.today()).roster
@@ -212,9 +194,10 @@ def _chart(web: WebApp, school: str, pupil: str, record: PupilRecord) -> str | N
     return attendance_svg(weeks, lines, title)
 
 
-def _facts(web: WebApp, school: str, pupil: str) -> dict[str, Any]:
+def _facts(web: WebApp, school: str, pupil: str, flow: Flow) -> dict[str, Any]:
+    """The pupil's facts as known now, counted as ``flow`` (their open case's version) counts."""
     register = register_of(web, school, web.today())
-    values = register.facts_of(pupil)
+    values = register.facts_of(pupil, flow)
     if values is None:
         return {"key": [], "all": [], "as_of": None}
     return {
@@ -233,7 +216,7 @@ def _open_version(web: WebApp, school: str, pupil: str) -> str:
     return case.flow_version if case.status == "open" else ""
 
 
-def _events(flow: Any, user: Principal, school: str) -> list[tuple[str, str, str | None]]:
+def _events(flow: Flow, user: Principal, school: str) -> list[tuple[str, str, str | None]]:
     """The flow's manual events: (id, label, plan's words)."""
     return [(e.id, humanize(e.id), e.quote) for e in flow.definition.events]
 

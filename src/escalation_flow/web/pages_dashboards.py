@@ -15,22 +15,19 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from escalation_flow.core.access import Principal
+from escalation_flow.core.definition import Flow, Stage
 from escalation_flow.errors import NotFoundError
-from escalation_flow.web import reads
-from escalation_flow.web.app import WebApp, web_of
-from escalation_flow.web.login import require_user
-from escalation_flow.web.pages_flow import readable_school
+from escalation_flow.ports import OpenCase, PageReads
+from escalation_flow.web.auth import require_user
+from escalation_flow.web.plan_words import stage_name
+from escalation_flow.web.readable import readable_school
 from escalation_flow.web.safeguarding import safeguarding_stages, safeguarding_states
-from escalation_flow.web.school_data import (
-    OLD_N_SCHOOL_DAYS,
-    SchoolRegister,
-    flow_of,
-    register_of,
-    school_name,
-    stage_name,
-)
+from escalation_flow.web.school_data import SchoolRegister, flow_of, register_of, school_name
+from escalation_flow.web.webapp import WebApp, web_of
 
 SHOWN = 12  # pupils listed per problem before "and N more"
+#: "N must be replaced within 5 school days": older ones are a data problem.
+OLD_N_SCHOOL_DAYS = 5
 RESTRICTED_ROW = "Safeguarding (details only for the designated safeguarding lead)"
 
 
@@ -104,7 +101,6 @@ def _school_context(web: WebApp, user: Principal, key: str) -> dict[str, Any]:
     years = user.year_groups_at(school)
     pupils = _pupils_in_scope(register, years)
     flow = flow_of(web, school)
-    engine = web.service.store.engine
     hidden = frozenset() if user.sees_safeguarding(school) else safeguarding_states(flow)
     hidden_stages = safeguarding_stages(flow) if hidden else frozenset()
     stages = {
@@ -112,7 +108,7 @@ def _school_context(web: WebApp, user: Principal, key: str) -> dict[str, Any]:
         for s in flow.definition.stages
         if not s.universal and s.number not in hidden_stages
     }
-    for case in reads.open_cases(engine, school):
+    for case in web.reads.open_cases(school):
         if case.pupil not in pupils:
             continue
         if case.state in hidden:
@@ -120,7 +116,9 @@ def _school_context(web: WebApp, user: Principal, key: str) -> dict[str, Any]:
             row = stages.setdefault(-1, StageRow(-1, RESTRICTED_ROW))
         else:
             row = stages.setdefault(case.stage, StageRow(case.stage, stage_name(flow, case.stage)))
-        row.pupils.append(_link(register, school, case.pupil, _case_detail(register, case)))
+        case_flow = flow_of(web, school, case.flow_version)
+        detail = _case_detail(register, case, case_flow)
+        row.pupils.append(_link(register, school, case.pupil, detail))
     return {
         "title": school_name(web, school),
         "school": school,
@@ -132,7 +130,7 @@ def _school_context(web: WebApp, user: Principal, key: str) -> dict[str, Any]:
         else None,
         "headline": _headline(register, pupils),
         "stages": sorted(stages.values(), key=lambda r: -r.number if r.number >= 0 else -99),
-        "workload": _workload(engine, school, today, pupils, user),
+        "workload": _workload(web.reads, school, today, pupils),
         "unmarked": _problem(register, pupils, "unmarked_sessions", 0, "{n} unmarked session(s)"),
         "old_n": _problem(
             register,
@@ -142,13 +140,14 @@ def _school_context(web: WebApp, user: Principal, key: str) -> dict[str, Any]:
             "oldest N is {n} school days old",
         ),
         "old_n_days": OLD_N_SCHOOL_DAYS,
-        "freshness": reads.freshness(engine, school),
+        "freshness": web.reads.freshness(school),
         "flow_title": flow.definition.title,
     }
 
 
-def _case_detail(register: SchoolRegister, case: reads.OpenCase) -> str:
-    facts = register.facts_of(case.pupil) or {}
+def _case_detail(register: SchoolRegister, case: OpenCase, flow: Flow) -> str:
+    """Attendance as the case's flow version counts it, and since when the case is open."""
+    facts = register.facts_of(case.pupil, flow) or {}
     pct = facts.get("attendance_pct", math.nan)
     shown = "attendance not known yet" if math.isnan(pct) else f"attendance {pct:.1f}%"
     since = f", case open since {case.opened_on.day} {case.opened_on:%b}" if case.opened_on else ""
@@ -209,19 +208,26 @@ def _problem(
     return links, len(found)
 
 
-def _workload(
-    engine: Any, school: str, today: date, pupils: set[str], user: Principal
-) -> list[reads.TaskCount]:
+@dataclass(frozen=True)
+class TaskCount:
+    role: str
+    overdue: int
+    this_week: int
+    next_week: int
+
+
+def _workload(reads: PageReads, school: str, today: date, pupils: set[str]) -> list[TaskCount]:
     end_of_week = today + timedelta(days=6 - today.weekday())
     end_of_next = end_of_week + timedelta(days=7)
     counts: dict[str, Counter[str]] = {}
-    for pupil, role, due in reads.open_task_rows(engine, school, end_of_next):
-        if pupil and pupil not in pupils:
+    for task in reads.tasks_due_by(school, end_of_next):
+        if task.pupil and task.pupil not in pupils:
             continue
+        due = task.due
         bucket = "overdue" if due < today else "this_week" if due <= end_of_week else "next_week"
-        counts.setdefault(role, Counter())[bucket] += 1
+        counts.setdefault(task.role, Counter())[bucket] += 1
     return [
-        reads.TaskCount(role, c["overdue"], c["this_week"], c["next_week"])
+        TaskCount(role, c["overdue"], c["this_week"], c["next_week"])
         for role, c in sorted(counts.items())
     ]
 
@@ -256,15 +262,14 @@ def _trust_context(web: WebApp, user: Principal) -> dict[str, Any]:
     trust = web.service.trust
     schools = user.readable_schools(trust.schools)
     today = web.today()
-    engine = web.service.store.engine
-    by_stage = reads.stage_counts(engine)
-    overdue = reads.overdue_counts(engine, today)
+    by_stage = web.reads.stage_counts()
+    overdue = web.reads.overdue_counts(today)
     max_stage = max([s.number for s in _all_stages(web, schools)] or [1])
     rows = []
     for school in schools:
         register = register_of(web, school, today)
         everyone = _pupils_in_scope(register, None)
-        counts = by_stage.get(school, Counter())
+        counts = by_stage.get(school, {})
         rows.append(
             SchoolRow(
                 school=school,
@@ -277,7 +282,7 @@ def _trust_context(web: WebApp, user: Principal) -> dict[str, Any]:
                 old_n_pupils=_problem(
                     register, everyone, "oldest_unresolved_n_school_days", OLD_N_SCHOOL_DAYS, ""
                 )[1],
-                last_day_evaluated=reads.freshness(engine, school).last_day_evaluated,
+                last_day_evaluated=web.reads.freshness(school).last_day_evaluated,
             )
         )
     return {
@@ -290,5 +295,5 @@ def _trust_context(web: WebApp, user: Principal) -> dict[str, Any]:
     }
 
 
-def _all_stages(web: WebApp, schools: list[str]) -> list[Any]:
+def _all_stages(web: WebApp, schools: list[str]) -> list[Stage]:
     return [s for school in schools for s in flow_of(web, school).definition.stages]

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import graphviz
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from escalation_flow.adapters.flow_graph import mermaid, readable, render, stage_title
 from escalation_flow.core import definition as d
-from escalation_flow.core.access import Principal
-from escalation_flow.web.app import WebApp, web_of
+from escalation_flow.web.auth import require_user
 from escalation_flow.web.filters import humanize
-from escalation_flow.web.login import require_user
+from escalation_flow.web.readable import readable_school
 from escalation_flow.web.school_data import flow_of, school_name
+from escalation_flow.web.webapp import WebApp, error_page, web_of
+
+#: Graphviz draws the diagram; a machine without it still gets the plan in words and as text.
+NO_GRAPHVIZ = (
+    "The diagram cannot be drawn on this server: Graphviz (the dot program) is not installed. "
+    "The plan is written out stage by stage on the plan's page, with the diagram as Mermaid "
+    "text that any Mermaid viewer draws."
+)
 
 
 def routes() -> list[BaseRoute]:
@@ -34,20 +43,6 @@ class StageText:
     states: list[tuple[str, str | None, list[str]]]  # (name, plan's words, tasks)
 
 
-def readable_school(user: Principal, web: WebApp, school: str) -> str:
-    """The school's id if this user may read it; NotFoundError otherwise (no hint it exists)."""
-    from escalation_flow.errors import NotFoundError
-
-    trust = web.service.trust
-    try:
-        key = str(trust.resolve_school(school))
-    except NotFoundError:
-        raise NotFoundError(f"no school {school!r}") from None
-    if not user.can_read_school(key):
-        raise NotFoundError(f"no school {school!r}")
-    return key
-
-
 async def flow_page(request: Request) -> Response:
     user = await require_user(request)
     web = web_of(request)
@@ -64,6 +59,9 @@ async def flow_page(request: Request) -> Response:
                 (humanize(u.task.id), u.quote, u.task.role.value) for u in flow.definition.universal
             ],
             "events": [(humanize(e.id), e.quote) for e in flow.definition.events],
+            "diagram": diagram_svg(web, flow) is not None,
+            "mermaid": mermaid(flow),
+            "no_graphviz": NO_GRAPHVIZ,
         }
 
     context = await run_in_threadpool(build)
@@ -77,21 +75,13 @@ async def flow_svg(request: Request) -> Response:
     user = await require_user(request)
     web = web_of(request)
 
-    def build() -> bytes:
-        from escalation_flow.adapters.flow_graph import render
-
+    def build() -> bytes | None:
         school = readable_school(user, web, request.path_params["school"])
-        flow = flow_of(web, school)
-        key = ("flow-svg", flow.version)
-        with web.cache_lock:
-            cached = web.cache.get(key)
-        if cached is None:
-            cached = render(flow, "svg")
-            with web.cache_lock:
-                web.cache[key] = cached
-        return bytes(cached)
+        return diagram_svg(web, flow_of(web, school))
 
     data = await run_in_threadpool(build)
+    if data is None:
+        return error_page(request, 503, "Diagram not available", NO_GRAPHVIZ)
     # An SVG opened as an image cannot run script; the policy says so again if opened directly.
     return Response(
         data,
@@ -100,9 +90,15 @@ async def flow_svg(request: Request) -> Response:
     )
 
 
-def _stage_text(flow: d.Flow, stage: d.Stage) -> StageText:
-    from escalation_flow.adapters.flow_graph import readable, stage_title
+def diagram_svg(web: WebApp, flow: d.Flow) -> bytes | None:
+    """The plan drawn as SVG (drawn once per version), or None when Graphviz is missing."""
+    try:
+        return web.cached(("flow-svg", flow.version), lambda: render(flow, "svg"))
+    except graphviz.ExecutableNotFound:
+        return None  # not cached: installing Graphviz needs no restart
 
+
+def _stage_text(flow: d.Flow, stage: d.Stage) -> StageText:
     entry: list[tuple[str, str | None]] = []
     mode = ""
     if stage.universal:

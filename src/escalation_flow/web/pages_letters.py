@@ -14,13 +14,16 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from escalation_flow.core.access import Principal
+from escalation_flow.core.marks import PupilRecord
 from escalation_flow.errors import NotFoundError
-from escalation_flow.web.app import ForbiddenError, WebApp, web_of
-from escalation_flow.web.login import checked_form, require_user
-from escalation_flow.web.pages_case import readable_pupil
+from escalation_flow.service.views import LetterView, TaskView
+from escalation_flow.web.auth import checked_form, require_user
+from escalation_flow.web.plan_words import stage_name
+from escalation_flow.web.readable import readable_pupil
 from escalation_flow.web.safeguarding import is_safeguarding_task
-from escalation_flow.web.school_data import flow_of, school_name, stage_name
+from escalation_flow.web.school_data import flow_of, roster_of, school_name
 from escalation_flow.web.security import LETTER_CSP, client_address
+from escalation_flow.web.webapp import ForbiddenError, WebApp, web_of
 from escalation_flow.web.worklist import pupil_name, task_item
 
 
@@ -33,7 +36,9 @@ def routes() -> list[BaseRoute]:
     ]
 
 
-def readable_letter(web: WebApp, user: Principal, letter_id: int) -> tuple[Any, Any, Any]:
+def readable_letter(
+    web: WebApp, user: Principal, letter_id: int
+) -> tuple[LetterView, TaskView, PupilRecord]:
     """(letter, its task, the pupil's record) if this person may read it; else NotFoundError."""
     try:
         letter = web.service.letter(letter_id)
@@ -66,7 +71,7 @@ async def letter_page(request: Request) -> Response:
                 task,
                 user=user,
                 flow=flow,
-                roster=_roster(web, letter.school),
+                roster=roster_of(web, letter.school),
                 school_name=school_name(web, letter.school),
                 today=web.today(),
                 stage_label=stage_name(flow, case.stage),
@@ -90,12 +95,6 @@ async def letter_page(request: Request) -> Response:
     context = await run_in_threadpool(build)
     context.update(user=user, csrf=request.state.session.csrf_token, nav="tasks")
     return web.templates.TemplateResponse(request, "letter.html", context)
-
-
-def _roster(web: WebApp, school: str) -> Any:
-    from escalation_flow.web.school_data import roster_of
-
-    return roster_of(web, school)
 
 
 async def letter_html(request: Request) -> Response:

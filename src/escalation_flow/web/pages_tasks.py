@@ -12,14 +12,16 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from escalation_flow.core.access import Grant, Principal, role_title
+from escalation_flow.core.marks import Roster
 from escalation_flow.errors import NotFoundError
-from escalation_flow.web import reads
-from escalation_flow.web.app import ForbiddenError, WebApp, web_of
+from escalation_flow.service.views import TaskView
+from escalation_flow.web.auth import checked_form, field, require_user
 from escalation_flow.web.filters import humanize
-from escalation_flow.web.login import checked_form, field, require_user
-from escalation_flow.web.safeguarding import safeguarding_states
-from escalation_flow.web.school_data import flow_of, roster_of, school_name, stage_name
+from escalation_flow.web.plan_words import stage_name
+from escalation_flow.web.safeguarding import is_safeguarding_task, safeguarding_states
+from escalation_flow.web.school_data import flow_of, roster_of, school_name
 from escalation_flow.web.security import client_address
+from escalation_flow.web.webapp import ForbiddenError, WebApp, web_of
 from escalation_flow.web.worklist import TaskItem, pupil_name, task_item
 
 MAX_BULK = 200
@@ -53,7 +55,7 @@ def my_tasks(web: WebApp, user: Principal) -> list[TaskItem]:
     """Every open task on this person's worklist, in the service's order (most overdue first)."""
     today = web.today()
     items: list[TaskItem] = []
-    views_by_school: list[tuple[str, list[Any]]] = []
+    views_by_school: list[tuple[str, list[TaskView]]] = []
     for school in user.readable_schools(web.service.trust.schools):
         if not user.task_roles(school):
             continue
@@ -68,7 +70,7 @@ def my_tasks(web: WebApp, user: Principal) -> list[TaskItem]:
     for school, views in views_by_school:
         flow = flow_of(web, school)
         roster = roster_of(web, school)
-        cases = {c.pupil: c for c in reads.open_cases(web.service.store.engine, school)}
+        cases = {c.pupil: c for c in web.reads.open_cases(school)}
         hidden = frozenset() if user.sees_safeguarding(school) else safeguarding_states(flow)
         name = school_name(web, school)
         for v in views:
@@ -180,7 +182,7 @@ def _flash(web: WebApp, user: Principal, query: dict[str, str]) -> str | None:
     return f"Recorded {humanize(view.template or view.task).lower()} for {who}{outcome}."
 
 
-def _year(roster: Any, pupil: str) -> str | None:
+def _year(roster: Roster, pupil: str) -> str | None:
     record = roster.pupils.get(pupil)
     return record.year_group if record else None
 
@@ -188,10 +190,8 @@ def _year(roster: Any, pupil: str) -> str | None:
 # -- actions ------------------------------------------------------------------------------------
 
 
-def task_for_action(web: WebApp, user: Principal, task_id: int) -> Any:
+def task_for_action(web: WebApp, user: Principal, task_id: int) -> TaskView:
     """The task if this person may record it; 404 if they may not even read it, 403 if read-only."""
-    from escalation_flow.web.safeguarding import is_safeguarding_task
-
     try:
         view = web.service.task(task_id)
     except NotFoundError:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
-from escalation_flow.adapters.store.staff_store import Ack
 from escalation_flow.core import definition as d
 from escalation_flow.core.access import Principal
 from escalation_flow.core.marks import PupilRecord, Roster
+from escalation_flow.ports import TaskAck
+from escalation_flow.service.views import TaskView
 from escalation_flow.web.filters import humanize
+from escalation_flow.web.plan_words import task_definition
 from escalation_flow.web.safeguarding import is_safeguarding_task
-from escalation_flow.web.school_data import task_definition
 
 _LETTER_STATUS = {
     "prepared": "prepared: it needs approving before it is sent",
@@ -51,7 +51,7 @@ class TaskItem:
     ready: bool
     not_ready_why: str
     restricted: bool
-    ack: Ack | None
+    ack: TaskAck | None
     case_url: str
 
     @property
@@ -75,7 +75,7 @@ def pupil_name(record: PupilRecord | None, pupil: str) -> str:
 
 
 def task_item(
-    view: Any,
+    view: TaskView,
     *,
     user: Principal,
     flow: d.Flow,
@@ -83,7 +83,7 @@ def task_item(
     school_name: str,
     today: date,
     stage_label: str,
-    ack: Ack | None,
+    ack: TaskAck | None,
 ) -> TaskItem:
     """One task for one viewer; safeguarding details are left out for those who may not see them."""
     record = roster.pupils.get(view.pupil)

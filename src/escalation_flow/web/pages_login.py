@@ -1,4 +1,4 @@
-"""Logging in and out, who is asking (``require_user``) and checked forms (``checked_form``).
+"""Logging in and out.
 
 Every login, good or bad, and every logout is written to the audit log; failed logins also to
 ``login_attempts`` for the rate limit.
@@ -10,14 +10,11 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from escalation_flow.adapters.store.staff_store import SessionRecord
-from escalation_flow.core.access import Principal
-from escalation_flow.web.app import ForbiddenError, LoginRequiredError, WebApp, web_of
+from escalation_flow.web.auth import checked_form, field
 from escalation_flow.web.passwords import verify_password
 from escalation_flow.web.security import (
     LOGIN_COOKIE,
@@ -26,12 +23,10 @@ from escalation_flow.web.security import (
     LoginLimit,
     client_address,
     new_token,
-    same_token,
     set_cookie,
     token_hash,
 )
-
-MAX_FORM_FIELD = 2000
+from escalation_flow.web.webapp import ForbiddenError, WebApp, web_of
 
 
 def routes() -> list[BaseRoute]:
@@ -40,61 +35,6 @@ def routes() -> list[BaseRoute]:
         Route("/login", login_submit, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
     ]
-
-
-async def require_user(request: Request) -> Principal:
-    """The logged-in member of staff; ``LoginRequiredError`` sends the browser to the login page."""
-    cached = getattr(request.state, "user", None)
-    if isinstance(cached, Principal):
-        return cached
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        raise LoginRequiredError()
-    web = web_of(request)
-    found = await run_in_threadpool(_live_user, web, token)
-    if found is None:
-        raise LoginRequiredError()
-    session, user = found
-    request.state.session = session
-    request.state.user = user
-    return user
-
-
-def _live_user(web: WebApp, token: str) -> tuple[SessionRecord, Principal] | None:
-    staff = web.staff
-    session = staff.live_session(token_hash(token), web.now())
-    if session is None:
-        return None
-    record = staff.by_id(session.staff_id)
-    if record is None or not record.active:
-        return None
-    return session, record.principal()
-
-
-async def checked_form(request: Request) -> tuple[Principal, FormData]:
-    """The user and the posted form, refused (403) without the session's CSRF token."""
-    user = await require_user(request)
-    form = await request.form(max_fields=500)
-    session: SessionRecord = request.state.session
-    given = form.get("csrf_token")
-    if not isinstance(given, str) or not same_token(given, session.csrf_token):
-        raise ForbiddenError(
-            "This form has expired or did not come from this site. Go back, reload "
-            "the page and try again."
-        )
-    return user, form
-
-
-def field(form: FormData, name: str) -> str | None:
-    """A text field, trimmed and bounded; None when absent or empty."""
-    value = form.get(name)
-    if not isinstance(value, str):
-        return None
-    value = value.strip()[:MAX_FORM_FIELD]
-    return value or None
-
-
-# -- the pages ----------------------------------------------------------------------------------
 
 
 async def login_page(request: Request, *, error: str | None = None, status: int = 200) -> Response:

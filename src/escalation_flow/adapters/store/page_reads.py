@@ -1,0 +1,136 @@
+"""What the staff pages read beyond the service's use cases (``ports.PageReads``), in SQL.
+
+The store owns its tables, so the queries over them live here, next to their definitions
+(``cases.py``, ``models.py``): the pages ask for read models and never see a table or a
+dialect. Every query only reads; changes go through the service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, select
+
+from escalation_flow.adapters.store.cases import CASES, LETTERS, SCHOOL_DAYS, TASKS
+from escalation_flow.adapters.store.models import Import, School
+from escalation_flow.adapters.store.store import Store
+from escalation_flow.core.marks import Roster
+from escalation_flow.errors import NotFoundError
+from escalation_flow.ports import Freshness, LetterLine, OpenCase, TaskDue
+
+
+class SqlPageReads:
+    """``PageReads`` over one store's database."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.engine = store.engine
+
+    def open_cases(self, school: str) -> list[OpenCase]:
+        with self.engine.connect() as conn:
+            sid = _school_id(conn, school)
+            query = (
+                select(
+                    CASES.c.id,
+                    CASES.c.pupil,
+                    CASES.c.stage,
+                    CASES.c.state,
+                    CASES.c.opened_on,
+                    CASES.c.flow_version,
+                )
+                .where((CASES.c.school_id == sid) & (CASES.c.status == "open"))
+                .order_by(CASES.c.stage.desc(), CASES.c.pupil)
+            )
+            return [OpenCase(*row) for row in conn.execute(query)]
+
+    def stage_counts(self) -> dict[str, Counter[int]]:
+        query = (
+            select(School.key, CASES.c.stage, func.count())
+            .select_from(CASES)
+            .join(School, School.id == CASES.c.school_id)
+            .where(CASES.c.status == "open")
+            .group_by(School.key, CASES.c.stage)
+        )
+        out: dict[str, Counter[int]] = {}
+        with self.engine.connect() as conn:
+            for school, stage, n in conn.execute(query):
+                out.setdefault(school, Counter())[int(stage)] = int(n)
+        return out
+
+    def tasks_due_by(self, school: str, until: dt.date) -> list[TaskDue]:
+        with self.engine.connect() as conn:
+            sid = _school_id(conn, school)
+            query = select(TASKS.c.pupil, TASKS.c.role, TASKS.c.due).where(
+                (TASKS.c.school_id == sid) & (TASKS.c.status == "open") & (TASKS.c.due <= until)
+            )
+            return [TaskDue(pupil or "", role, due) for pupil, role, due in conn.execute(query)]
+
+    def overdue_counts(self, today: dt.date) -> Counter[str]:
+        query = (
+            select(School.key, func.count())
+            .select_from(TASKS)
+            .join(School, School.id == TASKS.c.school_id)
+            .where((TASKS.c.status == "open") & (TASKS.c.due < today))
+            .group_by(School.key)
+        )
+        with self.engine.connect() as conn:
+            return Counter({school: int(n) for school, n in conn.execute(query)})
+
+    def letters_of(self, school: str, pupil: str) -> list[LetterLine]:
+        query = (
+            _letter_query()
+            .where((School.key == school) & (CASES.c.pupil == pupil))
+            .order_by(LETTERS.c.id.desc())
+        )
+        with self.engine.connect() as conn:
+            return [LetterLine(*row) for row in conn.execute(query)]
+
+    def freshness(self, school: str) -> Freshness:
+        with self.engine.connect() as conn:
+            sid = _school_id(conn, school)
+            imported = conn.execute(select(func.max(Import.finished_at))).scalar()
+            evaluated = conn.execute(
+                select(func.max(SCHOOL_DAYS.c.day)).where(SCHOOL_DAYS.c.school_id == sid)
+            ).scalar()
+        return Freshness(imported, evaluated)
+
+    def import_stamp(self) -> int:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.max(Import.id))).scalar()
+        return int(value or 0)
+
+    def roster(self, school: str) -> Roster:
+        return self.store.load_roster(school)
+
+
+def _school_id(conn: Connection, school: str) -> int:
+    found = conn.execute(select(School.id).where(School.key == school)).scalar()
+    if found is None:
+        raise NotFoundError(f"no school {school!r}")
+    return int(found)
+
+
+def _letter_query() -> Select[Any]:
+    return select(
+        LETTERS.c.id,
+        LETTERS.c.task_id,
+        LETTERS.c.case_id,
+        School.key,
+        CASES.c.pupil,
+        LETTERS.c.template,
+        LETTERS.c.status,
+        LETTERS.c.prepared_at,
+        LETTERS.c.approved_by,
+        LETTERS.c.approved_at,
+        LETTERS.c.sent_by,
+        LETTERS.c.sent_at,
+        TASKS.c.role,
+        TASKS.c.status,
+        TASKS.c.due,
+    ).select_from(
+        LETTERS.join(CASES, CASES.c.id == LETTERS.c.case_id)
+        .join(School, School.id == CASES.c.school_id)
+        .join(TASKS, TASKS.c.id == LETTERS.c.task_id)
+    )
