@@ -31,13 +31,7 @@ from datetime import date, datetime
 from typing import Any
 
 from escalation_flow.audit.knowledge import NOW, Cut, MarkChange, PupilRegister
-from escalation_flow.audit.quiet_days import (
-    Evenings,
-    QuietDay,
-    end_of_day,
-    evening_decisions,
-    quiet_day,
-)
+from escalation_flow.audit.quiet_days import Evenings, QuietDay, end_of_day, quiet_day
 from escalation_flow.audit.steps import (
     ACTION,
     EVENING,
@@ -45,16 +39,18 @@ from escalation_flow.audit.steps import (
     OVERRIDE,
     HistoryRecord,
     Step,
+    amended_readings,
     describe_event,
-    evening_stimuli,
     split_steps,
 )
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.case import Case, apply
-from escalation_flow.core.decisions import Decision, FlowMigrated, Stimulus
+from escalation_flow.core.context import Context, Moment
+from escalation_flow.core.day_env import DayEnv
+from escalation_flow.core.decisions import Decision, FlowMigrated
 from escalation_flow.core.definition import Flow
-from escalation_flow.core.engine import Context, Moment, evaluate
-from escalation_flow.core.school_day import DayEnv, SchoolBook, is_term_end
+from escalation_flow.core.evaluation import evaluate, evening
+from escalation_flow.core.school_day import SchoolBook, is_term_end
 from escalation_flow.errors import InputError
 
 SAME = "same"
@@ -427,13 +423,10 @@ def _run(
         minimum = flow.definition.min_possible_sessions
         facts = inputs.register.facts(attempt.cut, attempt.day, minimum)
         env = DayEnv(book, facts, inputs.register.counts(attempt.cut, attempt.day))
-        case = book.case(0)
-        moment = Moment(step.on, step.at)
         single = step.stimulus()
         assert single is not None
-        review_from = _review_from(inputs.calendar, case, single)
-        out = evaluate(book.ctx, case, env.pupil(0, case, review_from=review_from), moment, single)
-        return [d.to_event() for d in out]
+        out = evaluate(book.ctx, book.case(0), env, 0, single, Moment(step.on, step.at))
+        return [d.to_event() for d in out.decisions]
     except (InputError, KeyError, ValueError) as exc:
         return getattr(exc, "summary", None) or str(exc)
 
@@ -441,30 +434,28 @@ def _run(
 def _evening(
     inputs: ReplayInputs, flow: Flow, step: Step, books: _Books, attempt: _Attempt
 ) -> list[dict[str, Any]]:
-    """The evening's stimuli on one environment, as the daily run applies them; of the readings
-    ``evening_stimuli`` offers, the first that gives the records (else the first)."""
+    """The pupil's evening (``core.evaluation.evening``) on one environment; of the readings
+    ``amended_readings`` offers, the first that gives the records (else the first)."""
     minimum = flow.definition.min_possible_sessions
     facts = inputs.register.facts(attempt.cut, attempt.day, minimum)
     counts = inputs.register.counts(attempt.cut, attempt.day)
     moment = Moment(step.on, step.at)
     wanted = [dict(b) for b in step.bodies]
     first: list[dict[str, Any]] | None = None
-    for stimuli in evening_stimuli(step, _is_term_end(inputs.calendar, step.on)):
+    term_end = _is_term_end(inputs.calendar, step.on)
+    for amended in amended_readings(step):
         book = books.book(flow, fresh=True)
-        decided = evening_decisions(book, DayEnv(book, facts, counts), moment, stimuli)
-        got = [d.to_event() for d in decided]
+        env = DayEnv(book, facts, counts)
+        decided = evening(
+            book.ctx, book.case(0), env, 0, moment, amended=amended, screened=None,
+            term_end=term_end,
+        )  # fmt: skip
+        got = [d.to_event() for d in decided.decisions]
         if got == wanted:
             return got
         first = got if first is None else first
     assert first is not None
     return first
-
-
-def _review_from(cal: SchoolCalendar, case: Case, stimulus: Stimulus) -> int | None:
-    if stimulus.kind != "timer":
-        return None
-    armed = next((t for t in case.timers if t.key == stimulus.name), None)
-    return None if armed is None else cal.index_on_or_before(armed.armed_on)
 
 
 def _is_term_end(cal: SchoolCalendar, on: date) -> bool:
