@@ -21,12 +21,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from escalation_flow.audit.knowledge import Cut, PupilRegister
+from escalation_flow.core import evaluation
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.context import Moment
 from escalation_flow.core.day_env import DayEnv
 from escalation_flow.core.decisions import Decision
 from escalation_flow.core.definition import Flow
-from escalation_flow.core.evaluation import evening
 from escalation_flow.core.school_day import SchoolBook, is_term_end
 
 MISSING_DECISION = "missing_decision"
@@ -117,7 +117,7 @@ def _evening(
     moment = Moment(on, datetime.combine(on, book.registers_close, tzinfo=zone).astimezone(UTC))
     term_end = is_term_end(calendar, day)
     # the evening's own order, each pupil's case put to every stimulus (no screen: one pupil)
-    decided = evening(
+    decided = evaluation.evening(
         book.ctx, book.case(0), env, 0, moment, amended=False, screened=None, term_end=term_end
     )
     return tuple(decided.decisions)

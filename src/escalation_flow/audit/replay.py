@@ -43,13 +43,13 @@ from escalation_flow.audit.steps import (
     describe_event,
     split_steps,
 )
+from escalation_flow.core import evaluation
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.case import Case, apply
 from escalation_flow.core.context import Context, Moment
 from escalation_flow.core.day_env import DayEnv
 from escalation_flow.core.decisions import Decision, FlowMigrated
 from escalation_flow.core.definition import Flow
-from escalation_flow.core.evaluation import evaluate, evening
 from escalation_flow.core.school_day import SchoolBook, is_term_end
 from escalation_flow.errors import InputError
 
@@ -425,7 +425,8 @@ def _run(
         env = DayEnv(book, facts, inputs.register.counts(attempt.cut, attempt.day))
         single = step.stimulus()
         assert single is not None
-        out = evaluate(book.ctx, book.case(0), env, 0, single, Moment(step.on, step.at))
+        moment = Moment(step.on, step.at)
+        out = evaluation.evaluate(book.ctx, book.case(0), env, 0, single, moment)
         return [d.to_event() for d in out.decisions]
     except (InputError, KeyError, ValueError) as exc:
         return getattr(exc, "summary", None) or str(exc)
@@ -446,7 +447,7 @@ def _evening(
     for amended in amended_readings(step):
         book = books.book(flow, fresh=True)
         env = DayEnv(book, facts, counts)
-        decided = evening(
+        decided = evaluation.evening(
             book.ctx, book.case(0), env, 0, moment, amended=amended, screened=None,
             term_end=term_end,
         )  # fmt: skip

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from escalation_flow.core import evaluation
 from escalation_flow.core.book import BoolArray, SchoolBook, UniversalTask
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.context import Moment
@@ -34,7 +35,7 @@ from escalation_flow.core.day_env import DayEnv, PupilEnv, Rows
 from escalation_flow.core.decisions import Stimulus, quick_init
 from escalation_flow.core.definition import DAILY, TERM_END
 from escalation_flow.core.due_dates import due_date
-from escalation_flow.core.evaluation import AMENDED, evaluate, evening_kinds, evening_stimulus
+from escalation_flow.core.evaluation import AMENDED, evening_kinds, evening_stimulus
 from escalation_flow.core.facts import FactTable
 from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.errors import ActionError, Problem
@@ -88,12 +89,12 @@ def run_day(book: SchoolBook, inputs: DayInputs) -> None:
     today = ctx.calendar.school_days[inputs.day]
     morning = DayEnv(book, inputs.previous or inputs.facts, inputs.counts)
     for p, timer_key, fire_at in _due_timers(book, today):
-        stimulus = Stimulus("timer", timer_key)
-        book.record(p, *evaluate(ctx, book.case(p), morning, p, stimulus, Moment(today, fire_at)))
+        stimulus, moment = Stimulus("timer", timer_key), Moment(today, fire_at)
+        book.record(p, *evaluation.evaluate(ctx, book.case(p), morning, p, stimulus, moment))
     for p, action in _actions_of_day(book, inputs, today):
         stimulus = Stimulus("action", action.action, action.outcome, action.by, action.note)
         try:
-            decisions, after = evaluate(
+            decisions, after = evaluation.evaluate(
                 ctx, book.case(p), morning, p, stimulus, Moment(today, action.at)
             )
         except ActionError as exc:
@@ -123,7 +124,7 @@ def _evening(book: SchoolBook, inputs: DayInputs, today: date) -> None:
             _universal(book, env, today, TERM_END)
         for p, screened in _screen(book, env, kind, inputs.amended):
             stimulus = evening_stimulus(kind, screened)
-            book.record(p, *evaluate(ctx, book.case(p), env, p, stimulus, evening))
+            book.record(p, *evaluation.evaluate(ctx, book.case(p), env, p, stimulus, evening))
         if kind == DAILY:
             _universal(book, env, today, DAILY)
 
