@@ -219,7 +219,9 @@ def _history(flow: Flow, marks: MarkTable) -> tuple[dict[int, list[Decision]], l
     return book.history, book.universal_tasks
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(registers())
 def test_every_pupils_evening_without_the_screen_decides_what_the_screened_day_decides(
     case: tuple[str, MarkTable],
