@@ -16,6 +16,7 @@ from escalation_flow.core.codes import CODE_OF_ID, ID_OF_CODE
 from escalation_flow.core.fact_names import REGISTER_FACTS
 from escalation_flow.core.facts import KnownFacts, facts_as_of, facts_for_all_days
 from escalation_flow.core.marks import PupilRecord, Roster
+from escalation_flow.core.packed_counts import Key
 from escalation_flow.core.register import (
     AssumeRecordedAtEndOfDay,
     RegisterGrid,
@@ -23,7 +24,7 @@ from escalation_flow.core.register import (
     register_as_known_at,
 )
 from escalation_flow.core.school_age import compulsory_school_age_span
-from escalation_flow.core.session_counts import CumulativeCounts, Key
+from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.errors import CalendarError, NotFoundError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -20,7 +20,8 @@ from escalation_flow import backtest as bt
 from escalation_flow.adapters.flow_files import load_flow
 from escalation_flow.audit.knowledge import PupilRegister
 from escalation_flow.audit.quiet_days import Evenings
-from escalation_flow.audit.replay import ReplayInputs, replay_case
+from escalation_flow.audit.replay import replay_case
+from escalation_flow.audit.step_replay import ReplayInputs
 from escalation_flow.audit.steps import HistoryRecord
 from escalation_flow.core import engine, evaluation, school_day
 from escalation_flow.core.book import SchoolBook

@@ -16,7 +16,8 @@ from escalation_flow import backtest as bt
 from escalation_flow.adapters.flow_files import load_flow
 from escalation_flow.audit.knowledge import Cut, PupilRegister
 from escalation_flow.audit.quiet_days import MISSING_DECISION, NOT_EVALUATED, Evenings
-from escalation_flow.audit.replay import CaseReplay, ReplayInputs, replay_case
+from escalation_flow.audit.replay import CaseReplay, replay_case
+from escalation_flow.audit.step_replay import ReplayInputs
 from escalation_flow.audit.steps import HistoryRecord, split_steps
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.case import fold

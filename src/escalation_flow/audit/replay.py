@@ -34,9 +34,6 @@ from escalation_flow.audit.step_replay import CaseBooks, ReplayInputs, StepRepla
 from escalation_flow.audit.steps import EVENING, Step, split_steps
 from escalation_flow.core.case import Case
 
-# ``ReplayInputs`` (defined with one step's replay) is what ``replay_case`` takes.
-__all__ = ["CaseReplay", "ReplayInputs", "replay_case"]
-
 
 @dataclass(frozen=True)
 class CaseReplay:

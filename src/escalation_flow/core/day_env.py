@@ -13,7 +13,8 @@ import numpy.typing as npt
 from escalation_flow.core.book import FloatArray, IntArray, SchoolBook
 from escalation_flow.core.case import Case
 from escalation_flow.core.facts import FactTable
-from escalation_flow.core.session_counts import CumulativeCounts, Key
+from escalation_flow.core.packed_counts import Key
+from escalation_flow.core.session_counts import CumulativeCounts
 
 NAN = float("nan")
 

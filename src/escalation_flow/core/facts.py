@@ -33,14 +33,9 @@ import numpy.typing as npt
 
 from escalation_flow.core.calendar import Period, SchoolCalendar
 from escalation_flow.core.fact_names import REGISTER_FACTS
+from escalation_flow.core.packed_counts import Key, WindowCounts, Words, attendance_percent
 from escalation_flow.core.register import RegisterGrid
-from escalation_flow.core.session_counts import (
-    CumulativeCounts,
-    Key,
-    WindowCounts,
-    Words,
-    attendance_percent,
-)
+from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.errors import CalendarError, NotFoundError
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]

@@ -31,7 +31,7 @@ from escalation_flow.core import evaluation
 from escalation_flow.core.book import BoolArray, SchoolBook, UniversalTask
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.context import Moment
-from escalation_flow.core.day_env import DayEnv, PupilEnv, Rows
+from escalation_flow.core.day_env import DayEnv, Rows
 from escalation_flow.core.decisions import Stimulus, quick_init
 from escalation_flow.core.definition import DAILY, TERM_END
 from escalation_flow.core.due_dates import due_date
@@ -47,7 +47,6 @@ __all__ = [
     "BoolArray",
     "DayEnv",
     "DayInputs",
-    "PupilEnv",
     "SchoolBook",
     "UniversalTask",
     "is_term_end",

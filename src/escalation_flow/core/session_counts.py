@@ -26,14 +26,10 @@ from escalation_flow.core.packed_counts import (
     Packing,
     WindowCounts,
     Words,
-    attendance_percent,
     day_classes,
     indicators,
 )
 from escalation_flow.core.register import RegisterGrid
-
-# The keys and a window's counts are read from here by the facts and the guards' environment.
-__all__ = ["CumulativeCounts", "Key", "WindowCounts", "Words", "attendance_percent"]
 
 IntArray: TypeAlias = npt.NDArray[np.int64]
 FloatArray: TypeAlias = npt.NDArray[np.float64]
