@@ -14,8 +14,9 @@ import pytest
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import CODE_OF_ID, ID_OF_CODE
 from escalation_flow.core.fact_names import REGISTER_FACTS
-from escalation_flow.core.facts import facts_as_of, facts_for_all_days
+from escalation_flow.core.facts import KnownFacts, facts_as_of, facts_for_all_days
 from escalation_flow.core.marks import PupilRecord, Roster
+from escalation_flow.core.packed_counts import Key
 from escalation_flow.core.register import (
     AssumeRecordedAtEndOfDay,
     RegisterGrid,
@@ -23,7 +24,7 @@ from escalation_flow.core.register import (
     register_as_known_at,
 )
 from escalation_flow.core.school_age import compulsory_school_age_span
-from escalation_flow.core.session_counts import CumulativeCounts, Key
+from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.errors import CalendarError, NotFoundError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -241,6 +242,24 @@ def test_percentages_are_unknown_below_their_minimum_of_possible_sessions() -> N
     assert facts(rows, date(2025, 9, 10))["attendance_pct_last_2_school_weeks"] == 100.0
     # Before four earlier school weeks exist, the trend is unknown too.
     assert math.isnan(facts(rows, date(2025, 9, 16))["attendance_trend"])
+
+
+def test_known_facts_count_as_the_flow_version_asked_for_and_each_day_once() -> None:
+    """A case on an earlier flow version is decided on that version's minimum of sessions,
+    whatever the school's current flow says: the minimum is asked for, not looked up."""
+    rows = present(date(2025, 9, 3), date(2025, 9, 16))  # 20 possible sessions
+    grid = register_as_known_at(
+        mark_table(CAL, rows), CAL, known_at=None, unknown_recorded_at=END_OF_DAY
+    )
+    day = CAL.day_index(date(2025, 9, 16))
+    known = KnownFacts(CumulativeCounts(grid, CAL, through_day=day))
+    older, current = known.at(day, 20), known.at(day, 21)
+    assert older.row("P1")["attendance_pct"] == 100.0
+    assert math.isnan(current.row("P1")["attendance_pct"])
+    assert known.at(day, 20) is older  # computed once
+    assert known.at(-1, 20).day_index == 0  # before the first day: the first day's
+    same = facts_as_of(grid, CAL, day, min_possible_sessions_ytd=20)
+    assert all(np.array_equal(same.values[n], older.values[n], equal_nan=True) for n in same.values)
 
 
 def test_the_oldest_unresolved_n_is_counted_in_school_days() -> None:

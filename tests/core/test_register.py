@@ -17,13 +17,14 @@ from escalation_flow.core.marks import (
     Roster,
     to_micros,
 )
+from escalation_flow.core.packed_counts import Key
 from escalation_flow.core.register import (
     AssumeRecordedAt,
     AssumeRecordedAtEndOfDay,
     day_end_micros,
     register_as_known_at,
 )
-from escalation_flow.core.session_counts import CumulativeCounts, Key
+from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.core.timeline import KnownAtTimeline
 from escalation_flow.errors import CalendarError, NotFoundError
 

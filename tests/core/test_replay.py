@@ -16,13 +16,15 @@ from escalation_flow import backtest as bt
 from escalation_flow.adapters.flow_files import load_flow
 from escalation_flow.audit.knowledge import Cut, PupilRegister
 from escalation_flow.audit.quiet_days import MISSING_DECISION, NOT_EVALUATED, Evenings
-from escalation_flow.audit.replay import CaseReplay, ReplayInputs, replay_case
+from escalation_flow.audit.replay import CaseReplay, replay_case
+from escalation_flow.audit.step_replay import ReplayInputs
 from escalation_flow.audit.steps import HistoryRecord, split_steps
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.case import fold
+from escalation_flow.core.context import Context, Moment
 from escalation_flow.core.decisions import Decision, FlowMigrated, Stimulus
 from escalation_flow.core.definition import Flow
-from escalation_flow.core.engine import Context, Moment, evaluate
+from escalation_flow.core.evaluation import evaluate
 from escalation_flow.core.marks import MarkTable
 from escalation_flow.core.school_day import DayEnv, SchoolBook
 from tests.register_builders import bundled_calendar, mark_table, school_days, whole_days
@@ -262,8 +264,7 @@ def test_an_override_is_named_as_a_professional_judgement(
     minimum = flow.definition.min_possible_sessions
     env = DayEnv(book, register.facts(Cut(at), day - 1, minimum), register.counts(Cut(at), day - 1))
     stimulus = Stimulus("override", by="s.jones", note="safeguarding concern", extra={"stage": 3})
-    case = book.case(0)
-    override = evaluate(book.ctx, case, env.pupil(0, case), Moment(on, at), stimulus)
+    override = evaluate(book.ctx, book.case(0), env, 0, stimulus, Moment(on, at)).decisions
     tail = records([*decisions, *override], flow.version)[len(decisions) :]
     tail = [dataclasses.replace(r, actor="s.jones") for r in tail]
     result = replay(calendar, {flow.version: flow}, marks, [*history, *tail])

@@ -25,7 +25,7 @@ from escalation_flow.adapters.store.cases import evaluated_days, school_id
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.audit.knowledge import PupilRegister
 from escalation_flow.audit.quiet_days import Evenings
-from escalation_flow.audit.replay import ReplayInputs
+from escalation_flow.audit.step_replay import ReplayInputs
 from escalation_flow.audit.steps import HistoryRecord
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.definition import Flow

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import CODE_OF_ID
-from escalation_flow.core.facts import DayWindows, FactTable, facts_from_counts
+from escalation_flow.core.facts import DayWindows, FactTable, KnownFacts
 from escalation_flow.core.marks import MarkTable, Roster, from_micros, to_micros
 from escalation_flow.core.register import (
     AssumeRecordedAtEndOfDay,
@@ -106,8 +106,7 @@ class PupilRegister:
         self.import_id = None if import_id is None else import_id[rows]
         self._windows = DayWindows.of(calendar)
         self._grids: dict[bytes, RegisterGrid] = {}
-        self._counts: dict[tuple[bytes, int], CumulativeCounts] = {}
-        self._facts: dict[tuple[bytes, int, int], FactTable] = {}
+        self._counts: dict[tuple[bytes, int], KnownFacts] = {}
 
     # -- reading at a cut ---------------------------------------------------------------------
 
@@ -137,27 +136,24 @@ class PupilRegister:
 
     def counts(self, cut: Cut, day: int | None = None) -> CumulativeCounts:
         """Running counts at ``cut`` through school day ``day`` (None: the whole calendar)."""
+        return self._known(cut, day).counts
+
+    def facts(self, cut: Cut, day: int, min_possible_sessions: int) -> FactTable:
+        """Every register fact at the end of school day ``day``, with the marks known at ``cut``
+        (``min_possible_sessions``: the flow version's, before a percentage counts), as the
+        service reads them (``core.facts.KnownFacts``)."""
+        return self._known(cut, day).at(day, min_possible_sessions)
+
+    def _known(self, cut: Cut, day: int | None) -> KnownFacts:
+        # Counts and facts through a day rest on that day's sessions and the ones before: cuts
+        # that agree on those (most do: amendments are rare) share them.
         grid = self.grid(cut)
         last = self.calendar.n_days - 1 if day is None else day
         key = (grid.codes[0, : 2 * last + 2].tobytes(), last)
         if key not in self._counts:
-            self._counts[key] = CumulativeCounts(grid, self.calendar, through_day=last)
+            counts = CumulativeCounts(grid, self.calendar, through_day=last)
+            self._counts[key] = KnownFacts(counts, self._windows)
         return self._counts[key]
-
-    def facts(self, cut: Cut, day: int, min_possible_sessions: int) -> FactTable:
-        """Every register fact at the end of school day ``day``, with the marks known at ``cut``
-        (``min_possible_sessions``: the flow's, before a percentage counts)."""
-        # Facts of a day rest on that day's sessions and the ones before: cuts that agree on
-        # those (most do: amendments are rare) share them.
-        key = (self.grid(cut).codes[0, : 2 * day + 2].tobytes(), day, min_possible_sessions)
-        if key not in self._facts:
-            self._facts[key] = facts_from_counts(
-                self.counts(cut, day),
-                day,
-                min_possible_sessions_ytd=min_possible_sessions,
-                windows=self._windows,
-            )
-        return self._facts[key]
 
     def _key(self, cut: Cut) -> bytes:
         # Many cuts know the same rows (nothing is recorded overnight): they share one reading.

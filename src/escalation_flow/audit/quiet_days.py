@@ -15,17 +15,19 @@ Pure: the case, flow, calendar and register come in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from escalation_flow.audit.knowledge import Cut, PupilRegister
+from escalation_flow.core import evaluation
 from escalation_flow.core.calendar import SchoolCalendar
-from escalation_flow.core.decisions import Decision, Stimulus
+from escalation_flow.core.context import Moment
+from escalation_flow.core.day_env import DayEnv
+from escalation_flow.core.decisions import Decision
 from escalation_flow.core.definition import Flow
-from escalation_flow.core.engine import Moment, evaluate
-from escalation_flow.core.school_day import DayEnv, SchoolBook, is_term_end
+from escalation_flow.core.school_day import SchoolBook, is_term_end
 
 MISSING_DECISION = "missing_decision"
 NOT_EVALUATED = "not_evaluated"
@@ -113,24 +115,12 @@ def _evening(
     on = calendar.school_days[day]
     zone = ZoneInfo(calendar.timezone)
     moment = Moment(on, datetime.combine(on, book.registers_close, tzinfo=zone).astimezone(UTC))
-    stimuli = [Stimulus("daily")]
-    if is_term_end(calendar, day):
-        stimuli.append(Stimulus("term_end"))
-    return tuple(evening_decisions(book, env, moment, stimuli))
-
-
-def evening_decisions(
-    book: SchoolBook, env: DayEnv, moment: Moment, stimuli: Sequence[Stimulus]
-) -> list[Decision]:
-    """One pupil's evening (the book's pupil 0): ``stimuli`` in turn, each on the case the one
-    before left, as the daily run applies them."""
-    decided: list[Decision] = []
-    for stimulus in stimuli:
-        case = book.case(0)
-        out = evaluate(book.ctx, case, env.pupil(0, case), moment, stimulus)
-        decided.extend(out)
-        book.record(0, out)
-    return decided
+    term_end = is_term_end(calendar, day)
+    # the evening's own order, each pupil's case put to every stimulus (no screen: one pupil)
+    decided = evaluation.evening(
+        book.ctx, book.case(0), env, 0, moment, amended=False, screened=None, term_end=term_end
+    )
+    return tuple(decided.decisions)
 
 
 def end_of_day(cal: SchoolCalendar, day: int) -> datetime:

@@ -2,7 +2,8 @@
 
 For every step of the history (``audit.steps``) the replay takes the case exactly as the
 history left it before that step, the flow version the step was recorded under, and one
-pupil's register read at a knowledge cut, and asks the engine again. Two readings:
+pupil's register read at a knowledge cut, and puts the step to the one evaluation again
+(``audit.step_replay``). Two readings:
 
 - **as known then**: the marks known when the step was written (its ``recorded_at``; failing
   that, the end of the school day whose facts it read, which is what a backtest sees; and, when
@@ -25,77 +26,13 @@ Pure: history, flows, calendar and marks come in; nothing is read or written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 
-from escalation_flow.audit.knowledge import NOW, Cut, MarkChange, PupilRegister
-from escalation_flow.audit.quiet_days import (
-    Evenings,
-    QuietDay,
-    end_of_day,
-    evening_decisions,
-    quiet_day,
-)
-from escalation_flow.audit.steps import (
-    ACTION,
-    EVENING,
-    MIGRATION,
-    OVERRIDE,
-    HistoryRecord,
-    Step,
-    describe_event,
-    evening_stimuli,
-    split_steps,
-)
-from escalation_flow.core.calendar import SchoolCalendar
-from escalation_flow.core.case import Case, apply
-from escalation_flow.core.decisions import Decision, FlowMigrated, Stimulus
-from escalation_flow.core.definition import Flow
-from escalation_flow.core.engine import Context, Moment, evaluate
-from escalation_flow.core.school_day import DayEnv, SchoolBook, is_term_end
-from escalation_flow.errors import InputError
-
-SAME = "same"
-DIFFERS = "differs"
-REASONS = ("override", "flow_version", "task_outcome", "mark_amended_later", "unexplained")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One reading of one step: ``same``, or ``differs`` and why."""
-
-    verdict: str
-    reason: str | None = None
-    detail: str = ""
-    replayed: tuple[str, ...] = ()  # what the replay decided, where it differs
-    marks: tuple[MarkChange, ...] = ()
-    cut: str = ""  # the knowledge the reading used
-
-    @property
-    def same(self) -> bool:
-        return self.verdict == SAME
-
-
-@dataclass(frozen=True)
-class StepReplay:
-    """One step of the history, replayed."""
-
-    seqs: tuple[int, ...]
-    on: date
-    at: datetime
-    kind: str
-    what: str
-    flow_version: str
-    actor: str
-    recorded: tuple[str, ...]
-    then: Finding
-    now: Finding
-
-    @property
-    def verdict(self) -> str:
-        return self.then.verdict
+from escalation_flow.audit.quiet_days import QuietDay, quiet_day
+from escalation_flow.audit.step_replay import CaseBooks, ReplayInputs, StepReplay, replay_step
+from escalation_flow.audit.steps import EVENING, Step, split_steps
+from escalation_flow.core.case import Case
 
 
 @dataclass(frozen=True)
@@ -114,28 +51,13 @@ class CaseReplay:
         return steps_follow and not self.quiet
 
 
-@dataclass(frozen=True)
-class ReplayInputs:
-    """Everything a case's replay needs, already loaded."""
-
-    school: str
-    pupil: str
-    history: Sequence[HistoryRecord]
-    flows: Mapping[str, Flow]  # by version
-    calendar: SchoolCalendar
-    register: PupilRegister
-    #: the school days evaluated and when (None: unknown; quiet evenings are then checked only
-    #: between the case's records)
-    evenings: Evenings | None = None
-
-
 def replay_case(inputs: ReplayInputs, *, as_of: datetime | None = None) -> CaseReplay:
     """Every step of the case's history, replayed as known then and as known now, and every
     quiet evening between them checked for a decision the flow would have taken."""
     records = sorted(inputs.history, key=lambda r: r.seq)
     if as_of is not None:
         records = [r for r in records if r.recorded_at <= as_of]
-    books = _Books(inputs)
+    books = CaseBooks(inputs)
     out: list[StepReplay] = []
     quiet: list[QuietDay] = []
     accounted: int | None = None  # the last school day whose evening is accounted for
@@ -143,7 +65,7 @@ def replay_case(inputs: ReplayInputs, *, as_of: datetime | None = None) -> CaseR
         before, after = _evenings_around(inputs, step)
         if accounted is not None:
             quiet += _quiet(inputs, books, range(accounted + 1, before + 1))
-        out.append(_replay_step(inputs, step, books))
+        out.append(replay_step(inputs, step, books))
         books.advance(step.decisions, step.first.flow_version)
         accounted = after
     if accounted is not None:
@@ -176,7 +98,7 @@ def _last_evening(inputs: ReplayInputs, as_of: datetime | None) -> int:
     return inputs.calendar.index_on_or_before(max(days))
 
 
-def _quiet(inputs: ReplayInputs, books: _Books, days: range) -> list[QuietDay]:
+def _quiet(inputs: ReplayInputs, books: CaseBooks, days: range) -> list[QuietDay]:
     if not days:
         return []
     version = books.case.flow_version or books.last_version
@@ -202,278 +124,3 @@ def _quiet(inputs: ReplayInputs, books: _Books, days: range) -> list[QuietDay]:
             out.append(found)
         previous = day
     return out
-
-
-class _Books:
-    """The case as the history stands before the current step, and a one-pupil ``SchoolBook``
-    per flow version set to it (what the engine's environment is built from)."""
-
-    def __init__(self, inputs: ReplayInputs) -> None:
-        self.inputs = inputs
-        self.case = Case(school=inputs.school, pupil=inputs.pupil)
-        self._previous = self.case
-        self._last: Decision | None = None
-        self._books: dict[tuple[str, int], SchoolBook] = {}
-        self.last_version = ""  # the flow version of the latest record
-
-    def advance(self, decisions: Sequence[Decision], version: str = "") -> None:
-        self.last_version = version or self.last_version
-        for d in decisions:
-            self._previous, self._last = self.case, d
-            self.case = apply(self.case, d)
-
-    def book(self, flow: Flow, *, fresh: bool = False) -> SchoolBook:
-        """A book holding the case as it stands (``fresh``: one the caller may change)."""
-        if fresh:
-            return self._new_book(flow)
-        key = (flow.version, self.case.length)
-        if key not in self._books:
-            self._books = {key: self._new_book(flow)}
-        return self._books[key]
-
-    def _new_book(self, flow: Flow) -> SchoolBook:
-        # cheap: one pupil, one decision applied to the case folded so far
-        book = SchoolBook(
-            ctx=Context(flow, self.inputs.calendar),
-            school=self.inputs.school,
-            pupils=(self.inputs.pupil,),
-        )
-        if self._last is not None:
-            book.cases[0] = self._previous
-            book.record(0, [self._last])
-        return book
-
-
-# -- one step --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    cut: Cut
-    day: int  # the school day whose facts the step reads
-
-
-def _replay_step(inputs: ReplayInputs, step: Step, books: _Books) -> StepReplay:
-    case = books.case
-    recorded_version = step.first.flow_version
-    expected = case.flow_version if case.is_open and case.flow_version else recorded_version
-    if step.kind == MIGRATION:
-        then = _migration(inputs, step, case)
-        return _result(step, then, Finding(SAME, detail=then.detail))
-    flow = inputs.flows.get(recorded_version)
-    if flow is None:
-        missing = Finding(
-            DIFFERS,
-            "flow_version",
-            f"flow version {recorded_version[:12]} is not stored: this step cannot be replayed",
-        )
-        return _result(step, missing, missing)
-    attempts = _attempts(inputs, step)
-    then, worked = _then(inputs, flow, step, books, attempts)
-    now = _now(inputs, flow, step, books, worked or attempts[0])
-    if expected != recorded_version:
-        then = Finding(
-            DIFFERS,
-            "flow_version",
-            f"recorded under flow version {recorded_version[:12]} while the case was on "
-            f"{expected[:12]}, with no recorded migration"
-            + ("" if then.same else f"; and under its own version: {then.detail}"),
-            then.replayed,
-            cut=then.cut,
-        )
-    return _result(step, then, now)
-
-
-def _result(step: Step, then: Finding, now: Finding) -> StepReplay:
-    return StepReplay(
-        seqs=tuple(r.seq for r in step.records),
-        on=step.on,
-        at=step.at,
-        kind=step.kind,
-        what=step.describe(),
-        flow_version=step.first.flow_version,
-        actor=step.first.actor,
-        recorded=tuple(describe_event(b) for b in step.bodies),
-        then=then,
-        now=now,
-    )
-
-
-def _then(
-    inputs: ReplayInputs,
-    flow: Flow,
-    step: Step,
-    books: _Books,
-    attempts: list[_Attempt],
-) -> tuple[Finding, _Attempt | None]:
-    first_try: list[dict[str, Any]] | str | None = None
-    for attempt in attempts:
-        got = _run(inputs, flow, step, books, attempt)
-        if first_try is None:
-            first_try = got
-        if got == [dict(b) for b in step.bodies]:
-            if step.kind == OVERRIDE:
-                return _override(step, flow, follows=True, cut=attempt.cut), attempt
-            return Finding(SAME, cut=attempt.cut.describe()), attempt
-    assert first_try is not None
-    replayed = _describe(first_try)
-    if step.kind == OVERRIDE:
-        return _override(step, flow, follows=False, cut=attempts[0].cut), None
-    if step.kind == ACTION:
-        why = first_try if isinstance(first_try, str) else "the flow takes another path"
-        return Finding(
-            DIFFERS, "task_outcome", f"{step.describe()}: {why}", replayed,
-            cut=attempts[0].cut.describe(),
-        ), None  # fmt: skip
-    now = _run(inputs, flow, step, books, _Attempt(NOW, attempts[0].day))
-    hint = (
-        " (it follows only with marks recorded after it: clocks out of step?)"
-        if now == [dict(b) for b in step.bodies]
-        else ""
-    )
-    return Finding(
-        DIFFERS,
-        "unexplained",
-        f"the flow on the register as known then does not give what was recorded{hint}",
-        replayed,
-        cut=attempts[0].cut.describe(),
-    ), None
-
-
-def _now(inputs: ReplayInputs, flow: Flow, step: Step, books: _Books, attempt: _Attempt) -> Finding:
-    got = _run(inputs, flow, step, books, _Attempt(NOW, attempt.day))
-    if got == [dict(b) for b in step.bodies]:
-        return Finding(SAME, cut=NOW.describe())
-    changes = inputs.register.changes(attempt.cut, NOW, attempt.day)
-    replayed = _describe(got)
-    if changes:
-        named = "; ".join(c.text() for c in changes)
-        return Finding(
-            DIFFERS,
-            "mark_amended_later",
-            f"with today's register the flow would give {', '.join(replayed) or 'nothing'}: "
-            f"marks amended since: {named}",
-            replayed,
-            changes,
-            NOW.describe(),
-        )
-    return Finding(
-        DIFFERS, "unexplained", "today's register gives another answer", replayed,
-        cut=NOW.describe(),
-    )  # fmt: skip
-
-
-def _override(step: Step, flow: Flow, *, follows: bool, cut: Cut) -> Finding:
-    tail = (
-        f"its tasks and timers follow flow version {flow.version[:12]}"
-        if follows
-        else f"and its tasks or timers are not what flow version {flow.version[:12]} gives"
-    )
-    return Finding(
-        DIFFERS,
-        "override",
-        f"{step.describe()}: a professional judgement, not derived from the register; {tail}",
-        cut=cut.describe(),
-    )
-
-
-def _migration(inputs: ReplayInputs, step: Step, case: Case) -> Finding:
-    d = step.first.decision
-    assert isinstance(d, FlowMigrated)
-    problems = []
-    if case.flow_version and d.from_version != case.flow_version:
-        problems.append(
-            f"it names {d.from_version[:12]} as the old version but the case was on "
-            f"{case.flow_version[:12]}"
-        )
-    if d.to_version not in inputs.flows:
-        problems.append(f"flow version {d.to_version[:12]} is not stored")
-    text = f"{step.describe()} ({d.from_version[:12]} → {d.to_version[:12]})"
-    if problems:
-        return Finding(DIFFERS, "flow_version", f"{text}: {'; '.join(problems)}")
-    return Finding(SAME, detail=text)
-
-
-# -- running the engine -------------------------------------------------------------------------
-
-
-def _attempts(inputs: ReplayInputs, step: Step) -> list[_Attempt]:
-    """The readings to try, most faithful first: the service's view, then a backtest's."""
-    cal = inputs.calendar
-    today = cal.index_on_or_before(step.on)
-    if step.morning:
-        previous = today - 1 if cal.is_school_day(step.on) else today
-        days = [d for d in (previous, today) if d >= 0]
-    else:
-        days = [today]
-    written = step.first.recorded_at
-    out = []
-    for day in dict.fromkeys(days):
-        out.append(_Attempt(Cut(written), day))
-        out.append(_Attempt(Cut(end_of_day(cal, day)), day))
-        if inputs.register.imported_at is not None:
-            out.append(_Attempt(Cut(written, imported_by=written), day))
-    return out
-
-
-def _run(
-    inputs: ReplayInputs, flow: Flow, step: Step, books: _Books, attempt: _Attempt
-) -> list[dict[str, Any]] | str:
-    """What the engine decides for this step on this reading (a refusal as its message)."""
-    try:
-        if step.kind == EVENING:
-            return _evening(inputs, flow, step, books, attempt)
-        book = books.book(flow)
-        minimum = flow.definition.min_possible_sessions
-        facts = inputs.register.facts(attempt.cut, attempt.day, minimum)
-        env = DayEnv(book, facts, inputs.register.counts(attempt.cut, attempt.day))
-        case = book.case(0)
-        moment = Moment(step.on, step.at)
-        single = step.stimulus()
-        assert single is not None
-        review_from = _review_from(inputs.calendar, case, single)
-        out = evaluate(book.ctx, case, env.pupil(0, case, review_from=review_from), moment, single)
-        return [d.to_event() for d in out]
-    except (InputError, KeyError, ValueError) as exc:
-        return getattr(exc, "summary", None) or str(exc)
-
-
-def _evening(
-    inputs: ReplayInputs, flow: Flow, step: Step, books: _Books, attempt: _Attempt
-) -> list[dict[str, Any]]:
-    """The evening's stimuli on one environment, as the daily run applies them; of the readings
-    ``evening_stimuli`` offers, the first that gives the records (else the first)."""
-    minimum = flow.definition.min_possible_sessions
-    facts = inputs.register.facts(attempt.cut, attempt.day, minimum)
-    counts = inputs.register.counts(attempt.cut, attempt.day)
-    moment = Moment(step.on, step.at)
-    wanted = [dict(b) for b in step.bodies]
-    first: list[dict[str, Any]] | None = None
-    for stimuli in evening_stimuli(step, _is_term_end(inputs.calendar, step.on)):
-        book = books.book(flow, fresh=True)
-        decided = evening_decisions(book, DayEnv(book, facts, counts), moment, stimuli)
-        got = [d.to_event() for d in decided]
-        if got == wanted:
-            return got
-        first = got if first is None else first
-    assert first is not None
-    return first
-
-
-def _review_from(cal: SchoolCalendar, case: Case, stimulus: Stimulus) -> int | None:
-    if stimulus.kind != "timer":
-        return None
-    armed = next((t for t in case.timers if t.key == stimulus.name), None)
-    return None if armed is None else cal.index_on_or_before(armed.armed_on)
-
-
-def _is_term_end(cal: SchoolCalendar, on: date) -> bool:
-    if not cal.is_school_day(on):
-        return False
-    return is_term_end(cal, cal.day_index(on))
-
-
-def _describe(got: list[dict[str, Any]] | str) -> tuple[str, ...]:
-    if isinstance(got, str):
-        return (f"refused: {got}",)
-    return tuple(describe_event(e) for e in got)

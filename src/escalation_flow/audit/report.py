@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 from escalation_flow.audit.casework import SchoolReplay, summary_line
 from escalation_flow.audit.knowledge import Cut, PupilRegister
-from escalation_flow.audit.replay import CaseReplay, Finding, StepReplay
+from escalation_flow.audit.replay import CaseReplay
+from escalation_flow.audit.step_replay import Finding, StepReplay
 from escalation_flow.audit.steps import describe_event
 from escalation_flow.audit.verify import VerifyReport
 from escalation_flow.core.calendar import SchoolCalendar

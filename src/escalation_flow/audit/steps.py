@@ -146,16 +146,15 @@ def split_steps(records: Sequence[HistoryRecord]) -> list[Step]:
     return steps
 
 
-def evening_stimuli(step: Step, term_end: bool) -> list[list[Stimulus]]:
-    """The stimuli an evening may have applied, in the daily run's order; the likelier first.
+def amended_readings(step: Step) -> tuple[bool, bool]:
+    """Whether the evening began by reconsidering the case for amended marks, the likelier
+    reading first (``core.evaluation.EVENING`` gives the order of the evening's stimuli).
 
     The run reconsiders a case first when the pupil's earlier marks were amended: the records
     say so (their ``why`` or trigger), but a reconsideration that changed nothing leaves no
     trace, so both readings are offered.
     """
-    tail = [Stimulus("daily")] + ([Stimulus("term_end")] if term_end else [])
-    amended = [Stimulus("amended"), *tail]
-    return [amended, tail] if any(_amended(b) for b in step.bodies) else [tail, amended]
+    return (True, False) if any(_amended(b) for b in step.bodies) else (False, True)
 
 
 def _amended(body: Mapping[str, Any]) -> bool:

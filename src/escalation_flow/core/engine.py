@@ -20,15 +20,11 @@ and arms its timers, with due dates counted on the school calendar.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from functools import cached_property
-from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
+from collections.abc import Mapping
+from typing import Any
 
-from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.case import CLOSED, ESCALATION, NO_CASE, Case, apply
+from escalation_flow.core.context import Context, Moment
 from escalation_flow.core.decisions import (
     CaseClosed,
     CaseOpened,
@@ -46,109 +42,34 @@ from escalation_flow.core.decisions import (
     TimerArmed,
     TimerCancelled,
     TimerFired,
-    quick_init,
 )
 from escalation_flow.core.definition import (
     DAILY,
     TERM_END,
     Approval,
-    Duration,
-    Flow,
     Stage,
     Task,
     Timer,
     Transition,
 )
+from escalation_flow.core.due_dates import due_date
 from escalation_flow.core.guards import Guard
-from escalation_flow.core.machine import FlowMachine, machine_for
 from escalation_flow.errors import ActionError
 
+# ``Context``, ``Moment`` and ``due_date`` live in their own modules; the service still imports
+# them (and ``step``) from here.
+__all__ = ["Context", "Moment", "decide", "due_date", "escalation_target", "step"]
+
 Env = Mapping[str, Any]
-_T = TypeVar("_T")
 
 
-@quick_init
-@dataclass(frozen=True)
-class Moment:
-    """When a decision is taken: the school day it belongs to and the instant (UTC)."""
-
-    on: date
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Context:
-    """What stays fixed while a school's cases are evaluated.
-
-    It also keeps what the engine derives from the flow again and again (the machine, the
-    stages, the names a reason shows): tens of thousands of cases are stepped with one context.
-    """
-
-    flow: Flow
-    calendar: SchoolCalendar
-
-    @cached_property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.calendar.timezone)
-
-    @cached_property
-    def machine(self) -> FlowMachine:
-        return machine_for(self.flow)
-
-    @cached_property
-    def escalating_stages(self) -> tuple[Stage, ...]:
-        """``Flow.escalating_stages`` (which sorts the stages each time it is read)."""
-        return self.flow.escalating_stages
-
-    def reason_names(self, guards: tuple[Guard, ...]) -> tuple[str, ...]:
-        """The fact names a reason records for these guards, sorted."""
-        names = self._reason_names.get(guards)
-        if names is None:
-            names = tuple(sorted({n for g in guards for n in g.names}))
-            self._reason_names[guards] = names
-        return names
-
-    def due(self, start: date, after: Duration, *, for_timer: bool) -> date:
-        """``due_date`` on this calendar, remembered: a flow has a handful of durations and a
-        year a couple of hundred school days, while a backtest asks tens of thousands of times."""
-        key = ("due", start, id(after), for_timer)
-        return self._remember(
-            key, after, lambda: due_date(self.calendar, start, after, for_timer=for_timer)
-        )
-
-    def firing(self, timer: Timer, due: date) -> tuple[datetime, str]:
-        """When ``timer`` armed to fire on ``due`` fires (UTC), and its rule as text."""
-        return self._remember(("firing", id(timer), due), timer, lambda: _firing(self, timer, due))
-
-    def _remember(self, key: tuple[Any, ...], owner: object, compute: Callable[[], _T]) -> _T:
-        """``compute()``, kept under ``key``. ``owner``, whose ``id`` is in the key, is kept
-        with the answer, so that the id cannot pass to another object while it is remembered."""
-        known = self._remembered.get(key)
-        if known is not None and known[0] is owner:
-            answer: _T = known[1]
-            return answer
-        answer = compute()
-        self._remembered[key] = (owner, answer)
-        return answer
-
-    @cached_property
-    def _reason_names(self) -> dict[tuple[Guard, ...], tuple[str, ...]]:
-        return {}
-
-    @cached_property
-    def _remembered(self) -> dict[tuple[Any, ...], tuple[object, Any]]:
-        return {}
-
-
-def evaluate(ctx: Context, case: Case, env: Env, now: Moment, stimulus: Stimulus) -> list[Decision]:
-    """The decisions one stimulus leads to for one case (empty when nothing happens)."""
-    return step(ctx, case, env, now, stimulus)[0]
-
-
-def step(
+def decide(
     ctx: Context, case: Case, env: Env, now: Moment, stimulus: Stimulus
 ) -> tuple[list[Decision], Case]:
-    """``evaluate``, and the case those decisions leave (so callers need not fold them again)."""
+    """The decisions one stimulus leads to for one case, and the case they leave.
+
+    ``core.evaluation.evaluate`` is the one caller: it builds ``env`` (the pupil's facts, and a
+    firing review timer's) the same way for the daemon, the backtest and replay."""
     out = _Out(case)
     if stimulus.kind == "daily":
         screened = stimulus.extra.get("screened_stage")
@@ -167,6 +88,11 @@ def step(
     else:
         raise ValueError(f"unknown stimulus kind {stimulus.kind!r}")
     return out.decisions, out.case
+
+
+#: ``service/days._fire_school`` and ``service/staff.act`` still call the engine by this name
+#: until they walk ``core.evaluation.evaluate`` like every other caller.
+step = decide
 
 
 def escalation_target(ctx: Context, env: Env, current_stage: int) -> Stage | None:
@@ -359,13 +285,14 @@ def _take(
 
 
 def _passed_over(ctx: Context, case: Case, trigger: str, taken: Transition) -> list[str]:
+    """The guards of the entries for ``trigger`` tried before ``taken`` (they did not hold)."""
     if case.state not in ctx.flow.states:
-        return []
+        return []  # a case an ``anywhere`` move is opening: no state yet, nothing passed over
     failed: list[str] = []
-    for t in ctx.flow.transitions_from(case.state):
+    for t in ctx.machine.entries(case.state, trigger):
         if t is taken:
             break
-        if t.trigger == trigger and t.when:
+        if t.when:
             failed.append(t.when)
     return failed
 
@@ -373,16 +300,9 @@ def _passed_over(ctx: Context, case: Case, trigger: str, taken: Transition) -> l
 def _choose(
     ctx: Context, case: Case, env: Env, trigger: str, outcome: str | None
 ) -> tuple[Transition, str] | None:
-    """The flow's state machine answers for an open case; ``anywhere`` for a pupil without one."""
-    if case.is_open:
-        move = ctx.machine.next_state(case.state, trigger, env, outcome)
-        return None if move is None else (move.entry, move.target)
-    for t in ctx.flow.definition.anywhere:
-        if t.trigger != trigger or (t.outcome is not None and t.outcome != outcome):
-            continue
-        if t.when is None or ctx.flow.guard(t.when).holds(env):
-            return t, ctx.flow.resolve(t.to)
-    return None
+    """The flow's state machine answers (for a pupil without an open case: its ``anywhere``)."""
+    move = ctx.machine.next_state(case.state if case.is_open else NO_CASE, trigger, env, outcome)
+    return None if move is None else (move.entry, move.target)
 
 
 def _goto(
@@ -472,22 +392,6 @@ def timer_armed(ctx: Context, timer: Timer, now: Moment, serial: int) -> TimerAr
         rule=rule,
         calendar_version=ctx.calendar.version,
     )
-
-
-def _firing(ctx: Context, timer: Timer, due: date) -> tuple[datetime, str]:
-    hour, minute = (int(p) for p in timer.at.split(":"))
-    fire_at = datetime.combine(due, time(hour, minute), tzinfo=ctx.zone)
-    return fire_at.astimezone(UTC), str(timer.after)
-
-
-def due_date(calendar: SchoolCalendar, start: date, after: Duration, *, for_timer: bool) -> date:
-    """When something ``after`` ``start`` is due; timers only ever fire on school days."""
-    if after.unit == "school_days":
-        return calendar.add_school_days(start, after.amount)
-    if after.unit == "school_weeks":
-        return calendar.add_school_weeks(start, after.amount)
-    due = start + timedelta(days=after.amount)
-    return calendar.next_school_day_on_or_after(due) if for_timer else due
 
 
 # -- small helpers ---------------------------------------------------------------------------------

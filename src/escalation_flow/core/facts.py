@@ -33,14 +33,9 @@ import numpy.typing as npt
 
 from escalation_flow.core.calendar import Period, SchoolCalendar
 from escalation_flow.core.fact_names import REGISTER_FACTS
+from escalation_flow.core.packed_counts import Key, WindowCounts, Words, attendance_percent
 from escalation_flow.core.register import RegisterGrid
-from escalation_flow.core.session_counts import (
-    CumulativeCounts,
-    Key,
-    WindowCounts,
-    Words,
-    attendance_percent,
-)
+from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.errors import CalendarError, NotFoundError
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
@@ -188,6 +183,36 @@ def facts_from_counts(
         as_of=as_of,
         values={name: values[name] for name in REGISTER_FACTS},
     )
+
+
+class KnownFacts:
+    """The facts of one reading of a register (its running counts), asked day by day as a flow
+    version counts them: what the service, the pages and replay read "as known" at a moment.
+
+    The minimum of possible sessions before a year-to-date percentage counts is the flow
+    version's (a case on an earlier version is decided on its own version's figures), so it is
+    asked for each time, never taken from the school's current flow. Each (day, minimum) is
+    computed once.
+    """
+
+    def __init__(self, counts: CumulativeCounts, windows: DayWindows | None = None) -> None:
+        self.counts = counts
+        self._windows = windows
+        self._facts: dict[tuple[int, int], FactTable] = {}
+
+    def at(self, day: int, min_possible_sessions: int) -> FactTable:
+        """Facts at the end of school day ``day`` (before the first school day: the first's)."""
+        day = max(day, 0)
+        key = (day, min_possible_sessions)
+        facts = self._facts.get(key)
+        if facts is None:
+            facts = self._facts[key] = facts_from_counts(
+                self.counts,
+                day,
+                min_possible_sessions_ytd=min_possible_sessions,
+                windows=self._windows,
+            )
+        return facts
 
 
 class _Columns:

@@ -1,10 +1,15 @@
 """One ``transitions`` state machine per flow version: the only module importing ``transitions``.
 
-States are the flow's full state names (``stage_2.letter_due``) and ``closed`` (final). Every
-``on`` entry becomes a machine transition from its state (stage-level entries from every state of
-the stage, ``anywhere`` entries from every state) whose conditions are the entry's outcome filter
-and compiled guard. For one (state, trigger) the machine keeps the entries in the flow's order:
-the state's own, the stage's, then ``anywhere``; the first whose conditions pass is taken.
+States are the flow's full state names (``stage_2.letter_due``), ``closed`` (final) and
+``none`` (a pupil without an open case). Every ``on`` entry becomes a machine transition from its
+state (stage-level entries from every state of the stage, ``anywhere`` entries from every state,
+and from ``none``) whose conditions are the entry's outcome filter and compiled guard. For one
+(state, trigger) the machine keeps the entries in the flow's order: the state's own, the
+stage's, then ``anywhere``; the first whose conditions pass is taken.
+
+This is the one transition table: the engine asks it where a case goes (``next_state``) and
+which entries it tried first (``entries``), and the day's screen asks it which states listen to
+``daily`` (``entries``). Nothing else walks ``Flow.transitions_from``.
 
 The machine is built once per flow version and cached; it carries no pupil. ``next_state`` asks
 "from state S on trigger T, with these facts (and this task outcome), where to?" by walking the
@@ -21,6 +26,7 @@ from typing import Any
 from transitions import Machine
 
 from escalation_flow.core import definition as d
+from escalation_flow.core.case import NO_CASE
 from escalation_flow.core.guards import Guard
 
 _CACHE_SIZE = 64
@@ -72,7 +78,7 @@ class FlowMachine:
         self.states: tuple[str, ...] = tuple(d.state_names(flow.definition))
         self._machine = Machine(
             model=None,
-            states=[*self.states[:-1], {"name": d.CLOSED, "final": True}],
+            states=[*self.states[:-1], {"name": d.CLOSED, "final": True}, NO_CASE],
             initial=None,
             auto_transitions=False,
             send_event=False,
@@ -87,9 +93,14 @@ class FlowMachine:
                     flow.resolve(entry.to, ref.stage),
                     conditions=[_Check(entry, guard)],
                 )
+        for entry in flow.definition.anywhere:  # a pupil without a case: ``to`` from the top
+            guard = flow.guard(entry.when) if entry.when else None
+            self._machine.add_transition(
+                entry.trigger, NO_CASE, flow.resolve(entry.to), conditions=[_Check(entry, guard)]
+            )
         # (state, trigger) -> [(target, check)], read back from the machine in its order
         self._table: dict[tuple[str, str], tuple[tuple[str, _Check], ...]] = {}
-        for name in self.states[:-1]:
+        for name in (*self.states[:-1], NO_CASE):
             for trigger in self._machine.get_triggers(name):
                 rows: list[tuple[str, _Check]] = []
                 for transition in self._machine.get_transitions(trigger, name):
@@ -101,6 +112,10 @@ class FlowMachine:
     @property
     def version(self) -> str:
         return self.flow.version
+
+    def entries(self, state: str, trigger: str) -> tuple[d.Transition, ...]:
+        """The flow's entries for ``trigger`` tried in ``state``, in the order they are tried."""
+        return tuple(check.entry for _, check in self._table.get((state, trigger), ()))
 
     def triggers(self, state: str) -> tuple[str, ...]:
         """The triggers that can move a case out of ``state`` (in first-use order)."""
@@ -130,10 +145,12 @@ class FlowMachine:
         return None
 
     def moves(self) -> list[tuple[str, str, str, d.Transition]]:
-        """Every (source, trigger, target, entry) the machine holds, for checks and pictures."""
+        """Every (source, trigger, target, entry) between the flow's states, for checks and
+        pictures (``none``, the pupil without a case, is not one of them)."""
         return [
             (source, trigger, target, check.entry)
             for (source, trigger), rows in self._table.items()
+            if source != NO_CASE
             for target, check in rows
         ]
 

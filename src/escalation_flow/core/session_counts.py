@@ -5,179 +5,35 @@ For each pupil and each counted thing (attended, authorised, unauthorised, unmar
 along school days; the count over days ``a..b`` is ``C[b + 1] - C[a]``. A window that starts with
 a PM or ends with an AM session adds or takes off that one session, looked up on its own.
 
-Why packed: a year of 20,000 pupils is 7.6 million cells and a dozen counts. Every count is at
-most the calendar's number of sessions, so several fit side by side in one ``uint64`` (10 bits
-each for two years of sessions). One table lookup and one cumulative sum per word then builds
-all of them, and because every field of ``C[b + 1]`` is at least the same field of ``C[a]``, one
-subtraction of words subtracts every field without borrowing between them. Looking up a whole
-day (AM and PM codes together) halves the work again.
+The counts are packed several to a 64-bit word (``packed_counts``: the keys, the word layout
+and a window's counts read back out).
 
 Sessions outside a pupil's roll (before admission, after leaving) count as nothing at all.
 """
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
 from escalation_flow.core.calendar import SchoolCalendar
-from escalation_flow.core.codes import CATEGORY_OF_ID, CODE_OF_ID, ID_OF_CODE, Category
+from escalation_flow.core.packed_counts import (
+    N_IDS,
+    OUTSIDE_ID,
+    Key,
+    Packing,
+    WindowCounts,
+    Words,
+    day_classes,
+    indicators,
+)
 from escalation_flow.core.register import RegisterGrid
 
 IntArray: TypeAlias = npt.NDArray[np.int64]
 FloatArray: TypeAlias = npt.NDArray[np.float64]
-Words: TypeAlias = npt.NDArray[np.uint64]
 BoolGrid: TypeAlias = npt.NDArray[np.bool_]
-
-
-class Key(IntEnum):
-    """What is counted along sessions."""
-
-    ATTENDED = 0
-    AUTHORISED = 1
-    UNAUTHORISED = 2
-    UNMARKED = 3
-    LATE_BEFORE_CLOSE = 4  # L
-    LATE_AFTER_CLOSE = 5  # U
-    N = 6
-    ILLNESS = 7  # I
-    MEDICAL = 8  # M
-    HOLIDAY = 9  # G
-    ABSENT_MONDAY = 10
-    ABSENT_FRIDAY = 11
-
-
-#: The code id of a session outside the pupil's roll: it counts as nothing.
-OUTSIDE_ID = len(CODE_OF_ID)
-_N_IDS = OUTSIDE_ID + 1
-_OTHER_DAY, _MONDAY, _FRIDAY = 0, 1, 2
-
-_CODE_KEYS = {
-    Key.LATE_BEFORE_CLOSE: "L",
-    Key.LATE_AFTER_CLOSE: "U",
-    Key.N: "N",
-    Key.ILLNESS: "I",
-    Key.MEDICAL: "M",
-    Key.HOLIDAY: "G",
-}
-
-
-def _indicators() -> npt.NDArray[np.bool_]:
-    """``(keys, 3 * ids)``: whether a code on a (other day, Monday, Friday) session counts."""
-    category = np.append(CATEGORY_OF_ID, -1)  # OUTSIDE_ID is in no category
-    per_id = np.zeros((len(Key), _N_IDS), dtype=bool)
-    per_id[Key.ATTENDED] = (category == Category.PRESENT) | (category == Category.APPROVED_ACTIVITY)
-    per_id[Key.AUTHORISED] = category == Category.AUTHORISED
-    per_id[Key.UNAUTHORISED] = category == Category.UNAUTHORISED
-    per_id[Key.UNMARKED] = category == Category.UNMARKED
-    for key, code in _CODE_KEYS.items():
-        per_id[key, ID_OF_CODE[code]] = True
-    absent = per_id[Key.AUTHORISED] | per_id[Key.UNAUTHORISED]
-    table = np.zeros((len(Key), 3 * _N_IDS), dtype=bool)
-    for day_class in (_OTHER_DAY, _MONDAY, _FRIDAY):
-        part = table[:, day_class * _N_IDS : (day_class + 1) * _N_IDS]
-        part[:] = per_id
-        part[Key.ABSENT_MONDAY] = absent if day_class == _MONDAY else False
-        part[Key.ABSENT_FRIDAY] = absent if day_class == _FRIDAY else False
-    return table
-
-
-class Packing:
-    """Where each key lives (word, bit shift, mask) for counts up to ``max_count``, and the
-    lookup tables from a session's or a day's codes to packed words."""
-
-    def __init__(self, max_count: int) -> None:
-        self.bits = max(1, int(max_count).bit_length())
-        per_word = 64 // self.bits
-        self.words = -(-len(Key) // per_word)
-        self.word = [k // per_word for k in range(len(Key))]
-        self.shift = [self.bits * (k % per_word) for k in range(len(Key))]
-        self.mask = np.uint64((1 << self.bits) - 1)
-        table = _indicators()
-        #: ``session[w, day_class * N + id]``: one session's packed counts.
-        self.session = np.zeros((self.words, table.shape[1]), dtype=np.uint64)
-        for k in range(len(Key)):
-            self.session[self.word[k]] += table[k].astype(np.uint64) << np.uint64(self.shift[k])
-        #: ``day[w, (day_class * N + am) * N + pm]``: a whole day's packed counts.
-        by_class = self.session.reshape(self.words, 3, _N_IDS)
-        self.day = (by_class[:, :, :, None] + by_class[:, :, None, :]).reshape(self.words, -1)
-
-    def field(self, words: Words, key: Key) -> IntArray:
-        """The count of ``key`` out of packed words (``words[word_of_key]``)."""
-        return self.unpack(words[self.word[key]], key)
-
-    def unpack(self, packed: Words, key: Key) -> IntArray:
-        fields: Words = packed >> np.uint64(self.shift[key])
-        fields &= self.mask
-        # Every field is far below 2**63: the same numbers read as int64, without a copy.
-        return fields.view(np.int64)
-
-
-def _day_classes(calendar: SchoolCalendar) -> npt.NDArray[np.intp]:
-    weekdays = np.array([d.weekday() for d in calendar.school_days], dtype=np.intp)
-    return np.where(weekdays == 0, _MONDAY, np.where(weekdays == 4, _FRIDAY, _OTHER_DAY))
-
-
-class WindowCounts:
-    """Counts over one window of sessions (per pupil; the window may start differently for each)."""
-
-    def __init__(self, packing: Packing, words: Words) -> None:
-        self._packing = packing
-        self._words = words
-        # Each count unpacked once: ``possible`` and the percentages read ``attended`` again.
-        self._counts: dict[Key, IntArray] = {}
-
-    def count(self, key: Key) -> IntArray:
-        counted = self._counts.get(key)
-        if counted is None:
-            counted = self._counts[key] = self._packing.field(self._words, key)
-        return counted
-
-    @property
-    def attended(self) -> IntArray:
-        return self.count(Key.ATTENDED)
-
-    @property
-    def authorised(self) -> IntArray:
-        return self.count(Key.AUTHORISED)
-
-    @property
-    def unauthorised(self) -> IntArray:
-        return self.count(Key.UNAUTHORISED)
-
-    @property
-    def absence(self) -> IntArray:
-        return self.authorised + self.unauthorised
-
-    @property
-    def possible(self) -> IntArray:
-        """Sessions that count: attended or absent; never unmarked, not-possible or off roll."""
-        return self.attended + self.absence
-
-    @property
-    def unmarked(self) -> IntArray:
-        return self.count(Key.UNMARKED)
-
-    @property
-    def late(self) -> IntArray:
-        """``L`` and ``U``: arrived before or after the register closed."""
-        return self.count(Key.LATE_BEFORE_CLOSE) + self.count(Key.LATE_AFTER_CLOSE)
-
-    def attendance_pct(self, *, min_possible_sessions: int) -> FloatArray:
-        return attendance_percent(self.attended, self.possible, min_possible_sessions)
-
-
-def attendance_percent(
-    attended: IntArray, possible: IntArray, min_possible_sessions: int
-) -> FloatArray:
-    """``100 * attended / possible``; NaN (unknown) below ``min_possible_sessions`` or at 0."""
-    enough = possible >= max(1, min_possible_sessions)
-    out = np.full(attended.shape, np.nan)
-    np.divide(100.0 * attended, possible, out=out, where=enough)
-    return out
 
 
 class CumulativeCounts:
@@ -196,7 +52,7 @@ class CumulativeCounts:
         self.calendar = calendar
         self.packing = Packing(calendar.n_sessions)
         self.through_day = -1
-        self._day_class = _day_classes(calendar)
+        self._day_class = day_classes(calendar)
         self._bounded = not grid.enrolment.whole_calendar
         self._rows = np.arange(grid.n_pupils)
         #: ``[word, d, pupil]``: packed counts over days ``0..d - 1``. Every pupil's count at one
@@ -205,7 +61,7 @@ class CumulativeCounts:
         #: Per pupil, the first session counted so far that is marked ``N`` (-1: none).
         self._first_n = np.full(grid.n_pupils, -1, dtype=np.int64)
         #: ``[key, day_class * N + id]``: whether a session with that code counts for the key
-        self._counts_code = _indicators()
+        self._counts_code = indicators()
         #: The runs of unauthorised days ending on ``_runs_day`` (-1: a pupil's earlier marks
         #: changed since), so that the next day's are yesterday's plus one.
         self._runs = np.full(grid.n_pupils, -1, dtype=np.int64)
@@ -254,9 +110,9 @@ class CumulativeCounts:
             am[outside[:, 0::2]] = OUTSIDE_ID
             pm[outside[:, 1::2]] = OUTSIDE_ID
         index = am
-        index *= _N_IDS
+        index *= N_IDS
         index += pm
-        index += self._day_class[first : last + 1] * (_N_IDS * _N_IDS)
+        index += self._day_class[first : last + 1] * (N_IDS * N_IDS)
         for w in range(self.packing.words):
             counts = self._c[w]
             running = np.cumsum(self.packing.day[w].take(index), axis=1, dtype=np.uint64)
@@ -273,7 +129,7 @@ class CumulativeCounts:
                 sessions > enrolment.last_session[pupils]
             )
             codes[off] = OUTSIDE_ID
-        index: IntArray = self._day_class[sessions // 2] * _N_IDS + codes
+        index: IntArray = self._day_class[sessions // 2] * N_IDS + codes
         return index
 
     def _sessions(self, pupils: npt.NDArray[np.intp], sessions: IntArray) -> Words:
@@ -300,7 +156,7 @@ class CumulativeCounts:
             codes[(session < enrolment.first_session) | (session > enrolment.last_session)] = (
                 OUTSIDE_ID
             )
-        index: IntArray = codes + int(self._day_class[session // 2]) * _N_IDS
+        index: IntArray = codes + int(self._day_class[session // 2]) * N_IDS
         return index
 
     def _running_at(self, pupils: npt.NDArray[np.intp], sessions: IntArray) -> Words:
@@ -348,7 +204,7 @@ class CumulativeCounts:
                 enrolment.first_session[pupil] <= s <= enrolment.last_session[pupil]
             ):
                 code = OUTSIDE_ID
-            column = int(self._day_class[s // 2]) * _N_IDS + code
+            column = int(self._day_class[s // 2]) * N_IDS + code
             one: list[int] = self.packing.session[:, column].tolist()
             words = [w + x for w, x in zip(words, one, strict=True)]
         return words
@@ -441,7 +297,7 @@ class CumulativeCounts:
         if self._bounded:
             codes[self.grid.enrolment.outside(first, last, pupils)] = OUTSIDE_ID
         days = np.arange(first, last + 1) // 2
-        counted: BoolGrid = self._counts_code[key][self._day_class[days] * _N_IDS + codes]
+        counted: BoolGrid = self._counts_code[key][self._day_class[days] * N_IDS + codes]
         return counted
 
     def unauthorised_days_ending(self, day: int) -> IntArray:

@@ -1,0 +1,147 @@
+"""A school's cases under one flow version, kept between school days: ``SchoolBook``.
+
+Besides the cases and their histories, the book keeps per-pupil numpy arrays in step with
+them (stage, state, when each was entered, the earliest due timer and task, the
+``<task>_recorded`` counts), so that a day's screen reads every pupil at once without walking
+the cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, time
+from functools import reduce
+
+import numpy as np
+import numpy.typing as npt
+
+from escalation_flow.core.calendar import DEFAULT_REGISTERS_CLOSE
+from escalation_flow.core.case import Case, apply
+from escalation_flow.core.context import Context
+from escalation_flow.core.decisions import Decision, quick_init
+from escalation_flow.core.definition import DAILY, TERM_END, Flow
+from escalation_flow.core.facts import DayWindows
+from escalation_flow.core.guards import Guard
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+NEVER = np.iinfo(np.int64).max  # no timer or task due
+
+
+@quick_init
+@dataclass(frozen=True)
+class UniversalTask:
+    on: date
+    pupil: str
+    task: str
+    role: str
+    due: date
+
+
+@dataclass
+class SchoolBook:
+    """Every case of one school under one flow, kept between school days."""
+
+    ctx: Context
+    school: str
+    pupils: tuple[str, ...]
+    registers_close: time = DEFAULT_REGISTERS_CLOSE
+    #: the pupils this book runs cases for (None: every pupil); the others' open cases run in
+    #: the book of the flow version they were opened under, so this one must not open theirs
+    runs: BoolArray | None = None
+    #: whether the flow's universal actions (the first-day call) are made from this book: only
+    #: the school's current flow makes them, for every pupil
+    makes_universal: bool = True
+    cases: dict[int, Case] = field(default_factory=dict)
+    history: dict[int, list[Decision]] = field(default_factory=dict)
+    universal_tasks: list[UniversalTask] = field(default_factory=list)
+    stage: IntArray = field(init=False)
+    stage_day: IntArray = field(init=False)
+    state_day: IntArray = field(init=False)
+    _windows: DayWindows | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.pupils)
+        self.stage = np.zeros(n, np.int64)
+        self.stage_day = np.full(n, -1, np.int64)
+        self.state_day = np.full(n, -1, np.int64)
+        self._index = {p: i for i, p in enumerate(self.pupils)}
+        self.state_index = {name: i for i, name in enumerate(self.ctx.flow.states)}
+        self.state_id = np.full(n, -1, np.int64)  # -1: no open case
+        # the earliest due date (ordinal) of each pupil's pending timers and open tasks, so a
+        # day finds what is due without walking every case
+        self.timer_due = np.full(n, NEVER, np.int64)
+        self.task_due = np.full(n, NEVER, np.int64)
+        self._listeners = {t: _listeners(self.ctx, t) for t in (DAILY, TERM_END)}
+        # ``<id>_recorded`` counts the guards read, kept per pupil as cases change
+        self.recorded: dict[str, FloatArray] = {
+            name: np.zeros(n) for name in _recorded_names(self.ctx.flow)
+        }
+        self._recorded_ids = [(n.removesuffix("_recorded"), a) for n, a in self.recorded.items()]
+
+    @property
+    def windows(self) -> DayWindows:
+        if self._windows is None:
+            self._windows = DayWindows.of(self.ctx.calendar)
+        return self._windows
+
+    def listeners(self, trigger: str) -> dict[str, list[Guard | None]]:
+        return self._listeners[trigger]
+
+    def case(self, p: int) -> Case:
+        return self.cases.get(p) or Case(school=self.school, pupil=self.pupils[p])
+
+    def pupil_index(self, pupil: str) -> int | None:
+        return self._index.get(pupil)
+
+    def record(self, p: int, decisions: Sequence[Decision], case: Case | None = None) -> None:
+        """Keep a pupil's new decisions; ``case`` is the case they leave (folded if not given)."""
+        if not decisions:
+            return
+        if case is None:
+            case = reduce(apply, decisions, self.case(p))
+        self.history.setdefault(p, []).extend(decisions)
+        self.load(p, case)
+
+    def load(self, p: int, case: Case) -> None:
+        """Hold ``case`` for pupil ``p`` (from the store, or after new decisions) and keep the
+        per-pupil arrays the day's screening reads in step with it."""
+        self.cases[p] = case
+        if not case.is_open:
+            self.stage[p] = 0
+            self.state_id[p] = self.stage_day[p] = self.state_day[p] = -1
+            self.timer_due[p] = self.task_due[p] = NEVER
+            for _, recorded in self._recorded_ids:
+                recorded[p] = 0
+            return
+        cal = self.ctx.calendar
+        self.stage[p] = case.stage
+        self.state_id[p] = self.state_index[case.state]
+        self.timer_due[p] = min([t.due for t in case.timers]).toordinal() if case.timers else NEVER
+        self.task_due[p] = min([t.due for t in case.tasks]).toordinal() if case.tasks else NEVER
+        if self._recorded_ids:
+            counts = dict(case.event_counts)
+            for event, recorded in self._recorded_ids:
+                recorded[p] = counts.get(event, 0)
+        stage_on, state_on = case.stage_entered_on, case.state_entered_on
+        self.stage_day[p] = cal.index_on_or_before(stage_on) if stage_on else -1
+        self.state_day[p] = cal.index_on_or_before(state_on) if state_on else -1
+
+
+def _recorded_names(flow: Flow) -> set[str]:
+    return {n for g in flow.guards.values() for n in g.names if n.endswith("_recorded")}
+
+
+def _listeners(ctx: Context, trigger: str) -> dict[str, list[Guard | None]]:
+    """For each state that listens to ``trigger``: the guards of its transitions (as the flow's
+    machine holds them) and recurring tasks for it (``None``: always)."""
+    flow = ctx.flow
+    out: dict[str, list[Guard | None]] = {}
+    for name in flow.states:
+        whens = [t.when for t in ctx.machine.entries(name, trigger)]
+        whens += [r.when for r in flow.state(name).state.recurring if r.trigger == trigger]
+        if whens:
+            out[name] = [flow.guard(w) if w else None for w in whens]
+    return out

@@ -1,0 +1,183 @@
+"""The environment guards read on a school day: ``DayEnv`` (every name, as arrays over the
+book's pupils, built lazily) and ``PupilEnv`` (one pupil's scalars, plus a firing review
+timer's facts)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from escalation_flow.core.book import FloatArray, IntArray, SchoolBook
+from escalation_flow.core.case import Case
+from escalation_flow.core.facts import FactTable
+from escalation_flow.core.packed_counts import Key
+from escalation_flow.core.session_counts import CumulativeCounts
+
+NAN = float("nan")
+
+
+class DayEnv(Mapping[str, Any]):
+    """Every name a guard may read, as arrays over the school's pupils, built lazily."""
+
+    def __init__(self, book: SchoolBook, facts: FactTable, counts: CumulativeCounts) -> None:
+        self.book = book
+        self.facts = facts
+        self.counts = counts
+        self.day = facts.day_index
+        cal = book.ctx.calendar
+        flow = book.ctx.flow
+        self._values: dict[str, Any] = dict(facts.values)
+        self._values.update(flow.parameter_values(cal.term_name_of(self.day).value))
+        self._values["stage"] = book.stage.astype(np.float64)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._values:
+            self._values[name] = self._compute(name)
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def pupil(self, p: int, case: Case, review_from: int | None = None) -> PupilEnv:
+        return PupilEnv(self, p, case, review_from)
+
+    def _compute(self, name: str) -> Any:
+        book, d = self.book, self.day
+        if name in book.recorded:
+            return book.recorded[name]
+        if name == "school_days_in_stage":
+            return _since(book.stage_day, d)
+        if name == "school_days_in_state":
+            return _since(book.state_day, d)
+        for prefix, days in (("stage", book.stage_day), ("state", book.state_day)):
+            if name == f"attendance_pct_at_{prefix}_entry":
+                return self.ytd_pct_at(days)
+            if name == f"attendance_pct_since_{prefix}_entry":
+                return self.pct_since(days)
+        if name == "unauthorised_sessions_since_state_entry":
+            return self._count_since(book.state_day, Key.UNAUTHORISED)
+        if name == "late_sessions_since_state_entry":
+            return self._count_since(book.state_day, Key.LATE_BEFORE_CLOSE, Key.LATE_AFTER_CLOSE)
+        if name == "unresolved_n_sessions_at_state_entry":
+            # N marks in the sessions up to the state's entry, as known now (not as known then)
+            ends = 2 * np.maximum(book.state_day, 0) + 2
+            rows = np.arange(len(book.pupils))
+            n_marks = self.counts.running_count_at(Key.N, rows, ends).astype(float)
+            return np.where(book.state_day >= 0, n_marks, NAN)
+        if name in ("attendance_pct_at_review_start", "attendance_pct_over_review"):
+            return np.full(len(book.pupils), NAN)  # only defined while a review timer fires
+        raise KeyError(name)
+
+    # -- windows that start at a different day for each pupil ------------------------------------
+
+    def ytd_pct_at(self, days: IntArray) -> FloatArray:
+        """Attendance year to date at the end of each pupil's day (NaN where day < 0)."""
+        out = np.full(len(days), NAN)
+        valid = days >= 0
+        for day in np.unique(days[valid]):
+            rows = days == day
+            first = int(self.book.windows.year[day])
+            pct = self.counts.attendance_pct_between(
+                2 * first,
+                2 * int(day) + 1,
+                min_possible_sessions=self.book.ctx.flow.definition.min_possible_sessions,
+            )
+            out[rows] = pct[rows]
+        return out
+
+    def pct_since(self, days: IntArray) -> FloatArray:
+        """Attendance over the sessions after each pupil's day, through today."""
+        firsts = np.where(days >= 0, 2 * (days + 1), 2 * self.day + 2)
+        pct = self.counts.attendance_pct_between(firsts, 2 * self.day + 1, min_possible_sessions=1)
+        return np.where(days >= 0, pct, NAN)
+
+    def _count_since(self, days: IntArray, *keys: Key) -> FloatArray:
+        """The sessions counting for any of ``keys`` after each pupil's day, through today."""
+        firsts = np.where(days >= 0, 2 * (days + 1), 2 * self.day + 2)
+        window = self.counts.counts_between(firsts, 2 * self.day + 1)
+        counts = sum((window.count(key) for key in keys[1:]), window.count(keys[0]))
+        return np.where(days >= 0, counts.astype(float), NAN)
+
+
+class Rows(Mapping[str, Any]):
+    """Some pupils' view of a ``DayEnv``: each per-pupil array at ``rows`` (computed over every
+    pupil, when first asked, as before)."""
+
+    def __init__(self, day: DayEnv, rows: npt.NDArray[np.intp]) -> None:
+        self._day, self._rows = day, rows
+        self._pupils = len(day.book.pupils)
+
+    def __getitem__(self, name: str) -> Any:
+        value = self._day[name]
+        if isinstance(value, np.ndarray) and value.shape == (self._pupils,):
+            return value[self._rows]
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._day)
+
+    def __len__(self) -> int:
+        return len(self._day)
+
+
+def _since(days: IntArray, today: int) -> FloatArray:
+    return np.where(days >= 0, (today - days).astype(float), NAN)
+
+
+_REVIEW_FACTS = frozenset({"attendance_pct_at_review_start", "attendance_pct_over_review"})
+_UNSET = object()
+
+
+class PupilEnv(Mapping[str, Any]):
+    """One pupil's view of a ``DayEnv``: scalars, plus the firing review timer's facts."""
+
+    def __init__(self, day: DayEnv, p: int, case: Case, review_from: int | None) -> None:
+        self._day, self._p, self._case = day, p, case
+        self._review_from = review_from
+        # The day's values as computed so far (the same dict: read first, without a call)
+        self._values = day._values
+        self._reviewed: dict[str, float] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name.endswith("_recorded"):
+            return float(self._case.count_of(name.removesuffix("_recorded")))
+        if self._review_from is not None and name in _REVIEW_FACTS:
+            if name not in self._reviewed:
+                self._reviewed[name] = self._review(name)
+            return self._reviewed[name]
+        value = self._values.get(name, _UNSET)
+        if value is _UNSET:
+            value = self._day[name]
+        return value[self._p] if isinstance(value, np.ndarray) else value
+
+    def _review(self, name: str) -> float:
+        """The firing review timer's facts, from the day it was armed (only when a guard asks;
+        a guard and then the reason read them, on counts that do not change in between)."""
+        day, start = self._day, int(self._review_from or 0)
+        if name == "attendance_pct_at_review_start":
+            first = 2 * int(day.book.windows.year[start])
+            minimum = day.book.ctx.flow.definition.min_possible_sessions
+            return day.counts.pupil_attendance_pct(
+                self._p, first, 2 * start + 1, min_possible_sessions=minimum
+            )
+        return day.counts.pupil_attendance_pct(
+            self._p, 2 * start + 2, 2 * day.day + 1, min_possible_sessions=1
+        )
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._day)
+
+    def __len__(self) -> int:
+        return len(self._day)
