@@ -28,6 +28,7 @@ from escalation_flow.core.case import apply
 from escalation_flow.core.decisions import FlowMigrated
 from escalation_flow.core.definition import Flow
 from escalation_flow.errors import ActionError
+from escalation_flow.staff_ids import staff_id
 
 #: ``--to-version current``: the version of the school's flow file now
 CURRENT = "current"
@@ -113,8 +114,6 @@ def migrate_school(
 
 
 def _who_and_why(by: str, reason: str) -> tuple[str, str]:
-    from escalation_flow.service.staff import staff_id
-
     if not reason.strip():
         raise ActionError("a flow migration needs a reason")
     return staff_id(by), reason.strip()
