@@ -60,8 +60,8 @@ def audit_group() -> None:
 def audit_verify(school: str | None, as_json: bool) -> None:
     """Check every case's history chain, every case row, every seal over the marks and every
     stored flow text; name each record edited, deleted or reordered. Exit 1 if any was."""
-    from escalation_flow.adapters.store.audit_store import verify_store
     from escalation_flow.audit.report import verify_json, verify_text
+    from escalation_flow.audit.store_check import verify_store
     from escalation_flow.settings import load_settings
 
     with root().store(load_settings()) as store:
