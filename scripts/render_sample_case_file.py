@@ -25,9 +25,8 @@ from escalation_flow import backtest as bt
 from escalation_flow.adapters.register_files import read_marks, read_roster
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.audit_store import seal_imports, store_flow_version
-from escalation_flow.adapters.store.case_models import ENGINE
-from escalation_flow.adapters.store.case_writer import CaseChange, HistoryWriter
-from escalation_flow.adapters.store.cases import StoredCase, school_id
+from escalation_flow.adapters.store.case_writer import HistoryWriter
+from escalation_flow.adapters.store.cases import school_id
 from escalation_flow.adapters.trust_files import load_trust
 from escalation_flow.audit.casework import case_file
 from escalation_flow.audit.export import export
@@ -35,6 +34,7 @@ from escalation_flow.audit.inputs import AuditSource
 from escalation_flow.core.case import Case, apply
 from escalation_flow.core.decisions import Decision
 from escalation_flow.core.school_day import SchoolBook
+from escalation_flow.stored import ENGINE, CaseChange, StoredCase
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "config" / "sample-trust"

@@ -22,14 +22,14 @@ from sqlalchemy.engine import make_url
 
 from escalation_flow.adapters.register_files import read_roster
 from escalation_flow.adapters.store import Store
-from escalation_flow.adapters.store.case_models import ENGINE
-from escalation_flow.adapters.store.case_writer import CaseChange, HistoryWriter
-from escalation_flow.adapters.store.cases import StoredCase, school_id
+from escalation_flow.adapters.store.case_writer import HistoryWriter
+from escalation_flow.adapters.store.cases import school_id
 from escalation_flow.adapters.trust_files import load_trust
 from escalation_flow.clock import SimulatedClock
 from escalation_flow.core.case import Case, fold
 from escalation_flow.core.decisions import CaseOpened, Reason, StageEntered, TimerArmed
 from escalation_flow.service import Service
+from escalation_flow.stored import ENGINE, CaseChange, StoredCase
 from tests.daemon_builders import SCHOOL, write_trust
 
 LONDON = ZoneInfo("Europe/London")

@@ -20,15 +20,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner, Result
 from sqlalchemy.engine import make_url
 
 from escalation_flow.adapters.register_files import read_marks
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.trust_files import Trust, load_trust
+from escalation_flow.bootstrap import Root
 from escalation_flow.clock import SimulatedClock
 from escalation_flow.service import Service
 
@@ -41,6 +44,19 @@ LAST_DAY = DAYS[-1]
 LATE = {("P1", date(2025, 9, 8)), ("P1", date(2025, 9, 10)), ("P1", date(2025, 9, 12))}
 UNEXPLAINED = {("P2", date(2025, 9, 4)), ("P2", date(2025, 9, 12))}
 HEADER = "school,pupil,date,session,code,minutes_late,recorded_at"
+
+
+class RootedRunner(CliRunner):
+    """A ``CliRunner`` whose commands run under ``root`` (its clock): the clock is handed to the
+    composition root as click's context object, never patched in."""
+
+    def __init__(self, root: Root) -> None:
+        super().__init__()
+        self.root = root
+
+    def invoke(self, cli: Any, args: Any = None, **kwargs: Any) -> Result:
+        kwargs.setdefault("obj", self.root)
+        return super().invoke(cli, args, **kwargs)
 
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:

@@ -38,9 +38,8 @@ from sqlalchemy.engine import make_url
 from benchmarks import BenchContext, Result
 from escalation_flow.adapters.register_files import read_marks, read_roster
 from escalation_flow.adapters.store import Store
-from escalation_flow.adapters.store.case_models import ENGINE
-from escalation_flow.adapters.store.case_writer import CaseChange, HistoryWriter, record_school_day
-from escalation_flow.adapters.store.cases import StoredCase, school_id
+from escalation_flow.adapters.store.case_writer import HistoryWriter, record_school_day
+from escalation_flow.adapters.store.cases import school_id
 from escalation_flow.adapters.trust_files import Trust, load_trust
 from escalation_flow.backtest import Period, SchoolRun, run_school
 from escalation_flow.clock import SimulatedClock
@@ -48,6 +47,7 @@ from escalation_flow.core.case import Case, fold
 from escalation_flow.core.decisions import CaseOpened, Reason, StageEntered, TimerArmed
 from escalation_flow.logs import configure_logging
 from escalation_flow.service import Service
+from escalation_flow.stored import ENGINE, CaseChange, StoredCase
 
 ORDER = 60
 TIMERS = 10_000

@@ -32,19 +32,20 @@ from benchmarks import BenchContext, Result
 from benchmarks.daemon_day import _split, _the_day
 from escalation_flow.adapters.register_files import read_marks, read_roster
 from escalation_flow.adapters.store import Store
-from escalation_flow.adapters.store.case_models import ENGINE
-from escalation_flow.adapters.store.case_writer import CaseChange, HistoryWriter
-from escalation_flow.adapters.store.cases import StoredCase, school_id
+from escalation_flow.adapters.store.case_writer import HistoryWriter
+from escalation_flow.adapters.store.cases import school_id
 from escalation_flow.adapters.trust_files import Trust, load_trust
+from escalation_flow.bootstrap import Root
 from escalation_flow.clock import SimulatedClock
 from escalation_flow.core.case import Case, fold
 from escalation_flow.core.decisions import CaseOpened, Decision, Reason, StageEntered, TimerArmed
 from escalation_flow.core.definition import Timer
-from escalation_flow.daemon import Daemon, DaemonOptions
+from escalation_flow.daemon import DaemonOptions
 from escalation_flow.logs import configure_logging
 from escalation_flow.service import Service
 from escalation_flow.service.register import SchoolSetup
 from escalation_flow.settings import Settings
+from escalation_flow.stored import ENGINE, CaseChange, StoredCase
 
 ORDER = 70
 LONDON = ZoneInfo("Europe/London")
@@ -103,7 +104,7 @@ def _start(settings: Settings, now: datetime) -> tuple[float, int]:
     """Seconds from nothing to a daemon whose jobs are rebuilt, with nothing overdue."""
     options = DaemonOptions(catch_up_days=0, inbox=False, worker="bench")
     started = time.perf_counter()
-    daemon = Daemon(settings, options, SimulatedClock(now))
+    daemon = Root(SimulatedClock(now)).daemon(settings, options)
     daemon.open()
     try:
         daemon.reconcile()
@@ -121,7 +122,7 @@ def _fire(settings: Settings, now: datetime) -> tuple[float, int]:
     """Seconds for a daemon's start and reconcile after the downtime: every overdue timer fired."""
     options = DaemonOptions(catch_up_days=0, inbox=False, worker="bench", once=True)
     started = time.perf_counter()
-    daemon = Daemon(settings, options, SimulatedClock(now))
+    daemon = Root(SimulatedClock(now)).daemon(settings, options)
     daemon.open()
     try:
         done = daemon.reconcile()

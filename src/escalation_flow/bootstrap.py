@@ -1,20 +1,151 @@
-"""The one place that wires settings to the store, the trust, the clock and the service.
+"""The composition root: the one place that builds the store, the trust, the clock and the service
+for the command line, the daemon and the pages.
 
-Nothing is built at import time: commands and the daemon call ``open_service`` when they run.
+Nothing is built at import time. A ``Root`` holds the clock everything runs on (the wall clock
+unless one is passed in: tests and demonstrations hand in a ``SimulatedClock``, never patch a
+function); the command line finds it in click's context object (``main(obj=Root(clock))``), the
+daemon and the pages are given it. ``Service`` and ``Store`` are constructed here and nowhere
+else in the package.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from escalation_flow.clock import Clock, SystemClock
-from escalation_flow.service import Service
 from escalation_flow.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
-@contextmanager
+    from escalation_flow.adapters.store import Store
+    from escalation_flow.adapters.trust_files import Trust
+    from escalation_flow.daemon.runner import Daemon, DaemonOptions
+    from escalation_flow.service import Service
+    from escalation_flow.web.webapp import PageBackend
+
+
+@dataclass(frozen=True)
+class Root:
+    """Builds what a command, the daemon or the pages run on, all on ``clock``."""
+
+    clock: Clock = field(default_factory=SystemClock)
+
+    def settings(self) -> Settings:
+        return load_settings()
+
+    @contextmanager
+    def store(
+        self,
+        settings: Settings | None = None,
+        *,
+        migrate: bool = False,
+        require_current: bool = True,
+    ) -> Iterator[Store]:
+        """The configured database, disposed of on the way out; its schema must be the newest
+        (``escalation-flow db upgrade``) unless ``migrate`` brings it up to date first."""
+        from escalation_flow.adapters.store import Store
+
+        store = Store((settings or load_settings()).database_url)
+        try:
+            if migrate:
+                store.migrate()
+            elif require_current:
+                store.require_current()
+            yield store
+        finally:
+            store.dispose()
+
+    def trust(self, settings: Settings | None = None, trust_file: Path | None = None) -> Trust:
+        from escalation_flow.adapters.trust_files import load_trust
+
+        return load_trust(trust_file or (settings or load_settings()).trust_file)
+
+    def build_service(
+        self, store: Store, trust: Trust, *, worker: str = "cli", clock: Clock | None = None
+    ) -> Service:
+        """The one construction of ``Service`` (``clock``: another than the root's, e.g. the
+        pages' shifted clock)."""
+        from escalation_flow.service import Service
+
+        return Service(store, trust, clock or self.clock, worker=worker)
+
+    @contextmanager
+    def service(
+        self,
+        settings: Settings | None = None,
+        *,
+        worker: str = "cli",
+        trust_file: Path | None = None,
+        migrate: bool = False,
+    ) -> Iterator[Service]:
+        """A ``Service`` on the configured database and trust, disposed of on the way out."""
+        settings = settings or load_settings()
+        trust = self.trust(settings, trust_file)
+        with self.store(settings, migrate=migrate) as store:
+            yield self.build_service(store, trust, worker=worker)
+
+    # -- the daemon --------------------------------------------------------------------------------
+
+    def daemon(self, settings: Settings, options: DaemonOptions) -> Daemon:
+        """A daemon on the root's clock; it opens its store through ``daemon_service``."""
+        from escalation_flow.daemon.runner import Daemon
+
+        return Daemon(settings, options, self)
+
+    def daemon_store(self, url: URL) -> Store:
+        """A store on a database the daemon's start checked (reachable, schema current, nothing
+        created); the caller disposes of it."""
+        from escalation_flow.adapters.store import Store
+        from escalation_flow.daemon.startup import opened_store
+
+        return opened_store(url, Store)
+
+    # -- the pages ---------------------------------------------------------------------------------
+
+    def web_services(
+        self, settings: Settings | None = None, clock: Clock | None = None
+    ) -> tuple[Callable[[], Service], Callable[[], None]]:
+        """A factory of the pages' service (built on first request) and how to close its
+        store; the trust's schools are added to the store first."""
+        settings = settings or load_settings()
+        trust = self.trust(settings)
+        from escalation_flow.adapters.store import Store
+
+        store = Store(settings.database_url)
+        try:
+            store.require_current()
+            store.upsert_schools(trust)
+        except Exception:
+            store.dispose()
+            raise
+        return (
+            lambda: self.build_service(store, trust, worker="web", clock=clock),
+            store.dispose,
+        )
+
+    def page_backends(
+        self, settings: Settings | None = None, clock: Clock | None = None
+    ) -> tuple[Callable[[], PageBackend], Callable[[], None]]:
+        """``web_services`` with the store's read models and staff accounts beside the service:
+        what the pages are handed (they never build a store adapter themselves)."""
+        services, close = self.web_services(settings, clock)
+        return (lambda: page_backend(services()), close)
+
+
+def page_backend(service: Service) -> PageBackend:
+    """The pages' backend over a service: the store's read models and staff accounts."""
+    from escalation_flow.adapters.store.page_reads import SqlPageReads
+    from escalation_flow.adapters.store.staff_store import StaffStore
+    from escalation_flow.web.webapp import PageBackend
+
+    return PageBackend(service, SqlPageReads(service.store), StaffStore(service.store.engine))
+
+
 def open_service(
     settings: Settings | None = None,
     *,
@@ -22,28 +153,7 @@ def open_service(
     worker: str = "cli",
     trust_file: Path | None = None,
     migrate: bool = False,
-) -> Iterator[Service]:
-    """A ``Service`` on the configured database and trust, disposed of on the way out.
-
-    The schema must be the newest (``escalation-flow db upgrade``) unless ``migrate`` asks for
-    it to be brought up to date first.
-    """
-    from escalation_flow.adapters.store import Store
-    from escalation_flow.adapters.trust_files import load_trust
-
-    settings = settings or load_settings()
-    trust = load_trust(trust_file or settings.trust_file)
-    store = Store(settings.database_url)
-    try:
-        if migrate:
-            store.migrate()
-        else:
-            store.require_current()
-        yield Service(store, trust, clock or default_clock(), worker=worker)
-    finally:
-        store.dispose()
-
-
-def default_clock() -> Clock:
-    """The wall clock (tests replace this function to run commands on a simulated clock)."""
-    return SystemClock()
+) -> AbstractContextManager[Service]:
+    """``Root(clock).service(...)``: a service on the configured database (scripts, tests)."""
+    root = Root(clock) if clock is not None else Root()
+    return root.service(settings, worker=worker, trust_file=trust_file, migrate=migrate)

@@ -1,7 +1,326 @@
-"""Ports: what the use cases and the pages need from outside, as Protocols (adapters implement
-them; ``bootstrap`` and ``cli/web`` hand the implementations in)."""
+"""What the use cases (``service/``) need from storage, named as protocols.
+
+The service asks for these and nothing else; ``adapters/store`` implements them over SQLAlchemy
+(SQLite or PostgreSQL, every dialect difference kept there) and ``adapters/memory_store`` in
+memory for fast tests. A use case works in one unit of work: ``CaseStore.begin()`` gives a
+``CaseTransaction`` whose writes land together or not at all (a school day with its decisions,
+a timer's claim with what it caused, a staff action with its audit entry); ``read()`` gives the
+same calls for reading only.
+
+Rows the store hands back for tasks, letters, timers and school days are ``Record``s: read-only
+objects whose attributes are named as the columns (``task.status``, ``letter.approved_by``),
+documented on the method that returns them.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+from escalation_flow.adapters.trust_files import Trust
+from escalation_flow.core.access import Principal
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.definition import Flow
+from escalation_flow.core.marks import Roster
+from escalation_flow.core.school_day import UniversalTask
+from escalation_flow.stored import (
+    CLOSED,
+    ENGINE,
+    LETTER_APPROVED,
+    LETTER_PREPARED,
+    OPEN,
+    SENT,
+    TASK_DONE,
+    TASK_OPEN,
+    TIMER_PENDING,
+    CaseChange,
+    CreatedTask,
+    DueTimer,
+    HistoryRow,
+    SchoolActivity,
+    SchoolRead,
+    StoredCase,
+    Written,
+)
+
+#: A row read back: attributes named as the table's columns (see the method returning it).
+Record = Any
+
+#: (since, until, before): also name the pupils whose marks of days before ``before`` were
+#: imported by imports finished in (since, until] (a school day's "amended" pupils).
+Amended = tuple[datetime, datetime, date]
+
+__all__ = [
+    "CLOSED",
+    "ENGINE",
+    "LETTER_APPROVED",
+    "LETTER_PREPARED",
+    "OPEN",
+    "SENT",
+    "TASK_DONE",
+    "TASK_OPEN",
+    "TIMER_PENDING",
+    "Amended",
+    "AuditNote",
+    "CaseChange",
+    "CaseStore",
+    "CaseTransaction",
+    "CreatedTask",
+    "DueTimer",
+    "HistoryRow",
+    "HistoryWriting",
+    "Record",
+    "RegisterSource",
+    "Registers",
+    "SchoolActivity",
+    "SchoolRead",
+    "ServiceStore",
+    "StoredCase",
+    "Written",
+]
+
+
+@dataclass(frozen=True)
+class AuditNote:
+    """A staff audit-log entry to write with the change it records (who, what, from where)."""
+
+    actor: str
+    action: str
+    detail: str | None = None
+    ip: str | None = None
+
+
+# -- registers: imports and marks as the service reads them --------------------------------------
+
+
+class RegisterSource(Protocol):
+    """Reads schools' registers as known at an instant; may read the next school ahead."""
+
+    def __enter__(self) -> RegisterSource: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def ahead(
+        self,
+        school: str,
+        calendar: SchoolCalendar,
+        known_at: datetime,
+        amended: Amended | None = None,
+    ) -> None: ...
+
+    def read(
+        self,
+        school: str,
+        calendar: SchoolCalendar,
+        known_at: datetime,
+        amended: Amended | None = None,
+    ) -> SchoolRead: ...
+
+
+class Registers(Protocol):
+    def register_reader(self) -> RegisterSource:
+        """A reader to use in a ``with`` block (it may hold a helper process)."""
+        ...
+
+    def load_roster(self, school: str) -> Roster: ...
+
+
+# -- cases, their history, timers, tasks, letters and school days ---------------------------------
+
+
+class HistoryWriting(Protocol):
+    """Appends decisions to cases' hash-chained histories, with the rows they imply."""
+
+    def write(
+        self, changes: Sequence[CaseChange], *, claimed_timer: str | None = None
+    ) -> Written: ...
+
+
+class CaseTransaction(Protocol):
+    """One unit of work on the cases of a trust; everything written lands together."""
+
+    # schools and school days
+    def school_id(self, school: str) -> int: ...
+
+    def school_key(self, school_id: int) -> str: ...
+
+    def evaluated(self, school_id: int, day: date) -> Record | None:
+        """The ``school_days`` row (``evaluated_at``, ``decisions``, ``worker``), if any."""
+        ...
+
+    def last_evaluation(self, school_id: int) -> Record | None:
+        """The school's most recently written ``school_days`` row."""
+        ...
+
+    def record_school_day(
+        self, school_id: int, day: date, now: datetime, decisions: int, worker: str
+    ) -> None: ...
+
+    def last_evaluated_days(self) -> dict[str, date]: ...
+
+    # cases and their history
+    def load_cases(
+        self,
+        school_id: int,
+        school: str,
+        pupils: Collection[str] | None = None,
+        *,
+        status: str | None = None,
+    ) -> dict[str, StoredCase]: ...
+
+    def load_case(self, school_id: int, school: str, pupil: str) -> StoredCase: ...
+
+    def pupils_with_cases(self, school_id: int, status: str) -> set[str]: ...
+
+    def case_row(self, school_id: int, pupil: str) -> Record | None:
+        """The ``cases`` row (``id``, ``status``, ``stage``, ``state``, ``flow_version``, ...)."""
+        ...
+
+    def history(self, case_id: int) -> list[HistoryRow]: ...
+
+    def case_lines(self, school_id: int, status: str | None) -> list[Record]:
+        """``cases`` rows with ``openings`` (how often the case opened)."""
+        ...
+
+    def recorded_before(
+        self, case_id: int, name: str, outcome: str | None, by: str | None, at: datetime
+    ) -> bool: ...
+
+    def history_writer(
+        self,
+        *,
+        school_id: int,
+        school: str,
+        flow: str,
+        flow_version: str,
+        now: datetime,
+        worker: str,
+    ) -> HistoryWriting: ...
+
+    # flow versions
+    def store_flow_version(self, flow: Flow, now: datetime) -> bool:
+        """Keep the flow's text under its version; True when it was new."""
+        ...
+
+    def load_flow_versions(self, versions: Collection[str]) -> dict[str, Flow]: ...
+
+    # timers
+    def due_timers(self, now: datetime) -> list[DueTimer]: ...
+
+    def claim_timer(self, timer_id: int, now: datetime, worker: str) -> int | None:
+        """Pending to fired for ``worker``: its case's history length, or None (taken)."""
+        ...
+
+    def pending_fire_times(self, after: datetime | None, limit: int) -> list[datetime]: ...
+
+    def case_timers(self, case_id: int) -> list[Record]:
+        """``timers`` rows (``key``, ``timer``, ``due``, ``fire_at``, ``status``, ...)."""
+        ...
+
+    def pending_timer_count(self) -> int: ...
+
+    def overdue_timers(self, now: datetime) -> list[Record]:
+        """Pending ``timers`` rows due by ``now``, with ``pupil`` and ``school``."""
+        ...
+
+    # tasks
+    def task_row(self, task_id: int) -> Record:
+        """The ``tasks`` row (``NotFoundError`` if none)."""
+        ...
+
+    def task_id_by_key(self, case_id: int, key: str | None) -> int | None: ...
+
+    def open_tasks(
+        self,
+        school_ids: Sequence[int] | None,
+        role: str | None,
+        due_by: date | None,
+        include_universal: bool,
+    ) -> list[Record]:
+        """Open ``tasks`` rows with ``school``, ``letter_id`` and ``letter_status``."""
+        ...
+
+    def case_tasks(self, case_id: int) -> list[Record]: ...
+
+    def complete_open_task(
+        self, task_id: int, at: datetime, by: str, outcome: str, note: str | None
+    ) -> bool: ...
+
+    def insert_universal_tasks(
+        self,
+        school_id: int,
+        tasks: Sequence[UniversalTask],
+        kinds: Mapping[str, str],
+        now: datetime,
+    ) -> int: ...
+
+    def lapse_universal_tasks(
+        self, school_id: int, lapse_on: Mapping[str, Callable[[date], date]], day: date
+    ) -> int: ...
+
+    def lapsed_task_counts(self) -> dict[str, int]: ...
+
+    # letters
+    def insert_letters(self, rows: Sequence[Mapping[str, Any]]) -> list[int]: ...
+
+    def letter_row(self, letter_id: int) -> Record:
+        """The ``letters`` row (``NotFoundError`` if none)."""
+        ...
+
+    def letter_of_task(self, task_id: int) -> Record | None: ...
+
+    def letter_status_of_task(self, task_id: int) -> Record | None:
+        """(``id``, ``status``) of the task's letter."""
+        ...
+
+    def letter_task(self, task_id: int) -> Record:
+        """(``approval``, ``pupil``, ``key``: the school) of a letter's task."""
+        ...
+
+    def school_of_case(self, case_id: int) -> str: ...
+
+    def approve_letter(self, letter_id: int, by: str, now: datetime) -> bool: ...
+
+    def keep_letter_pdf(self, letter_id: int, pdf: bytes) -> None: ...
+
+    def letters_without_pdf(self, limit: int | None) -> list[Record]: ...
+
+    # status
+    def open_case_versions(self) -> list[tuple[str, str, int]]: ...
+
+    def school_activity(self) -> list[SchoolActivity]: ...
+
+    # the staff audit log
+    def audit(
+        self, note: AuditNote, now: datetime, *, school: str | None, pupil: str | None
+    ) -> None: ...
+
+
+class CaseStore(Protocol):
+    def begin(self) -> AbstractContextManager[CaseTransaction]:
+        """A unit of work: committed on leaving the block, rolled back on an error."""
+        ...
+
+    def read(self) -> AbstractContextManager[CaseTransaction]:
+        """Reads only (nothing written through it is kept)."""
+        ...
+
+    def upsert_schools(self, trust: Trust) -> None: ...
+
+
+class ServiceStore(CaseStore, Registers, Protocol):
+    """Everything the service asks of a store."""
+
 
 # -- read models for the staff pages ------------------------------------------------------------
 #
@@ -11,13 +330,6 @@ from __future__ import annotations
 # be driven by any store. ``PageStaff`` is the staff store as the pages use it: logins, sessions,
 # acknowledgements and the staff audit log. Nothing here writes a case: changes go through the
 # service.
-import datetime as dt
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
-
-from escalation_flow.core.access import Principal
-from escalation_flow.core.marks import Roster
 
 
 @dataclass(frozen=True)

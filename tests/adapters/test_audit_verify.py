@@ -14,16 +14,12 @@ import sqlalchemy as sa
 
 from escalation_flow.adapters.register_files import read_marks
 from escalation_flow.adapters.store import Store
-from escalation_flow.adapters.store.audit_store import seal_imports, verify_store
+from escalation_flow.adapters.store.audit_store import seal_imports
 from escalation_flow.adapters.store.cases import history
+from escalation_flow.adapters.store.seals import MarkRow, mark_digest, mark_fingerprints
 from escalation_flow.adapters.trust_files import load_trust
-from escalation_flow.audit.verify import (
-    Breach,
-    MarkRow,
-    VerifyReport,
-    mark_digest,
-    mark_fingerprints,
-)
+from escalation_flow.audit.store_check import verify_store
+from escalation_flow.audit.verify import Breach, VerifyReport
 from tests.daemon_builders import HEADER, LAST_DAY, SCHOOL, built_state, clone, local, write_trust
 
 CASE_P1 = f"{SCHOOL}/P1"

@@ -19,13 +19,13 @@ import sqlalchemy as sa
 from escalation_flow.adapters.register_files import read_marks
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.cases import fold_case, load_cases
+from escalation_flow.adapters.store.timers import claim_timer
 from escalation_flow.adapters.trust_files import load_trust
 from escalation_flow.backtest import Period, SchoolRun, run_school
 from escalation_flow.clock import SimulatedClock
 from escalation_flow.core.marks import MarkTable
 from escalation_flow.errors import ActionError, ConflictError, NotFoundError
 from escalation_flow.service import Service
-from escalation_flow.service.days import claim_timer
 from tests.daemon_builders import (
     DAYS,
     LAST_DAY,

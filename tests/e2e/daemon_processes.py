@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from escalation_flow.adapters.store.cases import history
-from escalation_flow.adapters.store.history import broken_links
+from escalation_flow.core.chain import broken_links
 
 #: A daemon that has not finished a burst in this long is broken.
 PATIENCE = 90.0

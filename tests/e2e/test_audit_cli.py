@@ -24,9 +24,8 @@ from escalation_flow.adapters.flow_files import load_flow
 from escalation_flow.adapters.register_files import read_marks, read_roster
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.audit_store import seal_imports, store_flow_version
-from escalation_flow.adapters.store.case_models import ENGINE
-from escalation_flow.adapters.store.case_writer import CaseChange, HistoryWriter
-from escalation_flow.adapters.store.cases import StoredCase, school_id
+from escalation_flow.adapters.store.case_writer import HistoryWriter
+from escalation_flow.adapters.store.cases import school_id
 from escalation_flow.adapters.trust_files import Trust, load_trust
 from escalation_flow.cli import main
 from escalation_flow.clock import SimulatedClock
@@ -34,6 +33,7 @@ from escalation_flow.core.case import Case, apply
 from escalation_flow.core.decisions import Decision
 from escalation_flow.core.school_day import SchoolBook
 from escalation_flow.service import Service
+from escalation_flow.stored import ENGINE, CaseChange, StoredCase
 from tests.daemon_builders import SCHOOL, built_state, clone, local, write_trust
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,8 +17,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
+from escalation_flow.bootstrap import Root
 from escalation_flow.cli import main
-from escalation_flow.clock import SimulatedClock
+from escalation_flow.clock import Clock, SimulatedClock
 from tests.burst_builders import LONDON, Burst, build_burst
 from tests.daemon_builders import ROOT, SCHOOL
 from tests.e2e.daemon_processes import environment, reap, start, wait_until
@@ -48,8 +49,10 @@ def env_for(url: str, trust: Path, folder: Path) -> dict[str, str]:
     }
 
 
-def daemon(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(main, ["daemon", *args], env=env)
+def daemon(env: dict[str, str], *args: str, clock: Clock | None = None) -> Result:
+    """The daemon command, on ``clock`` when given (handed to the composition root)."""
+    root = Root(clock) if clock is not None else Root()
+    return CliRunner().invoke(main, ["daemon", *args], env=env, obj=root)
 
 
 def snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
@@ -203,10 +206,9 @@ def test_missed_school_days_are_evaluated_oldest_first_within_the_catch_up_windo
 ) -> None:
     """Thursday 16 October 2025, 19:00: the registers of the 14th, 15th and 16th have closed."""
     now = datetime.combine(date(2025, 10, 16), time(19), tzinfo=LONDON).astimezone(UTC)
-    monkeypatch.setattr("escalation_flow.bootstrap.default_clock", lambda: SimulatedClock(now))
     env = env_for(burst.url, burst.trust, tmp_path)
 
-    result = daemon(env, "--once", "--catch-up-days", "3")
+    result = daemon(env, "--once", "--catch-up-days", "3", clock=SimulatedClock(now))
 
     assert result.exit_code == 0, result.output
     evaluated = snapshot(burst.url)["school_days"]

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from escalation_flow import bootstrap
+from escalation_flow.bootstrap import Root
 from escalation_flow.cli import main
 from escalation_flow.clock import SimulatedClock
 from tests.daemon_builders import (
     DAYS,
     LAST_DAY,
     SCHOOL,
+    RootedRunner,
     built_state,
     clone,
     day_marks,
@@ -37,10 +38,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> SimulatedClock:
-    simulated = evening_clock()
-    monkeypatch.setattr(bootstrap, "default_clock", lambda: simulated)
-    return simulated
+def clock() -> SimulatedClock:
+    return evening_clock()
 
 
 @pytest.fixture
@@ -52,7 +51,7 @@ def cli(
         monkeypatch.setenv("ESCALATION_FLOW_TRUST_FILE", str(write_trust(tmp_path / "trust")))
         monkeypatch.setenv("ESCALATION_FLOW_LOG_FORMAT", "json")
         monkeypatch.setenv("ESCALATION_FLOW_LOG_LEVEL", "WARNING")
-        yield CliRunner()
+        yield RootedRunner(Root(clock))
 
 
 def run(cli: CliRunner, *args: str) -> Result:

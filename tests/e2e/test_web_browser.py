@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from escalation_flow.adapters.store import Store
-from escalation_flow.cli.web import page_backend
+from escalation_flow.bootstrap import page_backend
 from escalation_flow.web import create_app
 from escalation_flow.web.settings import WebSettings
 from tests.e2e.web_world import PASSWORD, SAFEGUARDING_PUPIL, TODAY, new_world

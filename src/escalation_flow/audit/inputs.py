@@ -103,7 +103,13 @@ class AuditSource:
         calendar = self.trust.calendar(school)
         with self.store.engine.connect() as conn:
             sid = school_id(conn, school)
-            row, records = case_records(conn, sid, school, pupil)
+            row, stored = case_records(conn, sid, school, pupil)
+            records = [
+                HistoryRecord(
+                    r.seq, r.on, r.at, r.type, r.event, r.flow_version, r.actor, r.recorded_at
+                )
+                for r in stored
+            ]
             if school not in self._evenings:
                 self._evenings[school] = Evenings(evaluated_days(conn, sid))
             if whole_school:

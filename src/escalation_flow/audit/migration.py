@@ -19,15 +19,16 @@ from escalation_flow.adapters.store.audit_store import (
     flow_texts,
     store_flow_version,
 )
-from escalation_flow.adapters.store.case_models import OPEN
-from escalation_flow.adapters.store.case_writer import CaseChange, HistoryWriter
-from escalation_flow.adapters.store.cases import CASES, StoredCase, load_case, school_id
+from escalation_flow.adapters.store.case_writer import HistoryWriter
+from escalation_flow.adapters.store.cases import CASES, load_case, school_id
 from escalation_flow.audit.inputs import AuditSource
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.case import apply
 from escalation_flow.core.decisions import FlowMigrated
 from escalation_flow.core.definition import Flow
 from escalation_flow.errors import ActionError
+from escalation_flow.staff_ids import staff_id
+from escalation_flow.stored import OPEN, CaseChange, StoredCase
 
 #: ``--to-version current``: the version of the school's flow file now
 CURRENT = "current"
@@ -113,8 +114,6 @@ def migrate_school(
 
 
 def _who_and_why(by: str, reason: str) -> tuple[str, str]:
-    from escalation_flow.service.staff import staff_id
-
     if not reason.strip():
         raise ActionError("a flow migration needs a reason")
     return staff_id(by), reason.strip()

@@ -6,11 +6,14 @@ Each area keeps its commands in its own module here and attaches them to ``main`
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from escalation_flow.errors import EscalationFlowError, InputError
+
+if TYPE_CHECKING:
+    from escalation_flow.bootstrap import Root
 
 
 class _Group(click.Group):
@@ -40,19 +43,31 @@ def main() -> None:
     configure_logging(settings.log_format, settings.log_level)
 
 
+def root() -> Root:
+    """The composition root the command runs under: the one handed to ``main`` as its context
+    object (``main(obj=Root(clock))``: tests, demonstrations), else one on the wall clock."""
+    from escalation_flow.bootstrap import Root
+
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_root().obj if ctx is not None else None
+    return found if isinstance(found, Root) else Root()
+
+
+#: Each area's module attaches its commands to ``main`` when imported; a module missing here
+#: is a broken install, and fails loudly.
+COMMAND_MODULES = (
+    "registers", "flows", "backtest", "facts", "days", "tasks", "cases", "letters", "status",
+    "web", "audit", "daemon",
+)  # fmt: skip
+
+
 def _register_commands() -> None:
-    # Imported here so that each area's module stays independent of the others.
+    # Imported here, after ``main`` exists, so that each area's module stays independent of the
+    # others.
     import importlib
 
-    for name in (
-        "registers", "flows", "backtest", "engine_commands", "facts",
-        "days", "tasks", "cases", "letters", "status", "web", "audit", "daemon",
-    ):  # fmt: skip
-        try:
-            importlib.import_module(f"escalation_flow.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"escalation_flow.cli.{name}":
-                raise
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"escalation_flow.cli.{name}")
 
 
 _register_commands()

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from escalation_flow.cli import main
+from escalation_flow.cli import main, root
 from escalation_flow.errors import InputError
 
 if TYPE_CHECKING:
@@ -32,25 +32,18 @@ FOUND = 1
 
 @contextmanager
 def _source(trust_path: Path | None) -> Iterator[AuditSource]:
-    from escalation_flow.adapters.store import Store
     from escalation_flow.adapters.trust_files import load_trust
     from escalation_flow.audit.inputs import AuditSource
     from escalation_flow.settings import load_settings
 
     settings = load_settings()
     trust = load_trust(trust_path or settings.trust_file)
-    store = Store(settings.database_url)
-    try:
-        store.require_current()
+    with root().store(settings) as store:
         yield AuditSource(store, trust)
-    finally:
-        store.dispose()
 
 
 def _now() -> datetime:
-    from escalation_flow.clock import SystemClock
-
-    return SystemClock().now()
+    return root().clock.now()
 
 
 # -- audit -----------------------------------------------------------------------------------------
@@ -67,17 +60,12 @@ def audit_group() -> None:
 def audit_verify(school: str | None, as_json: bool) -> None:
     """Check every case's history chain, every case row, every seal over the marks and every
     stored flow text; name each record edited, deleted or reordered. Exit 1 if any was."""
-    from escalation_flow.adapters.store import Store
-    from escalation_flow.adapters.store.audit_store import verify_store
     from escalation_flow.audit.report import verify_json, verify_text
+    from escalation_flow.audit.store_check import verify_store
     from escalation_flow.settings import load_settings
 
-    store = Store(load_settings().database_url)
-    try:
-        store.require_current()
+    with root().store(load_settings()) as store:
         report = verify_store(store.engine, school)
-    finally:
-        store.dispose()
     if as_json:
         click.echo(json.dumps(verify_json(report), indent=1))
     else:
@@ -89,17 +77,11 @@ def audit_verify(school: str | None, as_json: bool) -> None:
 @audit_group.command("seal")
 def audit_seal() -> None:
     """Seal every import of marks not sealed yet (after the fact: sealing at import is better)."""
-    from escalation_flow.adapters.store import Store
     from escalation_flow.adapters.store.audit_store import seal_imports
     from escalation_flow.settings import load_settings
 
-    store = Store(load_settings().database_url)
-    try:
-        store.require_current()
-        with store.engine.begin() as conn:
-            sealed = seal_imports(conn, _now())
-    finally:
-        store.dispose()
+    with root().store(load_settings()) as store, store.engine.begin() as conn:
+        sealed = seal_imports(conn, _now())
     for school, import_id, rows in sealed:
         click.echo(f"{school}: import {import_id} sealed ({rows} marks)")
     click.echo(f"{len(sealed)} seal(s) added")

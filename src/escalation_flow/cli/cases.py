@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from escalation_flow.cli import main
+from escalation_flow.cli import main, root
 from escalation_flow.cli.registers import import_group
 from escalation_flow.core.decisions import Decision
 from escalation_flow.errors import InputError
@@ -24,9 +24,8 @@ def case_group() -> None:
 @click.argument("pupil")
 def case_show(school: str, pupil: str) -> None:
     """Show the case of PUPIL at SCHOOL: stage, history with the reasons, open tasks, timers."""
-    from escalation_flow.bootstrap import open_service
 
-    with open_service() as service:
+    with root().service() as service:
         view = service.case(school, pupil)
     click.echo(case_text(view))
 
@@ -40,9 +39,8 @@ def case_list(school: str, status: str | None) -> None:
     """List the cases of SCHOOL, open ones first, highest stage first: where each stands, when
     it opened, its flow version, and how many times it was opened (a closed case re-opens on its
     own record)."""
-    from escalation_flow.bootstrap import open_service
 
-    with open_service() as service:
+    with root().service() as service:
         lines = service.case_lines(school, status)
     click.echo(case_list_text(lines))
 
@@ -75,9 +73,8 @@ def _case_row(c: CaseLine) -> tuple[str, ...]:
 @click.option("--by", "by", required=True, help="Who decided (a staff id).")
 def case_override(school: str, pupil: str, stage: int, reason: str, by: str) -> None:
     """Record a professional judgement: move the case to --stage (0: close it)."""
-    from escalation_flow.bootstrap import open_service
 
-    with open_service() as service:
+    with root().service() as service:
         decisions = service.override(school, pupil, stage, reason, by)
     _echo_decisions(decisions)
 
@@ -98,9 +95,8 @@ def event_record(
     school: str, pupil: str, event: str, by: str, outcome: str | None, note: str | None
 ) -> None:
     """Record EVENT for PUPIL at SCHOOL, and whatever the flow does on it."""
-    from escalation_flow.bootstrap import open_service
 
-    with open_service() as service:
+    with root().service() as service:
         decisions = service.record_event(school, pupil, event, by, outcome, note)
     _echo_decisions(decisions)
 
@@ -109,9 +105,8 @@ def event_record(
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_actions(file: Path) -> None:
     """Apply a staff actions CSV (contract.md, "Staff actions"); retried rows count once."""
-    from escalation_flow.bootstrap import open_service
 
-    with open_service() as service:
+    with root().service() as service:
         report = service.apply_actions(file)
     click.echo(
         f"{file}: {report.applied} actions applied, {report.already_recorded} already recorded, {len(report.problems)} refused"

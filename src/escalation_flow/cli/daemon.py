@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from escalation_flow.cli import main
+from escalation_flow.cli import main, root
 
 if TYPE_CHECKING:
     from escalation_flow.daemon.runner import Daemon, DaemonOptions
@@ -106,9 +106,7 @@ def daemon(
         return
     if start or end or auto_complete_actions:
         raise click.UsageError("--from, --to and --auto-complete-actions go with --clock simulated")
-    from escalation_flow.bootstrap import default_clock
-
-    run_daemon(settings, options, default_clock())
+    run_daemon(root().daemon(settings, options))
 
 
 def _simulate(
@@ -122,15 +120,16 @@ def _simulate(
     import time as wall
     from dataclasses import replace
 
+    from escalation_flow.bootstrap import Root
     from escalation_flow.clock import SimulatedClock
-    from escalation_flow.daemon.runner import Daemon, stop_signals
+    from escalation_flow.daemon.runner import stop_signals
     from escalation_flow.daemon.simulated import simulate, use_clock_in_logs
 
     if end is None:
         raise click.UsageError("--clock simulated needs --to (and --from, or it resumes)")
     clock = SimulatedClock(datetime(2000, 1, 1, tzinfo=UTC))
     stamp = use_clock_in_logs(clock)
-    daemon = Daemon(settings, replace(options, simulated=True), clock)
+    daemon = Root(clock).daemon(settings, replace(options, simulated=True))
     began = wall.monotonic()
     with stop_signals(daemon):
         daemon.open()

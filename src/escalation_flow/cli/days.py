@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from escalation_flow.cli import main
+from escalation_flow.cli import main, root
 
 
 @main.command("run-day")
@@ -25,9 +25,8 @@ def run_day(day: datetime, school: str | None, force: bool) -> None:
     A day already evaluated is left alone (nothing is written twice) unless --force.
     Letters prepared for new letter tasks get their PDFs before the command ends.
     """
-    from escalation_flow.bootstrap import open_service
 
-    with open_service() as service:
+    with root().service() as service:
         schools = [school] if school else service.schools()
         for key in schools:
             click.echo(service.run_day(key, day.date(), force=force).line())

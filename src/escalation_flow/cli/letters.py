@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from escalation_flow.cli import main
+from escalation_flow.cli import main, root
 
 
 @main.group("letters")
@@ -25,9 +25,8 @@ def letters_group() -> None:
 )
 def letters_show(letter_id: int, pdf_out: Path | None) -> None:
     """Show letter LETTER_ID: who it is for, its state, and its text (HTML)."""
-    from escalation_flow.bootstrap import open_service
 
-    with open_service() as service:
+    with root().service() as service:
         view = service.letter(letter_id)
         data = service.letter_pdf(letter_id) if pdf_out else None
     approved = (
@@ -54,9 +53,8 @@ def letters_show(letter_id: int, pdf_out: Path | None) -> None:
 @click.option("--by", "by", required=True, help="Who approves it (a staff id).")
 def letters_approve(letter_id: int, by: str) -> None:
     """Approve letter LETTER_ID; its task can then be completed with outcome `sent`."""
-    from escalation_flow.bootstrap import open_service
 
-    with open_service() as service:
+    with root().service() as service:
         view = service.approve_letter(letter_id, by)
     click.echo(
         f"letter {view.id} approved by {view.approved_by}; record it sent with: escalation-flow tasks done {view.task_id} --outcome sent --by STAFF"

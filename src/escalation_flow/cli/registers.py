@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from escalation_flow.cli import main
+from escalation_flow.cli import main, root
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _TRUST_HELP = "The trust file naming the schools and their calendars (default: settings)."
@@ -56,18 +56,14 @@ def import_marks(
 ) -> None:
     """Import a register marks CSV (contract.md, "Register marks")."""
     from escalation_flow.adapters.register_files import read_marks, write_rejected
-    from escalation_flow.adapters.store import Store
     from escalation_flow.adapters.trust_files import load_trust
-    from escalation_flow.clock import SystemClock
     from escalation_flow.logs import get_logger
     from escalation_flow.settings import load_settings
 
     mapping = _code_mapping(map_codes)
     settings = load_settings()
     trust = load_trust(trust_path or settings.trust_file)
-    store = Store(settings.database_url)
-    try:
-        store.require_current()
+    with root().store(settings) as store:
         result = read_marks(
             file,
             trust.calendars(),
@@ -75,13 +71,11 @@ def import_marks(
             skip_invalid=skip_invalid,
             aliases=trust.aliases,
         )
-        clock = SystemClock()
+        clock = root().clock
         store.upsert_schools(trust)
         summary = store.import_marks(
             result, file=file, now=clock.now(), by=by or _login(), clock=clock, seal=seal
         )
-    finally:
-        store.dispose()
     line = summary.line()
     if result.rejected:
         line += f"; rejected rows written to {write_rejected(result)}"
@@ -104,24 +98,18 @@ def import_marks(
 def import_roster(file: Path, trust_path: Path | None, by: str | None) -> None:
     """Import a roster CSV: pupils' names, year groups, dates of birth, admission and leaving."""
     from escalation_flow.adapters.register_files import read_roster
-    from escalation_flow.adapters.store import Store
     from escalation_flow.adapters.trust_files import load_trust
-    from escalation_flow.clock import SystemClock
     from escalation_flow.settings import load_settings
 
     settings = load_settings()
     trust = load_trust(trust_path or settings.trust_file)
-    store = Store(settings.database_url)
-    try:
-        store.require_current()
+    with root().store(settings) as store:
         rosters = read_roster(file, set(trust.schools), aliases=trust.aliases)
-        clock = SystemClock()
+        clock = root().clock
         store.upsert_schools(trust)
         summary = store.import_roster(
             rosters, file=file, now=clock.now(), by=by or _login(), clock=clock
         )
-    finally:
-        store.dispose()
     click.echo(summary.line())
 
 
@@ -133,17 +121,12 @@ def db_group() -> None:
 @db_group.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database (settings: database_url) to the newest schema."""
-    from escalation_flow.adapters.store import Store
     from escalation_flow.adapters.store.schema import current_revision
     from escalation_flow.settings import load_settings
 
-    store = Store(load_settings().database_url)
-    try:
-        store.migrate()
+    with root().store(load_settings(), migrate=True) as store:
         revision = current_revision(store.engine)
         url = store.engine.url.render_as_string(hide_password=True)
-    finally:
-        store.dispose()
     click.echo(f"{url}: schema at revision {revision}")
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import click
 
-from escalation_flow.cli import main
+from escalation_flow.cli import main, root
 from escalation_flow.service.views import StatusReport
 
 
@@ -15,11 +15,10 @@ from escalation_flow.service.views import StatusReport
 def status() -> None:
     """Show pending and overdue timers, the last evaluation and import per school, and overdue
     tasks by role. Exit status 1 when a timer is overdue by more than the settings' margin."""
-    from escalation_flow.bootstrap import open_service
     from escalation_flow.settings import load_settings
 
     settings = load_settings()
-    with open_service(settings) as service:
+    with root().service(settings) as service:
         report = service.status()
     margin = timedelta(minutes=settings.overdue_margin_minutes)
     click.echo(status_text(report, margin))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time
 
 import click
 
-from escalation_flow.cli import main
+from escalation_flow.cli import main, root
 from escalation_flow.service.views import TaskView
 
 
@@ -34,12 +34,12 @@ def tasks_group(
     """List the open tasks, overdue first (by how many school days), then by due date."""
     if ctx.invoked_subcommand is not None:
         return
-    from escalation_flow.bootstrap import open_service
+    from escalation_flow.bootstrap import Root
     from escalation_flow.clock import SimulatedClock
 
     # midday UTC of that date: the same calendar date in every UK timezone offset
-    clock = SimulatedClock(datetime.combine(today.date(), time(12), UTC)) if today else None
-    with open_service(clock=clock) as service:
+    run = Root(SimulatedClock(datetime.combine(today.date(), time(12), UTC))) if today else root()
+    with run.service() as service:
         views = service.tasks(school=school, role=role, due_by=due_by.date() if due_by else None)
     click.echo(task_table(views))
 
@@ -51,9 +51,8 @@ def tasks_group(
 @click.option("--note", default=None, help="A note kept with the completion.")
 def tasks_done(task_id: int, outcome: str | None, by: str, note: str | None) -> None:
     """Record task TASK_ID as done (exit 4 if someone else completed it first)."""
-    from escalation_flow.bootstrap import open_service
 
-    with open_service() as service:
+    with root().service() as service:
         view = service.complete_task(task_id, outcome, by, note)
     if view.already_recorded:
         click.echo(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import click
 
-from escalation_flow.cli import main
+from escalation_flow.cli import main, root
 from escalation_flow.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -16,8 +18,6 @@ if TYPE_CHECKING:
     from escalation_flow.adapters.trust_files import Trust
     from escalation_flow.clock import Clock
     from escalation_flow.core.access import Grant
-    from escalation_flow.service import Service
-    from escalation_flow.web.webapp import PageBackend
 
 
 @main.command("serve")
@@ -41,7 +41,6 @@ def serve(host: str, port: int, today: datetime | None, proxy_headers: bool) -> 
     """
     import uvicorn
 
-    from escalation_flow.clock import SystemClock
     from escalation_flow.settings import load_settings
     from escalation_flow.web.app import create_app
     from escalation_flow.web.settings import load_web_settings
@@ -51,30 +50,14 @@ def serve(host: str, port: int, today: datetime | None, proxy_headers: bool) -> 
     day = today.date() if today else web_settings.today
     if day is not None:
         web_settings = web_settings.model_copy(update={"today": day})
-    store, trust = _store_and_trust()
-    clock: Clock = (
-        SystemClock() if day is None else ShiftedClock(SystemClock(), day, trust.timezone)
-    )
-
-    def backend_factory() -> PageBackend:
-        from escalation_flow.service import Service
-
-        return page_backend(Service(store, trust, clock, worker="web"))
-
-    app = create_app(backend_factory, web_settings, clock=clock)
+    run = root()
+    trust = run.trust(settings)
+    clock: Clock = run.clock if day is None else ShiftedClock(run.clock, day, trust.timezone)
+    backends, _close = run.page_backends(settings, clock)
+    app = create_app(backends, web_settings, clock=clock)
     shown = f" as if today were {day.isoformat()}" if day else ""
     click.echo(f"staff pages on http://{host}:{port}/ ({settings.database_url}){shown}", err=True)
     uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, log_level="warning")
-
-
-def page_backend(service: Service) -> PageBackend:
-    """The pages' backend over a service: the store's read models and staff accounts beside it
-    (the composition: the pages never build a store adapter themselves)."""
-    from escalation_flow.adapters.store.page_reads import SqlPageReads
-    from escalation_flow.adapters.store.staff_store import StaffStore
-    from escalation_flow.web.webapp import PageBackend
-
-    return PageBackend(service, SqlPageReads(service.store), StaffStore(service.store.engine))
 
 
 class ShiftedClock:
@@ -129,17 +112,13 @@ def users_add(
 ) -> None:
     """Add a member of staff with ROLE at each --school (every school: attendance_team)."""
     from escalation_flow.adapters.store.staff_store import StaffStore
-    from escalation_flow.clock import SystemClock
     from escalation_flow.web.passwords import hash_password
 
-    store, trust = _store_and_trust()
-    try:
+    with _store_and_trust() as (store, trust):
         grants = _grants(trust, roles, schools, year_groups)
         password = _password(password_stdin)
-        now = SystemClock().now()
+        now = root().clock.now()
         StaffStore(store.engine).add_staff(username, name, hash_password(password), grants, now)
-    finally:
-        store.dispose()
     click.echo(f"added {username}: " + "; ".join(g.describe() for g in grants))
 
 
@@ -149,17 +128,11 @@ def users_add(
 def users_password(username: str, password_stdin: bool) -> None:
     """Set a new password for USERNAME."""
     from escalation_flow.adapters.store.staff_store import StaffStore
-    from escalation_flow.clock import SystemClock
     from escalation_flow.web.passwords import hash_password
 
-    store, _ = _store_and_trust()
-    try:
+    with _store_and_trust() as (store, _):
         password = _password(password_stdin)
-        StaffStore(store.engine).set_password(
-            username, hash_password(password), SystemClock().now()
-        )
-    finally:
-        store.dispose()
+        StaffStore(store.engine).set_password(username, hash_password(password), root().clock.now())
     click.echo(f"password changed for {username}")
 
 
@@ -168,11 +141,8 @@ def users_list() -> None:
     """Every member of staff with their roles."""
     from escalation_flow.adapters.store.staff_store import StaffStore
 
-    store, _ = _store_and_trust()
-    try:
+    with _store_and_trust() as (store, _):
         everyone = StaffStore(store.engine).all_staff()
-    finally:
-        store.dispose()
     if not everyone:
         click.echo("no staff yet: add them with `escalation-flow users add`")
     for person in everyone:
@@ -181,21 +151,17 @@ def users_list() -> None:
         click.echo(f"{person.username:<16} {person.name}{state}: {grants}")
 
 
-def _store_and_trust() -> tuple[Store, Trust]:
-    from escalation_flow.adapters.store import Store
-    from escalation_flow.adapters.trust_files import load_trust
+@contextmanager
+def _store_and_trust() -> Iterator[tuple[Store, Trust]]:
+    """The configured store (the trust's schools added) and trust, through the root."""
     from escalation_flow.settings import load_settings
 
     settings = load_settings()
-    trust = load_trust(settings.trust_file)
-    store = Store(settings.database_url)
-    try:
-        store.require_current()
+    run = root()
+    trust = run.trust(settings)
+    with run.store(settings) as store:
         store.upsert_schools(trust)
-    except Exception:
-        store.dispose()
-        raise
-    return store, trust
+        yield store, trust
 
 
 def _grants(

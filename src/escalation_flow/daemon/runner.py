@@ -19,9 +19,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Protocol
+
+from sqlalchemy.engine import URL
 
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.engine import sqlite_path
+from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock, SystemClock
 from escalation_flow.daemon.inbox import Inbox, Outcome
 from escalation_flow.daemon.locks import SqliteLock
@@ -29,7 +33,6 @@ from escalation_flow.daemon.mirror import Mirror
 from escalation_flow.daemon.startup import (
     check_schools,
     database_url,
-    open_store,
     read_trust,
     shown,
 )
@@ -38,6 +41,19 @@ from escalation_flow.logs import get_logger
 from escalation_flow.service import Service
 from escalation_flow.service.views import DayReport, FiredTimer
 from escalation_flow.settings import Settings
+
+
+class Wiring(Protocol):
+    """What the daemon is built from (``bootstrap.Root``): its clock, its store, its service."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def daemon_store(self, url: URL) -> Store: ...
+
+    def build_service(
+        self, store: Store, trust: Trust, *, worker: str = "cli", clock: Clock | None = None
+    ) -> Service: ...
 
 
 @dataclass(frozen=True)
@@ -76,10 +92,11 @@ class Reconciled:
 
 
 class Daemon:
-    def __init__(self, settings: Settings, options: DaemonOptions, clock: Clock) -> None:
+    def __init__(self, settings: Settings, options: DaemonOptions, wiring: Wiring) -> None:
         self.settings = settings
         self.options = options
-        self.clock = clock
+        self.wiring = wiring
+        self.clock = wiring.clock
         self.name = options.worker or f"daemon:{socket.gethostname()}:{os.getpid()}"
         self.log = get_logger("escalation_flow.daemon").bind(worker=self.name)
         self.stopping = threading.Event()
@@ -103,10 +120,10 @@ class Daemon:
     def open(self) -> None:
         """Every check, then the lock; raises a typed error (nothing written) if one fails."""
         url = database_url(self.settings.database_url)
-        store = open_store(url)
+        store = self.wiring.daemon_store(url)
         try:
             trust = read_trust(self.settings.trust_file)
-            service = Service(store, trust, self.clock, worker=self.name)
+            service = self.wiring.build_service(store, trust, worker=self.name)
             check_schools(service)
             schools = {
                 school: SchoolClock(
@@ -202,9 +219,9 @@ class Daemon:
             self.store.dispose()
 
 
-def run_daemon(settings: Settings, options: DaemonOptions, clock: Clock) -> Reconciled | None:
+def run_daemon(daemon: Daemon) -> Reconciled | None:
     """The command: start, reconcile, then run until a signal (or return, with ``once``)."""
-    daemon = Daemon(settings, options, clock)
+    options = daemon.options
     with stop_signals(daemon):
         daemon.open()
         try:

@@ -6,6 +6,7 @@ loads. Each failure is one typed error with a clear message (all of a trust's pr
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -42,13 +43,14 @@ def shown(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def open_store(url: URL) -> Store:
-    """A store on a reachable database whose schema is the newest; nothing is created here."""
+def opened_store(url: URL, make: Callable[[URL], Store]) -> Store:
+    """A store (``make(url)``: the composition root's) on a reachable database whose schema is
+    the newest; nothing is created here."""
     database = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
     if database is not None:
         _look_at_sqlite(database)
     try:
-        store = Store(url)
+        store = make(url)
     except NoSuchModuleError as exc:
         raise StoreError(f"the database URL {shown(url)} names an unknown driver: {exc}") from None
     try:

@@ -7,7 +7,6 @@ from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
-from escalation_flow.adapters.store.case_writer import CaseChange, Written
 from escalation_flow.core.decisions import (
     CaseClosed,
     CaseOpened,
@@ -18,6 +17,7 @@ from escalation_flow.core.decisions import (
     TaskSuperseded,
     TimerFired,
 )
+from escalation_flow.ports import CaseChange, Written
 from escalation_flow.service.letters import Prepared
 
 

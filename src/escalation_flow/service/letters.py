@@ -19,12 +19,8 @@ from datetime import date, datetime, time
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, insert
 
 from escalation_flow.adapters.letters import render_html, render_pdf
-from escalation_flow.adapters.store.case_models import LETTER_PREPARED
-from escalation_flow.adapters.store.case_writer import CreatedTask
-from escalation_flow.adapters.store.cases import LETTERS
 from escalation_flow.core.definition import TaskKind
 from escalation_flow.core.facts import FactTable
 from escalation_flow.core.session_counts import CumulativeCounts
@@ -38,6 +34,7 @@ from escalation_flow.letters.context import (
     School,
     figures_from_facts,
 )
+from escalation_flow.ports import LETTER_PREPARED, CaseTransaction, CreatedTask
 from escalation_flow.service.register import Register, SchoolSetup, year_start
 
 PLACEHOLDER = "the school office"
@@ -51,7 +48,7 @@ class Prepared:
 
 
 def prepare_letters(
-    conn: Connection,
+    tx: CaseTransaction,
     setup: SchoolSetup,
     register: Register,
     facts: FactTable,
@@ -93,8 +90,7 @@ def prepare_letters(
             }
         )
     if rows:
-        statement = insert(LETTERS).returning(LETTERS.c.id, sort_by_parameter_order=True)
-        ids = [r.id for r in conn.execute(statement, rows)]
+        ids = tx.insert_letters(rows)
         by_task = dict(zip((r["task_id"] for r in rows), ids, strict=True))
         out += [Prepared(t, by_task[t.id]) for t in letters if t.id in by_task]
     return out

@@ -10,8 +10,6 @@ from functools import cached_property
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from escalation_flow.adapters.store import Store
-from escalation_flow.adapters.store.marks_reader import RegisterReader, SchoolRead
 from escalation_flow.adapters.trust_files import SchoolConfig
 from escalation_flow.core.calendar import DEFAULT_REGISTERS_CLOSE, SchoolCalendar
 from escalation_flow.core.definition import Flow
@@ -22,6 +20,7 @@ from escalation_flow.core.register import RegisterGrid
 from escalation_flow.core.school_day import BoolArray, SchoolBook
 from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.errors import CalendarError
+from escalation_flow.ports import Registers, SchoolRead
 
 T = TypeVar("T")
 
@@ -94,16 +93,16 @@ class Register:
     @classmethod
     def load(
         cls,
-        store: Store,
+        store: Registers,
         setup: SchoolSetup,
         known_at: datetime,
         through: int,
         read: SchoolRead | None = None,
     ) -> Register:
         """The register as known at ``known_at``, counted through school day ``through``;
-        ``read``: already read (``RegisterReader``, never ``store.load_marks``: see there)."""
+        ``read``: already read (``store.register_reader()``, never ``store.load_marks``)."""
         if read is None:
-            with RegisterReader(store) as reader:
+            with store.register_reader() as reader:
                 read = reader.read(setup.school, setup.calendar, known_at)
         counts = CumulativeCounts(read.grid, setup.calendar, through_day=max(through, 0))
         return cls(setup, read.grid, counts, read.roster)

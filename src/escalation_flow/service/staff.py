@@ -5,45 +5,45 @@ school day (as a school day's timers and actions are) and written in one transac
 (unknown task or event, bad outcome, no staff id) is raised before anything is written.
 A retried action is recorded once: a completion the task already has, or an action the history
 already holds at the same instant by the same person, is reported as already recorded.
+An audit-log entry handed in (``AuditNote``: the pages say who acted from where) is written in
+the transaction that records the action, so the log never names an action that did not land.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Connection, select, update
-
-from escalation_flow.adapters.store.case_models import LETTER_APPROVED, TASK_DONE, TASK_OPEN
-from escalation_flow.adapters.store.case_writer import SENT, CaseChange, HistoryWriter
-from escalation_flow.adapters.store.cases import (
-    EVENTS,
-    SCHOOLS,
-    TASKS,
-    letter_of_task,
-    load_case,
-    school_id,
-    task_row,
-)
 from escalation_flow.core.decisions import Decision, Stimulus, TaskCompleted
 from escalation_flow.core.definition import TaskKind
 from escalation_flow.core.engine import Moment, step
 from escalation_flow.core.school_day import DayEnv
 from escalation_flow.errors import ActionError, ConflictError, NotFoundError, Problem
+from escalation_flow.ports import (
+    LETTER_APPROVED,
+    SENT,
+    TASK_DONE,
+    TASK_OPEN,
+    AuditNote,
+    CaseChange,
+    CaseTransaction,
+    Record,
+)
+from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.events import log_written
 from escalation_flow.service.letters import prepare_letters
+from escalation_flow.service.queries import Queries
 from escalation_flow.service.register import Register
 from escalation_flow.service.versions import version_of
+from escalation_flow.service.views import TaskView
+from escalation_flow.staff_ids import staff_id
 
-if TYPE_CHECKING:
-    from escalation_flow.service.service import Service
-    from escalation_flow.service.views import TaskView
+__all__ = ["Acted", "ActionsReport", "StaffActions", "staff_id"]
 
-Check = Callable[[Connection, Sequence[Decision]], None]
+Check = Callable[[CaseTransaction, Sequence[Decision]], None]
 
 
 @dataclass(frozen=True)
@@ -62,241 +62,272 @@ class ActionsReport:
     problems: tuple[Problem, ...] = field(default=())
 
 
-def staff_id(by: str | None) -> str:
-    """Until the staff table exists, a staff id is any non-blank text of at most 100 characters."""
-    text = (by or "").strip()
-    if not text or len(text) > 100 or any(ch.isspace() for ch in text):
-        raise ActionError(
-            f"{by!r} is not a staff id (one word, e.g. s.jones, at most 100 characters)"
-        )
-    return text
+class StaffActions:
+    """Staff actions on cases and tasks; reads back what it wrote through ``Queries``."""
 
+    def __init__(self, ctx: ServiceContext, queries: Queries) -> None:
+        self.ctx = ctx
+        self.queries = queries
 
-def act(
-    service: Service,
-    school: str,
-    pupil: str,
-    stimulus: Stimulus,
-    at: datetime,
-    *,
-    check: Check | None = None,
-    dedupe: bool = False,
-    register: Register | None = None,
-) -> Acted:
-    """One staff stimulus for one pupil's case, decided and written (or refused, unwritten)."""
-    if at.tzinfo is None:
-        raise ActionError(f"the time of an action must carry its UTC offset: {at.isoformat()}")
-    setup = service.setup(school)
-    school = setup.school
-    on = setup.action_day(at)
-    if register is None:
-        register = Register.load(service.store, setup, service.now(), on)
-    if pupil not in register.pupils:
-        raise NotFoundError(f"pupil {pupil!r} has no marks and no roster entry at school {school}")
-    p = register.grid.pupil_index(pupil)
-    now = service.now()
-    with service.store.engine.begin() as conn:
-        sid = school_id(conn, school)
-        stored = load_case(conn, sid, school, pupil)
-        if dedupe and stored.id is not None and _recorded_before(conn, stored.id, stimulus, at):
-            return Acted((), stored.id, already_recorded=True)
-        # the case is decided under the flow version it runs under (see service.versions)
-        setup = service.setup_at(school, version_of(stored.case, setup.flow.version), conn)
-        book = setup.book(register.pupils)
-        book.load(p, stored.case)
-        facts = register.morning_facts(on, setup.flow)
-        env = DayEnv(book, facts, register.counts).pupil(p, stored.case)
-        moment = Moment(setup.calendar.school_days[on], at)
-        decisions, after = step(setup.ctx, stored.case, env, moment, stimulus)
-        if not decisions:
-            return Acted((), stored.id)
-        if check is not None:
-            check(conn, decisions)
-        change = CaseChange(stored, decisions, after, stimulus.by or "unknown")
-        service.keep_flow_version(conn, setup.flow, now)
-        writer = HistoryWriter(
-            conn,
-            school_id=sid,
-            school=school,
-            flow=setup.flow.id,
-            flow_version=setup.flow.version,
-            now=now,
-            worker=service.worker,
-        )
-        written = writer.write([change])
-        letters = prepare_letters(conn, setup, register, facts, written.tasks, now)
-    log_written(service.log, school, [change], written, letters)
-    return Acted(tuple(decisions), written.case_ids.get(pupil))
+    # -- one action ----------------------------------------------------------------------------
 
-
-def _recorded_before(conn: Connection, case_id: int, stimulus: Stimulus, at: datetime) -> bool:
-    """The same action (name, outcome, person) is already in the history at that instant."""
-    e = EVENTS.c
-    query = select(e.body).where(
-        e.case_id == case_id, e.at == at, e.type.in_(("task_completed", "event_recorded"))
-    )
-    for body in conn.execute(query).scalars():
-        event = json.loads(body)
-        name = event.get("task") or event.get("event")
-        same_outcome = stimulus.outcome is None or event.get("outcome") == stimulus.outcome
-        if name == stimulus.name and event.get("by") == stimulus.by and same_outcome:
-            return True
-    return False
-
-
-# -- tasks -----------------------------------------------------------------------------------
-
-
-def complete_task(
-    service: Service,
-    task_id: int,
-    outcome: str | None,
-    by: str,
-    note: str | None,
-    at: datetime | None,
-) -> TaskView:
-    by = staff_id(by)
-    at = at or service.now()
-    with service.store.engine.connect() as conn:
-        row = task_row(conn, task_id)
-        school = conn.execute(
-            select(SCHOOLS.c.key).where(SCHOOLS.c.id == row.school_id)
-        ).scalar_one()
-    if row.status != TASK_OPEN:
-        return _completed_before(service, row, by, outcome)
-    if row.case_id is None:
-        _complete_universal(service, row, school, outcome, by, note, at)
-        return service.task(task_id)
-
-    def check(conn: Connection, decisions: Sequence[Decision]) -> None:
-        done = next((d for d in decisions if isinstance(d, TaskCompleted)), None)
-        if done is None or done.task_key != row.key:
-            older = conn.execute(
-                select(TASKS.c.id).where(
-                    TASKS.c.case_id == row.case_id,
-                    TASKS.c.key == (done.task_key if done else None),
-                )
-            ).scalar()
-            raise ActionError(
-                f"task {task_id} ({row.task}) cannot be completed before the older open "
-                f"{row.task} of the same case (task {older}): complete that one first"
+    def act(
+        self,
+        school: str,
+        pupil: str,
+        stimulus: Stimulus,
+        at: datetime,
+        *,
+        check: Check | None = None,
+        dedupe: bool = False,
+        register: Register | None = None,
+        audit: AuditNote | None = None,
+    ) -> Acted:
+        """One staff stimulus for one pupil's case, decided and written (or refused, unwritten)."""
+        ctx = self.ctx
+        if at.tzinfo is None:
+            raise ActionError(f"the time of an action must carry its UTC offset: {at.isoformat()}")
+        setup = ctx.setup(school)
+        school = setup.school
+        on = setup.action_day(at)
+        if register is None:
+            register = Register.load(ctx.store, setup, ctx.now(), on)
+        if pupil not in register.pupils:
+            raise NotFoundError(
+                f"pupil {pupil!r} has no marks and no roster entry at school {school}"
             )
-        if row.kind == TaskKind.LETTER.value and row.approval and done.outcome == SENT:
-            letter = letter_of_task(conn, task_id)
-            if letter is not None and letter.status != LETTER_APPROVED:
+        p = register.grid.pupil_index(pupil)
+        now = ctx.now()
+        with ctx.store.begin() as tx:
+            sid = tx.school_id(school)
+            stored = tx.load_case(sid, school, pupil)
+            if dedupe and stored.id is not None and _recorded_before(tx, stored.id, stimulus, at):
+                return Acted((), stored.id, already_recorded=True)
+            # the case is decided under the flow version it runs under (see service.versions)
+            setup = ctx.setup_at(school, version_of(stored.case, setup.flow.version), tx)
+            book = setup.book(register.pupils)
+            book.load(p, stored.case)
+            facts = register.morning_facts(on, setup.flow)
+            env = DayEnv(book, facts, register.counts).pupil(p, stored.case)
+            moment = Moment(setup.calendar.school_days[on], at)
+            decisions, after = step(setup.ctx, stored.case, env, moment, stimulus)
+            if not decisions:
+                return Acted((), stored.id)
+            if check is not None:
+                check(tx, decisions)
+            change = CaseChange(stored, decisions, after, stimulus.by or "unknown")
+            ctx.keep_flow_version(tx, setup.flow, now)
+            writer = tx.history_writer(
+                school_id=sid,
+                school=school,
+                flow=setup.flow.id,
+                flow_version=setup.flow.version,
+                now=now,
+                worker=ctx.worker,
+            )
+            written = writer.write([change])
+            letters = prepare_letters(tx, setup, register, facts, written.tasks, now)
+            if audit is not None:
+                tx.audit(audit, now, school=school, pupil=pupil)
+        log_written(ctx.log, school, [change], written, letters)
+        return Acted(tuple(decisions), written.case_ids.get(pupil))
+
+    def record_event(
+        self,
+        school: str,
+        pupil: str,
+        event: str,
+        by: str,
+        outcome: str | None = None,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> list[Decision]:
+        """A manual event of the pupil's flow (``safeguarding_concern``, ...), or a task by
+        name."""
+        by = staff_id(by)
+        stimulus = Stimulus("action", event, outcome, by, note)
+        return list(self.act(school, pupil, stimulus, at or self.ctx.now()).decisions)
+
+    def override(
+        self, school: str, pupil: str, stage: int, reason: str, by: str
+    ) -> list[Decision]:
+        """A professional judgement: put the case in ``stage`` (0 closes it), with the reason."""
+        by = staff_id(by)
+        if not reason.strip():
+            raise ActionError("an override needs a reason")
+        flow = self.ctx.setup_at(school, self._open_case_version(school, pupil)).flow
+        stages = sorted(s.number for s in flow.definition.stages if s.initial)
+        if stage != 0 and stage not in stages:
+            raise ActionError(
+                f"stage {stage} is not a stage of flow {flow.id} a case can be in "
+                f"(choose {', '.join(map(str, stages))}, or 0 to close the case)"
+            )
+        stimulus = Stimulus("override", by=by, note=reason.strip(), extra={"stage": stage})
+        if stage == 0 and not self._open_case_version(school, pupil):
+            raise ActionError(f"pupil {pupil} has no open case at school {school} to close")
+        return list(self.act(school, pupil, stimulus, self.ctx.now()).decisions)
+
+    def _open_case_version(self, school: str, pupil: str) -> str:
+        """The flow version the pupil's open case runs under ("": no open case)."""
+        try:
+            view = self.queries.case(school, pupil)
+        except NotFoundError:  # never had a case
+            return ""
+        return view.flow_version if view.status == "open" else ""
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    def complete_task(
+        self,
+        task_id: int,
+        outcome: str | None,
+        by: str,
+        note: str | None = None,
+        at: datetime | None = None,
+        *,
+        audit: AuditNote | None = None,
+    ) -> TaskView:
+        """``ConflictError`` if someone else completed it; ``ActionError`` for a bad outcome; the
+        same completion again is reported ``already_recorded`` (and no ``audit`` entry is
+        written for it)."""
+        by = staff_id(by)
+        at = at or self.ctx.now()
+        with self.ctx.store.read() as tx:
+            row = tx.task_row(task_id)
+            school = tx.school_key(row.school_id)
+        if row.status != TASK_OPEN:
+            return self._completed_before(row, by, outcome)
+        if row.case_id is None:
+            self._complete_universal(row, school, outcome, by, note, at, audit)
+            return self.queries.task(task_id)
+
+        def check(tx: CaseTransaction, decisions: Sequence[Decision]) -> None:
+            done = next((d for d in decisions if isinstance(d, TaskCompleted)), None)
+            if done is None or done.task_key != row.key:
+                older = tx.task_id_by_key(row.case_id, done.task_key if done else None)
                 raise ActionError(
-                    f"task {task_id}: letter {letter.id} has not been approved (it is "
-                    f"{letter.status}); a named person approves it first: "
-                    f"escalation-flow letters approve {letter.id} --by STAFF"
+                    f"task {task_id} ({row.task}) cannot be completed before the older open "
+                    f"{row.task} of the same case (task {older}): complete that one first"
                 )
+            if row.kind == TaskKind.LETTER.value and row.approval and done.outcome == SENT:
+                letter = tx.letter_of_task(task_id)
+                if letter is not None and letter.status != LETTER_APPROVED:
+                    raise ActionError(
+                        f"task {task_id}: letter {letter.id} has not been approved (it is "
+                        f"{letter.status}); a named person approves it first: "
+                        f"escalation-flow letters approve {letter.id} --by STAFF"
+                    )
 
-    stimulus = Stimulus("action", row.task, outcome, by, note)
-    try:
-        act(service, school, row.pupil, stimulus, at, check=check)
-    except ConflictError:
-        with service.store.engine.connect() as conn:
-            again = task_row(conn, task_id)
-        if again.status != TASK_OPEN:
-            return _completed_before(service, again, by, outcome)
-        raise
-    return service.task(task_id)
+        stimulus = Stimulus("action", row.task, outcome, by, note)
+        try:
+            self.act(school, row.pupil, stimulus, at, check=check, audit=audit)
+        except ConflictError:
+            with self.ctx.store.read() as tx:
+                again = tx.task_row(task_id)
+            if again.status != TASK_OPEN:
+                return self._completed_before(again, by, outcome)
+            raise
+        return self.queries.task(task_id)
 
-
-def _completed_before(service: Service, row: Any, by: str, outcome: str | None) -> TaskView:
-    if row.status == TASK_DONE:
-        if row.completed_by == by and outcome in (None, row.outcome):
-            view = service.task(row.id)
-            return _replace(view, already_recorded=True)
-        when = row.completed_at.strftime("%Y-%m-%d %H:%M UTC") if row.completed_at else "earlier"
+    def _completed_before(self, row: Record, by: str, outcome: str | None) -> TaskView:
+        if row.status == TASK_DONE:
+            if row.completed_by == by and outcome in (None, row.outcome):
+                return replace(self.queries.task(row.id), already_recorded=True)
+            when = (
+                row.completed_at.strftime("%Y-%m-%d %H:%M UTC") if row.completed_at else "earlier"
+            )
+            raise ConflictError(
+                f"task {row.id} ({row.task}) was already completed by {row.completed_by} at "
+                f"{when} (outcome {row.outcome}); nothing was changed"
+            )
         raise ConflictError(
-            f"task {row.id} ({row.task}) was already completed by {row.completed_by} at {when} "
-            f"(outcome {row.outcome}); nothing was changed"
+            f"task {row.id} ({row.task}) is no longer open: it was superseded"
+            + (f" ({row.superseded_why})" if row.superseded_why else "")
+            + "; nothing was changed"
         )
-    raise ConflictError(
-        f"task {row.id} ({row.task}) is no longer open: it was superseded"
-        + (f" ({row.superseded_why})" if row.superseded_why else "")
-        + "; nothing was changed"
-    )
 
+    def _complete_universal(
+        self,
+        row: Record,
+        school: str,
+        outcome: str | None,
+        by: str,
+        note: str | None,
+        at: datetime,
+        audit: AuditNote | None,
+    ) -> None:
+        """A task without a case (the first-day call): no history, the row records who did
+        it."""
+        flow = self.ctx.setup(school).flow
+        spec = next((u.task for u in flow.definition.universal if u.task.id == row.task), None)
+        outcomes = spec.outcomes if spec else ("done",)
+        if outcome is None:
+            if len(outcomes) > 1:
+                raise ActionError(f"{row.task}: say which outcome ({', '.join(outcomes)})")
+            outcome = outcomes[0]
+        if outcome not in outcomes:
+            raise ActionError(
+                f"{row.task}: outcome {outcome!r} is not one of {', '.join(outcomes)}"
+            )
+        with self.ctx.store.begin() as tx:
+            changed = tx.complete_open_task(row.id, at, by, outcome, note)
+            if changed and audit is not None:
+                tx.audit(audit, self.ctx.now(), school=school, pupil=row.pupil)
+        if not changed:
+            with self.ctx.store.read() as tx:
+                self._completed_before(tx.task_row(row.id), by, outcome)
+            return
+        self.ctx.log.info(
+            "task.completed", school=school, task_id=row.id, pupil=row.pupil, outcome=outcome,
+            by=by,
+        )  # fmt: skip
 
-def _complete_universal(
-    service: Service,
-    row: Any,
-    school: str,
-    outcome: str | None,
-    by: str,
-    note: str | None,
-    at: datetime,
-) -> None:
-    """A task without a case (the first-day call): no history, the row records who did it."""
-    flow = service.setup(school).flow
-    spec = next((u.task for u in flow.definition.universal if u.task.id == row.task), None)
-    outcomes = spec.outcomes if spec else ("done",)
-    if outcome is None:
-        if len(outcomes) > 1:
-            raise ActionError(f"{row.task}: say which outcome ({', '.join(outcomes)})")
-        outcome = outcomes[0]
-    if outcome not in outcomes:
-        raise ActionError(f"{row.task}: outcome {outcome!r} is not one of {', '.join(outcomes)}")
-    t = TASKS.c
-    with service.store.engine.begin() as conn:
-        changed = conn.execute(
-            update(TASKS)
-            .where(t.id == row.id, t.status == TASK_OPEN)
-            .values(status=TASK_DONE, completed_at=at, completed_by=by, outcome=outcome, note=note)
-        ).rowcount
-    if changed != 1:
-        with service.store.engine.connect() as conn:
-            _completed_before(service, task_row(conn, row.id), by, outcome)
-        return
-    service.log.info(
-        "task.completed", school=school, task_id=row.id, pupil=row.pupil, outcome=outcome, by=by
-    )
+    # -- actions files -------------------------------------------------------------------------
 
+    def apply_actions(self, path: Path) -> ActionsReport:
+        """Every action of a contract actions CSV, in time order, each in its own transaction;
+        retried rows count once."""
+        from escalation_flow.adapters.action_files import read_actions
 
-def _replace(view: TaskView, **changes: Any) -> TaskView:
-    from dataclasses import replace
-
-    return replace(view, **changes)
-
-
-# -- actions files -----------------------------------------------------------------------------
-
-
-def apply_actions(service: Service, path: Path) -> ActionsReport:
-    """Every action of a contract actions CSV, in time order, each in its own transaction."""
-    from escalation_flow.adapters.action_files import read_actions
-
-    trust = service.trust
-    by_school = read_actions(path, set(trust.schools) | set(trust.aliases))
-    applied = repeated = 0
-    problems: list[Problem] = []
-    for key, actions in sorted(by_school.items()):
-        setup = service.setup(key)
-        through = max(setup.action_day(a.at) for a in actions)
-        register = Register.load(service.store, setup, service.now(), through)
-        for action in sorted(actions, key=lambda a: a.at):
-            stimulus = Stimulus("action", action.action, action.outcome, action.by, action.note)
-            try:
-                staff_id(action.by)
-                done = act(
-                    service,
-                    setup.school,
-                    action.pupil,
-                    stimulus,
-                    action.at,
-                    dedupe=True,
-                    register=register,
+        ctx = self.ctx
+        trust = ctx.trust
+        by_school = read_actions(path, set(trust.schools) | set(trust.aliases))
+        applied = repeated = 0
+        problems: list[Problem] = []
+        for key, actions in sorted(by_school.items()):
+            setup = ctx.setup(key)
+            through = max(setup.action_day(a.at) for a in actions)
+            register = Register.load(ctx.store, setup, ctx.now(), through)
+            for action in sorted(actions, key=lambda a: a.at):
+                stimulus = Stimulus(
+                    "action", action.action, action.outcome, action.by, action.note
                 )
-            except (ActionError, NotFoundError, ConflictError) as exc:
-                file, _, line = (action.source or f"{path}:0").rpartition(":")
-                message = f"pupil {action.pupil}: {getattr(exc, 'summary', str(exc))}"
-                problems.append(
-                    Problem(file, int(line) if line.isdigit() else None, "action", message)
-                )
-                continue
-            if done.already_recorded:
-                repeated += 1
-            else:
-                applied += 1
-    return ActionsReport(applied, repeated, tuple(problems))
+                try:
+                    staff_id(action.by)
+                    done = self.act(
+                        setup.school,
+                        action.pupil,
+                        stimulus,
+                        action.at,
+                        dedupe=True,
+                        register=register,
+                    )
+                except (ActionError, NotFoundError, ConflictError) as exc:
+                    problems.append(_problem(path, action.source, action.pupil, exc))
+                    continue
+                if done.already_recorded:
+                    repeated += 1
+                else:
+                    applied += 1
+        return ActionsReport(applied, repeated, tuple(problems))
+
+
+def _recorded_before(tx: CaseTransaction, case_id: int, stimulus: Stimulus, at: datetime) -> bool:
+    """The same action (name, outcome, person) is already in the history at that instant."""
+    return tx.recorded_before(case_id, stimulus.name, stimulus.outcome, stimulus.by, at)
+
+
+def _problem(path: Path, source: str | None, pupil: str, exc: Any) -> Problem:
+    file, _, line = (source or f"{path}:0").rpartition(":")
+    message = f"pupil {pupil}: {getattr(exc, 'summary', str(exc))}"
+    return Problem(file, int(line) if line.isdigit() else None, "action", message)

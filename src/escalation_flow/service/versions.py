@@ -11,20 +11,16 @@ closed case re-opens under the current file.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import Connection
 
-from escalation_flow.adapters.store.cases import StoredCase
 from escalation_flow.core.case import Case
 from escalation_flow.core.school_day import SchoolBook
+from escalation_flow.errors import FlowError
+from escalation_flow.ports import StoredCase
 from escalation_flow.service.register import SchoolSetup
-
-if TYPE_CHECKING:
-    from escalation_flow.service.service import Service
 
 
 @dataclass(frozen=True)
@@ -44,28 +40,41 @@ def version_of(case: Case, current: str) -> str:
     return case.flow_version if case.is_open and case.flow_version else current
 
 
+def versions_of(stored: Iterable[StoredCase], current: str) -> set[str]:
+    """The flow versions these cases run under (to be loaded before they are evaluated)."""
+    return {version_of(held.case, current) for held in stored}
+
+
 class VersionBooks:
     """A school's books, the current flow's first; each case is held in the book of its version.
 
-    ``place`` puts a case in its book (made when first needed) and keeps every book's ``runs``
-    mask saying which book runs which pupil, so the current flow never opens a second case for a
-    pupil whose case runs under an earlier version.
+    ``place`` puts a case in its book (made when first needed, in the order cases are placed)
+    and keeps every book's ``runs`` mask saying which book runs which pupil, so the current flow
+    never opens a second case for a pupil whose case runs under an earlier version. The set-ups
+    of the versions are handed in, read before evaluation: nothing is read from the store while
+    a day or a timer is being decided.
     """
 
     def __init__(
         self,
-        service: Service,
         setup: SchoolSetup,
         pupils: tuple[str, ...],
-        conn: Connection | None = None,
+        setups: Mapping[str, SchoolSetup] | None = None,
     ) -> None:
-        self._service, self._conn = service, conn
         self.pupils = pupils
+        self._setups = {setup.flow.version: setup, **(setups or {})}
         self.books = [VersionBook(setup, setup.book(pupils))]
 
     @property
     def current(self) -> VersionBook:
         return self.books[0]
+
+    def has(self, version: str) -> bool:
+        return version in self._setups
+
+    def add(self, setup: SchoolSetup) -> None:
+        """The set-up of one more version (read by the caller before it is needed)."""
+        self._setups.setdefault(setup.flow.version, setup)
 
     def place(self, p: int, case: Case) -> VersionBook:
         vb = self._book(version_of(case, self.current.version))
@@ -81,7 +90,9 @@ class VersionBooks:
     def _book(self, version: str) -> VersionBook:
         found = next((vb for vb in self.books if vb.version == version), None)
         if found is None:
-            at = self._service.setup_at(self.current.setup.school, version, self._conn)
+            at = self._setups.get(version)
+            if at is None:
+                raise FlowError(f"flow version {version[:12]} was not loaded before evaluation")
             runs = np.zeros(len(self.pupils), dtype=bool)
             found = VersionBook(at, at.book(self.pupils, runs=runs, makes_universal=False))
             self.books.append(found)
@@ -89,15 +100,14 @@ class VersionBooks:
 
 
 def version_books(
-    service: Service,
     setup: SchoolSetup,
+    setups: Mapping[str, SchoolSetup],
     pupils: tuple[str, ...],
     stored: Mapping[str, StoredCase],
-    conn: Connection | None = None,
 ) -> VersionBooks:
     """The school's books with each stored case placed in the book of its version (cases of
-    pupils not in ``pupils`` are left out)."""
-    books = VersionBooks(service, setup, pupils, conn)
+    pupils not in ``pupils`` are left out); ``setups``: each version's set-up, read already."""
+    books = VersionBooks(setup, pupils, setups)
     index = {p: i for i, p in enumerate(pupils)}
     for pupil, held in stored.items():
         p = index.get(pupil)

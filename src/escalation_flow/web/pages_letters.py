@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 from escalation_flow.core.access import Principal
 from escalation_flow.core.marks import PupilRecord
 from escalation_flow.errors import NotFoundError
+from escalation_flow.ports import AuditNote
 from escalation_flow.service.views import LetterView, TaskView
 from escalation_flow.web.auth import checked_form, require_user
 from escalation_flow.web.plan_words import stage_name
@@ -137,16 +138,10 @@ async def approve(request: Request) -> Response:
             letter.school, task.role
         ):
             raise ForbiddenError("Letters are approved by the attendance lead or the headteacher.")
-        web.service.approve_letter(letter_id, by=user.username)
-        web.staff.audit(
-            user.username,
-            "letter_approved",
-            web.now(),
-            school=letter.school,
-            pupil=letter.pupil,
-            detail=f"letter {letter_id} {letter.template}",
-            ip=address,
-        )
+        # the audit entry is written in the transaction that approves the letter
+        detail = f"letter {letter_id} {letter.template}"
+        note = AuditNote(user.username, "letter_approved", detail, address)
+        web.service.approve_letter(letter_id, by=user.username, audit=note)
 
     await run_in_threadpool(act)
     return RedirectResponse(f"/letters/{letter_id}?approved=1", status_code=303)

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from escalation_flow.core.access import Grant, Principal, role_title
 from escalation_flow.core.marks import Roster
 from escalation_flow.errors import NotFoundError
+from escalation_flow.ports import AuditNote
 from escalation_flow.service.views import TaskView
 from escalation_flow.web.auth import checked_form, field, require_user
 from escalation_flow.web.filters import humanize
@@ -218,17 +219,10 @@ async def complete(request: Request) -> Response:
 
     def act() -> None:
         view = task_for_action(web, user, task_id)
-        done = web.service.complete_task(task_id, outcome, by=user.username, note=note)
-        if not done.already_recorded:
-            web.staff.audit(
-                user.username,
-                "task_completed",
-                web.now(),
-                school=view.school,
-                pupil=view.pupil,
-                detail=f"task {task_id} {view.task}: {done.outcome}",
-                ip=address,
-            )
+        # the audit entry is written in the transaction that completes the task
+        detail = f"task {task_id} {view.task}" + (f": {outcome}" if outcome else "")
+        note_of = AuditNote(user.username, "task_completed", detail, address)
+        web.service.complete_task(task_id, outcome, by=user.username, note=note, audit=note_of)
 
     await run_in_threadpool(act)
     back = _back(field(form, "back"))

@@ -2,7 +2,7 @@
 
 Pages and helpers reach it through ``web_of(request)``; only ``app.create_app`` builds it. The
 backend (service, read models, staff accounts) is made on first use by the factory the
-composition hands in (``cli.web.page_backend``), so that tests and ``serve`` bring their own.
+composition hands in (``bootstrap.page_backend``), so that tests and ``serve`` bring their own.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class LoginRequiredError(Exception):
 
 @dataclass(frozen=True)
 class PageBackend:
-    """What the pages run on, handed in by the composition (``cli.web.page_backend``): the
+    """What the pages run on, handed in by the composition (``bootstrap.page_backend``): the
     service for every use case, the store's read models and its staff accounts."""
 
     service: Service

@@ -7,7 +7,6 @@ when, but when the service could have known it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,11 +18,11 @@ from sqlalchemy import Connection, select
 
 from escalation_flow.adapters.store.cases import CASES, history
 from escalation_flow.adapters.store.models import Import, Mark, Pupil, table_of
-from escalation_flow.audit.steps import HistoryRecord
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import ID_OF_CODE, UNMARKED_CODE, UNMARKED_ID
 from escalation_flow.core.marks import MarkTable, to_micros
 from escalation_flow.errors import CalendarError, NotFoundError
+from escalation_flow.stored import HistoryRow
 
 IntArray = npt.NDArray[np.int64]
 MARKS = table_of(Mark)
@@ -57,26 +56,13 @@ def case_pupils(conn: Connection, school_id: int) -> list[str]:
 
 def case_records(
     conn: Connection, school_id: int, school: str, pupil: str
-) -> tuple[dict[str, Any], list[HistoryRecord]]:
+) -> tuple[dict[str, Any], list[HistoryRow]]:
     """The case row and its history records; ``NotFoundError`` when the pupil has no case."""
     c = CASES.c
     row = conn.execute(select(CASES).where(c.school_id == school_id, c.pupil == pupil)).first()
     if row is None:
         raise NotFoundError(f"pupil {pupil!r} has no case at school {school!r}")
-    records = [
-        HistoryRecord(
-            seq=r.seq,
-            on=r.on,
-            at=r.at,
-            type=r.type,
-            body=json.loads(r.body),
-            flow_version=r.flow_version,
-            actor=r.actor,
-            recorded_at=r.recorded_at,
-        )
-        for r in history(conn, row.id)
-    ]
-    return dict(row._mapping), records
+    return dict(row._mapping), history(conn, row.id)
 
 
 def stored_marks(

@@ -36,18 +36,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from escalation_flow.adapters.store.models import Base
 
-OPEN, CLOSED = "open", "closed"
-TASK_OPEN, TASK_DONE, TASK_SUPERSEDED = "open", "done", "superseded"
-TASK_LAPSED = "lapsed"  # a universal task not done in time (``lapses_after``)
-TIMER_PENDING, TIMER_FIRED, TIMER_CANCELLED = "pending", "fired", "cancelled"
-LETTER_PREPARED, LETTER_APPROVED, LETTER_SENT, LETTER_SUPERSEDED = (
-    "prepared",
-    "approved",
-    "sent",
-    "superseded",
-)
-ENGINE = "engine"  # the actor of records no person caused
-
 
 class CaseRow(Base):
     __tablename__ = "cases"

@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
-from escalation_flow.adapters.store.case_models import (
+from escalation_flow.adapters.store.cases import CASES, LETTERS, TASKS, TIMERS
+from escalation_flow.adapters.store.models import UtcDateTime
+from escalation_flow.stored import (
     LETTER_APPROVED,
     LETTER_PREPARED,
     LETTER_SENT,
@@ -21,8 +23,6 @@ from escalation_flow.adapters.store.case_models import (
     TIMER_FIRED,
     TIMER_PENDING,
 )
-from escalation_flow.adapters.store.cases import CASES, LETTERS, TASKS, TIMERS
-from escalation_flow.adapters.store.models import UtcDateTime
 
 LETTER = "letter"
 

@@ -13,7 +13,6 @@ failing raises ``ConflictError`` and the caller's transaction is rolled back who
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -21,26 +20,16 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from escalation_flow.adapters.store.case_models import (
-    CLOSED,
-    OPEN,
-    TASK_LAPSED,
-    TASK_OPEN,
-    TIMER_PENDING,
-)
 from escalation_flow.adapters.store.case_statements import LETTER, statements
 from escalation_flow.adapters.store.cases import (
     EVENTS,
     SCHOOL_DAYS,
     TASKS,
     TIMERS,
-    StoredCase,
 )
-from escalation_flow.adapters.store.history import ChainLink, body_of
 from escalation_flow.adapters.store.snapshots import case_to_json
-from escalation_flow.core.case import Case
+from escalation_flow.core.chain import ChainLink, body_of
 from escalation_flow.core.decisions import (
-    Decision,
     TaskCompleted,
     TaskCreated,
     TaskSuperseded,
@@ -51,36 +40,17 @@ from escalation_flow.core.decisions import (
 from escalation_flow.core.marks import to_micros
 from escalation_flow.core.school_day import UniversalTask
 from escalation_flow.errors import ConflictError
-
-#: The letter outcome that records a letter as sent.
-SENT = "sent"
-
-
-@dataclass(frozen=True)
-class CaseChange:
-    """One pupil's new decisions, the case they leave, and who caused them."""
-
-    before: StoredCase
-    decisions: Sequence[Decision]
-    after: Case
-    actor: str
-
-
-@dataclass(frozen=True)
-class CreatedTask:
-    id: int
-    case_id: int
-    pupil: str
-    decision: TaskCreated
-    after: Case  # the case once all of this change's decisions are applied
-
-
-@dataclass(frozen=True)
-class Written:
-    case_ids: dict[str, int]  # pupil -> case id
-    tasks: list[CreatedTask]
-    records: int
-    heads: dict[str, str]  # pupil -> the hash at the head of the case's chain now
+from escalation_flow.stored import (
+    CLOSED,
+    OPEN,
+    SENT,
+    TASK_LAPSED,
+    TASK_OPEN,
+    TIMER_PENDING,
+    CaseChange,
+    CreatedTask,
+    Written,
+)
 
 
 class HistoryWriter:

@@ -6,9 +6,7 @@ folding its history records (``core.case.fold`` over ``decision_from_event``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -22,12 +20,11 @@ from escalation_flow.adapters.store.case_models import (
     TaskRow,
     TimerRow,
 )
-from escalation_flow.adapters.store.history import GENESIS, ChainLink
 from escalation_flow.adapters.store.models import School, table_of
 from escalation_flow.adapters.store.snapshots import case_from_json
 from escalation_flow.core.case import Case, fold
-from escalation_flow.core.decisions import Decision, decision_from_event
 from escalation_flow.errors import NotFoundError
+from escalation_flow.stored import HistoryRow, StoredCase
 
 CASES = table_of(CaseRow)
 EVENTS = table_of(CaseEventRow)
@@ -38,55 +35,8 @@ SCHOOL_DAYS = table_of(SchoolDayRow)
 SCHOOLS = table_of(School)
 
 
-@dataclass(frozen=True)
-class StoredCase:
-    """A case as the store holds it: its row id, the folded case and the head of its chain."""
-
-    id: int | None  # None: the pupil has no row yet
-    case: Case
-    head_hash: str = GENESIS
-
-    @property
-    def length(self) -> int:
-        return self.case.length
 
 
-@dataclass(frozen=True)
-class HistoryRow:
-    """One ``case_events`` row."""
-
-    seq: int
-    on: date
-    at: datetime
-    type: str
-    body: str
-    flow_version: str
-    actor: str
-    recorded_at: datetime
-    prev_hash: str
-    hash: str
-
-    @property
-    def event(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = json.loads(self.body)
-        return parsed
-
-    def decision(self) -> Decision:
-        return decision_from_event(self.event, self.at)
-
-    def link(self, case: str) -> ChainLink:
-        return ChainLink(
-            case=case,
-            seq=self.seq,
-            on=self.on,
-            at=self.at,
-            type=self.type,
-            body=self.body,
-            flow_version=self.flow_version,
-            actor=self.actor,
-            recorded_at=self.recorded_at,
-            prev_hash=self.prev_hash,
-        )
 
 
 def school_ids(conn: Connection) -> dict[str, int]:

@@ -41,17 +41,11 @@ from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.marks import MarkTable, Roster
 from escalation_flow.core.register import AssumeRecordedAt, RegisterGrid, register_as_known_at
 from escalation_flow.errors import NotFoundError
+from escalation_flow.stored import SchoolRead
 
 _helper: ProcessPoolExecutor | None = None
 
 
-@dataclass(frozen=True)
-class SchoolRead:
-    """A school's register as known at an instant, its roster, and the "amended" pupils."""
-
-    grid: RegisterGrid
-    roster: Roster
-    amended: frozenset[str]  # MIS ids
 
 
 @dataclass(frozen=True)

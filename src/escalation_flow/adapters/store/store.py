@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import Connection, Engine, func, select, update
@@ -23,11 +25,15 @@ from escalation_flow.adapters.store import bulk, schema
 from escalation_flow.adapters.store.engine import create_store_engine, sqlite_path
 from escalation_flow.adapters.store.marks_io import load_sql, to_mark_table, to_stored
 from escalation_flow.adapters.store.models import Import, Pupil, School, table_of
+from escalation_flow.adapters.store.transaction import SqlTransaction
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.marks import MarkTable, PupilRecord, Roster
 from escalation_flow.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from escalation_flow.adapters.store.marks_reader import RegisterReader
 
 #: Marks of a trust load this many schools at a time (the machines have two cores or more).
 _LOAD_THREADS = 2
@@ -73,6 +79,26 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    # -- units of work on cases (``ports.CaseStore``) -----------------------------------------
+
+    @contextmanager
+    def begin(self) -> Iterator[SqlTransaction]:
+        """A transaction: committed on leaving the block, rolled back on an error."""
+        with self.engine.begin() as conn:
+            yield SqlTransaction(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[SqlTransaction]:
+        """A connection for reading (what is written through it is rolled back)."""
+        with self.engine.connect() as conn:
+            yield SqlTransaction(conn)
+
+    def register_reader(self) -> RegisterReader:
+        """Schools' registers as known at an instant (``ports.RegisterSource``)."""
+        from escalation_flow.adapters.store.marks_reader import RegisterReader
+
+        return RegisterReader(self)
 
     # -- schema -------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from escalation_flow.core.decisions import Decision
 
+#: The hash a case's chain starts from.
 GENESIS = "0" * 64
 
 

@@ -1,0 +1,117 @@
+"""Tasks and letters as staff act on them: completing a task without a case, approving a
+letter, keeping its PDF, and finding an action already recorded (a retried actions file).
+
+Every change is conditional on the row still being as the caller saw it (``status`` still open
+or prepared), so two people acting at once change it once; the caller reads the row again to
+say who was first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from escalation_flow.adapters.store.cases import CASES, EVENTS, LETTERS, SCHOOLS, TASKS
+from escalation_flow.stored import LETTER_APPROVED, LETTER_PREPARED, TASK_DONE, TASK_OPEN
+
+
+def recorded_before(
+    conn: Connection, case_id: int, name: str, outcome: str | None, by: str | None, at: datetime
+) -> bool:
+    """The same action (name, outcome, person) is already in the history at that instant."""
+    e = EVENTS.c
+    query = select(e.body).where(
+        e.case_id == case_id, e.at == at, e.type.in_(("task_completed", "event_recorded"))
+    )
+    for body in conn.execute(query).scalars():
+        event = json.loads(body)
+        found = event.get("task") or event.get("event")
+        same_outcome = outcome is None or event.get("outcome") == outcome
+        if found == name and event.get("by") == by and same_outcome:
+            return True
+    return False
+
+
+def school_key(conn: Connection, school_id: int) -> str:
+    return str(conn.execute(select(SCHOOLS.c.key).where(SCHOOLS.c.id == school_id)).scalar_one())
+
+
+def school_of_case(conn: Connection, case_id: int) -> str:
+    query = (
+        select(SCHOOLS.c.key)
+        .join(CASES, CASES.c.school_id == SCHOOLS.c.id)
+        .where(CASES.c.id == case_id)
+    )
+    return str(conn.execute(query).scalar_one())
+
+
+def task_id_by_key(conn: Connection, case_id: int, key: str | None) -> int | None:
+    query = select(TASKS.c.id).where(TASKS.c.case_id == case_id, TASKS.c.key == key)
+    found = conn.execute(query).scalar()
+    return None if found is None else int(found)
+
+
+def complete_open_task(
+    conn: Connection, task_id: int, at: datetime, by: str, outcome: str, note: str | None
+) -> bool:
+    """A task without a case completed, if still open; False when someone else got there."""
+    t = TASKS.c
+    changed = conn.execute(
+        update(TASKS)
+        .where(t.id == task_id, t.status == TASK_OPEN)
+        .values(status=TASK_DONE, completed_at=at, completed_by=by, outcome=outcome, note=note)
+    ).rowcount
+    return bool(changed == 1)
+
+
+def letter_status_of_task(conn: Connection, task_id: int) -> Any:
+    """(id, status) of the letter a task prepared, if any."""
+    query = select(LETTERS.c.id, LETTERS.c.status).where(LETTERS.c.task_id == task_id)
+    return conn.execute(query).first()
+
+
+def letter_task(conn: Connection, task_id: int) -> Any:
+    """(approval, pupil, key: the school) of a letter's task."""
+    query = (
+        select(TASKS.c.approval, TASKS.c.pupil, SCHOOLS.c.key)
+        .join(SCHOOLS, SCHOOLS.c.id == TASKS.c.school_id)
+        .where(TASKS.c.id == task_id)
+    )
+    return conn.execute(query).one()
+
+
+def approve_letter(conn: Connection, letter_id: int, by: str, now: datetime) -> bool:
+    """A prepared letter approved by ``by``; False when it is no longer prepared."""
+    l = LETTERS.c  # noqa: E741
+    changed = conn.execute(
+        update(LETTERS)
+        .where(l.id == letter_id, l.status == LETTER_PREPARED)
+        .values(status=LETTER_APPROVED, approved_by=by, approved_at=now)
+    ).rowcount
+    return bool(changed == 1)
+
+
+def keep_letter_pdf(conn: Connection, letter_id: int, pdf: bytes) -> None:
+    """The rendered PDF kept with its letter (a PDF kept already stays)."""
+    l = LETTERS.c  # noqa: E741
+    conn.execute(update(LETTERS).where(l.id == letter_id, l.pdf.is_(None)).values(pdf=pdf))
+
+
+def letters_without_pdf(conn: Connection, limit: int | None) -> list[Row[Any]]:
+    """Letters whose PDF was never rendered, oldest first."""
+    query = select(LETTERS).where(LETTERS.c.pdf.is_(None)).order_by(LETTERS.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(conn.execute(query).all())
+
+
+def insert_letters(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """``letters`` rows, their ids in the order given."""
+    if not rows:
+        return []
+    statement = insert(LETTERS).returning(LETTERS.c.id, sort_by_parameter_order=True)
+    return [int(r.id) for r in conn.execute(statement, [dict(r) for r in rows])]

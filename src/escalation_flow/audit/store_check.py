@@ -1,0 +1,126 @@
+"""``audit verify`` over a whole store: every case chain and case row, every seal over the marks,
+every stored flow text, read through ``adapters.store.audit_store`` and checked by ``verify``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import Connection, Engine
+
+from escalation_flow.adapters.store.audit_store import (
+    case_histories,
+    flow_texts,
+    load_seals,
+    mark_rows,
+    orphan_records,
+)
+from escalation_flow.adapters.store.cases import school_ids
+from escalation_flow.adapters.store.seals import MarkRow
+from escalation_flow.audit.verify import (
+    Breach,
+    VerifyReport,
+    check_case_row,
+    check_chain,
+    check_sealed_rows,
+    check_seals,
+)
+from escalation_flow.core.case import fold
+from escalation_flow.errors import NotFoundError
+
+
+def verify_store(engine: Engine, school: str | None = None) -> VerifyReport:
+    """Check every case chain, case row, seal and stored flow text (of one school, or all)."""
+    report = VerifyReport()
+    with engine.connect() as conn:
+        ids = school_ids(conn)
+        if school is not None and school not in ids:
+            raise NotFoundError(f"school {school!r} is not in the store")
+        chosen = {school: ids[school]} if school else ids
+        used_versions: set[str] = set()
+        for key, school_id in sorted(chosen.items()):
+            used_versions |= _verify_cases(conn, report, key, school_id)
+            _verify_marks(conn, report, key, school_id)
+        _verify_flows(conn, report, used_versions)
+    report.breaches.sort(key=lambda b: (b.where, b.seq or 0, b.kind, b.message))
+    return report
+
+
+def _verify_cases(conn: Connection, report: VerifyReport, school: str, school_id: int) -> set[str]:
+    versions: set[str] = set()
+    for row, records in case_histories(conn, school_id):
+        name = f"{school}/{row['pupil']}"
+        report.cases += 1
+        report.records += len(records)
+        broken = check_chain(name, records, length=row["length"], head_hash=row["head_hash"])
+        report.breaches += broken
+        versions |= {r.flow_version for r in records}
+        try:
+            folded = fold(school, row["pupil"], (r.decision() for r in records))
+        except (ValueError, KeyError, TypeError) as exc:
+            report.breaches.append(
+                Breach(name, None, "unreadable", f"history does not fold: {exc}")
+            )
+            continue
+        if not broken:  # a broken chain already says what is wrong; the fold of it would not
+            report.breaches += check_case_row(name, dict(row), folded)
+    orphans = orphan_records(conn)
+    if orphans:
+        report.breaches.append(
+            Breach(f"cases of {school}", None, "case_row", f"{orphans} records of no case")
+        )
+    return versions
+
+
+def _verify_marks(conn: Connection, report: VerifyReport, school: str, school_id: int) -> None:
+    seals = load_seals(conn, school_id, school)
+    report.breaches += check_seals(school, seals)
+    rows = mark_rows(conn, school_id)
+    report.seals += len(seals)
+    report.marks += sum(len(v) for v in rows.values())
+    sealed = {s.import_id for s in seals}
+    newest = max(sealed, default=0)
+    for import_id in sorted(set(rows) - sealed):
+        count = len(rows[import_id])
+        if import_id < newest:
+            report.breaches.append(
+                Breach(f"marks of {school}", None, "mark_added",
+                       f"import {import_id}: {count} rows under no seal, older than the newest "
+                       "seal (added outside an import?)")
+            )  # fmt: skip
+        else:
+            report.warnings.append(
+                f"marks of {school}: import {import_id} ({count} rows) is not sealed yet: "
+                "run `escalation-flow audit seal`"
+            )
+
+    def cells() -> list[tuple[str, date, str]]:
+        return _cells(rows.values())
+
+    for seal in seals:
+        report.breaches += check_sealed_rows(school, seal, rows.get(seal.import_id, []), cells)
+
+
+def _cells(groups: Iterable[list[MarkRow]]) -> list[tuple[str, date, str]]:
+    """Every (pupil, day, session) a deleted row could have been: pupils and days seen."""
+    pupils = sorted({r.pupil for g in groups for r in g})
+    days = sorted({r.day for g in groups for r in g})
+    return [(p, d, s) for p in pupils for d in days for s in ("AM", "PM")]
+
+
+def _verify_flows(conn: Connection, report: VerifyReport, used: set[str]) -> None:
+    texts = flow_texts(conn)
+    report.flow_versions = len(texts)
+    for version, text in sorted(texts.items()):
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() != version:
+            report.breaches.append(
+                Breach(f"flow version {version[:12]}", None, "edited",
+                       "the stored flow text does not hash to its version")
+            )  # fmt: skip
+    for version in sorted(used - set(texts)):
+        report.warnings.append(
+            f"flow version {version[:12]} is named by history records but its text is not "
+            "stored: decisions under it cannot be replayed"
+        )
