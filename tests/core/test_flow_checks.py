@@ -249,6 +249,7 @@ def test_each_check_names_the_place_and_the_problem(
 def test_an_intended_overlap_passes_and_needs_a_why() -> None:
     data = tiny()
     _overlapping_bands(data)
+    data["departures"] = [{"rule": "step_down_stays_down", "why": "not what this test is about"}]
     stage(data, 2)["entry"]["any"][0]["overlap"] = "intended"
     assert [i.message for i in issues_of(data)] == ["overlap: intended needs a why"]
     stage(data, 2)["entry"]["any"][0]["why"] = "the higher stage wins where both hold"

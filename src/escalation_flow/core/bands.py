@@ -147,7 +147,7 @@ def band_overlaps(flow: FlowDefinition) -> list[tuple[Loc, str]]:
     for i, stage in enumerate(flow.stages):
         if stage.entry is None:
             continue
-        for loc, criterion in _criteria_with_locs(("stages", i, "entry"), stage.entry):
+        for loc, criterion in criteria_with_locs(("stages", i, "entry"), stage.entry):
             if criterion.overlap and not criterion.why:
                 found.append(((*loc, "overlap"), "overlap: intended needs a why"))
             bands = {}
@@ -181,9 +181,9 @@ def _overlap(a: _Banded, b: _Banded) -> list[tuple[Loc, str]]:
     return [((*b.loc, "when"), message)]
 
 
-def _criteria_with_locs(loc: Loc, criteria: Criteria) -> Iterator[tuple[Loc, Criterion]]:
+def criteria_with_locs(loc: Loc, criteria: Criteria) -> Iterator[tuple[Loc, Criterion]]:
     for j, item in enumerate(criteria.items):
         if isinstance(item, Criterion):
             yield (*loc, criteria.mode, j), item
         else:
-            yield from _criteria_with_locs((*loc, criteria.mode, j), item)
+            yield from criteria_with_locs((*loc, criteria.mode, j), item)

@@ -10,7 +10,10 @@ the file adapter turns paths into line numbers. What is checked:
 - bands: ``attendance_pct`` intervals of different stages' criteria that overlap, unless one is
   marked ``overlap: intended`` with a why;
 - the law: letters, referrals and legal steps need approval; legal steps only for pupils of
-  compulsory school age.
+  compulsory school age;
+- the rules every plan keeps (``core.plan_rules``): legal steps on unauthorised absence only,
+  safeguarding from anywhere, a step down that stays down, no gap between bands, percentages
+  that wait; a rule the flow departs from with its why is a stated exception, not an issue.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from escalation_flow.core import definition as d
 from escalation_flow.core.bands import band_overlaps
 from escalation_flow.core.fact_names import ALL_FACTS
 from escalation_flow.core.guards import Guard, GuardError, compile_guard, guard_names
+from escalation_flow.core.plan_rules import plan_rule_problems
 
 Loc = tuple[str | int, ...]
 
@@ -81,6 +85,9 @@ def compile_flow(
         _check_graph(ctx)  # with a target unknown the graph is incomplete: fix names first
     for loc, message in band_overlaps(ctx.flow):
         ctx.add(loc, message)
+    if not ctx.issues:  # the rules read guards and targets: only once those are sound
+        for loc, message in plan_rule_problems(ctx.flow)[0]:
+            ctx.add(loc, message)
     if ctx.issues:
         return None, sorted(set(ctx.issues))
     built = d.Flow(flow, version, path, dict(ctx.guards), entry, criteria, d.state_refs(flow))
@@ -374,11 +381,11 @@ def _check_timers(ctx: _Context) -> None:
 # -- the graph ----------------------------------------------------------------------------------
 
 
-def _edges(flow: d.FlowDefinition) -> dict[str, set[str]]:
+def _edges(flow: d.FlowDefinition, *, anywhere: bool = True) -> dict[str, set[str]]:
     refs = d.state_refs(flow)
     edges: dict[str, set[str]] = {name: set() for name in refs}
     for name, ref in refs.items():
-        for t in ref.state.on + ref.stage.on + flow.anywhere:
+        for t in ref.state.on + ref.stage.on + (flow.anywhere if anywhere else ()):
             try:
                 target = d.resolve_target(flow, t.to, ref.stage)
             except KeyError:
@@ -398,8 +405,10 @@ def _check_graph(ctx: _Context) -> None:
     if not any(s.entry for s in flow.stages):
         ctx.add(("stages",), "no stage has entry criteria: no case can ever open")
     reachable = _walk(starts, edges)
+    # a state is stuck if only an ``anywhere`` move (a safeguarding concern) could ever end it
+    own = _edges(flow, anywhere=False)
     reverse: dict[str, set[str]] = {d.CLOSED: set()}
-    for source, targets in edges.items():
+    for source, targets in own.items():
         for target in targets:
             reverse.setdefault(target, set()).add(source)
     can_close = _walk([d.CLOSED], reverse)
@@ -411,7 +420,7 @@ def _check_graph(ctx: _Context) -> None:
                 ctx.add(
                     loc, f"state {name} is unreachable: no stage entry or transition leads to it"
                 )
-            if not edges[name]:
+            if not own[name]:
                 ctx.add(loc, f"state {name} is stuck: no transition leads out of it")
             elif name not in can_close:
                 ctx.add(loc, f"state {name} is stuck: no path from it ever reaches closed")

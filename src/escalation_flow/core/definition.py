@@ -37,7 +37,7 @@ from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
@@ -101,6 +101,27 @@ class TaskKind(StrEnum):
 
 #: Kinds of task that must be approved by a named person before they count.
 NEEDS_APPROVAL = frozenset({TaskKind.LETTER, TaskKind.REFERRAL, TaskKind.LEGAL})
+
+
+class LegalLetter(StrEnum):
+    """A letter that is a legal step (domain rule 1): it rests on unauthorised absence only."""
+
+    PENALTY = "penalty"  # a penalty-notice warning or form: the 10 school weeks it cites
+    NOTICE_TO_IMPROVE = "notice_to_improve"  # the first step of the penalty-notice framework
+    ENFORCEMENT = "enforcement"  # an enforcement letter
+
+
+#: The rules every flow keeps (``core.plan_rules``); a flow departs from one only by saying so.
+PlanRule = Literal[
+    "legal_needs_unauthorised",
+    "safeguarding",
+    "step_down_stays_down",
+    "threshold_acted_on",
+    "no_gap_between_bands",
+    "letters_tell_the_truth",
+    "percentages_wait",
+]
+PLAN_RULES: tuple[str, ...] = get_args(PlanRule)
 
 
 class Approval(StrEnum):
@@ -244,11 +265,16 @@ class Task(_Model):
     #: a universal action's task not done this long after its due date lapses (the first-day
     #: call is for that day; the next day's absence brings its own)
     lapses_after: Duration | None = None
+    #: a letter that is a legal step (a penalty warning, a notice to improve, an enforcement
+    #: letter): like ``kind: legal``, its ``when`` must require unauthorised absence
+    legal: LegalLetter | None = None
     quote: Text | None = None
     why: Text | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> Task:
+        if self.legal is not None and self.kind is not TaskKind.LETTER:
+            raise ValueError("only a letter is marked legal: (a legal step is kind: legal)")
         if self.kind is TaskKind.LETTER and self.template is None:
             raise ValueError("a letter needs a template")
         if self.kind is not TaskKind.LETTER and self.template is not None:
@@ -262,6 +288,11 @@ class Task(_Model):
     @property
     def default_outcome(self) -> str:
         return self.outcomes[0]
+
+    @property
+    def is_legal_step(self) -> bool:
+        """A legal step: ``kind: legal``, or a letter marked ``legal:``."""
+        return self.kind is TaskKind.LEGAL or self.legal is not None
 
 
 class Timer(_Model):
@@ -314,6 +345,15 @@ class Event(_Model):
     outcomes: tuple[Slug, ...] | None = None
     quote: Text | None = None
     why: Text | None = None
+
+
+class Departure(_Model):
+    """A rule of ``PLAN_RULES`` this flow deliberately does not keep, with its reason: the check
+    reports it as a stated exception instead of a problem."""
+
+    rule: PlanRule
+    why: Text
+    quote: Text | None = None
 
 
 class State(_Model):
@@ -374,6 +414,8 @@ class FlowDefinition(_Model):
     events: tuple[Event, ...] = ()
     anywhere: tuple[Transition, ...] = ()
     stages: tuple[Stage, ...]
+    #: rules of ``PLAN_RULES`` this plan departs from on purpose, each with its why
+    departures: tuple[Departure, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,295 @@
+"""The rules every plan keeps (domain.md, "What a plan must never do"), checked on the file.
+
+Real families receive what a flow decides, so ``flows check`` refuses a flow that breaks one of
+these, whatever the plan's wording, unless the flow states a departure (``departures:`` with the
+rule and its why): then the check reports it as a stated exception. What is read from the file:
+
+- ``legal_needs_unauthorised``: every legal step (``kind: legal``, or a letter marked
+  ``legal:``) has a ``when`` that requires unauthorised absence: a conjunct counting G, N, O or U
+  sessions at one or more;
+- ``safeguarding``: a ``safeguarding_concern`` event whose ``anywhere`` move reaches a state
+  with a task for the designated safeguarding lead; and a stage for the DSL entered on runs of
+  unauthorised absence takes holidays (G) and late arrivals (U) off them;
+- ``step_down_stays_down``: a stage a case steps down from re-enters only on something new
+  since the step (its entry uses a ``_since_state_entry`` / ``_at_state_entry`` fact);
+- ``no_gap_between_bands``: below the highest band edge, every attendance percentage is in
+  some stage's band that needs nothing else;
+- ``percentages_wait``: ``min_possible_sessions`` is above 0, and an entry criterion on a
+  windowed percentage also waits for ``possible_sessions``.
+
+Rules about what a case does over time (a step down not undone the same evening, a threshold
+acted on whenever met) are also tested on generated registers (``tests/properties``).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Iterator, Mapping
+
+from escalation_flow.core import definition as d
+from escalation_flow.core.bands import Band, band_of, criteria_with_locs
+
+Loc = tuple[str | int, ...]
+Found = tuple[Loc, str]
+
+#: Facts that count unauthorised absence (G, N, O, U): a legal step rests on one of them.
+UNAUTHORISED_FACTS = frozenset(
+    {
+        "unauthorised_absence_sessions",
+        "unauthorised_sessions_this_half_term",
+        "unauthorised_sessions_this_term",
+        "unauthorised_sessions_last_6_school_weeks",
+        "unauthorised_sessions_last_10_school_weeks",
+        "unauthorised_sessions_since_state_entry",
+        "holiday_sessions_this_year",
+        "consecutive_unauthorised_school_days",
+    }
+)
+#: Percentages over a window shorter than the year: one day there is several points.
+WINDOW_PCT_FACTS = frozenset(
+    {
+        "attendance_pct_this_term",
+        "attendance_pct_this_half_term",
+        "attendance_pct_last_2_school_weeks",
+        "attendance_pct_last_4_school_weeks",
+        "attendance_pct_last_6_school_weeks",
+        "attendance_pct_last_10_school_weeks",
+    }
+)
+SAFEGUARDING_EVENT = "safeguarding_concern"
+_CASE_HISTORY = ("_since_state_entry", "_at_state_entry", "school_days_in_state")
+
+
+def plan_rule_problems(flow: d.FlowDefinition) -> tuple[list[Found], list[str]]:
+    """(problems, stated exceptions): each problem of a rule the flow does not depart from."""
+    departed = {dep.rule: dep for dep in flow.departures}
+    found: list[Found] = []
+    stated: list[str] = []
+    for rule, check in _RULES.items():
+        problems = list(check(flow))
+        if rule in departed:
+            stated.append(f"{rule}: stated exception ({departed[rule].why})")
+        else:
+            found.extend(problems)
+    return found, stated
+
+
+# -- reading guards -----------------------------------------------------------------------------
+
+
+def _conjuncts(expression: str, flow: d.FlowDefinition, depth: int = 0) -> list[ast.expr]:
+    """The top-level ``and`` parts of ``expression``, conditions written out."""
+    try:
+        tree = ast.parse(expression.strip(), mode="eval").body
+    except SyntaxError:
+        return []
+    parts = tree.values if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And) else [tree]
+    out: list[ast.expr] = []
+    for part in parts:
+        if isinstance(part, ast.Name) and part.id in flow.conditions and depth < 8:
+            out += _conjuncts(flow.conditions[part.id].when, flow, depth + 1)
+        else:
+            out.append(part)
+    return out
+
+
+def _lowest(node: ast.expr, flow: d.FlowDefinition) -> float | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+        return float(node.value)
+    if isinstance(node, ast.Name) and node.id in flow.parameters:
+        return min(flow.parameters[node.id].for_term(t) for t in d.TERMS)
+    return None
+
+
+def requires_unauthorised(expression: str | None, flow: d.FlowDefinition) -> bool:
+    """True when ``expression`` holds only with some unauthorised absence counted."""
+    for part in _conjuncts(expression or "", flow):
+        if not (isinstance(part, ast.Compare) and len(part.ops) == 1):
+            continue
+        left, op, right = part.left, part.ops[0], part.comparators[0]
+        if isinstance(left, ast.Name) and left.id in UNAUTHORISED_FACTS:
+            k = _lowest(right, flow)
+            if k is not None and (
+                (isinstance(op, ast.GtE) and k >= 1) or (isinstance(op, ast.Gt) and k >= 0)
+            ):
+                return True
+    return False
+
+
+def _names(expression: str, flow: d.FlowDefinition) -> set[str]:
+    names: set[str] = set()
+    for part in _conjuncts(expression, flow):
+        names |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
+    for name in list(names):
+        if name in flow.conditions:
+            names |= _names(flow.conditions[name].when, flow)
+    return names
+
+
+def _tasks(flow: d.FlowDefinition) -> Iterator[tuple[Loc, d.Task]]:
+    for i, stage in enumerate(flow.stages):
+        for sid, state in stage.states.items():
+            for k, task in enumerate(state.tasks):
+                yield ("stages", i, "states", sid, "tasks", k), task
+            for k, rec in enumerate(state.recurring):
+                yield ("stages", i, "states", sid, "recurring", k, "task"), rec.task
+    for k, rec in enumerate(flow.universal):
+        yield ("universal", k, "task"), rec.task
+
+
+# -- the rules ------------------------------------------------------------------------------------
+
+
+def _legal_needs_unauthorised(flow: d.FlowDefinition) -> Iterator[Found]:
+    for loc, task in _tasks(flow):
+        if task.is_legal_step and not requires_unauthorised(task.when, flow):
+            yield (
+                (*loc, "when"),
+                f"legal step {task.id!r} must require unauthorised absence (G, N, O, U): its "
+                "when needs a count of it at one or more, e.g. "
+                "unauthorised_sessions_last_10_school_weeks >= 1 (domain rule 1)",
+            )
+
+
+def _dsl_states(flow: d.FlowDefinition) -> set[str]:
+    return {
+        stage.full_name(sid)
+        for stage in flow.stages
+        for sid, state in stage.states.items()
+        if any(t.role is d.Role.DESIGNATED_SAFEGUARDING_LEAD for t in state.tasks)
+    }
+
+
+def _safeguarding(flow: d.FlowDefinition) -> Iterator[Found]:
+    dsl = _dsl_states(flow)
+    reaches = False
+    for t in flow.anywhere:
+        if t.trigger == SAFEGUARDING_EVENT and t.when is None:
+            try:
+                reaches = reaches or d.resolve_target(flow, t.to, None) in dsl
+            except KeyError:
+                continue
+    if SAFEGUARDING_EVENT not in {e.id for e in flow.events} or not reaches:
+        yield (
+            ("anywhere",),
+            f"a recorded {SAFEGUARDING_EVENT} must reach the designated safeguarding lead at "
+            f"once from anywhere: add the event and an anywhere move on it (no when) to a state "
+            "with a task for designated_safeguarding_lead (domain rule 2)",
+        )
+    for i, stage in enumerate(flow.stages):
+        if stage.entry is None or stage.initial is None or stage.full_name(stage.initial) not in dsl:
+            continue
+        for loc, criterion in criteria_with_locs(("stages", i, "entry"), stage.entry):
+            names = _names(criterion.when, flow)
+            if names & UNAUTHORISED_FACTS and "holiday_sessions_this_year" not in names:
+                yield (
+                    (*loc, "when"),
+                    f"criterion {criterion.id!r} escalates to the DSL on unauthorised absence "
+                    "including holidays (G) and late arrivals (U): unexplained absence is N and "
+                    "O only (domain rule 2)",
+                )
+
+
+def _stepped_down_from(flow: d.FlowDefinition) -> set[int]:
+    left: set[int] = set()
+    for stage in flow.stages:
+        for state in stage.states.values():
+            for t in state.on + stage.on:
+                try:
+                    target = d.resolve_target(flow, t.to, stage)
+                except KeyError:
+                    continue
+                if target == d.CLOSED:
+                    continue
+                lower = int(target.split(".")[0].removeprefix("stage_"))
+                if lower < stage.number:
+                    left.add(stage.number)
+    return left
+
+
+def _step_down_stays_down(flow: d.FlowDefinition) -> Iterator[Found]:
+    left = _stepped_down_from(flow)
+    for i, stage in enumerate(flow.stages):
+        if stage.number not in left or stage.entry is None:
+            continue
+        for loc, criterion in criteria_with_locs(("stages", i, "entry"), stage.entry):
+            names = _names(criterion.when, flow)
+            if not any(n.endswith(_CASE_HISTORY) or n == "stage" for n in names):
+                yield (
+                    (*loc, "when"),
+                    f"cases step down from stage {stage.number}, but {criterion.id!r} would take "
+                    "them straight back on the trigger they left: require something new since "
+                    "the step (e.g. unauthorised_sessions_since_state_entry >= 1) (domain rule 3)",
+                )
+
+
+def _free_bands(flow: d.FlowDefinition, term: str) -> list[Band]:
+    """Bands of criteria that need nothing but attendance (and enough sessions)."""
+    params = {n: p.for_term(term) for n, p in flow.parameters.items()}
+    bands: list[Band] = []
+    for stage in flow.stages:
+        if stage.entry is None:
+            continue
+        items = stage.entry.criteria() if stage.entry.mode == "any" else iter(())
+        for criterion in items:
+            band = band_of(criterion.when, params)
+            others = [
+                p for p in _conjuncts(criterion.when, flow) if not _is_band_part(p)
+            ]
+            if band is not None and not others:
+                bands.append(band)
+    return bands
+
+
+def _is_band_part(node: ast.expr) -> bool:
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return bool(names) and names <= {"attendance_pct", "possible_sessions"}
+
+
+def _no_gap_between_bands(flow: d.FlowDefinition) -> Iterator[Found]:
+    for term in d.TERMS:
+        bands = sorted(_free_bands(flow, term), key=lambda b: b.low)
+        if not bands:
+            continue
+        top = max(b.high for b in bands)
+        covered_to = -math.inf
+        for band in bands:
+            if band.low > max(covered_to, 0):
+                yield (
+                    ("stages",),
+                    f"in {term}, attendance from {max(covered_to, 0):g}% to {band.low:g}% is "
+                    f"in no stage although below {top:g}%: extend a band, or state the gap as a "
+                    "departure (domain rule 5)",
+                )
+                return
+            covered_to = max(covered_to, band.high)
+
+
+def _percentages_wait(flow: d.FlowDefinition) -> Iterator[Found]:
+    if flow.min_possible_sessions <= 0:
+        yield (
+            ("min_possible_sessions",),
+            "percentage thresholds must wait for some possible sessions (domain rule 7)",
+        )
+    for i, stage in enumerate(flow.stages):
+        if stage.entry is None:
+            continue
+        for loc, criterion in criteria_with_locs(("stages", i, "entry"), stage.entry):
+            names = _names(criterion.when, flow)
+            if names & WINDOW_PCT_FACTS and "possible_sessions" not in names:
+                yield (
+                    (*loc, "when"),
+                    f"criterion {criterion.id!r} uses a percentage over a window: it must also "
+                    "wait for enough possible sessions (possible_sessions >= a parameter with "
+                    "its why) (domain rule 7)",
+                )
+
+
+_RULES: Mapping[str, Callable[[d.FlowDefinition], Iterator[Found]]] = {
+    "legal_needs_unauthorised": _legal_needs_unauthorised,
+    "safeguarding": _safeguarding,
+    "step_down_stays_down": _step_down_stays_down,
+    "no_gap_between_bands": _no_gap_between_bands,
+    "percentages_wait": _percentages_wait,
+}
