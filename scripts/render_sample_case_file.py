@@ -33,7 +33,7 @@ from escalation_flow.audit.export import export
 from escalation_flow.audit.inputs import AuditSource
 from escalation_flow.core.case import Case, apply
 from escalation_flow.core.decisions import Decision
-from escalation_flow.core.school_day import SchoolBook
+from escalation_flow.core.school_day import SchoolCases
 from escalation_flow.stored import ENGINE, CaseChange, StoredCase
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def evening(day: date) -> datetime:
     return datetime.combine(day, time(18), tzinfo=LONDON).astimezone(UTC)
 
 
-def persist(store: Store, book: SchoolBook) -> None:
+def persist(store: Store, book: SchoolCases) -> None:
     """The backtest's decisions written day by day, each at 18:00 that day."""
     with store.engine.begin() as conn:
         store_flow_version(conn, book.ctx.flow, evening(book.ctx.calendar.first_day))
@@ -76,7 +76,7 @@ def persist(store: Store, book: SchoolBook) -> None:
                 held[pupil] = StoredCase(written.case_ids[pupil], c.after, written.heads[pupil])
 
 
-def choose(book: SchoolBook, run: bt.SchoolRun) -> str:
+def choose(book: SchoolCases, run: bt.SchoolRun) -> str:
     """A case with a register amendment and a few stage changes, not too long to read."""
     marks = run.marks
     scored = []

@@ -2,7 +2,7 @@
 
 Every school day from ``first`` to ``last``, each school's register is read as it was known at
 the end of that day (marks count from their ``recorded_at``; a mark whose file does not say is
-taken as recorded at the end of its own day), and the school's ``SchoolBook`` is run through the
+taken as recorded at the end of its own day), and the school's ``SchoolCases`` is run through the
 day exactly as the daemon would: timers, staff actions, then the evening's evaluation.
 """
 
@@ -28,7 +28,7 @@ from escalation_flow.core.engine import Context
 from escalation_flow.core.facts import FactTable
 from escalation_flow.core.marks import MarkTable, Roster
 from escalation_flow.core.register import AssumeRecordedAtEndOfDay
-from escalation_flow.core.school_day import Action, DayInputs, SchoolBook, UniversalTask, run_day
+from escalation_flow.core.school_day import Action, DayInputs, SchoolCases, UniversalTask, run_day
 from escalation_flow.core.timeline import KnownAtTimeline
 from escalation_flow.errors import CalendarError, InputError
 
@@ -108,7 +108,7 @@ class SchoolResult:
     first_day: date
 
     @classmethod
-    def of(cls, book: SchoolBook, first_day: date) -> SchoolResult:
+    def of(cls, book: SchoolCases, first_day: date) -> SchoolResult:
         return cls(book.school, book.pupils, book.history, book.universal_tasks, first_day)
 
 
@@ -146,7 +146,7 @@ def _run_one(run: SchoolRun, period: Period, auto_complete: bool) -> SchoolResul
     return SchoolResult.of(book, run.calendar.school_days[first])
 
 
-def run_school(run: SchoolRun, period: Period, *, auto_complete: bool) -> SchoolBook:
+def run_school(run: SchoolRun, period: Period, *, auto_complete: bool) -> SchoolCases:
     """Replay one school over the period; the book holds every case's history."""
     with _collector_paused():
         return _replay(run, period, auto_complete=auto_complete)
@@ -170,13 +170,13 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _replay(run: SchoolRun, period: Period, *, auto_complete: bool) -> SchoolBook:
+def _replay(run: SchoolRun, period: Period, *, auto_complete: bool) -> SchoolCases:
     cal = run.calendar
     first, last = _day_range(cal, period)
     timeline = KnownAtTimeline(
         run.marks, cal, unknown_recorded_at=AssumeRecordedAtEndOfDay(), roster=run.roster
     )
-    book = SchoolBook(
+    book = SchoolCases(
         ctx=Context(run.flow, cal),
         school=run.school,
         pupils=timeline.grid.pupils,

@@ -24,12 +24,12 @@ from escalation_flow.audit.replay import replay_case
 from escalation_flow.audit.step_replay import ReplayInputs
 from escalation_flow.audit.steps import HistoryRecord
 from escalation_flow.core import engine, evaluation, school_day
-from escalation_flow.core.book import SchoolBook
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.day_env import DayEnv
 from escalation_flow.core.decisions import Decision, Stimulus
 from escalation_flow.core.definition import DAILY, Flow
 from escalation_flow.core.marks import MarkTable
+from escalation_flow.core.school_cases import SchoolCases
 from tests.register_builders import Row, bundled_calendar, mark_table, school_days, whole_days
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -204,14 +204,14 @@ def registers(draw: st.DrawFn) -> tuple[str, MarkTable]:
 
 
 def _everyone(
-    book: SchoolBook, env: DayEnv, kind: str, amended: Sequence[int]
+    book: SchoolCases, env: DayEnv, kind: str, amended: Sequence[int]
 ) -> list[tuple[int, int | None]]:
     """No screen: every pupil the book runs is put to every evening stimulus (``amended``
     still only for the pupils whose marks changed: that is the input, not a screen), and the
     engine looks for the stage itself."""
     if kind == evaluation.AMENDED:
         return [(p, None) for p in amended]
-    return [(p, None) for p in range(len(book.pupils)) if book.runs is None or book.runs[p]]
+    return [(p, None) for p in range(len(book.pupils)) if book.decides_for is None or book.decides_for[p]]
 
 
 def _history(flow: Flow, marks: MarkTable) -> tuple[dict[int, list[Decision]], list[Any]]:

@@ -26,7 +26,7 @@ from escalation_flow.core.decisions import Decision, FlowMigrated, Stimulus
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.evaluation import evaluate
 from escalation_flow.core.marks import MarkTable
-from escalation_flow.core.school_day import DayEnv, SchoolBook
+from escalation_flow.core.school_day import DayEnv, SchoolCases
 from tests.register_builders import bundled_calendar, mark_table, school_days, whole_days
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,7 +258,7 @@ def test_an_override_is_named_as_a_professional_judgement(
     on = date(2025, 10, 1)
     at = local(on, 11)
     day = calendar.day_index(on)
-    book = SchoolBook(ctx=Context(flow, calendar), school="oaks", pupils=("P1",))
+    book = SchoolCases(ctx=Context(flow, calendar), school="oaks", pupils=("P1",))
     book.record(0, decisions)
     register = PupilRegister(marks, "P1", calendar)
     minimum = flow.definition.min_possible_sessions

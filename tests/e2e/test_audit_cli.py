@@ -31,7 +31,7 @@ from escalation_flow.cli import main
 from escalation_flow.clock import SimulatedClock
 from escalation_flow.core.case import Case, apply
 from escalation_flow.core.decisions import Decision
-from escalation_flow.core.school_day import SchoolBook
+from escalation_flow.core.school_day import SchoolCases
 from escalation_flow.service import Service
 from escalation_flow.stored import ENGINE, CaseChange, StoredCase
 from tests.daemon_builders import SCHOOL, built_state, clone, local, write_trust
@@ -58,7 +58,7 @@ def settings(url: str, trust: Path) -> dict[str, str]:
 # -- a backtest of the sample trust, persisted as the daemon would have written it ------------------
 
 
-def persist(store: Store, trust: Trust, books: list[SchoolBook]) -> int:
+def persist(store: Store, trust: Trust, books: list[SchoolCases]) -> int:
     """Each school day's decisions written that evening at 18:00, one transaction a day."""
     written = 0
     with store.engine.begin() as conn:

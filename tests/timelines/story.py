@@ -33,7 +33,7 @@ from escalation_flow.core.engine import Context
 from escalation_flow.core.facts import FactTable
 from escalation_flow.core.marks import MarkTable, PupilRecord, Roster, to_micros
 from escalation_flow.core.register import AssumeRecordedAtEndOfDay
-from escalation_flow.core.school_day import Action, DayInputs, SchoolBook, run_day
+from escalation_flow.core.school_day import Action, DayInputs, SchoolCases, run_day
 from escalation_flow.core.timeline import KnownAtTimeline
 
 LONDON = ZoneInfo("Europe/London")
@@ -100,7 +100,7 @@ class PupilStory:
 
 @dataclass
 class Replay:
-    book: SchoolBook
+    book: SchoolCases
     day_facts: dict[str, FactTable] = field(default_factory=dict)
 
     def fact(self, pupil: str, day: str, name: str) -> float:
@@ -173,7 +173,7 @@ class Story:
             self.marks(last), cal, unknown_recorded_at=AssumeRecordedAtEndOfDay(),
             roster=self.roster(),
         )
-        book = SchoolBook(Context(flow, cal), self.school, timeline.grid.pupils)
+        book = SchoolCases(Context(flow, cal), self.school, timeline.grid.pupils)
         clock = SystemClock()
         previous: FactTable | None = None
         kept: dict[str, FactTable] = {}

@@ -27,7 +27,7 @@ from escalation_flow.core.context import Moment
 from escalation_flow.core.day_env import DayEnv
 from escalation_flow.core.decisions import Decision
 from escalation_flow.core.definition import Flow
-from escalation_flow.core.school_day import SchoolBook, is_term_end
+from escalation_flow.core.school_day import SchoolCases, is_term_end
 
 MISSING_DECISION = "missing_decision"
 NOT_EVALUATED = "not_evaluated"
@@ -78,7 +78,7 @@ def quiet_day(
     calendar: SchoolCalendar,
     register: PupilRegister,
     flow: Flow,
-    book: Callable[[], SchoolBook],
+    book: Callable[[], SchoolCases],
     evenings: Evenings | None,
 ) -> QuietDay | None:
     """The finding for one quiet evening (``day``: a school day index), or None when some
@@ -107,7 +107,7 @@ def _evening(
     calendar: SchoolCalendar,
     register: PupilRegister,
     flow: Flow,
-    book: SchoolBook,
+    book: SchoolCases,
     cut: Cut,
 ) -> tuple[Decision, ...]:
     facts = register.facts(cut, day, flow.definition.min_possible_sessions)

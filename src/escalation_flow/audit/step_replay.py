@@ -31,7 +31,7 @@ from escalation_flow.core.context import Context, Moment
 from escalation_flow.core.day_env import DayEnv
 from escalation_flow.core.decisions import Decision, FlowMigrated
 from escalation_flow.core.definition import Flow
-from escalation_flow.core.school_day import SchoolBook, is_term_end
+from escalation_flow.core.school_day import SchoolCases, is_term_end
 from escalation_flow.errors import InputError
 
 SAME = "same"
@@ -91,7 +91,7 @@ class ReplayInputs:
 
 
 class CaseBooks:
-    """The case as the history stands before the current step, and a one-pupil ``SchoolBook``
+    """The case as the history stands before the current step, and a one-pupil ``SchoolCases``
     per flow version set to it (what the engine's environment is built from)."""
 
     def __init__(self, inputs: ReplayInputs) -> None:
@@ -99,7 +99,7 @@ class CaseBooks:
         self.case = Case(school=inputs.school, pupil=inputs.pupil)
         self._previous = self.case
         self._last: Decision | None = None
-        self._books: dict[tuple[str, int], SchoolBook] = {}
+        self._books: dict[tuple[str, int], SchoolCases] = {}
         self.last_version = ""  # the flow version of the latest record
 
     def advance(self, decisions: Sequence[Decision], version: str = "") -> None:
@@ -108,7 +108,7 @@ class CaseBooks:
             self._previous, self._last = self.case, d
             self.case = apply(self.case, d)
 
-    def book(self, flow: Flow, *, fresh: bool = False) -> SchoolBook:
+    def book(self, flow: Flow, *, fresh: bool = False) -> SchoolCases:
         """A book holding the case as it stands (``fresh``: one the caller may change)."""
         if fresh:
             return self._new_book(flow)
@@ -117,9 +117,9 @@ class CaseBooks:
             self._books = {key: self._new_book(flow)}
         return self._books[key]
 
-    def _new_book(self, flow: Flow) -> SchoolBook:
+    def _new_book(self, flow: Flow) -> SchoolCases:
         # cheap: one pupil, one decision applied to the case folded so far
-        book = SchoolBook(
+        book = SchoolCases(
             ctx=Context(flow, self.inputs.calendar),
             school=self.inputs.school,
             pupils=(self.inputs.pupil,),

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from escalation_flow.core.book import FloatArray, IntArray, SchoolBook
 from escalation_flow.core.case import Case
 from escalation_flow.core.facts import FactTable
 from escalation_flow.core.packed_counts import Key
+from escalation_flow.core.school_cases import FloatArray, IntArray, SchoolCases
 from escalation_flow.core.session_counts import CumulativeCounts
 
 NAN = float("nan")
@@ -22,7 +22,7 @@ NAN = float("nan")
 class DayEnv(Mapping[str, Any]):
     """Every name a guard may read, as arrays over the school's pupils, built lazily."""
 
-    def __init__(self, book: SchoolBook, facts: FactTable, counts: CumulativeCounts) -> None:
+    def __init__(self, book: SchoolCases, facts: FactTable, counts: CumulativeCounts) -> None:
         self.book = book
         self.facts = facts
         self.counts = counts

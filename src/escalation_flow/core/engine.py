@@ -70,7 +70,7 @@ def decide(
 
     ``core.evaluation.evaluate`` is the one caller: it builds ``env`` (the pupil's facts, and a
     firing review timer's) the same way for the daemon, the backtest and replay."""
-    out = _Out(case)
+    out = _Decided(case)
     if stimulus.kind == "daily":
         screened = stimulus.extra.get("screened_stage")
         if not _escalate(ctx, out, env, now, screened):
@@ -108,7 +108,7 @@ def escalation_target(ctx: Context, env: Env, current_stage: int) -> Stage | Non
 # -- the stimuli ---------------------------------------------------------------------------------
 
 
-def _escalate(ctx: Context, out: _Out, env: Env, now: Moment, screened: int | None) -> bool:
+def _escalate(ctx: Context, out: _Decided, env: Env, now: Moment, screened: int | None) -> bool:
     """Enter the highest stage whose entry holds, if above the case's. ``screened``: that stage's
     number as the day's vectorised screen found it (0: none), sparing the guards a second run."""
     current = out.case.stage if out.case.is_open else 0
@@ -132,7 +132,7 @@ def _escalate(ctx: Context, out: _Out, env: Env, now: Moment, screened: int | No
     return True
 
 
-def _listen(ctx: Context, out: _Out, env: Env, now: Moment, trigger: str) -> None:
+def _listen(ctx: Context, out: _Decided, env: Env, now: Moment, trigger: str) -> None:
     """A day or a term ends: the state's transitions for it, else its recurring tasks."""
     state = out.case.state
     _follow(ctx, out, env, now, trigger, None)
@@ -145,7 +145,7 @@ def _listen(ctx: Context, out: _Out, env: Env, now: Moment, trigger: str) -> Non
             out.emit(task_created(ctx, recurring.task, now, out.case.task_serial + 1))
 
 
-def _fire(ctx: Context, out: _Out, env: Env, now: Moment, timer_key: str) -> None:
+def _fire(ctx: Context, out: _Decided, env: Env, now: Moment, timer_key: str) -> None:
     armed = next((t for t in out.case.timers if t.key == timer_key), None)
     if armed is None:
         return  # already fired or cancelled: firing twice does nothing
@@ -155,7 +155,7 @@ def _fire(ctx: Context, out: _Out, env: Env, now: Moment, timer_key: str) -> Non
     _follow(ctx, out, env, now, armed.timer, None)
 
 
-def _act(ctx: Context, out: _Out, env: Env, now: Moment, stimulus: Stimulus) -> None:
+def _act(ctx: Context, out: _Decided, env: Env, now: Moment, stimulus: Stimulus) -> None:
     name, by = stimulus.name, stimulus.by or "unknown"
     task = out.case.open_task_named(name) if out.case.is_open else None
     if task is not None:
@@ -193,7 +193,7 @@ def _act(ctx: Context, out: _Out, env: Env, now: Moment, stimulus: Stimulus) -> 
         _take(ctx, out, env, now, name, chosen)
 
 
-def _reconsider(ctx: Context, out: _Out, env: Env, now: Moment) -> None:
+def _reconsider(ctx: Context, out: _Decided, env: Env, now: Moment) -> None:
     """Earlier marks changed. If what led the case into its state (the stage's entry criteria,
     or the guard of the transition taken) no longer holds on the amended register:
 
@@ -228,7 +228,7 @@ def _reconsider(ctx: Context, out: _Out, env: Env, now: Moment) -> None:
             out.emit(TaskSuperseded(on=now.on, at=now.at, task_key=task.key, task=task.task, why=why))
 
 
-def _override(ctx: Context, out: _Out, env: Env, now: Moment, stimulus: Stimulus) -> None:
+def _override(ctx: Context, out: _Decided, env: Env, now: Moment, stimulus: Stimulus) -> None:
     """A professional judgement: put the case in a stage (its initial state) or close it."""
     number = int(stimulus.extra["stage"])
     target = CLOSED if number == 0 else ctx.flow.resolve(f"stage_{number}")
@@ -257,7 +257,7 @@ def _override(ctx: Context, out: _Out, env: Env, now: Moment, stimulus: Stimulus
 
 
 def _follow(
-    ctx: Context, out: _Out, env: Env, now: Moment, trigger: str, outcome: str | None
+    ctx: Context, out: _Decided, env: Env, now: Moment, trigger: str, outcome: str | None
 ) -> None:
     """Take the first transition for ``trigger`` (and ``outcome``) whose guard holds."""
     chosen = _choose(ctx, out.case, env, trigger, outcome)
@@ -266,7 +266,7 @@ def _follow(
 
 
 def _take(
-    ctx: Context, out: _Out, env: Env, now: Moment, trigger: str, chosen: tuple[Transition, str]
+    ctx: Context, out: _Decided, env: Env, now: Moment, trigger: str, chosen: tuple[Transition, str]
 ) -> None:
     transition, target = chosen
     if transition.when:
@@ -306,7 +306,7 @@ def _choose(
 
 
 def _goto(
-    ctx: Context, out: _Out, env: Env, now: Moment, target: str, reason: Reason,
+    ctx: Context, out: _Decided, env: Env, now: Moment, target: str, reason: Reason,
     *, returning: bool = False, why: str | None = None,
 ) -> None:
     if target == CLOSED:
@@ -342,7 +342,7 @@ def _opened(ctx: Context, now: Moment) -> CaseOpened:
     return CaseOpened(on=now.on, at=now.at, flow=ctx.flow.id, flow_version=ctx.flow.version)
 
 
-def _leave(out: _Out, now: Moment, why: str) -> None:
+def _leave(out: _Decided, now: Moment, why: str) -> None:
     for timer in out.case.timers:
         out.emit(
             TimerCancelled(on=now.on, at=now.at, timer_key=timer.key, timer=timer.timer, why=why)
@@ -352,7 +352,7 @@ def _leave(out: _Out, now: Moment, why: str) -> None:
 
 
 def _enter(
-    ctx: Context, out: _Out, env: Env, now: Moment, target: str, *, returning: bool = False
+    ctx: Context, out: _Decided, env: Env, now: Moment, target: str, *, returning: bool = False
 ) -> None:
     state = ctx.flow.state(target).state
     for task in state.tasks:
@@ -397,7 +397,7 @@ def timer_armed(ctx: Context, timer: Timer, now: Moment, serial: int) -> TimerAr
 # -- small helpers ---------------------------------------------------------------------------------
 
 
-class _Out:
+class _Decided:
     """Decisions so far, and the case as they leave it (so serials and state stay right)."""
 
     def __init__(self, case: Case) -> None:

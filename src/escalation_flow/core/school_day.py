@@ -1,6 +1,6 @@
 """One school's cases through one school day: timers, staff actions, then the day's evaluation.
 
-Pure (no I/O): the daemon, the backtest and the tests all drive a ``SchoolBook`` the same way,
+Pure (no I/O): the daemon, the backtest and the tests all drive a ``SchoolCases`` the same way,
 ``run_day`` after ``run_day``, handing in the day's facts and actions.
 
 Within a school day, in this order:
@@ -15,7 +15,7 @@ Within a school day, in this order:
 4. on the last day of a term, ``term_end`` universal actions and transitions run.
 
 Universal actions (the first-day absence call, termly awards) make tasks without a case; they are
-counted in ``SchoolBook.universal_tasks``.
+counted in ``SchoolCases.universal_tasks``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from escalation_flow.core import evaluation
-from escalation_flow.core.book import BoolArray, SchoolBook, UniversalTask
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.context import Moment
 from escalation_flow.core.day_env import DayEnv, Rows
@@ -37,6 +36,7 @@ from escalation_flow.core.definition import DAILY, TERM_END
 from escalation_flow.core.due_dates import due_date
 from escalation_flow.core.evaluation import AMENDED, evening_kinds, evening_stimulus
 from escalation_flow.core.facts import FactTable
+from escalation_flow.core.school_cases import BoolArray, SchoolCases, UniversalTask
 from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.errors import ActionError, Problem
 
@@ -47,7 +47,7 @@ __all__ = [
     "BoolArray",
     "DayEnv",
     "DayInputs",
-    "SchoolBook",
+    "SchoolCases",
     "UniversalTask",
     "is_term_end",
     "run_day",
@@ -82,7 +82,7 @@ class DayInputs:
     amended: Sequence[int] = ()
 
 
-def run_day(book: SchoolBook, inputs: DayInputs) -> None:
+def run_day(book: SchoolCases, inputs: DayInputs) -> None:
     """Advance every case of ``book`` through school day ``inputs.day``."""
     ctx = book.ctx
     today = ctx.calendar.school_days[inputs.day]
@@ -111,7 +111,7 @@ def _located(exc: ActionError, action: Action) -> ActionError:
     return ActionError("an action cannot be applied", [Problem(file, int(line), "action", message)])
 
 
-def _evening(book: SchoolBook, inputs: DayInputs, today: date) -> None:
+def _evening(book: SchoolCases, inputs: DayInputs, today: date) -> None:
     """The evening's stimuli (``evaluation.EVENING``), each for every pupil the screen picks,
     before the next: a stimulus's screen reads the book as the one before left it."""
     ctx, cal = book.ctx, book.ctx.calendar
@@ -129,7 +129,7 @@ def _evening(book: SchoolBook, inputs: DayInputs, today: date) -> None:
 
 
 def _screen(
-    book: SchoolBook, env: DayEnv, kind: str, amended: Sequence[int]
+    book: SchoolCases, env: DayEnv, kind: str, amended: Sequence[int]
 ) -> list[tuple[int, int | None]]:
     """The pupils an evening stimulus can move (numpy over every pupil), in the order they are
     evaluated; for ``daily``, with the highest stage the screen found above theirs (0: none).
@@ -138,7 +138,7 @@ def _screen(
         return [
             (p, None)
             for p in amended
-            if book.case(p).is_open and (book.runs is None or book.runs[p])
+            if book.case(p).is_open and (book.decides_for is None or book.decides_for[p])
         ]
     if kind == DAILY:
         escalating = _escalating(book, env)
@@ -147,7 +147,7 @@ def _screen(
     return [(p, None) for p in sorted(_listening(book, env, kind))]
 
 
-def _listening(book: SchoolBook, env: DayEnv, trigger: str) -> set[int]:
+def _listening(book: SchoolCases, env: DayEnv, trigger: str) -> set[int]:
     """Pupils in a state that listens to ``trigger`` for whom one of its guards holds (numpy,
     over the pupils in that state only: a guard's mask is worked out pupil by pupil)."""
     out: set[int] = set()
@@ -159,13 +159,13 @@ def _listening(book: SchoolBook, env: DayEnv, trigger: str) -> set[int]:
         hit = np.zeros(rows.size, dtype=bool)
         for guard in guards:
             hit |= True if guard is None else guard.mask(some)
-        if book.runs is not None:
-            hit &= book.runs[rows]
+        if book.decides_for is not None:
+            hit &= book.decides_for[rows]
         out.update(int(p) for p in rows[hit])
     return out
 
 
-def _escalating(book: SchoolBook, env: DayEnv) -> dict[int, int]:
+def _escalating(book: SchoolCases, env: DayEnv) -> dict[int, int]:
     """Pupils for whom some stage above their current one has its entry criteria met, with the
     highest such stage."""
     flow = book.ctx.flow
@@ -177,13 +177,13 @@ def _escalating(book: SchoolBook, env: DayEnv) -> dict[int, int]:
         mask = flow.entry[stage.number].mask(env)
         target = np.where(mask, stage.number, target)
     rising = target > book.stage
-    if book.runs is not None:
-        rising &= book.runs
+    if book.decides_for is not None:
+        rising &= book.decides_for
     return {int(p): int(target[p]) for p in np.flatnonzero(rising)}
 
 
-def _universal(book: SchoolBook, env: DayEnv, today: date, trigger: str) -> None:
-    if not book.makes_universal:
+def _universal(book: SchoolCases, env: DayEnv, today: date, trigger: str) -> None:
+    if not book.makes_universal_tasks:
         return
     for action in book.ctx.flow.definition.universal:
         if action.trigger != trigger:
@@ -201,7 +201,7 @@ def _universal(book: SchoolBook, env: DayEnv, today: date, trigger: str) -> None
             )
 
 
-def _due_timers(book: SchoolBook, today: date) -> list[tuple[int, str, datetime]]:
+def _due_timers(book: SchoolCases, today: date) -> list[tuple[int, str, datetime]]:
     due = []
     for p in np.flatnonzero(book.timer_due <= today.toordinal()):
         case = book.cases[int(p)]
@@ -211,7 +211,7 @@ def _due_timers(book: SchoolBook, today: date) -> list[tuple[int, str, datetime]
 
 
 def _actions_of_day(
-    book: SchoolBook, inputs: DayInputs, today: date
+    book: SchoolCases, inputs: DayInputs, today: date
 ) -> Iterator[tuple[int, Action]]:
     zone = ZoneInfo(book.ctx.calendar.timezone)
     todo: list[tuple[datetime, str, int, Action]] = []

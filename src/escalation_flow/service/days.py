@@ -21,7 +21,7 @@ import numpy as np
 from escalation_flow.core.case import Case
 from escalation_flow.core.decisions import Stimulus
 from escalation_flow.core.engine import Moment, due_date, step
-from escalation_flow.core.school_day import DayEnv, DayInputs, SchoolBook
+from escalation_flow.core.school_day import DayEnv, DayInputs, SchoolCases
 from escalation_flow.core.school_day import run_day as run_book_day
 from escalation_flow.ports import (
     CLOSED,
@@ -39,7 +39,12 @@ from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.events import log_written
 from escalation_flow.service.letters import Prepared, prepare_letters
 from escalation_flow.service.register import Register, SchoolSetup
-from escalation_flow.service.versions import VersionBooks, version_books, version_of, versions_of
+from escalation_flow.service.versions import (
+    CasesByVersion,
+    cases_by_version,
+    version_of,
+    versions_of,
+)
 from escalation_flow.service.views import DayReport, FiredTimer
 
 
@@ -149,7 +154,7 @@ class SchoolDays:
         sid: int,
         when: tuple[int, datetime],
         stored: dict[str, StoredCase],
-        books: VersionBooks,
+        books: CasesByVersion,
     ) -> tuple[list[CaseChange], Written, list[Prepared]]:
         """Each book's decisions written under its flow version, with the letters they prepare
         (``when``: the school day and the instant written)."""
@@ -196,7 +201,7 @@ class SchoolDays:
         register: Register,
         sid: int,
         inputs: DayInputs,
-    ) -> tuple[dict[str, StoredCase], VersionBooks]:
+    ) -> tuple[dict[str, StoredCase], CasesByVersion]:
         """The day run over the school's cases, each under its flow version. Closed cases are
         read only for the pupils the evening's screen sees escalating (only escalation re-opens
         a case, and a trust holds many more closed cases than open ones); should the day decide
@@ -226,7 +231,7 @@ class SchoolDays:
         setup: SchoolSetup,
         pupils: tuple[str, ...],
         stored: dict[str, StoredCase],
-    ) -> VersionBooks:
+    ) -> CasesByVersion:
         """The school's books, with the set-up of every version the stored cases run under read
         first (from the store's ``flow_versions`` when not the school's current file)."""
         known = set(pupils)
@@ -235,7 +240,7 @@ class SchoolDays:
             v: self.ctx.setup_at(setup.school, v, tx)
             for v in sorted(versions_of(running, setup.flow.version))
         }
-        return version_books(setup, setups, pupils, stored)
+        return cases_by_version(setup, setups, pupils, stored)
 
     # -- timers --------------------------------------------------------------------------------
 
@@ -332,7 +337,7 @@ class SchoolDays:
             )  # fmt: skip
         return out
 
-    def _ensure_version(self, tx: CaseTransaction, books: VersionBooks, case: Case) -> None:
+    def _ensure_version(self, tx: CaseTransaction, books: CasesByVersion, case: Case) -> None:
         """A case read again (its history grew since the burst began) may have moved to a
         version not loaded yet: load it before the timer is evaluated."""
         version = version_of(case, books.current.version)
@@ -363,7 +368,7 @@ def _lapse_days(setup: SchoolSetup) -> dict[str, Callable[[date], date]]:
     return out
 
 
-def _run_books(books: VersionBooks, register: Register, inputs: DayInputs) -> None:
+def _run_books(books: CasesByVersion, register: Register, inputs: DayInputs) -> None:
     """The day in each book, on the facts as its flow version counts them."""
     for vb in books.books:
         flow = vb.setup.flow
@@ -373,7 +378,7 @@ def _run_books(books: VersionBooks, register: Register, inputs: DayInputs) -> No
         run_book_day(vb.book, dataclasses.replace(inputs, facts=facts, previous=previous))
 
 
-def _escalating_pupils(book: SchoolBook, inputs: DayInputs) -> set[str]:
+def _escalating_pupils(book: SchoolCases, inputs: DayInputs) -> set[str]:
     """Pupils for whom some stage's entry criteria hold tonight (the evening's screen)."""
     env = DayEnv(book, inputs.facts, inputs.counts)
     flow = book.ctx.flow

@@ -17,7 +17,7 @@ from escalation_flow.core.engine import Context
 from escalation_flow.core.facts import FactTable, facts_from_counts
 from escalation_flow.core.marks import Roster
 from escalation_flow.core.register import RegisterGrid
-from escalation_flow.core.school_day import BoolArray, SchoolBook
+from escalation_flow.core.school_day import BoolArray, SchoolCases
 from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.errors import CalendarError
 from escalation_flow.ports import Registers, SchoolRead
@@ -50,16 +50,16 @@ class SchoolSetup:
         self,
         pupils: tuple[str, ...],
         *,
-        runs: BoolArray | None = None,
-        makes_universal: bool = True,
-    ) -> SchoolBook:
-        return SchoolBook(
+        decides_for: BoolArray | None = None,
+        makes_universal_tasks: bool = True,
+    ) -> SchoolCases:
+        return SchoolCases(
             ctx=self.ctx,
             school=self.school,
             pupils=pupils,
             registers_close=self.registers_close,
-            runs=runs,
-            makes_universal=makes_universal,
+            decides_for=decides_for,
+            makes_universal_tasks=makes_universal_tasks,
         )
 
     def local_date(self, instant: datetime) -> date:

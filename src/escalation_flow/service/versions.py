@@ -3,7 +3,7 @@
 When a school changes its flow file, a case opened under the old text keeps running under it (its
 stages, guards, timers and letters as the family was told them) until someone moves it with a
 recorded ``flow_migrated`` (``escalation-flow case migrate``). So a school's cases are run in one
-``SchoolBook`` per flow version: the school's current file for every pupil without an open case on
+``SchoolCases`` per flow version: the school's current file for every pupil without an open case on
 an earlier version (and for the day's universal tasks, which belong to the school, not to a case),
 and one book for each earlier version that still has open cases, running those cases only. A
 closed case re-opens under the current file.
@@ -17,18 +17,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from escalation_flow.core.case import Case
-from escalation_flow.core.school_day import SchoolBook
+from escalation_flow.core.school_day import SchoolCases
 from escalation_flow.errors import FlowError
 from escalation_flow.ports import StoredCase
 from escalation_flow.service.register import SchoolSetup
 
 
 @dataclass(frozen=True)
-class VersionBook:
+class VersionCases:
     """The cases of one school that run under one flow version."""
 
     setup: SchoolSetup  # the school's set-up with that version's flow
-    book: SchoolBook
+    book: SchoolCases
 
     @property
     def version(self) -> str:
@@ -45,11 +45,11 @@ def versions_of(stored: Iterable[StoredCase], current: str) -> set[str]:
     return {version_of(held.case, current) for held in stored}
 
 
-class VersionBooks:
+class CasesByVersion:
     """A school's books, the current flow's first; each case is held in the book of its version.
 
     ``place`` puts a case in its book (made when first needed, in the order cases are placed)
-    and keeps every book's ``runs`` mask saying which book runs which pupil, so the current flow
+    and keeps every book.s ``decides_for`` mask saying which book runs which pupil, so the current flow
     never opens a second case for a pupil whose case runs under an earlier version. The set-ups
     of the versions are handed in, read before evaluation: nothing is read from the store while
     a day or a timer is being decided.
@@ -63,10 +63,10 @@ class VersionBooks:
     ) -> None:
         self.pupils = pupils
         self._setups = {setup.flow.version: setup, **(setups or {})}
-        self.books = [VersionBook(setup, setup.book(pupils))]
+        self.books = [VersionCases(setup, setup.book(pupils))]
 
     @property
-    def current(self) -> VersionBook:
+    def current(self) -> VersionCases:
         return self.books[0]
 
     def has(self, version: str) -> bool:
@@ -76,38 +76,38 @@ class VersionBooks:
         """The set-up of one more version (read by the caller before it is needed)."""
         self._setups.setdefault(setup.flow.version, setup)
 
-    def place(self, p: int, case: Case) -> VersionBook:
+    def place(self, p: int, case: Case) -> VersionCases:
         vb = self._book(version_of(case, self.current.version))
         for other in self.books:
-            if other.book.runs is None:
+            if other.book.decides_for is None:
                 if other is vb:
                     continue
-                other.book.runs = np.ones(len(self.pupils), dtype=bool)
-            other.book.runs[p] = other is vb
+                other.book.decides_for = np.ones(len(self.pupils), dtype=bool)
+            other.book.decides_for[p] = other is vb
         vb.book.load(p, case)
         return vb
 
-    def _book(self, version: str) -> VersionBook:
+    def _book(self, version: str) -> VersionCases:
         found = next((vb for vb in self.books if vb.version == version), None)
         if found is None:
             at = self._setups.get(version)
             if at is None:
                 raise FlowError(f"flow version {version[:12]} was not loaded before evaluation")
             runs = np.zeros(len(self.pupils), dtype=bool)
-            found = VersionBook(at, at.book(self.pupils, runs=runs, makes_universal=False))
+            found = VersionCases(at, at.book(self.pupils, decides_for=runs, makes_universal_tasks=False))
             self.books.append(found)
         return found
 
 
-def version_books(
+def cases_by_version(
     setup: SchoolSetup,
     setups: Mapping[str, SchoolSetup],
     pupils: tuple[str, ...],
     stored: Mapping[str, StoredCase],
-) -> VersionBooks:
+) -> CasesByVersion:
     """The school's books with each stored case placed in the book of its version (cases of
     pupils not in ``pupils`` are left out); ``setups``: each version's set-up, read already."""
-    books = VersionBooks(setup, pupils, setups)
+    books = CasesByVersion(setup, pupils, setups)
     index = {p: i for i, p in enumerate(pupils)}
     for pupil, held in stored.items():
         p = index.get(pupil)

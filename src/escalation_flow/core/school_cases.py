@@ -1,4 +1,4 @@
-"""A school's cases under one flow version, kept between school days: ``SchoolBook``.
+"""A school's cases under one flow version, kept between school days: ``SchoolCases``.
 
 Besides the cases and their histories, the book keeps per-pupil numpy arrays in step with
 them (stage, state, when each was entered, the earliest due timer and task, the
@@ -41,7 +41,7 @@ class UniversalTask:
 
 
 @dataclass
-class SchoolBook:
+class SchoolCases:
     """Every case of one school under one flow, kept between school days."""
 
     ctx: Context
@@ -50,10 +50,10 @@ class SchoolBook:
     registers_close: time = DEFAULT_REGISTERS_CLOSE
     #: the pupils this book runs cases for (None: every pupil); the others' open cases run in
     #: the book of the flow version they were opened under, so this one must not open theirs
-    runs: BoolArray | None = None
+    decides_for: BoolArray | None = None
     #: whether the flow's universal actions (the first-day call) are made from this book: only
     #: the school's current flow makes them, for every pupil
-    makes_universal: bool = True
+    makes_universal_tasks: bool = True
     cases: dict[int, Case] = field(default_factory=dict)
     history: dict[int, list[Decision]] = field(default_factory=dict)
     universal_tasks: list[UniversalTask] = field(default_factory=list)
