@@ -147,13 +147,12 @@ def _record(seq: int, d: Decision, version: str) -> HistoryRecord:
     return HistoryRecord(seq, d.on, d.at, d.type, body, version, str(body.get("by", "engine")), d.at)
 
 
-#: Who may call the engine: the one evaluation; and, until the lead routes them through it,
-#: the service's timers and staff actions (by the old name ``step``).
-ENGINE_CALLERS = {"core/evaluation.py", "service/days.py", "service/staff.py"}
+#: Who may call the engine: the one evaluation, nothing else.
+ENGINE_CALLERS = {"core/evaluation.py"}
 
 
 def test_only_the_evaluation_module_asks_the_engine_to_decide() -> None:
-    names = {"decide", "step"}
+    names = {"decide"}
     calling = set()
     for path in SRC.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

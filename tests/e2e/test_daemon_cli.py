@@ -45,7 +45,6 @@ def env_for(url: str, trust: Path, folder: Path) -> dict[str, str]:
         "ESCALATION_FLOW_TRUST_FILE": str(trust),
         "ESCALATION_FLOW_INBOX_DIR": str(folder / "inbox"),
         "ESCALATION_FLOW_LOG_FORMAT": "json",
-        "ESCALATION_FLOW_REGISTERS_CLOSE_AT": "18:00",
     }
 
 

@@ -57,8 +57,8 @@ from escalation_flow.core.guards import Guard
 from escalation_flow.errors import ActionError
 
 # ``Context``, ``Moment`` and ``due_date`` live in their own modules; the service still imports
-# them (and ``step``) from here.
-__all__ = ["Context", "Moment", "decide", "due_date", "escalation_target", "step"]
+# them from here.
+__all__ = ["Context", "Moment", "decide", "due_date", "escalation_target"]
 
 Env = Mapping[str, Any]
 
@@ -89,10 +89,6 @@ def decide(
         raise ValueError(f"unknown stimulus kind {stimulus.kind!r}")
     return out.decisions, out.case
 
-
-#: ``service/days._fire_school`` and ``service/staff.act`` still call the engine by this name
-#: until they walk ``core.evaluation.evaluate`` like every other caller.
-step = decide
 
 
 def escalation_target(ctx: Context, env: Env, current_stage: int) -> Stage | None:

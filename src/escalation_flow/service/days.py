@@ -18,9 +18,10 @@ from functools import partial
 
 import numpy as np
 
+from escalation_flow.core import evaluation
 from escalation_flow.core.case import Case
 from escalation_flow.core.decisions import Stimulus
-from escalation_flow.core.engine import Moment, due_date, step
+from escalation_flow.core.engine import Moment, due_date
 from escalation_flow.core.school_day import DayEnv, DayInputs, SchoolCases
 from escalation_flow.core.school_day import run_day as run_book_day
 from escalation_flow.ports import (
@@ -312,12 +313,9 @@ class SchoolDays:
                 env = envs.get(vb.version) or envs.setdefault(
                     vb.version, DayEnv(vb.book, facts, register.counts)
                 )
-                review_from = at.calendar.index_on_or_before(armed.armed_on)
                 stimulus = Stimulus("timer", timer.key)
                 moment = Moment(at.calendar.school_days[on], now)
-                decisions, after = step(
-                    at.ctx, case, env.pupil(p, case, review_from), moment, stimulus
-                )
+                decisions, after = evaluation.evaluate(at.ctx, case, env, p, stimulus, moment)
                 change = CaseChange(stored, decisions, after, ENGINE)
                 written = self._writer(tx, at, sid, now).write([change], claimed_timer=timer.key)
                 letters = prepare_letters(tx, at, register, facts, written.tasks, now)

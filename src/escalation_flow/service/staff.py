@@ -17,9 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from escalation_flow.core import evaluation
 from escalation_flow.core.decisions import Decision, Stimulus, TaskCompleted
 from escalation_flow.core.definition import TaskKind
-from escalation_flow.core.engine import Moment, step
+from escalation_flow.core.engine import Moment
 from escalation_flow.core.school_day import DayEnv
 from escalation_flow.errors import ActionError, ConflictError, NotFoundError, Problem
 from escalation_flow.ports import (
@@ -108,9 +109,9 @@ class StaffActions:
             book = setup.book(register.pupils)
             book.load(p, stored.case)
             facts = register.morning_facts(on, setup.flow)
-            env = DayEnv(book, facts, register.counts).pupil(p, stored.case)
+            day = DayEnv(book, facts, register.counts)
             moment = Moment(setup.calendar.school_days[on], at)
-            decisions, after = step(setup.ctx, stored.case, env, moment, stimulus)
+            decisions, after = evaluation.evaluate(setup.ctx, stored.case, day, p, stimulus, moment)
             if not decisions:
                 return Acted((), stored.id)
             if check is not None:
