@@ -26,10 +26,16 @@ def run_day(day: datetime, school: str | None, force: bool) -> None:
     Letters prepared for new letter tasks get their PDFs before the command ends.
     """
 
+    on = day.date()
     with root().service() as service:
         schools = [school] if school else service.schools()
         for key in schools:
-            click.echo(service.run_day(key, day.date(), force=force).line())
+            calendar = service.setup(key).calendar
+            if school is None and not calendar.is_school_day(on):
+                # schools keep their own calendars: the rest of the trust still runs
+                click.echo(f"{key}: {on} is not a school day in calendar {calendar.name}; skipped")
+                continue
+            click.echo(service.run_day(key, on, force=force).line())
         rendered = service.render_letters()
     if rendered:
         click.echo(f"{rendered} letter PDFs rendered (every prepared letter that had none yet)")

@@ -57,8 +57,8 @@ class SchoolDays:
         self.ctx = ctx
 
     def run_trust_day(self, day: date, *, force: bool = False) -> list[DayReport]:
-        """``run_day`` for every school of the trust, in order of id; the helper reads the next
-        registers while one is evaluated."""
+        """``run_day`` for every school of the trust for which ``day`` is a school day, in order
+        of id; the helper reads the next registers while one is evaluated."""
         ctx = self.ctx
         ctx.ensure_schools()
         now = ctx.now()
@@ -74,7 +74,11 @@ class SchoolDays:
                     last = tx.last_evaluation(sid)
                     asked = (last.evaluated_at, now, day) if last else None
                     reader.ahead(school, setup.calendar, now, asked)
-            return [self.run_day(s, day, force=force, reader=reader) for s in ctx.schools()]
+            return [
+                self.run_day(s, day, force=force, reader=reader)
+                for s in ctx.schools()
+                if ctx.setup(s).calendar.is_school_day(day)  # each school keeps its own calendar
+            ]
 
     def run_day(
         self,

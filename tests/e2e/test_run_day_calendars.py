@@ -1,0 +1,70 @@
+"""A trust whose schools keep different calendars: ``run-day`` for the whole trust runs every
+school for which the date is a school day and says which it skipped, instead of stopping at the
+first school whose calendar does not have it."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from escalation_flow.bootstrap import Root
+from escalation_flow.cli import main
+from escalation_flow.clock import SimulatedClock
+from tests.daemon_builders import ROOT, local, write_trust
+
+
+def two_calendars(folder: Path) -> Path:
+    """The test trust plus a second school whose autumn term starts a day later."""
+    trust = write_trust(folder)
+    england = (ROOT / "config" / "calendars" / "england-2025-26.yaml").read_text(encoding="utf-8")
+    later = england.replace("start: 2025-09-03", "start: 2025-09-04")
+    assert later != england
+    later = later.replace("name: england-2025-26", "name: pines-2025-26", 1)
+    (folder / "pines-2025-26.yaml").write_text(later, encoding="utf-8")
+    flow = ROOT / "flows" / "sherrier-ce-primary.yaml"
+    text = trust.read_text(encoding="utf-8") + (
+        "  - id: pines\n"
+        "    name: Pines Primary\n"
+        f"    flow: {flow}\n"
+        f"    calendars: [{folder / 'pines-2025-26.yaml'}]\n"
+    )
+    trust.write_text(text, encoding="utf-8")
+    return trust
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    trust = two_calendars(tmp_path)
+    environment = {
+        "ESCALATION_FLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'store.sqlite'}",
+        "ESCALATION_FLOW_TRUST_FILE": str(trust),
+        "ESCALATION_FLOW_LOG_LEVEL": "WARNING",
+    }
+    migrated = CliRunner().invoke(main, ["db", "upgrade"], env=environment)
+    assert migrated.exit_code == 0, migrated.output
+    return environment
+
+
+def test_run_day_for_the_trust_skips_a_school_whose_calendar_lacks_the_day(
+    env: dict[str, str],
+) -> None:
+    root = Root(SimulatedClock(local(date(2025, 9, 3), 19)))
+    result = CliRunner().invoke(main, ["run-day", "--date", "2025-09-03"], env=env, obj=root)
+
+    assert result.exit_code == 0, result.output
+    assert "pines: 2025-09-03 is not a school day in calendar pines-2025-26; skipped" in (
+        result.output
+    )
+    assert "oaks" in result.output.replace("pines", "")
+
+
+def test_run_day_for_one_school_refuses_a_day_outside_its_calendar(env: dict[str, str]) -> None:
+    root = Root(SimulatedClock(local(date(2025, 9, 3), 19)))
+    args = ["run-day", "--date", "2025-09-03", "--school", "pines"]
+    result = CliRunner().invoke(main, args, env=env, obj=root)
+
+    assert result.exit_code == 2, result.output
+    assert "2025-09-03" in result.output
