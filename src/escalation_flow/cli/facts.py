@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -194,10 +194,10 @@ def _from_files(
     calendar_paths: Sequence[Path], marks_path: Path, roster_path: Path | None, school: str
 ) -> _Register:
     from escalation_flow.adapters.calendar_files import load_calendar
-    from escalation_flow.adapters.register_files import read_marks, read_roster
+    from escalation_flow.adapters.register_files import OneCalendar, read_marks, read_roster
 
     calendar = load_calendar(list(calendar_paths))
-    result = read_marks(marks_path, _EveryKey(calendar))
+    result = read_marks(marks_path, OneCalendar(calendar))
     if school not in result.tables:
         found = ", ".join(sorted(result.tables)) or "none"
         raise NotFoundError(f"school {school!r} has no marks in {marks_path} (schools: {found})")
@@ -224,25 +224,6 @@ def _from_store(school: str) -> _Register:
     finally:
         store.dispose()
     return _Register("the database", marks, calendar, roster)
-
-
-class _EveryKey(Mapping[str, SchoolCalendar]):
-    """One calendar for whatever school the marks file names."""
-
-    def __init__(self, calendar: SchoolCalendar) -> None:
-        self._calendar = calendar
-
-    def __getitem__(self, key: str) -> SchoolCalendar:
-        return self._calendar
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
 
 
 def _only(marks: MarkTable, pupil: str) -> MarkTable:
