@@ -80,8 +80,9 @@ class SchoolSetup:
 
 
 @dataclass
-class Register:
-    """One school's register as known at ``known_at``, counted through school day ``through``."""
+class RegisterAsKnown:
+    """One school's register as known at an instant (``load``'s ``known_at``: the service's now),
+    with its running counts through a school day, and the facts they give."""
 
     setup: SchoolSetup
     grid: RegisterGrid
@@ -103,7 +104,7 @@ class Register:
         known_at: datetime,
         through: int,
         read: SchoolRead | None = None,
-    ) -> Register:
+    ) -> RegisterAsKnown:
         """The register as known at ``known_at``, counted through school day ``through``;
         ``read``: already read (``store.register_reader()``, never ``store.load_marks``)."""
         if read is None:
@@ -135,6 +136,12 @@ class Register:
         """What a timer or a staff action on school day ``day`` is decided on: the facts at the
         end of the previous school day (on the calendar's first day, that day's)."""
         return self.facts(day - 1 if day > 0 else 0, flow)
+
+
+#: The old name, still imported by ``service/days.py``, ``service/staff.py`` and
+#: ``service/letters.py`` (being changed by others now): they move to ``RegisterAsKnown`` when
+#: they are next edited, and this goes.
+Register = RegisterAsKnown
 
 
 def year_start(calendar: SchoolCalendar, day: int) -> date:
