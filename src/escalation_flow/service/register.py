@@ -139,7 +139,7 @@ class RegisterAsKnown:
 
 
 #: The old name, still imported by ``service/days.py``, ``service/staff.py`` and
-#: ``service/letters.py`` (being changed by others now): they move to ``RegisterAsKnown`` when
+#: ``service/letter_preparation.py`` (being changed by others now): they move to ``RegisterAsKnown`` when
 #: they are next edited, and this goes.
 Register = RegisterAsKnown
 
