@@ -42,6 +42,10 @@ def test_facts_are_counted_as_the_cases_flow_version_counts_them(tmp_path: Path)
         assert not math.isnan(current["attendance_pct"])
         assert math.isnan(earlier["attendance_pct"])
 
+        # The daemon's evening and morning read the very same facts (one ``KnownFacts``).
+        assert register.facts(index, stricter) is facts_known_now(register, index, stricter)
+        assert register.morning_facts(index + 1, setup.flow) is register.facts(index)
+
         shown = SchoolAsOf(SCHOOL, setup.calendar, index, register, None, register.roster)
         values = shown.facts_of(PUPIL, stricter)
         assert values is not None and math.isnan(values["attendance_pct"])
