@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from escalation_flow.adapters.letters import render_html, render_pdf, template_variants
+from escalation_flow.adapters.letter_rendering import render_html, render_pdf, template_variants
 from escalation_flow.letters.sample import preview_context
 
 ROOT = Path(__file__).resolve().parent.parent

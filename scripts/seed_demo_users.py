@@ -12,22 +12,23 @@ from __future__ import annotations
 
 import sys
 
-from escalation_flow.core.access import Grant, StaffRole
+from escalation_flow.core.access import Grant, ServiceRole
+from escalation_flow.core.definition import Role
 
 DEMO_PASSWORD = "sample-trust-demo"
 
 #: (username, name, grants): school-01 follows Leigh Academy Oaks' plan, school-03 the
 #: five-stage plan with a safeguarding stage.
 DEMO_STAFF: tuple[tuple[str, str, tuple[Grant, ...]], ...] = (
-    ("lead", "Alex Morgan", (Grant(StaffRole.ATTENDANCE_LEAD, "school-01"),)),
-    ("office", "Sam Patel", (Grant(StaffRole.ADMIN_STAFF, "school-01"),)),
-    ("teacher", "Jo Evans", (Grant(StaffRole.CLASS_TEACHER, "school-01", frozenset({"3"})),)),
-    ("head", "Chris Taylor", (Grant(StaffRole.HEADTEACHER, "school-01"),)),
-    ("flo", "Priya Shah", (Grant(StaffRole.FAMILY_LIAISON_OFFICER, "school-03"),)),
-    ("dsl", "Morgan Lee", (Grant(StaffRole.DESIGNATED_SAFEGUARDING_LEAD, "school-03"),)),
-    ("lead3", "Robin Hughes", (Grant(StaffRole.ATTENDANCE_LEAD, "school-03"),)),
-    ("trust", "Jamie Clarke", (Grant(StaffRole.ATTENDANCE_TEAM, None),)),
-    ("auditor", "Pat Quinn", (Grant(StaffRole.AUDITOR, None),)),
+    ("lead", "Alex Morgan", (Grant(Role.ATTENDANCE_LEAD, "school-01"),)),
+    ("office", "Sam Patel", (Grant(Role.ADMIN_STAFF, "school-01"),)),
+    ("teacher", "Jo Evans", (Grant(Role.CLASS_TEACHER, "school-01", frozenset({"3"})),)),
+    ("head", "Chris Taylor", (Grant(Role.HEADTEACHER, "school-01"),)),
+    ("flo", "Priya Shah", (Grant(Role.FAMILY_LIAISON_OFFICER, "school-03"),)),
+    ("dsl", "Morgan Lee", (Grant(Role.DESIGNATED_SAFEGUARDING_LEAD, "school-03"),)),
+    ("lead3", "Robin Hughes", (Grant(Role.ATTENDANCE_LEAD, "school-03"),)),
+    ("trust", "Jamie Clarke", (Grant(Role.ATTENDANCE_TEAM, None),)),
+    ("auditor", "Pat Quinn", (Grant(ServiceRole.AUDITOR, None),)),
 )
 
 

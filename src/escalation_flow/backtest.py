@@ -301,30 +301,11 @@ def _trust_schools(path: Path) -> tuple[dict[str, _School], dict[str, Any]]:
     return schools, {"trust": trust.name, "flows": dict(sorted(flows.items()))}
 
 
-class _EveryKey(Mapping[str, SchoolCalendar]):
-    """One calendar for whatever school the marks file names (the single-flow form)."""
-
-    def __init__(self, calendar: SchoolCalendar) -> None:
-        self._calendar = calendar
-
-    def __getitem__(self, key: str) -> SchoolCalendar:
-        return self._calendar
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-
 def _marks(paths: Sequence[Path], schools: Mapping[str, _School]) -> dict[str, MarkTable]:
-    from escalation_flow.adapters.register_files import read_marks
+    from escalation_flow.adapters.register_files import OneCalendar, read_marks
 
     lookup: Mapping[str, SchoolCalendar] = (
-        _EveryKey(schools[_ANY].calendar)
+        OneCalendar(schools[_ANY].calendar)
         if _ANY in schools
         else {k: s.calendar for k, s in schools.items()}
     )

@@ -354,8 +354,10 @@ class TaskDue:
 
 
 @dataclass(frozen=True)
-class LetterLine:
-    """A letter of a pupil's cases, with its task: the case page's list of letters."""
+class LetterView:
+    """A prepared letter: its text, where it stands and who moved it on. The one record of a
+    letter, for the command line (``Service.letter``) and the pages (the letter page, and the
+    case page's list from ``PageReads.letters_of``)."""
 
     id: int
     task_id: int
@@ -364,14 +366,14 @@ class LetterLine:
     pupil: str
     template: str
     status: str
-    prepared_at: dt.datetime | None
-    approved_by: str | None
-    approved_at: dt.datetime | None
-    sent_by: str | None
-    sent_at: dt.datetime | None
-    task_role: str
-    task_status: str
-    task_due: dt.date | None
+    html: str
+    has_pdf: bool
+    prepared_at: dt.datetime
+    approval_needed: bool  # its task asks a named person's approval before it goes
+    approved_by: str | None = None
+    approved_at: dt.datetime | None = None
+    sent_by: str | None = None
+    sent_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -402,7 +404,7 @@ class PageReads(Protocol):
         """Open tasks due before ``today``, per school (schools with none are absent)."""
         ...
 
-    def letters_of(self, school: str, pupil: str) -> list[LetterLine]:
+    def letters_of(self, school: str, pupil: str) -> list[LetterView]:
         """Every letter of the pupil's cases, newest first."""
         ...
 

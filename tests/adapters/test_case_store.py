@@ -228,6 +228,19 @@ def test_a_letter_is_prepared_with_the_task_and_sent_only_after_approval(service
     assert service.letter_pdf(letter.id).startswith(b"%PDF")
 
 
+def test_the_case_page_lists_the_letter_the_service_shows(service: Service) -> None:
+    from escalation_flow.adapters.store.page_reads import SqlPageReads
+
+    task = service.task(task_id(service, "P1", "attendance_reminder_letter"))
+    assert task.letter_id is not None
+    service.approve_letter(task.letter_id, by="s.head")
+    service.letter_pdf(task.letter_id)
+    listed = SqlPageReads(service.store).letters_of(SCHOOL, "P1")
+    shown = service.letter(task.letter_id)
+    assert shown.has_pdf and shown.approval_needed
+    assert [letter for letter in listed if letter.id == shown.id] == [shown]
+
+
 def test_an_override_is_recorded_with_its_reason_and_who_and_stage_zero_closes(
     service: Service,
 ) -> None:

@@ -12,6 +12,7 @@ import pytest
 from escalation_flow.adapters.calendar_files import load_calendar
 from escalation_flow.adapters.register_files import (
     MarksRead,
+    OneCalendar,
     read_marks,
     read_roster,
     rejected_path,
@@ -417,3 +418,12 @@ def test_marks_read_fast_enough_for_a_trust(
     table = result.tables["oaks"]
     assert len(table) == 100_000
     assert np.array_equal(np.bincount(table.pupil), np.full(1000, 100))
+
+
+def test_one_calendar_reads_whatever_schools_the_file_names(
+    tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    path = write(tmp_path, GOOD, "elms,E1,2025-09-03,PM,N,,2025-09-03T13:10:00+01:00")
+    result = read_marks(path, OneCalendar(calendar))
+    assert sorted(result.tables) == ["elms", "oaks"]
+    assert result.tables["elms"].pupils == ("E1",)

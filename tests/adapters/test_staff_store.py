@@ -17,13 +17,14 @@ from escalation_flow.adapters.store.cases import TASKS
 from escalation_flow.adapters.store.schema import current_revision, upgrade
 from escalation_flow.adapters.store.staff_store import StaffStore
 from escalation_flow.adapters.trust_files import SchoolConfig, Trust
-from escalation_flow.core.access import Grant, StaffRole
+from escalation_flow.core.access import Grant
+from escalation_flow.core.definition import Role
 from escalation_flow.errors import ConflictError, NotFoundError
 from tests.adapters.test_store import _postgres_url
 
 T0 = datetime(2025, 10, 10, 8, 0, tzinfo=UTC)
-LEAD = (Grant(StaffRole.ATTENDANCE_LEAD, "oaks"),)
-TEACHER = (Grant(StaffRole.CLASS_TEACHER, "pines", frozenset({"3", "R"})),)
+LEAD = (Grant(Role.ATTENDANCE_LEAD, "oaks"),)
+TEACHER = (Grant(Role.CLASS_TEACHER, "pines", frozenset({"3", "R"})),)
 
 
 def _trust() -> Trust:
@@ -68,7 +69,7 @@ def staff(store: Store) -> StaffStore:
 def test_staff_come_back_with_their_grants(staff: StaffStore) -> None:
     staff.add_staff("lead", "Lee Lead", "$argon2id$x", LEAD, T0)
     staff.add_staff("teach", "Tam Teach", "$argon2id$y", TEACHER, T0)
-    staff.add_staff("trust", "Tru", "$argon2id$z", (Grant(StaffRole.ATTENDANCE_TEAM, None),), T0)
+    staff.add_staff("trust", "Tru", "$argon2id$z", (Grant(Role.ATTENDANCE_TEAM, None),), T0)
     teacher = staff.by_username("teach")
     assert teacher is not None and teacher.grants == TEACHER
     assert staff.by_id(teacher.id) == teacher
@@ -82,7 +83,7 @@ def test_a_username_is_taken_once_and_schools_must_exist(staff: StaffStore) -> N
     with pytest.raises(ConflictError, match="already"):
         staff.add_staff("lead", "Other", "h", LEAD, T0)
     with pytest.raises(NotFoundError, match="elms"):
-        staff.add_staff("x", "X", "h", (Grant(StaffRole.ADMIN_STAFF, "elms"),), T0)
+        staff.add_staff("x", "X", "h", (Grant(Role.ADMIN_STAFF, "elms"),), T0)
     assert staff.by_username("x") is None
 
 

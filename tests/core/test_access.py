@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from escalation_flow.core.access import Grant, Principal, StaffRole, check_grant
+from escalation_flow.core.access import (
+    HELD_ROLES,
+    Grant,
+    Principal,
+    ServiceRole,
+    check_grant,
+    staff_role,
+)
+from escalation_flow.core.definition import Role
 
-R = StaffRole
+R = Role
 LEAD = Principal(1, "lead", "Lee", (Grant(R.ATTENDANCE_LEAD, "a"),))
 TEACHER = Principal(2, "t", "Tam", (Grant(R.CLASS_TEACHER, "a", frozenset({"3", "4"})),))
 DSL = Principal(3, "dsl", "Dee", (Grant(R.DESIGNATED_SAFEGUARDING_LEAD, "a"),))
 TRUST = Principal(4, "trust", "Tru", (Grant(R.ATTENDANCE_TEAM, None),))
 SCHOOL_TEAM = Principal(5, "team", "Tea", (Grant(R.ATTENDANCE_TEAM, "a"),))
-AUDITOR = Principal(6, "aud", "Aud", (Grant(R.AUDITOR, None),))
+AUDITOR = Principal(6, "aud", "Aud", (Grant(ServiceRole.AUDITOR, None),))
 OFFICE = Principal(7, "office", "Off", (Grant(R.ADMIN_STAFF, "a"),))
 HEAD = Principal(8, "head", "Hea", (Grant(R.HEADTEACHER, "a"),))
 
@@ -112,7 +120,7 @@ def test_a_class_teacher_reads_only_their_year_groups_of_their_school() -> None:
         (Grant(R.ADMIN_STAFF, "a", frozenset({"3"})), "only class teachers"),
         (Grant(R.ATTENDANCE_TEAM, None), None),
         (Grant(R.ATTENDANCE_TEAM, "a"), None),
-        (Grant(R.AUDITOR, None), None),
+        (Grant(ServiceRole.AUDITOR, None), None),
         (Grant(R.CLASS_TEACHER, "a", frozenset({"R"})), None),
     ],
 )
@@ -122,3 +130,12 @@ def test_grants_that_cannot_be_held_say_why(grant: Grant, problem: str | None) -
         assert why is None
     else:
         assert why is not None and problem in why
+
+
+def test_staff_hold_the_flows_task_roles_but_the_local_authoritys_and_the_auditor() -> None:
+    held = {r.value for r in HELD_ROLES}
+    assert held == ({r.value for r in Role} - {"local_authority"}) | {"auditor"}
+    assert staff_role("attendance_lead") is Role.ATTENDANCE_LEAD
+    assert staff_role("auditor") is ServiceRole.AUDITOR
+    with pytest.raises(ValueError, match="local_authority"):
+        staff_role("local_authority")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from escalation_flow import backtest as bt
 from escalation_flow.adapters.flow_files import load_flow
-from escalation_flow.audit.knowledge import PupilRegister
+from escalation_flow.audit.knowledge import PupilMarkHistory
 from escalation_flow.audit.quiet_days import Evenings
 from escalation_flow.audit.replay import replay_case
 from escalation_flow.audit.step_replay import ReplayInputs
@@ -133,7 +133,7 @@ def test_the_backtest_school_day_replay_and_quiet_evenings_all_reach_the_one_eva
     history = [_record(seq, d, flow.version) for seq, d in enumerate(book.history[0], 1)]
     days = school_days(CALENDAR, CALENDAR.first_day, LAST)
     evenings = Evenings({d: local(d, 18) for d in days})
-    register = PupilRegister(marks, "P1", CALENDAR)
+    register = PupilMarkHistory(marks, "P1", CALENDAR)
     inputs = ReplayInputs("oaks", "P1", history, {flow.version: flow}, CALENDAR, register, evenings)
     result = replay_case(inputs)
     assert result.agrees

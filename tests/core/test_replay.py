@@ -14,7 +14,7 @@ import pytest
 
 from escalation_flow import backtest as bt
 from escalation_flow.adapters.flow_files import load_flow
-from escalation_flow.audit.knowledge import Cut, PupilRegister
+from escalation_flow.audit.knowledge import Cut, PupilMarkHistory
 from escalation_flow.audit.quiet_days import MISSING_DECISION, NOT_EVALUATED, Evenings
 from escalation_flow.audit.replay import CaseReplay, replay_case
 from escalation_flow.audit.step_replay import ReplayInputs
@@ -86,7 +86,7 @@ def replay(
     as_of: datetime | None = None,
     evenings: Evenings | None = None,
 ) -> CaseReplay:
-    register = PupilRegister(marks, "P1", cal)
+    register = PupilMarkHistory(marks, "P1", cal)
     inputs = ReplayInputs("oaks", "P1", history, flows, cal, register, evenings=evenings)
     return replay_case(inputs, as_of=as_of)
 
@@ -260,7 +260,7 @@ def test_an_override_is_named_as_a_professional_judgement(
     day = calendar.day_index(on)
     book = SchoolCases(ctx=Context(flow, calendar), school="oaks", pupils=("P1",))
     book.record(0, decisions)
-    register = PupilRegister(marks, "P1", calendar)
+    register = PupilMarkHistory(marks, "P1", calendar)
     minimum = flow.definition.min_possible_sessions
     env = DayEnv(book, register.facts(Cut(at), day - 1, minimum), register.counts(Cut(at), day - 1))
     stimulus = Stimulus("override", by="s.jones", note="safeguarding concern", extra={"stage": 3})

@@ -11,7 +11,7 @@ from escalation_flow.adapters.flow_files import load_flow
 from escalation_flow.adapters.store import Store
 from escalation_flow.core.definition import Flow
 from escalation_flow.web.register_now import facts_known_now, register_known_now
-from escalation_flow.web.school_data import SchoolRegister
+from escalation_flow.web.school_data import SchoolAsOf
 from tests.e2e.web_world import NOW, TODAY, new_world
 
 SCHOOL = "school-01"
@@ -42,7 +42,11 @@ def test_facts_are_counted_as_the_cases_flow_version_counts_them(tmp_path: Path)
         assert not math.isnan(current["attendance_pct"])
         assert math.isnan(earlier["attendance_pct"])
 
-        shown = SchoolRegister(SCHOOL, setup.calendar, index, register, None, register.roster)
+        # The daemon's evening and morning read the very same facts (one ``KnownFacts``).
+        assert register.facts(index, stricter) is facts_known_now(register, index, stricter)
+        assert register.morning_facts(index + 1, setup.flow) is register.facts(index)
+
+        shown = SchoolAsOf(SCHOOL, setup.calendar, index, register, None, register.roster)
         values = shown.facts_of(PUPIL, stricter)
         assert values is not None and math.isnan(values["attendance_pct"])
     finally:

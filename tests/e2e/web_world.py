@@ -21,7 +21,8 @@ from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.staff_store import StaffStore
 from escalation_flow.adapters.trust_files import Trust, load_trust
 from escalation_flow.clock import SimulatedClock
-from escalation_flow.core.access import Grant, StaffRole
+from escalation_flow.core.access import Grant, ServiceRole
+from escalation_flow.core.definition import Role
 from escalation_flow.service import Service
 from escalation_flow.web.passwords import hash_password
 
@@ -38,15 +39,15 @@ ABSENT_TODAY = ("S01-P0007", "S01-P0019", "S01-P0029")
 NOW = datetime.combine(TODAY, time(18, 0), UTC)
 
 STAFF: tuple[tuple[str, str, tuple[Grant, ...]], ...] = (
-    ("lead", "Alex Morgan", (Grant(StaffRole.ATTENDANCE_LEAD, "school-01"),)),
-    ("head", "Chris Taylor", (Grant(StaffRole.HEADTEACHER, "school-01"),)),
-    ("office", "Sam Patel", (Grant(StaffRole.ADMIN_STAFF, "school-01"),)),
-    ("teacher", "Jo Evans", (Grant(StaffRole.CLASS_TEACHER, "school-01", frozenset({"3"})),)),
-    ("teacher3", "Kim Ali", (Grant(StaffRole.CLASS_TEACHER, "school-03", frozenset({"3"})),)),
-    ("lead3", "Robin Hughes", (Grant(StaffRole.ATTENDANCE_LEAD, "school-03"),)),
-    ("dsl", "Morgan Lee", (Grant(StaffRole.DESIGNATED_SAFEGUARDING_LEAD, "school-03"),)),
-    ("trust", "Jamie Clarke", (Grant(StaffRole.ATTENDANCE_TEAM, None),)),
-    ("auditor", "Pat Quinn", (Grant(StaffRole.AUDITOR, None),)),
+    ("lead", "Alex Morgan", (Grant(Role.ATTENDANCE_LEAD, "school-01"),)),
+    ("head", "Chris Taylor", (Grant(Role.HEADTEACHER, "school-01"),)),
+    ("office", "Sam Patel", (Grant(Role.ADMIN_STAFF, "school-01"),)),
+    ("teacher", "Jo Evans", (Grant(Role.CLASS_TEACHER, "school-01", frozenset({"3"})),)),
+    ("teacher3", "Kim Ali", (Grant(Role.CLASS_TEACHER, "school-03", frozenset({"3"})),)),
+    ("lead3", "Robin Hughes", (Grant(Role.ATTENDANCE_LEAD, "school-03"),)),
+    ("dsl", "Morgan Lee", (Grant(Role.DESIGNATED_SAFEGUARDING_LEAD, "school-03"),)),
+    ("trust", "Jamie Clarke", (Grant(Role.ATTENDANCE_TEAM, None),)),
+    ("auditor", "Pat Quinn", (Grant(ServiceRole.AUDITOR, None),)),
 )
 
 

@@ -10,7 +10,7 @@ year of marks is millions of rows.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -124,6 +124,26 @@ def read_marks(
         rejected=_rejected(cols, checks, bad) if n_problems else [],
         duplicates=int(duplicate.sum()),
     )
+
+
+class OneCalendar(Mapping[str, SchoolCalendar]):
+    """``read_marks``'s calendars when one calendar serves whatever school the file names (a
+    single-flow backtest, the ``facts`` command): every school id is a key, none is listed."""
+
+    def __init__(self, calendar: SchoolCalendar) -> None:
+        self._calendar = calendar
+
+    def __getitem__(self, key: str) -> SchoolCalendar:
+        return self._calendar
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
 
 def rejected_path(source: Path) -> Path:

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from escalation_flow.audit.knowledge import NOW, Cut, MarkVersion, PupilRegister
+from escalation_flow.audit.knowledge import NOW, Cut, MarkVersion, PupilMarkHistory
 from escalation_flow.audit.steps import HistoryRecord
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.case import Case
@@ -130,7 +130,7 @@ def build_case_file(
     *,
     records: Sequence[HistoryRecord],
     case: Case,
-    register: PupilRegister,
+    register: PupilMarkHistory,
     calendar: SchoolCalendar,
     flow: Flow,
     school: str,
@@ -184,7 +184,7 @@ _QUIET = frozenset({"timer_cancelled"})  # bookkeeping an LA does not need line 
 
 
 def _entries(
-    records: Sequence[HistoryRecord], register: PupilRegister, cal: SchoolCalendar
+    records: Sequence[HistoryRecord], register: PupilMarkHistory, cal: SchoolCalendar
 ) -> list[Entry]:
     """One entry per record (bookkeeping left out), with attendance then and now shown from
     the first possible session on (the flow's minimum guards decisions, not what is reported)."""
@@ -339,7 +339,7 @@ def _support(records: Sequence[HistoryRecord]) -> list[Support]:
 
 def _chart(
     records: Sequence[HistoryRecord],
-    register: PupilRegister,
+    register: PupilMarkHistory,
     cal: SchoolCalendar,
     flow: Flow,
     last_day: date,
@@ -374,7 +374,7 @@ def _stage_periods(records: Sequence[HistoryRecord]) -> list[StagePeriod]:
 
 
 def _last_day(
-    records: Sequence[HistoryRecord], register: PupilRegister, cal: SchoolCalendar
+    records: Sequence[HistoryRecord], register: PupilMarkHistory, cal: SchoolCalendar
 ) -> date:
     """The chart and the figures run to the last event or the last mark, whichever is later."""
     last_event = max((r.on for r in records), default=cal.first_day)

@@ -23,7 +23,7 @@ from escalation_flow.adapters.store.audit_reads import (
 from escalation_flow.adapters.store.audit_store import load_flow_versions
 from escalation_flow.adapters.store.cases import evaluated_days, school_id
 from escalation_flow.adapters.trust_files import Trust
-from escalation_flow.audit.knowledge import PupilRegister
+from escalation_flow.audit.knowledge import PupilMarkHistory
 from escalation_flow.audit.quiet_days import Evenings
 from escalation_flow.audit.step_replay import ReplayInputs
 from escalation_flow.audit.steps import HistoryRecord
@@ -43,7 +43,7 @@ class CaseSource:
     flows: dict[str, Flow]
     current_flow: Flow
     calendar: SchoolCalendar
-    register: PupilRegister
+    register: PupilMarkHistory
     roster: Roster
     imports: dict[int, ImportInfo]
     import_ids: list[int]  # per row of ``register.marks``
@@ -119,7 +119,7 @@ class AuditSource:
             else:
                 marks = stored_marks(conn, sid, school, calendar, [pupil])
         roster = self._roster(school)
-        register = PupilRegister(
+        register = PupilMarkHistory(
             marks.table,
             pupil,
             calendar,

@@ -81,8 +81,9 @@ class MarkChange:
         return f"{self.day.isoformat()} {self.session} {self.code_then}→{self.code_now}{when}{by}"
 
 
-class PupilRegister:
-    """Every stored version of one pupil's marks, read at any cut (grids and facts cached)."""
+class PupilMarkHistory:
+    """Every stored version of one pupil's marks, read as a register at any cut (grids and
+    facts cached): what replay, the quiet evenings and the chronology ask what was known."""
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from escalation_flow.audit.knowledge import Cut, PupilRegister
+from escalation_flow.audit.knowledge import Cut, PupilMarkHistory
 from escalation_flow.core import evaluation
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.context import Moment
@@ -76,7 +76,7 @@ class Evenings:
 def quiet_day(
     day: int,
     calendar: SchoolCalendar,
-    register: PupilRegister,
+    register: PupilMarkHistory,
     flow: Flow,
     book: Callable[[], SchoolCases],
     evenings: Evenings | None,
@@ -105,7 +105,7 @@ def _readings(calendar: SchoolCalendar, day: int, evaluated: datetime | None) ->
 def _evening(
     day: int,
     calendar: SchoolCalendar,
-    register: PupilRegister,
+    register: PupilMarkHistory,
     flow: Flow,
     book: SchoolCases,
     cut: Cut,

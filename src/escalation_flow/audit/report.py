@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from escalation_flow.audit.casework import SchoolReplay, summary_line
-from escalation_flow.audit.knowledge import Cut, PupilRegister
+from escalation_flow.audit.knowledge import Cut, PupilMarkHistory
 from escalation_flow.audit.replay import CaseReplay
 from escalation_flow.audit.step_replay import Finding, StepReplay
 from escalation_flow.audit.steps import describe_event
@@ -101,7 +101,7 @@ def _finding_json(f: Finding) -> dict[str, Any]:
 
 
 def as_of_text(
-    result: CaseReplay, register: PupilRegister, calendar: SchoolCalendar, minimum: int
+    result: CaseReplay, register: PupilMarkHistory, calendar: SchoolCalendar, minimum: int
 ) -> str:
     """The case exactly as it stood at ``result.as_of``, with the register as known then."""
     assert result.as_of is not None

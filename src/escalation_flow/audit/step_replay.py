@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from escalation_flow.audit.knowledge import NOW, Cut, MarkChange, PupilRegister
+from escalation_flow.audit.knowledge import NOW, Cut, MarkChange, PupilMarkHistory
 from escalation_flow.audit.quiet_days import Evenings, end_of_day
 from escalation_flow.audit.steps import (
     ACTION,
@@ -84,7 +84,7 @@ class ReplayInputs:
     history: Sequence[HistoryRecord]
     flows: Mapping[str, Flow]  # by version
     calendar: SchoolCalendar
-    register: PupilRegister
+    register: PupilMarkHistory
     #: the school days evaluated and when (None: unknown; quiet evenings are then checked only
     #: between the case's records)
     evenings: Evenings | None = None

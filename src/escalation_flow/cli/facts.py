@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -24,10 +24,10 @@ _WHOLE = {Unit.SESSIONS, Unit.SCHOOL_DAYS, Unit.FLAG, Unit.NUMBER}
 
 
 @dataclass(frozen=True)
-class _Register:
-    """What the facts are computed from, wherever it came from."""
+class _MarksSource:
+    """The marks, calendar and roster the facts are computed from, and where they came from."""
 
-    source: str
+    origin: str  # a file's path or "the database"
     marks: MarkTable
     calendar: SchoolCalendar
     roster: Roster | None
@@ -113,18 +113,18 @@ def facts(
 
     now = SystemClock().now()
     instant = _instant(known_at)
-    register = _register(calendar_paths, marks_path, roster_path, school)
-    day = _school_day(register.calendar, as_of.date())
-    values = _pupil_facts(register, pupil, day, instant, now, min_ytd, min_window)
-    _note_unknown_recorded_at(_only(register.marks, pupil), instant, now)
+    source = _marks_source(calendar_paths, marks_path, roster_path, school)
+    day = _school_day(source.calendar, as_of.date())
+    values = _pupil_facts(source, pupil, day, instant, now, min_ytd, min_window)
+    _note_unknown_recorded_at(_only(source.marks, pupil), instant, now)
     if as_json:
         click.echo(json.dumps(json_values(values), indent=2))
     else:
-        click.echo(_table(register, pupil, day, instant, values))
+        click.echo(_table(source, pupil, day, instant, values))
 
 
 def _pupil_facts(
-    register: _Register,
+    source: _MarksSource,
     pupil: str,
     day: int,
     known_at: datetime | None,
@@ -136,25 +136,25 @@ def _pupil_facts(
     from escalation_flow.core.facts import facts_as_of
     from escalation_flow.core.register import AssumeRecordedAt, register_as_known_at
 
-    marks = _only(register.marks, pupil)
-    roster = register.roster
+    marks = _only(source.marks, pupil)
+    roster = source.roster
     on_roster = roster is not None and pupil in roster.pupils
     if not len(marks) and not on_roster:
         raise NotFoundError(
-            f"pupil {pupil!r} has no marks at school {register.marks.school!r} in {register.source}"
+            f"pupil {pupil!r} has no marks at school {source.marks.school!r} in {source.origin}"
         )
     if roster is not None:
         roster = Roster(roster.school, {p: r for p, r in roster.pupils.items() if p == pupil})
     grid = register_as_known_at(
         marks,
-        register.calendar,
+        source.calendar,
         known_at=known_at,
         unknown_recorded_at=AssumeRecordedAt(now),
         roster=roster,
     )
     table = facts_as_of(
         grid,
-        register.calendar,
+        source.calendar,
         day,
         min_possible_sessions_ytd=min_ytd,
         min_possible_sessions_window=min_window,
@@ -178,9 +178,9 @@ def json_values(values: Mapping[str, float]) -> dict[str, Any]:
 # -- where the register comes from ---------------------------------------------------------------
 
 
-def _register(
+def _marks_source(
     calendar_paths: Sequence[Path], marks_path: Path | None, roster_path: Path | None, school: str
-) -> _Register:
+) -> _MarksSource:
     if calendar_paths or marks_path:
         if not calendar_paths or marks_path is None:
             raise InputError("give both --calendar and --marks, or neither (to use the database)")
@@ -192,22 +192,22 @@ def _register(
 
 def _from_files(
     calendar_paths: Sequence[Path], marks_path: Path, roster_path: Path | None, school: str
-) -> _Register:
+) -> _MarksSource:
     from escalation_flow.adapters.calendar_files import load_calendar
-    from escalation_flow.adapters.register_files import read_marks, read_roster
+    from escalation_flow.adapters.register_files import OneCalendar, read_marks, read_roster
 
     calendar = load_calendar(list(calendar_paths))
-    result = read_marks(marks_path, _EveryKey(calendar))
+    result = read_marks(marks_path, OneCalendar(calendar))
     if school not in result.tables:
         found = ", ".join(sorted(result.tables)) or "none"
         raise NotFoundError(f"school {school!r} has no marks in {marks_path} (schools: {found})")
     roster = None
     if roster_path is not None:
         roster = read_roster(roster_path, set(result.tables)).get(school, Roster(school))
-    return _Register(str(marks_path), result.tables[school], calendar, roster)
+    return _MarksSource(str(marks_path), result.tables[school], calendar, roster)
 
 
-def _from_store(school: str) -> _Register:
+def _from_store(school: str) -> _MarksSource:
     from escalation_flow.adapters.store import Store
     from escalation_flow.adapters.trust_files import load_trust
     from escalation_flow.settings import load_settings
@@ -223,26 +223,7 @@ def _from_store(school: str) -> _Register:
         roster = store.load_roster(school_id)
     finally:
         store.dispose()
-    return _Register("the database", marks, calendar, roster)
-
-
-class _EveryKey(Mapping[str, SchoolCalendar]):
-    """One calendar for whatever school the marks file names."""
-
-    def __init__(self, calendar: SchoolCalendar) -> None:
-        self._calendar = calendar
-
-    def __getitem__(self, key: str) -> SchoolCalendar:
-        return self._calendar
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
+    return _MarksSource("the database", marks, calendar, roster)
 
 
 def _only(marks: MarkTable, pupil: str) -> MarkTable:
@@ -305,15 +286,15 @@ def _note_unknown_recorded_at(marks: MarkTable, known_at: datetime | None, now: 
 
 
 def _table(
-    register: _Register,
+    source: _MarksSource,
     pupil: str,
     day: int,
     known_at: datetime | None,
     values: Mapping[str, float],
 ) -> str:
-    as_of = register.calendar.school_days[day].isoformat()
+    as_of = source.calendar.school_days[day].isoformat()
     known = f"as known at {known_at.isoformat()}" if known_at else "every mark known"
-    head = f"{pupil} at {register.marks.school}, end of {as_of} ({known}; {register.source})"
+    head = f"{pupil} at {source.marks.school}, end of {as_of} ({known}; {source.origin})"
     rows = [(name, _shown(name, value), REGISTER_FACTS[name]) for name, value in values.items()]
     width = max(len(name) for name, _, _ in rows)
     value_width = max(len(shown) for _, shown, _ in rows)

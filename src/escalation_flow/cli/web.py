@@ -167,7 +167,8 @@ def _store_and_trust() -> Iterator[tuple[Store, Trust]]:
 def _grants(
     trust: Trust, roles: tuple[str, ...], schools: tuple[str, ...], year_groups: tuple[str, ...]
 ) -> list[Grant]:
-    from escalation_flow.core.access import Grant, StaffRole, check_grant
+    from escalation_flow.core.access import HELD_ROLES, Grant, check_grant, staff_role
+    from escalation_flow.core.definition import Role
 
     problems: list[Problem] = []
     keys: list[str] = []
@@ -179,12 +180,12 @@ def _grants(
     grants: list[Grant] = []
     for role_name in roles:
         try:
-            role = StaffRole(role_name)
+            role = staff_role(role_name)
         except ValueError:
-            known = ", ".join(r.value for r in StaffRole)
+            known = ", ".join(r.value for r in HELD_ROLES)
             problems.append(Problem("--role", None, None, f"{role_name!r}: not one of {known}"))
             continue
-        years = frozenset(year_groups) if role is StaffRole.CLASS_TEACHER else None
+        years = frozenset(year_groups) if role is Role.CLASS_TEACHER else None
         # No --school: a trust-wide grant; schools given but unknown are reported above.
         places: list[str | None] = list(keys) if schools else [None]
         for place in places:
@@ -194,7 +195,7 @@ def _grants(
                 problems.append(Problem("--role", None, None, f"{role_name}: {why}"))
             else:
                 grants.append(grant)
-    if year_groups and StaffRole.CLASS_TEACHER.value not in roles:
+    if year_groups and Role.CLASS_TEACHER.value not in roles:
         problems.append(Problem("--year-group", None, None, "only class teachers take year groups"))
     if problems:
         raise InputError("cannot add this member of staff", sorted(set(problems)))

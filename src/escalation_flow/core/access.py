@@ -23,40 +23,48 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeAlias
 
 from escalation_flow.core.definition import Role
 
 
-class StaffRole(StrEnum):
-    """Roles a member of staff can hold (a subset of the flows' task roles, and two of our own)."""
+class ServiceRole(StrEnum):
+    """Roles the service adds to the flows' task roles: held by staff, never given a task."""
 
-    CLASS_TEACHER = "class_teacher"
-    ATTENDANCE_LEAD = "attendance_lead"
-    ADMIN_STAFF = "admin_staff"
-    HEADTEACHER = "headteacher"
-    HEAD_OF_ACADEMY = "head_of_academy"
-    FAMILY_LIAISON_OFFICER = "family_liaison_officer"
-    CHILD_FAMILY_SUPPORT_WORKER = "child_family_support_worker"
-    SENCO = "senco"
-    WELLBEING_LEAD = "wellbeing_lead"
-    PASTORAL_MANAGER = "pastoral_manager"
-    DESIGNATED_SAFEGUARDING_LEAD = "designated_safeguarding_lead"
-    #: a school's attendance team, or (no school given) the trust's central team
-    ATTENDANCE_TEAM = "attendance_team"
     #: reads everything it is granted, changes nothing
     AUDITOR = "auditor"
 
 
+#: A role a member of staff holds: one of the flows' task roles (``Role``; ``attendance_team``
+#: held with no school is the trust's central team), or one the service adds (``ServiceRole``).
+StaffRole: TypeAlias = Role | ServiceRole
+#: Flow task roles nobody holds: the school records what the local authority does.
+NOT_HELD: frozenset[Role] = frozenset({Role.LOCAL_AUTHORITY})
+#: Every role a member of staff can hold, in the order they are listed to people.
+HELD_ROLES: tuple[StaffRole, ...] = (*(r for r in Role if r not in NOT_HELD), *ServiceRole)
+_HELD_BY_NAME: dict[str, StaffRole] = {r.value: r for r in HELD_ROLES}
+
+
+def staff_role(name: str) -> StaffRole:
+    """The role called ``name``; ValueError when no member of staff can hold it."""
+    try:
+        return _HELD_BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"{name!r} is not a role staff hold") from None
+
+
 #: Roles that may be held either at one school or across the trust (no school).
-EITHER_ROLES = frozenset({StaffRole.ATTENDANCE_TEAM, StaffRole.AUDITOR})
+EITHER_ROLES: frozenset[StaffRole] = frozenset({Role.ATTENDANCE_TEAM, ServiceRole.AUDITOR})
 #: Leaders who may complete any task of their school and approve its letters.
-LEADERS = frozenset({StaffRole.ATTENDANCE_LEAD, StaffRole.HEADTEACHER, StaffRole.HEAD_OF_ACADEMY})
+LEADERS: frozenset[StaffRole] = frozenset(
+    {Role.ATTENDANCE_LEAD, Role.HEADTEACHER, Role.HEAD_OF_ACADEMY}
+)
 #: Flow task roles a staff role also covers.
 _ALSO_COVERS: dict[str, frozenset[str]] = {
     # The lead leads the school's attendance team and records what the local authority does.
-    StaffRole.ATTENDANCE_LEAD: frozenset({Role.ATTENDANCE_TEAM.value, Role.LOCAL_AUTHORITY.value}),
-    StaffRole.HEADTEACHER: frozenset({Role.HEAD_OF_ACADEMY.value}),
-    StaffRole.HEAD_OF_ACADEMY: frozenset({Role.HEADTEACHER.value}),
+    Role.ATTENDANCE_LEAD: frozenset({Role.ATTENDANCE_TEAM.value, Role.LOCAL_AUTHORITY.value}),
+    Role.HEADTEACHER: frozenset({Role.HEAD_OF_ACADEMY.value}),
+    Role.HEAD_OF_ACADEMY: frozenset({Role.HEADTEACHER.value}),
 }
 
 ROLE_TITLES: dict[str, str] = {
@@ -101,7 +109,7 @@ class Grant:
     def describe(self) -> str:
         title = role_title(self.role)
         if self.school is None:
-            trust = "Trust attendance team" if self.role is StaffRole.ATTENDANCE_TEAM else title
+            trust = "Trust attendance team" if self.role is Role.ATTENDANCE_TEAM else title
             return f"{trust}, every school"
         years = f" (years {', '.join(sorted(self.year_groups))})" if self.year_groups else ""
         return f"{title} at {self.school}{years}"
@@ -111,15 +119,15 @@ def check_grant(grant: Grant) -> str | None:
     """Why a grant cannot be held, or None when it can."""
     if grant.role not in EITHER_ROLES and grant.school is None:
         return f"{grant.role} is held at a school: give --school"
-    if grant.year_groups is not None and grant.role is not StaffRole.CLASS_TEACHER:
+    if grant.year_groups is not None and grant.role is not Role.CLASS_TEACHER:
         return "only class teachers are limited to year groups"
-    if grant.role is StaffRole.CLASS_TEACHER and not grant.year_groups:
+    if grant.role is Role.CLASS_TEACHER and not grant.year_groups:
         return "a class teacher needs the year groups they teach (--year-group)"
     return None
 
 
 def _trust_team(grant: Grant) -> bool:
-    return grant.role is StaffRole.ATTENDANCE_TEAM and grant.school is None
+    return grant.role is Role.ATTENDANCE_TEAM and grant.school is None
 
 
 @dataclass(frozen=True)
@@ -166,9 +174,9 @@ class Principal:
         for g in self.grants:
             if not g.covers_school(school):
                 continue
-            if g.role is StaffRole.DESIGNATED_SAFEGUARDING_LEAD:
+            if g.role is Role.DESIGNATED_SAFEGUARDING_LEAD:
                 return True
-            if g.role is StaffRole.ATTENDANCE_TEAM and g.school is None:
+            if g.role is Role.ATTENDANCE_TEAM and g.school is None:
                 return True
         return False
 
@@ -178,14 +186,16 @@ class Principal:
         """The flow task roles whose tasks at ``school`` are this person's to do."""
         roles: set[str] = set()
         for g in self.grants:
-            if g.role is StaffRole.AUDITOR or not g.covers_school(school):
+            if g.role is ServiceRole.AUDITOR or not g.covers_school(school):
                 continue
             roles.add(g.role.value)
             roles |= _ALSO_COVERS.get(g.role, frozenset())
         return frozenset(roles)
 
     def can_write(self, school: str) -> bool:
-        return any(g.covers_school(school) and g.role is not StaffRole.AUDITOR for g in self.grants)
+        return any(
+            g.covers_school(school) and g.role is not ServiceRole.AUDITOR for g in self.grants
+        )
 
     def is_leader(self, school: str) -> bool:
         return any(
@@ -195,7 +205,7 @@ class Principal:
     def is_mine(self, school: str, role: str, year_group: str | None) -> bool:
         """A task for ``role`` about a pupil in ``year_group`` is on this person's worklist."""
         for g in self.grants:
-            if g.role is StaffRole.AUDITOR or not g.covers_pupil(school, year_group):
+            if g.role is ServiceRole.AUDITOR or not g.covers_pupil(school, year_group):
                 continue
             if role == g.role.value or role in _ALSO_COVERS.get(g.role, frozenset()):
                 return True

@@ -1,6 +1,6 @@
 """The engine: what happens to one case, given the flow, the facts and the time.
 
-``evaluate(ctx, case, env, now, stimulus)`` is pure: no database, scheduler, logger or clock.
+``decide(ctx, case, env, now, stimulus)`` is pure: no database, scheduler, logger or clock.
 It returns the decisions to record, in order; ``core.case.apply`` folds them into the case.
 
 Stimuli and what they do:
@@ -13,54 +13,46 @@ Stimuli and what they do:
 - ``action`` (staff completed a task or recorded an event): recorded, then the transitions for
   that task (with its outcome) or event are tried.
 
-Leaving a state cancels its timers and supersedes its open tasks; entering one creates its tasks
-and arms its timers, with due dates counted on the school calendar.
+Moving the case is ``core/state_moves.py``'s (a one-way dependency): leaving a state cancels
+its timers and supersedes its open tasks; entering one creates its tasks and arms its timers,
+with due dates counted on the school calendar.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from typing import Any
-
-from escalation_flow.core.case import CLOSED, ESCALATION, NO_CASE, Case, apply
+from escalation_flow.core.case import CLOSED, ESCALATION, NO_CASE, Case
 from escalation_flow.core.context import Context, Moment
 from escalation_flow.core.decisions import (
     CaseClosed,
-    CaseOpened,
     Decision,
     EventRecorded,
-    FactValue,
     Reason,
-    StageEntered,
     StageOverridden,
-    StateEntered,
     Stimulus,
     TaskCompleted,
-    TaskCreated,
     TaskSuperseded,
-    TimerArmed,
-    TimerCancelled,
     TimerFired,
 )
-from escalation_flow.core.definition import (
-    DAILY,
-    TERM_END,
-    Approval,
-    Stage,
-    Task,
-    Timer,
-    Transition,
-)
+from escalation_flow.core.definition import DAILY, TERM_END, Stage
 from escalation_flow.core.due_dates import due_date
-from escalation_flow.core.guards import Guard
+from escalation_flow.core.state_moves import (
+    Decided,
+    Env,
+    choose,
+    enter,
+    facts_named,
+    follow,
+    goto,
+    leave,
+    opened,
+    take,
+    task_created,
+)
 from escalation_flow.errors import ActionError
 
 # ``Context``, ``Moment`` and ``due_date`` live in their own modules; the service still imports
 # them from here.
 __all__ = ["Context", "Moment", "decide", "due_date", "escalation_target"]
-
-Env = Mapping[str, Any]
 
 
 def decide(
@@ -70,7 +62,7 @@ def decide(
 
     ``core.evaluation.evaluate`` is the one caller: it builds ``env`` (the pupil's facts, and a
     firing review timer's) the same way for the daemon, the backtest and replay."""
-    out = _Decided(case)
+    out = Decided(case)
     if stimulus.kind == "daily":
         screened = stimulus.extra.get("screened_stage")
         if not _escalate(ctx, out, env, now, screened):
@@ -104,7 +96,7 @@ def escalation_target(ctx: Context, env: Env, current_stage: int) -> Stage | Non
 # -- the stimuli ---------------------------------------------------------------------------------
 
 
-def _escalate(ctx: Context, out: _Decided, env: Env, now: Moment, screened: int | None) -> bool:
+def _escalate(ctx: Context, out: Decided, env: Env, now: Moment, screened: int | None) -> bool:
     """Enter the highest stage whose entry holds, if above the case's. ``screened``: that stage's
     number as the day's vectorised screen found it (0: none), sparing the guards a second run."""
     current = out.case.stage if out.case.is_open else 0
@@ -120,18 +112,18 @@ def _escalate(ctx: Context, out: _Decided, env: Env, now: Moment, screened: int 
         trigger=ESCALATION,
         criterion=",".join(cid for cid, _ in held) or None,
         guard=guard,
-        facts=_facts_named(ctx, env, tuple(g for _, g in held)),
+        facts=facts_named(ctx, env, tuple(g for _, g in held)),
         quote=_criteria_quote(target, {cid for cid, _ in held}),
     )
     assert target.initial is not None  # escalating stages always have one (checked on load)
-    _goto(ctx, out, env, now, target.full_name(target.initial), reason)
+    goto(ctx, out, env, now, target.full_name(target.initial), reason)
     return True
 
 
-def _listen(ctx: Context, out: _Decided, env: Env, now: Moment, trigger: str) -> None:
+def _listen(ctx: Context, out: Decided, env: Env, now: Moment, trigger: str) -> None:
     """A day or a term ends: the state's transitions for it, else its recurring tasks."""
     state = out.case.state
-    _follow(ctx, out, env, now, trigger, None)
+    follow(ctx, out, env, now, trigger, None)
     if out.case.state != state or not out.case.is_open:
         return
     for recurring in ctx.flow.state(state).state.recurring:
@@ -141,17 +133,17 @@ def _listen(ctx: Context, out: _Decided, env: Env, now: Moment, trigger: str) ->
             out.emit(task_created(ctx, recurring.task, now, out.case.task_serial + 1))
 
 
-def _fire(ctx: Context, out: _Decided, env: Env, now: Moment, timer_key: str) -> None:
+def _fire(ctx: Context, out: Decided, env: Env, now: Moment, timer_key: str) -> None:
     armed = next((t for t in out.case.timers if t.key == timer_key), None)
     if armed is None:
         return  # already fired or cancelled: firing twice does nothing
     out.emit(
         TimerFired(on=now.on, at=now.at, timer_key=armed.key, timer=armed.timer, due=armed.due)
     )
-    _follow(ctx, out, env, now, armed.timer, None)
+    follow(ctx, out, env, now, armed.timer, None)
 
 
-def _act(ctx: Context, out: _Decided, env: Env, now: Moment, stimulus: Stimulus) -> None:
+def _act(ctx: Context, out: Decided, env: Env, now: Moment, stimulus: Stimulus) -> None:
     name, by = stimulus.name, stimulus.by or "unknown"
     task = out.case.open_task_named(name) if out.case.is_open else None
     if task is not None:
@@ -167,7 +159,7 @@ def _act(ctx: Context, out: _Decided, env: Env, now: Moment, stimulus: Stimulus)
                 note=stimulus.note,
             )
         )
-        _follow(ctx, out, env, now, task.task, outcome)
+        follow(ctx, out, env, now, task.task, outcome)
         return
     event = next((e for e in ctx.flow.definition.events if e.id == name), None)
     if event is None:
@@ -176,20 +168,20 @@ def _act(ctx: Context, out: _Decided, env: Env, now: Moment, stimulus: Stimulus)
         raise ActionError(
             f"{name}: outcome {stimulus.outcome!r} is not one of {', '.join(event.outcomes)}"
         )
-    chosen = _choose(ctx, out.case, env, name, stimulus.outcome)
+    chosen = choose(ctx, out.case, env, name, stimulus.outcome)
     if chosen is not None and not out.case.is_open:
         # the event opens the case (e.g. a safeguarding concern): it belongs inside it
-        out.emit(_opened(ctx, now))
+        out.emit(opened(ctx, now))
     out.emit(
         EventRecorded(
             on=now.on, at=now.at, event=name, by=by, outcome=stimulus.outcome, note=stimulus.note
         )
     )
     if chosen is not None:
-        _take(ctx, out, env, now, name, chosen)
+        take(ctx, out, env, now, name, chosen)
 
 
-def _reconsider(ctx: Context, out: _Decided, env: Env, now: Moment) -> None:
+def _reconsider(ctx: Context, out: Decided, env: Env, now: Moment) -> None:
     """Earlier marks changed. If what led the case into its state (the stage's entry criteria,
     or the guard of the transition taken) no longer holds on the amended register:
 
@@ -208,33 +200,33 @@ def _reconsider(ctx: Context, out: _Decided, env: Env, now: Moment) -> None:
         guard = ctx.flow.guards.get(case.entered_by)
     if guard is None or guard.holds(env):
         return
-    facts = _facts_named(ctx, env, (guard,))
+    facts = facts_named(ctx, env, (guard,))
     shown = ", ".join(f"{k}={v}" for k, v in facts if v is not None)
     why = f"marks amended: {guard.source} no longer holds ({shown})"
     if case.acted_in_state == 0:
         reason = Reason(trigger="amended", guard=guard.source, facts=facts, quote=why)
         if case.previous_state in (NO_CASE, CLOSED):
-            _leave(out, now, why)
+            leave(out, now, why)
             out.emit(CaseClosed(on=now.on, at=now.at, reason=reason))
         else:
-            _goto(ctx, out, env, now, case.previous_state, reason, returning=True, why=why)
+            goto(ctx, out, env, now, case.previous_state, reason, returning=True, why=why)
         return
     for task in case.tasks:
         if task.approval:
             out.emit(TaskSuperseded(on=now.on, at=now.at, task_key=task.key, task=task.task, why=why))
 
 
-def _override(ctx: Context, out: _Decided, env: Env, now: Moment, stimulus: Stimulus) -> None:
+def _override(ctx: Context, out: Decided, env: Env, now: Moment, stimulus: Stimulus) -> None:
     """A professional judgement: put the case in a stage (its initial state) or close it."""
     number = int(stimulus.extra["stage"])
     target = CLOSED if number == 0 else ctx.flow.resolve(f"stage_{number}")
-    _leave(out, now, f"stage overridden by {stimulus.by}")
+    leave(out, now, f"stage overridden by {stimulus.by}")
     if target == CLOSED:
         reason = Reason(trigger="override", quote=stimulus.note)
         out.emit(CaseClosed(on=now.on, at=now.at, reason=reason))
         return
     if not out.case.is_open:
-        out.emit(_opened(ctx, now))
+        out.emit(opened(ctx, now))
     out.emit(
         StageOverridden(
             on=now.on,
@@ -246,163 +238,10 @@ def _override(ctx: Context, out: _Decided, env: Env, now: Moment, stimulus: Stim
             reason_text=stimulus.note or "",
         )
     )
-    _enter(ctx, out, env, now, target)
-
-
-# -- moving between states -------------------------------------------------------------------------
-
-
-def _follow(
-    ctx: Context, out: _Decided, env: Env, now: Moment, trigger: str, outcome: str | None
-) -> None:
-    """Take the first transition for ``trigger`` (and ``outcome``) whose guard holds."""
-    chosen = _choose(ctx, out.case, env, trigger, outcome)
-    if chosen is not None:
-        _take(ctx, out, env, now, trigger, chosen)
-
-
-def _take(
-    ctx: Context, out: _Decided, env: Env, now: Moment, trigger: str, chosen: tuple[Transition, str]
-) -> None:
-    transition, target = chosen
-    if transition.when:
-        guard: str | None = transition.when
-        facts = _facts_named(ctx, env, (ctx.flow.guard(transition.when),))
-    else:
-        # "otherwise": the record says which guards did not hold, and on what figures
-        failed = _passed_over(ctx, out.case, trigger, transition)
-        guard = f"otherwise: not ({' or '.join(failed)})" if failed else None
-        facts = _facts_named(ctx, env, tuple(ctx.flow.guard(w) for w in failed))
-    reason = Reason(
-        trigger=trigger, criterion=transition.outcome, guard=guard, facts=facts,
-        quote=transition.quote,
-    )
-    _goto(ctx, out, env, now, target, reason)
-
-
-def _passed_over(ctx: Context, case: Case, trigger: str, taken: Transition) -> list[str]:
-    """The guards of the entries for ``trigger`` tried before ``taken`` (they did not hold)."""
-    if case.state not in ctx.flow.states:
-        return []  # a case an ``anywhere`` move is opening: no state yet, nothing passed over
-    failed: list[str] = []
-    for t in ctx.machine.entries(case.state, trigger):
-        if t is taken:
-            break
-        if t.when:
-            failed.append(t.when)
-    return failed
-
-
-def _choose(
-    ctx: Context, case: Case, env: Env, trigger: str, outcome: str | None
-) -> tuple[Transition, str] | None:
-    """The flow's state machine answers (for a pupil without an open case: its ``anywhere``)."""
-    move = ctx.machine.next_state(case.state if case.is_open else NO_CASE, trigger, env, outcome)
-    return None if move is None else (move.entry, move.target)
-
-
-def _goto(
-    ctx: Context, out: _Decided, env: Env, now: Moment, target: str, reason: Reason,
-    *, returning: bool = False, why: str | None = None,
-) -> None:
-    if target == CLOSED:
-        if out.case.is_open:
-            _leave(out, now, "case closed")
-            out.emit(CaseClosed(on=now.on, at=now.at, reason=reason))
-        return
-    ref = ctx.flow.state(target)
-    _leave(out, now, why or f"moved to {target}")
-    if not out.case.is_open:
-        out.emit(_opened(ctx, now))
-    if ref.stage.number != out.case.stage:
-        out.emit(
-            StageEntered(
-                on=now.on,
-                at=now.at,
-                stage=ref.stage.number,
-                state=target,
-                from_stage=out.case.stage,
-                reason=reason,
-            )
-        )
-    else:
-        out.emit(
-            StateEntered(
-                on=now.on, at=now.at, state=target, from_state=out.case.state, reason=reason
-            )
-        )
-    _enter(ctx, out, env, now, target, returning=returning)
-
-
-def _opened(ctx: Context, now: Moment) -> CaseOpened:
-    return CaseOpened(on=now.on, at=now.at, flow=ctx.flow.id, flow_version=ctx.flow.version)
-
-
-def _leave(out: _Decided, now: Moment, why: str) -> None:
-    for timer in out.case.timers:
-        out.emit(
-            TimerCancelled(on=now.on, at=now.at, timer_key=timer.key, timer=timer.timer, why=why)
-        )
-    for task in out.case.tasks:
-        out.emit(TaskSuperseded(on=now.on, at=now.at, task_key=task.key, task=task.task, why=why))
-
-
-def _enter(
-    ctx: Context, out: _Decided, env: Env, now: Moment, target: str, *, returning: bool = False
-) -> None:
-    state = ctx.flow.state(target).state
-    for task in state.tasks:
-        if returning and out.case.count_of(task.id):
-            continue  # back in a state after an amendment: what was done stays done
-        if task.when is None or ctx.flow.guard(task.when).holds(env):
-            out.emit(task_created(ctx, task, now, out.case.task_serial + 1))
-    for timer in state.timers:
-        out.emit(timer_armed(ctx, timer, now, out.case.timer_serial + 1))
-
-
-def task_created(ctx: Context, task: Task, now: Moment, serial: int) -> TaskCreated:
-    return TaskCreated(
-        on=now.on,
-        at=now.at,
-        task_key=f"{task.id}#{serial}",
-        task=task.id,
-        role=task.role.value,
-        kind=task.kind.value,
-        due=ctx.due(now.on, task.due, for_timer=False),
-        approval=task.approval is Approval.REQUIRED,
-        template=task.template,
-        outcomes=task.outcomes,
-    )
-
-
-def timer_armed(ctx: Context, timer: Timer, now: Moment, serial: int) -> TimerArmed:
-    due = ctx.due(now.on, timer.after, for_timer=True)
-    fire_at, rule = ctx.firing(timer, due)
-    return TimerArmed(
-        on=now.on,
-        at=now.at,
-        timer_key=f"{timer.id}#{serial}",
-        timer=timer.id,
-        due=due,
-        fire_at=fire_at,
-        rule=rule,
-        calendar_version=ctx.calendar.version,
-    )
+    enter(ctx, out, env, now, target)
 
 
 # -- small helpers ---------------------------------------------------------------------------------
-
-
-class _Decided:
-    """Decisions so far, and the case as they leave it (so serials and state stay right)."""
-
-    def __init__(self, case: Case) -> None:
-        self.case = case
-        self.decisions: list[Decision] = []
-
-    def emit(self, decision: Decision) -> None:
-        self.decisions.append(decision)
-        self.case = apply(self.case, decision)
 
 
 def _task_outcome(task: str, outcomes: tuple[str, ...], given: str | None) -> str:
@@ -421,21 +260,6 @@ def _no_such_action(ctx: Context, case: Case, name: str) -> str:
         open_tasks = ", ".join(t.task for t in case.tasks) or "none"
         return f"{name}: no such task is open for this pupil (open tasks: {open_tasks})"
     return f"{name}: not a task or event of flow {ctx.flow.id}"
-
-
-def _facts_named(
-    ctx: Context, env: Env, guards: tuple[Guard, ...]
-) -> tuple[tuple[str, FactValue], ...]:
-    return tuple((n, _plain(env.get(n))) for n in ctx.reason_names(guards))
-
-
-def _plain(value: Any) -> FactValue:
-    if value is None or isinstance(value, str):
-        return value
-    f = float(value)
-    if math.isnan(f):
-        return None
-    return int(f) if f.is_integer() else round(f, 4)
 
 
 def _criteria_quote(stage: Stage, held: set[str]) -> str | None:

@@ -1,7 +1,7 @@
 """What a letter says about one pupil, and how its figures, dates and times are written.
 
 Pure: no templates, no files, no clock. The service builds a ``LetterContext`` from the case and
-the facts it was decided on (``figures_from_facts``), and ``adapters.letters`` renders it.
+the facts it was decided on (``figures_from_facts``), and ``adapters.letter_rendering`` renders it.
 
 Errors::
 

@@ -38,7 +38,7 @@ from escalation_flow.ports import (
 )
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.events import log_written
-from escalation_flow.service.letters import Prepared, prepare_letters
+from escalation_flow.service.letter_preparation import Prepared, prepare_letters
 from escalation_flow.service.register import Register, SchoolSetup
 from escalation_flow.service.versions import (
     CasesByVersion,

@@ -18,7 +18,7 @@ from escalation_flow.core.decisions import (
     TimerFired,
 )
 from escalation_flow.ports import CaseChange, Written
-from escalation_flow.service.letters import Prepared
+from escalation_flow.service.letter_preparation import Prepared
 
 
 def log_written(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from escalation_flow.errors import ConflictError
 from escalation_flow.ports import LETTER_APPROVED, LETTER_PREPARED, AuditNote, Record
 from escalation_flow.service.context import ServiceContext
-from escalation_flow.service.letters import pdf_of
+from escalation_flow.service.letter_preparation import pdf_of
 from escalation_flow.service.views import LetterView
 from escalation_flow.staff_ids import staff_id
 

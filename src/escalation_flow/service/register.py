@@ -14,7 +14,7 @@ from escalation_flow.adapters.trust_files import SchoolConfig
 from escalation_flow.core.calendar import DEFAULT_REGISTERS_CLOSE, SchoolCalendar
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.engine import Context
-from escalation_flow.core.facts import FactTable, facts_from_counts
+from escalation_flow.core.facts import FactTable, KnownFacts
 from escalation_flow.core.marks import Roster
 from escalation_flow.core.register import RegisterGrid
 from escalation_flow.core.school_day import BoolArray, SchoolCases
@@ -80,15 +80,21 @@ class SchoolSetup:
 
 
 @dataclass
-class Register:
-    """One school's register as known at ``known_at``, counted through school day ``through``."""
+class RegisterAsKnown:
+    """One school's register as known at an instant (``load``'s ``known_at``: the service's now),
+    with its running counts through a school day, and the facts they give."""
 
     setup: SchoolSetup
     grid: RegisterGrid
     counts: CumulativeCounts
     roster: Roster
-    _facts: dict[tuple[int, int], FactTable] = field(default_factory=dict)
     _derived: dict[tuple[str, int], Any] = field(default_factory=dict)
+
+    @cached_property
+    def known(self) -> KnownFacts:
+        """The facts of this reading, asked for as a flow version counts them (core's one way,
+        shared with the pages and replay)."""
+        return KnownFacts(self.counts)
 
     @classmethod
     def load(
@@ -98,7 +104,7 @@ class Register:
         known_at: datetime,
         through: int,
         read: SchoolRead | None = None,
-    ) -> Register:
+    ) -> RegisterAsKnown:
         """The register as known at ``known_at``, counted through school day ``through``;
         ``read``: already read (``store.register_reader()``, never ``store.load_marks``)."""
         if read is None:
@@ -115,14 +121,8 @@ class Register:
         """Facts at the end of school day ``day`` (before the first day: the first day's), as
         ``flow`` counts them (default: the school's current flow; an earlier version that open
         cases still run under may ask a different minimum of sessions for a percentage)."""
-        day = max(day, 0)
         minimum = (flow or self.setup.flow).definition.min_possible_sessions
-        key = (day, minimum)
-        if key not in self._facts:
-            self._facts[key] = facts_from_counts(
-                self.counts, day, min_possible_sessions_ytd=minimum
-            )
-        return self._facts[key]
+        return self.known.at(day, minimum)
 
     def derived(self, name: str, day: int, build: Callable[[], T]) -> T:
         """A figure derived from the register for a day, built once (letters' raw percentages)."""
@@ -136,6 +136,12 @@ class Register:
         """What a timer or a staff action on school day ``day`` is decided on: the facts at the
         end of the previous school day (on the calendar's first day, that day's)."""
         return self.facts(day - 1 if day > 0 else 0, flow)
+
+
+#: The old name, still imported by ``service/days.py``, ``service/staff.py`` and
+#: ``service/letter_preparation.py`` (being changed by others now): they move to ``RegisterAsKnown`` when
+#: they are next edited, and this goes.
+Register = RegisterAsKnown
 
 
 def year_start(calendar: SchoolCalendar, day: int) -> date:

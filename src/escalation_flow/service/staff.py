@@ -35,7 +35,7 @@ from escalation_flow.ports import (
 )
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.events import log_written
-from escalation_flow.service.letters import prepare_letters
+from escalation_flow.service.letter_preparation import prepare_letters
 from escalation_flow.service.queries import Queries
 from escalation_flow.service.register import Register
 from escalation_flow.service.versions import version_of

@@ -9,6 +9,10 @@ from typing import Any
 
 from escalation_flow.core.decisions import Decision
 
+# One record of a letter for the command line and the pages, declared with the pages' read
+# models (the store fills it for both).
+from escalation_flow.ports import LetterView as LetterView
+
 
 @dataclass(frozen=True)
 class DayReport:
@@ -135,25 +139,6 @@ class CaseView:
     pending_timers: tuple[TimerView, ...]
     #: seq of history records whose hash chain does not hold (empty: intact)
     broken_chain: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class LetterView:
-    id: int
-    task_id: int
-    case_id: int
-    school: str
-    pupil: str
-    template: str
-    status: str
-    html: str
-    has_pdf: bool
-    prepared_at: datetime
-    approval_needed: bool
-    approved_by: str | None = None
-    approved_at: datetime | None = None
-    sent_by: str | None = None
-    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True)

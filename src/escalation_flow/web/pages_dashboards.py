@@ -22,7 +22,7 @@ from escalation_flow.web.auth import require_user
 from escalation_flow.web.plan_words import stage_name
 from escalation_flow.web.readable import readable_school
 from escalation_flow.web.safeguarding import safeguarding_stages, safeguarding_states
-from escalation_flow.web.school_data import SchoolRegister, flow_of, register_of, school_name
+from escalation_flow.web.school_data import SchoolAsOf, flow_of, register_of, school_name
 from escalation_flow.web.webapp import WebApp, web_of
 
 SHOWN = 12  # pupils listed per problem before "and N more"
@@ -145,7 +145,7 @@ def _school_context(web: WebApp, user: Principal, key: str) -> dict[str, Any]:
     }
 
 
-def _case_detail(register: SchoolRegister, case: OpenCase, flow: Flow) -> str:
+def _case_detail(register: SchoolAsOf, case: OpenCase, flow: Flow) -> str:
     """Attendance as the case's flow version counts it, and since when the case is open."""
     facts = register.facts_of(case.pupil, flow) or {}
     pct = facts.get("attendance_pct", math.nan)
@@ -154,26 +154,26 @@ def _case_detail(register: SchoolRegister, case: OpenCase, flow: Flow) -> str:
     return shown + since
 
 
-def _pupils_in_scope(register: SchoolRegister, years: frozenset[str] | None) -> set[str]:
+def _pupils_in_scope(register: SchoolAsOf, years: frozenset[str] | None) -> set[str]:
     everyone = set(register.roster.pupils) | set(register.facts.pupils if register.facts else ())
     if years is None:
         return everyone
     return {p for p in everyone if register.pupil(p).year_group in years}
 
 
-def _link(register: SchoolRegister, school: str, pupil: str, detail: str) -> PupilLink:
+def _link(register: SchoolAsOf, school: str, pupil: str, detail: str) -> PupilLink:
     record = register.pupil(pupil)
     name = f"{record.forename} {record.surname}".strip() or pupil
     return PupilLink(pupil, name, record.year_group, detail, f"/schools/{school}/pupils/{pupil}")
 
 
-def _mask(register: SchoolRegister, pupils: set[str]) -> np.ndarray[Any, Any]:
+def _mask(register: SchoolAsOf, pupils: set[str]) -> np.ndarray[Any, Any]:
     if register.facts is None:
         return np.zeros(0, dtype=bool)
     return np.array([p in pupils for p in register.facts.pupils], dtype=bool)
 
 
-def _headline(register: SchoolRegister, pupils: set[str]) -> Headline:
+def _headline(register: SchoolAsOf, pupils: set[str]) -> Headline:
     mask = _mask(register, pupils)
     if not mask.any():
         return Headline(len(pupils), math.nan, 0, 0, 0)
@@ -192,7 +192,7 @@ def _headline(register: SchoolRegister, pupils: set[str]) -> Headline:
 
 
 def _problem(
-    register: SchoolRegister, pupils: set[str], fact: str, above: float, text: str
+    register: SchoolAsOf, pupils: set[str], fact: str, above: float, text: str
 ) -> tuple[list[PupilLink], int]:
     """Pupils whose ``fact`` is above ``above``, worst first: (the first few, how many)."""
     if register.facts is None:

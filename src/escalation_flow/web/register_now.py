@@ -1,8 +1,8 @@
-"""The pages' one way to a school's register and facts as known now: the service's ``Register``.
+"""The pages' one way to a school's register and facts as known now: the service's ``RegisterAsKnown``.
 
-The pages never count facts themselves: they read what the daemon reads (``Register.load``, the
-register as known at the instant asked), counted as the flow version in question counts them
-(its ``min_possible_sessions``). Every page reaches the register through ``register_known_now``
+The pages never count facts themselves: they read what the daemon reads (``RegisterAsKnown.load``, the
+register as known at the instant asked), counted by ``core.facts.KnownFacts`` as the flow
+version in question counts them (its ``min_possible_sessions``). Every page reaches the register through ``register_known_now``
 and the facts through ``facts_known_now``: point these two at the service's own facts use case
 when it has one.
 """
@@ -14,15 +14,16 @@ from datetime import datetime
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.facts import FactTable
 from escalation_flow.service import Service
-from escalation_flow.service.register import Register
+from escalation_flow.service.register import RegisterAsKnown
 
 
-def register_known_now(service: Service, school: str, now: datetime, through: int) -> Register:
+def register_known_now(service: Service, school: str, now: datetime, through: int) -> RegisterAsKnown:
     """The school's register as known at ``now``, counted through school day ``through``."""
-    return Register.load(service.store, service.setup(school), now, through)
+    return RegisterAsKnown.load(service.store, service.setup(school), now, through)
 
 
-def facts_known_now(register: Register, day: int, flow: Flow) -> FactTable:
+def facts_known_now(register: RegisterAsKnown, day: int, flow: Flow) -> FactTable:
     """Facts at the end of school day ``day``, as ``flow`` (the version a case runs under, or
-    the school's current one) counts them."""
-    return register.facts(day, flow)
+    the school's current one) counts them: its own ``min_possible_sessions``, never the
+    current flow's."""
+    return register.known.at(day, flow.definition.min_possible_sessions)

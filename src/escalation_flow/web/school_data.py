@@ -19,20 +19,21 @@ from escalation_flow.core.facts import FactTable
 from escalation_flow.core.marks import PupilRecord, Roster
 from escalation_flow.core.register import RegisterGrid
 from escalation_flow.errors import CalendarError, NotFoundError
-from escalation_flow.service.register import Register
+from escalation_flow.service.register import RegisterAsKnown
 from escalation_flow.web.register_now import facts_known_now, register_known_now
 from escalation_flow.web.webapp import WebApp
 
 
 @dataclass(frozen=True)
-class SchoolRegister:
-    """A school's register read for one day: the grid, the facts at its end (as the school's
-    current flow counts them), the roster."""
+class SchoolAsOf:
+    """A school as the pages show it on one day: its register as known now, the facts at the
+    day's end (as the school's current flow counts them; ``facts_of`` for a case's version),
+    its roster."""
 
     school: str
     calendar: SchoolCalendar
     day_index: int  # -1: the day is before the calendar's first school day
-    register: Register | None
+    register: RegisterAsKnown | None
     facts: FactTable | None
     roster: Roster
 
@@ -77,14 +78,14 @@ def roster_of(web: WebApp, school: str) -> Roster:
     return web.cached(("roster", school, stamp), lambda: web.reads.roster(school))
 
 
-def register_of(web: WebApp, school: str, day: date) -> SchoolRegister:
+def register_of(web: WebApp, school: str, day: date) -> SchoolAsOf:
     """The school's register as known now, with facts at the end of ``day`` (or the school day
     before it)."""
     stamp = web.reads.import_stamp()
     return web.cached(("register", school, day, stamp), lambda: _read_register(web, school, day))
 
 
-def _read_register(web: WebApp, school: str, day: date) -> SchoolRegister:
+def _read_register(web: WebApp, school: str, day: date) -> SchoolAsOf:
     calendar = web.service.trust.calendar(school)
     roster = roster_of(web, school)
     try:
@@ -93,7 +94,7 @@ def _read_register(web: WebApp, school: str, day: date) -> SchoolRegister:
     except CalendarError:
         index = calendar.n_days - 1 if day > calendar.last_day else -1
     if index < 0:
-        return SchoolRegister(school, calendar, -1, None, None, roster)
+        return SchoolAsOf(school, calendar, -1, None, None, roster)
     register = register_known_now(web.service, school, web.now(), index)
     facts = facts_known_now(register, index, flow_of(web, school))
-    return SchoolRegister(school, calendar, index, register, facts, roster)
+    return SchoolAsOf(school, calendar, index, register, facts, roster)

@@ -18,7 +18,7 @@ from escalation_flow.adapters.store.models import Import, School
 from escalation_flow.adapters.store.store import Store
 from escalation_flow.core.marks import Roster
 from escalation_flow.errors import NotFoundError
-from escalation_flow.ports import Freshness, LetterLine, OpenCase, TaskDue
+from escalation_flow.ports import Freshness, LetterView, OpenCase, TaskDue
 
 
 class SqlPageReads:
@@ -78,14 +78,14 @@ class SqlPageReads:
         with self.engine.connect() as conn:
             return Counter({school: int(n) for school, n in conn.execute(query)})
 
-    def letters_of(self, school: str, pupil: str) -> list[LetterLine]:
+    def letters_of(self, school: str, pupil: str) -> list[LetterView]:
         query = (
             _letter_query()
             .where((School.key == school) & (CASES.c.pupil == pupil))
             .order_by(LETTERS.c.id.desc())
         )
         with self.engine.connect() as conn:
-            return [LetterLine(*row) for row in conn.execute(query)]
+            return [LetterView(**row) for row in conn.execute(query).mappings()]
 
     def freshness(self, school: str) -> Freshness:
         with self.engine.connect() as conn:
@@ -113,22 +113,23 @@ def _school_id(conn: Connection, school: str) -> int:
 
 
 def _letter_query() -> Select[Any]:
+    """Columns labelled as ``LetterView``'s fields."""
     return select(
         LETTERS.c.id,
         LETTERS.c.task_id,
         LETTERS.c.case_id,
-        School.key,
+        School.key.label("school"),
         CASES.c.pupil,
         LETTERS.c.template,
         LETTERS.c.status,
+        LETTERS.c.html,
+        LETTERS.c.pdf.is_not(None).label("has_pdf"),
         LETTERS.c.prepared_at,
+        TASKS.c.approval.label("approval_needed"),
         LETTERS.c.approved_by,
         LETTERS.c.approved_at,
         LETTERS.c.sent_by,
         LETTERS.c.sent_at,
-        TASKS.c.role,
-        TASKS.c.status,
-        TASKS.c.due,
     ).select_from(
         LETTERS.join(CASES, CASES.c.id == LETTERS.c.case_id)
         .join(School, School.id == CASES.c.school_id)

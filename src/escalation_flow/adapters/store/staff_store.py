@@ -22,8 +22,7 @@ from escalation_flow.adapters.store.staff_models import (
     TaskAck,
     WebSession,
 )
-from escalation_flow.core.access import Grant, Principal
-from escalation_flow.core.access import StaffRole as Role
+from escalation_flow.core.access import Grant, Principal, staff_role
 from escalation_flow.errors import ConflictError, NotFoundError
 
 
@@ -307,7 +306,7 @@ def _record(conn: Connection, r: RowMapping) -> StaffRecord:
     )
     grants = tuple(
         Grant(
-            role=Role(role),
+            role=staff_role(role),
             school=school,
             year_groups=frozenset(years.split(",")) if years else None,
         )

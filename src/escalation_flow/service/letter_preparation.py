@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from escalation_flow.adapters.letters import render_html, render_pdf
+from escalation_flow.adapters.letter_rendering import render_html, render_pdf
 from escalation_flow.core.definition import TaskKind
 from escalation_flow.core.facts import FactTable
 from escalation_flow.core.session_counts import CumulativeCounts

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from escalation_flow.adapters.letters import (
+from escalation_flow.adapters.letter_rendering import (
     TEMPLATES_DIR,
     available_templates,
     render_html,

@@ -1,0 +1,202 @@
+"""How a case moves between states, and the records a move makes.
+
+The engine (``core/engine.py``) says what a stimulus means for a case; it moves the case only
+through here: ``follow`` (the first transition for a trigger whose guard holds, as the flow's
+machine answers), ``goto`` (leave the state, open or enter, record why) and ``enter`` (the
+state's tasks and timers). Each decision is folded into the case as it is made (``Decided``),
+so serials and state stay right for the next. Nothing here calls back into the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from escalation_flow.core.case import CLOSED, NO_CASE, Case, apply
+from escalation_flow.core.context import Context, Moment
+from escalation_flow.core.decisions import (
+    CaseClosed,
+    CaseOpened,
+    Decision,
+    FactValue,
+    Reason,
+    StageEntered,
+    StateEntered,
+    TaskCreated,
+    TaskSuperseded,
+    TimerArmed,
+    TimerCancelled,
+)
+from escalation_flow.core.definition import Approval, Task, Timer, Transition
+from escalation_flow.core.guards import Guard
+
+Env = Mapping[str, Any]
+
+
+class Decided:
+    """Decisions so far, and the case as they leave it (so serials and state stay right)."""
+
+    def __init__(self, case: Case) -> None:
+        self.case = case
+        self.decisions: list[Decision] = []
+
+    def emit(self, decision: Decision) -> None:
+        self.decisions.append(decision)
+        self.case = apply(self.case, decision)
+
+
+def facts_named(
+    ctx: Context, env: Env, guards: tuple[Guard, ...]
+) -> tuple[tuple[str, FactValue], ...]:
+    return tuple((n, _plain(env.get(n))) for n in ctx.reason_names(guards))
+
+
+def _plain(value: Any) -> FactValue:
+    if value is None or isinstance(value, str):
+        return value
+    f = float(value)
+    if math.isnan(f):
+        return None
+    return int(f) if f.is_integer() else round(f, 4)
+
+
+# -- moving between states -------------------------------------------------------------------------
+
+
+def follow(
+    ctx: Context, out: Decided, env: Env, now: Moment, trigger: str, outcome: str | None
+) -> None:
+    """Take the first transition for ``trigger`` (and ``outcome``) whose guard holds."""
+    chosen = choose(ctx, out.case, env, trigger, outcome)
+    if chosen is not None:
+        take(ctx, out, env, now, trigger, chosen)
+
+
+def take(
+    ctx: Context, out: Decided, env: Env, now: Moment, trigger: str, chosen: tuple[Transition, str]
+) -> None:
+    transition, target = chosen
+    if transition.when:
+        guard: str | None = transition.when
+        facts = facts_named(ctx, env, (ctx.flow.guard(transition.when),))
+    else:
+        # "otherwise": the record says which guards did not hold, and on what figures
+        failed = _passed_over(ctx, out.case, trigger, transition)
+        guard = f"otherwise: not ({' or '.join(failed)})" if failed else None
+        facts = facts_named(ctx, env, tuple(ctx.flow.guard(w) for w in failed))
+    reason = Reason(
+        trigger=trigger, criterion=transition.outcome, guard=guard, facts=facts,
+        quote=transition.quote,
+    )
+    goto(ctx, out, env, now, target, reason)
+
+
+def _passed_over(ctx: Context, case: Case, trigger: str, taken: Transition) -> list[str]:
+    """The guards of the entries for ``trigger`` tried before ``taken`` (they did not hold)."""
+    if case.state not in ctx.flow.states:
+        return []  # a case an ``anywhere`` move is opening: no state yet, nothing passed over
+    failed: list[str] = []
+    for t in ctx.machine.entries(case.state, trigger):
+        if t is taken:
+            break
+        if t.when:
+            failed.append(t.when)
+    return failed
+
+
+def choose(
+    ctx: Context, case: Case, env: Env, trigger: str, outcome: str | None
+) -> tuple[Transition, str] | None:
+    """The flow's state machine answers (for a pupil without an open case: its ``anywhere``)."""
+    move = ctx.machine.next_state(case.state if case.is_open else NO_CASE, trigger, env, outcome)
+    return None if move is None else (move.entry, move.target)
+
+
+def goto(
+    ctx: Context, out: Decided, env: Env, now: Moment, target: str, reason: Reason,
+    *, returning: bool = False, why: str | None = None,
+) -> None:
+    if target == CLOSED:
+        if out.case.is_open:
+            leave(out, now, "case closed")
+            out.emit(CaseClosed(on=now.on, at=now.at, reason=reason))
+        return
+    ref = ctx.flow.state(target)
+    leave(out, now, why or f"moved to {target}")
+    if not out.case.is_open:
+        out.emit(opened(ctx, now))
+    if ref.stage.number != out.case.stage:
+        out.emit(
+            StageEntered(
+                on=now.on,
+                at=now.at,
+                stage=ref.stage.number,
+                state=target,
+                from_stage=out.case.stage,
+                reason=reason,
+            )
+        )
+    else:
+        out.emit(
+            StateEntered(
+                on=now.on, at=now.at, state=target, from_state=out.case.state, reason=reason
+            )
+        )
+    enter(ctx, out, env, now, target, returning=returning)
+
+
+def opened(ctx: Context, now: Moment) -> CaseOpened:
+    return CaseOpened(on=now.on, at=now.at, flow=ctx.flow.id, flow_version=ctx.flow.version)
+
+
+def leave(out: Decided, now: Moment, why: str) -> None:
+    for timer in out.case.timers:
+        out.emit(
+            TimerCancelled(on=now.on, at=now.at, timer_key=timer.key, timer=timer.timer, why=why)
+        )
+    for task in out.case.tasks:
+        out.emit(TaskSuperseded(on=now.on, at=now.at, task_key=task.key, task=task.task, why=why))
+
+
+def enter(
+    ctx: Context, out: Decided, env: Env, now: Moment, target: str, *, returning: bool = False
+) -> None:
+    state = ctx.flow.state(target).state
+    for task in state.tasks:
+        if returning and out.case.count_of(task.id):
+            continue  # back in a state after an amendment: what was done stays done
+        if task.when is None or ctx.flow.guard(task.when).holds(env):
+            out.emit(task_created(ctx, task, now, out.case.task_serial + 1))
+    for timer in state.timers:
+        out.emit(timer_armed(ctx, timer, now, out.case.timer_serial + 1))
+
+
+def task_created(ctx: Context, task: Task, now: Moment, serial: int) -> TaskCreated:
+    return TaskCreated(
+        on=now.on,
+        at=now.at,
+        task_key=f"{task.id}#{serial}",
+        task=task.id,
+        role=task.role.value,
+        kind=task.kind.value,
+        due=ctx.due(now.on, task.due, for_timer=False),
+        approval=task.approval is Approval.REQUIRED,
+        template=task.template,
+        outcomes=task.outcomes,
+    )
+
+
+def timer_armed(ctx: Context, timer: Timer, now: Moment, serial: int) -> TimerArmed:
+    due = ctx.due(now.on, timer.after, for_timer=True)
+    fire_at, rule = ctx.firing(timer, due)
+    return TimerArmed(
+        on=now.on,
+        at=now.at,
+        timer_key=f"{timer.id}#{serial}",
+        timer=timer.id,
+        due=due,
+        fire_at=fire_at,
+        rule=rule,
+        calendar_version=ctx.calendar.version,
+    )
