@@ -39,7 +39,7 @@ from escalation_flow.ports import (
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.events import log_written
 from escalation_flow.service.letter_preparation import Prepared, prepare_letters
-from escalation_flow.service.register import Register, SchoolSetup
+from escalation_flow.service.register import RegisterAsKnown, SchoolSetup
 from escalation_flow.service.versions import (
     CasesByVersion,
     cases_by_version,
@@ -107,7 +107,7 @@ class SchoolDays:
         asked = (last.evaluated_at, now, day) if last else None
         with nullcontext(reader) if reader else ctx.store.register_reader() as registers:
             read = registers.read(school, setup.calendar, now, asked)
-        register = Register.load(ctx.store, setup, now, index, read)
+        register = RegisterAsKnown.load(ctx.store, setup, now, index, read)
         positions = {p: i for i, p in enumerate(register.pupils)}
         amended = sorted(positions[p] for p in read.amended if p in positions)
         inputs = DayInputs(
@@ -155,7 +155,7 @@ class SchoolDays:
     def _write_books(
         self,
         tx: CaseTransaction,
-        register: Register,
+        register: RegisterAsKnown,
         sid: int,
         when: tuple[int, datetime],
         stored: dict[str, StoredCase],
@@ -203,7 +203,7 @@ class SchoolDays:
         self,
         tx: CaseTransaction,
         setup: SchoolSetup,
-        register: Register,
+        register: RegisterAsKnown,
         sid: int,
         inputs: DayInputs,
     ) -> tuple[dict[str, StoredCase], CasesByVersion]:
@@ -286,7 +286,7 @@ class SchoolDays:
         setup = ctx.setup(school)
         on = setup.action_day(now)
         read = reader.read(school, setup.calendar, now) if reader else None
-        register = Register.load(ctx.store, setup, now, on, read)
+        register = RegisterAsKnown.load(ctx.store, setup, now, on, read)
         sid = timers[0].school_id
         with ctx.store.read() as tx:
             held = tx.load_cases(sid, school, {t.pupil for t in timers})
@@ -370,7 +370,7 @@ def _lapse_days(setup: SchoolSetup) -> dict[str, Callable[[date], date]]:
     return out
 
 
-def _run_books(books: CasesByVersion, register: Register, inputs: DayInputs) -> None:
+def _run_books(books: CasesByVersion, register: RegisterAsKnown, inputs: DayInputs) -> None:
     """The day in each book, on the facts as its flow version counts them."""
     for vb in books.books:
         flow = vb.setup.flow

@@ -37,7 +37,7 @@ from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.events import log_written
 from escalation_flow.service.letter_preparation import prepare_letters
 from escalation_flow.service.queries import Queries
-from escalation_flow.service.register import Register
+from escalation_flow.service.register import RegisterAsKnown
 from escalation_flow.service.versions import version_of
 from escalation_flow.service.views import TaskView
 from escalation_flow.staff_ids import staff_id
@@ -81,7 +81,7 @@ class StaffActions:
         *,
         check: Check | None = None,
         dedupe: bool = False,
-        register: Register | None = None,
+        register: RegisterAsKnown | None = None,
         audit: AuditNote | None = None,
     ) -> Acted:
         """One staff stimulus for one pupil's case, decided and written (or refused, unwritten)."""
@@ -92,7 +92,7 @@ class StaffActions:
         school = setup.school
         on = setup.action_day(at)
         if register is None:
-            register = Register.load(ctx.store, setup, ctx.now(), on)
+            register = RegisterAsKnown.load(ctx.store, setup, ctx.now(), on)
         if pupil not in register.pupils:
             raise NotFoundError(
                 f"pupil {pupil!r} has no marks and no roster entry at school {school}"
@@ -298,7 +298,7 @@ class StaffActions:
         for key, actions in sorted(by_school.items()):
             setup = ctx.setup(key)
             through = max(setup.action_day(a.at) for a in actions)
-            register = Register.load(ctx.store, setup, ctx.now(), through)
+            register = RegisterAsKnown.load(ctx.store, setup, ctx.now(), through)
             for action in sorted(actions, key=lambda a: a.at):
                 stimulus = Stimulus(
                     "action", action.action, action.outcome, action.by, action.note
