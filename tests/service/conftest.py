@@ -84,6 +84,16 @@ class World:
             return [str(a) for a in conn.execute(query).scalars()]
 
 
+def memory_state(folder: Path) -> MemoryStore:
+    """A memory store after the eight school days (``built_state``'s, in memory)."""
+    store = MemoryStore()
+    trust = load_trust(write_trust(folder))
+    clock = SimulatedClock(local(DAYS[0], 8))
+    store.upsert_schools(trust)
+    run_days(Root(clock).build_service(store, trust, worker="builder"), clock, folder, DAYS)
+    return store
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def template(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -95,12 +105,7 @@ def template(
         for url in built_state(backend, folder):
             yield backend, url
         return
-    store = MemoryStore()
-    trust = load_trust(write_trust(folder))
-    clock = SimulatedClock(local(DAYS[0], 8))
-    store.upsert_schools(trust)
-    run_days(Root(clock).build_service(store, trust, worker="builder"), clock, folder, DAYS)
-    yield backend, store
+    yield backend, memory_state(folder)
 
 
 @pytest.fixture
