@@ -18,6 +18,7 @@ from escalation_flow.errors import ConflictError
 from escalation_flow.service import Service
 from tests.daemon_builders import SCHOOL, built_state, evening_clock, write_trust
 from tests.service.conftest import memory_state
+from tests.test_architecture import imports_of, offending
 
 MONDAY = date(2025, 9, 15)  # a school day the built state has not evaluated
 
@@ -113,3 +114,8 @@ def test_what_is_written_through_a_read_is_not_kept(tmp_path: Path) -> None:
         assert tx.evaluated(1, MONDAY) is not None
     with store.read() as tx:
         assert tx.evaluated(1, MONDAY) is None
+
+
+def test_the_memory_store_needs_no_database_library_nor_the_sql_store() -> None:
+    found = imports_of("adapters/memory")
+    assert found and not offending(found, ("sqlalchemy", "escalation_flow.adapters.store"))

@@ -31,6 +31,11 @@ def joined(row: Any, **extra: Any) -> SimpleNamespace:
     return SimpleNamespace(**{f.name: getattr(row, f.name) for f in fields(row)}, **extra)
 
 
+def by_id(row: Any) -> int:
+    """The sort key of rows listed in id order (the SQL store's ``ORDER BY id``)."""
+    return int(row.id)
+
+
 @dataclass(frozen=True)
 class SchoolRec:
     id: int
