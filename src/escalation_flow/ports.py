@@ -1,7 +1,7 @@
 """What the use cases (``service/``) need from storage, named as protocols.
 
 The service asks for these and nothing else; ``adapters/store`` implements them over SQLAlchemy
-(SQLite or PostgreSQL, every dialect difference kept there) and ``adapters/memory_store`` in
+(SQLite or PostgreSQL, every dialect difference kept there) and ``adapters/memory`` in
 memory for fast tests. A use case works in one unit of work: ``CaseStore.begin()`` gives a
 ``CaseTransaction`` whose writes land together or not at all (a school day with its decisions,
 a timer's claim with what it caused, a staff action with its audit entry); ``read()`` gives the
