@@ -377,11 +377,11 @@ def _with_second_letter(d: Data) -> Data:
 
 def test_a_letter_names_a_template_that_exists() -> None:
     flow = FlowDefinition.model_validate(tiny())
-    found = letter_truth_problems(flow, {"concern_letter": None})
+    found = letter_truth_problems(flow, {"first_concern_letter": None})
     assert found == [
         (
             ("stages", 0, "states", "letter_due", "tasks", 0, "template"),
-            "no letter template named 'concern_letter' for this flow (letters/templates/, or "
+            "no letter template named 'first_concern_letter' for this flow (letters/templates/, or "
             "letters/templates/tiny-example/)",
         )
     ]
@@ -390,7 +390,7 @@ def test_a_letter_names_a_template_that_exists() -> None:
 def test_a_letter_stating_a_history_every_path_has_passes() -> None:
     # stage 2 is reached only from stage 1's monitoring, after the concern letter was sent
     flow = FlowDefinition.model_validate(_with_second_letter(tiny()))
-    claims = {"concern_letter": (), "second_letter": ("concern_letter",)}
+    claims = {"first_concern_letter": (), "second_letter": ("concern_letter",)}
     assert letter_truth_problems(flow, claims) == []
 
 
@@ -398,7 +398,7 @@ def test_a_letter_stating_a_history_a_path_skips_is_refused_with_the_path() -> N
     data = _with_second_letter(tiny())
     stage(data, 2)["entry"] = {"any": [{"id": "low", "when": "attendance_pct < 80"}]}
     flow = FlowDefinition.model_validate(data)
-    claims = {"concern_letter": (), "second_letter": ("concern_letter",)}
+    claims = {"first_concern_letter": (), "second_letter": ("concern_letter",)}
     [(loc, message)] = letter_truth_problems(flow, claims)
     assert loc == ("stages", 1, "states", "meeting", "tasks", 1, "template")
     assert "(case opens) -> stage_2.meeting" in message and "domain rule 6" in message
