@@ -73,7 +73,7 @@ def test_version_is_the_sha256_of_the_file() -> None:
             "school_weeks, calendar_days",
         ),
         (
-            "            template: concern_letter\n",
+            "            template: first_concern_letter\n",
             "",
             "41: stages[0].states.letter_due.tasks[0]: a letter needs a template",
         ),

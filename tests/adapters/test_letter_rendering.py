@@ -23,7 +23,13 @@ from escalation_flow.adapters.letter_rendering import (
 )
 from escalation_flow.adapters.yaml_source import read_yaml, to_plain
 from escalation_flow.errors import InputError
-from escalation_flow.letters.context import LetterContext, LetterTemplateError, Pupil
+from escalation_flow.letters.context import (
+    CaseHistory,
+    LetterContext,
+    LetterTemplateError,
+    PenaltyNotices,
+    Pupil,
+)
 from escalation_flow.letters.sample import sample_context
 
 FLOWS_DIR = Path(__file__).resolve().parents[2] / "flows"
@@ -215,8 +221,15 @@ def test_penalty_notices_are_stated_as_the_law_has_them(flow: str | None, name: 
     text = _text(_html(flow, name))
     if "£" not in text:
         return
-    assert "£160" in text and "£80 if it is paid within 21 days" in text
-    assert "The local authority decides whether to give one, not the school" in text
+    assert "The first one is £160, to be paid within 28 days" in text
+    assert "reduced to £80 if paid within 21 days" in text
+    assert "A second one within three years is £160" in text
+    assert "If a penalty notice is not paid" in text and "section 444" in text
+    # Who issues is the local authority's rule (s.444A): never "the local authority, not the school".
+    assert "not the school" not in text
+    assert "where the local authority's code of conduct allows, by the head teacher" in text or (
+        "In our area" in text
+    )
     # Support comes before consequences: help is offered before any penalty, court or fine.
     body = text[text.index("Dear ") :].lower()
     first_help = min(body.find(w) for w in ("help", "support") if w in body)
@@ -308,3 +321,82 @@ def test_every_letter_a_flow_names_has_a_template() -> None:
 
 def _below_school_age(ctx: LetterContext) -> LetterContext:
     return replace(ctx, pupil=replace(ctx.pupil, compulsory_school_age=False))
+
+
+# -- a letter tells the truth about the case (domain rule 6) -------------------------------------
+
+#: (flow, letter, words stated only with the history that makes them true, that history)
+HISTORY_CLAIMS = [
+    (None, "third_warning_letter", "This is our third letter",
+     CaseHistory(letters_sent=("first_reminder_letter", "second_warning_letter"))),
+    (None, "third_warning_letter", "We will review Amira's attendance plan",
+     CaseHistory(tasks_done=("individual_attendance_plan",))),
+    (None, "second_warning_letter", "We wrote to you before",
+     CaseHistory(letters_sent=("first_reminder_letter",))),
+    (None, "second_attendance_letter", "Our second letter",
+     CaseHistory(letters_sent=("first_concern_letter",))),
+    (None, "attendance_panel_invitation", "We have written to you before",
+     CaseHistory(letters_sent=("letter_2",))),
+    (None, "stage_3_meeting_request", "We wrote to you recently",
+     CaseHistory(letters_sent=("attendance_reminder_letter",))),
+    (None, "stage_4_plan_review_request", "Thank you for working with us on Amira's attendance plan",
+     CaseHistory(tasks_done=("individual_attendance_plan",))),
+    ("academy-staged-intervention", "letter_2", "our second letter",
+     CaseHistory(letters_sent=("letter_n",))),
+    ("academy-staged-intervention", "letter_3", "I wrote to you recently",
+     CaseHistory(letters_sent=("letter_2",))),
+    ("who-does-what-and-when", "letter_2", "since our last letter",
+     CaseHistory(letters_sent=("letter_1_and_leaflet",))),
+]
+
+
+@pytest.mark.parametrize(("flow", "name", "claim", "history"), HISTORY_CLAIMS)
+def test_a_letter_states_a_history_only_when_the_case_has_it(
+    flow: str | None, name: str, claim: str, history: CaseHistory
+) -> None:
+    without = _text(render_html(name, sample_context(history=CaseHistory()), flow=flow))
+    with_it = _text(render_html(name, sample_context(history=history), flow=flow))
+    assert claim not in without
+    assert claim in with_it
+
+
+def test_a_third_warning_after_one_letter_says_we_have_written_before() -> None:
+    history = CaseHistory(letters_sent=("second_warning_letter",))
+    text = _text(render_html("third_warning_letter", sample_context(history=history)))
+    assert "third letter" not in text
+    assert "We have written to you before" in text
+
+
+@pytest.mark.parametrize(("flow", "name"), VARIANTS, ids=IDS)
+def test_no_penalty_wording_without_unauthorised_absence(flow: str | None, name: str) -> None:
+    if name in LEGAL:  # legal letters rest on unauthorised absence: flows check keeps them so
+        return
+    ctx = sample_context()
+    figures = replace(
+        ctx.figures, unauthorised_sessions=0, unauthorised_sessions_last_10_school_weeks=0
+    )
+    text = _text(render_html(name, replace(ctx, figures=figures), flow=flow))
+    assert "£" not in text and "penalty notice" not in text.lower()
+
+
+@pytest.mark.parametrize(
+    ("notices", "said"),
+    [
+        (PenaltyNotices(), "or, where the local authority's code of conduct allows, by the head teacher"),
+        (PenaltyNotices(issued_by="local_authority", local_code="Kent's code"),
+         "In our area penalty notices are issued by the local authority (the council), under its code of conduct (Kent's code)"),
+        (PenaltyNotices(issued_by="head_teacher_or_local_authority"),
+         "In our area the head teacher or the local authority (the council) may issue a penalty notice"),
+    ],
+)
+def test_who_issues_penalty_notices_is_the_schools_local_rule(
+    notices: PenaltyNotices, said: str
+) -> None:
+    for name in ("penalty_notice_warning", "notice_to_improve"):
+        text = _text(render_html(name, sample_context(penalty_notices=notices)))
+        assert said in text, name
+
+
+def test_an_unknown_penalty_issuer_is_refused() -> None:
+    with pytest.raises(InputError, match="head_teacher_or_local_authority"):
+        PenaltyNotices(issued_by="head_teacher")

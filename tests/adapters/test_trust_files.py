@@ -132,3 +132,35 @@ def test_the_bundled_sample_trust_loads() -> None:
     trust = load_trust(sample)
     assert trust.schools
     assert all(s.flow_path.name.endswith(".yaml") for s in trust.schools.values())
+
+
+def test_penalty_notices_are_set_for_the_trust_and_replaced_by_a_school(folder: Path) -> None:
+    text = GOOD.replace(
+        "schools:\n",
+        "penalty_notices: {issued_by: local_authority, local_code: \"the county's code\"}\nschools:\n",
+    ).replace(
+        "    registers_close_at: \"16:30\"\n",
+        "    registers_close_at: \"16:30\"\n"
+        "    penalty_notices: {issued_by: head_teacher_or_local_authority}\n",
+    )
+    trust = load_trust(trust_file(folder, text))
+    assert trust.schools["oaks"].penalty_notices == {"issued_by": "head_teacher_or_local_authority"}
+    assert trust.schools["pines"].penalty_notices == {
+        "issued_by": "local_authority", "local_code": "the county's code"
+    }
+
+
+def test_a_school_without_penalty_notices_gets_the_general_wording(folder: Path) -> None:
+    assert load_trust(trust_file(folder, GOOD)).schools["oaks"].penalty_notices is None
+
+
+def test_penalty_notices_issued_by_someone_else_is_refused_by_line(folder: Path) -> None:
+    text = GOOD.replace(
+        "    registers_close_at: \"16:30\"\n",
+        "    registers_close_at: \"16:30\"\n    penalty_notices: {issued_by: head_teacher}\n",
+    )
+    with pytest.raises(TrustConfigError) as caught:
+        load_trust(trust_file(folder, text))
+    problem = caught.value.problems[0]
+    assert problem.field == "schools[0].penalty_notices"
+    assert "head_teacher_or_local_authority" in problem.message and problem.line == 10

@@ -12,6 +12,8 @@ from ruamel.yaml import YAML
 
 from escalation_flow.core.checks import Issue, compile_flow
 from escalation_flow.core.definition import FlowDefinition
+from escalation_flow.core.plan_rules import letter_truth_problems, plan_rule_problems
+from escalation_flow.letters.catalogue import letter_claims, states_history
 
 TINY = Path(__file__).parents[1] / "data" / "flows" / "tiny-example.yaml"
 Data = dict[str, Any]
@@ -291,3 +293,119 @@ def test_conditions_may_use_each_other_but_not_in_a_cycle() -> None:
         "condition 'improved' is part of a cycle",
         "condition 'steady' is part of a cycle",
     }
+
+
+# -- rule 4: a legal threshold is acted on whenever met; rule 6: letters tell the truth --------
+
+LEGAL_ON_THRESHOLD = {
+    "id": "penalty",
+    "role": "attendance_lead",
+    "kind": "legal",
+    "approval": "required",
+    "when": "compulsory_school_age and unauthorised_sessions_last_10_school_weeks >= 1",
+    "due": {"school_days": 5},
+}
+
+
+def _legal_step_in_the_meeting(d: Data) -> None:
+    stage(d, 2)["states"]["meeting"]["tasks"].append(dict(LEGAL_ON_THRESHOLD))
+
+
+def test_a_legal_step_decided_only_on_entry_is_refused() -> None:
+    data = tiny()
+    _legal_step_in_the_meeting(data)
+    found = [(i.field, i.message) for i in issues_of(data)]
+    assert any(
+        field == "stages[1].states.meeting.tasks[1].when" and "domain rule 4" in message
+        for field, message in found
+    ), found
+
+
+def test_a_legal_step_whose_state_listens_daily_is_acted_on_whenever_met() -> None:
+    data = tiny()
+    _legal_step_in_the_meeting(data)
+    stage(data, 2)["states"]["meeting"]["on"].append(
+        {"trigger": "daily", "when": "not compulsory_school_age", "to": "stage_1.monitoring"}
+    )
+    assert issues_of(data) == []
+
+
+def test_a_legal_step_entered_only_on_its_threshold_needs_no_daily() -> None:
+    data = tiny()
+    states = stage(data, 2)["states"]
+    states["legal"] = {
+        "kind": "legal",
+        "tasks": [dict(LEGAL_ON_THRESHOLD)],
+        "on": [{"trigger": "penalty", "to": "stage_1.monitoring"}],
+    }
+    states["meeting"]["on"].insert(
+        0,
+        {
+            "trigger": "parent_meeting",
+            "when": "unauthorised_sessions_last_10_school_weeks >= 1",
+            "to": "legal",
+        },
+    )
+    assert issues_of(data) == []
+
+
+def test_a_departure_is_a_stated_exception_with_its_why() -> None:
+    data = tiny()
+    _legal_step_in_the_meeting(data)
+    data["departures"] = [{"rule": "threshold_acted_on", "why": "reviewed weekly instead"}]
+    assert issues_of(data) == []
+    problems, stated = plan_rule_problems(FlowDefinition.model_validate(data))
+    assert problems == []
+    assert stated == ["stated exception: threshold_acted_on (why: reviewed weekly instead)"]
+
+
+def _with_second_letter(d: Data) -> Data:
+    """Stage 2's meeting sends a letter that says the concern letter came first."""
+    stage(d, 2)["states"]["meeting"]["tasks"].append(
+        {
+            "id": "meeting_letter",
+            "role": "class_teacher",
+            "kind": "letter",
+            "template": "second_letter",
+            "approval": "required",
+            "due": {"school_days": 3},
+            "outcomes": ["sent"],
+        }
+    )
+    return d
+
+
+def test_a_letter_names_a_template_that_exists() -> None:
+    flow = FlowDefinition.model_validate(tiny())
+    found = letter_truth_problems(flow, {"first_concern_letter": None})
+    assert found == [
+        (
+            ("stages", 0, "states", "letter_due", "tasks", 0, "template"),
+            "no letter template named 'first_concern_letter' for this flow (letters/templates/, or "
+            "letters/templates/tiny-example/)",
+        )
+    ]
+
+
+def test_a_letter_stating_a_history_every_path_has_passes() -> None:
+    # stage 2 is reached only from stage 1's monitoring, after the concern letter was sent
+    flow = FlowDefinition.model_validate(_with_second_letter(tiny()))
+    claims = {"first_concern_letter": (), "second_letter": ("concern_letter",)}
+    assert letter_truth_problems(flow, claims) == []
+
+
+def test_a_letter_stating_a_history_a_path_skips_is_refused_with_the_path() -> None:
+    data = _with_second_letter(tiny())
+    stage(data, 2)["entry"] = {"any": [{"id": "low", "when": "attendance_pct < 80"}]}
+    flow = FlowDefinition.model_validate(data)
+    claims = {"first_concern_letter": (), "second_letter": ("concern_letter",)}
+    [(loc, message)] = letter_truth_problems(flow, claims)
+    assert loc == ("stages", 1, "states", "meeting", "tasks", 1, "template")
+    assert "(case opens) -> stage_2.meeting" in message and "domain rule 6" in message
+
+
+def test_the_catalogue_reads_what_a_template_declares() -> None:
+    assert states_history("{# states_history: [a, b_c]: why #}\n<p>x</p>") == ("a", "b_c")
+    assert states_history("<p>no claim</p>") == ()
+    claims = letter_claims("academy-staged-intervention", {"enforcement_letter_1", "nope"})
+    assert claims == {"enforcement_letter_1": ("attendance_panel_meeting",), "nope": None}

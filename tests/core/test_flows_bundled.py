@@ -275,3 +275,40 @@ def test_who_does_what_continued_drop_climbs_to_a_considered_la_referral() -> No
         "required",
         "not_referred",
     )
+
+
+# -- domain rule 6 on the bundled flows and their letters ----------------------------------------
+
+
+def _templates_named(flow: Flow) -> set[str]:
+    named = {rec.task.template for rec in flow.definition.universal if rec.task.template}
+    for stage in flow.definition.stages:
+        for state in stage.states.values():
+            named |= {t.template for t in state.tasks if t.template}
+            named |= {r.task.template for r in state.recurring if r.task.template}
+    return named
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_every_letter_a_flow_sends_exists_and_states_only_a_history_every_path_has(
+    path: Path,
+) -> None:
+    from escalation_flow.core.plan_rules import letter_truth_problems
+    from escalation_flow.letters.catalogue import letter_claims
+
+    flow = load_path(path)
+    claims = letter_claims(flow.id, _templates_named(flow))
+    assert letter_truth_problems(flow.definition, claims) == []
+
+
+def test_every_letter_template_is_sent_by_some_flow() -> None:
+    from escalation_flow.letters.catalogue import all_templates
+
+    flows = [load_path(p) for p in BUNDLED]
+    sent = {(f.id, name) for f in flows for name in _templates_named(f)}
+    unsent = [
+        (owner, name)
+        for owner, name in sorted(all_templates(), key=lambda t: (t[0] or "", t[1]))
+        if not any((f.id, name) in sent for f in flows if owner in (None, f.id))
+    ]
+    assert unsent == []

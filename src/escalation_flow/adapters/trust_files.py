@@ -17,6 +17,13 @@
         phone: "01634 000 111"                            # optional, for letters
         email: office@oaks.example.sch.uk                 # optional, for letters
         attendance_contact: {name: Mrs J. Patel, role: Attendance Lead}  # optional, letters
+        penalty_notices:              # optional: who issues penalty notices where the school is
+          issued_by: head_teacher_or_local_authority   # or local_authority
+          local_code: "Kent County Council penalty notice code of conduct"
+
+``penalty_notices`` may also stand at the top of the file, for every school of the trust; a
+school's own replaces it. Not given anywhere, letters use wording true in every area (the
+local authority, or the head teacher where the local code allows: s.444A Education Act 1996).
 
 Paths are relative to the trust file. Flow files are only checked to exist here; reading them
 is the flow loader's job. Calendars are loaded on first use and shared between schools that
@@ -27,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,10 +43,13 @@ from escalation_flow.adapters.calendar_files import load_calendar
 from escalation_flow.adapters.yaml_source import line_of, read_yaml, to_plain
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.errors import NotFoundError, Problem, TrustConfigError
+from escalation_flow.letters.context import PENALTY_ISSUERS
 
-_TRUST_KEYS = {"name", "timezone", "schools"}
+_TRUST_KEYS = {"name", "timezone", "schools", "penalty_notices"}
 _SCHOOL_KEYS = {"id", "name", "urn", "flow", "calendars", "registers_close_at", "overrides"}
-_LETTER_KEYS = {"address", "phone", "email", "attendance_contact"}  # what letters print
+#: what letters print
+_LETTER_KEYS = {"address", "phone", "email", "attendance_contact", "penalty_notices"}
+
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
@@ -60,6 +70,8 @@ class SchoolConfig:
     phone: str | None = None
     email: str | None = None
     attendance_contact: dict[str, str] | None = None  # {"name": ..., "role": ...}
+    #: {"issued_by": one of PENALTY_ISSUERS, "local_code": ...}; None: the general wording
+    penalty_notices: dict[str, str] | None = None
 
 
 @dataclass
@@ -137,6 +149,15 @@ def load_trust(path: Path) -> Trust:
         )
     else:
         schools = _schools(raw_schools, path.parent, f, problems)
+    trust_wide = _penalty_notices(
+        data.get("penalty_notices"),
+        lambda key, message: problems.append(Problem(f, line_of(data, key), key, message)),
+    )
+    if trust_wide is not None:
+        schools = {
+            k: s if s.penalty_notices is not None else replace(s, penalty_notices=trust_wide)
+            for k, s in schools.items()
+        }
     if problems:
         raise TrustConfigError(f"trust file {f} has {len(problems)} problem(s)", problems)
     return Trust(name=name, timezone=timezone, path=path, schools=schools)
@@ -286,4 +307,32 @@ def _letter_details(item: dict[str, Any], problem: _Report) -> dict[str, Any]:
             }
         else:
             problem("attendance_contact", "expected {name: ..., role: ...}")
+    notices = _penalty_notices(item.get("penalty_notices"), problem)
+    if notices is not None:
+        out["penalty_notices"] = notices
+    return out
+
+
+def _penalty_notices(value: Any, problem: _Report) -> dict[str, str] | None:
+    """``{issued_by: ..., local_code: ...}``, checked; None when not given."""
+    if value is None:
+        return None
+    plain = to_plain(value)
+    if not isinstance(plain, dict):
+        problem("penalty_notices", "expected {issued_by: ..., local_code: ...}")
+        return None
+    unknown = sorted(str(k) for k in plain if k not in ("issued_by", "local_code"))
+    issued_by = plain.get("issued_by")
+    code = plain.get("local_code")
+    if unknown:
+        problem("penalty_notices", f"unknown key(s) {', '.join(unknown)} (expected issued_by, local_code)")
+    if issued_by not in PENALTY_ISSUERS:
+        problem("penalty_notices", f"issued_by must be one of {', '.join(PENALTY_ISSUERS)}, got {issued_by!r}")
+    if code is not None and not (isinstance(code, str) and code.strip()):
+        problem("penalty_notices", "local_code: expected the code of conduct's name or address as text")
+    if unknown or issued_by not in PENALTY_ISSUERS:
+        return None
+    out = {"issued_by": str(issued_by)}
+    if isinstance(code, str) and code.strip():
+        out["local_code"] = code.strip()
     return out

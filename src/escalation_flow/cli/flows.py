@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from escalation_flow.cli import main
+from escalation_flow.core.definition import Flow
 from escalation_flow.errors import FlowError, Problem
 
 DEFAULT_GLOB = "flows/*.yaml"
@@ -24,9 +25,12 @@ def check(files: tuple[Path, ...]) -> None:
     """Check flow files (default: flows/*.yaml); print OK and the version of each good one.
 
     Every problem of every file is printed, each with its file, line and field; the exit
-    status is 2 if there is any.
+    status is 2 if there is any. A rule the flow departs from is printed under its OK line as
+    "stated exception: <rule> (why: ...)". The letters a flow sends are checked against their
+    templates (each exists; what one states of the case's past holds on every path to it).
     """
     from escalation_flow.adapters.flow_files import load_flow
+    from escalation_flow.core.plan_rules import plan_rule_problems
 
     paths = list(files) or sorted(Path().glob(DEFAULT_GLOB))
     if not paths:
@@ -38,9 +42,37 @@ def check(files: tuple[Path, ...]) -> None:
         except FlowError as exc:
             problems.extend(exc.problems or [Problem(str(path), None, None, exc.summary)])
             continue
+        letters = _letter_problems(path, flow)
+        if letters:
+            problems.extend(letters)
+            continue
         click.echo(f"OK {path} {flow.version}")
+        for stated in plan_rule_problems(flow.definition)[1]:
+            click.echo(f"  {stated}")
     if problems:
         raise FlowError(f"{len(problems)} problem(s) in flow files", problems)
+
+
+def _letter_problems(path: Path, flow: Flow) -> list[Problem]:
+    """Rule 6 on the flow's letters, with the line of each task in the file."""
+    from escalation_flow.adapters.flow_files import locate
+    from escalation_flow.adapters.yaml_source import read_yaml
+    from escalation_flow.core.checks import loc_text
+    from escalation_flow.core.plan_rules import letter_truth_problems
+    from escalation_flow.letters.catalogue import letter_claims
+
+    named = {
+        t.template
+        for stage in flow.definition.stages
+        for state in stage.states.values()
+        for t in state.tasks
+        if t.template is not None
+    }
+    found = letter_truth_problems(flow.definition, letter_claims(flow.id, named))
+    if not found:
+        return []
+    data = read_yaml(path, FlowError).data
+    return [Problem(str(path), locate(data, loc), loc_text(loc), message) for loc, message in found]
 
 
 @flows.command("show")

@@ -15,7 +15,16 @@ rule and its why): then the check reports it as a stated exception. What is read
 - ``no_gap_between_bands``: below the highest band edge, every attendance percentage is in
   some stage's band that needs nothing else;
 - ``percentages_wait``: ``min_possible_sessions`` is above 0, and an entry criterion on a
-  windowed percentage also waits for ``possible_sessions``.
+  windowed percentage also waits for ``possible_sessions``;
+- ``threshold_acted_on``: a legal step created on a threshold (its ``when`` counts
+  unauthorised absence) is acted on whenever the threshold is met while the case is there, not
+  only on entry: its state (or stage) listens to ``daily``, or every move into it needs
+  unauthorised absence (its guard, or a legal step on the threshold before it), so the state
+  is entered only when the threshold is met;
+- ``letters_tell_the_truth`` (``letter_truth_problems``, given the templates' own claims, read
+  from their files by ``flows check``): every template a flow names exists, and a letter whose
+  template ``states_history`` is sent only from a state every path into which passes a state
+  with that task or letter.
 
 Rules about what a case does over time (a step down not undone the same evening, a threshold
 acted on whenever met) are also tested on generated registers (``tests/properties``).
@@ -24,7 +33,9 @@ acted on whenever met) are also tested on generated registers (``tests/propertie
 from __future__ import annotations
 
 import ast
+import contextlib
 import math
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 
 from escalation_flow.core import definition as d
@@ -62,17 +73,42 @@ _CASE_HISTORY = ("_since_state_entry", "_at_state_entry", "school_days_in_state"
 
 
 def plan_rule_problems(flow: d.FlowDefinition) -> tuple[list[Found], list[str]]:
-    """(problems, stated exceptions): each problem of a rule the flow does not depart from."""
+    """(problems, stated exceptions): each problem of a rule the flow does not depart from;
+    each departure as ``stated exception: <rule> (why: ...)``."""
     departed = {dep.rule: dep for dep in flow.departures}
     found: list[Found] = []
-    stated: list[str] = []
     for rule, check in _RULES.items():
-        problems = list(check(flow))
-        if rule in departed:
-            stated.append(f"{rule}: stated exception ({departed[rule].why})")
-        else:
-            found.extend(problems)
+        if rule not in departed:
+            found.extend(check(flow))
+    stated = [f"stated exception: {dep.rule} (why: {dep.why})" for dep in flow.departures]
     return found, stated
+
+
+#: template name -> the history it states as fact (None: no such template for this flow)
+LetterClaims = Mapping[str, tuple[str, ...] | None]
+
+
+def letter_truth_problems(flow: d.FlowDefinition, claims: LetterClaims) -> list[Found]:
+    """Rule 6 on the letters a flow sends, given what each template states (domain rule 6)."""
+    if "letters_tell_the_truth" in {dep.rule for dep in flow.departures}:
+        return []
+    found: list[Found] = []
+    for loc, task, state in _letter_tasks(flow):
+        assert task.template is not None
+        stated = claims.get(task.template)
+        if stated is None:
+            found.append(((*loc, "template"), f"no letter template named {task.template!r} for "
+                          f"this flow (letters/templates/, or letters/templates/{flow.flow}/)"))
+            continue
+        for needed in stated:
+            path = _path_avoiding(flow, state, needed)
+            if path is not None:
+                found.append((
+                    (*loc, "template"),
+                    f"letter {task.template!r} states that {needed!r} came first, but a case "
+                    f"reaches {state} without it: {' -> '.join(path)} (domain rule 6)",
+                ))
+    return found
 
 
 # -- reading guards -----------------------------------------------------------------------------
@@ -286,10 +322,115 @@ def _percentages_wait(flow: d.FlowDefinition) -> Iterator[Found]:
                 )
 
 
+def _letter_tasks(flow: d.FlowDefinition) -> Iterator[tuple[Loc, d.Task, str]]:
+    for i, stage in enumerate(flow.stages):
+        for sid, state in stage.states.items():
+            for k, task in enumerate(state.tasks):
+                if task.template is not None:
+                    yield ("stages", i, "states", sid, "tasks", k), task, stage.full_name(sid)
+
+
+def _path_avoiding(flow: d.FlowDefinition, target: str, needed: str) -> list[str] | None:
+    """A path from where cases start to ``target`` passing no state with a task (or letter)
+    named ``needed``; None when every path passes one."""
+    passing = {
+        stage.full_name(sid)
+        for stage in flow.stages
+        for sid, state in stage.states.items()
+        if any(needed in (t.id, t.template) for t in state.tasks)
+    }
+    if target in passing:
+        return None
+    edges = _moves(flow)
+    starts = [s for s in _starts(flow) if s not in passing]
+    parent: dict[str, str | None] = dict.fromkeys(starts)
+    queue = deque(starts)
+    while queue:
+        here = queue.popleft()
+        if here == target:
+            path = [here]
+            while (before := parent[path[-1]]) is not None:
+                path.append(before)
+            return ["(case opens)", *reversed(path)]
+        for nxt in sorted(edges.get(here, ())):
+            if nxt not in parent and nxt not in passing:
+                parent[nxt] = here
+                queue.append(nxt)
+    return None
+
+
+def _starts(flow: d.FlowDefinition) -> list[str]:
+    """Where a case can begin or jump to: every stage entered on its criteria (the highest
+    stage wins, from anywhere), and every ``anywhere`` move."""
+    starts = [s.full_name(s.initial) for s in flow.stages if s.entry and s.initial]
+    for t in flow.anywhere:
+        with contextlib.suppress(KeyError):
+            starts.append(d.resolve_target(flow, t.to, None))
+    return [s for s in starts if s != d.CLOSED]
+
+
+def _moves(flow: d.FlowDefinition) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for stage in flow.stages:
+        for sid, state in stage.states.items():
+            here = stage.full_name(sid)
+            for t in state.on + stage.on + flow.anywhere:
+                with contextlib.suppress(KeyError):
+                    target = d.resolve_target(flow, t.to, stage)
+                    if target != d.CLOSED:
+                        out.setdefault(here, set()).add(target)
+    return out
+
+
+def _threshold_acted_on(flow: d.FlowDefinition) -> Iterator[Found]:
+    for i, stage in enumerate(flow.stages):
+        for sid, state in stage.states.items():
+            name = stage.full_name(sid)
+            for k, task in enumerate(state.tasks):
+                if not (task.is_legal_step and requires_unauthorised(task.when, flow)):
+                    continue
+                if _listens_daily(stage, state) or _entered_on_daily_threshold(flow, name):
+                    continue
+                yield (
+                    ("stages", i, "states", sid, "tasks", k, "when"),
+                    f"legal step {task.id!r} is decided only when {name} is entered: a threshold "
+                    f"met the day after is never acted on while the case is there. Listen to "
+                    f"daily in {name} (e.g. move on when the threshold is not met), or enter it "
+                    "only on moves that need the threshold (domain rule 4)",
+                )
+
+
+def _listens_daily(stage: d.Stage, state: d.State) -> bool:
+    return any(t.trigger == d.DAILY for t in state.on + stage.on) or any(
+        r.trigger == d.DAILY for r in state.recurring
+    )
+
+
+def _entered_on_daily_threshold(flow: d.FlowDefinition, name: str) -> bool:
+    """Every move into ``name`` is taken only with unauthorised absence counted: its ``when``
+    requires it, or its trigger is a legal step that did (the threshold held a day before)."""
+    legal_on_threshold = {
+        task.id for _, task in _tasks(flow) if requires_unauthorised(task.when, flow)
+    }
+    into: list[d.Transition] = []
+    for stage in flow.stages:
+        if stage.entry is not None and stage.initial and stage.full_name(stage.initial) == name:
+            return False  # entered on the stage's criteria too
+        for state in stage.states.values():
+            for t in state.on + stage.on:
+                with contextlib.suppress(KeyError):
+                    if d.resolve_target(flow, t.to, stage) == name:
+                        into.append(t)
+    return bool(into) and all(
+        requires_unauthorised(t.when, flow) or t.trigger in legal_on_threshold for t in into
+    )
+
+
 _RULES: Mapping[str, Callable[[d.FlowDefinition], Iterator[Found]]] = {
     "legal_needs_unauthorised": _legal_needs_unauthorised,
     "safeguarding": _safeguarding,
     "step_down_stays_down": _step_down_stays_down,
     "no_gap_between_bands": _no_gap_between_bands,
     "percentages_wait": _percentages_wait,
+    "threshold_acted_on": _threshold_acted_on,
 }

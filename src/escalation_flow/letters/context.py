@@ -109,6 +109,13 @@ class Figures:
         return found
 
     @property
+    def has_unauthorised_absence(self) -> bool:
+        """Unauthorised absence (G, N, O, U) in the last 10 school weeks, where the service
+        gave that count, else this year: penalty wording rests on it (domain rule 6)."""
+        recent = self.unauthorised_sessions_last_10_school_weeks
+        return (recent if recent is not None else self.unauthorised_sessions) > 0
+
+    @property
     def authorised_sessions(self) -> int:
         return self.absence_sessions - self.unauthorised_sessions
 
@@ -132,6 +139,61 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class CaseHistory:
+    """What has happened in the case before this letter, as its history records it.
+
+    A letter states a history ("our third letter", "we have written to you before", "your
+    child's attendance plan") only under ``{% if history... %}``: a case reaches a letter by
+    more than one path, and a parent must never read of a letter that was not sent. ``flows
+    check`` proves the rest (``states_history`` on the template's task).
+    """
+
+    #: templates of the letter tasks completed in this case (sent), in the order done
+    letters_sent: tuple[str, ...] = ()
+    #: ids of the tasks completed in this case, in the order done
+    tasks_done: tuple[str, ...] = ()
+
+    def sent(self, *templates: str) -> bool:
+        """Every named letter was sent (no name: some letter was sent)."""
+        if not templates:
+            return bool(self.letters_sent)
+        return all(t in self.letters_sent for t in templates)
+
+    def done(self, *tasks: str) -> bool:
+        """Some named task was completed in this case."""
+        return any(t in self.tasks_done for t in tasks)
+
+    @property
+    def letters_count(self) -> int:
+        return len(self.letters_sent)
+
+
+#: Who issues penalty notices where the school is (the trust file's ``penalty_notices``).
+PENALTY_ISSUERS = ("local_authority", "head_teacher_or_local_authority")
+
+
+@dataclass(frozen=True)
+class PenaltyNotices:
+    """Who issues penalty notices for the school, under the local authority's code of conduct.
+
+    Head teachers may issue them under s.444A of the Education Act 1996 where the local code
+    allows; in many areas only the local authority does. Not stated (``issued_by`` None), the
+    letter says what is true everywhere: the local authority, or the head teacher where the
+    local code allows.
+    """
+
+    issued_by: str | None = None
+    local_code: str | None = None  # the code of conduct's name or address
+
+    def __post_init__(self) -> None:
+        if self.issued_by is not None and self.issued_by not in PENALTY_ISSUERS:
+            raise LetterContextError(
+                f"penalty notices are issued by one of {', '.join(PENALTY_ISSUERS)}, "
+                f"not {self.issued_by!r}"
+            )
+
+
+@dataclass(frozen=True)
 class LetterContext:
     school: School
     pupil: Pupil
@@ -144,6 +206,9 @@ class LetterContext:
     meeting: Meeting | None = None
     #: Letter-specific wording a template may use when given (``extra.get(...)``); never required.
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: the case's past: what a letter may say was done before it
+    history: CaseHistory = field(default_factory=CaseHistory)
+    penalty_notices: PenaltyNotices = field(default_factory=PenaltyNotices)
 
     def __post_init__(self) -> None:
         # A read-only copy: the caller's dict changing later must not change a prepared letter.

@@ -6,10 +6,12 @@ from dataclasses import replace
 from datetime import date, time
 
 from escalation_flow.letters.context import (
+    CaseHistory,
     Contact,
     Figures,
     LetterContext,
     Meeting,
+    PenaltyNotices,
     Pupil,
     School,
 )
@@ -53,8 +55,44 @@ def sample_context(**changes: object) -> LetterContext:
     return LetterContext(**values)  # type: ignore[arg-type]
 
 
+def _after(*letters: str, tasks: tuple[str, ...] = ()) -> dict[str, object]:
+    """A case that sent ``letters`` (and completed ``tasks``) before this one."""
+    return {"history": CaseHistory(letters_sent=letters, tasks_done=(*letters, *tasks))}
+
+
 #: How a real case would differ from the sample for these letters: (flow or None, letter).
+#: A letter that states a history is previewed on the usual path to it: the letters before it
+#: in its plan were sent (without them it says less: tests/adapters/test_letters.py).
 _PREVIEW_CHANGES: dict[tuple[str | None, str], dict[str, object]] = {
+    (None, "second_warning_letter"): _after("first_reminder_letter"),
+    (None, "third_warning_letter"): _after(
+        "first_reminder_letter", "second_warning_letter", tasks=("individual_attendance_plan",)
+    ),
+    (None, "second_attendance_letter"): _after("first_concern_letter"),
+    (None, "attendance_panel_invitation"): _after("letter_n", "letter_2", "letter_3"),
+    (None, "stage_3_meeting_request"): _after("attendance_reminder_letter"),
+    (None, "stage_4_plan_review_request"): _after(
+        "attendance_reminder_letter", "stage_3_meeting_request",
+        tasks=("individual_attendance_plan",),
+    ),
+    ("academy-staged-intervention", "letter_3"): {
+        **_after("letter_n", "letter_2"),
+        "contact": Contact(name="Ms R. Hughes", role="Child & Family Support Worker"),
+    },
+    ("who-does-what-and-when", "letter_2"): {
+        **_after("letter_1_and_leaflet"),
+        "extra": {
+            "targets": "Amira will be in class by 8:50am every day. You will tell the school "
+            "by 9:00am, using the online form, on any day Amira is ill."
+        },
+    },
+    # A school whose local authority lets head teachers issue penalty notices says so.
+    (None, "notice_to_improve"): {
+        "penalty_notices": PenaltyNotices(
+            issued_by="head_teacher_or_local_authority",
+            local_code="the county council's Education Penalty Notice Code of Conduct",
+        )
+    },
     # The meeting in a "did not attend" letter is the one that was missed.
     (None, "did_not_attend_letter"): {
         "meeting": Meeting(date=date(2025, 10, 23), time=time(15, 30), place="the school office")
@@ -65,14 +103,9 @@ _PREVIEW_CHANGES: dict[tuple[str | None, str], dict[str, object]] = {
     },
     (None, "letter_n"): {"next_review": date(2025, 11, 17)},
     ("academy-staged-intervention", "letter_2"): {
+        **_after("letter_n"),
         "contact": Contact(name="Ms R. Hughes", role="Child & Family Support Worker"),
         "next_review": date(2025, 11, 24),
-    },
-    ("who-does-what-and-when", "letter_2"): {
-        "extra": {
-            "targets": "Amira will be in class by 8:50am every day. You will tell the school "
-            "by 9:00am, using the online form, on any day Amira is ill."
-        }
     },
     # Letter 3 is handed to the parent at the meeting itself.
     ("who-does-what-and-when", "letter_3"): {

@@ -25,17 +25,19 @@ from escalation_flow.core.definition import TaskKind
 from escalation_flow.core.facts import FactTable
 from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.letters.context import (
+    CaseHistory,
     Contact,
     Figures,
     LetterContext,
     LetterError,
     Meeting,
+    PenaltyNotices,
     Pupil,
     School,
     figures_from_facts,
 )
-from escalation_flow.ports import LETTER_PREPARED, CaseTransaction, CreatedTask
-from escalation_flow.service.register import Register, SchoolSetup, year_start
+from escalation_flow.ports import LETTER_PREPARED, CaseTransaction, CreatedTask, HistoryRow
+from escalation_flow.service.register import RegisterAsKnown, SchoolSetup, year_start
 
 PLACEHOLDER = "the school office"
 
@@ -50,7 +52,7 @@ class Prepared:
 def prepare_letters(
     tx: CaseTransaction,
     setup: SchoolSetup,
-    register: Register,
+    register: RegisterAsKnown,
     facts: FactTable,
     created: Sequence[CreatedTask],
     now: datetime,
@@ -69,7 +71,8 @@ def prepare_letters(
     rows: list[dict[str, Any]] = []
     for task in letters:
         try:
-            ctx = letter_context(setup, register, facts, raw_pct, task)
+            history = case_history(tx.history(task.case_id))
+            ctx = letter_context(setup, register, facts, raw_pct, task, history)
             html = render_html(str(task.decision.template), ctx, flow=setup.flow.id)
         except LetterError as exc:
             # the summary and where in the template: the messages may quote the pupil's name,
@@ -98,10 +101,11 @@ def prepare_letters(
 
 def letter_context(
     setup: SchoolSetup,
-    register: Register,
+    register: RegisterAsKnown,
     facts: FactTable,
     raw_pct: np.ndarray[Any, np.dtype[np.float64]],
     task: CreatedTask,
+    history: CaseHistory | None = None,
 ) -> LetterContext:
     cfg, case, decision = setup.config, task.after, task.decision
     i = facts.index(task.pupil)
@@ -143,7 +147,26 @@ def letter_context(
         letter_date=decision.on,
         contact=_contact(cfg.attendance_contact),
         next_review=min(reviews) if reviews else None,
+        history=history or CaseHistory(),
+        penalty_notices=PenaltyNotices(**(cfg.penalty_notices or {})),
     )
+
+
+def case_history(rows: Sequence[HistoryRow]) -> CaseHistory:
+    """The tasks completed and the letters sent in a case, from its history (oldest first)."""
+    templates: dict[str, str] = {}
+    letters: list[str] = []
+    tasks: list[str] = []
+    for row in rows:
+        event = row.event
+        if event.get("type") == "task_created" and event.get("template"):
+            templates[str(event["task_key"])] = str(event["template"])
+        elif event.get("type") == "task_completed":
+            tasks.append(str(event["task"]))
+            template = templates.get(str(event.get("task_key")))
+            if template is not None:
+                letters.append(template)
+    return CaseHistory(letters_sent=tuple(letters), tasks_done=tuple(tasks))
 
 
 def _contact(value: dict[str, str] | None) -> Contact:
@@ -208,6 +231,11 @@ def context_from_json(text: str) -> LetterContext:
             else None
         ),
         extra=d.get("extra") or {},
+        # letters prepared before the case's history was kept state none
+        history=CaseHistory(
+            **{k: tuple(v) for k, v in (d.get("history") or {}).items()}
+        ),
+        penalty_notices=PenaltyNotices(**(d.get("penalty_notices") or {})),
     )
 
 

@@ -138,12 +138,6 @@ class RegisterAsKnown:
         return self.facts(day - 1 if day > 0 else 0, flow)
 
 
-#: The old name, still imported by ``service/days.py``, ``service/staff.py`` and
-#: ``service/letter_preparation.py`` (being changed by others now): they move to ``RegisterAsKnown`` when
-#: they are next edited, and this goes.
-Register = RegisterAsKnown
-
-
 def year_start(calendar: SchoolCalendar, day: int) -> date:
     return calendar.school_days[calendar.year_of(day).first]
 
