@@ -137,6 +137,15 @@ class StaffStore:
             row = conn.execute(select(Staff).where(Staff.id == staff_id)).mappings().first()
             return None if row is None else _record(conn, row)
 
+    def active_usernames(self, usernames: Iterable[str]) -> set[str]:
+        """Which of ``usernames`` are active members of staff (who may be named as acting)."""
+        names = sorted(set(usernames))
+        if not names:
+            return set()
+        query = select(Staff.username).where(Staff.username.in_(names) & Staff.active.is_(True))
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
     def all_staff(self) -> list[StaffRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(Staff).order_by(Staff.username)).mappings().all()
