@@ -56,9 +56,9 @@ def how_to_add(name: str) -> str:
 
 def unknown_message(name: str) -> str:
     return (
-        f"{name!r} is not a member of staff: the one who acted must be a staff id made with "
-        f"`escalation-flow users add` (or a system actor: {', '.join(SYSTEM_ACTORS)}); "
+        f"{name!r} is not a member of staff (nor a system actor: {', '.join(SYSTEM_ACTORS)}): "
         + how_to_add(name)
+        + ", or see who there is with `escalation-flow users list`"
     )
 
 
