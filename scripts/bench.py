@@ -151,7 +151,7 @@ def _ensure_trust(quick: bool, regenerate: bool, runs: int) -> BenchContext:
         marks=known["marks"],
         start=params["start"],
         end=params["end"],
-        decides_for=runs,
+        runs=runs,
         quick=quick,
     )
 

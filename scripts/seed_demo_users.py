@@ -18,8 +18,10 @@ from escalation_flow.core.definition import Role
 DEMO_PASSWORD = "sample-trust-demo"
 
 #: (username, name, grants): school-01 follows Leigh Academy Oaks' plan, school-03 the
-#: five-stage plan with a safeguarding stage.
+#: five-stage plan with a safeguarding stage. ``s.jones`` is the staff id the README's commands
+#: name with ``--by`` (the service refuses a name that is not a member of staff).
 DEMO_STAFF: tuple[tuple[str, str, tuple[Grant, ...]], ...] = (
+    ("s.jones", "Sam Jones", (Grant(Role.ATTENDANCE_LEAD, "school-01"),)),
     ("lead", "Alex Morgan", (Grant(Role.ATTENDANCE_LEAD, "school-01"),)),
     ("office", "Sam Patel", (Grant(Role.ADMIN_STAFF, "school-01"),)),
     ("teacher", "Jo Evans", (Grant(Role.CLASS_TEACHER, "school-01", frozenset({"3"})),)),

@@ -69,10 +69,17 @@ class Root:
         self, store: Store, trust: Trust, *, worker: str = "cli", clock: Clock | None = None
     ) -> Service:
         """The one construction of ``Service`` (``clock``: another than the root's, e.g. the
-        pages' shifted clock)."""
+        pages' shifted clock). Staff actions must name a member of staff of the store's staff
+        table, or a system actor (``actors``)."""
+        from escalation_flow.actors import Actors
+        from escalation_flow.adapters.store import Store
+        from escalation_flow.adapters.store.staff_store import StaffStore
         from escalation_flow.service import Service
 
-        return Service(store, trust, clock or self.clock, worker=worker)
+        # a store without a staff table (the memory store of tests) checks names' form only
+        staff = StaffStore(store.engine) if isinstance(store, Store) else None
+        actors = Actors(staff)
+        return Service(store, trust, clock or self.clock, worker=worker, actors=actors)
 
     @contextmanager
     def service(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from escalation_flow.actors import ENGINE as ENGINE  # the actor no person caused
 from escalation_flow.core.case import Case
 from escalation_flow.core.chain import GENESIS, ChainLink
 from escalation_flow.core.decisions import Decision, TaskCreated, decision_from_event
@@ -30,7 +31,6 @@ LETTER_PREPARED, LETTER_APPROVED, LETTER_SENT, LETTER_SUPERSEDED = (
     "sent",
     "superseded",
 )
-ENGINE = "engine"  # the actor of records no person caused
 #: The letter outcome that records a letter as sent.
 SENT = "sent"
 

@@ -98,7 +98,7 @@ def test_a_session_lives_until_it_expires_or_ends(staff: StaffStore) -> None:
     assert staff.live_session("b" * 64, T0) is None
 
 
-def test_failed_logins_are_counted_by_name_and_by_address_within_the_window(
+def test_wrong_passwords_are_counted_per_account_and_address_since_its_last_good_login(
     staff: StaffStore,
 ) -> None:
     for minutes, name, ip, ok in [
@@ -107,10 +107,18 @@ def test_failed_logins_are_counted_by_name_and_by_address_within_the_window(
         (2, "head", "10.0.0.1", False),
         (3, "lead", "10.0.0.1", True),
         (30, "lead", "10.0.0.1", False),
+        (31, "lead", "10.0.0.1", False),
     ]:
         staff.record_attempt(name, ip, ok, T0 + timedelta(minutes=minutes))
-    assert staff.failures_since("lead", "10.0.0.1", T0) == (3, 3)
-    assert staff.failures_since("lead", "10.0.0.1", T0 + timedelta(minutes=15)) == (1, 1)
+    history = staff.login_history("lead", "10.0.0.1", since=T0, address_since=T0)
+    assert (history.pair_failures, history.last_pair_failure) == (2, T0 + timedelta(minutes=31))
+    assert (history.address_failures, history.oldest_address_failure) == (4, T0)
+    later = staff.login_history(
+        "lead", "10.0.0.1", since=T0, address_since=T0 + timedelta(minutes=15)
+    )
+    assert later.address_failures == 2
+    assert staff.forget_failures("lead") == 4  # from every address
+    assert staff.login_history("lead", "10.0.0.1", since=T0, address_since=T0).pair_failures == 0
 
 
 def test_tasks_are_acknowledged_once(store: Store, staff: StaffStore) -> None:

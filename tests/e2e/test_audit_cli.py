@@ -35,6 +35,7 @@ from escalation_flow.core.school_day import SchoolCases
 from escalation_flow.service import Service
 from escalation_flow.stored import ENGINE, CaseChange, StoredCase
 from tests.daemon_builders import SCHOOL, built_state, clone, local, write_trust
+from tests.staff_builders import add_staff
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "config" / "sample-trust"
@@ -156,6 +157,7 @@ def amended(template: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     15th is evaluated."""
     trust_path = write_trust(tmp_path / "trust")
     for url in clone(template, tmp_path):
+        add_staff(url, "s.jones")  # who migrates P1's case
         store = Store(url)
         try:
             trust = load_trust(trust_path)

@@ -29,6 +29,7 @@ from escalation_flow.cli import main
 from escalation_flow.clock import SimulatedClock
 from escalation_flow.service import Service
 from tests.daemon_builders import HEADER, PUPILS, ROOT, SCHOOL, built_state, clone, local
+from tests.staff_builders import add_staff
 
 OLD_FLOW = ROOT / "flows" / "leigh-academy-oaks.yaml"
 LATES = {("P1", date(2025, 9, 15)), ("P3", date(2025, 9, 15)), ("P3", date(2025, 9, 16))}
@@ -91,6 +92,7 @@ def changed(
 ) -> Iterator[tuple[Service, SimulatedClock, Path]]:
     """The built state, then the school's plan revised (its file, or its overrides)."""
     [url] = list(clone(template, tmp_path))
+    add_staff(url, "a.lead")  # who migrates the cases
     trust = load_trust(revised_trust(tmp_path, request.param))
     store = Store(url)
     clock = SimulatedClock(local(date(2025, 9, 15), 8))

@@ -19,6 +19,7 @@ from tests.burst_builders import build_burst
 from tests.core.test_one_road import Recorder
 from tests.daemon_builders import HEADER, PUPILS, SCHOOL, built_state, local
 from tests.e2e.daemon_processes import reap
+from tests.staff_builders import add_staff
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +31,9 @@ def _no_daemon_left_running() -> Iterator[None]:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[str]:
     """The built state (P1 and P2 at stage two by 12 September), a database of its own."""
-    yield from built_state("sqlite", tmp_path / "built")
+    for url in built_state("sqlite", tmp_path / "built"):
+        add_staff(url, "s.jones")  # who approves and sends the letter
+        yield url
 
 
 @pytest.fixture

@@ -30,11 +30,17 @@ from tests.daemon_builders import (
     local,
     write_trust,
 )
+from tests.staff_builders import add_staff
+
+#: The members of staff these tests name (``users add``'s rows).
+STAFF = ("s.one", "s.two", "s.head", "s.h")
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from built_state("sqlite", tmp_path_factory.mktemp("staff-cli"))
+    for url in built_state("sqlite", tmp_path_factory.mktemp("staff-cli")):
+        add_staff(url, *STAFF)
+        yield url
 
 
 @pytest.fixture
@@ -225,3 +231,72 @@ def test_status_exits_1_when_a_timer_is_overdue_past_the_margin(
     assert late.exit_code == 1
     assert "four_week_review" in late.output and "overdue by more than 60 minutes" in late.output
     assert "(2 hours ago)" in late.output  # due at 08:00, asked at 10:00
+
+
+# -- who did it: a member of staff or a declared system actor -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("tasks", "done", "{task}", "--outcome", "contact_made"),
+        ("letters", "approve", "1"),
+        ("case", "override", SCHOOL, "P1", "--stage", "0", "--reason", "left"),
+        ("event", "record", SCHOOL, "P2", "la_case_closed"),
+        ("case", "migrate", SCHOOL, "P1", "--to-version", "current", "--reason", "revised"),
+    ],
+)
+def test_a_staff_command_naming_someone_not_on_the_staff_refuses_and_says_how_to_add_them(
+    cli: CliRunner, command: tuple[str, ...]
+) -> None:
+    task = task_ids(cli)[("P2", "first_day_absence_call")]
+    before = run(cli, "case", "show", SCHOOL, "P1").output
+    args = [a.format(task=task) for a in command]
+    result = run(cli, *args, "--by", "m.stranger")
+    assert result.exit_code == 2
+    assert "'m.stranger' is not a member of staff" in result.stderr
+    assert "escalation-flow users add m.stranger" in result.stderr
+    assert run(cli, "case", "show", SCHOOL, "P1").output == before
+    assert task_ids(cli)[("P2", "first_day_absence_call")] == task  # still open
+
+
+def test_auto_is_a_declared_system_actor_the_commands_accept(cli: CliRunner) -> None:
+    task = task_ids(cli)[("P2", "first_day_absence_call")]
+    done = run(cli, "tasks", "done", str(task), "--outcome", "contact_made", "--by", "auto")
+    assert done.exit_code == 0 and "by auto" in done.output
+
+
+def _actions(tmp_path: Path, *rows: tuple[str, str, str]) -> Path:
+    """An actions file: (pupil, action, by) per row, at the evening of the last school day."""
+    at = local(LAST_DAY, 18, 45).isoformat()
+    path = tmp_path / "actions.csv"
+    lines = ["at,school,pupil,action,outcome,by"]
+    lines += [f"{at},{SCHOOL},{pupil},{action},,{by}" for pupil, action, by in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_an_actions_file_naming_someone_not_on_the_staff_is_refused_whole(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    path = _actions(
+        tmp_path, ("P3", "la_case_closed", "s.one"), ("P2", "la_case_closed", "x.nobody")
+    )
+    result = run(cli, "import", "actions", str(path))
+    assert result.exit_code == 2
+    assert f"{path}:3: by: 'x.nobody' is not a member of staff" in result.stderr
+    assert "nothing was applied" in result.stderr
+    assert "la_case_closed" not in run(cli, "case", "show", SCHOOL, "P3").output
+
+
+def test_skip_invalid_applies_the_rows_naming_staff_and_lists_the_others(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    path = _actions(
+        tmp_path, ("P3", "la_case_closed", "s.one"), ("P2", "la_case_closed", "x.nobody")
+    )
+    result = run(cli, "import", "actions", str(path), "--skip-invalid")
+    assert "1 actions applied, 0 already recorded, 1 refused" in result.output
+    assert result.exit_code == 2 and f"{path}:3: by: 'x.nobody'" in result.stderr
+    assert "la_case_closed recorded [by s.one]" in run(cli, "case", "show", SCHOOL, "P3").output
+    assert "la_case_closed" not in run(cli, "case", "show", SCHOOL, "P2").output

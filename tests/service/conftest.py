@@ -41,6 +41,7 @@ from tests.daemon_builders import (
     run_days,
     write_trust,
 )
+from tests.staff_builders import add_staff
 
 BACKENDS = ["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -94,6 +95,10 @@ def memory_state(folder: Path) -> MemoryStore:
     return store
 
 
+#: Who the tests name as acting (the service refuses anyone not on its staff).
+STAFF = ("s.head", "s.one", "s.two", "test")
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def template(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -103,6 +108,7 @@ def template(
     folder = tmp_path_factory.mktemp(f"service-{backend}")
     if backend != "memory":
         for url in built_state(backend, folder):
+            add_staff(url, *STAFF)  # the service refuses actions by anyone not on its staff
             yield backend, url
         return
     yield backend, memory_state(folder)

@@ -17,7 +17,8 @@ from escalation_flow.clock import SimulatedClock
 from escalation_flow.errors import ConflictError
 from escalation_flow.service import Service
 from tests.daemon_builders import SCHOOL, built_state, evening_clock, write_trust
-from tests.service.conftest import memory_state
+from tests.service.conftest import STAFF, memory_state
+from tests.staff_builders import add_staff
 from tests.test_architecture import imports_of, offending
 
 MONDAY = date(2025, 9, 15)  # a school day the built state has not evaluated
@@ -75,6 +76,7 @@ def test_the_memory_store_holds_what_sqlite_holds_after_the_same_days_and_action
     memory = memory_state(tmp_path / "memory")
     trust = load_trust(write_trust(tmp_path / "trust"))
     for url in built_state("sqlite", tmp_path / "sqlite"):
+        add_staff(url, *STAFF)
         sql = Store(url)
         try:
             clock = evening_clock()

@@ -19,6 +19,7 @@ from escalation_flow.cli import main, root
 from escalation_flow.errors import InputError
 
 if TYPE_CHECKING:
+    from escalation_flow.adapters.store import Store
     from escalation_flow.audit.inputs import AuditSource
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -40,6 +41,15 @@ def _source(trust_path: Path | None) -> Iterator[AuditSource]:
     trust = load_trust(trust_path or settings.trust_file)
     with root().store(settings) as store:
         yield AuditSource(store, trust)
+
+
+def _staff_member(store: Store, by: str) -> str:
+    """``by`` as a member of staff of the store's staff table (or a system actor), or refused
+    naming it and how to add it."""
+    from escalation_flow.actors import Actors
+    from escalation_flow.adapters.store.staff_store import StaffStore
+
+    return Actors(StaffStore(store.engine)).check(by)
 
 
 def _now() -> datetime:
@@ -254,7 +264,7 @@ def case_export(
     is_flag=True,
     help="With --all: say what would move and what would stay; write nothing.",
 )
-@click.option("--by", required=True, help="Who decided it (a staff id).")
+@click.option("--by", required=True, help="Who decided it: a staff id (made with `users add`).")
 @click.option("--reason", required=True, help="Why the cases move to that version.")
 @click.option("--trust", "trust_path", type=_FILE, default=None, help=_TRUST_HELP)
 def case_migrate(
@@ -277,6 +287,7 @@ def case_migrate(
     if dry_run and not every:
         raise click.UsageError("--dry-run goes with --all")
     with _source(trust_path) as source:
+        by = _staff_member(source.store, by)
         if pupil is not None:
             d = migrate_case(
                 source, school, pupil, to_version=to_version, by=by, reason=reason, now=_now()

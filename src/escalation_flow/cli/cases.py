@@ -70,7 +70,7 @@ def _case_row(c: CaseLine) -> tuple[str, ...]:
 @click.argument("pupil")
 @click.option("--stage", type=int, required=True, help="The stage to put the case in; 0 closes it.")
 @click.option("--reason", required=True, help="Why (kept in the case's history).")
-@click.option("--by", "by", required=True, help="Who decided (a staff id).")
+@click.option("--by", "by", required=True, help="Who decided: a staff id (made with `users add`).")
 def case_override(school: str, pupil: str, stage: int, reason: str, by: str) -> None:
     """Record a professional judgement: move the case to --stage (0: close it)."""
 
@@ -88,7 +88,7 @@ def event_group() -> None:
 @click.argument("school")
 @click.argument("pupil")
 @click.argument("event")
-@click.option("--by", "by", required=True, help="Who recorded it (a staff id).")
+@click.option("--by", "by", required=True, help="Who recorded it: a staff id (made with `users add`).")
 @click.option("--outcome", default=None, help="The outcome, where the event has several.")
 @click.option("--note", default=None, help="A note kept with the event.")
 def event_record(
@@ -103,11 +103,21 @@ def event_record(
 
 @import_group.command("actions")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_actions(file: Path) -> None:
-    """Apply a staff actions CSV (contract.md, "Staff actions"); retried rows count once."""
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Apply the other rows when some name someone who is not a member of staff (those rows "
+    "are listed, and the command exits 2).",
+)
+def import_actions(file: Path, skip_invalid: bool) -> None:
+    """Apply a staff actions CSV (contract.md, "Staff actions"); retried rows count once.
+
+    Every `by` must be a member of staff made with `escalation-flow users add` (or a system
+    actor such as `auto`): a file naming anyone else is refused whole, naming the file, line
+    and field, and nothing is applied, unless --skip-invalid."""
 
     with root().service() as service:
-        report = service.apply_actions(file)
+        report = service.apply_actions(file, skip_invalid=skip_invalid)
     click.echo(
         f"{file}: {report.applied} actions applied, {report.already_recorded} already recorded, {len(report.problems)} refused"
     )

@@ -50,7 +50,7 @@ def letters_show(letter_id: int, pdf_out: Path | None) -> None:
 
 @letters_group.command("approve")
 @click.argument("letter_id", type=int)
-@click.option("--by", "by", required=True, help="Who approves it (a staff id).")
+@click.option("--by", "by", required=True, help="Who approves it: a staff id (made with `users add`).")
 def letters_approve(letter_id: int, by: str) -> None:
     """Approve letter LETTER_ID; its task can then be completed with outcome `sent`."""
 

@@ -47,7 +47,7 @@ def tasks_group(
 @tasks_group.command("done")
 @click.argument("task_id", type=int)
 @click.option("--outcome", default=None, help="The outcome (needed when the task has several).")
-@click.option("--by", "by", required=True, help="Who did it (a staff id).")
+@click.option("--by", "by", required=True, help="Who did it: a staff id (made with `users add`).")
 @click.option("--note", default=None, help="A note kept with the completion.")
 def tasks_done(task_id: int, outcome: str | None, by: str, note: str | None) -> None:
     """Record task TASK_ID as done (exit 4 if someone else completed it first)."""

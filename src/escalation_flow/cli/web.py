@@ -136,6 +136,36 @@ def users_password(username: str, password_stdin: bool) -> None:
     click.echo(f"password changed for {username}")
 
 
+@users.command("unlock")
+@click.argument("username")
+def users_unlock(username: str) -> None:
+    """Let USERNAME log in again at once: their wrong passwords stop counting.
+
+    Logins are never locked, only slowed (each wrong password after the first few makes the next
+    try wait longer, at most 15 minutes): this ends the wait for a member of staff who asks. The
+    wrong passwords stay in the audit log; the unlock is written there too."""
+    import getpass
+
+    from escalation_flow.adapters.store.staff_store import StaffStore
+    from escalation_flow.errors import NotFoundError
+
+    with _store_and_trust() as (store, _):
+        staff = StaffStore(store.engine)
+        if staff.by_username(username) is None:
+            raise NotFoundError(f"no member of staff {username!r} (see `escalation-flow users list`)")
+        forgotten = staff.forget_failures(username)
+        try:
+            admin = getpass.getuser()
+        except (KeyError, OSError):  # no login name in a bare container
+            admin = "unknown"
+        now = root().clock.now()
+        staff.audit(admin, "login_unlocked", now, detail=f"{username}: {forgotten} wrong passwords")
+    click.echo(
+        f"{username} can log in again now ({forgotten} wrong password"
+        f"{'s' if forgotten != 1 else ''} no longer count)"
+    )
+
+
 @users.command("list")
 def users_list() -> None:
     """Every member of staff with their roles."""

@@ -23,6 +23,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import URL
 
+from escalation_flow.actors import daemon_worker
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.engine import sqlite_path
 from escalation_flow.adapters.trust_files import Trust
@@ -97,7 +98,7 @@ class Daemon:
         self.options = options
         self.wiring = wiring
         self.clock = wiring.clock
-        self.name = options.worker or f"daemon:{socket.gethostname()}:{os.getpid()}"
+        self.name = options.worker or daemon_worker(socket.gethostname(), os.getpid())
         self.log = get_logger("escalation_flow.daemon").bind(worker=self.name)
         self.stopping = threading.Event()
         self.store: Store | None = None

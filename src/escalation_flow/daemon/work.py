@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from structlog.typing import FilteringBoundLogger
 
+from escalation_flow.actors import AUTO  # completes tasks when told to (demos), as the backtest
 from escalation_flow.daemon.inbox import Inbox, Outcome
 from escalation_flow.daemon.locks import school_day_lock
 from escalation_flow.errors import ConflictError
@@ -26,8 +27,6 @@ from escalation_flow.service.views import DayReport, FiredTimer
 
 T = TypeVar("T")
 
-#: Who completes tasks when the daemon is told to (demos): the backtest's name for it.
-AUTO = "auto"
 
 #: A school day or a timer that lost a race with another writer is tried again this many times.
 ATTEMPTS = 3

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from escalation_flow.actors import Actors
 from escalation_flow.errors import ConflictError
 from escalation_flow.ports import LETTER_APPROVED, LETTER_PREPARED, AuditNote, Record
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.letter_preparation import pdf_of
 from escalation_flow.service.views import LetterView
-from escalation_flow.staff_ids import staff_id
 
 
 class LetterDesk:
     """Prepared letters: read, approved by a named person, rendered to PDF once."""
 
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, actors: Actors | None = None) -> None:
         self.ctx = ctx
+        #: who may be named as approving (staff of the staff table, or a system actor)
+        self.actors = actors or Actors()
 
     def letter(self, letter_id: int) -> LetterView:
         with self.ctx.store.read() as tx:
@@ -25,7 +27,7 @@ class LetterDesk:
     def approve(self, letter_id: int, by: str, *, audit: AuditNote | None = None) -> LetterView:
         """A named person approves a prepared letter (approving it again is a no-op, and writes
         no ``audit`` entry)."""
-        by = staff_id(by)
+        by = self.actors.check(by)
         now = self.ctx.now()
         with self.ctx.store.begin() as tx:
             row = tx.letter_row(letter_id)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from structlog.typing import FilteringBoundLogger
 
+from escalation_flow.actors import Actors
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
@@ -45,13 +46,22 @@ class Service:
     """Use cases over one store and one trust, on one clock; ``worker`` names this process in
     what it writes (``school_days.worker``, ``timers.claimed_by``). Built by ``bootstrap``."""
 
-    def __init__(self, store: Store, trust: Trust, clock: Clock, *, worker: str = "cli") -> None:
+    def __init__(
+        self,
+        store: Store,
+        trust: Trust,
+        clock: Clock,
+        *,
+        worker: str = "cli",
+        actors: Actors | None = None,
+    ) -> None:
         self.store = store
         self.ctx = ServiceContext(store, trust, clock, worker=worker)
         self.queries = Queries(self.ctx)
         self.days = SchoolDays(self.ctx)
-        self.staff = StaffActions(self.ctx, self.queries)
-        self.letters = LetterDesk(self.ctx)
+        # who may be named as acting; the composition root hands in the store's staff table
+        self.staff = StaffActions(self.ctx, self.queries, actors)
+        self.letters = LetterDesk(self.ctx, actors)
 
     # -- what every use case shares ----------------------------------------------------------
 
@@ -140,8 +150,8 @@ class Service:
     def override(self, school: str, pupil: str, stage: int, reason: str, by: str) -> list[Decision]:
         return self.staff.override(school, pupil, stage, reason, by)
 
-    def apply_actions(self, path: Path) -> ActionsReport:
-        return self.staff.apply_actions(path)
+    def apply_actions(self, path: Path, *, skip_invalid: bool = False) -> ActionsReport:
+        return self.staff.apply_actions(path, skip_invalid=skip_invalid)
 
     # -- letters (``LetterDesk``) ------------------------------------------------------------
 

@@ -17,12 +17,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from escalation_flow.actors import Actors, unknown_message
 from escalation_flow.core import evaluation
 from escalation_flow.core.decisions import Decision, Stimulus, TaskCompleted
 from escalation_flow.core.definition import TaskKind
 from escalation_flow.core.engine import Moment
-from escalation_flow.core.school_day import DayEnv
-from escalation_flow.errors import ActionError, ConflictError, NotFoundError, Problem
+from escalation_flow.core.school_day import Action, DayEnv
+from escalation_flow.errors import ActionError, ConflictError, InputError, NotFoundError, Problem
 from escalation_flow.ports import (
     LETTER_APPROVED,
     SENT,
@@ -66,9 +67,11 @@ class ActionsReport:
 class StaffActions:
     """Staff actions on cases and tasks; reads back what it wrote through ``Queries``."""
 
-    def __init__(self, ctx: ServiceContext, queries: Queries) -> None:
+    def __init__(self, ctx: ServiceContext, queries: Queries, actors: Actors | None = None) -> None:
         self.ctx = ctx
         self.queries = queries
+        #: who may be named as acting (staff of the staff table, or a system actor)
+        self.actors = actors or Actors()
 
     # -- one action ----------------------------------------------------------------------------
 
@@ -145,7 +148,7 @@ class StaffActions:
     ) -> list[Decision]:
         """A manual event of the pupil's flow (``safeguarding_concern``, ...), or a task by
         name."""
-        by = staff_id(by)
+        by = self.actors.check(by)
         stimulus = Stimulus("action", event, outcome, by, note)
         return list(self.act(school, pupil, stimulus, at or self.ctx.now()).decisions)
 
@@ -153,7 +156,7 @@ class StaffActions:
         self, school: str, pupil: str, stage: int, reason: str, by: str
     ) -> list[Decision]:
         """A professional judgement: put the case in ``stage`` (0 closes it), with the reason."""
-        by = staff_id(by)
+        by = self.actors.check(by)
         if not reason.strip():
             raise ActionError("an override needs a reason")
         flow = self.ctx.setup_at(school, self._open_case_version(school, pupil)).flow
@@ -191,7 +194,7 @@ class StaffActions:
         """``ConflictError`` if someone else completed it; ``ActionError`` for a bad outcome; the
         same completion again is reported ``already_recorded`` (and no ``audit`` entry is
         written for it)."""
-        by = staff_id(by)
+        by = self.actors.check(by)
         at = at or self.ctx.now()
         with self.ctx.store.read() as tx:
             row = tx.task_row(task_id)
@@ -285,17 +288,30 @@ class StaffActions:
 
     # -- actions files -------------------------------------------------------------------------
 
-    def apply_actions(self, path: Path) -> ActionsReport:
+    def apply_actions(self, path: Path, *, skip_invalid: bool = False) -> ActionsReport:
         """Every action of a contract actions CSV, in time order, each in its own transaction;
-        retried rows count once."""
+        retried rows count once. A row naming someone who is not a member of staff refuses the
+        whole file before anything is written (``InputError``), unless ``skip_invalid`` leaves
+        those rows out (reported in ``problems``)."""
         from escalation_flow.adapters.action_files import read_actions
 
         ctx = self.ctx
         trust = ctx.trust
         by_school = read_actions(path, set(trust.schools) | set(trust.aliases))
+        strangers = self._strangers(path, by_school)
+        if strangers and not skip_invalid:
+            raise InputError(
+                f"{path}: {len(strangers)} action(s) name someone who is not a member of staff; "
+                "nothing was applied (add them with `escalation-flow users add`, or "
+                "--skip-invalid applies the other rows)",
+                sorted(strangers.values()),
+            )
         applied = repeated = 0
-        problems: list[Problem] = []
+        problems: list[Problem] = sorted(strangers.values())
         for key, actions in sorted(by_school.items()):
+            actions = [a for a in actions if a.source not in strangers]
+            if not actions:
+                continue
             setup = ctx.setup(key)
             through = max(setup.action_day(a.at) for a in actions)
             register = RegisterAsKnown.load(ctx.store, setup, ctx.now(), through)
@@ -304,7 +320,6 @@ class StaffActions:
                     "action", action.action, action.outcome, action.by, action.note
                 )
                 try:
-                    staff_id(action.by)
                     done = self.act(
                         setup.school,
                         action.pupil,
@@ -322,10 +337,35 @@ class StaffActions:
                     applied += 1
         return ActionsReport(applied, repeated, tuple(problems))
 
+    def _strangers(
+        self, path: Path, by_school: dict[str, list[Action]]
+    ) -> dict[str | None, Problem]:
+        """The rows whose ``by`` is malformed or not a member of staff, by source line."""
+        rows = [a for actions in by_school.values() for a in actions]
+        out: dict[str | None, Problem] = {}
+        named: list[Action] = []
+        for action in rows:
+            try:
+                staff_id(action.by)
+                named.append(action)
+            except ActionError as exc:
+                out[action.source] = _by_problem(path, action.source, str(exc))
+        unknown = self.actors.unknown(a.by for a in named)
+        for action in named:
+            if action.by in unknown:
+                message = unknown_message(action.by)
+                out[action.source] = _by_problem(path, action.source, message)
+        return out
+
 
 def _recorded_before(tx: CaseTransaction, case_id: int, stimulus: Stimulus, at: datetime) -> bool:
     """The same action (name, outcome, person) is already in the history at that instant."""
     return tx.recorded_before(case_id, stimulus.name, stimulus.outcome, stimulus.by, at)
+
+
+def _by_problem(path: Path, source: str | None, message: str) -> Problem:
+    file, _, line = (source or f"{path}:0").rpartition(":")
+    return Problem(file, int(line) if line.isdigit() else None, "by", message)
 
 
 def _problem(path: Path, source: str | None, pupil: str, exc: Any) -> Problem:

@@ -1,11 +1,13 @@
 """Logging in and out.
 
-Every login, good or bad, and every logout is written to the audit log; failed logins also to
-``login_attempts`` for the rate limit.
+Every login, good or bad, and every logout is written to the audit log; every try also to
+``login_attempts``, which ``LoginPolicy`` (``web/security.py``) weighs to slow guessing without
+ever locking anyone out: a try that must wait gets 429, the wait in words and ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -20,11 +22,12 @@ from escalation_flow.web.security import (
     LOGIN_COOKIE,
     LOGIN_FORM_MAX_AGE,
     SESSION_COOKIE,
-    LoginLimit,
+    LoginPolicy,
     client_address,
     new_token,
     set_cookie,
     token_hash,
+    wait_message,
 )
 from escalation_flow.web.webapp import ForbiddenError, WebApp, web_of
 
@@ -66,9 +69,12 @@ async def login_submit(request: Request) -> Response:
     password = password if isinstance(password, str) else ""
     address = client_address(request)
     outcome = await run_in_threadpool(_try_login, web, username, password, address)
+    if isinstance(outcome, timedelta):
+        page = await login_page(request, error=wait_message(outcome), status=429)
+        page.headers["Retry-After"] = str(max(1, math.ceil(outcome.total_seconds())))
+        return page
     if isinstance(outcome, str):
-        status = 429 if "paused" in outcome else 401
-        return await login_page(request, error=outcome, status=status)
+        return await login_page(request, error=outcome, status=401)
     token, expires = outcome
     target = _safe_next(field(form, "next"))
     response = RedirectResponse(target, status_code=303)
@@ -77,15 +83,22 @@ async def login_submit(request: Request) -> Response:
     return response
 
 
-def _try_login(web: WebApp, username: str, password: str, address: str) -> tuple[str, int] | str:
-    """A new session token and its lifetime in seconds, or the message to show."""
+def _try_login(
+    web: WebApp, username: str, password: str, address: str
+) -> tuple[str, int] | timedelta | str:
+    """A new session token and its lifetime in seconds, how long to wait before trying again,
+    or the message to show."""
     staff = web.staff
     now = web.now()
-    since = now - timedelta(minutes=web.settings.login_window_minutes)
-    limit = LoginLimit(*staff.failures_since(username, address, since), web.settings)
-    if limit.paused:
+    policy = LoginPolicy(web.settings)
+    history = staff.login_history(
+        username, address, since=policy.pair_since(now), address_since=policy.address_since(now)
+    )
+    wait = policy.wait(history, now)
+    if wait > timedelta(0):
+        # the password is not checked and the try is not counted: waiting is not lengthened
         staff.audit(username or "?", "login_refused_rate_limit", now, ip=address)
-        return limit.message()
+        return wait
     record = staff.by_username(username) if username else None
     good = verify_password(record.password_hash if record else None, password)
     if record is None or not good or not record.active:

@@ -7,8 +7,8 @@
 - **CSRF.** Every form carries a token: the session's own, compared in constant time. The login
   form, before there is a session, uses a signed double-submit token: a random nonce in a
   cookie and the same nonce signed (itsdangerous, one hour) in the form.
-- **Rate limit.** Failed logins are counted per username and per address over a window; past
-  either limit the password is not even checked.
+- **Slowing guesses** (``LoginPolicy``): per account and address an exponential back-off with a
+  cap, per address a generous ceiling, never a lock; ``users unlock`` starts an account afresh.
 - **Headers.** A strict Content-Security-Policy (no script at all, styles from our own file),
   no framing, no MIME sniffing, no referrer sent elsewhere.
 """
@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from escalation_flow.ports import FailedLogins
 from escalation_flow.web.settings import WebSettings
 
 SESSION_COOKIE = "ef_session"
@@ -102,26 +105,70 @@ def client_address(request: Request) -> str:
 
 
 @dataclass(frozen=True)
-class LoginLimit:
-    """Whether failed logins so far pause further tries."""
+class LoginPolicy:
+    """Slows guessing without locking anyone out.
 
-    failures_for_user: int
-    failures_from_address: int
+    - **Per account and address, an exponential back-off with a cap.** After
+      ``login_free_failures`` wrong passwords for one account from one address, each further
+      try waits ``login_backoff_seconds``, doubling with each wrong password, at most
+      ``login_backoff_cap_minutes``. A good login from that address, an administrator's
+      ``users unlock``, or ``login_forget_hours`` without a wrong password start it afresh. A
+      stranger guessing at an account from elsewhere does not slow its owner down; the owner
+      behind the same proxy waits at most the cap.
+    - **Per address, a generous ceiling.** ``login_failures_per_address`` wrong passwords from
+      one address (any accounts) within ``login_address_window_minutes``: that address waits
+      until the oldest of them leaves the window. Generous, since a school's staff may all
+      come through one proxy.
+    - **Never a lock.** Every wait ends by itself. While one lasts the password is not checked
+      and the try is not counted, so hammering does not lengthen it.
+    """
+
     settings: WebSettings
 
-    @property
-    def paused(self) -> bool:
-        return (
-            self.failures_for_user >= self.settings.login_failures_per_user
-            or self.failures_from_address >= self.settings.login_failures_per_address
-        )
+    def pair_since(self, now: datetime) -> datetime:
+        return now - timedelta(hours=self.settings.login_forget_hours)
 
-    def message(self) -> str:
-        return (
-            "Too many failed attempts. For your security, logging in is paused for "
-            f"{self.settings.login_window_minutes} minutes. If you have forgotten your "
-            "password, ask your school's attendance lead or the trust's attendance team."
-        )
+    def address_since(self, now: datetime) -> datetime:
+        return now - timedelta(minutes=self.settings.login_address_window_minutes)
+
+    def backoff(self, failures: int) -> timedelta:
+        """How long after the last of ``failures`` wrong passwords the next try must wait."""
+        over = failures - self.settings.login_free_failures
+        if over < 0:
+            return timedelta(0)
+        cap = self.settings.login_backoff_cap_minutes * 60
+        # 2**over overflows a float long before it matters: the cap is reached by then
+        seconds = cap if over > 60 else min(self.settings.login_backoff_seconds * 2**over, cap)
+        return timedelta(seconds=seconds)
+
+    def wait(self, history: FailedLogins, now: datetime) -> timedelta:
+        """How long this try must wait (zero: the password is checked now)."""
+        waits = [timedelta(0)]
+        if history.last_pair_failure is not None:
+            waits.append(history.last_pair_failure + self.backoff(history.pair_failures) - now)
+        ceiling = self.settings.login_failures_per_address
+        if history.address_failures >= ceiling and history.oldest_address_failure is not None:
+            window = timedelta(minutes=self.settings.login_address_window_minutes)
+            waits.append(history.oldest_address_failure + window - now)
+        return max(waits)
+
+
+def wait_message(wait: timedelta) -> str:
+    """What the person at the login form reads while a wait lasts."""
+    return (
+        "Too many wrong passwords. For your security, please wait "
+        f"{_duration(wait)} before trying again (nothing is locked; the wait ends by itself). "
+        "If you have forgotten your password, ask your school's attendance lead or the trust's "
+        "attendance team to set a new one."
+    )
+
+
+def _duration(wait: timedelta) -> str:
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minutes"
 
 
 ASGIApp = Callable[

@@ -27,14 +27,32 @@ class WebSettings(BaseSettings):
     session_hours: float = Field(
         default=9.0, gt=0, description="A login lasts this long (a school day and a bit)."
     )
-    login_window_minutes: int = Field(
-        default=15, gt=0, description="Failed logins are counted over this many minutes."
+    login_free_failures: int = Field(
+        default=3,
+        ge=0,
+        description="Wrong passwords for one account from one address before each further try "
+        "must wait (the back-off).",
     )
-    login_failures_per_user: int = Field(
-        default=5, gt=0, description="Failed logins for one username before it is paused."
+    login_backoff_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="The first wait; it doubles with each further wrong password.",
+    )
+    login_backoff_cap_minutes: float = Field(
+        default=15.0, gt=0, description="The longest wait the back-off asks for (never a lock)."
     )
     login_failures_per_address: int = Field(
-        default=30, gt=0, description="Failed logins from one address before it is paused."
+        default=100,
+        gt=0,
+        description="Wrong passwords from one address, whatever the account, within "
+        "login_address_window_minutes before that address waits (generous: a school's staff "
+        "share one proxy's address).",
+    )
+    login_address_window_minutes: int = Field(
+        default=60, gt=0, description="The window of the per-address ceiling."
+    )
+    login_forget_hours: int = Field(
+        default=24, gt=0, description="Wrong passwords older than this no longer count."
     )
     today: date | None = Field(
         default=None,

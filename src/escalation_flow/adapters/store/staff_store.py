@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, RowMapping, func, select, update
+from sqlalchemy import Connection, Engine, RowMapping, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from escalation_flow.adapters.store.models import School, table_of
@@ -37,6 +37,16 @@ class StaffRecord:
 
     def principal(self) -> Principal:
         return Principal(self.id, self.username, self.name, self.grants)
+
+
+@dataclass(frozen=True)
+class LoginHistory:
+    """Wrong passwords as the login policy counts them (see ``StaffStore.login_history``)."""
+
+    pair_failures: int
+    last_pair_failure: dt.datetime | None
+    address_failures: int
+    oldest_address_failure: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,15 @@ class StaffStore:
             row = conn.execute(select(Staff).where(Staff.id == staff_id)).mappings().first()
             return None if row is None else _record(conn, row)
 
+    def active_usernames(self, usernames: Iterable[str]) -> set[str]:
+        """Which of ``usernames`` are active members of staff (who may be named as acting)."""
+        names = sorted(set(usernames))
+        if not names:
+            return set()
+        query = select(Staff.username).where(Staff.username.in_(names) & Staff.active.is_(True))
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
     def all_staff(self) -> list[StaffRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(Staff).order_by(Staff.username)).mappings().all()
@@ -151,17 +170,45 @@ class StaffStore:
                 .values(username=username[:64], ip=ip[:64], at=now, succeeded=succeeded)
             )
 
-    def failures_since(self, username: str, ip: str, since: dt.datetime) -> tuple[int, int]:
-        """Failed logins since ``since``: (for this username, from this address)."""
-        failed = LoginAttempt.succeeded.is_(False) & (LoginAttempt.at >= since)
+    def login_history(
+        self, username: str, ip: str, *, since: dt.datetime, address_since: dt.datetime
+    ) -> LoginHistory:
+        """What the login policy weighs (``web.security.LoginPolicy``): this account's wrong
+        passwords from this address since ``since`` and since its last good login from there,
+        and the address's wrong passwords (any account) since ``address_since``."""
+        user, addr = username[:64], ip[:64]
+        pair = (LoginAttempt.username == user) & (LoginAttempt.ip == addr)
+        failed = LoginAttempt.succeeded.is_(False)
         with self.engine.connect() as conn:
-            by_user = conn.execute(
-                select(func.count()).where(failed & (LoginAttempt.username == username[:64]))
+            good = conn.execute(
+                select(func.max(LoginAttempt.at)).where(pair & LoginAttempt.succeeded.is_(True))
             ).scalar_one()
-            by_ip = conn.execute(
-                select(func.count()).where(failed & (LoginAttempt.ip == ip[:64]))
-            ).scalar_one()
-        return int(by_user), int(by_ip)
+            start = since if good is None else max(since, _aware(good))
+            count, last = conn.execute(
+                select(func.count(), func.max(LoginAttempt.at)).where(
+                    pair & failed & (LoginAttempt.at > start)
+                )
+            ).one()
+            from_address, oldest = conn.execute(
+                select(func.count(), func.min(LoginAttempt.at)).where(
+                    (LoginAttempt.ip == addr) & failed & (LoginAttempt.at >= address_since)
+                )
+            ).one()
+        return LoginHistory(
+            int(count),
+            None if last is None else _aware(last),
+            int(from_address),
+            None if oldest is None else _aware(oldest),
+        )
+
+    def forget_failures(self, username: str) -> int:
+        """An administrator's unlock: the account's wrong passwords (from every address) stop
+        counting; the audit log keeps each of them. How many were forgotten."""
+        query = delete(LoginAttempt).where(
+            (LoginAttempt.username == username[:64]) & LoginAttempt.succeeded.is_(False)
+        )
+        with self.engine.begin() as conn:
+            return int(conn.execute(query).rowcount)
 
     # -- sessions -------------------------------------------------------------------------------
 
@@ -285,6 +332,11 @@ class StaffStore:
             )
             for r in rows
         ]
+
+
+def _aware(instant: dt.datetime) -> dt.datetime:
+    """SQLite hands instants back without their offset; every instant stored here is UTC."""
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
 
 
 def _school_ids(conn: Connection, keys: list[str]) -> dict[str, int]:

@@ -1,0 +1,89 @@
+"""Who may be named as the one who acted, in the service's audit trail: a known member of staff
+(a row of the staff table, made by ``escalation-flow users add``) or one of the system actors
+declared here, and nobody else.
+
+The system actors are the one list of names no person answers to: ``engine`` (records no person
+caused: a school day's evaluation, a timer firing), ``auto`` (tasks done on their due dates in
+demonstrations and rehearsals, as the backtest's ``--auto-complete-actions`` does) and the
+daemon's worker names (``daemon:HOST:PID``, which write imports and claim timers).
+
+The backtest's ``--actions`` file keeps free staff ids (the contract): it never reaches the
+staff table, so only the form of an id is checked there (``staff_ids.staff_id``). Histories
+already stored are never rewritten: an older record naming someone not in the staff table stays
+as it was written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from escalation_flow.errors import ActionError
+from escalation_flow.staff_ids import staff_id
+
+#: The actor of records no person caused.
+ENGINE = "engine"
+#: Completes tasks on their due dates with their default outcome (demos, rehearsals).
+AUTO = "auto"
+#: A daemon's worker name starts so: ``daemon:HOST:PID`` (``daemon_worker``).
+DAEMON_PREFIX = "daemon:"
+#: The fixed names; daemon workers are recognised by ``DAEMON_PREFIX``.
+SYSTEM_ACTORS: tuple[str, ...] = (ENGINE, AUTO)
+
+
+def daemon_worker(host: str, pid: int) -> str:
+    """The name a daemon process writes under."""
+    return f"{DAEMON_PREFIX}{host}:{pid}"
+
+
+def is_system_actor(name: str) -> bool:
+    daemon = name.startswith(DAEMON_PREFIX) and len(name) > len(DAEMON_PREFIX)
+    return name in SYSTEM_ACTORS or daemon
+
+
+class StaffDirectory(Protocol):
+    """The staff table as the service asks it: which of these usernames are active staff."""
+
+    def active_usernames(self, usernames: Iterable[str]) -> set[str]: ...
+
+
+def how_to_add(name: str) -> str:
+    return (
+        f"add them with `escalation-flow users add {name} --name NAME --role ROLE "
+        "--school SCHOOL`"
+    )
+
+
+def unknown_message(name: str) -> str:
+    return (
+        f"{name!r} is not a member of staff (nor a system actor: {', '.join(SYSTEM_ACTORS)}): "
+        + how_to_add(name)
+        + ", or see who there is with `escalation-flow users list`"
+    )
+
+
+class Actors:
+    """Checks the name given as the one who acted. Without a directory only the form of a name
+    is checked: stores built by hand for tests, builders and benchmarks (the composition root
+    always hands the service the store's staff table)."""
+
+    def __init__(self, directory: StaffDirectory | None = None) -> None:
+        self.directory = directory
+
+    @property
+    def checks_staff(self) -> bool:
+        return self.directory is not None
+
+    def unknown(self, names: Iterable[str]) -> set[str]:
+        """The well-formed names among ``names`` that are neither system actors nor staff."""
+        people = {n for n in names if not is_system_actor(n)}
+        if self.directory is None or not people:
+            return set()
+        return people - self.directory.active_usernames(people)
+
+    def check(self, by: str | None) -> str:
+        """The staff id, trimmed; ``ActionError`` naming the id and how to add it otherwise."""
+        name = staff_id(by)
+        if self.unknown([name]):
+            raise ActionError(unknown_message(name))
+        return name
