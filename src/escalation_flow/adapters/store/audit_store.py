@@ -22,7 +22,15 @@ from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from escalation_flow.adapters.store.audit_models import FlowVersionRow, MarkSealRow
-from escalation_flow.adapters.store.cases import CASES, EVENTS, history, school_ids
+from escalation_flow.adapters.store.cases import (
+    CASES,
+    EVENTS,
+    LETTERS,
+    SCHOOLS,
+    TASKS,
+    history,
+    school_ids,
+)
 from escalation_flow.adapters.store.models import Mark, Pupil, table_of
 from escalation_flow.adapters.store.seals import (
     MarkRow,
@@ -220,3 +228,67 @@ def orphan_records(conn: Connection) -> int:
         EVENTS.c.case_id.not_in(select(CASES.c.id))
     )
     return int(conn.execute(query).scalar() or 0)
+
+
+# -- what ``audit checkpoint`` reads ---------------------------------------------------------------
+
+
+def case_heads(conn: Connection) -> list[tuple[int, str, str, int, str]]:
+    """Every case row as (id, school key, pupil, history length, head hash), by school, pupil."""
+    c, s = CASES.c, SCHOOLS.c
+    query = (
+        select(c.id, s.key, c.pupil, c.length, c.head_hash)
+        .join(SCHOOLS, s.id == c.school_id)
+        .order_by(s.key, c.pupil)
+    )
+    return [(int(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4])) for r in conn.execute(query)]
+
+
+def record_hash(conn: Connection, case_id: int, seq: int) -> str | None:
+    """The stored hash of one history record; None when there is no such record."""
+    e = EVENTS.c
+    found = conn.execute(select(e.hash).where(e.case_id == case_id, e.seq == seq)).scalar()
+    return None if found is None else str(found)
+
+
+def mark_counts(conn: Connection) -> dict[int, int]:
+    """Stored mark versions per school id."""
+    m = MARKS.c
+    query = select(m.school_id, func.count()).group_by(m.school_id)
+    return {int(sid): int(n) for sid, n in conn.execute(query)}
+
+
+def letter_contents(conn: Connection) -> Iterator[tuple[int, str, str, bytes | None]]:
+    """Every letter's stored content: (id, "school/pupil", HTML, PDF bytes or None when not
+    rendered yet)."""
+    lt, c, s = LETTERS.c, CASES.c, SCHOOLS.c
+    query = (
+        select(lt.id, s.key, c.pupil, lt.html, lt.pdf)
+        .join(CASES, c.id == lt.case_id)
+        .join(SCHOOLS, s.id == c.school_id)
+        .order_by(lt.id)
+    )
+    for row in conn.execute(query):
+        pdf = None if row.pdf is None else bytes(row.pdf)
+        yield int(row.id), f"{row.key}/{row.pupil}", str(row.html), pdf
+
+
+Completion = tuple[str, str | None, datetime | None, str | None]
+
+
+def task_completions(conn: Connection) -> dict[int, tuple[str, Completion]]:
+    """Every task's completion by task id: ("school/pupil", (status, completed_by, completed_at,
+    outcome))."""
+    t, s = TASKS.c, SCHOOLS.c
+    query = (
+        select(s.key, t.id, t.pupil, t.status, t.completed_by, t.completed_at, t.outcome)
+        .join(SCHOOLS, s.id == t.school_id)
+        .order_by(t.id)
+    )
+    return {
+        int(r.id): (
+            f"{r.key}/{r.pupil}",
+            (str(r.status), r.completed_by, r.completed_at, r.outcome),
+        )
+        for r in conn.execute(query)
+    }
