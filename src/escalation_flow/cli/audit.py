@@ -112,16 +112,29 @@ def audit_checkpoint(out: Path) -> None:
 
 
 @audit_group.command("seal")
-def audit_seal() -> None:
-    """Seal every import of marks not sealed yet (after the fact: sealing at import is better)."""
-    from escalation_flow.adapters.store.audit_store import seal_imports
+@click.option(
+    "--force", is_flag=True,
+    help="Also seal imports that were not imported --no-seal (their seal was deleted): only "
+    "when their marks are known good; recorded with --by and --reason.",
+)  # fmt: skip
+@click.option("--by", default=None, help="With --force: who decided it (a staff id).")
+@click.option("--reason", default=None, help="With --force: why the marks are known good.")
+def audit_seal(force: bool, by: str | None, reason: str | None) -> None:
+    """Seal every import of marks imported --no-seal and not sealed yet (a back-fill). An
+    import sealed at import whose seal is gone is refused: sealing it would seal an edit."""
+    from escalation_flow.adapters.store.audit_store import Forced, seal_imports
     from escalation_flow.settings import load_settings
 
+    if force and not (by and reason):
+        raise click.UsageError("--force needs --by STAFF and --reason TEXT (both are recorded)")
+    if not force and (by or reason):
+        raise click.UsageError("--by and --reason go with --force")
+    forced = Forced(by, reason) if force and by and reason else None
     with root().store(load_settings()) as store, store.engine.begin() as conn:
-        sealed = seal_imports(conn, _now())
+        sealed = seal_imports(conn, _now(), forced)
     for school, import_id, rows in sealed:
         click.echo(f"{school}: import {import_id} sealed ({rows} marks)")
-    click.echo(f"{len(sealed)} seal(s) added")
+    click.echo(f"{len(sealed)} seal(s) added" + (f" (forced by {by})" if forced else ""))
 
 
 # -- replay ----------------------------------------------------------------------------------------
