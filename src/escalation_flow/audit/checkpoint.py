@@ -37,8 +37,9 @@ from escalation_flow.adapters.store.audit_store import (
     task_completions,
 )
 from escalation_flow.adapters.store.cases import school_ids
+from escalation_flow.adapters.store.seals import SEAL_FORMAT
 from escalation_flow.audit.verify import Breach
-from escalation_flow.core.chain import canonical_json, instant_text
+from escalation_flow.core.chain import CHAIN_FORMAT, canonical_json, instant_text
 from escalation_flow.errors import InputError
 
 #: The checkpoint document's format; ``read_checkpoint`` refuses any other.
@@ -51,6 +52,8 @@ def make_checkpoint(engine: Engine, now: datetime) -> dict[str, Any]:
     with engine.connect() as conn:
         body: dict[str, Any] = {
             "format": FORMAT,
+            "chain_format": CHAIN_FORMAT,
+            "seal_format": SEAL_FORMAT,
             "made_at": instant_text(now),
             "cases": [
                 {"id": cid, "school": school, "pupil": pupil, "length": length, "head": head}
@@ -81,6 +84,13 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
             f"{path}: checkpoint format {document['format']!r} is not one this version reads "
             f"(it reads format {FORMAT}); verify with the release that wrote it, or a newer one"
         )
+    for name, known in (("chain_format", CHAIN_FORMAT), ("seal_format", SEAL_FORMAT)):
+        if document.get(name) != known:
+            raise InputError(
+                f"{path}: the checkpoint was made over {name.replace('_format', '')} records "
+                f"of format {document.get(name)!r}; this version knows format {known} only: "
+                "verify with the release that wrote them, or a newer one"
+            )
     body = {k: v for k, v in document.items() if k != "sha256"}
     if document.get("sha256") != _digest(body):
         raise InputError(
