@@ -67,8 +67,9 @@ def make_checkpoint(engine: Engine, now: datetime) -> dict[str, Any]:
 
 
 def checkpoint_text(document: Mapping[str, Any]) -> str:
-    """The checkpoint as written to its file (stable: sorted keys)."""
-    return json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    """The checkpoint as written to its file: stable (sorted keys) and compact (a trust's
+    checkpoint is mostly hashes; `python -m json.tool` shows it laid out)."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
