@@ -14,12 +14,13 @@ import sqlalchemy as sa
 
 from escalation_flow.adapters.register_files import read_marks
 from escalation_flow.adapters.store import Store
-from escalation_flow.adapters.store.audit_store import seal_imports
+from escalation_flow.adapters.store.audit_store import Forced, seal_imports
 from escalation_flow.adapters.store.cases import history
 from escalation_flow.adapters.store.seals import MarkRow, mark_digest, mark_fingerprints
 from escalation_flow.adapters.trust_files import load_trust
 from escalation_flow.audit.store_check import verify_store
 from escalation_flow.audit.verify import Breach, VerifyReport
+from escalation_flow.errors import InputError
 from tests.daemon_builders import HEADER, LAST_DAY, SCHOOL, built_state, clone, local, write_trust
 
 CASE_P1 = f"{SCHOOL}/P1"
@@ -270,3 +271,75 @@ def test_an_edited_flow_text_is_named(db: str) -> None:
 def test_breaches_print_with_case_record_and_kind() -> None:
     text = str(Breach(CASE_P1, 3, "deleted", "missing: deleted after it was written"))
     assert text == "oaks/P1 record 3: deleted: missing: deleted after it was written"
+
+
+# -- a missing seal, and ``audit seal`` that would launder an edit ---------------------------------
+
+
+def test_a_case_rows_status_or_state_that_disagrees_with_its_history_is_named(db: str) -> None:
+    tamper(db, "UPDATE cases SET status = 'closed' WHERE pupil = 'P1'")
+    tamper(db, "UPDATE cases SET state = 'stage_3.support' WHERE pupil = 'P2'")
+    messages = {b.where: b.message for b in verify(db).breaches if b.kind == "case_row"}
+    assert messages[CASE_P1] == "status is 'closed' but the history gives 'open'"
+    assert messages[f"{SCHOOL}/P2"].startswith("state is 'stage_3.support' but the history")
+
+
+def test_a_deleted_seal_fails_verify_and_audit_seal_refuses_to_seal_over_it(db: str) -> None:
+    tamper(
+        db,
+        "DELETE FROM mark_seals WHERE seq = 8",
+        "UPDATE marks SET code = 'O' WHERE import_id = 8 AND code = '/'",
+    )
+    report = verify(db)
+    [breach] = report.breaches
+    assert (breach.where, breach.kind) == (f"marks of {SCHOOL}", "seal_missing")
+    assert "import 8: 8 rows under no seal, but its import was sealed by audit seal" in str(breach)
+    store = Store(db)
+    try:
+        refused = r"import\(s\) 8 were not imported --no-seal"
+        with pytest.raises(InputError, match=refused), store.engine.begin() as conn:
+            seal_imports(conn, local(LAST_DAY, 21))
+        assert not verify(db).ok  # nothing was sealed
+        with store.engine.begin() as conn:
+            forced = Forced("s.jones", "compared with the MIS export")
+            assert seal_imports(conn, local(LAST_DAY, 21), forced) == [(SCHOOL, 8, 8)]
+        with store.engine.connect() as conn:
+            how = conn.exec_driver_sql("SELECT seal FROM imports WHERE id = 8").scalar()
+            logged = conn.exec_driver_sql("SELECT actor, action, detail FROM audit_log").one()
+    finally:
+        store.dispose()
+    assert verify(db).ok and how == "forced"
+    assert tuple(logged) == (
+        "s.jones", "seal_forced",
+        "imports 8 sealed though not imported --no-seal: compared with the MIS export",
+    )  # fmt: skip
+
+
+def test_marks_imported_without_a_seal_only_warn_until_sealed(db: str, tmp_path: Path) -> None:
+    trust = load_trust(write_trust(tmp_path / "trust"))
+    path = tmp_path / "backfill.csv"
+    path.write_text(f"{HEADER}\n{SCHOOL},P1,2025-09-10,AM,/,,2025-09-16T11:00:00+01:00\n")
+    store = Store(db)
+    try:
+        marks = read_marks(path, trust.calendars(), aliases=trust.aliases)
+        store.import_marks(marks, file=path, now=local(date(2025, 9, 16), 17), by="t", seal=False)
+        report = verify(db)
+        assert report.ok and report.warnings == [
+            f"marks of {SCHOOL}: import 9 (1 rows, imported --no-seal) is not sealed yet: "
+            "run `escalation-flow audit seal`"
+        ]
+        with store.engine.begin() as conn:
+            assert seal_imports(conn, local(date(2025, 9, 16), 18)) == [(SCHOOL, 9, 1)]
+    finally:
+        store.dispose()
+    report = verify(db)
+    assert report.ok and not report.warnings
+
+
+def test_a_schools_marks_deleted_with_their_seals_are_named_by_their_imports(db: str) -> None:
+    tamper(db, "DELETE FROM mark_seals", "DELETE FROM marks")
+    report = verify(db)
+    assert {(b.where, b.kind) for b in report.breaches} == {
+        (f"import {i}", "mark_deleted") for i in range(1, 9)
+    }
+    assert "8 of the 8 marks it imported are gone" in report.breaches[0].message

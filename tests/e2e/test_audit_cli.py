@@ -361,3 +361,64 @@ def test_a_recorded_migration_moves_an_open_case_onto_another_version(
         "--by", "s.jones", "--reason", "again",
     )  # fmt: skip
     assert again.exit_code == 2 and "already" in again.output
+
+
+# -- a checkpoint kept outside the database -----------------------------------------------------
+
+
+def sql(env: dict[str, str], *statements: str) -> None:
+    conn = sqlite3.connect(env["DB_FILE"])
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+def test_a_checkpoint_verifies_until_a_completed_task_is_rewritten(
+    amended: dict[str, str], tmp_path: Path
+) -> None:
+    kept = tmp_path / "kept" / "checkpoint.json"
+    made = run(amended, "audit", "checkpoint", "--out", str(kept))
+    assert made.exit_code == 0, made.output
+    document = json.loads(kept.read_text(encoding="utf-8"))
+    assert document["format"] == 1 and len(document["sha256"]) == 64
+    assert {"oaks/P1", "oaks/P2"} <= {f"{c['school']}/{c['pupil']}" for c in document["cases"]}
+    clean = run(amended, "audit", "verify", "--against", str(kept))
+    assert clean.exit_code == 0, clean.output
+    assert "against the checkpoint of" in clean.stdout
+    sql(amended, "UPDATE tasks SET completed_by = 'mallory' WHERE completed_by = 's.jones'")
+    assert run(amended, "audit", "verify").exit_code == 0  # the tables alone cannot tell
+    result = run(amended, "audit", "verify", "--against", str(kept))
+    assert result.exit_code == 1
+    assert "(oaks/P1): task_edited: its completion (done at the checkpoint)" in result.stdout
+
+
+def test_the_end_of_a_history_cut_off_and_the_case_row_fixed_up_is_named(
+    amended: dict[str, str], tmp_path: Path
+) -> None:
+    kept = tmp_path / "checkpoint.json"
+    assert run(amended, "audit", "checkpoint", "--out", str(kept)).exit_code == 0
+    p1 = "(SELECT id FROM cases WHERE pupil = 'P1')"
+    last = f"(SELECT max(seq) FROM case_events WHERE case_id = {p1})"
+    sql(
+        amended,
+        f"DELETE FROM case_events WHERE case_id = {p1} AND seq = {last}",
+        f"UPDATE cases SET length = {last}, head_hash = (SELECT hash FROM case_events "
+        f"WHERE case_id = {p1} AND seq = {last}) WHERE id = {p1}",
+    )
+    result = run(amended, "audit", "verify", "--against", str(kept), "--json")
+    assert result.exit_code == 1
+    [problem] = [p for p in json.loads(result.stdout)["problems"] if p["kind"] == "truncated"]
+    assert problem["where"] == "oaks/P1"
+    assert problem["seq"] == json.loads(kept.read_text())["cases"][0]["length"]
+
+
+def test_an_edited_checkpoint_file_is_refused(amended: dict[str, str], tmp_path: Path) -> None:
+    kept = tmp_path / "checkpoint.json"
+    assert run(amended, "audit", "checkpoint", "--out", str(kept)).exit_code == 0
+    document = json.loads(kept.read_text(encoding="utf-8"))
+    document["cases"] = document["cases"][1:]  # forget a case, to hide its deletion
+    kept.write_text(json.dumps(document), encoding="utf-8")
+    result = run(amended, "audit", "verify", "--against", str(kept))
+    assert result.exit_code == 2
+    assert "does not give its own sha256: it was edited" in result.output

@@ -5,14 +5,17 @@ every stored flow text, read through ``adapters.store.audit_store`` and checked 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 from sqlalchemy import Connection, Engine
 
 from escalation_flow.adapters.store.audit_store import (
+    NO_SEAL,
     case_histories,
     flow_texts,
+    import_counts,
+    import_seals,
     load_seals,
     mark_rows,
     orphan_records,
@@ -40,9 +43,13 @@ def verify_store(engine: Engine, school: str | None = None) -> VerifyReport:
             raise NotFoundError(f"school {school!r} is not in the store")
         chosen = {school: ids[school]} if school else ids
         used_versions: set[str] = set()
+        how = import_seals(conn)
+        named: set[int] = set()
         for key, school_id in sorted(chosen.items()):
             used_versions |= _verify_cases(conn, report, key, school_id)
-            _verify_marks(conn, report, key, school_id)
+            named |= _verify_marks(conn, report, key, school_id, how)
+        if school is None:  # an import may span schools: its count is checked whole
+            _verify_import_counts(conn, report, named)
         _verify_flows(conn, report, used_versions)
     report.breaches.sort(key=lambda b: (b.where, b.seq or 0, b.kind, b.message))
     return report
@@ -74,33 +81,84 @@ def _verify_cases(conn: Connection, report: VerifyReport, school: str, school_id
     return versions
 
 
-def _verify_marks(conn: Connection, report: VerifyReport, school: str, school_id: int) -> None:
+def _verify_marks(
+    conn: Connection,
+    report: VerifyReport,
+    school: str,
+    school_id: int,
+    how: Mapping[int, str | None],
+) -> set[int]:
+    """Check a school's seals and sealed marks; the imports found changed."""
     seals = load_seals(conn, school_id, school)
     report.breaches += check_seals(school, seals)
     rows = mark_rows(conn, school_id)
     report.seals += len(seals)
     report.marks += sum(len(v) for v in rows.values())
     sealed = {s.import_id for s in seals}
-    newest = max(sealed, default=0)
+    named = set()
     for import_id in sorted(set(rows) - sealed):
-        count = len(rows[import_id])
-        if import_id < newest:
-            report.breaches.append(
-                Breach(f"marks of {school}", None, "mark_added",
-                       f"import {import_id}: {count} rows under no seal, older than the newest "
-                       "seal (added outside an import?)")
-            )  # fmt: skip
-        else:
-            report.warnings.append(
-                f"marks of {school}: import {import_id} ({count} rows) is not sealed yet: "
-                "run `escalation-flow audit seal`"
-            )
+        found = _unsealed(report, school, import_id, len(rows[import_id]), how)
+        report.breaches += found
+        named |= {import_id} if found else set()
 
     def cells() -> list[tuple[str, date, str]]:
         return _cells(rows.values())
 
     for seal in seals:
-        report.breaches += check_sealed_rows(school, seal, rows.get(seal.import_id, []), cells)
+        found = check_sealed_rows(school, seal, rows.get(seal.import_id, []), cells)
+        report.breaches += found
+        named |= {seal.import_id} if found else set()
+    return named
+
+
+_HOW = {
+    "sealed": "sealed at import",
+    "sealed_later": "sealed by audit seal",
+    "forced": "sealed by audit seal --force",
+}
+
+
+def _unsealed(
+    report: VerifyReport, school: str, import_id: int, count: int, how: Mapping[int, str | None]
+) -> list[Breach]:
+    """Marks under no seal: a back-fill waiting for ``audit seal`` only when its import was
+    recorded as imported --no-seal; otherwise their seal was deleted (or they were written
+    outside an import), and sealing them now would seal whatever was changed."""
+    where, recorded = f"marks of {school}", how.get(import_id, "")
+    if recorded == NO_SEAL:
+        report.warnings.append(
+            f"{where}: import {import_id} ({count} rows, imported --no-seal) is not sealed "
+            "yet: run `escalation-flow audit seal`"
+        )
+        return []
+    if import_id not in how:
+        what = "of no recorded import: added outside an import"
+        return [Breach(where, None, "mark_added", f"import {import_id}: {count} rows {what}")]
+    said = _HOW.get(recorded or "", "not recorded as imported --no-seal")
+    what = f"its import was {said}: the seal was deleted"
+    return [
+        Breach(where, None, "seal_missing",
+               f"import {import_id}: {count} rows under no seal, but {what}")
+    ]  # fmt: skip
+
+
+def _verify_import_counts(conn: Connection, report: VerifyReport, named: set[int]) -> None:
+    """Every import of marks still holds the rows it recorded as new (marks are never deleted,
+    and an import's rows are only ever its own): this names a school's marks deleted with their
+    seal. Imports the seals already named are left to them."""
+    for import_id, (recorded, stored) in sorted(import_counts(conn).items()):
+        if import_id in named:
+            continue
+        if stored < recorded:
+            report.breaches.append(
+                Breach(f"import {import_id}", None, "mark_deleted",
+                       f"{recorded - stored} of the {recorded} marks it imported are gone")
+            )  # fmt: skip
+        elif stored > recorded:
+            report.breaches.append(
+                Breach(f"import {import_id}", None, "mark_added",
+                       f"{stored - recorded} marks more than the {recorded} it imported")
+            )  # fmt: skip
 
 
 def _cells(groups: Iterable[list[MarkRow]]) -> list[tuple[str, date, str]]:

@@ -57,6 +57,7 @@ class VerifyReport:
     flow_versions: int = 0
     breaches: list[Breach] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    against: str | None = None  # when checked against a checkpoint: the instant it was made
 
     @property
     def ok(self) -> bool:
@@ -67,6 +68,7 @@ class VerifyReport:
         return (
             f"{verdict}: {self.cases} cases, {self.records} history records, "
             f"{self.marks} marks under {self.seals} seals, {self.flow_versions} flow versions checked"
+            + (f", against the checkpoint of {self.against}" if self.against else "")
         )
 
 

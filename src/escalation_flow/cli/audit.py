@@ -66,35 +66,85 @@ def audit_group() -> None:
 
 @audit_group.command("verify")
 @click.option("--school", default=None, help="Check one school only (default: every school).")
+@click.option(
+    "--against", "against", type=_FILE, default=None,
+    help="A checkpoint file (`audit checkpoint`): also name everything it saw that is gone or "
+    "changed since.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def audit_verify(school: str | None, as_json: bool) -> None:
+def audit_verify(school: str | None, against: Path | None, as_json: bool) -> None:
     """Check every case's history chain, every case row, every seal over the marks and every
-    stored flow text; name each record edited, deleted or reordered. Exit 1 if any was."""
+    stored flow text; name each record edited, deleted or reordered. With --against, also every
+    case, record, seal, mark count, letter and task completion the checkpoint saw that is gone
+    or changed. Exit 1 if anything was."""
+    from escalation_flow.audit.checkpoint import check_against, read_checkpoint
     from escalation_flow.audit.report import verify_json, verify_text
     from escalation_flow.audit.store_check import verify_store
     from escalation_flow.settings import load_settings
 
+    checkpoint = read_checkpoint(against) if against is not None else None
     with root().store(load_settings()) as store:
         report = verify_store(store.engine, school)
+        if checkpoint is not None:
+            report.against = str(checkpoint["made_at"])
+            report.breaches += check_against(store.engine, checkpoint, school)
+            report.breaches.sort(key=lambda b: (b.where, b.seq or 0, b.kind, b.message))
     if as_json:
-        click.echo(json.dumps(verify_json(report), indent=1))
+        click.echo(json.dumps(verify_json(report) | {"against": report.against}, indent=1))
     else:
         click.echo(verify_text(report), nl=False)
     if not report.ok:
         sys.exit(FOUND)
 
 
-@audit_group.command("seal")
-def audit_seal() -> None:
-    """Seal every import of marks not sealed yet (after the fact: sealing at import is better)."""
-    from escalation_flow.adapters.store.audit_store import seal_imports
+@audit_group.command("checkpoint")
+@click.option(
+    "--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the checkpoint (JSON); keep a copy outside the database's reach.",
+)  # fmt: skip
+def audit_checkpoint(out: Path) -> None:
+    """Write what the store holds now (every case's history length and head hash, every
+    school's seals and mark count, a digest of every letter and task completion) for
+    `audit verify --against` to check later: a rewrite of a chain's own end, a case or a
+    school's marks deleted whole, show only against a copy kept elsewhere."""
+    from escalation_flow.audit.checkpoint import checkpoint_text, make_checkpoint
     from escalation_flow.settings import load_settings
 
+    with root().store(load_settings()) as store:
+        document = make_checkpoint(store.engine, _now())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(checkpoint_text(document), encoding="utf-8")
+    click.echo(
+        f"{out}: checkpoint of {len(document['cases'])} cases, {len(document['schools'])} "
+        f"schools, {len(document['letters'])} letters, {len(document['tasks'])} tasks "
+        f"(sha256 {document['sha256'][:12]})"
+    )
+
+
+@audit_group.command("seal")
+@click.option(
+    "--force", is_flag=True,
+    help="Also seal imports that were not imported --no-seal (their seal was deleted): only "
+    "when their marks are known good; recorded with --by and --reason.",
+)  # fmt: skip
+@click.option("--by", default=None, help="With --force: who decided it (a staff id).")
+@click.option("--reason", default=None, help="With --force: why the marks are known good.")
+def audit_seal(force: bool, by: str | None, reason: str | None) -> None:
+    """Seal every import of marks imported --no-seal and not sealed yet (a back-fill). An
+    import sealed at import whose seal is gone is refused: sealing it would seal an edit."""
+    from escalation_flow.adapters.store.audit_store import Forced, seal_imports
+    from escalation_flow.settings import load_settings
+
+    if force and not (by and reason):
+        raise click.UsageError("--force needs --by STAFF and --reason TEXT (both are recorded)")
+    if not force and (by or reason):
+        raise click.UsageError("--by and --reason go with --force")
+    forced = Forced(by, reason) if force and by and reason else None
     with root().store(load_settings()) as store, store.engine.begin() as conn:
-        sealed = seal_imports(conn, _now())
+        sealed = seal_imports(conn, _now(), forced)
     for school, import_id, rows in sealed:
         click.echo(f"{school}: import {import_id} sealed ({rows} marks)")
-    click.echo(f"{len(sealed)} seal(s) added")
+    click.echo(f"{len(sealed)} seal(s) added" + (f" (forced by {by})" if forced else ""))
 
 
 # -- replay ----------------------------------------------------------------------------------------

@@ -23,6 +23,11 @@ from typing import Any
 
 from escalation_flow.core.decisions import Decision
 
+#: The version of the record format above (the fields hashed, canonical JSON, instants in UTC).
+#: A change to any of them is a new version: records already written keep the hash they were
+#: given, so a verifier must know which format it reads; a checkpoint names the one it saw.
+CHAIN_FORMAT = 1
+
 #: The hash a case's chain starts from.
 GENESIS = "0" * 64
 

@@ -18,12 +18,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from escalation_flow.adapters.store.audit_models import FlowVersionRow, MarkSealRow
-from escalation_flow.adapters.store.cases import CASES, EVENTS, history, school_ids
-from escalation_flow.adapters.store.models import Mark, Pupil, table_of
+from escalation_flow.adapters.store.cases import (
+    CASES,
+    EVENTS,
+    LETTERS,
+    SCHOOLS,
+    TASKS,
+    history,
+    school_ids,
+)
+from escalation_flow.adapters.store.models import Import, Mark, Pupil, table_of
 from escalation_flow.adapters.store.seals import (
     MarkRow,
     Seal,
@@ -31,16 +39,22 @@ from escalation_flow.adapters.store.seals import (
     mark_fingerprints,
     seal_hash,
 )
+from escalation_flow.adapters.store.staff_models import AuditEntry
 from escalation_flow.core.chain import GENESIS
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.marks import to_micros
-from escalation_flow.errors import FlowError, StoreError
+from escalation_flow.errors import FlowError, InputError, StoreError
 from escalation_flow.stored import HistoryRow
 
 FLOW_VERSIONS = table_of(FlowVersionRow)
 SEALS = table_of(MarkSealRow)
 MARKS = table_of(Mark)
 PUPILS = table_of(Pupil)
+IMPORTS = table_of(Import)
+AUDIT_LOG = table_of(AuditEntry)
+
+#: ``imports.seal``: how an import's marks were sealed.
+SEALED, NO_SEAL, SEALED_LATER, FORCED = "sealed", "no_seal", "sealed_later", "forced"
 
 
 # -- flow versions ---------------------------------------------------------------------------------
@@ -105,8 +119,23 @@ def flow_from_text(text: str, version: str) -> Flow:
 # -- seals over marks ------------------------------------------------------------------------------
 
 
-def seal_imports(conn: Connection, now: datetime) -> list[tuple[str, int, int]]:
+@dataclasses.dataclass(frozen=True)
+class Forced:
+    """``audit seal --force``: who sealed imports that were not imported --no-seal, and why."""
+
+    by: str
+    reason: str
+
+
+def seal_imports(
+    conn: Connection, now: datetime, forced: Forced | None = None
+) -> list[tuple[str, int, int]]:
     """Seal every (school, import) with marks and no seal yet, oldest import first.
+
+    Only imports recorded as imported --no-seal are sealed: any other import's seal was made in
+    its transaction, so a seal missing now was deleted, and sealing the marks as they stand
+    would launder an edit. Those are refused (``InputError``, naming them) unless ``forced``,
+    which is recorded on the import and, with its reason, in the audit log.
 
     Returns (school, import id, rows) per new seal.
     """
@@ -117,7 +146,43 @@ def seal_imports(conn: Connection, now: datetime) -> list[tuple[str, int, int]]:
     for school_id, import_id in sorted(present):
         if (school_id, import_id) not in sealed:
             todo[school_id].append(import_id)
-    return _seal(conn, todo, now)
+    how = import_seals(conn)
+    refused = sorted({i for ids in todo.values() for i in ids if how.get(i) != NO_SEAL})
+    if refused and forced is None:
+        raise InputError(
+            f"import(s) {', '.join(map(str, refused))} were not imported --no-seal: their seal "
+            "was deleted (or their marks written outside an import), and sealing them now "
+            "would seal whatever was changed; run `audit verify`, and only if the marks are "
+            "known good, `audit seal --force --by STAFF --reason TEXT`"
+        )
+    out = _seal(conn, todo, now)
+    done = {i for ids in todo.values() for i in ids}
+    _mark_sealed(conn, done - set(refused), SEALED_LATER)
+    if refused and forced is not None:
+        _mark_sealed(conn, set(refused), FORCED)
+        _record_forced(conn, refused, forced, now)
+    return out
+
+
+def import_seals(conn: Connection) -> dict[int, str | None]:
+    """How each import was sealed (``imports.seal``), by import id."""
+    i = IMPORTS.c
+    return {int(r[0]): r[1] for r in conn.execute(select(i.id, i.seal))}
+
+
+def _mark_sealed(conn: Connection, ids: Collection[int], how: str) -> None:
+    if ids:
+        i = IMPORTS.c
+        conn.execute(update(IMPORTS).where(i.id.in_(sorted(ids))).values(seal=how))
+
+
+def _record_forced(conn: Connection, ids: list[int], forced: Forced, now: datetime) -> None:
+    detail = f"imports {', '.join(map(str, ids))} sealed though not imported --no-seal: "
+    conn.execute(
+        insert(AUDIT_LOG).values(
+            at=now, actor=forced.by[:64], action="seal_forced", detail=detail + forced.reason
+        )
+    )
 
 
 def seal_import(
@@ -220,3 +285,77 @@ def orphan_records(conn: Connection) -> int:
         EVENTS.c.case_id.not_in(select(CASES.c.id))
     )
     return int(conn.execute(query).scalar() or 0)
+
+
+# -- what ``audit checkpoint`` reads ---------------------------------------------------------------
+
+
+def case_heads(conn: Connection) -> list[tuple[int, str, str, int, str]]:
+    """Every case row as (id, school key, pupil, history length, head hash), by school, pupil."""
+    c, s = CASES.c, SCHOOLS.c
+    query = (
+        select(c.id, s.key, c.pupil, c.length, c.head_hash)
+        .join(SCHOOLS, s.id == c.school_id)
+        .order_by(s.key, c.pupil)
+    )
+    return [(int(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4])) for r in conn.execute(query)]
+
+
+def record_hash(conn: Connection, case_id: int, seq: int) -> str | None:
+    """The stored hash of one history record; None when there is no such record."""
+    e = EVENTS.c
+    found = conn.execute(select(e.hash).where(e.case_id == case_id, e.seq == seq)).scalar()
+    return None if found is None else str(found)
+
+
+def mark_counts(conn: Connection) -> dict[int, int]:
+    """Stored mark versions per school id."""
+    m = MARKS.c
+    query = select(m.school_id, func.count()).group_by(m.school_id)
+    return {int(sid): int(n) for sid, n in conn.execute(query)}
+
+
+def letter_contents(conn: Connection) -> Iterator[tuple[int, str, str, bytes | None]]:
+    """Every letter's stored content: (id, "school/pupil", HTML, PDF bytes or None when not
+    rendered yet)."""
+    lt, c, s = LETTERS.c, CASES.c, SCHOOLS.c
+    query = (
+        select(lt.id, s.key, c.pupil, lt.html, lt.pdf)
+        .join(CASES, c.id == lt.case_id)
+        .join(SCHOOLS, s.id == c.school_id)
+        .order_by(lt.id)
+    )
+    for row in conn.execute(query):
+        pdf = None if row.pdf is None else bytes(row.pdf)
+        yield int(row.id), f"{row.key}/{row.pupil}", str(row.html), pdf
+
+
+Completion = tuple[str, str | None, datetime | None, str | None]
+
+
+def task_completions(conn: Connection) -> dict[int, tuple[str, Completion]]:
+    """Every task's completion by task id: ("school/pupil", (status, completed_by, completed_at,
+    outcome))."""
+    t, s = TASKS.c, SCHOOLS.c
+    query = (
+        select(s.key, t.id, t.pupil, t.status, t.completed_by, t.completed_at, t.outcome)
+        .join(SCHOOLS, s.id == t.school_id)
+        .order_by(t.id)
+    )
+    return {
+        int(r.id): (
+            f"{r.key}/{r.pupil}",
+            (str(r.status), r.completed_by, r.completed_at, r.outcome),
+        )
+        for r in conn.execute(query)
+    }
+
+
+def import_counts(conn: Connection) -> dict[int, tuple[int, int]]:
+    """Each import of marks: (the rows it recorded as new to the store, the rows stored now
+    under its id)."""
+    i, m = IMPORTS.c, MARKS.c
+    counted = conn.execute(select(m.import_id, func.count()).group_by(m.import_id))
+    stored: dict[int, int] = {int(r[0]): int(r[1]) for r in counted}
+    query = select(i.id, i.imported).where(i.kind == "marks").order_by(i.id)
+    return {int(r[0]): (int(r[1]), stored.get(int(r[0]), 0)) for r in conn.execute(query)}

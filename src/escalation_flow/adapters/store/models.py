@@ -128,6 +128,12 @@ class Import(Base):
     started_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime]
     imported_by: Mapped[str] = mapped_column(String(100))
+    # How an import of marks was sealed (``audit verify`` fails a missing seal unless no_seal).
+    seal: Mapped[str | None] = mapped_column(
+        String(12),
+        comment="marks: sealed (at import), no_seal (--no-seal, not sealed yet), "
+        "sealed_later (by audit seal) or forced (audit seal --force)",
+    )
 
 
 class Mark(Base):

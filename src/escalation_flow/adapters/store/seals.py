@@ -14,6 +14,11 @@ from datetime import date, datetime
 
 from escalation_flow.core.chain import canonical_json, instant_text
 
+#: The version of the seal format: ``MarkRow.text``, the digest, the 4+4-byte fingerprints and
+#: the seal's hashed document. Seals already written keep their hash, so a change is a new
+#: version, and a checkpoint names the one it saw.
+SEAL_FORMAT = 1
+
 
 @dataclass(frozen=True)
 class MarkRow:

@@ -165,7 +165,9 @@ class Store:
         afterwards by ``audit seal``."""
         imported = 0
         with self.engine.begin() as conn:
-            import_id = _new_import(conn, "marks", file, result.sha256, now, by)
+            # Recorded so that ``audit verify`` can tell a back-fill from a seal deleted.
+            how = "sealed" if seal else "no_seal"
+            import_id = _new_import(conn, "marks", file, result.sha256, now, by, seal=how)
             schools = _school_ids(conn, list(result.tables))
             wrote: list[int] = []
             for school, table in result.tables.items():
@@ -292,7 +294,13 @@ def _count_pupils(conn: Connection, school_ids: Iterable[int]) -> int:
 
 
 def _new_import(
-    conn: Connection, kind: str, file: Path, sha256: str, now: dt.datetime, by: str
+    conn: Connection,
+    kind: str,
+    file: Path,
+    sha256: str,
+    now: dt.datetime,
+    by: str,
+    seal: str | None = None,
 ) -> int:
     statement = (
         table_of(Import)
@@ -308,6 +316,7 @@ def _new_import(
             started_at=now,
             finished_at=now,
             imported_by=by,
+            seal=seal,
         )
     )
     primary_key = conn.execute(statement).inserted_primary_key

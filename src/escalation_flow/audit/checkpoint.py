@@ -1,0 +1,243 @@
+"""A checkpoint: what the store held at one moment, kept by the auditor outside the database.
+
+A hash chain checked only against itself cannot catch a rewrite of its own end: whoever can
+write the database can delete a case's last records and fix up the case row, delete a whole
+case, or delete a school's marks with their seals, and what is left still verifies. So
+``audit checkpoint`` writes a small JSON document the auditor keeps elsewhere, and ``audit
+verify --against FILE`` checks that the store still holds everything it named:
+
+- every case (by school and pupil) with at least the history length it had, and its record at
+  that length still carrying the head hash it had (records are only ever appended);
+- every school's seals over its marks, each with the hash it had, and at least as many marks;
+- every letter's stored content (its HTML, and its PDF once rendered: both are written once);
+- every task's completion once it was completed or superseded (an open task may move on).
+
+The document carries ``format`` and a sha256 over itself, so an edited file is refused rather
+than trusted. Format 1 is described in ``docs/audit/README.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from escalation_flow.adapters.store.audit_store import (
+    Completion,
+    case_heads,
+    letter_contents,
+    load_seals,
+    mark_counts,
+    record_hash,
+    task_completions,
+)
+from escalation_flow.adapters.store.cases import school_ids
+from escalation_flow.adapters.store.seals import SEAL_FORMAT
+from escalation_flow.audit.verify import Breach
+from escalation_flow.core.chain import CHAIN_FORMAT, canonical_json, instant_text
+from escalation_flow.errors import InputError
+
+#: The checkpoint document's format; ``read_checkpoint`` refuses any other.
+FORMAT = 1
+OPEN = "open"
+
+
+def make_checkpoint(engine: Engine, now: datetime) -> dict[str, Any]:
+    """The checkpoint of everything in the store at ``now`` (the service's clock)."""
+    with engine.connect() as conn:
+        body: dict[str, Any] = {
+            "format": FORMAT,
+            "chain_format": CHAIN_FORMAT,
+            "seal_format": SEAL_FORMAT,
+            "made_at": instant_text(now),
+            "cases": [
+                {"id": cid, "school": school, "pupil": pupil, "length": length, "head": head}
+                for cid, school, pupil, length, head in case_heads(conn)
+            ],
+            "schools": _schools(conn),
+            "letters": {str(i): v for i, v in _letters(conn).items()},
+            "tasks": {str(i): v for i, v in _tasks(conn).items()},
+        }
+    return body | {"sha256": _digest(body)}
+
+
+def checkpoint_text(document: Mapping[str, Any]) -> str:
+    """The checkpoint as written to its file: stable (sorted keys) and compact (a trust's
+    checkpoint is mostly hashes; `python -m json.tool` shows it laid out)."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint file, refused when it is not one, of a format not known, or edited."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a checkpoint file: {exc}") from exc
+    if not isinstance(document, dict) or "format" not in document:
+        raise InputError(f"{path}: not a checkpoint file (no format)")
+    if document["format"] != FORMAT:
+        raise InputError(
+            f"{path}: checkpoint format {document['format']!r} is not one this version reads "
+            f"(it reads format {FORMAT}); verify with the release that wrote it, or a newer one"
+        )
+    for name, known in (("chain_format", CHAIN_FORMAT), ("seal_format", SEAL_FORMAT)):
+        if document.get(name) != known:
+            raise InputError(
+                f"{path}: the checkpoint was made over {name.replace('_format', '')} records "
+                f"of format {document.get(name)!r}; this version knows format {known} only: "
+                "verify with the release that wrote them, or a newer one"
+            )
+    body = {k: v for k, v in document.items() if k != "sha256"}
+    if document.get("sha256") != _digest(body):
+        raise InputError(
+            f"{path}: the checkpoint does not give its own sha256: it was edited after it was "
+            "made (or damaged); use the copy kept elsewhere"
+        )
+    return body
+
+
+def check_against(
+    engine: Engine, checkpoint: Mapping[str, Any], school: str | None = None
+) -> list[Breach]:
+    """Everything the checkpoint saw that the store no longer holds as it was."""
+
+    def mine(key: str) -> bool:
+        return school is None or key == school
+
+    with engine.connect() as conn:
+        out = _cases(conn, [c for c in checkpoint["cases"] if mine(c["school"])])
+        schools = {k: v for k, v in checkpoint["schools"].items() if mine(k)}
+        out += _marks(conn, schools)
+        letters = _letters(conn)
+        for key, then in sorted(checkpoint["letters"].items(), key=lambda kv: int(kv[0])):
+            if mine(then[0].split("/")[0]):
+                out += _letter(int(key), then, letters.get(int(key)))
+        tasks = _tasks(conn)
+        for key, then in sorted(checkpoint["tasks"].items(), key=lambda kv: int(kv[0])):
+            if mine(then[0].split("/")[0]):
+                out += _task(int(key), then, tasks.get(int(key)))
+    return out
+
+
+# -- what a checkpoint holds -----------------------------------------------------------------------
+
+
+def _digest(body: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _schools(conn: Connection) -> dict[str, dict[str, Any]]:
+    counts = mark_counts(conn)
+    return {
+        key: {"seals": [s.hash for s in load_seals(conn, sid, key)], "marks": counts.get(sid, 0)}
+        for key, sid in sorted(school_ids(conn).items())
+    }
+
+
+def _letters(conn: Connection) -> dict[int, list[str | None]]:
+    """Each letter as [case, sha256 of its HTML, sha256 of its PDF or None]."""
+    return {
+        lid: [case, _sha(html.encode("utf-8")), None if pdf is None else _sha(pdf)]
+        for lid, case, html, pdf in letter_contents(conn)
+    }
+
+
+def _tasks(conn: Connection) -> dict[int, list[str]]:
+    """Each task as [case, status, sha256 of its completion]."""
+    return {
+        tid: [case, done[0], _sha(canonical_json(_completion(done)).encode("utf-8"))]
+        for tid, (case, done) in task_completions(conn).items()
+    }
+
+
+def _completion(done: Completion) -> list[str | None]:
+    status, by, at, outcome = done
+    return [status, by, None if at is None else instant_text(at), outcome]
+
+
+# -- checked against the store ---------------------------------------------------------------------
+
+
+def _cases(conn: Connection, then: list[dict[str, Any]]) -> list[Breach]:
+    now = {(school, pupil): (cid, length) for cid, school, pupil, length, _ in case_heads(conn)}
+    out = []
+    for case in then:
+        name = f"{case['school']}/{case['pupil']}"
+        found = now.get((case["school"], case["pupil"]))
+        if found is None:
+            out.append(
+                Breach(name, None, "case_deleted",
+                       f"the case (with {case['length']} records) is gone since the checkpoint")
+            )  # fmt: skip
+            continue
+        cid, length = found
+        seq = case["length"]
+        stored = record_hash(conn, cid, seq) if seq else None
+        if seq and stored is None:
+            out.append(
+                Breach(name, seq, "truncated",
+                       f"the history holds {length} records; at the checkpoint it held {seq}")
+            )  # fmt: skip
+        elif seq and stored != case["head"]:
+            out.append(
+                Breach(name, seq, "rewritten",
+                       "not the record the checkpoint saw here: the history was rewritten")
+            )  # fmt: skip
+    return out
+
+
+def _marks(conn: Connection, then: Mapping[str, Mapping[str, Any]]) -> list[Breach]:
+    ids = school_ids(conn)
+    counts = mark_counts(conn)
+    out = []
+    for school, seen in sorted(then.items()):
+        sid = ids.get(school)
+        hashes = [s.hash for s in load_seals(conn, sid, school)] if sid is not None else []
+        for seq, sealed in enumerate(seen["seals"], start=1):
+            if seq > len(hashes):
+                what = "is gone since the checkpoint"
+            elif hashes[seq - 1] != sealed:
+                what = "is not the seal the checkpoint saw"
+            else:
+                continue
+            out.append(Breach(f"seals of {school}", seq, "seal_changed", f"seal {seq} {what}"))
+        count = counts.get(sid, 0) if sid is not None else 0
+        if count < seen["marks"]:
+            out.append(
+                Breach(f"marks of {school}", None, "marks_deleted",
+                       f"{count} marks stored; at the checkpoint there were {seen['marks']}")
+            )  # fmt: skip
+    return out
+
+
+def _letter(lid: int, then: list[Any], now: list[Any] | None) -> list[Breach]:
+    where = f"letter {lid} ({then[0]})"
+    if now is None:
+        return [Breach(where, None, "letter_deleted", "the letter is gone since the checkpoint")]
+    out = []
+    if now[1] != then[1]:
+        out.append(Breach(where, None, "letter_edited", "its HTML changed since the checkpoint"))
+    if then[2] is not None and now[2] != then[2]:
+        out.append(Breach(where, None, "letter_edited", "its PDF changed since the checkpoint"))
+    return out
+
+
+def _task(tid: int, then: list[str], now: list[str] | None) -> list[Breach]:
+    where = f"task {tid} ({then[0]})"
+    if now is None:
+        return [Breach(where, None, "task_deleted", "the task is gone since the checkpoint")]
+    if then[1] != OPEN and now[2] != then[2]:
+        return [
+            Breach(where, None, "task_edited",
+                   f"its completion ({then[1]} at the checkpoint) changed since: now {now[1]}")
+        ]  # fmt: skip
+    return []

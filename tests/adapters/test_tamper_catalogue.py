@@ -1,0 +1,324 @@
+"""The tamper catalogue: every kind of change someone with the database could make behind the
+service's back, applied to a real database the service built (SQLite; PostgreSQL too when
+``ESCALATION_FLOW_TEST_POSTGRES_URL`` is set), and what ``audit verify`` names without a
+checkpoint and with one (``--against``) taken before the change.
+
+A kind the tables alone cannot tell (a case deleted whole, a history's end cut off and its case
+row fixed up, a letter's text or a task's completion rewritten) has no plain expectation: only
+the checkpoint, kept outside the database, can name it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store.audit_store import seal_imports
+from escalation_flow.adapters.store.cases import history
+from escalation_flow.adapters.trust_files import load_trust
+from escalation_flow.audit.checkpoint import (
+    check_against,
+    checkpoint_text,
+    make_checkpoint,
+    read_checkpoint,
+)
+from escalation_flow.audit.store_check import verify_store
+from escalation_flow.clock import SimulatedClock
+from escalation_flow.errors import InputError
+from escalation_flow.service import Service
+from tests.daemon_builders import LAST_DAY, SCHOOL, built_state, clone, local, write_trust
+
+P1, P2 = f"{SCHOOL}/P1", f"{SCHOOL}/P2"
+MARKS, SEALS = f"marks of {SCHOOL}", f"seals of {SCHOOL}"
+Named = set[tuple[str, int | None, str]]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The daemon's small trust after eight school days, its imports sealed, P1's letter
+    approved and recorded sent; and a checkpoint of it all."""
+    folder = tmp_path_factory.mktemp(f"tamper-{request.param}")
+    for url in built_state(request.param, folder):
+        store = Store(url)
+        try:
+            with store.engine.begin() as conn:
+                seal_imports(conn, local(LAST_DAY, 20))
+            clock = SimulatedClock(local(date(2025, 9, 15), 9))
+            service = Service(store, load_trust(write_trust(folder / "trust")), clock)
+            [letter] = [t for t in service.tasks(SCHOOL) if t.pupil == "P1" and t.letter_id]
+            assert letter.letter_id is not None
+            service.approve_letter(letter.letter_id, by="head.teacher")
+            service.complete_task(letter.id, "sent", by="s.jones", at=clock.now())
+            checkpoint = make_checkpoint(store.engine, clock.now())
+        finally:
+            store.dispose()
+        yield url, checkpoint
+
+
+@pytest.fixture
+def db(template: tuple[str, dict[str, Any]], tmp_path: Path) -> Iterator[str]:
+    yield from clone(template[0], tmp_path)
+
+
+@pytest.fixture
+def checkpoint(template: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    return template[1]
+
+
+# -- the kinds of tampering ------------------------------------------------------------------------
+
+
+def p1(where: str = "") -> str:
+    return f"case_id = (SELECT id FROM cases WHERE pupil = 'P1'){where}"
+
+
+P1_LAST = f"(SELECT max(seq) FROM case_events WHERE {p1()})"
+P1_MARK = "AND pupil_id = (SELECT id FROM pupils WHERE mis_id = 'P1')"
+
+
+def rewrite_p1_record_2(url: str) -> None:
+    """Record 2's actor changed and its hash recomputed, as a careful forger would."""
+    with sa.create_engine(url).begin() as conn:
+        case_id = conn.execute(sa.text("SELECT id FROM cases WHERE pupil = 'P1'")).scalar_one()
+        forged = dataclasses.replace(history(conn, case_id)[1].link(P1), actor="someone")
+    run_sql(url, f"UPDATE case_events SET actor = 'someone', hash = '{forged.hash()}' "
+                 f"WHERE {p1(' AND seq = 2')}")  # fmt: skip
+
+
+def delete_case(pupil: str) -> list[str]:
+    case = f"(SELECT id FROM cases WHERE pupil = '{pupil}')"
+    return [
+        f"DELETE FROM letters WHERE case_id = {case}",
+        f"DELETE FROM tasks WHERE case_id = {case}",
+        f"DELETE FROM timers WHERE case_id = {case}",
+        f"DELETE FROM case_events WHERE case_id = {case}",
+        f"DELETE FROM cases WHERE id = {case}",
+    ]
+
+
+#: Foreign keys not checked for the rest of the transaction (PostgreSQL; a superuser can).
+NO_KEYS = "SET LOCAL session_replication_role = replica"
+
+
+@dataclasses.dataclass(frozen=True)
+class Tamper:
+    name: str
+    change: list[str] | Callable[[str], None]
+    plain: Named | None  # what verify names without a checkpoint (None: it cannot tell)
+    against: Named  # what it names with the checkpoint taken before
+
+
+# fmt: off
+CATALOGUE = [
+    Tamper(
+        "a record's content edited",
+        [f"UPDATE case_events SET type = 'stage_left' WHERE {p1(' AND seq = 2')}"],
+        {(P1, 2, "edited")}, {(P1, 2, "edited")},
+    ),
+    Tamper(
+        "a record rewritten with its hash recomputed", rewrite_p1_record_2,
+        {(P1, 2, "edited")}, {(P1, 2, "edited")},
+    ),
+    Tamper(
+        "a record deleted from the middle",
+        [f"DELETE FROM case_events WHERE {p1(' AND seq = 2')}"],
+        {(P1, 2, "deleted")}, {(P1, 2, "deleted")},
+    ),
+    Tamper(
+        "the last record deleted",
+        [f"DELETE FROM case_events WHERE {p1(f' AND seq = {P1_LAST}')}"],
+        {(P1, 6, "deleted")}, {(P1, 6, "truncated")},
+    ),
+    Tamper(
+        "the last record deleted, the case row's length and head fixed up",
+        [
+            f"DELETE FROM case_events WHERE {p1(f' AND seq = {P1_LAST}')}",
+            f"UPDATE cases SET length = {P1_LAST}, head_hash = (SELECT hash FROM case_events "
+            f"WHERE {p1(f' AND seq = {P1_LAST}')}) WHERE pupil = 'P1'",
+        ],
+        None, {(P1, 6, "truncated")},
+    ),
+    Tamper(
+        "two records swapped",
+        [
+            f"UPDATE case_events SET seq = -1 WHERE {p1(' AND seq = 2')}",
+            f"UPDATE case_events SET seq = 2 WHERE {p1(' AND seq = 3')}",
+            f"UPDATE case_events SET seq = 3 WHERE {p1(' AND seq = -1')}",
+        ],
+        {(P1, 2, "reordered"), (P1, 3, "reordered")}, {(P1, 3, "reordered")},
+    ),
+    Tamper(
+        "a record inserted beyond the case row's length",
+        [
+            "INSERT INTO case_events (case_id, seq, \"on\", at, type, body, flow_version, actor, "
+            "recorded_at, prev_hash, hash) SELECT case_id, seq + 10, \"on\", at, type, body, "
+            f"flow_version, actor, recorded_at, prev_hash, hash FROM case_events WHERE {p1()} "
+            "AND seq = 1"
+        ],
+        {(P1, 11, "inserted")}, {(P1, 11, "inserted")},
+    ),
+    Tamper(
+        "a case row's stage changed", ["UPDATE cases SET stage = 4 WHERE pupil = 'P1'"],
+        {(P1, None, "case_row")}, {(P1, None, "case_row")},
+    ),
+    Tamper(
+        "a case row's status changed", ["UPDATE cases SET status = 'closed' WHERE pupil = 'P1'"],
+        {(P1, None, "case_row")}, {(P1, None, "case_row")},
+    ),
+    Tamper(
+        "a case row's state changed",
+        ["UPDATE cases SET state = 'stage_3.support' WHERE pupil = 'P1'"],
+        {(P1, None, "case_row")}, {(P1, None, "case_row")},
+    ),
+    Tamper(
+        "a case row's head hash changed",
+        [f"UPDATE cases SET head_hash = '{'0' * 64}' WHERE pupil = 'P1'"],
+        {(P1, None, "case_row")}, {(P1, None, "case_row")},
+    ),
+    Tamper(
+        "a whole case deleted with its events, tasks, timers and letters", delete_case("P2"),
+        None,
+        {
+            (P2, None, "case_deleted"),
+            ("task 1 (oaks/P2)", None, "task_deleted"),
+            ("letter 1 (oaks/P2)", None, "letter_deleted"),
+        },
+    ),
+    Tamper(
+        "a case row deleted, its records left",
+        [NO_KEYS, "DELETE FROM cases WHERE pupil = 'P2'"],
+        {(f"cases of {SCHOOL}", None, "case_row")}, {(P2, None, "case_deleted")},
+    ),
+    Tamper(
+        "a mark edited",
+        [f"UPDATE marks SET code = '/' WHERE date = '2025-09-10' AND session = 'AM' {P1_MARK}"],
+        {(MARKS, None, "mark_edited")}, {(MARKS, None, "mark_edited")},
+    ),
+    Tamper(
+        "a mark deleted",
+        [f"DELETE FROM marks WHERE date = '2025-09-12' AND session = 'AM' {P1_MARK}"],
+        {(MARKS, None, "mark_deleted")}, {(MARKS, None, "mark_deleted")},
+    ),
+    Tamper(
+        "a mark's MIS user changed",
+        [f"UPDATE marks SET recorded_by = 'mallory' WHERE date = '2025-09-10' {P1_MARK}"],
+        {(MARKS, None, "mark_edited")}, {(MARKS, None, "mark_edited")},
+    ),
+    Tamper(
+        "a seal deleted and a mark edited",
+        [
+            "DELETE FROM mark_seals WHERE seq = 8",
+            f"UPDATE marks SET code = 'O' WHERE date = '2025-09-12' AND session = 'PM' {P1_MARK}",
+        ],
+        {(MARKS, None, "seal_missing")}, {(MARKS, None, "seal_missing"), (SEALS, 8, "seal_changed")},
+    ),
+    Tamper(
+        "a seal's digest edited", [f"UPDATE mark_seals SET digest = '{'1' * 64}' WHERE seq = 3"],
+        {(SEALS, 3, "edited")}, {(SEALS, 3, "edited")},
+    ),
+    Tamper(
+        "all of a school's marks deleted with its seals",
+        ["DELETE FROM mark_seals", "DELETE FROM marks"],
+        {("import 1", None, "mark_deleted"), ("import 8", None, "mark_deleted")},
+        {(MARKS, None, "marks_deleted"), (SEALS, 1, "seal_changed")},
+    ),
+    Tamper(
+        "a stored flow text edited", ["UPDATE flow_versions SET yaml = yaml || '# changed'"],
+        {("flow version 02490721905b", None, "edited")},
+        {("flow version 02490721905b", None, "edited")},
+    ),
+    Tamper(
+        "a letter's HTML edited", ["UPDATE letters SET html = html || ' ' WHERE id = 2"],
+        None, {("letter 2 (oaks/P1)", None, "letter_edited")},
+    ),
+    Tamper(
+        "a task's completed_by edited",
+        ["UPDATE tasks SET completed_by = 'mallory' WHERE completed_by = 's.jones'"],
+        None, {("task 3 (oaks/P1)", None, "task_edited")},
+    ),
+    Tamper(
+        "a task's outcome edited", ["UPDATE tasks SET outcome = 'not_sent' WHERE id = 3"],
+        None, {("task 3 (oaks/P1)", None, "task_edited")},
+    ),
+]
+# fmt: on
+
+
+def run_sql(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                if statement == NO_KEYS and conn.dialect.name == "sqlite":
+                    continue  # SQLite checks no foreign keys unless asked to
+                conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+def named(url: str, checkpoint: dict[str, Any] | None) -> Named:
+    store = Store(url)
+    try:
+        report = verify_store(store.engine)
+        breaches = report.breaches
+        if checkpoint is not None:
+            breaches = breaches + check_against(store.engine, checkpoint)
+    finally:
+        store.dispose()
+    return {(b.where, b.seq, b.kind) for b in breaches}
+
+
+def test_the_untouched_store_verifies_with_and_without_its_checkpoint(
+    db: str, checkpoint: dict[str, Any]
+) -> None:
+    assert named(db, None) == set()
+    assert named(db, checkpoint) == set()
+
+
+@pytest.mark.parametrize("kind", CATALOGUE, ids=[t.name for t in CATALOGUE])
+def test_each_kind_of_tampering_is_named(db: str, checkpoint: dict[str, Any], kind: Tamper) -> None:
+    if callable(kind.change):
+        kind.change(db)
+    else:
+        run_sql(db, *kind.change)
+    if kind.plain is not None:
+        found = named(db, None)
+        assert kind.plain <= found, found
+    found = named(db, checkpoint)
+    assert kind.against <= found, found
+
+
+# -- the checkpoint file itself --------------------------------------------------------------------
+
+
+def test_a_checkpoint_of_an_unknown_format_is_refused(
+    checkpoint: dict[str, Any], tmp_path: Path
+) -> None:
+    path = tmp_path / "cp.json"
+    path.write_text(json.dumps(checkpoint | {"format": 2}), encoding="utf-8")
+    with pytest.raises(InputError, match="checkpoint format 2 is not one this version reads"):
+        read_checkpoint(path)
+    path.write_text(json.dumps(checkpoint | {"chain_format": 9}), encoding="utf-8")
+    with pytest.raises(InputError, match="chain records of format 9; this version knows format 1"):
+        read_checkpoint(path)
+
+
+def test_a_checkpoint_read_back_is_the_one_written_and_an_edit_is_refused(
+    checkpoint: dict[str, Any], tmp_path: Path
+) -> None:
+    path = tmp_path / "cp.json"
+    path.write_text(checkpoint_text(checkpoint), encoding="utf-8")
+    assert read_checkpoint(path) | {"sha256": checkpoint["sha256"]} == checkpoint
+    edited = checkpoint | {"tasks": {}}
+    path.write_text(checkpoint_text(edited), encoding="utf-8")
+    with pytest.raises(InputError, match="does not give its own sha256"):
+        read_checkpoint(path)
