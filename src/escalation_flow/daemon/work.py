@@ -183,7 +183,7 @@ class Worker:
                 break
             try:
                 outcome = self.inbox.take(path, self.service, self.service.now())
-            except (DBAPIError, OSError) as exc:
+            except (DBAPIError, ConflictError, OSError) as exc:  # a busy database: next look
                 self.log.error("inbox.failed", file=str(path), reason=_reason(exc))
                 continue
             outcomes.append(outcome)

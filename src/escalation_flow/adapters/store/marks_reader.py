@@ -34,7 +34,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, Engine, select
 
 from escalation_flow.adapters.store import Store
-from escalation_flow.adapters.store.engine import sqlite_path
+from escalation_flow.adapters.store.engine import BUSY_TIMEOUT_MS, sqlite_path
 from escalation_flow.adapters.store.marks_io import LOADED_SCHEMA, load_sql, to_mark_table
 from escalation_flow.adapters.store.models import Import, Mark, Pupil, School, table_of
 from escalation_flow.core.calendar import SchoolCalendar
@@ -253,16 +253,19 @@ def _read(job: _Job) -> SchoolRead:
 
 
 def _read_adbc(job: _Job) -> tuple[pa.Table, list[int]]:
-    import adbc_driver_sqlite.dbapi as adbc
-
-    from escalation_flow.adapters.store.bulk import _fetch_adbc
+    import adbc_driver_sqlite.dbapi as adbc  # only SQLite files need it
 
     assert job.path is not None
-    rows = _fetch_adbc(Path(job.path), job.marks_sql)
-    amended: list[int] = []
-    if job.amended_sql is not None:
-        uri = f"file:{quote(str(Path(job.path).resolve()))}?mode=ro"
-        with adbc.connect(uri) as connection, connection.cursor() as cursor:
+    uri = f"file:{quote(str(Path(job.path).resolve()))}?mode=ro"
+    with adbc.connect(uri) as connection, connection.cursor() as cursor:
+        # ADBC's SQLite is a second library with its own connection: without a timeout of its
+        # own it fails at once ("database is locked") whenever a writer holds the file briefly.
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.fetchall()
+        cursor.execute(job.marks_sql)
+        rows: pa.Table = cursor.fetch_arrow_table()
+        amended: list[int] = []
+        if job.amended_sql is not None:
             cursor.execute(job.amended_sql)
             amended = [int(row[0]) for row in cursor.fetchall()]
     return rows, amended
