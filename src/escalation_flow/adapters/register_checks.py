@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from escalation_flow.adapters.csv_safety import EXCERPT_CHARS, excerpt, id_problem
 from escalation_flow.adapters.register_csv import CsvColumns, encode
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import CODE_OF_ID, LATE_IDS, UnknownCodeError, code_id
@@ -71,8 +72,7 @@ def parse_marks(
 ) -> ParsedMarks:
     n = cols.table.num_rows
     school, schools, school_check = _schools(_required(cols, "school"), calendars, aliases)
-    pupil, pupils = encode(_required(cols, "pupil"))
-    empty = _lookup(np.array([p == "" for p in pupils], dtype=bool), pupil)
+    pupil, pupils, pupil_check = _pupils(_required(cols, "pupil"))
     day, date_checks = _days(_required(cols, "date"), school, [calendars[s] for s in schools])
     half, session_check = _sessions(_required(cols, "session"))
     code, code_check = _codes(_required(cols, "code"), mapping)
@@ -92,7 +92,7 @@ def parse_marks(
         recorded_at=recorded,
         checks=(
             school_check,
-            Check("pupil", empty, lambda row: "is empty"),
+            pupil_check,
             *date_checks,
             session_check,
             code_check,
@@ -121,6 +121,14 @@ def _none(n: int) -> BoolArray:
     return np.zeros(n, dtype=bool)
 
 
+def _pupils(column: pa.ChunkedArray) -> tuple[IntArray, list[str], Check]:
+    """Pupil ids, each distinct one checked once: they become file names and spreadsheet cells."""
+    pupil, pupils = encode(column)
+    reasons = [id_problem(p) for p in pupils]
+    bad = _lookup(np.array([r is not None for r in reasons], dtype=bool), pupil)
+    return pupil, pupils, Check("pupil", bad, lambda row: reasons[int(pupil[row])] or "")
+
+
 def _schools(
     column: pa.ChunkedArray, calendars: Mapping[str, SchoolCalendar], aliases: Mapping[str, str]
 ) -> tuple[IntArray, list[str], Check]:
@@ -134,7 +142,9 @@ def _schools(
 
     def explain(row: int) -> str:
         value = values[idx[row]]
-        return "is empty" if not value else f"{value!r} is not a school of this trust ({known})"
+        return (
+            "is empty" if not value else f"{excerpt(value)} is not a school of this trust ({known})"
+        )
 
     return school, schools, Check("school", school < 0, explain)
 
@@ -162,7 +172,7 @@ def _days(
     not_school_day = (day == _BAD) & (school >= 0)
 
     def explain_malformed(row: int) -> str:
-        return f"{values[idx[row]]!r} is not a date (YYYY-MM-DD)"
+        return f"{excerpt(values[idx[row]])} is not a date (YYYY-MM-DD)"
 
     def explain_day(row: int) -> str:
         d = parsed[idx[row]]
@@ -195,7 +205,7 @@ def _sessions(column: pa.ChunkedArray) -> tuple[IntArray, Check]:
     half = _lookup(table, idx)
 
     def explain(row: int) -> str:
-        return f"{values[idx[row]]!r} is not AM or PM"
+        return f"{excerpt(values[idx[row]])} is not AM or PM"
 
     return half, Check("session", half < 0, explain)
 
@@ -209,7 +219,12 @@ def _codes(column: pa.ChunkedArray, mapping: Mapping[str, str]) -> tuple[IntArra
             ids.append(code_id(value, mapping))
         except UnknownCodeError as exc:
             ids.append(_BAD)
-            reasons[j] = str(exc)
+            # the library's message quotes the value whole: fine for a code, not for a 2 MB field
+            reasons[j] = (
+                str(exc)
+                if len(value) <= EXCERPT_CHARS
+                else f"{excerpt(value)} is not a register code"
+            )
     code = _lookup(np.array(ids, dtype=np.int8), idx)
     return code, Check("code", code < 0, lambda row: reasons[int(idx[row])])
 
@@ -242,11 +257,11 @@ def _minutes(
     wrong_code = (minutes >= 0) & (code >= 0) & ~np.isin(code, sorted(LATE_IDS))
 
     def explain_malformed(row: int) -> str:
-        return f"{text(row)!r} is not a whole number of minutes (0 to {_MAX_MINUTES})"
+        return f"{excerpt(text(row))} is not a whole number of minutes (0 to {_MAX_MINUTES})"
 
     def explain_code(row: int) -> str:
         return (
-            f"{text(row)!r} is given for code {CODE_OF_ID[code[row]]!r}; "
+            f"{excerpt(text(row))} is given for code {CODE_OF_ID[code[row]]!r}; "
             "only L and U take minutes late"
         )
 
@@ -282,8 +297,7 @@ def _recorded_by(
 
     def explain(row: int) -> str:
         value = values[idx[row]]
-        shown = f"{value[:40]}..."  # the start is enough to find it; the whole would swamp
-        return f"{shown!r} is {len(value)} characters long (at most {MAX_RECORDED_BY})"
+        return f"{excerpt(value)} is {len(value)} characters long (at most {MAX_RECORDED_BY})"
 
     return by, tuple(names), Check("recorded_by", too_long, explain)
 
@@ -335,12 +349,12 @@ def _parse_instant(value: str | None) -> int | str:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            return f"{value!r} is not an ISO 8601 timestamp with an offset ({example})"
+            return f"{excerpt(value)} is not an ISO 8601 timestamp with an offset ({example})"
         if parsed.tzinfo is None:
-            return f"{value!r} has no UTC offset ({example})"
-        return f"{value!r} is not an ISO 8601 timestamp with an offset ({example})"
+            return f"{excerpt(value)} has no UTC offset ({example})"
+        return f"{excerpt(value)} is not an ISO 8601 timestamp with an offset ({example})"
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        return f"{value!r} is not a valid timestamp ({example})"
+        return f"{excerpt(value)} is not a valid timestamp ({example})"
     return to_micros(parsed)

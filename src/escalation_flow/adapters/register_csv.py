@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
+from escalation_flow.adapters.csv_safety import excerpt
 from escalation_flow.errors import Problem, RegisterError
 
 _BOM = b"\xef\xbb\xbf"
@@ -127,6 +128,7 @@ def _parse(
     types: dict[str, pa.DataType],
     f: str,
     error: type[RegisterError],
+    block_size: int | None = None,
 ) -> tuple[pa.Table, list[tuple[int, int, str]]]:
     bad_rows: list[tuple[int, int, str]] = []  # (expected, actual, text)
 
@@ -137,6 +139,7 @@ def _parse(
     try:
         table = pv.read_csv(
             pa.py_buffer(raw),
+            read_options=pv.ReadOptions(block_size=block_size) if block_size else None,
             parse_options=pv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pv.ConvertOptions(
                 include_columns=present,
@@ -146,11 +149,17 @@ def _parse(
             ),
         )
     except pa.ArrowInvalid as exc:
+        if "straddling" in str(exc) and block_size is None:
+            # a line longer than pyarrow's block (1 MiB): read in one block, so that the checks
+            # can name the row instead of the file failing as a whole
+            return _parse(raw, present, types, f, error, block_size=len(raw) + 1)
         if "conversion error" in str(exc) and any(
             not pa.types.is_string(t) for t in types.values()
         ):
             raise _ConversionError(str(exc)) from exc
-        raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, str(exc))]) from exc
+        # pyarrow's message may quote the row: its start is enough
+        reason = excerpt(str(exc), 200)
+        raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, reason)]) from exc
     except UnicodeDecodeError as exc:
         raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, str(exc))]) from exc
     return table, bad_rows

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from escalation_flow.adapters.csv_safety import excerpt, id_problem, safe_row
 from escalation_flow.adapters.register_checks import BoolArray, Check, ParsedMarks, parse_marks
 from escalation_flow.adapters.register_csv import CsvColumns, read_columns
 from escalation_flow.adapters.register_versions import find_conflicts
@@ -41,7 +42,9 @@ ROSTER_COLUMNS = (
     "admitted",
     "left",
 )
-REQUIRED_ROSTER_COLUMNS = ("school", "pupil")
+#: Every roster column is required: an import overwrites each pupil's record, so a column left
+#: out would blank that field for every pupil already known (a blank value is fine).
+REQUIRED_ROSTER_COLUMNS = ROSTER_COLUMNS
 #: How many problems an error lists; all of them are counted.
 PROBLEM_LIMIT = 200
 _TEXT = pa.dictionary(pa.int32(), pa.string())  # repetitive text: each distinct value once
@@ -136,10 +139,10 @@ def write_rejected(result: MarksRead, path: Path | None = None) -> Path:
     target = path or rejected_path(result.path)
     with target.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        writer.writerow([*result.header, "line", "reasons"])
+        writer.writerow(safe_row([*result.header, "line", "reasons"]))
         for row in result.rejected:
             values = [row.values.get(h, "") for h in result.header]
-            writer.writerow([*values, row.line, "; ".join(row.reasons)])
+            writer.writerow(safe_row([*values, row.line, "; ".join(row.reasons)]))
     return target
 
 
@@ -254,20 +257,23 @@ def read_roster(
                     f,
                     line,
                     "school",
-                    f"{value['school']!r} is not a school of this trust ({known})",
+                    f"{excerpt(value['school'])} is not a school of this trust ({known})",
                 )
             )
-        if not value["pupil"]:
-            found.append(Problem(f, line, "pupil", "is empty"))
+        pupil_problem = id_problem(value["pupil"])
+        if pupil_problem is not None:
+            found.append(Problem(f, line, "pupil", pupil_problem))
         dates = {c: _roster_date(value[c], f, line, c, found) for c in ROSTER_COLUMNS[5:]}
         admitted, left = dates["admitted"], dates["left"]
         if admitted and left and left < admitted:
             found.append(Problem(f, line, "left", f"{left} is before admitted ({admitted})"))
-        if school and value["pupil"]:
+        if school and pupil_problem is None:
             first = seen.setdefault((school, value["pupil"]), line)
             if first != line:
                 found.append(
-                    Problem(f, line, "pupil", f"{value['pupil']!r} is already on line {first}")
+                    Problem(
+                        f, line, "pupil", f"{excerpt(value['pupil'])} is already on line {first}"
+                    )
                 )
         problems.extend(found)
         if found or school is None:
@@ -296,5 +302,5 @@ def _roster_date(value: str, f: str, line: int, column: str, found: list[Problem
             return date.fromisoformat(value)
     except ValueError:
         pass
-    found.append(Problem(f, line, column, f"{value!r} is not a date (YYYY-MM-DD)"))
+    found.append(Problem(f, line, column, f"{excerpt(value)} is not a date (YYYY-MM-DD)"))
     return None
