@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,11 @@ _BAD = -1
 _MAX_MINUTES = int(np.iinfo(np.int16).max)
 #: The longest MIS user name kept (the store's column is this wide).
 MAX_RECORDED_BY = 100
+#: A mark recorded before its own day began, with this much slack for the school's zone
+#: (England is at most an hour ahead of UTC), cannot be: the register had not been taken.
+_BEFORE_ITS_DAY = timedelta(hours=1)
+#: How far past the import's clock a ``recorded_at`` may be (MIS and server clocks drift).
+FUTURE_SLACK = timedelta(days=1)
 
 IntArray = npt.NDArray[np.signedinteger[Any]]
 BoolArray = npt.NDArray[np.bool_]
@@ -62,6 +67,9 @@ class ParsedMarks:
     #: file has no ``recorded_by`` column.
     recorded_by: IntArray | None = None  # int32
     recorders: tuple[str, ...] = ()
+    #: ``recorded_at`` values that cannot be right (before the mark's day, far in the future):
+    #: problems of their rows unless the caller asked only to be warned.
+    odd_recorded_at: tuple[Check, ...] = ()
 
 
 def parse_marks(
@@ -69,11 +77,16 @@ def parse_marks(
     calendars: Mapping[str, SchoolCalendar],
     aliases: Mapping[str, str],
     mapping: Mapping[str, str],
+    now: datetime | None = None,
 ) -> ParsedMarks:
+    """Every column parsed and checked; ``now`` (the import's clock) also refuses a
+    ``recorded_at`` far past it."""
     n = cols.table.num_rows
     school, schools, school_check = _schools(_required(cols, "school"), calendars, aliases)
     pupil, pupils, pupil_check = _pupils(_required(cols, "pupil"))
-    day, date_checks = _days(_required(cols, "date"), school, [calendars[s] for s in schools])
+    day, day_start, date_checks = _days(
+        _required(cols, "date"), school, [calendars[s] for s in schools]
+    )
     half, session_check = _sessions(_required(cols, "session"))
     code, code_check = _codes(_required(cols, "code"), mapping)
     minutes, minute_checks = _minutes(cols.column("minutes_late"), code, n)
@@ -102,6 +115,7 @@ def parse_marks(
         ),
         recorded_by=by,
         recorders=recorders,
+        odd_recorded_at=_odd_recorded_at(recorded, day_start, now),
     )
 
 
@@ -151,9 +165,15 @@ def _schools(
 
 def _days(
     column: pa.ChunkedArray, school: IntArray, calendars: list[SchoolCalendar]
-) -> tuple[IntArray, tuple[Check, Check]]:
+) -> tuple[IntArray, IntArray, tuple[Check, Check]]:
+    """Each row's day index, the instant its day began (less the zone's slack; the lowest
+    int64 for a bad date), and the date checks."""
     idx, values = encode(column)
     parsed = [_parse_date(v) for v in values]
+    starts = np.array(
+        [UNKNOWN_RECORDED_AT if d is None else _day_start(d) for d in parsed], dtype=np.int64
+    )
+    day_start = _lookup(starts, idx)
     # One table of (school, distinct date) -> day index: a handful of schools by a few hundred
     # dates; -2 marks a value that is no date at all.
     width = max(len(values), 1)
@@ -184,10 +204,42 @@ def _days(
         return f"{d} is not a school day"  # pragma: no cover - the mask says it is not
 
     day[day < 0] = _BAD
-    return day, (
-        Check("date", malformed, explain_malformed),
-        Check("date", not_school_day, explain_day),
+    return (
+        day,
+        day_start,
+        (
+            Check("date", malformed, explain_malformed),
+            Check("date", not_school_day, explain_day),
+        ),
     )
+
+
+def _day_start(d: date) -> int:
+    return to_micros(datetime.combine(d, datetime.min.time(), tzinfo=UTC) - _BEFORE_ITS_DAY)
+
+
+def _odd_recorded_at(
+    recorded: IntArray, day_start: IntArray, now: datetime | None
+) -> tuple[Check, ...]:
+    given = recorded != UNKNOWN_RECORDED_AT
+    before = given & (day_start != UNKNOWN_RECORDED_AT) & (recorded < day_start)
+
+    def shown(row: int) -> str:
+        return datetime.fromtimestamp(int(recorded[row]) / 1e6, UTC).isoformat()
+
+    def explain_before(row: int) -> str:
+        return f"{shown(row)} is before the mark's own day: the register was not taken yet"
+
+    checks = [Check("recorded_at", before, explain_before)]
+    if now is not None:
+        limit = to_micros(now + FUTURE_SLACK)
+        future = given & (recorded > limit)
+
+        def explain_future(row: int) -> str:
+            return f"{shown(row)} is more than a day after this import ({now.isoformat()})"
+
+        checks.append(Check("recorded_at", future, explain_future))
+    return tuple(checks)
 
 
 def _parse_date(value: str) -> date | None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import csv
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +79,8 @@ class MarksRead:
     rejected: list[RejectedRow] = field(default_factory=list)
     #: Rows that repeat an earlier row exactly; dropped, since they say nothing new.
     duplicates: int = 0
+    #: Odd ``recorded_at`` values kept because the caller asked to be warned, not refused.
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
@@ -91,19 +94,28 @@ def read_marks(
     historic_mapping: Mapping[str, str] | None = None,
     skip_invalid: bool = False,
     aliases: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    odd_recorded_at: Literal["refuse", "warn"] = "refuse",
 ) -> MarksRead:
     """Read a register marks CSV; ``calendars`` is keyed by school id, ``aliases`` maps other
     names a file may use for a school (its URN) to that id. A missing ``recorded_at`` is
     ``core.marks.UNKNOWN_RECORDED_AT``: the caller decides what it means. The optional
-    ``recorded_by`` (the MIS user) lands in ``MarkTable.recorded_by``; without it, None."""
+    ``recorded_by`` (the MIS user) lands in ``MarkTable.recorded_by``; without it, None.
+
+    A ``recorded_at`` before the mark's own day, or (given ``now``, the import's clock) more
+    than a day after ``now``, is a problem of its row; ``odd_recorded_at="warn"`` keeps those
+    rows and lists them in ``MarksRead.warnings`` instead."""
     mapping = _checked_mapping(historic_mapping or {}, str(path))
     cols = read_columns(path, MARK_COLUMNS, REQUIRED_MARK_COLUMNS, RegisterError, _MARK_TYPES)
-    parsed = parse_marks(cols, calendars, aliases or {}, mapping)
+    parsed = parse_marks(cols, calendars, aliases or {}, mapping, now)
+    odd = parsed.odd_recorded_at
+    warned = odd if odd_recorded_at == "warn" else ()
+    parsed_checks = parsed.checks if warned else (*parsed.checks, *odd)
     bad = np.zeros(cols.table.num_rows, dtype=bool)
-    for check in parsed.checks:
+    for check in parsed_checks:
         bad |= check.mask
     conflicts, duplicate = find_conflicts(parsed, ~bad, lambda row: int(cols.lines[row]))
-    checks = (*parsed.checks, *conflicts)
+    checks = (*parsed_checks, *conflicts)
     for conflict in conflicts:
         bad |= conflict.mask
     n_problems = sum(int(c.mask.sum()) for c in checks) + len(cols.malformed)
@@ -126,7 +138,16 @@ def read_marks(
         rows_read=rows_read,
         rejected=_rejected(cols, checks, bad) if n_problems else [],
         duplicates=int(duplicate.sum()),
+        warnings=_warnings(cols, warned, keep),
     )
+
+
+def _warnings(cols: CsvColumns, checks: tuple[Check, ...], keep: BoolArray) -> list[Problem]:
+    rows = np.zeros(len(keep), dtype=bool)
+    for check in checks:
+        rows |= check.mask
+    shown = np.flatnonzero(rows & keep)[:PROBLEM_LIMIT]
+    return sorted(p for row in shown for p in _row_problems(cols, checks, int(row)))
 
 
 def rejected_path(source: Path) -> Path:

@@ -35,7 +35,7 @@ def read_yaml(path: Path, error: type[InputError] = InputError) -> YamlDocument:
         raw = path.read_bytes()
     except OSError as exc:
         raise error(f"cannot read {path}: {exc.strerror}") from exc
-    text = raw.decode("utf-8", errors="strict")
+    text = decode_utf8(raw, path, error)
     if text.lstrip().startswith("%YAML 1.1"):
         raise error(
             f"{path} declares YAML 1.1",
@@ -53,6 +53,26 @@ def read_yaml(path: Path, error: type[InputError] = InputError) -> YamlDocument:
     except ValueError as exc:  # ruamel builds dates itself and fails on e.g. 2026-04-31
         raise error(f"{path} has an impossible date", _impossible_dates(text, path)) from exc
     return YamlDocument(path=path, data=data, digest=hashlib.sha256(raw).hexdigest())
+
+
+def decode_utf8(raw: bytes, path: Path, error: type[InputError]) -> str:
+    """The file's text; a file that is not UTF-8 is refused naming the line, the key on it and
+    the first bad byte (never repaired: a replaced character would change what a plan says)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        text = raw[line_start : exc.start].decode("utf-8", errors="replace")
+        key = re.match(r"\s*(?:-\s*)?([A-Za-z0-9_.-]+)\s*:", text)
+        message = (
+            f"byte 0x{raw[exc.start]:02x} at column {exc.start - line_start + 1} is not UTF-8; "
+            "save the file as UTF-8"
+        )
+        raise error(
+            f"{path} is not UTF-8",
+            [Problem(str(path), line, key.group(1) if key else None, message)],
+        ) from None
 
 
 def _impossible_dates(text: str, path: Path) -> list[Problem]:

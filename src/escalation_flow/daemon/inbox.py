@@ -108,7 +108,7 @@ def import_file(service: Service, path: Path, record_as: Path, now: datetime) ->
     service.ensure_schools()
     header = _header(path)
     if {"session", "code"} <= header or not header & {"forename", "surname", "year_group"}:
-        result = read_marks(path, trust.calendars(), aliases=trust.aliases)
+        result = read_marks(path, trust.calendars(), aliases=trust.aliases, now=now)
         return store.import_marks(result, file=record_as, now=now, by=service.worker, seal=True)
     rosters = read_roster(path, set(trust.schools), aliases=trust.aliases)
     return store.import_roster(rosters, file=record_as, now=now, by=service.worker)
