@@ -86,8 +86,13 @@ def read_columns(
     required: Sequence[str],
     error: type[RegisterError],
     types: Mapping[str, pa.DataType] | None = None,
+    threads: bool = True,
 ) -> CsvColumns:
     """Read ``path``. A missing required column is an error at line 1.
+
+    ``threads=False`` parses in this thread only: for a short-lived command, so that no worker
+    of pyarrow's thread pool is still alive when the interpreter exits (one that is makes the
+    C++ runtime abort: "terminate called without an active exception", exit 134).
 
     Columns are read as ``types`` says (a dictionary type for repetitive text, numbers, times)
     when every value converts; if one does not, the file is read again with every column as
@@ -106,12 +111,12 @@ def read_columns(
         if types:
             try:
                 wanted = {c: types.get(c, pa.string()) for c in present}
-                table, bad_rows, typed = (*_parse(raw, present, wanted, f, error), True)
+                table, bad_rows, typed = (*_parse(raw, present, wanted, f, error, threads), True)
             except _ConversionError:
                 pass
         if table is None:
             as_text = {c: pa.string() for c in present}
-            table, bad_rows = _parse(raw, present, as_text, f, error)
+            table, bad_rows = _parse(raw, present, as_text, f, error, threads)
         columns = CsvColumns(path, tuple(header), table, digest.result(), raw, typed=typed)
     if bad_rows:
         columns._lines, columns.malformed = _locate_lines(raw, f, table.num_rows, bad_rows)
@@ -128,6 +133,7 @@ def _parse(
     types: dict[str, pa.DataType],
     f: str,
     error: type[RegisterError],
+    threads: bool = True,
     block_size: int | None = None,
 ) -> tuple[pa.Table, list[tuple[int, int, str]]]:
     bad_rows: list[tuple[int, int, str]] = []  # (expected, actual, text)
@@ -139,7 +145,7 @@ def _parse(
     try:
         table = pv.read_csv(
             pa.py_buffer(raw),
-            read_options=pv.ReadOptions(block_size=block_size) if block_size else None,
+            read_options=_read_options(threads, block_size),
             parse_options=pv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pv.ConvertOptions(
                 include_columns=present,
@@ -152,7 +158,7 @@ def _parse(
         if "straddling" in str(exc) and block_size is None:
             # a line longer than pyarrow's block (1 MiB): read in one block, so that the checks
             # can name the row instead of the file failing as a whole
-            return _parse(raw, present, types, f, error, block_size=len(raw) + 1)
+            return _parse(raw, present, types, f, error, threads, block_size=len(raw) + 1)
         if "conversion error" in str(exc) and any(
             not pa.types.is_string(t) for t in types.values()
         ):
@@ -163,6 +169,13 @@ def _parse(
     except UnicodeDecodeError as exc:
         raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, str(exc))]) from exc
     return table, bad_rows
+
+
+def _read_options(threads: bool, block_size: int | None) -> pv.ReadOptions:
+    options = pv.ReadOptions(use_threads=threads)
+    if block_size is not None:
+        options.block_size = block_size
+    return options
 
 
 def _checked_header(

@@ -96,6 +96,7 @@ def read_marks(
     aliases: Mapping[str, str] | None = None,
     now: datetime | None = None,
     odd_recorded_at: Literal["refuse", "warn"] = "refuse",
+    threads: bool = True,
 ) -> MarksRead:
     """Read a register marks CSV; ``calendars`` is keyed by school id, ``aliases`` maps other
     names a file may use for a school (its URN) to that id. A missing ``recorded_at`` is
@@ -104,9 +105,11 @@ def read_marks(
 
     A ``recorded_at`` before the mark's own day, or (given ``now``, the import's clock) more
     than a day after ``now``, is a problem of its row; ``odd_recorded_at="warn"`` keeps those
-    rows and lists them in ``MarksRead.warnings`` instead."""
+    rows and lists them in ``MarksRead.warnings`` instead. ``threads``: see ``read_columns``."""
     mapping = _checked_mapping(historic_mapping or {}, str(path))
-    cols = read_columns(path, MARK_COLUMNS, REQUIRED_MARK_COLUMNS, RegisterError, _MARK_TYPES)
+    cols = read_columns(
+        path, MARK_COLUMNS, REQUIRED_MARK_COLUMNS, RegisterError, _MARK_TYPES, threads
+    )
     parsed = parse_marks(cols, calendars, aliases or {}, mapping, now)
     odd = parsed.odd_recorded_at
     warned = odd if odd_recorded_at == "warn" else ()
@@ -256,10 +259,16 @@ def _recorders(
 
 
 def read_roster(
-    path: Path, schools: set[str], *, aliases: Mapping[str, str] | None = None
+    path: Path,
+    schools: set[str],
+    *,
+    aliases: Mapping[str, str] | None = None,
+    threads: bool = True,
 ) -> dict[str, Roster]:
     """Read the optional roster CSV: one row per pupil; every problem is reported at once."""
-    cols = read_columns(path, ROSTER_COLUMNS, REQUIRED_ROSTER_COLUMNS, RegisterError)
+    cols = read_columns(
+        path, ROSTER_COLUMNS, REQUIRED_ROSTER_COLUMNS, RegisterError, threads=threads
+    )
     f = cols.name
     problems = [p for _, p in cols.malformed]
     data = {name: cols.table.column(name).to_pylist() for name in cols.table.column_names}

@@ -197,13 +197,15 @@ def _from_files(
     from escalation_flow.adapters.register_files import read_marks, read_roster
 
     calendar = load_calendar(list(calendar_paths))
-    result = read_marks(marks_path, _EveryKey(calendar))
+    # no pyarrow worker threads: one left alive at exit aborted the command (issue 14, item 7)
+    result = read_marks(marks_path, _EveryKey(calendar), threads=False)
     if school not in result.tables:
         found = ", ".join(sorted(result.tables)) or "none"
         raise NotFoundError(f"school {school!r} has no marks in {marks_path} (schools: {found})")
     roster = None
     if roster_path is not None:
-        roster = read_roster(roster_path, set(result.tables)).get(school, Roster(school))
+        rosters = read_roster(roster_path, set(result.tables), threads=False)
+        roster = rosters.get(school, Roster(school))
     return _Register(str(marks_path), result.tables[school], calendar, roster)
 
 
