@@ -64,7 +64,10 @@ class Inbox:
         for path in sorted(self.folder.glob("*.csv")):
             if path.name.startswith("."):
                 continue
-            found = path.lstat()  # the entry itself: a link is not followed
+            try:
+                found = path.lstat()  # the entry itself: a link is not followed
+            except FileNotFoundError:  # taken away since the listing
+                continue
             if not stat.S_ISREG(found.st_mode):
                 taken.append(path)  # refused at once by ``take``; nothing to wait for
                 continue
