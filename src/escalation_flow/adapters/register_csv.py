@@ -73,7 +73,10 @@ class CsvColumns:
             begin = int(starts[line - 1])
             end = int(starts[line]) if line < len(starts) else len(text)
             raw_line = text[begin:end].decode("utf-8", errors="replace").rstrip("\r\n")
-            fields = next(csv.reader([raw_line]), [])
+            try:
+                fields = next(csv.reader([raw_line]), [])
+            except csv.Error:  # a stray carriage return inside the line: keep the text as it is
+                fields = raw_line.split(",")
             out[line] = {
                 h: (fields[i] if i < len(fields) else "") for i, h in enumerate(self.header)
             }
