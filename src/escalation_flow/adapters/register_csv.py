@@ -204,7 +204,10 @@ def _header(raw: bytes, f: str, error: type[RegisterError]) -> list[str]:
         decoded = first.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise error(f"{f} is not UTF-8", [Problem(f, 1, None, "the header is not UTF-8")]) from exc
-    header = [h.strip() for h in next(csv.reader([decoded]), [])]
+    try:
+        header = [h.strip() for h in next(csv.reader([decoded]), [])]
+    except csv.Error as exc:  # e.g. a carriage return inside the line
+        raise error(f"{f} has a bad header line", [Problem(f, 1, None, str(exc))]) from None
     if not any(header):
         raise error(f"{f} has no header", [Problem(f, 1, None, "expected a header line")])
     return header

@@ -142,7 +142,7 @@ def _header(path: Path) -> set[str]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             first = next(csv.reader(handle), [])
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise RegisterError(
             f"{path} cannot be read", [Problem(str(path), 1, None, str(exc))]
         ) from None
