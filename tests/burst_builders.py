@@ -51,8 +51,8 @@ def pupil_ids(n: int) -> list[str]:
 
 def write_roster(folder: Path, pupils: Sequence[str]) -> Path:
     path = folder / "roster.csv"
-    rows = ["school,pupil,forename,surname,year_group"]
-    rows += [f"{SCHOOL},{p},Pat,Burst{i},Year 7" for i, p in enumerate(pupils)]
+    rows = ["school,pupil,forename,surname,year_group,date_of_birth,admitted,left"]
+    rows += [f"{SCHOOL},{p},Pat,Burst{i},Year 7,,," for i, p in enumerate(pupils)]
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 

@@ -20,16 +20,31 @@ file at once, each naming the file, the line and the field.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import total_ordering
 
 
-@dataclass(frozen=True, order=True)
+@total_ordering
+@dataclass(frozen=True)
 class Problem:
-    """One thing wrong with one place in one input file."""
+    """One thing wrong with one place in one input file; sorted by file, line, field and
+    message, a missing line or field first (compared as a tuple, None against a number or a
+    name was a TypeError: found by fuzzing the flow reader)."""
 
     file: str
     line: int | None
     field: str | None
     message: str
+
+    def _key(self) -> tuple[str, bool, int, bool, str, str]:
+        line, field = self.line, self.field
+        return (
+            self.file, line is not None, line or 0, field is not None, field or "", self.message
+        )
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Problem):
+            return NotImplemented
+        return self._key() < other._key()
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"

@@ -376,9 +376,22 @@ def test_a_roster_gives_each_schools_pupils(tmp_path: Path) -> None:
     assert rosters["oaks"].pupils["P2"].left == date(2026, 1, 31)
 
 
-def test_a_roster_needs_only_school_and_pupil(tmp_path: Path) -> None:
-    path = write(tmp_path, "oaks,P1", header="school,pupil", name="roster.csv")
+def test_a_roster_may_leave_values_blank(tmp_path: Path) -> None:
+    path = write(tmp_path, "oaks,P1,,,,,,", header=ROSTER_HEADER, name="roster.csv")
     assert read_roster(path, {"oaks"})["oaks"].pupils["P1"] == PupilRecord("oaks", "P1")
+
+
+def test_a_roster_missing_columns_is_refused_naming_the_file_and_each_missing_column(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "oaks,P1,Ava,Wood", header="school,pupil,forename,surname", name="r.csv")
+    with pytest.raises(RegisterError) as raised:
+        read_roster(path, {"oaks"})
+    problems = [str(p) for p in raised.value.problems]
+    missing = ("year_group", "date_of_birth", "admitted", "left")
+    assert [c for c in missing if any(f"{path}:1:" in p and repr(c) in p for p in problems)] == [
+        *missing
+    ]
 
 
 def test_every_roster_problem_is_listed(tmp_path: Path) -> None:

@@ -259,7 +259,7 @@ def test_the_html_case_file_names_who_amended_the_mark_in_the_mis(
     assert "/: 2025-09-15T10:00:00+00:00 by j.bloggs" in html  # the amendments table
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils is not installed")
+@pytest.mark.needs_program("pdftoppm")
 def test_the_pdf_case_file_opens_and_shows_the_chart(
     amended: dict[str, str], tmp_path: Path
 ) -> None:

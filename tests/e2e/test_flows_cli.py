@@ -60,6 +60,7 @@ def test_graph_writes_mermaid(runner: CliRunner, tmp_path: Path) -> None:
     assert 'stage_1__letter_3_check -->|"check 15 days: otherwise"| stage_2__panel_meeting' in text
 
 
+@pytest.mark.needs_program("dot")
 def test_graph_draws_a_png_with_graphviz(runner: CliRunner, tmp_path: Path) -> None:
     out = tmp_path / "flow.png"
     flow = DATA / "flows" / "tiny-example.yaml"

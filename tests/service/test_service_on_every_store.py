@@ -77,6 +77,21 @@ def test_a_school_day_already_evaluated_is_not_evaluated_again(world: World) -> 
 # -- timers ----------------------------------------------------------------------------------
 
 
+def test_a_day_before_the_latest_evaluated_day_is_evaluated_only_when_forced(world: World) -> None:
+    """Cases already carry the later day's decisions: an earlier evening run after it would record
+    a past that runs backwards (a daemon catching up behind a hand-run day)."""
+    monday, tuesday = date(2025, 9, 15), date(2025, 9, 16)
+    world.clock.set(local(tuesday, 19))
+    assert not world.service.run_day(SCHOOL, tuesday).skipped
+
+    behind = world.service.run_day(SCHOOL, monday)
+    forced = world.service.run_day(SCHOOL, monday, force=True)
+
+    assert behind.skipped and behind.after == tuesday
+    assert "2025-09-16 was evaluated already" in behind.line()
+    assert not forced.skipped and forced.after is None
+
+
 def test_a_review_timer_fires_exactly_once_even_when_claimed_twice(world: World) -> None:
     """Another worker fires the timer after this one listed it as due and before it claimed it:
     this one's claim finds it taken."""

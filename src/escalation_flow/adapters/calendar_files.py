@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
 
+from escalation_flow.adapters.csv_safety import excerpt
 from escalation_flow.adapters.yaml_source import line_of, read_yaml
 from escalation_flow.core.calendar import SchoolCalendar, Term, TermName, YearSpec
 from escalation_flow.errors import CalendarError, Problem
@@ -51,7 +52,9 @@ def load_year(path: Path) -> YearSpec:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        problems.append(Problem(f, line_of(data, "timezone"), "timezone", f"unknown zone {tz!r}"))
+        problems.append(
+            Problem(f, line_of(data, "timezone"), "timezone", f"unknown zone {excerpt(tz)}")
+        )
     terms = _terms(data.get("terms"), data, f, name, problems)
     closures: set[date] = set()
     raw_closures = data.get("closures") or []
@@ -76,6 +79,8 @@ def _terms(raw: Any, parent: Any, f: str, year: str, problems: list[Problem]) ->
         problems.append(Problem(f, line_of(parent, "terms"), "terms", "expected a list of terms"))
         return []
     terms: list[Term] = []
+    lines: list[int | None] = []  # each kept term's line, for the problems between terms
+    named: dict[TermName, int | None] = {}
     for i, t in enumerate(raw):
         where = f"terms[{i}]"
         line = line_of(raw, i)
@@ -92,6 +97,12 @@ def _terms(raw: Any, parent: Any, f: str, year: str, problems: list[Problem]) ->
                 Problem(f, line_of(t, "name"), f"{where}.name", "must be autumn, spring or summer")
             )
             continue
+        if name in named:
+            first = named[name]
+            message = f"a second {name} term (the first is on line {first})"
+            problems.append(Problem(f, line_of(t, "name"), f"{where}.name", message))
+            continue
+        named[name] = line_of(t, "name")
         start = _date(t.get("start"), f, line_of(t, "start"), f"{where}.start", problems)
         end = _date(t.get("end"), f, line_of(t, "end"), f"{where}.end", problems)
         half: tuple[date, date] | None = None
@@ -115,10 +126,13 @@ def _terms(raw: Any, parent: Any, f: str, year: str, problems: list[Problem]) ->
             problems.append(Problem(f, line_of(t, "half_term"), f"{where}.half_term", message))
             half = None
         terms.append(Term(name, start, end, half, year))
-    for earlier, later in itertools.pairwise(terms):
+        lines.append(line)
+    for (earlier, _), (later, line) in itertools.pairwise(zip(terms, lines, strict=True)):
         if later.start <= earlier.end:
-            message = f"{later.name} starts before {earlier.name} ends"
-            problems.append(Problem(f, None, "terms", message))
+            message = (
+                f"{later.name} starts ({later.start}) before {earlier.name} ends ({earlier.end})"
+            )
+            problems.append(Problem(f, line, "terms", message))
     return terms
 
 
@@ -128,5 +142,5 @@ def _date(value: Any, f: str, line: int | None, field: str, problems: list[Probl
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        problems.append(Problem(f, line, field, f"{value!r} is not a date (YYYY-MM-DD)"))
+        problems.append(Problem(f, line, field, f"{excerpt(value)} is not a date (YYYY-MM-DD)"))
         return None

@@ -22,7 +22,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarstring import ScalarString
 
-from escalation_flow.adapters.yaml_source import line_of, to_plain
+from escalation_flow.adapters.yaml_source import decode_utf8, line_of, to_plain
 from escalation_flow.core import definition as d
 from escalation_flow.core.checks import Loc, compile_flow, loc_text
 from escalation_flow.errors import FlowError, Problem
@@ -75,7 +75,7 @@ def _read(path: Path) -> tuple[Any, str, str]:
         raw = path.read_bytes()
     except OSError as exc:
         raise FlowError(f"cannot read {path}: {exc.strerror}") from exc
-    text = raw.decode("utf-8", errors="replace")
+    text = decode_utf8(raw, path, FlowError)
     if text.lstrip().startswith("%YAML 1.1"):
         problem = Problem(
             str(path), 1, None, "YAML 1.1 turns 'off' into false; drop the %YAML line"

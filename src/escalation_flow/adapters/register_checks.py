@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from escalation_flow.adapters.csv_safety import EXCERPT_CHARS, excerpt, id_problem
 from escalation_flow.adapters.register_csv import CsvColumns, encode
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import CODE_OF_ID, LATE_IDS, UnknownCodeError, code_id
@@ -30,6 +31,11 @@ _BAD = -1
 _MAX_MINUTES = int(np.iinfo(np.int16).max)
 #: The longest MIS user name kept (the store's column is this wide).
 MAX_RECORDED_BY = 100
+#: A mark recorded before its own day began, with this much slack for the school's zone
+#: (England is at most an hour ahead of UTC), cannot be: the register had not been taken.
+_BEFORE_ITS_DAY = timedelta(hours=1)
+#: How far past the import's clock a ``recorded_at`` may be (MIS and server clocks drift).
+FUTURE_SLACK = timedelta(days=1)
 
 IntArray = npt.NDArray[np.signedinteger[Any]]
 BoolArray = npt.NDArray[np.bool_]
@@ -61,6 +67,9 @@ class ParsedMarks:
     #: file has no ``recorded_by`` column.
     recorded_by: IntArray | None = None  # int32
     recorders: tuple[str, ...] = ()
+    #: ``recorded_at`` values that cannot be right (before the mark's day, far in the future):
+    #: problems of their rows unless the caller asked only to be warned.
+    odd_recorded_at: tuple[Check, ...] = ()
 
 
 def parse_marks(
@@ -68,12 +77,16 @@ def parse_marks(
     calendars: Mapping[str, SchoolCalendar],
     aliases: Mapping[str, str],
     mapping: Mapping[str, str],
+    now: datetime | None = None,
 ) -> ParsedMarks:
+    """Every column parsed and checked; ``now`` (the import's clock) also refuses a
+    ``recorded_at`` far past it."""
     n = cols.table.num_rows
     school, schools, school_check = _schools(_required(cols, "school"), calendars, aliases)
-    pupil, pupils = encode(_required(cols, "pupil"))
-    empty = _lookup(np.array([p == "" for p in pupils], dtype=bool), pupil)
-    day, date_checks = _days(_required(cols, "date"), school, [calendars[s] for s in schools])
+    pupil, pupils, pupil_check = _pupils(_required(cols, "pupil"))
+    day, day_start, date_checks = _days(
+        _required(cols, "date"), school, [calendars[s] for s in schools]
+    )
     half, session_check = _sessions(_required(cols, "session"))
     code, code_check = _codes(_required(cols, "code"), mapping)
     minutes, minute_checks = _minutes(cols.column("minutes_late"), code, n)
@@ -92,7 +105,7 @@ def parse_marks(
         recorded_at=recorded,
         checks=(
             school_check,
-            Check("pupil", empty, lambda row: "is empty"),
+            pupil_check,
             *date_checks,
             session_check,
             code_check,
@@ -102,6 +115,7 @@ def parse_marks(
         ),
         recorded_by=by,
         recorders=recorders,
+        odd_recorded_at=_odd_recorded_at(recorded, day_start, now),
     )
 
 
@@ -121,6 +135,14 @@ def _none(n: int) -> BoolArray:
     return np.zeros(n, dtype=bool)
 
 
+def _pupils(column: pa.ChunkedArray) -> tuple[IntArray, list[str], Check]:
+    """Pupil ids, each distinct one checked once: they become file names and spreadsheet cells."""
+    pupil, pupils = encode(column)
+    reasons = [id_problem(p) for p in pupils]
+    bad = _lookup(np.array([r is not None for r in reasons], dtype=bool), pupil)
+    return pupil, pupils, Check("pupil", bad, lambda row: reasons[int(pupil[row])] or "")
+
+
 def _schools(
     column: pa.ChunkedArray, calendars: Mapping[str, SchoolCalendar], aliases: Mapping[str, str]
 ) -> tuple[IntArray, list[str], Check]:
@@ -134,16 +156,24 @@ def _schools(
 
     def explain(row: int) -> str:
         value = values[idx[row]]
-        return "is empty" if not value else f"{value!r} is not a school of this trust ({known})"
+        return (
+            "is empty" if not value else f"{excerpt(value)} is not a school of this trust ({known})"
+        )
 
     return school, schools, Check("school", school < 0, explain)
 
 
 def _days(
     column: pa.ChunkedArray, school: IntArray, calendars: list[SchoolCalendar]
-) -> tuple[IntArray, tuple[Check, Check]]:
+) -> tuple[IntArray, IntArray, tuple[Check, Check]]:
+    """Each row's day index, the instant its day began (less the zone's slack; the lowest
+    int64 for a bad date), and the date checks."""
     idx, values = encode(column)
     parsed = [_parse_date(v) for v in values]
+    starts = np.array(
+        [UNKNOWN_RECORDED_AT if d is None else _day_start(d) for d in parsed], dtype=np.int64
+    )
+    day_start = _lookup(starts, idx)
     # One table of (school, distinct date) -> day index: a handful of schools by a few hundred
     # dates; -2 marks a value that is no date at all.
     width = max(len(values), 1)
@@ -162,7 +192,7 @@ def _days(
     not_school_day = (day == _BAD) & (school >= 0)
 
     def explain_malformed(row: int) -> str:
-        return f"{values[idx[row]]!r} is not a date (YYYY-MM-DD)"
+        return f"{excerpt(values[idx[row]])} is not a date (YYYY-MM-DD)"
 
     def explain_day(row: int) -> str:
         d = parsed[idx[row]]
@@ -174,10 +204,42 @@ def _days(
         return f"{d} is not a school day"  # pragma: no cover - the mask says it is not
 
     day[day < 0] = _BAD
-    return day, (
-        Check("date", malformed, explain_malformed),
-        Check("date", not_school_day, explain_day),
+    return (
+        day,
+        day_start,
+        (
+            Check("date", malformed, explain_malformed),
+            Check("date", not_school_day, explain_day),
+        ),
     )
+
+
+def _day_start(d: date) -> int:
+    return to_micros(datetime.combine(d, datetime.min.time(), tzinfo=UTC) - _BEFORE_ITS_DAY)
+
+
+def _odd_recorded_at(
+    recorded: IntArray, day_start: IntArray, now: datetime | None
+) -> tuple[Check, ...]:
+    given = recorded != UNKNOWN_RECORDED_AT
+    before = given & (day_start != UNKNOWN_RECORDED_AT) & (recorded < day_start)
+
+    def shown(row: int) -> str:
+        return datetime.fromtimestamp(int(recorded[row]) / 1e6, UTC).isoformat()
+
+    def explain_before(row: int) -> str:
+        return f"{shown(row)} is before the mark's own day: the register was not taken yet"
+
+    checks = [Check("recorded_at", before, explain_before)]
+    if now is not None:
+        limit = to_micros(now + FUTURE_SLACK)
+        future = given & (recorded > limit)
+
+        def explain_future(row: int) -> str:
+            return f"{shown(row)} is more than a day after this import ({now.isoformat()})"
+
+        checks.append(Check("recorded_at", future, explain_future))
+    return tuple(checks)
 
 
 def _parse_date(value: str) -> date | None:
@@ -195,7 +257,7 @@ def _sessions(column: pa.ChunkedArray) -> tuple[IntArray, Check]:
     half = _lookup(table, idx)
 
     def explain(row: int) -> str:
-        return f"{values[idx[row]]!r} is not AM or PM"
+        return f"{excerpt(values[idx[row]])} is not AM or PM"
 
     return half, Check("session", half < 0, explain)
 
@@ -209,7 +271,12 @@ def _codes(column: pa.ChunkedArray, mapping: Mapping[str, str]) -> tuple[IntArra
             ids.append(code_id(value, mapping))
         except UnknownCodeError as exc:
             ids.append(_BAD)
-            reasons[j] = str(exc)
+            # the library's message quotes the value whole: fine for a code, not for a 2 MB field
+            reasons[j] = (
+                str(exc)
+                if len(value) <= EXCERPT_CHARS
+                else f"{excerpt(value)} is not a register code"
+            )
     code = _lookup(np.array(ids, dtype=np.int8), idx)
     return code, Check("code", code < 0, lambda row: reasons[int(idx[row])])
 
@@ -242,11 +309,11 @@ def _minutes(
     wrong_code = (minutes >= 0) & (code >= 0) & ~np.isin(code, sorted(LATE_IDS))
 
     def explain_malformed(row: int) -> str:
-        return f"{text(row)!r} is not a whole number of minutes (0 to {_MAX_MINUTES})"
+        return f"{excerpt(text(row))} is not a whole number of minutes (0 to {_MAX_MINUTES})"
 
     def explain_code(row: int) -> str:
         return (
-            f"{text(row)!r} is given for code {CODE_OF_ID[code[row]]!r}; "
+            f"{excerpt(text(row))} is given for code {CODE_OF_ID[code[row]]!r}; "
             "only L and U take minutes late"
         )
 
@@ -282,8 +349,7 @@ def _recorded_by(
 
     def explain(row: int) -> str:
         value = values[idx[row]]
-        shown = f"{value[:40]}..."  # the start is enough to find it; the whole would swamp
-        return f"{shown!r} is {len(value)} characters long (at most {MAX_RECORDED_BY})"
+        return f"{excerpt(value)} is {len(value)} characters long (at most {MAX_RECORDED_BY})"
 
     return by, tuple(names), Check("recorded_by", too_long, explain)
 
@@ -335,12 +401,12 @@ def _parse_instant(value: str | None) -> int | str:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            return f"{value!r} is not an ISO 8601 timestamp with an offset ({example})"
+            return f"{excerpt(value)} is not an ISO 8601 timestamp with an offset ({example})"
         if parsed.tzinfo is None:
-            return f"{value!r} has no UTC offset ({example})"
-        return f"{value!r} is not an ISO 8601 timestamp with an offset ({example})"
+            return f"{excerpt(value)} has no UTC offset ({example})"
+        return f"{excerpt(value)} is not an ISO 8601 timestamp with an offset ({example})"
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        return f"{value!r} is not a valid timestamp ({example})"
+        return f"{excerpt(value)} is not a valid timestamp ({example})"
     return to_micros(parsed)

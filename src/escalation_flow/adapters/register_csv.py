@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
+from escalation_flow.adapters.csv_safety import excerpt
 from escalation_flow.errors import Problem, RegisterError
 
 _BOM = b"\xef\xbb\xbf"
@@ -72,7 +73,10 @@ class CsvColumns:
             begin = int(starts[line - 1])
             end = int(starts[line]) if line < len(starts) else len(text)
             raw_line = text[begin:end].decode("utf-8", errors="replace").rstrip("\r\n")
-            fields = next(csv.reader([raw_line]), [])
+            try:
+                fields = next(csv.reader([raw_line]), [])
+            except csv.Error:  # a stray carriage return inside the line: keep the text as it is
+                fields = raw_line.split(",")
             out[line] = {
                 h: (fields[i] if i < len(fields) else "") for i, h in enumerate(self.header)
             }
@@ -85,8 +89,13 @@ def read_columns(
     required: Sequence[str],
     error: type[RegisterError],
     types: Mapping[str, pa.DataType] | None = None,
+    threads: bool = True,
 ) -> CsvColumns:
     """Read ``path``. A missing required column is an error at line 1.
+
+    ``threads=False`` parses in this thread only: for a short-lived command, so that no worker
+    of pyarrow's thread pool is still alive when the interpreter exits (one that is makes the
+    C++ runtime abort: "terminate called without an active exception", exit 134).
 
     Columns are read as ``types`` says (a dictionary type for repetitive text, numbers, times)
     when every value converts; if one does not, the file is read again with every column as
@@ -105,12 +114,12 @@ def read_columns(
         if types:
             try:
                 wanted = {c: types.get(c, pa.string()) for c in present}
-                table, bad_rows, typed = (*_parse(raw, present, wanted, f, error), True)
+                table, bad_rows, typed = (*_parse(raw, present, wanted, f, error, threads), True)
             except _ConversionError:
                 pass
         if table is None:
             as_text = {c: pa.string() for c in present}
-            table, bad_rows = _parse(raw, present, as_text, f, error)
+            table, bad_rows = _parse(raw, present, as_text, f, error, threads)
         columns = CsvColumns(path, tuple(header), table, digest.result(), raw, typed=typed)
     if bad_rows:
         columns._lines, columns.malformed = _locate_lines(raw, f, table.num_rows, bad_rows)
@@ -127,6 +136,8 @@ def _parse(
     types: dict[str, pa.DataType],
     f: str,
     error: type[RegisterError],
+    threads: bool = True,
+    block_size: int | None = None,
 ) -> tuple[pa.Table, list[tuple[int, int, str]]]:
     bad_rows: list[tuple[int, int, str]] = []  # (expected, actual, text)
 
@@ -137,6 +148,7 @@ def _parse(
     try:
         table = pv.read_csv(
             pa.py_buffer(raw),
+            read_options=_read_options(threads, block_size),
             parse_options=pv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pv.ConvertOptions(
                 include_columns=present,
@@ -146,14 +158,27 @@ def _parse(
             ),
         )
     except pa.ArrowInvalid as exc:
+        if "straddling" in str(exc) and block_size is None:
+            # a line longer than pyarrow's block (1 MiB): read in one block, so that the checks
+            # can name the row instead of the file failing as a whole
+            return _parse(raw, present, types, f, error, threads, block_size=len(raw) + 1)
         if "conversion error" in str(exc) and any(
             not pa.types.is_string(t) for t in types.values()
         ):
             raise _ConversionError(str(exc)) from exc
-        raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, str(exc))]) from exc
+        # pyarrow's message may quote the row: its start is enough
+        reason = excerpt(str(exc), 200)
+        raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, reason)]) from exc
     except UnicodeDecodeError as exc:
         raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, str(exc))]) from exc
     return table, bad_rows
+
+
+def _read_options(threads: bool, block_size: int | None) -> pv.ReadOptions:
+    options = pv.ReadOptions(use_threads=threads)
+    if block_size is not None:
+        options.block_size = block_size
+    return options
 
 
 def _checked_header(
@@ -179,7 +204,10 @@ def _header(raw: bytes, f: str, error: type[RegisterError]) -> list[str]:
         decoded = first.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise error(f"{f} is not UTF-8", [Problem(f, 1, None, "the header is not UTF-8")]) from exc
-    header = [h.strip() for h in next(csv.reader([decoded]), [])]
+    try:
+        header = [h.strip() for h in next(csv.reader([decoded]), [])]
+    except csv.Error as exc:  # e.g. a carriage return inside the line
+        raise error(f"{f} has a bad header line", [Problem(f, 1, None, str(exc))]) from None
     if not any(header):
         raise error(f"{f} has no header", [Problem(f, 1, None, "expected a header line")])
     return header

@@ -12,13 +12,15 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from escalation_flow.adapters.csv_safety import excerpt, id_problem, safe_row
 from escalation_flow.adapters.register_checks import BoolArray, Check, ParsedMarks, parse_marks
 from escalation_flow.adapters.register_csv import CsvColumns, read_columns
 from escalation_flow.adapters.register_versions import find_conflicts
@@ -41,7 +43,9 @@ ROSTER_COLUMNS = (
     "admitted",
     "left",
 )
-REQUIRED_ROSTER_COLUMNS = ("school", "pupil")
+#: Every roster column is required: an import overwrites each pupil's record, so a column left
+#: out would blank that field for every pupil already known (a blank value is fine).
+REQUIRED_ROSTER_COLUMNS = ROSTER_COLUMNS
 #: How many problems an error lists; all of them are counted.
 PROBLEM_LIMIT = 200
 _TEXT = pa.dictionary(pa.int32(), pa.string())  # repetitive text: each distinct value once
@@ -75,6 +79,8 @@ class MarksRead:
     rejected: list[RejectedRow] = field(default_factory=list)
     #: Rows that repeat an earlier row exactly; dropped, since they say nothing new.
     duplicates: int = 0
+    #: Odd ``recorded_at`` values kept because the caller asked to be warned, not refused.
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
@@ -88,19 +94,31 @@ def read_marks(
     historic_mapping: Mapping[str, str] | None = None,
     skip_invalid: bool = False,
     aliases: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    odd_recorded_at: Literal["refuse", "warn"] = "refuse",
+    threads: bool = True,
 ) -> MarksRead:
     """Read a register marks CSV; ``calendars`` is keyed by school id, ``aliases`` maps other
     names a file may use for a school (its URN) to that id. A missing ``recorded_at`` is
     ``core.marks.UNKNOWN_RECORDED_AT``: the caller decides what it means. The optional
-    ``recorded_by`` (the MIS user) lands in ``MarkTable.recorded_by``; without it, None."""
+    ``recorded_by`` (the MIS user) lands in ``MarkTable.recorded_by``; without it, None.
+
+    A ``recorded_at`` before the mark's own day, or (given ``now``, the import's clock) more
+    than a day after ``now``, is a problem of its row; ``odd_recorded_at="warn"`` keeps those
+    rows and lists them in ``MarksRead.warnings`` instead. ``threads``: see ``read_columns``."""
     mapping = _checked_mapping(historic_mapping or {}, str(path))
-    cols = read_columns(path, MARK_COLUMNS, REQUIRED_MARK_COLUMNS, RegisterError, _MARK_TYPES)
-    parsed = parse_marks(cols, calendars, aliases or {}, mapping)
+    cols = read_columns(
+        path, MARK_COLUMNS, REQUIRED_MARK_COLUMNS, RegisterError, _MARK_TYPES, threads
+    )
+    parsed = parse_marks(cols, calendars, aliases or {}, mapping, now)
+    odd = parsed.odd_recorded_at
+    warned = odd if odd_recorded_at == "warn" else ()
+    parsed_checks = parsed.checks if warned else (*parsed.checks, *odd)
     bad = np.zeros(cols.table.num_rows, dtype=bool)
-    for check in parsed.checks:
+    for check in parsed_checks:
         bad |= check.mask
     conflicts, duplicate = find_conflicts(parsed, ~bad, lambda row: int(cols.lines[row]))
-    checks = (*parsed.checks, *conflicts)
+    checks = (*parsed_checks, *conflicts)
     for conflict in conflicts:
         bad |= conflict.mask
     n_problems = sum(int(c.mask.sum()) for c in checks) + len(cols.malformed)
@@ -123,6 +141,7 @@ def read_marks(
         rows_read=rows_read,
         rejected=_rejected(cols, checks, bad) if n_problems else [],
         duplicates=int(duplicate.sum()),
+        warnings=_warnings(cols, warned, keep),
     )
 
 
@@ -146,6 +165,14 @@ class OneCalendar(Mapping[str, SchoolCalendar]):
         return 0
 
 
+def _warnings(cols: CsvColumns, checks: tuple[Check, ...], keep: BoolArray) -> list[Problem]:
+    rows = np.zeros(len(keep), dtype=bool)
+    for check in checks:
+        rows |= check.mask
+    shown = np.flatnonzero(rows & keep)[:PROBLEM_LIMIT]
+    return sorted(p for row in shown for p in _row_problems(cols, checks, int(row)))
+
+
 def rejected_path(source: Path) -> Path:
     """Where the rejected rows of ``source`` go: beside it, ``marks.rejected.csv``."""
     return source.with_suffix(".rejected.csv")
@@ -156,10 +183,10 @@ def write_rejected(result: MarksRead, path: Path | None = None) -> Path:
     target = path or rejected_path(result.path)
     with target.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        writer.writerow([*result.header, "line", "reasons"])
+        writer.writerow(safe_row([*result.header, "line", "reasons"]))
         for row in result.rejected:
             values = [row.values.get(h, "") for h in result.header]
-            writer.writerow([*values, row.line, "; ".join(row.reasons)])
+            writer.writerow(safe_row([*values, row.line, "; ".join(row.reasons)]))
     return target
 
 
@@ -252,10 +279,16 @@ def _recorders(
 
 
 def read_roster(
-    path: Path, schools: set[str], *, aliases: Mapping[str, str] | None = None
+    path: Path,
+    schools: set[str],
+    *,
+    aliases: Mapping[str, str] | None = None,
+    threads: bool = True,
 ) -> dict[str, Roster]:
     """Read the optional roster CSV: one row per pupil; every problem is reported at once."""
-    cols = read_columns(path, ROSTER_COLUMNS, REQUIRED_ROSTER_COLUMNS, RegisterError)
+    cols = read_columns(
+        path, ROSTER_COLUMNS, REQUIRED_ROSTER_COLUMNS, RegisterError, threads=threads
+    )
     f = cols.name
     problems = [p for _, p in cols.malformed]
     data = {name: cols.table.column(name).to_pylist() for name in cols.table.column_names}
@@ -274,20 +307,23 @@ def read_roster(
                     f,
                     line,
                     "school",
-                    f"{value['school']!r} is not a school of this trust ({known})",
+                    f"{excerpt(value['school'])} is not a school of this trust ({known})",
                 )
             )
-        if not value["pupil"]:
-            found.append(Problem(f, line, "pupil", "is empty"))
+        pupil_problem = id_problem(value["pupil"])
+        if pupil_problem is not None:
+            found.append(Problem(f, line, "pupil", pupil_problem))
         dates = {c: _roster_date(value[c], f, line, c, found) for c in ROSTER_COLUMNS[5:]}
         admitted, left = dates["admitted"], dates["left"]
         if admitted and left and left < admitted:
             found.append(Problem(f, line, "left", f"{left} is before admitted ({admitted})"))
-        if school and value["pupil"]:
+        if school and pupil_problem is None:
             first = seen.setdefault((school, value["pupil"]), line)
             if first != line:
                 found.append(
-                    Problem(f, line, "pupil", f"{value['pupil']!r} is already on line {first}")
+                    Problem(
+                        f, line, "pupil", f"{excerpt(value['pupil'])} is already on line {first}"
+                    )
                 )
         problems.extend(found)
         if found or school is None:
@@ -316,5 +352,5 @@ def _roster_date(value: str, f: str, line: int, column: str, found: list[Problem
             return date.fromisoformat(value)
     except ValueError:
         pass
-    found.append(Problem(f, line, column, f"{value!r} is not a date (YYYY-MM-DD)"))
+    found.append(Problem(f, line, column, f"{excerpt(value)} is not a date (YYYY-MM-DD)"))
     return None

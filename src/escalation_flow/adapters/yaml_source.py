@@ -13,9 +13,12 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from escalation_flow.errors import InputError, Problem
+
+#: Characters YAML does not allow in a file (tab, line feed and carriage return are fine).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ def read_yaml(path: Path, error: type[InputError] = InputError) -> YamlDocument:
         raw = path.read_bytes()
     except OSError as exc:
         raise error(f"cannot read {path}: {exc.strerror}") from exc
-    text = raw.decode("utf-8", errors="strict")
+    text = decode_utf8(raw, path, error)
     if text.lstrip().startswith("%YAML 1.1"):
         raise error(
             f"{path} declares YAML 1.1",
@@ -52,7 +55,39 @@ def read_yaml(path: Path, error: type[InputError] = InputError) -> YamlDocument:
         ) from exc
     except ValueError as exc:  # ruamel builds dates itself and fails on e.g. 2026-04-31
         raise error(f"{path} has an impossible date", _impossible_dates(text, path)) from exc
+    except (YAMLError, RecursionError) as exc:  # unmarked: no line to name
+        raise error(
+            f"{path} is not valid YAML", [Problem(str(path), None, None, str(exc))]
+        ) from exc
     return YamlDocument(path=path, data=data, digest=hashlib.sha256(raw).hexdigest())
+
+
+def decode_utf8(raw: bytes, path: Path, error: type[InputError]) -> str:
+    """The file's text; a file that is not UTF-8 is refused naming the line, the key on it and
+    the first bad byte (never repaired: a replaced character would change what a plan says)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        text = raw[line_start : exc.start].decode("utf-8", errors="replace")
+        key = re.match(r"\s*(?:-\s*)?([A-Za-z0-9_.-]+)\s*:", text)
+        message = (
+            f"byte 0x{raw[exc.start]:02x} at column {exc.start - line_start + 1} is not UTF-8; "
+            "save the file as UTF-8"
+        )
+        raise error(
+            f"{path} is not UTF-8",
+            [Problem(str(path), line, key.group(1) if key else None, message)],
+        ) from None
+    control = _CONTROL.search(text)
+    if control is not None:  # YAML refuses them too, but without a line an editor can find
+        at = control.start()
+        line = text.count("\n", 0, at) + 1
+        column = at - (text.rfind("\n", 0, at) + 1) + 1
+        message = f"control character {ord(control.group()):#04x} at column {column}"
+        raise error(f"{path} holds a control character", [Problem(str(path), line, None, message)])
+    return text
 
 
 def _impossible_dates(text: str, path: Path) -> list[Problem]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from escalation_flow.adapters.csv_safety import file_part, safe_row
 from escalation_flow.audit.chart import render
 from escalation_flow.audit.chronology import CaseFile
 from escalation_flow.errors import InputError
@@ -46,19 +47,26 @@ def to_csv(cf: CaseFile, timezone: str = "Europe/London") -> str:
     zone = ZoneInfo(timezone)
     for e in cf.entries:
         writer.writerow(
-            [
-                e.on.isoformat(),
-                e.at.astimezone(zone).strftime("%H:%M"),
-                e.category,
-                e.what,
-                e.who,
-                e.facts,
-                _num(e.attendance_then),
-                _num(e.attendance_now),
-                "" if e.seq is None else e.seq,
-            ]
+            safe_row(
+                [
+                    e.on.isoformat(),
+                    e.at.astimezone(zone).strftime("%H:%M"),
+                    e.category,
+                    e.what,
+                    e.who,
+                    e.facts,
+                    _num(e.attendance_then),
+                    _num(e.attendance_now),
+                    "" if e.seq is None else e.seq,
+                ]
+            )
         )
     return buffer.getvalue()
+
+
+def default_name(school: str, pupil: str, fmt: str) -> Path:
+    """The case file's name in the current folder; ids cannot lead it out (``../``, ``/``)."""
+    return Path(f"{file_part(school)}-{file_part(pupil)}-case-file.{file_part(fmt)}")
 
 
 def to_json(cf: CaseFile) -> str:

@@ -283,7 +283,7 @@ def case_export(
     call, meeting, outcome, referral and override with who and when, the register amendments,
     the attendance at each point and the support offered."""
     from escalation_flow.audit.casework import case_file
-    from escalation_flow.audit.export import export
+    from escalation_flow.audit.export import default_name, export
 
     with _source(trust_path) as source:
         key = source.trust.resolve_school(school)
@@ -292,7 +292,7 @@ def case_export(
     if out is not None and str(out) == "-":
         sys.stdout.buffer.write(data)
         return
-    path = out or Path(f"{key}-{pupil}-case-file.{fmt}")
+    path = out or default_name(key, pupil, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     click.echo(f"{path}: case file of {key}/{pupil} ({len(cf.entries)} entries, {fmt})")

@@ -13,7 +13,7 @@ from typing import Any
 import click
 import numpy as np
 
-from escalation_flow.cli import main
+from escalation_flow.cli import main, root
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.fact_names import REGISTER_FACTS, Unit
 from escalation_flow.core.marks import UNKNOWN_RECORDED_AT, MarkTable, Roster
@@ -109,9 +109,7 @@ def facts(
     closure inside it means "as of the end of the last school day on or before it". Unknown
     values (a percentage below its minimum of possible sessions) print as null.
     """
-    from escalation_flow.clock import SystemClock
-
-    now = SystemClock().now()
+    now = root().clock.now()
     instant = _instant(known_at)
     source = _marks_source(calendar_paths, marks_path, roster_path, school)
     day = _school_day(source.calendar, as_of.date())
@@ -197,32 +195,28 @@ def _from_files(
     from escalation_flow.adapters.register_files import OneCalendar, read_marks, read_roster
 
     calendar = load_calendar(list(calendar_paths))
-    result = read_marks(marks_path, OneCalendar(calendar))
+    # no pyarrow worker threads: one left alive at exit aborted the command (issue 14, item 7)
+    result = read_marks(marks_path, OneCalendar(calendar), threads=False)
     if school not in result.tables:
         found = ", ".join(sorted(result.tables)) or "none"
         raise NotFoundError(f"school {school!r} has no marks in {marks_path} (schools: {found})")
     roster = None
     if roster_path is not None:
-        roster = read_roster(roster_path, set(result.tables)).get(school, Roster(school))
+        rosters = read_roster(roster_path, set(result.tables), threads=False)
+        roster = rosters.get(school, Roster(school))
     return _MarksSource(str(marks_path), result.tables[school], calendar, roster)
 
 
 def _from_store(school: str) -> _MarksSource:
-    from escalation_flow.adapters.store import Store
-    from escalation_flow.adapters.trust_files import load_trust
     from escalation_flow.settings import load_settings
 
     settings = load_settings()
-    trust = load_trust(settings.trust_file)
+    trust = root().trust(settings)
     school_id = trust.resolve_school(school)
     calendar = trust.calendar(school_id)
-    store = Store(settings.database_url)
-    try:
-        store.require_current()
+    with root().store(settings) as store:
         marks = store.load_marks(school_id, calendar)
         roster = store.load_roster(school_id)
-    finally:
-        store.dispose()
     return _MarksSource("the database", marks, calendar, roster)
 
 

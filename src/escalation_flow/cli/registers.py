@@ -46,6 +46,12 @@ def import_group() -> None:
     help="Seal the new marks in the same transaction, so that audit verify names any later "
     "edit (about 20 µs a mark: --no-seal for a year's back-fill, then run audit seal).",
 )
+@click.option(
+    "--warn-recorded-at",
+    is_flag=True,
+    help="Import marks whose recorded_at is before their own day or more than a day ahead of "
+    "now, warning about each (refused by default).",
+)
 def import_marks(
     file: Path,
     skip_invalid: bool,
@@ -53,6 +59,7 @@ def import_marks(
     trust_path: Path | None,
     by: str | None,
     seal: bool,
+    warn_recorded_at: bool,
 ) -> None:
     """Import a register marks CSV (contract.md, "Register marks")."""
     from escalation_flow.adapters.register_files import read_marks, write_rejected
@@ -64,14 +71,18 @@ def import_marks(
     settings = load_settings()
     trust = load_trust(trust_path or settings.trust_file)
     with root().store(settings) as store:
+        clock = root().clock
         result = read_marks(
             file,
             trust.calendars(),
             historic_mapping=mapping,
             skip_invalid=skip_invalid,
             aliases=trust.aliases,
+            now=clock.now(),
+            odd_recorded_at="warn" if warn_recorded_at else "refuse",
         )
-        clock = root().clock
+        for problem in result.warnings:
+            click.echo(f"warning: {problem}", err=True)
         store.upsert_schools(trust)
         summary = store.import_marks(
             result, file=file, now=clock.now(), by=by or _login(), clock=clock, seal=seal

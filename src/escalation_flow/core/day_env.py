@@ -66,10 +66,11 @@ class DayEnv(Mapping[str, Any]):
             return self._count_since(book.state_day, Key.LATE_BEFORE_CLOSE, Key.LATE_AFTER_CLOSE)
         if name == "unresolved_n_sessions_at_state_entry":
             # N marks in the sessions up to the state's entry, as known now (not as known then)
-            ends = 2 * np.maximum(book.state_day, 0) + 2
+            known = (book.state_day >= 0) & (book.state_day <= d)
+            ends = 2 * np.where(known, book.state_day, 0) + 2
             rows = np.arange(len(book.pupils))
             n_marks = self.counts.running_count_at(Key.N, rows, ends).astype(float)
-            return np.where(book.state_day >= 0, n_marks, NAN)
+            return np.where(known, n_marks, NAN)
         if name in ("attendance_pct_at_review_start", "attendance_pct_over_review"):
             return np.full(len(book.pupils), NAN)  # only defined while a review timer fires
         raise KeyError(name)
@@ -77,9 +78,10 @@ class DayEnv(Mapping[str, Any]):
     # -- windows that start at a different day for each pupil ------------------------------------
 
     def ytd_pct_at(self, days: IntArray) -> FloatArray:
-        """Attendance year to date at the end of each pupil's day (NaN where day < 0)."""
+        """Attendance year to date at the end of each pupil's day (NaN where day < 0, or after
+        today: a day evaluated again behind a later one, with ``--force``)."""
         out = np.full(len(days), NAN)
-        valid = days >= 0
+        valid = (days >= 0) & (days <= self.day)
         for day in np.unique(days[valid]):
             rows = days == day
             first = int(self.book.windows.year[day])
@@ -93,16 +95,18 @@ class DayEnv(Mapping[str, Any]):
 
     def pct_since(self, days: IntArray) -> FloatArray:
         """Attendance over the sessions after each pupil's day, through today."""
-        firsts = np.where(days >= 0, 2 * (days + 1), 2 * self.day + 2)
+        known = (days >= 0) & (days <= self.day)
+        firsts = np.where(known, 2 * (days + 1), 2 * self.day + 2)
         pct = self.counts.attendance_pct_between(firsts, 2 * self.day + 1, min_possible_sessions=1)
-        return np.where(days >= 0, pct, NAN)
+        return np.where(known, pct, NAN)
 
     def _count_since(self, days: IntArray, *keys: Key) -> FloatArray:
         """The sessions counting for any of ``keys`` after each pupil's day, through today."""
-        firsts = np.where(days >= 0, 2 * (days + 1), 2 * self.day + 2)
+        known = (days >= 0) & (days <= self.day)
+        firsts = np.where(known, 2 * (days + 1), 2 * self.day + 2)
         window = self.counts.counts_between(firsts, 2 * self.day + 1)
         counts = sum((window.count(key) for key in keys[1:]), window.count(keys[0]))
-        return np.where(days >= 0, counts.astype(float), NAN)
+        return np.where(known, counts.astype(float), NAN)
 
 
 class Rows(Mapping[str, Any]):

@@ -6,12 +6,18 @@ it naming every problem, and nothing of it is imported. A file is taken only onc
 changing (same size and modification time at two looks, or untouched for ``settle_seconds``);
 files still being written should be named ``*.part`` (never taken) and renamed when complete.
 A database failure leaves the file where it is, to be taken again at the next look.
+
+Only regular files are read: a symbolic link (``marks.csv -> /etc/shadow``), a folder or a pipe
+named ``*.csv`` is moved to ``rejected/`` unread, with its reasons. Reasons files are readable by
+the service's user only (0600): they quote the file's values.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -56,11 +62,17 @@ class Inbox:
         if not self.folder.is_dir():
             return taken, settling
         for path in sorted(self.folder.glob("*.csv")):
-            if not path.is_file() or path.name.startswith("."):
+            if path.name.startswith("."):
                 continue
-            stat = path.stat()
-            look = (stat.st_size, stat.st_mtime_ns)
-            if self._seen.get(path) == look or wall_seconds - stat.st_mtime >= self.settle_seconds:
+            try:
+                found = path.lstat()  # the entry itself: a link is not followed
+            except FileNotFoundError:  # taken away since the listing
+                continue
+            if not stat.S_ISREG(found.st_mode):
+                taken.append(path)  # refused at once by ``take``; nothing to wait for
+                continue
+            look = (found.st_size, found.st_mtime_ns)
+            if self._seen.get(path) == look or wall_seconds - found.st_mtime >= self.settle_seconds:
                 taken.append(path)
                 self._seen.pop(path, None)
             else:
@@ -72,6 +84,7 @@ class Inbox:
         """Import one file all or nothing, then move it to processed/ or rejected/."""
         processed = _free_name(self.folder / PROCESSED, path.name, now)
         try:
+            _check_regular(path)
             summary = import_file(service, path, processed, now)
         except InputError as exc:
             return self._reject(path, exc, now, service.worker)
@@ -87,8 +100,8 @@ class Inbox:
             *(f"  {p}" for p in exc.problems),
             "Nothing from this file was imported. Correct it and put it back in the inbox.",
         ]
-        reasons.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        shutil.move(path, target)
+        _write_private(reasons, "\n".join(lines) + "\n")
+        shutil.move(path, target)  # a link is moved as a link, never followed
         return Outcome(path, target, reasons=reasons, problem=exc.summary)
 
 
@@ -98,17 +111,38 @@ def import_file(service: Service, path: Path, record_as: Path, now: datetime) ->
     service.ensure_schools()
     header = _header(path)
     if {"session", "code"} <= header or not header & {"forename", "surname", "year_group"}:
-        result = read_marks(path, trust.calendars(), aliases=trust.aliases)
+        result = read_marks(path, trust.calendars(), aliases=trust.aliases, now=now)
         return store.import_marks(result, file=record_as, now=now, by=service.worker, seal=True)
     rosters = read_roster(path, set(trust.schools), aliases=trust.aliases)
     return store.import_roster(rosters, file=record_as, now=now, by=service.worker)
+
+
+def _check_regular(path: Path) -> None:
+    """Refuse anything but a regular file, before anything reads it."""
+    mode = path.lstat().st_mode
+    if stat.S_ISREG(mode):
+        return
+    kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+    raise RegisterError(
+        f"{path.name} is {kind}; the inbox takes regular files only",
+        [Problem(str(path), None, None, f"is {kind}: it was not read")],
+    )
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a new file only the service's user can read (0600), never through a
+    link someone left at that name."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)  # the mode above is masked by umask and ignored for a file already there
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
 
 
 def _header(path: Path) -> set[str]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             first = next(csv.reader(handle), [])
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise RegisterError(
             f"{path} cannot be read", [Problem(str(path), 1, None, str(exc))]
         ) from None

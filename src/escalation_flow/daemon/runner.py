@@ -235,6 +235,11 @@ def run_daemon(daemon: Daemon) -> Reconciled | None:
     return done
 
 
+def _stop(daemon: Daemon, signal_name: str) -> None:
+    daemon.stopping.set()
+    daemon.log.info("daemon.stopping", signal=signal_name, finishing="the case in hand")
+
+
 @contextmanager
 def stop_signals(daemon: Daemon) -> Iterator[None]:
     """First SIGTERM/SIGINT: finish the case in hand, then stop. Second: stop at once."""
@@ -244,8 +249,9 @@ def stop_signals(daemon: Daemon) -> Iterator[None]:
         if daemon.stopping.is_set():
             daemon.log.warning("daemon.stopped_at_once", signal=name)
             os._exit(128 + signum)
-        daemon.stopping.set()
-        daemon.log.info("daemon.stopping", signal=name, finishing="the case in hand")
+        # Not here: the main thread may be inside stopping.wait(), holding the event's lock, and
+        # the handler (run on the main thread) would wait for it for ever. A thread of its own.
+        threading.Thread(target=_stop, args=(daemon, name), daemon=True).start()
 
     if threading.current_thread() is not threading.main_thread():
         yield  # signals can only be caught on the main thread (tests call from elsewhere)

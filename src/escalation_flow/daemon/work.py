@@ -112,7 +112,10 @@ class Worker:
             spec = specs.get(task.task)
             if task.case_id is None and spec is not None:
                 outcome = spec.outcomes[0] if spec.outcomes else None
-                self.service.complete_task(task.id, outcome, AUTO, at=at)
+                try:
+                    self.service.complete_task(task.id, outcome, AUTO, at=at)
+                except ConflictError as exc:  # done or lapsed by another writer (run-day) first
+                    self.log.info("task.auto_skipped", task_id=task.id, reason=_reason(exc))
 
     def evaluate_due(self, school: str) -> list[DayReport]:
         """The scheduled evening job: the school's days whose registers have closed and that
@@ -182,7 +185,7 @@ class Worker:
                 break
             try:
                 outcome = self.inbox.take(path, self.service, self.service.now())
-            except (DBAPIError, OSError) as exc:
+            except (DBAPIError, ConflictError, OSError) as exc:  # a busy database: next look
                 self.log.error("inbox.failed", file=str(path), reason=_reason(exc))
                 continue
             outcomes.append(outcome)

@@ -104,6 +104,12 @@ class SchoolDays:
             if done is not None and not force:
                 return DayReport(school, day, skipped=True, evaluated_at=done.evaluated_at)
             last = tx.last_evaluation(sid)
+            latest = tx.last_evaluated_days().get(school)
+        if latest is not None and latest > day and not force:
+            # cases already carry that later day's decisions: an earlier evening now would
+            # record a past that runs backwards (a daemon catching up behind a hand run)
+            ctx.log.warning("day.not_in_order", school=school, day=str(day), after=str(latest))
+            return DayReport(school, day, skipped=True, after=latest)
         asked = (last.evaluated_at, now, day) if last else None
         with nullcontext(reader) if reader else ctx.store.register_reader() as registers:
             read = registers.read(school, setup.calendar, now, asked)
@@ -149,7 +155,11 @@ class SchoolDays:
             universal_lapsed=lapsed,
             evaluated_at=now,
             letters_prepared=sum(1 for p in letters if p.letter_id is not None),
-            **counts,
+            cases_opened=counts["cases_opened"],
+            stage_changes=counts["stage_changes"],
+            cases_closed=counts["cases_closed"],
+            tasks_created=counts["tasks_created"],
+            timers_fired=counts["timers_fired"],
         )
 
     def _write_books(

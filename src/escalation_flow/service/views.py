@@ -31,8 +31,15 @@ class DayReport:
     universal_tasks: int = 0
     universal_lapsed: int = 0  # universal tasks not done in time (the first-day calls)
     evaluated_at: datetime | None = None
+    #: a later school day evaluated before this one (then this one was not: ``skipped``)
+    after: date | None = None
 
     def line(self) -> str:
+        if self.after is not None:
+            return (
+                f"{self.school} {self.day}: not evaluated: {self.after} was evaluated already and "
+                "school days are evaluated in order (--force evaluates it anyway)"
+            )
         if self.skipped:
             when = self.evaluated_at.isoformat() if self.evaluated_at else "earlier"
             return (

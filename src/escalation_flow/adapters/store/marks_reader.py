@@ -20,9 +20,15 @@ imported since a given instant (the day's "amended" pupils).
 from __future__ import annotations
 
 import atexit
+import ctypes
 import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
 from collections.abc import Collection
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -34,7 +40,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, Engine, select
 
 from escalation_flow.adapters.store import Store
-from escalation_flow.adapters.store.engine import sqlite_path
+from escalation_flow.adapters.store.engine import BUSY_TIMEOUT_MS, sqlite_path
 from escalation_flow.adapters.store.marks_io import LOADED_SCHEMA, load_sql, to_mark_table
 from escalation_flow.adapters.store.models import Import, Mark, Pupil, School, table_of
 from escalation_flow.core.calendar import SchoolCalendar
@@ -44,6 +50,10 @@ from escalation_flow.errors import NotFoundError
 from escalation_flow.stored import SchoolRead
 
 _helper: ProcessPoolExecutor | None = None
+#: Linux's prctl option: the signal a process gets when the thread that started it ends.
+_PR_SET_PDEATHSIG = 1
+#: How often a helper checks that its parent is still there (where prctl is not to be had).
+_PARENT_CHECK_SECONDS = 1.0
 
 
 
@@ -116,7 +126,10 @@ class RegisterReader:
         ask = _Ask(school, calendar, known_at, *(amended or (None, None, None)))
         queued = self._queued.pop(school, None)
         if queued is not None and _same(queued[0], ask):
-            return queued[1].result()
+            try:
+                return queued[1].result()
+            except BrokenProcessPool:  # a helper was killed: read here, a new helper next time
+                _forget_helper()
         # One register wanted now: reading it here (``Store.load_marks``) costs less than
         # starting the helper.
         return self._read_here(ask)
@@ -247,16 +260,19 @@ def _read(job: _Job) -> SchoolRead:
 
 
 def _read_adbc(job: _Job) -> tuple[pa.Table, list[int]]:
-    import adbc_driver_sqlite.dbapi as adbc
-
-    from escalation_flow.adapters.store.bulk import _fetch_adbc
+    import adbc_driver_sqlite.dbapi as adbc  # only SQLite files need it
 
     assert job.path is not None
-    rows = _fetch_adbc(Path(job.path), job.marks_sql)
-    amended: list[int] = []
-    if job.amended_sql is not None:
-        uri = f"file:{quote(str(Path(job.path).resolve()))}?mode=ro"
-        with adbc.connect(uri) as connection, connection.cursor() as cursor:
+    uri = f"file:{quote(str(Path(job.path).resolve()))}?mode=ro"
+    with adbc.connect(uri) as connection, connection.cursor() as cursor:
+        # ADBC's SQLite is a second library with its own connection: without a timeout of its
+        # own it fails at once ("database is locked") whenever a writer holds the file briefly.
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.fetchall()
+        cursor.execute(job.marks_sql)
+        rows: pa.Table = cursor.fetch_arrow_table()
+        amended: list[int] = []
+        if job.amended_sql is not None:
             cursor.execute(job.amended_sql)
             amended = [int(row[0]) for row in cursor.fetchall()]
     return rows, amended
@@ -284,9 +300,46 @@ def _executor() -> ProcessPoolExecutor:
     if _helper is None:
         # spawn, not fork: the helper must not inherit this process's SQLite connections
         # two: a PostgreSQL register takes about as long to read as a school takes to evaluate
-        _helper = ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn"))
+        _helper = ProcessPoolExecutor(
+            max_workers=2,
+            mp_context=mp.get_context("spawn"),
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        )
         atexit.register(_shutdown)
     return _helper
+
+
+def _forget_helper() -> None:
+    global _helper
+    if _helper is not None:
+        _helper.shutdown(wait=False, cancel_futures=True)
+        _helper = None
+
+
+def _die_with_parent(parent: int) -> None:
+    """In each helper, first: end when the process that started it ends, however it ends.
+
+    A helper holds a few hundred MB and its parent's output open; after a ``kill -9`` of the
+    daemon nothing else would stop it. Linux sends the parent-death signal when the *thread*
+    that started the helper ends (``read`` starts a new helper if one is lost that way); the
+    parent-pid check covers other systems and a parent that died before the ``prctl``.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the check below still holds
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        threading.Event().wait(_PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _shutdown(*_: Any) -> None:
