@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from escalation_flow.audit.verify import check_chain
-from escalation_flow.errors import ConflictError, NotFoundError
+from escalation_flow.errors import ActionError, ConflictError, NotFoundError
 from escalation_flow.ports import AuditNote
 from escalation_flow.service import FiredTimer, Service
 from tests.daemon_builders import LAST_DAY, SCHOOL, local
@@ -77,9 +77,12 @@ def test_a_school_day_already_evaluated_is_not_evaluated_again(world: World) -> 
 # -- timers ----------------------------------------------------------------------------------
 
 
-def test_a_day_before_the_latest_evaluated_day_is_evaluated_only_when_forced(world: World) -> None:
-    """Cases already carry the later day's decisions: an earlier evening run after it would record
-    a past that runs backwards (a daemon catching up behind a hand-run day)."""
+def test_a_day_before_the_latest_evaluated_day_is_never_evaluated_even_forced(
+    world: World,
+) -> None:
+    """Cases already carry the later day's decisions: an earlier evening run after it would rewind
+    them and record a past that runs backwards (a daemon catching up behind a hand-run day, or
+    ``run-day --force`` on an old day)."""
     monday, tuesday = date(2025, 9, 15), date(2025, 9, 16)
     world.clock.set(local(tuesday, 19))
     assert not world.service.run_day(SCHOOL, tuesday).skipped
@@ -89,7 +92,14 @@ def test_a_day_before_the_latest_evaluated_day_is_evaluated_only_when_forced(wor
 
     assert behind.skipped and behind.after == tuesday
     assert "2025-09-16 was evaluated already" in behind.line()
-    assert not forced.skipped and forced.after is None
+    assert forced.skipped and forced.after == tuesday
+
+
+def test_a_system_actor_cannot_approve_a_letter_to_a_family(world: World) -> None:
+    letter = world.service.letter(1)  # P2's reminder, prepared on 4 September
+    with pytest.raises(ActionError, match="named member of staff"):
+        world.service.approve_letter(1, by="auto")
+    assert world.service.letter(1).status == letter.status == "prepared"
 
 
 def test_a_review_timer_fires_exactly_once_even_when_claimed_twice(world: World) -> None:

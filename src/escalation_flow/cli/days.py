@@ -17,12 +17,15 @@ from escalation_flow.cli import main, root
     "--school", default=None, help="One school (id or URN); default: every school in the trust."
 )
 @click.option(
-    "--force", is_flag=True, help="Evaluate the day again even if it was evaluated before."
+    "--force",
+    is_flag=True,
+    help="Evaluate the school's latest evaluated day again (an earlier day is never re-run).",
 )
 def run_day(day: datetime, school: str | None, force: bool) -> None:
     """Run a school day's evaluation: timers due by then, then every pupil screened.
 
-    A day already evaluated is left alone (nothing is written twice) unless --force.
+    A day already evaluated is left alone (nothing is written twice) unless --force; a day
+    before the school's latest evaluated day is never run (its cases carry the later days).
     Letters prepared for new letter tasks get their PDFs before the command ends.
     """
 

@@ -105,9 +105,10 @@ class SchoolDays:
                 return DayReport(school, day, skipped=True, evaluated_at=done.evaluated_at)
             last = tx.last_evaluation(sid)
             latest = tx.last_evaluated_days().get(school)
-        if latest is not None and latest > day and not force:
-            # cases already carry that later day's decisions: an earlier evening now would
-            # record a past that runs backwards (a daemon catching up behind a hand run)
+        if latest is not None and latest > day:
+            # cases already carry that later day's decisions: an earlier evening now, forced or
+            # not, would re-apply an old register to today's cases and record a past that runs
+            # backwards (a daemon catching up behind a hand run; a --force on an old day)
             ctx.log.warning("day.not_in_order", school=school, day=str(day), after=str(latest))
             return DayReport(school, day, skipped=True, after=latest)
         asked = (last.evaluated_at, now, day) if last else None

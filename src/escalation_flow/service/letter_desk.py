@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from escalation_flow.actors import Actors
-from escalation_flow.errors import ConflictError
+from escalation_flow.actors import Actors, is_system_actor
+from escalation_flow.errors import ActionError, ConflictError
 from escalation_flow.ports import LETTER_APPROVED, LETTER_PREPARED, AuditNote, Record
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.letter_preparation import pdf_of
@@ -28,6 +28,11 @@ class LetterDesk:
         """A named person approves a prepared letter (approving it again is a no-op, and writes
         no ``audit`` entry)."""
         by = self.actors.check(by)
+        if is_system_actor(by):
+            raise ActionError(
+                f"{by!r} is a system actor: a letter to a family is approved by a named member of "
+                "staff (--by STAFF)"
+            )
         now = self.ctx.now()
         with self.ctx.store.begin() as tx:
             row = tx.letter_row(letter_id)

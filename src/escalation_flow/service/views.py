@@ -38,7 +38,7 @@ class DayReport:
         if self.after is not None:
             return (
                 f"{self.school} {self.day}: not evaluated: {self.after} was evaluated already and "
-                "school days are evaluated in order (--force evaluates it anyway)"
+                "school days are evaluated in order (a later day's cases would be rewound)"
             )
         if self.skipped:
             when = self.evaluated_at.isoformat() if self.evaluated_at else "earlier"
