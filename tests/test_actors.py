@@ -7,7 +7,8 @@ from collections.abc import Iterable
 import pytest
 
 from escalation_flow.actors import AUTO, ENGINE, Actors, daemon_worker, is_system_actor
-from escalation_flow.errors import ActionError
+from escalation_flow.errors import ActionError, InputError
+from escalation_flow.staff_ids import new_username
 
 
 class Staff:
@@ -21,14 +22,16 @@ class Staff:
         return names & self.usernames
 
 
-@pytest.mark.parametrize("name", [ENGINE, AUTO, daemon_worker("vm", 8154)])
+@pytest.mark.parametrize("name", [ENGINE, AUTO])
 def test_the_system_actors_pass_without_asking_the_staff_table(name: str) -> None:
     staff = Staff()
     assert Actors(staff).check(name) == name
     assert staff.asked == []
 
 
-@pytest.mark.parametrize("name", ["daemon:", "automatic", "Engine"])
+@pytest.mark.parametrize(
+    "name", ["daemon:", "automatic", "Engine", daemon_worker("vm", 8154), "daemon:evil"]
+)
 def test_names_that_only_look_like_system_actors_are_not_them(name: str) -> None:
     assert not is_system_actor(name)
     with pytest.raises(ActionError, match="is not a member of staff"):
@@ -54,3 +57,26 @@ def test_without_a_staff_table_only_the_form_of_a_name_is_checked() -> None:
     assert Actors().check("anyone") == "anyone"
     with pytest.raises(ActionError, match="is not a staff id"):
         Actors().check("two words")
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("auto", "reserved"),
+        ("Engine", "reserved"),
+        ("daemon:x", "cannot be a staff id"),
+        ("s.j\u043enes", "cannot be a staff id"),  # a Cyrillic o: looks like s.jones
+        ("s.jones\u200b", "cannot be a staff id"),  # a zero-width space
+        ("a b", "cannot be a staff id"),
+        ("", "cannot be a staff id"),
+        ("x" * 65, "cannot be a staff id"),
+        ("S.Jones", "only by case"),
+    ],
+)
+def test_a_new_staff_id_cannot_pass_for_someone_else(name: str, why: str) -> None:
+    with pytest.raises(InputError, match=why):
+        new_username(name, ["s.jones"])
+
+
+def test_a_plain_new_staff_id_is_taken_as_it_is() -> None:
+    assert new_username("r.hughes-2", ["s.jones"]) == "r.hughes-2"

@@ -37,8 +37,15 @@ def daemon_worker(host: str, pid: int) -> str:
 
 
 def is_system_actor(name: str) -> bool:
-    daemon = name.startswith(DAEMON_PREFIX) and len(name) > len(DAEMON_PREFIX)
-    return name in SYSTEM_ACTORS or daemon
+    """A name the service writes under itself. A daemon's worker name (``daemon:HOST:PID``) is
+    the daemon's own: it only ever marks what the daemon claimed, so a ``--by`` or an actions
+    file naming one is refused like any name that is not on the staff."""
+    return name in SYSTEM_ACTORS
+
+
+def reserved_name(name: str) -> bool:
+    """Names no member of staff may take: the system actors and anything a daemon writes under."""
+    return name.casefold() in SYSTEM_ACTORS or name.casefold().startswith(DAEMON_PREFIX)
 
 
 class StaffDirectory(Protocol):

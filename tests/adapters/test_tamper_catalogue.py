@@ -24,6 +24,7 @@ from escalation_flow.adapters.store.audit_store import seal_imports
 from escalation_flow.adapters.store.cases import history
 from escalation_flow.adapters.trust_files import load_trust
 from escalation_flow.audit.checkpoint import (
+    _digest,
     check_against,
     checkpoint_text,
     make_checkpoint,
@@ -321,4 +322,25 @@ def test_a_checkpoint_read_back_is_the_one_written_and_an_edit_is_refused(
     edited = checkpoint | {"tasks": {}}
     path.write_text(checkpoint_text(edited), encoding="utf-8")
     with pytest.raises(InputError, match="does not give its own sha256"):
+        read_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"tasks": None},
+        {"cases": "x"},
+        {"cases": [{"school": "s", "pupil": "p", "length": 10**30, "head": "h"}]},
+        {"letters": {"one": ["s/p"]}},
+    ],
+)
+def test_a_re_hashed_checkpoint_of_the_wrong_shape_is_refused_not_a_traceback(
+    checkpoint: dict[str, Any], change: dict[str, Any], tmp_path: Path
+) -> None:
+    """The digest is unkeyed: anyone can recompute it over a hand-made file, so the contents are
+    checked too."""
+    body = {k: v for k, v in (checkpoint | change).items() if k != "sha256"}
+    path = tmp_path / "cp.json"
+    path.write_text(json.dumps(body | {"sha256": _digest(body)}), encoding="utf-8")
+    with pytest.raises(InputError, match="not a checkpoint this version wrote"):
         read_checkpoint(path)

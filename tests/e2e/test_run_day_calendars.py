@@ -68,3 +68,11 @@ def test_run_day_for_one_school_refuses_a_day_outside_its_calendar(env: dict[str
 
     assert result.exit_code == 2, result.output
     assert "2025-09-03" in result.output
+
+
+def test_run_day_for_a_date_outside_every_calendar_is_an_error(env: dict[str, str]) -> None:
+    root = Root(SimulatedClock(local(date(2025, 9, 3), 19)))
+    result = CliRunner().invoke(main, ["run-day", "--date", "2031-01-06"], env=env, obj=root)
+
+    assert result.exit_code == 2, result.output
+    assert "2031-01-06 is outside every school's calendar" in result.output

@@ -98,7 +98,41 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
             f"{path}: the checkpoint does not give its own sha256: it was edited after it was "
             "made (or damaged); use the copy kept elsewhere"
         )
+    wrong = _malformed(body)
+    if wrong:
+        raise InputError(f"{path}: not a checkpoint this version wrote: {wrong}")
     return body
+
+
+def _malformed(body: Mapping[str, Any]) -> str | None:
+    """What in a checkpoint's body is not shaped as ``make_checkpoint`` writes it (a digest
+    recomputed over a hand-made file proves nothing about its contents), or None."""
+    cases, schools = body.get("cases"), body.get("schools")
+    letters, tasks = body.get("letters"), body.get("tasks")
+    if not isinstance(cases, list) or not all(_a_case(c) for c in cases):
+        return "'cases' must be a list of {school, pupil, length, head}"
+    if not isinstance(schools, dict) or not all(isinstance(v, dict) for v in schools.values()):
+        return "'schools' must map each school to its marks"
+    for name, rows in (("letters", letters), ("tasks", tasks)):
+        if not isinstance(rows, dict) or not all(
+            k.isdigit() and isinstance(v, list) and v and isinstance(v[0], str)
+            for k, v in rows.items()
+        ):
+            return f"{name!r} must map each id to its record"
+    return None
+
+
+def _a_case(case: Any) -> bool:
+    if not isinstance(case, dict):
+        return False
+    length = case.get("length")
+    return (
+        isinstance(case.get("school"), str)
+        and isinstance(case.get("pupil"), str)
+        and isinstance(length, int)
+        and 0 <= length < 2**31
+        and isinstance(case.get("head"), str)
+    )
 
 
 def check_against(

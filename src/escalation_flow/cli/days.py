@@ -7,6 +7,7 @@ from datetime import datetime
 import click
 
 from escalation_flow.cli import main, root
+from escalation_flow.errors import InputError
 
 
 @main.command("run-day")
@@ -32,6 +33,9 @@ def run_day(day: datetime, school: str | None, force: bool) -> None:
     on = day.date()
     with root().service() as service:
         schools = [school] if school else service.schools()
+        calendars = [service.setup(key).calendar for key in schools]
+        if not any(c.school_days[0] <= on <= c.school_days[-1] for c in calendars):
+            raise InputError(f"--date {on} is outside every school's calendar")
         for key in schools:
             calendar = service.setup(key).calendar
             if school is None and not calendar.is_school_day(on):

@@ -112,13 +112,18 @@ def users_add(
 ) -> None:
     """Add a member of staff with ROLE at each --school (every school: attendance_team)."""
     from escalation_flow.adapters.store.staff_store import StaffStore
+    from escalation_flow.staff_ids import new_username
     from escalation_flow.web.passwords import hash_password
 
     with _store_and_trust() as (store, trust):
+        staff = StaffStore(store.engine)
+        existing = [s.username for s in staff.all_staff()]
+        if username not in existing:  # re-adding someone is reported by the store, as before
+            new_username(username, existing)
         grants = _grants(trust, roles, schools, year_groups)
         password = _password(password_stdin)
         now = root().clock.now()
-        StaffStore(store.engine).add_staff(username, name, hash_password(password), grants, now)
+        staff.add_staff(username, name, hash_password(password), grants, now)
     click.echo(f"added {username}: " + "; ".join(g.describe() for g in grants))
 
 
