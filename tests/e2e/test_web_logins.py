@@ -197,3 +197,22 @@ def test_users_unlock_names_an_unknown_account(
     monkeypatch.setenv("ESCALATION_FLOW_TRUST_FILE", str(TRUST_DIR / "trust.yaml"))
     result = RootedRunner(Root(clock)).invoke(main, ["users", "unlock", "nobody"])
     assert result.exit_code == 2 and "no member of staff 'nobody'" in result.output
+
+
+def test_wrong_passwords_sent_all_at_once_are_checked_no_faster_than_one_by_one(
+    pages_from: Pages,
+) -> None:
+    """Tries for one account from one address are taken in turn: twelve sent together get three
+    password checks, the rest are told to wait (checked in parallel, all twelve got through)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with pages_from(ATTACKER) as client:
+        tokens = [token(client.get("/login").text, "login_token") for _ in range(12)]
+
+        def attempt(login_token: str) -> int:
+            data = {"login_token": login_token, "username": "lead", "password": "wrong", "next": "/"}
+            return client.post("/login", data=data).status_code
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            codes = list(pool.map(attempt, tokens))
+    assert sorted(codes) == [401] * 3 + [429] * 9, codes

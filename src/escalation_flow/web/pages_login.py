@@ -8,6 +8,7 @@ ever locking anyone out: a try that must wait gets 429, the wait in words and ``
 from __future__ import annotations
 
 import math
+import threading
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -83,11 +84,24 @@ async def login_submit(request: Request) -> Response:
     return response
 
 
+#: Tries for one (account, address) are taken one at a time: checked in parallel, thirty wrong
+#: passwords would all pass the back-off's look at the history before the first was recorded.
+#: Striped, so the locks do not grow with the addresses seen.
+_TRIES = tuple(threading.Lock() for _ in range(256))
+
+
 def _try_login(
     web: WebApp, username: str, password: str, address: str
 ) -> tuple[str, int] | timedelta | str:
     """A new session token and its lifetime in seconds, how long to wait before trying again,
     or the message to show."""
+    with _TRIES[hash((username.casefold(), address)) % len(_TRIES)]:
+        return _one_try(web, username, password, address)
+
+
+def _one_try(
+    web: WebApp, username: str, password: str, address: str
+) -> tuple[str, int] | timedelta | str:
     staff = web.staff
     now = web.now()
     policy = LoginPolicy(web.settings)
