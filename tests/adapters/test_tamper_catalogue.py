@@ -242,6 +242,11 @@ CATALOGUE = [
         None, {("letter 2 (oaks/P1)", None, "letter_edited")},
     ),
     Tamper(
+        "who approved a letter edited",
+        ["UPDATE letters SET approved_by = 'mallory' WHERE id = 2"],
+        None, {("letter 2 (oaks/P1)", None, "letter_approval_edited")},
+    ),
+    Tamper(
         "a task's completed_by edited",
         ["UPDATE tasks SET completed_by = 'mallory' WHERE completed_by = 's.jones'"],
         None, {("task 3 (oaks/P1)", None, "task_edited")},

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from escalation_flow.adapters.store.audit_store import (
+    Approval,
     Completion,
     case_heads,
     letter_contents,
@@ -178,11 +179,24 @@ def _schools(conn: Connection) -> dict[str, dict[str, Any]]:
 
 
 def _letters(conn: Connection) -> dict[int, list[str | None]]:
-    """Each letter as [case, sha256 of its HTML, sha256 of its PDF or None]."""
+    """Each letter as [case, sha256 of its HTML, sha256 of its PDF or None, sha256 of who
+    approved and sent it and when, or None while nobody has]."""
     return {
-        lid: [case, _sha(html.encode("utf-8")), None if pdf is None else _sha(pdf)]
-        for lid, case, html, pdf in letter_contents(conn)
+        lid: [
+            case,
+            _sha(html.encode("utf-8")),
+            None if pdf is None else _sha(pdf),
+            _approval(approval),
+        ]
+        for lid, case, html, pdf, approval in letter_contents(conn)
     }
+
+
+def _approval(approval: Approval) -> str | None:
+    if all(v is None for v in approval):
+        return None
+    plain = [None if v is None else (v.isoformat() if isinstance(v, datetime) else v) for v in approval]
+    return _sha(canonical_json(plain).encode("utf-8"))
 
 
 def _tasks(conn: Connection) -> dict[int, list[str]]:
@@ -262,6 +276,13 @@ def _letter(lid: int, then: list[Any], now: list[Any] | None) -> list[Breach]:
         out.append(Breach(where, None, "letter_edited", "its HTML changed since the checkpoint"))
     if then[2] is not None and now[2] != then[2]:
         out.append(Breach(where, None, "letter_edited", "its PDF changed since the checkpoint"))
+    # approving and sending come after a checkpoint; who did either, once recorded, stays
+    approved_then = then[3] if len(then) > 3 else None
+    if approved_then is not None and now[3] != approved_then:
+        out.append(
+            Breach(where, None, "letter_approval_edited",
+                   "who approved or sent it, or when, changed since the checkpoint")
+        )  # fmt: skip
     return out
 
 

@@ -315,19 +315,29 @@ def mark_counts(conn: Connection) -> dict[int, int]:
     return {int(sid): int(n) for sid, n in conn.execute(query)}
 
 
-def letter_contents(conn: Connection) -> Iterator[tuple[int, str, str, bytes | None]]:
+#: Who approved and sent a letter, and when: (approved_by, approved_at, sent_by, sent_at).
+Approval = tuple[str | None, datetime | None, str | None, datetime | None]
+
+
+def letter_contents(
+    conn: Connection,
+) -> Iterator[tuple[int, str, str, bytes | None, Approval]]:
     """Every letter's stored content: (id, "school/pupil", HTML, PDF bytes or None when not
-    rendered yet)."""
+    rendered yet, who approved and sent it)."""
     lt, c, s = LETTERS.c, CASES.c, SCHOOLS.c
     query = (
-        select(lt.id, s.key, c.pupil, lt.html, lt.pdf)
+        select(
+            lt.id, s.key, c.pupil, lt.html, lt.pdf,
+            lt.approved_by, lt.approved_at, lt.sent_by, lt.sent_at,
+        )
         .join(CASES, c.id == lt.case_id)
         .join(SCHOOLS, s.id == c.school_id)
         .order_by(lt.id)
     )
     for row in conn.execute(query):
         pdf = None if row.pdf is None else bytes(row.pdf)
-        yield int(row.id), f"{row.key}/{row.pupil}", str(row.html), pdf
+        approval = (row.approved_by, row.approved_at, row.sent_by, row.sent_at)
+        yield int(row.id), f"{row.key}/{row.pupil}", str(row.html), pdf, approval
 
 
 Completion = tuple[str, str | None, datetime | None, str | None]
