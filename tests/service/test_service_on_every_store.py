@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from escalation_flow.audit.verify import check_chain
-from escalation_flow.errors import ActionError, ConflictError, NotFoundError
+from escalation_flow.errors import ActionError, ConflictError, InputError, NotFoundError
 from escalation_flow.ports import AuditNote
 from escalation_flow.service import FiredTimer, Service
 from tests.daemon_builders import LAST_DAY, SCHOOL, local
@@ -162,6 +162,37 @@ def test_an_actions_file_applied_twice_is_recorded_once(world: World, tmp_path: 
     assert (second.applied, second.already_recorded) == (0, 1)
     events = [e.type for e in world.service.case(SCHOOL, "P2").history]
     assert events.count("event_recorded") == 1
+
+
+def test_an_actions_file_naming_an_unknown_pupil_or_a_time_to_come_applies_nothing(
+    world: World, tmp_path: Path
+) -> None:
+    path = tmp_path / "actions.csv"
+    at, later = local(LAST_DAY, 18, 30).isoformat(), local(date(2026, 1, 5), 9).isoformat()
+    path.write_text(
+        "at,school,pupil,action,outcome,by\n"
+        f"{at},{SCHOOL},P2,la_case_closed,,s.one\n"
+        f"{at},{SCHOOL},P9,la_case_closed,,s.one\n"
+        f"{later},{SCHOOL},P1,la_case_closed,,s.one\n",
+        encoding="utf-8",
+    )
+    before = state_of(world.service)
+    with pytest.raises(InputError) as refused:
+        world.service.apply_actions(path)
+    assert state_of(world.service) == before
+    assert [(p.line, p.field) for p in refused.value.problems] == [(3, "pupil"), (4, "at")]
+    report = world.service.apply_actions(path, skip_invalid=True)
+    assert (report.applied, len(report.problems)) == (1, 2)
+
+
+def test_an_actions_file_that_is_not_utf8_is_refused_naming_its_line(
+    world: World, tmp_path: Path
+) -> None:
+    path = tmp_path / "actions.csv"
+    path.write_bytes(b"at,school,pupil,action,outcome,by\n2025-09-12T18:30:00+01:00,oaks,P2,x\xe9,,s.one\n")
+    with pytest.raises(InputError, match="not UTF-8") as refused:
+        world.service.apply_actions(path)
+    assert refused.value.problems[0].line == 2
 
 
 @pytest.mark.parametrize(

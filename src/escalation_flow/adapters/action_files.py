@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
@@ -22,11 +23,18 @@ def read_actions(
     problems: list[Problem] = []
     out: dict[str, list[Action]] = {}
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {f}: {exc.strerror}") from exc
-    with handle:
-        reader = csv.DictReader(handle)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        bad = f"byte {data[exc.start]:#04x} is not UTF-8"
+        raise InputError(f"{f} is not UTF-8 text", [Problem(f, line, None, bad)]) from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    line = 1
+    try:
         header = reader.fieldnames or []
         missing = [c for c in REQUIRED if c not in header]
         if missing:
@@ -35,10 +43,13 @@ def read_actions(
                 [Problem(f, 1, c, "required column is missing") for c in missing],
             )
         for row in reader:
-            line = reader.line_num
-            action = _row(row, f, line, schools, problems)
+            action = _row(row, f, line + 1, schools, problems)
+            line = reader.line_num  # a quoted field over several lines: its first line
             if action is not None:
                 out.setdefault(row["school"].strip(), []).append(action)
+    except csv.Error as exc:
+        problem = Problem(f, line + 1, None, str(exc))
+        raise InputError(f"{f} is not a readable CSV", [problem]) from exc
     if problems:
         raise InputError(f"{f} has {len(problems)} bad row(s); nothing was read", problems)
     return out

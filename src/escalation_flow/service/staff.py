@@ -299,22 +299,27 @@ class StaffActions:
         trust = ctx.trust
         by_school = read_actions(path, set(trust.schools) | set(trust.aliases))
         strangers = self._strangers(path, by_school)
-        if strangers and not skip_invalid:
+        registers: dict[str, RegisterAsKnown] = {}
+        for key, actions in sorted(by_school.items()):
+            setup = ctx.setup(key)
+            through = max(setup.action_day(a.at) for a in actions)
+            registers[key] = RegisterAsKnown.load(ctx.store, setup, ctx.now(), through)
+        unfit = {**self._unfit(path, by_school, registers), **strangers}
+        if unfit and not skip_invalid:
             raise InputError(
-                f"{path}: {len(strangers)} action(s) name someone who is not a member of staff; "
-                "nothing was applied (add them with `escalation-flow users add`, or "
-                "--skip-invalid applies the other rows)",
-                sorted(strangers.values()),
+                f"{path}: {len(unfit)} action(s) cannot be applied; nothing was applied (a "
+                "stranger is added with `escalation-flow users add`; --skip-invalid applies the "
+                "other rows)",
+                sorted(unfit.values()),
             )
         applied = repeated = 0
-        problems: list[Problem] = sorted(strangers.values())
+        problems: list[Problem] = sorted(unfit.values())
         for key, actions in sorted(by_school.items()):
-            actions = [a for a in actions if a.source not in strangers]
+            actions = [a for a in actions if a.source not in unfit]
             if not actions:
                 continue
             setup = ctx.setup(key)
-            through = max(setup.action_day(a.at) for a in actions)
-            register = RegisterAsKnown.load(ctx.store, setup, ctx.now(), through)
+            register = registers[key]
             for action in sorted(actions, key=lambda a: a.at):
                 stimulus = Stimulus(
                     "action", action.action, action.outcome, action.by, action.note
@@ -336,6 +341,28 @@ class StaffActions:
                 else:
                     applied += 1
         return ActionsReport(applied, repeated, tuple(problems))
+
+    def _unfit(
+        self,
+        path: Path,
+        by_school: dict[str, list[Action]],
+        registers: dict[str, RegisterAsKnown],
+    ) -> dict[str | None, Problem]:
+        """Rows that cannot stand whoever made them: a pupil the school's register does not
+        know, or a time still to come (an action is recorded when it was taken)."""
+        now = self.ctx.now()
+        out: dict[str | None, Problem] = {}
+        for key, actions in by_school.items():
+            pupils = set(registers[key].pupils)
+            for action in actions:
+                where = _line_of(path, action.source)
+                if action.pupil not in pupils:
+                    message = f"{action.pupil!r} has no marks and no roster entry at {key}"
+                    out[action.source] = Problem(str(path), where, "pupil", message)
+                elif action.at > now:
+                    message = f"{action.at.isoformat()} is after now ({now.isoformat()})"
+                    out[action.source] = Problem(str(path), where, "at", message)
+        return out
 
     def _strangers(
         self, path: Path, by_school: dict[str, list[Action]]
@@ -372,3 +399,9 @@ def _problem(path: Path, source: str | None, pupil: str, exc: Any) -> Problem:
     file, _, line = (source or f"{path}:0").rpartition(":")
     message = f"pupil {pupil}: {getattr(exc, 'summary', str(exc))}"
     return Problem(file, int(line) if line.isdigit() else None, "action", message)
+
+
+def _line_of(path: Path, source: str | None) -> int | None:
+    """The line an action came from (its ``source`` is ``file:line``)."""
+    line = (source or "").rpartition(":")[2]
+    return int(line) if line.isdigit() else None
