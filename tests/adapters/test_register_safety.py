@@ -18,7 +18,10 @@ from tests.adapters.test_register_files import ROSTER_HEADER, calendar, calendar
 
 __all__ = ["calendar", "calendars"]  # the fixtures, shared
 
-HOSTILE_IDS = ("../../etc/passwd", "a/b", "P1\x00", '=HYPERLINK("x")', "+1", "-P1", "@SUM(A1)")
+HOSTILE_IDS = (
+    "../../etc/passwd", "a/b", "P1\x00", '=HYPERLINK("x")', "+1", "-P1", "@SUM(A1)",
+    "P1\u202e2P", "P\u200b1",  # a right-to-left override; a zero-width space
+)
 
 
 def cell(value: str) -> str:

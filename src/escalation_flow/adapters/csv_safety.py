@@ -15,6 +15,7 @@ are safe as names, and CSV cells a spreadsheet will not run.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -44,6 +45,9 @@ def id_problem(value: str) -> str | None:
         return f"{excerpt(value)} is longer than {MAX_ID_CHARS} characters"
     if _CONTROL.search(value):
         return f"{excerpt(value)} holds a control character (a NUL, tab or line break)"
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") for ch in value):
+        # a right-to-left override or a zero-width character makes one id look like another
+        return f"{excerpt(value)} holds an invisible or direction-changing character"
     if "/" in value or "\\" in value or ".." in value:
         return f"{excerpt(value)} holds a path separator or '..'"
     if value.startswith(FORMULA_START):
