@@ -6,9 +6,15 @@ from collections.abc import Iterable
 
 import pytest
 
-from escalation_flow.actors import AUTO, ENGINE, Actors, daemon_worker, is_system_actor
+from escalation_flow.actors import (
+    AUTO,
+    ENGINE,
+    Actors,
+    daemon_worker,
+    is_system_actor,
+    new_username,
+)
 from escalation_flow.errors import ActionError, InputError
-from escalation_flow.staff_ids import new_username
 
 
 class Staff:

@@ -15,10 +15,11 @@ as it was written.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Protocol
 
-from escalation_flow.errors import ActionError
+from escalation_flow.errors import ActionError, InputError
 from escalation_flow.staff_ids import staff_id
 
 #: The actor of records no person caused.
@@ -94,3 +95,24 @@ class Actors:
         if self.unknown([name]):
             raise ActionError(unknown_message(name))
         return name
+
+
+#: A new login: letters, digits and ``. _ -`` (ASCII only, so no look-alike or invisible
+#: character can pass for a colleague in the history), at most 64 characters (the column).
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def new_username(name: str, taken: Iterable[str]) -> str:
+    """``name`` as a new member of staff's id, or ``InputError`` saying why not: its form, a
+    name the service writes under itself, or one differing from a colleague's only by case."""
+    if not _USERNAME.fullmatch(name):
+        raise InputError(
+            f"{name[:40]!r} cannot be a staff id: letters, digits and . _ - only (ASCII), "
+            "starting with a letter or digit, at most 64 characters"
+        )
+    if reserved_name(name):
+        raise InputError(f"{name!r} is reserved for the service's own records")
+    clash = next((t for t in taken if t.casefold() == name.casefold()), None)
+    if clash is not None:
+        raise InputError(f"{name!r} differs from the existing staff id {clash!r} only by case")
+    return name

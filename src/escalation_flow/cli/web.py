@@ -111,8 +111,8 @@ def users_add(
     password_stdin: bool,
 ) -> None:
     """Add a member of staff with ROLE at each --school (every school: attendance_team)."""
+    from escalation_flow.actors import new_username
     from escalation_flow.adapters.store.staff_store import StaffStore
-    from escalation_flow.staff_ids import new_username
     from escalation_flow.web.passwords import hash_password
 
     with _store_and_trust() as (store, trust):
