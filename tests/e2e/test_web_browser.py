@@ -225,7 +225,8 @@ def test_a_class_teacher_logs_in_by_keyboard_and_cannot_reach_another_school(
     page = context.new_page()
     page.goto(f"{server}/login")
     _shot(page, "login-phone")
-    assert page.evaluate("document.activeElement.id") == "username"  # ready to type
+    # ready to type (autofocus lands when the page has settled: wait for it, on a loaded machine)
+    expect(page.locator("#username")).to_be_focused()
     page.keyboard.type("teacher")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
