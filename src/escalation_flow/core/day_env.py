@@ -68,7 +68,8 @@ class DayEnv(Mapping[str, Any]):
         since = parse_since(name)
         if since is not None:
             keys, anchor = since
-            return self._count_since(self._anchor_days(anchor, name), *keys)
+            days = self._anchor_days(anchor, name)
+            return self._count_since(days, *keys, from_day=anchor == CASE_OPENED)
         if name == "unresolved_n_sessions_at_state_entry":
             # N marks in the sessions up to the state's entry, as known now (not as known then)
             known = (book.state_day >= 0) & (book.state_day <= d)
@@ -115,10 +116,11 @@ class DayEnv(Mapping[str, Any]):
         pct = self.counts.attendance_pct_between(firsts, 2 * self.day + 1, min_possible_sessions=1)
         return np.where(known, pct, NAN)
 
-    def _count_since(self, days: IntArray, *keys: Key) -> FloatArray:
-        """The sessions counting for any of ``keys`` after each pupil's day, through today."""
+    def _count_since(self, days: IntArray, *keys: Key, from_day: bool = False) -> FloatArray:
+        """The sessions counting for any of ``keys`` after each pupil's day (``from_day``: from
+        it), through today."""
         known = (days >= 0) & (days <= self.day)
-        firsts = np.where(known, 2 * (days + 1), 2 * self.day + 2)
+        firsts = np.where(known, 2 * (days + (0 if from_day else 1)), 2 * self.day + 2)
         window = self.counts.counts_between(firsts, 2 * self.day + 1)
         counts = sum((window.count(key) for key in keys[1:]), window.count(keys[0]))
         return np.where(known, counts.astype(float), NAN)

@@ -126,9 +126,9 @@ CASE_FACTS: dict[str, FactSpec] = {
         _f("unauthorised_sessions_since_stage_entry", _S, "sessions marked G, N, O or U since the stage was entered"),
         _f("late_sessions_since_stage_entry", _S, "sessions marked L or U since the stage was entered"),
         _f("absence_sessions_since_stage_entry", _S, "sessions of absence since the stage was entered"),
-        _f("unauthorised_sessions_since_case_opened", _S, "sessions marked G, N, O or U since the case opened (the day it opened is before)"),
-        _f("late_sessions_since_case_opened", _S, "sessions marked L or U since the case opened"),
-        _f("absence_sessions_since_case_opened", _S, "sessions of absence since the case opened"),
+        _f("unauthorised_sessions_since_case_opened", _S, "sessions marked G, N, O or U from the day the case opened (its marks opened it) through the as-of day"),
+        _f("late_sessions_since_case_opened", _S, "sessions marked L or U from the day the case opened"),
+        _f("absence_sessions_since_case_opened", _S, "sessions of absence from the day the case opened"),
         _f("unresolved_n_sessions_at_state_entry", _S, "sessions marked N when the state was entered"),
     )
 }

@@ -9,7 +9,9 @@ counts after the last ``warning_letter`` task was completed).
 
 "Since" a day is the sessions of the school days after it through the as-of day: the anchor
 falls during its day (an evening's escalation, a staff action), so that day's sessions are
-before it, as for ``attendance_pct_since_state_entry``.
+before it, as for ``attendance_pct_since_state_entry``. One exception: ``case_opened`` counts
+*from* the day the case opened, whose marks are what opened it (the case's period, which a
+notice to improve or an enforcement letter cites, holds the absence that began it).
 
 Before the anchor happened (no case, an event never recorded in this case) a counter is
 **unknown**, not 0: "no unauthorised absence since the warning" must not hold for a family
