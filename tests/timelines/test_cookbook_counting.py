@@ -145,3 +145,17 @@ def test_below_half_for_two_terms_in_a_row_is_a_meeting(terms: Replay) -> None:
     assert terms.stages("T") == [("2026-01-12", 1)]
     assert terms.stages("U") == []
     assert terms.fact("U", "2026-01-09", "attendance_pct_previous_term") < 50
+
+
+def test_the_cookbook_section_shows_guards_its_fixtures_run() -> None:
+    import re
+
+    doc = (COOKBOOK.parents[2] / "docs" / "flow-format.md").read_text()
+    section = doc[doc.index("## Cookbook: counting and windows") :]
+    fixtures = {p.name: p.read_text() for p in COOKBOOK.glob("count_*.yaml")}
+    for name in fixtures:
+        assert f"tests/data/cookbook/{name}" in section
+    whens = re.findall(r'when: "([^"]+)"', section)
+    assert len(whens) >= 6
+    for when in whens:
+        assert any(when in text for text in fixtures.values()), when
