@@ -152,3 +152,23 @@ FACT_FAMILIES: dict[str, FactSpec] = {
         _f("late_sessions_since_<id>", _S, "(case) sessions marked L or U after the day <id> was last recorded (unknown before)"),
     )
 }
+
+
+_FAMILY_UNITS = (
+    ("attendance_pct_last_", Unit.PERCENT),
+    ("unauthorised_sessions_", Unit.SESSIONS),
+    ("absence_sessions_", Unit.SESSIONS),
+    ("late_sessions_", Unit.SESSIONS),
+)
+
+
+def fact_spec(name: str) -> FactSpec | None:
+    """The catalogue's entry for ``name``, or one made for a family member (a window of N school
+    weeks or days, a counter since an event or task) so that pages show its unit; None else."""
+    spec = ALL_FACTS.get(name)
+    if spec is not None:
+        return spec
+    for prefix, unit in _FAMILY_UNITS:
+        if name.startswith(prefix) and ("_last_" in name or "_since_" in name):
+            return FactSpec(name, unit, name.replace("_", " "))
+    return None
