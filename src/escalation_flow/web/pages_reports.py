@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from escalation_flow.adapters.report_files import targeting_csv
 from escalation_flow.adapters.report_pdf import targeting_pdf
 from escalation_flow.core.access import Principal
-from escalation_flow.core.targeting import term_key, terms_of
+from escalation_flow.core.targeting import find_term, term_key, terms_of
 from escalation_flow.errors import EscalationFlowError, NotFoundError
 from escalation_flow.report_views import TargetingReport
 from escalation_flow.service.reports import Reports
@@ -122,8 +122,9 @@ def _report_for(web: WebApp, user: Principal, key: str, term: str | None) -> Tar
         today = web.today()
         held = [t for t in terms_of(calendar) if t.end >= today]
         term = term_key(held[0] if held else terms_of(calendar)[-1])
+    as_of = min(web.today(), find_term(calendar, term).end)
     visible = user.readable_schools(web.service.trust.schools)
-    report = _desk(web).targeting(school, term, as_of=web.today(), visible_schools=visible)
+    report = _desk(web).targeting(school, term, as_of=as_of, visible_schools=visible)
     return _as_seen_by(web, user, report)
 
 
