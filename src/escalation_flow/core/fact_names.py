@@ -103,6 +103,9 @@ REGISTER_FACTS: dict[str, FactSpec] = {
         _f("monday_absence_share", _SH, "share of this year's absence sessions that fell on a Monday"),
         _f("friday_absence_share", _SH, "share of this year's absence sessions that fell on a Friday"),
         _f("monday_friday_absence_share", _SH, "share of this year's absence sessions on Mondays or Fridays"),
+        # -- the year's end (core.projection states the method) --
+        _f("projected_year_end_attendance_pct", _P, "attendance projected to the end of the academic year: the year so far, with the remaining school days at the last 4 school weeks' rate"),
+        _f("at_risk_of_persistent_absence", _F, "1 when not persistently absent now but projected to end the year at 90% or less"),
         # -- the pupil --
         _f("compulsory_school_age", _F, "1 when the pupil is of compulsory school age (unknown date of birth: 1)"),
     )

@@ -35,6 +35,7 @@ import numpy.typing as npt
 from escalation_flow.core.calendar import Period, SchoolCalendar
 from escalation_flow.core.fact_names import REGISTER_FACTS
 from escalation_flow.core.packed_counts import Key, WindowCounts, Words, attendance_percent
+from escalation_flow.core.projection import year_end_projection
 from escalation_flow.core.register import RegisterGrid
 from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.errors import CalendarError, NotFoundError
@@ -192,6 +193,7 @@ def facts_from_counts(
     values.update(_day_facts(cols, day_index))
     values.update(_episode_facts(counts, w, day_index))
     values.update(_previous_term_facts(cols, w, day_index, window_pct))
+    values.update(year_end_projection(values, calendar.year_of(day_index).last - day_index))
     as_of = calendar.school_days[day_index]
     enrolment = counts.grid.enrolment
     ordinal = as_of.toordinal()
