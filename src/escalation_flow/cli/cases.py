@@ -22,12 +22,26 @@ def case_group() -> None:
 @case_group.command("show")
 @click.argument("school")
 @click.argument("pupil")
-def case_show(school: str, pupil: str) -> None:
-    """Show the case of PUPIL at SCHOOL: stage, history with the reasons, open tasks, timers."""
+@click.option(
+    "--as",
+    "viewer",
+    default=None,
+    metavar="STAFF",
+    help="Show it as this member of staff may see it (a staff id): siblings at schools or in "
+    "year groups they cannot read are named only as such. Default: in full.",
+)
+def case_show(school: str, pupil: str, viewer: str | None) -> None:
+    """Show the case of PUPIL at SCHOOL: stage, history with the reasons, open tasks, timers,
+    and the pupil's siblings across the trust."""
+    from escalation_flow.cli.contacts import siblings_text, staff_principal
 
     with root().service() as service:
+        principal = staff_principal(service, viewer) if viewer else None
+        if principal is not None and not principal.can_read_school(service.setup(school).school):
+            raise InputError(f"{viewer} cannot read school {school}")
         view = service.case(school, pupil)
-    click.echo(case_text(view))
+        siblings = service.families.siblings(view.school, pupil, viewer=principal)
+    click.echo(case_text(view) + "\n" + siblings_text(siblings))
 
 
 @case_group.command("list")

@@ -7,15 +7,23 @@ the bad ones to be written beside the file.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from escalation_flow.cli import main, root
 from escalation_flow.cli.registers import _login, import_group
+from escalation_flow.core.access import Principal
 from escalation_flow.core.contacts import ContactVersion
+from escalation_flow.core.siblings import Sibling
 from escalation_flow.errors import InputError
+
+if TYPE_CHECKING:
+    from escalation_flow.audit.chronology import CaseFile
+    from escalation_flow.service import Service
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -105,6 +113,38 @@ def contact_line(c: ContactVersion) -> str:
     return (
         prio + "; ".join(p for p in parts if p) + f"  (recorded {c.recorded_at:%Y-%m-%d %H:%M} UTC)"
     )
+
+
+def siblings_text(siblings: list[Sibling]) -> str:
+    """The siblings block of ``case show``."""
+    if not siblings:
+        return "siblings: none known (from the contacts with parental responsibility)"
+    return "\n".join(["siblings:", *(f"  {s.line()}" for s in siblings)])
+
+
+def with_family(cf: CaseFile, service: Service, viewer: str | None) -> CaseFile:
+    """The case file with its pupil's parents (parental responsibility) and siblings, as
+    ``viewer`` (a staff id; None: in full) may see them."""
+    principal = staff_principal(service, viewer) if viewer else None
+    if principal is not None and not principal.can_read_school(cf.school):
+        raise InputError(f"{viewer} cannot read school {cf.school}")
+    contacts = service.families.contacts(cf.school, cf.pupil)
+    siblings = service.families.siblings(cf.school, cf.pupil, viewer=principal)
+    return replace(
+        cf,
+        parents=tuple(contact_line(c) for c in contacts if c.parental_responsibility),
+        siblings=tuple(s.line() for s in siblings),
+    )
+
+
+def staff_principal(service: Service, username: str) -> Principal:
+    """The member of staff called ``username``, with their grants; InputError if none."""
+    from escalation_flow.adapters.store.staff_store import StaffStore
+
+    record = StaffStore(service.store.engine).by_username(username)
+    if record is None or not record.active:
+        raise InputError(f"--as {username!r} is not a member of staff (`escalation-flow users add`)")
+    return record.principal()
 
 
 def _instant(text: str) -> datetime:

@@ -47,7 +47,7 @@ class Sibling:
         case = f"open case at stage {self.stage}" if self.stage is not None else "no open case"
         if self.stage is not None and self.state:
             case += f" ({self.state})"
-        via = f"; through {', '.join(self.via)}" if self.via else ""
+        via = f"; through {', '.join(self.via)}" if self.via else "; through another sibling"
         who = f"{self.name} ({self.pupil})" if self.name else self.pupil
         return f"{who} at {self.school}{year}: {pct}, {case}{via}"
 

@@ -10,10 +10,17 @@ much of that is ``core.siblings.as_seen_by``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from escalation_flow.core.access import Principal
-from escalation_flow.core.contacts import ContactVersion, Families, as_known_at, families
+from escalation_flow.core.contacts import (
+    ContactVersion,
+    Families,
+    PupilKey,
+    as_known_at,
+    families,
+)
 from escalation_flow.core.siblings import Sibling, as_seen_by
 from escalation_flow.errors import CalendarError
 from escalation_flow.ports import OPEN, ContactBook
@@ -58,40 +65,35 @@ class FamilyReads:
         hand in their cached registers); default: each school's register as known now."""
         key = self.ctx.setup(school).school
         book = self.families()
+        found = [self._who(book, (key, pupil), other) for other in book.siblings(key, pupil)]
+        # only what the viewer may see is read further (attendance, cases)
+        seen = as_seen_by(viewer, key, found)
         read = attendance or _Registers(self.ctx).attendance
-        found = [
-            self._sibling(book, (key, pupil), other, read) for other in book.siblings(key, pupil)
-        ]
-        return as_seen_by(viewer, key, found)
+        return [s if s.hidden else self._known_now(s, read) for s in seen]
 
-    def _sibling(
-        self,
-        book: Families,
-        me: tuple[str, str],
-        other: tuple[str, str],
-        attendance: Attendance,
-    ) -> Sibling:
+    def _who(self, book: Families, me: PupilKey, other: PupilKey) -> Sibling:
         school, pupil = other
         record = self.ctx.store.load_roster(school).pupils.get(pupil)
         name = " ".join(p for p in (record.forename, record.surname) if p) if record else ""
+        year = record.year_group if record else ""
+        return Sibling(school, pupil, name, year, via=book.shared_contacts(me, other))
+
+    def _known_now(self, sibling: Sibling, attendance: Attendance) -> Sibling:
         with self.ctx.store.read() as tx:
-            row = tx.case_row(tx.school_id(school), pupil)
+            row = tx.case_row(tx.school_id(sibling.school), sibling.pupil)
         if row is None or row.status != OPEN:
             row = None
-        return Sibling(
-            school=school,
-            pupil=pupil,
-            name=name,
-            year_group=record.year_group if record else "",
-            attendance_pct=attendance(school, pupil),
+        return replace(
+            sibling,
+            attendance_pct=attendance(sibling.school, sibling.pupil),
             stage=None if row is None else int(row.stage),
             state="" if row is None else str(row.state),
-            via=book.shared_contacts(me, other),
         )
 
 
 class _Registers:
-    """Attendance year to date as known now, one school's register read once."""
+    """Attendance year to date as known now (through the school's last evaluated day, if
+    earlier than today), one school's register read once."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -108,13 +110,20 @@ class _Registers:
         return None if value is None or value != value else float(value)  # NaN: not known
 
     def _load(self, school: str) -> RegisterAsKnown | None:
+        """The register as known now, through today or, when the school's evenings stop
+        earlier (a daemon that has not run since), its last evaluated day."""
         setup = self.ctx.setup(school)
         now = self.ctx.now()
+        with self.ctx.store.read() as tx:
+            last = tx.last_evaluated_days().get(setup.school)
+        through = setup.local_date(now)
+        if last is not None and last < through:
+            through = last
         calendar = setup.calendar
         try:
-            day = calendar.index_on_or_before(setup.local_date(now))
+            day = calendar.index_on_or_before(through)
         except CalendarError:
-            day = calendar.n_days - 1 if setup.local_date(now) > calendar.last_day else -1
+            day = calendar.n_days - 1 if through > calendar.last_day else -1
         if day < 0:
             return None
         self._day[school] = day

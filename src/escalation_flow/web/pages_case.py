@@ -125,6 +125,10 @@ def _case_context(
         "letters": web.reads.letters_of(school, pupil) if case else [],
         "chart": _chart(web, school, pupil, record),
         "facts": _facts(web, school, pupil, flow),
+        "contacts": web.service.families.contacts(school, pupil),
+        "siblings": web.service.families.siblings(
+            school, pupil, viewer=user, attendance=lambda s, p: _attendance(web, s, p)
+        ),
         "events": _events(flow, user, school),
         "can_write": user.can_write(school),
         "may_approve": user.may_approve_letter(school, "attendance_lead"),
@@ -205,6 +209,13 @@ def _facts(web: WebApp, school: str, pupil: str, flow: Flow) -> dict[str, Any]:
         "all": [fact_line(n, v) for n, v in values.items()],
         "as_of": register.calendar.school_days[register.day_index],
     }
+
+
+def _attendance(web: WebApp, school: str, pupil: str) -> float | None:
+    """A sibling's attendance year to date, from the pages' register of their school."""
+    values = register_of(web, school, web.today()).facts_of(pupil)
+    pct = None if values is None else values.get("attendance_pct")
+    return None if pct is None or pct != pct else float(pct)  # NaN: too few sessions
 
 
 def _open_version(web: WebApp, school: str, pupil: str) -> str:
