@@ -145,3 +145,21 @@ def test_a_bad_contacts_file_is_refused_whole_and_skip_invalid_keeps_the_good_ro
     rejected = path.with_suffix(".rejected.csv").read_text(encoding="utf-8")
     assert "'@X3" in rejected  # neutralised for spreadsheets
     assert "Al Smith" in run(world, "contacts", "show", "school-05", "S05-T0002").stdout
+
+
+def test_the_panel_meeting_page_has_everyone_with_parental_responsibility_and_every_sibling(
+    world: World, client: TestClient
+) -> None:
+    # Oliver Begum (school-04, plan 003) goes to stage 2, whose first step is the panel meeting
+    service = world.service()
+    service.override("school-04", "S04-P0004", 2, "panel agreed", "trust")
+    assert service.case("school-04", "S04-P0004").state == "stage_2.panel_meeting"
+    assert login(client, "trust") == 303
+    page = client.get("/schools/school-04/pupils/S04-P0004").text
+    assert "For the attendance panel meeting" in page
+    family = page[page.index('id="family-h"') :]
+    for who in ("Shirin Begum", "Tariq Ali", "born on Fri 24 Aug 2012"):  # parents; his birth
+        assert who in family
+    # his half-sister through their mother, and her half-sister through his father
+    assert "Emily Begum" in family and "Isla Ali" in family
+    assert "school-03" in family and "school-02" in family

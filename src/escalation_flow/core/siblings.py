@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 from escalation_flow.core.access import Principal
 
@@ -35,12 +36,15 @@ class Sibling:
     #: the contacts with parental responsibility shared with the pupil (by name)
     via: tuple[str, ...] = ()
     hidden: str = ""
+    date_of_birth: date | None = None
 
     def line(self) -> str:
         """One line for a person."""
         if self.hidden:
             return self.hidden
         year = f", year {self.year_group}" if self.year_group else ""
+        if self.date_of_birth is not None:
+            year += f", born {self.date_of_birth.isoformat()}"
         pct = "attendance not known"
         if self.attendance_pct is not None:
             pct = f"attendance {self.attendance_pct:.1f}%"

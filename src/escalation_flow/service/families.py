@@ -76,7 +76,10 @@ class FamilyReads:
         record = self.ctx.store.load_roster(school).pupils.get(pupil)
         name = " ".join(p for p in (record.forename, record.surname) if p) if record else ""
         year = record.year_group if record else ""
-        return Sibling(school, pupil, name, year, via=book.shared_contacts(me, other))
+        born = record.date_of_birth if record else None
+        return Sibling(
+            school, pupil, name, year, via=book.shared_contacts(me, other), date_of_birth=born
+        )
 
     def _known_now(self, sibling: Sibling, attendance: Attendance) -> Sibling:
         with self.ctx.store.read() as tx:
