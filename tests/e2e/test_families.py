@@ -70,10 +70,14 @@ def test_case_show_lists_siblings_as_the_member_of_staff_named_may_see_them(worl
     assert as_teacher.stdout.endswith(f"siblings:\n  {HIDDEN}\n")
     assert "Mason" not in as_teacher.stdout
     as_team = run(world, "case", "show", *AVA, "--as", "trust")
-    assert "  Mason Wood (S02-P0002) at school-02, year 3: attendance " in as_team.stdout
+    assert "  Mason Wood (S02-P0002) at school-02, year 3, born 2018-06-13: attendance 85.7%" in (
+        as_team.stdout
+    )
     assert "through Beth Wood" in as_team.stdout
     assert run(world, "case", "show", *AVA, "--as", "lead3").exit_code == 2  # not their school
     assert run(world, "case", "show", *AVA, "--as", "nobody").exit_code == 2
+    # a class teacher reads only the year groups they teach (S01-P0029 is in Year 2)
+    assert run(world, "case", "show", "school-01", "S01-P0029", "--as", "teacher").exit_code == 2
 
 
 def test_the_case_file_names_everyone_with_parental_responsibility_and_the_siblings(

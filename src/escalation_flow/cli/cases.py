@@ -33,15 +33,15 @@ def case_group() -> None:
 def case_show(school: str, pupil: str, viewer: str | None) -> None:
     """Show the case of PUPIL at SCHOOL: stage, history with the reasons, open tasks, timers,
     and the pupil's siblings across the trust."""
-    from escalation_flow.cli.contacts import siblings_text, staff_principal
+    from escalation_flow.cli.contacts import reader, siblings_text
 
     with root().service() as service:
-        principal = staff_principal(service, viewer) if viewer else None
-        if principal is not None and not principal.can_read_school(service.setup(school).school):
-            raise InputError(f"{viewer} cannot read school {school}")
+        principal = reader(service, viewer, school, pupil) if viewer else None
         view = service.case(school, pupil)
         siblings = service.families.siblings(view.school, pupil, viewer=principal)
-    click.echo(case_text(view) + "\n" + siblings_text(siblings))
+        # without any contacts imported, case show reads as it always has
+        family = "\n" + siblings_text(siblings) if service.families.versions() else ""
+    click.echo(case_text(view) + family)
 
 
 @case_group.command("list")

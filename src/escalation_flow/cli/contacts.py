@@ -125,9 +125,7 @@ def siblings_text(siblings: list[Sibling]) -> str:
 def with_family(cf: CaseFile, service: Service, viewer: str | None) -> CaseFile:
     """The case file with its pupil's parents (parental responsibility) and siblings, as
     ``viewer`` (a staff id; None: in full) may see them."""
-    principal = staff_principal(service, viewer) if viewer else None
-    if principal is not None and not principal.can_read_school(cf.school):
-        raise InputError(f"{viewer} cannot read school {cf.school}")
+    principal = reader(service, viewer, cf.school, cf.pupil) if viewer else None
     contacts = service.families.contacts(cf.school, cf.pupil)
     siblings = service.families.siblings(cf.school, cf.pupil, viewer=principal)
     return replace(
@@ -135,6 +133,17 @@ def with_family(cf: CaseFile, service: Service, viewer: str | None) -> CaseFile:
         parents=tuple(contact_line(c) for c in contacts if c.parental_responsibility),
         siblings=tuple(s.line() for s in siblings),
     )
+
+
+def reader(service: Service, username: str, school: str, pupil: str) -> Principal:
+    """The member of staff ``username``, if they may read ``pupil`` at ``school``; else
+    InputError (a class teacher reads only the year groups they teach)."""
+    principal = staff_principal(service, username)
+    key = service.setup(school).school
+    record = service.store.load_roster(key).pupils.get(pupil)
+    if not principal.can_read_pupil(key, record.year_group if record else None):
+        raise InputError(f"{username} may not read pupil {pupil} at {key}")
+    return principal
 
 
 def staff_principal(service: Service, username: str) -> Principal:
