@@ -23,8 +23,14 @@ from sqlalchemy.engine import URL
 from escalation_flow.adapters.register_files import MarksRead
 from escalation_flow.adapters.store import bulk, schema
 from escalation_flow.adapters.store.engine import create_store_engine, sqlite_path
-from escalation_flow.adapters.store.marks_io import load_sql, to_mark_table, to_stored
+from escalation_flow.adapters.store.marks_io import (
+    load_sql,
+    seal_columns_of,
+    to_mark_table,
+    to_stored,
+)
 from escalation_flow.adapters.store.models import Import, Pupil, School, table_of
+from escalation_flow.adapters.store.seal_columns import SealColumns
 from escalation_flow.adapters.store.transaction import SqlTransaction
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
@@ -170,6 +176,7 @@ class Store:
             import_id = _new_import(conn, "marks", file, result.sha256, now, by, seal=how)
             schools = _school_ids(conn, list(result.tables))
             wrote: list[int] = []
+            in_memory: dict[int, SealColumns] = {}
             for school, table in result.tables.items():
                 ids = _pupil_ids(conn, schools[school], table.pupils)
                 stored = to_stored(table, result.calendars[school], schools[school], ids)
@@ -177,10 +184,13 @@ class Store:
                 imported += new
                 if new:
                     wrote.append(schools[school])
+                if seal and new == len(stored):  # every row new: seal them from memory
+                    calendar = result.calendars[school]
+                    in_memory[schools[school]] = seal_columns_of(table, calendar, now)
             if seal and wrote:
                 from escalation_flow.adapters.store.audit_store import seal_import
 
-                seal_import(conn, import_id, wrote, now)
+                seal_import(conn, import_id, wrote, now, in_memory)
             summary = ImportSummary(
                 import_id=import_id,
                 kind="marks",
