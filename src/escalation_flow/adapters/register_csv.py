@@ -41,6 +41,12 @@ class CsvColumns:
     #: Whether the columns kept the types asked for (else every column is a string).
     typed: bool = False
     _lines: npt.NDArray[np.int64] | None = None
+    #: Rows of ``table`` (kept when ``release`` lets the table go).
+    n_rows: int = -1
+
+    def __post_init__(self) -> None:
+        if self.n_rows < 0:
+            self.n_rows = self.table.num_rows
 
     @property
     def name(self) -> str:
@@ -53,11 +59,36 @@ class CsvColumns:
         Only messages need them, so they are worked out on first use.
         """
         if self._lines is None:
-            if _one_row_per_line(self.raw, self.table.num_rows):
-                self._lines = np.arange(2, self.table.num_rows + 2, dtype=np.int64)
+            raw = self.text()
+            if _one_row_per_line(raw, self.n_rows):
+                self._lines = np.arange(2, self.n_rows + 2, dtype=np.int64)
             else:
-                self._lines, _ = _locate_lines(self.raw, self.name, self.table.num_rows, [])
+                self._lines, _ = _locate_lines(raw, self.name, self.n_rows, [])
         return self._lines
+
+    def release(self, table: bool = True) -> None:
+        """Let go of the file's bytes (a trust's year is 500 MB of text) and, once the columns
+        are checked, of the parsed ``table``: messages that need the bytes read the file again."""
+        self.raw = b""
+        if table:
+            self.table = self.table.schema.empty_table()
+        pa.default_memory_pool().release_unused()
+
+    def text(self) -> bytes:
+        """The file's bytes: those read, or (after ``release``) read again, and refused if the
+        file changed since (its lines would not be the rows checked)."""
+        if self.raw:
+            return self.raw
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            raise RegisterError(f"cannot read {self.name} again: {exc.strerror}") from exc
+        if hashlib.sha256(raw).hexdigest() != self.sha256:
+            raise RegisterError(
+                f"{self.name} changed while it was being imported",
+                [Problem(self.name, None, None, "the file changed while it was read; try again")],
+            )
+        return raw
 
     def column(self, name: str) -> pa.ChunkedArray | None:
         return self.table.column(name) if name in self.table.column_names else None
@@ -66,7 +97,8 @@ class CsvColumns:
         """The original fields of the given lines, by header name (for the rejected file)."""
         if not lines:
             return {}
-        text = self.raw[len(_BOM) :] if self.raw.startswith(_BOM) else self.raw
+        raw = self.text()
+        text = raw[len(_BOM) :] if raw.startswith(_BOM) else raw
         starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(text, np.uint8) == 10) + 1))
         out: dict[int, dict[str, str]] = {}
         for line in lines:
