@@ -249,3 +249,40 @@ def test_main_and_today_store_the_same_marks_from_the_same_file(
     with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
         ours = conn.execute(sql).fetchall()
     assert len(ours) > 1000 and ours == theirs
+
+
+def _stored(url: str, last_day: str) -> list[tuple[object, ...]]:
+    store = Store(url)
+    try:
+        with store.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT s.key, p.mis_id, m.date, m.session, m.recorded_at, m.code, "
+                "m.minutes_late, m.recorded_by FROM marks m JOIN schools s ON s.id = m.school_id "
+                f"JOIN pupils p ON p.id = m.pupil_id WHERE m.date <= '{last_day}' "
+                "ORDER BY 1, 2, 3, 4, 5, 6"
+            ).all()
+            return [tuple(r) for r in rows]
+    finally:
+        store.dispose()
+
+
+def test_a_school_s_first_import_stores_what_an_import_into_its_marks_stores(
+    tmp_path: Path, any_database: str
+) -> None:
+    """PostgreSQL copies a school's first import straight into ``marks``; later imports go
+    through the staging table, which skips rows already stored: both store the same."""
+    first = _marks_file(tmp_path, "2025-09-12")
+    _import(any_database, first)
+    if any_database.startswith("sqlite"):
+        other = f"sqlite:///{tmp_path / 'other.sqlite'}"
+        _import(other, _marks_file(tmp_path, "2025-09-04"))  # the school has marks already
+        _import(other, first)
+        assert _stored(other, "2025-09-12") == _stored(any_database, "2025-09-12")
+        return
+    admin = postgres_admin_url()
+    assert admin is not None
+    with fresh_postgres_database(admin) as other:
+        _import(other, _marks_file(tmp_path, "2025-09-04"))
+        _import(other, first)
+        ours, theirs = _stored(any_database, "2025-09-12"), _stored(other, "2025-09-12")
+        assert len(ours) > 1000 and ours == theirs
