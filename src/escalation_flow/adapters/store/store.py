@@ -167,8 +167,8 @@ class Store:
         """Add the marks of one file; rows already stored are skipped. Marks whose file gave no
         ``recorded_at`` are recorded at ``now`` unless they repeat the session's current mark.
         ``seal``: seal the new rows in the same transaction (``audit verify`` then names any
-        later edit); about 20 µs a row, so a year's back-fill is imported unsealed and sealed
-        afterwards by ``audit seal``."""
+        later edit); when every row given is new they are sealed from the columns in memory
+        (well under a µs a row), else read back first (``audit_store.seal_import``)."""
         imported = 0
         with self.engine.begin() as conn:
             # Recorded so that ``audit verify`` can tell a back-fill from a seal deleted.
