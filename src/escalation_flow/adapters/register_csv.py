@@ -11,9 +11,9 @@ import csv
 import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -134,28 +134,65 @@ def read_columns(
     text, so that the checks can name each bad value.
     """
     f = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise error(f"cannot read {f}: {exc.strerror}") from exc
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        digest = pool.submit(lambda: hashlib.sha256(raw).hexdigest())  # releases the GIL
-        header = _checked_header(raw, f, required, error)
-        present = [c for c in known if c in header]
-        table, bad_rows, typed = None, [], False
-        if types:
-            try:
-                wanted = {c: types.get(c, pa.string()) for c in present}
-                table, bad_rows, typed = (*_parse(raw, present, wanted, f, error, threads), True)
-            except _ConversionError:
-                pass
-        if table is None:
-            as_text = {c: pa.string() for c in present}
-            table, bad_rows = _parse(raw, present, as_text, f, error, threads)
-        columns = CsvColumns(path, tuple(header), table, digest.result(), raw, typed=typed)
+    header = _checked_header(_first_line(path, f, error), f, required, error)
+    present = [c for c in known if c in header]
+    table, typed, digest = None, False, ""
+    bad_rows: list[tuple[int, int, str]] = []
+    if types:
+        try:
+            wanted = {c: types.get(c, pa.string()) for c in present}
+            table, bad_rows, digest = _parse(path, present, wanted, f, error, threads)
+            typed = True
+        except _ConversionError:
+            pass
+    if table is None:
+        as_text = {c: pa.string() for c in present}
+        table, bad_rows, digest = _parse(path, present, as_text, f, error, threads)
+    columns = CsvColumns(path, tuple(header), table, digest, typed=typed)
     if bad_rows:
+        raw = columns.text()
         columns._lines, columns.malformed = _locate_lines(raw, f, table.num_rows, bad_rows)
     return columns
+
+
+def _first_line(path: Path, f: str, error: type[RegisterError]) -> bytes:
+    try:
+        with path.open("rb") as file:
+            return file.readline()
+    except OSError as exc:
+        raise error(f"cannot read {f}: {exc.strerror}") from exc
+
+
+class _Hashed:
+    """The file as pyarrow reads it, front to back, hashed on the way: the sha256 is of the
+    very bytes parsed, and the whole file is never held in memory at once."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self._sha = hashlib.sha256()
+        self._at = 0
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._file.read(size)
+        self._sha.update(chunk)  # releases the GIL for a block
+        self._at += len(chunk)
+        return chunk
+
+    def tell(self) -> int:
+        return self._at
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
 
 
 class _ConversionError(Exception):
@@ -163,14 +200,15 @@ class _ConversionError(Exception):
 
 
 def _parse(
-    raw: bytes,
+    path: Path,
     present: list[str],
     types: dict[str, pa.DataType],
     f: str,
     error: type[RegisterError],
     threads: bool = True,
     block_size: int | None = None,
-) -> tuple[pa.Table, list[tuple[int, int, str]]]:
+) -> tuple[pa.Table, list[tuple[int, int, str]], str]:
+    """The table, the rows of the wrong width, and the sha256 of the bytes parsed."""
     bad_rows: list[tuple[int, int, str]] = []  # (expected, actual, text)
 
     def on_invalid(row: pv.InvalidRow) -> str:
@@ -178,8 +216,13 @@ def _parse(
         return "skip"
 
     try:
+        file = path.open("rb")
+    except OSError as exc:
+        raise error(f"cannot read {f}: {exc.strerror}") from exc
+    stream = _Hashed(file)
+    try:
         table = pv.read_csv(
-            pa.py_buffer(raw),
+            stream,
             read_options=_read_options(threads, block_size),
             parse_options=pv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pv.ConvertOptions(
@@ -193,7 +236,8 @@ def _parse(
         if "straddling" in str(exc) and block_size is None:
             # a line longer than pyarrow's block (1 MiB): read in one block, so that the checks
             # can name the row instead of the file failing as a whole
-            return _parse(raw, present, types, f, error, threads, block_size=len(raw) + 1)
+            whole = path.stat().st_size + 1
+            return _parse(path, present, types, f, error, threads, block_size=whole)
         if "conversion error" in str(exc) and any(
             not pa.types.is_string(t) for t in types.values()
         ):
@@ -203,7 +247,11 @@ def _parse(
         raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, reason)]) from exc
     except UnicodeDecodeError as exc:
         raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, str(exc))]) from exc
-    return table, bad_rows
+    except OSError as exc:
+        raise error(f"cannot read {f}: {exc.strerror}") from exc
+    finally:
+        file.close()
+    return table, bad_rows, stream.hexdigest()
 
 
 def _read_options(threads: bool, block_size: int | None) -> pv.ReadOptions:

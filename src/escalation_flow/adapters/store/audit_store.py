@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from escalation_flow.adapters.store import seal_columns
 from escalation_flow.adapters.store.audit_models import FlowVersionRow, MarkSealRow
 from escalation_flow.adapters.store.cases import (
     CASES,
@@ -33,7 +32,7 @@ from escalation_flow.adapters.store.cases import (
     school_ids,
 )
 from escalation_flow.adapters.store.models import Import, Mark, Pupil, table_of
-from escalation_flow.adapters.store.seal_columns import SealColumns
+from escalation_flow.adapters.store.seal_columns import Sealed, sealed
 from escalation_flow.adapters.store.seals import MarkRow, Seal, columns_of, seal_hash
 from escalation_flow.adapters.store.staff_models import AuditEntry
 from escalation_flow.core.chain import GENESIS
@@ -186,12 +185,13 @@ def seal_import(
     import_id: int,
     schools: Collection[int],
     now: datetime,
-    columns: Mapping[int, SealColumns] | None = None,
+    columns: Mapping[int, Sealed] | None = None,
 ) -> list[tuple[str, int, int]]:
     """Seal one import just written, for the schools (ids) it wrote marks of, in its
     transaction (``Store.import_marks(seal=True)``), without ``seal_imports``' scan of every
-    mark. ``columns``: by school id, the rows the import stored, still in memory (exactly
-    those: the caller knows every row it gave was new); other schools' rows are read back."""
+    mark. ``columns``: by school id, the seal's parts computed from the rows the import stored
+    while they were in memory (exactly those: the caller knows every row it gave was new);
+    other schools' rows are read back."""
     return _seal(conn, {sid: [import_id] for sid in sorted(schools)}, now, columns or {})
 
 
@@ -199,7 +199,7 @@ def _seal(
     conn: Connection,
     todo: Mapping[int, list[int]],
     now: datetime,
-    given: Mapping[int, SealColumns] | None = None,
+    given: Mapping[int, Sealed] | None = None,
 ) -> list[tuple[str, int, int]]:
     keys = {v: k for k, v in school_ids(conn).items()}
     s = SEALS.c
@@ -213,19 +213,19 @@ def _seal(
         seq, previous = (head.seq, head.hash) if head else (0, GENESIS)
         for import_id in imports:
             seq += 1
-            found = in_memory or columns_of(rows.get(import_id, []))
-            digest, prints = seal_columns.digest(found), seal_columns.fingerprints(found)
+            found = in_memory or sealed(columns_of(rows.get(import_id, [])))
+            digest, prints = found.digest, found.fingerprints
             school = keys[school_id]
-            new = seal_hash(school, seq, import_id, len(found), digest, prints, now, previous)
+            new = seal_hash(school, seq, import_id, found.rows, digest, prints, now, previous)
             conn.execute(
                 insert(SEALS).values(
-                    school_id=school_id, seq=seq, import_id=import_id, rows=len(found),
+                    school_id=school_id, seq=seq, import_id=import_id, rows=found.rows,
                     digest=digest, fingerprints=prints, sealed_at=now, prev_hash=previous,
                     hash=new,
                 )
             )  # fmt: skip
             previous = new
-            out.append((school, import_id, len(found)))
+            out.append((school, import_id, found.rows))
     return out
 
 

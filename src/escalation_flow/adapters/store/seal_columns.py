@@ -76,6 +76,20 @@ class SealColumns:
         return len(self.recorded_at)
 
 
+@dataclass(frozen=True)
+class Sealed:
+    """What a seal holds of its rows: how many, their digest and their fingerprints."""
+
+    rows: int
+    digest: str
+    fingerprints: bytes
+
+
+def sealed(cols: SealColumns) -> Sealed:
+    """The seal's parts of ``cols`` (small: the columns themselves need not be kept)."""
+    return Sealed(len(cols), digest(cols), fingerprints(cols))
+
+
 def texts(cols: SealColumns) -> pa.Array:
     """``MarkRow.text()`` of every row, as an Arrow string array."""
     late = np.asarray(cols.minutes_late, dtype=np.int64)

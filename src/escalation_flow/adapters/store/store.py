@@ -30,7 +30,7 @@ from escalation_flow.adapters.store.marks_io import (
     to_stored,
 )
 from escalation_flow.adapters.store.models import Import, Pupil, School, table_of
-from escalation_flow.adapters.store.seal_columns import SealColumns
+from escalation_flow.adapters.store.seal_columns import Sealed, sealed
 from escalation_flow.adapters.store.transaction import SqlTransaction
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
@@ -176,7 +176,7 @@ class Store:
             import_id = _new_import(conn, "marks", file, result.sha256, now, by, seal=how)
             schools = _school_ids(conn, list(result.tables))
             wrote: list[int] = []
-            in_memory: dict[int, SealColumns] = {}
+            in_memory: dict[int, Sealed] = {}
             for school, table in result.tables.items():
                 ids = _pupil_ids(conn, schools[school], table.pupils)
                 stored = to_stored(table, result.calendars[school], schools[school], ids)
@@ -186,7 +186,7 @@ class Store:
                     wrote.append(schools[school])
                 if seal and new == len(stored):  # every row new: seal them from memory
                     calendar = result.calendars[school]
-                    in_memory[schools[school]] = seal_columns_of(table, calendar, now)
+                    in_memory[schools[school]] = sealed(seal_columns_of(table, calendar, now))
             if seal and wrote:
                 from escalation_flow.adapters.store.audit_store import seal_import
 
