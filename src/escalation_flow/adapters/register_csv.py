@@ -11,9 +11,9 @@ import csv
 import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,12 @@ class CsvColumns:
     #: Whether the columns kept the types asked for (else every column is a string).
     typed: bool = False
     _lines: npt.NDArray[np.int64] | None = None
+    #: Rows of ``table`` (kept when ``release`` lets the table go).
+    n_rows: int = -1
+
+    def __post_init__(self) -> None:
+        if self.n_rows < 0:
+            self.n_rows = self.table.num_rows
 
     @property
     def name(self) -> str:
@@ -53,11 +59,36 @@ class CsvColumns:
         Only messages need them, so they are worked out on first use.
         """
         if self._lines is None:
-            if _one_row_per_line(self.raw, self.table.num_rows):
-                self._lines = np.arange(2, self.table.num_rows + 2, dtype=np.int64)
+            raw = self.text()
+            if _one_row_per_line(raw, self.n_rows):
+                self._lines = np.arange(2, self.n_rows + 2, dtype=np.int64)
             else:
-                self._lines, _ = _locate_lines(self.raw, self.name, self.table.num_rows, [])
+                self._lines, _ = _locate_lines(raw, self.name, self.n_rows, [])
         return self._lines
+
+    def release(self, table: bool = True) -> None:
+        """Let go of the file's bytes (a trust's year is 500 MB of text) and, once the columns
+        are checked, of the parsed ``table``: messages that need the bytes read the file again."""
+        self.raw = b""
+        if table:
+            self.table = self.table.schema.empty_table()
+        pa.default_memory_pool().release_unused()
+
+    def text(self) -> bytes:
+        """The file's bytes: those read, or (after ``release``) read again, and refused if the
+        file changed since (its lines would not be the rows checked)."""
+        if self.raw:
+            return self.raw
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            raise RegisterError(f"cannot read {self.name} again: {exc.strerror}") from exc
+        if hashlib.sha256(raw).hexdigest() != self.sha256:
+            raise RegisterError(
+                f"{self.name} changed while it was being imported",
+                [Problem(self.name, None, None, "the file changed while it was read; try again")],
+            )
+        return raw
 
     def column(self, name: str) -> pa.ChunkedArray | None:
         return self.table.column(name) if name in self.table.column_names else None
@@ -66,7 +97,8 @@ class CsvColumns:
         """The original fields of the given lines, by header name (for the rejected file)."""
         if not lines:
             return {}
-        text = self.raw[len(_BOM) :] if self.raw.startswith(_BOM) else self.raw
+        raw = self.text()
+        text = raw[len(_BOM) :] if raw.startswith(_BOM) else raw
         starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(text, np.uint8) == 10) + 1))
         out: dict[int, dict[str, str]] = {}
         for line in lines:
@@ -102,28 +134,65 @@ def read_columns(
     text, so that the checks can name each bad value.
     """
     f = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise error(f"cannot read {f}: {exc.strerror}") from exc
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        digest = pool.submit(lambda: hashlib.sha256(raw).hexdigest())  # releases the GIL
-        header = _checked_header(raw, f, required, error)
-        present = [c for c in known if c in header]
-        table, bad_rows, typed = None, [], False
-        if types:
-            try:
-                wanted = {c: types.get(c, pa.string()) for c in present}
-                table, bad_rows, typed = (*_parse(raw, present, wanted, f, error, threads), True)
-            except _ConversionError:
-                pass
-        if table is None:
-            as_text = {c: pa.string() for c in present}
-            table, bad_rows = _parse(raw, present, as_text, f, error, threads)
-        columns = CsvColumns(path, tuple(header), table, digest.result(), raw, typed=typed)
+    header = _checked_header(_first_line(path, f, error), f, required, error)
+    present = [c for c in known if c in header]
+    table, typed, digest = None, False, ""
+    bad_rows: list[tuple[int, int, str]] = []
+    if types:
+        try:
+            wanted = {c: types.get(c, pa.string()) for c in present}
+            table, bad_rows, digest = _parse(path, present, wanted, f, error, threads)
+            typed = True
+        except _ConversionError:
+            pass
+    if table is None:
+        as_text = {c: pa.string() for c in present}
+        table, bad_rows, digest = _parse(path, present, as_text, f, error, threads)
+    columns = CsvColumns(path, tuple(header), table, digest, typed=typed)
     if bad_rows:
+        raw = columns.text()
         columns._lines, columns.malformed = _locate_lines(raw, f, table.num_rows, bad_rows)
     return columns
+
+
+def _first_line(path: Path, f: str, error: type[RegisterError]) -> bytes:
+    try:
+        with path.open("rb") as file:
+            return file.readline()
+    except OSError as exc:
+        raise error(f"cannot read {f}: {exc.strerror}") from exc
+
+
+class _Hashed:
+    """The file as pyarrow reads it, front to back, hashed on the way: the sha256 is of the
+    very bytes parsed, and the whole file is never held in memory at once."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self._sha = hashlib.sha256()
+        self._at = 0
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._file.read(size)
+        self._sha.update(chunk)  # releases the GIL for a block
+        self._at += len(chunk)
+        return chunk
+
+    def tell(self) -> int:
+        return self._at
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
 
 
 class _ConversionError(Exception):
@@ -131,14 +200,15 @@ class _ConversionError(Exception):
 
 
 def _parse(
-    raw: bytes,
+    path: Path,
     present: list[str],
     types: dict[str, pa.DataType],
     f: str,
     error: type[RegisterError],
     threads: bool = True,
     block_size: int | None = None,
-) -> tuple[pa.Table, list[tuple[int, int, str]]]:
+) -> tuple[pa.Table, list[tuple[int, int, str]], str]:
+    """The table, the rows of the wrong width, and the sha256 of the bytes parsed."""
     bad_rows: list[tuple[int, int, str]] = []  # (expected, actual, text)
 
     def on_invalid(row: pv.InvalidRow) -> str:
@@ -146,8 +216,13 @@ def _parse(
         return "skip"
 
     try:
+        file = path.open("rb")
+    except OSError as exc:
+        raise error(f"cannot read {f}: {exc.strerror}") from exc
+    stream = _Hashed(file)
+    try:
         table = pv.read_csv(
-            pa.py_buffer(raw),
+            stream,
             read_options=_read_options(threads, block_size),
             parse_options=pv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pv.ConvertOptions(
@@ -161,7 +236,8 @@ def _parse(
         if "straddling" in str(exc) and block_size is None:
             # a line longer than pyarrow's block (1 MiB): read in one block, so that the checks
             # can name the row instead of the file failing as a whole
-            return _parse(raw, present, types, f, error, threads, block_size=len(raw) + 1)
+            whole = path.stat().st_size + 1
+            return _parse(path, present, types, f, error, threads, block_size=whole)
         if "conversion error" in str(exc) and any(
             not pa.types.is_string(t) for t in types.values()
         ):
@@ -171,7 +247,11 @@ def _parse(
         raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, reason)]) from exc
     except UnicodeDecodeError as exc:
         raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, str(exc))]) from exc
-    return table, bad_rows
+    except OSError as exc:
+        raise error(f"cannot read {f}: {exc.strerror}") from exc
+    finally:
+        file.close()
+    return table, bad_rows, stream.hexdigest()
 
 
 def _read_options(threads: bool, block_size: int | None) -> pv.ReadOptions:

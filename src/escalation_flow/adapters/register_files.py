@@ -110,11 +110,13 @@ def read_marks(
     cols = read_columns(
         path, MARK_COLUMNS, REQUIRED_MARK_COLUMNS, RegisterError, _MARK_TYPES, threads
     )
+    cols.release(table=False)  # the bytes: read again for the few messages that quote them
     parsed = parse_marks(cols, calendars, aliases or {}, mapping, now)
+    cols.release()  # the table: the checks hold what their messages need
     odd = parsed.odd_recorded_at
     warned = odd if odd_recorded_at == "warn" else ()
     parsed_checks = parsed.checks if warned else (*parsed.checks, *odd)
-    bad = np.zeros(cols.table.num_rows, dtype=bool)
+    bad = np.zeros(cols.n_rows, dtype=bool)
     for check in parsed_checks:
         bad |= check.mask
     conflicts, duplicate = find_conflicts(parsed, ~bad, lambda row: int(cols.lines[row]))
@@ -122,7 +124,7 @@ def read_marks(
     for conflict in conflicts:
         bad |= conflict.mask
     n_problems = sum(int(c.mask.sum()) for c in checks) + len(cols.malformed)
-    rows_read = cols.table.num_rows + len(cols.malformed)
+    rows_read = cols.n_rows + len(cols.malformed)
     if n_problems and not skip_invalid:
         n_bad_rows = int(bad.sum()) + len(cols.malformed)
         problems = _problems(cols, checks, np.flatnonzero(bad)[:PROBLEM_LIMIT])[:PROBLEM_LIMIT]

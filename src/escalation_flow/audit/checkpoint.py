@@ -38,7 +38,7 @@ from escalation_flow.adapters.store.audit_store import (
     task_completions,
 )
 from escalation_flow.adapters.store.cases import school_ids
-from escalation_flow.adapters.store.seals import SEAL_FORMAT
+from escalation_flow.adapters.store.seals import SEAL_FORMAT, SEAL_FORMATS
 from escalation_flow.audit.verify import Breach
 from escalation_flow.core.chain import CHAIN_FORMAT, canonical_json, instant_text
 from escalation_flow.errors import InputError
@@ -86,11 +86,12 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
             f"{path}: checkpoint format {document['format']!r} is not one this version reads "
             f"(it reads format {FORMAT}); verify with the release that wrote it, or a newer one"
         )
-    for name, known in (("chain_format", CHAIN_FORMAT), ("seal_format", SEAL_FORMAT)):
-        if document.get(name) != known:
+    for name, known in (("chain_format", (CHAIN_FORMAT,)), ("seal_format", SEAL_FORMATS)):
+        if document.get(name) not in known:
             raise InputError(
                 f"{path}: the checkpoint was made over {name.replace('_format', '')} records "
-                f"of format {document.get(name)!r}; this version knows format {known} only: "
+                f"of format {document.get(name)!r}; this version knows format "
+                f"{' or '.join(map(str, known))} only: "
                 "verify with the release that wrote them, or a newer one"
             )
     body = {k: v for k, v in document.items() if k != "sha256"}

@@ -26,9 +26,11 @@ from typing import Any, Protocol
 from escalation_flow.adapters.store.seals import (  # the seal format is the store's
     MarkRow,
     Seal,
-    cell_fingerprint,
-    fingerprint,
+    blob_format,
+    cell_fingerprints,
     mark_digest,
+    row_fingerprints,
+    sealed_fingerprints,
 )
 from escalation_flow.core.case import Case
 from escalation_flow.core.chain import GENESIS, ChainLink
@@ -226,15 +228,16 @@ def check_sealed_rows(
     if len(rows) == seal.rows and mark_digest(rows) == seal.digest:
         return []
     where = f"marks of {school}"
-    sealed = _split(seal.fingerprints)
-    now = {fingerprint(r): r for r in rows}
-    added = [r for fp, r in now.items() if fp not in sealed]
+    fmt = blob_format(seal.fingerprints, seal.rows)
+    sealed = sealed_fingerprints(seal.fingerprints, fmt)
+    now = dict(zip(row_fingerprints(rows, fmt), rows, strict=True))
+    added = [(fp, r) for fp, r in now.items() if fp not in sealed]
     gone = [fp for fp in sealed if fp not in now]
     gone_cells = {fp[:4] for fp in gone}
     out = []
-    for r in added:
-        if fingerprint(r)[:4] in gone_cells:
-            gone_cells.discard(fingerprint(r)[:4])
+    for fp, r in added:
+        if fp[:4] in gone_cells:
+            gone_cells.discard(fp[:4])
             what = (
                 f"{r.describe()} (recorded {_micros_text(r.recorded_at)}) is not the row imported"
             )
@@ -244,7 +247,8 @@ def check_sealed_rows(
                 Breach(where, None, "mark_added",
                        f"import {seal.import_id}: {r.describe()} was not in the import")
             )  # fmt: skip
-    names = {cell_fingerprint(*c): c for c in cells()} if gone_cells else {}
+    every = list(cells()) if gone_cells else []
+    names = dict(zip(cell_fingerprints(every, fmt), every, strict=True))
     for cell in sorted(gone_cells):
         named = names.get(cell)
         text = f"pupil {named[0]} {named[1].isoformat()} {named[2]}" if named else "a row"
@@ -255,10 +259,6 @@ def check_sealed_rows(
     if not out:  # a fingerprint collision, or the same row twice: the digest still tells
         out.append(Breach(where, None, "mark_edited", f"import {seal.import_id}: rows changed"))
     return out
-
-
-def _split(blob: bytes) -> set[bytes]:
-    return {blob[i : i + 8] for i in range(0, len(blob), 8)}
 
 
 def _micros_text(micros: int) -> str:

@@ -32,13 +32,8 @@ from escalation_flow.adapters.store.cases import (
     school_ids,
 )
 from escalation_flow.adapters.store.models import Import, Mark, Pupil, table_of
-from escalation_flow.adapters.store.seals import (
-    MarkRow,
-    Seal,
-    mark_digest,
-    mark_fingerprints,
-    seal_hash,
-)
+from escalation_flow.adapters.store.seal_columns import Sealed, sealed
+from escalation_flow.adapters.store.seals import MarkRow, Seal, columns_of, seal_hash
 from escalation_flow.adapters.store.staff_models import AuditEntry
 from escalation_flow.core.chain import GENESIS
 from escalation_flow.core.definition import Flow
@@ -186,41 +181,51 @@ def _record_forced(conn: Connection, ids: list[int], forced: Forced, now: dateti
 
 
 def seal_import(
-    conn: Connection, import_id: int, schools: Collection[int], now: datetime
+    conn: Connection,
+    import_id: int,
+    schools: Collection[int],
+    now: datetime,
+    columns: Mapping[int, Sealed] | None = None,
 ) -> list[tuple[str, int, int]]:
     """Seal one import just written, for the schools (ids) it wrote marks of, in its
     transaction (``Store.import_marks(seal=True)``), without ``seal_imports``' scan of every
-    mark."""
-    return _seal(conn, {sid: [import_id] for sid in sorted(schools)}, now)
+    mark. ``columns``: by school id, the seal's parts computed from the rows the import stored
+    while they were in memory (exactly those: the caller knows every row it gave was new);
+    other schools' rows are read back."""
+    return _seal(conn, {sid: [import_id] for sid in sorted(schools)}, now, columns or {})
 
 
 def _seal(
-    conn: Connection, todo: Mapping[int, list[int]], now: datetime
+    conn: Connection,
+    todo: Mapping[int, list[int]],
+    now: datetime,
+    given: Mapping[int, Sealed] | None = None,
 ) -> list[tuple[str, int, int]]:
     keys = {v: k for k, v in school_ids(conn).items()}
     s = SEALS.c
     out = []
     for school_id, imports in sorted(todo.items()):
-        rows = mark_rows(conn, school_id, imports)
+        in_memory = (given or {}).get(school_id) if len(imports) == 1 else None
+        rows = mark_rows(conn, school_id, imports) if in_memory is None else {}
         head = conn.execute(
             select(s.seq, s.hash).where(s.school_id == school_id).order_by(s.seq.desc()).limit(1)
         ).first()
         seq, previous = (head.seq, head.hash) if head else (0, GENESIS)
         for import_id in imports:
             seq += 1
-            found = rows.get(import_id, [])
-            digest, prints = mark_digest(found), mark_fingerprints(found)
+            found = in_memory or sealed(columns_of(rows.get(import_id, [])))
+            digest, prints = found.digest, found.fingerprints
             school = keys[school_id]
-            new = seal_hash(school, seq, import_id, len(found), digest, prints, now, previous)
+            new = seal_hash(school, seq, import_id, found.rows, digest, prints, now, previous)
             conn.execute(
                 insert(SEALS).values(
-                    school_id=school_id, seq=seq, import_id=import_id, rows=len(found),
+                    school_id=school_id, seq=seq, import_id=import_id, rows=found.rows,
                     digest=digest, fingerprints=prints, sealed_at=now, prev_hash=previous,
                     hash=new,
                 )
             )  # fmt: skip
             previous = new
-            out.append((school, import_id, len(found)))
+            out.append((school, import_id, found.rows))
     return out
 
 

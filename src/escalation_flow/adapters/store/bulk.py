@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pv
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from escalation_flow.adapters.store.marks_io import (
     LOADED_SCHEMA,
@@ -45,6 +46,8 @@ def insert_marks(
     known, unknown = insert_statements(dialect, now, import_id)
     given = cols.recorded_at != UNKNOWN_RECORDED_AT
     added = 0
+    if dialect == "postgresql" and given.all() and _copied(connection, cols, now, import_id):
+        return len(cols)
     if dialect == "sqlite" and given.any():
         # Straight into the table: staging first would cost a second pass over every row.
         rows = cols if given.all() else cols.where(given)
@@ -66,6 +69,22 @@ def insert_marks(
         added += connection.execute(unknown).rowcount
     STAGING.drop(connection)
     return added
+
+
+def _copied(connection: Connection, cols: StoredColumns, now: dt.datetime, import_id: int) -> bool:
+    """A school with no marks yet (its first import, a year's back-fill): ``COPY`` straight
+    into ``marks``, without the staging table and the ``INSERT ... SELECT`` that skips rows
+    already stored (none can be). False, nothing written, when a row is there after all (an
+    import of the same school committed meanwhile): the caller then takes the staging way."""
+    empty = f"SELECT NOT EXISTS (SELECT 1 FROM marks WHERE school_id = {int(cols.school_id)})"
+    if not connection.exec_driver_sql(empty).scalar():
+        return False
+    try:
+        with connection.begin_nested():
+            _stage_copy(_driver(connection), cols, into="marks", stamp=(now, import_id))
+    except IntegrityError:
+        return False
+    return True
 
 
 def _is_psycopg(connection: Connection) -> bool:
@@ -145,7 +164,14 @@ def _insert_sqlite(
     return added
 
 
-def _stage_copy(dbapi: Any, cols: StoredColumns) -> None:
+def _stage_copy(
+    dbapi: Any,
+    cols: StoredColumns,
+    into: str = "incoming_marks",
+    stamp: tuple[dt.datetime, int] | None = None,
+) -> None:
+    """``COPY`` the rows into the staging table, or (``stamp``: when and by which import they
+    were imported) straight into ``into``."""
     n = len(cols)
     unknown = cols.recorded_at == UNKNOWN_RECORDED_AT
     table = pa.table(
@@ -166,11 +192,19 @@ def _stage_copy(dbapi: Any, cols: StoredColumns) -> None:
         # Names are written quoted and a missing one as nothing, which COPY reads as NULL.
         table = table.append_column("recorded_by", pa.array(cols.recorded_by, pa.string()))
         staged += ", recorded_by"
+    if stamp is not None:
+        at = pa.scalar(to_micros(stamp[0]), pa.int64()).cast(pa.timestamp("us", "UTC"))
+        table = table.append_column(
+            "imported_at",
+            pa.array(np.full(n, at.value), pa.int64()).cast(pa.timestamp("us", "UTC")),
+        )
+        table = table.append_column("import_id", pa.array(np.full(n, stamp[1], dtype=np.int64)))
+        staged += ", imported_at, import_id"
     buffer = io.BytesIO()
     pv.write_csv(table, buffer, pv.WriteOptions(include_header=False))
     with (
         dbapi.cursor() as cursor,
-        cursor.copy(f"COPY incoming_marks ({staged}) FROM STDIN WITH (FORMAT csv)") as copy,
+        cursor.copy(f"COPY {into} ({staged}) FROM STDIN WITH (FORMAT csv)") as copy,
     ):
         copy.write(buffer.getbuffer())
 

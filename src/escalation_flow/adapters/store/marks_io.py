@@ -33,9 +33,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from escalation_flow.adapters.store.models import Mark, UtcDateTime, table_of
+from escalation_flow.adapters.store.seal_columns import Field, SealColumns
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import CODE_OF_ID, ID_OF_CODE, UNMARKED_CODE, UNMARKED_ID
-from escalation_flow.core.marks import MarkTable
+from escalation_flow.core.marks import UNKNOWN_RECORDED_AT, MarkTable, to_micros
 from escalation_flow.errors import CalendarError, StoreError
 
 IntArray = npt.NDArray[np.int64]
@@ -111,6 +112,26 @@ def to_stored(
         code=_CODES[table.code],
         minutes_late=table.minutes_late.astype(np.int64),
         recorded_by=_recorded_by(table),
+    )
+
+
+def seal_columns_of(table: MarkTable, calendar: SchoolCalendar, now: dt.datetime) -> SealColumns:
+    """The rows an import of ``table`` stores, as its seal reads them (``seals.MarkRow``), when
+    every row is new: a row without ``recorded_at`` is stored as recorded at ``now``."""
+    session = table.session.astype(np.int64)
+    stamp = to_micros(now)
+    recorded = table.recorded_at.astype(np.int64)
+    return SealColumns(
+        pupil=Field(table.pupils, table.pupil),
+        day=Field([d.isoformat() for d in calendar.school_days], session // 2),
+        session=Field(["AM", "PM"], session % 2),
+        code=Field(list(CODE_OF_ID), table.code),
+        recorded_at=np.where(recorded == UNKNOWN_RECORDED_AT, stamp, recorded),
+        minutes_late=table.minutes_late.astype(np.int64),
+        imported_at=np.full(len(session), stamp, dtype=np.int64),
+        recorded_by=None
+        if table.recorded_by is None
+        else Field(table.recorders, table.recorded_by),
     )
 
 

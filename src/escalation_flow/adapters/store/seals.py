@@ -3,21 +3,31 @@
 An import's rows are sealed per school: a digest of the rows' texts, a 4+4-byte fingerprint per
 row (cell and text, to name a row edited, deleted or added), and a hash chaining each seal to the
 one before it (as ``history`` chains a case's records). Pure: no database here.
+
+Format 1 fingerprinted each row with two SHA-256 (``fingerprint``); format 2 (written since issue
+13) mixes SHA-256s of the distinct field values in columns (``seal_columns``). The digest and the
+seal's hash are the same in both. A seal's own blob says its format, so both verify.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
+
+from escalation_flow.adapters.store import seal_columns
+from escalation_flow.adapters.store.seal_columns import Field, SealColumns
 from escalation_flow.core.chain import canonical_json, instant_text
 
 #: The version of the seal format: ``MarkRow.text``, the digest, the 4+4-byte fingerprints and
 #: the seal's hashed document. Seals already written keep their hash, so a change is a new
-#: version, and a checkpoint names the one it saw.
-SEAL_FORMAT = 1
+#: version, and a checkpoint names the one it saw. Seals are written in this format.
+SEAL_FORMAT = 2
+#: Every format ``audit verify`` reads: 1 (before issue 13) and 2 (fingerprints from columns).
+SEAL_FORMATS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -114,3 +124,61 @@ def seal_hash(
         "prev_hash": prev_hash,
     }
     return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
+
+
+# -- both formats ------------------------------------------------------------------------------
+
+
+def blob_format(blob: bytes, rows: int) -> int:
+    """The format of a seal's fingerprint blob (format 1: exactly 8 bytes a row, no tag)."""
+    tag = seal_columns.FORMAT2_TAG
+    return 2 if len(blob) == len(tag) + 8 * rows and blob.startswith(tag) else 1
+
+
+def sealed_fingerprints(blob: bytes, fmt: int) -> set[bytes]:
+    """A seal's 8-byte fingerprints."""
+    if fmt == 2:
+        return seal_columns.split(blob)
+    return {blob[i : i + 8] for i in range(0, len(blob), 8)}
+
+
+def row_fingerprints(rows: Sequence[MarkRow], fmt: int) -> list[bytes]:
+    """Each row's 8-byte fingerprint in the given format."""
+    if fmt == 2:
+        return seal_columns.as_bytes(seal_columns.row_numbers(columns_of(rows)))
+    return [fingerprint(r) for r in rows]
+
+
+def cell_fingerprints(cells: Sequence[tuple[str, date, str]], fmt: int) -> list[bytes]:
+    """Each (pupil, day, session)'s 4-byte fingerprint in the given format."""
+    if fmt == 2:
+        pupil, day, session = (
+            Field.of([str(c[k]) if k != 1 else c[1].isoformat() for c in cells]) for k in range(3)
+        )
+        with np.errstate(over="ignore"):
+            numbers = seal_columns.cell_numbers(pupil, day, session)
+        return [b[:4] for b in seal_columns.as_bytes(numbers)]
+    return [cell_fingerprint(*c) for c in cells]
+
+
+def columns_of(rows: Sequence[MarkRow]) -> SealColumns:
+    """Rows (as read back from the store) in columns."""
+    named = [r.recorded_by for r in rows]
+    by = None
+    if any(n is not None for n in named):
+        field = Field.of([n or "" for n in named if n is not None])
+        index = np.full(len(rows), -1, dtype=np.int64)
+        index[[i for i, n in enumerate(named) if n is not None]] = field.index
+        by = Field(field.values, index)
+    return SealColumns(
+        pupil=Field.of([r.pupil for r in rows]),
+        day=Field.of([r.day.isoformat() for r in rows]),
+        session=Field.of([r.session for r in rows]),
+        code=Field.of([r.code for r in rows]),
+        recorded_at=np.array([r.recorded_at for r in rows], dtype=np.int64),
+        minutes_late=np.array(
+            [-1 if r.minutes_late is None else r.minutes_late for r in rows], dtype=np.int64
+        ),
+        imported_at=np.array([r.imported_at for r in rows], dtype=np.int64),
+        recorded_by=by,
+    )

@@ -24,8 +24,14 @@ from escalation_flow.adapters.contact_files import ContactsRead
 from escalation_flow.adapters.register_files import MarksRead
 from escalation_flow.adapters.store import bulk, schema
 from escalation_flow.adapters.store.engine import create_store_engine, sqlite_path
-from escalation_flow.adapters.store.marks_io import load_sql, to_mark_table, to_stored
+from escalation_flow.adapters.store.marks_io import (
+    load_sql,
+    seal_columns_of,
+    to_mark_table,
+    to_stored,
+)
 from escalation_flow.adapters.store.models import Import, Pupil, School, table_of
+from escalation_flow.adapters.store.seal_columns import Sealed, sealed
 from escalation_flow.adapters.store.transaction import SqlTransaction
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
@@ -168,8 +174,8 @@ class Store:
         """Add the marks of one file; rows already stored are skipped. Marks whose file gave no
         ``recorded_at`` are recorded at ``now`` unless they repeat the session's current mark.
         ``seal``: seal the new rows in the same transaction (``audit verify`` then names any
-        later edit); about 20 µs a row, so a year's back-fill is imported unsealed and sealed
-        afterwards by ``audit seal``."""
+        later edit); when every row given is new they are sealed from the columns in memory
+        (well under a µs a row), else read back first (``audit_store.seal_import``)."""
         imported = 0
         with self.engine.begin() as conn:
             # Recorded so that ``audit verify`` can tell a back-fill from a seal deleted.
@@ -177,6 +183,7 @@ class Store:
             import_id = _new_import(conn, "marks", file, result.sha256, now, by, seal=how)
             schools = _school_ids(conn, list(result.tables))
             wrote: list[int] = []
+            in_memory: dict[int, Sealed] = {}
             for school, table in result.tables.items():
                 ids = _pupil_ids(conn, schools[school], table.pupils)
                 stored = to_stored(table, result.calendars[school], schools[school], ids)
@@ -184,10 +191,13 @@ class Store:
                 imported += new
                 if new:
                     wrote.append(schools[school])
+                if seal and new == len(stored):  # every row new: seal them from memory
+                    calendar = result.calendars[school]
+                    in_memory[schools[school]] = sealed(seal_columns_of(table, calendar, now))
             if seal and wrote:
                 from escalation_flow.adapters.store.audit_store import seal_import
 
-                seal_import(conn, import_id, wrote, now)
+                seal_import(conn, import_id, wrote, now, in_memory)
             summary = ImportSummary(
                 import_id=import_id,
                 kind="marks",
