@@ -227,6 +227,15 @@ class CumulativeCounts:
             first = np.clip(np.asarray(first_session, dtype=np.int64), 0, last_session + 1)
         return WindowCounts(self.packing, self.running(last_session + 1) - self.running(first))
 
+    def windows_of(
+        self, pupils: npt.NDArray[np.intp], first_sessions: IntArray, last_sessions: IntArray
+    ) -> WindowCounts:
+        """Counts over sessions ``first..last`` for each (pupil, first, last), every window
+        already counted and not empty: one gather for windows that end on different days (a
+        figure at each pupil's stage entry), in place of one pass over every pupil per day."""
+        end = self._running_at(pupils, last_sessions + 1)
+        return WindowCounts(self.packing, end - self._running_at(pupils, first_sessions))
+
     def pupil_counts_between(self, pupil: int, first_session: int, last_session: int) -> WindowCounts:
         """One pupil's counts over sessions ``first..last``, without touching the other pupils
         (a review timer firing asks this for one case)."""
