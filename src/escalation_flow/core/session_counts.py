@@ -97,9 +97,12 @@ class CumulativeCounts:
     def _note_first_n(self, pupils: npt.NDArray[np.intp], first_session: int) -> None:
         """Find the first ``N`` from ``first_session`` on for pupils who had none before it."""
         last = self.last_session
-        before = self.running_count_at(Key.N, pupils, np.full(pupils.size, first_session))
-        total = self.running_count_at(Key.N, pupils, np.full(pupils.size, last + 1))
-        pupils = pupils[total > before]
+        # Both ends are the start of a day (``first_session`` is a day's AM; ``last`` a PM), so
+        # the counts are two columns of the table: read them, not gathered pupil by pupil.
+        assert first_session % 2 == 0, first_session
+        column = self._c[self.packing.word[Key.N]]
+        new = column[last // 2 + 1].take(pupils) - column[first_session // 2].take(pupils)
+        pupils = pupils[self.packing.unpack(new, Key.N) > 0]
         self._first_n[pupils] = self._search_first(Key.N, pupils, first_session, last)
 
     def _fill(self, pupils: slice | npt.NDArray[np.intp], first: int, last: int) -> None:
@@ -327,18 +330,16 @@ class CumulativeCounts:
 
     def _unauthorised_runs(self, pupils: npt.NDArray[np.intp], day: int) -> IntArray:
         """For pupils with both of ``day``'s sessions unauthorised, the run ending that day."""
+        # The run is the trailing unauthorised sessions read off the pupils' rows of the grid at
+        # once (they are few: a new run, or marks changed), halved: a binary search over the
+        # running counts cost a round of numpy calls per halving.
         end = 2 * day + 2
-        total = self.running_count_at(Key.UNAUTHORISED, pupils, np.full(pupils.size, end))
-        # Largest k with all 2k sessions before ``end`` unauthorised (true for k = 1).
-        lo = np.ones(pupils.size, dtype=np.int64)
-        hi = np.full(pupils.size, day + 1, dtype=np.int64)
-        while pupils.size and np.any(lo < hi):
-            mid = (lo + hi + 1) // 2
-            before = self.running_count_at(Key.UNAUTHORISED, pupils, end - 2 * mid)
-            full = total - before == 2 * mid
-            lo = np.where(full, mid, lo)
-            hi = np.where(full, hi, mid - 1)
-        return lo
+        if not pupils.size:
+            return np.zeros(0, dtype=np.int64)
+        other = ~self._counted(Key.UNAUTHORISED, pupils, 0, end - 1)[:, ::-1]
+        trailing = np.where(other.any(axis=1), other.argmax(axis=1), end)
+        runs: IntArray = (trailing // 2).astype(np.int64)
+        return runs
 
     def _check(self, last_session: int) -> None:
         if last_session > self.last_session:
