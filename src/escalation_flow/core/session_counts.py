@@ -86,10 +86,11 @@ class CumulativeCounts:
         self.through_day = day
         self._note_first_n(np.flatnonzero(self._first_n < 0), 2 * first)
 
-    def refresh(self, pupils: npt.NDArray[np.intp]) -> None:
-        """Recount these pupils' rows through ``through_day`` (their past marks changed)."""
+    def refresh(self, pupils: npt.NDArray[np.intp], from_day: int = 0) -> None:
+        """Recount these pupils' rows through ``through_day`` (their past marks changed, none
+        before school day ``from_day``: the counts up to it stand)."""
         if pupils.size and self.through_day >= 0:
-            self._fill(pupils, 0, self.through_day)
+            self._fill(pupils, min(max(from_day, 0), self.through_day), self.through_day)
             self._first_n[pupils] = -1
             self._note_first_n(pupils, 0)
             self._runs[pupils] = -1
