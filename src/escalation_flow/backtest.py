@@ -25,8 +25,7 @@ from escalation_flow.core.calendar import DEFAULT_REGISTERS_CLOSE, SchoolCalenda
 from escalation_flow.core.decisions import Decision
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.engine import Context
-from escalation_flow.core.facts import DayWindows, FactTable
-from escalation_flow.core.flow_facts import FlowFacts, flow_fact_names
+from escalation_flow.core.facts import FactTable
 from escalation_flow.core.marks import MarkTable, Roster
 from escalation_flow.core.register import AssumeRecordedAtEndOfDay
 from escalation_flow.core.school_day import Action, DayInputs, SchoolCases, UniversalTask, run_day
@@ -185,14 +184,9 @@ def _replay(run: SchoolRun, period: Period, *, auto_complete: bool) -> SchoolCas
     )
     by_day = _actions_by_day(run.actions, cal, first, last)
     previous: FactTable | None = None
-    # only the facts the flow's guards read (every fact, every pupil, every day was an eighth)
-    wanted = FlowFacts(
-        DayWindows.of(cal),
-        flow_fact_names(run.flow),
-        min_possible_sessions_ytd=run.flow.definition.min_possible_sessions,
-    )
+    minimum = run.flow.definition.min_possible_sessions
     for step in timeline.steps(first, last):
-        facts = wanted.at(timeline.counts, step.day_index)
+        facts = timeline.facts(min_possible_sessions_ytd=minimum)
         inputs = DayInputs(
             day=step.day_index,
             facts=facts,
