@@ -36,6 +36,21 @@ FloatArray: TypeAlias = npt.NDArray[np.float64]
 BoolGrid: TypeAlias = npt.NDArray[np.bool_]
 
 
+def _single_codes() -> dict[Key, int]:
+    """The keys that count exactly one register code, on any day (``N``, ``L``, ``I``, ...):
+    read off the indicator table, so the table stays the one definition."""
+    table = indicators().reshape(len(Key), -1, N_IDS)
+    out: dict[Key, int] = {}
+    for key in Key:
+        ids = np.flatnonzero(table[key, 0])
+        if ids.size == 1 and (table[key] == table[key, 0]).all():
+            out[key] = int(ids[0])
+    return out
+
+
+_SINGLE_CODE = _single_codes()
+
+
 class CumulativeCounts:
     """Running counts of one ``RegisterGrid`` through school day ``through_day`` (inclusive).
 
@@ -306,6 +321,12 @@ class CumulativeCounts:
 
     def _counted(self, key: Key, pupils: npt.NDArray[np.intp], first: int, last: int) -> BoolGrid:
         """``(pupils, sessions first..last)``: whether each session counts for ``key``."""
+        single = _SINGLE_CODE.get(key)
+        if single is not None:  # one code, any day: compare the grid's bytes, no table lookup
+            same: BoolGrid = self.grid.codes[pupils, first : last + 1] == single
+            if self._bounded:
+                same &= ~self.grid.enrolment.outside(first, last, pupils)
+            return same
         codes = self.grid.codes[pupils, first : last + 1].astype(np.intp)
         if self._bounded:
             codes[self.grid.enrolment.outside(first, last, pupils)] = OUTSIDE_ID
