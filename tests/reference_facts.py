@@ -115,6 +115,16 @@ def reference_facts(
     n_sessions = [s for s in sessions(0, day) if code(s) == "N"]
     f["unresolved_n_sessions"] = len(n_sessions)
     f["oldest_unresolved_n_school_days"] = day - n_sessions[0] // 2 if n_sessions else 0
+    f.update(_episode_facts(day, term, absent, is_code("N", "O")))
+    previous = [t for t in calendar.terms_periods if t.last < term]
+    days = calendar.school_days
+    if previous and (days[term] - days[previous[-1].last]).days <= 120:
+        before = previous[-1]
+        f["attendance_pct_previous_term"] = pct(before.first, before.last, min_possible_sessions_window)
+        f["unauthorised_sessions_previous_term"] = count(before.first, before.last, unauthorised)
+    else:
+        f["attendance_pct_previous_term"] = math.nan
+        f["unauthorised_sessions_previous_term"] = math.nan
     absences = [s for s in sessions(year, day) if absent(s)]
     weekdays = [calendar.school_days[s // 2].weekday() for s in absences]
     share = (lambda k: k / len(absences)) if absences else (lambda k: math.nan)
@@ -124,3 +134,31 @@ def reference_facts(
     as_of = calendar.school_days[day]
     f["compulsory_school_age"] = float(school_age[0] <= as_of <= school_age[1])
     return {k: float(v) for k, v in f.items()}
+
+
+def _episode_facts(day: int, term: int, absent: object, unexplained: object) -> dict[str, float]:
+    """Runs of whole days of absence, walked back day by day."""
+
+    def whole(d: int, test: object) -> bool:
+        return bool(test(2 * d)) and bool(test(2 * d + 1))  # type: ignore[operator]
+
+    def some(d: int, test: object) -> bool:
+        return bool(test(2 * d)) or bool(test(2 * d + 1))  # type: ignore[operator]
+
+    def run_back(d: int, test: object) -> int:
+        n = 0
+        while d - n >= 0 and whole(d - n, test):
+            n += 1
+        return n
+
+    run = run_back(day, absent)
+    firsts = [d for d in range(day - run + 1, day + 1) if run and some(d, unexplained)]
+    starts = [d for d in range(term, day + 1) if whole(d, absent) and (d == term or not whole(d - 1, absent))]
+    return {
+        "current_absence_episode_school_days": run,
+        "absence_episodes_this_term": len(starts),
+        "school_days_since_first_unexplained_absence_of_episode": (
+            day - firsts[0] if firsts else math.nan
+        ),
+        "consecutive_unexplained_school_days": run_back(day, unexplained),
+    }

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from escalation_flow.adapters.trust_files import Trust
     from escalation_flow.daemon.runner import Daemon, DaemonOptions
     from escalation_flow.service import Service
+    from escalation_flow.service.reports import Reports
     from escalation_flow.web.webapp import PageBackend
 
 
@@ -150,7 +151,22 @@ def page_backend(service: Service) -> PageBackend:
     from escalation_flow.adapters.store.staff_store import StaffStore
     from escalation_flow.web.webapp import PageBackend
 
-    return PageBackend(service, SqlPageReads(service.store), StaffStore(service.store.engine))
+    return PageBackend(
+        service,
+        SqlPageReads(service.store),
+        StaffStore(service.store.engine),
+        report_desk(service),
+    )
+
+
+def report_desk(service: Service) -> Reports:
+    """The termly targeting report and the local authority's notifications over a service: the
+    store keeps their records; the siblings column waits for the families work (``NoSiblings``
+    until a ``report_ports.SiblingDirectory`` is handed in here)."""
+    from escalation_flow.adapters.store.report_store import SqlReportRecords
+    from escalation_flow.service.reports import Reports
+
+    return Reports(service.ctx, service.staff.actors, SqlReportRecords(service.store.engine))
 
 
 def open_service(

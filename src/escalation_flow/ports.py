@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.core.access import Principal
 from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.marks import Roster
 from escalation_flow.core.school_day import UniversalTask
@@ -70,6 +71,7 @@ __all__ = [
     "CaseChange",
     "CaseStore",
     "CaseTransaction",
+    "ContactBook",
     "CreatedTask",
     "DueTimer",
     "HistoryRow",
@@ -133,6 +135,13 @@ class Registers(Protocol):
         ...
 
     def load_roster(self, school: str) -> Roster: ...
+
+
+class ContactBook(Protocol):
+    """Pupils' contacts: every version of every contact of the trust's pupils, as imported
+    (``core.contacts.as_known_at`` answers "as known at")."""
+
+    def contact_versions(self) -> list[ContactVersion]: ...
 
 
 # -- cases, their history, timers, tasks, letters and school days ---------------------------------

@@ -498,3 +498,12 @@ def test_timeline_facts_equal_facts_on_the_register_as_known_that_evening() -> N
         want = facts_as_of(grid, CAL, step.day_index, min_possible_sessions_ytd=5)
         for name in REGISTER_FACTS:
             np.testing.assert_array_equal(got.values[name], want.values[name], err_msg=name)
+
+
+def test_a_window_or_since_counter_has_the_unit_of_its_family() -> None:
+    from escalation_flow.core.fact_names import Unit, fact_spec
+
+    assert fact_spec("attendance_pct_last_15_school_days").unit is Unit.PERCENT  # type: ignore[union-attr]
+    assert fact_spec("unauthorised_sessions_since_concern_call").unit is Unit.SESSIONS  # type: ignore[union-attr]
+    assert fact_spec("attendance_pct").unit is Unit.PERCENT  # type: ignore[union-attr]
+    assert fact_spec("concern_call_recorded") is None

@@ -409,3 +409,70 @@ def test_the_catalogue_reads_what_a_template_declares() -> None:
     assert states_history("<p>no claim</p>") == ()
     claims = letter_claims("academy-staged-intervention", {"enforcement_letter_1", "nope"})
     assert claims == {"enforcement_letter_1": ("attendance_panel_meeting",), "nope": None}
+
+
+# -- counters built from a number, a parameter or the flow's own ids (issue 11 part 3) -----------
+
+
+def _entry(data: Data, when: str) -> None:
+    stage(data, 1)["entry"]["any"][0]["when"] = when
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "unauthorised_sessions_last_8_school_weeks >= 4",
+        "attendance_pct_last_4_school_weeks < 90 and possible_sessions >= 20",
+        "absence_sessions_last_5_school_days >= 1",
+        "attendance_pct_last_15_school_days < 90 and possible_sessions >= 20",
+        "unauthorised_sessions_last_window_school_weeks >= 4",
+        "unauthorised_sessions_since_stage_entry + late_sessions_since_case_opened >= 4",
+        "unauthorised_sessions_since_concern_letter >= 2",
+        "absence_sessions_since_medical_evidence_received >= 2",
+        "absence_episodes_this_term >= 2 or consecutive_unexplained_school_days >= 10",
+        "attendance_pct_previous_term < 50 and possible_sessions >= 20",
+    ],
+)
+def test_counters_named_with_a_number_a_parameter_or_an_event_or_task_id_pass(when: str) -> None:
+    data = tiny()
+    data["parameters"]["window"] = {"value": {"autumn": 6, "spring": 8, "summer": 10}}
+    _entry(data, when)
+    assert issues_of(data) == []
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        ("unauthorised_sessions_last_40_school_weeks >= 4", "unknown name"),
+        ("unauthorised_sessions_last_196_school_days >= 4", "unknown name"),
+        ("unauthorised_sessions_last_0_school_days >= 4", "unknown name"),
+        ("unauthorised_sessions_since_warning_letter >= 2", "unknown name"),
+        ("illness_sessions_since_concern_letter >= 2", "unknown name"),
+    ],
+)
+def test_a_counter_outside_its_family_is_an_unknown_name(when: str, message: str) -> None:
+    data = tiny()
+    _entry(data, when)
+    assert any(message in i.message for i in issues_of(data))
+
+
+def test_a_window_whose_parameter_is_not_a_whole_number_of_weeks_is_refused() -> None:
+    data = tiny()
+    data["parameters"]["window"] = {"value": {"autumn": 6, "spring": 2.5, "summer": 40}}
+    _entry(data, "unauthorised_sessions_last_window_school_weeks >= 4")
+    issues = issues_of(data)
+    assert [i.field for i in issues] == ["stages[0].entry.any[0].when"]
+    assert "parameter 'window' gives the length of a window of school weeks" in issues[0].message
+    assert "whole number from 1 to 39" in issues[0].message
+
+
+def test_an_event_may_not_take_the_id_of_a_case_anchor() -> None:
+    data = tiny()
+    data["events"].append({"id": "case_opened"})
+    issues = issues_of(data)
+    assert [(i.field, i.message) for i in issues] == [
+        (
+            "events[2].id",
+            "id 'case_opened' is reserved: <measure>_since_case_opened counts from the case itself",
+        )
+    ]

@@ -312,3 +312,34 @@ def test_every_letter_template_is_sent_by_some_flow() -> None:
         if not any((f.id, name) in sent for f in flows if owner in (None, f.id))
     ]
     assert unsent == []
+
+
+@pytest.mark.parametrize(
+    ("name", "task"),
+    [
+        ("academy-staged-intervention", "enforcement_letter_1"),
+        ("academy-staged-intervention", "notice_to_improve"),
+        ("family-liaison-five-stage", "notice_to_improve_letter"),
+    ],
+)
+def test_a_notice_to_improve_or_enforcement_letter_needs_unauthorised_absence_since_the_case_opened(
+    name: str, task: str
+) -> None:
+    # Issue 11, rule 1: "No legal or penalty step for a pupil with no unauthorised absence
+    # (G, N, O, U) in the period the step cites (... since the case opened for a notice to
+    # improve or an enforcement letter)". Unauthorised absence in the last ten school weeks that
+    # came before the case (which then opened on illness) is not enough.
+    flow = load(name)
+    when = next(
+        t.when
+        for stage in flow.definition.stages
+        for state in stage.states.values()
+        for t in state.tasks
+        if t.id == task
+    )
+    assert when is not None
+    recent = {"unauthorised_sessions_last_10_school_weeks": 6.0}
+    before_the_case = env(flow, **recent, unauthorised_sessions_since_case_opened=0.0)
+    in_the_case = env(flow, **recent, unauthorised_sessions_since_case_opened=2.0)
+    assert not flow.guard(when).holds(before_the_case)
+    assert flow.guard(when).holds(in_the_case)

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from escalation_flow.adapters.contact_files import read_contacts
 from escalation_flow.adapters.register_files import read_marks, read_roster
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.staff_store import StaffStore
@@ -117,6 +118,12 @@ def _build(store: Store) -> None:
     marks = read_marks(TRUST_DIR / "marks.csv", trust.calendars(), aliases=trust.aliases)
     store.import_marks(marks, file=Path("marks.csv"), now=clock.now(), by="test")
     _absent_today(store, trust, clock)
+    # the sample's contacts (one amended in November: the world's "now" knows only September's)
+    exported = datetime(2025, 12, 1, tzinfo=UTC)
+    contacts = read_contacts(
+        TRUST_DIR / "contacts.csv", set(trust.schools), now=exported, aliases=trust.aliases
+    )
+    store.import_contacts(contacts, now=exported, by="test")
     service = Service(store, trust, clock, worker="test")
     calendar = trust.calendar(SCHOOLS[0])
     day = FIRST_DAY

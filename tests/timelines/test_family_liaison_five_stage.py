@@ -139,3 +139,31 @@ def test_a_concern_that_opens_a_case_is_recorded_inside_that_case(concerns: Repl
     assert types[0] == "case_opened"
     assert types.index("event_recorded") > 0
     assert concerns.case("S0").count_of("safeguarding_concern") == 1
+
+
+# -- stage 5: "Unexplained prolonged absences" counts N and O only ------------------------------
+
+
+@pytest.fixture(scope="module")
+def unexplained(calendar: SchoolCalendar) -> Replay:
+    story = Story(calendar, school="primary")
+    # A morning's term-time holiday (G) in September, then ten school days with no reason
+    # given (N) from Mon 6 Oct to Fri 17 Oct.
+    story.pupil("HOLN").absent("2025-09-17", "G", sessions="AM").absent(
+        "2025-10-06..2025-10-17", "N"
+    )
+    # Two weeks of term-time holiday: explained, unauthorised absence, never "unexplained".
+    story.pupil("HOL").absent("2025-10-06..2025-10-17", "G")
+    return story.replay(flow(FLOW), to="2025-10-17")
+
+
+def test_ten_unexplained_school_days_reach_stage_5_whatever_holiday_came_before(
+    unexplained: Replay,
+) -> None:
+    # "Unexplained prolonged absences, especially where there are concerns about the child's
+    # welfare": the tenth school day of N is the parameter's ten days, on Fri 17 Oct. (The proxy
+    # of runs of unauthorised days less this year's holiday sessions waited a day longer for
+    # every holiday session earlier in the year.)
+    assert unexplained.fact("HOLN", "2025-10-17", "consecutive_unexplained_school_days") == 10
+    assert ("2025-10-17", 5) in unexplained.stages("HOLN")
+    assert all(stage < 5 for _, stage in unexplained.stages("HOL"))

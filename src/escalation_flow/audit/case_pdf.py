@@ -64,6 +64,7 @@ def case_file_pdf(
     pdf.ln(1)
     _summary(pdf, cf, status, contacts)
     _verdict(pdf, cf)
+    _family(pdf, cf)
     _heading(pdf, "Attendance over the year", 11)
     pdf.image(io.BytesIO(chart_png), w=186)
     pdf.set_font(_FONT, size=7)
@@ -164,6 +165,16 @@ def _amendments(pdf: FPDF, cf: CaseFile) -> None:
 def _recorded(v: MarkVersion) -> str:
     by = f" by {v.recorded_by}" if v.recorded_by else ""
     return f"{v.code}: {v.recorded_at.isoformat()}{by}"
+
+
+def _family(pdf: FPDF, cf: CaseFile) -> None:
+    """Everyone with parental responsibility, and the siblings and their schools."""
+    if not cf.parents and not cf.siblings:
+        return
+    _heading(pdf, "Family", 11)
+    rows = [("Parental responsibility", line) for line in cf.parents]
+    rows += [("Sibling", line) for line in cf.siblings]
+    _table(pdf, None, rows, (42, 144), size=8)
 
 
 def _support(pdf: FPDF, cf: CaseFile) -> None:

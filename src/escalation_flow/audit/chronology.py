@@ -104,6 +104,10 @@ class CaseFile:
     notes: tuple[str, ...] = field(default=())
     #: the days the case was opened on, first to last (a closed case re-opens on its record)
     openings: tuple[date, ...] = ()
+    #: everyone with parental responsibility, one line each (from the contacts, issue 16)
+    parents: tuple[str, ...] = ()
+    #: the pupil's siblings across the trust, one line each, as the reader may see them
+    siblings: tuple[str, ...] = ()
 
     def case_line(self, status: str) -> str:
         """Where the case stands, for the summary at the top."""

@@ -276,18 +276,25 @@ case_group = _case_group()
     help="Where to write it (default: SCHOOL-PUPIL-case-file.FORMAT here; '-': standard output).",
 )  # fmt: skip
 @click.option("--trust", "trust_path", type=_FILE, default=None, help=_TRUST_HELP)
+@click.option(
+    "--as", "viewer", default=None, metavar="STAFF",
+    help="For this member of staff: siblings they cannot read are named only as such.",
+)  # fmt: skip
 def case_export(
-    school: str, pupil: str, fmt: str, out: Path | None, trust_path: Path | None
-) -> None:
+    school: str, pupil: str, fmt: str, out: Path | None, trust_path: Path | None,
+    viewer: str | None,
+) -> None:  # fmt: skip
     """The chronology a local authority asks for: every trigger with its facts, every letter,
     call, meeting, outcome, referral and override with who and when, the register amendments,
     the attendance at each point and the support offered."""
     from escalation_flow.audit.casework import case_file
     from escalation_flow.audit.export import default_name, export
+    from escalation_flow.cli.contacts import with_family
 
     with _source(trust_path) as source:
         key = source.trust.resolve_school(school)
         cf = case_file(source, key, pupil, _now())
+        cf = with_family(cf, root().build_service(source.store, source.trust), viewer)
         data = export(cf, fmt, timezone=source.trust.calendar(key).timezone)
     if out is not None and str(out) == "-":
         sys.stdout.buffer.write(data)

@@ -22,12 +22,26 @@ def case_group() -> None:
 @case_group.command("show")
 @click.argument("school")
 @click.argument("pupil")
-def case_show(school: str, pupil: str) -> None:
-    """Show the case of PUPIL at SCHOOL: stage, history with the reasons, open tasks, timers."""
+@click.option(
+    "--as",
+    "viewer",
+    default=None,
+    metavar="STAFF",
+    help="Show it as this member of staff may see it (a staff id): siblings at schools or in "
+    "year groups they cannot read are named only as such. Default: in full.",
+)
+def case_show(school: str, pupil: str, viewer: str | None) -> None:
+    """Show the case of PUPIL at SCHOOL: stage, history with the reasons, open tasks, timers,
+    and the pupil's siblings across the trust."""
+    from escalation_flow.cli.contacts import reader, siblings_text
 
     with root().service() as service:
+        principal = reader(service, viewer, school, pupil) if viewer else None
         view = service.case(school, pupil)
-    click.echo(case_text(view))
+        siblings = service.families.siblings(view.school, pupil, viewer=principal)
+        # without any contacts imported, case show reads as it always has
+        family = "\n" + siblings_text(siblings) if service.families.versions() else ""
+    click.echo(case_text(view) + family)
 
 
 @case_group.command("list")

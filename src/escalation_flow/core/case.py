@@ -84,6 +84,8 @@ class Case:
     previous_state: str = NO_CASE
     #: tasks completed and events recorded since the current state was entered
     acted_in_state: int = 0
+    #: per event or task id, the day it was last recorded in this case (sorted by id)
+    recorded_on: tuple[tuple[str, date], ...] = ()
 
     @property
     def is_open(self) -> bool:
@@ -142,6 +144,7 @@ def _opened(case: Case, d: CaseOpened) -> _Changes:
         "stage": 0,
         "state": NO_CASE,
         "event_counts": (),
+        "recorded_on": (),
         "entered_by": None,
         "previous_state": NO_CASE,
         "acted_in_state": 0,
@@ -181,6 +184,7 @@ def _task_completed(case: Case, d: TaskCompleted) -> _Changes:
         "tasks": _without(case.tasks, d.task_key),
         "acted_in_state": case.acted_in_state + 1,
         "event_counts": _counted(case.event_counts, d.task),
+        "recorded_on": _dated(case.recorded_on, d.task, d.on),
     }
 
 
@@ -201,6 +205,7 @@ def _event_recorded(case: Case, d: EventRecorded) -> _Changes:
     return {
         "acted_in_state": case.acted_in_state + 1,
         "event_counts": _counted(case.event_counts, d.event),
+        "recorded_on": _dated(case.recorded_on, d.event, d.on),
     }
 
 
@@ -265,4 +270,12 @@ def _without(tasks: tuple[OpenTask, ...], key: str) -> tuple[OpenTask, ...]:
 def _counted(counts: tuple[tuple[str, int], ...], name: str) -> tuple[tuple[str, int], ...]:
     table = dict(counts)
     table[name] = table.get(name, 0) + 1
+    return tuple(sorted(table.items()))
+
+
+def _dated(
+    days: tuple[tuple[str, date], ...], name: str, on: date
+) -> tuple[tuple[str, date], ...]:
+    table = dict(days)
+    table[name] = on
     return tuple(sorted(table.items()))

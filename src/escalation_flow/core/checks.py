@@ -26,6 +26,11 @@ from dataclasses import dataclass, field
 
 from escalation_flow.core import definition as d
 from escalation_flow.core.bands import band_overlaps
+from escalation_flow.core.counter_checks import (
+    counter_names,
+    reserved_id_problems,
+    window_parameter_problems,
+)
 from escalation_flow.core.fact_names import ALL_FACTS
 from escalation_flow.core.guards import Guard, GuardError, compile_guard, guard_names
 from escalation_flow.core.plan_rules import plan_rule_problems
@@ -65,7 +70,8 @@ class _Context:
         # a manual event, or a task completed, counts towards ``<id>_recorded`` in its case
         events = {f"{e.id}_recorded" for e in self.flow.events}
         tasks = {f"{task.id}_recorded" for _, task in _tasks(self.flow)}
-        return set(ALL_FACTS) | set(self.flow.parameters) | events | tasks
+        counters = counter_names(self.flow)
+        return set(ALL_FACTS) | set(self.flow.parameters) | events | tasks | counters
 
 
 def compile_flow(
@@ -77,6 +83,9 @@ def compile_flow(
     _compile_conditions(ctx)
     for loc, expression in _guard_sites(flow):
         _compile(ctx, loc, expression)
+    sites = [(loc, ctx.guards.get(e)) for loc, e in _guard_sites(flow)]
+    for loc, message in window_parameter_problems(flow, sites):
+        ctx.add(loc, message)
     entry, criteria = _compile_entries(ctx)
     _check_tasks(ctx)
     _check_transitions(ctx)
@@ -117,6 +126,8 @@ def _check_ids(ctx: _Context) -> None:
             ctx.add(("events", j, "id"), f"event {event.id!r} is defined twice")
         if event.id in d.UNIVERSAL_TRIGGERS or event.id in task_ids:
             ctx.add(("events", j, "id"), f"event {event.id!r} has the name of a task or trigger")
+    for loc, message in reserved_id_problems(flow):
+        ctx.add(loc, message)
     clash = (set(ALL_FACTS) | set(flow.conditions)) & set(flow.parameters)
     for name in sorted(clash):
         ctx.add(("parameters", name), f"parameter {name!r} has the name of a fact or condition")

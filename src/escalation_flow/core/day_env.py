@@ -15,6 +15,8 @@ from escalation_flow.core.facts import FactTable
 from escalation_flow.core.packed_counts import Key
 from escalation_flow.core.school_cases import FloatArray, IntArray, SchoolCases
 from escalation_flow.core.session_counts import CumulativeCounts
+from escalation_flow.core.since_recorded import CASE_OPENED, STAGE_ENTRY, STATE_ENTRY, parse_since
+from escalation_flow.core.window_facts import parse_window, window_values
 
 NAN = float("nan")
 
@@ -60,10 +62,14 @@ class DayEnv(Mapping[str, Any]):
                 return self.ytd_pct_at(days)
             if name == f"attendance_pct_since_{prefix}_entry":
                 return self.pct_since(days)
-        if name == "unauthorised_sessions_since_state_entry":
-            return self._count_since(book.state_day, Key.UNAUTHORISED)
-        if name == "late_sessions_since_state_entry":
-            return self._count_since(book.state_day, Key.LATE_BEFORE_CLOSE, Key.LATE_AFTER_CLOSE)
+        window = parse_window(name)
+        if window is not None:
+            return window_values(self.counts, d, window, self._values)
+        since = parse_since(name)
+        if since is not None:
+            keys, anchor = since
+            days = self._anchor_days(anchor, name)
+            return self._count_since(days, *keys, from_day=anchor == CASE_OPENED)
         if name == "unresolved_n_sessions_at_state_entry":
             # N marks in the sessions up to the state's entry, as known now (not as known then)
             known = (book.state_day >= 0) & (book.state_day <= d)
@@ -73,6 +79,16 @@ class DayEnv(Mapping[str, Any]):
             return np.where(known, n_marks, NAN)
         if name in ("attendance_pct_at_review_start", "attendance_pct_over_review"):
             return np.full(len(book.pupils), NAN)  # only defined while a review timer fires
+        raise KeyError(name)
+
+    def _anchor_days(self, anchor: str, name: str) -> IntArray:
+        """Per pupil, the school day a ``_since_<anchor>`` counter counts after (-1: none)."""
+        book = self.book
+        fixed = {STATE_ENTRY: book.state_day, STAGE_ENTRY: book.stage_day, CASE_OPENED: book.open_day}
+        if anchor in fixed:
+            return fixed[anchor]
+        if anchor in book.recorded_day:
+            return book.recorded_day[anchor]
         raise KeyError(name)
 
     # -- windows that start at a different day for each pupil ------------------------------------
@@ -96,10 +112,11 @@ class DayEnv(Mapping[str, Any]):
         pct = self.counts.attendance_pct_between(firsts, 2 * self.day + 1, min_possible_sessions=1)
         return np.where(known, pct, NAN)
 
-    def _count_since(self, days: IntArray, *keys: Key) -> FloatArray:
-        """The sessions counting for any of ``keys`` after each pupil's day, through today."""
+    def _count_since(self, days: IntArray, *keys: Key, from_day: bool = False) -> FloatArray:
+        """The sessions counting for any of ``keys`` after each pupil's day (``from_day``: from
+        it), through today."""
         known = (days >= 0) & (days <= self.day)
-        firsts = np.where(known, 2 * (days + 1), 2 * self.day + 2)
+        firsts = np.where(known, 2 * (days + (0 if from_day else 1)), 2 * self.day + 2)
         window = self.counts.counts_between(firsts, 2 * self.day + 1)
         counts = sum((window.count(key) for key in keys[1:]), window.count(keys[0]))
         return np.where(known, counts.astype(float), NAN)

@@ -73,6 +73,10 @@ REGISTER_FACTS: dict[str, FactSpec] = {
         _f("illness_sessions_this_term", _S, "sessions marked I (illness) this term"),
         _f("medical_sessions_this_term", _S, "sessions marked M (medical or dental) this term"),
         _f("holiday_sessions_this_year", _S, "sessions marked G (holiday not granted) this year"),
+        # -- the term before the as-of day's (across the summer where the calendars loaded hold
+        #    the year before; unknown when they hold no previous term) --
+        _f("attendance_pct_previous_term", _P, "attendance over the whole of the previous term (unknown when the calendars loaded have no previous term)"),
+        _f("unauthorised_sessions_previous_term", _S, "sessions marked G, N, O or U in the previous term (unknown when there is none)"),
         # -- rolling windows of school weeks (ending with the as-of day's week; span terms and years) --
         _f("attendance_pct_last_2_school_weeks", _P, "attendance over the last 2 school weeks"),
         _f("attendance_pct_last_4_school_weeks", _P, "attendance over the last 4 school weeks"),
@@ -89,11 +93,19 @@ REGISTER_FACTS: dict[str, FactSpec] = {
         _f("absent_today", _F, "1 when either session of the as-of day is an absence"),
         _f("unexplained_absence_today", _F, "1 when either session of the as-of day is marked N"),
         _f("consecutive_unauthorised_school_days", _S, "school days in a row, ending the as-of day, with an unauthorised absence every session"),
+        # -- episodes: runs of school days absent both sessions (core.episodes) --
+        _f("current_absence_episode_school_days", _D, "school days in a row, ending the as-of day, absent both sessions (0: not absent that day)"),
+        _f("absence_episodes_this_term", _N, "separate runs of whole days of absence with a day in this term through the as-of day (a run begun before the term counts once)"),
+        _f("school_days_since_first_unexplained_absence_of_episode", _D, "school days since the first day with an N or O session of the episode holding the as-of day (0: today; unknown: no such episode)"),
+        _f("consecutive_unexplained_school_days", _D, "school days in a row, ending the as-of day, marked N or O both sessions (never G or U)"),
         _f("unresolved_n_sessions", _S, "sessions still marked N (no reason yet) as known at the time asked"),
         _f("oldest_unresolved_n_school_days", _D, "how many school days old the oldest session still marked N is (0 if none)"),
         _f("monday_absence_share", _SH, "share of this year's absence sessions that fell on a Monday"),
         _f("friday_absence_share", _SH, "share of this year's absence sessions that fell on a Friday"),
         _f("monday_friday_absence_share", _SH, "share of this year's absence sessions on Mondays or Fridays"),
+        # -- the year's end (core.projection states the method) --
+        _f("projected_year_end_attendance_pct", _P, "attendance projected to the end of the academic year: the year so far, with the remaining school days at the last 4 school weeks' rate"),
+        _f("at_risk_of_persistent_absence", _F, "1 when not persistently absent now but projected to end the year at 90% or less"),
         # -- the pupil --
         _f("compulsory_school_age", _F, "1 when the pupil is of compulsory school age (unknown date of birth: 1)"),
     )
@@ -113,8 +125,53 @@ CASE_FACTS: dict[str, FactSpec] = {
         _f("attendance_pct_over_review", _P, "attendance over the sessions since the firing review timer was armed"),
         _f("unauthorised_sessions_since_state_entry", _S, "sessions marked G, N, O or U since the state was entered"),
         _f("late_sessions_since_state_entry", _S, "sessions marked L or U since the state was entered"),
+        _f("absence_sessions_since_state_entry", _S, "sessions of absence since the state was entered"),
+        _f("unauthorised_sessions_since_stage_entry", _S, "sessions marked G, N, O or U since the stage was entered"),
+        _f("late_sessions_since_stage_entry", _S, "sessions marked L or U since the stage was entered"),
+        _f("absence_sessions_since_stage_entry", _S, "sessions of absence since the stage was entered"),
+        _f("unauthorised_sessions_since_case_opened", _S, "sessions marked G, N, O or U from the day the case opened (its marks opened it) through the as-of day"),
+        _f("late_sessions_since_case_opened", _S, "sessions marked L or U from the day the case opened"),
+        _f("absence_sessions_since_case_opened", _S, "sessions of absence from the day the case opened"),
         _f("unresolved_n_sessions_at_state_entry", _S, "sessions marked N when the state was entered"),
     )
 }
 
 ALL_FACTS: dict[str, FactSpec] = {**REGISTER_FACTS, **CASE_FACTS}
+
+#: Families of names a guard builds from a number, a parameter or an id of the flow
+#: (``core.window_facts``, ``core.since_recorded``): listed by ``flows facts``, not computed
+#: until a guard names one.
+FACT_FAMILIES: dict[str, FactSpec] = {
+    f.name: f
+    for f in (
+        _f("unauthorised_sessions_last_<N>_school_weeks", _S, "sessions marked G, N, O or U in the last N school weeks; N a whole number 1-39 or a parameter's name"),
+        _f("absence_sessions_last_<N>_school_weeks", _S, "sessions of absence in the last N school weeks (N as above)"),
+        _f("attendance_pct_last_<N>_school_weeks", _P, "attendance over the last N school weeks (N as above; unknown below 10 possible sessions)"),
+        _f("unauthorised_sessions_last_<N>_school_days", _S, "sessions marked G, N, O or U in the last N school days ending the as-of day; N 1-195 or a parameter's name"),
+        _f("absence_sessions_last_<N>_school_days", _S, "sessions of absence in the last N school days (>= 1: any absence)"),
+        _f("attendance_pct_last_<N>_school_days", _P, "attendance over the last N school days (unknown below min(10, 2N) possible sessions)"),
+        _f("unauthorised_sessions_since_<id>", _S, "(case) sessions marked G, N, O or U after the day the event or task <id> was last recorded in the case (unknown before it is)"),
+        _f("absence_sessions_since_<id>", _S, "(case) sessions of absence after the day <id> was last recorded (unknown before)"),
+        _f("late_sessions_since_<id>", _S, "(case) sessions marked L or U after the day <id> was last recorded (unknown before)"),
+    )
+}
+
+
+_FAMILY_UNITS = (
+    ("attendance_pct_last_", Unit.PERCENT),
+    ("unauthorised_sessions_", Unit.SESSIONS),
+    ("absence_sessions_", Unit.SESSIONS),
+    ("late_sessions_", Unit.SESSIONS),
+)
+
+
+def fact_spec(name: str) -> FactSpec | None:
+    """The catalogue's entry for ``name``, or one made for a family member (a window of N school
+    weeks or days, a counter since an event or task) so that pages show its unit; None else."""
+    spec = ALL_FACTS.get(name)
+    if spec is not None:
+        return spec
+    for prefix, unit in _FAMILY_UNITS:
+        if name.startswith(prefix) and ("_last_" in name or "_since_" in name):
+            return FactSpec(name, unit, name.replace("_", " "))
+    return None

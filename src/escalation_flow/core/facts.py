@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from itertools import pairwise
 from typing import TypeAlias
 
 import numpy as np
@@ -34,6 +35,7 @@ import numpy.typing as npt
 from escalation_flow.core.calendar import Period, SchoolCalendar
 from escalation_flow.core.fact_names import REGISTER_FACTS
 from escalation_flow.core.packed_counts import Key, WindowCounts, Words, attendance_percent
+from escalation_flow.core.projection import year_end_projection
 from escalation_flow.core.register import RegisterGrid
 from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.errors import CalendarError, NotFoundError
@@ -53,6 +55,8 @@ class DayWindows:
     term: IntArray
     half_term: IntArray
     weeks: dict[int, IntArray]
+    #: the first and last school day of the previous term (-1: the calendars hold none)
+    previous_term: tuple[IntArray, IntArray]
 
     @classmethod
     def of(cls, calendar: SchoolCalendar) -> DayWindows:
@@ -65,7 +69,24 @@ class DayWindows:
             term=_first_days(calendar.terms_periods, calendar.n_days),
             half_term=_first_days(calendar.half_terms, calendar.n_days),
             weeks=weeks,
+            previous_term=_previous_terms(calendar),
         )
+
+
+#: A term more than this many calendar days before the next is not its previous term: the
+#: calendars loaded skip a year between them.
+_LONGEST_BREAK_DAYS = 120
+
+
+def _previous_terms(calendar: SchoolCalendar) -> tuple[IntArray, IntArray]:
+    first = np.full(calendar.n_days, -1, dtype=np.int64)
+    last = np.full(calendar.n_days, -1, dtype=np.int64)
+    terms, days = calendar.terms_periods, calendar.school_days
+    for before, term in pairwise(terms):
+        if (days[term.first] - days[before.last]).days <= _LONGEST_BREAK_DAYS:
+            first[term.first : term.last + 1] = before.first
+            last[term.first : term.last + 1] = before.last
+    return first, last
 
 
 def _first_days(periods: Sequence[Period], n_days: int) -> IntArray:
@@ -170,6 +191,9 @@ def facts_from_counts(
     values.update(_term_facts(cols, w, day_index, window_pct))
     values.update(_week_facts(cols, w, day_index, window_pct))
     values.update(_day_facts(cols, day_index))
+    values.update(_episode_facts(counts, w, day_index))
+    values.update(_previous_term_facts(cols, w, day_index, window_pct))
+    values.update(year_end_projection(values, calendar.year_of(day_index).last - day_index))
     as_of = calendar.school_days[day_index]
     enrolment = counts.grid.enrolment
     ordinal = as_of.toordinal()
@@ -318,6 +342,35 @@ def _day_facts(cols: _Columns, day: int) -> dict[str, FloatArray]:
         "consecutive_unauthorised_school_days": _f(counts.unauthorised_days_ending(day)),
         "unresolved_n_sessions": _f(cols.between(0, end).count(Key.N)),
         "oldest_unresolved_n_school_days": _f(oldest),
+    }
+
+
+def _episode_facts(counts: CumulativeCounts, w: DayWindows, day: int) -> dict[str, FloatArray]:
+    runs = counts.episodes
+    return {
+        "current_absence_episode_school_days": _f(runs.current_run(day)),
+        "absence_episodes_this_term": _f(runs.episodes_between(int(w.term[day]), day)),
+        "school_days_since_first_unexplained_absence_of_episode": (
+            runs.days_since_first_unexplained(day)
+        ),
+        "consecutive_unexplained_school_days": _f(runs.unexplained_days(day)),
+    }
+
+
+def _previous_term_facts(
+    cols: _Columns, w: DayWindows, day: int, min_possible: int
+) -> dict[str, FloatArray]:
+    first, last = int(w.previous_term[0][day]), int(w.previous_term[1][day])
+    n = len(cols.counts.grid.pupils)
+    if first < 0:
+        return {
+            "attendance_pct_previous_term": np.full(n, np.nan),
+            "unauthorised_sessions_previous_term": np.full(n, np.nan),
+        }
+    term = cols.between(2 * first, 2 * last + 1)
+    return {
+        "attendance_pct_previous_term": term.attendance_pct(min_possible_sessions=min_possible),
+        "unauthorised_sessions_previous_term": _f(term.unauthorised),
     }
 
 

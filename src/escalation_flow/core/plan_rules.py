@@ -68,6 +68,22 @@ WINDOW_PCT_FACTS = frozenset(
         "attendance_pct_last_10_school_weeks",
     }
 )
+#: Every ``unauthorised_sessions_...`` name counts G, N, O and U (the windows of N school weeks
+#: or days, since the stage, the case or an event, the previous term).
+UNAUTHORISED_PREFIX = "unauthorised_sessions_"
+
+
+def counts_unauthorised(name: str) -> bool:
+    """Whether the fact ``name`` counts unauthorised absence (G, N, O, U)."""
+    return name in UNAUTHORISED_FACTS or name.startswith(UNAUTHORISED_PREFIX)
+
+
+def _window_pct(name: str) -> bool:
+    return name in WINDOW_PCT_FACTS or name == "attendance_pct_previous_term" or (
+        name.startswith("attendance_pct_last_") and name.endswith(("_school_weeks", "_school_days"))
+    )
+
+
 SAFEGUARDING_EVENT = "safeguarding_concern"
 _CASE_HISTORY = ("_since_state_entry", "_at_state_entry", "school_days_in_state")
 
@@ -144,7 +160,7 @@ def requires_unauthorised(expression: str | None, flow: d.FlowDefinition) -> boo
         if not (isinstance(part, ast.Compare) and len(part.ops) == 1):
             continue
         left, op, right = part.left, part.ops[0], part.comparators[0]
-        if isinstance(left, ast.Name) and left.id in UNAUTHORISED_FACTS:
+        if isinstance(left, ast.Name) and counts_unauthorised(left.id):
             k = _lowest(right, flow)
             if k is not None and (
                 (isinstance(op, ast.GtE) and k >= 1) or (isinstance(op, ast.Gt) and k >= 0)
@@ -218,7 +234,8 @@ def _safeguarding(flow: d.FlowDefinition) -> Iterator[Found]:
             continue
         for loc, criterion in criteria_with_locs(("stages", i, "entry"), stage.entry):
             names = _names(criterion.when, flow)
-            if names & UNAUTHORISED_FACTS and "holiday_sessions_this_year" not in names:
+            unauthorised = any(counts_unauthorised(n) for n in names)
+            if unauthorised and "holiday_sessions_this_year" not in names:
                 yield (
                     (*loc, "when"),
                     f"criterion {criterion.id!r} escalates to the DSL on unauthorised absence "
@@ -313,7 +330,7 @@ def _percentages_wait(flow: d.FlowDefinition) -> Iterator[Found]:
             continue
         for loc, criterion in criteria_with_locs(("stages", i, "entry"), stage.entry):
             names = _names(criterion.when, flow)
-            if names & WINDOW_PCT_FACTS and "possible_sessions" not in names:
+            if any(_window_pct(n) for n in names) and "possible_sessions" not in names:
                 yield (
                     (*loc, "when"),
                     f"criterion {criterion.id!r} uses a percentage over a window: it must also "

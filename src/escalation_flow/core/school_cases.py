@@ -23,6 +23,7 @@ from escalation_flow.core.decisions import Decision, quick_init
 from escalation_flow.core.definition import DAILY, TERM_END, Flow
 from escalation_flow.core.facts import DayWindows
 from escalation_flow.core.guards import Guard
+from escalation_flow.core.since_recorded import recorded_anchors
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -60,6 +61,7 @@ class SchoolCases:
     stage: IntArray = field(init=False)
     stage_day: IntArray = field(init=False)
     state_day: IntArray = field(init=False)
+    open_day: IntArray = field(init=False)
     _windows: DayWindows | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +69,7 @@ class SchoolCases:
         self.stage = np.zeros(n, np.int64)
         self.stage_day = np.full(n, -1, np.int64)
         self.state_day = np.full(n, -1, np.int64)
+        self.open_day = np.full(n, -1, np.int64)
         self._index = {p: i for i, p in enumerate(self.pupils)}
         self.state_index = {name: i for i, name in enumerate(self.ctx.flow.states)}
         self.state_id = np.full(n, -1, np.int64)  # -1: no open case
@@ -80,6 +83,11 @@ class SchoolCases:
             name: np.zeros(n) for name in _recorded_names(self.ctx.flow)
         }
         self._recorded_ids = [(n.removesuffix("_recorded"), a) for n, a in self.recorded.items()]
+        # the day each event or task a ``<measure>_since_<id>`` guard names was last recorded
+        names = {n for g in self.ctx.flow.guards.values() for n in g.names}
+        self.recorded_day: dict[str, IntArray] = {
+            i: np.full(n, -1, np.int64) for i in sorted(recorded_anchors(names))
+        }
 
     @property
     def windows(self) -> DayWindows:
@@ -111,7 +119,9 @@ class SchoolCases:
         self.cases[p] = case
         if not case.is_open:
             self.stage[p] = 0
-            self.state_id[p] = self.stage_day[p] = self.state_day[p] = -1
+            self.state_id[p] = self.stage_day[p] = self.state_day[p] = self.open_day[p] = -1
+            for days in self.recorded_day.values():
+                days[p] = -1
             self.timer_due[p] = self.task_due[p] = NEVER
             for _, recorded in self._recorded_ids:
                 recorded[p] = 0
@@ -128,6 +138,11 @@ class SchoolCases:
         stage_on, state_on = case.stage_entered_on, case.state_entered_on
         self.stage_day[p] = cal.index_on_or_before(stage_on) if stage_on else -1
         self.state_day[p] = cal.index_on_or_before(state_on) if state_on else -1
+        self.open_day[p] = cal.index_on_or_before(case.opened_on) if case.opened_on else -1
+        if self.recorded_day:
+            on = dict(case.recorded_on)
+            for i, days in self.recorded_day.items():
+                days[p] = cal.index_on_or_before(on[i]) if i in on else -1
 
 
 def _recorded_names(flow: Flow) -> set[str]:

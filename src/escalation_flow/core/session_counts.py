@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.episodes import EpisodeRuns
 from escalation_flow.core.packed_counts import (
     N_IDS,
     OUTSIDE_ID,
@@ -81,6 +82,8 @@ class CumulativeCounts:
         #: changed since), so that the next day's are yesterday's plus one.
         self._runs = np.full(grid.n_pupils, -1, dtype=np.int64)
         self._runs_day = -2
+        #: runs of days of absence (episodes), filled with the counts
+        self.episodes = EpisodeRuns(calendar.n_days, grid.n_pupils)
         self.extend_to(calendar.n_days - 1 if through_day is None else through_day)
 
     @property
@@ -128,6 +131,7 @@ class CumulativeCounts:
             outside = self.grid.enrolment.outside(2 * first, 2 * last + 1, pupils)
             am[outside[:, 0::2]] = OUTSIDE_ID
             pm[outside[:, 1::2]] = OUTSIDE_ID
+        self.episodes.fill(pupils, first, am, pm)
         index = am
         index *= N_IDS
         index += pm

@@ -27,6 +27,7 @@ from escalation_flow.core.decisions import Decision
 from escalation_flow.ports import AuditNote, CaseTransaction
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.days import SchoolDays
+from escalation_flow.service.families import FamilyReads
 from escalation_flow.service.letter_desk import LetterDesk
 from escalation_flow.service.queries import Queries
 from escalation_flow.service.register import SchoolSetup
@@ -62,6 +63,8 @@ class Service:
         # who may be named as acting; the composition root hands in the store's staff table
         self.staff = StaffActions(self.ctx, self.queries, actors)
         self.letters = LetterDesk(self.ctx, actors)
+        # contacts and siblings (issue 16); a store without contacts (the memory store) has none
+        self.families = FamilyReads(self.ctx, store if hasattr(store, "contact_versions") else None)
 
     # -- what every use case shares ----------------------------------------------------------
 

@@ -31,6 +31,7 @@ from escalation_flow.web import (
     pages_flow,
     pages_letters,
     pages_login,
+    pages_reports,
     pages_tasks,
 )
 from escalation_flow.web.security import SecurityHeaders
@@ -60,6 +61,7 @@ def create_app(
         *pages_letters.routes(),
         *pages_dashboards.routes(),
         *pages_flow.routes(),
+        *pages_reports.routes(),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(

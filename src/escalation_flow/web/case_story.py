@@ -14,7 +14,7 @@ from typing import Any
 
 from escalation_flow.core import definition as d
 from escalation_flow.core.access import role_title
-from escalation_flow.core.fact_names import ALL_FACTS, Unit
+from escalation_flow.core.fact_names import Unit, fact_spec
 from escalation_flow.web.filters import day, humanize
 from escalation_flow.web.plan_words import stage_name
 
@@ -152,7 +152,7 @@ def why(
 
 
 def fact_line(name: str, value: Any, meaning: str | None = None) -> FactLine:
-    spec = ALL_FACTS.get(name)
+    spec = fact_spec(name)
     if meaning is None:
         meaning = spec.description if spec else humanize(name)
     return FactLine(humanize(name), shown_value(name, value), meaning)
@@ -163,7 +163,7 @@ def shown_value(name: str, value: Any) -> str:
         return "not known yet"
     if not isinstance(value, int | float):
         return str(value)
-    spec = ALL_FACTS.get(name)
+    spec = fact_spec(name)
     unit = spec.unit if spec else None
     if unit in (Unit.PERCENT,):
         return f"{float(value):.1f}%"

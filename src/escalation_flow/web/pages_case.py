@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from escalation_flow.core.access import Principal
-from escalation_flow.core.definition import Flow
+from escalation_flow.core.definition import Flow, StateKind
 from escalation_flow.core.marks import PupilRecord
 from escalation_flow.errors import NotFoundError
 from escalation_flow.service.views import CaseView
@@ -125,6 +125,11 @@ def _case_context(
         "letters": web.reads.letters_of(school, pupil) if case else [],
         "chart": _chart(web, school, pupil, record),
         "facts": _facts(web, school, pupil, flow),
+        "panel": _at_panel(flow, case, current_hidden),
+        "contacts": web.service.families.contacts(school, pupil),
+        "siblings": web.service.families.siblings(
+            school, pupil, viewer=user, attendance=lambda s, p: _attendance(web, s, p)
+        ),
         "events": _events(flow, user, school),
         "can_write": user.can_write(school),
         "may_approve": user.may_approve_letter(school, "attendance_lead"),
@@ -133,6 +138,14 @@ def _case_context(
         "show_school": False,
         "bulk": False,
     }
+
+
+def _at_panel(flow: Flow, case: CaseView | None, hidden: bool) -> bool:
+    """The open case is at an attendance panel meeting (plan 003: "Establish everyone with
+    parental responsibility and date of birth, other siblings and their schools")."""
+    if case is None or case.status != "open" or hidden or case.state not in flow.states:
+        return False
+    return flow.state(case.state).state.kind is StateKind.PANEL
 
 
 def _in_restricted_state(flow: Flow, state: str) -> bool:
@@ -205,6 +218,13 @@ def _facts(web: WebApp, school: str, pupil: str, flow: Flow) -> dict[str, Any]:
         "all": [fact_line(n, v) for n, v in values.items()],
         "as_of": register.calendar.school_days[register.day_index],
     }
+
+
+def _attendance(web: WebApp, school: str, pupil: str) -> float | None:
+    """A sibling's attendance year to date, from the pages' register of their school."""
+    values = register_of(web, school, web.today()).facts_of(pupil)
+    pct = None if values is None else values.get("attendance_pct")
+    return None if pct is None or pct != pct else float(pct)  # NaN: too few sessions
 
 
 def _open_version(web: WebApp, school: str, pupil: str) -> str:

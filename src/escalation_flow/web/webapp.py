@@ -25,6 +25,7 @@ from escalation_flow.clock import Clock, SystemClock
 from escalation_flow.errors import EscalationFlowError
 from escalation_flow.ports import PageReads, PageStaff
 from escalation_flow.service import Service
+from escalation_flow.service.reports import Reports
 from escalation_flow.web import filters
 from escalation_flow.web.security import LoginForms
 from escalation_flow.web.settings import WebSettings
@@ -46,11 +47,13 @@ class LoginRequiredError(Exception):
 @dataclass(frozen=True)
 class PageBackend:
     """What the pages run on, handed in by the composition (``bootstrap.page_backend``): the
-    service for every use case, the store's read models and its staff accounts."""
+    service for every use case, the store's read models, its staff accounts and the reports of
+    the termly targeting meeting (``None``: a backend built without them, as in some tests)."""
 
     service: Service
     reads: PageReads
     staff: PageStaff
+    reports: Reports | None = None
 
 
 class WebApp:

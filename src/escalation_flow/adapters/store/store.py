@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
+from escalation_flow.adapters.contact_files import ContactsRead
 from escalation_flow.adapters.register_files import MarksRead
 from escalation_flow.adapters.store import bulk, schema
 from escalation_flow.adapters.store.engine import create_store_engine, sqlite_path
@@ -29,6 +30,7 @@ from escalation_flow.adapters.store.transaction import SqlTransaction
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
 from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.marks import MarkTable, PupilRecord, Roster
 from escalation_flow.errors import NotFoundError
 
@@ -60,6 +62,11 @@ class ImportSummary:
 
     def line(self) -> str:
         """One line for a person: what was read and what became of it."""
+        if self.kind == "contacts":
+            return (
+                f"{self.file}: {self.rows_read} rows read, {self.imported} new version(s), "
+                f"{self.already_known} already known, {self.rejected} rejected"
+            )
         if self.kind == "roster":
             return (
                 f"{self.file}: {self.rows_read} pupils read, {self.imported} new, "
@@ -228,6 +235,38 @@ class Store:
             )
             _finish_import(conn, summary)
         return summary
+
+    def import_contacts(
+        self, result: ContactsRead, *, now: dt.datetime, by: str, clock: Clock | None = None
+    ) -> ImportSummary:
+        """Add the new contact versions of one file in one transaction (``store.contacts``)."""
+        from escalation_flow.adapters.store.contacts import insert_contacts
+
+        with self.engine.begin() as conn:
+            import_id = _new_import(conn, "contacts", result.path, result.sha256, now, by)
+            schools = _school_ids(conn, sorted({r.version.school for r in result.rows}))
+            imported = insert_contacts(conn, result, schools, import_id, now)
+            summary = ImportSummary(
+                import_id=import_id,
+                kind="contacts",
+                file=result.path,
+                sha256=result.sha256,
+                rows_read=result.rows_read,
+                accepted=len(result.rows),
+                imported=imported,
+                rejected=len(result.rejected),
+                started_at=now,
+                finished_at=clock.now() if clock else now,
+            )
+            _finish_import(conn, summary)
+        return summary
+
+    def contact_versions(self) -> list[ContactVersion]:
+        """Every stored version of every contact of the trust (``ports.ContactBook``)."""
+        from escalation_flow.adapters.store.contacts import read_versions
+
+        with self.engine.connect() as conn:
+            return read_versions(conn)
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -1,0 +1,124 @@
+"""Reading and writing ``contacts`` (every version of every contact of every pupil).
+
+An import adds a version only when it says something new: a row with its own ``recorded_at``
+already stored with the same details is "already known", and one stored with other details at
+that very instant is refused (two truths about one moment); a row without ``recorded_at`` is
+compared with the contact's latest stored version and added, at the import's time, only if it
+differs. Re-importing a file therefore changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from escalation_flow.adapters.contact_files import ContactRow, ContactsRead
+from escalation_flow.adapters.csv_safety import excerpt
+from escalation_flow.adapters.store.contact_models import Contact
+from escalation_flow.adapters.store.models import School, table_of
+from escalation_flow.core.contacts import ContactVersion, as_known_at
+from escalation_flow.errors import Problem, RegisterError
+
+
+def insert_contacts(
+    conn: Connection,
+    result: ContactsRead,
+    school_ids: Mapping[str, int],
+    import_id: int,
+    now: dt.datetime,
+) -> int:
+    """Add the new versions of ``result``; how many were new. Raises ``RegisterError`` (and
+    writes nothing: the caller's transaction rolls back) for a row that contradicts a stored
+    version at the same instant."""
+    stored = read_versions(conn, school_ids.values())
+    at_instant = {(*v.key, v.recorded_at): v for v in stored}
+    latest = {v.key: v for v in as_known_at(stored)}
+    problems: list[Problem] = []
+    rows: list[dict[str, Any]] = []
+    for row in result.rows:
+        v = row.version
+        if row.dated:
+            held = at_instant.get((*v.key, v.recorded_at))
+            if held is not None:
+                if not held.same_details(v):
+                    problems.append(_conflict(result, row))
+                continue
+        else:
+            current = latest.get(v.key)
+            if current is not None and current.same_details(v):
+                continue
+        rows.append(_values(v, school_ids[v.school], import_id, now))
+    if problems:
+        raise RegisterError(
+            f"{result.path} contradicts {len(problems)} stored contact version(s)", problems
+        )
+    if rows:
+        conn.execute(table_of(Contact).insert(), rows)
+    return len(rows)
+
+
+def _conflict(result: ContactsRead, row: ContactRow) -> Problem:
+    v = row.version
+    return Problem(
+        str(result.path),
+        row.line,
+        "recorded_at",
+        f"contact {excerpt(v.contact)} of pupil {excerpt(v.pupil)} is already stored as recorded "
+        f"at {v.recorded_at.isoformat()} with other details (give the amendment its own time)",
+    )
+
+
+def _values(v: ContactVersion, school_id: int, import_id: int, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "school_id": school_id,
+        "pupil": v.pupil,
+        "contact": v.contact,
+        "recorded_at": v.recorded_at,
+        "name": v.name,
+        "relationship": v.relationship,
+        "parental_responsibility": v.parental_responsibility,
+        "lives_with_pupil": v.lives_with_pupil,
+        "address": v.address,
+        "email": v.email,
+        "telephone": v.telephone,
+        "priority": v.priority,
+        "may_be_contacted": v.may_be_contacted,
+        "imported_at": now,
+        "import_id": import_id,
+    }
+
+
+def read_versions(
+    conn: Connection, school_ids: Iterable[int] | None = None
+) -> list[ContactVersion]:
+    """Every stored version (of these schools; None: all), oldest import first."""
+    table = table_of(Contact)
+    query = (
+        select(table, School.key.label("school_key"))
+        .join(School, School.id == table.c.school_id)
+        .order_by(table.c.id)
+    )
+    if school_ids is not None:
+        query = query.where(table.c.school_id.in_(list(school_ids)))
+    return [_version(r) for r in conn.execute(query).mappings()]
+
+
+def _version(r: Any) -> ContactVersion:
+    return ContactVersion(
+        school=r["school_key"],
+        pupil=r["pupil"],
+        contact=r["contact"],
+        name=r["name"],
+        relationship=r["relationship"],
+        parental_responsibility=bool(r["parental_responsibility"]),
+        recorded_at=r["recorded_at"],
+        lives_with_pupil=r["lives_with_pupil"],
+        address=r["address"],
+        email=r["email"],
+        telephone=r["telephone"],
+        priority=r["priority"],
+        may_be_contacted=r["may_be_contacted"],
+    )
