@@ -1,7 +1,11 @@
 """The backtest of the whole benchmark trust, and the straightforward way raced against it.
 
 - ``backtest.trust_year``: every school, every school day of the registers, each school on its
-  own flow, with ``--auto-complete-actions`` (inputs read once, outside the timing). Target 30 s.
+  own flow, with ``--auto-complete-actions`` (inputs read once, outside the timing). Target: the
+  issue 13 floor, 12 s (goal 5 s). Beside the wall time: the CPU seconds of a run (this process
+  and its workers: the load on a shared machine inflates wall time more than CPU time), the
+  resident memory once the inputs are read, and the workers' peak (the section's peak, which
+  the harness reports, is reading the marks file unless the run's own is higher).
 - ``backtest.naive_per_pupil_day``: the straightforward implementation on a sample of pupils:
   one ``transitions`` machine per pupil, and every day each pupil's facts recomputed from its raw
   marks as known that day (a plain Python loop), then the stages' entry guards. Reported as
@@ -10,6 +14,8 @@
 
 from __future__ import annotations
 
+import resource
+import statistics
 import sys
 import time
 from datetime import date
@@ -33,16 +39,28 @@ def run(ctx: BenchContext) -> list[Result]:
     days = runs[0].calendar.index_on_or_before(period.last) + 1
     pupil_days = pupils * days
 
+    after_inputs = _current_rss_mib()
+    cpu: list[float] = []
+
     def ours() -> None:
+        started = _cpu_seconds()
         bt.run_schools(runs, period, auto_complete=True)
+        cpu.append(_cpu_seconds() - started)
 
     samples = measure(ours, ctx.runs)
     ours_result = Result.of(
         "backtest.trust_year",
         samples,
         rates={"pupil-days/s": float(pupil_days)},
-        extra={"pupils": float(pupils), "school days": float(days)},
-        target_s=30.0,
+        extra={
+            "pupils": float(pupils),
+            "school days": float(days),
+            "cpu s": statistics.median(cpu),
+            "MiB after inputs": after_inputs,
+            "worker peak MiB": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            "goal s": 5.0,
+        },
+        target_s=12.0,
     )
     per_pupil_day_ours = ours_result.median_s / pupil_days
     naive_samples = [_naive(runs[0], period, SAMPLE_PUPILS) for _ in range(max(1, ctx.runs // 2))]
@@ -53,6 +71,18 @@ def run(ctx: BenchContext) -> list[Result]:
         baseline=("backtest.trust_year per pupil-day", per_pupil_day_ours),
     )
     return [ours_result, naive]
+
+
+def _cpu_seconds() -> float:
+    """User and system time of this process and its finished workers."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
+def _current_rss_mib() -> float:
+    pages = int(Path("/proc/self/statm").read_text(encoding="ascii").split()[1])
+    return pages * resource.getpagesize() / 2**20
 
 
 def _naive(run: bt.SchoolRun, period: bt.Period, n: int) -> float:

@@ -4,6 +4,11 @@
 
 Random codes on the bundled 2025-26 calendar (190 school days, 380 sessions). Prints medians.
 Not a test: timings depend on the machine.
+
+As a section of ``scripts/bench.py`` (``run``), on as many pupils as the benchmark trust has:
+``facts_bench.one_day`` (the last day's facts, its counts built for it: what an evening asks)
+and ``facts_bench.every_day`` (every fact for every school day of the year on one grid), each
+against issue 13's floor, with its goal beside it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from escalation_flow.core.register import (
 from escalation_flow.core.timeline import KnownAtTimeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, too
+from benchmarks import BenchContext, Result, measure
 from reference_facts import reference_facts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +79,40 @@ def random_marks(n_pupils: int, calendar_days: list[datetime], seed: int = 0) ->
         recorded_at=recorded,
         minutes_late=np.full(pupil.size, -1, np.int16),
     )
+
+
+def run(ctx: BenchContext) -> list[Result]:
+    calendar = load_calendar(ROOT / "config/calendars/england-2025-26.yaml")
+    n = ctx.schools * ctx.pupils_per_school
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, len(CODE_OF_ID), (n, calendar.n_sessions)).astype(np.int8)
+    pupils = tuple(f"P{i:05d}" for i in range(n))
+    grid = RegisterGrid("bench", pupils, codes, enrolment_of(pupils, calendar, None))
+    last = calendar.n_days - 1
+
+    def one_day() -> None:
+        facts_as_of(grid, calendar, last, min_possible_sessions_ytd=MIN_YTD)
+
+    def every_day() -> None:
+        for _ in facts_for_all_days(grid, calendar, min_possible_sessions_ytd=MIN_YTD):
+            pass
+
+    size = {"pupils": float(n), "school days": float(calendar.n_days)}
+    return [
+        Result.of(
+            "facts_bench.one_day",
+            measure(one_day, max(ctx.runs, 5)),
+            extra={**size, "goal s": 0.02},
+            target_s=0.05,
+        ),
+        Result.of(
+            "facts_bench.every_day",
+            measure(every_day, ctx.runs),
+            rates={"pupil-days/s": float(n * calendar.n_days)},
+            extra={**size, "goal s": 0.3},
+            target_s=1.0,
+        ),
+    ]
 
 
 def main() -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from escalation_flow.core import guards
 from escalation_flow.core.guards import GuardError, compile_guard, kleene_and, kleene_or
@@ -170,3 +172,52 @@ def test_named_conditions_are_inlined_and_their_names_reported() -> None:
 def test_guards_module_never_evaluates_text() -> None:
     source = Path(guards.__file__).read_text()
     assert "eval(" not in source and "exec(" not in source
+
+
+# -- arrays decide as scalars do, whatever the expression --------------------------------------
+
+_VALUES = st.sampled_from([NAN, 0.0, 1.0, 2.0, 95.5, -3.0])
+_OPERAND = st.sampled_from(["a", "b", "c", "flag", "1", "0", "2.5"])
+
+
+def _expressions() -> st.SearchStrategy[str]:
+    comparison = st.builds(
+        lambda left, op, right: f"{left} {op} {right}",
+        _OPERAND,
+        st.sampled_from(["<", "<=", ">", ">=", "==", "!="]),
+        _OPERAND,
+    )
+    leaf = st.one_of(comparison, _OPERAND)
+    return st.recursive(
+        leaf,
+        lambda inner: st.one_of(
+            st.builds(lambda x, y: f"({x}) and ({y})", inner, inner),
+            st.builds(lambda x, y: f"({x}) or ({y})", inner, inner),
+            st.builds(lambda x: f"not ({x})", inner),
+            st.builds(lambda x, y: f"({x}) + ({y}) > 1", inner, inner),
+            st.builds(lambda x, y: f"min({x}, {y})", inner, inner),
+            st.builds(lambda x: f"improved and ({x})", inner),
+        ),
+        max_leaves=8,
+    )
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(_expressions(), st.lists(st.tuples(_VALUES, _VALUES, _VALUES, _VALUES), min_size=1, max_size=6))
+def test_a_guard_over_arrays_gives_each_pupil_what_it_gives_them_alone(
+    source: str, rows: list[tuple[float, float, float, float]]
+) -> None:
+    """The array path (Kleene logic on whole arrays, and no second ``truth`` pass over what is
+    already a truth value) is the scalar path, element by element, unknowns included."""
+    improved = compile_guard("a > b", NAMES)
+    guard = compile_guard(source, NAMES, {"improved": improved})
+    columns = {name: np.array([r[i] for r in rows]) for i, name in enumerate("abc")}
+    columns["flag"] = np.array([r[3] for r in rows])
+    together = np.broadcast_to(guard(columns), (len(rows),))
+    for i, r in enumerate(rows):
+        alone = guard({"a": r[0], "b": r[1], "c": r[2], "flag": r[3]})
+        assert isinstance(alone, float)
+        assert same(float(together[i]), alone), (source, r)
+    np.testing.assert_array_equal(
+        np.broadcast_to(guard.mask(columns), (len(rows),)), together == 1.0
+    )

@@ -97,16 +97,12 @@ class DayEnv(Mapping[str, Any]):
         """Attendance year to date at the end of each pupil's day (NaN where day < 0, or after
         today: a day evaluated again behind a later one, with ``--force``)."""
         out = np.full(len(days), NAN)
-        valid = (days >= 0) & (days <= self.day)
-        for day in np.unique(days[valid]):
-            rows = days == day
-            first = int(self.book.windows.year[day])
-            pct = self.counts.attendance_pct_between(
-                2 * first,
-                2 * int(day) + 1,
-                min_possible_sessions=self.book.ctx.flow.definition.min_possible_sessions,
-            )
-            out[rows] = pct[rows]
+        rows = np.flatnonzero((days >= 0) & (days <= self.day))
+        if rows.size:
+            at = days[rows]
+            window = self.counts.windows_of(rows, 2 * self.book.windows.year[at], 2 * at + 1)
+            minimum = self.book.ctx.flow.definition.min_possible_sessions
+            out[rows] = window.attendance_pct(min_possible_sessions=minimum)
         return out
 
     def pct_since(self, days: IntArray) -> FloatArray:

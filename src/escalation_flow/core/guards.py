@@ -105,7 +105,8 @@ class Guard:
 
     def __call__(self, env: Env) -> Value:
         """1.0 (true), 0.0 (false) or NaN (unknown); arrays element-wise."""
-        return truth(self._fn(env))
+        fn = self._fn
+        return fn(env) if _is_truth_valued(fn) else truth(fn(env))
 
     def holds(self, env: Env) -> bool:
         """True only when the guard is definitely true (scalar environments)."""
@@ -168,23 +169,25 @@ def holds(value: Value) -> bool:
 
 
 def kleene_and(a: Value, b: Value) -> Value:
+    """Of two truth values (1.0, 0.0, NaN, as ``truth`` gives them)."""
     if isinstance(a, float) and isinstance(b, float):
         if a == 0.0 or b == 0.0:
             return 0.0
         return NAN if (a != a or b != b) else 1.0
     aa, bb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    unknown = np.where(np.isnan(aa) | np.isnan(bb), NAN, 1.0)
-    return np.where((aa == 0.0) | (bb == 0.0), 0.0, unknown)
+    # false if either is false (``fmin`` passes over NaN), else the smaller (NaN if either is)
+    return np.where(np.fmin(aa, bb) == 0.0, 0.0, np.minimum(aa, bb))
 
 
 def kleene_or(a: Value, b: Value) -> Value:
+    """Of two truth values (1.0, 0.0, NaN, as ``truth`` gives them)."""
     if isinstance(a, float) and isinstance(b, float):
         if a == 1.0 or b == 1.0:
             return 1.0
         return NAN if (a != a or b != b) else 0.0
     aa, bb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    unknown = np.where(np.isnan(aa) | np.isnan(bb), NAN, 0.0)
-    return np.where((aa == 1.0) | (bb == 1.0), 1.0, unknown)
+    # true if either is true (``fmax`` passes over NaN), else the larger (NaN if either is)
+    return np.where(np.fmax(aa, bb) == 1.0, 1.0, np.maximum(aa, bb))
 
 
 def kleene_not(a: Value) -> Value:
@@ -233,7 +236,7 @@ class _Compiler:
             self.used_conditions.add(name)
             self.used_conditions.update(condition.conditions)
             self.names.update(condition.names)
-            return condition.__call__
+            return _truth_valued(lambda env: condition(env))
         if name in FUNCTIONS:
             return self.refuse(f"{name} is a function: call it, e.g. {name}(a, b)")
         if name not in self.known:
@@ -252,7 +255,7 @@ class _Compiler:
     def unary(self, node: ast.UnaryOp) -> Node:
         inner = self.visit(node.operand)
         if isinstance(node.op, ast.Not):
-            return lambda env: kleene_not(truth(inner(env)))
+            return _truth_valued(lambda env: kleene_not(_as_truth(inner, env)))
         if isinstance(node.op, ast.USub):
             return _negative(inner)
         if isinstance(node.op, ast.UAdd):
@@ -325,24 +328,44 @@ def _all(parts: list[Node]) -> Node:
     def run(env: Env) -> Value:
         result: Value = 1.0
         for part in parts:
-            result = kleene_and(result, truth(part(env)))
+            result = kleene_and(result, _as_truth(part, env))
             if isinstance(result, float) and result == 0.0:
                 return 0.0  # short-circuit: false and anything is false
         return result
 
-    return run
+    return _truth_valued(run)
 
 
 def _any(parts: list[Node]) -> Node:
     def run(env: Env) -> Value:
         result: Value = 0.0
         for part in parts:
-            result = kleene_or(result, truth(part(env)))
+            result = kleene_or(result, _as_truth(part, env))
             if isinstance(result, float) and result == 1.0:
                 return 1.0
         return result
 
-    return run
+    return _truth_valued(run)
+
+
+# Nodes whose value is already a truth value (comparisons, and/or/not, named conditions) are
+# marked when compiled, so that ``truth`` (three numpy passes over an array) is not run on them
+# again: it would give the same values.
+_TRUTH_VALUED = "_guard_truth_valued"
+
+
+def _truth_valued(node: Node) -> Node:
+    setattr(node, _TRUTH_VALUED, True)
+    return node
+
+
+def _is_truth_valued(node: Node) -> bool:
+    return getattr(node, _TRUTH_VALUED, False) is True
+
+
+def _as_truth(node: Node, env: Env) -> Value:
+    value = node(env)
+    return value if _is_truth_valued(node) else truth(value)
 
 
 def _comparison(op: Callable[[Any, Any], Any], left: Node, right: Node) -> Node:
@@ -357,7 +380,7 @@ def _comparison(op: Callable[[Any, Any], Any], left: Node, right: Node) -> Node:
             result = np.asarray(op(aa, bb), dtype=np.float64)
         return np.where(np.isnan(aa) | np.isnan(bb), NAN, result)
 
-    return run
+    return _truth_valued(run)
 
 
 def _arithmetic(symbol: str, left: Node, right: Node) -> Node:

@@ -37,6 +37,21 @@ FloatArray: TypeAlias = npt.NDArray[np.float64]
 BoolGrid: TypeAlias = npt.NDArray[np.bool_]
 
 
+def _single_codes() -> dict[Key, int]:
+    """The keys that count exactly one register code, on any day (``N``, ``L``, ``I``, ...):
+    read off the indicator table, so the table stays the one definition."""
+    table = indicators().reshape(len(Key), -1, N_IDS)
+    out: dict[Key, int] = {}
+    for key in Key:
+        ids = np.flatnonzero(table[key, 0])
+        if ids.size == 1 and (table[key] == table[key, 0]).all():
+            out[key] = int(ids[0])
+    return out
+
+
+_SINGLE_CODE = _single_codes()
+
+
 class CumulativeCounts:
     """Running counts of one ``RegisterGrid`` through school day ``through_day`` (inclusive).
 
@@ -89,10 +104,11 @@ class CumulativeCounts:
         self.through_day = day
         self._note_first_n(np.flatnonzero(self._first_n < 0), 2 * first)
 
-    def refresh(self, pupils: npt.NDArray[np.intp]) -> None:
-        """Recount these pupils' rows through ``through_day`` (their past marks changed)."""
+    def refresh(self, pupils: npt.NDArray[np.intp], from_day: int = 0) -> None:
+        """Recount these pupils' rows through ``through_day`` (their past marks changed, none
+        before school day ``from_day``: the counts up to it stand)."""
         if pupils.size and self.through_day >= 0:
-            self._fill(pupils, 0, self.through_day)
+            self._fill(pupils, min(max(from_day, 0), self.through_day), self.through_day)
             self._first_n[pupils] = -1
             self._note_first_n(pupils, 0)
             self._runs[pupils] = -1
@@ -100,9 +116,12 @@ class CumulativeCounts:
     def _note_first_n(self, pupils: npt.NDArray[np.intp], first_session: int) -> None:
         """Find the first ``N`` from ``first_session`` on for pupils who had none before it."""
         last = self.last_session
-        before = self.running_count_at(Key.N, pupils, np.full(pupils.size, first_session))
-        total = self.running_count_at(Key.N, pupils, np.full(pupils.size, last + 1))
-        pupils = pupils[total > before]
+        # Both ends are the start of a day (``first_session`` is a day's AM; ``last`` a PM), so
+        # the counts are two columns of the table: read them, not gathered pupil by pupil.
+        assert first_session % 2 == 0, first_session
+        column = self._c[self.packing.word[Key.N]]
+        new = column[last // 2 + 1].take(pupils) - column[first_session // 2].take(pupils)
+        pupils = pupils[self.packing.unpack(new, Key.N) > 0]
         self._first_n[pupils] = self._search_first(Key.N, pupils, first_session, last)
 
     def _fill(self, pupils: slice | npt.NDArray[np.intp], first: int, last: int) -> None:
@@ -231,6 +250,15 @@ class CumulativeCounts:
             first = np.clip(np.asarray(first_session, dtype=np.int64), 0, last_session + 1)
         return WindowCounts(self.packing, self.running(last_session + 1) - self.running(first))
 
+    def windows_of(
+        self, pupils: npt.NDArray[np.intp], first_sessions: IntArray, last_sessions: IntArray
+    ) -> WindowCounts:
+        """Counts over sessions ``first..last`` for each (pupil, first, last), every window
+        already counted and not empty: one gather for windows that end on different days (a
+        figure at each pupil's stage entry), in place of one pass over every pupil per day."""
+        end = self._running_at(pupils, last_sessions + 1)
+        return WindowCounts(self.packing, end - self._running_at(pupils, first_sessions))
+
     def pupil_counts_between(self, pupil: int, first_session: int, last_session: int) -> WindowCounts:
         """One pupil's counts over sessions ``first..last``, without touching the other pupils
         (a review timer firing asks this for one case)."""
@@ -297,6 +325,12 @@ class CumulativeCounts:
 
     def _counted(self, key: Key, pupils: npt.NDArray[np.intp], first: int, last: int) -> BoolGrid:
         """``(pupils, sessions first..last)``: whether each session counts for ``key``."""
+        single = _SINGLE_CODE.get(key)
+        if single is not None:  # one code, any day: compare the grid's bytes, no table lookup
+            same: BoolGrid = self.grid.codes[pupils, first : last + 1] == single
+            if self._bounded:
+                same &= ~self.grid.enrolment.outside(first, last, pupils)
+            return same
         codes = self.grid.codes[pupils, first : last + 1].astype(np.intp)
         if self._bounded:
             codes[self.grid.enrolment.outside(first, last, pupils)] = OUTSIDE_ID
@@ -322,18 +356,16 @@ class CumulativeCounts:
 
     def _unauthorised_runs(self, pupils: npt.NDArray[np.intp], day: int) -> IntArray:
         """For pupils with both of ``day``'s sessions unauthorised, the run ending that day."""
+        # The run is the trailing unauthorised sessions read off the pupils' rows of the grid at
+        # once (they are few: a new run, or marks changed), halved: a binary search over the
+        # running counts cost a round of numpy calls per halving.
         end = 2 * day + 2
-        total = self.running_count_at(Key.UNAUTHORISED, pupils, np.full(pupils.size, end))
-        # Largest k with all 2k sessions before ``end`` unauthorised (true for k = 1).
-        lo = np.ones(pupils.size, dtype=np.int64)
-        hi = np.full(pupils.size, day + 1, dtype=np.int64)
-        while pupils.size and np.any(lo < hi):
-            mid = (lo + hi + 1) // 2
-            before = self.running_count_at(Key.UNAUTHORISED, pupils, end - 2 * mid)
-            full = total - before == 2 * mid
-            lo = np.where(full, mid, lo)
-            hi = np.where(full, hi, mid - 1)
-        return lo
+        if not pupils.size:
+            return np.zeros(0, dtype=np.int64)
+        other = ~self._counted(Key.UNAUTHORISED, pupils, 0, end - 1)[:, ::-1]
+        trailing = np.where(other.any(axis=1), other.argmax(axis=1), end)
+        runs: IntArray = (trailing // 2).astype(np.int64)
+        return runs
 
     def _check(self, last_session: int) -> None:
         if last_session > self.last_session:

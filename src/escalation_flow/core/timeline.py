@@ -120,7 +120,10 @@ class KnownAtTimeline:
             self._applied = int(self._batch_end[d])
         pupils = np.concatenate(changed_pupils)
         sessions = np.concatenate(changed_sessions)
-        self.counts.refresh(np.unique(pupils[sessions <= self.counts.last_session]))
+        counted = sessions <= self.counts.last_session
+        if counted.any():  # recounted from the earliest day whose marks changed
+            earliest = int(sessions[counted].min()) // 2
+            self.counts.refresh(np.unique(pupils[counted]), from_day=earliest)
         self.counts.extend_to(day)
         self.day_index = day
         return TimelineStep(
