@@ -91,7 +91,9 @@ def table(results: Sequence[Result], pupils: int, marks: int) -> str:
         rows.append((t.row, _fmt(t, value), _show(t, t.floor, scale), _show(t, t.goal, scale),
                      verdict, ratio))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     if scale != 1:
         lines.insert(0, f"(targets in seconds scaled by {scale:g}: the trust's share of 20,000 "

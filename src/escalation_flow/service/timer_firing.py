@@ -133,8 +133,7 @@ class TimerFiring:
             decided = [
                 d
                 for t in batch
-                if t.id in lengths
-                and (d := self._decide(tx, burst, t, lengths[t.id])) is not None
+                if t.id in lengths and (d := self._decide(tx, burst, t, lengths[t.id])) is not None
             ]
             written = self._write(tx, burst, decided)
         return [
@@ -263,4 +262,3 @@ def _current(tx: CaseTransaction, burst: _Burst, timer: DueTimer, length: int) -
     if held is not None and held.length == length:
         return held
     return tx.load_case(burst.sid, burst.setup.school, timer.pupil)
-
