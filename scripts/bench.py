@@ -6,7 +6,10 @@ Generates the benchmark trust with scripts/make_trust.py into bench-data/ (20 sc
 pupils over 2025-26, or 2 x 500 with --quick; only when missing or with --regenerate), then runs
 each section of scripts/benchmarks/ in a fresh ``python -c`` subprocess, so that the peak RSS
 reported (``resource.getrusage``) is that section's process alone: interpreter and imports
-included. Prints a table with the machine at the top and writes bench-data/results.json.
+included. Prints a table with the machine and its load at the top, then issue 13's targets (every row
+with its floor, goal and verdict; ``benchmarks/_targets.py``), and writes
+bench-data/results.json. PostgreSQL figures run when ESCALATION_FLOW_BENCH_POSTGRES_URL (or
+ESCALATION_FLOW_TEST_POSTGRES_URL) is set, and are "skipped: no PostgreSQL" otherwise.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ BENCH_DATA = REPO / "bench-data"
 sys.path.insert(0, str(SCRIPTS))
 
 from benchmarks import BenchContext, Result  # noqa: E402
+from benchmarks import _targets as targets  # noqa: E402
 
 TRUSTS: dict[bool, dict[str, Any]] = {
     False: {"schools": 20, "pupils_per_school": 1000, "seed": 7, "start": "2025-09-03",
@@ -73,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             results.extend(got)
     print(_table(results))
+    print()
+    print(targets.table(results, ctx.schools * ctx.pupils_per_school, ctx.marks))
+    print(f"load at the end: {_load()}")
     _write_results(machine, ctx, results, failures)
     if failures:
         print(f"sections that failed: {', '.join(failures)}")
@@ -128,7 +135,13 @@ def _machine() -> dict[str, str]:
         "ram": f"{ram:.1f} GiB",
         "python": platform.python_version(),
         "os": platform.platform(terse=True),
+        "load (1/5/15 min)": _load(),
+        "postgresql": "yes" if targets.postgres_configured() else "skipped: no PostgreSQL",
     }
+
+
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in targets.loads().values())
 
 
 def _ensure_trust(quick: bool, regenerate: bool, runs: int) -> BenchContext:

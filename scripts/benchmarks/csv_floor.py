@@ -1,8 +1,9 @@
 """The floor under importing marks: the time merely to read ``marks.csv``.
 
-Three readers: the raw bytes (the disk and page-cache floor), the ``csv`` module row by row
-(what a plain-Python importer pays before doing anything), and ``pyarrow.csv`` when installed
-(a columnar reader, with its type inference). An importer is judged against these.
+Four readers: the raw bytes (the disk and page-cache floor), the ``csv`` module row by row
+(what a plain-Python importer pays before doing anything), and ``pyarrow.csv`` and ``polars``
+when installed (columnar readers, with their type inference). An importer is judged against
+these: the targets table (``_targets``) gives its ratio to the faster columnar reader.
 """
 
 from __future__ import annotations
@@ -44,6 +45,24 @@ def run(ctx: BenchContext) -> list[Result]:
         Result.of(
             "csv_floor.pyarrow",
             measure(_pyarrow, ctx.runs),
+            rates=rates,
+            baseline=("csv_floor.csv_module", rows.median_s),
+        )
+    )
+    try:
+        import polars as pl
+    except ImportError:
+        print("csv_floor: polars is not installed; skipping its figure")
+        return results
+
+    def _polars() -> None:
+        frame = pl.read_csv(path, infer_schema_length=10_000)
+        assert frame.height == ctx.marks, (frame.height, ctx.marks)
+
+    results.append(
+        Result.of(
+            "csv_floor.polars",
+            measure(_polars, ctx.runs),
             rates=rates,
             baseline=("csv_floor.csv_module", rows.median_s),
         )

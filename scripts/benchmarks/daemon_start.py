@@ -12,7 +12,7 @@ Timed, in this process, on the daemon's own code (``escalation_flow.daemon``):
   trust's flows and calendars loaded and checked, the lock, the reconcile (nothing to do), and
   the scheduler's jobs rebuilt from the timers table. Target 10 s.
 - ``fire_10k_overdue``: the same daemon started after a downtime that left 10,000 timers
-  overdue: its reconcile fires them all, each claimed in its own transaction. Target 30 s.
+  overdue: its reconcile fires them all, a batch per transaction. Target 10 s (goal 3 s).
 """
 
 from __future__ import annotations
@@ -82,7 +82,11 @@ def run(ctx: BenchContext) -> list[Result]:
             target_s=10.0,
         ),
         Result.of(
-            "daemon_start.fire_10k_overdue", firings, rates={"timers/s": fired}, target_s=30.0
+            "daemon_start.fire_10k_overdue",
+            firings,
+            rates={"timers/s": fired},
+            extra={"timers": fired},
+            target_s=10.0 * fired / 10_000,
         ),
     ]
 

@@ -151,8 +151,10 @@ class HistoryWriting(Protocol):
     """Appends decisions to cases' hash-chained histories, with the rows they imply."""
 
     def write(
-        self, changes: Sequence[CaseChange], *, claimed_timer: str | None = None
-    ) -> Written: ...
+        self, changes: Sequence[CaseChange], *, claimed: Collection[tuple[str, str]] = ()
+    ) -> Written:
+        """``claimed``: (pupil, timer key) of timers already flipped to fired by their claim."""
+        ...
 
 
 class CaseTransaction(Protocol):
@@ -228,6 +230,11 @@ class CaseTransaction(Protocol):
 
     def claim_timer(self, timer_id: int, now: datetime, worker: str) -> int | None:
         """Pending to fired for ``worker``: its case's history length, or None (taken)."""
+        ...
+
+    def claim_timers(self, timer_ids: Sequence[int], now: datetime, worker: str) -> dict[int, int]:
+        """Those of ``timer_ids`` still pending (and, on PostgreSQL, not held by another
+        worker) to fired for ``worker``, at once: each claimed id to its case's history length."""
         ...
 
     def pending_fire_times(self, after: datetime | None, limit: int) -> list[datetime]: ...

@@ -4,24 +4,23 @@ A school day is run as the backtest runs it (timers due by that day, then the ev
 screening of every pupil), on the register as known now; everything it decides is written in
 one transaction with the ``school_days`` row, so a day is evaluated once (``force``: again).
 
-Each due timer is claimed and fired in a transaction of its own: the store flips it from pending
-to fired (``CaseTransaction.claim_timer``), and only the worker whose claim hit it evaluates it.
+Due timers are claimed and fired a batch per transaction (``service/timer_firing``): the store
+flips them from pending to fired (``CaseTransaction.claim_timers``), and only the worker whose
+claim hit a timer evaluates it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import date, datetime
 from functools import partial
 
 import numpy as np
 
-from escalation_flow.core import evaluation
 from escalation_flow.core.case import Case
-from escalation_flow.core.decisions import Stimulus
-from escalation_flow.core.engine import Moment, due_date
+from escalation_flow.core.engine import due_date
 from escalation_flow.core.school_day import DayEnv, DayInputs, SchoolCases
 from escalation_flow.core.school_day import run_day as run_book_day
 from escalation_flow.ports import (
@@ -30,21 +29,18 @@ from escalation_flow.ports import (
     OPEN,
     CaseChange,
     CaseTransaction,
-    DueTimer,
-    HistoryWriting,
     RegisterSource,
     StoredCase,
     Written,
 )
+from escalation_flow.service.books import history_writer, school_books
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.events import log_written
 from escalation_flow.service.letter_preparation import Prepared, prepare_letters
 from escalation_flow.service.register import RegisterAsKnown, SchoolSetup
+from escalation_flow.service.timer_firing import TimerFiring
 from escalation_flow.service.versions import (
     CasesByVersion,
-    cases_by_version,
-    version_of,
-    versions_of,
 )
 from escalation_flow.service.views import DayReport, FiredTimer
 
@@ -190,25 +186,12 @@ class SchoolDays:
                 )
                 for p, decisions in sorted(book.history.items())
             ]
-            out = self._writer(tx, vb.setup, sid, now).write(group)
+            out = history_writer(self.ctx, tx, vb.setup, sid, now).write(group)
             facts = register.facts(day, vb.setup.flow)
             letters += prepare_letters(tx, vb.setup, register, facts, out.tasks, now)
             changes += group
             written = _together(written, out)
         return changes, written, letters
-
-    def _writer(
-        self, tx: CaseTransaction, setup: SchoolSetup, sid: int, now: datetime
-    ) -> HistoryWriting:
-        self.ctx.keep_flow_version(tx, setup.flow, now)
-        return tx.history_writer(
-            school_id=sid,
-            school=setup.school,
-            flow=setup.flow.id,
-            flow_version=setup.flow.version,
-            now=now,
-            worker=self.ctx.worker,
-        )
 
     def _evaluate(
         self,
@@ -248,114 +231,16 @@ class SchoolDays:
         pupils: tuple[str, ...],
         stored: dict[str, StoredCase],
     ) -> CasesByVersion:
-        """The school's books, with the set-up of every version the stored cases run under read
-        first (from the store's ``flow_versions`` when not the school's current file)."""
-        known = set(pupils)
-        running = [held for pupil, held in stored.items() if pupil in known]
-        setups = {
-            v: self.ctx.setup_at(setup.school, v, tx)
-            for v in sorted(versions_of(running, setup.flow.version))
-        }
-        return cases_by_version(setup, setups, pupils, stored)
+        return school_books(self.ctx, tx, setup, pupils, stored)
 
     # -- timers --------------------------------------------------------------------------------
 
     def fire_due_timers(
         self, now: datetime | None = None, *, stop: Callable[[], bool] | None = None
     ) -> list[FiredTimer]:
-        """Claim and fire every pending timer with ``fire_at <= now`` (default: the clock);
-        ``stop()`` is asked before each timer (a daemon stopping finishes the one in hand)."""
-        ctx = self.ctx
-        now = now or ctx.now()
-        with ctx.store.read() as tx:
-            due = tx.due_timers(now)
-        fired: list[FiredTimer] = []
-        by_school: dict[str, list[DueTimer]] = {}
-        for timer in due:
-            by_school.setdefault(timer.school, []).append(timer)
-        with ctx.store.register_reader() as reader:
-            if len(by_school) > 1:  # the next school's register is read while one school's fire
-                for school in by_school:
-                    reader.ahead(school, ctx.setup(school).calendar, now)
-            for school, timers in by_school.items():
-                if stop is not None and stop():
-                    break
-                fired += self._fire_school(school, timers, now, stop, reader)
-        return fired
-
-    def _fire_school(
-        self,
-        school: str,
-        timers: Sequence[DueTimer],
-        now: datetime,
-        stop: Callable[[], bool] | None = None,
-        reader: RegisterSource | None = None,
-    ) -> list[FiredTimer]:
-        """One school's due timers, in (fire_at, pupil, key) order, each in its own transaction;
-        ``stop()`` is asked before each (a daemon told to stop finishes the timer in hand only)."""
-        ctx = self.ctx
-        setup = ctx.setup(school)
-        on = setup.action_day(now)
-        read = reader.read(school, setup.calendar, now) if reader else None
-        register = RegisterAsKnown.load(ctx.store, setup, now, on, read)
-        sid = timers[0].school_id
-        with ctx.store.read() as tx:
-            held = tx.load_cases(sid, school, {t.pupil for t in timers})
-            books = self._books(tx, setup, register.pupils, held)
-        envs: dict[str, DayEnv] = {}
-        out: list[FiredTimer] = []
-        for timer in timers:
-            if stop is not None and stop():
-                break
-            with ctx.store.begin() as tx:
-                length = tx.claim_timer(timer.id, now, ctx.worker)
-                if length is None:
-                    continue  # another worker has it
-                stored = _current(tx, sid, school, held.get(timer.pupil), timer.pupil, length)
-                case = stored.case
-                p = books.current.book.pupil_index(timer.pupil)
-                armed = next((a for a in case.timers if a.key == timer.key), None)
-                if p is None or armed is None:
-                    ctx.log.warning(
-                        "timer.not_armed", school=school, case_id=timer.case_id,
-                        timer_id=timer.id, timer=timer.key,
-                    )  # fmt: skip
-                    continue
-                self._ensure_version(tx, books, case)
-                vb = books.place(p, case)
-                at = vb.setup
-                facts = register.morning_facts(on, at.flow)
-                env = envs.get(vb.version) or envs.setdefault(
-                    vb.version, DayEnv(vb.book, facts, register.counts)
-                )
-                stimulus = Stimulus("timer", timer.key)
-                moment = Moment(at.calendar.school_days[on], now)
-                decisions, after = evaluation.evaluate(at.ctx, case, env, p, stimulus, moment)
-                change = CaseChange(stored, decisions, after, ENGINE)
-                written = self._writer(tx, at, sid, now).write([change], claimed_timer=timer.key)
-                letters = prepare_letters(tx, at, register, facts, written.tasks, now)
-            held[timer.pupil] = StoredCase(
-                stored.id, after, written.heads.get(timer.pupil, stored.head_hash)
-            )
-            books.place(p, after)
-            late = max(0, int((now - timer.fire_at).total_seconds()))
-            log_written(
-                ctx.log, school, [change], written, letters, timer_id=timer.id, late_seconds=late
-            )
-            out.append(
-                FiredTimer(
-                    timer.id, school, timer.pupil, timer.case_id, timer.key, armed.timer,
-                    timer.fire_at, now, late, tuple(decisions),
-                )
-            )  # fmt: skip
-        return out
-
-    def _ensure_version(self, tx: CaseTransaction, books: CasesByVersion, case: Case) -> None:
-        """A case read again (its history grew since the burst began) may have moved to a
-        version not loaded yet: load it before the timer is evaluated."""
-        version = version_of(case, books.current.version)
-        if not books.has(version):
-            books.add(self.ctx.setup_at(books.current.setup.school, version, tx))
+        """Claim and fire every pending timer with ``fire_at <= now`` (default: the clock), a
+        batch per transaction (``TimerFiring``); ``stop()`` is asked before each batch."""
+        return TimerFiring(self.ctx).fire_due_timers(now, stop=stop)
 
     def pending_fire_times(
         self, after: datetime | None = None, limit: int = 1000
@@ -406,12 +291,3 @@ def _together(a: Written, b: Written) -> Written:
         {**a.case_ids, **b.case_ids}, [*a.tasks, *b.tasks], a.records + b.records,
         {**a.heads, **b.heads},
     )  # fmt: skip
-
-
-def _current(
-    tx: CaseTransaction, sid: int, school: str, held: StoredCase | None, pupil: str, length: int
-) -> StoredCase:
-    """The case as preloaded, unless its history has grown since (then read again)."""
-    if held is not None and held.length == length:
-        return held
-    return tx.load_case(sid, school, pupil)

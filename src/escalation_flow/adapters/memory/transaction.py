@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -223,6 +223,10 @@ class MemoryTransaction(TasksAndLetters):
             late_seconds=late_seconds(now, timer.fire_at), claimed_by=worker,
         )  # fmt: skip
         return self.t.cases[timer.case_id].length
+
+    def claim_timers(self, timer_ids: Sequence[int], now: datetime, worker: str) -> dict[int, int]:
+        claimed = {i: self.claim_timer(i, now, worker) for i in sorted(set(timer_ids))}
+        return {i: length for i, length in claimed.items() if length is not None}
 
     def pending_fire_times(self, after: datetime | None, limit: int) -> list[datetime]:
         times = {

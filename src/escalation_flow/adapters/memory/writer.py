@@ -10,7 +10,7 @@ unit of work then leaves nothing behind.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import NoReturn
 
@@ -76,8 +76,10 @@ class MemoryHistoryWriter:
         self.now = utc(now)
         self.worker = worker
 
-    def write(self, changes: Sequence[CaseChange], *, claimed_timer: str | None = None) -> Written:
-        """``claimed_timer``: the key of a timer already flipped to fired by its claim."""
+    def write(
+        self, changes: Sequence[CaseChange], *, claimed: Collection[tuple[str, str]] = ()
+    ) -> Written:
+        """``claimed``: (pupil, timer key) of timers already flipped to fired by their claim."""
         changes = [c for c in changes if c.decisions]
         if changes:
             self.t.written = True
@@ -93,7 +95,7 @@ class MemoryHistoryWriter:
             self.t.events[case_id] = (*self.t.events.get(case_id, ()), *chain)
             records += len(chain)
             created += self._tasks(change, case_id)
-            self._timers(change, case_id, claimed_timer)
+            self._timers(change, case_id, claimed)
         return Written(case_ids, created, records, heads)
 
     # -- cases and their history ---------------------------------------------------------------
@@ -202,11 +204,13 @@ class MemoryHistoryWriter:
                 moved = dataclasses.replace(moved, sent_by=by, sent_at=at)
             self.t.letters[letter.id] = moved
 
-    def _timers(self, change: CaseChange, case_id: int, claimed: str | None) -> None:
+    def _timers(
+        self, change: CaseChange, case_id: int, claimed: Collection[tuple[str, str]]
+    ) -> None:
         for d in change.decisions:
             if isinstance(d, TimerArmed):
                 self._arm(case_id, d)
-            elif isinstance(d, TimerFired) and d.timer_key != claimed:
+            elif isinstance(d, TimerFired) and (change.after.pupil, d.timer_key) not in claimed:
                 # Fired by a school day's run (a backfill, or one the scheduler had not reached)
                 timer = self._pending(case_id, d)
                 self.t.timers[timer.id] = dataclasses.replace(

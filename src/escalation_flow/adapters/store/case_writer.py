@@ -12,7 +12,7 @@ failing raises ``ConflictError`` and the caller's transaction is rolled back who
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -75,15 +75,17 @@ class HistoryWriter:
         self.now = now
         self.worker = worker
 
-    def write(self, changes: Sequence[CaseChange], *, claimed_timer: str | None = None) -> Written:
-        """``claimed_timer``: the key of a timer already flipped to fired by its claim."""
+    def write(
+        self, changes: Sequence[CaseChange], *, claimed: Collection[tuple[str, str]] = ()
+    ) -> Written:
+        """``claimed``: (pupil, timer key) of timers already flipped to fired by their claim."""
         changes = [c for c in changes if c.decisions]
         chains = [self._chain(c) for c in changes]
         try:
             case_ids = self._cases(changes, chains)
             records = self._history(changes, chains, case_ids)
             tasks = self._tasks(changes, case_ids)
-            self._timers(changes, case_ids, claimed_timer)
+            self._timers(changes, case_ids, claimed)
         except IntegrityError as exc:
             raise ConflictError(
                 f"school {self.school}: another worker changed these cases at the same time; "
@@ -241,7 +243,10 @@ class HistoryWriter:
         ]
 
     def _timers(
-        self, changes: Sequence[CaseChange], case_ids: dict[str, int], claimed: str | None
+        self,
+        changes: Sequence[CaseChange],
+        case_ids: dict[str, int],
+        claimed: Collection[tuple[str, str]],
     ) -> None:
         armed, fired, cancelled = [], [], []
         for change in changes:
@@ -262,7 +267,7 @@ class HistoryWriter:
                             "armed_at": d.at,
                         }
                     )
-                elif isinstance(d, TimerFired) and d.timer_key != claimed:
+                elif isinstance(d, TimerFired) and (change.after.pupil, d.timer_key) not in claimed:
                     # Fired by a school day's run (a backfill, or one the scheduler had not reached)
                     fired.append({"b_case": case_id, "b_key": d.timer_key, **self._fired_values()})
                 elif isinstance(d, TimerCancelled):

@@ -32,8 +32,17 @@ def _fingerprint() -> str:
 FINGERPRINT = _fingerprint()
 
 
+#: field names read once (``dataclasses.fields`` rebuilds its tuple on every call: a day writes
+#: thousands of snapshots)
+_CASE_FIELDS = tuple(f.name for f in fields(Case) if f.name not in _OWN)
+_FIELDS: dict[type, tuple[str, ...]] = {
+    c: tuple(f.name for f in fields(c)) for c in (OpenTask, ArmedTimer)
+}
+_SCALARS = (type(None), bool, int, float, str)
+
+
 def case_to_json(case: Case) -> str:
-    document = {f.name: _encode(getattr(case, f.name)) for f in fields(case) if f.name not in _OWN}
+    document = {name: _encode(getattr(case, name)) for name in _CASE_FIELDS}
     document["_v"] = FINGERPRINT
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
@@ -51,6 +60,19 @@ def case_from_json(text: str, school: str, pupil: str) -> Case | None:
 
 
 def _encode(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is tuple:
+        return {"u": [_encode(v) for v in value]}
+    names = _FIELDS.get(kind)
+    if names is not None:
+        return {kind.__name__: [_encode(getattr(value, n)) for n in names]}
+    return _encode_other(value)
+
+
+def _encode_other(value: Any) -> Any:
+    """Subclasses and the instants (``_encode`` takes the exact types first)."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, datetime):

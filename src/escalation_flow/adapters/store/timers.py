@@ -2,12 +2,13 @@
 dialects differ here), when pending ones fire, and which school days were evaluated.
 
 The timers table is the truth; a scheduler only mirrors the instants ``pending_fire_times``
-gives. A timer is claimed by a conditional ``UPDATE`` in the transaction that records what it
-caused, so it fires once whatever dies when.
+gives. Timers are claimed a batch at a time by a conditional ``UPDATE`` in the transaction that
+records what they caused, so each fires once whatever dies when.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -36,27 +37,41 @@ def due_timers(conn: Connection, now: datetime) -> list[DueTimer]:
 
 
 def claim_timer(conn: Connection, timer_id: int, now: datetime, worker: str) -> int | None:
-    """Flip one timer from pending to fired for ``worker``, in one statement: the length of its
-    case's history then, or None when another worker has it (on PostgreSQL a row another worker
-    holds is skipped, not waited for)."""
+    """Flip one timer from pending to fired for ``worker``: the length of its case's history
+    then, or None when another worker has it (``claim_timers`` of one)."""
+    return claim_timers(conn, [timer_id], now, worker).get(timer_id)
+
+
+def claim_timers(
+    conn: Connection, timer_ids: Sequence[int], now: datetime, worker: str
+) -> dict[int, int]:
+    """Flip the timers of ``timer_ids`` still pending to fired for ``worker``, in one statement:
+    each claimed timer's id to the length of its case's history then; a timer another worker
+    has fired is left out, and on PostgreSQL so is one another worker holds (``SKIP LOCKED``:
+    skipped, not waited for). SQLite needs 3.35 for ``RETURNING``."""
+    if not timer_ids:
+        return {}
     t, c = TIMERS.c, CASES.c
     still_pending = t.status == TIMER_PENDING
-    if conn.dialect.name == "postgresql":
-        mine = select(t.id).where(t.id == timer_id, still_pending).with_for_update(skip_locked=True)
-        still_pending = t.id.in_(mine.scalar_subquery())
+    ids = sorted(set(timer_ids))
     claim = update(TIMERS).values(
         status=TIMER_FIRED, fired_at=now, late_seconds=_late(conn, now), claimed_by=worker
     )
     if conn.dialect.name == "sqlite":
         # SQLite's RETURNING sees only the updated table; a second query costs nothing there.
-        case_id = conn.execute(claim.where(t.id == timer_id, still_pending).returning(t.case_id))
-        found = case_id.scalar()
-        if found is None:
-            return None
-        return int(conn.execute(select(c.length).where(c.id == found)).scalar_one())
-    statement = claim.where(t.id == timer_id, still_pending, c.id == t.case_id).returning(c.length)
-    length = conn.execute(statement).scalar()
-    return None if length is None else int(length)
+        claimed = conn.execute(
+            claim.where(t.id.in_(ids), still_pending).returning(t.id, t.case_id)
+        ).all()
+        if not claimed:
+            return {}
+        case_ids = sorted({row.case_id for row in claimed})
+        lengths = dict(conn.execute(select(c.id, c.length).where(c.id.in_(case_ids))).all())
+        return {int(row.id): int(lengths[row.case_id]) for row in claimed}
+    mine = select(t.id).where(t.id.in_(ids), still_pending).with_for_update(skip_locked=True)
+    statement = claim.where(
+        t.id.in_(mine.scalar_subquery()), still_pending, c.id == t.case_id
+    ).returning(t.id, c.length)
+    return {int(row.id): int(row.length) for row in conn.execute(statement)}
 
 
 def _late(conn: Connection, now: datetime) -> Any:

@@ -118,6 +118,9 @@ class SqlTransaction:
     def claim_timer(self, timer_id: int, now: datetime, worker: str) -> int | None:
         return timers.claim_timer(self.conn, timer_id, now, worker)
 
+    def claim_timers(self, timer_ids: Sequence[int], now: datetime, worker: str) -> dict[int, int]:
+        return timers.claim_timers(self.conn, timer_ids, now, worker)
+
     def pending_fire_times(self, after: datetime | None, limit: int) -> list[datetime]:
         return timers.pending_fire_times(self.conn, after, limit)
 
