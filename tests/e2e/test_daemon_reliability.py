@@ -125,7 +125,9 @@ def test_the_scheduler_fires_a_burst_at_its_time_and_sigterm_stops_it_between_tw
     backend_url: tuple[str, str], tmp_path: Path
 ) -> None:
     backend, url = backend_url
-    soon = datetime.now(UTC) + timedelta(seconds=12)
+    # Far enough ahead that building the burst and starting the daemon finish first on a
+    # loaded machine (12 s was not: the timers were overdue at start and fired by catch-up).
+    soon = datetime.now(UTC) + timedelta(seconds=30)
     burst = build_burst(url, tmp_path, BURST[backend], fire_at=soon)
     env = environment(burst.url, burst.trust, tmp_path)
     daemon = start(env, tmp_path, "--catch-up-days", "0", "--no-inbox")
