@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, RowMapping, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from escalation_flow.adapters.store import records
 from escalation_flow.adapters.store.models import School, table_of
 from escalation_flow.adapters.store.staff_models import (
     AuditEntry,
@@ -300,20 +301,17 @@ class StaffStore:
         detail: str | None = None,
         ip: str | None = None,
     ) -> None:
+        values = {
+            "at": now,
+            "actor": actor[:64],
+            "action": action,
+            "school": school,
+            "pupil": pupil,
+            "detail": detail,
+            "ip": None if ip is None else ip[:64],
+        }
         with self.engine.begin() as conn:
-            conn.execute(
-                table_of(AuditEntry)
-                .insert()
-                .values(
-                    at=now,
-                    actor=actor[:64],
-                    action=action,
-                    school=school,
-                    pupil=pupil,
-                    detail=detail,
-                    ip=None if ip is None else ip[:64],
-                )
-            )
+            records.insert_audit(conn, values, now)
 
     def audit_entries(
         self, *, action: str | None = None, school: str | None = None, limit: int = 200
