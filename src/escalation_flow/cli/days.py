@@ -63,7 +63,8 @@ def run_day(day: datetime, school: str | None, force: bool, catch_up: bool) -> N
             for earlier in missed.get(key, []):
                 click.echo(service.run_day(key, earlier).line() + " (caught up)")
             click.echo(service.run_day(key, on, force=force).line())
-        rendered = service.render_letters()
+        # after every commit: a crash from here leaves letters to render, never a day half-run
+        rendered = service.render_letters(workers=root().settings().letter_workers)
     if rendered:
         click.echo(f"{rendered} letter PDFs rendered (every prepared letter that had none yet)")
 

@@ -40,6 +40,8 @@ def letters_show(letter_id: int, pdf_out: Path | None) -> None:
         f"letter {view.id}: {view.template} for {view.school} {view.pupil} (task {view.task_id}, case {view.case_id})"
     )
     click.echo(f"status: {view.status}; prepared {view.prepared_at:%Y-%m-%d %H:%M} UTC; {approved}")
+    if not view.has_pdf and pdf_out is None:
+        click.echo("PDF: being prepared (rendered after the evening's run; --pdf makes it now)")
     if view.sent_by:
         click.echo(f"sent by {view.sent_by} at {view.sent_at:%Y-%m-%d %H:%M} UTC")
     if pdf_out is not None and data is not None:
@@ -48,6 +50,16 @@ def letters_show(letter_id: int, pdf_out: Path | None) -> None:
     else:
         click.echo("")
         click.echo(view.html)
+
+
+@letters_group.command("render")
+def letters_render() -> None:
+    """Render every letter left to render (the PDFs a day prepared; rendered after its commit,
+    in a pool of processes, by run-day and the daemon: this catches up after a crash)."""
+
+    with root().service() as service:
+        rendered = service.render_letters(workers=root().settings().letter_workers)
+    click.echo(f"{rendered} letter PDFs rendered")
 
 
 @letters_group.command("approve")
