@@ -449,3 +449,29 @@ def test_a_timer_edited_behind_the_service_is_named(tmp_path: Path, change: str,
     assert named(url, None) == set()
     run_sql(url, change)
     assert {k for _, _, k in named(url, None)} == {kind}
+
+
+# -- erasure: the chains hash digests, never a letter's text -----------------------------------------
+
+
+def test_a_letter_erased_for_data_protection_leaves_every_chain_verifiable(
+    db: str, checkpoint: dict[str, Any]
+) -> None:
+    from escalation_flow.adapters.store.desk import ERASED, erase_letter
+
+    store = Store(db)
+    try:
+        with store.engine.begin() as conn:
+            text = conn.execute(sa.text("SELECT html FROM letters WHERE id = 2")).scalar_one()
+            assert erase_letter(conn, 2, "s.jones", "subject access: erasure request", local(LAST_DAY, 21))
+        with store.engine.connect() as conn:
+            html, pdf = conn.execute(sa.text("SELECT html, pdf FROM letters WHERE id = 2")).one()
+            kept = " ".join(conn.execute(sa.text("SELECT body FROM chain_records")).scalars())
+            history_text = " ".join(conn.execute(sa.text("SELECT body FROM case_events")).scalars())
+    finally:
+        store.dispose()
+    assert html == ERASED and pdf is None
+    pupil_words = [w for w in ("Dear", "attendance") if w in text]
+    assert pupil_words and not any(w in kept or w in history_text for w in ("Dear",))
+    assert named(db, None) == set()
+    assert named(db, checkpoint) == set()

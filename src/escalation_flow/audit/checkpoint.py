@@ -42,7 +42,7 @@ from escalation_flow.adapters.store.audit_store import (
     task_completions,
 )
 from escalation_flow.adapters.store.cases import school_ids
-from escalation_flow.adapters.store.records import chain_heads
+from escalation_flow.adapters.store.records import chain_heads, erased_letters
 from escalation_flow.adapters.store.seals import SEAL_FORMAT
 from escalation_flow.audit.verify import Breach
 from escalation_flow.core.chain import CHAIN_FORMAT, CHAIN_FORMATS, canonical_json, instant_text
@@ -164,9 +164,13 @@ def check_against(
         schools = {k: v for k, v in checkpoint["schools"].items() if mine(k)}
         out += _marks(conn, schools)
         letters = _letters(conn)
+        erased = erased_letters(conn)
         for key, then in sorted(checkpoint["letters"].items(), key=lambda kv: int(kv[0])):
             if mine(then[0].split("/")[0]):
-                out += _letter(int(key), then, letters.get(int(key)))
+                now = letters.get(int(key))
+                if now is not None and int(key) in erased:  # its text erased on purpose
+                    now = [now[0], then[1], then[2], now[3]]
+                out += _letter(int(key), then, now)
         tasks = _tasks(conn)
         for key, then in sorted(checkpoint["tasks"].items(), key=lambda kv: int(kv[0])):
             if mine(then[0].split("/")[0]):

@@ -148,3 +148,22 @@ def insert_letters(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[
     ]  # fmt: skip
     records.append(conn, prepared, rows[0]["prepared_at"])
     return ids
+
+
+#: What an erased letter's HTML says instead of its text.
+ERASED = "<p>This letter's text was erased (data protection); its digest stays in the history.</p>"
+
+
+def erase_letter(conn: Connection, letter_id: int, by: str, why: str, now: datetime) -> bool:
+    """A letter's personal data erased (its HTML, PDF and kept figures), the erasure chained
+    (``letter_erased``: who, a digest of why). The records that chained its content hold only
+    digests, so every chain still verifies; ``audit verify`` then checks the letter's approval,
+    not its text. False when there is no such letter."""
+    l = LETTERS.c  # noqa: E741
+    changed = conn.execute(
+        update(LETTERS).where(l.id == letter_id).values(html=ERASED, pdf=None, figures="{}")
+    ).rowcount
+    if changed == 1:
+        chain = _chain_of_letter(conn, letter_id)
+        records.append(conn, [records.letter_erased(chain, letter_id, by, why, now)], now)
+    return bool(changed == 1)

@@ -19,6 +19,7 @@ succeed; the loser's transaction is rolled back whole (``ConflictError``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -165,6 +166,13 @@ def all_records(conn: Connection) -> dict[str, list[StoredRecord]]:
 def chain_heads(conn: Connection) -> dict[str, tuple[int, str]]:
     """Each chain's length and head hash (for the checkpoint)."""
     return {k: (v[-1].seq, v[-1].hash) for k, v in all_records(conn).items()}
+
+
+def erased_letters(conn: Connection) -> set[int]:
+    """The letters whose text was erased (``letter_erased`` records)."""
+    r = RECORDS.c
+    rows = conn.execute(select(r.body).where(r.kind == LETTER_ERASED))
+    return {int(json.loads(body)["letter"]) for (body,) in rows}
 
 
 def record_hash_at(conn: Connection, chain: str, seq: int) -> str | None:
