@@ -121,6 +121,15 @@ NO_KEYS = "SET LOCAL session_replication_role = replica"
 LETTER2_EDITED = ("letter 2 (oaks/P1)", None, "letter_edited")
 
 
+def edit_letter_2_pdf(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE letters SET pdf = :pdf WHERE id = 2"), {"pdf": b"%PDF-1.4"})
+    finally:
+        engine.dispose()
+
+
 def forge_letter_record(url: str) -> None:
     """Letter 2's HTML edited and its ``letter_prepared`` record's digest rewritten to match."""
     from escalation_flow.core.chain import sha256_text
@@ -272,7 +281,7 @@ CATALOGUE = [
         {LETTER2_EDITED}, {LETTER2_EDITED},
     ),
     Tamper(
-        "a letter's PDF edited", ["UPDATE letters SET pdf = X'25504446' WHERE id = 2"],
+        "a letter's PDF edited", edit_letter_2_pdf,
         {LETTER2_EDITED}, {LETTER2_EDITED},
     ),
     Tamper(

@@ -134,3 +134,24 @@ def test_the_letters_left_to_render_are_rendered_by_letters_render_in_the_pool(
     )
     assert "being prepared" not in shown.stdout
     assert SCHOOL in shown.stdout
+
+
+def test_the_daemon_renders_the_letters_left_to_render_when_it_starts(
+    world: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """A crash after a day's commit left letters to render: the daemon's start renders them."""
+    from click.testing import CliRunner
+
+    from escalation_flow.bootstrap import Root
+    from escalation_flow.cli import main
+    from escalation_flow.clock import SimulatedClock
+
+    url, env = world
+    env = env | {"ESCALATION_FLOW_LETTER_WORKERS": "0", "ESCALATION_FLOW_INBOX_DIR": str(tmp_path)}
+    root = Root(SimulatedClock(local(NEXT_DAY, 12)))  # before the day's registers close
+    result = CliRunner().invoke(
+        main, ["daemon", "--once", "--catch-up-days", "0"], env=env, obj=root
+    )
+    assert result.exit_code == 0, result.output
+    assert f'"letters_rendered": {len(letters(url))}' in result.stderr
+    assert all(has for _, has in letters(url))
