@@ -35,8 +35,9 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from escalation_flow.adapters.store.models import Base, table_of
@@ -117,6 +118,7 @@ def append(conn: Connection, records: Sequence[NewRecord], now: datetime) -> Non
     if not records:
         return
     chains = sorted({r.chain for r in records})
+    _lock(conn, chains)
     heads = _heads(conn, chains)
     rows = []
     for r in records:
@@ -133,6 +135,26 @@ def append(conn: Connection, records: Sequence[NewRecord], now: datetime) -> Non
         raise ConflictError(
             "someone else recorded on the same history at the same time; nothing was written, "
             "try again"
+        ) from exc
+
+
+_LOCK = text(
+    "SELECT count(pg_advisory_xact_lock(hashtext(c))) "
+    "FROM (SELECT unnest(CAST(:chains AS text[])) AS c ORDER BY 1) AS named"
+)
+
+
+def _lock(conn: Connection, chains: Sequence[str]) -> None:
+    """PostgreSQL: hold each chain (in name order) until this transaction ends, so a second
+    writer waits and then reads the head the first wrote, rather than both taking the same
+    ``seq`` (SQLite's write lock already serialises writers)."""
+    if conn.dialect.name != "postgresql":
+        return
+    try:
+        conn.execute(_LOCK, {"chains": list(chains)})
+    except OperationalError as exc:  # a deadlock, found and broken by the server
+        raise ConflictError(
+            "another writer held the same histories; nothing was written, try again"
         ) from exc
 
 

@@ -310,8 +310,14 @@ class StaffStore:
             "detail": detail,
             "ip": None if ip is None else ip[:64],
         }
-        with self.engine.begin() as conn:
-            records.insert_audit(conn, values, now)
+        for attempt in range(5):  # two entries at once on one chain (PostgreSQL): once more
+            try:
+                with self.engine.begin() as conn:
+                    records.insert_audit(conn, values, now)
+                return
+            except ConflictError:
+                if attempt == 4:
+                    raise
 
     def audit_entries(
         self, *, action: str | None = None, school: str | None = None, limit: int = 200
