@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         default=60,
         description="`status` exits non-zero when a timer is overdue by more than this.",
     )
+    letter_workers: int | None = Field(
+        default=None,
+        ge=0,
+        description="Processes rendering letters' PDFs after a day's commit (0: in the command's "
+        "own process); default one a core, once there are more than a few letters.",
+    )
 
 
 def load_settings() -> Settings:

@@ -181,3 +181,26 @@ def upgrade_down(store: Store) -> None:
     with store.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0003")
+
+
+def test_audit_entries_written_at_once_all_chain_and_verify(store: Store, staff: StaffStore) -> None:
+    """Every audit-log entry is a later record on its school's (or the trust's) chain: entries
+    written at the same moment by several threads (logins behind one proxy) all land, each once,
+    and the chain links (chain format 2; on PostgreSQL the loser of a race tries again)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from escalation_flow.audit.store_check import verify_store
+
+    def write(n: int) -> None:
+        staff.audit(f"user{n}", "login_failed", T0, ip="10.0.0.1")
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(write, range(30)))
+    with store.engine.connect() as conn:
+        seqs = conn.execute(
+            sa.text("SELECT seq FROM chain_records WHERE chain = 'trust' ORDER BY seq")
+        ).scalars().all()
+    assert list(seqs) == list(range(1, 31))
+    report = verify_store(store.engine)
+    assert report.ok, report.breaches
+    assert report.later_records == 30

@@ -33,6 +33,7 @@ from escalation_flow.audit.checkpoint import (
 from escalation_flow.audit.store_check import verify_store
 from escalation_flow.clock import SimulatedClock
 from escalation_flow.errors import InputError
+from escalation_flow.ports import AuditNote
 from escalation_flow.service import Service
 from tests.daemon_builders import LAST_DAY, SCHOOL, built_state, clone, local, write_trust
 
@@ -58,7 +59,14 @@ def template(
             [letter] = [t for t in service.tasks(SCHOOL) if t.pupil == "P1" and t.letter_id]
             assert letter.letter_id is not None
             service.approve_letter(letter.letter_id, by="head.teacher")
-            service.complete_task(letter.id, "sent", by="s.jones", at=clock.now())
+            service.letter_pdf(letter.letter_id)  # rendered: its PDF's digest is chained
+            note = AuditNote("s.jones", "task_done", "from the pages")
+            service.complete_task(
+                letter.id, "sent", by="s.jones", note="posted first class", at=clock.now(),
+                audit=note,
+            )  # fmt: skip
+            [call] = [t for t in service.tasks(SCHOOL) if t.pupil == "P2" and t.case_id is None]
+            service.complete_task(call.id, "no_answer", by="s.jones", note="left a message", audit=note)
             checkpoint = make_checkpoint(store.engine, clock.now())
         finally:
             store.dispose()
@@ -108,6 +116,35 @@ def delete_case(pupil: str) -> list[str]:
 
 #: Foreign keys not checked for the rest of the transaction (PostgreSQL; a superuser can).
 NO_KEYS = "SET LOCAL session_replication_role = replica"
+
+
+LETTER2_EDITED = ("letter 2 (oaks/P1)", None, "letter_edited")
+
+
+def edit_letter_2_pdf(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE letters SET pdf = :pdf WHERE id = 2"), {"pdf": b"%PDF-1.4"})
+    finally:
+        engine.dispose()
+
+
+def forge_letter_record(url: str) -> None:
+    """Letter 2's HTML edited and its ``letter_prepared`` record's digest rewritten to match."""
+    from escalation_flow.core.chain import sha256_text
+
+    with sa.create_engine(url).begin() as conn:
+        html, body = conn.execute(
+            sa.text("SELECT l.html, r.body FROM letters l, chain_records r WHERE l.id = 2 "
+                    "AND r.subject = 'letter 2' AND r.kind = 'letter_prepared'")
+        ).one()  # fmt: skip
+    forged = json.loads(body) | {"html_sha256": sha256_text(html + " ")}
+    run_sql(
+        url, "UPDATE letters SET html = html || ' ' WHERE id = 2",
+        "UPDATE chain_records SET body = '" + json.dumps(forged, sort_keys=True, separators=(",", ":"))
+        + "' WHERE subject = 'letter 2' AND kind = 'letter_prepared'",
+    )  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,23 +274,74 @@ CATALOGUE = [
         {("flow version 02490721905b", None, "edited")},
         {("flow version 02490721905b", None, "edited")},
     ),
+    # chain format 2: what was written beside the history is checked against it, without a
+    # checkpoint too
     Tamper(
         "a letter's HTML edited", ["UPDATE letters SET html = html || ' ' WHERE id = 2"],
-        None, {("letter 2 (oaks/P1)", None, "letter_edited")},
+        {LETTER2_EDITED}, {LETTER2_EDITED},
+    ),
+    Tamper(
+        "a letter's PDF edited", edit_letter_2_pdf,
+        {LETTER2_EDITED}, {LETTER2_EDITED},
+    ),
+    Tamper(
+        "a letter's HTML edited and its record rewritten", forge_letter_record,
+        {(f"records of case:{P1}", 1, "record_edited")},
+        {(f"records of case:{P1}", 1, "record_edited")},
     ),
     Tamper(
         "who approved a letter edited",
         ["UPDATE letters SET approved_by = 'mallory' WHERE id = 2"],
-        None, {("letter 2 (oaks/P1)", None, "letter_approval_edited")},
+        {("letter 2 (oaks/P1)", None, "letter_approval_edited")},
+        {("letter 2 (oaks/P1)", None, "letter_approval_edited")},
+    ),
+    Tamper(
+        "who sent a letter edited", ["UPDATE letters SET sent_by = 'mallory' WHERE id = 2"],
+        {("letter 2 (oaks/P1)", None, "letter_approval_edited")},
+        {("letter 2 (oaks/P1)", None, "letter_approval_edited")},
+    ),
+    Tamper(
+        "a letter deleted", ["DELETE FROM letters WHERE id = 2"],
+        {("letter 2 (oaks/P1)", None, "letter_deleted")},
+        {("letter 2 (oaks/P1)", None, "letter_deleted")},
     ),
     Tamper(
         "a task's completed_by edited",
-        ["UPDATE tasks SET completed_by = 'mallory' WHERE completed_by = 's.jones'"],
-        None, {("task 3 (oaks/P1)", None, "task_edited")},
+        ["UPDATE tasks SET completed_by = 'mallory' WHERE id = 3"],
+        {(P1, None, "task_edited")}, {("task 3 (oaks/P1)", None, "task_edited")},
     ),
     Tamper(
         "a task's outcome edited", ["UPDATE tasks SET outcome = 'not_sent' WHERE id = 3"],
-        None, {("task 3 (oaks/P1)", None, "task_edited")},
+        {(P1, None, "task_edited")}, {("task 3 (oaks/P1)", None, "task_edited")},
+    ),
+    Tamper(
+        "a task's note edited", ["UPDATE tasks SET note = 'never posted' WHERE id = 3"],
+        {(P1, None, "task_edited")}, {(P1, None, "task_edited")},
+    ),
+    Tamper(
+        "a task without a case: completed_by edited",
+        ["UPDATE tasks SET completed_by = 'mallory' WHERE id = 4"],
+        {("task 4 (oaks/P2)", None, "task_edited")}, {("task 4 (oaks/P2)", None, "task_edited")},
+    ),
+    Tamper(
+        "a task without a case: note edited", ["UPDATE tasks SET note = 'no answer' WHERE id = 4"],
+        {("task 4 (oaks/P2)", None, "task_edited")}, {("task 4 (oaks/P2)", None, "task_edited")},
+    ),
+    Tamper(
+        "an audit-log entry edited", ["UPDATE audit_log SET actor = 'mallory' WHERE id = 1"],
+        {("audit log entry 1", None, "audit_edited")},
+        {("audit log entry 1", None, "audit_edited")},
+    ),
+    Tamper(
+        "an audit-log entry deleted", ["DELETE FROM audit_log WHERE id = 2"],
+        {("audit log entry 2", None, "audit_deleted")},
+        {("audit log entry 2", None, "audit_deleted")},
+    ),
+    Tamper(
+        "an audit-log entry deleted with its record",
+        ["DELETE FROM audit_log WHERE id = 2",
+         "DELETE FROM chain_records WHERE subject = 'audit 2'"],
+        None, {(f"records of school:{SCHOOL}", 3, "truncated")},
     ),
 ]
 # fmt: on
@@ -310,11 +398,11 @@ def test_a_checkpoint_of_an_unknown_format_is_refused(
     checkpoint: dict[str, Any], tmp_path: Path
 ) -> None:
     path = tmp_path / "cp.json"
-    path.write_text(json.dumps(checkpoint | {"format": 2}), encoding="utf-8")
-    with pytest.raises(InputError, match="checkpoint format 2 is not one this version reads"):
+    path.write_text(json.dumps(checkpoint | {"format": 3}), encoding="utf-8")
+    with pytest.raises(InputError, match="checkpoint format 3 is not one this version reads"):
         read_checkpoint(path)
     path.write_text(json.dumps(checkpoint | {"chain_format": 9}), encoding="utf-8")
-    with pytest.raises(InputError, match="chain records of format 9; this version knows format 1"):
+    with pytest.raises(InputError, match="chain records of format 9; this version knows format"):
         read_checkpoint(path)
 
 
@@ -349,3 +437,50 @@ def test_a_re_hashed_checkpoint_of_the_wrong_shape_is_refused_not_a_traceback(
     path.write_text(json.dumps(body | {"sha256": _digest(body)}), encoding="utf-8")
     with pytest.raises(InputError, match="not a checkpoint this version wrote"):
         read_checkpoint(path)
+
+
+# -- timers (the catalogue's small trust has none pending: a burst of review timers has) -------------
+
+
+@pytest.mark.parametrize(
+    "change, kind",
+    [
+        ("UPDATE timers SET fire_at = fire_at + 86400000000 WHERE id = 1", "timer_edited"),
+        ("UPDATE timers SET status = 'cancelled' WHERE id = 2", "timer_edited"),
+        ("DELETE FROM timers WHERE id = 3", "timer_deleted"),
+    ],
+)
+def test_a_timer_edited_behind_the_service_is_named(tmp_path: Path, change: str, kind: str) -> None:
+    from tests.burst_builders import build_burst
+
+    url = f"sqlite:///{tmp_path / 'burst.sqlite'}"
+    build_burst(url, tmp_path, 3)
+    assert named(url, None) == set()
+    run_sql(url, change)
+    assert {k for _, _, k in named(url, None)} == {kind}
+
+
+# -- erasure: the chains hash digests, never a letter's text -----------------------------------------
+
+
+def test_a_letter_erased_for_data_protection_leaves_every_chain_verifiable(
+    db: str, checkpoint: dict[str, Any]
+) -> None:
+    from escalation_flow.adapters.store.desk import ERASED, erase_letter
+
+    store = Store(db)
+    try:
+        with store.engine.begin() as conn:
+            text = conn.execute(sa.text("SELECT html FROM letters WHERE id = 2")).scalar_one()
+            assert erase_letter(conn, 2, "s.jones", "subject access: erasure request", local(LAST_DAY, 21))
+        with store.engine.connect() as conn:
+            html, pdf = conn.execute(sa.text("SELECT html, pdf FROM letters WHERE id = 2")).one()
+            kept = " ".join(conn.execute(sa.text("SELECT body FROM chain_records")).scalars())
+            history_text = " ".join(conn.execute(sa.text("SELECT body FROM case_events")).scalars())
+    finally:
+        store.dispose()
+    assert html == ERASED and pdf is None
+    pupil_words = [w for w in ("Dear", "attendance") if w in text]
+    assert pupil_words and not any(w in kept or w in history_text for w in ("Dear",))
+    assert named(db, None) == set()
+    assert named(db, checkpoint) == set()

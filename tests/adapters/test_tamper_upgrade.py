@@ -77,3 +77,73 @@ def test_a_seal_the_release_made_then_deleted_fails_verify(upgraded: dict[str, s
     assert result.exit_code == 1
     assert "seal_missing: import 2:" in result.stdout and "sealed at import" in result.stdout
     assert run(upgraded, "audit", "seal").exit_code == 2  # refused: it would seal over an edit
+
+
+# -- chain format 1 (main at c03cf29) upgraded to format 2 ----------------------------------------
+
+FORMAT1_DB = RELEASE_DB.with_name("format1-c03cf29.sqlite.gz")
+FORMAT1_CHECKPOINT = RELEASE_DB.with_name("format1-c03cf29.checkpoint.json")
+
+
+@pytest.fixture
+def format1(tmp_path: Path) -> dict[str, str]:
+    """The database main wrote at c03cf29 (``tests/data/make_format1_db.py``), upgraded."""
+    db = tmp_path / "format1.sqlite"
+    with gzip.open(FORMAT1_DB, "rb") as packed, db.open("wb") as raw:
+        shutil.copyfileobj(packed, raw)
+    env = {
+        "ESCALATION_FLOW_DATABASE_URL": f"sqlite:///{db}",
+        "ESCALATION_FLOW_LOG_FORMAT": "json",
+        "ESCALATION_FLOW_LOG_LEVEL": "WARNING",
+        "DB_FILE": str(db),
+    }
+    result = run(env, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    return env
+
+
+def test_a_format_1_database_upgrades_its_letters_completions_and_audit_log_into_the_chain(
+    format1: dict[str, str],
+) -> None:
+    kinds = {k for (k,) in query(format1, "SELECT DISTINCT kind FROM chain_records")}
+    assert kinds == {
+        "letter_prepared", "letter_rendered", "letter_approved", "task_completed", "audit_entry"
+    }  # fmt: skip
+    result = run(format1, "audit", "verify")
+    assert result.exit_code == 0, result.output
+    # the checkpoint an auditor kept before the upgrade (format 1) still verifies
+    result = run(format1, "audit", "verify", "--against", str(FORMAT1_CHECKPOINT))
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ("UPDATE letters SET html = html || ' ' WHERE approved_by IS NOT NULL", "letter_edited"),
+        ("UPDATE letters SET pdf = X'00' WHERE pdf IS NOT NULL", "letter_edited"),
+        ("UPDATE tasks SET completed_by = 'mallory' WHERE case_id IS NOT NULL "
+         "AND status = 'done'", "task_edited"),
+        ("UPDATE tasks SET note = 'no answer' WHERE case_id IS NULL AND status = 'done'",
+         "task_edited"),
+        ("UPDATE audit_log SET detail = 'nothing' WHERE id = 1", "audit_edited"),
+        ("DELETE FROM audit_log WHERE id = (SELECT max(id) FROM audit_log)", "audit_deleted"),
+    ],
+)  # fmt: skip
+def test_after_the_upgrade_verify_alone_names_an_edit_main_could_not_see(
+    format1: dict[str, str], change: str, named: str
+) -> None:
+    query(format1, change)
+    result = run(format1, "audit", "verify")
+    assert result.exit_code == 1
+    assert f": {named}: " in result.stdout, result.stdout
+
+
+def test_the_upgrade_then_new_records_chain_on(format1: dict[str, str], tmp_path: Path) -> None:
+    kept = tmp_path / "checkpoint.json"
+    assert run(format1, "audit", "checkpoint", "--out", str(kept)).exit_code == 0
+    document = json.loads(kept.read_text(encoding="utf-8"))
+    assert document["format"] == 2 and document["chain_format"] == 2
+    assert any(chain.startswith("case:") for chain in document["records"])
+    query(format1, "DELETE FROM chain_records WHERE id = (SELECT max(id) FROM chain_records)")
+    result = run(format1, "audit", "verify", "--against", str(kept))
+    assert result.exit_code == 1 and "truncated" in result.stdout

@@ -374,20 +374,23 @@ def sql(env: dict[str, str], *statements: str) -> None:
     conn.close()
 
 
-def test_a_checkpoint_verifies_until_a_completed_task_is_rewritten(
+def test_a_completed_task_rewritten_is_named_by_verify_alone_and_against_the_checkpoint(
     amended: dict[str, str], tmp_path: Path
 ) -> None:
     kept = tmp_path / "kept" / "checkpoint.json"
     made = run(amended, "audit", "checkpoint", "--out", str(kept))
     assert made.exit_code == 0, made.output
     document = json.loads(kept.read_text(encoding="utf-8"))
-    assert document["format"] == 1 and len(document["sha256"]) == 64
+    assert document["format"] == 2 and len(document["sha256"]) == 64
+    assert document["chain_format"] == 2 and document["records"]
     assert {"oaks/P1", "oaks/P2"} <= {f"{c['school']}/{c['pupil']}" for c in document["cases"]}
     clean = run(amended, "audit", "verify", "--against", str(kept))
     assert clean.exit_code == 0, clean.output
     assert "against the checkpoint of" in clean.stdout
     sql(amended, "UPDATE tasks SET completed_by = 'mallory' WHERE completed_by = 's.jones'")
-    assert run(amended, "audit", "verify").exit_code == 0  # the tables alone cannot tell
+    alone = run(amended, "audit", "verify")  # chain format 2: the history says who completed it
+    assert alone.exit_code == 1
+    assert "oaks/P1: task_edited: task " in alone.stdout and "'mallory'" in alone.stdout
     result = run(amended, "audit", "verify", "--against", str(kept))
     assert result.exit_code == 1
     assert "(oaks/P1): task_edited: its completion (done at the checkpoint)" in result.stdout

@@ -232,6 +232,18 @@ def test_report_commands_write_the_contracts_csvs_and_record_sent(
     assert code == 0 and "S01-P0007 Adam Harris (year 4): severely absent" in out.decode()
 
 
+def test_recorded_actions_and_notifications_leave_the_audit_chain_whole(world: World) -> None:
+    code, _, err = cli(world, "report", "targeting-action", "--school", SCHOOL, "--term",
+                       "autumn-2025", "--pupil", "S01-P0029", "--action", "Panel in November",
+                       "--by", "lead")  # fmt: skip
+    assert code == 0, err
+    code, _, err = cli(world, "report", "la-monthly", "--school", SCHOOL, "--month", "2025-09",
+                       "--record-sent", "--by", "lead")  # fmt: skip
+    assert code == 0, err
+    code, out, err = cli(world, "audit", "verify")
+    assert code == 0, out.decode() + err
+
+
 def test_the_csvs_neutralise_cells_a_spreadsheet_would_run(world: World) -> None:
     store = Store(world.url)
     try:

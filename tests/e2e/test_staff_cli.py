@@ -7,6 +7,7 @@ service's clock replaced by a simulated one (Friday 12 September 2025, evening).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -30,7 +31,7 @@ from tests.daemon_builders import (
     local,
     write_trust,
 )
-from tests.staff_builders import add_staff
+from tests.staff_builders import NO_LOGIN, add_staff
 
 #: The members of staff these tests name (``users add``'s rows).
 STAFF = ("s.one", "s.two", "s.head", "s.h")
@@ -89,6 +90,26 @@ def test_run_day_evaluates_a_day_once(
     again = run(cli, "run-day", "--date", day.isoformat(), "--school", SCHOOL)
     assert first.exit_code == 0 and f"{SCHOOL} {day}:" in first.output
     assert "already evaluated" in again.output
+
+
+def test_run_day_after_a_gap_is_refused_naming_the_first_day_missed_unless_catch_up(
+    cli: CliRunner, clock: SimulatedClock
+) -> None:
+    """A hand ``run-day`` past unevaluated school days would leave them never evaluated (a day
+    before the latest is never run): refused, or with --catch-up the missed days run first."""
+    day = DAYS[-1] + timedelta(days=5)  # Wednesday 17 September; the 15th and 16th not run
+    clock.set(local(day, 17))
+    refused = cli.invoke(main, ["run-day", "--date", day.isoformat()])
+    assert refused.exit_code == 2
+    assert f"{SCHOOL}: school day 2025-09-15 was never evaluated (2 school day(s)" in refused.stderr
+    assert "--catch-up" in refused.stderr
+    caught = run(cli, "run-day", "--date", day.isoformat(), "--catch-up")
+    assert caught.exit_code == 0, caught.output
+    lines = [x for x in caught.output.splitlines() if x.startswith(SCHOOL)]
+    assert [x.split(":")[0] for x in lines] == [
+        f"{SCHOOL} 2025-09-15", f"{SCHOOL} 2025-09-16", f"{SCHOOL} 2025-09-17"
+    ]  # fmt: skip
+    assert "(caught up)" in lines[0] and "(caught up)" not in lines[-1]
 
 
 def test_tasks_lists_overdue_first_with_the_school_days_overdue(
@@ -201,6 +222,36 @@ def test_a_letter_is_approved_then_recorded_sent(cli: CliRunner, tmp_path: Path)
     assert "approved by s.head" in run(cli, "letters", "approve", letter, "--by", "s.head").output
     assert run(cli, "tasks", "done", str(task), "--outcome", "sent", "--by", "s.one").exit_code == 0
     assert "status: sent" in run(cli, "letters", "show", letter).output
+
+
+def test_letters_approve_refuses_staff_who_may_not_approve_at_the_letters_school(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    """The pages let only the school's attendance lead or headteacher approve; the command line
+    did not ask (issue 14). A class teacher and a family liaison officer there are refused."""
+    from datetime import UTC, datetime
+
+    from escalation_flow.adapters.store import Store
+    from escalation_flow.adapters.store.staff_store import StaffStore
+    from escalation_flow.core.access import Grant
+    from escalation_flow.core.definition import Role
+
+    store = Store(os.environ["ESCALATION_FLOW_DATABASE_URL"])
+    try:
+        staff, now = StaffStore(store.engine), datetime(2025, 9, 1, tzinfo=UTC)
+        staff.add_staff("t.class", "T", NO_LOGIN, [Grant(Role.CLASS_TEACHER, SCHOOL)], now)
+        staff.add_staff("f.liaison", "F", NO_LOGIN, [Grant(Role.FAMILY_LIAISON_OFFICER, SCHOOL)], now)
+        staff.add_staff("l.here", "H", NO_LOGIN, [Grant(Role.ATTENDANCE_LEAD, SCHOOL)], now)
+    finally:
+        store.dispose()
+    letter = re.findall(r"letter (\d+)", run(cli, "tasks").output)[0]
+    for who in ("t.class", "f.liaison"):
+        refused = cli.invoke(main, ["letters", "approve", letter, "--by", who])
+        assert refused.exit_code != 0
+        assert f"{who} may not approve letter {letter}: letters at {SCHOOL} are approved by its " \
+            "attendance lead or headteacher" in refused.stderr
+    assert "status: prepared" in run(cli, "letters", "show", letter).output
+    assert "approved by l.here" in run(cli, "letters", "approve", letter, "--by", "l.here").output
 
 
 def test_event_record_and_import_actions(cli: CliRunner, tmp_path: Path) -> None:

@@ -332,3 +332,16 @@ def test_the_trust_team_sees_safeguarding_details_and_is_audited(
     page = client.get(f"/schools/school-03/pupils/{SAFEGUARDING_PUPIL}")
     assert "Sibling mentioned a worry at home" in page.text
     assert [v.actor for v in _audit(world, "view_safeguarding")] == ["trust"]
+
+
+def test_a_letter_still_to_render_says_its_pdf_is_being_prepared(
+    world: World, client: TestClient
+) -> None:
+    """Letters are rendered after the evening's commit (issue 13): until then the page says so."""
+    letter_task = _open_task(world, "school-01", kind="letter")
+    assert login(client, "lead") == 303
+    before = client.get(f"/letters/{letter_task.letter_id}").text
+    assert "being prepared" in before and "Download PDF to print" not in before
+    assert client.get(f"/letters/{letter_task.letter_id}/pdf").content.startswith(b"%PDF")
+    after = client.get(f"/letters/{letter_task.letter_id}").text
+    assert "Download PDF to print" in after and "being prepared" not in after

@@ -93,3 +93,51 @@ def test_flow_fuzzed_long(data: bytes) -> None:
 @given(p.mutated(p.TRUST))
 def test_trust_fuzzed_long(data: bytes) -> None:
     p.gives_a_result_or_a_named_error(p.trust, data, "trust.yaml")
+
+
+# -- the tamper catalogue through the real command ------------------------------------------------
+
+from tests.adapters.test_tamper_catalogue import (  # noqa: E402 - the catalogue's own fixtures
+    CATALOGUE,
+    Tamper,
+    checkpoint,
+    db,
+    run_sql,
+    template,
+)
+
+__all__ = ["checkpoint", "db", "template"]  # fixtures, used by name
+
+
+@pytest.mark.parametrize("kind", CATALOGUE, ids=[t.name for t in CATALOGUE])
+def test_every_kind_of_tampering_is_named_by_the_audit_verify_command(
+    db: str, checkpoint: dict[str, object], kind: Tamper, tmp_path: Path
+) -> None:
+    """Each kind of the catalogue (issue 14 item 2, and chain format 2's: a letter's HTML or PDF,
+    completed_by, a note, an audit-log row edited or deleted), named by ``audit verify`` run as
+    a process, without a checkpoint where the tables can tell and with one kept outside."""
+    import json
+    import subprocess
+    import sys
+
+    from escalation_flow.audit.checkpoint import checkpoint_text
+
+    kept = tmp_path / "checkpoint.json"
+    kept.write_text(checkpoint_text(checkpoint), encoding="utf-8")
+    if callable(kind.change):
+        kind.change(db)
+    else:
+        run_sql(db, *kind.change)
+    env = os.environ | {"ESCALATION_FLOW_DATABASE_URL": db, "ESCALATION_FLOW_LOG_LEVEL": "ERROR"}
+
+    def named(*more: str) -> set[tuple[str, int | None, str]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "escalation_flow", "audit", "verify", "--json", *more],
+            env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stdout + done.stderr
+        return {(p["where"], p["seq"], p["kind"]) for p in json.loads(done.stdout)["problems"]}
+
+    if kind.plain is not None:
+        assert kind.plain <= named()
+    assert kind.against <= named("--against", str(kept))

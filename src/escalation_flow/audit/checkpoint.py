@@ -10,10 +10,14 @@ verify --against FILE`` checks that the store still holds everything it named:
   that length still carrying the head hash it had (records are only ever appended);
 - every school's seals over its marks, each with the hash it had, and at least as many marks;
 - every letter's stored content (its HTML, and its PDF once rendered: both are written once);
-- every task's completion once it was completed or superseded (an open task may move on).
+- every task's completion once it was completed or superseded (an open task may move on);
+- (format 2) every chain of later records (``adapters/store/records.py``: letters' content and
+  approval, completions of tasks without a case, the staff audit log) with at least the length
+  it had and its record at that length still carrying the head hash it had.
 
 The document carries ``format`` and a sha256 over itself, so an edited file is refused rather
-than trusted. Format 1 is described in ``docs/audit/README.md``.
+than trusted. Format 1 is described in ``docs/audit/README.md``; format 2 adds ``records``.
+A checkpoint of format 1 (made over chain format 1, before the upgrade) is still read.
 """
 
 from __future__ import annotations
@@ -38,13 +42,15 @@ from escalation_flow.adapters.store.audit_store import (
     task_completions,
 )
 from escalation_flow.adapters.store.cases import school_ids
+from escalation_flow.adapters.store.records import chain_heads, erased_letters
 from escalation_flow.adapters.store.seals import SEAL_FORMAT, SEAL_FORMATS
 from escalation_flow.audit.verify import Breach
-from escalation_flow.core.chain import CHAIN_FORMAT, canonical_json, instant_text
+from escalation_flow.core.chain import CHAIN_FORMAT, CHAIN_FORMATS, canonical_json, instant_text
 from escalation_flow.errors import InputError
 
 #: The checkpoint document's format; ``read_checkpoint`` refuses any other.
-FORMAT = 1
+FORMAT = 2
+FORMATS = (1, 2)
 OPEN = "open"
 
 
@@ -63,6 +69,7 @@ def make_checkpoint(engine: Engine, now: datetime) -> dict[str, Any]:
             "schools": _schools(conn),
             "letters": {str(i): v for i, v in _letters(conn).items()},
             "tasks": {str(i): v for i, v in _tasks(conn).items()},
+            "records": {k: [n, head] for k, (n, head) in sorted(chain_heads(conn).items())},
         }
     return body | {"sha256": _digest(body)}
 
@@ -81,18 +88,19 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: not a checkpoint file: {exc}") from exc
     if not isinstance(document, dict) or "format" not in document:
         raise InputError(f"{path}: not a checkpoint file (no format)")
-    if document["format"] != FORMAT:
+    if document["format"] not in FORMATS:
         raise InputError(
             f"{path}: checkpoint format {document['format']!r} is not one this version reads "
-            f"(it reads format {FORMAT}); verify with the release that wrote it, or a newer one"
+            f"(it reads formats {', '.join(map(str, FORMATS))}); verify with the release that "
+            "wrote it, or a newer one"
         )
-    for name, known in (("chain_format", (CHAIN_FORMAT,)), ("seal_format", SEAL_FORMATS)):
+    for name, known in (("chain_format", CHAIN_FORMATS), ("seal_format", SEAL_FORMATS)):
         if document.get(name) not in known:
             raise InputError(
                 f"{path}: the checkpoint was made over {name.replace('_format', '')} records "
-                f"of format {document.get(name)!r}; this version knows format "
-                f"{' or '.join(map(str, known))} only: "
-                "verify with the release that wrote them, or a newer one"
+                f"of format {document.get(name)!r}; this version knows format(s) "
+                f"{', '.join(map(str, known))}: verify with the release that wrote them, or a "
+                "newer one"
             )
     body = {k: v for k, v in document.items() if k != "sha256"}
     if document.get("sha256") != _digest(body):
@@ -115,6 +123,12 @@ def _malformed(body: Mapping[str, Any]) -> str | None:
         return "'cases' must be a list of {school, pupil, length, head}"
     if not isinstance(schools, dict) or not all(isinstance(v, dict) for v in schools.values()):
         return "'schools' must map each school to its marks"
+    records = body.get("records", {})
+    if not isinstance(records, dict) or not all(
+        isinstance(v, list) and len(v) == 2 and isinstance(v[0], int) and isinstance(v[1], str)
+        for v in records.values()
+    ):
+        return "'records' must map each chain to [length, head]"
     for name, rows in (("letters", letters), ("tasks", tasks)):
         if not isinstance(rows, dict) or not all(
             k.isdigit() and isinstance(v, list) and v and isinstance(v[0], str)
@@ -150,14 +164,48 @@ def check_against(
         schools = {k: v for k, v in checkpoint["schools"].items() if mine(k)}
         out += _marks(conn, schools)
         letters = _letters(conn)
+        erased = erased_letters(conn)
         for key, then in sorted(checkpoint["letters"].items(), key=lambda kv: int(kv[0])):
             if mine(then[0].split("/")[0]):
-                out += _letter(int(key), then, letters.get(int(key)))
+                now = letters.get(int(key))
+                if now is not None and int(key) in erased:  # its text erased on purpose
+                    now = [now[0], then[1], then[2], now[3]]
+                out += _letter(int(key), then, now)
         tasks = _tasks(conn)
         for key, then in sorted(checkpoint["tasks"].items(), key=lambda kv: int(kv[0])):
             if mine(then[0].split("/")[0]):
                 out += _task(int(key), then, tasks.get(int(key)))
+        heads = chain_heads(conn)
+        for chain, (length, head) in sorted(checkpoint.get("records", {}).items()):
+            if school is None or _chain_school(chain) == school:
+                out += _record_chain(conn, chain, length, head, heads.get(chain))
     return out
+
+
+def _chain_school(chain: str) -> str | None:
+    if chain.startswith("case:"):
+        return chain[len("case:") :].split("/")[0]
+    return chain[len("school:") :] if chain.startswith("school:") else None
+
+
+def _record_chain(
+    conn: Connection, chain: str, length: int, head: str, now: tuple[int, str] | None
+) -> list[Breach]:
+    from escalation_flow.adapters.store.records import record_hash_at
+
+    where = f"records of {chain}"
+    if now is None or now[0] < length:
+        held = 0 if now is None else now[0]
+        return [
+            Breach(where, length, "truncated",
+                   f"the chain holds {held} records; at the checkpoint it held {length}")
+        ]  # fmt: skip
+    if record_hash_at(conn, chain, length) != head:
+        return [
+            Breach(where, length, "rewritten",
+                   "not the record the checkpoint saw here: the chain was rewritten")
+        ]  # fmt: skip
+    return []
 
 
 # -- what a checkpoint holds -----------------------------------------------------------------------
@@ -196,7 +244,9 @@ def _letters(conn: Connection) -> dict[int, list[str | None]]:
 def _approval(approval: Approval) -> str | None:
     if all(v is None for v in approval):
         return None
-    plain = [None if v is None else (v.isoformat() if isinstance(v, datetime) else v) for v in approval]
+    plain = [
+        None if v is None else (v.isoformat() if isinstance(v, datetime) else v) for v in approval
+    ]
     return _sha(canonical_json(plain).encode("utf-8"))
 
 

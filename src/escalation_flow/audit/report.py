@@ -195,6 +195,7 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
         "marks": report.marks,
         "seals": report.seals,
         "flow_versions": report.flow_versions,
+        "later_records": report.later_records,
         "problems": [asdict(b) for b in report.breaches],
         "warnings": report.warnings,
     }

@@ -10,6 +10,8 @@ from datetime import date
 
 from sqlalchemy import Connection, Engine
 
+from escalation_flow.adapters.store import projection_reads
+from escalation_flow.adapters.store import records as later
 from escalation_flow.adapters.store.audit_store import (
     NO_SEAL,
     case_histories,
@@ -21,7 +23,16 @@ from escalation_flow.adapters.store.audit_store import (
     orphan_records,
 )
 from escalation_flow.adapters.store.cases import school_ids
+from escalation_flow.adapters.store.projection_reads import TaskState, TimerState
 from escalation_flow.adapters.store.seals import MarkRow
+from escalation_flow.audit.record_check import (
+    by_subject,
+    check_audit_log,
+    check_case_rows,
+    check_letters,
+    check_loose_tasks,
+    check_record_chain,
+)
 from escalation_flow.audit.verify import (
     Breach,
     VerifyReport,
@@ -45,18 +56,27 @@ def verify_store(engine: Engine, school: str | None = None) -> VerifyReport:
         used_versions: set[str] = set()
         how = import_seals(conn)
         named: set[int] = set()
+        tasks = projection_reads.tasks_by_case(conn)
+        timers = projection_reads.timers_by_case(conn)
         for key, school_id in sorted(chosen.items()):
-            used_versions |= _verify_cases(conn, report, key, school_id)
+            used_versions |= _verify_cases(conn, report, key, school_id, (tasks, timers))
             named |= _verify_marks(conn, report, key, school_id, how)
         if school is None:  # an import may span schools: its count is checked whole
             _verify_import_counts(conn, report, named)
         _verify_flows(conn, report, used_versions)
+        _verify_later_records(conn, report, school, tasks)
     report.breaches.sort(key=lambda b: (b.where, b.seq or 0, b.kind, b.message))
     return report
 
 
-def _verify_cases(conn: Connection, report: VerifyReport, school: str, school_id: int) -> set[str]:
+Rows = tuple[Mapping[int | None, list[TaskState]], Mapping[int, list[TimerState]]]
+
+
+def _verify_cases(
+    conn: Connection, report: VerifyReport, school: str, school_id: int, rows: Rows
+) -> set[str]:
     versions: set[str] = set()
+    tasks, timers = rows
     for row, records in case_histories(conn, school_id):
         name = f"{school}/{row['pupil']}"
         report.cases += 1
@@ -73,6 +93,10 @@ def _verify_cases(conn: Connection, report: VerifyReport, school: str, school_id
             continue
         if not broken:  # a broken chain already says what is wrong; the fold of it would not
             report.breaches += check_case_row(name, dict(row), folded)
+            decisions = [r.decision() for r in records]
+            report.breaches += check_case_rows(
+                name, decisions, tasks.get(row["id"], []), timers.get(row["id"], [])
+            )
     orphans = orphan_records(conn)
     if orphans:
         report.breaches.append(
@@ -182,3 +206,31 @@ def _verify_flows(conn: Connection, report: VerifyReport, used: set[str]) -> Non
             f"flow version {version[:12]} is named by history records but its text is not "
             "stored: decisions under it cannot be replayed"
         )
+
+
+def _verify_later_records(
+    conn: Connection,
+    report: VerifyReport,
+    school: str | None,
+    tasks: Mapping[int | None, list[TaskState]],
+) -> None:
+    """Chain format 2: each chain of later records, and the letters, tasks without a case and
+    audit-log entries they record (of one school, or all)."""
+
+    def mine(chain: str) -> bool:
+        return school is None or chain.startswith((f"case:{school}/", f"school:{school}"))
+
+    chains = {k: v for k, v in later.all_records(conn).items() if mine(k)}
+    for chain, rows in sorted(chains.items()):
+        report.later_records += len(rows)
+        report.breaches += check_record_chain(chain, rows)
+    subjects = by_subject(chains)
+    all_tasks = {t.id: t for group in tasks.values() for t in group}
+    letters = [x for x in projection_reads.letters(conn) if school is None or x.school == school]
+    report.breaches += check_letters(letters, subjects, all_tasks, chains)
+    loose = [t for t in tasks.get(None, []) if school is None or t.school == school]
+    report.breaches += check_loose_tasks(loose, subjects)
+    log = [
+        r for r in projection_reads.audit_rows(conn) if school is None or r.get("school") == school
+    ]
+    report.breaches += check_audit_log(log, subjects)

@@ -57,6 +57,7 @@ class VerifyReport:
     seals: int = 0
     marks: int = 0
     flow_versions: int = 0
+    later_records: int = 0  # chain format 2: letters, completions, the audit log
     breaches: list[Breach] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     against: str | None = None  # when checked against a checkpoint: the instant it was made
@@ -69,6 +70,7 @@ class VerifyReport:
         verdict = "OK" if self.ok else f"{len(self.breaches)} problem(s)"
         return (
             f"{verdict}: {self.cases} cases, {self.records} history records, "
+            f"{self.later_records} later records, "
             f"{self.marks} marks under {self.seals} seals, {self.flow_versions} flow versions checked"
             + (f", against the checkpoint of {self.against}" if self.against else "")
         )

@@ -74,9 +74,10 @@ def audit_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def audit_verify(school: str | None, against: Path | None, as_json: bool) -> None:
     """Check every case's history chain, every case row, every seal over the marks and every
-    stored flow text; name each record edited, deleted or reordered. With --against, also every
-    case, record, seal, mark count, letter and task completion the checkpoint saw that is gone
-    or changed. Exit 1 if anything was."""
+    stored flow text, and letters, tasks, timers and the audit log against their chains (format
+    2); name each record edited, deleted or reordered. With --against, also every
+    case, record, seal, mark count, letter, task completion and chain of later records the
+    checkpoint saw that is gone or changed. Exit 1 if anything was."""
     from escalation_flow.audit.checkpoint import check_against, read_checkpoint
     from escalation_flow.audit.report import verify_json, verify_text
     from escalation_flow.audit.store_check import verify_store

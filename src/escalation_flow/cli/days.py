@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import click
 
 from escalation_flow.cli import main, root
 from escalation_flow.errors import InputError
+from escalation_flow.service import Service
 
 
 @main.command("run-day")
@@ -22,12 +23,21 @@ from escalation_flow.errors import InputError
     is_flag=True,
     help="Evaluate the school's latest evaluated day again (an earlier day is never re-run).",
 )
-def run_day(day: datetime, school: str | None, force: bool) -> None:
+@click.option(
+    "--catch-up",
+    "catch_up",
+    is_flag=True,
+    help="Evaluate, in order, the school days missed since the school's latest evaluated day "
+    "before --date (without it, a gap is refused: those days could never be evaluated later).",
+)
+def run_day(day: datetime, school: str | None, force: bool, catch_up: bool) -> None:
     """Run a school day's evaluation: timers due by then, then every pupil screened.
 
     A day already evaluated is left alone (nothing is written twice) unless --force; a day
-    before the school's latest evaluated day is never run (its cases carry the later days).
-    Letters prepared for new letter tasks get their PDFs before the command ends.
+    before the school's latest evaluated day is never run (its cases carry the later days), so a
+    day after a gap is refused, naming the first day missed, unless --catch-up evaluates the
+    missed days first. Letters prepared for new letter tasks get their PDFs before the command
+    ends.
     """
 
     on = day.date()
@@ -36,13 +46,39 @@ def run_day(day: datetime, school: str | None, force: bool) -> None:
         calendars = [service.setup(key).calendar for key in schools]
         if not any(c.school_days[0] <= on <= c.school_days[-1] for c in calendars):
             raise InputError(f"--date {on} is outside every school's calendar")
+        missed = _missed(service, schools, on)
+        if missed and not catch_up:
+            key, days = next(iter(missed.items()))
+            raise InputError(
+                f"{key}: school day {days[0]} was never evaluated ({len(days)} school day(s) "
+                f"between its latest evaluated day and {on}); running {on} first would leave "
+                "them never evaluated: run them in order, or give --catch-up"
+            )
         for key in schools:
             calendar = service.setup(key).calendar
             if school is None and not calendar.is_school_day(on):
                 # schools keep their own calendars: the rest of the trust still runs
                 click.echo(f"{key}: {on} is not a school day in calendar {calendar.name}; skipped")
                 continue
+            for earlier in missed.get(key, []):
+                click.echo(service.run_day(key, earlier).line() + " (caught up)")
             click.echo(service.run_day(key, on, force=force).line())
-        rendered = service.render_letters()
+        # after every commit: a crash from here leaves letters to render, never a day half-run
+        rendered = service.render_letters(workers=root().settings().letter_workers)
     if rendered:
         click.echo(f"{rendered} letter PDFs rendered (every prepared letter that had none yet)")
+
+
+def _missed(service: Service, schools: list[str], on: date) -> dict[str, list[date]]:
+    """Per school, the school days after its latest evaluated day and before ``on`` (none for a
+    school never evaluated: its first day may be any)."""
+    latest = service.last_evaluated_days()
+    out: dict[str, list[date]] = {}
+    for key in schools:
+        last = latest.get(key)
+        if last is None or last >= on:
+            continue
+        days = [d for d in service.setup(key).calendar.school_days if last < d < on]
+        if days:
+            out[key] = days
+    return out

@@ -9,7 +9,20 @@ Each ``case_events`` row carries ``hash`` = sha256 (hex) of the canonical JSON o
 Canonical JSON: ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
 encoded as UTF-8. Instants are written in UTC as ``datetime.isoformat()`` gives them
 (``2025-09-12T15:30:00+00:00``; microseconds appear only when not zero). The body is the
-canonical JSON of ``Decision.to_event()``, hashed as the text it is stored as.
+canonical JSON of ``Decision.to_event()``, hashed as the text it is stored as. Decision records
+keep this form (format 1) for good: their hashes are what checkpoints and replays name.
+
+Format 2 adds **later records** (``chain_records``): what happened to what a decision made,
+after it was decided (a letter prepared, rendered to PDF, approved; a task without a case
+completed; a staff audit-log entry). Each belongs to a chain named ``case:<school>/<pupil>``
+(beside that case's decisions), ``school:<key>`` or ``trust`` and carries the hash of::
+
+    {"format": 2, "chain": "...", "seq": n, "kind": "...", "subject": "letter 12",
+     "body": "<canonical JSON of digests and who/when>", "at": "<instant>",
+     "recorded_at": "<instant>", "prev_hash": "<the chain's previous record's hash, or zeros>"}
+
+A body holds digests (sha256) of personal data, never the data itself, so a letter's text can
+be erased later and the chain still verifies (``docs/architecture.md``).
 """
 
 from __future__ import annotations
@@ -26,7 +39,9 @@ from escalation_flow.core.decisions import Decision
 #: The version of the record format above (the fields hashed, canonical JSON, instants in UTC).
 #: A change to any of them is a new version: records already written keep the hash they were
 #: given, so a verifier must know which format it reads; a checkpoint names the one it saw.
-CHAIN_FORMAT = 1
+CHAIN_FORMAT = 2
+#: The chain formats this version reads (a checkpoint made over format 1 still verifies).
+CHAIN_FORMATS = (1, 2)
 
 #: The hash a case's chain starts from.
 GENESIS = "0" * 64
@@ -89,3 +104,49 @@ def broken_links(links: Iterable[tuple[ChainLink, str]]) -> list[int]:
         previous = stored
         expected_seq = link.seq + 1
     return broken
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class RecordLink:
+    """The fields of one later record (format 2) that its hash covers."""
+
+    chain: str  # "case:<school>/<pupil>", "school:<key>" or "trust"
+    seq: int
+    kind: str  # "letter_prepared", "letter_rendered", "letter_approved", "task_completed", ...
+    subject: str  # "letter 12", "task 7", "audit 33"
+    body: str  # canonical JSON: digests and who/when, never personal data itself
+    at: datetime
+    recorded_at: datetime
+    prev_hash: str
+
+    def hash(self) -> str:
+        document = {
+            "format": 2,
+            "chain": self.chain,
+            "seq": self.seq,
+            "kind": self.kind,
+            "subject": self.subject,
+            "body": self.body,
+            "at": instant_text(self.at),
+            "recorded_at": instant_text(self.recorded_at),
+            "prev_hash": self.prev_hash,
+        }
+        return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
+
+
+def case_chain(school: str, pupil: str) -> str:
+    """The name of the later records' chain beside a case's decisions."""
+    return f"case:{school}/{pupil}"
+
+
+def school_chain(school: str | None) -> str:
+    """The chain of a school's records that belong to no case (or the trust's)."""
+    return "trust" if school is None else f"school:{school}"

@@ -82,6 +82,7 @@ class Reconciled:
     days: list[DayReport] = field(default_factory=list)
     days_left_out: int = 0  # missed school days older than the catch-up window
     timers: list[FiredTimer] = field(default_factory=list)
+    letters: int = 0  # letters left to render (a crash after a day's commit) rendered
 
     @property
     def timers_fired(self) -> int:
@@ -155,6 +156,7 @@ class Daemon:
             wall_seconds=lambda: SystemClock().now().timestamp(),
             stopping=self.stopping,
         )
+        self._worker.letter_workers = self.settings.letter_workers
         self.log.info(
             "daemon.started",
             database=shown(url),
@@ -179,10 +181,12 @@ class Daemon:
                 "evaluates them",
             )
         done.timers = worker.fire_timers()
+        done.letters = worker.render_letters()
         self.log.info(
             "daemon.reconciled",
             inbox_files=len(done.inbox),
             days_evaluated=len(done.days),
+            letters_rendered=done.letters,
             overdue_timers=done.timers_fired,
             max_late_seconds=done.max_late_seconds,
         )

@@ -65,6 +65,8 @@ class Worker:
         self.stopping = stopping
         #: demos and rehearsals: tasks due are done by "auto" as each day is evaluated
         self.auto_complete = False
+        #: processes rendering letters after an evening (``Settings.letter_workers``)
+        self.letter_workers: int | None = None
 
     # -- timers ----------------------------------------------------------------------------------
 
@@ -130,7 +132,20 @@ class Worker:
             report = self.evaluate(school, day)
             if report is not None:
                 reports.append(report)
+        if any(r.letters_prepared for r in reports):
+            self.render_letters()  # after the evenings' commits, never inside them
         return reports
+
+    # -- letters ---------------------------------------------------------------------------------
+
+    def render_letters(self) -> int:
+        """Every letter left to render (``service/letter_pool.py``); a failure is logged and
+        the letters stay to render for the next evening or start."""
+        try:
+            return self.service.render_letters(workers=self.letter_workers)
+        except Exception as exc:
+            self.log.error("letters.not_rendered", reason=_reason(exc))
+            return 0
 
     def missed_days(self, now: datetime) -> tuple[list[tuple[date, str]], int]:
         """School days whose registers closed by ``now`` and were never evaluated, oldest first

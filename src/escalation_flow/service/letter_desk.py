@@ -69,13 +69,12 @@ class LetterDesk:
             return bytes(row.pdf)
         return self._render(row)
 
-    def render_pending(self, limit: int | None = None) -> int:
-        """Render the PDFs not rendered yet (oldest first); how many were rendered."""
-        with self.ctx.store.read() as tx:
-            rows = tx.letters_without_pdf(limit)
-        for row in rows:
-            self._render(row)
-        return len(rows)
+    def render_pending(self, limit: int | None = None, workers: int | None = None) -> int:
+        """Render the PDFs not rendered yet (oldest first), in a pool of processes once there
+        are more than a few (``letter_pool``); how many were rendered."""
+        from escalation_flow.service.letter_pool import render_pending
+
+        return render_pending(self.ctx, limit, workers)
 
     def _render(self, row: Record) -> bytes:
         with self.ctx.store.read() as tx:
@@ -83,7 +82,7 @@ class LetterDesk:
         flow = self.ctx.setup(school).flow.id
         data = pdf_of(row.template, row.figures, flow)
         with self.ctx.store.begin() as tx:
-            tx.keep_letter_pdf(row.id, data)
+            tx.keep_letter_pdf(row.id, data, self.ctx.now())
         return data
 
 

@@ -11,11 +11,10 @@ letter says "the school office"; where the roster gives no name, "your child".
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, is_dataclass
-from datetime import date, datetime, time
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -27,15 +26,14 @@ from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.letters.context import (
     CaseHistory,
     Contact,
-    Figures,
     LetterContext,
     LetterError,
-    Meeting,
     PenaltyNotices,
     Pupil,
     School,
     figures_from_facts,
 )
+from escalation_flow.letters.kept import context_from_json, context_to_json
 from escalation_flow.ports import LETTER_PREPARED, CaseTransaction, CreatedTask, HistoryRow
 from escalation_flow.service.register import RegisterAsKnown, SchoolSetup, year_start
 
@@ -188,58 +186,3 @@ def _attendance_pct(
 def pdf_of(template: str, figures_json: str, flow: str) -> bytes:
     """The PDF of a prepared letter, from the context kept with it."""
     return render_pdf(template, context_from_json(figures_json), flow=flow)
-
-
-# -- the context as JSON ----------------------------------------------------------------------
-
-
-def context_to_json(ctx: LetterContext) -> str:
-    # (``asdict`` of the whole context would try to copy ``extra``, a read-only mapping)
-    document: dict[str, Any] = {}
-    for f in fields(ctx):
-        value = getattr(ctx, f.name)
-        if is_dataclass(value) and not isinstance(value, type):
-            value = asdict(value)
-        document[f.name] = value
-    document["extra"] = dict(ctx.extra)
-    return json.dumps(document, default=_plain, sort_keys=True, ensure_ascii=False)
-
-
-def context_from_json(text: str) -> LetterContext:
-    d = json.loads(text)
-    figures: dict[str, Any] = {
-        k: (date.fromisoformat(v) if k in ("period_from", "period_to") else v)
-        for k, v in d["figures"].items()
-    }
-    meeting = d.get("meeting")
-    return LetterContext(
-        school=School(**{**d["school"], "address_lines": tuple(d["school"]["address_lines"])}),
-        pupil=Pupil(**d["pupil"]),
-        figures=Figures(**figures),
-        stage=d["stage"],
-        stage_name=d["stage_name"],
-        letter_date=date.fromisoformat(d["letter_date"]),
-        contact=Contact(**d["contact"]),
-        next_review=date.fromisoformat(d["next_review"]) if d.get("next_review") else None,
-        meeting=(
-            Meeting(
-                date=date.fromisoformat(meeting["date"]),
-                time=time.fromisoformat(meeting["time"]),
-                place=meeting["place"],
-            )
-            if meeting
-            else None
-        ),
-        extra=d.get("extra") or {},
-        # letters prepared before the case's history was kept state none
-        history=CaseHistory(
-            **{k: tuple(v) for k, v in (d.get("history") or {}).items()}
-        ),
-        penalty_notices=PenaltyNotices(**(d.get("penalty_notices") or {})),
-    )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, date | time):
-        return value.isoformat()
-    raise TypeError(f"cannot write {type(value).__name__} into a letter's context")

@@ -169,8 +169,8 @@ class Service:
     ) -> LetterView:
         return self.letters.approve(letter_id, by, audit=audit)
 
-    def render_letters(self, limit: int | None = None) -> int:
-        return self.letters.render_pending(limit)
+    def render_letters(self, limit: int | None = None, workers: int | None = None) -> int:
+        return self.letters.render_pending(limit, workers)
 
     # -- what is due, what happened (``Queries``) --------------------------------------------
 

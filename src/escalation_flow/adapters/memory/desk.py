@@ -169,11 +169,13 @@ class TasksAndLetters:
         )
         return True
 
-    def keep_letter_pdf(self, letter_id: int, pdf: bytes) -> None:
+    def keep_letter_pdf(self, letter_id: int, pdf: bytes, now: datetime) -> bool:
         letter = self.t.letters.get(letter_id)
         if letter is not None and letter.pdf is None:
             self.t.written = True
             self.t.letters[letter_id] = dataclasses.replace(letter, pdf=pdf)
+            return True
+        return False
 
     def letters_without_pdf(self, limit: int | None) -> list[LetterRec]:
         rows = sorted((r for r in self.t.letters.values() if r.pdf is None), key=by_id)

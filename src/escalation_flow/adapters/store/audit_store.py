@@ -173,11 +173,11 @@ def _mark_sealed(conn: Connection, ids: Collection[int], how: str) -> None:
 
 def _record_forced(conn: Connection, ids: list[int], forced: Forced, now: datetime) -> None:
     detail = f"imports {', '.join(map(str, ids))} sealed though not imported --no-seal: "
-    conn.execute(
-        insert(AUDIT_LOG).values(
-            at=now, actor=forced.by[:64], action="seal_forced", detail=detail + forced.reason
-        )
-    )
+    from escalation_flow.adapters.store.records import insert_audit
+
+    values = {"at": now, "actor": forced.by[:64], "action": "seal_forced",
+              "detail": detail + forced.reason}  # fmt: skip
+    insert_audit(conn, values, now)
 
 
 def seal_import(

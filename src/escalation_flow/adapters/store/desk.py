@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from escalation_flow.adapters.store import records
 from escalation_flow.adapters.store.cases import CASES, EVENTS, LETTERS, SCHOOLS, TASKS
 from escalation_flow.stored import LETTER_APPROVED, LETTER_PREPARED, TASK_DONE, TASK_OPEN
 
@@ -65,6 +66,13 @@ def complete_open_task(
         .where(t.id == task_id, t.status == TASK_OPEN)
         .values(status=TASK_DONE, completed_at=at, completed_by=by, outcome=outcome, note=note)
     ).rowcount
+    if changed == 1:  # chained beside the school's other records (a task without a case)
+        school = conn.execute(
+            select(SCHOOLS.c.key)
+            .join(TASKS, TASKS.c.school_id == SCHOOLS.c.id)
+            .where(t.id == task_id)
+        ).scalar_one()
+        records.append(conn, [records.task_completed(school, task_id, by, at, outcome, note)], at)
     return bool(changed == 1)
 
 
@@ -92,13 +100,28 @@ def approve_letter(conn: Connection, letter_id: int, by: str, now: datetime) -> 
         .where(l.id == letter_id, l.status == LETTER_PREPARED)
         .values(status=LETTER_APPROVED, approved_by=by, approved_at=now)
     ).rowcount
+    if changed == 1:
+        chain = _chain_of_letter(conn, letter_id)
+        records.append(conn, [records.letter_approved(chain, letter_id, by, now)], now)
     return bool(changed == 1)
 
 
-def keep_letter_pdf(conn: Connection, letter_id: int, pdf: bytes) -> None:
-    """The rendered PDF kept with its letter (a PDF kept already stays)."""
+def _chain_of_letter(conn: Connection, letter_id: int) -> str:
+    case_id = conn.execute(select(LETTERS.c.case_id).where(LETTERS.c.id == letter_id)).scalar_one()
+    return records.letter_chains(conn, [int(case_id)])[int(case_id)]
+
+
+def keep_letter_pdf(conn: Connection, letter_id: int, pdf: bytes, now: datetime) -> bool:
+    """The rendered PDF kept with its letter, and its digest chained (a PDF kept already
+    stays); False when it was kept already."""
     l = LETTERS.c  # noqa: E741
-    conn.execute(update(LETTERS).where(l.id == letter_id, l.pdf.is_(None)).values(pdf=pdf))
+    changed = conn.execute(
+        update(LETTERS).where(l.id == letter_id, l.pdf.is_(None)).values(pdf=pdf)
+    ).rowcount
+    if changed == 1:
+        chain = _chain_of_letter(conn, letter_id)
+        records.append(conn, [records.letter_rendered(chain, letter_id, pdf, now)], now)
+    return bool(changed == 1)
 
 
 def letters_without_pdf(conn: Connection, limit: int | None) -> list[Row[Any]]:
@@ -114,4 +137,33 @@ def insert_letters(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[
     if not rows:
         return []
     statement = insert(LETTERS).returning(LETTERS.c.id, sort_by_parameter_order=True)
-    return [int(r.id) for r in conn.execute(statement, [dict(r) for r in rows])]
+    ids = [int(r.id) for r in conn.execute(statement, [dict(r) for r in rows])]
+    chains = records.letter_chains(conn, (int(r["case_id"]) for r in rows))
+    prepared = [
+        records.letter_prepared(
+            chains[int(r["case_id"])], lid, int(r["task_id"]), str(r["template"]), str(r["html"]),
+            r["prepared_at"],
+        )
+        for lid, r in zip(ids, rows, strict=True)
+    ]  # fmt: skip
+    records.append(conn, prepared, rows[0]["prepared_at"])
+    return ids
+
+
+#: What an erased letter's HTML says instead of its text.
+ERASED = "<p>This letter's text was erased (data protection); its digest stays in the history.</p>"
+
+
+def erase_letter(conn: Connection, letter_id: int, by: str, why: str, now: datetime) -> bool:
+    """A letter's personal data erased (its HTML, PDF and kept figures), the erasure chained
+    (``letter_erased``: who, a digest of why). The records that chained its content hold only
+    digests, so every chain still verifies; ``audit verify`` then checks the letter's approval,
+    not its text. False when there is no such letter."""
+    l = LETTERS.c  # noqa: E741
+    changed = conn.execute(
+        update(LETTERS).where(l.id == letter_id).values(html=ERASED, pdf=None, figures="{}")
+    ).rowcount
+    if changed == 1:
+        chain = _chain_of_letter(conn, letter_id)
+        records.append(conn, [records.letter_erased(chain, letter_id, by, why, now)], now)
+    return bool(changed == 1)

@@ -20,12 +20,8 @@ imported since a given instant (the day's "amended" pupils).
 from __future__ import annotations
 
 import atexit
-import ctypes
 import multiprocessing as mp
 import os
-import signal
-import sys
-import threading
 from collections.abc import Collection
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -47,13 +43,10 @@ from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.marks import MarkTable, Roster
 from escalation_flow.core.register import AssumeRecordedAt, RegisterGrid, register_as_known_at
 from escalation_flow.errors import NotFoundError
+from escalation_flow.helper_processes import die_with_parent
 from escalation_flow.stored import SchoolRead
 
 _helper: ProcessPoolExecutor | None = None
-#: Linux's prctl option: the signal a process gets when the thread that started it ends.
-_PR_SET_PDEATHSIG = 1
-#: How often a helper checks that its parent is still there (where prctl is not to be had).
-_PARENT_CHECK_SECONDS = 1.0
 
 
 
@@ -303,7 +296,7 @@ def _executor() -> ProcessPoolExecutor:
         _helper = ProcessPoolExecutor(
             max_workers=2,
             mp_context=mp.get_context("spawn"),
-            initializer=_die_with_parent,
+            initializer=die_with_parent,
             initargs=(os.getpid(),),
         )
         atexit.register(_shutdown)
@@ -315,31 +308,6 @@ def _forget_helper() -> None:
     if _helper is not None:
         _helper.shutdown(wait=False, cancel_futures=True)
         _helper = None
-
-
-def _die_with_parent(parent: int) -> None:
-    """In each helper, first: end when the process that started it ends, however it ends.
-
-    A helper holds a few hundred MB and its parent's output open; after a ``kill -9`` of the
-    daemon nothing else would stop it. Linux sends the parent-death signal when the *thread*
-    that started the helper ends (``read`` starts a new helper if one is lost that way); the
-    parent-pid check covers other systems and a parent that died before the ``prctl``.
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):  # no prctl: the check below still holds
-            pass
-    if os.getppid() != parent:
-        os._exit(1)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        threading.Event().wait(_PARENT_CHECK_SECONDS)
-    os._exit(1)
 
 
 def _shutdown(*_: Any) -> None:

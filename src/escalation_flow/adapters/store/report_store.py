@@ -9,8 +9,8 @@ from collections.abc import Collection
 from sqlalchemy import Engine, select
 
 from escalation_flow.adapters.store.models import table_of
+from escalation_flow.adapters.store.records import insert_audit
 from escalation_flow.adapters.store.report_models import LaNotification, MeetingAction
-from escalation_flow.adapters.store.staff_models import AuditEntry
 from escalation_flow.report_ports import (
     ACTION_AGREED,
     NOTIFICATION_SENT,
@@ -53,17 +53,17 @@ class SqlReportRecords:
                     recorded_at=action.at,
                 )
             )
-            conn.execute(
-                table_of(AuditEntry)
-                .insert()
-                .values(
-                    at=action.at,
-                    actor=action.by,
-                    action=ACTION_AGREED,
-                    school=action.school,
-                    pupil=action.pupil,
-                    detail=f"{action.term}: {action.action}",
-                )
+            insert_audit(
+                conn,
+                {
+                    "at": action.at,
+                    "actor": action.by,
+                    "action": ACTION_AGREED,
+                    "school": action.school,
+                    "pupil": action.pupil,
+                    "detail": f"{action.term}: {action.action}",
+                },
+                action.at,
             )
 
     def notifications_sent(self, school: str, month: str) -> list[NotificationSent]:
@@ -96,16 +96,16 @@ class SqlReportRecords:
                     sent_at=sent.at,
                 )
             )
-            conn.execute(
-                table_of(AuditEntry)
-                .insert()
-                .values(
-                    at=sent.at,
-                    actor=sent.by,
-                    action=NOTIFICATION_SENT,
-                    school=sent.school,
-                    detail=f"{sent.month}: {len(sent.pupils)} pupils, sha256 {sent.digest}",
-                )
+            insert_audit(
+                conn,
+                {
+                    "at": sent.at,
+                    "actor": sent.by,
+                    "action": NOTIFICATION_SENT,
+                    "school": sent.school,
+                    "detail": f"{sent.month}: {len(sent.pupils)} pupils, sha256 {sent.digest}",
+                },
+                sent.at,
             )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, RowMapping, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from escalation_flow.adapters.store import records
 from escalation_flow.adapters.store.models import School, table_of
 from escalation_flow.adapters.store.staff_models import (
     AuditEntry,
@@ -300,20 +301,23 @@ class StaffStore:
         detail: str | None = None,
         ip: str | None = None,
     ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                table_of(AuditEntry)
-                .insert()
-                .values(
-                    at=now,
-                    actor=actor[:64],
-                    action=action,
-                    school=school,
-                    pupil=pupil,
-                    detail=detail,
-                    ip=None if ip is None else ip[:64],
-                )
-            )
+        values = {
+            "at": now,
+            "actor": actor[:64],
+            "action": action,
+            "school": school,
+            "pupil": pupil,
+            "detail": detail,
+            "ip": None if ip is None else ip[:64],
+        }
+        for attempt in range(5):  # two entries at once on one chain (PostgreSQL): once more
+            try:
+                with self.engine.begin() as conn:
+                    records.insert_audit(conn, values, now)
+                return
+            except ConflictError:
+                if attempt == 4:
+                    raise
 
     def audit_entries(
         self, *, action: str | None = None, school: str | None = None, limit: int = 200

@@ -13,10 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
-from escalation_flow.adapters.store import case_writer, cases, desk, status_reads, timers
+from escalation_flow.adapters.store import case_writer, cases, desk, records, status_reads, timers
 from escalation_flow.adapters.store.audit_store import load_flow_versions, store_flow_version
-from escalation_flow.adapters.store.models import table_of
-from escalation_flow.adapters.store.staff_models import AuditEntry
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.school_day import UniversalTask
 from escalation_flow.stored import DueTimer, HistoryRow, SchoolActivity, StoredCase
@@ -198,8 +196,8 @@ class SqlTransaction:
     def approve_letter(self, letter_id: int, by: str, now: datetime) -> bool:
         return desk.approve_letter(self.conn, letter_id, by, now)
 
-    def keep_letter_pdf(self, letter_id: int, pdf: bytes) -> None:
-        desk.keep_letter_pdf(self.conn, letter_id, pdf)
+    def keep_letter_pdf(self, letter_id: int, pdf: bytes, now: datetime) -> bool:
+        return desk.keep_letter_pdf(self.conn, letter_id, pdf, now)
 
     def letters_without_pdf(self, limit: int | None) -> list[Row[Any]]:
         return desk.letters_without_pdf(self.conn, limit)
@@ -218,16 +216,13 @@ class SqlTransaction:
         self, note: Any, now: datetime, *, school: str | None, pupil: str | None
     ) -> None:
         """One audit-log entry (``ports.AuditNote``), in this transaction."""
-        self.conn.execute(
-            table_of(AuditEntry)
-            .insert()
-            .values(
-                at=now,
-                actor=note.actor[:64],
-                action=note.action,
-                school=school,
-                pupil=pupil,
-                detail=note.detail,
-                ip=None if note.ip is None else note.ip[:64],
-            )
-        )
+        values = {
+            "at": now,
+            "actor": note.actor[:64],
+            "action": note.action,
+            "school": school,
+            "pupil": pupil,
+            "detail": note.detail,
+            "ip": None if note.ip is None else note.ip[:64],
+        }
+        records.insert_audit(self.conn, values, now)

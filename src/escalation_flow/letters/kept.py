@@ -1,0 +1,75 @@
+"""A letter's whole context as kept with it (``letters.figures``, JSON), so that its PDF,
+rendered later and in another process (``adapters/letter_jobs.py``), says exactly what its HTML
+said. Pure: text in, values out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields, is_dataclass
+from datetime import date, time
+from typing import Any
+
+from escalation_flow.letters.context import (
+    CaseHistory,
+    Contact,
+    Figures,
+    LetterContext,
+    Meeting,
+    PenaltyNotices,
+    Pupil,
+    School,
+)
+
+# -- the context as JSON ----------------------------------------------------------------------
+
+
+def context_to_json(ctx: LetterContext) -> str:
+    # (``asdict`` of the whole context would try to copy ``extra``, a read-only mapping)
+    document: dict[str, Any] = {}
+    for f in fields(ctx):
+        value = getattr(ctx, f.name)
+        if is_dataclass(value) and not isinstance(value, type):
+            value = asdict(value)
+        document[f.name] = value
+    document["extra"] = dict(ctx.extra)
+    return json.dumps(document, default=_plain, sort_keys=True, ensure_ascii=False)
+
+
+def context_from_json(text: str) -> LetterContext:
+    d = json.loads(text)
+    figures: dict[str, Any] = {
+        k: (date.fromisoformat(v) if k in ("period_from", "period_to") else v)
+        for k, v in d["figures"].items()
+    }
+    meeting = d.get("meeting")
+    return LetterContext(
+        school=School(**{**d["school"], "address_lines": tuple(d["school"]["address_lines"])}),
+        pupil=Pupil(**d["pupil"]),
+        figures=Figures(**figures),
+        stage=d["stage"],
+        stage_name=d["stage_name"],
+        letter_date=date.fromisoformat(d["letter_date"]),
+        contact=Contact(**d["contact"]),
+        next_review=date.fromisoformat(d["next_review"]) if d.get("next_review") else None,
+        meeting=(
+            Meeting(
+                date=date.fromisoformat(meeting["date"]),
+                time=time.fromisoformat(meeting["time"]),
+                place=meeting["place"],
+            )
+            if meeting
+            else None
+        ),
+        extra=d.get("extra") or {},
+        # letters prepared before the case's history was kept state none
+        history=CaseHistory(
+            **{k: tuple(v) for k, v in (d.get("history") or {}).items()}
+        ),
+        penalty_notices=PenaltyNotices(**(d.get("penalty_notices") or {})),
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date | time):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} into a letter's context")

@@ -1,0 +1,104 @@
+"""Letters rendered after the day's commit, in a pool of processes (issue 13: off the day's
+critical path).
+
+A school day prepares each new letter as HTML with its whole context (``letters.figures``) in
+the transaction that creates its task; the PDF is left "to render" (``letters.pdf`` NULL). Once
+the day is committed, ``render_pending`` renders every letter still to render, oldest first, in
+a ``ProcessPoolExecutor`` (fpdf2 is pure Python: one process a core), and keeps each PDF in a
+short transaction of its own batch that also chains its sha256 (``letter_rendered``). A crash
+between the commit and the rendering loses nothing: the letters stay to render, and the next
+``run-day``, daemon start or evening renders them. The pages say "being prepared" meanwhile and
+render one at once if it is asked for.
+
+The pool's processes die with the process that started them (the register helper's
+parent-death signal and parent-pid check): a ``kill -9`` leaves none rendering on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from escalation_flow.adapters.letter_jobs import Job, render_job
+from escalation_flow.helper_processes import die_with_parent
+from escalation_flow.ports import CaseTransaction, Record
+from escalation_flow.service.context import ServiceContext
+
+#: Below this many letters a pool costs more to start (a second a process) than it saves.
+POOL_FROM = 12
+#: PDFs kept per transaction.
+BATCH = 50
+
+
+def workers_for(count: int, wanted: int | None = None) -> int:
+    """Pool processes for ``count`` letters: ``wanted`` (0: none, render here), else one a
+    core, or none for a few letters."""
+    if wanted is not None:
+        return min(wanted, count)
+    if count < POOL_FROM:
+        return 0
+    return max(1, min(os.cpu_count() or 1, count))
+
+
+def render_pending(ctx: ServiceContext, limit: int | None = None, workers: int | None = None) -> int:
+    """Render every letter still to render (oldest first, at most ``limit``); how many were."""
+    with ctx.store.read() as tx:
+        rows = tx.letters_without_pdf(limit)
+        jobs = _jobs(ctx, tx, rows)
+    if not jobs:
+        return 0
+    pool_size = workers_for(len(jobs), workers)
+    ctx.log.info("letters.rendering", letters=len(jobs), processes=pool_size)
+    if pool_size == 0:
+        results = [render_job(job) for job in jobs]
+        return _keep(ctx, results)
+    done = 0
+    with _pool(pool_size) as pool:
+        futures = [pool.submit(render_job, job) for job in jobs]
+        batch: list[tuple[int, bytes | None, str | None]] = []
+        for future in as_completed(futures):
+            batch.append(future.result())
+            if len(batch) >= BATCH:
+                done += _keep(ctx, batch)
+                batch = []
+        done += _keep(ctx, batch)
+    return done
+
+
+def _jobs(ctx: ServiceContext, tx: CaseTransaction, rows: Sequence[Record]) -> list[Job]:
+    schools: dict[int, str] = {}
+    out = []
+    for row in rows:
+        case_id = int(row.case_id)
+        if case_id not in schools:
+            schools[case_id] = tx.school_of_case(case_id)
+        flow = ctx.setup(schools[case_id]).flow.id
+        out.append(Job(int(row.id), str(row.template), str(row.figures), flow))
+    return out
+
+
+def _keep(ctx: ServiceContext, results: Sequence[tuple[int, bytes | None, str | None]]) -> int:
+    kept = 0
+    now = ctx.now()
+    with ctx.store.begin() as tx:
+        for letter_id, pdf, problem in results:
+            if pdf is None:
+                ctx.log.warning("letter.render_failed", letter_id=letter_id, reason=problem)
+            elif tx.keep_letter_pdf(letter_id, pdf, now):
+                kept += 1
+    return kept
+
+
+def _pool(size: int) -> ProcessPoolExecutor:
+    """Forked where the system can (a pool process starts at once with fpdf2 loaded; it
+    renders from the job alone and touches none of the connections it inherits, and leaves by
+    ``os._exit``, which closes none), else spawned."""
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(
+        max_workers=size,
+        mp_context=mp.get_context(method),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
