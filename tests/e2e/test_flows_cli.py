@@ -41,7 +41,7 @@ def test_a_typo_in_a_fact_name_is_refused_with_its_line(runner: CliRunner) -> No
     )
     assert result.exit_code == 2
     assert (
-        f"{broken}:33: stages[0].entry.any[0].when: unknown name 'attendence_pct'" in result.output
+        f"{broken}:33: stages[number=1].entry.any[0].when: unknown name 'attendence_pct'" in result.output
     )
     assert "did you mean 'attendance_pct'?" in result.output
     assert "OK " in result.output  # the good file is still checked and reported

@@ -43,10 +43,17 @@ class Issue:
         return loc_text(self.loc)
 
 
-def loc_text(loc: Loc) -> str:
+def loc_text(loc: Loc, stage_numbers: Mapping[int, object] | None = None) -> str:
+    """A path as text; with ``stage_numbers`` (a stage's position to its number) a stage is
+    named by the plan's number, ``stages[number=3]``, not by its 0-based position."""
     out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            number = stage_numbers.get(part) if stage_numbers and i == 1 else None
+            named = i == 1 and loc[0] == "stages" and number is not None
+            out += f"[number={number}]" if named else f"[{part}]"
+        else:
+            out += f".{part}" if out else part
     return out
 
 
