@@ -72,7 +72,9 @@ class _Context:
         # a manual event, or a task completed, counts towards ``<id>_recorded`` in its case
         events = {f"{e.id}_recorded" for e in self.flow.events}
         tasks = {f"{task.id}_recorded" for _, task in _tasks(self.flow)}
-        return set(ALL_FACTS) | set(self.flow.parameters) | events | tasks
+        # the last outcome of a task or event, and the state the case is in (flags)
+        flags = d.outcome_flags(self.flow) | set(d.state_flags(self.flow))
+        return set(ALL_FACTS) | set(self.flow.parameters) | events | tasks | flags
 
 
 def compile_flow(
@@ -119,6 +121,9 @@ def _check_ids(ctx: _Context) -> None:
                 ctx.add(("stages", i, "entry"), f"criterion id {dup!r} repeats")
     event_ids = [e.id for e in flow.events]
     task_ids = {t.id for _, t in _tasks(flow)}
+    for loc, task in _tasks(flow):
+        if "_outcome_" in task.id:
+            ctx.add((*loc, "id"), f"{task.id!r}: '_outcome_' in an id would read as an outcome")
     for j, event in enumerate(flow.events):
         if event_ids.count(event.id) > 1:
             ctx.add(("events", j, "id"), f"event {event.id!r} is defined twice")
@@ -154,7 +159,10 @@ def _compile(ctx: _Context, loc: Loc, expression: str) -> Guard | None:
             if name in ctx.flow.conditions:
                 continue  # a broken condition: reported where it is defined
             if name is not None:
-                note = "not a fact, parameter, condition, <event>_recorded or <task>_recorded"
+                note = (
+                    "not a fact, parameter, condition, <event>_recorded, <task>_recorded, "
+                    "<task>_outcome_<outcome>_recorded or state_<stage>_<state>"
+                )
                 problem = _unknown("name", name, known, note)
             ctx.add(loc, problem)
         return None

@@ -516,6 +516,31 @@ def resolve_target(definition: FlowDefinition, target: str, from_stage: Stage | 
     raise KeyError(target)
 
 
+#: ``<task or event>_outcome_<outcome>_recorded``: 1 while that is its last recorded outcome
+OUTCOME_FLAG = "{name}_outcome_{outcome}_recorded"
+
+
+def state_flags(definition: FlowDefinition) -> dict[str, str]:
+    """``state_<stage>_<state>`` (1 while the case is in that state) to the state's full name."""
+    return {
+        f"state_{stage.number}_{sid}": stage.full_name(sid)
+        for stage in definition.stages
+        for sid in stage.states
+    }
+
+
+def outcome_flags(definition: FlowDefinition) -> set[str]:
+    """Every ``<task>_outcome_<outcome>_recorded`` and ``<event>_outcome_<outcome>_recorded``."""
+    named: list[tuple[str, tuple[str, ...]]] = [
+        (e.id, e.outcomes) for e in definition.events if e.outcomes
+    ]
+    for stage in definition.stages:
+        for state in stage.states.values():
+            named += [(t.id, t.outcomes) for t in state.tasks]
+            named += [(r.task.id, r.task.outcomes) for r in state.recurring]
+    return {OUTCOME_FLAG.format(name=n, outcome=o) for n, outcomes in named for o in outcomes}
+
+
 def state_refs(definition: FlowDefinition) -> dict[str, StateRef]:
     return {
         stage.full_name(sid): StateRef(stage.full_name(sid), stage, sid, state)

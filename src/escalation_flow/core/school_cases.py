@@ -20,7 +20,7 @@ from escalation_flow.core.calendar import DEFAULT_REGISTERS_CLOSE
 from escalation_flow.core.case import Case, apply
 from escalation_flow.core.context import Context
 from escalation_flow.core.decisions import Decision, quick_init
-from escalation_flow.core.definition import DAILY, TERM_END, Flow
+from escalation_flow.core.definition import DAILY, TERM_END, Flow, state_flags
 from escalation_flow.core.facts import DayWindows
 from escalation_flow.core.guards import Guard
 
@@ -69,6 +69,7 @@ class SchoolCases:
         self.state_day = np.full(n, -1, np.int64)
         self._index = {p: i for i, p in enumerate(self.pupils)}
         self.state_index = {name: i for i, name in enumerate(self.ctx.flow.states)}
+        self.state_flags = state_flags(self.ctx.flow.definition)
         self.state_id = np.full(n, -1, np.int64)  # -1: no open case
         # the earliest due date (ordinal) of each pupil's pending timers and open tasks, so a
         # day finds what is due without walking every case

@@ -1,0 +1,65 @@
+"""Issue 11 part 3, the structure side of the vocabulary: each shape of the cookbook
+(``tests/data/cookbook/shape_*.yaml``) run day by day, its decisions pinned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from escalation_flow.adapters.flow_files import load_flow
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.definition import Flow
+from escalation_flow.core.school_day import Action
+
+from .story import Story, at
+
+COOKBOOK = Path(__file__).resolve().parents[1] / "data" / "cookbook"
+
+
+def shape(name: str) -> Flow:
+    return load_flow(COOKBOOK / f"shape_{name}.yaml")
+
+
+def low_attender(story: Story, pupil: str = "P1") -> None:
+    """Absent every Monday and Tuesday from 15 September: well below 95% all term."""
+    p = story.pupil(pupil)
+    for day in story.calendar.school_days:
+        if day.isoformat() >= "2025-09-15" and day.weekday() in (0, 1):
+            p.absent(day.isoformat(), "I")
+
+
+def test_a_review_reads_the_last_outcome_of_the_meeting(calendar: SchoolCalendar) -> None:
+    story = Story(calendar)
+    low_attender(story)
+    flow = shape("outcome_and_state")
+    first = story.replay(flow, to="2025-12-19", auto_complete=True)
+    meeting_day = next(d for d, s in first.states("P1") if s == "stage_2.meeting")
+    # the parents do not come: the next review sends a home visit, not a second meeting
+    missed = Action(at(f"{meeting_day}T16:00"), "P1", "parent_meeting", "s1", "parent_did_not_attend")
+    replay = story.replay(flow, to="2025-12-19", actions=[missed], auto_complete=True)
+    states = [s for _, s in replay.states("P1")]
+    after = states[states.index("stage_2.meeting") :]
+    assert after[:3] == ["stage_2.meeting", "stage_1.monitoring", "stage_2.home_visit"]
+    # with the meeting held (the default outcome), the same review invites them again
+    held = [s for _, s in first.states("P1")]
+    after = held[held.index("stage_2.meeting") :]
+    assert after[:3] == ["stage_2.meeting", "stage_1.monitoring", "stage_2.meeting"]
+
+
+def test_a_guard_reads_the_state_the_case_is_in(calendar: SchoolCalendar) -> None:
+    story = Story(calendar)
+    low_attender(story)
+    flow = shape("outcome_and_state")
+    plain = story.replay(flow, to="2025-11-28", auto_complete=True)
+    in_monitoring = next(d for d, s in plain.states("P1") if s == "stage_1.monitoring")
+    letter_day = next(d for d, s in plain.states("P1") if s == "stage_1.letter_due")
+    actions = [
+        Action(at(f"{letter_day}T16:00"), "P1", "medical_evidence_received", "s1"),
+        Action(at(f"{in_monitoring}T16:00"), "P1", "medical_evidence_received", "s1"),
+    ]
+    replay = story.replay(flow, to="2025-11-28", actions=actions, auto_complete=True)
+    moves = [(d, s) for d, s in replay.states("P1") if d in (letter_day, in_monitoring)]
+    # from the letter: moved to monitoring; already monitoring: stays, its review not re-armed
+    assert (letter_day, "stage_1.monitoring") in moves
+    recorded = replay.of_type("P1", "event_recorded")
+    assert len(recorded) == 2
+    assert [d for d, s in moves if s == "stage_1.monitoring"] == [letter_day]
