@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 from escalation_flow.adapters.flow_files import load_flow
 from escalation_flow.core.calendar import SchoolCalendar
@@ -63,3 +65,50 @@ def test_a_guard_reads_the_state_the_case_is_in(calendar: SchoolCalendar) -> Non
     recorded = replay.of_type("P1", "event_recorded")
     assert len(recorded) == 2
     assert [d for d, s in moves if s == "stage_1.monitoring"] == [letter_day]
+
+
+def _armed(replay: Any, pupil: str, timer: str) -> list[tuple[str, str, str]]:
+    """(armed on, due, rule) of each arming of ``timer``."""
+    return [
+        (e["date"], e["due"], e["rule"])
+        for e in replay.of_type(pupil, "timer_armed")
+        if e["timer"] == timer
+    ]
+
+
+def test_a_review_length_comes_from_a_parameter_and_sooner_when_completely_absent(
+    calendar: SchoolCalendar,
+) -> None:
+    story = Story(calendar)
+    low_attender(story, "P1")
+    story.pupil("P2").absent(f"{calendar.school_days[0]}..2025-10-31", "O")
+    replay = story.replay(shape("timers"), to="2025-10-24")
+    on, due, rule = _armed(replay, "P1", "review")[0]
+    assert rule == "6 school weeks"
+    assert due == calendar.add_school_weeks(date.fromisoformat(on), 6).isoformat()
+    on, due, rule = _armed(replay, "P2", "review")[0]
+    assert rule == "2 school weeks"
+    assert due == calendar.add_school_weeks(date.fromisoformat(on), 2).isoformat()
+
+
+def test_a_repeating_timer_fires_once_per_fortnight_while_the_case_stays(
+    calendar: SchoolCalendar,
+) -> None:
+    story = Story(calendar)
+    low_attender(story)
+    replay = story.replay(shape("timers"), to="2025-12-19")
+    armed = _armed(replay, "P1", "contact")
+    fired = [e for e in replay.of_type("P1", "timer_fired") if e["timer"] == "contact"]
+    calls = [t for t in replay.tasks("P1") if t[1] == "family_contact"]
+    # each firing makes one call, on the day it was due, and arms the next fortnight from
+    # that due date (the review's re-entry into support cancels it and arms a fresh one)
+    assert len(calls) == len(fired) >= 4
+    assert all(e["date"] == e["due"] for e in fired)
+    assert len({e["timer_key"] for e in fired}) == len(fired)
+    for e in fired:
+        following = next(a for a in armed if a[0] == e["date"])
+        assert following[1] == calendar.add_school_weeks(date.fromisoformat(e["due"]), 2).isoformat()
+        assert following[2] == "2 school weeks (repeating)"
+    # the same days, run again, decide the same
+    again = story.replay(shape("timers"), to="2025-12-19")
+    assert again.events("P1") == replay.events("P1")

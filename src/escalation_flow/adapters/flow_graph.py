@@ -179,7 +179,7 @@ def _task_line(task: d.Task) -> str:
 
 
 def _timer_line(timer: d.Timer) -> str:
-    return f"Timer {timer.id.replace('_', ' ')}: {timer.after} at {timer.at}"
+    return f"Timer {timer.id.replace('_', ' ')}: {timer.describe()} at {timer.at}"
 
 
 def _entry_lines(flow: d.Flow, stage: d.Stage) -> list[str]:

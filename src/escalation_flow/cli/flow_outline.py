@@ -50,7 +50,7 @@ def _stage(stage: d.Stage) -> list[str]:
         for rec in state.recurring:
             out.append(f"    each {rec.trigger}: task {rec.task.id} when {rec.when}")
         for timer in state.timers:
-            out.append(f"    timer {timer.id}: after {timer.after} at {timer.at}")
+            out.append(f"    timer {timer.id}: after {timer.describe()} at {timer.at}")
         for t in state.on:
             out.append("    " + _move(t))
     for t in stage.on:

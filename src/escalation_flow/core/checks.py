@@ -29,6 +29,7 @@ from escalation_flow.core.bands import band_overlaps
 from escalation_flow.core.fact_names import ALL_FACTS
 from escalation_flow.core.guards import Guard, GuardError, compile_guard, guard_names
 from escalation_flow.core.plan_rules import plan_rule_problems
+from escalation_flow.core.timer_checks import timer_problems
 
 Loc = tuple[str | int, ...]
 
@@ -211,6 +212,9 @@ def _guard_sites(flow: d.FlowDefinition) -> Iterator[tuple[Loc, str]]:
             for k, t in enumerate(state.on):
                 if t.when:
                     yield (*base, "on", k, "when"), t.when
+            for k, timer in enumerate(state.timers):
+                for j, choice in enumerate(timer.after_when):
+                    yield (*base, "timers", k, "after_when", j, "when"), choice.when
         for k, t in enumerate(stage.on):
             if t.when:
                 yield ("stages", i, "on", k, "when"), t.when
@@ -374,23 +378,8 @@ def _check_on(
 
 
 def _check_timers(ctx: _Context) -> None:
-    for i, stage in enumerate(ctx.flow.stages):
-        for sid, state in stage.states.items():
-            for k, timer in enumerate(state.timers):
-                outcomes = [t for t in state.on + stage.on if t.trigger == timer.id]
-                loc: Loc = ("stages", i, "states", sid, "timers", k, "id")
-                if not outcomes:
-                    ctx.add(
-                        loc,
-                        f"timer {timer.id!r} has no outcome: add an on entry with "
-                        f"trigger: {timer.id}",
-                    )
-                elif outcomes[-1].when is not None:
-                    ctx.add(
-                        loc,
-                        f"timer {timer.id!r} has no otherwise: the last on entry for it "
-                        "must have no when, or the case is left with no timer",
-                    )
+    for loc, message in timer_problems(ctx.flow):
+        ctx.add(loc, message)
 
 
 # -- the graph ----------------------------------------------------------------------------------

@@ -70,11 +70,27 @@ class Context:
             key, after, lambda: due_date(self.calendar, start, after, for_timer=for_timer)
         )
 
-    def firing(self, timer: Timer, due: date) -> tuple[datetime, str]:
-        """When ``timer`` armed to fire on ``due`` fires (UTC), and its rule as text."""
+    def firing(self, timer: Timer, length: Duration, due: date) -> tuple[datetime, str]:
+        """When ``timer`` armed for ``length`` to fire on ``due`` fires (UTC), and its rule."""
         return self._remember(
-            ("firing", id(timer), due), timer, lambda: firing(self.zone, timer, due)
+            # ``length`` is the timer's own or one of ``_durations``: both live as long as this
+            ("firing", id(timer), id(length), due),
+            timer,
+            lambda: firing(self.zone, timer, length, due),
         )
+
+    def duration(self, unit: str, amount: int) -> Duration:
+        """One ``Duration`` per unit and amount (a timer's length read from a parameter), so
+        that the remembered due dates and firings keyed by a duration's id are reused."""
+        key = (unit, amount)
+        known = self._durations.get(key)
+        if known is None:
+            known = self._durations[key] = Duration.model_validate({unit: amount})
+        return known
+
+    @cached_property
+    def _durations(self) -> dict[tuple[str, int], Duration]:
+        return {}
 
     def _remember(self, key: tuple[Any, ...], owner: object, compute: Callable[[], _T]) -> _T:
         """``compute()``, kept under ``key``. ``owner``, whose ``id`` is in the key, is kept

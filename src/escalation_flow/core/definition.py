@@ -134,13 +134,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Amount = Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=SLUG)]
+
+
 class Duration(_Model):
     """How long after something: school days, school weeks (holidays never count) or calendar days
-    (legal deadlines only)."""
+    (legal deadlines only). A timer's amount may name a parameter (``{school_weeks:
+    review_weeks}``): its value in the term of the day the timer is armed."""
 
-    school_days: int | None = Field(default=None, ge=0)
-    school_weeks: int | None = Field(default=None, ge=0)
-    calendar_days: int | None = Field(default=None, ge=0)
+    school_days: Amount | None = None
+    school_weeks: Amount | None = None
+    calendar_days: Amount | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Duration:
@@ -159,11 +163,18 @@ class Duration(_Model):
     @property
     def amount(self) -> int:
         value = getattr(self, self.unit)
-        assert isinstance(value, int)
+        if not isinstance(value, int):
+            raise TypeError(f"{self} names a parameter: resolve it first")
         return value
 
+    @property
+    def parameter(self) -> str | None:
+        """The parameter the amount names, if it names one."""
+        value = getattr(self, self.unit)
+        return value if isinstance(value, str) else None
+
     def __str__(self) -> str:
-        return f"{self.amount} {self.unit.replace('_', ' ')}"
+        return f"{getattr(self, self.unit)} {self.unit.replace('_', ' ')}"
 
 
 class TermValues(_Model):
@@ -295,11 +306,27 @@ class Task(_Model):
         return self.kind is TaskKind.LEGAL or self.legal is not None
 
 
+class TimerLength(_Model):
+    """One choice of a timer's length: ``after`` when ``when`` holds on arming."""
+
+    when: Text
+    after: Duration
+    quote: Text | None = None
+    why: Text | None = None
+
+
 class Timer(_Model):
-    """Armed on entering its state, cancelled on leaving it; fires ``after`` at ``at``."""
+    """Armed on entering its state, cancelled on leaving it; fires ``after`` at ``at``.
+
+    ``after_when`` lists lengths that depend on the facts on arming (the first whose ``when``
+    holds; none: ``after``, the default). A timer with ``every`` repeats: after each firing
+    that leaves the case in its state, it is armed again ``every`` later (its first firing is
+    ``after``, or ``every`` when no ``after`` is given)."""
 
     id: Slug
-    after: Duration
+    after: Duration | None = None
+    after_when: tuple[TimerLength, ...] = ()
+    every: Duration | None = None
     at: str  # "HH:MM", local school time
     quote: Text | None = None
     why: Text | None = None
@@ -308,7 +335,33 @@ class Timer(_Model):
     def _time(self) -> Timer:
         if not TIME_OF_DAY.match(self.at):
             raise ValueError(f'at must be a time of day "HH:MM", not {self.at!r}')
+        if self.after is None and self.every is None:
+            raise ValueError("a timer needs after (a duration) or every (a repeating one)")
+        if self.after_when and self.after is None:
+            raise ValueError("after_when needs an after: the length when no when holds")
         return self
+
+    @property
+    def first(self) -> Duration:
+        """The length of its first firing when no ``after_when`` holds."""
+        length = self.after or self.every
+        assert length is not None  # checked on load
+        return length
+
+    def describe(self) -> str:
+        """Its length in words: ``4 school weeks``, ``6 school weeks, 2 school weeks when ...``,
+        ``every 2 school weeks``."""
+        parts = [f"{c.after} when {c.when}" for c in self.after_when]
+        if self.after is not None:
+            parts.append(str(self.after) if not parts else f"otherwise {self.after}")
+        if self.every is not None:
+            parts.append(f"every {self.every}")
+        return ", ".join(parts)
+
+    def durations(self) -> tuple[Duration, ...]:
+        """Every length the timer may take."""
+        lengths = [self.after, *(c.after for c in self.after_when), self.every]
+        return tuple(x for x in lengths if x is not None)
 
 
 class Transition(_Model):
@@ -327,10 +380,11 @@ class Transition(_Model):
 
 
 class RecurringTask(_Model):
-    """A task created whenever ``trigger`` comes and ``when`` holds (no state change)."""
+    """A task created whenever ``trigger`` comes and ``when`` holds (no state change): ``daily``,
+    ``term_end``, or (in a state) the id of a repeating timer of that state."""
 
     id: Slug
-    trigger: Literal["daily", "term_end"]
+    trigger: Slug
     when: Text | None = None
     task: Task
     quote: Text | None = None

@@ -20,7 +20,7 @@ with due dates counted on the school calendar.
 
 from __future__ import annotations
 
-from escalation_flow.core.case import CLOSED, ESCALATION, NO_CASE, Case
+from escalation_flow.core.case import CLOSED, ESCALATION, NO_CASE, ArmedTimer, Case
 from escalation_flow.core.context import Context, Moment
 from escalation_flow.core.decisions import (
     CaseClosed,
@@ -47,7 +47,9 @@ from escalation_flow.core.state_moves import (
     opened,
     take,
     task_created,
+    timer_armed,
 )
+from escalation_flow.core.timer_lengths import next_due, timer_length
 from escalation_flow.errors import ActionError
 
 # ``Context``, ``Moment`` and ``due_date`` live in their own modules; the service still imports
@@ -140,7 +142,27 @@ def _fire(ctx: Context, out: Decided, env: Env, now: Moment, timer_key: str) -> 
     out.emit(
         TimerFired(on=now.on, at=now.at, timer_key=armed.key, timer=armed.timer, due=armed.due)
     )
+    state, made = out.case.state, len(out.decisions)
     follow(ctx, out, env, now, armed.timer, None)
+    if len(out.decisions) == made and out.case.state == state and out.case.is_open:
+        _repeat(ctx, out, env, now, armed)
+
+
+def _repeat(ctx: Context, out: Decided, env: Env, now: Moment, armed: ArmedTimer) -> None:
+    """A timer fired and no move was taken: its recurring tasks, and a repeating timer (``every``)
+    armed again for its next due date."""
+    state = ctx.flow.state(out.case.state).state
+    for recurring in state.recurring:
+        if recurring.trigger != armed.timer:
+            continue
+        if recurring.when is None or ctx.flow.guard(recurring.when).holds(env):
+            out.emit(task_created(ctx, recurring.task, now, out.case.task_serial + 1))
+    timer = next((t for t in state.timers if t.id == armed.timer), None)
+    if timer is None or timer.every is None:
+        return
+    length = timer_length(ctx, timer, env, repeat=True)
+    due = next_due(ctx, armed.due, length, now.on)
+    out.emit(timer_armed(ctx, timer, now, out.case.timer_serial + 1, length, due))
 
 
 def _act(ctx: Context, out: Decided, env: Env, now: Moment, stimulus: Stimulus) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from escalation_flow.core.case import CLOSED, NO_CASE, Case, apply
@@ -28,8 +29,9 @@ from escalation_flow.core.decisions import (
     TimerArmed,
     TimerCancelled,
 )
-from escalation_flow.core.definition import Approval, Task, Timer, Transition
+from escalation_flow.core.definition import Approval, Duration, Task, Timer, Transition
 from escalation_flow.core.guards import Guard
+from escalation_flow.core.timer_lengths import timer_length
 
 Env = Mapping[str, Any]
 
@@ -169,7 +171,9 @@ def enter(
         if task.when is None or ctx.flow.guard(task.when).holds(env):
             out.emit(task_created(ctx, task, now, out.case.task_serial + 1))
     for timer in state.timers:
-        out.emit(timer_armed(ctx, timer, now, out.case.timer_serial + 1))
+        length = timer_length(ctx, timer, env)
+        due = ctx.due(now.on, length, for_timer=True)
+        out.emit(timer_armed(ctx, timer, now, out.case.timer_serial + 1, length, due))
 
 
 def task_created(ctx: Context, task: Task, now: Moment, serial: int) -> TaskCreated:
@@ -187,9 +191,11 @@ def task_created(ctx: Context, task: Task, now: Moment, serial: int) -> TaskCrea
     )
 
 
-def timer_armed(ctx: Context, timer: Timer, now: Moment, serial: int) -> TimerArmed:
-    due = ctx.due(now.on, timer.after, for_timer=True)
-    fire_at, rule = ctx.firing(timer, due)
+def timer_armed(
+    ctx: Context, timer: Timer, now: Moment, serial: int, length: Duration, due: date
+) -> TimerArmed:
+    """``timer`` armed now for ``length`` (as ``timer_lengths`` chose it), due on ``due``."""
+    fire_at, rule = ctx.firing(timer, length, due)
     return TimerArmed(
         on=now.on,
         at=now.at,
