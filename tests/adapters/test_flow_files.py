@@ -191,3 +191,42 @@ def test_a_small_alias_is_still_allowed(tmp_path: Path) -> None:
         ("outcomes: [held, parent_did_not_attend]", "outcomes: &met [held, parent_did_not_attend]"),
     )
     load_flow(path)
+
+
+COOKBOOK = Path(__file__).parents[1] / "data" / "cookbook"
+
+
+def cookbook_broken(tmp_path: Path, name: str, *edits: tuple[str, str]) -> Path:
+    text = (COOKBOOK / f"shape_{name}.yaml").read_text()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_initial_choices_name_real_states_and_end_with_one_default(tmp_path: Path) -> None:
+    unknown = cookbook_broken(tmp_path, "tiers", ("        state: warning\n", "        state: warnin\n"))
+    assert any(
+        "stages[number=2].initial[0].state: unknown state 'warnin'; did you mean 'warning'?" in p
+        for p in problems(unknown)
+    )
+    no_default = cookbook_broken(tmp_path, "tiers", ("      - state: support\n", "      - state: support\n        when: \"stage == 2\"\n"))
+    assert any("exactly one default" in p for p in problems(no_default))
+
+
+def test_a_tier_steps_down_only_on_a_trigger_of_its_stage(tmp_path: Path) -> None:
+    path = cookbook_broken(tmp_path, "tiers", ("    step_down_on: [review]\n", "    step_down_on: [reviw]\n"))
+    assert any(
+        "stages[number=1].step_down_on[0]: unknown trigger 'reviw'" in p for p in problems(path)
+    )
+
+
+def test_a_timer_length_names_a_parameter_with_whole_values_only(tmp_path: Path) -> None:
+    unknown = cookbook_broken(tmp_path, "timers", ("{school_weeks: review_weeks}", "{school_weeks: review_wks}"))
+    assert any("unknown parameter 'review_wks' for a timer's length" in p for p in problems(unknown))
+    half = cookbook_broken(tmp_path, "timers", ("    value: 6\n", "    value: 5.5\n"))
+    assert any("each value must be a whole number of at least 0" in p for p in problems(half))
+    task = cookbook_broken(tmp_path, "timers", ("due: {school_days: 2}", "due: {school_days: review_weeks}"))
+    assert any("only a timer's length may name a parameter" in p for p in problems(task))

@@ -112,3 +112,37 @@ def test_a_repeating_timer_fires_once_per_fortnight_while_the_case_stays(
     # the same days, run again, decide the same
     again = story.replay(shape("timers"), to="2025-12-19")
     assert again.events("P1") == replay.events("P1")
+
+
+def mondays_off(story: Story, pupil: str, code: str) -> None:
+    """Absent every Monday from 15 September to 17 October, then in every day."""
+    for day in story.calendar.school_days:
+        if "2025-09-15" <= day.isoformat() <= "2025-10-17" and day.weekday() == 0:
+            story.pupil(pupil).absent(day.isoformat(), code)
+
+
+def test_a_stage_first_state_depends_on_the_facts(calendar: SchoolCalendar) -> None:
+    story = Story(calendar)
+    mondays_off(story, "P1", "I")  # illness: authorised
+    mondays_off(story, "P2", "O")  # unauthorised: four sessions by the time the band is crossed
+    replay = story.replay(shape("tiers"), to="2025-10-10", auto_complete=True)
+    assert replay.states("P1")[0] == ("2025-09-23", "stage_2.support")
+    assert replay.states("P2")[:2] == [
+        ("2025-09-23", "stage_2.warning"),
+        ("2025-09-26", "stage_2.support"),  # the warning letter sent
+    ]
+
+
+def test_a_tier_steps_down_at_its_review_when_the_band_no_longer_holds_and_stays_down(
+    calendar: SchoolCalendar,
+) -> None:
+    story = Story(calendar)
+    mondays_off(story, "P1", "I")
+    replay = story.replay(shape("tiers"), to="2025-12-19", auto_complete=True)
+    assert replay.stages("P1") == [("2025-09-23", 2), ("2025-11-25", 1)]
+    (down,) = [e for e in replay.of_type("P1", "stage_entered") if e["stage"] == 1]
+    assert down["trigger"] == "review"
+    assert down["guard"] == "not ((plan_below_pct <= attendance_pct < support_below_pct))"
+    assert down["reason"]["attendance_pct"] > 90
+    # in the band below: still in stage 1 at the end, never straight back up that evening
+    assert replay.case("P1").state == "stage_1.monitor"

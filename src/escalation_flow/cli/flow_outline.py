@@ -38,7 +38,7 @@ def _stage(stage: d.Stage) -> list[str]:
         out.append(f"  enters when {stage.entry.mode} of:")
         out += [f"    {c.id}: {' '.join(c.when.split())}" for c in stage.entry.criteria()]
     for sid, state in stage.states.items():
-        initial = " (initial)" if sid == stage.initial else ""
+        initial = " (initial)" if sid in stage.initial_states else ""
         out.append(f"  state {stage.full_name(sid)} [{state.kind.value}]{initial}")
         for task in state.tasks:
             extra = f" template {task.template}" if task.template else ""

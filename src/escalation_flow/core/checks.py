@@ -114,8 +114,12 @@ def _check_ids(ctx: _Context) -> None:
         if stage.number in seen_numbers:
             ctx.add(("stages", i, "number"), f"stage {stage.number} is defined twice")
         seen_numbers.add(stage.number)
-        if stage.initial is not None and stage.initial not in stage.states:
-            ctx.add(("stages", i, "initial"), _unknown("state", stage.initial, stage.states))
+        for k, sid in enumerate(stage.initial_states):
+            if sid not in stage.states:
+                loc: Loc = ("stages", i, "initial")
+                if isinstance(stage.initial, tuple):
+                    loc = (*loc, k, "state")
+                ctx.add(loc, _unknown("state", sid, stage.states))
         if stage.entry is not None:
             ids = [c.id for c in stage.entry.criteria()]
             for dup in sorted({x for x in ids if ids.count(x) > 1}):
@@ -202,6 +206,9 @@ def _guard_sites(flow: d.FlowDefinition) -> Iterator[tuple[Loc, str]]:
     for i, stage in enumerate(flow.stages):
         if stage.entry is not None:
             yield from _criteria_sites(("stages", i, "entry"), stage.entry)
+        for k, first in enumerate(stage.initial if isinstance(stage.initial, tuple) else ()):
+            if first.when:
+                yield ("stages", i, "initial", k, "when"), first.when
         for sid, state in stage.states.items():
             base: Loc = ("stages", i, "states", sid)
             for k, task in enumerate(state.tasks):
@@ -324,6 +331,12 @@ def _check_transitions(ctx: _Context) -> None:
             loc: Loc = ("stages", i, "states", sid, "on")
             _check_on(ctx, loc, state.on, stage, tasks, timers, events)
         _check_on(ctx, ("stages", i, "on"), stage.on, stage, stage_tasks, stage_timers, events)
+        for k, trigger in enumerate(stage.step_down_on):
+            if trigger not in {*stage_tasks, *stage_timers, d.DAILY}:
+                known = [*stage_tasks, *stage_timers, d.DAILY]
+                note = "not a task or timer of the stage, or daily"
+                message = _unknown("trigger", trigger, known, note)
+                ctx.add(("stages", i, "step_down_on", k), message)
     _check_on(ctx, ("anywhere",), flow.anywhere, None, {}, set(), events)
 
 
@@ -391,21 +404,23 @@ def _edges(flow: d.FlowDefinition, *, anywhere: bool = True) -> dict[str, set[st
     for name, ref in refs.items():
         for t in ref.state.on + ref.stage.on + (flow.anywhere if anywhere else ()):
             try:
-                target = d.resolve_target(flow, t.to, ref.stage)
+                targets = d.resolve_targets(flow, t.to, ref.stage)
             except KeyError:
                 continue
-            if target != name:
-                edges[name].add(target)
+            edges[name].update(x for x in targets if x != name)
+        edges[name].update(d.step_down_targets(flow, ref.stage))
     return edges
 
 
 def _check_graph(ctx: _Context) -> None:
     flow = ctx.flow
     edges = _edges(flow)
-    starts = [s.full_name(s.initial) for s in flow.stages if s.entry and s.initial in s.states]
+    starts = [
+        s.full_name(i) for s in flow.stages if s.entry for i in s.initial_states if i in s.states
+    ]
     for t in flow.anywhere:
         with contextlib.suppress(KeyError):
-            starts.append(d.resolve_target(flow, t.to, None))
+            starts += d.resolve_targets(flow, t.to, None)
     if not any(s.entry for s in flow.stages):
         ctx.add(("stages",), "no stage has entry criteria: no case can ever open")
     reachable = _walk(starts, edges)

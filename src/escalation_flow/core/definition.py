@@ -421,6 +421,16 @@ class State(_Model):
     on: tuple[Transition, ...] = ()
 
 
+class InitialChoice(_Model):
+    """One of a stage's first states: ``state`` when ``when`` holds on entry (the one without
+    ``when`` is the default, listed last)."""
+
+    when: Text | None = None
+    state: Slug
+    quote: Text | None = None
+    why: Text | None = None
+
+
 class Stage(_Model):
     number: int = Field(ge=1)
     name: Text
@@ -428,10 +438,14 @@ class Stage(_Model):
     why: Text | None = None
     universal: bool = False
     entry: Criteria | None = None
-    initial: Slug | None = None
+    #: the state a case enters the stage in; or choices on the facts, first match, with a default
+    initial: Slug | tuple[InitialChoice, ...] | None = None
     states: dict[Slug, State] = Field(default_factory=dict)
     #: Transitions tried in every state of this stage after the state's own.
     on: tuple[Transition, ...] = ()
+    #: a tier: on these triggers (in any of its states), a case whose stage's entry no longer
+    #: holds steps down to the highest lower stage whose entry holds (closed if none)
+    step_down_on: tuple[Slug, ...] = ()
 
     @model_validator(mode="after")
     def _shape(self) -> Stage:
@@ -443,7 +457,29 @@ class Stage(_Model):
             raise ValueError("a stage needs states (or universal: true)")
         if self.initial is None:
             raise ValueError("a stage needs an initial state")
+        if isinstance(self.initial, tuple):
+            defaults = [c for c in self.initial if c.when is None]
+            if len(defaults) != 1 or self.initial[-1].when is not None:
+                raise ValueError(
+                    "initial choices end with exactly one default: a state without when, last"
+                )
+        if self.step_down_on and self.entry is None:
+            raise ValueError("step_down_on needs the stage's entry: it steps down when that fails")
         return self
+
+    @property
+    def default_initial(self) -> str | None:
+        """The state a case enters the stage in when no initial choice's ``when`` holds."""
+        if isinstance(self.initial, tuple):
+            return self.initial[-1].state
+        return self.initial
+
+    @property
+    def initial_states(self) -> tuple[str, ...]:
+        """Every state a case may enter the stage in."""
+        if isinstance(self.initial, tuple):
+            return tuple(c.state for c in self.initial)
+        return () if self.initial is None else (self.initial,)
 
     @property
     def key(self) -> str:
@@ -562,9 +598,9 @@ def resolve_target(definition: FlowDefinition, target: str, from_stage: Stage | 
         return stage.full_name(state_id)
     if target in by_key:
         stage = by_key[target]
-        if stage.initial is None:
+        if stage.default_initial is None:
             raise KeyError(target)
-        return stage.full_name(stage.initial)
+        return stage.full_name(stage.default_initial)
     if from_stage is not None and target in from_stage.states:
         return from_stage.full_name(target)
     raise KeyError(target)
@@ -593,6 +629,24 @@ def outcome_flags(definition: FlowDefinition) -> set[str]:
             named += [(t.id, t.outcomes) for t in state.tasks]
             named += [(r.task.id, r.task.outcomes) for r in state.recurring]
     return {OUTCOME_FLAG.format(name=n, outcome=o) for n, outcomes in named for o in outcomes}
+
+
+def resolve_targets(definition: FlowDefinition, target: str, from_stage: Stage | None) -> list[str]:
+    """Every state ``to`` may lead to: a stage's initial choices, or the one state it names."""
+    first = resolve_target(definition, target, from_stage)
+    stage = next((s for s in definition.stages if s.key == target), None)
+    if stage is None or not isinstance(stage.initial, tuple):
+        return [first]
+    return [stage.full_name(sid) for sid in stage.initial_states]
+
+
+def step_down_targets(definition: FlowDefinition, stage: Stage) -> list[str]:
+    """Where a tier (``step_down_on``) may step a case down to: a lower stage with an entry
+    (any of its first states), or closed."""
+    if not stage.step_down_on:
+        return []
+    lower = [s for s in definition.stages if s.entry is not None and s.number < stage.number]
+    return [s.full_name(i) for s in lower for i in s.initial_states] + [CLOSED]
 
 
 def state_refs(definition: FlowDefinition) -> dict[str, StateRef]:

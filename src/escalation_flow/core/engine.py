@@ -40,6 +40,7 @@ from escalation_flow.core.state_moves import (
     Env,
     choose,
     enter,
+    entry_state,
     facts_named,
     follow,
     goto,
@@ -117,8 +118,7 @@ def _escalate(ctx: Context, out: Decided, env: Env, now: Moment, screened: int |
         facts=facts_named(ctx, env, tuple(g for _, g in held)),
         quote=_criteria_quote(target, {cid for cid, _ in held}),
     )
-    assert target.initial is not None  # escalating stages always have one (checked on load)
-    goto(ctx, out, env, now, target.full_name(target.initial), reason)
+    goto(ctx, out, env, now, entry_state(ctx, target, env), reason)
     return True
 
 
@@ -241,7 +241,7 @@ def _reconsider(ctx: Context, out: Decided, env: Env, now: Moment) -> None:
 def _override(ctx: Context, out: Decided, env: Env, now: Moment, stimulus: Stimulus) -> None:
     """A professional judgement: put the case in a stage (its initial state) or close it."""
     number = int(stimulus.extra["stage"])
-    target = CLOSED if number == 0 else ctx.flow.resolve(f"stage_{number}")
+    target = CLOSED if number == 0 else entry_state(ctx, ctx.flow.stage(number), env)
     leave(out, now, f"stage overridden by {stimulus.by}")
     if target == CLOSED:
         reason = Reason(trigger="override", quote=stimulus.note)

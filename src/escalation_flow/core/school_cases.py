@@ -143,6 +143,8 @@ def _listeners(ctx: Context, trigger: str) -> dict[str, list[Guard | None]]:
     for name in flow.states:
         whens = [t.when for t in ctx.machine.entries(name, trigger)]
         whens += [r.when for r in flow.state(name).state.recurring if r.trigger == trigger]
+        if trigger in flow.state(name).stage.step_down_on:
+            whens.append(None)  # a tier's step down reads the stage's entry: always evaluated
         if whens:
             out[name] = [flow.guard(w) if w else None for w in whens]
     return out

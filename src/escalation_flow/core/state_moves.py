@@ -29,7 +29,7 @@ from escalation_flow.core.decisions import (
     TimerArmed,
     TimerCancelled,
 )
-from escalation_flow.core.definition import Approval, Duration, Task, Timer, Transition
+from escalation_flow.core.definition import Approval, Duration, Stage, Task, Timer, Transition
 from escalation_flow.core.guards import Guard
 from escalation_flow.core.timer_lengths import timer_length
 
@@ -70,6 +70,8 @@ def follow(
     ctx: Context, out: Decided, env: Env, now: Moment, trigger: str, outcome: str | None
 ) -> None:
     """Take the first transition for ``trigger`` (and ``outcome``) whose guard holds."""
+    if out.case.is_open and step_down(ctx, out, env, now, trigger):
+        return
     chosen = choose(ctx, out.case, env, trigger, outcome)
     if chosen is not None:
         take(ctx, out, env, now, trigger, chosen)
@@ -79,6 +81,9 @@ def take(
     ctx: Context, out: Decided, env: Env, now: Moment, trigger: str, chosen: tuple[Transition, str]
 ) -> None:
     transition, target = chosen
+    stage = stage_named(ctx, transition.to)
+    if stage is not None:
+        target = entry_state(ctx, stage, env)
     if transition.when:
         guard: str | None = transition.when
         facts = facts_named(ctx, env, (ctx.flow.guard(transition.when),))
@@ -92,6 +97,46 @@ def take(
         quote=transition.quote,
     )
     goto(ctx, out, env, now, target, reason)
+
+
+def stage_named(ctx: Context, target: str) -> Stage | None:
+    """The stage a transition's ``to`` names as a whole (``stage_3``), if it does."""
+    number = target.removeprefix("stage_")
+    if target.startswith("stage_") and number.isdigit():
+        return ctx.flow.stage(int(number))
+    return None
+
+
+def entry_state(ctx: Context, stage: Stage, env: Env) -> str:
+    """The state a case enters ``stage`` in: the first initial choice whose ``when`` holds, else
+    the default."""
+    if isinstance(stage.initial, tuple):
+        for choice in stage.initial:
+            if choice.when is None or ctx.flow.guard(choice.when).holds(env):
+                return stage.full_name(choice.state)
+    first = stage.default_initial
+    assert first is not None  # a stage with states has one (checked on load)
+    return stage.full_name(first)
+
+
+def step_down(ctx: Context, out: Decided, env: Env, now: Moment, trigger: str) -> bool:
+    """A tier (``step_down_on``): on ``trigger``, a case whose stage's entry no longer holds
+    steps down to the highest lower stage whose entry holds, or closes. Whether it did."""
+    stage = ctx.flow.state(out.case.state).stage
+    entry = ctx.flow.entry.get(stage.number)
+    if trigger not in stage.step_down_on or entry is None or entry(env) != 0.0:
+        return False  # the band still holds, or is unknown: the case stays
+    target = CLOSED
+    for lower in ctx.escalating_stages:
+        if lower.number < stage.number and ctx.flow.entry[lower.number].holds(env):
+            target = entry_state(ctx, lower, env)
+            break
+    reason = Reason(
+        trigger=trigger, guard=f"not ({entry.source})", facts=facts_named(ctx, env, (entry,)),
+        quote=f"stage {stage.number}'s entry no longer holds: the case steps down",
+    )  # fmt: skip
+    goto(ctx, out, env, now, target, reason)
+    return True
 
 
 def _passed_over(ctx: Context, case: Case, trigger: str, taken: Transition) -> list[str]:
