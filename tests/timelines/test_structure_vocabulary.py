@@ -146,3 +146,37 @@ def test_a_tier_steps_down_at_its_review_when_the_band_no_longer_holds_and_stays
     assert down["reason"]["attendance_pct"] > 90
     # in the band below: still in stage 1 at the end, never straight back up that evening
     assert replay.case("P1").state == "stage_1.monitor"
+
+
+def test_a_side_path_makes_its_tasks_and_leaves_the_open_case_where_it_is(
+    calendar: SchoolCalendar,
+) -> None:
+    story = Story(calendar)
+    story.pupil("P1").absent("2025-09-29..2025-10-03", "G")  # a week's holiday, leave refused
+    flow = shape("side_path")
+    plain = story.replay(flow, to="2025-11-28")
+    opened = plain.states("P1")[0]
+    assert opened[1] == "stage_1.monitoring"
+    recorded = Action(at("2025-10-06T16:00"), "P1", "holiday_after_refused_leave", "s1")
+    replay = story.replay(flow, to="2025-11-28", actions=[recorded])
+    # the same ladder: the same moves on the same days, the review never restarted
+    assert replay.states("P1") == plain.states("P1")
+    assert len(replay.states("P1")) >= 2  # the review re-armed monitoring at least once
+    side = [t for t in replay.tasks("P1") if t[0] == "2025-10-06"]
+    assert [t[1] for t in side] == ["penalty_warning_letter", "consider_penalty_notice"]
+    # its tasks stay open when the case moves on (here: the review's re-entry)
+    open_tasks = {t.task for t in replay.case("P1").tasks}
+    assert open_tasks == {"penalty_warning_letter", "consider_penalty_notice"}
+    assert not [e for e in replay.of_type("P1", "task_superseded")]
+
+
+def test_a_side_path_for_an_illness_only_pupil_makes_no_legal_step(
+    calendar: SchoolCalendar,
+) -> None:
+    story = Story(calendar)
+    story.pupil("P1").absent("2025-09-29..2025-10-03", "I")
+    recorded = Action(at("2025-10-06T16:00"), "P1", "holiday_after_refused_leave", "s1")
+    replay = story.replay(shape("side_path"), to="2025-10-10", actions=[recorded])
+    assert replay.case("P1").is_open
+    assert replay.tasks("P1") == []  # the event is recorded; no penalty for illness
+    assert replay.of_type("P1", "event_recorded")

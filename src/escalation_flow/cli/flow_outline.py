@@ -27,6 +27,10 @@ def outline(flow: d.Flow) -> str:
         out.append(f"universal: {u.id} on {u.trigger}" + (f" when {u.when}" if u.when else ""))
     for t in definition.anywhere:
         out.append(f"anywhere: on {t.trigger} -> {t.to}")
+    for side in definition.side:
+        tasks = ", ".join(task.id for task in side.tasks)
+        when = f" when {side.when}" if side.when else ""
+        out.append(f"side: {side.id} on {side.trigger}{when}: task {tasks} (the case stays)")
     for stage in definition.stages:
         out += _stage(stage)
     return "\n".join(out) + "\n"

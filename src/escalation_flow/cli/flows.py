@@ -66,7 +66,7 @@ def _letter_problems(path: Path, flow: Flow) -> list[Problem]:
         for state in stage.states.values()
         for t in state.tasks
         if t.template is not None
-    }
+    } | {t.template for side in flow.definition.side for t in side.tasks if t.template}
     found = letter_truth_problems(flow.definition, letter_claims(flow.id, named))
     if not found:
         return []

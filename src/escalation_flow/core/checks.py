@@ -230,6 +230,12 @@ def _guard_sites(flow: d.FlowDefinition) -> Iterator[tuple[Loc, str]]:
             yield ("anywhere", k, "when"), t.when
     for k, rec in enumerate(flow.universal):
         yield from _recurring_sites(("universal", k), rec)
+    for k, side in enumerate(flow.side):
+        if side.when:
+            yield ("side", k, "when"), side.when
+        for j, task in enumerate(side.tasks):
+            if task.when:
+                yield ("side", k, "tasks", j, "when"), task.when
 
 
 def _recurring_sites(loc: Loc, rec: d.RecurringTask) -> Iterator[tuple[Loc, str]]:
@@ -285,6 +291,9 @@ def _tasks(flow: d.FlowDefinition) -> Iterator[tuple[Loc, d.Task]]:
                 yield ("stages", i, "states", sid, "recurring", k, "task"), rec.task
     for k, rec in enumerate(flow.universal):
         yield ("universal", k, "task"), rec.task
+    for k, side in enumerate(flow.side):
+        for j, task in enumerate(side.tasks):
+            yield ("side", k, "tasks", j), task
 
 
 def _check_tasks(ctx: _Context) -> None:
@@ -338,6 +347,11 @@ def _check_transitions(ctx: _Context) -> None:
                 message = _unknown("trigger", trigger, known, note)
                 ctx.add(("stages", i, "step_down_on", k), message)
     _check_on(ctx, ("anywhere",), flow.anywhere, None, {}, set(), events)
+    for k, side in enumerate(flow.side):
+        if side.trigger not in events and side.trigger != d.DAILY:
+            known = [*events, d.DAILY]
+            message = _unknown("trigger", side.trigger, known, "a side action runs on an event or daily")
+            ctx.add(("side", k, "trigger"), message)
 
 
 def _state_tasks(state: d.State) -> list[d.Task]:

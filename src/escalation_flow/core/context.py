@@ -50,6 +50,11 @@ class Context:
         return machine_for(self.flow)
 
     @cached_property
+    def side_tasks(self) -> frozenset[str]:
+        """The ids of the side actions' tasks: they stay open when the case changes state."""
+        return frozenset(t.id for side in self.flow.definition.side for t in side.tasks)
+
+    @cached_property
     def escalating_stages(self) -> tuple[Stage, ...]:
         """``Flow.escalating_stages`` (which sorts the stages each time it is read)."""
         return self.flow.escalating_stages

@@ -401,6 +401,26 @@ class Event(_Model):
     why: Text | None = None
 
 
+class SideAction(_Model):
+    """A fast path beside the ladder: when ``trigger`` (an event, or ``daily``) comes for a pupil
+    with an open case and ``when`` holds, its tasks are created in the case, which stays where
+    it is. Its tasks outlive moves between states (they end when done or the case closes); one
+    is not created again while the same task is open."""
+
+    id: Slug
+    trigger: Slug
+    when: Text | None = None
+    tasks: tuple[Task, ...]
+    quote: Text | None = None
+    why: Text | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> SideAction:
+        if not self.tasks:
+            raise ValueError("a side action needs tasks")
+        return self
+
+
 class Departure(_Model):
     """A rule of ``PLAN_RULES`` this flow deliberately does not keep, with its reason: the check
     reports it as a stated exception instead of a problem."""
@@ -503,6 +523,8 @@ class FlowDefinition(_Model):
     universal: tuple[RecurringTask, ...] = ()
     events: tuple[Event, ...] = ()
     anywhere: tuple[Transition, ...] = ()
+    #: fast paths beside the ladder: tasks on an event or daily, the case staying where it is
+    side: tuple[SideAction, ...] = ()
     stages: tuple[Stage, ...]
     #: rules of ``PLAN_RULES`` this plan departs from on purpose, each with its why
     departures: tuple[Departure, ...] = ()

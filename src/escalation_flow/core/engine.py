@@ -46,6 +46,7 @@ from escalation_flow.core.state_moves import (
     goto,
     leave,
     opened,
+    side_actions,
     take,
     task_created,
     timer_armed,
@@ -126,6 +127,7 @@ def _listen(ctx: Context, out: Decided, env: Env, now: Moment, trigger: str) -> 
     """A day or a term ends: the state's transitions for it, else its recurring tasks."""
     state = out.case.state
     follow(ctx, out, env, now, trigger, None)
+    side_actions(ctx, out, env, now, trigger)
     if out.case.state != state or not out.case.is_open:
         return
     for recurring in ctx.flow.state(state).state.recurring:
@@ -201,6 +203,7 @@ def _act(ctx: Context, out: Decided, env: Env, now: Moment, stimulus: Stimulus) 
     )
     if chosen is not None:
         take(ctx, out, env, now, name, chosen)
+    side_actions(ctx, out, env, now, name)
 
 
 def _reconsider(ctx: Context, out: Decided, env: Env, now: Moment) -> None:
@@ -242,7 +245,8 @@ def _override(ctx: Context, out: Decided, env: Env, now: Moment, stimulus: Stimu
     """A professional judgement: put the case in a stage (its initial state) or close it."""
     number = int(stimulus.extra["stage"])
     target = CLOSED if number == 0 else entry_state(ctx, ctx.flow.stage(number), env)
-    leave(out, now, f"stage overridden by {stimulus.by}")
+    keep = ctx.side_tasks if target != CLOSED else frozenset()
+    leave(out, now, f"stage overridden by {stimulus.by}", keep=keep)
     if target == CLOSED:
         reason = Reason(trigger="override", quote=stimulus.note)
         out.emit(CaseClosed(on=now.on, at=now.at, reason=reason))

@@ -172,6 +172,9 @@ def _tasks(flow: d.FlowDefinition) -> Iterator[tuple[Loc, d.Task]]:
                 yield ("stages", i, "states", sid, "recurring", k, "task"), rec.task
     for k, rec in enumerate(flow.universal):
         yield ("universal", k, "task"), rec.task
+    for k, side in enumerate(flow.side):
+        for j, task in enumerate(side.tasks):
+            yield ("side", k, "tasks", j), task
 
 
 # -- the rules ------------------------------------------------------------------------------------

@@ -145,6 +145,7 @@ def _listeners(ctx: Context, trigger: str) -> dict[str, list[Guard | None]]:
         whens += [r.when for r in flow.state(name).state.recurring if r.trigger == trigger]
         if trigger in flow.state(name).stage.step_down_on:
             whens.append(None)  # a tier's step down reads the stage's entry: always evaluated
+        whens += [side.when for side in flow.definition.side if side.trigger == trigger]
         if whens:
             out[name] = [flow.guard(w) if w else None for w in whens]
     return out

@@ -170,7 +170,7 @@ def goto(
             out.emit(CaseClosed(on=now.on, at=now.at, reason=reason))
         return
     ref = ctx.flow.state(target)
-    leave(out, now, why or f"moved to {target}")
+    leave(out, now, why or f"moved to {target}", keep=ctx.side_tasks)
     if not out.case.is_open:
         out.emit(opened(ctx, now))
     if ref.stage.number != out.case.stage:
@@ -197,13 +197,34 @@ def opened(ctx: Context, now: Moment) -> CaseOpened:
     return CaseOpened(on=now.on, at=now.at, flow=ctx.flow.id, flow_version=ctx.flow.version)
 
 
-def leave(out: Decided, now: Moment, why: str) -> None:
+def leave(out: Decided, now: Moment, why: str, keep: frozenset[str] = frozenset()) -> None:
+    """Leave the state: its timers cancelled, its open tasks superseded (but those named in
+    ``keep``: side actions' tasks, when the case moves and stays open)."""
     for timer in out.case.timers:
         out.emit(
             TimerCancelled(on=now.on, at=now.at, timer_key=timer.key, timer=timer.timer, why=why)
         )
     for task in out.case.tasks:
+        if task.task in keep:
+            continue
         out.emit(TaskSuperseded(on=now.on, at=now.at, task_key=task.key, task=task.task, why=why))
+
+
+def side_actions(ctx: Context, out: Decided, env: Env, now: Moment, trigger: str) -> None:
+    """The side actions for ``trigger`` (an open case only): their tasks created in the case,
+    which stays where it is; not again while the same task is open."""
+    if not out.case.is_open:
+        return
+    for side in ctx.flow.definition.side:
+        if side.trigger != trigger:
+            continue
+        if side.when is not None and not ctx.flow.guard(side.when).holds(env):
+            continue
+        for task in side.tasks:
+            if out.case.open_task_named(task.id) is not None:
+                continue
+            if task.when is None or ctx.flow.guard(task.when).holds(env):
+                out.emit(task_created(ctx, task, now, out.case.task_serial + 1))
 
 
 def enter(
