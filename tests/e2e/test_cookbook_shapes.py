@@ -72,6 +72,10 @@ def test_each_shape_is_checked_and_backtested(shape: Path, tmp_path: Path) -> No
     document = json.loads(out.read_text())
     stages = [e for c in document["cases"] for e in c["events"] if e["type"] == "stage_entered"]
     assert stages, "every shape opens a case on these registers"
+    if "duties:" in shape.read_text():  # one task per school and role, listing its cases
+        duties = document["duties"]
+        assert duties and all(d["covers"] and d["school"] == "oaks" for d in duties)
+        assert len({(d["task"], d["date"]) for d in duties}) == len(duties)
 
 
 def test_the_cookbook_shows_every_shape_file() -> None:

@@ -16,6 +16,7 @@ from escalation_flow.adapters.register_files import read_marks
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.trust_files import Trust, load_trust
 from escalation_flow.bootstrap import Root
+from escalation_flow.cli.tasks import task_table
 from escalation_flow.clock import SimulatedClock
 from escalation_flow.service import Service
 from tests.daemon_builders import HEADER, ROOT, local, postgres_admin_url
@@ -123,3 +124,22 @@ def test_a_repeating_timer_is_stored_again_after_each_firing_and_fires_once(
     assert len(pending) == 1  # the next fortnight's, stored pending
     assert pending[0].key == armed[-1].event["timer_key"]
     assert pending[0].rule == "2 school weeks (repeating)"
+
+
+def test_a_school_duty_is_one_task_for_its_role_listing_the_cases_it_covers(
+    store: Any, tmp_path: Path
+) -> None:
+    trust = write_trust(tmp_path)
+    clock = SimulatedClock(local(date(2025, 9, 3), 7))
+    store.upsert_schools(trust)
+    service = Root(clock).build_service(store, trust, worker="test")
+    calendars = ROOT / "config" / "calendars"
+    calendar = load_calendar([calendars / "england-2025-26.yaml"])
+    days = [d for d in calendar.school_days if date(2025, 9, 3) <= d <= date(2025, 10, 8)]
+    run(service, clock, tmp_path, days)
+    duties = [t for t in service.tasks(SCHOOL) if t.task == "weekly_support_check"]
+    # one open for the week (last week's lapsed when this one was made), for the school
+    (duty,) = duties
+    assert (duty.pupil, duty.role, duty.covers) == ("", "family_liaison_officer", ("P1",))
+    assert duty.created_on == date(2025, 10, 6)  # the week's first school day
+    assert "covers 1: P1" in task_table(service.tasks(SCHOOL, role="family_liaison_officer"))

@@ -230,6 +230,8 @@ def _guard_sites(flow: d.FlowDefinition) -> Iterator[tuple[Loc, str]]:
             yield ("anywhere", k, "when"), t.when
     for k, rec in enumerate(flow.universal):
         yield from _recurring_sites(("universal", k), rec)
+    for k, duty in enumerate(flow.duties):
+        yield ("duties", k, "covers"), duty.covers
     for k, side in enumerate(flow.side):
         if side.when:
             yield ("side", k, "when"), side.when
@@ -320,6 +322,14 @@ def _check_tasks(ctx: _Context) -> None:
                     "a legal step applies only to pupils of compulsory school age: "
                     "its when must use compulsory_school_age",
                 )
+    task_ids = {task.id for _, task in _tasks(ctx.flow)}
+    for k, duty in enumerate(ctx.flow.duties):
+        if roles and duty.role not in roles:
+            ctx.add(("duties", k, "role"), f"role {duty.role.value!r} is not in the flow's roles")
+        if duty.id in task_ids:
+            ctx.add(("duties", k, "id"), f"duty {duty.id!r} has the name of a task")
+        if duty.kind in d.NEEDS_APPROVAL:
+            ctx.add(("duties", k, "kind"), "a duty is a check, not a letter, referral or legal step")
     for i, stage in enumerate(ctx.flow.stages):
         for sid, state in stage.states.items():
             ids = [t.id for t in state.tasks] + [r.task.id for r in state.recurring]

@@ -421,6 +421,22 @@ class SideAction(_Model):
         return self
 
 
+class Duty(_Model):
+    """A school-level recurring duty of a role ("Attendance Leader to do weekly checks on the
+    pupil's data"): ONE task per school and role, ``daily`` (each school day) or ``weekly``
+    (the first school day of each week), listing the pupils whose ``covers`` guard holds (made
+    only when it covers someone)."""
+
+    id: Slug
+    role: Role
+    kind: TaskKind = TaskKind.REVIEW
+    every: Literal["daily", "weekly"]
+    covers: Text
+    due: Duration = Field(default_factory=lambda: Duration(school_days=0))
+    quote: Text | None = None
+    why: Text | None = None
+
+
 class Departure(_Model):
     """A rule of ``PLAN_RULES`` this flow deliberately does not keep, with its reason: the check
     reports it as a stated exception instead of a problem."""
@@ -525,6 +541,8 @@ class FlowDefinition(_Model):
     anywhere: tuple[Transition, ...] = ()
     #: fast paths beside the ladder: tasks on an event or daily, the case staying where it is
     side: tuple[SideAction, ...] = ()
+    #: school-level recurring duties per role: one task per school and role, listing its cases
+    duties: tuple[Duty, ...] = ()
     stages: tuple[Stage, ...]
     #: rules of ``PLAN_RULES`` this plan departs from on purpose, each with its why
     departures: tuple[Departure, ...] = ()

@@ -34,10 +34,25 @@ NEVER = np.iinfo(np.int64).max  # no timer or task due
 @dataclass(frozen=True)
 class UniversalTask:
     on: date
-    pupil: str
+    pupil: str  # "" for a school-level duty's task
     task: str
     role: str
     due: date
+    #: a school-level duty's task: the pupils it covers
+    covers: tuple[str, ...] = ()
+
+
+@quick_init
+@dataclass(frozen=True)
+class SchoolDuty:
+    """A school-level duty's task for one day: a role's check of the pupils it covers."""
+
+    on: date
+    task: str
+    role: str
+    kind: str
+    due: date
+    covers: tuple[str, ...]
 
 
 @dataclass
@@ -57,6 +72,8 @@ class SchoolCases:
     cases: dict[int, Case] = field(default_factory=dict)
     history: dict[int, list[Decision]] = field(default_factory=dict)
     universal_tasks: list[UniversalTask] = field(default_factory=list)
+    #: the school-level duties' tasks made (only by the book that makes universal tasks)
+    duties: list[SchoolDuty] = field(default_factory=list)
     stage: IntArray = field(init=False)
     stage_day: IntArray = field(init=False)
     state_day: IntArray = field(init=False)
