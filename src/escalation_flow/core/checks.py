@@ -18,15 +18,15 @@ the file adapter turns paths into line numbers. What is checked:
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from escalation_flow.core import definition as d
 from escalation_flow.core.bands import band_overlaps
 from escalation_flow.core.fact_names import ALL_FACTS
+from escalation_flow.core.graph_checks import graph_problems
+from escalation_flow.core.guard_sites import guard_sites
 from escalation_flow.core.guards import Guard, GuardError, compile_guard, guard_names
 from escalation_flow.core.plan_rules import plan_rule_problems
 from escalation_flow.core.timer_checks import timer_problems
@@ -85,14 +85,16 @@ def compile_flow(
     ctx = _Context(flow)
     _check_ids(ctx)
     _compile_conditions(ctx)
-    for loc, expression in _guard_sites(flow):
+    for loc, expression in guard_sites(flow):
         _compile(ctx, loc, expression)
     entry, criteria = _compile_entries(ctx)
     _check_tasks(ctx)
     _check_transitions(ctx)
     _check_timers(ctx)
     if not any(issue.loc[-1] == "to" for issue in ctx.issues):
-        _check_graph(ctx)  # with a target unknown the graph is incomplete: fix names first
+        # with a target unknown the graph is incomplete: fix names first
+        for loc, message in graph_problems(ctx.flow):
+            ctx.add(loc, message)
     for loc, message in band_overlaps(ctx.flow):
         ctx.add(loc, message)
     if not ctx.issues:  # the rules read guards and targets: only once those are sound
@@ -200,59 +202,6 @@ def _compile_conditions(ctx: _Context) -> None:
 
 def _names_in(expression: str) -> list[str]:
     return sorted(guard_names(expression))
-
-
-def _guard_sites(flow: d.FlowDefinition) -> Iterator[tuple[Loc, str]]:
-    for i, stage in enumerate(flow.stages):
-        if stage.entry is not None:
-            yield from _criteria_sites(("stages", i, "entry"), stage.entry)
-        for k, first in enumerate(stage.initial if isinstance(stage.initial, tuple) else ()):
-            if first.when:
-                yield ("stages", i, "initial", k, "when"), first.when
-        for sid, state in stage.states.items():
-            base: Loc = ("stages", i, "states", sid)
-            for k, task in enumerate(state.tasks):
-                if task.when:
-                    yield (*base, "tasks", k, "when"), task.when
-            for k, rec in enumerate(state.recurring):
-                yield from _recurring_sites((*base, "recurring", k), rec)
-            for k, t in enumerate(state.on):
-                if t.when:
-                    yield (*base, "on", k, "when"), t.when
-            for k, timer in enumerate(state.timers):
-                for j, choice in enumerate(timer.after_when):
-                    yield (*base, "timers", k, "after_when", j, "when"), choice.when
-        for k, t in enumerate(stage.on):
-            if t.when:
-                yield ("stages", i, "on", k, "when"), t.when
-    for k, t in enumerate(flow.anywhere):
-        if t.when:
-            yield ("anywhere", k, "when"), t.when
-    for k, rec in enumerate(flow.universal):
-        yield from _recurring_sites(("universal", k), rec)
-    for k, duty in enumerate(flow.duties):
-        yield ("duties", k, "covers"), duty.covers
-    for k, side in enumerate(flow.side):
-        if side.when:
-            yield ("side", k, "when"), side.when
-        for j, task in enumerate(side.tasks):
-            if task.when:
-                yield ("side", k, "tasks", j, "when"), task.when
-
-
-def _recurring_sites(loc: Loc, rec: d.RecurringTask) -> Iterator[tuple[Loc, str]]:
-    if rec.when:
-        yield (*loc, "when"), rec.when
-    if rec.task.when:
-        yield (*loc, "task", "when"), rec.task.when
-
-
-def _criteria_sites(loc: Loc, criteria: d.Criteria) -> Iterator[tuple[Loc, str]]:
-    for j, item in enumerate(criteria.items):
-        if isinstance(item, d.Criterion):
-            yield (*loc, criteria.mode, j, "when"), item.when
-        else:
-            yield from _criteria_sites((*loc, criteria.mode, j), item)
 
 
 def _compile_entries(
@@ -417,64 +366,3 @@ def _check_on(
 def _check_timers(ctx: _Context) -> None:
     for loc, message in timer_problems(ctx.flow):
         ctx.add(loc, message)
-
-
-# -- the graph ----------------------------------------------------------------------------------
-
-
-def _edges(flow: d.FlowDefinition, *, anywhere: bool = True) -> dict[str, set[str]]:
-    refs = d.state_refs(flow)
-    edges: dict[str, set[str]] = {name: set() for name in refs}
-    for name, ref in refs.items():
-        for t in ref.state.on + ref.stage.on + (flow.anywhere if anywhere else ()):
-            try:
-                targets = d.resolve_targets(flow, t.to, ref.stage)
-            except KeyError:
-                continue
-            edges[name].update(x for x in targets if x != name)
-        edges[name].update(d.step_down_targets(flow, ref.stage))
-    return edges
-
-
-def _check_graph(ctx: _Context) -> None:
-    flow = ctx.flow
-    edges = _edges(flow)
-    starts = [
-        s.full_name(i) for s in flow.stages if s.entry for i in s.initial_states if i in s.states
-    ]
-    for t in flow.anywhere:
-        with contextlib.suppress(KeyError):
-            starts += d.resolve_targets(flow, t.to, None)
-    if not any(s.entry for s in flow.stages):
-        ctx.add(("stages",), "no stage has entry criteria: no case can ever open")
-    reachable = _walk(starts, edges)
-    # a state is stuck if only an ``anywhere`` move (a safeguarding concern) could ever end it
-    own = _edges(flow, anywhere=False)
-    reverse: dict[str, set[str]] = {d.CLOSED: set()}
-    for source, targets in own.items():
-        for target in targets:
-            reverse.setdefault(target, set()).add(source)
-    can_close = _walk([d.CLOSED], reverse)
-    for i, stage in enumerate(flow.stages):
-        for sid in stage.states:
-            name = stage.full_name(sid)
-            loc: Loc = ("stages", i, "states", sid)
-            if name not in reachable:
-                ctx.add(
-                    loc, f"state {name} is unreachable: no stage entry or transition leads to it"
-                )
-            if not own[name]:
-                ctx.add(loc, f"state {name} is stuck: no transition leads out of it")
-            elif name not in can_close:
-                ctx.add(loc, f"state {name} is stuck: no path from it ever reaches closed")
-
-
-def _walk(starts: list[str], edges: Mapping[str, set[str]]) -> set[str]:
-    seen = set(starts)
-    queue = deque(starts)
-    while queue:
-        for nxt in edges.get(queue.popleft(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
-    return seen
