@@ -234,8 +234,8 @@ CATALOGUE = [
     ),
     Tamper(
         "a stored flow text edited", ["UPDATE flow_versions SET yaml = yaml || '# changed'"],
-        {("flow version 02490721905b", None, "edited")},
-        {("flow version 02490721905b", None, "edited")},
+        {("flow version ed108f30474f", None, "edited")},
+        {("flow version ed108f30474f", None, "edited")},
     ),
     Tamper(
         "a letter's HTML edited", ["UPDATE letters SET html = html || ' ' WHERE id = 2"],
