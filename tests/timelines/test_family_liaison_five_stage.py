@@ -139,3 +139,22 @@ def test_a_concern_that_opens_a_case_is_recorded_inside_that_case(concerns: Repl
     assert types[0] == "case_opened"
     assert types.index("event_recorded") > 0
     assert concerns.case("S0").count_of("safeguarding_concern") == 1
+
+
+# -- domain rule 4 without a stated exception (issue 11 part 3, item 6) --------------------------
+
+
+def test_the_notice_to_improve_is_decided_whenever_unauthorised_absence_comes_while_there(
+    calendar: SchoolCalendar,
+) -> None:
+    """Two weeks of illness bring stage three and its formal meeting; the notice to improve's
+    state is entered with no unauthorised absence, so no notice then. Unauthorised absence on
+    3 November, while the case is still there, brings the notice that evening (it used to be
+    decided only on entry: the plan stated an exception to rule 4)."""
+    story = Story(calendar)
+    story.pupil("ILL").absent("2025-09-15..2025-09-26", "I").absent("2025-11-03..2025-11-04", "O")
+    replay = story.replay(flow(FLOW), to="2025-11-14", auto_complete=True)
+    assert replay.states("ILL")[-1] == ("2025-10-03", "stage_3.notice_to_improve")
+    notices = [t for t in replay.tasks("ILL") if t[1] == "notice_to_improve_letter"]
+    assert notices == [("2025-11-03", "notice_to_improve_letter", "attendance_lead", "2025-11-10")]
+    assert flow(FLOW).definition.departures == ()

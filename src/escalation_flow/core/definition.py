@@ -404,8 +404,8 @@ class Event(_Model):
 class SideAction(_Model):
     """A fast path beside the ladder: when ``trigger`` (an event, or ``daily``) comes for a pupil
     with an open case and ``when`` holds, its tasks are created in the case, which stays where
-    it is. Its tasks outlive moves between states (they end when done or the case closes); one
-    is not created again while the same task is open."""
+    it is. Its tasks outlive moves between the states of a stage (they end when done, or when
+    the case changes stage or closes); one is not created again while the same task is open."""
 
     id: Slug
     trigger: Slug

@@ -71,6 +71,8 @@ def decide(
         screened = stimulus.extra.get("screened_stage")
         if not _escalate(ctx, out, env, now, screened):
             _listen(ctx, out, env, now, DAILY)
+        else:  # beside the ladder: the evening's side actions whatever the stage did
+            side_actions(ctx, out, env, now, DAILY)
     elif stimulus.kind == "term_end":
         _listen(ctx, out, env, now, TERM_END)
     elif stimulus.kind == "timer":
@@ -245,7 +247,8 @@ def _override(ctx: Context, out: Decided, env: Env, now: Moment, stimulus: Stimu
     """A professional judgement: put the case in a stage (its initial state) or close it."""
     number = int(stimulus.extra["stage"])
     target = CLOSED if number == 0 else entry_state(ctx, ctx.flow.stage(number), env)
-    keep = ctx.side_tasks if target != CLOSED else frozenset()
+    same_stage = target != CLOSED and number == out.case.stage
+    keep = ctx.side_tasks if same_stage else frozenset()
     leave(out, now, f"stage overridden by {stimulus.by}", keep=keep)
     if target == CLOSED:
         reason = Reason(trigger="override", quote=stimulus.note)

@@ -170,7 +170,9 @@ def goto(
             out.emit(CaseClosed(on=now.on, at=now.at, reason=reason))
         return
     ref = ctx.flow.state(target)
-    leave(out, now, why or f"moved to {target}", keep=ctx.side_tasks)
+    # a side action's tasks stay while the case moves within its stage, not to another stage
+    keep = ctx.side_tasks if ref.stage.number == out.case.stage else frozenset()
+    leave(out, now, why or f"moved to {target}", keep=keep)
     if not out.case.is_open:
         out.emit(opened(ctx, now))
     if ref.stage.number != out.case.stage:
