@@ -158,3 +158,12 @@ def test_the_notice_to_improve_is_decided_whenever_unauthorised_absence_comes_wh
     notices = [t for t in replay.tasks("ILL") if t[1] == "notice_to_improve_letter"]
     assert notices == [("2025-11-03", "notice_to_improve_letter", "attendance_lead", "2025-11-10")]
     assert flow(FLOW).definition.departures == ()
+
+
+def test_the_holiday_reminder_comes_the_evening_stage_two_opens_and_never_again_at_stage_three(
+    holidays: Replay,
+) -> None:
+    """A side action on the evening a case escalates reads the state it escalated to (not the
+    day's figures from before), and one gated on a stage-two state is not made at stage three."""
+    reminders = [t for t in holidays.tasks("DEC") if t[1] == "holiday_legal_reminder"]
+    assert [t[0] for t in reminders] == ["2025-12-17"]

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.decisions import quick_init
-from escalation_flow.core.definition import Duration, Flow, Stage, Timer
+from escalation_flow.core.definition import Duration, Flow, Stage, Timer, state_flags
 from escalation_flow.core.due_dates import due_date, firing
 from escalation_flow.core.guards import Guard
 from escalation_flow.core.machine import FlowMachine, machine_for
@@ -48,6 +48,11 @@ class Context:
     @cached_property
     def machine(self) -> FlowMachine:
         return machine_for(self.flow)
+
+    @cached_property
+    def state_flags(self) -> dict[str, str]:
+        """``state_<stage>_<state>`` to the state's full name (``definition.state_flags``)."""
+        return state_flags(self.flow.definition)
 
     @cached_property
     def side_tasks(self) -> frozenset[str]:

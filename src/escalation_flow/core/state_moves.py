@@ -10,7 +10,7 @@ so serials and state stay right for the next. Nothing here calls back into the e
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any
 
@@ -212,11 +212,37 @@ def leave(out: Decided, now: Moment, why: str, keep: frozenset[str] = frozenset(
         out.emit(TaskSuperseded(on=now.on, at=now.at, task_key=task.key, task=task.task, why=why))
 
 
+class CaseNow(Mapping[str, Any]):
+    """``env`` with what the case is now (its state flags, stage and ``<id>_recorded`` counts)
+    in place of the day's figures, which were read before this stimulus moved it: a side
+    action taken the evening a case escalated reads the state it escalated to."""
+
+    def __init__(self, ctx: Context, env: Env, case: Case) -> None:
+        self._ctx, self._env, self._case = ctx, env, case
+
+    def __getitem__(self, name: str) -> Any:
+        flags = self._ctx.state_flags
+        if name in flags:
+            return 1.0 if flags[name] == self._case.state else 0.0
+        if name == "stage":
+            return float(self._case.stage)
+        if name.endswith("_recorded"):
+            return float(self._case.count_of(name.removesuffix("_recorded")))
+        return self._env[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._env)
+
+    def __len__(self) -> int:
+        return len(self._env)
+
+
 def side_actions(ctx: Context, out: Decided, env: Env, now: Moment, trigger: str) -> None:
     """The side actions for ``trigger`` (an open case only): their tasks created in the case,
     which stays where it is; not again while the same task is open."""
     if not out.case.is_open:
         return
+    env = CaseNow(ctx, env, out.case)
     for side in ctx.flow.definition.side:
         if side.trigger != trigger:
             continue
