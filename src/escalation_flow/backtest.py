@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,14 @@ from escalation_flow.core.engine import Context
 from escalation_flow.core.facts import FactTable
 from escalation_flow.core.marks import MarkTable, Roster
 from escalation_flow.core.register import AssumeRecordedAtEndOfDay
-from escalation_flow.core.school_day import Action, DayInputs, SchoolCases, UniversalTask, run_day
+from escalation_flow.core.school_day import (
+    Action,
+    DayInputs,
+    SchoolCases,
+    SchoolDuty,
+    UniversalTask,
+    run_day,
+)
 from escalation_flow.core.timeline import KnownAtTimeline
 from escalation_flow.errors import CalendarError, InputError
 
@@ -106,10 +113,14 @@ class SchoolResult:
     history: dict[int, list[Decision]]
     universal_tasks: list[UniversalTask]
     first_day: date
+    #: the school-level duties' tasks (one per role and day or week, listing the cases covered)
+    duties: list[SchoolDuty] = field(default_factory=list)
 
     @classmethod
     def of(cls, book: SchoolCases, first_day: date) -> SchoolResult:
-        return cls(book.school, book.pupils, book.history, book.universal_tasks, first_day)
+        return cls(
+            book.school, book.pupils, book.history, book.universal_tasks, first_day, book.duties
+        )
 
 
 def run_schools(
@@ -213,7 +224,17 @@ def timeline_json(books: Sequence[SchoolResult], *, header: Mapping[str, Any]) -
                     "events": [d.to_event() for d in book.history[p]],
                 }
             )
-    return {**header, "cases": cases}
+    duties = [
+        {
+            "school": book.school, "date": u.on.isoformat(), "task": u.task, "role": u.role,
+            "due": u.due.isoformat(), "covers": list(u.covers),
+        }
+        for book in sorted(books, key=lambda b: b.school)
+        for u in book.duties
+    ]  # fmt: skip
+    # school-level duties (a role's check listing the cases it covers), only where a flow has
+    # them: a timeline without duties keeps the contract's bytes
+    return {**header, **({"duties": duties} if duties else {}), "cases": cases}
 
 
 def dumps(document: Mapping[str, Any]) -> str:

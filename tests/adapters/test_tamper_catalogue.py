@@ -271,8 +271,8 @@ CATALOGUE = [
     ),
     Tamper(
         "a stored flow text edited", ["UPDATE flow_versions SET yaml = yaml || '# changed'"],
-        {("flow version 02490721905b", None, "edited")},
-        {("flow version 02490721905b", None, "edited")},
+        {("flow version ed108f30474f", None, "edited")},
+        {("flow version ed108f30474f", None, "edited")},
     ),
     # chain format 2: what was written beside the history is checked against it, without a
     # checkpoint too

@@ -135,19 +135,22 @@ CASES: list[tuple[Callable[[Data], None], str, str]] = [
     (
         _unknown_fact,
         "stages[0].entry.any[0].when",
-        "unknown name 'attendence_pct' (not a fact, parameter, condition, <event>_recorded or <task>_recorded); "
+        "unknown name 'attendence_pct' (not a fact, parameter, condition, <event>_recorded, <task>_recorded, "
+        "<task>_outcome_<outcome>_recorded or state_<stage>_<state>); "
         "did you mean 'attendance_pct'?",
     ),
     (
         _unknown_parameter,
         "stages[0].entry.any[0].when",
-        "unknown name 'concern_below' (not a fact, parameter, condition, <event>_recorded or <task>_recorded); "
+        "unknown name 'concern_below' (not a fact, parameter, condition, <event>_recorded, <task>_recorded, "
+        "<task>_outcome_<outcome>_recorded or state_<stage>_<state>); "
         "did you mean 'concern_below_pct'?",
     ),
     (
         _unknown_condition,
         "stages[0].states.monitoring.on[1].when",
-        "unknown name 'improvd' (not a fact, parameter, condition, <event>_recorded or <task>_recorded); "
+        "unknown name 'improvd' (not a fact, parameter, condition, <event>_recorded, <task>_recorded, "
+        "<task>_outcome_<outcome>_recorded or state_<stage>_<state>); "
         "did you mean 'improved'?",
     ),
     (

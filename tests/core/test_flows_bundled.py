@@ -286,6 +286,7 @@ def _templates_named(flow: Flow) -> set[str]:
         for state in stage.states.values():
             named |= {t.template for t in state.tasks if t.template}
             named |= {r.task.template for r in state.recurring if r.task.template}
+    named |= {t.template for side in flow.definition.side for t in side.tasks if t.template}
     return named
 
 

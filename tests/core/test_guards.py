@@ -72,7 +72,11 @@ def test_allowed_forms_evaluate(source: str, env: dict[str, float], expected: fl
         ),
         ("len(a) > 1", "calling len() is not allowed; only min(), max() and abs()"),
         ("a ** 2 > 1", "operator ** is not allowed in a guard; only + - * /"),
-        ("a % 2 == 1", "operator % is not allowed in a guard; only + - * /"),
+        (
+            "a % 2 == 1",
+            "a % sign is not allowed in a guard: percentages are plain numbers (write "
+            "attendance_pct < 90, not attendance_pct < 90%), and % is not an operator either",
+        ),
         ("a in b", "comparison 'in' is not allowed; use < <= > >= == !="),
         ("a is b", "comparison 'is' is not allowed; use < <= > >= == !="),
         ("a == 'x'", "text is not allowed in a guard: use numbers and names"),

@@ -108,7 +108,7 @@ def test_a_flow_failing_its_checks_refuses_the_start_naming_its_line_and_writes_
 
     assert result.exit_code == 2, result.output
     assert "error: the daemon cannot start: flow" in result.stderr
-    assert "typo-in-fact.yaml:33: stages[0].entry.any[0].when: unknown name 'attendence_pct'" in (
+    assert "typo-in-fact.yaml:33: stages[number=1].entry.any[0].when: unknown name 'attendence_pct'" in (
         result.stderr
     )
     assert snapshot(burst.url) == before

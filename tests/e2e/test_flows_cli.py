@@ -27,7 +27,9 @@ def test_check_passes_every_bundled_flow_and_prints_its_version(
     assert result.exit_code == 0, result.output
     # a flow's departures are printed under its OK line: "  stated exception: <rule> (why: ...)"
     stated = "  stated exception: "
-    assert f"{stated}threshold_acted_on (why: Three legal steps" in result.output
+    assert f"{stated}no_gap_between_bands (why: The plan opens a case" in result.output
+    # plan 002 keeps rule 4 with daily side actions now: no stated exception for it
+    assert f"{stated}threshold_acted_on" not in result.output
     lines = [line for line in result.output.splitlines() if not line.startswith(stated)]
     assert len(lines) == len(list((REPO / "flows").glob("*.yaml"))) == 5
     for line in lines:
@@ -41,7 +43,7 @@ def test_a_typo_in_a_fact_name_is_refused_with_its_line(runner: CliRunner) -> No
     )
     assert result.exit_code == 2
     assert (
-        f"{broken}:33: stages[0].entry.any[0].when: unknown name 'attendence_pct'" in result.output
+        f"{broken}:33: stages[number=1].entry.any[0].when: unknown name 'attendence_pct'" in result.output
     )
     assert "did you mean 'attendance_pct'?" in result.output
     assert "OK " in result.output  # the good file is still checked and reported

@@ -70,7 +70,13 @@ def test_the_header_names_every_flow_with_its_version(document: dict[str, Any]) 
         "who-does-what-and-when",
     ]
     assert all(len(v) == 64 and int(v, 16) >= 0 for v in document["flows"].values())
-    assert list(document) == ["trust", "flows", "cases"]
+    # the plans' school-level duties (one task per school and role) before the cases
+    assert list(document) == ["trust", "flows", "duties", "cases"]
+    assert {(d["school"], d["task"]) for d in document["duties"]} >= {
+        ("school-01", "weekly_data_check"),
+        ("school-02", "daily_data_check"),
+        ("school-05", "daily_register_monitoring_admin"),
+    }
 
 
 @slow

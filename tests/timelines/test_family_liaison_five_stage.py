@@ -167,3 +167,31 @@ def test_ten_unexplained_school_days_reach_stage_5_whatever_holiday_came_before(
     assert unexplained.fact("HOLN", "2025-10-17", "consecutive_unexplained_school_days") == 10
     assert ("2025-10-17", 5) in unexplained.stages("HOLN")
     assert all(stage < 5 for _, stage in unexplained.stages("HOL"))
+
+
+# -- domain rule 4 without a stated exception (issue 11 part 3, item 6) --------------------------
+
+
+def test_the_notice_to_improve_is_decided_whenever_unauthorised_absence_comes_while_there(
+    calendar: SchoolCalendar,
+) -> None:
+    """Two weeks of illness bring stage three and its formal meeting; the notice to improve's
+    state is entered with no unauthorised absence, so no notice then. Unauthorised absence on
+    3 November, while the case is still there, brings the notice that evening (it used to be
+    decided only on entry: the plan stated an exception to rule 4)."""
+    story = Story(calendar)
+    story.pupil("ILL").absent("2025-09-15..2025-09-26", "I").absent("2025-11-03..2025-11-04", "O")
+    replay = story.replay(flow(FLOW), to="2025-11-14", auto_complete=True)
+    assert replay.states("ILL")[-1] == ("2025-10-03", "stage_3.notice_to_improve")
+    notices = [t for t in replay.tasks("ILL") if t[1] == "notice_to_improve_letter"]
+    assert notices == [("2025-11-03", "notice_to_improve_letter", "attendance_lead", "2025-11-10")]
+    assert flow(FLOW).definition.departures == ()
+
+
+def test_the_holiday_reminder_comes_the_evening_stage_two_opens_and_never_again_at_stage_three(
+    holidays: Replay,
+) -> None:
+    """A side action on the evening a case escalates reads the state it escalated to (not the
+    day's figures from before), and one gated on a stage-two state is not made at stage three."""
+    reminders = [t for t in holidays.tasks("DEC") if t[1] == "holiday_legal_reminder"]
+    assert [t[0] for t in reminders] == ["2025-12-17"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,25 @@ _ALL_KEYS = sorted(
         for name in model.model_fields
     }
 )
+#: Where each part of a flow is written, to name where a misplaced key belongs.
+_PLACES: dict[type[BaseModel], str] = {
+    d.FlowDefinition: "the top level of the file",
+    d.Stage: "a stage (an item of stages:)",
+    d.State: "a state (stages[number=N].states.<state>)",
+    d.Task: "a task (an item of a state's tasks:)",
+    d.Timer: "a timer (an item of a state's timers:)",
+    d.Transition: "an on entry (an item of on:)",
+    d.RecurringTask: "a recurring task (an item of recurring: or universal:)",
+    d.Criterion: "an entry criterion (an item of entry.any or entry.all)",
+    d.Event: "an event (an item of events:)",
+    d.Parameter: "a parameter (under parameters:)",
+    d.Condition: "a condition (under conditions:)",
+    d.Duration: "a duration (after:, due:, lapses_after:)",
+    d.Departure: "a departure (an item of departures:)",
+}
+#: How many YAML nodes aliases (``*name``) may add by repeating what they name: enough for a
+#: shared list or two, far too few for a "billion laughs" file, which is refused at once.
+MAX_ALIAS_EXPANSION = 1000
 
 
 def load_flow(path: Path) -> d.Flow:
@@ -47,8 +67,15 @@ def load_flow(path: Path) -> d.Flow:
     name = str(path)
     if not isinstance(data, CommentedMap):
         raise FlowError(f"{name} is not a flow", [Problem(name, 1, None, "expected a mapping")])
+    expansion = alias_expansion(data, MAX_ALIAS_EXPANSION)
+    if expansion > MAX_ALIAS_EXPANSION:
+        message = (
+            f"YAML aliases (*name) repeat more than {MAX_ALIAS_EXPANSION} nodes: write the "
+            "values out (a file that expands without end is refused)"
+        )
+        raise FlowError(f"{name} expands too far", [Problem(name, None, None, message)])
     problems: list[Problem] = []
-    _walk_traps(data, (), name, problems)
+    _walk_traps(data, (), name, problems, data)
     try:
         definition = d.FlowDefinition.model_validate(to_plain(data))
     except ValidationError as exc:
@@ -60,7 +87,9 @@ def load_flow(path: Path) -> d.Flow:
         raise FlowError(f"flow {name} has {len(problems)} problem(s)", problems)
     flow, issues = compile_flow(definition, digest, name)
     if flow is None:
-        problems = [Problem(name, locate(data, i.loc), i.field, i.message) for i in issues]
+        problems = [
+            Problem(name, locate(data, i.loc), plan_path(data, i.loc), i.message) for i in issues
+        ]
         raise FlowError(f"flow {name} has {len(problems)} problem(s)", problems)
     return dataclasses.replace(flow, text=text)
 
@@ -125,6 +154,58 @@ def locate(root: Any, loc: Iterable[str | int]) -> int | None:
     return line
 
 
+def plan_path(root: Any, loc: Loc) -> str:
+    """``loc`` as text, naming a stage by the plan's number (``stages[number=3]``)."""
+    stages = root.get("stages") if isinstance(root, CommentedMap) else None
+    numbers: dict[int, object] = {}
+    if isinstance(stages, CommentedSeq):
+        for i, stage in enumerate(stages):
+            number = stage.get("number") if isinstance(stage, CommentedMap) else None
+            if isinstance(number, int) and not isinstance(number, bool):
+                numbers[i] = number
+    return loc_text(loc, numbers)
+
+
+def alias_expansion(root: Any, limit: int) -> int:
+    """How many nodes YAML aliases add to ``root`` by repeating what they name (counting stops
+    soon after ``limit``; an alias inside what it names counts as past the limit)."""
+    sizes: dict[int, int] = {}
+    seen: set[int] = set()
+    extra = 0
+
+    def size(node: Any) -> int:
+        nonlocal extra
+        if not isinstance(node, CommentedMap | CommentedSeq):
+            return 1
+        key = id(node)
+        if key in sizes:
+            extra += sizes[key]
+            return sizes[key]
+        if key in seen:
+            extra = limit + 1  # a node that holds itself
+            return 1
+        seen.add(key)
+        children = node.values() if isinstance(node, CommentedMap) else node
+        total = 1
+        for child in children:
+            total += size(child)
+            if extra > limit:
+                break
+        sizes[key] = total
+        return total
+
+    size(root)
+    return extra
+
+
+def _misplaced(key: str) -> str | None:
+    """Where ``key`` belongs, when it is a key of some other part of a flow."""
+    places = [place for model, place in _PLACES.items() if key in model.model_fields]
+    if not places:
+        return None
+    return f"{key!r} does not go here: it is a key of {' or of '.join(places)}"
+
+
 def _schema_problem(name: str, root: Any, error: ErrorDetails) -> Problem:
     loc = _clean_loc(error["loc"])
     value = error.get("input")
@@ -132,7 +213,11 @@ def _schema_problem(name: str, root: Any, error: ErrorDetails) -> Problem:
     if kind == "extra_forbidden":
         key = str(loc[-1]) if loc else "?"
         close = difflib.get_close_matches(key, _ALL_KEYS, n=1)
-        message = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
+        misplaced = _misplaced(key)
+        if misplaced is not None:
+            message = misplaced
+        else:
+            message = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
     elif kind == "missing":
         message = "required, missing"
     elif kind == "string_type" and isinstance(value, bool):
@@ -143,7 +228,7 @@ def _schema_problem(name: str, root: Any, error: ErrorDetails) -> Problem:
         message = f"{value!r} is not a valid id: use lower_case letters, digits and _"
     else:
         message = error["msg"].removeprefix("Value error, ")
-    return Problem(name, locate(root, loc), loc_text(loc) or None, message)
+    return Problem(name, locate(root, loc), plan_path(root, loc) or None, message)
 
 
 def _clean_loc(loc: tuple[str | int, ...]) -> Loc:
@@ -155,21 +240,21 @@ def _clean_loc(loc: tuple[str | int, ...]) -> Loc:
 # -- YAML traps ---------------------------------------------------------------------------------
 
 
-def _walk_traps(node: Any, loc: Loc, name: str, problems: list[Problem]) -> None:
+def _walk_traps(node: Any, loc: Loc, name: str, problems: list[Problem], root: Any) -> None:
     if isinstance(node, CommentedMap):
         for key, value in node.items():
             here = (*loc, str(key))
             if str(key) in TIME_KEYS and not isinstance(value, ScalarString):
                 problems.append(
-                    Problem(name, line_of(node, key), loc_text(here), _time_trap(value))
+                    Problem(name, line_of(node, key), plan_path(root, here), _time_trap(value))
                 )
             else:
-                _walk_traps(value, here, name, problems)
-                _check_word(node, key, value, here, name, problems)
+                _walk_traps(value, here, name, problems, root)
+                _check_word(node, key, value, here, name, problems, root)
     elif isinstance(node, CommentedSeq):
         for i, value in enumerate(node):
-            _walk_traps(value, (*loc, i), name, problems)
-            _check_word(node, i, value, (*loc, i), name, problems)
+            _walk_traps(value, (*loc, i), name, problems, root)
+            _check_word(node, i, value, (*loc, i), name, problems, root)
 
 
 def _time_trap(value: Any) -> str:
@@ -179,9 +264,12 @@ def _time_trap(value: Any) -> str:
 
 
 def _check_word(
-    parent: Any, key: Any, value: Any, loc: Loc, name: str, problems: list[Problem]
+    parent: Any, key: Any, value: Any, loc: Loc, name: str, problems: list[Problem], root: Any
 ) -> None:
     plain = isinstance(value, str) and not isinstance(value, ScalarString)
     if plain and value.lower() in YAML11_BOOLEANS:
         message = f"write {value!r} quoted: a YAML 1.1 tool reads it as a boolean"
-        problems.append(Problem(name, line_of(parent, key), loc_text(loc), message))
+        problems.append(Problem(name, line_of(parent, key), plan_path(root, loc), message))
+    if isinstance(value, float) and not math.isfinite(value):
+        message = f"{value} is not a number a plan can use: write a finite number"
+        problems.append(Problem(name, line_of(parent, key), plan_path(root, loc), message))

@@ -179,7 +179,7 @@ def _task_line(task: d.Task) -> str:
 
 
 def _timer_line(timer: d.Timer) -> str:
-    return f"Timer {timer.id.replace('_', ' ')}: {timer.after} at {timer.at}"
+    return f"Timer {timer.id.replace('_', ' ')}: {timer.describe()} at {timer.at}"
 
 
 def _entry_lines(flow: d.Flow, stage: d.Stage) -> list[str]:
@@ -303,7 +303,7 @@ def _dot_stage(flow: d.Flow, stage: d.Stage, c: graphviz.Digraph) -> None:
         c.node(_node_id(stage.full_name(sid)), _state_label(sid, state), shape="box")
     c.edge(
         entry_node,
-        _node_id(stage.full_name(stage.initial or "")),
+        _node_id(stage.full_name(stage.default_initial or "")),
         style="dotted",
         arrowhead="open",
         label="opens / escalates" if stage.entry else "",
@@ -377,8 +377,8 @@ def mermaid(flow: d.Flow) -> str:
             parts += [_mm(_timer_line(t)) for t in state.timers]
             lines.append(f'    {_node_id(stage.full_name(sid))}["{"<br/>".join(parts)}"]')
         lines.append("  end")
-        if not stage.universal and stage.initial:
-            lines.append(f"  {stage.key}__entry -.-> {_node_id(stage.full_name(stage.initial))}")
+        for first in () if stage.universal else stage.initial_states:
+            lines.append(f"  {stage.key}__entry -.-> {_node_id(stage.full_name(first))}")
     lines.append("  closed((closed))")
     for edge in edges(flow):
         arrow = "-.->" if edge.kind == "daily" else "-->"

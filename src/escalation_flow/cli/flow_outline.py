@@ -27,6 +27,10 @@ def outline(flow: d.Flow) -> str:
         out.append(f"universal: {u.id} on {u.trigger}" + (f" when {u.when}" if u.when else ""))
     for t in definition.anywhere:
         out.append(f"anywhere: on {t.trigger} -> {t.to}")
+    for side in definition.side:
+        tasks = ", ".join(task.id for task in side.tasks)
+        when = f" when {side.when}" if side.when else ""
+        out.append(f"side: {side.id} on {side.trigger}{when}: task {tasks} (the case stays)")
     for stage in definition.stages:
         out += _stage(stage)
     return "\n".join(out) + "\n"
@@ -38,7 +42,7 @@ def _stage(stage: d.Stage) -> list[str]:
         out.append(f"  enters when {stage.entry.mode} of:")
         out += [f"    {c.id}: {' '.join(c.when.split())}" for c in stage.entry.criteria()]
     for sid, state in stage.states.items():
-        initial = " (initial)" if sid == stage.initial else ""
+        initial = " (initial)" if sid in stage.initial_states else ""
         out.append(f"  state {stage.full_name(sid)} [{state.kind.value}]{initial}")
         for task in state.tasks:
             extra = f" template {task.template}" if task.template else ""
@@ -50,7 +54,7 @@ def _stage(stage: d.Stage) -> list[str]:
         for rec in state.recurring:
             out.append(f"    each {rec.trigger}: task {rec.task.id} when {rec.when}")
         for timer in state.timers:
-            out.append(f"    timer {timer.id}: after {timer.after} at {timer.at}")
+            out.append(f"    timer {timer.id}: after {timer.describe()} at {timer.at}")
         for t in state.on:
             out.append("    " + _move(t))
     for t in stage.on:

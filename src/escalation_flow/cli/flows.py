@@ -55,9 +55,8 @@ def check(files: tuple[Path, ...]) -> None:
 
 def _letter_problems(path: Path, flow: Flow) -> list[Problem]:
     """Rule 6 on the flow's letters, with the line of each task in the file."""
-    from escalation_flow.adapters.flow_files import locate
+    from escalation_flow.adapters.flow_files import locate, plan_path
     from escalation_flow.adapters.yaml_source import read_yaml
-    from escalation_flow.core.checks import loc_text
     from escalation_flow.core.plan_rules import letter_truth_problems
     from escalation_flow.letters.catalogue import letter_claims
 
@@ -67,12 +66,15 @@ def _letter_problems(path: Path, flow: Flow) -> list[Problem]:
         for state in stage.states.values()
         for t in state.tasks
         if t.template is not None
-    }
+    } | {t.template for side in flow.definition.side for t in side.tasks if t.template}
     found = letter_truth_problems(flow.definition, letter_claims(flow.id, named))
     if not found:
         return []
     data = read_yaml(path, FlowError).data
-    return [Problem(str(path), locate(data, loc), loc_text(loc), message) for loc, message in found]
+    return [
+        Problem(str(path), locate(data, loc), plan_path(data, loc), message)
+        for loc, message in found
+    ]
 
 
 @flows.command("show")

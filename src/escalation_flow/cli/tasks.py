@@ -76,8 +76,13 @@ def task_table(views: Sequence[TaskView]) -> str:
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
+    body: list[str] = []
+    for line, view in zip(lines[1:], views, strict=True):
+        body.append(line)
+        if view.covers:  # a school-level duty: the pupils its check covers
+            body.append(f"    covers {len(view.covers)}: {', '.join(view.covers)}")
     return "\n".join(
-        [lines[0], "  ".join("-" * w for w in widths), *lines[1:], f"{len(views)} open tasks"]
+        [lines[0], "  ".join("-" * w for w in widths), *body, f"{len(views)} open tasks"]
     )
 
 
@@ -91,4 +96,5 @@ def _row(v: TaskView) -> tuple[str, ...]:
         approval = "needed"
         if v.letter_id is not None:
             approval += f" (letter {v.letter_id}: {v.letter_status})"
-    return (str(v.id), v.school, v.pupil, v.task, v.role, v.due.isoformat(), overdue, approval)
+    pupil = v.pupil or ("(school duty)" if v.covers else "")
+    return (str(v.id), v.school, pupil, v.task, v.role, v.due.isoformat(), overdue, approval)

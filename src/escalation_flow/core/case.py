@@ -74,6 +74,8 @@ class Case:
     state_entered_on: date | None = None
     tasks: tuple[OpenTask, ...] = ()
     timers: tuple[ArmedTimer, ...] = ()
+    #: completions of each task and records of each event in the case; and, for each task or
+    #: event with an outcome, ``<id>_outcome_<outcome>``: 1 for the last outcome recorded
     event_counts: tuple[tuple[str, int], ...] = ()
     task_serial: int = 0
     timer_serial: int = 0
@@ -183,7 +185,7 @@ def _task_completed(case: Case, d: TaskCompleted) -> _Changes:
     return {
         "tasks": _without(case.tasks, d.task_key),
         "acted_in_state": case.acted_in_state + 1,
-        "event_counts": _counted(case.event_counts, d.task),
+        "event_counts": _counted(case.event_counts, d.task, d.outcome),
         "recorded_on": _dated(case.recorded_on, d.task, d.on),
     }
 
@@ -204,7 +206,7 @@ def _timer_gone(case: Case, d: TimerFired | TimerCancelled) -> _Changes:
 def _event_recorded(case: Case, d: EventRecorded) -> _Changes:
     return {
         "acted_in_state": case.acted_in_state + 1,
-        "event_counts": _counted(case.event_counts, d.event),
+        "event_counts": _counted(case.event_counts, d.event, d.outcome),
         "recorded_on": _dated(case.recorded_on, d.event, d.on),
     }
 
@@ -267,9 +269,24 @@ def _without(tasks: tuple[OpenTask, ...], key: str) -> tuple[OpenTask, ...]:
     return tuple(t for t in tasks if t.key != key)
 
 
-def _counted(counts: tuple[tuple[str, int], ...], name: str) -> tuple[tuple[str, int], ...]:
+def outcome_key(name: str, outcome: str) -> str:
+    """The ``event_counts`` key that is 1 while ``outcome`` is the last recorded outcome of the
+    task or event ``name`` (a guard reads it as ``<name>_outcome_<outcome>_recorded``)."""
+    return f"{name}{OUTCOME_MARK}{outcome}"
+
+
+OUTCOME_MARK = "_outcome_"
+
+
+def _counted(
+    counts: tuple[tuple[str, int], ...], name: str, outcome: str | None = None
+) -> tuple[tuple[str, int], ...]:
     table = dict(counts)
     table[name] = table.get(name, 0) + 1
+    if outcome is not None:
+        prefix = f"{name}{OUTCOME_MARK}"
+        table = {k: v for k, v in table.items() if not k.startswith(prefix)}
+        table[outcome_key(name, outcome)] = 1
     return tuple(sorted(table.items()))
 
 

@@ -18,9 +18,7 @@ the file adapter turns paths into line numbers. What is checked:
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -32,8 +30,11 @@ from escalation_flow.core.counter_checks import (
     window_parameter_problems,
 )
 from escalation_flow.core.fact_names import ALL_FACTS
+from escalation_flow.core.graph_checks import graph_problems
+from escalation_flow.core.guard_sites import guard_sites
 from escalation_flow.core.guards import Guard, GuardError, compile_guard, guard_names
 from escalation_flow.core.plan_rules import plan_rule_problems
+from escalation_flow.core.timer_checks import timer_problems
 
 Loc = tuple[str | int, ...]
 
@@ -48,10 +49,17 @@ class Issue:
         return loc_text(self.loc)
 
 
-def loc_text(loc: Loc) -> str:
+def loc_text(loc: Loc, stage_numbers: Mapping[int, object] | None = None) -> str:
+    """A path as text; with ``stage_numbers`` (a stage's position to its number) a stage is
+    named by the plan's number, ``stages[number=3]``, not by its 0-based position."""
     out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            number = stage_numbers.get(part) if stage_numbers and i == 1 else None
+            named = i == 1 and loc[0] == "stages" and number is not None
+            out += f"[number={number}]" if named else f"[{part}]"
+        else:
+            out += f".{part}" if out else part
     return out
 
 
@@ -70,8 +78,9 @@ class _Context:
         # a manual event, or a task completed, counts towards ``<id>_recorded`` in its case
         events = {f"{e.id}_recorded" for e in self.flow.events}
         tasks = {f"{task.id}_recorded" for _, task in _tasks(self.flow)}
+        flags = d.outcome_flags(self.flow) | set(d.state_flags(self.flow))
         counters = counter_names(self.flow)
-        return set(ALL_FACTS) | set(self.flow.parameters) | events | tasks | counters
+        return set(ALL_FACTS) | set(self.flow.parameters) | events | tasks | counters | flags
 
 
 def compile_flow(
@@ -81,9 +90,9 @@ def compile_flow(
     ctx = _Context(flow)
     _check_ids(ctx)
     _compile_conditions(ctx)
-    for loc, expression in _guard_sites(flow):
+    for loc, expression in guard_sites(flow):
         _compile(ctx, loc, expression)
-    sites = [(loc, ctx.guards.get(e)) for loc, e in _guard_sites(flow)]
+    sites = [(loc, ctx.guards.get(e)) for loc, e in guard_sites(flow)]
     for loc, message in window_parameter_problems(flow, sites):
         ctx.add(loc, message)
     entry, criteria = _compile_entries(ctx)
@@ -91,7 +100,9 @@ def compile_flow(
     _check_transitions(ctx)
     _check_timers(ctx)
     if not any(issue.loc[-1] == "to" for issue in ctx.issues):
-        _check_graph(ctx)  # with a target unknown the graph is incomplete: fix names first
+        # with a target unknown the graph is incomplete: fix names first
+        for loc, message in graph_problems(ctx.flow):
+            ctx.add(loc, message)
     for loc, message in band_overlaps(ctx.flow):
         ctx.add(loc, message)
     if not ctx.issues:  # the rules read guards and targets: only once those are sound
@@ -113,14 +124,21 @@ def _check_ids(ctx: _Context) -> None:
         if stage.number in seen_numbers:
             ctx.add(("stages", i, "number"), f"stage {stage.number} is defined twice")
         seen_numbers.add(stage.number)
-        if stage.initial is not None and stage.initial not in stage.states:
-            ctx.add(("stages", i, "initial"), _unknown("state", stage.initial, stage.states))
+        for k, sid in enumerate(stage.initial_states):
+            if sid not in stage.states:
+                loc: Loc = ("stages", i, "initial")
+                if isinstance(stage.initial, tuple):
+                    loc = (*loc, k, "state")
+                ctx.add(loc, _unknown("state", sid, stage.states))
         if stage.entry is not None:
             ids = [c.id for c in stage.entry.criteria()]
             for dup in sorted({x for x in ids if ids.count(x) > 1}):
                 ctx.add(("stages", i, "entry"), f"criterion id {dup!r} repeats")
     event_ids = [e.id for e in flow.events]
     task_ids = {t.id for _, t in _tasks(flow)}
+    for loc, task in _tasks(flow):
+        if "_outcome_" in task.id:
+            ctx.add((*loc, "id"), f"{task.id!r}: '_outcome_' in an id would read as an outcome")
     for j, event in enumerate(flow.events):
         if event_ids.count(event.id) > 1:
             ctx.add(("events", j, "id"), f"event {event.id!r} is defined twice")
@@ -158,7 +176,10 @@ def _compile(ctx: _Context, loc: Loc, expression: str) -> Guard | None:
             if name in ctx.flow.conditions:
                 continue  # a broken condition: reported where it is defined
             if name is not None:
-                note = "not a fact, parameter, condition, <event>_recorded or <task>_recorded"
+                note = (
+                    "not a fact, parameter, condition, <event>_recorded, <task>_recorded, "
+                    "<task>_outcome_<outcome>_recorded or state_<stage>_<state>"
+                )
                 problem = _unknown("name", name, known, note)
             ctx.add(loc, problem)
         return None
@@ -191,45 +212,6 @@ def _compile_conditions(ctx: _Context) -> None:
 
 def _names_in(expression: str) -> list[str]:
     return sorted(guard_names(expression))
-
-
-def _guard_sites(flow: d.FlowDefinition) -> Iterator[tuple[Loc, str]]:
-    for i, stage in enumerate(flow.stages):
-        if stage.entry is not None:
-            yield from _criteria_sites(("stages", i, "entry"), stage.entry)
-        for sid, state in stage.states.items():
-            base: Loc = ("stages", i, "states", sid)
-            for k, task in enumerate(state.tasks):
-                if task.when:
-                    yield (*base, "tasks", k, "when"), task.when
-            for k, rec in enumerate(state.recurring):
-                yield from _recurring_sites((*base, "recurring", k), rec)
-            for k, t in enumerate(state.on):
-                if t.when:
-                    yield (*base, "on", k, "when"), t.when
-        for k, t in enumerate(stage.on):
-            if t.when:
-                yield ("stages", i, "on", k, "when"), t.when
-    for k, t in enumerate(flow.anywhere):
-        if t.when:
-            yield ("anywhere", k, "when"), t.when
-    for k, rec in enumerate(flow.universal):
-        yield from _recurring_sites(("universal", k), rec)
-
-
-def _recurring_sites(loc: Loc, rec: d.RecurringTask) -> Iterator[tuple[Loc, str]]:
-    if rec.when:
-        yield (*loc, "when"), rec.when
-    if rec.task.when:
-        yield (*loc, "task", "when"), rec.task.when
-
-
-def _criteria_sites(loc: Loc, criteria: d.Criteria) -> Iterator[tuple[Loc, str]]:
-    for j, item in enumerate(criteria.items):
-        if isinstance(item, d.Criterion):
-            yield (*loc, criteria.mode, j, "when"), item.when
-        else:
-            yield from _criteria_sites((*loc, criteria.mode, j), item)
 
 
 def _compile_entries(
@@ -270,6 +252,9 @@ def _tasks(flow: d.FlowDefinition) -> Iterator[tuple[Loc, d.Task]]:
                 yield ("stages", i, "states", sid, "recurring", k, "task"), rec.task
     for k, rec in enumerate(flow.universal):
         yield ("universal", k, "task"), rec.task
+    for k, side in enumerate(flow.side):
+        for j, task in enumerate(side.tasks):
+            yield ("side", k, "tasks", j), task
 
 
 def _check_tasks(ctx: _Context) -> None:
@@ -296,6 +281,14 @@ def _check_tasks(ctx: _Context) -> None:
                     "a legal step applies only to pupils of compulsory school age: "
                     "its when must use compulsory_school_age",
                 )
+    task_ids = {task.id for _, task in _tasks(ctx.flow)}
+    for k, duty in enumerate(ctx.flow.duties):
+        if roles and duty.role not in roles:
+            ctx.add(("duties", k, "role"), f"role {duty.role.value!r} is not in the flow's roles")
+        if duty.id in task_ids:
+            ctx.add(("duties", k, "id"), f"duty {duty.id!r} has the name of a task")
+        if duty.kind in d.NEEDS_APPROVAL:
+            ctx.add(("duties", k, "kind"), "a duty is a check, not a letter, referral or legal step")
     for i, stage in enumerate(ctx.flow.stages):
         for sid, state in stage.states.items():
             ids = [t.id for t in state.tasks] + [r.task.id for r in state.recurring]
@@ -316,7 +309,18 @@ def _check_transitions(ctx: _Context) -> None:
             loc: Loc = ("stages", i, "states", sid, "on")
             _check_on(ctx, loc, state.on, stage, tasks, timers, events)
         _check_on(ctx, ("stages", i, "on"), stage.on, stage, stage_tasks, stage_timers, events)
+        for k, trigger in enumerate(stage.step_down_on):
+            if trigger not in {*stage_tasks, *stage_timers, d.DAILY}:
+                known = [*stage_tasks, *stage_timers, d.DAILY]
+                note = "not a task or timer of the stage, or daily"
+                message = _unknown("trigger", trigger, known, note)
+                ctx.add(("stages", i, "step_down_on", k), message)
     _check_on(ctx, ("anywhere",), flow.anywhere, None, {}, set(), events)
+    for k, side in enumerate(flow.side):
+        if side.trigger not in events and side.trigger != d.DAILY:
+            known = [*events, d.DAILY]
+            message = _unknown("trigger", side.trigger, known, "a side action runs on an event or daily")
+            ctx.add(("side", k, "trigger"), message)
 
 
 def _state_tasks(state: d.State) -> list[d.Task]:
@@ -370,79 +374,5 @@ def _check_on(
 
 
 def _check_timers(ctx: _Context) -> None:
-    for i, stage in enumerate(ctx.flow.stages):
-        for sid, state in stage.states.items():
-            for k, timer in enumerate(state.timers):
-                outcomes = [t for t in state.on + stage.on if t.trigger == timer.id]
-                loc: Loc = ("stages", i, "states", sid, "timers", k, "id")
-                if not outcomes:
-                    ctx.add(
-                        loc,
-                        f"timer {timer.id!r} has no outcome: add an on entry with "
-                        f"trigger: {timer.id}",
-                    )
-                elif outcomes[-1].when is not None:
-                    ctx.add(
-                        loc,
-                        f"timer {timer.id!r} has no otherwise: the last on entry for it "
-                        "must have no when, or the case is left with no timer",
-                    )
-
-
-# -- the graph ----------------------------------------------------------------------------------
-
-
-def _edges(flow: d.FlowDefinition, *, anywhere: bool = True) -> dict[str, set[str]]:
-    refs = d.state_refs(flow)
-    edges: dict[str, set[str]] = {name: set() for name in refs}
-    for name, ref in refs.items():
-        for t in ref.state.on + ref.stage.on + (flow.anywhere if anywhere else ()):
-            try:
-                target = d.resolve_target(flow, t.to, ref.stage)
-            except KeyError:
-                continue
-            if target != name:
-                edges[name].add(target)
-    return edges
-
-
-def _check_graph(ctx: _Context) -> None:
-    flow = ctx.flow
-    edges = _edges(flow)
-    starts = [s.full_name(s.initial) for s in flow.stages if s.entry and s.initial in s.states]
-    for t in flow.anywhere:
-        with contextlib.suppress(KeyError):
-            starts.append(d.resolve_target(flow, t.to, None))
-    if not any(s.entry for s in flow.stages):
-        ctx.add(("stages",), "no stage has entry criteria: no case can ever open")
-    reachable = _walk(starts, edges)
-    # a state is stuck if only an ``anywhere`` move (a safeguarding concern) could ever end it
-    own = _edges(flow, anywhere=False)
-    reverse: dict[str, set[str]] = {d.CLOSED: set()}
-    for source, targets in own.items():
-        for target in targets:
-            reverse.setdefault(target, set()).add(source)
-    can_close = _walk([d.CLOSED], reverse)
-    for i, stage in enumerate(flow.stages):
-        for sid in stage.states:
-            name = stage.full_name(sid)
-            loc: Loc = ("stages", i, "states", sid)
-            if name not in reachable:
-                ctx.add(
-                    loc, f"state {name} is unreachable: no stage entry or transition leads to it"
-                )
-            if not own[name]:
-                ctx.add(loc, f"state {name} is stuck: no transition leads out of it")
-            elif name not in can_close:
-                ctx.add(loc, f"state {name} is stuck: no path from it ever reaches closed")
-
-
-def _walk(starts: list[str], edges: Mapping[str, set[str]]) -> set[str]:
-    seen = set(starts)
-    queue = deque(starts)
-    while queue:
-        for nxt in edges.get(queue.popleft(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
-    return seen
+    for loc, message in timer_problems(ctx.flow):
+        ctx.add(loc, message)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.decisions import quick_init
-from escalation_flow.core.definition import Duration, Flow, Stage, Timer
+from escalation_flow.core.definition import Duration, Flow, Stage, Timer, state_flags
 from escalation_flow.core.due_dates import due_date, firing
 from escalation_flow.core.guards import Guard
 from escalation_flow.core.machine import FlowMachine, machine_for
@@ -50,6 +50,16 @@ class Context:
         return machine_for(self.flow)
 
     @cached_property
+    def state_flags(self) -> dict[str, str]:
+        """``state_<stage>_<state>`` to the state's full name (``definition.state_flags``)."""
+        return state_flags(self.flow.definition)
+
+    @cached_property
+    def side_tasks(self) -> frozenset[str]:
+        """The ids of the side actions' tasks: they stay open when the case changes state."""
+        return frozenset(t.id for side in self.flow.definition.side for t in side.tasks)
+
+    @cached_property
     def escalating_stages(self) -> tuple[Stage, ...]:
         """``Flow.escalating_stages`` (which sorts the stages each time it is read)."""
         return self.flow.escalating_stages
@@ -70,11 +80,27 @@ class Context:
             key, after, lambda: due_date(self.calendar, start, after, for_timer=for_timer)
         )
 
-    def firing(self, timer: Timer, due: date) -> tuple[datetime, str]:
-        """When ``timer`` armed to fire on ``due`` fires (UTC), and its rule as text."""
+    def firing(self, timer: Timer, length: Duration, due: date) -> tuple[datetime, str]:
+        """When ``timer`` armed for ``length`` to fire on ``due`` fires (UTC), and its rule."""
         return self._remember(
-            ("firing", id(timer), due), timer, lambda: firing(self.zone, timer, due)
+            # ``length`` is the timer's own or one of ``_durations``: both live as long as this
+            ("firing", id(timer), id(length), due),
+            timer,
+            lambda: firing(self.zone, timer, length, due),
         )
+
+    def duration(self, unit: str, amount: int) -> Duration:
+        """One ``Duration`` per unit and amount (a timer's length read from a parameter), so
+        that the remembered due dates and firings keyed by a duration's id are reused."""
+        key = (unit, amount)
+        known = self._durations.get(key)
+        if known is None:
+            known = self._durations[key] = Duration.model_validate({unit: amount})
+        return known
+
+    @cached_property
+    def _durations(self) -> dict[tuple[str, int], Duration]:
+        return {}
 
     def _remember(self, key: tuple[Any, ...], owner: object, compute: Callable[[], _T]) -> _T:
         """``compute()``, kept under ``key``. ``owner``, whose ``id`` is in the key, is kept

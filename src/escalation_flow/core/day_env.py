@@ -53,6 +53,8 @@ class DayEnv(Mapping[str, Any]):
         book, d = self.book, self.day
         if name in book.recorded:
             return book.recorded[name]
+        if name in book.state_flags:  # ``state_<stage>_<state>``: 1 in that state
+            return (book.state_id == book.state_index[book.state_flags[name]]).astype(np.float64)
         if name == "school_days_in_stage":
             return _since(book.stage_day, d)
         if name == "school_days_in_state":

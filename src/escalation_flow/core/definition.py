@@ -134,13 +134,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Amount = Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=SLUG)]
+
+
 class Duration(_Model):
     """How long after something: school days, school weeks (holidays never count) or calendar days
-    (legal deadlines only)."""
+    (legal deadlines only). A timer's amount may name a parameter (``{school_weeks:
+    review_weeks}``): its value in the term of the day the timer is armed."""
 
-    school_days: int | None = Field(default=None, ge=0)
-    school_weeks: int | None = Field(default=None, ge=0)
-    calendar_days: int | None = Field(default=None, ge=0)
+    school_days: Amount | None = None
+    school_weeks: Amount | None = None
+    calendar_days: Amount | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Duration:
@@ -159,11 +163,18 @@ class Duration(_Model):
     @property
     def amount(self) -> int:
         value = getattr(self, self.unit)
-        assert isinstance(value, int)
+        if not isinstance(value, int):
+            raise TypeError(f"{self} names a parameter: resolve it first")
         return value
 
+    @property
+    def parameter(self) -> str | None:
+        """The parameter the amount names, if it names one."""
+        value = getattr(self, self.unit)
+        return value if isinstance(value, str) else None
+
     def __str__(self) -> str:
-        return f"{self.amount} {self.unit.replace('_', ' ')}"
+        return f"{getattr(self, self.unit)} {self.unit.replace('_', ' ')}"
 
 
 class TermValues(_Model):
@@ -295,11 +306,27 @@ class Task(_Model):
         return self.kind is TaskKind.LEGAL or self.legal is not None
 
 
+class TimerLength(_Model):
+    """One choice of a timer's length: ``after`` when ``when`` holds on arming."""
+
+    when: Text
+    after: Duration
+    quote: Text | None = None
+    why: Text | None = None
+
+
 class Timer(_Model):
-    """Armed on entering its state, cancelled on leaving it; fires ``after`` at ``at``."""
+    """Armed on entering its state, cancelled on leaving it; fires ``after`` at ``at``.
+
+    ``after_when`` lists lengths that depend on the facts on arming (the first whose ``when``
+    holds; none: ``after``, the default). A timer with ``every`` repeats: after each firing
+    that leaves the case in its state, it is armed again ``every`` later (its first firing is
+    ``after``, or ``every`` when no ``after`` is given)."""
 
     id: Slug
-    after: Duration
+    after: Duration | None = None
+    after_when: tuple[TimerLength, ...] = ()
+    every: Duration | None = None
     at: str  # "HH:MM", local school time
     quote: Text | None = None
     why: Text | None = None
@@ -308,7 +335,33 @@ class Timer(_Model):
     def _time(self) -> Timer:
         if not TIME_OF_DAY.match(self.at):
             raise ValueError(f'at must be a time of day "HH:MM", not {self.at!r}')
+        if self.after is None and self.every is None:
+            raise ValueError("a timer needs after (a duration) or every (a repeating one)")
+        if self.after_when and self.after is None:
+            raise ValueError("after_when needs an after: the length when no when holds")
         return self
+
+    @property
+    def first(self) -> Duration:
+        """The length of its first firing when no ``after_when`` holds."""
+        length = self.after or self.every
+        assert length is not None  # checked on load
+        return length
+
+    def describe(self) -> str:
+        """Its length in words: ``4 school weeks``, ``6 school weeks, 2 school weeks when ...``,
+        ``every 2 school weeks``."""
+        parts = [f"{c.after} when {c.when}" for c in self.after_when]
+        if self.after is not None:
+            parts.append(str(self.after) if not parts else f"otherwise {self.after}")
+        if self.every is not None:
+            parts.append(f"every {self.every}")
+        return ", ".join(parts)
+
+    def durations(self) -> tuple[Duration, ...]:
+        """Every length the timer may take."""
+        lengths = [self.after, *(c.after for c in self.after_when), self.every]
+        return tuple(x for x in lengths if x is not None)
 
 
 class Transition(_Model):
@@ -327,10 +380,11 @@ class Transition(_Model):
 
 
 class RecurringTask(_Model):
-    """A task created whenever ``trigger`` comes and ``when`` holds (no state change)."""
+    """A task created whenever ``trigger`` comes and ``when`` holds (no state change): ``daily``,
+    ``term_end``, or (in a state) the id of a repeating timer of that state."""
 
     id: Slug
-    trigger: Literal["daily", "term_end"]
+    trigger: Slug
     when: Text | None = None
     task: Task
     quote: Text | None = None
@@ -343,6 +397,42 @@ class Event(_Model):
 
     id: Slug
     outcomes: tuple[Slug, ...] | None = None
+    quote: Text | None = None
+    why: Text | None = None
+
+
+class SideAction(_Model):
+    """A fast path beside the ladder: when ``trigger`` (an event, or ``daily``) comes for a pupil
+    with an open case and ``when`` holds, its tasks are created in the case, which stays where
+    it is. Its tasks outlive moves between the states of a stage (they end when done, or when
+    the case changes stage or closes); one is not created again while the same task is open."""
+
+    id: Slug
+    trigger: Slug
+    when: Text | None = None
+    tasks: tuple[Task, ...]
+    quote: Text | None = None
+    why: Text | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> SideAction:
+        if not self.tasks:
+            raise ValueError("a side action needs tasks")
+        return self
+
+
+class Duty(_Model):
+    """A school-level recurring duty of a role ("Attendance Leader to do weekly checks on the
+    pupil's data"): ONE task per school and role, ``daily`` (each school day) or ``weekly``
+    (the first school day of each week), listing the pupils whose ``covers`` guard holds (made
+    only when it covers someone)."""
+
+    id: Slug
+    role: Role
+    kind: TaskKind = TaskKind.REVIEW
+    every: Literal["daily", "weekly"]
+    covers: Text
+    due: Duration = Field(default_factory=lambda: Duration(school_days=0))
     quote: Text | None = None
     why: Text | None = None
 
@@ -367,6 +457,16 @@ class State(_Model):
     on: tuple[Transition, ...] = ()
 
 
+class InitialChoice(_Model):
+    """One of a stage's first states: ``state`` when ``when`` holds on entry (the one without
+    ``when`` is the default, listed last)."""
+
+    when: Text | None = None
+    state: Slug
+    quote: Text | None = None
+    why: Text | None = None
+
+
 class Stage(_Model):
     number: int = Field(ge=1)
     name: Text
@@ -374,10 +474,14 @@ class Stage(_Model):
     why: Text | None = None
     universal: bool = False
     entry: Criteria | None = None
-    initial: Slug | None = None
+    #: the state a case enters the stage in; or choices on the facts, first match, with a default
+    initial: Slug | tuple[InitialChoice, ...] | None = None
     states: dict[Slug, State] = Field(default_factory=dict)
     #: Transitions tried in every state of this stage after the state's own.
     on: tuple[Transition, ...] = ()
+    #: a tier: on these triggers (in any of its states), a case whose stage's entry no longer
+    #: holds steps down to the highest lower stage whose entry holds (closed if none)
+    step_down_on: tuple[Slug, ...] = ()
 
     @model_validator(mode="after")
     def _shape(self) -> Stage:
@@ -389,7 +493,29 @@ class Stage(_Model):
             raise ValueError("a stage needs states (or universal: true)")
         if self.initial is None:
             raise ValueError("a stage needs an initial state")
+        if isinstance(self.initial, tuple):
+            defaults = [c for c in self.initial if c.when is None]
+            if len(defaults) != 1 or self.initial[-1].when is not None:
+                raise ValueError(
+                    "initial choices end with exactly one default: a state without when, last"
+                )
+        if self.step_down_on and self.entry is None:
+            raise ValueError("step_down_on needs the stage's entry: it steps down when that fails")
         return self
+
+    @property
+    def default_initial(self) -> str | None:
+        """The state a case enters the stage in when no initial choice's ``when`` holds."""
+        if isinstance(self.initial, tuple):
+            return self.initial[-1].state
+        return self.initial
+
+    @property
+    def initial_states(self) -> tuple[str, ...]:
+        """Every state a case may enter the stage in."""
+        if isinstance(self.initial, tuple):
+            return tuple(c.state for c in self.initial)
+        return () if self.initial is None else (self.initial,)
 
     @property
     def key(self) -> str:
@@ -413,6 +539,10 @@ class FlowDefinition(_Model):
     universal: tuple[RecurringTask, ...] = ()
     events: tuple[Event, ...] = ()
     anywhere: tuple[Transition, ...] = ()
+    #: fast paths beside the ladder: tasks on an event or daily, the case staying where it is
+    side: tuple[SideAction, ...] = ()
+    #: school-level recurring duties per role: one task per school and role, listing its cases
+    duties: tuple[Duty, ...] = ()
     stages: tuple[Stage, ...]
     #: rules of ``PLAN_RULES`` this plan departs from on purpose, each with its why
     departures: tuple[Departure, ...] = ()
@@ -508,12 +638,55 @@ def resolve_target(definition: FlowDefinition, target: str, from_stage: Stage | 
         return stage.full_name(state_id)
     if target in by_key:
         stage = by_key[target]
-        if stage.initial is None:
+        if stage.default_initial is None:
             raise KeyError(target)
-        return stage.full_name(stage.initial)
+        return stage.full_name(stage.default_initial)
     if from_stage is not None and target in from_stage.states:
         return from_stage.full_name(target)
     raise KeyError(target)
+
+
+#: ``<task or event>_outcome_<outcome>_recorded``: 1 while that is its last recorded outcome
+OUTCOME_FLAG = "{name}_outcome_{outcome}_recorded"
+
+
+def state_flags(definition: FlowDefinition) -> dict[str, str]:
+    """``state_<stage>_<state>`` (1 while the case is in that state) to the state's full name."""
+    return {
+        f"state_{stage.number}_{sid}": stage.full_name(sid)
+        for stage in definition.stages
+        for sid in stage.states
+    }
+
+
+def outcome_flags(definition: FlowDefinition) -> set[str]:
+    """Every ``<task>_outcome_<outcome>_recorded`` and ``<event>_outcome_<outcome>_recorded``."""
+    named: list[tuple[str, tuple[str, ...]]] = [
+        (e.id, e.outcomes) for e in definition.events if e.outcomes
+    ]
+    for stage in definition.stages:
+        for state in stage.states.values():
+            named += [(t.id, t.outcomes) for t in state.tasks]
+            named += [(r.task.id, r.task.outcomes) for r in state.recurring]
+    return {OUTCOME_FLAG.format(name=n, outcome=o) for n, outcomes in named for o in outcomes}
+
+
+def resolve_targets(definition: FlowDefinition, target: str, from_stage: Stage | None) -> list[str]:
+    """Every state ``to`` may lead to: a stage's initial choices, or the one state it names."""
+    first = resolve_target(definition, target, from_stage)
+    stage = next((s for s in definition.stages if s.key == target), None)
+    if stage is None or not isinstance(stage.initial, tuple):
+        return [first]
+    return [stage.full_name(sid) for sid in stage.initial_states]
+
+
+def step_down_targets(definition: FlowDefinition, stage: Stage) -> list[str]:
+    """Where a tier (``step_down_on``) may step a case down to: a lower stage with an entry
+    (any of its first states), or closed."""
+    if not stage.step_down_on:
+        return []
+    lower = [s for s in definition.stages if s.entry is not None and s.number < stage.number]
+    return [s.full_name(i) for s in lower for i in s.initial_states] + [CLOSED]
 
 
 def state_refs(definition: FlowDefinition) -> dict[str, StateRef]:

@@ -23,9 +23,10 @@ def due_date(calendar: SchoolCalendar, start: date, after: Duration, *, for_time
     return calendar.next_school_day_on_or_after(due) if for_timer else due
 
 
-def firing(zone: ZoneInfo, timer: Timer, due: date) -> tuple[datetime, str]:
-    """When ``timer``, due on ``due``, fires (UTC: its ``at`` in the school's zone that day),
-    and its rule as text."""
+def firing(zone: ZoneInfo, timer: Timer, length: Duration, due: date) -> tuple[datetime, str]:
+    """When ``timer``, armed for ``length`` and due on ``due``, fires (UTC: its ``at`` in the
+    school's zone that day), and its rule as text."""
     hour, minute = (int(p) for p in timer.at.split(":"))
     fire_at = datetime.combine(due, time(hour, minute), tzinfo=zone)
-    return fire_at.astimezone(UTC), str(timer.after)
+    rule = str(length) if timer.every is None else f"{length} (repeating)"
+    return fire_at.astimezone(UTC), rule

@@ -20,7 +20,7 @@ with due dates counted on the school calendar.
 
 from __future__ import annotations
 
-from escalation_flow.core.case import CLOSED, ESCALATION, NO_CASE, Case
+from escalation_flow.core.case import CLOSED, ESCALATION, NO_CASE, ArmedTimer, Case
 from escalation_flow.core.context import Context, Moment
 from escalation_flow.core.decisions import (
     CaseClosed,
@@ -40,14 +40,18 @@ from escalation_flow.core.state_moves import (
     Env,
     choose,
     enter,
+    entry_state,
     facts_named,
     follow,
     goto,
     leave,
     opened,
+    side_actions,
     take,
     task_created,
+    timer_armed,
 )
+from escalation_flow.core.timer_lengths import next_due, timer_length
 from escalation_flow.errors import ActionError
 
 # ``Context``, ``Moment`` and ``due_date`` live in their own modules; the service still imports
@@ -67,6 +71,8 @@ def decide(
         screened = stimulus.extra.get("screened_stage")
         if not _escalate(ctx, out, env, now, screened):
             _listen(ctx, out, env, now, DAILY)
+        else:  # beside the ladder: the evening's side actions whatever the stage did
+            side_actions(ctx, out, env, now, DAILY)
     elif stimulus.kind == "term_end":
         _listen(ctx, out, env, now, TERM_END)
     elif stimulus.kind == "timer":
@@ -115,8 +121,7 @@ def _escalate(ctx: Context, out: Decided, env: Env, now: Moment, screened: int |
         facts=facts_named(ctx, env, tuple(g for _, g in held)),
         quote=_criteria_quote(target, {cid for cid, _ in held}),
     )
-    assert target.initial is not None  # escalating stages always have one (checked on load)
-    goto(ctx, out, env, now, target.full_name(target.initial), reason)
+    goto(ctx, out, env, now, entry_state(ctx, target, env), reason)
     return True
 
 
@@ -124,6 +129,7 @@ def _listen(ctx: Context, out: Decided, env: Env, now: Moment, trigger: str) -> 
     """A day or a term ends: the state's transitions for it, else its recurring tasks."""
     state = out.case.state
     follow(ctx, out, env, now, trigger, None)
+    side_actions(ctx, out, env, now, trigger)
     if out.case.state != state or not out.case.is_open:
         return
     for recurring in ctx.flow.state(state).state.recurring:
@@ -140,7 +146,27 @@ def _fire(ctx: Context, out: Decided, env: Env, now: Moment, timer_key: str) -> 
     out.emit(
         TimerFired(on=now.on, at=now.at, timer_key=armed.key, timer=armed.timer, due=armed.due)
     )
+    state, made = out.case.state, len(out.decisions)
     follow(ctx, out, env, now, armed.timer, None)
+    if len(out.decisions) == made and out.case.state == state and out.case.is_open:
+        _repeat(ctx, out, env, now, armed)
+
+
+def _repeat(ctx: Context, out: Decided, env: Env, now: Moment, armed: ArmedTimer) -> None:
+    """A timer fired and no move was taken: its recurring tasks, and a repeating timer (``every``)
+    armed again for its next due date."""
+    state = ctx.flow.state(out.case.state).state
+    for recurring in state.recurring:
+        if recurring.trigger != armed.timer:
+            continue
+        if recurring.when is None or ctx.flow.guard(recurring.when).holds(env):
+            out.emit(task_created(ctx, recurring.task, now, out.case.task_serial + 1))
+    timer = next((t for t in state.timers if t.id == armed.timer), None)
+    if timer is None or timer.every is None:
+        return
+    length = timer_length(ctx, timer, env, repeat=True)
+    due = next_due(ctx, armed.due, length, now.on)
+    out.emit(timer_armed(ctx, timer, now, out.case.timer_serial + 1, length, due))
 
 
 def _act(ctx: Context, out: Decided, env: Env, now: Moment, stimulus: Stimulus) -> None:
@@ -179,6 +205,7 @@ def _act(ctx: Context, out: Decided, env: Env, now: Moment, stimulus: Stimulus) 
     )
     if chosen is not None:
         take(ctx, out, env, now, name, chosen)
+    side_actions(ctx, out, env, now, name)
 
 
 def _reconsider(ctx: Context, out: Decided, env: Env, now: Moment) -> None:
@@ -219,8 +246,10 @@ def _reconsider(ctx: Context, out: Decided, env: Env, now: Moment) -> None:
 def _override(ctx: Context, out: Decided, env: Env, now: Moment, stimulus: Stimulus) -> None:
     """A professional judgement: put the case in a stage (its initial state) or close it."""
     number = int(stimulus.extra["stage"])
-    target = CLOSED if number == 0 else ctx.flow.resolve(f"stage_{number}")
-    leave(out, now, f"stage overridden by {stimulus.by}")
+    target = CLOSED if number == 0 else entry_state(ctx, ctx.flow.stage(number), env)
+    same_stage = target != CLOSED and number == out.case.stage
+    keep = ctx.side_tasks if same_stage else frozenset()
+    leave(out, now, f"stage overridden by {stimulus.by}", keep=keep)
     if target == CLOSED:
         reason = Reason(trigger="override", quote=stimulus.note)
         out.emit(CaseClosed(on=now.on, at=now.at, reason=reason))

@@ -39,6 +39,11 @@ ALLOWED = (
     "parentheses, min(), max(), abs()"
 )
 
+PERCENT_SIGN = (
+    "a % sign is not allowed in a guard: percentages are plain numbers (write "
+    "attendance_pct < 90, not attendance_pct < 90%), and % is not an operator either"
+)
+
 _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.Lt: operator.lt,
     ast.LtE: operator.le,
@@ -129,6 +134,8 @@ def compile_guard(
     Raises ``GuardError`` with every problem found (refused forms and unknown names together).
     """
     conditions = conditions or {}
+    if "%" in source:
+        raise GuardError(source, [PERCENT_SIGN])
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:

@@ -188,6 +188,9 @@ def _tasks(flow: d.FlowDefinition) -> Iterator[tuple[Loc, d.Task]]:
                 yield ("stages", i, "states", sid, "recurring", k, "task"), rec.task
     for k, rec in enumerate(flow.universal):
         yield ("universal", k, "task"), rec.task
+    for k, side in enumerate(flow.side):
+        for j, task in enumerate(side.tasks):
+            yield ("side", k, "tasks", j), task
 
 
 # -- the rules ------------------------------------------------------------------------------------
@@ -230,7 +233,7 @@ def _safeguarding(flow: d.FlowDefinition) -> Iterator[Found]:
             "with a task for designated_safeguarding_lead (domain rule 2)",
         )
     for i, stage in enumerate(flow.stages):
-        if stage.entry is None or stage.initial is None or stage.full_name(stage.initial) not in dsl:
+        if stage.entry is None or not any(stage.full_name(s) in dsl for s in stage.initial_states):
             continue
         for loc, criterion in criteria_with_locs(("stages", i, "entry"), stage.entry):
             names = _names(criterion.when, flow)
@@ -379,10 +382,10 @@ def _path_avoiding(flow: d.FlowDefinition, target: str, needed: str) -> list[str
 def _starts(flow: d.FlowDefinition) -> list[str]:
     """Where a case can begin or jump to: every stage entered on its criteria (the highest
     stage wins, from anywhere), and every ``anywhere`` move."""
-    starts = [s.full_name(s.initial) for s in flow.stages if s.entry and s.initial]
+    starts = [s.full_name(i) for s in flow.stages if s.entry for i in s.initial_states]
     for t in flow.anywhere:
         with contextlib.suppress(KeyError):
-            starts.append(d.resolve_target(flow, t.to, None))
+            starts += d.resolve_targets(flow, t.to, None)
     return [s for s in starts if s != d.CLOSED]
 
 
@@ -393,9 +396,10 @@ def _moves(flow: d.FlowDefinition) -> dict[str, set[str]]:
             here = stage.full_name(sid)
             for t in state.on + stage.on + flow.anywhere:
                 with contextlib.suppress(KeyError):
-                    target = d.resolve_target(flow, t.to, stage)
-                    if target != d.CLOSED:
-                        out.setdefault(here, set()).add(target)
+                    targets = d.resolve_targets(flow, t.to, stage)
+                    out.setdefault(here, set()).update(x for x in targets if x != d.CLOSED)
+            steps = d.step_down_targets(flow, stage)
+            out.setdefault(here, set()).update(x for x in steps if x != d.CLOSED)
     return out
 
 
@@ -431,12 +435,12 @@ def _entered_on_daily_threshold(flow: d.FlowDefinition, name: str) -> bool:
     }
     into: list[d.Transition] = []
     for stage in flow.stages:
-        if stage.entry is not None and stage.initial and stage.full_name(stage.initial) == name:
+        if stage.entry is not None and name in {stage.full_name(i) for i in stage.initial_states}:
             return False  # entered on the stage's criteria too
         for state in stage.states.values():
             for t in state.on + stage.on:
                 with contextlib.suppress(KeyError):
-                    if d.resolve_target(flow, t.to, stage) == name:
+                    if name in d.resolve_targets(flow, t.to, stage):
                         into.append(t)
     return bool(into) and all(
         requires_unauthorised(t.when, flow) or t.trigger in legal_on_threshold for t in into

@@ -20,7 +20,7 @@ from escalation_flow.core.calendar import DEFAULT_REGISTERS_CLOSE
 from escalation_flow.core.case import Case, apply
 from escalation_flow.core.context import Context
 from escalation_flow.core.decisions import Decision, quick_init
-from escalation_flow.core.definition import DAILY, TERM_END, Flow
+from escalation_flow.core.definition import DAILY, TERM_END, Flow, state_flags
 from escalation_flow.core.facts import DayWindows
 from escalation_flow.core.guards import Guard
 from escalation_flow.core.since_recorded import recorded_anchors
@@ -35,10 +35,25 @@ NEVER = np.iinfo(np.int64).max  # no timer or task due
 @dataclass(frozen=True)
 class UniversalTask:
     on: date
-    pupil: str
+    pupil: str  # "" for a school-level duty's task
     task: str
     role: str
     due: date
+    #: a school-level duty's task: the pupils it covers
+    covers: tuple[str, ...] = ()
+
+
+@quick_init
+@dataclass(frozen=True)
+class SchoolDuty:
+    """A school-level duty's task for one day: a role's check of the pupils it covers."""
+
+    on: date
+    task: str
+    role: str
+    kind: str
+    due: date
+    covers: tuple[str, ...]
 
 
 @dataclass
@@ -58,6 +73,8 @@ class SchoolCases:
     cases: dict[int, Case] = field(default_factory=dict)
     history: dict[int, list[Decision]] = field(default_factory=dict)
     universal_tasks: list[UniversalTask] = field(default_factory=list)
+    #: the school-level duties' tasks made (only by the book that makes universal tasks)
+    duties: list[SchoolDuty] = field(default_factory=list)
     stage: IntArray = field(init=False)
     stage_day: IntArray = field(init=False)
     state_day: IntArray = field(init=False)
@@ -72,6 +89,7 @@ class SchoolCases:
         self.open_day = np.full(n, -1, np.int64)
         self._index = {p: i for i, p in enumerate(self.pupils)}
         self.state_index = {name: i for i, name in enumerate(self.ctx.flow.states)}
+        self.state_flags = state_flags(self.ctx.flow.definition)
         self.state_id = np.full(n, -1, np.int64)  # -1: no open case
         # the earliest due date (ordinal) of each pupil's pending timers and open tasks, so a
         # day finds what is due without walking every case
@@ -157,6 +175,9 @@ def _listeners(ctx: Context, trigger: str) -> dict[str, list[Guard | None]]:
     for name in flow.states:
         whens = [t.when for t in ctx.machine.entries(name, trigger)]
         whens += [r.when for r in flow.state(name).state.recurring if r.trigger == trigger]
+        if trigger in flow.state(name).stage.step_down_on:
+            whens.append(None)  # a tier's step down reads the stage's entry: always evaluated
+        whens += [side.when for side in flow.definition.side if side.trigger == trigger]
         if whens:
             out[name] = [flow.guard(w) if w else None for w in whens]
     return out

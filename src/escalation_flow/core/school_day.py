@@ -36,7 +36,7 @@ from escalation_flow.core.definition import DAILY, TERM_END
 from escalation_flow.core.due_dates import due_date
 from escalation_flow.core.evaluation import AMENDED, evening_kinds, evening_stimulus
 from escalation_flow.core.facts import FactTable
-from escalation_flow.core.school_cases import BoolArray, SchoolCases, UniversalTask
+from escalation_flow.core.school_cases import BoolArray, SchoolCases, SchoolDuty, UniversalTask
 from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.errors import ActionError, Problem
 
@@ -48,6 +48,7 @@ __all__ = [
     "DayEnv",
     "DayInputs",
     "SchoolCases",
+    "SchoolDuty",
     "UniversalTask",
     "is_term_end",
     "run_day",
@@ -126,6 +127,29 @@ def _evening(book: SchoolCases, inputs: DayInputs, today: date) -> None:
             book.record(p, *evaluation.evaluate(ctx, book.case(p), env, p, stimulus, evening))
         if kind == DAILY:
             _universal(book, env, today, DAILY)
+    _duties(book, DayEnv(book, inputs.facts, inputs.counts), inputs.day, today)
+
+
+def _duties(book: SchoolCases, env: DayEnv, day: int, today: date) -> None:
+    """The school-level duties due today (daily; weekly on the week's first school day), each
+    one task for its role listing the pupils it covers, as the evening left their cases."""
+    if not book.makes_universal_tasks:
+        return
+    cal = book.ctx.calendar
+    first_of_week = day == 0 or (
+        cal.school_days[day - 1].isocalendar()[:2] != today.isocalendar()[:2]
+    )
+    for duty in book.ctx.flow.definition.duties:
+        if duty.every == "weekly" and not first_of_week:
+            continue
+        covered = np.flatnonzero(book.ctx.flow.guard(duty.covers).mask(env))
+        if not len(covered):
+            continue
+        due = due_date(cal, today, duty.due, for_timer=False)
+        pupils = tuple(sorted(book.pupils[int(p)] for p in covered))
+        book.duties.append(
+            SchoolDuty(today, duty.id, duty.role.value, duty.kind.value, due, pupils)
+        )
 
 
 def _screen(

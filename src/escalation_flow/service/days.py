@@ -20,8 +20,9 @@ from functools import partial
 import numpy as np
 
 from escalation_flow.core.case import Case
+from escalation_flow.core.definition import Duration
 from escalation_flow.core.engine import due_date
-from escalation_flow.core.school_day import DayEnv, DayInputs, SchoolCases
+from escalation_flow.core.school_day import DayEnv, DayInputs, SchoolCases, UniversalTask
 from escalation_flow.core.school_day import run_day as run_book_day
 from escalation_flow.ports import (
     CLOSED,
@@ -126,10 +127,14 @@ class SchoolDays:
             changes, written, letters = self._write_books(
                 tx, register, sid, (index, now), stored, books
             )
-            kinds = {u.task.id: u.task.kind.value for u in setup.flow.definition.universal}
-            universal = tx.insert_universal_tasks(
-                sid, books.current.book.universal_tasks, kinds, now
-            )
+            definition = setup.flow.definition
+            kinds = {u.task.id: u.task.kind.value for u in definition.universal}
+            kinds |= {duty.id: duty.kind.value for duty in definition.duties}
+            book = books.current.book
+            duties = [
+                UniversalTask(u.on, "", u.task, u.role, u.due, u.covers) for u in book.duties
+            ]  # one task per school and role: no pupil, the pupils it covers listed
+            universal = tx.insert_universal_tasks(sid, [*book.universal_tasks, *duties], kinds, now)
             lapsed = tx.lapse_universal_tasks(sid, _lapse_days(setup), day)
             tx.record_school_day(sid, day, now, written.records, ctx.worker)
         counts = log_written(ctx.log, school, changes, written, letters)
@@ -263,6 +268,9 @@ def _lapse_days(setup: SchoolSetup) -> dict[str, Callable[[date], date]]:
         after = action.task.lapses_after
         if after is not None:
             out[action.task.id] = partial(due_date, setup.calendar, after=after, for_timer=True)
+    for duty in setup.flow.definition.duties:  # a duty's check lapses when the next one is made
+        after = Duration(school_days=1) if duty.every == "daily" else Duration(school_weeks=1)
+        out[duty.id] = partial(due_date, setup.calendar, after=after, for_timer=True)
     return out
 
 

@@ -78,6 +78,7 @@ class Queries:
             note=row.note,
             letter_id=letter_id,
             letter_status=letter_status,
+            covers=tuple(filter(None, (getattr(row, "covers", None) or "").split(","))),
         )
 
     def _school_days_late(self, school: str, due: date) -> int:

@@ -160,7 +160,7 @@ class StaffActions:
         if not reason.strip():
             raise ActionError("an override needs a reason")
         flow = self.ctx.setup_at(school, self._open_case_version(school, pupil)).flow
-        stages = sorted(s.number for s in flow.definition.stages if s.initial)
+        stages = sorted(s.number for s in flow.definition.stages if s.default_initial)
         if stage != 0 and stage not in stages:
             raise ActionError(
                 f"stage {stage} is not a stage of flow {flow.id} a case can be in "

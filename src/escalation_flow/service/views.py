@@ -95,6 +95,8 @@ class TaskView:
     letter_status: str | None = None
     #: a completion that had been recorded before (a retry): nothing new was written
     already_recorded: bool = False
+    #: a school-level duty's task (no pupil): the pupils it covers
+    covers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,10 @@ def task_definition(flow: d.Flow, task_id: str) -> d.Task | None:
     for universal in flow.definition.universal:
         if universal.task.id == task_id:
             return universal.task
+    for side in flow.definition.side:
+        for task in side.tasks:
+            if task.id == task_id:
+                return task
     return None
 
 

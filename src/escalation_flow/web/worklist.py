@@ -53,6 +53,8 @@ class TaskItem:
     restricted: bool
     ack: TaskAck | None
     case_url: str
+    #: a school-level duty's task: the pupils it covers, (id, name, case page)
+    covers: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def letter_status_text(self) -> str:
@@ -120,7 +122,7 @@ def task_item(
         stage_label=stage_label,
         outcomes=outcomes,
         outcome_labels={o: _outcome_label(o) for o in outcomes},
-        quote=None if hidden or definition is None else definition.quote,
+        quote=None if hidden else _quote(flow, view.task, definition),
         letter_id=None if hidden else view.letter_id,
         letter_status=view.letter_status,
         can_complete=can,
@@ -130,7 +132,19 @@ def task_item(
         restricted=restricted,
         ack=ack,
         case_url=f"/schools/{view.school}/pupils/{view.pupil}",
+        covers=tuple(
+            (p, pupil_name(roster.pupils.get(p), p), f"/schools/{view.school}/pupils/{p}")
+            for p in view.covers
+        ),
     )
+
+
+def _quote(flow: d.Flow, task: str, definition: d.Task | None) -> str | None:
+    """The plan's words for a task, or for a school-level duty."""
+    if definition is not None:
+        return definition.quote
+    duty = next((u for u in flow.definition.duties if u.id == task), None)
+    return duty.quote if duty else None
 
 
 def _outcome_label(outcome: str) -> str:

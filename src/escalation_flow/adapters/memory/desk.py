@@ -100,6 +100,7 @@ class TasksAndLetters:
                 id=task_id, case_id=None, school_id=school_id, pupil=u.pupil, key=key,
                 task=u.task, role=u.role, kind=kinds.get(u.task, "other"), template=None,
                 approval=False, status=TASK_OPEN, due=u.due, created_on=u.on, created_at=utc(now),
+                covers=",".join(u.covers) if u.covers else None,
             )  # fmt: skip
             taken.add((school_id, u.pupil, key))
         return len(tasks)

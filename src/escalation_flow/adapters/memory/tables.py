@@ -83,6 +83,7 @@ class TaskRec:
     outcome: str | None = None
     note: str | None = None
     superseded_why: str | None = None
+    covers: str | None = None  # a school-level duty's task: its pupils, comma-separated
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,9 @@ class TaskRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text)
     superseded_why: Mapped[str | None] = mapped_column(Text)
+    covers: Mapped[str | None] = mapped_column(
+        Text, comment="a school-level duty's task: the pupils it covers, comma-separated"
+    )
 
 
 class TimerRow(Base):

@@ -319,6 +319,7 @@ def insert_universal_tasks(
             "due": u.due,
             "created_on": u.on,
             "created_at": now,
+            "covers": ",".join(u.covers) if u.covers else None,
         }
         for u in tasks
     ]

@@ -19,7 +19,9 @@ from escalation_flow.core.case import ArmedTimer, Case, OpenTask
 
 _CLASSES: dict[str, type] = {c.__name__: c for c in (OpenTask, ArmedTimer)}
 _OWN = ("school", "pupil")
-_FORMAT = 2  # how values are written (below); a snapshot in another format is not read
+#: how values are written (below); a snapshot in another format is not read. 3: a case's
+#: ``event_counts`` also hold the last outcome of each task and event (issue 11)
+_FORMAT = 3
 
 
 def _fingerprint() -> str:
