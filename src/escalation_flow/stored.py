@@ -31,6 +31,8 @@ LETTER_PREPARED, LETTER_APPROVED, LETTER_SENT, LETTER_SUPERSEDED = (
     "sent",
     "superseded",
 )
+#: A letter whose text was erased before it was sent (``erase_letter``): never approved or sent.
+LETTER_ERASED = "erased"
 #: The letter outcome that records a letter as sent.
 SENT = "sent"
 

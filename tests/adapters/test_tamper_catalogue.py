@@ -147,6 +147,43 @@ def forge_letter_record(url: str) -> None:
     )  # fmt: skip
 
 
+def forge_erasure(html: str) -> Callable[[str], None]:
+    """Letter 2 rewritten, and a ``letter_erased`` record forged onto its case's chain (linked
+    and hashed as the service would) so that its text is no longer checked against its digest."""
+
+    def change(url: str) -> None:
+        from escalation_flow.adapters.store import records
+
+        at = local(LAST_DAY, 22)
+        engine = sa.create_engine(url)
+        try:
+            with engine.begin() as conn:
+                forged = records.letter_erased(f"case:{P1}", 2, "mallory", "cover", at)
+                records.append(conn, [forged], at)
+                conn.execute(sa.text("UPDATE letters SET html = :html WHERE id = 2"), {"html": html})
+        finally:
+            engine.dispose()
+
+    return change
+
+
+def edit_p1_snapshot(url: str) -> None:
+    """P1's folded case (``cases.snapshot``, what the engine resumes from) moved to stage 4, its
+    case row left as it was."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            text = conn.execute(sa.text("SELECT snapshot FROM cases WHERE pupil = 'P1'")).scalar_one()
+            document = json.loads(text)
+            document["stage"] = document["stage"] + 3
+            conn.execute(
+                sa.text("UPDATE cases SET snapshot = :s WHERE pupil = 'P1'"),
+                {"s": json.dumps(document, separators=(",", ":"))},
+            )
+    finally:
+        engine.dispose()
+
+
 @dataclasses.dataclass(frozen=True)
 class Tamper:
     name: str
@@ -328,6 +365,40 @@ CATALOGUE = [
         {("task 4 (oaks/P2)", None, "task_edited")}, {("task 4 (oaks/P2)", None, "task_edited")},
     ),
     Tamper(
+        "a letter rewritten under a forged erasure record", forge_erasure("<p>Forged.</p>"),
+        {LETTER2_EDITED}, {LETTER2_EDITED},
+    ),
+    Tamper(
+        "a forged erasure record keeping the letter's PDF",
+        forge_erasure("<p>This letter's text was erased (data protection); its digest stays in "
+                      "the history.</p>"),
+        {LETTER2_EDITED}, {LETTER2_EDITED},
+    ),
+    Tamper(
+        "a case's snapshot edited", edit_p1_snapshot,
+        {(P1, None, "snapshot_edited")}, {(P1, None, "snapshot_edited")},
+    ),
+    Tamper(
+        "a task's role edited", ["UPDATE tasks SET role = 'mallory' WHERE id = 3"],
+        {(P1, None, "task_edited")}, {(P1, None, "task_edited")},
+    ),
+    Tamper(
+        "a task's approval turned off", ["UPDATE tasks SET approval = (1 = 0) WHERE id = 3"],
+        {(P1, None, "task_edited")}, {(P1, None, "task_edited")},
+    ),
+    Tamper(
+        "an open task's due day edited",
+        ["UPDATE tasks SET due = '2025-12-25' WHERE id = (SELECT max(id) FROM tasks "
+         "WHERE case_id IS NOT NULL AND status = 'open')"],
+        {(P1, None, "task_edited")}, {(P1, None, "task_edited")},
+    ),
+    Tamper(
+        "an open task set to lapsed",
+        ["UPDATE tasks SET status = 'lapsed' WHERE id = (SELECT max(id) FROM tasks "
+         "WHERE case_id IS NOT NULL AND status = 'open')"],
+        {(P1, None, "task_edited")}, {(P1, None, "task_edited")},
+    ),
+    Tamper(
         "an audit-log entry edited", ["UPDATE audit_log SET actor = 'mallory' WHERE id = 1"],
         {("audit log entry 1", None, "audit_edited")},
         {("audit log entry 1", None, "audit_edited")},
@@ -425,6 +496,10 @@ def test_a_checkpoint_read_back_is_the_one_written_and_an_edit_is_refused(
         {"cases": "x"},
         {"cases": [{"school": "s", "pupil": "p", "length": 10**30, "head": "h"}]},
         {"letters": {"one": ["s/p"]}},
+        {"tasks": {"1": ["x"]}},
+        {"schools": {"school-01": {}}},
+        {"schools": {"school-01": {"seals": [1], "marks": 3}}},
+        {"letters": {"1": ["s/p"]}},
     ],
 )
 def test_a_re_hashed_checkpoint_of_the_wrong_shape_is_refused_not_a_traceback(
@@ -484,3 +559,54 @@ def test_a_letter_erased_for_data_protection_leaves_every_chain_verifiable(
     assert pupil_words and not any(w in kept or w in history_text for w in ("Dear",))
     assert named(db, None) == set()
     assert named(db, checkpoint) == set()
+
+
+@pytest.mark.parametrize(
+    "change, entry",
+    [({"tasks": {"1": ["x"]}}, "'tasks' entry '1'"), ({"schools": {"oaks": {}}}, "'oaks'")],
+)
+def test_a_re_hashed_checkpoint_names_its_bad_entry_and_the_cli_exits_2(
+    checkpoint: dict[str, Any], change: dict[str, Any], entry: str, tmp_path: Path
+) -> None:
+    body = {k: v for k, v in (checkpoint | change).items() if k != "sha256"}
+    path = tmp_path / "cp.json"
+    path.write_text(json.dumps(body | {"sha256": _digest(body)}), encoding="utf-8")
+    with pytest.raises(InputError, match=str(path)) as raised:
+        read_checkpoint(path)
+    assert entry in str(raised.value)
+    assert raised.value.exit_code == 2
+
+
+def test_an_erased_letter_is_refused_a_second_erasure_an_empty_reason_and_approval(
+    db: str,
+) -> None:
+    from escalation_flow.adapters.store.desk import approve_letter, erase_letter
+    from escalation_flow.errors import ConflictError
+
+    at = local(LAST_DAY, 21)
+    store = Store(db)
+    try:
+        with store.engine.begin() as conn:
+            prepared = conn.execute(
+                sa.text("SELECT min(id) FROM letters WHERE status = 'prepared'")
+            ).scalar_one()
+            assert prepared is not None
+            with pytest.raises(InputError, match="needs its reason"):
+                erase_letter(conn, prepared, "s.jones", "  ", at)
+            assert erase_letter(conn, prepared, "s.jones", "erasure request", at)
+            with pytest.raises(ConflictError, match="erased already"):
+                erase_letter(conn, prepared, "s.jones", "erasure request", at)
+            assert not approve_letter(conn, prepared, "head.teacher", at)
+            status = conn.execute(
+                sa.text("SELECT status FROM letters WHERE id = :i"), {"i": prepared}
+            ).scalar_one()
+    finally:
+        store.dispose()
+    assert status == "erased"
+    assert named(db, None) == set()
+
+
+def test_a_snapshot_of_another_format_is_no_breach(db: str) -> None:
+    """The engine folds the history instead of reading such a snapshot: nothing is hidden."""
+    run_sql(db, "UPDATE cases SET snapshot = replace(snapshot, '\"_v\":\"', '\"_v\":\"old-')")
+    assert named(db, None) == set()

@@ -116,26 +116,55 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 
 def _malformed(body: Mapping[str, Any]) -> str | None:
     """What in a checkpoint's body is not shaped as ``make_checkpoint`` writes it (a digest
-    recomputed over a hand-made file proves nothing about its contents), or None."""
+    recomputed over a hand-made file proves nothing about its contents), naming the first bad
+    entry, or None."""
     cases, schools = body.get("cases"), body.get("schools")
-    letters, tasks = body.get("letters"), body.get("tasks")
     if not isinstance(cases, list) or not all(_a_case(c) for c in cases):
         return "'cases' must be a list of {school, pupil, length, head}"
-    if not isinstance(schools, dict) or not all(isinstance(v, dict) for v in schools.values()):
+    if not isinstance(schools, dict):
         return "'schools' must map each school to its marks"
+    for key, seen in schools.items():
+        if not _a_school(seen):
+            return f"'schools' entry {key!r} must be {{seals: [hash, ...], marks: count}}: {seen!r}"
     records = body.get("records", {})
     if not isinstance(records, dict) or not all(
         isinstance(v, list) and len(v) == 2 and isinstance(v[0], int) and isinstance(v[1], str)
         for v in records.values()
     ):
         return "'records' must map each chain to [length, head]"
-    for name, rows in (("letters", letters), ("tasks", tasks)):
-        if not isinstance(rows, dict) or not all(
-            k.isdigit() and isinstance(v, list) and v and isinstance(v[0], str)
-            for k, v in rows.items()
-        ):
+    shapes = (("letters", body.get("letters"), _a_letter), ("tasks", body.get("tasks"), _a_task))
+    for name, rows, fits in shapes:
+        if not isinstance(rows, dict):
             return f"{name!r} must map each id to its record"
+        for key, value in rows.items():
+            if not (key.isdigit() and fits(value)):
+                return f"{name!r} entry {key!r} is not a {name[:-1]} record: {value!r}"
     return None
+
+
+def _a_school(seen: Any) -> bool:
+    return (
+        isinstance(seen, dict)
+        and isinstance(seen.get("seals"), list)
+        and all(isinstance(h, str) for h in seen["seals"])
+        and type(seen.get("marks")) is int
+    )
+
+
+def _a_letter(value: Any) -> bool:
+    """[case, html sha, pdf sha or None(, approval sha or None)]."""
+    return (
+        isinstance(value, list)
+        and len(value) in (3, 4)
+        and isinstance(value[0], str)
+        and isinstance(value[1], str)
+        and all(v is None or isinstance(v, str) for v in value[2:])
+    )
+
+
+def _a_task(value: Any) -> bool:
+    """[case, status, completion sha]."""
+    return isinstance(value, list) and len(value) == 3 and all(isinstance(v, str) for v in value)
 
 
 def _a_case(case: Any) -> bool:

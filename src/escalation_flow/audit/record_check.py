@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from escalation_flow.adapters.store.desk import ERASED
 from escalation_flow.adapters.store.projection_reads import LetterState, TaskState, TimerState
 from escalation_flow.adapters.store.records import (
     AUDIT_ENTRY,
@@ -100,13 +101,16 @@ def check_case_rows(
     want_timers: dict[str, dict[str, Any]] = {}
     for d in decisions:
         if isinstance(d, TaskCreated):
-            want_tasks[d.task_key] = _task(d.due, "open", None, None, None, None, None)
+            made = {"role": d.role, "approval": d.approval}
+            want_tasks[d.task_key] = made | _task(d.due, "open", None, None, None, None, None)
         elif isinstance(d, TaskCompleted) and d.task_key in want_tasks:
-            due = want_tasks[d.task_key]["due"]
-            want_tasks[d.task_key] = _task(due, "done", d.by, d.at, d.outcome, d.note, None)
+            was = want_tasks[d.task_key]
+            done = _task(was["due"], "done", d.by, d.at, d.outcome, d.note, None)
+            want_tasks[d.task_key] = _made(was) | done
         elif isinstance(d, TaskSuperseded) and d.task_key in want_tasks:
-            due = want_tasks[d.task_key]["due"]
-            want_tasks[d.task_key] = _task(due, "superseded", None, None, None, None, d.why)
+            was = want_tasks[d.task_key]
+            gone = _task(was["due"], "superseded", None, None, None, None, d.why)
+            want_tasks[d.task_key] = _made(was) | gone
         elif isinstance(d, TimerArmed):
             want_timers[d.timer_key] = {"due": d.due, "fire_at": d.fire_at, "status": "pending"}
         elif isinstance(d, TimerFired | TimerCancelled) and d.timer_key in want_timers:
@@ -114,8 +118,9 @@ def check_case_rows(
             want_timers[d.timer_key] = {**want_timers[d.timer_key], "status": status}
     out = []
     for t in tasks:
-        now = _task(t.due, t.status, t.completed_by, t.completed_at, t.outcome, t.note,
-                    t.superseded_why)  # fmt: skip
+        now = {"role": t.role, "approval": bool(t.approval)} | _task(
+            t.due, t.status, t.completed_by, t.completed_at, t.outcome, t.note, t.superseded_why
+        )
         out += _compare(
             name, f"task {t.id} ({t.key})", "task_edited", want_tasks.pop(t.key, None), now
         )
@@ -133,6 +138,11 @@ def check_case_rows(
         for key in sorted(want_timers)
     ]
     return out
+
+
+def _made(task: Mapping[str, Any]) -> dict[str, Any]:
+    """What a task was made with (``task_created``): it never changes after."""
+    return {"role": task["role"], "approval": task["approval"]}
 
 
 def _task(*values: Any) -> dict[str, Any]:
@@ -175,18 +185,10 @@ def check_letter(
                 where, None, "letter_added", "no record prepared it: written outside the service"
             )
         ]
-    if LETTER_ERASED in kinds:  # its text was erased on purpose: the digests stay, the text not
-        return []
-    out = []
-    if sha256_text(letter.html) != prepared["html_sha256"]:
-        out.append(Breach(where, None, "letter_edited", "its HTML is not the HTML prepared"))
-    rendered = kinds.get(LETTER_RENDERED)
-    if letter.pdf is not None and (
-        rendered is None or sha256_bytes(letter.pdf) != rendered["pdf_sha256"]
-    ):
-        out.append(Breach(where, None, "letter_edited", "its PDF is not the PDF rendered"))
-    if letter.pdf is None and rendered is not None:
-        out.append(Breach(where, None, "letter_edited", "its rendered PDF is gone"))
+    if LETTER_ERASED in kinds:  # erased on purpose: the digests stay, the text is the placeholder
+        out = _erased(where, letter)
+    else:
+        out = _content(where, letter, prepared, kinds.get(LETTER_RENDERED))
     approved = kinds.get(LETTER_APPROVED)
     now = None if letter.approved_by is None else [letter.approved_by, _at(letter.approved_at)]
     then = None if approved is None else [approved["by"], approved["at"]]
@@ -202,6 +204,32 @@ def check_letter(
             Breach(where, None, "letter_approval_edited",
                    "who sent it, or when, is not what its task's completion records")
         )  # fmt: skip
+    return out
+
+
+def _erased(where: str, letter: LetterState) -> list[Breach]:
+    """An erased letter holds the placeholder and no PDF: anything else was written after the
+    erasure (a forged ``letter_erased`` record hiding a rewritten letter)."""
+    if letter.html == ERASED and letter.pdf is None:
+        return []
+    return [
+        Breach(where, None, "letter_edited",
+               "erased, but it holds text or a PDF other than the erasure placeholder")
+    ]  # fmt: skip
+
+
+def _content(
+    where: str, letter: LetterState, prepared: Mapping[str, Any], rendered: Mapping[str, Any] | None
+) -> list[Breach]:
+    out = []
+    if sha256_text(letter.html) != prepared["html_sha256"]:
+        out.append(Breach(where, None, "letter_edited", "its HTML is not the HTML prepared"))
+    if letter.pdf is not None and (
+        rendered is None or sha256_bytes(letter.pdf) != rendered["pdf_sha256"]
+    ):
+        out.append(Breach(where, None, "letter_edited", "its PDF is not the PDF rendered"))
+    if letter.pdf is None and rendered is not None:
+        out.append(Breach(where, None, "letter_edited", "its rendered PDF is gone"))
     return out
 
 

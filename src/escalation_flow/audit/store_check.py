@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -25,6 +27,7 @@ from escalation_flow.adapters.store.audit_store import (
 from escalation_flow.adapters.store.cases import school_ids
 from escalation_flow.adapters.store.projection_reads import TaskState, TimerState
 from escalation_flow.adapters.store.seals import MarkRow
+from escalation_flow.adapters.store.snapshots import case_from_json
 from escalation_flow.audit.record_check import (
     by_subject,
     check_audit_log,
@@ -41,7 +44,7 @@ from escalation_flow.audit.verify import (
     check_sealed_rows,
     check_seals,
 )
-from escalation_flow.core.case import fold
+from escalation_flow.core.case import Case, fold
 from escalation_flow.errors import NotFoundError
 
 
@@ -93,6 +96,7 @@ def _verify_cases(
             continue
         if not broken:  # a broken chain already says what is wrong; the fold of it would not
             report.breaches += check_case_row(name, dict(row), folded)
+            report.breaches += _check_snapshot(name, row, folded)
             decisions = [r.decision() for r in records]
             report.breaches += check_case_rows(
                 name, decisions, tasks.get(row["id"], []), timers.get(row["id"], [])
@@ -103,6 +107,27 @@ def _verify_cases(
             Breach(f"cases of {school}", None, "case_row", f"{orphans} records of no case")
         )
     return versions
+
+
+def _check_snapshot(name: str, row: Mapping[str, Any], folded: Case) -> list[Breach]:
+    """``cases.snapshot`` (the case the engine resumes from) against the fold of its history;
+    a snapshot of another format (one the engine would not read) is no breach."""
+    text = row.get("snapshot")
+    if not text:
+        return []
+    try:
+        stored = case_from_json(text, folded.school, folded.pupil)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return [Breach(name, None, "snapshot_edited", f"the snapshot does not read: {exc}")]
+    if stored is None or stored == folded:
+        return []
+    wrong = sorted(
+        f.name for f in fields(Case) if getattr(stored, f.name) != getattr(folded, f.name)
+    )
+    return [
+        Breach(name, None, "snapshot_edited",
+               f"the stored snapshot is not the fold of its history ({', '.join(wrong)})")
+    ]  # fmt: skip
 
 
 def _verify_marks(

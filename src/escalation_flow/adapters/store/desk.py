@@ -13,11 +13,18 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, case, insert, select, update
 
 from escalation_flow.adapters.store import records
 from escalation_flow.adapters.store.cases import CASES, EVENTS, LETTERS, SCHOOLS, TASKS
-from escalation_flow.stored import LETTER_APPROVED, LETTER_PREPARED, TASK_DONE, TASK_OPEN
+from escalation_flow.errors import ConflictError, InputError
+from escalation_flow.stored import (
+    LETTER_APPROVED,
+    LETTER_ERASED,
+    LETTER_PREPARED,
+    TASK_DONE,
+    TASK_OPEN,
+)
 
 
 def recorded_before(
@@ -157,12 +164,24 @@ ERASED = "<p>This letter's text was erased (data protection); its digest stays i
 def erase_letter(conn: Connection, letter_id: int, by: str, why: str, now: datetime) -> bool:
     """A letter's personal data erased (its HTML, PDF and kept figures), the erasure chained
     (``letter_erased``: who, a digest of why). The records that chained its content hold only
-    digests, so every chain still verifies; ``audit verify`` then checks the letter's approval,
-    not its text. False when there is no such letter."""
+    digests, so every chain still verifies; ``audit verify`` then requires the erased text to
+    be exactly ``ERASED`` with no PDF. A letter not yet sent becomes ``erased``: it can no
+    longer be approved or sent. Refused (InputError) without a reason, and (ConflictError) when
+    the letter was erased already. False when there is no such letter."""
+    if not why.strip():
+        raise InputError(f"letter {letter_id}: an erasure needs its reason")
+    if letter_id in records.erased_letters(conn):
+        raise ConflictError(f"letter {letter_id} was erased already; nothing was changed")
     l = LETTERS.c  # noqa: E741
+    unsent = l.status.in_((LETTER_PREPARED, LETTER_APPROVED))
     changed = conn.execute(
-        update(LETTERS).where(l.id == letter_id).values(html=ERASED, pdf=None, figures="{}")
-    ).rowcount
+        update(LETTERS)
+        .where(l.id == letter_id)
+        .values(
+            html=ERASED, pdf=None, figures="{}",
+            status=case((unsent, LETTER_ERASED), else_=l.status),
+        )
+    ).rowcount  # fmt: skip
     if changed == 1:
         chain = _chain_of_letter(conn, letter_id)
         records.append(conn, [records.letter_erased(chain, letter_id, by, why, now)], now)

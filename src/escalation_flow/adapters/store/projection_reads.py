@@ -29,6 +29,8 @@ class TaskState:
     outcome: str | None
     note: str | None
     superseded_why: str | None
+    role: str = ""
+    approval: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ def tasks_by_case(conn: Connection) -> dict[int | None, list[TaskState]]:
     query = (
         select(
             t.id, t.case_id, s.key.label("school"), t.pupil, t.key, t.status, t.due,
-            t.completed_by, t.completed_at, t.outcome, t.note, t.superseded_why,
+            t.completed_by, t.completed_at, t.outcome, t.note, t.superseded_why, t.role,
+            t.approval,
         )
         .join(SCHOOLS, s.id == t.school_id)
         .order_by(t.id)
