@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from escalation_flow.bootstrap import Root
 from escalation_flow.cli import main
 from escalation_flow.clock import SimulatedClock
-from tests.daemon_builders import ROOT, local, write_trust
+from tests.daemon_builders import ROOT, day_marks, local, write_trust
 
 
 def two_calendars(folder: Path) -> Path:
@@ -76,3 +76,29 @@ def test_run_day_for_a_date_outside_every_calendar_is_an_error(env: dict[str, st
 
     assert result.exit_code == 2, result.output
     assert "2031-01-06 is outside every school's calendar" in result.output
+
+
+def test_run_day_on_a_school_never_evaluated_refuses_a_date_after_its_first_day_unless_catch_up(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A school never evaluated accepted any date, so the days before it could never be
+    evaluated: a later date is refused, naming the calendar's first day (no marks yet) or the
+    first school day with marks, unless --catch-up runs those days first."""
+    root = Root(SimulatedClock(local(date(2025, 9, 8), 19)))
+    args = ["run-day", "--date", "2025-09-08", "--school", "oaks"]
+    refused = CliRunner().invoke(main, args, env=env, obj=root)
+    assert refused.exit_code == 2
+    assert "oaks: school day 2025-09-03 was never evaluated" in refused.stderr
+    assert "--catch-up" in refused.stderr
+
+    marks = day_marks(tmp_path, date(2025, 9, 4))  # the school's registers start on the 4th
+    imported = CliRunner().invoke(main, ["import", "marks", str(marks)], env=env, obj=root)
+    assert imported.exit_code == 0, imported.output
+    refused = CliRunner().invoke(main, args, env=env, obj=root)
+    assert refused.exit_code == 2
+    assert "oaks: school day 2025-09-04 was never evaluated (2 school day(s)" in refused.stderr
+
+    caught = CliRunner().invoke(main, [*args, "--catch-up"], env=env, obj=root)
+    assert caught.exit_code == 0, caught.output
+    ran = [x.split(":")[0] for x in caught.output.splitlines() if x.startswith("oaks")]
+    assert ran == ["oaks 2025-09-04", "oaks 2025-09-05", "oaks 2025-09-08"]

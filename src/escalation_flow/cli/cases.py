@@ -88,7 +88,12 @@ def _case_row(c: CaseLine) -> tuple[str, ...]:
 def case_override(school: str, pupil: str, stage: int, reason: str, by: str) -> None:
     """Record a professional judgement: move the case to --stage (0: close it)."""
 
+    from escalation_flow.cli import acting
+
     with root().service() as service:
+        acting.require(
+            service, by, school, f"override {pupil}'s case", acting.leads(school), acting.LEADERS
+        )
         decisions = service.override(school, pupil, stage, reason, by)
     _echo_decisions(decisions)
 
@@ -110,7 +115,14 @@ def event_record(
 ) -> None:
     """Record EVENT for PUPIL at SCHOOL, and whatever the flow does on it."""
 
+    from escalation_flow.cli import acting
+
     with root().service() as service:
+        year = acting.year_group(service, school, pupil)
+        acting.require(
+            service, by, school, f"record {event} for {pupil}",
+            lambda p: p.can_read_pupil(school, year), acting.ANY_WRITER,
+        )  # fmt: skip
         decisions = service.record_event(school, pupil, event, by, outcome, note)
     _echo_decisions(decisions)
 

@@ -49,10 +49,15 @@ def run_day(day: datetime, school: str | None, force: bool, catch_up: bool) -> N
         missed = _missed(service, schools, on)
         if missed and not catch_up:
             key, days = next(iter(missed.items()))
+            since = (
+                f"between its latest evaluated day and {on}"
+                if key in service.last_evaluated_days()
+                else f"from its first day with marks (or its calendar's first) to {on}; none evaluated yet"
+            )
             raise InputError(
                 f"{key}: school day {days[0]} was never evaluated ({len(days)} school day(s) "
-                f"between its latest evaluated day and {on}); running {on} first would leave "
-                "them never evaluated: run them in order, or give --catch-up"
+                f"{since}); running {on} first would leave them never evaluated: run them in "
+                "order, or give --catch-up"
             )
         for key in schools:
             calendar = service.setup(key).calendar
@@ -70,15 +75,29 @@ def run_day(day: datetime, school: str | None, force: bool, catch_up: bool) -> N
 
 
 def _missed(service: Service, schools: list[str], on: date) -> dict[str, list[date]]:
-    """Per school, the school days after its latest evaluated day and before ``on`` (none for a
-    school never evaluated: its first day may be any)."""
+    """Per school, the school days after its latest evaluated day and before ``on``; for a school
+    never evaluated, from its first school day with marks (or its calendar's first day) on:
+    once ``on`` is evaluated, those days could never be."""
     latest = service.last_evaluated_days()
     out: dict[str, list[date]] = {}
     for key in schools:
+        calendar = service.setup(key).calendar
         last = latest.get(key)
-        if last is None or last >= on:
+        if last is None:
+            first = _first_day(service, key) or calendar.school_days[0]
+            days = [d for d in calendar.school_days if first <= d < on]
+        elif last >= on:
             continue
-        days = [d for d in service.setup(key).calendar.school_days if last < d < on]
+        else:
+            days = [d for d in calendar.school_days if last < d < on]
         if days:
             out[key] = days
     return out
+
+
+def _first_day(service: Service, school: str) -> date | None:
+    """The school's first day with register marks, where the store keeps them."""
+    from escalation_flow.adapters.store import Store
+
+    store = service.store
+    return store.first_marked_day(school) if isinstance(store, Store) else None

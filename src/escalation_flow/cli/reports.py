@@ -75,8 +75,12 @@ def report_targeting(
 def report_targeting_action(school: str, term: str, pupil: str, action: str, by: str) -> None:
     """Record an action agreed for a pupil at the termly targeting meeting."""
     from escalation_flow.bootstrap import report_desk
+    from escalation_flow.cli import acting
 
     with root().service() as service:
+        acting.require(
+            service, by, school, "record a targeting action", acting.writes, acting.ANY_WRITER
+        )
         agreed = report_desk(service).record_action(school, term, pupil, action, by)
     click.echo(
         f"recorded for {agreed.pupil} ({agreed.school}, {agreed.term}) by {agreed.by} at "
@@ -112,7 +116,16 @@ def report_la_monthly(
 
     if record_sent and not by:
         raise InputError("--record-sent needs --by STAFF: who sent it")
+    from escalation_flow.cli import acting
+
     with root().service() as service:
+        if record_sent and by:
+            acting.require(
+                service, by, school, "record the local authority's monthly notification sent",
+                acting.records_for_the_local_authority(school),
+                "it is recorded by its attendance lead, headteacher or the trust's attendance "
+                "team (auditors change nothing)",
+            )  # fmt: skip
         desk = report_desk(service)
         report = desk.la_monthly(school, month, _as_of(as_of))
         csv_bytes = la_monthly_csv(report)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time
 import click
 
 from escalation_flow.cli import main, root
+from escalation_flow.service import Service
 from escalation_flow.service.views import TaskView
 
 
@@ -53,6 +54,7 @@ def tasks_done(task_id: int, outcome: str | None, by: str, note: str | None) -> 
     """Record task TASK_ID as done (exit 4 if someone else completed it first)."""
 
     with root().service() as service:
+        _may_complete(service, task_id, by)
         view = service.complete_task(task_id, outcome, by, note)
     if view.already_recorded:
         click.echo(
@@ -62,6 +64,31 @@ def tasks_done(task_id: int, outcome: str | None, by: str, note: str | None) -> 
         click.echo(
             f"task {view.id} ({view.task}, {view.school} {view.pupil}) done: {view.outcome}, by {view.completed_by}"
         )
+
+
+def _may_complete(service: Service, task_id: int, by: str) -> None:
+    """Refuse whom the pages refuse (``web.pages_tasks.task_for_action``): someone who may not
+    write at the task's school, whose role the task is not (unless they lead attendance there),
+    or who is not the designated safeguarding lead for a safeguarding task."""
+    from escalation_flow.cli import acting
+    from escalation_flow.web.safeguarding import is_safeguarding_task
+
+    if acting.principal_of(service, by) is None:
+        return
+    task = service.task(task_id)
+    year = acting.year_group(service, task.school, task.pupil) if task.pupil else None
+    acting.require(
+        service, by, task.school, f"record task {task_id} ({task.task}, for {task.role})",
+        lambda p: p.may_complete(task.school, task.role, year),
+        f"it is recorded by its {task.role} or the school's attendance lead or headteacher",
+    )  # fmt: skip
+    if is_safeguarding_task(task.role, task.task):
+        acting.require(
+            service, by, task.school, f"record safeguarding task {task_id}",
+            lambda p: p.sees_safeguarding(task.school),
+            "safeguarding tasks are recorded by its designated safeguarding lead or the trust's "
+            "attendance team",
+        )  # fmt: skip
 
 
 _HEADERS = ("id", "school", "pupil", "task", "role", "due", "overdue", "approval")

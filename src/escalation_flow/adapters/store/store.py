@@ -30,7 +30,7 @@ from escalation_flow.adapters.store.marks_io import (
     to_mark_table,
     to_stored,
 )
-from escalation_flow.adapters.store.models import Import, Pupil, School, table_of
+from escalation_flow.adapters.store.models import Import, Mark, Pupil, School, table_of
 from escalation_flow.adapters.store.seal_columns import Sealed, sealed
 from escalation_flow.adapters.store.transaction import SqlTransaction
 from escalation_flow.adapters.trust_files import Trust
@@ -139,6 +139,18 @@ class Store:
     def school_ids(self) -> list[str]:
         with self.engine.connect() as conn:
             return sorted(conn.execute(select(School.key)).scalars())
+
+    def first_marked_day(self, school: str) -> dt.date | None:
+        """The earliest day the school has any register mark for (None: no marks yet)."""
+        marks = table_of(Mark)
+        with self.engine.connect() as conn:
+            sid = conn.execute(select(School.id).where(School.key == school)).scalar()
+            if sid is None:
+                return None
+            found = conn.execute(
+                select(func.min(marks.c.date)).where(marks.c.school_id == sid)
+            ).scalar()
+        return found if isinstance(found, dt.date) else None
 
     def load_roster(self, school: str) -> Roster:
         with self.engine.connect() as conn:
