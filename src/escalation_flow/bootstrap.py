@@ -161,12 +161,17 @@ def page_backend(service: Service) -> PageBackend:
 
 def report_desk(service: Service) -> Reports:
     """The termly targeting report and the local authority's notifications over a service: the
-    store keeps their records; the siblings column waits for the families work (``NoSiblings``
-    until a ``report_ports.SiblingDirectory`` is handed in here)."""
+    store keeps their records; the siblings column reads the contacts' families
+    (``service.families``, the ``report_ports.SiblingDirectory``)."""
     from escalation_flow.adapters.store.report_store import SqlReportRecords
     from escalation_flow.service.reports import Reports
 
-    return Reports(service.ctx, service.staff.actors, SqlReportRecords(service.store.engine))
+    return Reports(
+        service.ctx,
+        service.staff.actors,
+        SqlReportRecords(service.store.engine),
+        siblings=service.families,
+    )
 
 
 def open_service(

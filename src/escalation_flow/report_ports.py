@@ -5,8 +5,9 @@ outside the service (issue 16, parts 4-5): the records they keep, and the siblin
   notifications recorded as sent to the local authority. Each record is written in one
   transaction with its entry in the staff audit log. ``adapters/store/report_store`` keeps them.
 - ``SiblingDirectory``: a line per pupil naming their siblings and schools, for the report's
-  siblings column. The families work (issue 16, parts 1-3) implements it; until then
-  ``NoSiblings`` answers nothing and the column shows "—".
+  siblings column. ``service.families.FamilyReads`` implements it from the contacts (issue 16,
+  parts 1-3; ``bootstrap.report_desk`` hands it in); ``NoSiblings`` answers nothing and the
+  column then shows "—".
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+from escalation_flow.core.access import Principal
 
 #: Audit log actions (``audit_log.action``) for the two records.
 ACTION_AGREED = "targeting_action_agreed"
@@ -67,18 +70,27 @@ class ReportRecords(Protocol):
 
 class SiblingDirectory(Protocol):
     def sibling_lines(
-        self, school: str, pupils: Sequence[str], visible_schools: Collection[str] | None
+        self,
+        school: str,
+        pupils: Sequence[str],
+        visible_schools: Collection[str] | None,
+        viewer: Principal | None = None,
     ) -> dict[str, str]:
         """Per pupil (those with any), their siblings in one line; a sibling at a school outside
         ``visible_schools`` (``None``: every school) is named only as "a sibling at another
-        school in the trust"."""
+        school in the trust"; one ``viewer`` (when given) may not read at ``school`` (a class
+        teacher's other year groups) only as "a sibling at this school"."""
         ...
 
 
 class NoSiblings:
-    """The seam's default until families are known: no pupil has a line."""
+    """The seam's default when families are not known: no pupil has a line."""
 
     def sibling_lines(
-        self, school: str, pupils: Sequence[str], visible_schools: Collection[str] | None
+        self,
+        school: str,
+        pupils: Sequence[str],
+        visible_schools: Collection[str] | None,
+        viewer: Principal | None = None,
     ) -> dict[str, str]:
         return {}

@@ -23,7 +23,7 @@ class TargetingRow:
     case_status: str  # open, closed or none
     stage: int | None
     state: str
-    siblings: str  # "—" until the families work fills it
+    siblings: str  # one line (``report_ports.SiblingDirectory``); "—" when none are known
     agreed_this_term: tuple[AgreedAction, ...]
     agreed_last_term: tuple[AgreedAction, ...]
 

@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 from escalation_flow.core.access import Grant, Principal
 from escalation_flow.core.contacts import ContactVersion, as_known_at, families
 from escalation_flow.core.definition import Role
-from escalation_flow.core.siblings import ANOTHER_SCHOOL, SAME_SCHOOL, Sibling, as_seen_by
+from escalation_flow.core.siblings import (
+    ANOTHER_SCHOOL,
+    SAME_SCHOOL,
+    Sibling,
+    as_seen_by,
+    as_seen_where,
+    reader_of,
+)
 
 SEPT = datetime(2025, 9, 1, 7, tzinfo=UTC)
 NOV = datetime(2025, 11, 10, 9, tzinfo=UTC)
@@ -101,3 +108,18 @@ def test_the_trust_attendance_team_sees_every_sibling() -> None:
     team = Principal(2, "t", "T", (Grant(Role.ATTENDANCE_TEAM, None),))
     assert as_seen_by(team, "school-a", SIBLINGS) == SIBLINGS
     assert as_seen_by(None, "school-a", SIBLINGS) == SIBLINGS
+
+
+def test_a_report_read_for_one_school_names_a_sibling_elsewhere_only_as_such() -> None:
+    seen = as_seen_where("school-a", SIBLINGS, reader_of(["school-a"], None))
+    assert seen[:2] == SIBLINGS[:2]
+    assert [s.hidden for s in seen[2:]] == [ANOTHER_SCHOOL]
+    assert as_seen_where("school-a", SIBLINGS, reader_of(None, None)) == SIBLINGS
+
+
+def test_a_report_read_by_a_class_teacher_hides_their_schools_other_year_groups_too() -> None:
+    teacher = Principal(1, "t", "T", (Grant(Role.CLASS_TEACHER, "school-a", frozenset({"3"})),))
+    every = ["school-a", "school-b"]
+    seen = as_seen_where("school-a", SIBLINGS, reader_of(every, teacher))
+    assert seen == as_seen_by(teacher, "school-a", SIBLINGS)
+    assert [s.hidden for s in seen] == ["", SAME_SCHOOL, ANOTHER_SCHOOL]

@@ -23,7 +23,7 @@ from escalation_flow.adapters.report_pdf import la_monthly_pdf, targeting_pdf
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.report_store import SqlReportRecords
 from escalation_flow.adapters.store.staff_store import StaffStore
-from escalation_flow.bootstrap import Root
+from escalation_flow.bootstrap import Root, report_desk
 from escalation_flow.cli import main
 from escalation_flow.clock import SimulatedClock
 from escalation_flow.errors import ActionError, CalendarError, InputError
@@ -63,7 +63,7 @@ def test_the_targeting_list_names_the_absent_pupils_with_figures_case_stage_and_
     )  # fmt: skip
     assert first.attendance_pct is not None and first.attendance_pct <= 50
     assert first.projected_pct is not None and first.trend is not None
-    assert all(r.siblings == "—" for r in report.rows)  # until the families work fills it
+    assert all(r.siblings == "—" for r in report.rows)  # no SiblingDirectory handed in here
     assert all(r.persistent for r in report.rows)
 
 
@@ -301,3 +301,71 @@ def test_the_page_respects_school_access_year_groups_and_read_only_roles(world: 
                   "action": "anything"},
         )  # fmt: skip
         assert refused.status_code == 403
+
+
+# -- the siblings column (the contacts' families) -------------------------------------------------
+
+#: Ava Wood (school-01, Year 3) and Mason Wood (school-02) share a mother in the sample contacts.
+AVA, MASON_LINE = "S01-P0001", "Mason Wood (S02-P0002) at school-02, year 3, born 2018-06-13"
+HIDDEN = "a sibling at another school in the trust"
+
+
+def _with_ava_listed(world: World) -> None:
+    """An action agreed for Ava this term puts her on the list."""
+    store = Store(world.url)
+    try:
+        desk(world, store).record_action(SCHOOL, "autumn-2025", AVA, "Check in weekly", "lead")
+    finally:
+        store.dispose()
+
+
+def test_the_siblings_column_names_a_sibling_at_another_school_only_to_whom_may_read_it(
+    world: World,
+) -> None:
+    _with_ava_listed(world)
+    store = Store(world.url)
+    try:
+        reports = report_desk(world.service(store))  # as the command line and the pages build it
+        whole = reports.targeting(SCHOOL, "autumn-2025")
+        every = list(world.trust().schools)
+        trust_wide = reports.targeting(SCHOOL, "autumn-2025", visible_schools=every)
+        one_school = reports.targeting(SCHOOL, "autumn-2025", visible_schools=[SCHOOL])
+    finally:
+        store.dispose()
+    for report in (whole, trust_wide):
+        line = {r.pupil: r.siblings for r in report.rows}[AVA]
+        assert line.startswith(f"{MASON_LINE}: attendance 85.7%"), line
+        assert line.endswith("; through Beth Wood")
+    assert {r.pupil: r.siblings for r in one_school.rows}[AVA] == HIDDEN
+    # pupils without siblings in the contacts keep the dash
+    assert {r.siblings for r in one_school.rows if r.pupil != AVA} == {"—"}
+
+
+def test_report_targeting_on_the_command_line_shows_siblings(world: World) -> None:
+    _with_ava_listed(world)
+    code, out, err = cli(world, "report", "targeting", "--school", SCHOOL, "--term", "autumn-2025",
+                         "--format", "csv")  # fmt: skip
+    assert code == 0, err
+    rows = {r["pupil"]: r for r in csv.DictReader(io.StringIO(out.decode("utf-8")))}
+    assert rows[AVA]["siblings"].startswith(MASON_LINE)
+
+
+def test_the_page_shows_the_sibling_to_the_trust_team_and_hides_it_from_the_schools_lead(
+    world: World,
+) -> None:
+    _with_ava_listed(world)
+    url = f"/schools/{SCHOOL}/targeting?term=autumn-2025"
+    with pages(world) as client:
+        assert login(client, "trust") == 303
+        page = client.get(url)
+        assert page.status_code == 200 and "Mason Wood (S02-P0002)" in page.text
+    for who in ("lead", "teacher"):  # school-01 only; the teacher has Year 3, Ava's class
+        with pages(world) as client:
+            assert login(client, who) == 303
+            page = client.get(url)
+            assert AVA in page.text and HIDDEN in page.text
+            assert "Mason Wood" not in page.text and "S02-P0002" not in page.text
+        with pages(world) as client:
+            assert login(client, who) == 303
+            data = client.get(f"/schools/{SCHOOL}/targeting.csv?term=autumn-2025").text
+            assert HIDDEN in data and "Mason Wood" not in data

@@ -15,14 +15,14 @@ backtest's public ``run_school``, as a user's backtest drives it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from escalation_flow.adapters.calendar_files import load_calendar
@@ -137,12 +137,26 @@ def known_codes(
 
 
 def unauthorised_in_last_10_weeks(cal: SchoolCalendar, codes: list[str], on: date) -> int:
-    start = on - timedelta(weeks=10) - timedelta(days=7)  # generous: school weeks reach further
-    return sum(
-        1
-        for k, c in enumerate(codes)
-        if c in UNAUTHORISED and cal.school_days[k // 2] > start
-    )
+    """Sessions of ``G N O U`` in the ten school weeks ending with ``on``'s week (the national
+    threshold's window, contract: ``unauthorised_sessions_last_10_school_weeks``): a week with
+    no school session is not one of them, so the window reaches back over a holiday."""
+    first = first_day_of_last_10_school_weeks(cal, on)
+    return sum(1 for k, c in enumerate(codes) if c in UNAUTHORISED and k // 2 >= first)
+
+
+def first_day_of_last_10_school_weeks(cal: SchoolCalendar, on: date) -> int:
+    """The index of the first school day of the ten school weeks ending with ``on``'s week,
+    counted week by week over the calendar's school days (a week is a Monday-to-Sunday with a
+    school day in it), not through the calendar's own week arrays, which the engine reads."""
+    week = on.isocalendar()[:2]
+    weeks = 1
+    for i in range(cal.index_on_or_before(on), -1, -1):
+        day_week = cal.school_days[i].isocalendar()[:2]
+        if day_week != week:
+            week, weeks = day_week, weeks + 1
+            if weeks > 10:
+                return i + 1
+    return 0
 
 
 History = dict[int, list[dict[str, Any]]]
@@ -267,10 +281,20 @@ long_runs = st.builds(
 )
 
 
+#: Found by the deep run on sherrier-ce-primary (issue 11 rule 1): three days of O in late
+#: November, then illness (M) into the spring term. The legal step of 13 February (decided on
+#: 12 February's facts) rests on those O sessions: ten school weeks back from the week of
+#: 9 February reach the week of 24 November, over the two weeks of the Christmas holiday.
+O_BEFORE_CHRISTMAS_M_AFTER = [
+    [Run(76, 10, "M", None, 1), Run(62, 11, "M", None, 1), Run(53, 3, "O", None, 1)]
+]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", FLOWS)
 @PROPERTY
 @given(register=st.lists(st.lists(long_runs, max_size=8), min_size=1, max_size=6))
+@example(register=O_BEFORE_CHRISTMAS_M_AFTER)
 def test_every_rule_holds_over_autumn_and_spring(
     calendar: SchoolCalendar, name: str, register: list[list[Run]]
 ) -> None:
@@ -315,3 +339,20 @@ def test_an_amendment_recorded_later_beats_the_mark_it_amends(calendar: SchoolCa
     codes = known_codes(calendar, I_OVER_AN_N_AMENDED_TO_O, 0, date(2025, 9, 10))
     assert codes[:10] == ["O"] * 10
     assert known_codes(calendar, I_OVER_AN_N_AMENDED_TO_O, 0, date(2025, 9, 3))[:2] == ["I", "I"]
+
+
+def test_ten_school_weeks_reach_back_over_the_christmas_holiday(calendar: SchoolCalendar) -> None:
+    """Sherrier's ``la_legal_powers`` on 13 February rests on the O sessions of 25-27 November:
+    the threshold's ten school weeks (the weeks of 9 February back to 24 November) skip the two
+    weeks of the holiday, so the step is lawful and the rule holds."""
+    register, on = O_BEFORE_CHRISTMAS_M_AFTER, date(2026, 2, 12)
+    first = first_day_of_last_10_school_weeks(calendar, on)
+    assert calendar.school_days[first] == date(2025, 11, 24)
+    codes = known_codes(calendar, register, 0, on, DEEP_UNTIL)
+    assert unauthorised_in_last_10_weeks(calendar, codes, on) == 6
+    history = replay(calendar, "sherrier-ce-primary", register, DEEP_UNTIL)
+    made = [e for e in history[0] if e["type"] == "task_created" and e["task"] == "la_legal_powers"]
+    assert [(e["date"], e["facts_of"]) for e in made] == [("2026-02-13", "2026-02-12")]
+    no_legal_step_without_unauthorised(
+        calendar, "sherrier-ce-primary", register, history, DEEP_UNTIL
+    )

@@ -9,7 +9,7 @@ class teacher's other year groups) is "a sibling at this school" and nothing els
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -61,11 +61,34 @@ def as_seen_by(viewer: Principal | None, school: str, siblings: Iterable[Sibling
     itself, e.g. the command line run by the trust's operators: everything). Siblings the
     viewer may not read keep their place in the list but say only where they are, and are
     listed after those the viewer may read."""
+    if viewer is None:
+        return list(siblings)
+    return as_seen_where(school, siblings, viewer.can_read_pupil)
+
+
+def as_seen_where(
+    school: str, siblings: Iterable[Sibling], may_read: Callable[[str, str | None], bool]
+) -> list[Sibling]:
+    """``as_seen_by`` for a reader described by ``may_read(school, year_group)``: whether they
+    may read a pupil of that year group (None: not known) at that school."""
     seen, hidden = [], []
     for s in siblings:
-        if viewer is None or viewer.can_read_pupil(s.school, s.year_group or None):
+        if may_read(s.school, s.year_group or None):
             seen.append(s)
         else:
             where = SAME_SCHOOL if s.school == school else ANOTHER_SCHOOL
             hidden.append(Sibling(school="", pupil="", hidden=where))
     return seen + hidden
+
+
+def reader_of(
+    visible_schools: Collection[str] | None, viewer: Principal | None
+) -> Callable[[str, str | None], bool]:
+    """``may_read`` for a reader who sees the schools ``visible_schools`` (None: every school)
+    and, when ``viewer`` is given, only what that member of staff may read there."""
+
+    def may_read(school: str, year_group: str | None) -> bool:
+        in_view = visible_schools is None or school in visible_schools
+        return in_view and (viewer is None or viewer.can_read_pupil(school, year_group))
+
+    return may_read

@@ -9,7 +9,7 @@ much of that is ``core.siblings.as_seen_by``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -21,7 +21,7 @@ from escalation_flow.core.contacts import (
     as_known_at,
     families,
 )
-from escalation_flow.core.siblings import Sibling, as_seen_by
+from escalation_flow.core.siblings import Sibling, as_seen_by, as_seen_where, reader_of
 from escalation_flow.errors import CalendarError
 from escalation_flow.ports import OPEN, ContactBook
 from escalation_flow.service.context import ServiceContext
@@ -29,6 +29,8 @@ from escalation_flow.service.register import RegisterAsKnown
 
 #: (school, pupil) to the pupil's attendance % year to date, or None when not known.
 Attendance = Callable[[str, str], float | None]
+#: Between two siblings in a report's one-line siblings cell.
+SIBLING_SEPARATOR = " | "
 
 
 class FamilyReads:
@@ -70,6 +72,31 @@ class FamilyReads:
         seen = as_seen_by(viewer, key, found)
         read = attendance or _Registers(self.ctx).attendance
         return [s if s.hidden else self._known_now(s, read) for s in seen]
+
+    def sibling_lines(
+        self,
+        school: str,
+        pupils: Sequence[str],
+        visible_schools: Collection[str] | None,
+        viewer: Principal | None = None,
+    ) -> dict[str, str]:
+        """``report_ports.SiblingDirectory`` for the termly targeting report: per pupil with
+        siblings, each sibling's ``Sibling.line`` joined in one line. A sibling at a school
+        outside ``visible_schools`` (None: every school) is only "a sibling at another school
+        in the trust"; with a ``viewer``, what they may not read is hidden as on the case page.
+        The families and each school's register are read once for the whole list."""
+        key = self.ctx.setup(school).school
+        book = self.families()
+        read = _Registers(self.ctx).attendance
+        may_read = reader_of(visible_schools, viewer)
+        out: dict[str, str] = {}
+        for pupil in pupils:
+            found = [self._who(book, (key, pupil), o) for o in book.siblings(key, pupil)]
+            seen = as_seen_where(key, found, may_read)
+            known = [s if s.hidden else self._known_now(s, read) for s in seen]
+            if known:
+                out[pupil] = SIBLING_SEPARATOR.join(s.line() for s in known)
+        return out
 
     def _who(self, book: Families, me: PupilKey, other: PupilKey) -> Sibling:
         school, pupil = other

@@ -16,6 +16,7 @@ from collections.abc import Collection, Iterable
 from datetime import date, timedelta
 
 from escalation_flow.actors import Actors, is_system_actor
+from escalation_flow.core.access import Principal
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.la_monthly import illness_expected, unauthorised_runs
 from escalation_flow.core.marks import PupilRecord
@@ -66,9 +67,12 @@ class Reports:
         term: str,
         as_of: date | None = None,
         visible_schools: Collection[str] | None = None,
+        viewer: Principal | None = None,
     ) -> TargetingReport:
         """The pupils the termly meeting discusses (``core.targeting`` says who), with their
-        figures, case and stage, siblings, and the actions agreed this term and last."""
+        figures, case and stage, siblings, and the actions agreed this term and last. Siblings
+        at schools outside ``visible_schools`` (None: every school), or that ``viewer`` (None:
+        the service itself) may not read, are named only as such (``SiblingDirectory``)."""
         setup = self.ctx.setup(school)
         calendar = setup.calendar
         found = find_term(calendar, term)
@@ -84,7 +88,9 @@ class Reports:
         rows = {p: facts.row(p) for p in facts.pupils}
         listed = targeted(rows, set(last_term) | set(this_term))
         cases = self._cases(setup.school)
-        lines = self.siblings.sibling_lines(setup.school, [p for p, _ in listed], visible_schools)
+        lines = self.siblings.sibling_lines(
+            setup.school, [p for p, _ in listed], visible_schools, viewer
+        )
         out = [
             _targeting_row(
                 pupil, reason, rows[pupil], register.roster.pupils.get(pupil),

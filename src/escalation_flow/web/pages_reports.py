@@ -5,7 +5,8 @@ and the same list as CSV and PDF.
 Access as everywhere: the school must be one this person may read (else "not found"); a class
 teacher sees only the pupils of their year groups; which pupils are in a child-protection stage
 shows only to whom may see safeguarding records; auditors read and never record. The siblings
-column names a sibling's school only when this person may read it (``report_ports``).
+column names a sibling's school only when this person may read it, and a sibling at this school
+only when they may read that pupil (``report_ports``), as the case page's Family section does.
 """
 
 from __future__ import annotations
@@ -124,7 +125,9 @@ def _report_for(web: WebApp, user: Principal, key: str, term: str | None) -> Tar
         term = term_key(held[0] if held else terms_of(calendar)[-1])
     as_of = min(web.today(), find_term(calendar, term).end)
     visible = user.readable_schools(web.service.trust.schools)
-    report = _desk(web).targeting(school, term, as_of=as_of, visible_schools=visible)
+    report = _desk(web).targeting(
+        school, term, as_of=as_of, visible_schools=visible, viewer=user
+    )
     return _as_seen_by(web, user, report)
 
 
