@@ -8,19 +8,13 @@ by people and may hold any character.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from functools import lru_cache
-from pathlib import Path
 
-from fpdf import FPDF, FontFace
-from fpdf.fonts import TTFFont
+from fpdf import FPDF
 
+from escalation_flow.adapters.pdf_pages import FONT, finish, start, table
 from escalation_flow.adapters.report_files import actions_text, case_text, number, yes_no
-from escalation_flow.errors import EscalationFlowError
 from escalation_flow.report_views import LaMonthlyReport, TargetingReport
 
-_FONT = "dejavu"
-_GREY = (230, 230, 230)
 _TARGETING_HEAD = (
     "Pupil", "Listed because", "Att. %", "Trend pp", "Projected %", "At risk", "Case and stage",
     "Siblings", "Agreed last term", "Agreed this term",
@@ -42,26 +36,9 @@ LA_NOTE = (
 )
 
 
-class ReportPdfError(EscalationFlowError):
-    """The PDF could not be made (matplotlib's DejaVu fonts are missing: a broken install)."""
-
-
-class _ReportPdf(FPDF):
-    def __init__(self, orientation: str, footer_text: str) -> None:
-        super().__init__(orientation=orientation, unit="mm", format="A4")
-        self.footer_text = footer_text
-        for style, path in _fonts().items():
-            self.add_font(_FONT, style, str(path))
-
-    def footer(self) -> None:
-        self.set_y(-11)
-        self.set_font(_FONT, size=7)
-        self.cell(0, 4, f"{self.footer_text} — page {self.page_no()} of {{nb}}", align="C")
-
-
 def targeting_pdf(report: TargetingReport) -> bytes:
     title = f"Termly targeting meeting: {report.school_name}, {report.term}"
-    pdf = _start("landscape", title, report.known_at)
+    pdf = start("landscape", title, title, report.known_at)
     _intro(pdf, title, (
         f"School {report.school}. Attendance as of {report.as_of.isoformat()}, the register as "
         f"known at {report.known_at.isoformat(timespec='seconds')}. {len(report.rows)} pupils: "
@@ -80,12 +57,12 @@ def targeting_pdf(report: TargetingReport) -> bytes:
         for r in report.rows
     ]  # fmt: skip
     _table(pdf, _TARGETING_HEAD, rows, _TARGETING_WIDTHS, size=7)
-    return _finish(pdf)
+    return finish(pdf)
 
 
 def la_monthly_pdf(report: LaMonthlyReport) -> bytes:
     title = f"Notification to the local authority: {report.school_name}, {report.month}"
-    pdf = _start("portrait", title, report.known_at)
+    pdf = start("portrait", title, title, report.known_at)
     sent = "; ".join(
         f"recorded as sent {s.at.isoformat(timespec='seconds')} by {s.by}" for s in report.sent
     )
@@ -102,26 +79,13 @@ def la_monthly_pdf(report: LaMonthlyReport) -> bytes:
         for r in report.rows
     ]  # fmt: skip
     _table(pdf, _LA_HEAD, rows, _LA_WIDTHS, size=8)
-    return _finish(pdf)
-
-
-def _start(orientation: str, title: str, known_at: datetime) -> _ReportPdf:
-    pdf = _ReportPdf(orientation, title)
-    made = known_at.astimezone(UTC)
-    pdf.set_creation_date(datetime(made.year, made.month, made.day, tzinfo=UTC))
-    pdf.set_title(title)
-    pdf.set_author("escalation-flow")
-    pdf.set_lang("en-GB")
-    pdf.set_margins(left=12, top=12, right=12)
-    pdf.set_auto_page_break(auto=True, margin=14)
-    pdf.add_page()
-    return pdf
+    return finish(pdf)
 
 
 def _intro(pdf: FPDF, title: str, text: str) -> None:
-    pdf.set_font(_FONT, "B", 14)
+    pdf.set_font(FONT, "B", 14)
     pdf.cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(_FONT, size=8)
+    pdf.set_font(FONT, size=8)
     pdf.multi_cell(0, 4, text)
     pdf.ln(2)
 
@@ -131,45 +95,7 @@ def _table(
     *, size: float,
 ) -> None:  # fmt: skip
     if not rows:
-        pdf.set_font(_FONT, size=9)
+        pdf.set_font(FONT, size=9)
         pdf.multi_cell(0, 5, "No pupil is on this list.")
         return
-    pdf.set_font(_FONT, size=size)
-    pdf.set_draw_color(90)
-    with pdf.table(
-        col_widths=tuple(widths),
-        width=sum(widths),
-        line_height=size * 0.5,
-        text_align="LEFT",
-        headings_style=FontFace(emphasis="BOLD", fill_color=_GREY),
-        padding=0.8,
-        align="LEFT",
-    ) as table:
-        row = table.row()
-        for text in head:
-            row.cell(text)
-        for values in rows:
-            row = table.row()
-            for text in values:
-                row.cell(text)
-
-
-def _finish(pdf: FPDF) -> bytes:
-    try:
-        return bytes(pdf.output())
-    finally:
-        for font in pdf.fonts.values():
-            if isinstance(font, TTFFont):
-                font.close()
-
-
-@lru_cache(maxsize=1)
-def _fonts() -> dict[str, Path]:
-    import matplotlib
-
-    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    paths = {"": folder / "DejaVuSans.ttf", "B": folder / "DejaVuSans-Bold.ttf"}
-    missing = [str(p) for p in paths.values() if not p.is_file()]
-    if missing:
-        raise ReportPdfError(f"fonts not found: {', '.join(missing)}")
-    return paths
+    table(pdf, head, rows, widths, size=size)

@@ -9,55 +9,29 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from functools import lru_cache
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF, FontFace
-from fpdf.fonts import TTFFont
+from fpdf import FPDF
 
+from escalation_flow.adapters.pdf_pages import FONT, finish, start, table
 from escalation_flow.audit.chronology import CaseFile, Entry
 from escalation_flow.audit.knowledge import MarkVersion
-from escalation_flow.errors import EscalationFlowError
 
-_FONT = "dejavu"
-_GREY = (230, 230, 230)
 _CHRONOLOGY_WIDTHS = (17, 10, 16, 66, 18, 40, 19)  # mm, 186 in all
 _CHRONOLOGY_HEAD = ("Date", "Time", "Kind", "What", "Who", "Facts it rested on", "Att. then (now)")
-
-
-class CaseFilePdfError(EscalationFlowError):
-    """The PDF could not be made (matplotlib's DejaVu fonts are missing: a broken install)."""
-
-
-class _CaseFilePdf(FPDF):
-    def __init__(self, footer_text: str) -> None:
-        super().__init__(orientation="portrait", unit="mm", format="A4")
-        self.footer_text = footer_text
-        for style, path in _fonts().items():
-            self.add_font(_FONT, style, str(path))
-
-    def footer(self) -> None:
-        self.set_y(-11)
-        self.set_font(_FONT, size=7)
-        self.cell(0, 4, f"{self.footer_text} — page {self.page_no()} of {{nb}}", align="C")
 
 
 def case_file_pdf(
     cf: CaseFile, chart_png: bytes, zone: ZoneInfo, status: str, contacts: int
 ) -> bytes:
-    pdf = _CaseFilePdf(f"Attendance case file: {cf.pupil_name or cf.pupil} ({cf.school})")
-    created = cf.generated_at.astimezone(UTC)
-    pdf.set_creation_date(datetime(created.year, created.month, created.day, tzinfo=UTC))
-    pdf.set_title(f"Attendance case file: {cf.pupil} ({cf.school})")
-    pdf.set_author("escalation-flow")
-    pdf.set_lang("en-GB")
-    pdf.set_margins(left=12, top=12, right=12)
-    pdf.set_auto_page_break(auto=True, margin=14)
-    pdf.add_page()
+    pdf = start(
+        "portrait",
+        f"Attendance case file: {cf.pupil_name or cf.pupil} ({cf.school})",
+        f"Attendance case file: {cf.pupil} ({cf.school})",
+        cf.generated_at,
+    )
     _heading(pdf, "Attendance case file", 15)
-    pdf.set_font(_FONT, size=8)
+    pdf.set_font(FONT, size=8)
     pdf.multi_cell(
         0, 4, f"From the service's own history. Generated {cf.generated_at.isoformat()}."
     )
@@ -67,7 +41,7 @@ def case_file_pdf(
     _family(pdf, cf)
     _heading(pdf, "Attendance over the year", 11)
     pdf.image(io.BytesIO(chart_png), w=186)
-    pdf.set_font(_FONT, size=7)
+    pdf.set_font(FONT, size=7)
     pdf.multi_cell(
         0, 3.5,
         "Solid line: attendance this academic year to date per school day, as the register "
@@ -79,23 +53,18 @@ def case_file_pdf(
            _CHRONOLOGY_WIDTHS, size=6.5)  # fmt: skip
     _amendments(pdf, cf)
     _support(pdf, cf)
-    pdf.set_font(_FONT, size=7)
+    pdf.set_font(FONT, size=7)
     pdf.ln(2)
     pdf.multi_cell(
         0, 3.5,
         f"To check this file against the service's records: escalation-flow audit verify "
         f"--school {cf.school}; escalation-flow replay {cf.school} {cf.pupil}.",
     )  # fmt: skip
-    try:
-        return bytes(pdf.output())
-    finally:
-        for font in pdf.fonts.values():
-            if isinstance(font, TTFFont):
-                font.close()
+    return finish(pdf)
 
 
 def _heading(pdf: FPDF, text: str, size: float) -> None:
-    pdf.set_font(_FONT, "B", size)
+    pdf.set_font(FONT, "B", size)
     pdf.ln(1.5)
     pdf.cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(0.5)
@@ -124,7 +93,7 @@ def _verdict(pdf: FPDF, cf: CaseFile) -> None:
     if cf.replay_summary:
         text += f"\nReplay: {cf.replay_summary}"
     pdf.ln(1.5)
-    pdf.set_font(_FONT, size=8.5)
+    pdf.set_font(FONT, size=8.5)
     pdf.multi_cell(0, 4.2, text, border=1, padding=2)
 
 
@@ -136,7 +105,7 @@ def _chronology_row(e: Entry, zone: ZoneInfo) -> tuple[str, ...]:
 def _amendments(pdf: FPDF, cf: CaseFile) -> None:
     _heading(pdf, "Register amendments", 11)
     if not cf.amendments:
-        pdf.set_font(_FONT, size=8)
+        pdf.set_font(FONT, size=8)
         pdf.multi_cell(0, 4, "No mark of this pupil was amended.")
         return
     importers = dict(cf.importers)
@@ -153,7 +122,7 @@ def _amendments(pdf: FPDF, cf: CaseFile) -> None:
         rows.append((f"{first.day.isoformat()} {first.session}", chain, recorded, imported))
     _table(pdf, ("Session", "Marks, oldest first", "Recorded (MIS)", "Imported"), rows,
            (26, 30, 60, 70), size=7)  # fmt: skip
-    pdf.set_font(_FONT, size=7)
+    pdf.set_font(FONT, size=7)
     pdf.multi_cell(
         0,
         3.5,
@@ -180,7 +149,7 @@ def _family(pdf: FPDF, cf: CaseFile) -> None:
 def _support(pdf: FPDF, cf: CaseFile) -> None:
     _heading(pdf, "Support offered", 11)
     if not cf.support:
-        pdf.set_font(_FONT, size=8)
+        pdf.set_font(FONT, size=8)
         pdf.multi_cell(0, 4, "No support task was part of this case.")
         return
     rows = [
@@ -208,36 +177,5 @@ def _table(
     *,
     size: float,
 ) -> None:
-    pdf.set_font(_FONT, size=size)
-    pdf.set_draw_color(90)
-    with pdf.table(
-        col_widths=tuple(widths),
-        width=sum(widths),
-        line_height=size * 0.5,
-        text_align="LEFT",
-        first_row_as_headings=head is not None,
-        headings_style=FontFace(emphasis="BOLD", fill_color=_GREY),
-        padding=0.8,
-        align="LEFT",
-    ) as table:
-        if head is not None:
-            row = table.row()
-            for text in head:
-                row.cell(text)
-        for values in rows:
-            row = table.row()
-            for text in values:
-                row.cell(text)
+    table(pdf, head, rows, widths, size=size)
     pdf.ln(1)
-
-
-@lru_cache(maxsize=1)
-def _fonts() -> dict[str, Path]:
-    import matplotlib
-
-    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    paths = {"": folder / "DejaVuSans.ttf", "B": folder / "DejaVuSans-Bold.ttf"}
-    missing = [str(p) for p in paths.values() if not p.is_file()]
-    if missing:
-        raise CaseFilePdfError(f"fonts not found: {', '.join(missing)}")
-    return paths
