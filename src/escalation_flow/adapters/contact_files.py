@@ -11,7 +11,6 @@ is checked row by row.
 
 from __future__ import annotations
 
-import csv
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from escalation_flow.adapters.csv_safety import excerpt, id_problem, safe_row
+from escalation_flow.adapters.csv_safety import excerpt, id_problem, write_rejected_rows
 from escalation_flow.adapters.register_csv import read_columns
 from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.errors import Problem, RegisterError
@@ -151,14 +150,7 @@ def rejected_path(source: Path) -> Path:
 def write_rejected(result: ContactsRead, path: Path | None = None) -> Path:
     """Write the rejected rows (original columns, then ``line`` and ``reasons``) as CSV, every
     cell neutralised (a name like ``=HYPERLINK(...)`` is shown, not run, by a spreadsheet)."""
-    target = path or rejected_path(result.path)
-    with target.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(safe_row([*result.header, "line", "reasons"]))
-        for row in result.rejected:
-            values = [row.values.get(h, "") for h in result.header]
-            writer.writerow(safe_row([*values, row.line, "; ".join(row.reasons)]))
-    return target
+    return write_rejected_rows(path or rejected_path(result.path), result.header, result.rejected)
 
 
 def _text(value: object) -> str:

@@ -14,10 +14,12 @@ are safe as names, and CSV cells a spreadsheet will not run.
 
 from __future__ import annotations
 
+import csv
 import re
 import unicodedata
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 #: How much of a bad value an error message quotes.
 EXCERPT_CHARS = 40
@@ -71,3 +73,28 @@ def file_part(value: str) -> str:
     never ``.`` or ``..`` or a leading dot, so that a path built from it stays in its folder."""
     cleaned = re.sub(r"\.{2,}", "_", _UNSAFE_FILE_CHARS.sub("_", value))
     return cleaned.lstrip(".") or "_"
+
+
+class RejectedLine(Protocol):
+    """A row an import left out: its line, its original fields and why."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def values(self) -> Mapping[str, str]: ...
+    @property
+    def reasons(self) -> Sequence[str]: ...
+
+
+def write_rejected_rows(
+    target: Path, header: Sequence[str], rejected: Iterable[RejectedLine]
+) -> Path:
+    """The rejected rows as CSV (original columns, then ``line`` and ``reasons``), every cell
+    neutralised (a name like ``=HYPERLINK(...)`` is shown, not run, by a spreadsheet)."""
+    with target.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(safe_row([*header, "line", "reasons"]))
+        for row in rejected:
+            values = [row.values.get(h, "") for h in header]
+            writer.writerow(safe_row([*values, row.line, "; ".join(row.reasons)]))
+    return target

@@ -9,7 +9,6 @@ year of marks is millions of rows.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from escalation_flow.adapters.csv_safety import excerpt, id_problem, safe_row
+from escalation_flow.adapters.csv_safety import excerpt, id_problem, write_rejected_rows
 from escalation_flow.adapters.register_checks import BoolArray, Check, ParsedMarks, parse_marks
 from escalation_flow.adapters.register_csv import CsvColumns, read_columns
 from escalation_flow.adapters.register_versions import find_conflicts
@@ -182,14 +181,7 @@ def rejected_path(source: Path) -> Path:
 
 def write_rejected(result: MarksRead, path: Path | None = None) -> Path:
     """Write the rejected rows (original columns, then ``line`` and ``reasons``) as CSV."""
-    target = path or rejected_path(result.path)
-    with target.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(safe_row([*result.header, "line", "reasons"]))
-        for row in result.rejected:
-            values = [row.values.get(h, "") for h in result.header]
-            writer.writerow(safe_row([*values, row.line, "; ".join(row.reasons)]))
-    return target
+    return write_rejected_rows(path or rejected_path(result.path), result.header, result.rejected)
 
 
 def _checked_mapping(mapping: Mapping[str, str], f: str) -> dict[str, str]:
