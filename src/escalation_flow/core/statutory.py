@@ -1,0 +1,79 @@
+"""Duties the law puts on every school whatever its plan says: built in beside the flows.
+
+**Telling a child's social worker of unexplained absence.** Working together to improve school
+attendance (2024) asks schools to inform a child's social worker when the child is absent
+without explanation. Where the contacts name a social worker for a pupil
+(``core.family_facts.has_social_worker``), the school gets a task for the designated
+safeguarding lead, due that day, on the *first* school day of each run of unexplained
+absence: a day with an ``N`` session (no reason given by the registers' cut-off) after a school
+day without one, as the register is known that evening. A second day of the same run makes no
+second task; once a day without ``N`` has come between, a new run makes a new one.
+
+The rule is not in any flow file, so a school's plan cannot forget it; it is made with the
+universal tasks (``school_day``), from the book that makes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from escalation_flow.core.definition import Duration, Role, TaskKind
+from escalation_flow.core.due_dates import due_date
+from escalation_flow.core.family_facts import HAS_SOCIAL_WORKER
+from escalation_flow.core.packed_counts import Key
+from escalation_flow.core.school_cases import SchoolCases, UniversalTask
+from escalation_flow.core.session_counts import CumulativeCounts
+
+
+@dataclass(frozen=True)
+class StatutoryTask:
+    """A built-in task: what the store and the pages need to know of it."""
+
+    id: str
+    role: Role
+    kind: TaskKind
+    due: Duration
+
+
+NOTIFY_SOCIAL_WORKER = StatutoryTask(
+    id="notify_social_worker",
+    role=Role.DESIGNATED_SAFEGUARDING_LEAD,
+    kind=TaskKind.CALL,
+    due=Duration(school_days=0),
+)
+
+#: Every built-in task, by id (their kinds go beside the flows' universal tasks).
+STATUTORY_TASKS: dict[str, StatutoryTask] = {NOTIFY_SOCIAL_WORKER.id: NOTIFY_SOCIAL_WORKER}
+
+
+def first_unexplained_day(counts: CumulativeCounts, day: int) -> np.ndarray[Any, Any]:
+    """Per pupil: an ``N`` session on school day ``day`` and none on the school day before."""
+    today = counts.counts_between(2 * day, 2 * day + 1).count(Key.N) > 0
+    if day == 0:
+        return today
+    yesterday = counts.counts_between(2 * day - 2, 2 * day - 1).count(Key.N) > 0
+    return today & ~yesterday
+
+
+def social_worker_notifications(
+    book: SchoolCases,
+    env: Mapping[str, Any],
+    counts: CumulativeCounts,
+    day: int,
+    today: date,
+) -> list[UniversalTask]:
+    """The notify-the-social-worker tasks of school day ``day``, in pupil order."""
+    has_worker = np.asarray(env[HAS_SOCIAL_WORKER]) == 1.0  # unknown (NaN): no
+    if not has_worker.any():
+        return []
+    hit = np.flatnonzero(has_worker & first_unexplained_day(counts, day))
+    if not hit.size:
+        return []
+    task = NOTIFY_SOCIAL_WORKER
+    due = due_date(book.ctx.calendar, today, task.due, for_timer=False)
+    return [UniversalTask(today, book.pupils[int(p)], task.id, task.role.value, due) for p in hit]
