@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +28,12 @@ from escalation_flow.core.decisions import Decision
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.engine import Context
 from escalation_flow.core.facts import FactTable
-from escalation_flow.core.family_facts import FamilySnapshot, SchoolEvening, family_facts
+from escalation_flow.core.family_facts import (
+    FamilySnapshot,
+    SchoolEvening,
+    contacts_cut,
+    family_facts,
+)
 from escalation_flow.core.marks import MarkTable, Roster
 from escalation_flow.core.register import AssumeRecordedAtEndOfDay
 from escalation_flow.core.school_cases import FloatArray
@@ -278,14 +283,9 @@ def family_snapshot(
 ) -> FamilySnapshot:
     """The snapshot school day ``on`` reads: each school's previous evening, and the contacts
     recorded before ``on`` began in the schools' time zone."""
-    zone = ZoneInfo(schools[0].run_.calendar.timezone) if schools else UTC
-    cut = datetime.combine(on, time(0), tzinfo=zone)
+    zone = schools[0].run_.calendar.timezone if schools else "UTC"
     evenings = [e for e in (s.evening() for s in schools) if e is not None]
-    return FamilySnapshot.of(as_known_at(contacts, cut - _JUST_BEFORE), evenings)
-
-
-#: "Recorded before the day began": a version recorded at midnight is the day's, not the last.
-_JUST_BEFORE = timedelta(microseconds=1)
+    return FamilySnapshot.of(as_known_at(contacts, contacts_cut(on, zone)), evenings)
 
 
 def timeline_json(books: Sequence[SchoolResult], *, header: Mapping[str, Any]) -> dict[str, Any]:

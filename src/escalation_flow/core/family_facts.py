@@ -24,11 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from functools import cached_property
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from escalation_flow.core.contacts import ContactVersion, Families, PupilKey, families
+from escalation_flow.core.definition import Flow
 from escalation_flow.core.school_cases import BoolArray, FloatArray
 
 SIBLINGS_WITH_OPEN_CASES = "siblings_with_open_cases"
@@ -49,6 +52,13 @@ def is_social_worker(contact: ContactVersion) -> bool:
 def _plain(text: str) -> str:
     words = text.lower().replace("_", " ").replace("-", " ").replace("'", "").split()
     return " ".join(words)
+
+
+def contacts_cut(on: date, timezone: str) -> datetime:
+    """The instant the contacts of school day ``on`` are known at: the last moment before
+    ``on`` began in the school's time zone (a version recorded at midnight is the day's own)."""
+    start = datetime.combine(on, time(0), tzinfo=ZoneInfo(timezone))
+    return start - timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,24 @@ class FamilySnapshot:
         if evening is None or i is None:
             return 0.0
         return float(evening.unauthorised_last_10_school_weeks[i])
+
+
+def contacts_only_facts(
+    contacts: Iterable[ContactVersion], school: str, pupils: Sequence[str]
+) -> dict[str, FloatArray]:
+    """The family facts a caller without every school's previous evening can give:
+    ``has_social_worker`` from ``contacts`` (as known at the cut), the two facts across schools
+    unknown (NaN)."""
+    workers = {c.pupil for c in contacts if c.school == school and is_social_worker(c)}
+    facts = family_facts(None, school, pupils)
+    facts[HAS_SOCIAL_WORKER] = np.array([1.0 if p in workers else 0.0 for p in pupils])
+    return facts
+
+
+def family_names_read(flow: Flow) -> list[str]:
+    """The family facts ``flow``'s guards name, sorted."""
+    names = {n for guard in flow.guards.values() for n in guard.names}
+    return sorted(names & set(FAMILY_FACT_NAMES))
 
 
 def family_facts(

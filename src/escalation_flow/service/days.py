@@ -20,10 +20,14 @@ from functools import partial
 import numpy as np
 
 from escalation_flow.core.case import Case
+from escalation_flow.core.contacts import as_known_at
 from escalation_flow.core.definition import Duration
 from escalation_flow.core.engine import due_date
+from escalation_flow.core.family_facts import contacts_cut, contacts_only_facts
+from escalation_flow.core.school_cases import FloatArray
 from escalation_flow.core.school_day import DayEnv, DayInputs, SchoolCases, UniversalTask
 from escalation_flow.core.school_day import run_day as run_book_day
+from escalation_flow.core.statutory import STATUTORY_TASKS
 from escalation_flow.ports import (
     CLOSED,
     ENGINE,
@@ -121,6 +125,7 @@ class SchoolDays:
             previous=register.facts(index - 1) if index > 0 else None,
             amended=amended,
             auto_complete=auto_complete,
+            family=self._family(setup, register.pupils, day),
         )
         with ctx.store.begin() as tx:
             stored, books = self._evaluate(tx, setup, register, sid, inputs)
@@ -130,6 +135,7 @@ class SchoolDays:
             definition = setup.flow.definition
             kinds = {u.task.id: u.task.kind.value for u in definition.universal}
             kinds |= {duty.id: duty.kind.value for duty in definition.duties}
+            kinds |= {t.id: t.kind.value for t in STATUTORY_TASKS.values()}
             book = books.current.book
             duties = [
                 UniversalTask(u.on, "", u.task, u.role, u.due, u.covers) for u in book.duties
@@ -163,6 +169,16 @@ class SchoolDays:
             tasks_created=counts["tasks_created"],
             timers_fired=counts["timers_fired"],
         )
+
+    def _family(
+        self, setup: SchoolSetup, pupils: tuple[str, ...], day: date
+    ) -> dict[str, FloatArray]:
+        """The family facts the service can give (``has_social_worker``, for the statutory
+        task; the facts across schools stay unknown, and ``ctx.setup`` refuses flows naming
+        them), from the contacts as known before ``day`` began, as the backtest reads them."""
+        cut = contacts_cut(day, setup.calendar.timezone)
+        known = as_known_at(self.ctx.store.contact_versions(), cut)
+        return contacts_only_facts(known, setup.school, pupils)
 
     def _write_books(
         self,
