@@ -217,6 +217,7 @@ class _SchoolStepper:
         self.auto_complete = auto_complete
         self.by_day = _actions_by_day(run.actions, cal, self.first, self.last)
         self.previous: FactTable | None = None
+        self.family_before: Mapping[str, FloatArray] | None = None
         self._steps = self.timeline.steps(self.first, self.last)
 
     def days(self) -> Iterator[date]:
@@ -239,9 +240,11 @@ class _SchoolStepper:
             auto_complete=self.auto_complete,
             amended=[int(p) for p in step.amended_pupils] if step.day_index > self.first else (),
             family=family,
+            family_before=self.family_before,
         )
         run_day(self.book, inputs)
         self.previous = facts
+        self.family_before = family
 
     def evening(self) -> SchoolEvening | None:
         """What this school's last evening left (None: it has had none yet)."""

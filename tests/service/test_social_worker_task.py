@@ -63,16 +63,17 @@ def test_the_social_worker_is_told_once_per_run_of_unexplained_absence(world: Wo
     assert kinds == {"call"}
 
 
-def test_a_social_worker_recorded_during_the_day_counts_from_the_next(world: World) -> None:
+def test_a_social_worker_recorded_during_a_run_is_told_the_next_day_once(world: World) -> None:
     world.clock.set(local(date(2025, 9, 15), 10))
-    import_contacts(world, [f"{SCHOOL},P3,SW-1,Sam Smith,social_worker,no,2025-09-15T10:00:00+01:00"])
+    import_contacts(
+        world, [f"{SCHOOL},P3,SW-1,Sam Smith,social_worker,no,2025-09-15T10:00:00+01:00"]
+    )
     evening(world, date(2025, 9, 15), {"P3": "N"})
     assert notified(world) == []
+    # the run goes on and the worker is known now: told on the run's first day known
     evening(world, date(2025, 9, 16), {"P3": "N"})
-    assert notified(world) == []  # the run began the day before the worker was known
-    evening(world, date(2025, 9, 17), {})
-    evening(world, date(2025, 9, 18), {"P3": "N"})
-    assert [d for _, d, _ in notified(world)] == [date(2025, 9, 18)]
+    evening(world, date(2025, 9, 17), {"P3": "N"})
+    assert [d for _, d, _ in notified(world)] == [date(2025, 9, 16)]
 
 
 def test_a_flow_naming_facts_across_a_family_is_refused_by_the_service(tmp_path: Path) -> None:

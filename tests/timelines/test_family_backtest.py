@@ -120,16 +120,20 @@ def test_the_social_worker_is_notified_on_the_first_day_of_each_run_of_unexplain
 def test_a_social_worker_recorded_later_is_not_known_before(tmp_path: Path) -> None:
     flow = load_flow(TINY)
     days = school_days(CAL, date(2025, 9, 3), date(2025, 9, 30))
-    rows = whole_days(CAL, "A1", [d for d in days if d.day not in (10, 24)], "/")
-    rows += whole_days(CAL, "A1", [date(2025, 9, 10), date(2025, 9, 24)], "N")
+    n_days = [date(2025, 9, 10), date(2025, 9, 12), date(2025, 9, 15), date(2025, 9, 16)]
+    n_days.append(date(2025, 9, 24))
+    rows = whole_days(CAL, "A1", [d for d in days if d not in n_days], "/")
+    rows += whole_days(CAL, "A1", n_days, "N")
     run = bt.SchoolRun("a", flow, CAL, mark_table(CAL, rows, "a"))
     later = datetime(2025, 9, 15, 9, tzinfo=UTC)
     contacts = [ContactVersion("a", "A1", "sw", "Sam", "social worker", False, later)]
     [result] = bt.run_with_family(
         [run], bt.Period(None, date(2025, 9, 30)), contacts, auto_complete=False
     )
+    # 10 Sept: not known; 12-15 Sept: one run, known from the 16th (its next day); 24 Sept
     assert [u.on for u in result.universal_tasks if u.task == "notify_social_worker"] == [
-        date(2025, 9, 24)
+        date(2025, 9, 16),
+        date(2025, 9, 24),
     ]
 
 

@@ -92,6 +92,9 @@ class DayInputs:
     #: the family facts (``core.family_facts``) from the previous evening's snapshot; None:
     #: unknown, and the statutory social-worker rule makes nothing
     family: Mapping[str, FloatArray] | None = None
+    #: the family facts of the school day before (``has_social_worker`` then: the statutory
+    #: task comes on the first day of a run known with a social worker)
+    family_before: Mapping[str, FloatArray] | None = None
 
 
 def run_day(book: SchoolCases, inputs: DayInputs) -> None:
@@ -138,14 +141,16 @@ def _evening(book: SchoolCases, inputs: DayInputs, today: date) -> None:
             book.record(p, *evaluation.evaluate(ctx, book.case(p), env, p, stimulus, evening))
         if kind == DAILY:
             _universal(book, env, today, DAILY)
-    _statutory(book, env, inputs.day, today)
+    _statutory(book, inputs)
     _duties(book, DayEnv(book, inputs.facts, inputs.counts, inputs.family), inputs.day, today)
 
 
-def _statutory(book: SchoolCases, env: DayEnv, day: int, today: date) -> None:
+def _statutory(book: SchoolCases, inputs: DayInputs) -> None:
     """The duties the law puts on every school, whatever its flow (``core.statutory``)."""
-    if book.makes_universal_tasks:
-        book.universal_tasks += social_worker_notifications(book, env, env.counts, day, today)
+    if book.makes_universal_tasks and inputs.family is not None:
+        book.universal_tasks += social_worker_notifications(
+            book, inputs.family, inputs.family_before, inputs.counts, inputs.day
+        )
 
 
 def _duties(book: SchoolCases, env: DayEnv, day: int, today: date) -> None:

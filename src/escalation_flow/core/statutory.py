@@ -5,9 +5,11 @@ attendance (2024) asks schools to inform a child's social worker when the child 
 without explanation. Where the contacts name a social worker for a pupil
 (``core.family_facts.has_social_worker``), the school gets a task for the designated
 safeguarding lead, due that day, on the *first* school day of each run of unexplained
-absence: a day with an ``N`` session (no reason given by the registers' cut-off) after a school
-day without one, as the register is known that evening. A second day of the same run makes no
-second task; once a day without ``N`` has come between, a new run makes a new one.
+absence the school knows the pupil has a social worker: a day with an ``N`` session (no reason
+given by the registers' cut-off) after a school day without one, as the register is known that
+evening, or the first day of a run already going when the social worker became known. A second
+day of the same run makes no second task; once a day without ``N`` has come between, a new run
+makes a new one.
 
 The rule is not in any flow file, so a school's plan cannot forget it; it is made with the
 universal tasks (``school_day``), from the book that makes them.
@@ -17,10 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from escalation_flow.core.definition import Duration, Role, TaskKind
 from escalation_flow.core.due_dates import due_date
@@ -51,29 +53,38 @@ NOTIFY_SOCIAL_WORKER = StatutoryTask(
 STATUTORY_TASKS: dict[str, StatutoryTask] = {NOTIFY_SOCIAL_WORKER.id: NOTIFY_SOCIAL_WORKER}
 
 
-def first_unexplained_day(counts: CumulativeCounts, day: int) -> np.ndarray[Any, Any]:
-    """Per pupil: an ``N`` session on school day ``day`` and none on the school day before."""
+def unexplained_today_and_yesterday(
+    counts: CumulativeCounts, day: int
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per pupil: an ``N`` session on school day ``day``; and on the school day before."""
     today = counts.counts_between(2 * day, 2 * day + 1).count(Key.N) > 0
     if day == 0:
-        return today
-    yesterday = counts.counts_between(2 * day - 2, 2 * day - 1).count(Key.N) > 0
-    return today & ~yesterday
+        return today, np.zeros_like(today)
+    return today, counts.counts_between(2 * day - 2, 2 * day - 1).count(Key.N) > 0
 
 
 def social_worker_notifications(
     book: SchoolCases,
-    env: Mapping[str, Any],
+    family: Mapping[str, Any],
+    family_before: Mapping[str, Any] | None,
     counts: CumulativeCounts,
     day: int,
-    today: date,
 ) -> list[UniversalTask]:
-    """The notify-the-social-worker tasks of school day ``day``, in pupil order."""
-    has_worker = np.asarray(env[HAS_SOCIAL_WORKER]) == 1.0  # unknown (NaN): no
+    """The notify-the-social-worker tasks of school day ``day``, in pupil order: ``family``
+    holds ``has_social_worker`` as known for this day, ``family_before`` for the school day
+    before (None: not known then)."""
+    has_worker = np.asarray(family[HAS_SOCIAL_WORKER]) == 1.0  # unknown (NaN): no
     if not has_worker.any():
         return []
-    hit = np.flatnonzero(has_worker & first_unexplained_day(counts, day))
+    had_worker = (
+        np.asarray(family_before[HAS_SOCIAL_WORKER]) == 1.0
+        if family_before is not None
+        else np.zeros_like(has_worker)
+    )
+    today, yesterday = unexplained_today_and_yesterday(counts, day)
+    hit = np.flatnonzero(has_worker & today & ~(yesterday & had_worker))
     if not hit.size:
         return []
-    task = NOTIFY_SOCIAL_WORKER
-    due = due_date(book.ctx.calendar, today, task.due, for_timer=False)
-    return [UniversalTask(today, book.pupils[int(p)], task.id, task.role.value, due) for p in hit]
+    task, on = NOTIFY_SOCIAL_WORKER, book.ctx.calendar.school_days[day]
+    due = due_date(book.ctx.calendar, on, task.due, for_timer=False)
+    return [UniversalTask(on, book.pupils[int(p)], task.id, task.role.value, due) for p in hit]

@@ -126,6 +126,11 @@ class SchoolDays:
             amended=amended,
             auto_complete=auto_complete,
             family=self._family(setup, register.pupils, day),
+            family_before=(
+                self._family(setup, register.pupils, setup.calendar.school_days[index - 1])
+                if index > 0
+                else None
+            ),
         )
         with ctx.store.begin() as tx:
             stored, books = self._evaluate(tx, setup, register, sid, inputs)
