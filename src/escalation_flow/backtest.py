@@ -203,7 +203,7 @@ class _SchoolStepper:
 
     def __init__(self, run: SchoolRun, period: Period, *, auto_complete: bool) -> None:
         cal = run.calendar
-        self.run_ = run
+        self.school_run = run
         self.first, self.last = _day_range(cal, period)
         self.timeline = KnownAtTimeline(
             run.marks, cal, unknown_recorded_at=AssumeRecordedAtEndOfDay(), roster=run.roster
@@ -221,15 +221,16 @@ class _SchoolStepper:
         self._steps = self.timeline.steps(self.first, self.last)
 
     def days(self) -> Iterator[date]:
-        cal = self.run_.calendar
+        cal = self.school_run.calendar
         return (cal.school_days[d] for d in range(self.first, self.last + 1))
 
     def run(self, on: date, family: Mapping[str, FloatArray] | None = None) -> None:
         """Run school day ``on`` (the next of ``days()``)."""
         step = next(self._steps)
-        assert self.run_.calendar.school_days[step.day_index] == on
+        if self.school_run.calendar.school_days[step.day_index] != on:
+            raise ValueError(f"{self.book.school}: {on} is not its next school day")
         facts = self.timeline.facts(
-            min_possible_sessions_ytd=self.run_.flow.definition.min_possible_sessions
+            min_possible_sessions_ytd=self.school_run.flow.definition.min_possible_sessions
         )
         inputs = DayInputs(
             day=step.day_index,
@@ -278,7 +279,9 @@ def run_with_family(
                 if on in plan:
                     family = family_facts(snapshot, school.book.school, school.book.pupils)
                     school.run(on, family)
-        return [SchoolResult.of(s.book, s.run_.calendar.school_days[s.first]) for s in schools]
+        return [
+            SchoolResult.of(s.book, s.school_run.calendar.school_days[s.first]) for s in schools
+        ]
 
 
 def family_snapshot(
@@ -286,7 +289,7 @@ def family_snapshot(
 ) -> FamilySnapshot:
     """The snapshot school day ``on`` reads: each school's previous evening, and the contacts
     recorded before ``on`` began in the schools' time zone."""
-    zone = schools[0].run_.calendar.timezone if schools else "UTC"
+    zone = schools[0].school_run.calendar.timezone if schools else "UTC"
     evenings = [e for e in (s.evening() for s in schools) if e is not None]
     return FamilySnapshot.of(as_known_at(contacts, contacts_cut(on, zone)), evenings)
 

@@ -13,7 +13,7 @@ from escalation_flow.adapters.contact_files import read_contacts
 from escalation_flow.adapters.trust_files import load_trust
 from escalation_flow.bootstrap import Root
 from escalation_flow.clock import SimulatedClock
-from escalation_flow.errors import FlowError
+from escalation_flow.errors import ActionError, FlowError
 from tests.daemon_builders import ROOT, SCHOOL, local, write_trust
 
 from .conftest import World
@@ -59,8 +59,14 @@ def test_the_social_worker_is_told_once_per_run_of_unexplained_absence(world: Wo
         ("P3", date(2025, 9, 15), "designated_safeguarding_lead"),
         ("P3", date(2025, 9, 18), "designated_safeguarding_lead"),
     ]
-    kinds = {t.kind for t in world.service.tasks(SCHOOL) if t.task == "notify_social_worker"}
-    assert kinds == {"call"}
+    tasks = [t for t in world.service.tasks(SCHOOL) if t.task == "notify_social_worker"]
+    assert {t.kind for t in tasks} == {"call"}
+    with pytest.raises(ActionError, match="notified, not_reached"):
+        world.service.complete_task(tasks[0].id, "done", "s.one")
+    world.service.complete_task(tasks[0].id, "notified", "s.one")
+    assert [t.id for t in world.service.tasks(SCHOOL) if t.task == "notify_social_worker"] == [
+        tasks[1].id
+    ]
 
 
 def test_a_social_worker_recorded_during_a_run_is_told_the_next_day_once(world: World) -> None:

@@ -40,6 +40,8 @@ class StatutoryTask:
     role: Role
     kind: TaskKind
     due: Duration
+    #: what completing it may record (the first: the default)
+    outcomes: tuple[str, ...]
 
 
 NOTIFY_SOCIAL_WORKER = StatutoryTask(
@@ -47,6 +49,7 @@ NOTIFY_SOCIAL_WORKER = StatutoryTask(
     role=Role.DESIGNATED_SAFEGUARDING_LEAD,
     kind=TaskKind.CALL,
     due=Duration(school_days=0),
+    outcomes=("notified", "not_reached"),
 )
 
 #: Every built-in task, by id (their kinds go beside the flows' universal tasks).

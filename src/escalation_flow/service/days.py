@@ -116,6 +116,7 @@ class SchoolDays:
         with nullcontext(reader) if reader else ctx.store.register_reader() as registers:
             read = registers.read(school, setup.calendar, now, asked)
         register = RegisterAsKnown.load(ctx.store, setup, now, index, read)
+        family, family_before = self._family(setup, register.pupils, index)
         positions = {p: i for i, p in enumerate(register.pupils)}
         amended = sorted(positions[p] for p in read.amended if p in positions)
         inputs = DayInputs(
@@ -125,12 +126,8 @@ class SchoolDays:
             previous=register.facts(index - 1) if index > 0 else None,
             amended=amended,
             auto_complete=auto_complete,
-            family=self._family(setup, register.pupils, day),
-            family_before=(
-                self._family(setup, register.pupils, setup.calendar.school_days[index - 1])
-                if index > 0
-                else None
-            ),
+            family=family,
+            family_before=family_before,
         )
         with ctx.store.begin() as tx:
             stored, books = self._evaluate(tx, setup, register, sid, inputs)
@@ -176,14 +173,20 @@ class SchoolDays:
         )
 
     def _family(
-        self, setup: SchoolSetup, pupils: tuple[str, ...], day: date
-    ) -> dict[str, FloatArray]:
-        """The family facts the service can give (``has_social_worker``, for the statutory
-        task; the facts across schools stay unknown, and ``ctx.setup`` refuses flows naming
-        them), from the contacts as known before ``day`` began, as the backtest reads them."""
-        cut = contacts_cut(day, setup.calendar.timezone)
-        known = as_known_at(self.ctx.store.contact_versions(), cut)
-        return contacts_only_facts(known, setup.school, pupils)
+        self, setup: SchoolSetup, pupils: tuple[str, ...], index: int
+    ) -> tuple[dict[str, FloatArray], dict[str, FloatArray] | None]:
+        """``DayInputs``' family facts for school day ``index`` and the one before: what the
+        service can give (``has_social_worker``, for the statutory task; the facts across
+        schools stay unknown, and ``ctx.setup`` refuses flows naming them), from the contacts as
+        known before each day began, as the backtest reads them."""
+        versions = self.ctx.store.contact_versions()
+        days = setup.calendar.school_days
+
+        def on(day: int) -> dict[str, FloatArray]:
+            known = as_known_at(versions, contacts_cut(days[day], setup.calendar.timezone))
+            return contacts_only_facts(known, setup.school, pupils)
+
+        return on(index), on(index - 1) if index > 0 else None
 
     def _write_books(
         self,
