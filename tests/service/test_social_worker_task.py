@@ -105,3 +105,13 @@ def test_a_flow_naming_facts_across_a_family_is_refused_by_the_service(tmp_path:
         service.run_day(SCHOOL, date(2025, 9, 3))
     assert "siblings_with_open_cases" in str(refused.value.problems)
     assert "backtest --contacts" in str(refused.value.problems)
+
+
+def test_the_worklist_offers_the_statutory_tasks_own_outcomes_whatever_the_flow() -> None:
+    from escalation_flow.adapters.flow_files import load_flow
+    from escalation_flow.web.plan_words import task_definition
+
+    for path in sorted((ROOT / "flows").glob("*.yaml")):
+        found = task_definition(load_flow(path), "notify_social_worker")
+        assert found is not None and found.outcomes == ("notified", "not_reached")
+        assert found.role.value == "designated_safeguarding_lead"

@@ -18,42 +18,33 @@ universal tasks (``school_day``), from the book that makes them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from escalation_flow.core.definition import Duration, Role, TaskKind
+from escalation_flow.core.definition import Duration, Role, Task, TaskKind
 from escalation_flow.core.due_dates import due_date
 from escalation_flow.core.family_facts import HAS_SOCIAL_WORKER
 from escalation_flow.core.packed_counts import Key
 from escalation_flow.core.school_cases import SchoolCases, UniversalTask
 from escalation_flow.core.session_counts import CumulativeCounts
 
-
-@dataclass(frozen=True)
-class StatutoryTask:
-    """A built-in task: what the store and the pages need to know of it."""
-
-    id: str
-    role: Role
-    kind: TaskKind
-    due: Duration
-    #: what completing it may record (the first: the default)
-    outcomes: tuple[str, ...]
-
-
-NOTIFY_SOCIAL_WORKER = StatutoryTask(
+NOTIFY_SOCIAL_WORKER = Task(
     id="notify_social_worker",
     role=Role.DESIGNATED_SAFEGUARDING_LEAD,
     kind=TaskKind.CALL,
     due=Duration(school_days=0),
     outcomes=("notified", "not_reached"),
+    why=(
+        "Built in for every school (statutory guidance, 2024: a child's social worker is told "
+        "of unexplained absence): the first school day of unexplained absence (N) of a pupil "
+        "whose contacts name a social worker."
+    ),
 )
 
 #: Every built-in task, by id (their kinds go beside the flows' universal tasks).
-STATUTORY_TASKS: dict[str, StatutoryTask] = {NOTIFY_SOCIAL_WORKER.id: NOTIFY_SOCIAL_WORKER}
+STATUTORY_TASKS: dict[str, Task] = {NOTIFY_SOCIAL_WORKER.id: NOTIFY_SOCIAL_WORKER}
 
 
 def unexplained_today_and_yesterday(
