@@ -16,6 +16,7 @@ import click
 
 from escalation_flow.cli import main, root
 from escalation_flow.cli.registers import _login, import_group
+from escalation_flow.cli.today import today_option
 from escalation_flow.core.access import Principal
 from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.siblings import Sibling
@@ -80,6 +81,7 @@ def contacts_group() -> None:
 
 
 @contacts_group.command("show")
+@today_option("contacts show")
 @click.argument("school")
 @click.argument("pupil")
 @click.option(
