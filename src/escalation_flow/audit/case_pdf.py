@@ -25,7 +25,7 @@ from escalation_flow.audit.case_words import (
 )
 from escalation_flow.audit.chronology import CaseFile, Entry
 
-_CHRONOLOGY_WIDTHS = (17, 10, 16, 66, 18, 40, 19)  # mm, 186 in all
+_CHRONOLOGY_WIDTHS = (17, 12, 17, 62, 20, 39, 19)  # mm, 186 in all
 _CHRONOLOGY_HEAD = ("Date", "Time", "Kind", "What", "Who", "Facts it rested on", "Att. then (now)")
 
 
@@ -137,7 +137,9 @@ def _amendments(pdf: FPDF, cf: CaseFile, zone: ZoneInfo) -> None:
         0,
         3.5,
         "Recorded: when the MIS recorded each version and, where the register export says, by "
-        "which MIS user. Imported: when it reached the service and who imported it.",
+        "which MIS user (a login that is the MIS's or a server's own, such as root, is shown as a "
+        "system account: no person is named). Imported: when it reached the service and who "
+        "imported it.",
     )
 
 

@@ -93,10 +93,10 @@ def mis_recorder(login: str | None) -> str:
 
 def recorded_in_mis(verb: str, login: str | None) -> str:
     """``amended in the MIS by J. Patel``; by a system login, ``... by a system account of the
-    MIS (no person named)``; where the export does not say, ``... (the register export does
-    not say by whom)``."""
+    MIS (no person named)``; where the export does not say, ``... (user not named in the
+    export)``."""
     if login is None or not login.strip():
-        return f"{verb} in the MIS (the register export does not say by whom)"
+        return f"{verb} in the MIS (user not named in the export)"
     return f"{verb} in the MIS by {mis_recorder(login)}"
 
 
@@ -104,13 +104,18 @@ def person(actor: str, staff: Mapping[str, str] | None = None) -> str:
     """Who did something in the service, in words: a member of staff by name (and login), the
     service itself for what it decided from the register, the demonstration's ``auto``."""
     if actor == "engine" or actor.startswith("daemon:"):
-        return "the service, from the register"
+        return "the service"
     if actor == "auto":
         return "done automatically (demonstration)"
     if actor == "MIS":
         return "the MIS"
     name = (staff or {}).get(actor)
-    return f"{name} ({actor})" if name and name != actor else actor
+    if name:
+        return f"{name} ({actor})" if name != actor else actor
+    if is_system_login(actor):
+        # an import run from a server's own account (a cron job as root): no person to name
+        return "a system account"
+    return actor
 
 
 def generated_line(generated_at: datetime, zone: ZoneInfo) -> str:
@@ -122,4 +127,6 @@ def recorded_text(v: MarkVersion, index: int, zone: ZoneInfo) -> str:
     """One version of a mark: ``/: amended in the MIS by J. Patel on Monday 15 September 2025
     at 11am`` (the first version is ``recorded``)."""
     verb = "recorded" if index == 0 else "amended"
+    if v.recorded_by is None or not v.recorded_by.strip():
+        return f"{v.code}: {verb} on {when(v.recorded_at, zone)}"
     return f"{v.code}: {recorded_in_mis(verb, v.recorded_by)} on {when(v.recorded_at, zone)}"
