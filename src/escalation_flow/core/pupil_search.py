@@ -1,10 +1,11 @@
 """Finding a pupil by what a member of staff types: the start of their id, of their name, or of
-any one of their names, in any case ("kha" finds Amira Khan; "s01-p00" every pupil of a school
-whose ids start so). Pure: the roster is handed in.
+any one of their names, in any case and without accents ("kha" finds Amira Khan, "gul" Gül,
+"s01-p00" every pupil whose id starts so). Pure: the roster is handed in.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -30,8 +31,10 @@ def full_name(record: PupilRecord | None) -> str:
 
 
 def _fold(text: str) -> str:
-    # casefold, and runs of spaces as one, so "  ava   WOOD" is "ava wood"
-    return " ".join(text.casefold().split())
+    # any case and no accents ("gul" finds Gül, "I" finds ı), runs of spaces as one
+    bare = unicodedata.normalize("NFKD", text.casefold().replace("ı", "i"))
+    plain = "".join(c for c in bare if not unicodedata.combining(c))
+    return " ".join(unicodedata.normalize("NFKD", plain.casefold()).split())
 
 
 def matches(query: str, pupil: str, name: str) -> bool:
