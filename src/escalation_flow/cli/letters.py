@@ -160,10 +160,11 @@ def letters_list(
         lines = letter_lines(service.store.engine, LetterFilter(key, status, start, end))
         names = Names(service)
         named = [(line, names.of(line.school, line.pupil)) for line in lines]
+        zone = ZoneInfo(service.trust.timezone)
     if pupil_query is not None:
         keep = {n.pupil for n in search(pupil_query, {Named(x.pupil, n): None for x, n in named})}
         named = [(line, n) for line, n in named if line.pupil in keep]
-    click.echo(letters_table(named))
+    click.echo(letters_table(named, zone))
 
 
 def _prepared_between(dates: str | None, timezone: str) -> tuple[datetime | None, datetime | None]:
@@ -186,25 +187,26 @@ def _prepared_between(dates: str | None, timezone: str) -> tuple[datetime | None
     )
 
 
-def _letter_row(line: LetterLine, name: str) -> tuple[str, ...]:
+def _letter_row(line: LetterLine, name: str, zone: ZoneInfo) -> tuple[str, ...]:
     return (
         str(line.id), line.school, line.pupil, name, line.template, line.status,
-        f"{line.prepared_at:%Y-%m-%d %H:%M}", line.approved_by or "", str(line.task_id),
+        f"{line.prepared_at.astimezone(zone):%Y-%m-%d %H:%M}", line.approved_by or "",
+        str(line.task_id),
     )  # fmt: skip
 
 
 _LIST_HEAD = ("id", "school", "pupil", "name", "letter", "status", "prepared", "approved by", "task")
 
 
-def letters_table(named: list[tuple[LetterLine, str]]) -> str:
-    """One line per letter; the count at the foot."""
+def letters_table(named: list[tuple[LetterLine, str]], zone: ZoneInfo) -> str:
+    """One line per letter (prepared: the school's local time); the count at the foot."""
     if not named:
         return "no letters"
-    rows = [_LIST_HEAD] + [_letter_row(line, name) for line, name in named]
+    rows = [_LIST_HEAD] + [_letter_row(line, name, zone) for line, name in named]
     widths = [max(len(r[i]) for r in rows) for i in range(len(_LIST_HEAD))]
     text = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     text.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([*text, f"{len(named)} letter{'s' if len(named) != 1 else ''} (prepared: UTC)"])
+    return "\n".join([*text, f"{len(named)} letter{'s' if len(named) != 1 else ''}"])
 
 
 @letters_group.command("render")
