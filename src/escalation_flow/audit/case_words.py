@@ -106,7 +106,7 @@ def person(actor: str, staff: Mapping[str, str] | None = None) -> str:
     if actor == "engine" or actor.startswith("daemon:"):
         return "the service"
     if actor == "auto":
-        return "done automatically (demonstration)"
+        return "automatic (demo)"
     if actor == "MIS":
         return "the MIS"
     name = (staff or {}).get(actor)
