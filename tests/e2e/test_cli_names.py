@@ -184,4 +184,5 @@ def test_the_case_file_goes_to_var_exports_and_reads_as_a_document(
     assert "Generated on Friday 10 October 2025 at 7pm." in html  # 18:00 UTC, in BST
     assert "opened on Tuesday 9 September 2025" in html
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", html), "no machine time stamps"
+    assert "(recorded on " in html and " UTC)" not in html  # the parents' lines too
     assert "Alex Morgan" not in html or "(lead)" in html  # staff by name where they acted
