@@ -13,16 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from escalation_flow.adapters.flow_files import load_flow
-from escalation_flow.core.definition import Flow, Task
+from escalation_flow.core.definition import Flow
 from escalation_flow.core.guards import Guard
-from escalation_flow.core.penalty_notices import ALLOWED_FACT
+from escalation_flow.core.penalty_notices import (
+    ALLOWED_FACT,
+    proposes_penalty_notice,
+    proposing_tasks,
+)
 
 FLOWS = sorted((Path(__file__).resolve().parents[2] / "flows").glob("*.yaml"))
-
-
-def _proposes_a_notice(task: Task) -> bool:
-    """A step whose outcome asks for or records a penalty notice (not a notice to improve)."""
-    return any("penalty_notice" in o for o in task.outcomes) or "penalty_notice" in task.id
 
 
 @cache
@@ -37,12 +36,12 @@ def guarded_sites(flow: Flow) -> list[tuple[str, list[Guard]]]:
     d = flow.definition
     for side in d.side:
         for task in side.tasks:
-            if _proposes_a_notice(task):
+            if proposes_penalty_notice(task):
                 out.append((task.id, [flow.guard(task.when or "1")]))
     for stage in d.stages:
         for name, state in stage.states.items():
             for task in state.tasks:
-                if not _proposes_a_notice(task):
+                if not proposes_penalty_notice(task):
                     continue
                 own = flow.guard(task.when) if task.when else None
                 if own is not None and ALLOWED_FACT in own.names:
@@ -65,6 +64,15 @@ def test_every_step_proposing_a_penalty_notice_reads_whether_one_is_allowed(path
         assert guards, f"{path.name}: {task} is reached by no guarded move"
         for g in guards:
             assert ALLOWED_FACT in g.names, f"{path.name}: {task}: {g.source!r}"
+
+
+def test_the_steps_that_propose_a_notice_are_the_plans_penalty_steps() -> None:
+    found = {p.stem: proposing_tasks(_flow(p).definition) for p in FLOWS}
+    assert {k: sorted(v) for k, v in found.items() if v} == {
+        "academy-staged-intervention": ["consider_fixed_penalty"],
+        "family-liaison-five-stage": ["consider_penalty_notice", "la_penalty_notice"],
+        "sherrier-ce-primary": ["penalty_notice_form"],
+    }
 
 
 def test_the_plans_with_penalty_steps_are_the_ones_guarded() -> None:

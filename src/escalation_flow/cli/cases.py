@@ -34,6 +34,7 @@ def case_show(school: str, pupil: str, viewer: str | None) -> None:
     """Show the case of PUPIL at SCHOOL: stage, history with the reasons, open tasks, timers,
     and the pupil's siblings across the trust."""
     from escalation_flow.cli.contacts import reader, siblings_text
+    from escalation_flow.cli.penalty_notices import standings_text
 
     with root().service() as service:
         principal = reader(service, viewer, school, pupil) if viewer else None
@@ -41,6 +42,11 @@ def case_show(school: str, pupil: str, viewer: str | None) -> None:
         siblings = service.families.siblings(view.school, pupil, viewer=principal)
         # without any contacts imported, case show reads as it always has
         family = "\n" + siblings_text(siblings) if service.families.versions() else ""
+        notices = service.penalty_notices.for_case(
+            view.school, pupil, view.flow_version, [t.task for t in view.open_tasks]
+        )
+        if notices is not None:  # a step proposes a penalty notice: may one be issued, to whom
+            family += "\n" + standings_text(notices)
     click.echo(case_text(view) + family)
 
 

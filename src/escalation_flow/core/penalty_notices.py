@@ -33,6 +33,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+from escalation_flow.core.definition import FlowDefinition, Task
 from escalation_flow.errors import (
     NotAResponsibleParentError,
     SessionsAlreadyUsedError,
@@ -297,6 +298,21 @@ def check_status_change(current: NoticeVersion, status: Status) -> None:
 
 
 # -- what the flows and the case page see --------------------------------------------------------
+
+
+def proposes_penalty_notice(task: Task) -> bool:
+    """A step whose outcomes ask for or record a penalty notice (a notice to improve is not)."""
+    return "penalty_notice" in task.id or any("penalty_notice" in o for o in task.outcomes)
+
+
+def proposing_tasks(flow: FlowDefinition) -> frozenset[str]:
+    """The ids of the flow's tasks that propose a penalty notice, wherever they stand."""
+    tasks = [t for side in flow.side for t in side.tasks]
+    for stage in flow.stages:
+        for state in stage.states.values():
+            tasks += [*state.tasks, *(r.task for r in state.recurring)]
+    return frozenset(t.id for t in tasks if proposes_penalty_notice(t))
+
 
 ALLOWED_FACT = "penalty_notice_allowed_for_any_parent"
 MOST_FACT = "penalty_notices_last_3_years_max"

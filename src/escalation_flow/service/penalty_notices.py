@@ -8,7 +8,7 @@ the store a maker that checks them again on the register it holds locked while i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -25,6 +25,7 @@ from escalation_flow.core.penalty_notices import (
     as_known_at,
     check_record,
     check_status_change,
+    proposing_tasks,
     standings,
 )
 from escalation_flow.errors import CalendarError, NotFoundError, StoreError
@@ -166,6 +167,16 @@ class PenaltyNoticeDesk:
             if c.parental_responsibility
         ]
         return standings(self.notices(key, pupil), key, pupil, parents, day)
+
+    def for_case(
+        self, school: str, pupil: str, flow_version: str, open_tasks: Iterable[str]
+    ) -> list[ParentStanding] | None:
+        """``standings`` where one of the case's open tasks proposes a penalty notice (None:
+        none does, and nothing is said)."""
+        flow = self.ctx.setup_at(school, flow_version).flow
+        if not proposing_tasks(flow.definition) & set(open_tasks):
+            return None
+        return self.standings(school, pupil)
 
     def _responsible(self, school: str, pupil: str, now: datetime) -> set[str]:
         contacts = self.families.contacts(school, pupil, known_at=now)

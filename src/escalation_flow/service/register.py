@@ -10,12 +10,16 @@ from functools import cached_property
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import numpy.typing as npt
+
 from escalation_flow.adapters.trust_files import SchoolConfig
 from escalation_flow.core.calendar import DEFAULT_REGISTERS_CLOSE, SchoolCalendar
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.engine import Context
 from escalation_flow.core.facts import FactTable, KnownFacts
 from escalation_flow.core.marks import Roster
+from escalation_flow.core.penalty_notices import NO_NOTICES
 from escalation_flow.core.register import RegisterGrid
 from escalation_flow.core.school_day import BoolArray, SchoolCases
 from escalation_flow.core.session_counts import CumulativeCounts
@@ -127,14 +131,17 @@ class RegisterAsKnown:
         cases still run under may ask a different minimum of sessions for a percentage)."""
         minimum = (flow or self.setup.flow).definition.min_possible_sessions
         facts = self.known.at(day, minimum)
-        if self.notices is None:
-            return facts
-        register = self.notices
         return self.derived(
             f"notice_facts:{minimum}",
             facts.day_index,
-            lambda: replace(facts, values={**facts.values, **register.facts(facts.pupils, facts.as_of)}),
+            lambda: replace(facts, values={**facts.values, **self._notice_facts(facts)}),
         )
+
+    def _notice_facts(self, facts: FactTable) -> dict[str, npt.NDArray[np.float64]]:
+        """The penalty-notice register's facts for the day (none known: no notice anywhere)."""
+        if self.notices is None:
+            return {n: np.full(len(facts.pupils), v) for n, v in NO_NOTICES.items()}
+        return self.notices.facts(facts.pupils, facts.as_of)
 
     def derived(self, name: str, day: int, build: Callable[[], T]) -> T:
         """A figure derived from the register for a day, built once (letters' raw percentages)."""

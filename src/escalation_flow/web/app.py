@@ -31,6 +31,7 @@ from escalation_flow.web import (
     pages_flow,
     pages_letters,
     pages_login,
+    pages_penalty_notices,
     pages_reports,
     pages_tasks,
 )
@@ -62,6 +63,7 @@ def create_app(
         *pages_dashboards.routes(),
         *pages_flow.routes(),
         *pages_reports.routes(),
+        *pages_penalty_notices.routes(),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(
