@@ -49,6 +49,8 @@ def test_a_class_teacher_may_not_record_a_notice_and_nothing_is_written(world: W
     refused = record(world, MUM, FIRST, "2025-09-20", by="teacher3")
     assert refused.exit_code == 2
     assert "teacher3 may not record a penalty notice at school-03" in refused.stderr
+    assert record(world, MUM, FIRST, "2025-09-20", by="auditor").exit_code == 2
+    assert record(world, MUM, FIRST, "2025-09-20", by="lead").exit_code == 2  # school-01's lead
     assert run(world, "penalty-notices", "list").stdout == "no notices recorded\n"
 
 
