@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from escalation_flow.adapters.store import Store
+from escalation_flow.audit.inputs import AuditSource
+from escalation_flow.audit.knowledge import Cut
 from escalation_flow.bootstrap import Root
 from escalation_flow.cli import main
 from escalation_flow.clock import SimulatedClock
@@ -116,6 +118,26 @@ def test_the_evening_reads_the_register_as_known_at_its_cut_off(world: World) ->
         standings = service.penalty_notices.for_case(SCHOOL, PUPIL, "", ["consider_penalty_notice"])
         assert standings is not None and [s.allowed for s in standings] == [False, False]
         assert service.penalty_notices.for_case(SCHOOL, PUPIL, "", ["formal_attendance_meeting"]) is None
+    finally:
+        store.dispose()
+
+
+def test_replay_reads_the_register_as_known_at_each_cut(world: World) -> None:
+    for parent in (MUM, DAD):
+        record(world, parent, FIRST, "2025-09-20")
+        record(world, parent, SECOND, "2025-10-01")
+    store = Store(world.url)
+    try:
+        source = AuditSource(store, world.trust()).case(SCHOOL, PUPIL)
+        day = source.calendar.day_index(NOW.date())
+
+        def allowed(known_at: datetime) -> float:
+            return source.register.facts(Cut(known_at), day, 20).row(PUPIL)[
+                "penalty_notice_allowed_for_any_parent"
+            ]
+
+        assert allowed(NOW - timedelta(minutes=1)) == 1.0
+        assert allowed(NOW) == 0.0
     finally:
         store.dispose()
 

@@ -126,6 +126,12 @@ class AuditSource:
             roster=roster,
             imported_at=marks.imported_at,
             import_id=marks.import_id,
+            notices=[
+                v for v in self.store.penalty_notice_versions(school) if v.draft.pupil == pupil
+            ],
+            contacts=[
+                c for c in self.store.contact_versions() if (c.school, c.pupil) == (school, pupil)
+            ],
         )
         rows = _rows_of(marks, pupil)
         import_ids = [int(marks.import_id[r]) for r in rows]
