@@ -158,6 +158,7 @@ def test_the_register_page_lists_notices_only_for_pupils_the_viewer_may_read(wor
         assert page.status_code == 200
         assert "Priya Khan" in page.text and "2025-09-08 AM (O)" in page.text
         assert "£80 within 21 days" in page.text
+        assert 'href="/penalty-notices" aria-current="page"' in page.text  # in the main menu
     with pages(world) as client:
         assert login(client, "teacher3") == 303  # Year 3 only; Priya is in Year 1
         page = client.get("/penalty-notices")

@@ -69,7 +69,10 @@ async def register_page(request: Request) -> Response:
 
     context = await run_in_threadpool(build)
     context.update(
-        title="Penalty notices", user=user, csrf=request.state.session.csrf_token, nav="schools"
+        title="Penalty notices",
+        user=user,
+        csrf=request.state.session.csrf_token,
+        nav="penalty-notices",
     )
     return web.templates.TemplateResponse(request, "penalty_notices.html", context)
 
