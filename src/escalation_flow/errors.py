@@ -8,7 +8,13 @@
     │   ├── RegisterError          a marks or roster file has bad rows (carries every Problem)
     │   ├── FlowError              a flow file fails its checks (carries every Problem)
     │   ├── TrustConfigError       the trust file names a school, flow or calendar we cannot use
-    │   └── ActionError            a staff action names no open task or event, or a bad outcome
+    │   ├── ActionError            a staff action names no open task or event, or a bad outcome
+    │   └── PenaltyNoticeError     a penalty notice the national rules or the register refuse
+    │       ├── ThirdNoticeError            a third to one parent for one child in three years
+    │       ├── SessionsAlreadyUsedError    sessions that already found this parent's notice
+    │       ├── SessionsNotAbsenceError     sessions not marked as the offence needs
+    │       ├── NotAResponsibleParentError  not a contact with parental responsibility
+    │       └── StatusChangeError           a status a notice cannot move to from where it is
     ├── StoreError                 the database cannot be reached or is not migrated
     ├── ConflictError              someone else changed the thing first (task done twice, ...)
     └── NotFoundError              a school, pupil, case, task or timer that does not exist
@@ -109,3 +115,27 @@ class NotFoundError(EscalationFlowError):
 
 class ActionError(InputError):
     """A staff action names a task or event that is not open or not in the flow, or a bad outcome."""
+
+
+class PenaltyNoticeError(InputError):
+    """A penalty notice (or notice to improve) the register refuses to record or change."""
+
+
+class ThirdNoticeError(PenaltyNoticeError):
+    """A third penalty notice to one parent for one child within a rolling three years."""
+
+
+class SessionsAlreadyUsedError(PenaltyNoticeError):
+    """Sessions that already found a notice to the same parent for the same child."""
+
+
+class SessionsNotAbsenceError(PenaltyNoticeError):
+    """Sessions whose marks (as known when recording) are not what the offence rests on."""
+
+
+class NotAResponsibleParentError(PenaltyNoticeError):
+    """The parent named is not a contact of the pupil with parental responsibility."""
+
+
+class StatusChangeError(PenaltyNoticeError):
+    """A status change the notice's lifecycle does not allow."""

@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.core.access import Principal
@@ -28,6 +28,7 @@ from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.marks import Roster
+from escalation_flow.core.penalty_notices import NoticeVersion
 from escalation_flow.core.school_day import UniversalTask
 from escalation_flow.stored import (
     CLOSED,
@@ -76,6 +77,7 @@ __all__ = [
     "DueTimer",
     "HistoryRow",
     "HistoryWriting",
+    "PenaltyNoticeBook",
     "Record",
     "RegisterSource",
     "Registers",
@@ -137,11 +139,29 @@ class Registers(Protocol):
     def load_roster(self, school: str) -> Roster: ...
 
 
+@runtime_checkable
 class ContactBook(Protocol):
     """Pupils' contacts: every version of every contact of the trust's pupils, as imported
     (``core.contacts.as_known_at`` answers "as known at")."""
 
     def contact_versions(self) -> list[ContactVersion]: ...
+
+
+#: Given the school's register as stored (every version) and the next free notice number, the
+#: version to write (the service's checked notice); raising writes nothing.
+NoticeMaker = Callable[[list[NoticeVersion], int], NoticeVersion]
+
+
+@runtime_checkable
+class PenaltyNoticeBook(Protocol):
+    """The penalty-notice register: every version of every notice (``core.penalty_notices``)."""
+
+    def penalty_notice_versions(self, school: str | None = None) -> list[NoticeVersion]: ...
+
+    def write_penalty_notice(self, school: str, make: NoticeMaker, now: datetime) -> NoticeVersion:
+        """Write ``make``'s version in one transaction that holds the school's register (two
+        writers at once cannot both pass the rules on the same register)."""
+        ...
 
 
 # -- cases, their history, timers, tasks, letters and school days ---------------------------------

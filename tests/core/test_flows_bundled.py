@@ -14,6 +14,7 @@ from escalation_flow.adapters.flow_files import flow_files, load_flow
 from escalation_flow.core.definition import Flow, TaskKind
 from escalation_flow.core.fact_names import ALL_FACTS
 from escalation_flow.core.machine import machine_for
+from escalation_flow.core.penalty_notices import NO_NOTICES
 
 FLOWS = Path(__file__).parents[2] / "flows"
 BUNDLED = flow_files(FLOWS)
@@ -35,6 +36,7 @@ def env(flow: Flow, term: str = "autumn", **facts: float) -> Mapping[str, Any]:
         if name.startswith("attendance_pct"):
             base[name] = 100.0
     base.update(possible_sessions=200.0, compulsory_school_age=1.0)
+    base.update(NO_NOTICES)  # no penalty notice in the register: none is forbidden
     base.update({f"{e}_recorded": 0.0 for e in flow.event_ids()})
     base.update(facts)
     return flow.environment(base, term)
@@ -171,6 +173,9 @@ def test_family_liaison_notice_to_improve_is_skipped_for_a_term_time_holiday() -
     )
     move = machine.next_state("stage_3.formal_meeting", "daily", holiday)
     assert move is not None and move.target == "stage_3.penalty_notice_consideration"
+    # both parents have had two notices for this child in three years: no notice is proposed
+    barred = {**holiday, "penalty_notice_allowed_for_any_parent": 0.0}
+    assert machine.next_state("stage_3.formal_meeting", "daily", barred) is None
     assert machine.next_state("stage_3.formal_meeting", "daily", env(flow)) is None
 
 

@@ -28,8 +28,10 @@ from escalation_flow.audit.quiet_days import Evenings
 from escalation_flow.audit.step_replay import ReplayInputs
 from escalation_flow.audit.steps import HistoryRecord
 from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.marks import Roster
+from escalation_flow.core.penalty_notices import NoticeVersion
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,24 @@ class AuditSource:
         self._marks: dict[str, StoredMarks] = {}
         self._rosters: dict[str, Roster] = {}
         self._evenings: dict[str, Evenings] = {}
+        # the penalty-notice register and the contacts, by (school, pupil): read once
+        self._notices: dict[tuple[str, str], list[NoticeVersion]] | None = None
+        self._contacts: dict[tuple[str, str], list[ContactVersion]] | None = None
+
+    def _family_records(
+        self,
+    ) -> tuple[
+        dict[tuple[str, str], list[NoticeVersion]], dict[tuple[str, str], list[ContactVersion]]
+    ]:
+        """Every pupil's penalty notices and contacts (every version), read once."""
+        if self._notices is None or self._contacts is None:
+            self._notices, self._contacts = {}, {}
+            for v in self.store.penalty_notice_versions():
+                self._notices.setdefault((v.draft.school, v.draft.pupil), []).append(v)
+            if self._notices:  # the contacts matter only to pupils with notices
+                for c in self.store.contact_versions():
+                    self._contacts.setdefault((c.school, c.pupil), []).append(c)
+        return self._notices, self._contacts
 
     def school_flow(self, school: str) -> Flow:
         key = self.trust.resolve_school(school)
@@ -126,6 +146,8 @@ class AuditSource:
             roster=roster,
             imported_at=marks.imported_at,
             import_id=marks.import_id,
+            notices=self._family_records()[0].get((school, pupil), []),
+            contacts=self._family_records()[1].get((school, pupil), []),
         )
         rows = _rows_of(marks, pupil)
         import_ids = [int(marks.import_id[r]) for r in rows]

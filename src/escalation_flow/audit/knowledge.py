@@ -10,6 +10,7 @@ Pure: the marks come in as a ``MarkTable`` (with, optionally, when each row was 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -18,8 +19,12 @@ import numpy.typing as npt
 
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import CODE_OF_ID
+from escalation_flow.core.contacts import ContactVersion
+from escalation_flow.core.contacts import as_known_at as contacts_known_at
 from escalation_flow.core.facts import DayWindows, FactTable, KnownFacts
 from escalation_flow.core.marks import MarkTable, Roster, from_micros, to_micros
+from escalation_flow.core.penalty_notices import NoticeVersion, pupil_facts
+from escalation_flow.core.penalty_notices import as_known_at as notices_known_at
 from escalation_flow.core.register import (
     AssumeRecordedAtEndOfDay,
     RegisterGrid,
@@ -95,8 +100,14 @@ class PupilMarkHistory:
         imported_at: IntArray | None = None,
         import_id: IntArray | None = None,
         unknown_recorded_at: UnknownRecordedAt | None = None,
+        notices: Sequence[NoticeVersion] = (),
+        contacts: Sequence[ContactVersion] = (),
     ) -> None:
         self.pupil = pupil
+        #: the pupil's penalty notices and contacts, every version: read at each cut as the
+        #: evening read them (``service.notice_facts``)
+        self.notices = tuple(notices)
+        self.contacts = tuple(contacts)
         self.calendar = calendar
         self._roster = _roster_of(roster, pupil)
         rows = _rows_of(marks, pupil)
@@ -142,8 +153,20 @@ class PupilMarkHistory:
     def facts(self, cut: Cut, day: int, min_possible_sessions: int) -> FactTable:
         """Every register fact at the end of school day ``day``, with the marks known at ``cut``
         (``min_possible_sessions``: the flow version's, before a percentage counts), as the
-        service reads them (``core.facts.KnownFacts``)."""
-        return self._known(cut, day).at(day, min_possible_sessions)
+        service reads them (``core.facts.KnownFacts``), with the penalty-notice register's facts
+        as known at the cut."""
+        table = self._known(cut, day).at(day, min_possible_sessions)
+        if not self.notices:
+            return table
+        notices = notices_known_at(self.notices, cut.known_at)
+        parents = [
+            c.contact
+            for c in contacts_known_at(self.contacts, cut.known_at)
+            if c.parental_responsibility and c.pupil == self.pupil
+        ]
+        values = pupil_facts(notices, table.school, self.pupil, parents, table.as_of)
+        extra = {name: np.array([value]) for name, value in values.items()}
+        return replace(table, values={**table.values, **extra})
 
     def _known(self, cut: Cut, day: int | None) -> KnownFacts:
         # Counts and facts through a day rest on that day's sessions and the ones before: cuts

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from escalation_flow.adapters.store.desk import ERASED
+from escalation_flow.adapters.store.penalty_notices import PENALTY_NOTICE
 from escalation_flow.adapters.store.projection_reads import LetterState, TaskState, TimerState
 from escalation_flow.adapters.store.records import (
     AUDIT_ENTRY,
@@ -315,5 +316,32 @@ def check_audit_log(
         Breach(f"audit log entry {subject.split()[1]}", None, "audit_deleted",
                f"recorded on {chain}, gone from the audit log")
         for subject, (chain, _) in sorted(recorded.items(), key=lambda kv: int(kv[0].split()[1]))
+    ]  # fmt: skip
+    return out
+
+
+def check_penalty_notices(
+    rows: Mapping[tuple[int, int], tuple[str, str]],
+    subjects: Mapping[tuple[str, str], list[Any]],
+) -> list[Breach]:
+    """Every version in the penalty-notice register as its record on the school's chain says:
+    ``rows`` maps (notice, version) to (school, digest of the row as stored now)."""
+    out = []
+    recorded: dict[tuple[int, int], tuple[str, str]] = {}
+    for (chain, _), entries in subjects.items():
+        for kind, body in entries:
+            if kind == PENALTY_NOTICE:
+                recorded[(int(body["notice"]), int(body["version"]))] = (chain, body["row"])
+    for key, (school, digest) in sorted(rows.items()):
+        where = f"penalty notice {key[0]} version {key[1]} ({school})"
+        found = recorded.pop(key, None)
+        if found is None:
+            out.append(Breach(where, None, "penalty_notice_added", "no record wrote it"))
+        elif found != (school_chain(school), digest):
+            out.append(Breach(where, None, "penalty_notice_edited", "changed since it was written"))
+    out += [
+        Breach(f"penalty notice {n} version {v}", None, "penalty_notice_deleted",
+               f"recorded on {chain}, gone from the register")
+        for (n, v), (chain, _) in sorted(recorded.items())
     ]  # fmt: skip
     return out

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from escalation_flow.adapters.store import penalty_notices as notice_register
 from escalation_flow.adapters.store import projection_reads
 from escalation_flow.adapters.store import records as later
 from escalation_flow.adapters.store.audit_store import (
@@ -34,6 +35,7 @@ from escalation_flow.audit.record_check import (
     check_case_rows,
     check_letters,
     check_loose_tasks,
+    check_penalty_notices,
     check_record_chain,
 )
 from escalation_flow.audit.verify import (
@@ -259,3 +261,7 @@ def _verify_later_records(
         r for r in projection_reads.audit_rows(conn) if school is None or r.get("school") == school
     ]
     report.breaches += check_audit_log(log, subjects)
+    notices = {
+        k: v for k, v in notice_register.stored_digests(conn).items() if school in (None, v[0])
+    }
+    report.breaches += check_penalty_notices(notices, subjects)

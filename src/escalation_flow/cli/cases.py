@@ -40,6 +40,7 @@ def case_show(school: str, pupil: str | None, pupil_query: str | None, viewer: s
     and the pupil's siblings across the trust. PUPIL (or --pupil) is the pupil's id or the
     start of it or of their name, any case: when it finds several pupils they are listed."""
     from escalation_flow.cli.contacts import reader, siblings_text
+    from escalation_flow.cli.penalty_notices import standings_text
     from escalation_flow.cli.pupils import Names, resolve
 
     query = pupil_query if pupil_query is not None else pupil
@@ -52,6 +53,11 @@ def case_show(school: str, pupil: str | None, pupil_query: str | None, viewer: s
         siblings = service.families.siblings(view.school, found, viewer=principal)
         # without any contacts imported, case show reads as it always has
         family = "\n" + siblings_text(siblings) if service.families.versions() else ""
+        notices = service.penalty_notices.for_case(
+            view.school, found, view.flow_version, [t.task for t in view.open_tasks]
+        )
+        if notices is not None:  # a step proposes a penalty notice: may one be issued, to whom
+            family += "\n" + standings_text(notices)
         who = _who(service, view.school, found, Names(service))
     click.echo(case_text(view, who) + family)
 

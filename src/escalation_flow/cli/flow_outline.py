@@ -7,6 +7,7 @@ from escalation_flow.core.fact_names import (
     CASE_FACTS,
     FACT_FAMILIES,
     FAMILY_FACTS,
+    NOTICE_FACTS,
     REGISTER_FACTS,
     FactSpec,
 )
@@ -83,6 +84,7 @@ def fact_table() -> str:
     rows += [_row(f) for f in REGISTER_FACTS.values()]
     rows += [_row(f, case=True) for f in CASE_FACTS.values()]
     rows += [_row(f) for f in FAMILY_FACTS.values()]
+    rows += [_row(f) for f in NOTICE_FACTS.values()]
     rows += [_row(f) for f in FACT_FAMILIES.values()]
     return "\n".join(rows) + "\n"
 

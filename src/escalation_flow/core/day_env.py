@@ -14,6 +14,7 @@ from escalation_flow.core.case import Case
 from escalation_flow.core.facts import FactTable
 from escalation_flow.core.family_facts import family_facts
 from escalation_flow.core.packed_counts import Key
+from escalation_flow.core.penalty_notices import NO_NOTICES
 from escalation_flow.core.school_cases import FloatArray, IntArray, SchoolCases
 from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.core.since_recorded import CASE_OPENED, STAGE_ENTRY, STATE_ENTRY, parse_since
@@ -90,6 +91,8 @@ class DayEnv(Mapping[str, Any]):
             return np.where(known, n_marks, NAN)
         if name in ("attendance_pct_at_review_start", "attendance_pct_over_review"):
             return np.full(len(book.pupils), NAN)  # only defined while a review timer fires
+        if name in NO_NOTICES:  # no penalty-notice register handed in with the facts
+            return np.full(len(book.pupils), NO_NOTICES[name])
         raise KeyError(name)
 
     def _anchor_days(self, anchor: str, name: str) -> IntArray:

@@ -149,7 +149,19 @@ FAMILY_FACTS: dict[str, FactSpec] = {
     )
 }
 
-ALL_FACTS: dict[str, FactSpec] = {**REGISTER_FACTS, **CASE_FACTS, **FAMILY_FACTS}
+#: Facts from the penalty-notice register (``core.penalty_notices``), per pupil over the pupil's
+#: contacts with parental responsibility, both as known at the evening's cut-off. Where no
+#: register is read (the backtest) a pupil has had no notice and none is forbidden.
+NOTICE_FACTS: dict[str, FactSpec] = {
+    f.name: f
+    for f in (
+        _f("penalty_notice_allowed_for_any_parent", _F, "(register) 1 when a penalty notice issued that day to at least one parent with parental responsibility would be allowed (at most two to a parent for a child in a rolling three years); 1 when none is recorded"),
+        _f("penalty_notices_last_3_years_max", _N, "(register) the most penalty notices (not withdrawn) any one parent with parental responsibility has had for this child in the last three years"),
+        _f("notice_to_improve_within_12_months", _F, "(register) 1 when a notice to improve (not withdrawn) to a parent with parental responsibility for this child was issued in the last 12 months"),
+    )
+}
+
+ALL_FACTS: dict[str, FactSpec] = {**REGISTER_FACTS, **CASE_FACTS, **FAMILY_FACTS, **NOTICE_FACTS}
 
 #: Families of names a guard builds from a number, a parameter or an id of the flow
 #: (``core.window_facts``, ``core.since_recorded``): listed by ``flows facts``, not computed

@@ -4,11 +4,14 @@ known now, counted through a school day (the same reading the backtest makes, fr
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
 
 from escalation_flow.adapters.trust_files import SchoolConfig
 from escalation_flow.core.calendar import DEFAULT_REGISTERS_CLOSE, SchoolCalendar
@@ -16,11 +19,13 @@ from escalation_flow.core.definition import Flow
 from escalation_flow.core.engine import Context
 from escalation_flow.core.facts import FactTable, KnownFacts
 from escalation_flow.core.marks import Roster
+from escalation_flow.core.penalty_notices import NO_NOTICES
 from escalation_flow.core.register import RegisterGrid
 from escalation_flow.core.school_day import BoolArray, SchoolCases
 from escalation_flow.core.session_counts import CumulativeCounts
 from escalation_flow.errors import CalendarError
 from escalation_flow.ports import Registers, SchoolRead
+from escalation_flow.service.notice_facts import NoticeRegisterAsKnown
 
 T = TypeVar("T")
 
@@ -88,6 +93,8 @@ class RegisterAsKnown:
     grid: RegisterGrid
     counts: CumulativeCounts
     roster: Roster
+    #: the penalty-notice register as known at the same instant (None: no notices known)
+    notices: NoticeRegisterAsKnown | None = None
     _derived: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     @cached_property
@@ -111,7 +118,8 @@ class RegisterAsKnown:
             with store.register_reader() as reader:
                 read = reader.read(setup.school, setup.calendar, known_at)
         counts = CumulativeCounts(read.grid, setup.calendar, through_day=max(through, 0))
-        return cls(setup, read.grid, counts, read.roster)
+        notices = NoticeRegisterAsKnown.read(store, setup.school, known_at)
+        return cls(setup, read.grid, counts, read.roster, notices)
 
     @property
     def pupils(self) -> tuple[str, ...]:
@@ -122,7 +130,18 @@ class RegisterAsKnown:
         ``flow`` counts them (default: the school's current flow; an earlier version that open
         cases still run under may ask a different minimum of sessions for a percentage)."""
         minimum = (flow or self.setup.flow).definition.min_possible_sessions
-        return self.known.at(day, minimum)
+        facts = self.known.at(day, minimum)
+        return self.derived(
+            f"notice_facts:{minimum}",
+            facts.day_index,
+            lambda: replace(facts, values={**facts.values, **self._notice_facts(facts)}),
+        )
+
+    def _notice_facts(self, facts: FactTable) -> dict[str, npt.NDArray[np.float64]]:
+        """The penalty-notice register's facts for the day (none known: no notice anywhere)."""
+        if self.notices is None:
+            return {n: np.full(len(facts.pupils), v) for n, v in NO_NOTICES.items()}
+        return self.notices.facts(facts.pupils, facts.as_of)
 
     def derived(self, name: str, day: int, build: Callable[[], T]) -> T:
         """A figure derived from the register for a day, built once (letters' raw percentages)."""

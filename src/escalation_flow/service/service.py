@@ -24,11 +24,12 @@ from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
 from escalation_flow.core.decisions import Decision
-from escalation_flow.ports import AuditNote, CaseTransaction
+from escalation_flow.ports import AuditNote, CaseTransaction, PenaltyNoticeBook
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.days import SchoolDays
 from escalation_flow.service.families import FamilyReads
 from escalation_flow.service.letter_desk import LetterDesk
+from escalation_flow.service.penalty_notices import PenaltyNoticeDesk
 from escalation_flow.service.queries import Queries
 from escalation_flow.service.register import SchoolSetup
 from escalation_flow.service.staff import ActionsReport, StaffActions
@@ -65,6 +66,9 @@ class Service:
         self.letters = LetterDesk(self.ctx, actors)
         # contacts and siblings (issue 16): every store keeps contacts (``ports.ContactBook``)
         self.families = FamilyReads(self.ctx, store)
+        # the penalty-notice register (issue 16); the memory store keeps none
+        register = store if isinstance(store, PenaltyNoticeBook) else None
+        self.penalty_notices = PenaltyNoticeDesk(self.ctx, register, self.families, actors)
 
     # -- what every use case shares ----------------------------------------------------------
 

@@ -32,6 +32,7 @@ from escalation_flow.web import (
     pages_la_monthly,
     pages_letters,
     pages_login,
+    pages_penalty_notices,
     pages_reports,
     pages_tasks,
 )
@@ -64,6 +65,7 @@ def create_app(
         *pages_flow.routes(),
         *pages_reports.routes(),
         *pages_la_monthly.routes(),
+        *pages_penalty_notices.routes(),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(

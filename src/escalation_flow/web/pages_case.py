@@ -131,6 +131,12 @@ def _case_context(
             school, pupil, viewer=user, attendance=lambda s, p: _attendance(web, s, p)
         ),
         "events": _events(flow, user, school),
+        # a step proposes a penalty notice: may one be issued, and to which parent (issue 16)
+        "penalty_notices": None
+        if case is None or case.status != "open" or current_hidden
+        else web.service.penalty_notices.for_case(
+            school, pupil, case.flow_version, [t.task for t in case.open_tasks]
+        ),
         "can_write": user.can_write(school),
         "may_approve": user.may_approve_letter(school, "attendance_lead"),
         "flash": _flash(query),

@@ -25,5 +25,6 @@ def register_known_now(service: Service, school: str, now: datetime, through: in
 def facts_known_now(register: RegisterAsKnown, day: int, flow: Flow) -> FactTable:
     """Facts at the end of school day ``day``, as ``flow`` (the version a case runs under, or
     the school's current one) counts them: its own ``min_possible_sessions``, never the
-    current flow's."""
-    return register.known.at(day, flow.definition.min_possible_sessions)
+    current flow's. The register's own ``facts``: the daemon's evening reads the same table,
+    the penalty-notice register's facts with it."""
+    return register.facts(day, flow)

@@ -158,6 +158,11 @@ def _lock(conn: Connection, chains: Sequence[str]) -> None:
         ) from exc
 
 
+#: Held by a writer that reads before it appends (the penalty-notice register checks its rules on
+#: the rows it read): the same lock ``append`` takes, taken first.
+lock_chains = _lock
+
+
 def _heads(conn: Connection, chains: Sequence[str]) -> dict[str, tuple[int, str]]:
     r = RECORDS.c
     out: dict[str, tuple[int, str]] = {}

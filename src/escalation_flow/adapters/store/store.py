@@ -38,10 +38,12 @@ from escalation_flow.clock import Clock
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.marks import MarkTable, PupilRecord, Roster
+from escalation_flow.core.penalty_notices import NoticeVersion
 from escalation_flow.errors import NotFoundError
 
 if TYPE_CHECKING:
     from escalation_flow.adapters.store.marks_reader import RegisterReader
+    from escalation_flow.ports import NoticeMaker
 
 #: Marks of a trust load this many schools at a time (the machines have two cores or more).
 _LOAD_THREADS = 2
@@ -289,6 +291,32 @@ class Store:
 
         with self.engine.connect() as conn:
             return read_versions(conn)
+
+    def penalty_notice_versions(self, school: str | None = None) -> list[NoticeVersion]:
+        """Every stored version of every notice (of ``school``), ``ports.PenaltyNoticeBook``."""
+        from escalation_flow.adapters.store.penalty_notices import read_versions
+
+        with self.engine.connect() as conn:
+            ids = None if school is None else [_school_ids(conn, [school])[school]]
+            return read_versions(conn, ids)
+
+    def write_penalty_notice(
+        self, school: str, make: NoticeMaker, now: dt.datetime
+    ) -> NoticeVersion:
+        """``ports.PenaltyNoticeBook.write_penalty_notice``: the register is read after the
+        school's chain is locked, so the rules see every notice written before this one."""
+        from escalation_flow.adapters.store import penalty_notices as register
+        from escalation_flow.adapters.store.records import lock_chains
+        from escalation_flow.core.chain import school_chain
+
+        with self.engine.begin() as conn:
+            school_id = _school_ids(conn, [school])[school]
+            lock_chains(conn, [school_chain(school)])
+            version = make(
+                register.read_versions(conn, [school_id]), register.next_notice_number(conn)
+            )
+            register.insert_version(conn, version, school_id, now)
+        return version
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -1,0 +1,216 @@
+"""The penalty-notice register's use cases: record, change a status, list, and say for each
+parent with parental responsibility whether a notice may be issued.
+
+The rules are ``core.penalty_notices``; this class gathers what they are checked on, as known
+now (the pupil's contacts, the marks of the sessions named, the school's register) and hands
+the store a maker that checks them again on the register it holds locked while it writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import date, datetime
+
+from escalation_flow.actors import Actors
+from escalation_flow.core.codes import CODE_OF_ID
+from escalation_flow.core.penalty_notices import (
+    Kind,
+    NoticeDraft,
+    NoticeVersion,
+    Offence,
+    ParentStanding,
+    Session,
+    Status,
+    as_known_at,
+    check_record,
+    check_status_change,
+    proposing_tasks,
+    standings,
+)
+from escalation_flow.errors import CalendarError, NotFoundError, StoreError
+from escalation_flow.ports import PenaltyNoticeBook
+from escalation_flow.service.context import ServiceContext
+from escalation_flow.service.families import FamilyReads
+from escalation_flow.service.register import RegisterAsKnown
+
+
+class PenaltyNoticeDesk:
+    """The register over one store (None: a store without one, which refuses to record)."""
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        book: PenaltyNoticeBook | None,
+        families: FamilyReads,
+        actors: Actors | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.book = book
+        self.families = families
+        self.actors = actors or Actors()
+
+    def _register(self) -> PenaltyNoticeBook:
+        if self.book is None:
+            raise StoreError("this store keeps no penalty-notice register")
+        return self.book
+
+    def record(
+        self,
+        school: str,
+        pupil: str,
+        parent: str,
+        *,
+        kind: Kind,
+        offence: Offence,
+        sessions: Sequence[Session],
+        issued_on: date,
+        by: str,
+        note: str = "",
+    ) -> NoticeVersion:
+        """Record a notice the national rules allow (else a ``PenaltyNoticeError`` saying
+        why); version 1, status issued."""
+        by = self.actors.check(by)
+        book = self._register()
+        setup = self.ctx.setup(school)
+        key, now = setup.school, self.ctx.now()
+        self.ctx.ensure_schools()
+        draft = NoticeDraft(
+            kind, key, pupil, parent.strip(), offence, tuple(sorted(set(sessions))), issued_on
+        )
+        responsible = self._responsible(key, pupil, now)
+        marks = self._marks(key, pupil, draft.sessions, now)
+
+        def make(stored: list[NoticeVersion], number: int) -> NoticeVersion:
+            amounts = check_record(draft, as_known_at(stored), responsible, marks)
+            codes = tuple(marks[s] or "-" for s in draft.sessions)
+            return NoticeVersion(number, 1, draft, codes, Status.ISSUED, amounts, by, now, note)
+
+        version = book.write_penalty_notice(key, make, now)
+        self.ctx.log.info(
+            "penalty_notice_recorded",
+            notice=version.notice,
+            school=key,
+            pupil=pupil,
+            kind=kind.value,
+            offence=offence.value,
+            sessions=len(draft.sessions),
+            issued_on=issued_on.isoformat(),
+            by=by,
+        )
+        return version
+
+    def update(self, notice: int, status: Status, *, by: str, note: str = "") -> NoticeVersion:
+        """A new version of ``notice`` with ``status`` (``StatusChangeError`` when its
+        lifecycle does not allow it)."""
+        by = self.actors.check(by)
+        book = self._register()
+        school = self.notice(notice).draft.school
+        now = self.ctx.now()
+
+        def make(stored: list[NoticeVersion], _number: int) -> NoticeVersion:
+            current = _find(as_known_at(stored), notice)
+            check_status_change(current, status)
+            return replace(
+                current,
+                version=current.version + 1,
+                status=status,
+                recorded_by=by,
+                recorded_at=now,
+                note=note,
+            )
+
+        version = book.write_penalty_notice(school, make, now)
+        self.ctx.log.info(
+            "penalty_notice_updated",
+            notice=notice,
+            school=school,
+            version=version.version,
+            status=status.value,
+            by=by,
+        )
+        return version
+
+    def notice(self, notice: int) -> NoticeVersion:
+        return _find(self.notices(), notice)
+
+    def history(self, notice: int) -> list[NoticeVersion]:
+        """Every version of ``notice``, oldest first."""
+        found = [v for v in self._register().penalty_notice_versions() if v.notice == notice]
+        if not found:
+            raise NotFoundError(f"there is no penalty notice {notice} in the register")
+        return found
+
+    def notices(
+        self,
+        school: str | None = None,
+        pupil: str | None = None,
+        *,
+        known_at: datetime | None = None,
+    ) -> list[NoticeVersion]:
+        """The register as known at ``known_at`` (default: now), each notice's latest version."""
+        if self.book is None:
+            return []
+        key = self.ctx.setup(school).school if school else None
+        found = as_known_at(self.book.penalty_notice_versions(key), known_at or self.ctx.now())
+        return [v for v in found if pupil is None or v.draft.pupil == pupil]
+
+    def standings(self, school: str, pupil: str, on: date | None = None) -> list[ParentStanding]:
+        """For each contact with parental responsibility for the pupil (as known now): may a
+        penalty notice issued ``on`` (default: today) be, and why not."""
+        key = self.ctx.setup(school).school
+        now = self.ctx.now()
+        day = on or now.astimezone(self.ctx.setup(key).zone).date()
+        parents = [
+            (c.contact, c.name)
+            for c in self.families.contacts(key, pupil, known_at=now)
+            if c.parental_responsibility
+        ]
+        return standings(self.notices(key, pupil), key, pupil, parents, day)
+
+    def for_case(
+        self, school: str, pupil: str, flow_version: str, open_tasks: Iterable[str]
+    ) -> list[ParentStanding] | None:
+        """``standings`` where one of the case's open tasks proposes a penalty notice (None:
+        none does, and nothing is said)."""
+        flow = self.ctx.setup_at(school, flow_version).flow
+        if not proposing_tasks(flow.definition) & set(open_tasks):
+            return None
+        return self.standings(school, pupil)
+
+    def _responsible(self, school: str, pupil: str, now: datetime) -> set[str]:
+        contacts = self.families.contacts(school, pupil, known_at=now)
+        return {c.contact for c in contacts if c.parental_responsibility}
+
+    def _marks(
+        self, school: str, pupil: str, sessions: Sequence[Session], now: datetime
+    ) -> dict[Session, str | None]:
+        """Each session's mark as known now (None: not a school day of the calendar, or the
+        pupil has no marks there)."""
+        setup = self.ctx.setup(school)
+        cal = setup.calendar
+        days: dict[Session, int] = {}
+        for s in sessions:
+            try:
+                days[s] = cal.day_index(s.on)
+            except CalendarError:
+                continue
+        if not days:
+            return dict.fromkeys(sessions)
+        register = RegisterAsKnown.load(self.ctx.store, setup, now, max(days.values()))
+        try:
+            row = register.grid.pupil_index(pupil)
+        except NotFoundError:
+            return dict.fromkeys(sessions)
+        out: dict[Session, str | None] = dict.fromkeys(sessions)
+        for s, day in days.items():
+            column = 2 * day + (0 if s.half == "AM" else 1)
+            out[s] = CODE_OF_ID[int(register.grid.codes[row, column])]
+        return out
+
+
+def _find(notices: Sequence[NoticeVersion], notice: int) -> NoticeVersion:
+    for v in notices:
+        if v.notice == notice:
+            return v
+    raise NotFoundError(f"there is no penalty notice {notice} in the register")
