@@ -32,6 +32,7 @@ from escalation_flow.service.letter_desk import LetterDesk
 from escalation_flow.service.queries import Queries
 from escalation_flow.service.register import SchoolSetup
 from escalation_flow.service.staff import ActionsReport, StaffActions
+from escalation_flow.service.undo import Undoing
 from escalation_flow.service.views import (
     CaseLine,
     CaseView,
@@ -63,6 +64,8 @@ class Service:
         # who may be named as acting; the composition root hands in the store's staff table
         self.staff = StaffActions(self.ctx, self.queries, actors)
         self.letters = LetterDesk(self.ctx, actors)
+        # withdrawing one's own action within 15 minutes, as a recorded correction
+        self.undo = Undoing(self.ctx, actors)
         # contacts and siblings (issue 16); a store without contacts (the memory store) has none
         self.families = FamilyReads(self.ctx, store if hasattr(store, "contact_versions") else None)
 
