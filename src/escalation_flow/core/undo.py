@@ -97,6 +97,8 @@ class UndoOffer:
 
     action: LastAction | None
     refusal: str | None
+    #: whether any member of staff has acted in the case (else there is nothing to talk about)
+    acted: bool = True
 
     @property
     def possible(self) -> bool:
@@ -129,7 +131,8 @@ def offer(history: Sequence[Entry], by: str, now: datetime) -> UndoOffer:
     """May ``by`` undo the case's last action at ``now``? (the history's part of the rules)"""
     found = last_action(history)
     if isinstance(found, str):
-        return UndoOffer(None, f"{found}; {CORRECTION}")
+        acted = any(isinstance(e.decision, TaskCompleted | EventRecorded) for e in history)
+        return UndoOffer(None, f"{found}; {CORRECTION}", acted)
     if found.by != by:
         return UndoOffer(
             found, f"{found.describe()}: only {found.by}, who recorded it, may undo it; "

@@ -113,6 +113,14 @@ def sentence(flow: d.Flow, e: Mapping[str, Any]) -> tuple[str, str | None]:
         )
     if kind == "case_closed":
         return "Case closed", _reason_text(flow, e)
+    if kind == "action_undone":
+        what = humanize(str(e.get("action")))
+        note = f" Note: {e['note']}" if e.get("note") else ""
+        return (
+            f"Undone: {what}",
+            f"Withdrawn by {e.get('by')}, who had recorded it; the case went back to where it "
+            f"was before.{note}",
+        )
     if kind == "flow_migrated":
         return "Moved to a newer version of the plan", f"By {e.get('by')}: {e.get('reason_text')}"
     return humanize(str(kind)), None

@@ -17,7 +17,9 @@ from starlette.routing import BaseRoute, Route
 from escalation_flow.core.access import Principal
 from escalation_flow.core.definition import Flow, StateKind
 from escalation_flow.core.marks import PupilRecord
-from escalation_flow.errors import NotFoundError
+from escalation_flow.core.undo import UndoOffer
+from escalation_flow.errors import ActionError, NotFoundError
+from escalation_flow.ports import AuditNote
 from escalation_flow.service.views import CaseView
 from escalation_flow.web.auth import checked_form, field, require_user
 from escalation_flow.web.case_story import fact_line, state_label, story, why
@@ -52,6 +54,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/schools/{school}/pupils/{pupil}", case_page, methods=["GET"]),
         Route("/schools/{school}/pupils/{pupil}/events", record_event, methods=["POST"]),
+        Route("/schools/{school}/pupils/{pupil}/undo", undo_action, methods=["POST"]),
     ]
 
 
@@ -132,6 +135,7 @@ def _case_context(
         ),
         "events": _events(flow, user, school),
         "can_write": user.can_write(school),
+        "undo": _undo_offer(web, user, school, pupil, case),
         "may_approve": user.may_approve_letter(school, "attendance_lead"),
         "flash": _flash(query),
         "back": f"/schools/{school}/pupils/{pupil}",
@@ -248,7 +252,42 @@ def _flash(query: dict[str, str]) -> str | None:
         return "Letter approved. Send it, then record it as sent."
     if "event" in query:
         return "Recorded. The case below shows what happens next."
+    if "undone" in query:
+        return "Undone. The correction is in the case's story; the case is back as it was."
     return None
+
+
+def _undo_offer(
+    web: WebApp, user: Principal, school: str, pupil: str, case: CaseView | None
+) -> UndoOffer | None:
+    """The last action's undo, for someone who may write here (None: nothing to say)."""
+    if case is None or not user.can_write(school):
+        return None
+    offer = web.service.undo.offer(school, pupil, user.username)
+    return offer if offer.acted else None
+
+
+async def undo_action(request: Request) -> Response:
+    user, _ = await checked_form(request)
+    web = web_of(request)
+    params = request.path_params
+    address = client_address(request)
+
+    def act() -> str:
+        school, _ = readable_pupil(web, user, params["school"], params["pupil"])
+        if not user.can_write(school):
+            raise ForbiddenError("Your role can read this case but not change it.")
+        note = AuditNote(user.username, "action_undone", ip=address)
+        try:
+            web.service.undo.undo_last(school, params["pupil"], user.username, audit=note)
+        except ActionError as exc:
+            raise ForbiddenError(f"This cannot be undone: {exc}") from exc
+        return school
+
+    school = await run_in_threadpool(act)
+    return RedirectResponse(
+        f"/schools/{school}/pupils/{params['pupil']}?undone=1", status_code=303
+    )
 
 
 async def record_event(request: Request) -> Response:
