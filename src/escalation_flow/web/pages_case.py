@@ -192,7 +192,7 @@ def _open_tasks(
     ]
 
 
-def _chart(web: WebApp, school: str, pupil: str, record: PupilRecord) -> str | None:
+def _chart(web: WebApp, school: str, pupil: str, record: PupilRecord) -> dict[str, str] | None:
     register = register_of(web, school, web.today())
     if register.grid is None or register.day_index < 0 or pupil not in register.grid.pupils:
         return None
@@ -208,7 +208,10 @@ def _chart(web: WebApp, school: str, pupil: str, record: PupilRecord) -> str | N
     flow = flow_of(web, school, _open_version(web, school, pupil))
     lines = thresholds(flow, term_name(register.calendar, register.day_index))
     title = f"Attendance of {pupil_name(record, pupil)}, week by week, this school year"
-    return attendance_svg(weeks, lines, title)
+    return {
+        "desktop": attendance_svg(weeks, lines, title),
+        "phone": attendance_svg(weeks, lines, title, compact=True),
+    }
 
 
 def _facts(web: WebApp, school: str, pupil: str, flow: Flow) -> dict[str, Any]:
