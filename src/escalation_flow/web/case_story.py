@@ -16,6 +16,7 @@ from escalation_flow.core import definition as d
 from escalation_flow.core.access import role_title
 from escalation_flow.core.fact_names import Unit, fact_spec
 from escalation_flow.web.filters import day, humanize
+from escalation_flow.web.guard_words import guard_sentence
 from escalation_flow.web.plan_words import stage_name
 
 RESTRICTED = "A safeguarding record. Only the designated safeguarding lead and the trust's attendance team can see it."
@@ -198,7 +199,8 @@ def _rule(flow: d.Flow, e: Mapping[str, Any]) -> str | None:
     if trigger and trigger not in ("daily", "escalation"):
         parts.append(f"after {humanize(str(trigger)).lower()}")
     if guard:
-        parts.append(f"because {readable(flow, str(guard))}")
+        words = guard_sentence(flow, str(guard), e.get("reason") or {})
+        parts.append(f"because {words or readable(flow, str(guard))}")
     return "; ".join(parts) or None
 
 
