@@ -226,15 +226,19 @@ def _trend_charts(web: WebApp, school: str, register: SchoolAsOf, flow: Flow) ->
             last.year if last else None, last.attendance_pct if last_marked and last else None,
         ),
         _percent_chart(
-            "Persistently absent (90% or less, year to date), share of pupils", this.year,
+            "Persistently absent (attendance 90% or less this year), share of pupils", this.year,
             this.persistent_pct, last.year if last else None,
             last.persistent_pct if last_marked and last else None,
+            f" A pupil counts once they have {flow.definition.min_possible_sessions} possible "
+            "sessions (the plan's minimum): before that, no data.",
         ),
     ]  # fmt: skip
     key: list[Series] = []
+    compared = last is not None and bool(last.stages)
     for i, (stage, counts) in enumerate(sorted(this.stages.items())):
         colour = _STAGE_COLOURS[i % len(_STAGE_COLOURS)]
-        key.append(Series(f"{stage_name(flow, stage)}, {this.year}", _floats(counts), colour))
+        label = f"{stage_name(flow, stage)}, {this.year}" if compared else stage_name(flow, stage)
+        key.append(Series(label, _floats(counts), colour))
         if last is not None and stage in last.stages:
             key.append(
                 Series(f"{stage_name(flow, stage)}, {last.year}",
@@ -273,6 +277,7 @@ def _percent_chart(
     this: tuple[float, ...],
     last_year: str | None,
     last: tuple[float, ...] | None,
+    note: str = "",
 ) -> TrendChart:
     key = [Series(f"This year ({this_year})", this, _THIS_YEAR)]
     if last is not None and last_year is not None:
@@ -292,7 +297,7 @@ def _percent_chart(
         trend_svg(key, title),
         trend_svg(key, title, compact=True),
         key,
-        f"{title}: this year {now}; {then}.",
+        f"{title}: this year {now}; {then}.{note}",
     )
 
 

@@ -27,7 +27,7 @@ from escalation_flow.ports import StageMove
 class YearWeeks:
     """One academic year's school weeks up to a day: what each week's end knew."""
 
-    year: str
+    year: str  # "2025-26"
     weeks: int  # school weeks counted (up to the as-of day in the current year)
     attendance_pct: tuple[float, ...] = ()  # that week's sessions, every pupil
     persistent_pct: tuple[float, ...] = ()  # share of pupils at 90% or less, year to date
@@ -80,9 +80,11 @@ def _year(
 ) -> YearWeeks:
     ends = _week_ends(calendar, year, until)
     stages = _stages(moves, calendar, ends)
+    start = calendar.school_days[year.first].year
+    label = f"{start}-{(start + 1) % 100:02d}"  # "2025-26", as schools name their years
     if grid is None or grid.n_pupils == 0:
         nan = tuple(math.nan for _ in ends)
-        return YearWeeks(year.name, len(ends), nan, nan, stages)
+        return YearWeeks(label, len(ends), nan, nan, stages)
     attended, possible = _sessions(grid, year, until)
     # running totals per pupil, read at each week's end (session index 2 * day + 1)
     at_end = [2 * (e - year.first) + 1 for e in ends]
@@ -98,7 +100,7 @@ def _year(
         week_possible > 0, 100.0 * week_attended / np.maximum(week_possible, 1), np.nan
     )
     return YearWeeks(
-        year.name,
+        label,
         len(ends),
         tuple(float(v) for v in attendance),
         tuple(float(v) for v in persistent_pct),
