@@ -84,3 +84,16 @@ def test_the_trust_table_sorts_by_any_column_and_back(client: TestClient) -> Non
     up = schools("/trust?sort=overdue&dir=asc")
     assert up != schools("/trust?sort=overdue&dir=desc") or len(set(cells)) == 1
     assert schools("/trust?sort=nonsense") == by_name  # an unknown column: by name
+
+
+def test_the_trends_count_no_safeguarding_stage_for_staff_who_may_not_see_it(
+    client: TestClient,
+) -> None:
+    """School 03 has a pupil in its child-protection stage: the trust team sees that stage's
+    line; the school's attendance lead (not its safeguarding lead) does not."""
+    assert login(client, "trust") == 303
+    trends = client.get("/schools/school-03").text.split('id="stages-h"')[0]
+    assert "Stage 5: Child Protection" in trends
+    assert login(client, "lead3") == 303
+    trends = client.get("/schools/school-03").text.split('id="stages-h"')[0]
+    assert "Week by week" in trends and "Child Protection" not in trends

@@ -180,7 +180,10 @@ class Series:
 
 
 #: (width, height, left, right, top, bottom) of the desktop and the phone drawing
-_TREND_SIZES = {False: (720, 260, 48, 16, 16, 34), True: (360, 240, 40, 10, 14, 30)}
+#: (the desktop's sits in half the page: drawn at about the size it is shown, so its text is too)
+_TREND_SIZES = {False: (480, 260, 46, 12, 14, 30), True: (360, 240, 40, 10, 14, 30)}
+#: a percentage axis spans at least this many points, so a wobble of a tenth is not a cliff
+_MIN_PCT_SPAN = 5.0
 
 
 def axis_range(values: list[float], *, from_zero: bool) -> tuple[float, float, float]:
@@ -193,6 +196,12 @@ def axis_range(values: list[float], *, from_zero: bool) -> tuple[float, float, f
     low, high = (0.0 if from_zero else min(known)), max(known)
     if high - low < 1e-9:
         low, high = (low - 1.0 if not from_zero else 0.0), high + 1.0
+    if not from_zero and high - low < _MIN_PCT_SPAN:
+        middle = (high + low) / 2
+        low, high = middle - _MIN_PCT_SPAN / 2, middle + _MIN_PCT_SPAN / 2
+        if high > 100.0:
+            low, high = low - (high - 100.0), 100.0
+        low = max(low, 0.0)
     raw = (high - low) / 5
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
@@ -225,7 +234,8 @@ def trend_svg(
     parts = [
         f'<svg class="chart trend" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" '
-        f'font-family="inherit" font-size="{11 if compact else 12}">',
+        f'font-family="inherit" font-size="{11 if compact else 12}">'
+        f"<title>{escape(title)}</title>",
     ]
     tick = bottom
     while tick <= top + 1e-9:

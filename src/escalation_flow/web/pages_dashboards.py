@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -188,7 +189,7 @@ def _school_context(web: WebApp, user: Principal, key: str, page: int = 1) -> di
         "old_n_days": OLD_N_SCHOOL_DAYS,
         "freshness": web.reads.freshness(school),
         "flow_title": flow.definition.title,
-        "trends": _trend_charts(web, school, register, flow),
+        "trends": _trend_charts(web, school, register, flow, hidden_stages),
     }
 
 
@@ -208,7 +209,10 @@ _THIS_YEAR, _LAST_YEAR = "#1b3a5c", "#8a94a6"
 _STAGE_COLOURS = ("#1b6fb3", "#2e8540", "#d9822b", "#b3261e", "#6b3fa0", "#555555")
 
 
-def _trend_charts(web: WebApp, school: str, register: SchoolAsOf, flow: Flow) -> list[TrendChart]:
+def _trend_charts(
+    web: WebApp, school: str, register: SchoolAsOf, flow: Flow, hidden: frozenset[int]
+) -> list[TrendChart]:
+    """``hidden``: stages this viewer may not see counted (safeguarding), left out."""
     if register.day_index < 0:
         return []
     found = trends(
@@ -218,7 +222,8 @@ def _trend_charts(web: WebApp, school: str, register: SchoolAsOf, flow: Flow) ->
         web.reads.stage_moves(school),
         flow.definition.min_possible_sessions,
     )
-    this, last = found.this_year, found.last_year
+    this, last = _without(found.this_year, hidden), found.last_year
+    last = _without(last, hidden) if last is not None else None
     last_marked = last is not None and last.has_marks
     charts = [
         _percent_chart(
@@ -257,6 +262,11 @@ def _trend_charts(web: WebApp, school: str, register: SchoolAsOf, flow: Flow) ->
                    trend_svg(key, title, unit="", from_zero=True, compact=True), key, words)
     )  # fmt: skip
     return charts
+
+
+def _without(year: YearWeeks, hidden: frozenset[int]) -> YearWeeks:
+    stages = {n: c for n, c in year.stages.items() if n not in hidden}
+    return dataclasses.replace(year, stages=stages)
 
 
 def _floats(values: tuple[int, ...]) -> tuple[float, ...]:
