@@ -36,6 +36,11 @@ def test_tasks_undo_withdraws_ones_own_completion_and_audit_verify_still_holds(
     assert ("P2", "attendance_meeting") in task_ids(cli)  # open again
     verify = run(cli, "audit", "verify")
     assert verify.exit_code == 0, verify.output
+    replayed = run(cli, "replay", SCHOOL, "P2")
+    assert replayed.exit_code == 0, replayed.output
+    assert "withdrawn by s.one" in replayed.output
+    chronology = run(cli, "case", "export", SCHOOL, "P2", "--format", "csv", "--out", "-")
+    assert "attendance meeting withdrawn by the person who recorded it" in chronology.output
     again = cli.invoke(main, ["case", "undo", SCHOOL, "P2", "--by", "s.one"])
     assert again.exit_code != 0 and "already undone" in again.output
 

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from escalation_flow.actors import is_system_actor
 from escalation_flow.core.access import Principal
 from escalation_flow.core.definition import Flow, StateKind
 from escalation_flow.core.marks import PupilRecord
@@ -267,6 +268,8 @@ def _undo_offer(
     if case is None or not user.can_write(school):
         return None
     offer = web.service.undo.offer(school, pupil, user.username)
+    if offer.action is not None and is_system_actor(offer.action.by):
+        return None  # completed by the demo's ``auto``: no person to offer the undo to
     return offer if offer.acted else None
 
 
