@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from escalation_flow.errors import EscalationFlowError
 from escalation_flow.web.webapp import WebApp
 
 #: dots per inch: an A4 page 660 pixels wide, sharp on a phone and light enough for a desktop
@@ -26,12 +27,16 @@ def can_draw() -> bool:
 
 
 def letter_images(web: WebApp, letter_id: int, html: str) -> list[bytes] | None:
-    """Each page of the letter's PDF as a PNG (None: ``pdftoppm`` is not installed). Kept per
-    letter and text: a letter superseded and prepared again is drawn again."""
+    """Each page of the letter's PDF as a PNG (None: ``pdftoppm`` is not installed, or the PDF
+    cannot be made). Kept per letter and text: a letter prepared again is drawn again."""
     if not can_draw():
         return None
     key = ("letter-pages", letter_id, hashlib.sha256(html.encode()).hexdigest())
-    return web.cached(key, lambda: pdf_pages(web.service.letter_pdf(letter_id)))
+    try:
+        return web.cached(key, lambda: pdf_pages(web.service.letter_pdf(letter_id))) or None
+    except (EscalationFlowError, subprocess.SubprocessError, OSError):
+        # a letter that cannot be drawn still shows in the frame (the PDF link says why)
+        return None
 
 
 def pdf_pages(pdf: bytes, dpi: int = DPI) -> list[bytes]:
