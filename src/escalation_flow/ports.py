@@ -358,6 +358,7 @@ class StageMove:
     on: dt.date
     stage: int
     undoes: int = 0
+    pupil: str = ""
 
 
 @dataclass(frozen=True)

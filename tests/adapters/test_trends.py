@@ -92,3 +92,17 @@ def test_a_trend_chart_leaves_a_gap_where_there_is_no_data() -> None:
     svg = trend_svg([Series("this year", (95.0, math.nan, 96.0, 97.0), "#000")], "Attendance")
     assert svg.count("<polyline") == 1 and svg.count("<circle") == 1
     assert 'aria-label="Attendance"' in svg
+
+
+def test_a_class_teacher_s_trends_count_only_their_pupils(two_years: SchoolCalendar) -> None:
+    """P0 attends; P1 (not in the teacher's classes) misses everything and has a case."""
+    this = two_years.year_periods[1]
+    p0 = np.full(two_years.n_sessions, ID_OF_CODE["/"], dtype=np.int8)
+    p1 = np.full(two_years.n_sessions, ID_OF_CODE["N"], dtype=np.int8)
+    first = two_years.school_days[this.first]
+    moves = [StageMove(7, 1, first, 2, pupil="P1")]
+    end = int(two_years.week_last_day[two_years.week_of_day[this.first]])
+    everyone = trends(grid_of(two_years, [p0, p1]), two_years, end, moves, 1)
+    mine = trends(grid_of(two_years, [p0, p1]), two_years, end, moves, 1, pupils={"P0"})
+    assert everyone.this_year.attendance_pct == (50.0,) and everyone.this_year.stages == {2: (1,)}
+    assert mine.this_year.attendance_pct == (100.0,) and mine.this_year.stages == {}

@@ -189,7 +189,9 @@ def _school_context(web: WebApp, user: Principal, key: str, page: int = 1) -> di
         "old_n_days": OLD_N_SCHOOL_DAYS,
         "freshness": web.reads.freshness(school),
         "flow_title": flow.definition.title,
-        "trends": _trend_charts(web, school, register, flow, hidden_stages),
+        "trends": _trend_charts(
+            web, school, register, flow, hidden_stages, None if years is None else pupils
+        ),
     }
 
 
@@ -210,9 +212,15 @@ _STAGE_COLOURS = ("#1b6fb3", "#2e8540", "#d9822b", "#b3261e", "#6b3fa0", "#55555
 
 
 def _trend_charts(
-    web: WebApp, school: str, register: SchoolAsOf, flow: Flow, hidden: frozenset[int]
+    web: WebApp,
+    school: str,
+    register: SchoolAsOf,
+    flow: Flow,
+    hidden: frozenset[int],
+    pupils: set[str] | None = None,
 ) -> list[TrendChart]:
-    """``hidden``: stages this viewer may not see counted (safeguarding), left out."""
+    """``hidden``: stages this viewer may not see counted (safeguarding), left out;
+    ``pupils``: the viewer's pupils (a class teacher's year groups; None: the school)."""
     if register.day_index < 0:
         return []
     found = trends(
@@ -221,6 +229,7 @@ def _trend_charts(
         register.day_index,
         web.reads.stage_moves(school),
         flow.definition.min_possible_sessions,
+        pupils,
     )
     this, last = _without(found.this_year, hidden), found.last_year
     last = _without(last, hidden) if last is not None else None

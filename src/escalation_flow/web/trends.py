@@ -10,8 +10,9 @@ A year the calendar does not hold, or whose registers hold no marks, is "no data
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy.typing as npt
 
 from escalation_flow.core.calendar import Period, SchoolCalendar
 from escalation_flow.core.codes import CATEGORY_OF_ID, Category
-from escalation_flow.core.register import RegisterGrid
+from escalation_flow.core.register import Enrolment, RegisterGrid
 from escalation_flow.ports import StageMove
 
 
@@ -51,9 +52,21 @@ def trends(
     as_of: int,
     moves: Sequence[StageMove],
     min_sessions: int,
+    pupils: Collection[str] | None = None,
 ) -> Trends:
     """This year up to school day ``as_of``, and the whole of last year where the calendar
-    holds it."""
+    holds it; of ``pupils`` only (a class teacher's year groups; None: every pupil)."""
+    if pupils is not None:
+        wanted = set(pupils)
+        moves = [m for m in moves if m.pupil in wanted]
+        if grid is not None:
+            rows = [i for i, p in enumerate(grid.pupils) if p in wanted]
+            grid = RegisterGrid(
+                grid.school,
+                tuple(grid.pupils[i] for i in rows),
+                grid.codes[rows],
+                _enrolment_rows(grid, rows),
+            )
     year = calendar.year_of(as_of)
     position = calendar.year_periods.index(year)
     this = _year(grid, calendar, year, as_of, moves, min_sessions)
@@ -61,6 +74,17 @@ def trends(
         return Trends(this, None)
     last = calendar.year_periods[position - 1]
     return Trends(this, _year(grid, calendar, last, last.last, moves, min_sessions))
+
+
+def _enrolment_rows(grid: RegisterGrid, rows: list[int]) -> Enrolment:
+    e = grid.enrolment
+    return dataclasses.replace(
+        e,
+        first_session=e.first_session[rows],
+        last_session=e.last_session[rows],
+        school_age_from=e.school_age_from[rows],
+        school_age_until=e.school_age_until[rows],
+    )
 
 
 def _week_ends(calendar: SchoolCalendar, year: Period, until: int) -> list[int]:

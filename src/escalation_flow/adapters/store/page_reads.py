@@ -108,18 +108,18 @@ class SqlPageReads:
     def stage_moves(self, school: str) -> list[StageMove]:
         e = EVENTS.c
         query = (
-            select(e.case_id, e.seq, e.on, e.type, e.body)
+            select(e.case_id, e.seq, e.on, e.type, e.body, CASES.c.pupil)
             .join(CASES, CASES.c.id == e.case_id)
             .where(CASES.c.school_id == bindparam("sid"), e.type.in_(_STAGE_TYPES))
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query, {"sid": _school_id(conn, school)}).all()
         out = []
-        for case_id, seq, on, kind, body in rows:
+        for case_id, seq, on, kind, body, pupil in rows:
             event = json.loads(body)
             stage = int(event.get("stage") or 0) if kind != "case_closed" else 0
             undoes = int(event.get("undoes") or 0) if kind == "action_undone" else 0
-            out.append(StageMove(case_id, seq, on, stage, undoes))
+            out.append(StageMove(case_id, seq, on, stage, undoes, pupil))
         return out
 
 
