@@ -165,3 +165,14 @@ def test_replay_and_verify_agree_after_an_undo(world: World) -> None:
     with service.ctx.store.read() as tx:
         stored = tx.load_case(tx.school_id(SCHOOL), SCHOOL, "P2").case
     assert result.case == stored
+
+
+def test_a_safeguarding_concern_is_not_undone_here(world: World) -> None:
+    """It went to the designated safeguarding lead at once: only the lead decides what becomes
+    of it."""
+    service = world.service
+    service.record_event(SCHOOL, "P2", "safeguarding_concern", by="s.one")
+    offer = service.undo.offer(SCHOOL, "P2", "s.one")
+    assert not offer.possible and "safeguarding record" in (offer.refusal or "")
+    with pytest.raises(ActionError, match="designated safeguarding lead"):
+        service.undo.undo_last(SCHOOL, "P2", by="s.one")

@@ -26,9 +26,11 @@ from escalation_flow.core.decisions import (
     TimerArmed,
     TimerCancelled,
 )
+from escalation_flow.core.definition import Role
 
 #: how long after it was written an action may be undone by the person who recorded it
 UNDO_WINDOW = timedelta(minutes=15)
+DSL_ROLE = Role.DESIGNATED_SAFEGUARDING_LEAD.value
 #: the end of every refusal: what to do instead
 CORRECTION = "a correction is now a new staff action (complete, record or override again)"
 
@@ -138,6 +140,12 @@ def offer(history: Sequence[Entry], by: str, now: datetime) -> UndoOffer:
             found, f"{found.describe()}: only {found.by}, who recorded it, may undo it; "
             f"{CORRECTION}",
         )  # fmt: skip
+    if _safeguarding(found):
+        return UndoOffer(
+            found,
+            f"{found.describe()} is a safeguarding record, which stays with the designated "
+            "safeguarding lead: tell them it was recorded in error; it is not undone here",
+        )
     if now > found.until:
         minutes = int(UNDO_WINDOW.total_seconds() // 60)
         return UndoOffer(
@@ -146,6 +154,13 @@ def offer(history: Sequence[Entry], by: str, now: datetime) -> UndoOffer:
             f"{minutes} minutes ago; {CORRECTION}",
         )
     return UndoOffer(found, None)
+
+
+def _safeguarding(action: LastAction) -> bool:
+    """A concern recorded, or anything sent to the designated safeguarding lead: once the lead
+    has it, only the lead decides what becomes of it (a mis-click is theirs to close)."""
+    made = [d for d in action.decisions if isinstance(d, TaskCreated)]
+    return "safeguarding" in action.name or any(d.role == DSL_ROLE for d in made)
 
 
 def undo_of(action: LastAction, on: date, at: datetime, note: str | None = None) -> ActionUndone:
