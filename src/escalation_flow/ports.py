@@ -369,6 +369,19 @@ class ServiceStore(CaseStore, Registers, ContactBook, Protocol):
 
 
 @dataclass(frozen=True)
+class StageMove:
+    """A case history's record that set its stage (``stage_entered``, ``stage_overridden``,
+    ``case_closed``: stage 0), or an undo (``undoes``: the records before it it withdrew)."""
+
+    case_id: int
+    seq: int
+    on: dt.date
+    stage: int
+    undoes: int = 0
+    pupil: str = ""
+
+
+@dataclass(frozen=True)
 class OpenCase:
     """A school's open case, one line: the dashboard's stage lists and the worklist's labels."""
 
@@ -453,6 +466,10 @@ class PageReads(Protocol):
 
     def roster(self, school: str) -> Roster:
         """The school's pupils as the last roster import left them."""
+        ...
+
+    def stage_moves(self, school: str) -> list[StageMove]:
+        """Every stage move (and undo) of the school's case histories, for the trends."""
         ...
 
 

@@ -96,6 +96,9 @@ class CaseChange:
     decisions: Sequence[Decision]
     after: Case
     actor: str
+    #: the records an ``action_undone`` among ``decisions`` withdraws: their tasks and timers
+    #: are put back as the action found them
+    undone: Sequence[Decision] = ()
 
 
 @dataclass(frozen=True)

@@ -394,3 +394,18 @@ def concat(tables: list[MarkTable]) -> MarkTable:
         recorded_at=np.concatenate([t.recorded_at for t in tables]),
         minutes_late=np.concatenate([t.minutes_late for t in tables]),
     )
+
+
+def test_the_stage_moves_the_trends_read_name_each_stage_and_each_undo(service: Service) -> None:
+    """Stage entries and overrides with their stage, a close as stage 0, an undo with how many
+    records it withdrew (``PageReads.stage_moves``, on SQLite and PostgreSQL)."""
+    from escalation_flow.adapters.store.page_reads import SqlPageReads
+
+    service.override(SCHOOL, "P2", 3, "meeting needed", by="s.head")
+    service.complete_task(task_id(service, "P2", "attendance_meeting"), "held", by="s.one")
+    service.undo.undo_last(SCHOOL, "P2", "s.one")
+    service.override(SCHOOL, "P2", 0, "moved away", by="s.head")
+    case_id = service.case(SCHOOL, "P2").case_id
+    moves = [m for m in SqlPageReads(service.store).stage_moves(SCHOOL) if m.case_id == case_id]
+    moves.sort(key=lambda m: m.seq)
+    assert [(m.stage, m.undoes > 0) for m in moves] == [(2, False), (3, False), (0, True), (0, False)]

@@ -274,6 +274,12 @@ def _line(r: HistoryRecord, kinds: Mapping[str, str]) -> tuple[str, str]:
         outcome = f" ({_words(b.get('outcome'))})" if b.get("outcome") else ""
         note = f"; note: {b['note']}" if b.get("note") else ""
         return "event", f"{_words(b.get('event'))}{outcome}{note}"
+    if t == "action_undone":
+        note = f"; note: {b['note']}" if b.get("note") else ""
+        return "correction", (
+            f"{_words(b.get('action'))} withdrawn by the person who recorded it (an undo; the "
+            f"records it withdrew stay above){note}"
+        )
     if t == "flow_migrated":
         why = b.get("reason_text") or ""
         to = str(b.get("to_version", ""))[:12]

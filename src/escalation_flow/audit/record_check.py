@@ -44,6 +44,7 @@ from escalation_flow.core.chain import (
     sha256_text,
 )
 from escalation_flow.core.decisions import (
+    ActionUndone,
     Decision,
     TaskCompleted,
     TaskCreated,
@@ -52,6 +53,7 @@ from escalation_flow.core.decisions import (
     TimerCancelled,
     TimerFired,
 )
+from escalation_flow.core.undo import superseded_why
 
 # -- the later-record chains -----------------------------------------------------------------------
 
@@ -100,8 +102,12 @@ def check_case_rows(
     """A case's ``tasks`` and ``timers`` rows against what its history says of them."""
     want_tasks: dict[str, dict[str, Any]] = {}
     want_timers: dict[str, dict[str, Any]] = {}
+    # what each record left, so that an undo can put the rows back as its action found them
+    states: list[tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]] = [({}, {})]
     for d in decisions:
-        if isinstance(d, TaskCreated):
+        if isinstance(d, ActionUndone) and 0 < d.undoes < len(states):
+            want_tasks, want_timers = _undone(d, states[-1 - d.undoes], want_tasks, want_timers)
+        elif isinstance(d, TaskCreated):
             made = {"role": d.role, "approval": d.approval}
             want_tasks[d.task_key] = made | _task(d.due, "open", None, None, None, None, None)
         elif isinstance(d, TaskCompleted) and d.task_key in want_tasks:
@@ -117,6 +123,7 @@ def check_case_rows(
         elif isinstance(d, TimerFired | TimerCancelled) and d.timer_key in want_timers:
             status = "fired" if isinstance(d, TimerFired) else "cancelled"
             want_timers[d.timer_key] = {**want_timers[d.timer_key], "status": status}
+        states.append((dict(want_tasks), dict(want_timers)))
     out = []
     for t in tasks:
         now = {"role": t.role, "approval": bool(t.approval)} | _task(
@@ -139,6 +146,25 @@ def check_case_rows(
         for key in sorted(want_timers)
     ]
     return out
+
+
+def _undone(
+    d: ActionUndone,
+    before: tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]],
+    tasks: dict[str, dict[str, Any]],
+    timers: dict[str, dict[str, Any]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The rows after an undo: as the action found them; what it made, superseded or
+    cancelled."""
+    old_tasks, old_timers = dict(before[0]), dict(before[1])
+    for key in tasks.keys() - old_tasks.keys():
+        was = tasks[key]
+        old_tasks[key] = _made(was) | _task(
+            was["due"], "superseded", None, None, None, None, superseded_why(d)
+        )
+    for key in timers.keys() - old_timers.keys():
+        old_timers[key] = {**timers[key], "status": "cancelled"}
+    return old_tasks, old_timers
 
 
 def _made(task: Mapping[str, Any]) -> dict[str, Any]:

@@ -66,7 +66,7 @@ def replay_case(inputs: ReplayInputs, *, as_of: datetime | None = None) -> CaseR
         if accounted is not None:
             quiet += _quiet(inputs, books, range(accounted + 1, before + 1))
         out.append(replay_step(inputs, step, books))
-        books.advance(step.decisions, step.first.flow_version)
+        books.advance(step.decisions, step.first.flow_version, step)
         accounted = after
     if accounted is not None:
         quiet += _quiet(inputs, books, range(accounted + 1, _last_evening(inputs, as_of) + 1))

@@ -19,6 +19,7 @@ from escalation_flow.audit.steps import (
     EVENING,
     MIGRATION,
     OVERRIDE,
+    UNDO,
     HistoryRecord,
     Step,
     amended_readings,
@@ -26,17 +27,20 @@ from escalation_flow.audit.steps import (
 )
 from escalation_flow.core import evaluation
 from escalation_flow.core.calendar import SchoolCalendar
-from escalation_flow.core.case import Case, apply
+from escalation_flow.core.case import Case, Folding
 from escalation_flow.core.context import Context, Moment
 from escalation_flow.core.day_env import DayEnv
-from escalation_flow.core.decisions import Decision, FlowMigrated
+from escalation_flow.core.decisions import ActionUndone, Decision, FlowMigrated
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.school_day import SchoolCases, is_term_end
+from escalation_flow.core.undo import UNDO_WINDOW
 from escalation_flow.errors import InputError
 
 SAME = "same"
 DIFFERS = "differs"
-REASONS = ("override", "flow_version", "task_outcome", "mark_amended_later", "unexplained")
+REASONS = (
+    "override", "flow_version", "task_outcome", "mark_amended_later", "unexplained", "undo",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -97,16 +101,21 @@ class CaseBooks:
     def __init__(self, inputs: ReplayInputs) -> None:
         self.inputs = inputs
         self.case = Case(school=inputs.school, pupil=inputs.pupil)
+        self._folding = Folding(self.case)
         self._previous = self.case
         self._last: Decision | None = None
         self._books: dict[tuple[str, int], SchoolCases] = {}
         self.last_version = ""  # the flow version of the latest record
+        self.last_step: Step | None = None  # the step the history holds before the current one
 
-    def advance(self, decisions: Sequence[Decision], version: str = "") -> None:
+    def advance(
+        self, decisions: Sequence[Decision], version: str = "", step: Step | None = None
+    ) -> None:
         self.last_version = version or self.last_version
+        self.last_step = step
         for d in decisions:
             self._previous, self._last = self.case, d
-            self.case = apply(self.case, d)
+            self.case = self._folding.add(d)
 
     def book(self, flow: Flow, *, fresh: bool = False) -> SchoolCases:
         """A book holding the case as it stands (``fresh``: one the caller may change)."""
@@ -124,7 +133,9 @@ class CaseBooks:
             school=self.inputs.school,
             pupils=(self.inputs.pupil,),
         )
-        if self._last is not None:
+        if isinstance(self._last, ActionUndone):
+            book.load(0, self.case)  # an undo folds with the history, not onto one case
+        elif self._last is not None:
             book.cases[0] = self._previous
             book.record(0, [self._last])
         return book
@@ -148,6 +159,9 @@ def replay_step(inputs: ReplayInputs, step: Step, books: CaseBooks) -> StepRepla
     if step.kind == MIGRATION:
         then = _migration(inputs, step, case)
         return _result(step, then, Finding(SAME, detail=then.detail))
+    if step.kind == UNDO:
+        then = _undo(step, books.last_step)
+        return _result(step, then, then)
     flow = inputs.flows.get(recorded_version)
     if flow is None:
         missing = Finding(
@@ -263,6 +277,27 @@ def _override(step: Step, flow: Flow, *, follows: bool, cut: Cut) -> Finding:
         f"{step.describe()}: a professional judgement, not derived from the register; {tail}",
         cut=cut.describe(),
     )
+
+
+def _undo(step: Step, previous: Step | None) -> Finding:
+    """An undo follows when it withdraws exactly the step before it, an action, by the person
+    who recorded that action, within the window (``core.undo``)."""
+    d = step.first.decision
+    assert isinstance(d, ActionUndone)
+    text = step.describe()
+    if previous is None or previous.kind != ACTION:
+        return Finding(DIFFERS, "undo", f"{text}: the step before it is not a staff action")
+    head = previous.first.decision
+    problems = []
+    if len(previous.records) != d.undoes:
+        problems.append(f"it withdraws {d.undoes} records but the action wrote {len(previous.records)}")
+    if getattr(head, "by", None) != d.by or step.first.actor != d.by:
+        problems.append(f"the action was recorded by {getattr(head, 'by', '?')}, not {d.by}")
+    if step.first.recorded_at - previous.first.recorded_at > UNDO_WINDOW:
+        problems.append("it was written more than 15 minutes after the action")
+    if problems:
+        return Finding(DIFFERS, "undo", f"{text}: {'; '.join(problems)}")
+    return Finding(SAME, detail=text)
 
 
 def _migration(inputs: ReplayInputs, step: Step, case: Case) -> Finding:

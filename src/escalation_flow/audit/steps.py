@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from escalation_flow.core.decisions import (
+    ActionUndone,
     CaseClosed,
     Decision,
     EventRecorded,
@@ -33,6 +34,7 @@ TIMER = "timer"
 ACTION = "action"
 OVERRIDE = "override"
 MIGRATION = "migration"
+UNDO = "undo"
 
 #: The ``why`` the engine gives when amended marks take away a stage's grounds.
 AMENDED_WHY = "marks amended"
@@ -117,6 +119,8 @@ class Step:
             return f"{head.event} recorded by {head.by}{outcome}"
         if isinstance(head, FlowMigrated):
             return f"flow migrated by {head.by}: {head.reason_text}"
+        if isinstance(head, ActionUndone):
+            return f"{head.action} withdrawn by {head.by}, who had recorded it (an undo)"
         if self.kind == OVERRIDE:
             stimulus = self.stimulus()
             assert stimulus is not None
@@ -133,7 +137,7 @@ def split_steps(records: Sequence[HistoryRecord]) -> list[Step]:
     while i < len(records):
         kind = _head_kind(records[i].decision)
         j = i + 1
-        if kind != MIGRATION:
+        if kind not in (MIGRATION, UNDO):
             while j < len(records) and _same_instant(records[i], records[j]):
                 if _head_kind(records[j].decision) is not None:
                     break
@@ -179,6 +183,7 @@ def describe_event(body: Mapping[str, Any]) -> str:
         "event_recorded": lambda: f"{body.get('event')} by {body.get('by')}",
         "stage_overridden": lambda: f"{body.get('stage')} by {body.get('by')}",
         "flow_migrated": lambda: f"to {str(body.get('to_version'))[:12]}",
+        "action_undone": lambda: f"{body.get('action')} by {body.get('by')}",
     }.get(kind)
     return f"{kind} {detail()}" if detail else kind
 
@@ -190,6 +195,8 @@ def _head_kind(d: Decision) -> str | None:
         return ACTION
     if isinstance(d, FlowMigrated):
         return MIGRATION
+    if isinstance(d, ActionUndone):
+        return UNDO
     return None
 
 

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from escalation_flow.core.decisions import (
+    ActionUndone,
     CaseClosed,
     CaseOpened,
     Decision,
@@ -108,7 +109,9 @@ class Case:
 
 
 def apply(case: Case, d: Decision) -> Case:
-    """The case after one decision."""
+    """The case after one decision (an undo needs the case before the action: ``fold``)."""
+    if isinstance(d, ActionUndone):
+        raise ValueError("an action_undone record is folded with the history it corrects")
     changes = _changes_for(type(d))(case, d)
     changes["length"] = case.length + 1
     return _replaced(case, changes)
@@ -259,10 +262,40 @@ def _entered(case: Case, state: str, on: date, by: str | None) -> _Changes:
 
 
 def fold(school: str, pupil: str, history: Iterable[Decision]) -> Case:
-    case = Case(school=school, pupil=pupil)
+    folding = Folding(Case(school=school, pupil=pupil))
     for d in history:
-        case = apply(case, d)
-    return case
+        folding.add(d)
+    return folding.case
+
+
+class Folding:
+    """A case folded a decision at a time, keeping the states it passed through so that an
+    ``action_undone`` record can return the case to the state before the action it corrects."""
+
+    def __init__(self, case: Case) -> None:
+        self.case = case
+        self._states: list[Case] = [case]
+
+    def add(self, d: Decision) -> Case:
+        if isinstance(d, ActionUndone):
+            if not 0 < d.undoes < len(self._states):
+                raise ValueError(f"action_undone corrects {d.undoes} records the history lacks")
+            self.case = undone(self._states[-1 - d.undoes], self.case)
+        else:
+            self.case = apply(self.case, d)
+        self._states.append(self.case)
+        return self.case
+
+
+def undone(before: Case, current: Case) -> Case:
+    """The case after an undo: as the action found it, one record longer. The serials stay
+    where they were, so a task or timer made later never reuses a key the undone action used."""
+    return replace(
+        before,
+        length=current.length + 1,
+        task_serial=current.task_serial,
+        timer_serial=current.timer_serial,
+    )
 
 
 def _without(tasks: tuple[OpenTask, ...], key: str) -> tuple[OpenTask, ...]:

@@ -220,6 +220,20 @@ class FlowMigrated(Decision):
     reason_text: str
 
 
+@quick_init
+@dataclass(frozen=True, kw_only=True)
+class ActionUndone(Decision):
+    """A correction: the member of staff who recorded an action withdrew it while nothing had
+    followed from it. The ``undoes`` records just before this one (the action and what it
+    decided) stay in the history; the case returns to the state they found it in."""
+
+    action: str  # the task or event id that was recorded
+    outcome: str | None = None
+    by: str
+    undoes: int  # how many records the action wrote (the ones immediately before this one)
+    note: str | None = None
+
+
 _TYPE_NAMES: dict[type, str] = {
     CaseOpened: "case_opened",
     StageEntered: "stage_entered",
@@ -234,6 +248,7 @@ _TYPE_NAMES: dict[type, str] = {
     StageOverridden: "stage_overridden",
     CaseClosed: "case_closed",
     FlowMigrated: "flow_migrated",
+    ActionUndone: "action_undone",
 }
 DECISION_TYPES: dict[str, type[Decision]] = {v: k for k, v in _TYPE_NAMES.items()}
 

@@ -33,6 +33,7 @@ from escalation_flow.service.penalty_notices import PenaltyNoticeDesk
 from escalation_flow.service.queries import Queries
 from escalation_flow.service.register import SchoolSetup
 from escalation_flow.service.staff import ActionsReport, StaffActions
+from escalation_flow.service.undo import Undoing
 from escalation_flow.service.views import (
     CaseLine,
     CaseView,
@@ -64,6 +65,8 @@ class Service:
         # who may be named as acting; the composition root hands in the store's staff table
         self.staff = StaffActions(self.ctx, self.queries, actors)
         self.letters = LetterDesk(self.ctx, actors)
+        # withdrawing one's own action within 15 minutes, as a recorded correction
+        self.undo = Undoing(self.ctx, actors)
         # contacts and siblings (issue 16): every store keeps contacts (``ports.ContactBook``)
         self.families = FamilyReads(self.ctx, store)
         # the penalty-notice register (issue 16); the memory store keeps none

@@ -16,6 +16,7 @@ from escalation_flow.core import definition as d
 from escalation_flow.core.access import role_title
 from escalation_flow.core.fact_names import Unit, fact_spec
 from escalation_flow.web.filters import day, humanize
+from escalation_flow.web.guard_words import guard_sentence
 from escalation_flow.web.plan_words import stage_name
 
 RESTRICTED = "A safeguarding record. Only the designated safeguarding lead and the trust's attendance team can see it."
@@ -113,6 +114,14 @@ def sentence(flow: d.Flow, e: Mapping[str, Any]) -> tuple[str, str | None]:
         )
     if kind == "case_closed":
         return "Case closed", _reason_text(flow, e)
+    if kind == "action_undone":
+        what = humanize(str(e.get("action")))
+        note = f" Note: {e['note']}" if e.get("note") else ""
+        return (
+            f"Undone: {what}",
+            f"Withdrawn by {e.get('by')}, who had recorded it; the case went back to where it "
+            f"was before.{note}",
+        )
     if kind == "flow_migrated":
         return "Moved to a newer version of the plan", f"By {e.get('by')}: {e.get('reason_text')}"
     return humanize(str(kind)), None
@@ -190,7 +199,8 @@ def _rule(flow: d.Flow, e: Mapping[str, Any]) -> str | None:
     if trigger and trigger not in ("daily", "escalation"):
         parts.append(f"after {humanize(str(trigger)).lower()}")
     if guard:
-        parts.append(f"because {readable(flow, str(guard))}")
+        words = guard_sentence(flow, str(guard), e.get("reason") or {})
+        parts.append(f"because {words or readable(flow, str(guard))}")
     return "; ".join(parts) or None
 
 

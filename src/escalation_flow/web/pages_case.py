@@ -14,10 +14,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from escalation_flow.actors import is_system_actor
 from escalation_flow.core.access import Principal
 from escalation_flow.core.definition import Flow, StateKind
 from escalation_flow.core.marks import PupilRecord
-from escalation_flow.errors import NotFoundError
+from escalation_flow.core.undo import UndoOffer
+from escalation_flow.errors import ActionError, NotFoundError
+from escalation_flow.ports import AuditNote
 from escalation_flow.service.views import CaseView
 from escalation_flow.web.auth import checked_form, field, require_user
 from escalation_flow.web.case_story import fact_line, state_label, story, why
@@ -52,6 +55,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/schools/{school}/pupils/{pupil}", case_page, methods=["GET"]),
         Route("/schools/{school}/pupils/{pupil}/events", record_event, methods=["POST"]),
+        Route("/schools/{school}/pupils/{pupil}/undo", undo_action, methods=["POST"]),
     ]
 
 
@@ -138,6 +142,7 @@ def _case_context(
             school, pupil, case.flow_version, [t.task for t in case.open_tasks]
         ),
         "can_write": user.can_write(school),
+        "undo": _undo_offer(web, user, school, pupil, case),
         "may_approve": user.may_approve_letter(school, "attendance_lead"),
         "flash": _flash(query),
         "back": f"/schools/{school}/pupils/{pupil}",
@@ -194,7 +199,7 @@ def _open_tasks(
     ]
 
 
-def _chart(web: WebApp, school: str, pupil: str, record: PupilRecord) -> str | None:
+def _chart(web: WebApp, school: str, pupil: str, record: PupilRecord) -> dict[str, str] | None:
     register = register_of(web, school, web.today())
     if register.grid is None or register.day_index < 0 or pupil not in register.grid.pupils:
         return None
@@ -210,7 +215,10 @@ def _chart(web: WebApp, school: str, pupil: str, record: PupilRecord) -> str | N
     flow = flow_of(web, school, _open_version(web, school, pupil))
     lines = thresholds(flow, term_name(register.calendar, register.day_index))
     title = f"Attendance of {pupil_name(record, pupil)}, week by week, this school year"
-    return attendance_svg(weeks, lines, title)
+    return {
+        "desktop": attendance_svg(weeks, lines, title),
+        "phone": attendance_svg(weeks, lines, title, compact=True),
+    }
 
 
 def _facts(web: WebApp, school: str, pupil: str, flow: Flow) -> dict[str, Any]:
@@ -254,7 +262,44 @@ def _flash(query: dict[str, str]) -> str | None:
         return "Letter approved. Send it, then record it as sent."
     if "event" in query:
         return "Recorded. The case below shows what happens next."
+    if "undone" in query:
+        return "Undone. The correction is in the case's story; the case is back as it was."
     return None
+
+
+def _undo_offer(
+    web: WebApp, user: Principal, school: str, pupil: str, case: CaseView | None
+) -> UndoOffer | None:
+    """The last action's undo, for someone who may write here (None: nothing to say)."""
+    if case is None or not user.can_write(school):
+        return None
+    offer = web.service.undo.offer(school, pupil, user.username)
+    if offer.action is not None and is_system_actor(offer.action.by):
+        return None  # completed by the demo's ``auto``: no person to offer the undo to
+    return offer if offer.acted else None
+
+
+async def undo_action(request: Request) -> Response:
+    user, _ = await checked_form(request)
+    web = web_of(request)
+    params = request.path_params
+    address = client_address(request)
+
+    def act() -> str:
+        school, _ = readable_pupil(web, user, params["school"], params["pupil"])
+        if not user.can_write(school):
+            raise ForbiddenError("Your role can read this case but not change it.")
+        note = AuditNote(user.username, "action_undone", ip=address)
+        try:
+            web.service.undo.undo_last(school, params["pupil"], user.username, audit=note)
+        except ActionError as exc:
+            raise ForbiddenError(f"This cannot be undone: {exc}") from exc
+        return school
+
+    school = await run_in_threadpool(act)
+    return RedirectResponse(
+        f"/schools/{school}/pupils/{params['pupil']}?undone=1", status_code=303
+    )
 
 
 async def record_event(request: Request) -> Response:

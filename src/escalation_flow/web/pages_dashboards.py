@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -19,10 +21,12 @@ from escalation_flow.core.definition import Flow, Stage
 from escalation_flow.errors import NotFoundError
 from escalation_flow.ports import OpenCase, PageReads
 from escalation_flow.web.auth import require_user
+from escalation_flow.web.chart import Series, trend_svg
 from escalation_flow.web.plan_words import stage_name
 from escalation_flow.web.readable import readable_school
 from escalation_flow.web.safeguarding import safeguarding_stages, safeguarding_states
 from escalation_flow.web.school_data import SchoolAsOf, flow_of, register_of, school_name
+from escalation_flow.web.trends import YearWeeks, trends
 from escalation_flow.web.webapp import WebApp, web_of
 
 SHOWN = 12  # pupils listed per problem before "and N more"
@@ -53,6 +57,40 @@ class StageRow:
     number: int
     title: str
     pupils: list[PupilLink] = field(default_factory=list)
+    total: int = 0  # pupils at this stage, on every page
+
+
+#: pupils with an open case listed per page of the school dashboard (a school of 1,000 pupils
+#: has 700 or so by the spring)
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Pager:
+    page: int
+    pages: int
+    shown_from: int
+    shown_to: int
+    total: int
+
+    def url(self, school: str, page: int) -> str:
+        return f"/schools/{school}?page={page}#stages-h"
+
+
+def page_stages(rows: list[StageRow], page: int, size: int = PAGE_SIZE) -> Pager:
+    """Keep in ``rows`` only the pupils of ``page`` (1-based, clamped) in the rows' order;
+    each row's ``total`` still counts all of its pupils."""
+    total = sum(len(r.pupils) for r in rows)
+    pages = max(1, math.ceil(total / size))
+    page = min(max(page, 1), pages)
+    start, end = (page - 1) * size, page * size
+    seen = 0
+    for row in rows:
+        row.total = len(row.pupils)
+        first, last = max(start - seen, 0), max(min(end - seen, row.total), 0)
+        row.pupils = row.pupils[first:last] if first < row.total else []
+        seen += row.total
+    return Pager(page, pages, min(start + 1, total), min(end, total), total)
 
 
 @dataclass(frozen=True)
@@ -89,12 +127,18 @@ async def schools_page(request: Request) -> Response:
 async def school_page(request: Request) -> Response:
     user = await require_user(request)
     web = web_of(request)
-    context = await run_in_threadpool(_school_context, web, user, request.path_params["school"])
+    try:
+        page = int(request.query_params.get("page", "1"))
+    except ValueError:
+        page = 1
+    context = await run_in_threadpool(
+        _school_context, web, user, request.path_params["school"], page
+    )
     context.update(user=user, csrf=request.state.session.csrf_token, nav="schools")
     return web.templates.TemplateResponse(request, "school.html", context)
 
 
-def _school_context(web: WebApp, user: Principal, key: str) -> dict[str, Any]:
+def _school_context(web: WebApp, user: Principal, key: str, page: int = 1) -> dict[str, Any]:
     school = readable_school(user, web, key)
     today = web.today()
     register = register_of(web, school, today)
@@ -119,6 +163,8 @@ def _school_context(web: WebApp, user: Principal, key: str) -> dict[str, Any]:
         case_flow = flow_of(web, school, case.flow_version)
         detail = _case_detail(register, case, case_flow)
         row.pupils.append(_link(register, school, case.pupil, detail))
+    ordered = sorted(stages.values(), key=lambda r: -r.number if r.number >= 0 else -99)
+    pager = page_stages(ordered, page, PAGE_SIZE)
     return {
         "title": school_name(web, school),
         "school": school,
@@ -129,7 +175,8 @@ def _school_context(web: WebApp, user: Principal, key: str) -> dict[str, Any]:
         if register.day_index >= 0
         else None,
         "headline": _headline(register, pupils),
-        "stages": sorted(stages.values(), key=lambda r: -r.number if r.number >= 0 else -99),
+        "stages": ordered,
+        "pager": pager,
         "workload": _workload(web.reads, school, today, pupils),
         "unmarked": _problem(register, pupils, "unmarked_sessions", 0, "{n} unmarked session(s)"),
         "old_n": _problem(
@@ -142,7 +189,135 @@ def _school_context(web: WebApp, user: Principal, key: str) -> dict[str, Any]:
         "old_n_days": OLD_N_SCHOOL_DAYS,
         "freshness": web.reads.freshness(school),
         "flow_title": flow.definition.title,
+        "trends": _trend_charts(
+            web, school, register, flow, hidden_stages, None if years is None else pupils
+        ),
     }
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    """One trend as the school page shows it: drawn for a desktop and for a phone, its key,
+    and what it says in words (for screen readers, and anyone who prefers words)."""
+
+    title: str
+    desktop: str
+    phone: str
+    key: list[Series]
+    words: str
+
+
+_THIS_YEAR, _LAST_YEAR = "#1b3a5c", "#8a94a6"
+_STAGE_COLOURS = ("#1b6fb3", "#2e8540", "#d9822b", "#b3261e", "#6b3fa0", "#555555")
+
+
+def _trend_charts(
+    web: WebApp,
+    school: str,
+    register: SchoolAsOf,
+    flow: Flow,
+    hidden: frozenset[int],
+    pupils: set[str] | None = None,
+) -> list[TrendChart]:
+    """``hidden``: stages this viewer may not see counted (safeguarding), left out;
+    ``pupils``: the viewer's pupils (a class teacher's year groups; None: the school)."""
+    if register.day_index < 0:
+        return []
+    found = trends(
+        register.grid,
+        register.calendar,
+        register.day_index,
+        web.reads.stage_moves(school),
+        flow.definition.min_possible_sessions,
+        pupils,
+    )
+    this, last = _without(found.this_year, hidden), found.last_year
+    last = _without(last, hidden) if last is not None else None
+    last_marked = last is not None and last.has_marks
+    charts = [
+        _percent_chart(
+            "Attendance each school week", this.year, this.attendance_pct,
+            last.year if last else None, last.attendance_pct if last_marked and last else None,
+        ),
+        _percent_chart(
+            "Persistently absent (attendance 90% or less this year), share of pupils", this.year,
+            this.persistent_pct, last.year if last else None,
+            last.persistent_pct if last_marked and last else None,
+            f" A pupil counts once they have {flow.definition.min_possible_sessions} possible "
+            "sessions (the plan's minimum): before that, no data.",
+        ),
+    ]  # fmt: skip
+    key: list[Series] = []
+    compared = last is not None and bool(last.stages)
+    for i, (stage, counts) in enumerate(sorted(this.stages.items())):
+        colour = _STAGE_COLOURS[i % len(_STAGE_COLOURS)]
+        label = f"{stage_name(flow, stage)}, {this.year}" if compared else stage_name(flow, stage)
+        key.append(Series(label, _floats(counts), colour))
+        if last is not None and stage in last.stages:
+            key.append(
+                Series(f"{stage_name(flow, stage)}, {last.year}",
+                       _floats(last.stages[stage]), colour, dashed=True)
+            )  # fmt: skip
+    no_last = _no_last(last, bool(last and last.stages))
+    words = (
+        "Open cases at each week's end, by stage. "
+        + ", ".join(f"{s.label}: {int(s.values[-1])} now" for s in key if not s.dashed)
+        + (". " if key else "No open cases this year. ")
+        + no_last
+    )
+    title = "Open cases by stage at each week's end"
+    charts.append(
+        TrendChart(title, trend_svg(key, title, unit="", from_zero=True),
+                   trend_svg(key, title, unit="", from_zero=True, compact=True), key, words)
+    )  # fmt: skip
+    return charts
+
+
+def _without(year: YearWeeks, hidden: frozenset[int]) -> YearWeeks:
+    stages = {n: c for n, c in year.stages.items() if n not in hidden}
+    return dataclasses.replace(year, stages=stages)
+
+
+def _floats(values: tuple[int, ...]) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
+
+
+def _no_last(last: YearWeeks | None, has_data: bool) -> str:
+    if last is None:
+        return "Last year: no data (the school's calendar starts this year)."
+    if not has_data:
+        return f"Last year ({last.year}): no data held."
+    return ""
+
+
+def _percent_chart(
+    title: str,
+    this_year: str,
+    this: tuple[float, ...],
+    last_year: str | None,
+    last: tuple[float, ...] | None,
+    note: str = "",
+) -> TrendChart:
+    key = [Series(f"This year ({this_year})", this, _THIS_YEAR)]
+    if last is not None and last_year is not None:
+        key.append(Series(f"Last year ({last_year})", last, _LAST_YEAR, dashed=True))
+    known = [v for v in this if not math.isnan(v)]
+    now = f"latest week {known[-1]:.1f}%" if known else "no marks yet"
+    if last is None:
+        then = "last year: no data" + ("" if last_year else " (the calendar starts this year)")
+    else:
+        same = last[len(this) - 1] if len(this) <= len(last) else math.nan
+        then = (
+            f"last year at the same week {same:.1f}%" if not math.isnan(same)
+            else "last year: no data for the same week"
+        )  # fmt: skip
+    return TrendChart(
+        title,
+        trend_svg(key, title),
+        trend_svg(key, title, compact=True),
+        key,
+        f"{title}: this year {now}; {then}.{note}",
+    )
 
 
 def _case_detail(register: SchoolAsOf, case: OpenCase, flow: Flow) -> str:
@@ -251,12 +426,65 @@ class SchoolRow:
 async def trust_page(request: Request) -> Response:
     user = await require_user(request)
     web = web_of(request)
-    context = await run_in_threadpool(_trust_context, web, user)
+    query = request.query_params
+    context = await run_in_threadpool(
+        _trust_context, web, user, query.get("sort", "school"), query.get("dir", "")
+    )
     context.update(user=user, csrf=request.state.session.csrf_token, nav="trust")
     return web.templates.TemplateResponse(request, "trust.html", context)
 
 
-def _trust_context(web: WebApp, user: Principal) -> dict[str, Any]:
+#: the trust table's columns: (key, heading, the value sorted on, the first direction)
+TRUST_COLUMNS: tuple[tuple[str, str, Callable[[SchoolRow], Any], str], ...] = (
+    ("school", "School", lambda r: r.name.casefold(), "asc"),
+    ("attendance", "Attendance", lambda r: _number(r.headline.attendance_pct), "asc"),
+    ("persistent", "Persistently absent", lambda r: r.headline.persistent, "desc"),
+    ("severe", "Severely absent", lambda r: r.headline.severe, "desc"),
+    ("cases", "Open cases", lambda r: r.open_cases, "desc"),
+    ("overdue", "Overdue tasks", lambda r: r.overdue, "desc"),
+    ("problems", "Register problems", lambda r: r.unmarked_pupils + r.old_n_pupils, "desc"),
+    ("evaluated", "Cases up to date for", lambda r: r.last_day_evaluated or date.min, "asc"),
+)
+
+
+def _number(value: float) -> float:
+    """Not known sorts below every number (first when ascending, last when descending)."""
+    return -math.inf if math.isnan(value) else value
+
+
+@dataclass(frozen=True)
+class SortLink:
+    key: str
+    heading: str
+    url: str
+    sorted: str  # "ascending", "descending" or "none" (``aria-sort``)
+
+
+def sort_rows(rows: list[SchoolRow], key: str, direction: str) -> tuple[str, str]:
+    """Sort ``rows`` in place by a column (unknown: the school's name); the column and
+    direction used. Ties keep the schools' names in order."""
+    column = next((c for c in TRUST_COLUMNS if c[0] == key), TRUST_COLUMNS[0])
+    direction = direction if direction in ("asc", "desc") else column[3]
+    rows.sort(key=lambda r: r.name.casefold())
+    rows.sort(key=column[2], reverse=direction == "desc")
+    return column[0], direction
+
+
+def _sort_links(key: str, direction: str) -> list[SortLink]:
+    out = []
+    for column, heading, _, first in TRUST_COLUMNS:
+        if column == key:
+            flip = "desc" if direction == "asc" else "asc"
+            state = "ascending" if direction == "asc" else "descending"
+            out.append(SortLink(column, heading, f"/trust?sort={column}&dir={flip}", state))
+        else:
+            out.append(SortLink(column, heading, f"/trust?sort={column}&dir={first}", "none"))
+    return out
+
+
+def _trust_context(
+    web: WebApp, user: Principal, sort: str = "school", direction: str = ""
+) -> dict[str, Any]:
     if not user.is_trust_wide:
         raise NotFoundError("the trust overview is for the trust's own staff")
     trust = web.service.trust
@@ -285,11 +513,13 @@ def _trust_context(web: WebApp, user: Principal) -> dict[str, Any]:
                 last_day_evaluated=web.reads.freshness(school).last_day_evaluated,
             )
         )
+    key, direction = sort_rows(rows, sort, direction)
     return {
         "title": "Trust overview",
         "trust_name": trust.name,
         "today": today,
         "rows": rows,
+        "columns": _sort_links(key, direction),
         "stage_numbers": list(range(1, max_stage + 1)),
         "old_n_days": OLD_N_SCHOOL_DAYS,
     }

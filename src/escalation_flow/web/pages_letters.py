@@ -19,6 +19,7 @@ from escalation_flow.errors import NotFoundError
 from escalation_flow.ports import AuditNote
 from escalation_flow.service.views import LetterView, TaskView
 from escalation_flow.web.auth import checked_form, require_user
+from escalation_flow.web.letter_pages import letter_images
 from escalation_flow.web.plan_words import stage_name
 from escalation_flow.web.readable import readable_pupil
 from escalation_flow.web.safeguarding import is_safeguarding_task
@@ -33,6 +34,7 @@ def routes() -> list[BaseRoute]:
         Route("/letters/{letter_id:int}", letter_page, methods=["GET"]),
         Route("/letters/{letter_id:int}/view", letter_html, methods=["GET"]),
         Route("/letters/{letter_id:int}/pdf", letter_pdf, methods=["GET"]),
+        Route("/letters/{letter_id:int}/page-{page:int}.png", letter_page_png, methods=["GET"]),
         Route("/letters/{letter_id:int}/approve", approve, methods=["POST"]),
     ]
 
@@ -88,6 +90,7 @@ async def letter_page(request: Request) -> Response:
             "may_approve": user.can_write(letter.school)
             and user.may_approve_letter(letter.school, task.role),
             "flash": flash,
+            "pages": letter_images(web, letter_id, letter.html),
             "back": f"/letters/{letter_id}",
             "show_school": False,
             "bulk": False,
@@ -107,6 +110,23 @@ async def letter_html(request: Request) -> Response:
         letter.html,
         headers={"Content-Security-Policy": LETTER_CSP, "X-Frame-Options": "SAMEORIGIN"},
     )
+
+
+async def letter_page_png(request: Request) -> Response:
+    """One printed page of the letter, as a picture (``web.letter_pages``)."""
+    user = await require_user(request)
+    web = web_of(request)
+    letter_id, page = int(request.path_params["letter_id"]), int(request.path_params["page"])
+
+    def build() -> bytes:
+        letter, _, _ = readable_letter(web, user, letter_id)
+        images = letter_images(web, letter_id, letter.html) or []
+        if not 1 <= page <= len(images):
+            raise NotFoundError(f"letter {letter_id} has no page {page}")
+        return images[page - 1]
+
+    data = await run_in_threadpool(build)
+    return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
 async def letter_pdf(request: Request) -> Response:

@@ -17,6 +17,7 @@ from typing import NoReturn
 from escalation_flow.adapters.memory.tables import CaseRec, Tables, TaskRec, TimerRec, utc
 from escalation_flow.core.chain import ChainLink, body_of
 from escalation_flow.core.decisions import (
+    ActionUndone,
     Decision,
     TaskCompleted,
     TaskCreated,
@@ -25,6 +26,7 @@ from escalation_flow.core.decisions import (
     TimerCancelled,
     TimerFired,
 )
+from escalation_flow.core.undo import reversed_rows, superseded_why
 from escalation_flow.errors import ConflictError
 from escalation_flow.stored import (
     CLOSED,
@@ -96,6 +98,7 @@ class MemoryHistoryWriter:
             records += len(chain)
             created += self._tasks(change, case_id)
             self._timers(change, case_id, claimed)
+            self._undo(change, case_id)
         return Written(case_ids, created, records, heads)
 
     # -- cases and their history ---------------------------------------------------------------
@@ -220,6 +223,52 @@ class MemoryHistoryWriter:
             elif isinstance(d, TimerCancelled):
                 timer = self._pending(case_id, d)
                 self.t.timers[timer.id] = dataclasses.replace(timer, status=TIMER_CANCELLED)
+
+    def _undo(self, change: CaseChange, case_id: int) -> None:
+        """Tasks and timers put back as an undone action found them (``core.undo``)."""
+        correction = next((d for d in change.decisions if isinstance(d, ActionUndone)), None)
+        if correction is None:
+            return
+        made, reopen, armed, rearm = reversed_rows(change.undone)
+        for task in list(self.t.tasks.values()):
+            if task.case_id != case_id:
+                continue
+            if task.key in made:
+                if task.status != TASK_OPEN:
+                    self._conflict()
+                why = superseded_why(correction)
+                self.t.tasks[task.id] = dataclasses.replace(
+                    task, status=TASK_SUPERSEDED, superseded_why=why
+                )
+                if task.kind == LETTER:
+                    self._letter(task.id, LETTER_SUPERSEDED)
+            elif task.key in reopen:
+                if task.status not in (TASK_DONE, TASK_SUPERSEDED):
+                    self._conflict()
+                self.t.tasks[task.id] = dataclasses.replace(
+                    task, status=TASK_OPEN, completed_at=None, completed_by=None, outcome=None,
+                    note=None, superseded_why=None,
+                )  # fmt: skip
+                if task.status == TASK_SUPERSEDED:
+                    self._letter_back(task.id)
+        for timer in list(self.t.timers.values()):
+            if timer.case_id != case_id:
+                continue
+            if timer.key in armed:
+                if timer.status != TIMER_PENDING:
+                    self._conflict()
+                self.t.timers[timer.id] = dataclasses.replace(timer, status=TIMER_CANCELLED)
+            elif timer.key in rearm:
+                if timer.status != TIMER_CANCELLED:
+                    self._conflict()
+                self.t.timers[timer.id] = dataclasses.replace(timer, status=TIMER_PENDING)
+
+    def _letter_back(self, task_id: int) -> None:
+        """A letter superseded with its task, prepared or approved again (as it was)."""
+        for letter in list(self.t.letters.values()):
+            if letter.task_id == task_id and letter.status == LETTER_SUPERSEDED:
+                status = LETTER_PREPARED if letter.approved_by is None else LETTER_APPROVED
+                self.t.letters[letter.id] = dataclasses.replace(letter, status=status)
 
     def _arm(self, case_id: int, d: TimerArmed) -> None:
         if any(m.case_id == case_id and m.key == d.timer_key for m in self.t.timers.values()):

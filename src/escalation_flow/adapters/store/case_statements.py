@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 
 from escalation_flow.adapters.store.cases import CASES, LETTERS, TASKS, TIMERS
 from escalation_flow.adapters.store.models import UtcDateTime
@@ -40,6 +40,9 @@ class Statements:
     letter_superseded: Any
     timer_fired: tuple[Any, Any]  # (PostgreSQL, SQLite)
     timer_cancelled: Any
+    reopen: Any  # a task an undone action completed or superseded, open again
+    rearm: Any  # a timer an undone action cancelled, pending again
+    letter_back: Any  # the letter of a task an undone action superseded, as it was before
 
 
 @cache
@@ -104,4 +107,30 @@ def statements() -> Statements:
             fired.values(late_seconds=late_sqlite, **fired_values),
         ),
         timer_cancelled=update(TIMERS).where(*pending).values(status=TIMER_CANCELLED),
+        reopen=update(TASKS)
+        .where(
+            t.case_id == bindparam("b_case"),
+            t.key == bindparam("b_key"),
+            or_(t.status == TASK_DONE, t.status == TASK_SUPERSEDED),
+        )
+        .values(
+            status=TASK_OPEN,
+            completed_at=None,
+            completed_by=None,
+            outcome=None,
+            note=None,
+            superseded_why=None,
+        ),
+        letter_back=update(LETTERS)
+        .where(lt.task_id == task_id, lt.status == LETTER_SUPERSEDED)
+        .values(
+            status=case((lt.approved_by.is_(None), LETTER_PREPARED), else_=LETTER_APPROVED)
+        ),
+        rearm=update(TIMERS)
+        .where(
+            m.case_id == bindparam("b_case"),
+            m.key == bindparam("b_key"),
+            m.status == TIMER_CANCELLED,
+        )
+        .values(status=TIMER_PENDING),
     )

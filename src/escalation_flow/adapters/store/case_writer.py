@@ -30,6 +30,7 @@ from escalation_flow.adapters.store.cases import (
 from escalation_flow.adapters.store.snapshots import case_to_json
 from escalation_flow.core.chain import ChainLink, body_of
 from escalation_flow.core.decisions import (
+    ActionUndone,
     TaskCompleted,
     TaskCreated,
     TaskSuperseded,
@@ -39,6 +40,7 @@ from escalation_flow.core.decisions import (
 )
 from escalation_flow.core.marks import to_micros
 from escalation_flow.core.school_day import UniversalTask
+from escalation_flow.core.undo import reversed_rows, superseded_why
 from escalation_flow.errors import ConflictError
 from escalation_flow.stored import (
     CLOSED,
@@ -86,6 +88,7 @@ class HistoryWriter:
             records = self._history(changes, chains, case_ids)
             tasks = self._tasks(changes, case_ids)
             self._timers(changes, case_ids, claimed)
+            self._undo(changes, case_ids)
         except IntegrityError as exc:
             raise ConflictError(
                 f"school {self.school}: another worker changed these cases at the same time; "
@@ -282,6 +285,34 @@ class HistoryWriter:
             self._expect(
                 self.conn.execute(built.timer_cancelled, cancelled).rowcount, len(cancelled)
             )
+
+    def _undo(self, changes: Sequence[CaseChange], case_ids: dict[str, int]) -> None:
+        """Tasks and timers put back as an undone action found them (``core.undo``)."""
+        built = statements()
+        for change in changes:
+            correction = next((d for d in change.decisions if isinstance(d, ActionUndone)), None)
+            if correction is None:
+                continue
+            case_id = case_ids[change.after.pupil]
+            made, reopen, armed, rearm = reversed_rows(change.undone)
+            why = superseded_why(correction)
+            kinds = {d.task_key: d.kind for d in change.undone if isinstance(d, TaskCreated)}
+            work = (
+                (built.supersede, [{"b_case": case_id, "b_key": k, "b_why": why} for k in made]),
+                (built.reopen, [{"b_case": case_id, "b_key": k} for k in reopen]),
+                (built.timer_cancelled, [{"b_case": case_id, "b_key": k} for k in armed]),
+                (built.rearm, [{"b_case": case_id, "b_key": k} for k in rearm]),
+            )
+            letters = [{"b_case": case_id, "b_key": k} for k in made if kinds[k] == LETTER]
+            if letters:
+                self.conn.execute(built.letter_superseded, letters)
+            withdrawn = [d.task_key for d in change.undone if isinstance(d, TaskSuperseded)]
+            if withdrawn:  # a letter superseded with its task is prepared or approved again
+                back = [{"b_case": case_id, "b_key": k} for k in withdrawn]
+                self.conn.execute(built.letter_back, back)
+            for statement, rows in work:
+                if rows:
+                    self._expect(self.conn.execute(statement, rows).rowcount, len(rows))
 
     def _fired_values(self) -> dict[str, Any]:
         return {"b_now": self.now, "b_micros": to_micros(self.now), "b_worker": self.worker}

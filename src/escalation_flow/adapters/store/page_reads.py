@@ -8,17 +8,18 @@ dialect. Every query only reads; changes go through the service.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 
-from escalation_flow.adapters.store.cases import CASES, LETTERS, SCHOOL_DAYS, TASKS
+from escalation_flow.adapters.store.cases import CASES, EVENTS, LETTERS, SCHOOL_DAYS, TASKS
 from escalation_flow.adapters.store.models import Import, School
 from escalation_flow.adapters.store.store import Store
 from escalation_flow.core.marks import Roster
 from escalation_flow.errors import NotFoundError
-from escalation_flow.ports import Freshness, LetterView, OpenCase, TaskDue
+from escalation_flow.ports import Freshness, LetterView, OpenCase, StageMove, TaskDue
 
 
 class SqlPageReads:
@@ -103,6 +104,26 @@ class SqlPageReads:
 
     def roster(self, school: str) -> Roster:
         return self.store.load_roster(school)
+
+    def stage_moves(self, school: str) -> list[StageMove]:
+        e = EVENTS.c
+        query = (
+            select(e.case_id, e.seq, e.on, e.type, e.body, CASES.c.pupil)
+            .join(CASES, CASES.c.id == e.case_id)
+            .where(CASES.c.school_id == bindparam("sid"), e.type.in_(_STAGE_TYPES))
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query, {"sid": _school_id(conn, school)}).all()
+        out = []
+        for case_id, seq, on, kind, body, pupil in rows:
+            event = json.loads(body)
+            stage = int(event.get("stage") or 0) if kind != "case_closed" else 0
+            undoes = int(event.get("undoes") or 0) if kind == "action_undone" else 0
+            out.append(StageMove(case_id, seq, on, stage, undoes, pupil))
+        return out
+
+
+_STAGE_TYPES = ("stage_entered", "stage_overridden", "case_closed", "action_undone")
 
 
 def _school_id(conn: Connection, school: str) -> int:
