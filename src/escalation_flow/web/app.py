@@ -33,6 +33,7 @@ from escalation_flow.web import (
     pages_login,
     pages_reports,
     pages_tasks,
+    search,
 )
 from escalation_flow.web.security import SecurityHeaders
 from escalation_flow.web.settings import WebSettings
@@ -62,6 +63,7 @@ def create_app(
         *pages_dashboards.routes(),
         *pages_flow.routes(),
         *pages_reports.routes(),
+        *search.routes(),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(
