@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from escalation_flow.clock import Clock
 from escalation_flow.errors import ActionError, ConflictError, InputError, NotFoundError
 from escalation_flow.web import (
+    pages_bulk,
     pages_case,
     pages_dashboards,
     pages_flow,
@@ -64,6 +65,7 @@ def create_app(
         *pages_flow.routes(),
         *pages_reports.routes(),
         *search.routes(),
+        *pages_bulk.routes(),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(

@@ -195,7 +195,32 @@ def grant_text(web: WebApp, grant: Grant) -> str:
     return f"{role_title(grant.role)}, {school_name(web, grant.school)}{years}"
 
 
+def _bulk_flash(query: dict[str, str]) -> str | None:
+    """What a bulk action did, from the counts it sent back."""
+    if query.get("bulk") not in ("complete", "approve"):
+        return None
+
+    def count(key: str) -> int:
+        value = query.get(key, "")
+        return int(value) if value.isdigit() else 0
+
+    done = count("done")
+    what = "Completed" if query["bulk"] == "complete" else "Approved the letters of"
+    parts = [f"{what} {done} task{'s' if done != 1 else ''}."]
+    if count("closed"):
+        parts.append(
+            f"{count('closed')} were no longer open (recorded by someone else, or closed as "
+            "the case moved on)."
+        )
+    if count("refused"):
+        parts.append(f"{count('refused')} could not be recorded (open one to see why).")
+    return " ".join(parts)
+
+
 def _flash(web: WebApp, user: Principal, query: dict[str, str]) -> str | None:
+    bulk = _bulk_flash(query)
+    if bulk:
+        return bulk
     if "acked" in query:
         n = int(query["acked"]) if query["acked"].isdigit() else 0
         return (
