@@ -61,19 +61,18 @@ def page_items(web: WebApp, user: Principal, rows: list[WorkRow]) -> list[TaskIt
     """The page's rows as full task cards (the plan's words, buttons, acknowledgements)."""
     today = web.today()
     acks = web.staff.acks(r.view.id for r in rows)
+    stamp = web.reads.import_stamp()
     items: list[TaskItem] = []
     for r in rows:
         school = r.view.school
-        flow = flow_of(web, school)
         # a case's task is told in the words of the flow version the case runs under
-        if r.case_version and r.case_version != flow.version:
-            flow = flow_of(web, school, r.case_version)
+        flow = flow_of(web, school, r.case_version)
         items.append(
             task_item(
                 r.view,
                 user=user,
                 flow=flow,
-                roster=roster_of(web, school),
+                roster=roster_of(web, school, stamp),
                 school_name=r.school_name,
                 today=today,
                 stage_label=r.stage_label,

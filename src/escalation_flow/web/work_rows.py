@@ -87,6 +87,7 @@ def scope_rows(web: WebApp, user: Principal, today: date) -> list[WorkRow]:
     if not schools:
         return []
     views = web.service.tasks()
+    stamp = web.reads.import_stamp()
     by_school: dict[str, list[TaskView]] = {s: [] for s in schools}
     for v in views:
         if v.school in by_school:
@@ -94,15 +95,15 @@ def scope_rows(web: WebApp, user: Principal, today: date) -> list[WorkRow]:
     rows: list[WorkRow] = []
     for school, school_views in by_school.items():
         if school_views:
-            rows.extend(_school_rows(web, user, school, school_views))
+            rows.extend(_school_rows(web, user, school, school_views, stamp))
     rows.sort(key=_SORT_KEYS["due"])
     return rows
 
 
 def _school_rows(
-    web: WebApp, user: Principal, school: str, views: list[TaskView]
+    web: WebApp, user: Principal, school: str, views: list[TaskView], stamp: int
 ) -> Iterable[WorkRow]:
-    roster = roster_of(web, school)
+    roster = roster_of(web, school, stamp)
     flow = flow_of(web, school)
     sees = user.sees_safeguarding(school)
     leader = user.is_leader(school)
