@@ -225,8 +225,10 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     for r in run(ctx):
         verdict = "" if r.passed is None else ("  ok" if r.passed else "  OVER TARGET")
-        print(f"{r.name:32} median {r.median_s * 1000:7.1f} ms  (min {r.min_s * 1000:.1f}, "
-              f"max {r.max_s * 1000:.1f}, n={r.runs})  {r.extra.get('KB', 0):7.1f} KB{verdict}")
+        print(
+            f"{r.name:32} median {r.median_s * 1000:7.1f} ms  (min {r.min_s * 1000:.1f}, "
+            f"max {r.max_s * 1000:.1f}, n={r.runs})  {r.extra.get('KB', 0):7.1f} KB{verdict}"
+        )
 
 
 if __name__ == "__main__":
