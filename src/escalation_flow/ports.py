@@ -431,6 +431,12 @@ class PageReads(Protocol):
         """Changes whenever an import lands (the newest import's id; 0: none yet)."""
         ...
 
+    def work_stamp(self) -> tuple[int, ...]:
+        """Changes whenever an import lands or a case, task or letter changes (a decision, a
+        completion, an approval, a task opened or lapsed): what the worklist's cache is keyed
+        on. A few index look-ups, no scan."""
+        ...
+
     def roster(self, school: str) -> Roster:
         """The school's pupils as the last roster import left them."""
         ...

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -73,12 +74,18 @@ def plan(web: WebApp, user: Principal, action: str, query: TaskQuery) -> Plan:
     rows = select(scope_rows(web, user, web.today()), query)
     steps: list[Step] = []
     left: Counter[str] = Counter()
+    # the same few answers for thousands of rows: one per school, role and year group
+    why_not = lru_cache(maxsize=None)(partial(_why_not, user, action))
+    outcome_of = lru_cache(maxsize=None)(partial(_outcome, web))
     for r in rows:
-        why = _why_not(user, action, r)
+        v = r.view
+        awaiting = v.letter_id is not None and v.approval and v.letter_status == "prepared"
+        why = why_not(v.school, v.role, r.year_group or None, r.hidden, awaiting)
         if why:
             left[why] += 1
         else:
-            steps.append(Step(r, _outcome(web, r) if action == "complete" else ""))
+            outcome = outcome_of(v.school, r.case_version, v.task) if action == "complete" else ""
+            steps.append(Step(r, outcome))
     groups = Counter(
         (s.row.title, _outcome_words(s.outcome) if action == "complete" else "letter approved")
         for s in steps
@@ -93,16 +100,22 @@ def plan(web: WebApp, user: Principal, action: str, query: TaskQuery) -> Plan:
     )
 
 
-def _why_not(user: Principal, action: str, r: WorkRow) -> str | None:
-    v = r.view
-    year = r.year_group or None
-    if r.hidden or not user.can_write(v.school) or not user.may_complete(v.school, v.role, year):
+def _why_not(
+    user: Principal,
+    action: str,
+    school: str,
+    role: str,
+    year: str | None,
+    hidden: bool,
+    awaiting: bool,
+) -> str | None:
+    """Why the action leaves a task alone (None: it acts on it), as the single action's checks."""
+    if hidden or not user.can_write(school) or not user.may_complete(school, role, year):
         return "not yours to record"
-    awaiting = v.letter_id is not None and v.approval and v.letter_status == "prepared"
     if action == "approve":
         if not awaiting:
             return "no letter waiting for approval"
-        if not user.may_approve_letter(v.school, v.role):
+        if not user.may_approve_letter(school, role):
             return "its letter is approved by the attendance lead or headteacher"
         return None
     if awaiting:
@@ -110,10 +123,9 @@ def _why_not(user: Principal, action: str, r: WorkRow) -> str | None:
     return None
 
 
-def _outcome(web: WebApp, r: WorkRow) -> str:
+def _outcome(web: WebApp, school: str, version: str, task: str) -> str:
     """The task's first outcome: the primary button on its card."""
-    flow = flow_of(web, r.view.school, r.case_version)
-    definition = task_definition(flow, r.view.task)
+    definition = task_definition(flow_of(web, school, version), task)
     return definition.outcomes[0] if definition and definition.outcomes else "done"
 
 

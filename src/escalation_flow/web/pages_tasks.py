@@ -26,7 +26,7 @@ from escalation_flow.web.school_data import flow_of, roster_of, school_name
 from escalation_flow.web.security import client_address
 from escalation_flow.web.task_query import PAGE_SIZES, SORTS, TaskQuery
 from escalation_flow.web.webapp import ForbiddenError, WebApp, web_of
-from escalation_flow.web.work_rows import WorkRow, scope_rows, select, work_page
+from escalation_flow.web.work_rows import WorkRow, scope, scope_rows, select, work_page
 from escalation_flow.web.worklist import TaskItem, pupil_name, task_item
 
 MAX_BULK = 200
@@ -84,8 +84,7 @@ def page_items(web: WebApp, user: Principal, rows: list[WorkRow]) -> list[TaskIt
 
 def _tasks_context(web: WebApp, user: Principal, params: dict[str, str]) -> dict[str, Any]:
     query = TaskQuery.parse(params)
-    rows = scope_rows(web, user, web.today())
-    page = work_page(rows, query)
+    page = work_page(scope(web, user, web.today()), query)
     items = page_items(web, user, page.rows)
     grouped = query.sort == "due" and not query.desc
     if grouped:

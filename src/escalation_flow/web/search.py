@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -119,12 +120,16 @@ def search(web: WebApp, user: Principal, text: str) -> tuple[list[Found], int]:
     ]
     shown = readable[:SHOWN]
     cases: dict[str, dict[str, str]] = {}
+    stamp = web.reads.work_stamp() if shown else ()
     for school in {p.school for p in shown}:
         flow = flow_of(web, school)
         hidden = frozenset() if user.sees_safeguarding(school) else safeguarding_states(flow)
+        open_cases = web.cached(
+            ("open-cases", school, stamp), partial(web.reads.open_cases, school)
+        )
         cases[school] = {
             c.pupil: "an open case" if c.state in hidden else stage_name(flow, c.stage)
-            for c in web.reads.open_cases(school)
+            for c in open_cases
         }
     found = [
         Found(

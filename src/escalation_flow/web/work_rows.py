@@ -18,10 +18,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from escalation_flow.core.access import Principal, role_title
+from escalation_flow.ports import OpenCase
 from escalation_flow.service.views import TaskView
 from escalation_flow.web.filters import humanize
 from escalation_flow.web.plan_words import stage_name
@@ -81,48 +82,93 @@ class WorkPage:
         return self.first + len(self.rows) - 1 if self.rows else 0
 
 
+@dataclass(frozen=True)
+class _Base:
+    """A task as every viewer's row starts (cached per school until the work stamp changes)."""
+
+    view: TaskView
+    pupil_name: str
+    sort_name: str
+    year_group: str
+    case: OpenCase | None
+    title: str
+    safeguarding: bool
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One viewer's whole worklist, in due order, with its filter counts."""
+
+    rows: list[WorkRow]
+    facets: Facets
+
+
 def scope_rows(web: WebApp, user: Principal, today: date) -> list[WorkRow]:
     """Every open task this person may record, at every school they read, in due order."""
+    return scope(web, user, today).rows
+
+
+def scope(web: WebApp, user: Principal, today: date) -> Scope:
+    """The viewer's worklist, built once per change of the store (``PageReads.work_stamp``) for
+    everyone with the same grants: at 26,000 open tasks building it is the expensive part, and
+    a page of it, filtered and sorted, is cheap."""
+    stamp = web.reads.work_stamp()
+    return web.cached(("work-scope", user.grants, stamp, today),
+                      lambda: _build_scope(web, user, today, stamp))  # fmt: skip
+
+
+def _build_scope(web: WebApp, user: Principal, today: date, stamp: tuple[int, ...]) -> Scope:
     schools = [s for s in user.readable_schools(web.service.trust.schools) if user.can_write(s)]
-    if not schools:
-        return []
-    views = web.service.tasks()
-    stamp = web.reads.import_stamp()
-    by_school: dict[str, list[TaskView]] = {s: [] for s in schools}
-    for v in views:
-        if v.school in by_school:
-            by_school[v.school].append(v)
     rows: list[WorkRow] = []
-    for school, school_views in by_school.items():
-        if school_views:
-            rows.extend(_school_rows(web, user, school, school_views, stamp))
+    for school in schools:
+        base = web.cached(
+            ("work-base", school, stamp, today), partial(_school_base, web, school, stamp)
+        )
+        rows.extend(_school_rows(web, user, school, base))
     rows.sort(key=_SORT_KEYS["due"])
-    return rows
+    return Scope(rows, facets(rows))
 
 
-def _school_rows(
-    web: WebApp, user: Principal, school: str, views: list[TaskView], stamp: int
-) -> Iterable[WorkRow]:
-    roster = roster_of(web, school, stamp)
+def _school_base(web: WebApp, school: str, stamp: tuple[int, ...]) -> list[_Base]:
+    roster = roster_of(web, school, stamp[0])
+    cases = {c.pupil: c for c in web.reads.open_cases(school)}
+    out: list[_Base] = []
+    for v in web.service.tasks(school=school):
+        record = roster.pupils.get(v.pupil)
+        forename, surname = (record.forename, record.surname) if record else ("", "")
+        out.append(
+            _Base(
+                view=v,
+                pupil_name=f"{forename} {surname}".strip() or v.pupil,
+                sort_name=f"{surname} {forename} {v.pupil}".strip().lower(),
+                year_group=record.year_group if record else "",
+                case=cases.get(v.pupil),
+                title=_title(v.template or v.task, v.kind),
+                safeguarding=is_safeguarding_task(v.role, v.task),
+            )
+        )
+    return out
+
+
+def _school_rows(web: WebApp, user: Principal, school: str, base: list[_Base]) -> Iterable[WorkRow]:
     flow = flow_of(web, school)
     sees = user.sees_safeguarding(school)
     leader = user.is_leader(school)
     hidden_states = frozenset() if sees else safeguarding_states(flow)
-    cases = {c.pupil: c for c in web.reads.open_cases(school)}
     name = school_name(web, school)
     mine = _memo(lambda role, year: user.is_mine(school, role, year))
     readable = _memo(lambda year: user.can_read_pupil(school, year))
     labels = _memo(lambda stage: f"case at {stage_name(flow, stage)}")
-    for v in views:
-        record = roster.pupils.get(v.pupil)
-        year = record.year_group if record else ""
+    for b in base:
+        v = b.view
+        year = b.year_group
         if v.pupil and not readable(year or None):
             continue
         own = mine(v.role, year or None)
-        hidden = not sees and is_safeguarding_task(v.role, v.task)
+        hidden = not sees and b.safeguarding
         if not own and (not leader or hidden):
             continue
-        case = cases.get(v.pupil)
+        case = b.case
         stage: int | None = None
         if case is None:
             label = "no open case"
@@ -130,17 +176,16 @@ def _school_rows(
             label = "restricted stage"
         else:
             stage, label = case.stage, labels(case.stage)
-        forename, surname = (record.forename, record.surname) if record else ("", "")
         yield WorkRow(
             view=v,
             school_name=name,
-            pupil_name=f"{forename} {surname}".strip() or v.pupil,
-            sort_name=f"{surname} {forename} {v.pupil}".strip().lower(),
+            pupil_name=b.pupil_name,
+            sort_name=b.sort_name,
             year_group=year,
             stage=stage,
             stage_label=label,
             case_version=case.flow_version if case is not None else "",
-            title="Safeguarding task" if hidden else _title(v.template or v.task, v.kind),
+            title="Safeguarding task" if hidden else b.title,
             mine=own,
             hidden=hidden,
         )
@@ -232,9 +277,9 @@ def facets(rows: list[WorkRow]) -> Facets:
     )
 
 
-def work_page(rows: list[WorkRow], query: TaskQuery) -> WorkPage:
+def work_page(whole: Scope, query: TaskQuery) -> WorkPage:
     """The page of the selection the query asks for (the last page when it asks beyond it)."""
-    chosen = select(rows, query)
+    chosen = select(whole.rows, query)
     pages = max(1, -(-len(chosen) // query.size))
     page = min(query.page, pages)
     start = (page - 1) * query.size
@@ -245,6 +290,6 @@ def work_page(rows: list[WorkRow], query: TaskQuery) -> WorkPage:
         page=page,
         pages=pages,
         first=start + 1 if shown else 0,
-        facets=facets(rows),
+        facets=whole.facets,
         query=query,
     )

@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
-from escalation_flow.adapters.store.cases import CASES, LETTERS, SCHOOL_DAYS, TASKS
+from escalation_flow.adapters.store.cases import CASES, EVENTS, LETTERS, SCHOOL_DAYS, TASKS
 from escalation_flow.adapters.store.models import Import, School
+from escalation_flow.adapters.store.records import RECORDS
 from escalation_flow.adapters.store.store import Store
 from escalation_flow.core.marks import Roster
 from escalation_flow.errors import NotFoundError
@@ -100,6 +101,27 @@ class SqlPageReads:
         with self.engine.connect() as conn:
             value = conn.execute(select(func.max(Import.id))).scalar()
         return int(value or 0)
+
+    def work_stamp(self) -> tuple[int, ...]:
+        # Every case change appends an event; a letter prepared, approved or erased appends a
+        # record to its case's chain ("case:..."). Staff audit entries (logins, exports) are
+        # on the school and trust chains and are left out by the range, so that a download does
+        # not make the next page rebuild. A task opened raises the newest id; one completed
+        # without a case, or lapsed, lowers the open count.
+        case_chains = (RECORDS.c.chain >= "case:") & (RECORDS.c.chain < "case;")
+        query = select(
+            select(func.max(Import.id)).scalar_subquery(),
+            select(func.max(EVENTS.c.id)).scalar_subquery(),
+            select(func.max(RECORDS.c.id)).where(case_chains).scalar_subquery(),
+            select(func.max(TASKS.c.id)).scalar_subquery(),
+            select(func.count())
+            .select_from(TASKS)
+            .where(TASKS.c.status == "open")
+            .scalar_subquery(),
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one()
+        return tuple(int(v or 0) for v in row)
 
     def roster(self, school: str) -> Roster:
         return self.store.load_roster(school)
