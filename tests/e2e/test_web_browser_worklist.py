@@ -14,7 +14,8 @@ import re
 
 from openpyxl import load_workbook
 
-from tests.e2e.test_web_browser import (  # noqa: F401  (fixtures: server, browser)
+from tests.e2e import test_web_browser as base
+from tests.e2e.test_web_browser import (
     DESKTOP,
     PHONE,
     Browser,
@@ -22,10 +23,12 @@ from tests.e2e.test_web_browser import (  # noqa: F401  (fixtures: server, brows
     _login,
     _page,
     _shot,
-    browser,
     expect,
-    server,
 )
+
+# the same server over a private copy of the test world, and the same Chromium
+server = base.server
+browser = base.browser
 
 
 def _matched(text: str) -> int:
@@ -36,7 +39,7 @@ def _matched(text: str) -> int:
 
 def test_a_trust_officer_on_a_desktop_finds_filters_sorts_and_downloads(
     server: str,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
 ) -> None:
     context = _page(browser, DESKTOP)
     page = context.new_page()
@@ -67,7 +70,7 @@ def test_a_trust_officer_on_a_desktop_finds_filters_sorts_and_downloads(
 
     with page.expect_download() as got:
         page.get_by_role("link", name="Download CSV").click()
-    rows = list(csv.DictReader(io.StringIO(open(got.value.path(), encoding="utf-8-sig").read())))
+    rows = list(csv.DictReader(io.StringIO(got.value.path().read_text(encoding="utf-8-sig"))))
     assert len(rows) == selected
     assert {r["School"] for r in rows} == {"Synthetic School 03"}
     assert all(int(r["School days overdue"]) > 0 for r in rows)
@@ -83,7 +86,7 @@ def test_a_trust_officer_on_a_desktop_finds_filters_sorts_and_downloads(
 
 def test_an_attendance_lead_on_a_desktop_bulk_approves_the_letters_waiting(
     server: str,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
 ) -> None:
     context = _page(browser, DESKTOP)
     page = context.new_page()
@@ -106,7 +109,7 @@ def test_an_attendance_lead_on_a_desktop_bulk_approves_the_letters_waiting(
 
 def test_an_attendance_lead_on_a_phone_searches_filters_and_bulk_completes_calls(
     server: str,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
 ) -> None:
     context = _page(browser, PHONE)
     page = context.new_page()
