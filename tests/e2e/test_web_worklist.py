@@ -195,3 +195,24 @@ def test_a_bulk_selection_never_reaches_beyond_the_viewers_schools(
     _as(client, "lead")  # school-01's attendance lead
     page = client.get("/tasks/bulk?action=approve&school=school-03")
     assert "Your filters select 0 tasks" in page.text and 'name="digest"' not in page.text
+
+
+def test_the_worklist_shows_a_completion_and_an_approval_on_the_next_page(
+    world: World, client: TestClient
+) -> None:
+    """The rows are cached; a change at a school makes the next page read that school again."""
+    _as(client, "lead")
+    first = client.get("/tasks?size=200").text  # builds (and caches) the rows
+    call = next(v for v in world.service().tasks(school="school-01") if v.kind == "call")
+    letter = next(
+        v for v in world.service().tasks(school="school-01") if v.letter_status == "prepared"
+    )
+    assert f'id="task-{call.id}"' in first
+    form = {"csrf_token": token(first), "outcome": "contact_made"}
+    assert client.post(f"/tasks/{call.id}/complete", data=form).status_code == 303
+    after = client.get("/tasks?size=200").text
+    assert f'id="task-{call.id}"' not in after
+    approve = {"csrf_token": token(after)}
+    assert client.post(f"/letters/{letter.letter_id}/approve", data=approve).status_code == 303
+    card = client.get("/tasks?size=200").text.split(f'id="task-{letter.id}"')[1]
+    assert "Letter approved: print or send it" in card.split("</article>")[0]

@@ -120,12 +120,12 @@ def search(web: WebApp, user: Principal, text: str) -> tuple[list[Found], int]:
     ]
     shown = readable[:SHOWN]
     cases: dict[str, dict[str, str]] = {}
-    stamp = web.reads.work_stamp() if shown else ()
+    stamps = web.reads.work_stamps() if shown else {}
     for school in {p.school for p in shown}:
         flow = flow_of(web, school)
         hidden = frozenset() if user.sees_safeguarding(school) else safeguarding_states(flow)
         open_cases = web.cached(
-            ("open-cases", school, stamp), partial(web.reads.open_cases, school)
+            ("open-cases", school, stamps.get(school)), partial(web.reads.open_cases, school)
         )
         cases[school] = {
             c.pupil: "an open case" if c.state in hidden else stage_name(flow, c.stage)

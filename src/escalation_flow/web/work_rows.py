@@ -15,7 +15,7 @@ pupil has one is itself a safeguarding detail.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache, partial
@@ -109,28 +109,38 @@ def scope_rows(web: WebApp, user: Principal, today: date) -> list[WorkRow]:
 
 
 def scope(web: WebApp, user: Principal, today: date) -> Scope:
-    """The viewer's worklist, built once per change of the store (``PageReads.work_stamp``) for
-    everyone with the same grants: at 26,000 open tasks building it is the expensive part, and
-    a page of it, filtered and sorted, is cheap."""
-    stamp = web.reads.work_stamp()
-    return web.cached(("work-scope", user.grants, stamp, today),
-                      lambda: _build_scope(web, user, today, stamp))  # fmt: skip
-
-
-def _build_scope(web: WebApp, user: Principal, today: date, stamp: tuple[int, ...]) -> Scope:
+    """The viewer's worklist, built again only where the store changed: each school's rows are
+    cached under that school's stamp (``PageReads.work_stamps``) and the import stamp, for
+    everyone, and each viewer's (by grants) under the stamps of their schools. At 26,000 open
+    tasks building the rows is the expensive part; a page of them, filtered and sorted, is
+    cheap; a completion at one school rebuilds one school."""
+    imported = web.reads.import_stamp()
+    stamps = web.reads.work_stamps()
     schools = [s for s in user.readable_schools(web.service.trust.schools) if user.can_write(s)]
+    key = (imported, tuple(stamps.get(s, ()) for s in schools))
+    return web.cached(("work-scope", user.grants, key, today),
+                      partial(_build_scope, web, user, today, schools, imported, stamps))  # fmt: skip
+
+
+def _build_scope(
+    web: WebApp,
+    user: Principal,
+    today: date,
+    schools: list[str],
+    imported: int,
+    stamps: Mapping[str, tuple[int, ...]],
+) -> Scope:
     rows: list[WorkRow] = []
     for school in schools:
-        base = web.cached(
-            ("work-base", school, stamp, today), partial(_school_base, web, school, stamp)
-        )
+        key = ("work-base", school, imported, stamps.get(school, ()), today)
+        base = web.cached(key, partial(_school_base, web, school, imported))
         rows.extend(_school_rows(web, user, school, base))
     rows.sort(key=_SORT_KEYS["due"])
     return Scope(rows, facets(rows))
 
 
-def _school_base(web: WebApp, school: str, stamp: tuple[int, ...]) -> list[_Base]:
-    roster = roster_of(web, school, stamp[0])
+def _school_base(web: WebApp, school: str, imported: int) -> list[_Base]:
+    roster = roster_of(web, school, imported)
     cases = {c.pupil: c for c in web.reads.open_cases(school)}
     out: list[_Base] = []
     for v in web.service.tasks(school=school):

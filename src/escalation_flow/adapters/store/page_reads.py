@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
-from escalation_flow.adapters.store.cases import CASES, EVENTS, LETTERS, SCHOOL_DAYS, TASKS
+from escalation_flow.adapters.store.cases import CASES, LETTERS, SCHOOL_DAYS, TASKS
 from escalation_flow.adapters.store.models import Import, School
 from escalation_flow.adapters.store.records import RECORDS
 from escalation_flow.adapters.store.store import Store
@@ -102,26 +102,36 @@ class SqlPageReads:
             value = conn.execute(select(func.max(Import.id))).scalar()
         return int(value or 0)
 
-    def work_stamp(self) -> tuple[int, ...]:
-        # Every case change appends an event; a letter prepared, approved or erased appends a
-        # record to its case's chain ("case:..."). Staff audit entries (logins, exports) are
-        # on the school and trust chains and are left out by the range, so that a download does
-        # not make the next page rebuild. A task opened raises the newest id; one completed
-        # without a case, or lapsed, lowers the open count.
-        case_chains = (RECORDS.c.chain >= "case:") & (RECORDS.c.chain < "case;")
-        query = select(
-            select(func.max(Import.id)).scalar_subquery(),
-            select(func.max(EVENTS.c.id)).scalar_subquery(),
-            select(func.max(RECORDS.c.id)).where(case_chains).scalar_subquery(),
-            select(func.max(TASKS.c.id)).scalar_subquery(),
-            select(func.count())
-            .select_from(TASKS)
-            .where(TASKS.c.status == "open")
-            .scalar_subquery(),
+    def work_stamps(self) -> dict[str, tuple[int, ...]]:
+        # A case's ``length`` grows with each event written to it (a decision, a completion);
+        # a letter prepared, approved or erased appends a record to the case's chain
+        # ("case:<school>/<pupil>"; the staff audit's chains are left out, so that a download
+        # does not rebuild the next page); a task opened raises the newest open id, one
+        # completed without a case, or lapsed, lowers the open count.
+        t = TASKS.c
+        tasks = (
+            select(t.school_id, func.count(), func.max(t.id))
+            .where(t.status == "open")
+            .group_by(t.school_id)
         )
+        cases = select(
+            CASES.c.school_id, func.count(), func.coalesce(func.sum(CASES.c.length), 0)
+        ).group_by(CASES.c.school_id)
+        out: dict[str, tuple[int, ...]] = {}
         with self.engine.connect() as conn:
-            row = conn.execute(query).one()
-        return tuple(int(v or 0) for v in row)
+            schools = {int(i): str(k) for i, k in conn.execute(select(School.id, School.key))}
+            open_tasks = {int(r[0]): (int(r[1]), int(r[2] or 0)) for r in conn.execute(tasks)}
+            histories = {int(r[0]): (int(r[1]), int(r[2] or 0)) for r in conn.execute(cases)}
+            for sid, key in schools.items():
+                prefix = f"case:{key}/"
+                in_school = (RECORDS.c.chain >= prefix) & (RECORDS.c.chain < prefix[:-1] + "0")
+                letters = conn.execute(select(func.max(RECORDS.c.id)).where(in_school)).scalar()
+                out[key] = (
+                    *open_tasks.get(sid, (0, 0)),
+                    *histories.get(sid, (0, 0)),
+                    int(letters or 0),
+                )
+        return out
 
     def roster(self, school: str) -> Roster:
         return self.store.load_roster(school)
