@@ -124,8 +124,8 @@ def search(web: WebApp, user: Principal, text: str) -> tuple[list[Found], int]:
     for school in {p.school for p in shown}:
         flow = flow_of(web, school)
         hidden = frozenset() if user.sees_safeguarding(school) else safeguarding_states(flow)
-        open_cases = web.cached(
-            ("open-cases", school, stamps.get(school)), partial(web.reads.open_cases, school)
+        open_cases = web.stamped(
+            ("open-cases", school), stamps.get(school), partial(web.reads.open_cases, school)
         )
         cases[school] = {
             c.pupil: "an open case" if c.state in hidden else stage_name(flow, c.stage)

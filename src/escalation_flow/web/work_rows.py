@@ -110,16 +110,16 @@ def scope_rows(web: WebApp, user: Principal, today: date) -> list[WorkRow]:
 
 def scope(web: WebApp, user: Principal, today: date) -> Scope:
     """The viewer's worklist, built again only where the store changed: each school's rows are
-    cached under that school's stamp (``PageReads.work_stamps``) and the import stamp, for
-    everyone, and each viewer's (by grants) under the stamps of their schools. At 26,000 open
-    tasks building the rows is the expensive part; a page of them, filtered and sorted, is
-    cheap; a completion at one school rebuilds one school."""
+    kept under that school's stamp (``PageReads.work_stamps``) and the import stamp, once for
+    everyone and once per viewer's grants, and the viewer's whole list under the stamps of
+    their schools. At 26,000 open tasks building the rows is the expensive part; a page of
+    them, filtered and sorted, is cheap; a completion at one school rebuilds one school."""
     imported = web.reads.import_stamp()
     stamps = web.reads.work_stamps()
     schools = [s for s in user.readable_schools(web.service.trust.schools) if user.can_write(s)]
-    key = (imported, tuple(stamps.get(s, ()) for s in schools))
-    return web.cached(("work-scope", user.grants, key, today),
-                      partial(_build_scope, web, user, today, schools, imported, stamps))  # fmt: skip
+    key = (imported, today, tuple(stamps.get(s, ()) for s in schools))
+    return web.stamped(("work-scope", user.grants), key,
+                       partial(_build_scope, web, user, today, schools, imported, stamps))  # fmt: skip
 
 
 def _build_scope(
@@ -132,9 +132,14 @@ def _build_scope(
 ) -> Scope:
     rows: list[WorkRow] = []
     for school in schools:
-        key = ("work-base", school, imported, stamps.get(school, ()), today)
-        base = web.cached(key, partial(_school_base, web, school, imported))
-        rows.extend(_school_rows(web, user, school, base))
+        stamp = (imported, today, stamps.get(school, ()))
+        base = web.stamped(
+            ("work-base", school), stamp, partial(_school_base, web, school, imported)
+        )
+        rows.extend(
+            web.stamped(("work-rows", school, user.grants), stamp,
+                        partial(_row_list, web, user, school, base))
+        )  # fmt: skip
     rows.sort(key=_SORT_KEYS["due"])
     return Scope(rows, facets(rows))
 
@@ -158,6 +163,10 @@ def _school_base(web: WebApp, school: str, imported: int) -> list[_Base]:
             )
         )
     return out
+
+
+def _row_list(web: WebApp, user: Principal, school: str, base: list[_Base]) -> list[WorkRow]:
+    return list(_school_rows(web, user, school, base))
 
 
 def _school_rows(web: WebApp, user: Principal, school: str, base: list[_Base]) -> Iterable[WorkRow]:

@@ -11,7 +11,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from escalation_flow.adapters.store.cases import CASES, LETTERS, SCHOOL_DAYS, TASKS
 from escalation_flow.adapters.store.models import Import, School
@@ -108,29 +108,27 @@ class SqlPageReads:
         # ("case:<school>/<pupil>"; the staff audit's chains are left out, so that a download
         # does not rebuild the next page); a task opened raises the newest open id, one
         # completed without a case, or lapsed, lowers the open count.
-        t = TASKS.c
-        tasks = (
-            select(t.school_id, func.count(), func.max(t.id))
-            .where(t.status == "open")
-            .group_by(t.school_id)
+        # one school at a time: each query stays on an index ((school_id, role, status) covers
+        # the tasks'), where one grouped query walks every open task's row
+        t, c = TASKS.c, CASES.c
+        tasks = select(func.count(), func.max(t.id)).where(
+            (t.school_id == bindparam("sid")) & (t.status == "open")
         )
-        cases = select(
-            CASES.c.school_id, func.count(), func.coalesce(func.sum(CASES.c.length), 0)
-        ).group_by(CASES.c.school_id)
+        cases = select(func.count(), func.sum(c.length)).where(
+            (c.school_id == bindparam("sid")) & (c.status == "open")
+        )
         out: dict[str, tuple[int, ...]] = {}
         with self.engine.connect() as conn:
-            schools = {int(i): str(k) for i, k in conn.execute(select(School.id, School.key))}
-            open_tasks = {int(r[0]): (int(r[1]), int(r[2] or 0)) for r in conn.execute(tasks)}
-            histories = {int(r[0]): (int(r[1]), int(r[2] or 0)) for r in conn.execute(cases)}
-            for sid, key in schools.items():
+            for school_id, key in conn.execute(select(School.id, School.key)):
                 prefix = f"case:{key}/"
                 in_school = (RECORDS.c.chain >= prefix) & (RECORDS.c.chain < prefix[:-1] + "0")
                 letters = conn.execute(select(func.max(RECORDS.c.id)).where(in_school)).scalar()
-                out[key] = (
-                    *open_tasks.get(sid, (0, 0)),
-                    *histories.get(sid, (0, 0)),
-                    int(letters or 0),
-                )
+                found = [
+                    *conn.execute(tasks, {"sid": school_id}).one(),
+                    *conn.execute(cases, {"sid": school_id}).one(),
+                    letters,
+                ]
+                out[str(key)] = tuple(int(v or 0) for v in found)
         return out
 
     def roster(self, school: str) -> Roster:
