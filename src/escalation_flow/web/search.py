@@ -151,6 +151,7 @@ async def search_page(request: Request) -> Response:
     context = {
         "title": f"Pupils matching “{text}”" if text.strip() else "Find a pupil",
         "q": text,
+        "search_q": text,
         "found": found,
         "count": count,
         "shown": SHOWN,
