@@ -124,6 +124,10 @@ def _tasks_context(web: WebApp, user: Principal, params: dict[str, str]) -> dict
         "sorts": SORTS,
         "page_sizes": PAGE_SIZES,
         "filters_query": urlencode(query.filters()),
+        # a download holds every page, in the order the page shows
+        "export_query": urlencode(
+            {k: v for k, v in query.params().items() if k not in ("page", "size")}
+        ),
         "total": facets.total,
     }
 
