@@ -15,7 +15,8 @@ figures are the server's work without a network):
 - ``tasks_filtered``: one school, overdue only, sorted by pupil, page 3.
 - ``search``: two letters of a name across every pupil of the trust.
 - ``export_csv``: the trust team's whole worklist as CSV; ``bulk_confirm``: the confirmation of
-  approving every letter waiting.
+  approving every letter waiting; ``school_dashboard`` and ``trust_dashboard`` for the record
+  (their first build is in the first of the runs).
 - ``tasks_after_import``: the trust team's ``/tasks`` after an import (every school's rows are
   built again from the store); ``tasks_after_completion``: after a task was completed or a
   letter approved at one school (that school's rows, and the trust team's list from the kept
@@ -189,6 +190,9 @@ def _measure(url: str, trust: Trust, day: date, runs: int) -> list[Result]:
         "search": "/search?q=ja",
         "export_csv": "/tasks/export.csv",
         "bulk_confirm": "/tasks/bulk?action=approve",
+        # the dashboards beside them (engineer undo's pages), for the record
+        "school_dashboard": f"/schools/{school}",
+        "trust_dashboard": "/trust",
     }
     for name, path in pages.items():
         samples, size = [], 0
