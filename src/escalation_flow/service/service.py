@@ -63,8 +63,8 @@ class Service:
         # who may be named as acting; the composition root hands in the store's staff table
         self.staff = StaffActions(self.ctx, self.queries, actors)
         self.letters = LetterDesk(self.ctx, actors)
-        # contacts and siblings (issue 16); a store without contacts (the memory store) has none
-        self.families = FamilyReads(self.ctx, store if hasattr(store, "contact_versions") else None)
+        # contacts and siblings (issue 16): every store keeps contacts (``ports.ContactBook``)
+        self.families = FamilyReads(self.ctx, store)
 
     # -- what every use case shares ----------------------------------------------------------
 
