@@ -1,5 +1,6 @@
-"""Find a pupil by name or id from every page: a prefix of the surname, forename, "forename
-surname" or the pupil id, across the schools the viewer may read.
+"""Find a pupil by name or id from every page: the start of the id, the whole name or any one
+name, in any case and without accents (``core.pupil_search``, the rule the command line's
+``--pupil`` uses), across the schools the viewer may read.
 
 The index is every roster of the trust as sorted keys, built once per import (the import stamp
 keys the cache), so a search is a binary search and a walk over the matches: two keystrokes at
@@ -19,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from escalation_flow.core.access import Principal
+from escalation_flow.core.pupil_search import fold, keys
 from escalation_flow.web.auth import require_user
 from escalation_flow.web.plan_words import stage_name
 from escalation_flow.web.safeguarding import safeguarding_states
@@ -54,8 +56,9 @@ class PupilIndex:
     every: list[Pupil]
 
     def find(self, text: str) -> list[Pupil]:
-        """Every pupil with a key starting with ``text`` (case and spacing ignored), by name."""
-        q = normalise(text)
+        """Every pupil ``core.pupil_search.matches`` finds for ``text`` (as the command line's
+        ``--pupil`` does), by name; an exact id, when among them, alone."""
+        q = fold(text)
         if not q:
             return []
         seen: set[int] = set()
@@ -64,25 +67,18 @@ class PupilIndex:
             seen.add(self.pupils[at])
             at += 1
         found = [self.every[i] for i in seen]
-        found.sort(key=lambda p: (p.surname.lower(), p.forename.lower(), p.school, p.pupil))
+        exact = [p for p in found if fold(p.pupil) == q]
+        found = exact or found
+        found.sort(key=lambda p: (fold(p.surname), fold(p.forename), p.school, p.pupil))
         return found
 
 
-def normalise(text: str) -> str:
-    return " ".join(text.lower().replace(",", " ").split())
-
-
 def build_index(pupils: list[Pupil]) -> PupilIndex:
+    """Every pupil under each of the search keys of ``core.pupil_search`` (id, whole name, each
+    name and hyphenated part), sorted, so that a prefix is a binary search."""
     pairs: list[tuple[str, int]] = []
     for i, p in enumerate(pupils):
-        names = {
-            p.surname,
-            p.forename,
-            p.pupil,
-            f"{p.forename} {p.surname}",
-            f"{p.surname} {p.forename}",
-        }
-        pairs.extend((key, i) for key in {normalise(n) for n in names} if key)
+        pairs.extend((key, i) for key in set(keys(p.pupil, p.name)) if key)
     pairs.sort()
     return PupilIndex([k for k, _ in pairs], [i for _, i in pairs], pupils)
 
