@@ -457,11 +457,17 @@ class PageReads(Protocol):
         """Every letter of the pupil's cases, newest first."""
         ...
 
-    def freshness(self, school: str) -> Freshness:
-        ...
+    def freshness(self, school: str) -> Freshness: ...
 
     def import_stamp(self) -> int:
         """Changes whenever an import lands (the newest import's id; 0: none yet)."""
+        ...
+
+    def work_stamps(self) -> Mapping[str, tuple[int, ...]]:
+        """Per school, a stamp that changes whenever the school's cases, tasks or letters change
+        (a decision, a completion, an approval, a task opened or lapsed): what the worklist's
+        cache is keyed on, so that a change at one school rebuilds that school's rows only.
+        Index look-ups and one pass over the cases' fixed-size columns."""
         ...
 
     def roster(self, school: str) -> Roster:

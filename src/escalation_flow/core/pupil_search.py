@@ -37,6 +37,20 @@ def _fold(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKD", plain.casefold()).split())
 
 
+def fold(text: str) -> str:
+    """``text`` as searches compare it: any case, no accents, runs of spaces as one."""
+    return _fold(text)
+
+
+def keys(pupil: str, name: str) -> tuple[str, ...]:
+    """The folded strings whose start finds a pupil: the id, the whole name, each name and each
+    part of a hyphenated one (the pages index these; ``matches`` asks the same question)."""
+    folded = _fold(name)
+    words = folded.split()
+    parts = [p for w in words for p in w.split("-")]
+    return (_fold(pupil), folded, *words, *parts)
+
+
 def matches(query: str, pupil: str, name: str) -> bool:
     """Whether ``query`` starts the pupil's id, their whole name, or any one of their names
     (hyphenated parts included: "jones" finds Smith-Jones), ignoring case. An empty query
@@ -44,11 +58,7 @@ def matches(query: str, pupil: str, name: str) -> bool:
     wanted = _fold(query)
     if not wanted:
         return True
-    folded = _fold(name)
-    words = folded.split()
-    parts = [p for w in words for p in w.split("-")]
-    candidates = (_fold(pupil), folded, *words, *parts)
-    return any(c.startswith(wanted) for c in candidates)
+    return any(c.startswith(wanted) for c in keys(pupil, name))
 
 
 def search(query: str, pupils: Iterable[Named]) -> list[Named]:

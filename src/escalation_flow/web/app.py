@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from escalation_flow.clock import Clock
 from escalation_flow.errors import ActionError, ConflictError, InputError, NotFoundError
 from escalation_flow.web import (
+    pages_bulk,
     pages_case,
     pages_dashboards,
     pages_flow,
@@ -35,6 +36,7 @@ from escalation_flow.web import (
     pages_penalty_notices,
     pages_reports,
     pages_tasks,
+    search,
 )
 from escalation_flow.web.security import SecurityHeaders
 from escalation_flow.web.settings import WebSettings
@@ -66,6 +68,8 @@ def create_app(
         *pages_reports.routes(),
         *pages_la_monthly.routes(),
         *pages_penalty_notices.routes(),
+        *search.routes(),
+        *pages_bulk.routes(),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(

@@ -22,6 +22,7 @@ from escalation_flow.errors import NotFoundError
 from escalation_flow.ports import OpenCase, PageReads
 from escalation_flow.web.auth import require_user
 from escalation_flow.web.chart import Series, trend_svg
+from escalation_flow.web.exports import Table, download, export_format
 from escalation_flow.web.plan_words import stage_name
 from escalation_flow.web.readable import readable_school
 from escalation_flow.web.safeguarding import safeguarding_stages, safeguarding_states
@@ -40,6 +41,8 @@ def routes() -> list[BaseRoute]:
         Route("/schools", schools_page),
         Route("/schools/{school}", school_page),
         Route("/trust", trust_page),
+        Route("/schools/{school}/export.{fmt}", export_school),
+        Route("/trust/export.{fmt}", export_trust),
     ]
 
 
@@ -527,3 +530,59 @@ def _trust_context(
 
 def _all_stages(web: WebApp, schools: list[str]) -> list[Stage]:
     return [s for school in schools for s in flow_of(web, school).definition.stages]
+
+
+# -- downloads: the dashboards' tables as CSV or Excel (``exports``) ---------------------------
+
+
+async def export_school(request: Request) -> Response:
+    """The school's case list (every pupil with an open case, by stage) as this viewer sees it."""
+    user = await require_user(request)
+    web = web_of(request)
+    fmt = export_format(request)
+
+    def build() -> Response:
+        context = _school_context(web, user, request.path_params["school"])
+        rows = [
+            (row.number if row.number >= 0 else "", row.title, p.pupil, p.name, p.year_group,
+             p.detail)
+            for row in context["stages"]
+            for p in row.pupils
+        ]  # fmt: skip
+        header = ("Stage", "Stage name", "Pupil id", "Pupil", "Year group", "Attendance and case")
+        name = f"cases-{context['school']}-{context['today'].isoformat()}"
+        table = Table(name, "Open cases", header, rows)
+        return download(request, web, user, table, fmt, what="case list", school=context["school"])
+
+    return await run_in_threadpool(build)
+
+
+async def export_trust(request: Request) -> Response:
+    """The trust overview's table: one row per school, the figures as numbers."""
+    user = await require_user(request)
+    web = web_of(request)
+    fmt = export_format(request)
+
+    def build() -> Response:
+        context = _trust_context(web, user)
+        stages = context["stage_numbers"]
+        header = (
+            "School id", "School", "Pupils", "Attendance %", "Persistently absent",
+            "Severely absent", "Open cases", *(f"Stage {n}" for n in stages), "Overdue tasks",
+            "Pupils with unmarked sessions", f"Pupils with an N older than {OLD_N_SCHOOL_DAYS} days",
+            "Cases up to date for",
+        )  # fmt: skip
+        rows = [
+            (r.school, r.name, r.headline.pupils, _rounded(r.headline.attendance_pct),
+             r.headline.persistent, r.headline.severe, r.open_cases, *r.stages, r.overdue,
+             r.unmarked_pupils, r.old_n_pupils, r.last_day_evaluated)
+            for r in context["rows"]
+        ]  # fmt: skip
+        table = Table(f"trust-{context['today'].isoformat()}", "Trust overview", header, rows)
+        return download(request, web, user, table, fmt, what="trust overview")
+
+    return await run_in_threadpool(build)
+
+
+def _rounded(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 1)

@@ -1,10 +1,12 @@
-"""My tasks: what is due to me (overdue first, today, this week, later); complete, acknowledge."""
+"""Your tasks: what this person may record across their schools (overdue first, today, this
+week, later), filtered, sorted and paged by the query string (``task_query``); complete and
+acknowledge one or a ticked few (bulk over a whole selection: ``pages_bulk``)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -17,12 +19,14 @@ from escalation_flow.errors import NotFoundError
 from escalation_flow.ports import AuditNote
 from escalation_flow.service.views import TaskView
 from escalation_flow.web.auth import checked_form, field, require_user
+from escalation_flow.web.exports import Table, download, export_format
 from escalation_flow.web.filters import humanize
-from escalation_flow.web.plan_words import stage_name
-from escalation_flow.web.safeguarding import is_safeguarding_task, safeguarding_states
+from escalation_flow.web.safeguarding import is_safeguarding_task
 from escalation_flow.web.school_data import flow_of, roster_of, school_name
 from escalation_flow.web.security import client_address
+from escalation_flow.web.task_query import PAGE_SIZES, SORTS, TaskQuery
 from escalation_flow.web.webapp import ForbiddenError, WebApp, web_of
+from escalation_flow.web.work_rows import WorkRow, scope, scope_rows, select, work_page
 from escalation_flow.web.worklist import TaskItem, pupil_name, task_item
 
 MAX_BULK = 200
@@ -31,6 +35,7 @@ MAX_BULK = 200
 def routes() -> list[BaseRoute]:
     return [
         Route("/tasks", tasks_page, methods=["GET"]),
+        Route("/tasks/export.{fmt}", export_tasks, methods=["GET"]),
         Route("/tasks/acknowledge", acknowledge, methods=["POST"]),
         Route("/tasks/{task_id:int}/complete", complete, methods=["POST"]),
     ]
@@ -52,88 +57,117 @@ async def tasks_page(request: Request) -> Response:
     return web.templates.TemplateResponse(request, "tasks.html", context)
 
 
-def my_tasks(web: WebApp, user: Principal) -> list[TaskItem]:
-    """Every open task on this person's worklist, in the service's order (most overdue first)."""
+def page_items(web: WebApp, user: Principal, rows: list[WorkRow]) -> list[TaskItem]:
+    """The page's rows as full task cards (the plan's words, buttons, acknowledgements)."""
     today = web.today()
+    acks = web.staff.acks(r.view.id for r in rows)
+    stamp = web.reads.import_stamp()
     items: list[TaskItem] = []
-    views_by_school: list[tuple[str, list[TaskView]]] = []
-    for school in user.readable_schools(web.service.trust.schools):
-        if not user.task_roles(school):
-            continue
-        roster = roster_of(web, school)
-        mine = [
-            v
-            for v in web.service.tasks(school=school)
-            if user.is_mine(school, v.role, _year(roster, v.pupil))
-        ]
-        views_by_school.append((school, mine))
-    acks = web.staff.acks(v.id for _, views in views_by_school for v in views)
-    for school, views in views_by_school:
-        flow = flow_of(web, school)
-        roster = roster_of(web, school)
-        cases = {c.pupil: c for c in web.reads.open_cases(school)}
-        hidden = frozenset() if user.sees_safeguarding(school) else safeguarding_states(flow)
-        name = school_name(web, school)
-        for v in views:
-            case = cases.get(v.pupil)
-            # a case's task is told in the words of the flow version the case runs under
-            version = case.flow_version if case is not None else ""
-            task_flow = flow_of(web, school, version) if version != flow.version else flow
-            if case is None:
-                label = "no open case"
-            elif case.state in hidden:
-                label = "restricted stage"
-            else:
-                label = f"case at {stage_name(flow, case.stage)}"
-            items.append(
-                task_item(
-                    v,
-                    user=user,
-                    flow=task_flow,
-                    roster=roster,
-                    school_name=name,
-                    today=today,
-                    stage_label=label,
-                    ack=acks.get(v.id),
-                )
+    for r in rows:
+        school = r.view.school
+        # a case's task is told in the words of the flow version the case runs under
+        flow = flow_of(web, school, r.case_version)
+        items.append(
+            task_item(
+                r.view,
+                user=user,
+                flow=flow,
+                roster=roster_of(web, school, stamp),
+                school_name=r.school_name,
+                today=today,
+                stage_label=r.stage_label,
+                ack=acks.get(r.view.id),
             )
-    items.sort(key=lambda t: (t.due, t.school, t.pupil_name, t.id))
+        )
     return items
 
 
-def _tasks_context(web: WebApp, user: Principal, query: dict[str, str]) -> dict[str, Any]:
-    everything = my_tasks(web, user)
-    kinds = Counter(i.kind for i in everything)
-    kind = query.get("kind") if query.get("kind") in kinds else None
-    items = [i for i in everything if kind is None or i.kind == kind]
-    by_bucket: dict[str, list[TaskItem]] = {"overdue": [], "today": [], "week": [], "later": []}
-    for item in items:
-        by_bucket[item.bucket].append(item)
-    sections = [
-        Section("overdue", "Overdue", "Nothing overdue.", by_bucket["overdue"]),
-        Section("today", "Due today", "Nothing else is due today.", by_bucket["today"]),
-        Section("week", "Due later this week", "Nothing more this week.", by_bucket["week"]),
-        Section("later", "Coming up", "Nothing further ahead yet.", by_bucket["later"]),
-    ]
+def _tasks_context(web: WebApp, user: Principal, params: dict[str, str]) -> dict[str, Any]:
+    query = TaskQuery.parse(params)
+    page = work_page(scope(web, user, web.today()), query)
+    items = page_items(web, user, page.rows)
+    grouped = query.sort == "due" and not query.desc
+    if grouped:
+        by_bucket: dict[str, list[TaskItem]] = {"overdue": [], "today": [], "week": [], "later": []}
+        for item in items:
+            by_bucket[item.bucket].append(item)
+        sections = [
+            Section("overdue", "Overdue", "Nothing overdue.", by_bucket["overdue"]),
+            Section("today", "Due today", "Nothing else is due today.", by_bucket["today"]),
+            Section("week", "Due later this week", "Nothing more this week.", by_bucket["week"]),
+            Section("later", "Coming up", "Nothing further ahead yet.", by_bucket["later"]),
+        ]
+        if page.pages > 1:  # a page of a long list: only the headings it has cards under
+            sections = [s for s in sections if s.tasks]
+    else:
+        title = f"Sorted by {SORTS[query.sort].lower()}" + (", last first" if query.desc else "")
+        sections = [Section("sorted", title, "No tasks match.", items)]
     roles = sorted(
         {r for s in user.readable_schools(web.service.trust.schools) for r in user.task_roles(s)}
     )
+    facets = page.facets
     return {
         "title": "Your tasks",
         "today": web.today(),
         "sections": sections,
         "roles_text": ", ".join(role_title(r).lower() for r in roles),
         "scope": _scope(web, user),
-        "flash": _flash(web, user, query),
+        "flash": _flash(web, user, params),
         "can_ack_any": any(i.can_complete for i in items),
-        "show_school": len(user.readable_schools(web.service.trust.schools)) > 1,
-        "back": f"/tasks?kind={kind}" if kind else "/tasks",
-        "kind": kind,
-        "kinds": [
-            (k, _KIND_NAMES.get(k, humanize(k).lower() + "s"), n) for k, n in sorted(kinds.items())
-        ],
-        "total": len(everything),
+        "show_school": len(facets.schools) > 1
+        or len(user.readable_schools(web.service.trust.schools)) > 1,
+        "back": query.link(page=page.page) if query.params() else "/tasks",
+        "q": query,
+        "work": page,
+        "facets": facets,
+        "kind_names": {k: _KIND_NAMES.get(k, humanize(k).lower() + "s") for k, _ in facets.kinds},
+        "sorts": SORTS,
+        "page_sizes": PAGE_SIZES,
+        "filters_query": urlencode(query.filters()),
+        # a download holds every page, in the order the page shows
+        "export_query": urlencode(
+            {k: v for k, v in query.params().items() if k not in ("page", "size")}
+        ),
+        "total": facets.total,
     }
+
+
+_EXPORT_HEADER = (
+    "Task id", "School", "Pupil id", "Pupil", "Year group", "Task", "Role", "Kind", "Due",
+    "School days overdue", "Stage", "Letter",
+)  # fmt: skip
+
+
+async def export_tasks(request: Request) -> Response:
+    """The worklist's selection (every page of it, the filters of the query) as CSV or Excel."""
+    user = await require_user(request)
+    web = web_of(request)
+    fmt = export_format(request)
+    query = TaskQuery.parse(dict(request.query_params))
+
+    def build() -> Response:
+        today = web.today()
+        rows = select(scope_rows(web, user, today), query)
+        table = Table(
+            name=f"tasks-{today.isoformat()}",
+            title="Tasks",
+            header=_EXPORT_HEADER,
+            rows=[_export_row(r) for r in rows],
+        )
+        return download(
+            request, web, user, table, fmt, what="worklist", filters=urlencode(query.filters())
+        )
+
+    return await run_in_threadpool(build)
+
+
+def _export_row(r: WorkRow) -> tuple[object, ...]:
+    v = r.view
+    letter = "" if r.hidden or v.letter_status is None else v.letter_status
+    return (
+        v.id, r.school_name, v.pupil, r.pupil_name if v.pupil else "", r.year_group, r.title,
+        role_title(v.role), v.kind, v.due, v.overdue_days, r.stage_label, letter,
+    )  # fmt: skip
 
 
 _KIND_NAMES = {
@@ -163,7 +197,32 @@ def grant_text(web: WebApp, grant: Grant) -> str:
     return f"{role_title(grant.role)}, {school_name(web, grant.school)}{years}"
 
 
+def _bulk_flash(query: dict[str, str]) -> str | None:
+    """What a bulk action did, from the counts it sent back."""
+    if query.get("bulk") not in ("complete", "approve"):
+        return None
+
+    def count(key: str) -> int:
+        value = query.get(key, "")
+        return int(value) if value.isdigit() else 0
+
+    done = count("done")
+    what = "Completed" if query["bulk"] == "complete" else "Approved the letters of"
+    parts = [f"{what} {done} task{'s' if done != 1 else ''}."]
+    if count("closed"):
+        parts.append(
+            f"{count('closed')} were no longer open (recorded by someone else, or closed as "
+            "the case moved on)."
+        )
+    if count("refused"):
+        parts.append(f"{count('refused')} could not be recorded (open one to see why).")
+    return " ".join(parts)
+
+
 def _flash(web: WebApp, user: Principal, query: dict[str, str]) -> str | None:
+    bulk = _bulk_flash(query)
+    if bulk:
+        return bulk
     if "acked" in query:
         n = int(query["acked"]) if query["acked"].isdigit() else 0
         return (

@@ -72,9 +72,10 @@ def school_name(web: WebApp, school: str) -> str:
         return school
 
 
-def roster_of(web: WebApp, school: str) -> Roster:
-    """The school's pupils (names, year groups), read again after each import."""
-    stamp = web.reads.import_stamp()
+def roster_of(web: WebApp, school: str, stamp: int | None = None) -> Roster:
+    """The school's pupils (names, year groups), read again after each import (``stamp``: the
+    import stamp a caller reading many rosters for one page has read once)."""
+    stamp = web.reads.import_stamp() if stamp is None else stamp
     return web.cached(("roster", school, stamp), lambda: web.reads.roster(school))
 
 

@@ -74,6 +74,7 @@ class WebApp:
         self.templates = Jinja2Templates(env=_environment())
         self._cache: dict[Hashable, Any] = {}
         self._cache_lock = threading.Lock()
+        self._stamped: dict[Hashable, tuple[Hashable, Any]] = {}
 
     @property
     def backend(self) -> PageBackend:
@@ -119,6 +120,20 @@ class WebApp:
             if len(self._cache) > CACHE_SIZE:
                 self._cache.clear()
             self._cache[key] = value
+        return value
+
+    def stamped(self, key: Hashable, stamp: Hashable, build: Callable[[], T]) -> T:
+        """``build()`` once per ``key`` while ``stamp`` stays the same: one value per key, replaced
+        when its stamp changes (so that values stamped per school do not pile up, as they would
+        in ``cached``, until a clear throws every school's away at once)."""
+        with self._cache_lock:
+            found = self._stamped.get(key)
+            if found is not None and found[0] == stamp:
+                value: T = found[1]
+                return value
+        value = build()
+        with self._cache_lock:
+            self._stamped[key] = (stamp, value)
         return value
 
 

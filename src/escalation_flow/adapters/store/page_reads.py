@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Select, bindparam, func, select
 
 from escalation_flow.adapters.store.cases import CASES, EVENTS, LETTERS, SCHOOL_DAYS, TASKS
 from escalation_flow.adapters.store.models import Import, School
+from escalation_flow.adapters.store.records import RECORDS
 from escalation_flow.adapters.store.store import Store
 from escalation_flow.core.marks import Roster
 from escalation_flow.errors import NotFoundError
@@ -101,6 +102,35 @@ class SqlPageReads:
         with self.engine.connect() as conn:
             value = conn.execute(select(func.max(Import.id))).scalar()
         return int(value or 0)
+
+    def work_stamps(self) -> dict[str, tuple[int, ...]]:
+        # A case's ``length`` grows with each event written to it (a decision, a completion);
+        # a letter prepared, approved or erased appends a record to the case's chain
+        # ("case:<school>/<pupil>"; the staff audit's chains are left out, so that a download
+        # does not rebuild the next page); a task opened raises the newest open id, one
+        # completed without a case, or lapsed, lowers the open count.
+        # one school at a time: each query stays on an index ((school_id, role, status) covers
+        # the tasks'), where one grouped query walks every open task's row
+        t, c = TASKS.c, CASES.c
+        tasks = select(func.count(), func.max(t.id)).where(
+            (t.school_id == bindparam("sid")) & (t.status == "open")
+        )
+        cases = select(func.count(), func.sum(c.length)).where(
+            (c.school_id == bindparam("sid")) & (c.status == "open")
+        )
+        out: dict[str, tuple[int, ...]] = {}
+        with self.engine.connect() as conn:
+            for school_id, key in conn.execute(select(School.id, School.key)):
+                prefix = f"case:{key}/"
+                in_school = (RECORDS.c.chain >= prefix) & (RECORDS.c.chain < prefix[:-1] + "0")
+                letters = conn.execute(select(func.max(RECORDS.c.id)).where(in_school)).scalar()
+                found = [
+                    *conn.execute(tasks, {"sid": school_id}).one(),
+                    *conn.execute(cases, {"sid": school_id}).one(),
+                    letters,
+                ]
+                out[str(key)] = tuple(int(v or 0) for v in found)
+        return out
 
     def roster(self, school: str) -> Roster:
         return self.store.load_roster(school)
