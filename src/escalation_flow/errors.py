@@ -11,6 +11,7 @@
     │   └── ActionError            a staff action names no open task or event, or a bad outcome
     ├── StoreError                 the database cannot be reached or is not migrated
     ├── ConflictError              someone else changed the thing first (task done twice, ...)
+    ├── SenderUnavailableError     the mail server cannot be reached, or refuses our login
     └── NotFoundError              a school, pupil, case, task or timer that does not exist
 
 Every ``InputError`` can carry a list of ``Problem`` so that a user sees all that is wrong with a
@@ -109,3 +110,10 @@ class NotFoundError(EscalationFlowError):
 
 class ActionError(InputError):
     """A staff action names a task or event that is not open or not in the flow, or a bad outcome."""
+
+
+class SenderUnavailableError(EscalationFlowError):
+    """A letter sender (the SMTP server) cannot be reached, or refuses the connection, TLS or
+    login: no letter was tried, and the outbox keeps them all for the next round."""
+
+    exit_code = 3

@@ -23,12 +23,14 @@ from escalation_flow.actors import Actors
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
+from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.decisions import Decision
 from escalation_flow.ports import AuditNote, CaseTransaction
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.days import SchoolDays
 from escalation_flow.service.families import FamilyReads
 from escalation_flow.service.letter_desk import LetterDesk
+from escalation_flow.service.outbox import LetterOutbox
 from escalation_flow.service.queries import Queries
 from escalation_flow.service.register import SchoolSetup
 from escalation_flow.service.staff import ActionsReport, StaffActions
@@ -65,6 +67,21 @@ class Service:
         self.letters = LetterDesk(self.ctx, actors)
         # contacts and siblings (issue 16); a store without contacts (the memory store) has none
         self.families = FamilyReads(self.ctx, store if hasattr(store, "contact_versions") else None)
+        self._outbox: LetterOutbox | None = None
+
+    @property
+    def outbox(self) -> LetterOutbox:
+        """Approved letters queued, emailed and printed (issue 15); the SQL store's only."""
+        if self._outbox is None:
+            from escalation_flow.adapters.store.outbox import SqlOutbox
+
+            def contacts(school: str, pupil: str, known_at: datetime) -> list[ContactVersion]:
+                return self.families.contacts(school, pupil, known_at=known_at)
+
+            self._outbox = LetterOutbox(
+                self.ctx, SqlOutbox(self.store.engine), contacts, self.letters.pdf
+            )
+        return self._outbox
 
     # -- what every use case shares ----------------------------------------------------------
 
