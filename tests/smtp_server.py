@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-from email import policy
 import socket
 import ssl
 import subprocess
@@ -14,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email import policy
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ class Mailbox:
     def message_ids(self) -> list[str]:
         return [str(m["Message-ID"]) for m in self.received]
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd calls it by this name)
         if self.stall:
             await asyncio.sleep(self.stall)
             return "451 4.4.2 too slow"

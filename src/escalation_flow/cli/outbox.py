@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from escalation_flow.actors import is_system_actor
 from escalation_flow.cli import root
 from escalation_flow.cli.letters import letters_group
 from escalation_flow.errors import ActionError, InputError
@@ -78,7 +79,10 @@ def letters_print(school: str, day: datetime, out: Path, by: str) -> None:
         if school not in service.schools():
             raise ActionError(f"no school {school!r} in the trust file")
         service.outbox.queue()
-        run = service.outbox.print_day(school, _date(day), service.letters.actors.check(by))
+        who = service.letters.actors.check(by)
+        if is_system_actor(who):
+            raise ActionError(f"{who!r} is a system actor: letters are printed by a named member of staff")
+        run = service.outbox.print_day(school, _date(day), who)
     out.write_bytes(run.pdf)
     click.echo(
         f"{run.letters} letter(s) for the post at {school} on {_date(day)} written to {out} "
