@@ -346,3 +346,19 @@ def test_a_letter_erased_before_it_went_is_cancelled_not_sent(
     assert service.outbox.queue().cancelled == 1
     assert service.outbox.drain(sender(server)).results == []
     assert emailed(service, letter).status == "cancelled" and server.mailbox.received == []
+
+
+def test_a_letter_whose_pdf_cannot_be_made_fails_with_the_reason_and_sends_nothing(
+    service: Service, server: Server
+) -> None:
+    letter = approve(service, "P2")
+    service.outbox.queue()
+
+    def broken(letter_id: int) -> bytes:
+        raise ValueError("template reached a missing value: school.phone")
+
+    service.outbox.pdf = broken
+    assert service.outbox.drain(sender(server)).failed == 1
+    row = emailed(service, letter)
+    assert row.status == "failed" and "school.phone" in row.last_reply
+    assert server.mailbox.received == []

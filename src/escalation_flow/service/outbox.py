@@ -118,6 +118,8 @@ class LetterOutbox:
         for letter in self.outbox.unqueued_letters():
             if not letter.approved_by or is_system_actor(letter.approved_by):
                 continue  # a named member of staff approves, or nothing goes (never reached)
+            if letter.school not in self.ctx.trust.schools:
+                continue  # a school no longer in the trust file: its letters wait for it
             rows = self._rows(letter)
             if not self.outbox.enqueue(int(letter.id), rows, now):
                 continue  # another process queued it first
@@ -172,7 +174,13 @@ class LetterOutbox:
                         self.ctx.log.warning("letter.send_resumed", outbox_id=row.id,
                                              letter_id=row.letter_id, attempt=row.attempts)  # fmt: skip
                     try:
-                        result = session.send(self._outgoing(row))
+                        outgoing = self._outgoing(row)
+                    except Exception as exc:  # a letter that cannot be made cannot be sent
+                        self._record(row, Refused(None, f"the letter could not be made: {exc}",
+                                                  permanent=True), done)  # fmt: skip
+                        continue
+                    try:
+                        result = session.send(outgoing)
                     except SenderUnavailableError:
                         self.outbox.release(row, self.ctx.worker)
                         raise

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    func,
     insert,
     or_,
     select,
@@ -171,7 +172,8 @@ class SqlOutbox:
 
     def due_count(self, channel: str, now: datetime, lease: dt.timedelta) -> int:
         with self.engine.connect() as conn:
-            return len(conn.execute(select(OUTBOX.c.id).where(_due(channel, now, lease))).all())
+            query = select(func.count()).select_from(OUTBOX).where(_due(channel, now, lease))
+            return int(conn.execute(query).scalar_one())
 
     def claim_next(
         self, channel: str, now: datetime, lease: dt.timedelta, worker: str
