@@ -146,6 +146,8 @@ def test_an_approved_letter_goes_by_email_to_one_household_and_by_post_to_the_ot
     assert by_channel == {"email": "sent", "post": "for_post"}
     kinds = [k for k, _ in records(service, letter)]
     assert kinds.count("letter_queued") == 2 and kinds[-1] == "letter_delivery"
+    words = sorted(d.words for d in service.outbox.deliveries(letter))
+    assert words == ["Ann Lee, by email: emailed", "Bo Lee, by post: to print for the post"]
     delivered = records(service, letter)[-1][1]
     assert (delivered["status"], delivered["code"], delivered["attempt"]) == ("sent", 250, 1)
     assert verify_store(service.store.engine).ok
@@ -181,6 +183,8 @@ def test_a_refusal_for_good_fails_the_letter_with_the_servers_reason_and_is_not_
     row = emailed(service, letter)
     assert (row.status, row.last_code, row.attempts) == ("failed", 550, 1)
     assert "mailbox unavailable" in row.last_reply
+    (words,) = [d.words for d in service.outbox.deliveries(letter) if d.channel == "email"]
+    assert words == "Cy Fox, by email: could not be emailed (550: 5.1.1 <cy@example.org>: mailbox unavailable)"
     recorded = records(service, letter)[-1][1]
     assert (recorded["status"], recorded["code"]) == ("failed", 550)
     assert recorded["reply"] == "5.1.1 <<address>>: mailbox unavailable"  # no address chained

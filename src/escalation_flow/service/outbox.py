@@ -81,6 +81,40 @@ class Drained:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """One household's copy of a letter, as staff read it (no address: their names)."""
+
+    channel: str
+    to: str
+    status: str
+    attempts: int
+    code: int | None
+    reply: str | None
+    at: datetime  # when it was sent, failed or printed; else when it was queued
+
+    @property
+    def words(self) -> str:
+        how = {EMAIL: "by email", POST: "by post"}.get(self.channel, "not sent")
+        state = _STATE_WORDS.get(self.status, self.status)
+        if self.status in ("failed", QUEUED) and (self.code or self.reply):
+            state += f" ({self.code or 'no reply'}: {self.reply})" if self.reply else ""
+        return f"{self.to or 'no parent or carer known'}, {how}: {state}"
+
+
+_STATE_WORDS = {
+    QUEUED: "waiting to be emailed",
+    "sending": "being emailed",
+    "sent": "emailed",
+    "failed": "could not be emailed",
+    FOR_POST: "to print for the post",
+    "printed": "printed for the post",
+    NO_ADDRESS: "no email or postal address: find one",
+    DRAFT_ONLY: "held: the school's letters are drafts only",
+    "cancelled": "cancelled before it went",
+}
+
+
+@dataclass(frozen=True)
 class PrintRun:
     pdf: bytes
     letters: int  # copies in the batch
@@ -229,6 +263,17 @@ class LetterOutbox:
             event, outbox_id=row.id, letter_id=row.letter_id, attempt=row.attempts,
             status=after.status, code=result.code,
         )  # fmt: skip
+
+    def deliveries(self, letter_id: int) -> list[Delivery]:
+        """Where each household's copy of the letter stands (none before it is queued)."""
+        return [
+            Delivery(
+                channel=r.channel, to=" and ".join(json_list(r.names)), status=r.status,
+                attempts=int(r.attempts), code=r.last_code, reply=r.last_reply,
+                at=r.done_at or r.queued_at,
+            )
+            for r in self.outbox.rows(letter=letter_id)
+        ]  # fmt: skip
 
     # -- post ----------------------------------------------------------------------------------
 
