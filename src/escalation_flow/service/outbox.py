@@ -24,14 +24,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from escalation_flow.actors import is_system_actor
 from escalation_flow.adapters.store.outbox import SqlOutbox, json_list
-from escalation_flow.core.contacts import ContactVersion
+from escalation_flow.core.contacts import ContactVersion, as_known_at
 from escalation_flow.core.delivery import (
     EMAIL,
     FOR_POST,
@@ -128,7 +128,7 @@ class LetterOutbox:
         self,
         ctx: ServiceContext,
         outbox: SqlOutbox,
-        contacts: Callable[[str, str, datetime], list[ContactVersion]],
+        contacts: Callable[[], list[ContactVersion]],
         pdf: Callable[[int], bytes],
         *,
         message_domain: str | None = None,
@@ -136,7 +136,7 @@ class LetterOutbox:
     ) -> None:
         self.ctx = ctx
         self.outbox = outbox
-        self.contacts = contacts  # (school, pupil, known_at) -> contacts in priority order
+        self.contacts = contacts  # every version of every contact of the trust's pupils
         self.pdf = pdf
         #: the right of each Message-ID: the trust's, so ids of two trusts never meet
         self.message_domain = message_domain or _domain(ctx.trust.name)
@@ -149,12 +149,14 @@ class LetterOutbox:
         or erased before it went."""
         now = self.ctx.now()
         done = Queued(cancelled=len(self.outbox.cancel_unsendable(now)))
-        for letter in self.outbox.unqueued_letters():
+        letters = self.outbox.unqueued_letters()
+        book = _by_pupil(self.contacts()) if letters else {}  # read once a round, not a letter
+        for letter in letters:
             if not letter.approved_by or is_system_actor(letter.approved_by):
                 continue  # a named member of staff approves, or nothing goes (never reached)
             if letter.school not in self.ctx.trust.schools:
                 continue  # a school no longer in the trust file: its letters wait for it
-            rows = self._rows(letter)
+            rows = self._rows(letter, book)
             if not self.outbox.enqueue(int(letter.id), rows, now):
                 continue  # another process queued it first
             done.letters += 1
@@ -167,10 +169,13 @@ class LetterOutbox:
             )  # fmt: skip
         return done
 
-    def _rows(self, letter: Any) -> list[dict[str, Any]]:
+    def _rows(
+        self, letter: Any, book: Mapping[tuple[str, str], list[ContactVersion]]
+    ) -> list[dict[str, Any]]:
         if self.draft_only(letter.school):
             return [_row(letter.id, None, "none", DRAFT_ONLY, self.message_domain)]
-        known = self.contacts(letter.school, letter.pupil, letter.approved_at)
+        key = (self.ctx.setup(letter.school).school, letter.pupil)
+        known = as_known_at(book.get(key, []), letter.approved_at)
         found = letter_recipients(known)
         if not found:
             return [_row(letter.id, None, "none", NO_ADDRESS, self.message_domain)]
@@ -330,6 +335,13 @@ def school_is_draft_only(ctx: ServiceContext) -> Callable[[str], bool]:
         return isinstance(mode, str) and mode.strip().lower() == "draft-only"
 
     return draft_only
+
+
+def _by_pupil(versions: Sequence[ContactVersion]) -> dict[tuple[str, str], list[ContactVersion]]:
+    out: dict[tuple[str, str], list[ContactVersion]] = {}
+    for v in versions:
+        out.setdefault((v.school, v.pupil), []).append(v)
+    return out
 
 
 def _domain(trust: str) -> str:

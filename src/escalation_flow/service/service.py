@@ -23,7 +23,6 @@ from escalation_flow.actors import Actors
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
-from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.decisions import Decision
 from escalation_flow.ports import AuditNote, CaseTransaction
 from escalation_flow.service.context import ServiceContext
@@ -75,11 +74,8 @@ class Service:
         if self._outbox is None:
             from escalation_flow.adapters.store.outbox import SqlOutbox
 
-            def contacts(school: str, pupil: str, known_at: datetime) -> list[ContactVersion]:
-                return self.families.contacts(school, pupil, known_at=known_at)
-
             self._outbox = LetterOutbox(
-                self.ctx, SqlOutbox(self.store.engine), contacts, self.letters.pdf
+                self.ctx, SqlOutbox(self.store.engine), self.families.versions, self.letters.pdf
             )
         return self._outbox
 
