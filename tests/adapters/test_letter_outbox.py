@@ -366,3 +366,18 @@ def test_a_letter_whose_pdf_cannot_be_made_fails_with_the_reason_and_sends_nothi
     row = emailed(service, letter)
     assert row.status == "failed" and "school.phone" in row.last_reply
     assert server.mailbox.received == []
+
+
+def test_a_school_configured_draft_only_is_recognised_by_either_spelling(service: Service) -> None:
+    from dataclasses import dataclass as plain
+
+    from escalation_flow.service.outbox import school_is_draft_only
+
+    @plain
+    class Said:
+        letters: str | None = None
+        draft_only: bool = False
+
+    for config, held in [(Said("draft-only"), True), (Said(None, True), True), (Said(), False)]:
+        service.ctx.trust.schools[SCHOOL] = config  # type: ignore[assignment]
+        assert school_is_draft_only(service.ctx)(SCHOOL) is held

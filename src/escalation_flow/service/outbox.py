@@ -326,11 +326,14 @@ def email_body(context: LetterContext, names: Sequence[str]) -> str:
 
 
 def school_is_draft_only(ctx: ServiceContext) -> Callable[[str], bool]:
-    """A school whose trust file says ``letters: draft-only`` (engineer ``post`` adds the key;
-    until then none is), read from the school's configuration."""
+    """A school whose trust file says ``letters: draft-only`` (engineer ``post`` adds the key to
+    ``SchoolConfig``, as ``letters`` or ``draft_only``; until then no school is): THE SEAM to
+    point at that field at merge."""
 
     def draft_only(school: str) -> bool:
         config = ctx.trust.schools.get(school)
+        if getattr(config, "draft_only", False) is True:
+            return True
         mode = getattr(config, "letters", None)
         return isinstance(mode, str) and mode.strip().lower() == "draft-only"
 
