@@ -9,11 +9,16 @@ SMTP connection; an HTTP client). Nothing outside the adapter knows the wire.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from escalation_flow.core.delivery import Result
+from escalation_flow.core.delivery import Next, Result
+
+#: A row read back: attributes named as the ``outbox`` table's columns.
+Row = Any
 
 
 @dataclass(frozen=True)
@@ -47,3 +52,38 @@ class LetterSender(Protocol):
     def session(self) -> AbstractContextManager[SendSession]:
         """Open the channel (``SenderUnavailableError`` if it cannot be)."""
         ...
+
+
+class OutboxStore(Protocol):
+    """The ``outbox`` table as the use cases need it (``adapters/store/outbox.SqlOutbox``);
+    every change is chained on the letter's case in the transaction that makes it."""
+
+    def unqueued_letters(self) -> list[Row]:
+        """Approved letters without an outbox row: ``id``, ``approved_by``, ``approved_at``,
+        ``school``, ``pupil``."""
+        ...
+
+    def enqueue(self, letter_id: int, rows: Sequence[Mapping[str, Any]], now: datetime) -> bool:
+        ...
+
+    def cancel_unsendable(self, now: datetime) -> list[int]: ...
+
+    def due_count(self, channel: str, now: datetime, lease: timedelta) -> int: ...
+
+    def claim_next(
+        self, channel: str, now: datetime, lease: timedelta, worker: str
+    ) -> tuple[Row, bool] | None: ...
+
+    def record_attempt(
+        self, row: Row, worker: str, result: Result, after: Next, now: datetime
+    ) -> bool: ...
+
+    def release(self, row: Row, worker: str) -> None: ...
+
+    def for_post(self, school: str, start: datetime, end: datetime) -> list[Row]: ...
+
+    def mark_printed(self, rows: Sequence[Row], by: str, now: datetime) -> int: ...
+
+    def rows(
+        self, *, status: str | None = None, school: str | None = None, letter: int | None = None
+    ) -> list[Row]: ...

@@ -30,7 +30,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from escalation_flow.actors import is_system_actor
-from escalation_flow.adapters.store.outbox import SqlOutbox, json_list
 from escalation_flow.core.contacts import ContactVersion, as_known_at
 from escalation_flow.core.delivery import (
     EMAIL,
@@ -46,7 +45,7 @@ from escalation_flow.errors import InputError, SenderUnavailableError
 from escalation_flow.letters.addressing import Household, households
 from escalation_flow.letters.context import LetterContext
 from escalation_flow.letters.kept import context_from_json
-from escalation_flow.sending import LetterSender, Outgoing
+from escalation_flow.sending import LetterSender, OutboxStore, Outgoing
 from escalation_flow.service.context import ServiceContext
 
 #: a draft-only school's approved letters: recorded, never sent nor printed
@@ -127,7 +126,7 @@ class LetterOutbox:
     def __init__(
         self,
         ctx: ServiceContext,
-        outbox: SqlOutbox,
+        outbox: OutboxStore,
         contacts: Callable[[], list[ContactVersion]],
         pdf: Callable[[int], bytes],
         *,
@@ -338,6 +337,10 @@ def school_is_draft_only(ctx: ServiceContext) -> Callable[[str], bool]:
         return isinstance(mode, str) and mode.strip().lower() == "draft-only"
 
     return draft_only
+
+
+def json_list(text: str) -> tuple[str, ...]:
+    return tuple(str(x) for x in json.loads(text or "[]"))
 
 
 def _by_pupil(versions: Sequence[ContactVersion]) -> dict[tuple[str, str], list[ContactVersion]]:

@@ -16,7 +16,6 @@ and, with any email address in it masked, in the record.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -319,7 +318,3 @@ def _chain_of_letter(conn: Connection, letter_id: int) -> str:
 
 def _record(chain: str, letter_id: int, kind: str, at: datetime, **body: Any) -> records.NewRecord:
     return records.NewRecord(chain, kind, f"letter {letter_id}", {"letter": letter_id, **body}, at)
-
-
-def json_list(text: str) -> tuple[str, ...]:
-    return tuple(str(x) for x in json.loads(text or "[]"))
