@@ -381,3 +381,19 @@ def test_a_school_configured_draft_only_is_recognised_by_either_spelling(service
     for config, held in [(Said("draft-only"), True), (Said(None, True), True), (Said(), False)]:
         service.ctx.trust.schools[SCHOOL] = config  # type: ignore[assignment]
         assert school_is_draft_only(service.ctx)(SCHOOL) is held
+
+
+def test_the_post_is_collected_by_the_schools_own_date_not_utcs(
+    service: Service, clock: SimulatedClock
+) -> None:
+    """Approved at 00:30 on a Saturday in London (23:30 on Friday in UTC): Saturday's batch."""
+    from tests.daemon_builders import local
+
+    clock.set(local(date(2025, 9, 13), 0, 30))
+    approve(service, "P1")
+    service.outbox.queue()
+    assert service.outbox.print_day(SCHOOL, date(2025, 9, 13), by="s.head").letters == 1
+    from escalation_flow.errors import InputError
+
+    with pytest.raises(InputError, match="no letters for the post at oaks on 2025-09-12"):
+        service.outbox.print_day(SCHOOL, date(2025, 9, 12), by="s.head")

@@ -4,6 +4,7 @@ daemon that dies mid-outbox and is started again: each letter emailed once, none
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -99,6 +100,11 @@ def test_letters_send_emails_the_approved_letters_and_the_outbox_and_print_show_
     listed = run(world, "letters", "outbox")
     assert listed.exit_code == 0
     assert listed.output.count(": sent (250 accepted)") == 2 and "[post] to 9 Elm Road: for_post" in listed.output
+
+    as_json = [json.loads(line) for line in run(world, "letters", "outbox", "--json").output.splitlines()]
+    assert sorted((r["channel"], r["status"], r["names"]) for r in as_json) == [
+        ("email", "sent", ["Ann Lee"]), ("email", "sent", ["Cy Fox"]), ("post", "for_post", ["Bo Lee"]),
+    ]  # fmt: skip
 
     out = tmp_path / "post.pdf"
     printed = run(world, "letters", "print", "--school", SCHOOL, "--date", "2025-09-12",
