@@ -334,7 +334,7 @@ class CaseStore(Protocol):
     def upsert_schools(self, trust: Trust) -> None: ...
 
 
-class ServiceStore(CaseStore, Registers, Protocol):
+class ServiceStore(CaseStore, Registers, ContactBook, Protocol):
     """Everything the service asks of a store."""
 
 

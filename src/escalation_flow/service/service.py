@@ -64,8 +64,8 @@ class Service:
         # who may be named as acting; the composition root hands in the store's staff table
         self.staff = StaffActions(self.ctx, self.queries, actors)
         self.letters = LetterDesk(self.ctx, actors)
-        # contacts and siblings (issue 16); a store without contacts (the memory store) has none
-        self.families = FamilyReads(self.ctx, store if hasattr(store, "contact_versions") else None)
+        # contacts and siblings (issue 16): every store keeps contacts (``ports.ContactBook``)
+        self.families = FamilyReads(self.ctx, store)
         self._outbox: LetterOutbox | None = None
 
     @property
