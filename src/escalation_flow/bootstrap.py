@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from escalation_flow.adapters.store import Store
     from escalation_flow.adapters.trust_files import Trust
     from escalation_flow.daemon.runner import Daemon, DaemonOptions
+    from escalation_flow.sending import LetterSender
     from escalation_flow.service import Service
     from escalation_flow.service.reports import Reports
     from escalation_flow.web.webapp import PageBackend
@@ -96,6 +97,33 @@ class Root:
         trust = self.trust(settings, trust_file)
         with self.store(settings, migrate=migrate) as store:
             yield self.build_service(store, trust, worker=worker)
+
+    def letter_sender(self, settings: Settings | None = None) -> LetterSender | None:
+        """The channel approved letters are emailed through: SMTP when
+        ``ESCALATION_FLOW_SMTP_HOST`` is set (then ``..._SMTP_FROM`` is required), else None
+        (letters stay queued)."""
+        import ssl
+
+        from escalation_flow.adapters.smtp_sender import SmtpConfig, SmtpSender
+        from escalation_flow.errors import InputError
+
+        s = settings or load_settings()
+        if not s.smtp_host:
+            return None
+        if not s.smtp_from:
+            raise InputError(
+                "ESCALATION_FLOW_SMTP_HOST is set but ESCALATION_FLOW_SMTP_FROM is not: "
+                "letters need a From address"
+            )
+        return SmtpSender(
+            SmtpConfig(
+                host=s.smtp_host, port=s.smtp_port, sender=s.smtp_from,
+                username=s.smtp_username, password=s.smtp_password,
+                starttls=s.smtp_starttls, timeout=s.smtp_timeout,
+                tls=ssl.create_default_context(cafile=str(s.smtp_ca_file))
+                if s.smtp_ca_file else None,
+            )
+        )  # fmt: skip
 
     # -- the daemon --------------------------------------------------------------------------------
 

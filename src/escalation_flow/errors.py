@@ -17,6 +17,7 @@
     │       └── StatusChangeError           a status a notice cannot move to from where it is
     ├── StoreError                 the database cannot be reached or is not migrated
     ├── ConflictError              someone else changed the thing first (task done twice, ...)
+    ├── SenderUnavailableError     the mail server cannot be reached, or refuses our login
     └── NotFoundError              a school, pupil, case, task or timer that does not exist
 
 Every ``InputError`` can carry a list of ``Problem`` so that a user sees all that is wrong with a
@@ -139,3 +140,10 @@ class NotAResponsibleParentError(PenaltyNoticeError):
 
 class StatusChangeError(PenaltyNoticeError):
     """A status change the notice's lifecycle does not allow."""
+
+
+class SenderUnavailableError(EscalationFlowError):
+    """A letter sender (the SMTP server) cannot be reached, or refuses the connection, TLS or
+    login: no letter was tried, and the outbox keeps them all for the next round."""
+
+    exit_code = 3

@@ -40,6 +40,27 @@ class Settings(BaseSettings):
         description="Processes rendering letters' PDFs after a day's commit (0: in the command's "
         "own process); default one a core, once there are more than a few letters.",
     )
+    # -- the outbox's SMTP sender (issue 15); no host: nothing is emailed, letters stay queued --
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server approved letters are emailed through (none: not sent)."
+    )
+    smtp_port: int = Field(default=587, description="SMTP port (587: submission with STARTTLS).")
+    smtp_username: str | None = Field(default=None, description="SMTP login (none: no AUTH).")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_from: str | None = Field(
+        default=None, description="The From address of letters emailed (required to send)."
+    )
+    smtp_starttls: bool = Field(
+        default=True, description="Upgrade the connection with STARTTLS before logging in."
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA (or certificate) the SMTP server's TLS is checked "
+        "against (none: the system's trust store); a trust's own mail relay.",
+    )
+    smtp_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds to wait for the SMTP server at each step."
+    )
 
 
 def load_settings() -> Settings:

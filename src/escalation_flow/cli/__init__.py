@@ -57,7 +57,7 @@ def root() -> Root:
 #: is a broken install, and fails loudly.
 COMMAND_MODULES = (
     "registers", "flows", "backtest", "facts", "days", "tasks", "cases", "letters", "status",
-    "web", "audit", "daemon", "reports", "contacts", "penalty_notices", "undo",
+    "web", "audit", "daemon", "reports", "contacts", "penalty_notices", "undo", "outbox",
 )  # fmt: skip
 
 

@@ -22,7 +22,7 @@ from escalation_flow.service import Service
 
 @main.group("letters")
 def letters_group() -> None:
-    """Letters prepared for letter tasks. Nothing is ever sent by the service."""
+    """Letters prepared for letter tasks; once approved by a named person, sent from the outbox."""
 
 
 @letters_group.command("show")

@@ -9,7 +9,8 @@ start and never trusted over it.
 - each school's evaluation at its registers' close, in its own zone, on weekdays (the job
   evaluates the school days that have closed and are not evaluated: half terms, holidays and
   closures have none; a run the machine slept through is caught up the next evening);
-- the inbox, every ``inbox_seconds``.
+- the inbox, every ``inbox_seconds``;
+- the outbox, every ``outbox_seconds``: approved letters queued, due emails sent.
 
 Jobs run one at a time (a single worker thread), in memory: our tables hold the truth.
 """
@@ -42,12 +43,14 @@ class Mirror:
         max_timer_jobs: int = 1000,
         sweep_seconds: float = 60.0,
         inbox_seconds: float | None = 10.0,
+        outbox_seconds: float | None = 30.0,
     ) -> None:
         self.worker = worker
         self.log = log
         self.max_timer_jobs = max_timer_jobs
         self.sweep_seconds = sweep_seconds
         self.inbox_seconds = inbox_seconds
+        self.outbox_seconds = outbox_seconds
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults=_JOB_DEFAULTS,
@@ -86,6 +89,13 @@ class Mirror:
                 IntervalTrigger(seconds=self.inbox_seconds),
                 id="inbox",
                 name=f"take in {self.worker.inbox.folder}",
+            )
+        if self.outbox_seconds is not None:
+            self.scheduler.add_job(
+                self._guarded(self.worker.send_letters),
+                IntervalTrigger(seconds=self.outbox_seconds),
+                id="outbox",
+                name="queue approved letters; email what is due",
             )
         return self.sync()
 

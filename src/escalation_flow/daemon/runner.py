@@ -39,6 +39,7 @@ from escalation_flow.daemon.startup import (
 )
 from escalation_flow.daemon.work import SchoolClock, Worker
 from escalation_flow.logs import get_logger
+from escalation_flow.sending import LetterSender
 from escalation_flow.service import Service
 from escalation_flow.service.views import DayReport, FiredTimer
 from escalation_flow.settings import Settings
@@ -56,6 +57,8 @@ class Wiring(Protocol):
         self, store: Store, trust: Trust, *, worker: str = "cli", clock: Clock | None = None
     ) -> Service: ...
 
+    def letter_sender(self, settings: Settings | None = None) -> LetterSender | None: ...
+
 
 @dataclass(frozen=True)
 class DaemonOptions:
@@ -65,6 +68,7 @@ class DaemonOptions:
     sweep_seconds: float = 60.0  # how often the timers table is re-read in full
     max_timer_jobs: int = 1000  # distinct fire instants mirrored ahead at once
     settle_seconds: float = 2.0  # an inbox file untouched this long is complete
+    outbox_seconds: float = 30.0  # how often approved letters are queued and the outbox drained
     inbox: bool = True
     worker: str | None = None
     simulated: bool = False  # on a simulated clock (the demo): no inbox, no scheduler
@@ -83,6 +87,7 @@ class Reconciled:
     days_left_out: int = 0  # missed school days older than the catch-up window
     timers: list[FiredTimer] = field(default_factory=list)
     letters: int = 0  # letters left to render (a crash after a day's commit) rendered
+    emailed: int = 0  # letters the outbox held (a restart mid-outbox) emailed
 
     @property
     def timers_fired(self) -> int:
@@ -157,6 +162,8 @@ class Daemon:
             stopping=self.stopping,
         )
         self._worker.letter_workers = self.settings.letter_workers
+        if not self.options.simulated:  # the demo's simulated clock emails nobody
+            self._worker.sender = self.wiring.letter_sender(self.settings)
         self.log.info(
             "daemon.started",
             database=shown(url),
@@ -182,11 +189,15 @@ class Daemon:
             )
         done.timers = worker.fire_timers()
         done.letters = worker.render_letters()
+        if not self.options.simulated:
+            drained = worker.send_letters()
+            done.emailed = drained.sent if drained else 0
         self.log.info(
             "daemon.reconciled",
             inbox_files=len(done.inbox),
             days_evaluated=len(done.days),
             letters_rendered=done.letters,
+            letters_emailed=done.emailed,
             overdue_timers=done.timers_fired,
             max_late_seconds=done.max_late_seconds,
         )
@@ -202,6 +213,7 @@ class Daemon:
             max_timer_jobs=self.options.max_timer_jobs,
             sweep_seconds=self.options.sweep_seconds,
             inbox_seconds=self.options.inbox_seconds if self.options.inbox else None,
+            outbox_seconds=self.options.outbox_seconds,
         )
         jobs = self.mirror.build()
         following = self.mirror.next_instant()

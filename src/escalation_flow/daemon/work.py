@@ -22,7 +22,9 @@ from escalation_flow.actors import AUTO  # completes tasks when told to (demos),
 from escalation_flow.daemon.inbox import Inbox, Outcome
 from escalation_flow.daemon.locks import school_day_lock
 from escalation_flow.errors import ConflictError
+from escalation_flow.sending import LetterSender
 from escalation_flow.service import Service
+from escalation_flow.service.outbox import Drained
 from escalation_flow.service.views import DayReport, FiredTimer
 
 T = TypeVar("T")
@@ -67,6 +69,8 @@ class Worker:
         self.auto_complete = False
         #: processes rendering letters after an evening (``Settings.letter_workers``)
         self.letter_workers: int | None = None
+        #: the channel approved letters are emailed through (None: they wait in the outbox)
+        self.sender: LetterSender | None = None
 
     # -- timers ----------------------------------------------------------------------------------
 
@@ -146,6 +150,22 @@ class Worker:
         except Exception as exc:
             self.log.error("letters.not_rendered", reason=_reason(exc))
             return 0
+
+    def send_letters(self) -> Drained | None:
+        """Queue the letters approved since the last round, then email what is due (each row
+        claimed, sent, recorded); a failure is logged and the rows wait for the next round."""
+        try:
+            self.service.outbox.queue()
+            if self.sender is None:
+                return None
+            done = self.service.outbox.drain(self.sender, stop=self.stopping.is_set)
+        except Exception as exc:
+            self.log.error("outbox.failed", reason=_reason(exc))
+            return None
+        if done.results or done.unavailable:
+            self.log.info("outbox.drained", sent=done.sent, retrying=done.retrying,
+                          failed=done.failed, unavailable=done.unavailable)  # fmt: skip
+        return done
 
     def missed_days(self, now: datetime) -> tuple[list[tuple[date, str]], int]:
         """School days whose registers closed by ``now`` and were never evaluated, oldest first

@@ -29,6 +29,7 @@ from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.days import SchoolDays
 from escalation_flow.service.families import FamilyReads
 from escalation_flow.service.letter_desk import LetterDesk
+from escalation_flow.service.outbox import LetterOutbox
 from escalation_flow.service.penalty_notices import PenaltyNoticeDesk
 from escalation_flow.service.queries import Queries
 from escalation_flow.service.register import SchoolSetup
@@ -72,6 +73,18 @@ class Service:
         # the penalty-notice register (issue 16); the memory store keeps none
         register = store if isinstance(store, PenaltyNoticeBook) else None
         self.penalty_notices = PenaltyNoticeDesk(self.ctx, register, self.families, actors)
+        self._outbox: LetterOutbox | None = None
+
+    @property
+    def outbox(self) -> LetterOutbox:
+        """Approved letters queued, emailed and printed (issue 15); the SQL store's only."""
+        if self._outbox is None:
+            from escalation_flow.adapters.store.outbox import SqlOutbox
+
+            self._outbox = LetterOutbox(
+                self.ctx, SqlOutbox(self.store.engine), self.families.versions, self.letters.pdf
+            )
+        return self._outbox
 
     # -- what every use case shares ----------------------------------------------------------
 

@@ -87,6 +87,7 @@ async def letter_page(request: Request) -> Response:
             "t": open_task,
             "name": pupil_name(record, letter.pupil),
             "school_name": school_name(web, letter.school),
+            "deliveries": web.service.outbox.deliveries(letter_id),
             "may_approve": user.can_write(letter.school)
             and user.may_approve_letter(letter.school, task.role),
             "flash": flash,
