@@ -4,7 +4,7 @@ marker, so that an upgrade never emails a letter staff approved (and may have se
 before the service could send anything.
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-05
 """
 
