@@ -161,6 +161,18 @@ def test_a_letter_nobody_approved_is_never_queued_nor_sent(
     assert rows(service) == [] and server.mailbox.received == []
 
 
+def test_a_letter_already_recorded_as_sent_by_hand_is_never_emailed(
+    service: Service, server: Server
+) -> None:
+    """Posted or handed over before the outbox reached it: the family has it already."""
+    letter = approve(service, "P1")
+    task = next(t for t in service.tasks(SCHOOL) if t.letter_id == letter)
+    service.complete_task(task.id, "sent", by="s.head")
+    assert service.outbox.queue().letters == 0
+    assert service.outbox.drain(sender(server)).results == []
+    assert rows(service, letter=letter) == [] and server.mailbox.received == []
+
+
 def test_a_draft_only_schools_approved_letter_is_held_and_never_sent(
     service: Service, server: Server
 ) -> None:

@@ -106,15 +106,16 @@ class SqlOutbox:
     # -- queueing ------------------------------------------------------------------------------
 
     def unqueued_letters(self) -> list[Row[Any]]:
-        """Approved letters (approved, or since recorded sent) with no outbox row yet: ``id``,
-        ``case_id``, ``approved_by``, ``approved_at``, ``figures``, ``school``, ``pupil``."""
+        """Approved letters with no outbox row yet: ``id``, ``case_id``, ``approved_by``,
+        ``approved_at``, ``figures``, ``school``, ``pupil``. A letter staff already recorded as
+        sent (posted or handed over by hand) is not queued: the family has it."""
         l, c, s, o = LETTERS.c, CASES.c, SCHOOLS.c, OUTBOX.c  # noqa: E741
         query = (
             select(l.id, l.case_id, l.approved_by, l.approved_at, l.figures, s.key.label("school"),
                    c.pupil)
             .join(CASES, c.id == l.case_id)
             .join(SCHOOLS, s.id == c.school_id)
-            .where(l.approved_by.is_not(None), l.status.in_((LETTER_APPROVED, LETTER_SENT)))
+            .where(l.approved_by.is_not(None), l.status == LETTER_APPROVED)
             .where(~select(o.id).where(o.letter_id == l.id).exists())
             .order_by(l.id)
         )  # fmt: skip
