@@ -299,3 +299,17 @@ def test_the_chain_of_every_case_verifies(world: World) -> None:
             name = f"{SCHOOL}/{line.pupil}"
             assert check_chain(name, records, length=row.length, head_hash=row.head_hash) == []
             assert service.case(SCHOOL, line.pupil).broken_chain == ()
+
+
+def test_several_cases_histories_read_at_once_are_each_case_history_in_order(
+    world: World,
+) -> None:
+    """A school day's letters read their cases' histories in one read (``tx.histories``)."""
+    service = world.service
+    with service.ctx.store.read() as tx:
+        sid = tx.school_id(SCHOOL)
+        ids = [tx.case_row(sid, line.pupil).id for line in service.case_lines(SCHOOL)]
+        assert len(ids) >= 2
+        together = tx.histories([*ids, *ids, 999_999])  # repeats and an unknown case
+        assert together == {case_id: tx.history(case_id) for case_id in ids}
+        assert all(len(together[i]) > 1 for i in ids)
