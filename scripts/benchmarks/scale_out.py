@@ -16,6 +16,7 @@ ESCALATION_FLOW_TEST_POSTGRES_URL; "skipped: no PostgreSQL" otherwise.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import subprocess
 import sys
 import threading
@@ -133,7 +134,7 @@ def _daemon(url: str, trust_file: str, day: date, n: int, go: Any, done: Any) ->
     """One daemon process: the daemon's units of work on a clock set to the day's evening."""
     from zoneinfo import ZoneInfo
 
-    from escalation_flow.adapters.store import Store
+    from escalation_flow.adapters.store import Store, marks_reader
     from escalation_flow.adapters.trust_files import load_trust
     from escalation_flow.clock import SimulatedClock
     from escalation_flow.daemon.work import SchoolClock, Worker
@@ -167,6 +168,11 @@ def _daemon(url: str, trust_file: str, day: date, n: int, go: Any, done: Any) ->
     worker.catch_up(clock.now())
     store.dispose()
     done.put(fired)
+    done.close()
+    done.join_thread()
+    # the register helper's pool may wait for ever at interpreter exit in a spawned child
+    marks_reader._forget_helper()
+    os._exit(0)
 
 
 def _check(url: str, trust: Any, day: date, fired: int) -> None:

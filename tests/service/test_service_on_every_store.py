@@ -9,7 +9,7 @@ P3 and P4 without a case.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -313,3 +313,20 @@ def test_several_cases_histories_read_at_once_are_each_case_history_in_order(
         together = tx.histories([*ids, *ids, 999_999])  # repeats and an unknown case
         assert together == {case_id: tx.history(case_id) for case_id in ids}
         assert all(len(together[i]) > 1 for i in ids)
+
+
+def test_a_school_another_daemon_holds_keeps_its_due_timers_for_the_holder(world: World) -> None:
+    """Daemons on one PostgreSQL divide the schools by their locks (``school_guard``)."""
+    service = world.service
+    fire_at = arm_review(service)
+    world.clock.set(fire_at + timedelta(minutes=1))
+    asked: list[str] = []
+
+    @contextmanager
+    def held_by_another(school: str) -> Iterator[bool]:
+        asked.append(school)
+        yield False
+
+    assert service.fire_due_timers(school_guard=held_by_another) == []
+    assert asked == [SCHOOL]
+    assert len(service.fire_due_timers(school_guard=lambda _: nullcontext(True))) == 1
