@@ -219,6 +219,11 @@ class CaseTransaction(Protocol):
 
     def history(self, case_id: int) -> list[HistoryRow]: ...
 
+    def histories(self, case_ids: Collection[int]) -> dict[int, list[HistoryRow]]:
+        """Several cases' histories in one read (each oldest first; a case without rows: no
+        key)."""
+        ...
+
     def case_lines(self, school_id: int, status: str | None) -> list[Record]:
         """``cases`` rows with ``openings`` (how often the case opened)."""
         ...

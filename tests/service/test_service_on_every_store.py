@@ -9,7 +9,7 @@ P3 and P4 without a case.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -299,3 +299,34 @@ def test_the_chain_of_every_case_verifies(world: World) -> None:
             name = f"{SCHOOL}/{line.pupil}"
             assert check_chain(name, records, length=row.length, head_hash=row.head_hash) == []
             assert service.case(SCHOOL, line.pupil).broken_chain == ()
+
+
+def test_several_cases_histories_read_at_once_are_each_case_history_in_order(
+    world: World,
+) -> None:
+    """A school day's letters read their cases' histories in one read (``tx.histories``)."""
+    service = world.service
+    with service.ctx.store.read() as tx:
+        sid = tx.school_id(SCHOOL)
+        ids = [tx.case_row(sid, line.pupil).id for line in service.case_lines(SCHOOL)]
+        assert len(ids) >= 2
+        together = tx.histories([*ids, *ids, 999_999])  # repeats and an unknown case
+        assert together == {case_id: tx.history(case_id) for case_id in ids}
+        assert all(len(together[i]) > 1 for i in ids)
+
+
+def test_a_school_another_daemon_holds_keeps_its_due_timers_for_the_holder(world: World) -> None:
+    """Daemons on one PostgreSQL divide the schools by their locks (``school_guard``)."""
+    service = world.service
+    fire_at = arm_review(service)
+    world.clock.set(fire_at + timedelta(minutes=1))
+    asked: list[str] = []
+
+    @contextmanager
+    def held_by_another(school: str) -> Iterator[bool]:
+        asked.append(school)
+        yield False
+
+    assert service.fire_due_timers(school_guard=held_by_another) == []
+    assert asked == [SCHOOL]
+    assert len(service.fire_due_timers(school_guard=lambda _: nullcontext(True))) == 1

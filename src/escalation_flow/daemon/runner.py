@@ -147,6 +147,8 @@ class Daemon:
         except BaseException:
             store.dispose()
             raise
+        if self.settings.daemon_keeps_registers:
+            store.keep_registers()  # one process, evening after evening: read only what is new
         self.store = store
         inbox = None
         if self.options.inbox:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
@@ -81,12 +82,22 @@ class Worker:
             if self.stopping.is_set():
                 break
             try:
-                fired += self.service.fire_due_timers(self.service.now(), stop=self.stopping.is_set)
+                fired += self.service.fire_due_timers(
+                    self.service.now(),
+                    stop=self.stopping.is_set,
+                    school_guard=self._school_lock,
+                )
                 return fired
             except (ConflictError, IntegrityError) as exc:
                 # another writer changed the same case first; that timer was rolled back
                 self.log.warning("timers.retrying", reason=_reason(exc))
         return fired
+
+    def _school_lock(self, school: str) -> AbstractContextManager[bool]:
+        """A school's timers are fired by the daemon holding its lock (the evening's), so that
+        daemons on one PostgreSQL divide the schools and each register is read by one of them;
+        a school held by another is left to it (its timers stay pending for the next look)."""
+        return school_day_lock(self.service.store.engine, school)
 
     # -- school days -----------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.events import log_written
 from escalation_flow.service.letter_preparation import Prepared, prepare_letters
 from escalation_flow.service.register import RegisterAsKnown, SchoolSetup
-from escalation_flow.service.timer_firing import TimerFiring
+from escalation_flow.service.timer_firing import SchoolGuard, TimerFiring
 from escalation_flow.service.versions import (
     CasesByVersion,
 )
@@ -265,11 +265,16 @@ class SchoolDays:
     # -- timers --------------------------------------------------------------------------------
 
     def fire_due_timers(
-        self, now: datetime | None = None, *, stop: Callable[[], bool] | None = None
+        self,
+        now: datetime | None = None,
+        *,
+        stop: Callable[[], bool] | None = None,
+        school_guard: SchoolGuard | None = None,
     ) -> list[FiredTimer]:
         """Claim and fire every pending timer with ``fire_at <= now`` (default: the clock), a
-        batch per transaction (``TimerFiring``); ``stop()`` is asked before each batch."""
-        return TimerFiring(self.ctx).fire_due_timers(now, stop=stop)
+        batch per transaction (``TimerFiring``); ``stop()`` is asked before each batch;
+        ``school_guard``: a school's timers only while it yields True (``TimerFiring``)."""
+        return TimerFiring(self.ctx).fire_due_timers(now, stop=stop, school_guard=school_guard)
 
     def pending_fire_times(
         self, after: datetime | None = None, limit: int = 1000

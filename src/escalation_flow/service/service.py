@@ -34,6 +34,7 @@ from escalation_flow.service.penalty_notices import PenaltyNoticeDesk
 from escalation_flow.service.queries import Queries
 from escalation_flow.service.register import SchoolSetup
 from escalation_flow.service.staff import ActionsReport, StaffActions
+from escalation_flow.service.timer_firing import SchoolGuard
 from escalation_flow.service.undo import Undoing
 from escalation_flow.service.views import (
     CaseLine,
@@ -132,9 +133,13 @@ class Service:
         return self.days.run_trust_day(day, force=force)
 
     def fire_due_timers(
-        self, now: datetime | None = None, *, stop: Callable[[], bool] | None = None
+        self,
+        now: datetime | None = None,
+        *,
+        stop: Callable[[], bool] | None = None,
+        school_guard: SchoolGuard | None = None,
     ) -> list[FiredTimer]:
-        return self.days.fire_due_timers(now, stop=stop)
+        return self.days.fire_due_timers(now, stop=stop, school_guard=school_guard)
 
     def pending_fire_times(
         self, after: datetime | None = None, limit: int = 1000

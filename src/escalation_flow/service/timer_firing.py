@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,6 +41,9 @@ from escalation_flow.service.letter_preparation import Prepared, prepare_letters
 from escalation_flow.service.register import RegisterAsKnown, SchoolSetup
 from escalation_flow.service.versions import CasesByVersion, version_of
 from escalation_flow.service.views import FiredTimer
+
+#: Yields whether this worker may fire the school's timers now (held for the block).
+SchoolGuard = Callable[[str], AbstractContextManager[bool]]
 
 #: The first batch of a school's burst, and the most a batch grows to (each batch doubles).
 BATCH_FIRST = 50
@@ -77,10 +81,16 @@ class TimerFiring:
         self.ctx = ctx
 
     def fire_due_timers(
-        self, now: datetime | None = None, *, stop: Callable[[], bool] | None = None
+        self,
+        now: datetime | None = None,
+        *,
+        stop: Callable[[], bool] | None = None,
+        school_guard: SchoolGuard | None = None,
     ) -> list[FiredTimer]:
         """Claim and fire every pending timer with ``fire_at <= now`` (default: the clock);
-        ``stop()`` is asked before each batch (a daemon stopping finishes the batch in hand)."""
+        ``stop()`` is asked before each batch (a daemon stopping finishes the batch in hand).
+        ``school_guard(school)``: fire a school's timers only while it yields True (daemons on
+        one PostgreSQL: the school's lock, so that one of them reads its register, not each)."""
         ctx = self.ctx
         now = now or ctx.now()
         with ctx.store.read() as tx:
@@ -90,13 +100,22 @@ class TimerFiring:
         for timer in due:
             by_school.setdefault(timer.school, []).append(timer)
         with ctx.store.register_reader() as reader:
-            if len(by_school) > 1:  # the next school's register is read while one school's fire
+            # the next school's register is read while one school's fire; not when another
+            # daemon may hold the next school (its read would be wasted)
+            if len(by_school) > 1 and school_guard is None:
                 for school in by_school:
                     reader.ahead(school, ctx.setup(school).calendar, now)
             for school, timers in by_school.items():
                 if stop is not None and stop():
                     break
-                fired += self._fire_school(school, timers, now, stop, reader)
+                if school_guard is None:
+                    fired += self._fire_school(school, timers, now, stop, reader)
+                    continue
+                with school_guard(school) as mine:
+                    if mine:
+                        fired += self._fire_school(school, timers, now, stop, reader)
+                    else:
+                        ctx.log.info("timers.school_taken_by_other", school=school)
         return fired
 
     def _fire_school(

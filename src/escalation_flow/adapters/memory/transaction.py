@@ -122,6 +122,9 @@ class MemoryTransaction(TasksAndLetters):
     def history(self, case_id: int) -> list[HistoryRow]:
         return list(self.t.events.get(case_id, ()))
 
+    def histories(self, case_ids: Collection[int]) -> dict[int, list[HistoryRow]]:
+        return {i: list(self.t.events[i]) for i in set(case_ids) if self.t.events.get(i)}
+
     def case_lines(self, school_id: int, status: str | None) -> list[SimpleNamespace]:
         rows = [
             r

@@ -95,25 +95,25 @@ def _driver(connection: Connection) -> Any:
     return connection.connection.driver_connection
 
 
-def fetch(connection: Connection, sql: str) -> pa.Table:
-    """Run a marks query (``marks_io.load_sql``) and return its rows as ``LOADED_SCHEMA``."""
+def fetch(connection: Connection, sql: str, schema: pa.Schema = LOADED_SCHEMA) -> pa.Table:
+    """Run a marks query (``marks_io.load_sql``) and return its rows as ``schema`` (the load's
+    columns, or ``kept_registers.KEPT_SCHEMA``'s)."""
     dialect = connection.dialect.name
     if dialect == "postgresql" and _is_psycopg(connection):
-        rows = _fetch_copy(connection, sql)
+        rows = _fetch_copy(connection, sql, schema)
     else:
         # SQLite is read through the connection's own library, never adbc's (``_fetch_adbc``):
         # adbc bundles a second SQLite, and when it unlocks the file it drops every POSIX lock
         # this process holds on it; another process may then think it is the last one, and
         # checkpoint and delete the WAL under our open connections (lost commits, SIGBUS).
         result = connection.exec_driver_sql(sql).all()
-        columns: list[Any] = list(zip(*result, strict=True)) if result else [[]] * 4
+        columns: list[Any] = list(zip(*result, strict=True)) if result else [[]] * len(schema)
         rows = pa.table(
-            [pa.array(c, f.type) for c, f in zip(columns, LOADED_SCHEMA, strict=True)],
-            schema=LOADED_SCHEMA,
+            [pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
         )
     if rows.num_rows == 0:
-        return LOADED_SCHEMA.empty_table()
-    return rows.rename_columns(LOADED_SCHEMA.names).cast(LOADED_SCHEMA)
+        return schema.empty_table()
+    return rows.rename_columns(schema.names).cast(schema)
 
 
 def _insert_sqlite(
@@ -221,7 +221,7 @@ def _fetch_adbc(path: Path, sql: str) -> pa.Table:
     return table
 
 
-def _fetch_copy(connection: Connection, sql: str) -> pa.Table:
+def _fetch_copy(connection: Connection, sql: str, schema: pa.Schema = LOADED_SCHEMA) -> pa.Table:
     # Times in UTC and dates in ISO form, whatever the server's defaults (this transaction only).
     connection.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
     connection.exec_driver_sql("SET LOCAL DateStyle = 'ISO, YMD'")
@@ -233,13 +233,13 @@ def _fetch_copy(connection: Connection, sql: str) -> pa.Table:
         for chunk in copy:
             buffer.write(chunk)
     if not buffer.tell():
-        return LOADED_SCHEMA.empty_table()
+        return schema.empty_table()
     buffer.seek(0)
-    types = dict(zip(LOADED_SCHEMA.names, LOADED_SCHEMA.types, strict=True))
+    types = dict(zip(schema.names, schema.types, strict=True))
     types["recorded_at"] = pa.timestamp("us", "UTC")
     rows = pv.read_csv(
         buffer,
-        read_options=pv.ReadOptions(column_names=LOADED_SCHEMA.names),
+        read_options=pv.ReadOptions(column_names=schema.names),
         convert_options=pv.ConvertOptions(column_types=types),
     )
     return rows.set_column(3, "recorded_at", rows.column("recorded_at").cast(pa.int64()))

@@ -251,13 +251,8 @@ def to_mark_table(
         return MarkTable.empty(school)
     ids, pupil = np.unique(_ints(rows, "pupil_id"), return_inverse=True)
     encoded = pc.dictionary_encode(rows.column("mark")).combine_chunks()
-    marks = [str(v) for v in encoded.dictionary.to_pylist()]
+    session, code = mark_parts(calendar, [str(v) for v in encoded.dictionary.to_pylist()])
     indices = encoded.indices.to_numpy(zero_copy_only=False)
-    session = np.array(
-        [2 * _day(calendar, m[:10]) + (0 if m[10:12] == "AM" else 1) for m in marks],
-        dtype=np.int32,
-    )
-    code = np.array([_code_id(m[12:]) for m in marks], dtype=np.int8)
     return MarkTable(
         school=school,
         pupils=tuple(names[int(i)] for i in ids),
@@ -267,6 +262,18 @@ def to_mark_table(
         recorded_at=_ints(rows, "recorded_at"),
         minutes_late=_ints(rows, "minutes").astype(np.int16),
     )
+
+
+def mark_parts(
+    calendar: SchoolCalendar, marks: list[str]
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int8]]:
+    """Session and code id of each distinct ``date || session || code`` text (``load_sql``)."""
+    session = np.array(
+        [2 * _day(calendar, m[:10]) + (0 if m[10:12] == "AM" else 1) for m in marks],
+        dtype=np.int32,
+    )
+    code = np.array([_code_id(m[12:]) for m in marks], dtype=np.int8)
+    return session, code
 
 
 def _ints(rows: pa.Table, name: str) -> IntArray:

@@ -15,6 +15,10 @@ evaluated, the next one's register is read. A single register, or PostgreSQL, is
 
 With each register comes the set of pupils whose marks for days before the evaluated one were
 imported since a given instant (the day's "amended" pupils).
+
+A store that keeps registers (``Store.keep_registers``: the daemon) reads a school's marks whole
+once (in the helper when asked ahead) and afterwards only the rows of imports it has not seen,
+here, in one statement (``kept_registers``); the grid is then built here from the kept rows.
 """
 
 from __future__ import annotations
@@ -36,7 +40,15 @@ import pyarrow as pa
 from sqlalchemy import Connection, Engine, select
 
 from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store.bulk import fetch
 from escalation_flow.adapters.store.engine import BUSY_TIMEOUT_MS, sqlite_path
+from escalation_flow.adapters.store.kept_registers import (
+    KEPT_SCHEMA,
+    KeptMarks,
+    RegisterMemory,
+    kept_of,
+    kept_sql,
+)
 from escalation_flow.adapters.store.marks_io import LOADED_SCHEMA, load_sql, to_mark_table
 from escalation_flow.adapters.store.models import Import, Mark, Pupil, School, table_of
 from escalation_flow.core.calendar import SchoolCalendar
@@ -47,8 +59,6 @@ from escalation_flow.helper_processes import die_with_parent
 from escalation_flow.stored import SchoolRead
 
 _helper: ProcessPoolExecutor | None = None
-
-
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,8 @@ class RegisterReader:
         self._path = path
         self._guard: Connection | None = None
         self._queued: dict[str, tuple[_Ask, Future[SchoolRead]]] = {}
+        self._kept: RegisterMemory | None = store.registers_kept
+        self._queued_kept: dict[str, Future[KeptMarks]] = {}
         # the helper reads PostgreSQL too: in a thread, building the grid would hold the GIL
         self._helped = self._path is not None or store.engine.dialect.name == "postgresql"
 
@@ -82,12 +94,15 @@ class RegisterReader:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for _, future in self._queued.values():
+        futures: list[Future[Any]] = [f for _, f in self._queued.values()]
+        futures += self._queued_kept.values()
+        for future in futures:
             future.cancel()
-        for _, future in self._queued.values():
+        for future in futures:
             if not future.cancelled():
                 future.exception()  # wait: the helper reads only while we hold the guard
         self._queued.clear()
+        self._queued_kept.clear()
         if self._guard is not None:
             self._guard.close()
             self._guard = None
@@ -101,9 +116,13 @@ class RegisterReader:
     ) -> None:
         """Start reading a school's register now, in the helper process (which also builds
         the grid); in-memory SQLite is read when asked for."""
-        if school in self._queued or not self._helped:
+        if school in self._queued or school in self._queued_kept or not self._helped:
             return
         ask = _Ask(school, calendar, known_at, *(amended or (None, None, None)))
+        if self._kept is not None:
+            if self._kept.get(school, calendar) is None:  # kept: the new rows are read here
+                self._queued_kept[school] = self._submit_kept(ask)
+            return
         self._queued[school] = (ask, self._submit(ask))
 
     def read(
@@ -117,6 +136,8 @@ class RegisterReader:
         also the pupils with marks of days before ``before`` imported by imports finished in
         (since, until]."""
         ask = _Ask(school, calendar, known_at, *(amended or (None, None, None)))
+        if self._kept is not None:
+            return self._read_kept(ask, self._kept)
         queued = self._queued.pop(school, None)
         if queued is not None and _same(queued[0], ask):
             try:
@@ -150,6 +171,62 @@ class RegisterReader:
             known_at=ask.known_at,
         )
         return _executor().submit(_read, job)
+
+    def _submit_kept(self, ask: _Ask) -> Future[KeptMarks]:
+        if self._guard is None and self._path is not None:
+            self._guard = self.store.engine.connect()  # held open while the helper reads
+        with self.store.engine.connect() as conn:
+            sid = _school_id(conn, ask.school)
+        dialect = self.store.engine.dialect.name
+        job = _Job(
+            path=str(self._path) if self._path is not None else None,
+            url=None
+            if self._path is not None
+            else self.store.engine.url.render_as_string(hide_password=False),
+            marks_sql=kept_sql(dialect, sid, ask.calendar),
+            amended_sql=None,
+            school=ask.school,
+            calendar=ask.calendar,
+            names={},
+            roster=Roster(ask.school),
+            known_at=ask.known_at,
+            kept=True,
+        )
+        return _executor().submit(_read_kept_job, job)
+
+    def _read_kept(self, ask: _Ask, memory: RegisterMemory) -> SchoolRead:
+        """The register from the kept rows, brought up to date with the rows of imports not
+        seen yet (read whole the first time: in the helper if it was asked ahead)."""
+        kept = memory.get(ask.school, ask.calendar)
+        queued = self._queued_kept.pop(ask.school, None)
+        if kept is None and queued is not None:
+            try:
+                kept = queued.result()
+            except BrokenProcessPool:
+                _forget_helper()
+        dialect = self.store.engine.dialect.name
+        with self.store.engine.connect() as conn:
+            sid = _school_id(conn, ask.school)
+            # listed before the rows are read: each import listed has its rows in them
+            listed = _marks_imports(conn)
+            if kept is None or not listed <= kept.checked | kept.imports:
+                seen = kept.imports if kept is not None else ()
+                rows = fetch(conn, kept_sql(dialect, sid, ask.calendar, seen), KEPT_SCHEMA)
+                new = kept_of(ask.school, ask.calendar, rows)
+                kept = (
+                    new.with_rows(new.empty(), listed)
+                    if kept is None
+                    else kept.with_rows(new, listed)
+                )
+                memory.put(kept)
+            recent = _recent_imports(conn, ask.since, ask.until)
+            names = _names(conn, sid)  # after the rows: every pupil they name is here
+        roster = self.store.load_roster(ask.school)
+        grid = grid_of(kept.mark_table(names), ask.calendar, ask.known_at, roster)
+        amended: set[int] = set()
+        if recent and ask.before is not None:
+            amended = kept.amended_pupils(recent, ask.before, ask.calendar)
+        return SchoolRead(grid, roster, frozenset(names[i] for i in amended if i in names))
 
     def _read_here(self, ask: _Ask) -> SchoolRead:
         marks = self.store.load_marks(ask.school, ask.calendar)
@@ -198,6 +275,7 @@ class _Job:
     names: dict[int, str]
     roster: Roster
     known_at: datetime
+    kept: bool = False  # rows with their imports (``KEPT_SCHEMA``), decoded, and no grid
 
 
 def _same(a: _Ask, b: _Ask) -> bool:
@@ -216,6 +294,11 @@ def _school_id(conn: Connection, school: str) -> int:
 def _names(conn: Connection, school_id: int) -> dict[int, str]:
     query = select(Pupil.id, Pupil.mis_id).where(Pupil.school_id == school_id)
     return {pupil_id: mis_id for pupil_id, mis_id in conn.execute(query)}
+
+
+def _marks_imports(conn: Connection) -> frozenset[int]:
+    query = select(Import.id).where(table_of(Import).c.kind == "marks")
+    return frozenset(int(i) for i in conn.execute(query).scalars())
 
 
 def _recent_imports(conn: Connection, since: datetime | None, until: datetime | None) -> list[int]:
@@ -252,6 +335,17 @@ def _read(job: _Job) -> SchoolRead:
     return SchoolRead(grid, job.roster, frozenset(job.names[i] for i in amended if i in job.names))
 
 
+def _read_kept_job(job: _Job) -> KeptMarks:
+    """In the helper process: a school's marks whole, with their imports, to be kept."""
+    rows, _ = _read_adbc(job) if job.path is not None else _read_url(job)
+    rows = (
+        rows.rename_columns(KEPT_SCHEMA.names).cast(KEPT_SCHEMA)
+        if rows.num_rows
+        else KEPT_SCHEMA.empty_table()
+    )
+    return kept_of(job.school, job.calendar, rows)
+
+
 def _read_adbc(job: _Job) -> tuple[pa.Table, list[int]]:
     import adbc_driver_sqlite.dbapi as adbc  # only SQLite files need it
 
@@ -275,13 +369,12 @@ _engines: dict[str, Engine] = {}  # in the helper: one engine per database, kept
 
 
 def _read_url(job: _Job) -> tuple[pa.Table, list[int]]:
-    from escalation_flow.adapters.store.bulk import fetch
     from escalation_flow.adapters.store.engine import create_store_engine
 
     assert job.url is not None
     engine = _engines.get(job.url) or _engines.setdefault(job.url, create_store_engine(job.url))
     with engine.begin() as conn:  # the COPY sets its session options for this transaction
-        rows = fetch(conn, job.marks_sql)
+        rows = fetch(conn, job.marks_sql, KEPT_SCHEMA if job.kept else LOADED_SCHEMA)
         amended = []
         if job.amended_sql is not None:
             amended = [int(i) for i in conn.exec_driver_sql(job.amended_sql).scalars()]

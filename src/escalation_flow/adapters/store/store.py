@@ -24,6 +24,7 @@ from escalation_flow.adapters.contact_files import ContactsRead
 from escalation_flow.adapters.register_files import MarksRead
 from escalation_flow.adapters.store import bulk, schema
 from escalation_flow.adapters.store.engine import create_store_engine, sqlite_path
+from escalation_flow.adapters.store.kept_registers import RegisterMemory
 from escalation_flow.adapters.store.marks_io import (
     load_sql,
     seal_columns_of,
@@ -91,6 +92,14 @@ class Store:
 
     def __init__(self, url: str | URL) -> None:
         self.engine: Engine = create_store_engine(url)
+        #: schools' marks kept between reads (``keep_registers``: a long-running daemon)
+        self.registers_kept: RegisterMemory | None = None
+
+    def keep_registers(self) -> None:
+        """Keep schools' marks in memory between register reads, reading only new imports'
+        rows (``kept_registers``): for one long-lived process, never for the pages."""
+        if self.registers_kept is None:
+            self.registers_kept = RegisterMemory()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,244 @@
+"""Schools' stored marks kept in memory between reads: a long-running daemon's registers (issue 13).
+
+Reading a school's marks back (ADBC or ``COPY``, then decoding) was about 85% of reading its
+register, and the daemon read every school's whole year again each evening and for each burst
+of timers. ``RegisterMemory`` keeps each school's decoded rows with the imports they came from;
+a later read asks the store only for rows of imports it has not seen (one statement, so an
+import, committed whole, is seen whole or not at all) and merges them in the store's load order
+(``marks_io.load_sql``: pupil, date, session, recorded_at, code). The ``MarkTable`` handed on is
+then the one a full read gives, row for row, so the register, its facts and every decision are
+the same. An amendment to an earlier day is a new row of a new import like any other; nothing
+is patched in place.
+
+Marks are never updated or deleted by the service (``models.Mark``); a row edited behind its
+back is what ``audit verify`` names, and a restarted daemon reads afresh.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from escalation_flow.adapters.store.marks_io import LOADED_SCHEMA, load_sql, mark_parts
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.codes import CODE_OF_ID
+from escalation_flow.core.marks import MarkTable
+
+#: The rows a kept read asks for: the load's columns and the import each row came from.
+KEPT_SCHEMA = LOADED_SCHEMA.append(pa.field("import_id", pa.int64()))
+
+#: For each code id, its rank among the codes' texts in byte order (the store's ORDER BY code).
+_CODE_RANK = np.argsort(np.argsort(np.array(CODE_OF_ID, dtype=object), kind="stable")).astype(
+    np.int16
+)
+
+CalendarKey = tuple[str, str, date, date]
+
+
+def calendar_key(calendar: SchoolCalendar) -> CalendarKey:
+    """Kept rows are decoded on one calendar: another (a changed trust file) reads afresh."""
+    return (calendar.name, calendar.version, calendar.first_day, calendar.last_day)
+
+
+@dataclass(frozen=True)
+class KeptMarks:
+    """One school's stored marks as columns, in the store's load order."""
+
+    school: str
+    calendar: CalendarKey
+    pupil_id: npt.NDArray[np.int64]
+    session: npt.NDArray[np.int32]
+    code: npt.NDArray[np.int8]
+    recorded_at: npt.NDArray[np.int64]
+    minutes_late: npt.NDArray[np.int16]
+    import_id: npt.NDArray[np.int64]
+    imports: frozenset[int]  # every import with rows here: a later read skips them
+    checked: frozenset[int] = frozenset()  # imports whose rows for this school are all here
+
+    def __len__(self) -> int:
+        return int(self.pupil_id.shape[0])
+
+    def with_rows(self, more: KeptMarks, checked: Collection[int] = ()) -> KeptMarks:
+        """These rows and ``more``'s, in load order (pupil, session, recorded_at, code text);
+        ``checked``: imports now known to have no other rows for this school."""
+        names = ("pupil_id", "session", "code", "recorded_at", "minutes_late", "import_id")
+        if len(more) and not _packable(self, more):  # never from the store: a safe path
+            both = [np.concatenate([getattr(self, n), getattr(more, n)]) for n in names]
+            order = np.lexsort((_CODE_RANK[both[2]], both[3], both[1], both[0]))
+            cols = [c[order] for c in both]
+        elif len(more):
+            at = _positions(self, more)
+            cols = [np.insert(getattr(self, n), at, getattr(more, n)) for n in names]
+        else:
+            cols = [getattr(self, n) for n in names]
+        pupil_id, session, code, recorded_at, minutes_late, import_id = cols
+        return KeptMarks(
+            self.school,
+            self.calendar,
+            pupil_id,
+            session,
+            code,
+            recorded_at,
+            minutes_late,
+            import_id,
+            imports=self.imports | more.imports,
+            checked=self.checked | more.checked | frozenset(checked),
+        )
+
+    def empty(self) -> KeptMarks:
+        """No rows, on the same calendar."""
+        return no_rows(self.school, self.calendar)
+
+    def mark_table(self, names: dict[int, str]) -> MarkTable:
+        """The ``MarkTable`` a full read gives (``marks_io.to_mark_table``): pupils in id order."""
+        if not len(self):
+            return MarkTable.empty(self.school)
+        ids, pupil = np.unique(self.pupil_id, return_inverse=True)
+        return MarkTable(
+            school=self.school,
+            pupils=tuple(names[int(i)] for i in ids),
+            pupil=pupil.astype(np.int32),
+            session=self.session,
+            code=self.code,
+            recorded_at=self.recorded_at,
+            minutes_late=self.minutes_late,
+        )
+
+    def amended_pupils(
+        self, imports: Collection[int], before: date, calendar: SchoolCalendar
+    ) -> set[int]:
+        """Pupil ids with marks of days before ``before`` from ``imports`` (the store's
+        ``_amended_sql``: every stored mark is on a school day of the calendar it was read on)."""
+        if not imports or not len(self):
+            return set()
+        first_after = bisect.bisect_left(calendar.school_days, before)
+        rows = np.isin(self.import_id, np.fromiter(imports, dtype=np.int64)) & (
+            self.session < 2 * first_after
+        )
+        return {int(i) for i in np.unique(self.pupil_id[rows])}
+
+
+def _positions(kept: KeptMarks, more: KeptMarks) -> npt.NDArray[np.intp]:
+    """Where each of ``more``'s rows (in load order already) goes among ``kept``'s: before the
+    first row that sorts after it. The order is (pupil, session) then (recorded_at, code); a
+    (pupil, session) holds a row a version, a few at most, so they are walked in a short loop."""
+    k1, n1 = _cell(kept), _cell(more)
+    k2, n2 = _version(kept), _version(more)
+    lo = np.searchsorted(k1, n1, side="left")
+    hi = np.searchsorted(k1, n1, side="right")
+    at = lo.copy()
+    for step in range(int((hi - lo).max(initial=0))):
+        idx = lo + step
+        inside = idx < hi
+        at += inside & (k2[np.minimum(idx, len(k2) - 1)] < n2)
+    return at
+
+
+def _packable(*kept: KeptMarks) -> bool:
+    """Every recorded_at fits ``_version``'s packing (stored marks' always do)."""
+    bound = 1 << 56
+    return all(
+        not len(k) or (-bound < int(k.recorded_at.min()) and int(k.recorded_at.max()) < bound)
+        for k in kept
+    )
+
+
+def _cell(k: KeptMarks) -> npt.NDArray[np.int64]:
+    return k.pupil_id * (1 << 24) + k.session  # a calendar has far fewer than 2**24 sessions
+
+
+def _version(k: KeptMarks) -> npt.NDArray[np.int64]:
+    """recorded_at then the code's text rank in one int64: micros since 1970 stay below 2**57
+    until the year 6536; the rank is below 64."""
+    return k.recorded_at * 64 + _CODE_RANK[k.code]
+
+
+def kept_sql(
+    dialect: str, school_id: int, calendar: SchoolCalendar, seen: Collection[int] = ()
+) -> str:
+    """The school's rows (``KEPT_SCHEMA``) of imports not in ``seen``; ints and dates formatted
+    in, as ``load_sql`` does, never text from a user."""
+    base = load_sql(dialect, school_id, calendar.first_day, calendar.last_day)
+    head, order = base.split(" FROM marks ", 1)
+    where, order_by = order.split(" ORDER BY ", 1)
+    skip = ""
+    if seen:
+        skip = f" AND import_id NOT IN ({','.join(str(int(i)) for i in sorted(seen))})"
+    return f"{head}, import_id FROM marks {where}{skip} ORDER BY {order_by}"
+
+
+def kept_of(school: str, calendar: SchoolCalendar, rows: pa.Table) -> KeptMarks:
+    """Rows read with ``kept_sql`` (``KEPT_SCHEMA``), decoded as ``to_mark_table`` decodes."""
+    key = calendar_key(calendar)
+    if rows.num_rows == 0:
+        return no_rows(school, key)
+    encoded = pc.dictionary_encode(rows.column("mark")).combine_chunks()
+    session, code = mark_parts(calendar, [str(v) for v in encoded.dictionary.to_pylist()])
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    import_id = _ints(rows, "import_id")
+    return KeptMarks(
+        school,
+        key,
+        _ints(rows, "pupil_id"),
+        session[indices],
+        code[indices],
+        _ints(rows, "recorded_at"),
+        _ints(rows, "minutes").astype(np.int16),
+        import_id,
+        imports=frozenset(int(i) for i in np.unique(import_id)),
+    )
+
+
+def no_rows(school: str, calendar: CalendarKey) -> KeptMarks:
+    return KeptMarks(
+        school,
+        calendar,
+        np.empty(0, np.int64),
+        np.empty(0, np.int32),
+        np.empty(0, np.int8),
+        np.empty(0, np.int64),
+        np.empty(0, np.int16),
+        np.empty(0, np.int64),
+        imports=frozenset(),
+    )
+
+
+def _ints(rows: pa.Table, name: str) -> npt.NDArray[np.int64]:
+    return np.asarray(rows.column(name).to_numpy(), dtype=np.int64)
+
+
+class RegisterMemory:
+    """Each school's ``KeptMarks``, shared by the readers of one store (the daemon's)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: dict[str, KeptMarks] = {}
+
+    def get(self, school: str, calendar: SchoolCalendar) -> KeptMarks | None:
+        with self._lock:
+            kept = self._kept.get(school)
+        return kept if kept is not None and kept.calendar == calendar_key(calendar) else None
+
+    def put(self, kept: KeptMarks) -> None:
+        """Keep ``kept`` unless what is kept already holds more imports (a reader that raced)."""
+        with self._lock:
+            now = self._kept.get(kept.school)
+            if now is None or now.calendar != kept.calendar or not kept.imports < now.imports:
+                self._kept[kept.school] = kept
+
+    def forget(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+    @property
+    def rows(self) -> int:
+        with self._lock:
+            return sum(len(k) for k in self._kept.values())

@@ -1,0 +1,234 @@
+"""Registers kept in memory between reads (``Store.keep_registers``, the daemon's): every read
+must give what a fresh read of the store gives, after any import, from any process."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy.engine import make_url
+
+from escalation_flow.adapters.calendar_files import load_calendar
+from escalation_flow.adapters.store import Store, marks_reader
+from escalation_flow.adapters.store.kept_registers import KEPT_SCHEMA, KeptMarks, kept_of
+from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.codes import CODE_OF_ID
+from escalation_flow.stored import SchoolRead
+from tests.adapters import test_store as base
+
+T0 = base.T0
+_CALENDAR = load_calendar(base.CALENDARS / "england-2025-26.yaml")
+
+
+@pytest.fixture
+def calendar() -> SchoolCalendar:
+    return _CALENDAR
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated store with the schools oaks and pines (``test_store``'s, on each database)."""
+    if request.param == "sqlite":
+        made = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+        drop: Callable[[], None] = lambda: None  # noqa: E731
+    else:
+        url = base._postgres_url()
+        schema = f"test_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        made = Store(make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}))
+
+        def drop() -> None:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+            admin.dispose()
+
+    made.migrate()
+    made.upsert_schools(base._trust("oaks", "pines"))
+    try:
+        yield made
+    finally:
+        made.dispose()
+        drop()
+
+
+Amended = tuple[datetime, datetime, date]
+
+
+def _read(
+    store: Store, calendar: SchoolCalendar, at: datetime, amended: Amended | None
+) -> SchoolRead:
+    with store.register_reader() as reader:
+        return reader.read("oaks", calendar, at, amended)
+
+
+def _same(kept: SchoolRead, fresh: SchoolRead) -> None:
+    assert kept.grid.pupils == fresh.grid.pupils
+    assert np.array_equal(kept.grid.codes, fresh.grid.codes)
+    assert kept.amended == fresh.amended
+    assert kept.roster == fresh.roster
+
+
+def _import(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar, at: datetime, *rows: str
+) -> None:
+    path = base.marks_file(tmp_path, *rows, name=f"m{at.timestamp():.0f}.csv")
+    store.import_marks(base.read(path, calendar), file=path, now=at, by="tester")
+
+
+DAYS = [
+    "oaks,P1,2025-09-03,AM,/,,2025-09-03T08:50:00+01:00",
+    "oaks,P2,2025-09-03,AM,N,,2025-09-03T09:30:00+01:00",
+    "pines,P1,2025-09-03,AM,/,,2025-09-03T08:50:00+01:00",
+]
+NEXT_DAY = [
+    "oaks,P1,2025-09-04,AM,N,,2025-09-04T08:50:00+01:00",
+    "oaks,P3,2025-09-04,PM,L,7,2025-09-04T13:20:00+01:00",  # a pupil new to the school
+]
+AMENDMENT = [  # an earlier day's mark changed, a day later
+    "oaks,P2,2025-09-03,AM,I,,2025-09-04T11:00:00+01:00",
+]
+
+
+def test_a_kept_register_reads_as_a_fresh_read_after_new_days_and_amendments(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    other = Store(store.engine.url)  # a second process: writes the kept store never sees
+    kept = Store(store.engine.url)
+    kept.keep_registers()
+    try:
+        _import(store, tmp_path, calendar, T0, *DAYS)
+        _same(_read(kept, calendar, T0, None), _read(store, calendar, T0, None))
+        day2 = T0 + timedelta(days=1)
+        _import(other, tmp_path, calendar, day2, *NEXT_DAY)
+        asked = (T0, day2 + timedelta(hours=1), date(2025, 9, 4))
+        _same(_read(kept, calendar, day2, asked), _read(store, calendar, day2, asked))
+        day3 = T0 + timedelta(days=2)
+        _import(other, tmp_path, calendar, day3, *AMENDMENT)
+        asked = (day2, day3 + timedelta(hours=1), date(2025, 9, 5))
+        fresh = _read(store, calendar, day3, asked)
+        assert fresh.amended == {"P2"}  # the amendment is seen, and said to be one
+        _same(_read(kept, calendar, day3, asked), fresh)
+        # as known before the amendment was recorded: the kept rows still answer the past
+        _same(_read(kept, calendar, day2, None), _read(store, calendar, day2, None))
+    finally:
+        other.dispose()
+        kept.dispose()
+
+
+def test_a_kept_register_asks_the_store_only_for_rows_of_imports_it_has_not_seen(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetched: list[int] = []
+    real = marks_reader.fetch
+
+    def counting(conn: object, sql: str, schema: pa.Schema) -> pa.Table:
+        rows = real(conn, sql, schema)  # type: ignore[arg-type]
+        fetched.append(rows.num_rows)
+        return rows
+
+    monkeypatch.setattr(marks_reader, "fetch", counting)
+    store.keep_registers()
+    _import(store, tmp_path, calendar, T0, *DAYS)
+    _read(store, calendar, T0, None)
+    _read(store, calendar, T0, None)
+    _import(store, tmp_path, calendar, T0 + timedelta(days=1), *NEXT_DAY)
+    _read(store, calendar, T0 + timedelta(days=1), None)
+    # oaks' rows: whole; then no new import, so no query; then the new day's rows only
+    assert fetched == [2, 2]
+    assert store.registers_kept is not None and store.registers_kept.rows == 4
+
+
+def test_registers_read_ahead_in_the_helper_are_kept_and_brought_up_to_date(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    kept = Store(store.engine.url)
+    kept.keep_registers()
+    try:
+        _import(store, tmp_path, calendar, T0, *DAYS)
+        with kept.register_reader() as reader:
+            reader.ahead("oaks", calendar, T0)
+            # imported after the helper was asked: the read still sees it
+            _import(store, tmp_path, calendar, T0 + timedelta(days=1), *NEXT_DAY)
+            got = reader.read("oaks", calendar, T0 + timedelta(days=1))
+        _same(got, _read(store, calendar, T0 + timedelta(days=1), None))
+        assert "P3" in got.grid.pupils
+    finally:
+        kept.dispose()
+
+
+# -- the merge, as a property ----------------------------------------------------------------
+
+_row = st.tuples(
+    st.integers(1, 4),  # pupil id
+    st.integers(0, 5),  # session
+    st.sampled_from(range(len(CODE_OF_ID))),  # code id
+    st.sampled_from([0, 1, 2, 3, 1 << 60]),  # few values: ties are common (and one huge)
+    st.integers(-1, 30),  # minutes late
+)
+
+
+def _kept(rows: list[tuple[int, int, int, int, int]], import_id: int) -> KeptMarks:
+    """``rows`` as ``kept_of`` decodes them from the store, in the store's order."""
+    ordered = sorted(rows, key=lambda r: (r[0], r[1], r[3], CODE_OF_ID[r[2]]))
+    return kept_of(
+        "oaks",
+        _CALENDAR,
+        pa.table(
+            {
+                "pupil_id": [r[0] for r in ordered],
+                "mark": [_mark_text(r[1], r[2]) for r in ordered],
+                "minutes": [r[4] for r in ordered],
+                "recorded_at": [r[3] for r in ordered],
+                "import_id": [import_id] * len(ordered),
+            },
+            schema=KEPT_SCHEMA,
+        ),
+    )
+
+
+def _mark_text(session: int, code: int) -> str:
+    day = _CALENDAR.school_days[session // 2].isoformat()
+    return f"{day}{'AM' if session % 2 == 0 else 'PM'}{CODE_OF_ID[code]}"
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(_row, max_size=12, unique_by=lambda r: r[:4]), min_size=1, max_size=4))
+def test_rows_kept_import_by_import_are_in_the_order_one_read_of_them_all_gives(
+    imports: list[list[tuple[int, int, int, int, int]]],
+) -> None:
+    """The store's primary key: a (pupil, session, recorded_at, code) is stored once."""
+    seen: set[tuple[int, int, int, int]] = set()
+    unique = []
+    for rows in imports:
+        unique.append([r for r in rows if r[:4] not in seen and not seen.add(r[:4])])
+    kept = _kept(unique[0], 1)
+    for n, rows in enumerate(unique[1:], start=2):
+        kept = kept.with_rows(_kept(rows, n))
+    whole = _kept([r for rows in unique for r in rows], 0)
+    for name in ("pupil_id", "session", "code", "recorded_at", "minutes_late"):
+        assert np.array_equal(getattr(kept, name), getattr(whole, name)), name
+    names = {i: f"P{i}" for i in range(1, 5)}
+    assert kept.mark_table(names).pupils == whole.mark_table(names).pupils
+
+
+def test_reading_at_an_instant_before_now_uses_the_same_kept_rows() -> None:
+    """A timestamp guard: kept rows carry every version, the grid picks by ``known_at``."""
+    kept = _kept([(1, 0, 1, 5, -1), (1, 0, 2, 9, -1)], 1)
+    table = kept.mark_table({1: "P1"})
+    early = marks_reader.grid_of(table, _CALENDAR, datetime.fromtimestamp(7e-6, UTC), _roster())
+    late = marks_reader.grid_of(table, _CALENDAR, datetime.fromtimestamp(1e-5, UTC), _roster())
+    assert early.codes[0, 0] == 1 and late.codes[0, 0] == 2
+
+
+def _roster() -> marks_reader.Roster:
+    return marks_reader.Roster("oaks")
