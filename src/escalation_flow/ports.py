@@ -29,6 +29,7 @@ from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.marks import Roster
 from escalation_flow.core.school_day import UniversalTask
+from escalation_flow.letters.addressing import Household
 from escalation_flow.stored import (
     CLOSED,
     ENGINE,
@@ -289,6 +290,11 @@ class CaseTransaction(Protocol):
     # letters
     def insert_letters(self, rows: Sequence[Mapping[str, Any]]) -> list[int]: ...
 
+    def contacts_of(self, school: str, pupils: Collection[str]) -> list[ContactVersion]:
+        """Every stored version of these pupils' contacts (``core.contacts.as_known_at``
+        picks what was known when): whom a letter prepared now is addressed to."""
+        ...
+
     def letter_row(self, letter_id: int) -> Record:
         """The ``letters`` row (``NotFoundError`` if none)."""
         ...
@@ -390,6 +396,10 @@ class LetterView:
     approved_at: dt.datetime | None = None
     sent_by: str | None = None
     sent_at: dt.datetime | None = None
+    #: who each copy goes to (``letters.addressing``; read from the letter's kept context)
+    addressees: tuple[Household, ...] = ()
+    #: the school's letters are drafts only: never approved or sent
+    draft: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import click
 
 from escalation_flow.cli import main, root
 from escalation_flow.errors import ActionError
+from escalation_flow.ports import LetterView
 from escalation_flow.service import Service
 
 
@@ -40,6 +41,8 @@ def letters_show(letter_id: int, pdf_out: Path | None) -> None:
         f"letter {view.id}: {view.template} for {view.school} {view.pupil} (task {view.task_id}, case {view.case_id})"
     )
     click.echo(f"status: {view.status}; prepared {view.prepared_at:%Y-%m-%d %H:%M} UTC; {approved}")
+    for line in copy_lines(view):
+        click.echo(line)
     if not view.has_pdf and pdf_out is None:
         click.echo("PDF: being prepared (rendered after the evening's run; --pdf makes it now)")
     if view.sent_by:
@@ -50,6 +53,21 @@ def letters_show(letter_id: int, pdf_out: Path | None) -> None:
     else:
         click.echo("")
         click.echo(view.html)
+
+
+def copy_lines(view: LetterView) -> list[str]:
+    """Who each copy goes to, and what the office must do before posting it."""
+    lines = ["DRAFT: the school's letters are drafts only; it cannot be approved or sent"]
+    lines = lines if view.draft else []
+    for i, h in enumerate(view.addressees, 1):
+        if not h.names:
+            lines.append(f"copy {i}: To the parent or carer (no contact with parental "
+                         "responsibility known): the office must address it by hand")
+            continue
+        post = h.postal_address or "no postal address: the office must address it by hand"
+        email = ", ".join(h.emails) or "no email"
+        lines.append(f"copy {i}: {h.salutation_names}; {post}; {email}")
+    return lines
 
 
 @letters_group.command("render")

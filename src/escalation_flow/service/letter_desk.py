@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from escalation_flow.actors import Actors, is_system_actor
 from escalation_flow.errors import ActionError, ConflictError
+from escalation_flow.letters.kept import context_from_json
 from escalation_flow.ports import LETTER_APPROVED, LETTER_PREPARED, AuditNote, Record
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.letter_preparation import pdf_of
@@ -38,6 +39,12 @@ class LetterDesk:
             row = tx.letter_row(letter_id)
             if row.status == LETTER_APPROVED and row.approved_by == by:
                 return self.letter(letter_id)
+            if context_from_json(row.figures).draft:
+                raise ActionError(
+                    f"letter {letter_id} is a draft: its school's trust file says 'letters: "
+                    "draft-only', so its letters cannot be approved or sent; give the school's "
+                    "details in the trust file and drop that line for letters prepared after"
+                )
             if row.status != LETTER_PREPARED:
                 who = f" by {row.approved_by}" if row.approved_by else ""
                 raise ConflictError(
@@ -87,6 +94,7 @@ class LetterDesk:
 
 
 def _view(row: Record, school: str, pupil: str, approval: bool) -> LetterView:
+    kept = context_from_json(row.figures)
     return LetterView(
         id=row.id,
         task_id=row.task_id,
@@ -103,4 +111,6 @@ def _view(row: Record, school: str, pupil: str, approval: bool) -> LetterView:
         approved_at=row.approved_at,
         sent_by=row.sent_by,
         sent_at=row.sent_at,
+        addressees=kept.copies,
+        draft=kept.draft,
     )
