@@ -128,9 +128,17 @@ class _LetterHtml(HTML2FPDF):
     def _end_paragraph(self) -> None:
         if self._paragraph is not None and self.pdf.y > self.pdf.t_margin + 1:
             height = self._height_of_pending()
+            if self._introduces_what_follows():
+                height += _KEEP_WITH_HEADING  # "... the support:" stays with its list or table
             if height <= _KEEP_TOGETHER_UP_TO and self.pdf.will_page_break(height):
                 self.pdf._perform_page_break()
         super()._end_paragraph()
+
+    def _introduces_what_follows(self) -> bool:
+        """The paragraph ends in a colon: what it introduces comes next."""
+        fragments = self._paragraph._text_fragments if self._paragraph else []
+        text = "".join("".join(f.characters) for f in fragments)
+        return text.rstrip().endswith(":")
 
     def _height_of_pending(self) -> float:
         """The height the paragraph about to be laid out will take (its lines are built on a
