@@ -229,6 +229,7 @@ def _attendance_pct(
     return window.attendance_pct(min_possible_sessions=1)
 
 
-def pdf_of(template: str, figures_json: str, flow: str) -> bytes:
-    """The PDF of a prepared letter, from the context kept with it."""
-    return render_pdf(template, context_from_json(figures_json), flow=flow)
+def pdf_of(template: str, figures_json: str, flow: str, copy: int | None = None) -> bytes:
+    """The PDF of a prepared letter, from the context kept with it: every household's copy, or
+    the one ``copy`` (its index in ``letters.kept.addressees_of``), e.g. for its email."""
+    return render_pdf(template, context_from_json(figures_json), flow=flow, copy=copy)
