@@ -8,6 +8,7 @@ day exactly as the daemon would: timers, staff actions, then the evening's evalu
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import multiprocessing as mp
@@ -16,18 +17,26 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from escalation_flow.core.calendar import DEFAULT_REGISTERS_CLOSE, SchoolCalendar
+from escalation_flow.core.contacts import ContactVersion, as_known_at
 from escalation_flow.core.decisions import Decision
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.engine import Context
 from escalation_flow.core.facts import FactTable
+from escalation_flow.core.family_facts import (
+    FamilySnapshot,
+    SchoolEvening,
+    contacts_cut,
+    family_facts,
+)
 from escalation_flow.core.marks import MarkTable, Roster
 from escalation_flow.core.register import AssumeRecordedAtEndOfDay
+from escalation_flow.core.school_cases import FloatArray
 from escalation_flow.core.school_day import (
     Action,
     DayInputs,
@@ -182,34 +191,107 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _replay(run: SchoolRun, period: Period, *, auto_complete: bool) -> SchoolCases:
-    cal = run.calendar
-    first, last = _day_range(cal, period)
-    timeline = KnownAtTimeline(
-        run.marks, cal, unknown_recorded_at=AssumeRecordedAtEndOfDay(), roster=run.roster
-    )
-    book = SchoolCases(
-        ctx=Context(run.flow, cal),
-        school=run.school,
-        pupils=timeline.grid.pupils,
-        registers_close=run.registers_close,
-    )
-    by_day = _actions_by_day(run.actions, cal, first, last)
-    previous: FactTable | None = None
-    minimum = run.flow.definition.min_possible_sessions
-    for step in timeline.steps(first, last):
-        facts = timeline.facts(min_possible_sessions_ytd=minimum)
+    school = _SchoolStepper(run, period, auto_complete=auto_complete)
+    for day in school.days():
+        school.run(day)
+    return school.book
+
+
+class _SchoolStepper:
+    """One school's book taken through its school days one at a time (the family snapshot
+    needs every school's previous evening before any school's next)."""
+
+    def __init__(self, run: SchoolRun, period: Period, *, auto_complete: bool) -> None:
+        cal = run.calendar
+        self.school_run = run
+        self.first, self.last = _day_range(cal, period)
+        self.timeline = KnownAtTimeline(
+            run.marks, cal, unknown_recorded_at=AssumeRecordedAtEndOfDay(), roster=run.roster
+        )
+        self.book = SchoolCases(
+            ctx=Context(run.flow, cal),
+            school=run.school,
+            pupils=self.timeline.grid.pupils,
+            registers_close=run.registers_close,
+        )
+        self.auto_complete = auto_complete
+        self.by_day = _actions_by_day(run.actions, cal, self.first, self.last)
+        self.previous: FactTable | None = None
+        self.family_before: Mapping[str, FloatArray] | None = None
+        self._steps = self.timeline.steps(self.first, self.last)
+
+    def days(self) -> Iterator[date]:
+        cal = self.school_run.calendar
+        return (cal.school_days[d] for d in range(self.first, self.last + 1))
+
+    def run(self, on: date, family: Mapping[str, FloatArray] | None = None) -> None:
+        """Run school day ``on`` (the next of ``days()``)."""
+        step = next(self._steps)
+        if self.school_run.calendar.school_days[step.day_index] != on:
+            raise ValueError(f"{self.book.school}: {on} is not its next school day")
+        facts = self.timeline.facts(
+            min_possible_sessions_ytd=self.school_run.flow.definition.min_possible_sessions
+        )
         inputs = DayInputs(
             day=step.day_index,
             facts=facts,
-            counts=timeline.counts,
-            previous=previous,
-            actions=by_day.get(step.day_index, ()),
-            auto_complete=auto_complete,
-            amended=[int(p) for p in step.amended_pupils] if step.day_index > first else (),
+            counts=self.timeline.counts,
+            previous=self.previous,
+            actions=self.by_day.get(step.day_index, ()),
+            auto_complete=self.auto_complete,
+            amended=[int(p) for p in step.amended_pupils] if step.day_index > self.first else (),
+            family=family,
+            family_before=self.family_before,
         )
-        run_day(book, inputs)
-        previous = facts
-    return book
+        run_day(self.book, inputs)
+        self.previous = facts
+        self.family_before = family
+
+    def evening(self) -> SchoolEvening | None:
+        """What this school's last evening left (None: it has had none yet)."""
+        if self.previous is None:
+            return None
+        return SchoolEvening(
+            self.book.school,
+            self.book.pupils,
+            self.book.state_id >= 0,
+            self.previous.values["unauthorised_sessions_last_10_school_weeks"],
+        )
+
+
+def run_with_family(
+    runs: Sequence[SchoolRun],
+    period: Period,
+    contacts: Sequence[ContactVersion],
+    *,
+    auto_complete: bool,
+) -> list[SchoolResult]:
+    """Every school day by day, with family facts: before any school's day D, a snapshot of
+    every school's previous evening (its last school day before D) and the contacts as known at
+    the start of D; every school's D reads it, so the order of schools within a day changes
+    nothing. The schools run in one process (each day waits for every school's evening)."""
+    with _collector_paused():
+        schools = [_SchoolStepper(r, period, auto_complete=auto_complete) for r in runs]
+        plans = [dict.fromkeys(s.days()) for s in schools]
+        for on in sorted({day for plan in plans for day in plan}):
+            snapshot = family_snapshot(contacts, schools, on)
+            for school, plan in zip(schools, plans, strict=True):
+                if on in plan:
+                    family = family_facts(snapshot, school.book.school, school.book.pupils)
+                    school.run(on, family)
+        return [
+            SchoolResult.of(s.book, s.school_run.calendar.school_days[s.first]) for s in schools
+        ]
+
+
+def family_snapshot(
+    contacts: Sequence[ContactVersion], schools: Sequence[_SchoolStepper], on: date
+) -> FamilySnapshot:
+    """The snapshot school day ``on`` reads: each school's previous evening, and the contacts
+    recorded before ``on`` began in the schools' time zone."""
+    zone = schools[0].school_run.calendar.timezone if schools else "UTC"
+    evenings = [e for e in (s.evening() for s in schools) if e is not None]
+    return FamilySnapshot.of(as_known_at(contacts, contacts_cut(on, zone)), evenings)
 
 
 def timeline_json(books: Sequence[SchoolResult], *, header: Mapping[str, Any]) -> dict[str, Any]:
@@ -338,6 +420,21 @@ def _marks(paths: Sequence[Path], schools: Mapping[str, _School]) -> dict[str, M
                 raise InputError(f"{path}: school {school!r} also appears in an earlier marks file")
             tables[school] = table
     return tables
+
+
+def read_backtest_contacts(path: Path, runs: Sequence[SchoolRun]) -> list[ContactVersion]:
+    """The contacts a backtest's family facts read (all or nothing, as ``import contacts``).
+    A row without ``recorded_at`` is taken as known from the start: the families as the file
+    gives them, on every day."""
+    from escalation_flow.adapters.contact_files import read_contacts
+
+    far = datetime(9000, 1, 1, tzinfo=UTC)  # nothing is "after the import" in a backtest
+    read = read_contacts(path, {r.school for r in runs}, now=far)
+    start = datetime(1, 1, 1, tzinfo=UTC)
+    return [
+        row.version if row.dated else dataclasses.replace(row.version, recorded_at=start)
+        for row in read.rows
+    ]
 
 
 def _rosters(path: Path | None, schools: set[str]) -> dict[str, Roster]:

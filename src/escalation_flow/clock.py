@@ -7,8 +7,9 @@ Everything else receives the time as an argument or asks a ``Clock``. The daemon
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
@@ -42,3 +43,16 @@ class SimulatedClock:
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
+
+
+class ShiftedClock:
+    """Another clock moved to another date (the time of day runs on): ``--today`` on the
+    command line and the pages, for data from a past year."""
+
+    def __init__(self, base: Clock, day: date, timezone: str) -> None:
+        self._base = base
+        local_today = base.now().astimezone(ZoneInfo(timezone)).date()
+        self._offset = timedelta(days=(day - local_today).days)
+
+    def now(self) -> datetime:
+        return self._base.now() + self._offset

@@ -29,7 +29,6 @@ from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.marks import Roster
 from escalation_flow.core.school_day import UniversalTask
-from escalation_flow.letters.addressing import Household
 from escalation_flow.stored import (
     CLOSED,
     ENGINE,
@@ -340,7 +339,7 @@ class CaseStore(Protocol):
     def upsert_schools(self, trust: Trust) -> None: ...
 
 
-class ServiceStore(CaseStore, Registers, Protocol):
+class ServiceStore(CaseStore, Registers, ContactBook, Protocol):
     """Everything the service asks of a store."""
 
 
@@ -396,10 +395,6 @@ class LetterView:
     approved_at: dt.datetime | None = None
     sent_by: str | None = None
     sent_at: dt.datetime | None = None
-    #: who each copy goes to (``letters.addressing``; read from the letter's kept context)
-    addressees: tuple[Household, ...] = ()
-    #: the school's letters are drafts only: never approved or sent
-    draft: bool = False
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,16 @@ def amended(template: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """P1's reminder letter (stage two, on three lates) sent on 15 September; later that day the
     MIS corrects the late of 10 September to present (the export names who: j.bloggs), and the
     15th is evaluated."""
+    yield from _amended(template, tmp_path, "j.bloggs")
+
+
+@pytest.fixture
+def amended_by_root(template: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """As ``amended``, the MIS's export naming its own system login as who corrected the mark."""
+    yield from _amended(template, tmp_path, "root")
+
+
+def _amended(template: str, tmp_path: Path, recorder: str) -> Iterator[dict[str, str]]:
     trust_path = write_trust(tmp_path / "trust")
     for url in clone(template, tmp_path):
         add_staff(url, "s.jones")  # who migrates P1's case
@@ -170,7 +180,7 @@ def amended(template: str, tmp_path: Path) -> Iterator[dict[str, str]]:
             path = tmp_path / "amendment.csv"
             path.write_text(
                 "school,pupil,date,session,code,minutes_late,recorded_at,recorded_by\n"
-                f"{SCHOOL},P1,2025-09-10,AM,/,,2025-09-15T11:00:00+01:00,j.bloggs\n"
+                f"{SCHOOL},P1,2025-09-10,AM,/,,2025-09-15T11:00:00+01:00,{recorder}\n"
                 + "".join(
                     f"{SCHOOL},{p},2025-09-15,{s},{c},,2025-09-15T{h}:05:00+01:00,\n"
                     for p in ("P1", "P2", "P3", "P4")
@@ -235,8 +245,10 @@ def test_the_case_file_holds_the_chronology_and_the_amendment(
     sent = [r for r in rows if r["category"] == "letter" and r["who"] == "s.jones"]
     assert sent and "sent" in sent[0]["what"]
     [amendment] = [r for r in rows if r["category"] == "amendment"]
-    assert "2025-09-10 AM: L → /" in amendment["what"]
-    assert "amended 2025-09-15T10:00:00+00:00 in the MIS by j.bloggs" in amendment["what"]
+    assert "the morning of Wednesday 10 September 2025: L → /" in amendment["what"]
+    assert (
+        "amended in the MIS by j.bloggs on Monday 15 September 2025 at 11am" in amendment["what"]
+    )
     assert amendment["who"] == "mis-import"  # who brought it into the service
     trigger = next(r for r in rows if r["category"] == "trigger")
     assert "late_sessions_this_half_term = 3" in trigger["facts"]
@@ -256,7 +268,29 @@ def test_the_html_case_file_names_who_amended_the_mark_in_the_mis(
     assert result.exit_code == 0, result.output
     html = out.read_text(encoding="utf-8")
     assert "in the MIS by j.bloggs" in html  # the chronology's amendment entry
-    assert "/: 2025-09-15T10:00:00+00:00 by j.bloggs" in html  # the amendments table
+    assert (
+        "/: amended in the MIS by j.bloggs on Monday 15 September 2025 at 11am" in html
+    )  # the amendments table
+
+
+@pytest.mark.needs_program("pdftotext")
+def test_a_mark_amended_under_a_system_login_is_never_put_to_a_person(
+    amended_by_root: dict[str, str], tmp_path: Path
+) -> None:
+    for fmt in ("html", "pdf"):
+        out = tmp_path / f"p1.{fmt}"
+        result = run(amended_by_root, "case", "export", SCHOOL, "P1", "--format", fmt, "--out",
+                     str(out))  # fmt: skip
+        assert result.exit_code == 0, result.output
+        text = out.read_text(encoding="utf-8") if fmt == "html" else _pdf_text(out)
+        flat = " ".join(text.split())
+        assert "amended in the MIS by a system account of the MIS (no person named)" in flat, fmt
+        assert "by root" not in flat, fmt
+
+
+def _pdf_text(pdf: Path) -> str:
+    done = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True)
+    return done.stdout
 
 
 @pytest.mark.needs_program("pdftoppm")

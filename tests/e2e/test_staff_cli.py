@@ -122,6 +122,7 @@ def test_tasks_lists_overdue_first_with_the_school_days_overdue(
         "id",
         "school",
         "pupil",
+        "name",
         "task",
         "role",
         "due",
@@ -153,7 +154,7 @@ def test_case_list_shows_each_case_where_it_stands(cli: CliRunner) -> None:
     result = run(cli, "case", "list", SCHOOL)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split()[:4] == ["pupil", "status", "stage", "state"]
+    assert lines[0].split()[:5] == ["pupil", "name", "status", "stage", "state"]
     p1 = next(line for line in lines if line.startswith("P1 "))
     assert p1.split()[:5] == ["P1", "open", "2", "stage_2.support", "2025-09-12"]
     assert lines[-1] == "2 cases, 2 open"

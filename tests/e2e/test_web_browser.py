@@ -237,3 +237,22 @@ def test_a_class_teacher_logs_in_by_keyboard_and_cannot_reach_another_school(
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     expect(page.locator("main")).not_to_contain_text("Evie")
     context.close()
+
+
+def test_the_monthly_notifications_on_a_phone_are_read_and_recorded_sent(
+    server: str, browser: Browser
+) -> None:
+    context = _page(browser, PHONE)
+    page = context.new_page()
+    _login(page, server, "lead")
+    page.get_by_role("link", name="My school").click()
+    page.get_by_role("link", name="monthly notifications to the local authority").click()
+    page.get_by_label("Month").select_option("2025-09")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("table")).to_contain_text("10 school days, 2025-09-03 to 2025-09-16")
+    _labelled(page)
+    _shot(page, "la-monthly-phone")
+    page.get_by_role("button", name="Record 2025-09 as sent").click()
+    expect(page.get_by_role("status")).to_contain_text("Recorded as sent")
+    expect(page.get_by_role("table")).to_contain_text("by lead")
+    context.close()

@@ -66,7 +66,7 @@ def _letter_of(service: Service, pupil: str) -> int:
 def test_a_letter_goes_to_each_household_as_known_when_it_was_prepared(tmp_path: Path) -> None:
     service = _service(tmp_path)
     letter = service.letter(_letter_of(service, "P2"))
-    assert letter.addressees == (
+    assert service.letter_copies(letter.id).households == (
         Household(("C-1",), ("Ms Ana Lopes",), "4 Orchard Close, Oakham OK1 2AB",
                   ("ana@example.org",)),
         Household(("C-2",), ("Mr Rui Lopes",), "Flat 2, 9 High Street, Uppingham UP1 1AA", ()),
@@ -85,7 +85,7 @@ def test_a_letter_goes_to_each_household_as_known_when_it_was_prepared(tmp_path:
 def test_a_pupil_without_a_contact_to_write_to_gets_a_copy_for_the_office(tmp_path: Path) -> None:
     service = _service(tmp_path)
     letter = service.letter(_letter_of(service, "P1"))
-    [copy] = letter.addressees
+    [copy] = service.letter_copies(letter.id).households
     assert copy.needs_address and copy.names == ()
     assert "Dear parent or carer of Pat TestP1," in letter.html
 
@@ -94,7 +94,7 @@ def test_a_draft_only_schools_letter_is_marked_and_cannot_be_approved(tmp_path: 
     service = _service(tmp_path, "    letters: draft-only\n")
     letter_id = _letter_of(service, "P2")
     letter = service.letter(letter_id)
-    assert letter.draft and "DRAFT: NOT TO BE SENT" in letter.html
+    assert service.letter_copies(letter_id).draft and "DRAFT: NOT TO BE SENT" in letter.html
     with pytest.raises(ActionError, match="draft-only"):
         service.approve_letter(letter_id, by="s.head")
     assert service.letter(letter_id).status == "prepared"

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from escalation_flow.adapters.csv_safety import excerpt, id_problem, write_rejected_rows
 from escalation_flow.adapters.register_csv import read_columns
-from escalation_flow.core.contacts import ContactVersion
+from escalation_flow.core.contacts import ContactVersion, as_known_at
 from escalation_flow.errors import Problem, RegisterError
 
 CONTACT_COLUMNS = (
@@ -139,6 +139,47 @@ def read_contacts(
     ]
     return ContactsRead(
         path, cols.sha256, cols.header, tuple(good), rows_read, rejected, duplicates
+    )
+
+
+def new_versions(stored: Iterable[ContactVersion], result: ContactsRead) -> list[ContactVersion]:
+    """The versions of ``result`` a store holding ``stored`` must add: a dated row already
+    stored with the same details, or an undated one repeating the contact's latest version, is
+    already known. Raises ``RegisterError`` for a row contradicting a stored version at the same
+    instant (every such row named), so a store adds all or nothing."""
+    held = list(stored)
+    at_instant = {(*v.key, v.recorded_at): v for v in held}
+    latest = {v.key: v for v in as_known_at(held)}
+    problems: list[Problem] = []
+    out: list[ContactVersion] = []
+    for row in result.rows:
+        v = row.version
+        if row.dated:
+            same_instant = at_instant.get((*v.key, v.recorded_at))
+            if same_instant is not None:
+                if not same_instant.same_details(v):
+                    problems.append(_conflict(result, row))
+                continue
+        else:
+            current = latest.get(v.key)
+            if current is not None and current.same_details(v):
+                continue
+        out.append(v)
+    if problems:
+        raise RegisterError(
+            f"{result.path} contradicts {len(problems)} stored contact version(s)", problems
+        )
+    return out
+
+
+def _conflict(result: ContactsRead, row: ContactRow) -> Problem:
+    v = row.version
+    return Problem(
+        str(result.path),
+        row.line,
+        "recorded_at",
+        f"contact {excerpt(v.contact)} of pupil {excerpt(v.pupil)} is already stored as recorded "
+        f"at {v.recorded_at.isoformat()} with other details (give the amendment its own time)",
     )
 
 

@@ -14,10 +14,18 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 
 from escalation_flow.adapters.pdf_pages import FONT, finish, start, table
+from escalation_flow.audit.case_words import (
+    clock_time,
+    generated_line,
+    person,
+    recorded_text,
+    session_words,
+    short_date,
+    when,
+)
 from escalation_flow.audit.chronology import CaseFile, Entry
-from escalation_flow.audit.knowledge import MarkVersion
 
-_CHRONOLOGY_WIDTHS = (17, 10, 16, 66, 18, 40, 19)  # mm, 186 in all
+_CHRONOLOGY_WIDTHS = (17, 12, 17, 62, 20, 39, 19)  # mm, 186 in all
 _CHRONOLOGY_HEAD = ("Date", "Time", "Kind", "What", "Who", "Facts it rested on", "Att. then (now)")
 
 
@@ -26,15 +34,13 @@ def case_file_pdf(
 ) -> bytes:
     pdf = start(
         "portrait",
-        f"Attendance case file: {cf.pupil_name or cf.pupil} ({cf.school})",
+        f"Attendance case file: {cf.pupil_name or cf.pupil} ({cf.school_name or cf.school})",
         f"Attendance case file: {cf.pupil} ({cf.school})",
         cf.generated_at,
     )
     _heading(pdf, "Attendance case file", 15)
     pdf.set_font(FONT, size=8)
-    pdf.multi_cell(
-        0, 4, f"From the service's own history. Generated {cf.generated_at.isoformat()}."
-    )
+    pdf.multi_cell(0, 4, f"From the service's own history. {generated_line(cf.generated_at, zone)}")
     pdf.ln(1)
     _summary(pdf, cf, status, contacts)
     _verdict(pdf, cf)
@@ -49,9 +55,10 @@ def case_file_pdf(
         "stages of the case.",
     )  # fmt: skip
     _heading(pdf, "Chronology", 11)
-    _table(pdf, _CHRONOLOGY_HEAD, [_chronology_row(e, zone) for e in cf.entries],
+    staff = dict(cf.staff_names)
+    _table(pdf, _CHRONOLOGY_HEAD, [_chronology_row(e, zone, staff) for e in cf.entries],
            _CHRONOLOGY_WIDTHS, size=6.5)  # fmt: skip
-    _amendments(pdf, cf)
+    _amendments(pdf, cf, zone)
     _support(pdf, cf)
     pdf.set_font(FONT, size=7)
     pdf.ln(2)
@@ -74,7 +81,7 @@ def _summary(pdf: FPDF, cf: CaseFile, status: str, contacts: int) -> None:
     now = "unknown" if cf.attendance_now is None else f"{cf.attendance_now:.1f}%"
     rows = [
         ("Pupil", cf.pupil_line()),
-        ("School", cf.school),
+        ("School", cf.school_line()),
         ("Plan", f"{cf.flow_title} (flow {cf.flow}, version {cf.flow_version[:12]})"),
         ("Case", cf.case_line(status)),
         ("Attendance this year", f"{now} (as known now)"),
@@ -97,29 +104,32 @@ def _verdict(pdf: FPDF, cf: CaseFile) -> None:
     pdf.multi_cell(0, 4.2, text, border=1, padding=2)
 
 
-def _chronology_row(e: Entry, zone: ZoneInfo) -> tuple[str, ...]:
-    time = e.at.astimezone(zone).strftime("%H:%M")
-    return (e.on.isoformat(), time, e.category, e.what, e.who, e.facts, e.attendance_text())
+def _chronology_row(e: Entry, zone: ZoneInfo, staff: dict[str, str]) -> tuple[str, ...]:
+    return (
+        short_date(e.on), clock_time(e.at, zone), e.category, e.what, person(e.who, staff),
+        e.facts, e.attendance_text(),
+    )  # fmt: skip
 
 
-def _amendments(pdf: FPDF, cf: CaseFile) -> None:
+def _amendments(pdf: FPDF, cf: CaseFile, zone: ZoneInfo) -> None:
     _heading(pdf, "Register amendments", 11)
     if not cf.amendments:
         pdf.set_font(FONT, size=8)
         pdf.multi_cell(0, 4, "No mark of this pupil was amended.")
         return
     importers = dict(cf.importers)
+    staff = dict(cf.staff_names)
     rows = []
     for versions in cf.amendments:
         first = versions[0]
-        recorded = "\n".join(_recorded(v) for v in versions)
+        recorded = "\n".join(recorded_text(v, i, zone) for i, v in enumerate(versions))
         imported = "\n".join(
-            (v.imported_at.isoformat() if v.imported_at else "")
-            + (f" by {importers[v.import_id]}" if v.import_id in importers else "")
+            (when(v.imported_at, zone) if v.imported_at else "")
+            + (f" by {person(importers[v.import_id], staff)}" if v.import_id in importers else "")
             for v in versions
         )
         chain = " → ".join(v.code for v in versions)
-        rows.append((f"{first.day.isoformat()} {first.session}", chain, recorded, imported))
+        rows.append((session_words(first.day, first.session), chain, recorded, imported))
     _table(pdf, ("Session", "Marks, oldest first", "Recorded (MIS)", "Imported"), rows,
            (26, 30, 60, 70), size=7)  # fmt: skip
     pdf.set_font(FONT, size=7)
@@ -127,13 +137,10 @@ def _amendments(pdf: FPDF, cf: CaseFile) -> None:
         0,
         3.5,
         "Recorded: when the MIS recorded each version and, where the register export says, by "
-        "which MIS user. Imported: when it reached the service and who imported it.",
+        "which MIS user (a login that is the MIS's or a server's own, such as root, is shown as a "
+        "system account: no person is named). Imported: when it reached the service and who "
+        "imported it.",
     )
-
-
-def _recorded(v: MarkVersion) -> str:
-    by = f" by {v.recorded_by}" if v.recorded_by else ""
-    return f"{v.code}: {v.recorded_at.isoformat()}{by}"
 
 
 def _family(pdf: FPDF, cf: CaseFile) -> None:
@@ -152,14 +159,16 @@ def _support(pdf: FPDF, cf: CaseFile) -> None:
         pdf.set_font(FONT, size=8)
         pdf.multi_cell(0, 4, "No support task was part of this case.")
         return
+    staff = dict(cf.staff_names)
     rows = [
         (
-            s.offered_on.isoformat(),
+            short_date(s.offered_on),
             s.task.replace("_", " "),
             s.kind,
             s.role.replace("_", " "),
             s.status,
-            f"{(s.outcome or '').replace('_', ' ')} ({s.by}, {s.done_on.isoformat()})"
+            f"{(s.outcome or '').replace('_', ' ')} ({person(s.by or '', staff)}, "
+            f"{short_date(s.done_on)})"
             if s.outcome and s.done_on
             else "",
         )

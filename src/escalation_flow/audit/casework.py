@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from escalation_flow.adapters.store.cases import history
@@ -101,7 +101,8 @@ def case_file(source: AuditSource, school: str, pupil: str, now: datetime) -> Ca
     result = replay_case(case.replay_inputs())
     record = case.roster.pupils.get(case.pupil)
     name = " ".join(p for p in (record.forename, record.surname) if p) if record else ""
-    return build_case_file(
+    importers = {i: info.imported_by for i, info in case.imports.items()}
+    built = build_case_file(
         records=case.records,
         case=result.case,
         register=case.register,
@@ -111,11 +112,27 @@ def case_file(source: AuditSource, school: str, pupil: str, now: datetime) -> Ca
         pupil_name=name,
         year_group=record.year_group if record else "",
         date_of_birth=record.date_of_birth if record else None,
-        importers={i: info.imported_by for i, info in case.imports.items()},
+        importers=importers,
         generated_at=now,
         chain_intact=chain_intact(source, case),
         replay_summary=summary_line(result),
     )
+    logins = {e.who for e in built.entries} | set(importers.values())
+    config = source.trust.schools.get(case.school)
+    return replace(
+        built,
+        school_name=config.name if config else "",
+        staff_names=tuple(sorted(staff_names(source, logins).items())),
+    )
+
+
+def staff_names(source: AuditSource, logins: set[str]) -> dict[str, str]:
+    """Each login of the staff table among ``logins``, with the member of staff's name."""
+    from escalation_flow.adapters.store.staff_store import StaffStore
+
+    staff = StaffStore(source.store.engine)
+    found = {login: staff.by_username(login) for login in sorted(logins)}
+    return {login: r.name for login, r in found.items() if r is not None and r.name}
 
 
 def chain_intact(source: AuditSource, case: CaseSource) -> bool:

@@ -17,6 +17,13 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from escalation_flow.audit.case_words import (
+    long_date,
+    mis_recorder,
+    recorded_in_mis,
+    session_words,
+    when,
+)
 from escalation_flow.audit.knowledge import NOW, Cut, MarkVersion, PupilMarkHistory
 from escalation_flow.audit.steps import HistoryRecord
 from escalation_flow.core.calendar import SchoolCalendar
@@ -108,25 +115,33 @@ class CaseFile:
     parents: tuple[str, ...] = ()
     #: the pupil's siblings across the trust, one line each, as the reader may see them
     siblings: tuple[str, ...] = ()
+    #: the school's name as the trust file gives it ("" : the file shows its id alone)
+    school_name: str = ""
+    #: staff logins named in the history, with each one's name: the file says who, in words
+    staff_names: tuple[tuple[str, str], ...] = ()
+
+    def school_line(self) -> str:
+        """``Leigh Academy Oaks (school-01)``."""
+        return f"{self.school_name} ({self.school})" if self.school_name else self.school
 
     def case_line(self, status: str) -> str:
         """Where the case stands, for the summary at the top."""
         text = status
         if self.case.opened_on:
-            text += f"; opened {self.case.opened_on.isoformat()}"
+            text += f"; opened on {long_date(self.case.opened_on)}"
         if len(self.openings) > 1:
             text += (
-                f" (first opened {self.openings[0].isoformat()}; opened {len(self.openings)} "
+                f" (first opened on {long_date(self.openings[0])}; opened {len(self.openings)} "
                 "times, each shown below)"
             )
         if self.case.closed_on:
-            text += f"; closed {self.case.closed_on.isoformat()}"
+            text += f"; closed on {long_date(self.case.closed_on)}"
         return text
 
     def pupil_line(self) -> str:
         name = self.pupil_name or "(name not on the roster)"
         year = f", year group {self.year_group}" if self.year_group else ""
-        born = f", born {self.date_of_birth.isoformat()}" if self.date_of_birth else ""
+        born = f", born {long_date(self.date_of_birth)}" if self.date_of_birth else ""
         return f"{name} — MIS id {self.pupil}{year}{born}"
 
 
@@ -293,27 +308,24 @@ def _amendment(
 ) -> Entry:
     first, last = versions[0], versions[-1]
     chain = " → ".join(v.code for v in versions)
-    imported = f", imported {last.imported_at.isoformat()}" if last.imported_at else ""
+    imported = f"; imported on {when(last.imported_at, zone)}" if last.imported_at else ""
     who = importers.get(last.import_id or -1, "MIS") if last.import_id is not None else "MIS"
+    first_by = f" by {mis_recorder(first.recorded_by)}" if first.recorded_by else ""
     return Entry(
         seq=None,
         on=last.recorded_at.astimezone(zone).date(),
         at=last.recorded_at,
         category="amendment",
         what=(
-            f"register {first.day.isoformat()} {first.session}: {chain} "
-            f"(first recorded {first.recorded_at.isoformat()}{_by(first, 'by')}, amended "
-            f"{last.recorded_at.isoformat()}{_by(last, 'in the MIS by')}{imported})"
+            f"register, {session_words(first.day, first.session)}: {chain} "
+            f"(first recorded on {when(first.recorded_at, zone)}{first_by}; "
+            f"{recorded_in_mis('amended', last.recorded_by)} on {when(last.recorded_at, zone)}"
+            f"{imported})"
         ),
         # Who brought the amendment into the service; who made it in the MIS is in ``what``.
         who=who,
         type="amendment",
     )
-
-
-def _by(version: MarkVersion, words: str) -> str:
-    """`` by X``, where the register export named who recorded the version."""
-    return f" {words} {version.recorded_by}" if version.recorded_by else ""
 
 
 def _support(records: Sequence[HistoryRecord]) -> list[Support]:

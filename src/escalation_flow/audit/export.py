@@ -17,6 +17,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from escalation_flow.adapters.csv_safety import file_part, safe_row
+from escalation_flow.audit.case_words import (
+    clock_time,
+    generated_line,
+    long_date,
+    person,
+    recorded_text,
+    session_words,
+    short_date,
+    when,
+)
 from escalation_flow.audit.chart import render
 from escalation_flow.audit.chronology import CaseFile
 from escalation_flow.errors import InputError
@@ -95,14 +105,21 @@ def to_html(cf: CaseFile, timezone: str = "Europe/London") -> str:
             chart_svg=svg,
             importers=_importers(cf),
             pct=lambda v: "unknown" if v is None else f"{v:.1f}%",
-            local=lambda at: at.astimezone(zone).strftime("%H:%M"),
+            local=lambda at: clock_time(at, zone),
             att=lambda e: e.attendance_text(),
+            day=short_date,
+            long_day=long_date,
+            session=session_words,
+            when=lambda at: when(at, zone),
+            who=lambda login: person(login, dict(cf.staff_names)),
+            recorded=lambda v, i: recorded_text(v, i, zone),
+            generated=generated_line(cf.generated_at, zone),
         )
     )
 
 
 def to_pdf(cf: CaseFile, timezone: str = "Europe/London") -> bytes:
-    from escalation_flow.audit.case_pdf import case_file_pdf
+    from escalation_flow.audit.case_pdf import case_file_pdf  # fpdf2: loaded only for a PDF
 
     png = render(cf.chart, "png", title=_chart_title(cf))
     return case_file_pdf(cf, png, ZoneInfo(timezone), _status(cf), _contacts(cf))
@@ -125,7 +142,7 @@ def _contacts(cf: CaseFile) -> int:
 
 def _chart_title(cf: CaseFile) -> str:
     name = cf.pupil_name or cf.pupil
-    return f"{name}, {cf.school}: attendance this year and the stages of the case"
+    return f"{name}, {cf.school_name or cf.school}: attendance this year and the stages of the case"
 
 
 def _importers(cf: CaseFile) -> dict[int, str]:

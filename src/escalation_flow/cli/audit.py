@@ -52,6 +52,10 @@ def _staff_member(store: Store, by: str) -> str:
     return Actors(StaffStore(store.engine)).check(by)
 
 
+#: Where ``case export`` writes unless told otherwise (ignored by git: case files name children).
+EXPORTS = Path("var/exports")
+
+
 def _now() -> datetime:
     return root().clock.now()
 
@@ -274,7 +278,12 @@ case_group = _case_group()
 )  # fmt: skip
 @click.option(
     "--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Where to write it (default: SCHOOL-PUPIL-case-file.FORMAT here; '-': standard output).",
+    help="Write it to this file instead ('-': standard output).",
+)  # fmt: skip
+@click.option(
+    "--out-dir", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+    default=EXPORTS, show_default=True,
+    help="The folder it is written into, as SCHOOL-PUPIL-case-file.FORMAT (made if missing).",
 )  # fmt: skip
 @click.option("--trust", "trust_path", type=_FILE, default=None, help=_TRUST_HELP)
 @click.option(
@@ -282,28 +291,37 @@ case_group = _case_group()
     help="For this member of staff: siblings they cannot read are named only as such.",
 )  # fmt: skip
 def case_export(
-    school: str, pupil: str, fmt: str, out: Path | None, trust_path: Path | None,
+    school: str, pupil: str, fmt: str, out: Path | None, out_dir: Path, trust_path: Path | None,
     viewer: str | None,
 ) -> None:  # fmt: skip
     """The chronology a local authority asks for: every trigger with its facts, every letter,
     call, meeting, outcome, referral and override with who and when, the register amendments,
-    the attendance at each point and the support offered."""
+    the attendance at each point and the support offered. PUPIL is the pupil's id or the start
+    of it or of their name. Written into --out-dir (var/exports/, kept out of git: it names a
+    child), and the command says where."""
     from escalation_flow.audit.casework import case_file
     from escalation_flow.audit.export import default_name, export
     from escalation_flow.cli.contacts import with_family
+    from escalation_flow.cli.pupils import resolve
 
     with _source(trust_path) as source:
         key = source.trust.resolve_school(school)
-        cf = case_file(source, key, pupil, _now())
-        cf = with_family(cf, root().build_service(source.store, source.trust), viewer)
+        service = root().build_service(source.store, source.trust)
+        found = resolve(service, key, pupil)
+        cf = case_file(source, key, found, _now())
+        cf = with_family(cf, service, viewer)
         data = export(cf, fmt, timezone=source.trust.calendar(key).timezone)
     if out is not None and str(out) == "-":
         sys.stdout.buffer.write(data)
         return
-    path = out or default_name(key, pupil, fmt)
+    path = out or out_dir / default_name(key, found, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    click.echo(f"{path}: case file of {key}/{pupil} ({len(cf.entries)} entries, {fmt})")
+    who = f"{found} ({cf.pupil_name})" if cf.pupil_name else found
+    click.echo(
+        f"case file of {who} at {cf.school_line()} written to {path.resolve()} "
+        f"({len(cf.entries)} entries, {fmt})"
+    )
 
 
 @case_group.command("migrate")

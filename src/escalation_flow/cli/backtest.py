@@ -54,6 +54,13 @@ from escalation_flow.errors import InputError
     help="Staff actions CSV.",
 )
 @click.option(
+    "--contacts",
+    "contacts_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Contacts CSV (docs/contacts.md): gives the flows their family facts and the "
+    "statutory social-worker task; schools then run day by day together.",
+)
+@click.option(
     "--auto-complete-actions",
     is_flag=True,
     help="Treat every task as done on its due date with its default outcome.",
@@ -93,6 +100,7 @@ def backtest(
     marks_paths: Sequence[Path],
     roster_path: Path | None,
     actions_path: Path | None,
+    contacts_path: Path | None,
     auto_complete_actions: bool,
     first: Any,
     last: Any,
@@ -122,7 +130,11 @@ def backtest(
     )
     runs, header = bt.prepare(sources)
     period = bt.Period(first.date() if first else None, last.date())
-    books = bt.run_schools(runs, period, auto_complete=auto_complete_actions)
+    if contacts_path is None:
+        books = bt.run_schools(runs, period, auto_complete=auto_complete_actions)
+    else:
+        contacts = bt.read_backtest_contacts(contacts_path, runs)
+        books = bt.run_with_family(runs, period, contacts, auto_complete=auto_complete_actions)
     text = bt.dumps(bt.timeline_json(books, header=header))
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)

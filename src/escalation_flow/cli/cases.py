@@ -8,9 +8,12 @@ from pathlib import Path
 import click
 
 from escalation_flow.cli import main, root
+from escalation_flow.cli.pupils import Names, pupil_option
 from escalation_flow.cli.registers import import_group
+from escalation_flow.cli.today import today_option
 from escalation_flow.core.decisions import Decision
 from escalation_flow.errors import InputError
+from escalation_flow.service import Service
 from escalation_flow.service.views import CaseLine, CaseView, HistoryEntry
 
 
@@ -21,7 +24,8 @@ def case_group() -> None:
 
 @case_group.command("show")
 @click.argument("school")
-@click.argument("pupil")
+@click.argument("pupil", required=False)
+@pupil_option
 @click.option(
     "--as",
     "viewer",
@@ -30,18 +34,32 @@ def case_group() -> None:
     help="Show it as this member of staff may see it (a staff id): siblings at schools or in "
     "year groups they cannot read are named only as such. Default: in full.",
 )
-def case_show(school: str, pupil: str, viewer: str | None) -> None:
+@today_option("case show")
+def case_show(school: str, pupil: str | None, pupil_query: str | None, viewer: str | None) -> None:
     """Show the case of PUPIL at SCHOOL: stage, history with the reasons, open tasks, timers,
-    and the pupil's siblings across the trust."""
+    and the pupil's siblings across the trust. PUPIL (or --pupil) is the pupil's id or the
+    start of it or of their name, any case: when it finds several pupils they are listed."""
     from escalation_flow.cli.contacts import reader, siblings_text
+    from escalation_flow.cli.pupils import Names, resolve
 
+    query = pupil_query if pupil_query is not None else pupil
+    if query is None:
+        raise click.UsageError("give PUPIL or --pupil NAME|ID")
     with root().service() as service:
-        principal = reader(service, viewer, school, pupil) if viewer else None
-        view = service.case(school, pupil)
-        siblings = service.families.siblings(view.school, pupil, viewer=principal)
+        found = resolve(service, school, query)
+        principal = reader(service, viewer, school, found) if viewer else None
+        view = service.case(school, found)
+        siblings = service.families.siblings(view.school, found, viewer=principal)
         # without any contacts imported, case show reads as it always has
         family = "\n" + siblings_text(siblings) if service.families.versions() else ""
-    click.echo(case_text(view) + family)
+        who = _who(service, view.school, found, Names(service))
+    click.echo(case_text(view, who) + family)
+
+
+def _who(service: Service, school: str, pupil: str, names: Names) -> str:
+    """The case's first line's subject: "Leigh Academy Oaks (school-01): S01-P0001 Ava Wood"."""
+    name = names.of(school, pupil)
+    return f"{service.trust.school(school).name} ({school}): {pupil}" + (f" {name}" if name else "")
 
 
 @case_group.command("list")
@@ -49,32 +67,47 @@ def case_show(school: str, pupil: str, viewer: str | None) -> None:
 @click.option(
     "--status", type=click.Choice(["open", "closed"]), default=None, help="Only these cases."
 )
-def case_list(school: str, status: str | None) -> None:
+@pupil_option
+def case_list(school: str, status: str | None, pupil_query: str | None) -> None:
     """List the cases of SCHOOL, open ones first, highest stage first: where each stands, when
     it opened, its flow version, and how many times it was opened (a closed case re-opens on its
     own record)."""
 
+    from escalation_flow.cli.pupils import Names
+    from escalation_flow.core.pupil_search import Named, search
+
     with root().service() as service:
-        lines = service.case_lines(school, status)
-    click.echo(case_list_text(lines))
+        key = service.setup(school).school
+        lines = service.case_lines(key, status)
+        names = Names(service)
+        named = [names.of(key, c.pupil) for c in lines]
+    if pupil_query is not None:
+        keep = {n.pupil for n in search(pupil_query, (Named(c.pupil, n) for c, n in zip(lines, named, strict=True)))}
+        kept = [(c, n) for c, n in zip(lines, named, strict=True) if c.pupil in keep]
+        lines, named = [c for c, _ in kept], [n for _, n in kept]
+    click.echo(case_list_text(lines, named))
 
 
-def case_list_text(lines: list[CaseLine]) -> str:
+def case_list_text(lines: list[CaseLine], names: list[str] | None = None) -> str:
     if not lines:
         return "no cases"
-    head = ("pupil", "status", "stage", "state", "opened", "closed", "times opened", "flow", "records")
-    rows = [head] + [_case_row(c) for c in lines]
+    head = (
+        "pupil", "name", "status", "stage", "state", "opened", "closed", "times opened", "flow",
+        "records",
+    )  # fmt: skip
+    shown = names if names is not None else [""] * len(lines)
+    rows = [head] + [_case_row(c, n) for c, n in zip(lines, shown, strict=True)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     text = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     opened = sum(1 for c in lines if c.status == "open")
     return "\n".join([*text, f"{len(lines)} cases, {opened} open"])
 
 
-def _case_row(c: CaseLine) -> tuple[str, ...]:
+def _case_row(c: CaseLine, name: str) -> tuple[str, ...]:
     stage = str(c.stage) if c.status == "open" else ""
     opened, closed = str(c.opened_on or ""), str(c.closed_on or "")
     return (
-        c.pupil, c.status, stage, c.state, opened, closed, str(c.openings),
+        c.pupil, name, c.status, stage, c.state, opened, closed, str(c.openings),
         c.flow_version[:12], str(c.records),
     )  # fmt: skip
 
@@ -160,7 +193,9 @@ def _echo_decisions(decisions: list[Decision]) -> None:
         click.echo(f"{d.on} {_describe(d.to_event())}")
 
 
-def case_text(view: CaseView) -> str:
+def case_text(view: CaseView, who: str | None = None) -> str:
+    """The case as text; ``who``: its subject as a person reads it (school and pupil by name),
+    else the ids."""
     if view.status == "open":
         status = f"open since {view.opened_on}"
     elif view.opened_on is None:
@@ -168,7 +203,7 @@ def case_text(view: CaseView) -> str:
     else:
         status = f"closed on {view.closed_on}"
     lines = [
-        f"{view.school} {view.pupil}: case {view.case_id}, {status}",
+        f"{who or f'{view.school} {view.pupil}'}: case {view.case_id}, {status}",
         f"stage {view.stage} ({view.state}); flow {view.flow} version {view.flow_version[:12]}",
         "",
         "history (why each step happened):",

@@ -11,11 +11,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import click
 
+from escalation_flow.audit.case_words import when
 from escalation_flow.cli import main, root
 from escalation_flow.cli.registers import _login, import_group
+from escalation_flow.cli.today import today_option
 from escalation_flow.core.access import Principal
 from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.siblings import Sibling
@@ -80,6 +83,7 @@ def contacts_group() -> None:
 
 
 @contacts_group.command("show")
+@today_option("contacts show")
 @click.argument("school")
 @click.argument("pupil")
 @click.option(
@@ -102,17 +106,21 @@ def contacts_text(contacts: list[ContactVersion]) -> str:
     return "\n".join(contact_line(c) for c in contacts)
 
 
-def contact_line(c: ContactVersion) -> str:
-    """One line for a person: who, what to them, and how to reach them."""
+def contact_line(c: ContactVersion, zone: ZoneInfo | None = None) -> str:
+    """One line for a person: who, what to them, and how to reach them; with ``zone``, when
+    the MIS recorded it in words (the case file), else as a UTC stamp (the terminal)."""
     pr = "parental responsibility" if c.parental_responsibility else "no parental responsibility"
     lives = {True: "lives with the pupil", False: "lives elsewhere", None: ""}[c.lives_with_pupil]
     may = {True: "", False: "DO NOT CONTACT", None: ""}[c.may_be_contacted]
     reach = ", ".join(x for x in (c.telephone, c.email, c.address) if x)
     parts = [f"{c.name} ({c.relationship}, {c.contact})", pr, lives, may, reach]
     prio = f"[{c.priority}] " if c.priority is not None else ""
-    return (
-        prio + "; ".join(p for p in parts if p) + f"  (recorded {c.recorded_at:%Y-%m-%d %H:%M} UTC)"
+    recorded = (
+        f"recorded on {when(c.recorded_at, zone)}"
+        if zone is not None
+        else f"recorded {c.recorded_at:%Y-%m-%d %H:%M} UTC"
     )
+    return prio + "; ".join(p for p in parts if p) + f"  ({recorded})"
 
 
 def siblings_text(siblings: list[Sibling]) -> str:
@@ -128,9 +136,10 @@ def with_family(cf: CaseFile, service: Service, viewer: str | None) -> CaseFile:
     principal = reader(service, viewer, cf.school, cf.pupil) if viewer else None
     contacts = service.families.contacts(cf.school, cf.pupil)
     siblings = service.families.siblings(cf.school, cf.pupil, viewer=principal)
+    zone = ZoneInfo(service.trust.timezone)
     return replace(
         cf,
-        parents=tuple(contact_line(c) for c in contacts if c.parental_responsibility),
+        parents=tuple(contact_line(c, zone) for c in contacts if c.parental_responsibility),
         siblings=tuple(s.line() for s in siblings),
     )
 

@@ -12,6 +12,9 @@ import click
 from escalation_flow.cli import main, root
 
 if TYPE_CHECKING:
+    from collections import Counter
+
+    from escalation_flow.cli.daemon_lines import DayLines
     from escalation_flow.daemon.runner import Daemon, DaemonOptions
     from escalation_flow.settings import Settings
 
@@ -68,6 +71,12 @@ _DATE = click.DateTime(["%Y-%m-%d"])
 )
 @click.option("--no-inbox", is_flag=True, help="Do not read the inbox folder.")
 @click.option("--worker", default=None, help="This daemon's name in what it writes.")
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="On a terminal: the full structured log (an event per case, task and letter) instead "
+    "of one line per school day. Off a terminal the log is always in full (JSON).",
+)
 def daemon(
     once: bool,
     clock_kind: str,
@@ -80,17 +89,21 @@ def daemon(
     auto_complete_actions: bool,
     no_inbox: bool,
     worker: str | None,
+    verbose: bool,
 ) -> None:
     """Run the service: review timers fired at their time (each exactly once, however the
     daemon stops), each school's day evaluated after its registers close, MIS exports taken
     from the inbox. On start it catches up on what came due while it was down.
 
-    SIGTERM or Ctrl-C finishes the case in hand and stops; a second one stops at once.
+    On a terminal it prints one line per school day (cases opened and moved on, tasks, letters,
+    timers fired); --verbose shows the full log. SIGTERM or Ctrl-C finishes the case in hand and
+    stops; a second one stops at once.
     """
     from escalation_flow.daemon import DaemonOptions, run_daemon
     from escalation_flow.settings import load_settings
 
     settings = load_settings()
+    lines = _day_lines(settings, verbose)
     options = DaemonOptions(
         once=once,
         catch_up_days=catch_up_days,
@@ -102,11 +115,34 @@ def daemon(
     if clock_kind == "simulated":
         if once:
             raise click.UsageError("--once runs on the system clock; drop --clock simulated")
-        _simulate(settings, options, start, end, speed, auto_complete_actions)
+        _simulate(settings, options, start, end, speed, auto_complete_actions, lines)
         return
     if start or end or auto_complete_actions:
         raise click.UsageError("--from, --to and --auto-complete-actions go with --clock simulated")
-    run_daemon(root().daemon(settings, options))
+    run = root()
+    if lines is not None:
+        zone = ZoneInfo(run.trust(settings).timezone)
+        lines.today = lambda: run.clock.now().astimezone(zone).date()
+    try:
+        run_daemon(run.daemon(settings, options))
+    finally:
+        if lines is not None:
+            lines.finish()
+            click.echo(f"daemon stopped: {lines.summary()}")
+
+
+def _day_lines(settings: Settings, verbose: bool) -> DayLines | None:
+    """The day lines, installed in the log's chain, when on a terminal and not --verbose."""
+    import logging
+
+    from escalation_flow.cli import daemon_lines
+
+    if not daemon_lines.shows_lines(settings.log_format, verbose, daemon_lines.on_terminal()):
+        return None
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    lines = daemon_lines.DayLines(click.echo, min_level=level)
+    daemon_lines.install(lines)
+    return lines
 
 
 def _simulate(
@@ -116,6 +152,7 @@ def _simulate(
     end: datetime | None,
     speed: float,
     auto_complete: bool,
+    lines: DayLines | None = None,
 ) -> None:
     import time as wall
     from dataclasses import replace
@@ -139,9 +176,14 @@ def _simulate(
             first = start.date() if start else _resume_day(daemon)
             clock.set(datetime.combine(first, time(0), tzinfo=zone))
             stamp.zone = zone
+            if lines is not None:
+                lines.schools = len(daemon.worker.schools)
+                lines.today = lambda: clock.now().astimezone(zone).date()
             done = simulate(daemon, clock, first, end.date(), speed)
         finally:
             daemon.close()
+            if lines is not None:
+                lines.finish()
     seconds = wall.monotonic() - began
     daemon.log.info(
         "daemon.stopped",
@@ -154,6 +196,7 @@ def _simulate(
         tasks_created=done.tasks_created,
         letters_prepared=done.letters_prepared,
         timers_fired=done.timers_fired,
+        timers_caused=dict(sorted(done.by_timers.items())),
         stopped_early=done.stopped_early,
         seconds=round(seconds, 1),
     )
@@ -163,8 +206,25 @@ def _simulate(
         f"{done.cases_opened} cases opened, {done.stage_changes} stage changes, "
         f"{done.timers_fired} review timers fired, {done.tasks_created} tasks created, "
         f"{done.letters_prepared} letters prepared, in {seconds:.0f} s"
+        + _caused(done.by_timers)
         + (" (stopped early: run the same command to resume)" if done.stopped_early else "")
     )
+
+
+def _caused(by_timers: Counter[str]) -> str:
+    """``; of these, review timers caused 3 stage changes, 5 tasks, 2 letters``."""
+    words = {
+        "stage_changes": ("stage change", "stage changes"),
+        "cases_closed": ("case closed", "cases closed"),
+        "tasks_created": ("task", "tasks"),
+        "letters_prepared": ("letter", "letters"),
+    }
+    parts = [
+        f"{by_timers[k]} {one if by_timers[k] == 1 else many}"
+        for k, (one, many) in words.items()
+        if by_timers[k]
+    ]
+    return f"; of these, review timers caused {', '.join(parts)}" if parts else ""
 
 
 def _resume_day(daemon: Daemon) -> date:

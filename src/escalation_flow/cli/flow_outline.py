@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from escalation_flow.core import definition as d
-from escalation_flow.core.fact_names import CASE_FACTS, FACT_FAMILIES, REGISTER_FACTS, FactSpec
+from escalation_flow.core.fact_names import (
+    CASE_FACTS,
+    FACT_FAMILIES,
+    FAMILY_FACTS,
+    REGISTER_FACTS,
+    FactSpec,
+)
 
 
 def outline(flow: d.Flow) -> str:
@@ -76,6 +82,7 @@ def fact_table() -> str:
     rows = ["| fact | unit | meaning |", "| --- | --- | --- |"]
     rows += [_row(f) for f in REGISTER_FACTS.values()]
     rows += [_row(f, case=True) for f in CASE_FACTS.values()]
+    rows += [_row(f) for f in FAMILY_FACTS.values()]
     rows += [_row(f) for f in FACT_FAMILIES.values()]
     return "\n".join(rows) + "\n"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from escalation_flow.cli import main, root
+from escalation_flow.cli.today import today_option
 
 
 @main.group("report")
@@ -40,6 +41,7 @@ _OUT = click.option("--out", type=click.Path(path_type=Path, dir_okay=False), he
 
 
 @report_group.command("targeting")
+@today_option("report targeting")
 @click.option("--school", required=True, help="The school's id (or URN).")
 @click.option(
     "--term", required=True, help="The term: its season and the year it starts (autumn-2025)."
@@ -89,6 +91,7 @@ def report_targeting_action(school: str, term: str, pupil: str, action: str, by:
 
 
 @report_group.command("la-monthly")
+@today_option("report la-monthly")
 @click.option("--school", required=True, help="The school's id (or URN).")
 @click.option("--month", required=True, help="The month, YYYY-MM.")
 @click.option(

@@ -8,10 +8,12 @@ from datetime import timedelta
 import click
 
 from escalation_flow.cli import main, root
+from escalation_flow.cli.today import today_option
 from escalation_flow.service.views import StatusReport
 
 
 @main.command("status")
+@today_option("status")
 def status() -> None:
     """Show pending and overdue timers, the last evaluation and import per school, and overdue
     tasks by role. Exit status 1 when a timer is overdue by more than the settings' margin."""

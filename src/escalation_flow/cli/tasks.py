@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
+from datetime import datetime
 
 import click
 
 from escalation_flow.cli import main, root
+from escalation_flow.cli.pupils import Names, pupil_option
+from escalation_flow.cli.today import today_option
+from escalation_flow.core.pupil_search import Named, search
 from escalation_flow.service import Service
 from escalation_flow.service.views import TaskView
 
@@ -18,31 +21,34 @@ from escalation_flow.service.views import TaskView
 @click.option(
     "--due-by", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Only tasks due by this date."
 )
-@click.option(
-    "--today",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="Count overdue days as of this date (default: today's clock), e.g. the demo's last day.",
-)
+@pupil_option
+@today_option("tasks")
 @click.pass_context
 def tasks_group(
     ctx: click.Context,
     school: str | None,
     role: str | None,
     due_by: datetime | None,
-    today: datetime | None,
+    pupil_query: str | None,
 ) -> None:
-    """List the open tasks, overdue first (by how many school days), then by due date."""
+    """List the open tasks, overdue first (by how many school days), then by due date, with
+    each pupil's name."""
     if ctx.invoked_subcommand is not None:
         return
-    from escalation_flow.bootstrap import Root
-    from escalation_flow.clock import SimulatedClock
-
-    # midday UTC of that date: the same calendar date in every UK timezone offset
-    run = Root(SimulatedClock(datetime.combine(today.date(), time(12), UTC))) if today else root()
-    with run.service() as service:
+    with root().service() as service:
         views = service.tasks(school=school, role=role, due_by=due_by.date() if due_by else None)
-    click.echo(task_table(views))
+        names = Names(service)
+        named = [(v, names.of(v.school, v.pupil) if v.pupil else "") for v in views]
+    if pupil_query is not None:
+        named = _found(pupil_query, named)
+    click.echo(task_table([v for v, _ in named], [n for _, n in named]))
+
+
+def _found(query: str, named: list[tuple[TaskView, str]]) -> list[tuple[TaskView, str]]:
+    """The tasks of the pupils ``query`` finds (a school's duty has no pupil: left out)."""
+    pupils = search(query, {Named(v.pupil, n): None for v, n in named if v.pupil})
+    keys = {p.pupil for p in pupils}
+    return [(v, n) for v, n in named if v.pupil in keys]
 
 
 @tasks_group.command("done")
@@ -91,14 +97,15 @@ def _may_complete(service: Service, task_id: int, by: str) -> None:
         )  # fmt: skip
 
 
-_HEADERS = ("id", "school", "pupil", "task", "role", "due", "overdue", "approval")
+_HEADERS = ("id", "school", "pupil", "name", "task", "role", "due", "overdue", "approval")
 
 
-def task_table(views: Sequence[TaskView]) -> str:
-    """A plain-text table; one line per task."""
+def task_table(views: Sequence[TaskView], names: Sequence[str] | None = None) -> str:
+    """A plain-text table; one line per task (``names``: each task's pupil's name)."""
     if not views:
         return "no open tasks"
-    rows = [_HEADERS, *(_row(v) for v in views)]
+    shown = names if names is not None else [""] * len(views)
+    rows = [_HEADERS, *(_row(v, n) for v, n in zip(views, shown, strict=True))]
     widths = [max(len(r[i]) for r in rows) for i in range(len(_HEADERS))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
@@ -113,7 +120,7 @@ def task_table(views: Sequence[TaskView]) -> str:
     )
 
 
-def _row(v: TaskView) -> tuple[str, ...]:
+def _row(v: TaskView, name: str) -> tuple[str, ...]:
     if v.overdue_days:
         overdue = f"{v.overdue_days} school day{'s' if v.overdue_days != 1 else ''}"
     else:
@@ -124,4 +131,4 @@ def _row(v: TaskView) -> tuple[str, ...]:
         if v.letter_id is not None:
             approval += f" (letter {v.letter_id}: {v.letter_status})"
     pupil = v.pupil or ("(school duty)" if v.covers else "")
-    return (str(v.id), v.school, pupil, v.task, v.role, v.due.isoformat(), overdue, approval)
+    return (str(v.id), v.school, pupil, name, v.task, v.role, v.due.isoformat(), overdue, approval)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
 
 from escalation_flow.cli import main, root
+from escalation_flow.cli.today import HELP as TODAY_HELP
+from escalation_flow.cli.today import TODAY_COMMANDS
 from escalation_flow.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -26,8 +28,7 @@ if TYPE_CHECKING:
 @click.option(
     "--today",
     type=click.DateTime(["%Y-%m-%d"]),
-    help="Run the pages as if today were this date (sample data from a past year); "
-    "also ESCALATION_FLOW_WEB_TODAY.",
+    help=f"{TODAY_HELP} Also ESCALATION_FLOW_WEB_TODAY.",
 )
 @click.option(
     "--proxy-headers",
@@ -41,6 +42,7 @@ def serve(host: str, port: int, today: datetime | None, proxy_headers: bool) -> 
     """
     import uvicorn
 
+    from escalation_flow.clock import ShiftedClock
     from escalation_flow.settings import load_settings
     from escalation_flow.web.app import create_app
     from escalation_flow.web.settings import load_web_settings
@@ -60,19 +62,8 @@ def serve(host: str, port: int, today: datetime | None, proxy_headers: bool) -> 
     uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, log_level="warning")
 
 
-class ShiftedClock:
-    """The system clock moved to another date (the time of day runs on): demonstrations."""
-
-    def __init__(self, base: Clock, day: date, timezone: str) -> None:
-        from zoneinfo import ZoneInfo
-
-        self._base = base
-        now = base.now()
-        local_today = now.astimezone(ZoneInfo(timezone)).date()
-        self._offset = timedelta(days=(day - local_today).days)
-
-    def now(self) -> datetime:
-        return self._base.now() + self._offset
+#: its own --today (the pages also read ESCALATION_FLOW_WEB_TODAY), with the shared help
+TODAY_COMMANDS.append("serve")
 
 
 @main.group("users")

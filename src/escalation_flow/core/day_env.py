@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from escalation_flow.core.case import Case
 from escalation_flow.core.facts import FactTable
+from escalation_flow.core.family_facts import family_facts
 from escalation_flow.core.packed_counts import Key
 from escalation_flow.core.school_cases import FloatArray, IntArray, SchoolCases
 from escalation_flow.core.session_counts import CumulativeCounts
@@ -24,7 +25,13 @@ NAN = float("nan")
 class DayEnv(Mapping[str, Any]):
     """Every name a guard may read, as arrays over the school's pupils, built lazily."""
 
-    def __init__(self, book: SchoolCases, facts: FactTable, counts: CumulativeCounts) -> None:
+    def __init__(
+        self,
+        book: SchoolCases,
+        facts: FactTable,
+        counts: CumulativeCounts,
+        family: Mapping[str, FloatArray] | None = None,
+    ) -> None:
         self.book = book
         self.facts = facts
         self.counts = counts
@@ -34,6 +41,8 @@ class DayEnv(Mapping[str, Any]):
         self._values: dict[str, Any] = dict(facts.values)
         self._values.update(flow.parameter_values(cal.term_name_of(self.day).value))
         self._values["stage"] = book.stage.astype(np.float64)
+        # unknown (NaN) without the previous evening's snapshot: such a guard does not fire
+        self._values.update(family or family_facts(None, book.school, book.pupils))
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._values:

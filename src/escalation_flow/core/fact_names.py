@@ -4,6 +4,8 @@ Two kinds:
 
 - **Register facts** (``REGISTER_FACTS``) depend only on a pupil's marks, the calendar and the
   day: computed for every pupil of a school at once by ``core.facts``.
+- **Family facts** (``FAMILY_FACTS``) depend on the pupil's siblings across the trust's
+  schools and the contacts: read from the previous evening's snapshot (``core.family_facts``).
 - **Case facts** (``CASE_FACTS``) depend on the pupil's case too (when the stage or state was
   entered, when a review timer was armed, what staff recorded): computed by the engine.
 
@@ -136,7 +138,18 @@ CASE_FACTS: dict[str, FactSpec] = {
     )
 }
 
-ALL_FACTS: dict[str, FactSpec] = {**REGISTER_FACTS, **CASE_FACTS}
+#: Facts about the pupil's family across the trust's schools (``core.family_facts``): read from
+#: the previous evening's snapshot of every school, so each school's evening stays independent.
+FAMILY_FACTS: dict[str, FactSpec] = {
+    f.name: f
+    for f in (
+        _f("siblings_with_open_cases", _N, "(family) the pupil's siblings at any school of the trust whose case was open at the end of their school's previous evening (unknown without contacts)"),
+        _f("family_unauthorised_sessions_last_10_school_weeks", _S, "(family) unauthorised_sessions_last_10_school_weeks summed over the pupil and their siblings, each as of their school's previous evening (unknown without contacts)"),
+        _f("has_social_worker", _F, "(family) 1 when the contacts name a social worker for the pupil, as known at the start of the day (unknown without contacts)"),
+    )
+}
+
+ALL_FACTS: dict[str, FactSpec] = {**REGISTER_FACTS, **CASE_FACTS, **FAMILY_FACTS}
 
 #: Families of names a guard builds from a number, a parameter or an id of the flow
 #: (``core.window_facts``, ``core.since_recorded``): listed by ``flows facts``, not computed

@@ -15,12 +15,13 @@ Within a school day, in this order:
 4. on the last day of a term, ``term_end`` universal actions and transitions run.
 
 Universal actions (the first-day absence call, termly awards) make tasks without a case; they are
-counted in ``SchoolCases.universal_tasks``.
+counted in ``SchoolCases.universal_tasks``, with the statutory tasks no flow can leave out
+(``core.statutory``: telling a child's social worker of the first day of unexplained absence).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -36,8 +37,15 @@ from escalation_flow.core.definition import DAILY, TERM_END
 from escalation_flow.core.due_dates import due_date
 from escalation_flow.core.evaluation import AMENDED, evening_kinds, evening_stimulus
 from escalation_flow.core.facts import FactTable
-from escalation_flow.core.school_cases import BoolArray, SchoolCases, SchoolDuty, UniversalTask
+from escalation_flow.core.school_cases import (
+    BoolArray,
+    FloatArray,
+    SchoolCases,
+    SchoolDuty,
+    UniversalTask,
+)
 from escalation_flow.core.session_counts import CumulativeCounts
+from escalation_flow.core.statutory import social_worker_notifications
 from escalation_flow.errors import ActionError, Problem
 
 # The book, its arrays and the guards' environment have modules of their own; the service,
@@ -81,13 +89,19 @@ class DayInputs:
     auto_complete: bool = False
     #: pupils (indices) whose marks for earlier days changed since the last school day
     amended: Sequence[int] = ()
+    #: the family facts (``core.family_facts``) from the previous evening's snapshot; None:
+    #: unknown, and the statutory social-worker rule makes nothing
+    family: Mapping[str, FloatArray] | None = None
+    #: the family facts of the school day before (``has_social_worker`` then: the statutory
+    #: task comes on the first day of a run known with a social worker)
+    family_before: Mapping[str, FloatArray] | None = None
 
 
 def run_day(book: SchoolCases, inputs: DayInputs) -> None:
     """Advance every case of ``book`` through school day ``inputs.day``."""
     ctx = book.ctx
     today = ctx.calendar.school_days[inputs.day]
-    morning = DayEnv(book, inputs.previous or inputs.facts, inputs.counts)
+    morning = DayEnv(book, inputs.previous or inputs.facts, inputs.counts, inputs.family)
     for p, timer_key, fire_at in _due_timers(book, today):
         stimulus, moment = Stimulus("timer", timer_key), Moment(today, fire_at)
         book.record(p, *evaluation.evaluate(ctx, book.case(p), morning, p, stimulus, moment))
@@ -118,7 +132,7 @@ def _evening(book: SchoolCases, inputs: DayInputs, today: date) -> None:
     ctx, cal = book.ctx, book.ctx.calendar
     at = datetime.combine(today, book.registers_close, tzinfo=ZoneInfo(cal.timezone))
     evening = Moment(today, at.astimezone(UTC))
-    env = DayEnv(book, inputs.facts, inputs.counts)
+    env = DayEnv(book, inputs.facts, inputs.counts, inputs.family)
     for kind in evening_kinds(amended=True, term_end=is_term_end(cal, inputs.day)):
         if kind == TERM_END:
             _universal(book, env, today, TERM_END)
@@ -127,7 +141,16 @@ def _evening(book: SchoolCases, inputs: DayInputs, today: date) -> None:
             book.record(p, *evaluation.evaluate(ctx, book.case(p), env, p, stimulus, evening))
         if kind == DAILY:
             _universal(book, env, today, DAILY)
-    _duties(book, DayEnv(book, inputs.facts, inputs.counts), inputs.day, today)
+    _statutory(book, inputs)
+    _duties(book, DayEnv(book, inputs.facts, inputs.counts, inputs.family), inputs.day, today)
+
+
+def _statutory(book: SchoolCases, inputs: DayInputs) -> None:
+    """The duties the law puts on every school, whatever its flow (``core.statutory``)."""
+    if book.makes_universal_tasks and inputs.family is not None:
+        book.universal_tasks += social_worker_notifications(
+            book, inputs.family, inputs.family_before, inputs.counts, inputs.day
+        )
 
 
 def _duties(book: SchoolCases, env: DayEnv, day: int, today: date) -> None:

@@ -9,8 +9,9 @@ skipped (run again, it resumes where it stopped); the inbox is not read.
 from __future__ import annotations
 
 import time as wall
+from collections import Counter
 from collections.abc import MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from escalation_flow.clock import SimulatedClock
+from escalation_flow.core.decisions import CaseClosed, StageEntered, StageOverridden, TaskCreated
 from escalation_flow.daemon.runner import Daemon
 from escalation_flow.service.views import DayReport, FiredTimer
 
@@ -38,6 +40,8 @@ class Simulated:
     letters_prepared: int = 0
     timers_fired: int = 0
     stopped_early: bool = False
+    #: of the counts above, what review timers caused (a stage reached on a review's outcome)
+    by_timers: Counter[str] = field(default_factory=Counter)
 
     def add_day(self, report: DayReport) -> None:
         if report.skipped:
@@ -52,7 +56,24 @@ class Simulated:
         self.timers_fired += report.timers_fired
 
     def add_timers(self, fired: list[FiredTimer]) -> None:
+        """Timers fired, and what they caused, counted into the totals too (the totals say
+        what the period did; ``by_timers`` how much of it review timers did)."""
         self.timers_fired += len(fired)
+        caused: Counter[str] = Counter()
+        for timer in fired:
+            for d in timer.decisions:
+                if isinstance(d, StageEntered | StageOverridden):
+                    caused["stage_changes"] += 1
+                elif isinstance(d, CaseClosed):
+                    caused["cases_closed"] += 1
+                elif isinstance(d, TaskCreated):
+                    caused["tasks_created"] += 1
+                    caused["letters_prepared"] += d.template is not None
+        self.by_timers.update(caused)
+        self.stage_changes += caused["stage_changes"]
+        self.cases_closed += caused["cases_closed"]
+        self.tasks_created += caused["tasks_created"]
+        self.letters_prepared += caused["letters_prepared"]
 
 
 class _Pacer:

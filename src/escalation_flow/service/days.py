@@ -20,10 +20,14 @@ from functools import partial
 import numpy as np
 
 from escalation_flow.core.case import Case
+from escalation_flow.core.contacts import as_known_at
 from escalation_flow.core.definition import Duration
 from escalation_flow.core.engine import due_date
+from escalation_flow.core.family_facts import contacts_cut, contacts_only_facts
+from escalation_flow.core.school_cases import FloatArray
 from escalation_flow.core.school_day import DayEnv, DayInputs, SchoolCases, UniversalTask
 from escalation_flow.core.school_day import run_day as run_book_day
+from escalation_flow.core.statutory import STATUTORY_TASKS
 from escalation_flow.ports import (
     CLOSED,
     ENGINE,
@@ -112,6 +116,7 @@ class SchoolDays:
         with nullcontext(reader) if reader else ctx.store.register_reader() as registers:
             read = registers.read(school, setup.calendar, now, asked)
         register = RegisterAsKnown.load(ctx.store, setup, now, index, read)
+        family, family_before = self._family(setup, register.pupils, index)
         positions = {p: i for i, p in enumerate(register.pupils)}
         amended = sorted(positions[p] for p in read.amended if p in positions)
         inputs = DayInputs(
@@ -121,6 +126,8 @@ class SchoolDays:
             previous=register.facts(index - 1) if index > 0 else None,
             amended=amended,
             auto_complete=auto_complete,
+            family=family,
+            family_before=family_before,
         )
         with ctx.store.begin() as tx:
             stored, books = self._evaluate(tx, setup, register, sid, inputs)
@@ -130,6 +137,7 @@ class SchoolDays:
             definition = setup.flow.definition
             kinds = {u.task.id: u.task.kind.value for u in definition.universal}
             kinds |= {duty.id: duty.kind.value for duty in definition.duties}
+            kinds |= {t.id: t.kind.value for t in STATUTORY_TASKS.values()}
             book = books.current.book
             duties = [
                 UniversalTask(u.on, "", u.task, u.role, u.due, u.covers) for u in book.duties
@@ -163,6 +171,22 @@ class SchoolDays:
             tasks_created=counts["tasks_created"],
             timers_fired=counts["timers_fired"],
         )
+
+    def _family(
+        self, setup: SchoolSetup, pupils: tuple[str, ...], index: int
+    ) -> tuple[dict[str, FloatArray], dict[str, FloatArray] | None]:
+        """``DayInputs``' family facts for school day ``index`` and the one before: what the
+        service can give (``has_social_worker``, for the statutory task; the facts across
+        schools stay unknown, and ``ctx.setup`` refuses flows naming them), from the contacts as
+        known before each day began, as the backtest reads them."""
+        versions = self.ctx.store.contact_versions()
+        days = setup.calendar.school_days
+
+        def on(day: int) -> dict[str, FloatArray]:
+            known = as_known_at(versions, contacts_cut(days[day], setup.calendar.timezone))
+            return contacts_only_facts(known, setup.school, pupils)
+
+        return on(index), on(index - 1) if index > 0 else None
 
     def _write_books(
         self,

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from escalation_flow.actors import Actors, is_system_actor
 from escalation_flow.errors import ActionError, ConflictError
+from escalation_flow.letters.addressing import Household
 from escalation_flow.letters.kept import context_from_json
 from escalation_flow.ports import LETTER_APPROVED, LETTER_PREPARED, AuditNote, Record
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.letter_preparation import pdf_of
 from escalation_flow.service.views import LetterView
+
+
+@dataclass(frozen=True)
+class LetterCopies:
+    #: one household a copy (an empty one: "To the parent or carer of ...", for the office)
+    households: tuple[Household, ...]
+    #: the school's letters are drafts only: never approved or sent
+    draft: bool
 
 
 class LetterDesk:
@@ -68,6 +79,13 @@ class LetterDesk:
         )
         return self.letter(letter_id)
 
+    def copies(self, letter_id: int) -> LetterCopies:
+        """Who the letter's copies go to, as known when it was prepared, and whether it is a
+        draft (read from its kept context)."""
+        with self.ctx.store.read() as tx:
+            kept = context_from_json(tx.letter_row(letter_id).figures)
+        return LetterCopies(kept.copies, kept.draft)
+
     def pdf(self, letter_id: int) -> bytes:
         """The letter's PDF, rendered from its kept context the first time it is asked for."""
         with self.ctx.store.read() as tx:
@@ -94,7 +112,6 @@ class LetterDesk:
 
 
 def _view(row: Record, school: str, pupil: str, approval: bool) -> LetterView:
-    kept = context_from_json(row.figures)
     return LetterView(
         id=row.id,
         task_id=row.task_id,
@@ -111,6 +128,4 @@ def _view(row: Record, school: str, pupil: str, approval: bool) -> LetterView:
         approved_at=row.approved_at,
         sent_by=row.sent_by,
         sent_at=row.sent_at,
-        addressees=kept.copies,
-        draft=kept.draft,
     )

@@ -28,7 +28,7 @@ from escalation_flow.ports import AuditNote, CaseTransaction
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.days import SchoolDays
 from escalation_flow.service.families import FamilyReads
-from escalation_flow.service.letter_desk import LetterDesk
+from escalation_flow.service.letter_desk import LetterCopies, LetterDesk
 from escalation_flow.service.queries import Queries
 from escalation_flow.service.register import SchoolSetup
 from escalation_flow.service.staff import ActionsReport, StaffActions
@@ -63,8 +63,8 @@ class Service:
         # who may be named as acting; the composition root hands in the store's staff table
         self.staff = StaffActions(self.ctx, self.queries, actors)
         self.letters = LetterDesk(self.ctx, actors)
-        # contacts and siblings (issue 16); a store without contacts (the memory store) has none
-        self.families = FamilyReads(self.ctx, store if hasattr(store, "contact_versions") else None)
+        # contacts and siblings (issue 16): every store keeps contacts (``ports.ContactBook``)
+        self.families = FamilyReads(self.ctx, store)
 
     # -- what every use case shares ----------------------------------------------------------
 
@@ -160,6 +160,9 @@ class Service:
 
     def letter(self, letter_id: int) -> LetterView:
         return self.letters.letter(letter_id)
+
+    def letter_copies(self, letter_id: int) -> LetterCopies:
+        return self.letters.copies(letter_id)
 
     def letter_pdf(self, letter_id: int) -> bytes:
         return self.letters.pdf(letter_id)

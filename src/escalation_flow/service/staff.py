@@ -23,6 +23,7 @@ from escalation_flow.core.decisions import Decision, Stimulus, TaskCompleted
 from escalation_flow.core.definition import TaskKind
 from escalation_flow.core.engine import Moment
 from escalation_flow.core.school_day import Action, DayEnv
+from escalation_flow.core.statutory import STATUTORY_TASKS
 from escalation_flow.errors import ActionError, ConflictError, InputError, NotFoundError, Problem
 from escalation_flow.ports import (
     LETTER_APPROVED,
@@ -264,7 +265,8 @@ class StaffActions:
         it."""
         flow = self.ctx.setup(school).flow
         spec = next((u.task for u in flow.definition.universal if u.task.id == row.task), None)
-        outcomes = spec.outcomes if spec else ("done",)
+        statutory = STATUTORY_TASKS.get(row.task)
+        outcomes = spec.outcomes if spec else statutory.outcomes if statutory else ("done",)
         if outcome is None:
             if len(outcomes) > 1:
                 raise ActionError(f"{row.task}: say which outcome ({', '.join(outcomes)})")

@@ -29,6 +29,7 @@ from escalation_flow.web import (
     pages_case,
     pages_dashboards,
     pages_flow,
+    pages_la_monthly,
     pages_letters,
     pages_login,
     pages_reports,
@@ -62,6 +63,7 @@ def create_app(
         *pages_dashboards.routes(),
         *pages_flow.routes(),
         *pages_reports.routes(),
+        *pages_la_monthly.routes(),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(

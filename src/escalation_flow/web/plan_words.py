@@ -10,6 +10,7 @@ import re
 from escalation_flow.adapters.flow_graph import stage_title
 from escalation_flow.core import definition as d
 from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.statutory import STATUTORY_TASKS
 from escalation_flow.web.chart import Threshold
 
 _PCT_BOUND = re.compile(r"\battendance_pct\s*(<=|<)\s*([A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?)")
@@ -25,7 +26,8 @@ def stage_name(flow: d.Flow, number: int) -> str:
 
 
 def task_definition(flow: d.Flow, task_id: str) -> d.Task | None:
-    """The flow's definition of a task id (states, recurring and universal tasks)."""
+    """The flow's definition of a task id (states, recurring and universal tasks), or a
+    statutory task's."""
     for stage in flow.definition.stages:
         for state in stage.states.values():
             for task in state.tasks:
@@ -41,7 +43,7 @@ def task_definition(flow: d.Flow, task_id: str) -> d.Task | None:
         for task in side.tasks:
             if task.id == task_id:
                 return task
-    return None
+    return STATUTORY_TASKS.get(task_id)  # the law's, whatever the flow (``core.statutory``)
 
 
 def term_name(calendar: SchoolCalendar, index: int) -> str:

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from threading import Lock
 
+from escalation_flow.adapters.contact_files import ContactsRead, new_versions
 from escalation_flow.adapters.memory import registers
 from escalation_flow.adapters.memory.flow_texts import FlowTexts
 from escalation_flow.adapters.memory.registers import MemoryRegisterReader
@@ -23,6 +24,7 @@ from escalation_flow.adapters.memory.transaction import MemoryTransaction
 from escalation_flow.adapters.register_files import MarksRead
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
+from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.marks import Roster
 from escalation_flow.errors import ConflictError
 
@@ -99,6 +101,24 @@ class MemoryStore:
         """Add or update the pupils of a roster file; the pupils new to the store."""
         with self._unit() as tables:
             return registers.import_roster(tables, rosters, clock.now() if clock else now)
+
+    # -- contacts (``ports.ContactBook``) -----------------------------------------------------
+
+    def import_contacts(
+        self, result: ContactsRead, *, now: datetime, by: str, clock: Clock | None = None
+    ) -> int:
+        """The SQL store's ``import_contacts``, all or nothing: the versions new to the store
+        (the same rule, ``contact_files.new_versions``)."""
+        with self._unit() as tables:
+            added = new_versions(tables.contacts, result)
+            if added:
+                tables.contacts = (*tables.contacts, *added)
+                tables.written = True
+            return len(added)
+
+    def contact_versions(self) -> list[ContactVersion]:
+        """Every version of every contact, in the order imported."""
+        return list(self._committed().contacts)
 
     # -- what tests look at -------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from escalation_flow.core.case import Case
+from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.marks import PupilRecord
 from escalation_flow.stored import HistoryRow
 
@@ -192,6 +193,8 @@ class Tables:
     pupils: dict[int, dict[str, PupilRecord]] = field(default_factory=dict)  # school -> MIS id
     imports: tuple[ImportRec, ...] = ()
     serials: dict[str, int] = field(default_factory=dict)
+    #: every version of every contact, in the order imported (``ports.ContactBook``)
+    contacts: tuple[ContactVersion, ...] = ()
     written: bool = False  # something was changed since the copy
 
     def copy(self) -> Tables:
@@ -210,6 +213,7 @@ class Tables:
             pupils={sid: dict(p) for sid, p in self.pupils.items()},
             imports=self.imports,
             serials=dict(self.serials),
+            contacts=self.contacts,
         )
 
     def next_id(self, table: str) -> int:

@@ -15,12 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from escalation_flow.adapters.contact_files import ContactRow, ContactsRead
-from escalation_flow.adapters.csv_safety import excerpt
+from escalation_flow.adapters.contact_files import ContactsRead, new_versions
 from escalation_flow.adapters.store.contact_models import Contact
 from escalation_flow.adapters.store.models import School, table_of
-from escalation_flow.core.contacts import ContactVersion, as_known_at
-from escalation_flow.errors import Problem, RegisterError
+from escalation_flow.core.contacts import ContactVersion
 
 
 def insert_contacts(
@@ -34,41 +32,10 @@ def insert_contacts(
     writes nothing: the caller's transaction rolls back) for a row that contradicts a stored
     version at the same instant."""
     stored = read_versions(conn, school_ids.values())
-    at_instant = {(*v.key, v.recorded_at): v for v in stored}
-    latest = {v.key: v for v in as_known_at(stored)}
-    problems: list[Problem] = []
-    rows: list[dict[str, Any]] = []
-    for row in result.rows:
-        v = row.version
-        if row.dated:
-            held = at_instant.get((*v.key, v.recorded_at))
-            if held is not None:
-                if not held.same_details(v):
-                    problems.append(_conflict(result, row))
-                continue
-        else:
-            current = latest.get(v.key)
-            if current is not None and current.same_details(v):
-                continue
-        rows.append(_values(v, school_ids[v.school], import_id, now))
-    if problems:
-        raise RegisterError(
-            f"{result.path} contradicts {len(problems)} stored contact version(s)", problems
-        )
+    rows = [_values(v, school_ids[v.school], import_id, now) for v in new_versions(stored, result)]
     if rows:
         conn.execute(table_of(Contact).insert(), rows)
     return len(rows)
-
-
-def _conflict(result: ContactsRead, row: ContactRow) -> Problem:
-    v = row.version
-    return Problem(
-        str(result.path),
-        row.line,
-        "recorded_at",
-        f"contact {excerpt(v.contact)} of pupil {excerpt(v.pupil)} is already stored as recorded "
-        f"at {v.recorded_at.isoformat()} with other details (give the amendment its own time)",
-    )
 
 
 def _values(v: ContactVersion, school_id: int, import_id: int, now: dt.datetime) -> dict[str, Any]:
