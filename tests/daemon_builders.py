@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from sqlalchemy.engine import make_url
 
-from escalation_flow.adapters.register_files import read_marks
+from escalation_flow.adapters.register_files import read_marks, read_roster
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.trust_files import Trust, load_trust
 from escalation_flow.bootstrap import Root
@@ -80,6 +80,7 @@ schools:
     phone: "01234 567 890"
     email: office@oaks.example.sch.uk
     attendance_contact: {{name: Mrs A. Test, role: Attendance Lead}}
+    signatory: {{name: Mr B. Test, role: Head Teacher}}
 """,
         encoding="utf-8",
     )
@@ -105,8 +106,23 @@ def import_day(store: Store, trust: Trust, folder: Path, day: date, at: datetime
     store.import_marks(result, file=path, now=at, by="test")
 
 
+def import_roster(store: Any, trust: Trust, folder: Path, at: datetime) -> None:
+    """The pupils' names and year groups (a letter names the pupil: without them it is not
+    prepared)."""
+    path = folder / "roster.csv"
+    rows = ["school,pupil,forename,surname,year_group,date_of_birth,admitted,left"]
+    rows += [f"{SCHOOL},{p},Pat,Test{p},3,,," for p in PUPILS]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    store.import_roster(
+        read_roster(path, set(trust.schools), aliases=trust.aliases), file=path, now=at, by="test"
+    )
+
+
 def run_days(service: Service, clock: SimulatedClock, folder: Path, days: tuple[date, ...]) -> None:
-    """Each day: the register imported at 17:00, the day evaluated at 18:00 (London)."""
+    """Each day: the register imported at 17:00, the day evaluated at 18:00 (London); the
+    roster first, on the first day."""
+    if days == DAYS:
+        import_roster(service.store, service.trust, folder, local(days[0], 7))
     for day in days:
         clock.set(local(day, 17))
         import_day(service.store, service.trust, folder, day, clock.now())

@@ -142,4 +142,23 @@ def _trust_yaml(spec: TrustSpec, schools: list[School]) -> str:
         ]
         if s.number % 2 == 0:
             lines.append('    registers_close_at: "16:30"')
+        lines += _letter_details(s.number)
     return "\n".join(lines) + "\n"
+
+
+_LEADS = ("Mrs J. Patel", "Mr T. Evans", "Ms R. Hughes", "Mrs A. Kaur", "Mr S. Byrne")
+_HEADS = ("Mr D. Okafor", "Mrs H. Clarke", "Dr M. Nowak", "Ms L. Fraser", "Mr P. Adeyemi")
+
+
+def _letter_details(number: int) -> list[str]:
+    """What a school's letters print, invented: an address in no real town or postcode area
+    ("XX"), a telephone number from Ofcom's range for drama (01632 960xxx), example.org email."""
+    lead, head = _LEADS[(number - 1) % len(_LEADS)], _HEADS[(number - 1) % len(_HEADS)]
+    role = "Head Teacher" if number % 3 else "Head of School"
+    return [
+        f'    address: ["{number} School Lane", "Synthton", "XX{number} 1AA"]',
+        f'    phone: "01632 960 {number % 1000:03d}"',
+        f"    email: office@school-{number:02d}.example.org",
+        f"    attendance_contact: {{name: {lead}, role: Attendance Lead}}",
+        f"    signatory: {{name: {head}, role: {role}}}",
+    ]

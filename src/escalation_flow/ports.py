@@ -314,6 +314,11 @@ class CaseTransaction(Protocol):
     # letters
     def insert_letters(self, rows: Sequence[Mapping[str, Any]]) -> list[int]: ...
 
+    def contacts_of(self, school: str, pupils: Collection[str]) -> list[ContactVersion]:
+        """Every stored version of these pupils' contacts (``core.contacts.as_known_at``
+        picks what was known when): whom a letter prepared now is addressed to."""
+        ...
+
     def letter_row(self, letter_id: int) -> Record:
         """The ``letters`` row (``NotFoundError`` if none)."""
         ...

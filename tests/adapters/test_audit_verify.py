@@ -226,7 +226,7 @@ def test_a_mark_whose_recorder_was_changed_after_sealing_is_named(db: str, tmp_p
     tamper(db, f"UPDATE marks SET recorded_by = 'mallory' {P1_AMENDED}")
     [breach] = verify(db).breaches
     assert (breach.where, breach.kind) == (f"marks of {SCHOOL}", "mark_edited")
-    assert "import 9: pupil P1 2025-09-10 AM code / by mallory" in breach.message
+    assert "import 10: pupil P1 2025-09-10 AM code / by mallory" in breach.message
 
 
 def test_a_name_added_to_a_mark_sealed_without_one_is_named(db: str) -> None:
@@ -287,31 +287,31 @@ def test_a_case_rows_status_or_state_that_disagrees_with_its_history_is_named(db
 def test_a_deleted_seal_fails_verify_and_audit_seal_refuses_to_seal_over_it(db: str) -> None:
     tamper(
         db,
-        "DELETE FROM mark_seals WHERE seq = 8",
-        "UPDATE marks SET code = 'O' WHERE import_id = 8 AND code = '/'",
+        "DELETE FROM mark_seals WHERE seq = 8",  # the eighth marks import (the roster is import 1)
+        "UPDATE marks SET code = 'O' WHERE import_id = 9 AND code = '/'",
     )
     report = verify(db)
     [breach] = report.breaches
     assert (breach.where, breach.kind) == (f"marks of {SCHOOL}", "seal_missing")
-    assert "import 8: 8 rows under no seal, but its import was sealed by audit seal" in str(breach)
+    assert "import 9: 8 rows under no seal, but its import was sealed by audit seal" in str(breach)
     store = Store(db)
     try:
-        refused = r"import\(s\) 8 were not imported --no-seal"
+        refused = r"import\(s\) 9 were not imported --no-seal"
         with pytest.raises(InputError, match=refused), store.engine.begin() as conn:
             seal_imports(conn, local(LAST_DAY, 21))
         assert not verify(db).ok  # nothing was sealed
         with store.engine.begin() as conn:
             forced = Forced("s.jones", "compared with the MIS export")
-            assert seal_imports(conn, local(LAST_DAY, 21), forced) == [(SCHOOL, 8, 8)]
+            assert seal_imports(conn, local(LAST_DAY, 21), forced) == [(SCHOOL, 9, 8)]
         with store.engine.connect() as conn:
-            how = conn.exec_driver_sql("SELECT seal FROM imports WHERE id = 8").scalar()
+            how = conn.exec_driver_sql("SELECT seal FROM imports WHERE id = 9").scalar()
             logged = conn.exec_driver_sql("SELECT actor, action, detail FROM audit_log").one()
     finally:
         store.dispose()
     assert verify(db).ok and how == "forced"
     assert tuple(logged) == (
         "s.jones", "seal_forced",
-        "imports 8 sealed though not imported --no-seal: compared with the MIS export",
+        "imports 9 sealed though not imported --no-seal: compared with the MIS export",
     )  # fmt: skip
 
 
@@ -325,11 +325,11 @@ def test_marks_imported_without_a_seal_only_warn_until_sealed(db: str, tmp_path:
         store.import_marks(marks, file=path, now=local(date(2025, 9, 16), 17), by="t", seal=False)
         report = verify(db)
         assert report.ok and report.warnings == [
-            f"marks of {SCHOOL}: import 9 (1 rows, imported --no-seal) is not sealed yet: "
+            f"marks of {SCHOOL}: import 10 (1 rows, imported --no-seal) is not sealed yet: "
             "run `escalation-flow audit seal`"
         ]
         with store.engine.begin() as conn:
-            assert seal_imports(conn, local(date(2025, 9, 16), 18)) == [(SCHOOL, 9, 1)]
+            assert seal_imports(conn, local(date(2025, 9, 16), 18)) == [(SCHOOL, 10, 1)]
     finally:
         store.dispose()
     report = verify(db)
@@ -340,6 +340,6 @@ def test_a_schools_marks_deleted_with_their_seals_are_named_by_their_imports(db:
     tamper(db, "DELETE FROM mark_seals", "DELETE FROM marks")
     report = verify(db)
     assert {(b.where, b.kind) for b in report.breaches} == {
-        (f"import {i}", "mark_deleted") for i in range(1, 9)
+        (f"import {i}", "mark_deleted") for i in range(2, 10)  # the roster is import 1
     }
     assert "8 of the 8 marks it imported are gone" in report.breaches[0].message

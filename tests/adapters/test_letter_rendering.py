@@ -64,8 +64,9 @@ def test_every_letter_renders_as_html_with_the_pupils_own_figures(
     page = _html(flow, name)
     text = _text(page)
     assert page.startswith("<!DOCTYPE html>")
-    assert "Dear parent/carer of Amira Khan" in text
-    assert "Mrs J. Patel" in text and "Attendance Lead" in text  # who to contact / signed by
+    assert "Dear Mrs Sara Khan," in text  # the household the copy is for
+    assert "Amira Khan, Year 4" in text  # "Year 4", never a bare "(4)"
+    assert "Mr D. Okafor Head Teacher" in text  # signed by the trust file's signatory
     assert "01634 000 111" in text
     if name != "in2win_award":  # an award shows the term's attendance, not the figures table
         assert "90.3%" in text
@@ -138,7 +139,7 @@ def test_a_meeting_letter_shows_the_day_time_and_place() -> None:
     text = _text(_html(None, "stage_3_meeting_request"))
     assert "Tuesday 11 November 2025" in text
     assert "3:30pm" in text
-    assert "the school office" in text
+    assert "the meeting room" in text
     assert "Monday 1 December 2025" in text  # the review date
 
 
@@ -268,7 +269,7 @@ def test_the_pdf_holds_the_words_of_the_letter() -> None:
     pdf = render_pdf("third_warning_letter", sample_context())
     done = subprocess.run([pdftotext, "-", "-"], input=pdf, capture_output=True, check=True)
     text = re.sub(r"\s+", " ", done.stdout.decode("utf-8"))
-    for words in ("Dear parent/carer of Amira Khan", "90.3%", "£160", "Tuesday 11 November 2025"):
+    for words in ("Dear Mrs Sara Khan,", "90.3%", "£160", "Tuesday 11 November 2025"):
         assert words in text
 
 

@@ -29,10 +29,12 @@ schools:
     name: Oaks
     flow: {OAKS}
     calendars: [{CALENDAR}]
+    letters: draft-only
   - id: elms
     name: Elms
     flow: {OAKS}
     calendars: [{CALENDAR}]
+    letters: draft-only
     overrides:
 {overrides}
 """,

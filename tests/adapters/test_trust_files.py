@@ -164,3 +164,91 @@ def test_penalty_notices_issued_by_someone_else_is_refused_by_line(folder: Path)
     problem = caught.value.problems[0]
     assert problem.field == "schools[0].penalty_notices"
     assert "head_teacher_or_local_authority" in problem.message and problem.line == 10
+
+
+# -- what letters print: required where the flow sends letters ----------------------------------
+
+LETTER_FLOW = """\
+id: letters
+states:
+  letter_due:
+    tasks:
+      - id: first_letter
+        kind: letter   # a task that sends a letter
+        template: first_reminder_letter
+"""
+
+DETAILS = """\
+    address: ["1 Oak Lane", "Oakham", "OK1 1AA"]
+    phone: "01632 960 001"
+    email: office@oaks.example.org
+    attendance_contact: {name: Mrs J. Patel, role: Attendance Lead}
+    signatory: {name: Mr D. Okafor, role: Head Teacher}
+"""
+
+
+def _letter_school(folder: Path, extra: str) -> Path:
+    (folder / "flows" / "letters.yaml").write_text(LETTER_FLOW, encoding="utf-8")
+    return trust_file(
+        folder,
+        "name: t\nschools:\n  - id: oaks\n    name: Leigh Academy Oaks\n"
+        "    flow: ../flows/letters.yaml\n    calendars: [../calendars/y1.yaml]\n" + extra,
+    )
+
+
+def test_a_school_that_sends_letters_gives_every_detail_a_letter_prints(folder: Path) -> None:
+    oaks = load_trust(_letter_school(folder, DETAILS)).schools["oaks"]
+    assert oaks.address == ("1 Oak Lane", "Oakham", "OK1 1AA")
+    assert (oaks.phone, oaks.email) == ("01632 960 001", "office@oaks.example.org")
+    assert oaks.attendance_contact == {"name": "Mrs J. Patel", "role": "Attendance Lead"}
+    assert oaks.signatory == {"name": "Mr D. Okafor", "role": "Head Teacher"}
+    assert oaks.letters_draft_only is False
+
+
+@pytest.mark.parametrize("dropped", ["address", "phone", "email", "attendance_contact", "signatory"])
+def test_a_school_that_sends_letters_without_a_detail_is_refused_naming_file_and_school(
+    folder: Path, dropped: str
+) -> None:
+    details = "".join(line + "\n" for line in DETAILS.splitlines() if dropped + ":" not in line)
+    path = _letter_school(folder, details)
+    with pytest.raises(TrustConfigError) as caught:
+        load_trust(path)
+    [problem] = caught.value.problems
+    assert problem.file == str(path)
+    assert "'oaks' (Leigh Academy Oaks) sends letters" in problem.message
+    assert dropped in problem.message and "letters: draft-only" in problem.message
+
+
+def test_a_school_whose_letters_are_drafts_only_may_leave_its_details_out(folder: Path) -> None:
+    oaks = load_trust(_letter_school(folder, "    letters: draft-only\n")).schools["oaks"]
+    assert oaks.letters_draft_only is True
+    assert oaks.phone is None and oaks.signatory is None
+
+
+def test_a_school_whose_flow_sends_no_letters_needs_no_letter_details(folder: Path) -> None:
+    assert load_trust(trust_file(folder, GOOD)).schools["oaks"].phone is None
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("    letters: sometimes\n", "letters"),
+        ("    signatory: {name: Mr D. Okafor}\n", "signatory"),  # a role is printed too
+        ("    attendance_contact: Mrs J. Patel\n", "attendance_contact"),
+    ],
+)
+def test_a_wrong_letters_value_or_a_person_without_a_role_is_refused(
+    folder: Path, line: str, field: str
+) -> None:
+    details = "".join(x + "\n" for x in DETAILS.splitlines() if field + ":" not in x)
+    with pytest.raises(TrustConfigError) as caught:
+        load_trust(_letter_school(folder, details + line))
+    assert any(p.field == f"schools[0].{field}" for p in caught.value.problems)
+
+
+def test_the_sample_trust_gives_every_school_its_letter_details() -> None:
+    trust = load_trust(REPO / "config" / "sample-trust" / "trust.yaml")
+    for school in trust.schools.values():
+        assert school.address and school.phone and school.email
+        assert school.attendance_contact and school.signatory
+        assert not school.letters_draft_only

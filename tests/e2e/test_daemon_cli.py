@@ -87,6 +87,11 @@ schools:
     urn: "990001"
     flow: {flow}
     calendars: [{", ".join(str(c) for c in calendars)}]
+    address: ["1 Oak Lane", "Oakham OK1 1AA"]
+    phone: "01632 960 001"
+    email: office@example.org
+    attendance_contact: {{name: Mrs A. Test, role: Attendance Lead}}
+    signatory: {{name: Mr B. Test, role: Head Teacher}}
 """,
         encoding="utf-8",
     )

@@ -30,6 +30,7 @@ def two_calendars(folder: Path) -> Path:
         "    name: Pines Primary\n"
         f"    flow: {flow}\n"
         f"    calendars: [{folder / 'pines-2025-26.yaml'}]\n"
+        "    letters: draft-only\n"
     )
     trust.write_text(text, encoding="utf-8")
     return trust

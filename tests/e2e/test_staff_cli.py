@@ -67,7 +67,8 @@ def run(cli: CliRunner, *args: str) -> Result:
 
 def task_ids(cli: CliRunner) -> dict[tuple[str, str], int]:
     table = run(cli, "tasks").output
-    found = re.findall(r"^(\d+)\s+\S+\s+(P\d)\s+(\S+)", table, flags=re.MULTILINE)
+    # id, school, pupil, the pupil's name from the test trust's roster ("Pat TestP1"), task
+    found = re.findall(r"^(\d+)\s+\S+\s+(P\d)\s+Pat TestP\d\s+(\S+)", table, flags=re.MULTILINE)
     return {(pupil, task): int(i) for i, pupil, task in found}
 
 
@@ -156,7 +157,8 @@ def test_case_list_shows_each_case_where_it_stands(cli: CliRunner) -> None:
     lines = result.output.splitlines()
     assert lines[0].split()[:5] == ["pupil", "name", "status", "stage", "state"]
     p1 = next(line for line in lines if line.startswith("P1 "))
-    assert p1.split()[:5] == ["P1", "open", "2", "stage_2.support", "2025-09-12"]
+    # the test trust's roster names P1 "Pat TestP1"
+    assert p1.split()[:7] == ["P1", "Pat", "TestP1", "open", "2", "stage_2.support", "2025-09-12"]
     assert lines[-1] == "2 cases, 2 open"
     assert "no cases" in run(cli, "case", "list", SCHOOL, "--status", "closed").output
 

@@ -39,6 +39,10 @@ schools:
     flow: {SHAPE}
     calendars: [{calendars / "england-2025-26.yaml"}, {calendars / "england-2026-27.yaml"}]
     address: ["1 Oak Lane", "Oakham OK1 1AA"]
+    phone: "01632 960 001"
+    email: office@example.org
+    attendance_contact: {{name: Mrs A. Test, role: Attendance Lead}}
+    signatory: {{name: Mr B. Test, role: Head Teacher}}
 """,
         encoding="utf-8",
     )

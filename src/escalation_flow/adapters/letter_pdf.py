@@ -7,6 +7,16 @@ Fonts: a letter whose every character is in Windows-1252 (English, and most West
 names) uses Helvetica, one of the standard PDF fonts every reader has: nothing to embed, about
 a tenth of the time. A letter with any other character (Łucja, Ștefan, Ğül, Дмитрий) embeds
 DejaVu Sans, shipped inside matplotlib (already a dependency), so the name prints as written.
+
+The first page of each copy is laid out for a DL window envelope (an A4 sheet folded in three):
+the school's name and address top right, and the addressee in the window, 20 mm from the left
+edge and 50 mm from the top, 90 mm by 35 mm, with a one-line return address above it. The
+letter's text starts below the fold line's window area. Each copy (one per household) starts
+on a new page and numbers its own pages ("Page 1 of 2").
+
+A paragraph or list item that would be split across pages by a page break, and is shorter than
+a third of a page, starts on the next page instead: a parent never turns over to read the last
+line or two of a sentence.
 """
 
 from __future__ import annotations
@@ -14,13 +24,17 @@ from __future__ import annotations
 import html
 import importlib.util
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 from fpdf import FPDF, Align, FontFace, TextStyle
 from fpdf.fonts import TTFFont
 from fpdf.html import HTML2FPDF
+from fpdf.text_region import Paragraph
 
 from escalation_flow.errors import EscalationFlowError
 
@@ -37,6 +51,37 @@ _HAIR = 0.01
 _LINE_HEIGHT = 1.15
 #: Room a heading needs below it (mm) for itself and two lines of what it heads.
 _KEEP_WITH_HEADING = 22
+#: A paragraph taller than this (mm, a third of the page) may run over a page break.
+_KEEP_TOGETHER_UP_TO = 80
+_LEFT, _TOP, _RIGHT = 20.0, 16.0, 20.0
+#: The DL window (mm from the sheet's top-left corner): where the address must sit.
+WINDOW_X, WINDOW_Y, WINDOW_W, WINDOW_H = 20.0, 50.0, 90.0, 35.0
+#: Where the letter's text starts on a copy's first page: below the window.
+_BODY_TOP = WINDOW_Y + WINDOW_H + 6
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    """What a copy's first page prints outside the HTML body."""
+
+    #: the school's name, then its address lines, telephone and email (top right)
+    school: tuple[str, ...]
+    #: the return address above the window, one short line
+    return_line: str
+    #: the addressee, a line at a time: names, then the postal address
+    window: tuple[str, ...]
+    #: the letter's date as written
+    date: str
+    #: a draft (never sent): marked so on every page
+    draft: bool = False
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One household's copy: its letterhead and its body (fpdf2's HTML subset)."""
+
+    letterhead: Letterhead
+    body: str
 
 
 @lru_cache(maxsize=2)
@@ -80,6 +125,38 @@ class _LetterHtml(HTML2FPDF):
                 self.pdf._perform_page_break()
         super().handle_starttag(tag, attrs)
 
+    def _end_paragraph(self) -> None:
+        if self._paragraph is not None and self.pdf.y > self.pdf.t_margin + 1:
+            height = self._height_of_pending()
+            if self._introduces_what_follows():
+                height += _KEEP_WITH_HEADING  # "... the support:" stays with its list or table
+            if height <= _KEEP_TOGETHER_UP_TO and self.pdf.will_page_break(height):
+                self.pdf._perform_page_break()
+        super()._end_paragraph()
+
+    def _introduces_what_follows(self) -> bool:
+        """The paragraph ends in a colon: what it introduces comes next."""
+        fragments = self._paragraph._text_fragments if self._paragraph else []
+        text = "".join("".join(f.characters) for f in fragments)
+        return text.rstrip().endswith(":")
+
+    def _height_of_pending(self) -> float:
+        """The height the paragraph about to be laid out will take (its lines are built on a
+        copy of its text: building them consumes it)."""
+        height = 0.0
+        column = self._column
+        for paragraph in column._paragraphs:
+            if not isinstance(paragraph, Paragraph):
+                continue
+            kept = list(paragraph._text_fragments)
+            if not kept:  # laid out already (the column keeps its paragraphs)
+                continue
+            lines = paragraph.build_lines(column.print_sh)
+            paragraph._text_fragments = kept
+            height += paragraph.top_margin + paragraph.bottom_margin
+            height += sum(wrapper.line.height for wrapper in lines)
+        return height
+
     def handle_endtag(self, tag: str) -> None:
         self._closing_table = tag == "table"
         try:
@@ -110,14 +187,25 @@ class _LetterHtml(HTML2FPDF):
 class _LetterPdf(FPDF):
     HTML2FPDF_CLASS = _LetterHtml
 
-    def __init__(self, family: str, footer_text: str) -> None:
+    def __init__(self, family: str, footer_text: str, pages_of_copies: Sequence[int]) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.core_fonts_encoding = _CORE_ENCODING
         self.letter_font = family
         self.footer_text = footer_text
+        self.draft = False
+        #: each copy's page count, when known (a first layout counts them)
+        self.pages_of_copies = tuple(pages_of_copies)
+        self.copy_first_pages: list[int] = []
         if family == EMBEDDED_FONT:
             for style, path in _font_paths().items():
                 self.add_font(EMBEDDED_FONT, style, str(path))
+
+    def header(self) -> None:
+        if self.draft:
+            self.set_font(self.letter_font, "B", size=9)
+            self.set_xy(self.l_margin, 6)
+            self.cell(0, 4, "DRAFT: NOT TO BE SENT", align="C")
+            self.set_xy(self.l_margin, self.t_margin)
 
     def footer(self) -> None:
         self.set_y(-14)
@@ -125,36 +213,89 @@ class _LetterPdf(FPDF):
         self.set_draw_color(0)
         self.line(self.l_margin, self.get_y() - 1, self.w - self.r_margin, self.get_y() - 1)
         self.multi_cell(0, 3.5, self.footer_text, align="C")
-        self.cell(0, 3.5, f"Page {self.page_no()} of {{nb}}", align="C")
+        copy = len(self.copy_first_pages) - 1
+        page = self.page_no() - self.copy_first_pages[copy] + 1
+        # one copy (or the counting layout): the whole document's count, filled in at the end
+        of = self.pages_of_copies[copy] if copy < len(self.pages_of_copies) else "{nb}"
+        self.cell(0, 3.5, f"Page {page} of {of}", align="C")
+
+    def first_page(self, head: Letterhead) -> None:
+        """A copy's first page: letterhead top right, addressee in the envelope's window."""
+        self.draft = head.draft
+        self.add_page()
+        self.copy_first_pages.append(self.page_no())
+        self.set_xy(self.w / 2, _TOP)
+        self.set_font(self.letter_font, "B", size=14)
+        self.multi_cell(self.w / 2 - _RIGHT, 6, head.school[0], align="R")
+        self.set_font(self.letter_font, size=9)
+        for line in head.school[1:]:
+            self.set_x(self.w / 2)
+            self.multi_cell(self.w / 2 - _RIGHT, 4, line, align="R")
+        self.set_xy(WINDOW_X, WINDOW_Y)
+        self.set_font(self.letter_font, size=7)
+        self.cell(WINDOW_W, 3.5, head.return_line)
+        self.set_font(self.letter_font, size=10.5)
+        self.set_xy(WINDOW_X, WINDOW_Y + 6)
+        for line in head.window:
+            self.set_x(WINDOW_X)
+            self.multi_cell(WINDOW_W, 4.6, line)
+        self.set_font(self.letter_font, size=11)
+        self.set_xy(self.l_margin, WINDOW_Y + WINDOW_H - 5)
+        self.cell(0, 5, head.date, align="R")
+        self.set_xy(self.l_margin, _BODY_TOP)
 
 
-def html_to_pdf(body: str, *, title: str, author: str, footer: str, created: date) -> bytes:
-    """Lay out ``body`` (fpdf2's HTML subset) on A4 pages, each with ``footer`` at the bottom."""
-    family = font_for(html.unescape(body) + footer)
-    pdf = _LetterPdf(family, footer)
+def html_to_pdf(
+    copies: Sequence[Copy], *, title: str, author: str, footer: str, created: date
+) -> bytes:
+    """Lay out each copy on A4 pages (each copy from a new page, its first page for a window
+    envelope), every page with ``footer`` at the bottom. Laid out twice when there is more
+    than one copy: the first time to count each copy's pages for "Page 1 of N"."""
+    texts = [html.unescape(c.body) + " ".join((*c.letterhead.school, *c.letterhead.window))
+             for c in copies]  # fmt: skip
+    family = font_for(" ".join(texts) + footer)
+    counts: list[int] = []
+    if len(copies) > 1:
+        first = _laid_out(copies, family, footer, ())
+        starts = [*first.copy_first_pages, first.page_no() + 1]
+        counts = [b - a for a, b in pairwise(starts)]
+        _close(first)
+    pdf = _laid_out(copies, family, footer, counts)
     # The letter's own date, not the clock: the same letter gives the same bytes.
     pdf.set_creation_date(datetime(created.year, created.month, created.day, tzinfo=UTC))
     pdf.set_title(title)
     pdf.set_author(author)
     pdf.set_lang("en-GB")
-    pdf.set_margins(left=20, top=16, right=20)
-    pdf.set_auto_page_break(auto=True, margin=22)
-    pdf.add_page()
-    pdf.set_font(family, size=11)
-    pdf.write_html(
-        _GAP_BETWEEN_BLOCKS.sub(r"\1", body),
-        font_family=family,
-        tag_styles=_tag_styles(family),
-        ul_bullet_char="•",
-        li_prefix_color=_BLACK,
-        table_line_separators=True,
-    )
     try:
         return bytes(pdf.output())
     finally:
-        for font in pdf.fonts.values():
-            if isinstance(font, TTFFont):
-                font.close()
+        _close(pdf)
+
+
+def _laid_out(
+    copies: Sequence[Copy], family: str, footer: str, counts: Sequence[int]
+) -> _LetterPdf:
+    pdf = _LetterPdf(family, footer, counts)
+    pdf.set_margins(left=_LEFT, top=_TOP, right=_RIGHT)
+    pdf.set_auto_page_break(auto=True, margin=22)
+    for copy in copies:
+        pdf.first_page(copy.letterhead)
+        pdf.set_font(family, size=11)
+        pdf.write_html(
+            _GAP_BETWEEN_BLOCKS.sub(r"\1", copy.body),
+            font_family=family,
+            tag_styles=_tag_styles(family),
+            ul_bullet_char="•",
+            li_prefix_color=_BLACK,
+            table_line_separators=True,
+        )
+    return pdf
+
+
+def _close(pdf: FPDF) -> None:
+    for font in pdf.fonts.values():
+        if isinstance(font, TTFFont):
+            font.close()
 
 
 def font_for(text: str) -> str:

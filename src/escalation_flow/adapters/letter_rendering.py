@@ -7,11 +7,18 @@ there first, then in the shared folder. Autoescape is on (a surname is text, nev
 a letter with a blank where a date should be must never reach a parent.
 
 The same template renders both media: ``medium`` is ``"html"`` for a browser (full page with
-print CSS) or ``"pdf"`` for fpdf2's HTML subset (body only; the PDF draws the footer itself).
+print CSS) or ``"pdf"`` for fpdf2's HTML subset (body only; the PDF draws the letterhead, the
+window-envelope address and the footer itself, ``adapters.letter_pdf``).
+
+A letter has a copy per household it goes to (``LetterContext.copies``); a template sees the
+copy's household as ``addressee``. The PDF holds every copy, each from a new page, ready for
+the post; ``copy=`` renders one household's copy alone (for that household's email). A letter's
+PDF title is its heading (the ``subject`` block).
 """
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import fields
 from datetime import date
@@ -22,8 +29,9 @@ from typing import Any, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
-from escalation_flow.adapters.letter_pdf import html_to_pdf
+from escalation_flow.adapters.letter_pdf import Copy, Letterhead, html_to_pdf
 from escalation_flow.errors import Problem
+from escalation_flow.letters.addressing import Household
 from escalation_flow.letters.context import (
     LetterContext,
     LetterTemplateError,
@@ -68,26 +76,92 @@ def template_variants(directory: Path | None = None) -> list[tuple[str | None, s
 
 
 def render_html(
-    template: str, ctx: LetterContext, *, flow: str | None = None, directory: Path | None = None
+    template: str,
+    ctx: LetterContext,
+    *,
+    flow: str | None = None,
+    directory: Path | None = None,
+    copy: int = 0,
 ) -> str:
-    """The letter as a whole HTML page, ready to print on A4 or keep with the case."""
-    return _render(template, ctx, "html", flow, directory or TEMPLATES_DIR)
+    """The letter as a whole HTML page, ready to print on A4 or keep with the case: the copy
+    for the household ``copy`` (the first, by default)."""
+    household = _copy_of(ctx, copy)
+    return _render(template, ctx, "html", flow, directory or TEMPLATES_DIR, household)
 
 
 def render_pdf(
-    template: str, ctx: LetterContext, *, flow: str | None = None, directory: Path | None = None
+    template: str,
+    ctx: LetterContext,
+    *,
+    flow: str | None = None,
+    directory: Path | None = None,
+    copy: int | None = None,
 ) -> bytes:
-    """The letter as an A4 PDF; the same bytes for the same context (no clock is read)."""
-    body = _render(template, ctx, "pdf", flow, directory or TEMPLATES_DIR)
+    """The letter as an A4 PDF, every household's copy (or the one ``copy``); the same bytes
+    for the same context (no clock is read)."""
+    folder = directory or TEMPLATES_DIR
+    households = ctx.copies if copy is None else (_copy_of(ctx, copy),)
+    copies = [
+        Copy(_letterhead(ctx, h), _render(template, ctx, "pdf", flow, folder, h))
+        for h in households
+    ]
     school = ctx.school
     footer = " · ".join((school.name, *school.address_lines, school.phone, school.email))
     return html_to_pdf(
-        body,
-        title=f"{ctx.pupil.full_name}: {template.replace('_', ' ')}",
+        copies,
+        title=letter_heading(template, ctx, flow=flow, directory=folder),
         author=school.name,
         footer=footer,
         created=ctx.letter_date,
     )
+
+
+def letter_heading(
+    template: str, ctx: LetterContext, *, flow: str | None = None, directory: Path | None = None
+) -> str:
+    """The letter's heading (its ``subject`` block) as plain text: the PDF's and page's title."""
+    folder = directory or TEMPLATES_DIR
+    path = _template_file(template, flow, folder)
+    values = _values(ctx, "pdf", template, ctx.copies[0])
+    try:
+        page = _environment(folder).get_template(path)
+        text = "".join(page.blocks["subject"](page.new_context(values)))
+    except (TemplateError, _MissingValueError, KeyError) as exc:
+        raise LetterTemplateError(
+            f"letter {template!r} has no heading", [_problem_in_template(exc, path, folder)]
+        ) from exc
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", text)).split())
+
+
+def _copy_of(ctx: LetterContext, copy: int) -> Household:
+    copies = ctx.copies
+    if not 0 <= copy < len(copies):
+        raise LetterTemplateError(f"the letter has {len(copies)} copies; there is no copy {copy}")
+    return copies[copy]
+
+
+def _letterhead(ctx: LetterContext, household: Household) -> Letterhead:
+    school = ctx.school
+    return Letterhead(
+        school=(
+            school.name,
+            *school.address_lines,
+            f"Telephone: {school.phone}",
+            f"Email: {school.email}",
+        ),
+        return_line=", ".join((school.name, *school.address_lines)),
+        window=window_lines(ctx, household),
+        date=long_date(ctx.letter_date),
+        draft=ctx.draft,
+    )
+
+
+def window_lines(ctx: LetterContext, household: Household) -> tuple[str, ...]:
+    """The addressee as the envelope's window shows it: the household's names and postal
+    address, or "To the parent or carer of <pupil>" (the office writes the address)."""
+    if not household.names:
+        return (f"To the parent or carer of {ctx.pupil.full_name}",)
+    return (household.salutation_names, *household.address_lines)
 
 
 def _letters_in(folder: Path) -> list[str]:
@@ -122,17 +196,35 @@ def _template_file(template: str, flow: str | None, directory: Path) -> str:
 
 
 def _render(
-    template: str, ctx: LetterContext, medium: Medium, flow: str | None, directory: Path
+    template: str,
+    ctx: LetterContext,
+    medium: Medium,
+    flow: str | None,
+    directory: Path,
+    household: Household,
 ) -> str:
     path = _template_file(template, flow, directory)
-    values: dict[str, Any] = {f.name: getattr(ctx, f.name) for f in fields(ctx)}
     try:
         page = _environment(directory).get_template(path)
-        return page.render(**values, medium=medium, template=template)
+        return page.render(**_values(ctx, medium, template, household))
     except (TemplateError, _MissingValueError) as exc:
         raise LetterTemplateError(
             f"letter {template!r} cannot be prepared", [_problem_in_template(exc, path, directory)]
         ) from exc
+
+
+def _values(
+    ctx: LetterContext, medium: Medium, template: str, household: Household
+) -> dict[str, Any]:
+    values: dict[str, Any] = {f.name: getattr(ctx, f.name) for f in fields(ctx)}
+    values.update(
+        medium=medium,
+        template=template,
+        addressee=household,
+        window=window_lines(ctx, household),
+        signer=ctx.signatory or ctx.contact,  # letters kept from before signatories
+    )
+    return values
 
 
 def _problem_in_template(exc: Exception, fallback: str, directory: Path) -> Problem:

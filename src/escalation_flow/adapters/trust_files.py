@@ -13,13 +13,22 @@
         registers_close_at: "16:30"   # optional, local HH:MM; default 16:30
         overrides:                    # optional: flow parameters this school sets differently,
           min_possible_sessions: 20   #   written into its flow (adapters.school_flows)
-        address: ["12 Station Road", "Oakfield ME1 2AB"]   # optional, for letters
-        phone: "01634 000 111"                            # optional, for letters
-        email: office@oaks.example.sch.uk                 # optional, for letters
-        attendance_contact: {name: Mrs J. Patel, role: Attendance Lead}  # optional, letters
+        address: ["12 Station Road", "Oakfield", "Kent ME1 2AB"]   # what letters print:
+        phone: "01634 000 111"                                    #   required when the flow
+        email: office@oaks.example.sch.uk                         #   sends letters (below)
+        attendance_contact: {name: Mrs J. Patel, role: Attendance Lead}  # who parents call
+        signatory: {name: Mr D. Okafor, role: Head of Academy}    # who signs the letters
+        letters: draft-only           # optional: letters marked DRAFT, never approved or sent
         penalty_notices:              # optional: who issues penalty notices where the school is
           issued_by: head_teacher_or_local_authority   # or local_authority
           local_code: "Kent County Council penalty notice code of conduct"
+
+A school whose flow sends letters (a task of ``kind: letter``) must give ``address``,
+``phone``, ``email``, ``attendance_contact`` and ``signatory``: a letter to a family never
+prints a stand-in ("the school office") for a number it should give. Without them the file is
+refused, naming the file, the school and what is missing, unless the school says
+``letters: draft-only``: then its letters are prepared marked DRAFT, for staff to read, and
+cannot be approved or sent (``letters: send``, the default, is the usual case).
 
 ``penalty_notices`` may also stand at the top of the file, for every school of the trust; a
 school's own replaces it. Not given anywhere, letters use wording true in every area (the
@@ -48,7 +57,15 @@ from escalation_flow.letters.context import PENALTY_ISSUERS
 _TRUST_KEYS = {"name", "timezone", "schools", "penalty_notices"}
 _SCHOOL_KEYS = {"id", "name", "urn", "flow", "calendars", "registers_close_at", "overrides"}
 #: what letters print
-_LETTER_KEYS = {"address", "phone", "email", "attendance_contact", "penalty_notices"}
+_LETTER_KEYS = {
+    "address", "phone", "email", "attendance_contact", "signatory", "penalty_notices", "letters",
+}  # fmt: skip
+#: what a school whose flow sends letters must give (unless ``letters: draft-only``)
+LETTER_DETAILS = ("address", "phone", "email", "attendance_contact", "signatory")
+#: ``letters:`` values: letters go out after approval, or are only ever drafts
+LETTERS_SEND, LETTERS_DRAFT_ONLY = "send", "draft-only"
+#: a task that sends a letter, as a flow file writes it (read without loading the flow)
+_LETTER_TASK = re.compile(r"^[ \t-]*kind:\s*[\"']?letter[\"']?\s*(#.*)?$", re.M)
 
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -70,6 +87,9 @@ class SchoolConfig:
     phone: str | None = None
     email: str | None = None
     attendance_contact: dict[str, str] | None = None  # {"name": ..., "role": ...}
+    signatory: dict[str, str] | None = None  # {"name": ..., "role": ...}: who signs letters
+    #: True: ``letters: draft-only`` (letters are DRAFT, never approved or sent)
+    letters_draft_only: bool = False
     #: {"issued_by": one of PENALTY_ISSUERS, "local_code": ...}; None: the general wording
     penalty_notices: dict[str, str] | None = None
 
@@ -220,6 +240,8 @@ def _school(
         problem("registers_close_at", f'{close!r} is not a time HH:MM (quote it: "16:30")')
     overrides = _overrides(item.get("overrides"), problem)
     letter_details = _letter_details(item, problem)
+    if flow is not None and flow.is_file():
+        _check_letter_details(item, letter_details, flow, problem)
     if len(problems) > before or flow is None:
         return None
     return SchoolConfig(
@@ -297,20 +319,62 @@ def _letter_details(item: dict[str, Any], problem: _Report) -> dict[str, Any]:
                 out[key] = value.strip()
             else:
                 problem(key, f"expected the {key} as text")
-    contact = to_plain(item.get("attendance_contact"))
-    if isinstance(contact, str):
-        contact = {"name": contact}
-    if contact is not None:
-        if isinstance(contact, dict) and isinstance(contact.get("name"), str) and contact["name"]:
-            out["attendance_contact"] = {
-                "name": contact["name"], "role": str(contact.get("role") or "Attendance")
-            }
+    for key in ("attendance_contact", "signatory"):
+        person = _person(item.get(key), key, problem)
+        if person is not None:
+            out[key] = person
+    mode = item.get("letters")
+    if mode is not None:
+        if mode in (LETTERS_SEND, LETTERS_DRAFT_ONLY):
+            out["letters_draft_only"] = mode == LETTERS_DRAFT_ONLY
         else:
-            problem("attendance_contact", "expected {name: ..., role: ...}")
+            problem("letters", f"expected {LETTERS_SEND} or {LETTERS_DRAFT_ONLY}, got {mode!r}")
     notices = _penalty_notices(item.get("penalty_notices"), problem)
     if notices is not None:
         out["penalty_notices"] = notices
     return out
+
+
+def _person(value: Any, key: str, problem: _Report) -> dict[str, str] | None:
+    """``{name: ..., role: ...}``, both given: a letter prints both, and guesses neither."""
+    if value is None:
+        return None
+    plain = to_plain(value)
+    if isinstance(plain, dict) and set(plain) <= {"name", "role"}:
+        name, role = plain.get("name"), plain.get("role")
+        if isinstance(name, str) and name.strip() and isinstance(role, str) and role.strip():
+            return {"name": name.strip(), "role": role.strip()}
+    problem(key, "expected {name: ..., role: ...}, both given (e.g. {name: Mrs J. Patel, "
+            "role: Attendance Lead})")
+    return None
+
+
+def _check_letter_details(
+    item: dict[str, Any], given: dict[str, Any], flow: Path, problem: _Report
+) -> None:
+    """A school whose flow sends letters gives every detail a letter prints, or says its
+    letters are drafts only."""
+    if item.get("letters", LETTERS_SEND) != LETTERS_SEND:
+        return  # draft-only (or a wrong value, reported on its own)
+    missing = [key for key in LETTER_DETAILS if key not in given]
+    if missing and flow_sends_letters(flow):
+        name = item.get("name") or item.get("id")
+        problem(
+            missing[0],
+            f"school {item.get('id')!r} ({name}) sends letters but its entry lacks "
+            f"{', '.join(missing)}: give them, or say 'letters: {LETTERS_DRAFT_ONLY}' to have "
+            "its letters prepared as drafts that cannot be sent",
+        )
+
+
+def flow_sends_letters(flow: Path) -> bool:
+    """Whether a flow file has a task of ``kind: letter`` (read as text: the flow loader
+    checks the file itself; an unreadable file is taken to send letters)."""
+    try:
+        text = flow.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return True
+    return _LETTER_TASK.search(text) is not None
 
 
 def _penalty_notices(value: Any, problem: _Report) -> dict[str, str] | None:

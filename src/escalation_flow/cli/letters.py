@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from escalation_flow.adapters.store.letter_lists import LetterLine
 from escalation_flow.errors import ActionError
 from escalation_flow.service import Service
+from escalation_flow.service.letter_desk import LetterCopies
 
 
 @main.group("letters")
@@ -54,6 +55,7 @@ def letters_show(
     with root().service() as service:
         found, note = _which_letter(service, letter_id, task_id)
         view = service.letter(found)
+        copies = service.letter_copies(found)
         data = service.letter_pdf(found) if pdf_out else None
         name = Names(service).of(view.school, view.pupil)
     if note:
@@ -68,6 +70,8 @@ def letters_show(
         f"letter {view.id}: {view.template} for {view.school} {pupil} (task {view.task_id}, case {view.case_id})"
     )
     click.echo(f"status: {view.status}; prepared {view.prepared_at:%Y-%m-%d %H:%M} UTC; {approved}")
+    for line in copy_lines(copies):
+        click.echo(line)
     if not view.has_pdf and pdf_out is None:
         click.echo("PDF: being prepared (rendered after the evening's run; --pdf makes it now)")
     if view.sent_by:
@@ -207,6 +211,21 @@ def letters_table(named: list[tuple[LetterLine, str]], zone: ZoneInfo) -> str:
     text = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     text.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join([*text, f"{len(named)} letter{'s' if len(named) != 1 else ''}"])
+
+
+def copy_lines(copies: LetterCopies) -> list[str]:
+    """Who each copy goes to, and what the office must do before posting it."""
+    lines = ["DRAFT: the school's letters are drafts only; it cannot be approved or sent"]
+    lines = lines if copies.draft else []
+    for i, h in enumerate(copies.households, 1):
+        if not h.names:
+            lines.append(f"copy {i}: To the parent or carer (no contact with parental "
+                         "responsibility known): the office must address it by hand")
+            continue
+        post = h.postal_address or "no postal address: the office must address it by hand"
+        email = ", ".join(h.emails) or "no email"
+        lines.append(f"copy {i}: {h.salutation_names}; {post}; {email}")
+    return lines
 
 
 @letters_group.command("render")

@@ -20,16 +20,31 @@ from escalation_flow.core.contacts import ContactVersion
 
 @dataclass(frozen=True)
 class Household:
-    """One letter's addressees: the contacts with parental responsibility at one address."""
+    """One letter's addressees: the contacts with parental responsibility at one address.
+
+    The empty household (no names) is the copy of a pupil with no such contact known: addressed
+    "To the parent or carer of <pupil>" and flagged for the office to address by hand."""
 
     #: contact ids, in the pupil's contact priority order
-    contacts: tuple[str, ...]
+    contacts: tuple[str, ...] = ()
     #: their names, in the same order
-    names: tuple[str, ...]
+    names: tuple[str, ...] = ()
     #: the postal address as the MIS gave it (may be empty: then the letter goes by email only)
-    postal_address: str
+    postal_address: str = ""
     #: their email addresses, in the same order, blanks dropped, each once
-    emails: tuple[str, ...]
+    emails: tuple[str, ...] = ()
+
+    @property
+    def needs_address(self) -> bool:
+        """The office must write the name or the address by hand before posting: no contact
+        with parental responsibility was known, or no postal address."""
+        return not self.names or not self.postal_address.strip()
+
+    @property
+    def address_lines(self) -> tuple[str, ...]:
+        """The postal address a line at a time (the MIS writes it with commas or new lines)."""
+        parts = self.postal_address.replace("\n", ",").split(",")
+        return tuple(p.strip() for p in parts if p.strip())
 
     @property
     def salutation_names(self) -> str:

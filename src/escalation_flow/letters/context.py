@@ -21,6 +21,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
 
 from escalation_flow.errors import InputError, Problem
+from escalation_flow.letters.addressing import Household
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
@@ -63,6 +64,22 @@ class Pupil:
     @property
     def full_name(self) -> str:
         return f"{self.forename} {self.surname}"
+
+    @property
+    def year_label(self) -> str:
+        """``Year 6`` for the MIS's ``6``, ``Reception`` for ``R``: how a letter names a
+        year group (a bare "(6)" after a name reads as an age)."""
+        return year_label(self.year_group)
+
+
+def year_label(year_group: str) -> str:
+    """The year group in words: ``6`` and ``Y6`` are ``Year 6``, ``R`` is ``Reception``,
+    ``N`` is ``Nursery``; anything else (``Year 6``, ``Sixth Form``) as the MIS gave it."""
+    text = year_group.strip()
+    bare = text[1:] if text[:1] in ("Y", "y") and text[1:].isdigit() else text
+    if bare.isdigit():
+        return f"Year {int(bare)}"
+    return {"r": "Reception", "rec": "Reception", "n": "Nursery"}.get(text.lower(), text)
 
 
 @dataclass(frozen=True)
@@ -209,6 +226,25 @@ class LetterContext:
     #: the case's past: what a letter may say was done before it
     history: CaseHistory = field(default_factory=CaseHistory)
     penalty_notices: PenaltyNotices = field(default_factory=PenaltyNotices)
+    #: who signs (the trust file's ``signatory``); None only in letters kept from before there
+    #: was one, which were signed by ``contact``
+    signatory: Contact | None = None
+    #: the households a copy goes to, as known when the letter was prepared; empty: one copy
+    #: "To the parent or carer of ...", flagged for the office to address
+    addressees: tuple[Household, ...] = ()
+    #: the school's letters are drafts only (trust file ``letters: draft-only``): marked DRAFT,
+    #: never approved or sent
+    draft: bool = False
+
+    @property
+    def copies(self) -> tuple[Household, ...]:
+        """One addressee per copy printed: each household, or the one copy to address by hand."""
+        return self.addressees or (Household(),)
+
+    @property
+    def needs_addressing(self) -> bool:
+        """Some copy must be addressed by hand by the office before it can go in the post."""
+        return any(a.needs_address for a in self.copies)
 
     def __post_init__(self) -> None:
         # A read-only copy: the caller's dict changing later must not change a prepared letter.

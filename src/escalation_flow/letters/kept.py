@@ -9,6 +9,7 @@ from dataclasses import asdict, fields, is_dataclass
 from datetime import date, time
 from typing import Any
 
+from escalation_flow.letters.addressing import Household
 from escalation_flow.letters.context import (
     CaseHistory,
     Contact,
@@ -32,6 +33,7 @@ def context_to_json(ctx: LetterContext) -> str:
             value = asdict(value)
         document[f.name] = value
     document["extra"] = dict(ctx.extra)
+    document["addressees"] = [asdict(h) for h in ctx.addressees]
     return json.dumps(document, default=_plain, sort_keys=True, ensure_ascii=False)
 
 
@@ -66,6 +68,31 @@ def context_from_json(text: str) -> LetterContext:
             **{k: tuple(v) for k, v in (d.get("history") or {}).items()}
         ),
         penalty_notices=PenaltyNotices(**(d.get("penalty_notices") or {})),
+        # letters kept before signatories, addressees and drafts: signed by the contact, one
+        # copy to the parent or carer, not a draft (as they were prepared)
+        signatory=Contact(**d["signatory"]) if d.get("signatory") else None,
+        addressees=_households(d.get("addressees") or []),
+        draft=bool(d.get("draft", False)),
+    )
+
+
+def addressees_of(text: str) -> tuple[Household, ...]:
+    """Who a prepared letter is for, from its kept context (``letters.figures``): each
+    household a copy goes to (contact ids, names, postal address, emails), as known when it
+    was prepared. One empty ``Household`` when no contact with parental responsibility was
+    known: that copy says "To the parent or carer of ..." and the office addresses it."""
+    return context_from_json(text).copies
+
+
+def _households(items: list[dict[str, Any]]) -> tuple[Household, ...]:
+    return tuple(
+        Household(
+            contacts=tuple(h["contacts"]),
+            names=tuple(h["names"]),
+            postal_address=h["postal_address"],
+            emails=tuple(h["emails"]),
+        )
+        for h in items
     )
 
 

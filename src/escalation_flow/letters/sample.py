@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, time
 
+from escalation_flow.letters.addressing import Household
 from escalation_flow.letters.context import (
     CaseHistory,
     Contact,
@@ -47,8 +48,17 @@ def sample_context(**changes: object) -> LetterContext:
         "stage_name": "Initial Target Support",
         "letter_date": date(2025, 11, 3),
         "contact": Contact(name="Mrs J. Patel", role="Attendance Lead"),
+        "signatory": Contact(name="Mr D. Okafor", role="Head Teacher"),
+        "addressees": (
+            Household(
+                contacts=("C-0001",),
+                names=("Mrs Sara Khan",),
+                postal_address="4 Orchard Close, Oakfield, Kent ME1 3CD",
+                emails=("sara.khan@example.org",),
+            ),
+        ),
         "next_review": date(2025, 12, 1),
-        "meeting": Meeting(date=date(2025, 11, 11), time=time(15, 30), place="the school office"),
+        "meeting": Meeting(date=date(2025, 11, 11), time=time(15, 30), place="the meeting room"),
         "extra": {},
     }
     values.update(changes)
@@ -95,7 +105,7 @@ _PREVIEW_CHANGES: dict[tuple[str | None, str], dict[str, object]] = {
     },
     # The meeting in a "did not attend" letter is the one that was missed.
     (None, "did_not_attend_letter"): {
-        "meeting": Meeting(date=date(2025, 10, 23), time=time(15, 30), place="the school office")
+        "meeting": Meeting(date=date(2025, 10, 23), time=time(15, 30), place="the meeting room")
     },
     (None, "enforcement_letter_1"): {
         "contact": Contact(name="Mr D. Okafor", role="Head of Academy"),
@@ -109,7 +119,7 @@ _PREVIEW_CHANGES: dict[tuple[str | None, str], dict[str, object]] = {
     },
     # Letter 3 is handed to the parent at the meeting itself.
     ("who-does-what-and-when", "letter_3"): {
-        "meeting": Meeting(date=date(2025, 11, 3), time=time(15, 30), place="the school office")
+        "meeting": Meeting(date=date(2025, 11, 3), time=time(15, 30), place="the meeting room")
     },
 }
 

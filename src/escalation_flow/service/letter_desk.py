@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from escalation_flow.actors import Actors, is_system_actor
 from escalation_flow.errors import ActionError, ConflictError
+from escalation_flow.letters.addressing import Household
+from escalation_flow.letters.kept import context_from_json
 from escalation_flow.ports import LETTER_APPROVED, LETTER_PREPARED, AuditNote, Record
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.letter_preparation import pdf_of
 from escalation_flow.service.views import LetterView
+
+
+@dataclass(frozen=True)
+class LetterCopies:
+    #: one household a copy (an empty one: "To the parent or carer of ...", for the office)
+    households: tuple[Household, ...]
+    #: the school's letters are drafts only: never approved or sent
+    draft: bool
 
 
 class LetterDesk:
@@ -38,6 +50,12 @@ class LetterDesk:
             row = tx.letter_row(letter_id)
             if row.status == LETTER_APPROVED and row.approved_by == by:
                 return self.letter(letter_id)
+            if context_from_json(row.figures).draft:
+                raise ActionError(
+                    f"letter {letter_id} is a draft: its school's trust file says 'letters: "
+                    "draft-only', so its letters cannot be approved or sent; give the school's "
+                    "details in the trust file and drop that line for letters prepared after"
+                )
             if row.status != LETTER_PREPARED:
                 who = f" by {row.approved_by}" if row.approved_by else ""
                 raise ConflictError(
@@ -60,6 +78,13 @@ class LetterDesk:
             by=by,
         )
         return self.letter(letter_id)
+
+    def copies(self, letter_id: int) -> LetterCopies:
+        """Who the letter's copies go to, as known when it was prepared, and whether it is a
+        draft (read from its kept context)."""
+        with self.ctx.store.read() as tx:
+            kept = context_from_json(tx.letter_row(letter_id).figures)
+        return LetterCopies(kept.copies, kept.draft)
 
     def pdf(self, letter_id: int) -> bytes:
         """The letter's PDF, rendered from its kept context the first time it is asked for."""

@@ -5,8 +5,16 @@ kept (``letters.figures``, JSON) so that the PDF, rendered later (``render_pdf``
 letter, too slow to do for every letter inside a school day's evaluation), says exactly what the
 HTML says. Nothing is ever sent: staff approve a letter and record it sent.
 
-Where the trust file gives no address, telephone, email or attendance contact for a school, the
-letter says "the school office"; where the roster gives no name, "your child".
+What a letter prints about the school comes from the trust file, which the loader has checked
+gives every detail for a school whose flow sends letters (``adapters.trust_files``); nothing
+stands in for a missing one. A school with ``letters: draft-only`` has its letters prepared as
+DRAFT, with every missing detail shown as missing ("[telephone: not in the trust file]"), for
+staff to read; they cannot be approved (``LetterDesk.approve``). A pupil without a name in the
+roster gets no letter (the problem is logged and the task stands).
+
+Each letter has a copy per household of the pupil's contacts with parental responsibility as
+known at preparation (``letters.addressing``), kept in its context; a pupil with no such
+contact gets one copy "To the parent or carer of <pupil>", flagged for the office to address.
 """
 
 from __future__ import annotations
@@ -20,13 +28,18 @@ from typing import Any
 import numpy as np
 
 from escalation_flow.adapters.letter_rendering import render_html, render_pdf
+from escalation_flow.adapters.trust_files import SchoolConfig
+from escalation_flow.core.contacts import as_known_at
 from escalation_flow.core.definition import TaskKind
 from escalation_flow.core.facts import FactTable
 from escalation_flow.core.session_counts import CumulativeCounts
+from escalation_flow.errors import Problem
+from escalation_flow.letters.addressing import Household, households
 from escalation_flow.letters.context import (
     CaseHistory,
     Contact,
     LetterContext,
+    LetterContextError,
     LetterError,
     PenaltyNotices,
     Pupil,
@@ -37,7 +50,8 @@ from escalation_flow.letters.kept import context_from_json, context_to_json
 from escalation_flow.ports import LETTER_PREPARED, CaseTransaction, CreatedTask, HistoryRow
 from escalation_flow.service.register import RegisterAsKnown, SchoolSetup, year_start
 
-PLACEHOLDER = "the school office"
+#: How a draft-only school's letter shows a detail its trust file does not give.
+MISSING = "[{what}: not in the trust file]"
 
 
 @dataclass(frozen=True)
@@ -69,10 +83,12 @@ def prepare_letters(
     rows: list[dict[str, Any]] = []
     # one read for the day's letters, not one a letter (a third of the letters' time)
     histories = tx.histories({t.case_id for t in letters})
+    known = as_known_at(tx.contacts_of(setup.school, {t.pupil for t in letters}), now)
     for task in letters:
         try:
             history = case_history(histories.get(task.case_id, []))
-            ctx = letter_context(setup, register, facts, raw_pct, task, history)
+            addressees = tuple(households(c for c in known if c.pupil == task.pupil))
+            ctx = letter_context(setup, register, facts, raw_pct, task, history, addressees)
             html = render_html(str(task.decision.template), ctx, flow=setup.flow.id)
         except LetterError as exc:
             # the summary and where in the template: the messages may quote the pupil's name,
@@ -106,6 +122,7 @@ def letter_context(
     raw_pct: np.ndarray[Any, np.dtype[np.float64]],
     task: CreatedTask,
     history: CaseHistory | None = None,
+    addressees: tuple[Household, ...] = (),
 ) -> LetterContext:
     cfg, case, decision = setup.config, task.after, task.decision
     i = facts.index(task.pupil)
@@ -114,10 +131,11 @@ def letter_context(
         # Too few sessions for the flow's percentages, yet a letter states the figure as it is.
         row["attendance_pct"] = float(raw_pct[i])
     record = register.roster.pupils.get(task.pupil)
-    forename = (record.forename if record else "") or "your child"
-    surname = (record.surname if record else "") or (
-        "" if record and record.forename else f"(pupil {task.pupil})"
-    )
+    if record is None or not record.forename.strip() or not record.surname.strip():
+        raise LetterContextError(
+            "the roster gives no name for the pupil",
+            [Problem("roster", None, "forename/surname", "a letter names the pupil")],
+        )
     stage = case.stage if case.is_open else 0
     try:
         stage_name = setup.flow.stage(stage).name
@@ -125,16 +143,11 @@ def letter_context(
         stage_name = ""
     reviews = [t.due for t in case.timers if t.due >= decision.on]
     return LetterContext(
-        school=School(
-            name=cfg.name,
-            address_lines=cfg.address,
-            phone=cfg.phone or PLACEHOLDER,
-            email=cfg.email or PLACEHOLDER,
-        ),
+        school=_school(cfg),
         pupil=Pupil(
-            forename=forename,
-            surname=surname,
-            year_group=(record.year_group if record else "") or "year group not recorded",
+            forename=record.forename.strip(),
+            surname=record.surname.strip(),
+            year_group=_year_group(record.year_group, draft=cfg.letters_draft_only),
             compulsory_school_age=row.get("compulsory_school_age", 1.0) == 1.0,
         ),
         figures=figures_from_facts(
@@ -145,7 +158,10 @@ def letter_context(
         stage=stage,
         stage_name=stage_name,
         letter_date=decision.on,
-        contact=_contact(cfg.attendance_contact),
+        contact=_person(cfg.attendance_contact, "attendance contact", cfg),
+        signatory=_person(cfg.signatory, "signatory", cfg),
+        addressees=addressees,
+        draft=cfg.letters_draft_only,
         next_review=min(reviews) if reviews else None,
         history=history or CaseHistory(),
         penalty_notices=PenaltyNotices(**(cfg.penalty_notices or {})),
@@ -169,10 +185,40 @@ def case_history(rows: Sequence[HistoryRow]) -> CaseHistory:
     return CaseHistory(letters_sent=tuple(letters), tasks_done=tuple(tasks))
 
 
-def _contact(value: dict[str, str] | None) -> Contact:
-    if not value:
-        return Contact(name=PLACEHOLDER, role="Attendance")
-    return Contact(name=value.get("name") or PLACEHOLDER, role=value.get("role") or "Attendance")
+def _school(cfg: SchoolConfig) -> School:
+    return School(
+        name=cfg.name,
+        address_lines=cfg.address or (_missing("address", cfg),),
+        phone=cfg.phone or _missing("telephone", cfg),
+        email=cfg.email or _missing("email", cfg),
+    )
+
+
+def _person(value: dict[str, str] | None, what: str, cfg: SchoolConfig) -> Contact:
+    if value:
+        return Contact(name=value["name"], role=value["role"])
+    return Contact(name=_missing(what, cfg), role=_missing(f"{what}'s role", cfg))
+
+
+def _year_group(value: str, *, draft: bool) -> str:
+    if value.strip():
+        return value.strip()
+    if draft:
+        return "[year group: not in the roster]"
+    raise LetterContextError(
+        "the roster gives no year group for the pupil",
+        [Problem("roster", None, "year_group", "a letter names the pupil's year group")],
+    )
+
+
+def _missing(what: str, cfg: SchoolConfig) -> str:
+    """A draft's visible gap; any other school without the detail is a broken trust file."""
+    if cfg.letters_draft_only:
+        return MISSING.format(what=what)
+    raise LetterContextError(
+        f"the trust file gives school {cfg.id} no {what}",
+        [Problem("trust file", None, what, "needed by every letter the school sends")],
+    )
 
 
 def _attendance_pct(
@@ -185,6 +231,7 @@ def _attendance_pct(
     return window.attendance_pct(min_possible_sessions=1)
 
 
-def pdf_of(template: str, figures_json: str, flow: str) -> bytes:
-    """The PDF of a prepared letter, from the context kept with it."""
-    return render_pdf(template, context_from_json(figures_json), flow=flow)
+def pdf_of(template: str, figures_json: str, flow: str, copy: int | None = None) -> bytes:
+    """The PDF of a prepared letter, from the context kept with it: every household's copy, or
+    the one ``copy`` (its index in ``letters.kept.addressees_of``), e.g. for its email."""
+    return render_pdf(template, context_from_json(figures_json), flow=flow, copy=copy)

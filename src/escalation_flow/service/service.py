@@ -28,7 +28,7 @@ from escalation_flow.ports import AuditNote, CaseTransaction, PenaltyNoticeBook
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.days import SchoolDays
 from escalation_flow.service.families import FamilyReads
-from escalation_flow.service.letter_desk import LetterDesk
+from escalation_flow.service.letter_desk import LetterCopies, LetterDesk
 from escalation_flow.service.outbox import LetterOutbox
 from escalation_flow.service.penalty_notices import PenaltyNoticeDesk
 from escalation_flow.service.queries import Queries
@@ -185,6 +185,9 @@ class Service:
 
     def letter(self, letter_id: int) -> LetterView:
         return self.letters.letter(letter_id)
+
+    def letter_copies(self, letter_id: int) -> LetterCopies:
+        return self.letters.copies(letter_id)
 
     def letter_pdf(self, letter_id: int) -> bytes:
         return self.letters.pdf(letter_id)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
 from escalation_flow.adapters.memory.tables import LetterRec, Tables, TaskRec, by_id, joined, utc
+from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.school_day import UniversalTask
 from escalation_flow.errors import ConflictError, NotFoundError
 from escalation_flow.stored import (
@@ -137,6 +138,10 @@ class TasksAndLetters:
             self.t.letters[letter_id] = LetterRec(id=letter_id, **values)
             ids.append(letter_id)
         return ids
+
+    def contacts_of(self, school: str, pupils: Collection[str]) -> list[ContactVersion]:
+        """The memory store keeps no contacts: every letter is to "the parent or carer"."""
+        return []
 
     def letter_row(self, letter_id: int) -> LetterRec:
         found = self.t.letters.get(letter_id)

@@ -73,6 +73,20 @@ def read_versions(
     return [_version(r) for r in conn.execute(query).mappings()]
 
 
+def read_pupil_versions(
+    conn: Connection, school: str, pupils: Iterable[str]
+) -> list[ContactVersion]:
+    """Every stored version of the contacts of these pupils of one school (by its key)."""
+    table = table_of(Contact)
+    query = (
+        select(table, School.key.label("school_key"))
+        .join(School, School.id == table.c.school_id)
+        .where(School.key == school, table.c.pupil.in_(sorted(set(pupils))))
+        .order_by(table.c.id)
+    )
+    return [_version(r) for r in conn.execute(query).mappings()]
+
+
 def _version(r: Any) -> ContactVersion:
     return ContactVersion(
         school=r["school_key"],

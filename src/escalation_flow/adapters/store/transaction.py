@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row
 
 from escalation_flow.adapters.store import case_writer, cases, desk, records, status_reads, timers
 from escalation_flow.adapters.store.audit_store import load_flow_versions, store_flow_version
+from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.school_day import UniversalTask
 from escalation_flow.stored import DueTimer, HistoryRow, SchoolActivity, StoredCase
@@ -180,6 +181,11 @@ class SqlTransaction:
 
     def insert_letters(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         return desk.insert_letters(self.conn, rows)
+
+    def contacts_of(self, school: str, pupils: Collection[str]) -> list[ContactVersion]:
+        from escalation_flow.adapters.store.contacts import read_pupil_versions
+
+        return read_pupil_versions(self.conn, school, pupils)
 
     def letter_row(self, letter_id: int) -> Row[Any]:
         return cases.letter_row(self.conn, letter_id)
