@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -166,9 +166,12 @@ def _admin(url: str) -> Iterator[sa.Connection]:
         engine.dispose()
 
 
-def built_state(backend: str, folder: Path) -> Iterator[str]:
+def built_state(
+    backend: str, folder: Path, before_days: Callable[[Store, Path], None] | None = None
+) -> Iterator[str]:
     """A database migrated, with the trust's eight school days imported and evaluated; yields
-    its URL (the template the tests clone) and drops it afterwards."""
+    its URL (the template the tests clone) and drops it afterwards. ``before_days`` (the store,
+    the folder) runs before the first day: contacts imported then address the letters."""
     trust_path = write_trust(folder)
     if backend == "sqlite":
         url = f"sqlite:///{folder / 'template.sqlite'}"
@@ -183,6 +186,8 @@ def built_state(backend: str, folder: Path) -> Iterator[str]:
         store.migrate()
         trust = load_trust(trust_path)
         store.upsert_schools(trust)
+        if before_days is not None:
+            before_days(store, folder)
         clock = SimulatedClock(local(DAYS[0], 8))
         run_days(Service(store, trust, clock, worker="builder"), clock, folder, DAYS)
     finally:

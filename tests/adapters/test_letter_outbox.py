@@ -49,7 +49,16 @@ FROM = "attendance@oaks.example.sch.uk"
 def template(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    yield from built_state(request.param, tmp_path_factory.mktemp(f"outbox-{request.param}"))
+    folder = tmp_path_factory.mktemp(f"outbox-{request.param}")
+    yield from built_state(request.param, folder, before_days=import_contacts)
+
+
+def import_contacts(store: Store, folder: Path) -> None:
+    """Before the first day, so each letter is prepared addressed to its households."""
+    path = folder / "contacts.csv"
+    path.write_text(HEAD + "".join(r + "\n" for r in CONTACTS), encoding="utf-8")
+    at = datetime(2025, 9, 1, 8, tzinfo=UTC)
+    store.import_contacts(read_contacts(path, {SCHOOL}, now=at), now=at, by="test")
 
 
 @pytest.fixture
@@ -59,14 +68,7 @@ def clock() -> SimulatedClock:
 
 @pytest.fixture
 def url(template: str, tmp_path: Path, clock: SimulatedClock) -> Iterator[str]:
-    for u in clone(template, tmp_path):
-        store = Store(u)
-        path = tmp_path / "contacts.csv"
-        path.write_text(HEAD + "".join(r + "\n" for r in CONTACTS), encoding="utf-8")
-        at = datetime(2025, 9, 1, 8, tzinfo=UTC)
-        store.import_contacts(read_contacts(path, {SCHOOL}, now=at), now=at, by="test")
-        store.dispose()
-        yield u
+    yield from clone(template, tmp_path)
 
 
 @contextmanager
@@ -96,6 +98,10 @@ def sender(server: Server, *, timeout: float = 5.0, password: str = PASSWORD) ->
         SmtpConfig(host=server.host, port=server.port, sender=FROM, username=USER,
                    password=password, starttls=True, timeout=timeout, tls=server.client_tls())
     )  # fmt: skip
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages)
 
 
 def approve(service: Service, pupil: str) -> int:
@@ -137,7 +143,10 @@ def test_an_approved_letter_goes_by_email_to_one_household_and_by_post_to_the_ot
     assert message["From"] == FROM and message["Message-ID"] == emailed(service, letter).message_id
     body, attachment = [p for p in message.walk() if not p.is_multipart()]
     assert attachment.get_filename() == f"letter-{letter}.pdf"
-    assert attachment.get_payload(decode=True) == service.letter_pdf(letter)
+    # her household's copy alone: the other parent's name and address never reach her
+    attached = pdf_text(attachment.get_payload(decode=True))
+    assert "Ann Lee" in attached and "1 Oak Lane" in attached
+    assert "Bo Lee" not in attached and "9 Elm Road" not in attached
     text = body.get_content()
     assert "Oaks Test Academy" in text and "Dear Ann Lee" in text
     assert "%" not in text and "attendance" not in text.lower()  # the letter says that, not the email
@@ -151,6 +160,8 @@ def test_an_approved_letter_goes_by_email_to_one_household_and_by_post_to_the_ot
     delivered = records(service, letter)[-1][1]
     assert (delivered["status"], delivered["code"], delivered["attempt"]) == ("sent", 250, 1)
     assert verify_store(service.store.engine).ok
+    whole = pdf_text(service.letter_pdf(letter))
+    assert "Bo Lee" in whole and "9 Elm Road" in whole  # the kept letter holds both copies
 
 
 def test_a_letter_nobody_approved_is_never_queued_nor_sent(
@@ -342,8 +353,10 @@ def test_letters_for_the_post_print_as_one_pdf_a_day_with_a_cover_list(
     cover = pdf.pages[0].extract_text()
     assert "Bo Lee" in cover and "9 Elm Road" in cover and str(letter) in cover
     assert "Ann Lee" not in cover  # she has it by email
-    letter_pages = len(PdfReader(io.BytesIO(service.letter_pdf(letter))).pages)
-    assert len(pdf.pages) == 2 + letter_pages + letter_pages % 2  # each on a fresh sheet
+    printed = "\n".join(page.extract_text() or "" for page in pdf.pages[1:])
+    assert "9 Elm Road" in printed and "Ann Lee" not in printed  # his copy alone
+    copy_pages = len(PdfReader(io.BytesIO(service.letters.copy_pdf(letter, "C2"))).pages)
+    assert len(pdf.pages) == 2 + copy_pages + copy_pages % 2  # each on a fresh sheet
     assert [r.status for r in rows(service, letter=letter) if r.channel == "post"] == ["printed"]
     again = service.outbox.print_day(SCHOOL, date(2025, 9, 12), by="s.head")
     assert (again.letters, again.newly_printed) == (1, 0)
@@ -370,28 +383,24 @@ def test_a_letter_whose_pdf_cannot_be_made_fails_with_the_reason_and_sends_nothi
     letter = approve(service, "P2")
     service.outbox.queue()
 
-    def broken(letter_id: int) -> bytes:
+    def broken(letter_id: int, household: str) -> bytes:
         raise ValueError("template reached a missing value: school.phone")
 
-    service.outbox.pdf = broken
+    service.outbox.copy_pdf = broken
     assert service.outbox.drain(sender(server)).failed == 1
     row = emailed(service, letter)
     assert row.status == "failed" and "school.phone" in row.last_reply
     assert server.mailbox.received == []
 
 
-def test_a_school_configured_draft_only_is_recognised_by_either_spelling(service: Service) -> None:
-    from dataclasses import dataclass as plain
+def test_a_school_whose_trust_file_says_draft_only_has_its_letters_held(service: Service) -> None:
+    from dataclasses import replace
 
     from escalation_flow.service.outbox import school_is_draft_only
 
-    @plain
-    class Said:
-        letters: str | None = None
-        draft_only: bool = False
-
-    for config, held in [(Said("draft-only"), True), (Said(None, True), True), (Said(), False)]:
-        service.ctx.trust.schools[SCHOOL] = config  # type: ignore[assignment]
+    config = service.ctx.trust.schools[SCHOOL]
+    for said, held in [(True, True), (False, False)]:
+        service.ctx.trust.schools[SCHOOL] = replace(config, letters_draft_only=said)
         assert school_is_draft_only(service.ctx)(SCHOOL) is held
 
 

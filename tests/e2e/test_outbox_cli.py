@@ -22,7 +22,7 @@ from escalation_flow.core.delivery import SENDING_LEASE
 from escalation_flow.sending import LetterSender
 from escalation_flow.service import Service
 from escalation_flow.settings import Settings
-from tests.adapters.test_letter_outbox import CONTACTS, FROM, HEAD, Crash, Dying, approve
+from tests.adapters.test_letter_outbox import FROM, Crash, Dying, approve, import_contacts
 from tests.daemon_builders import SCHOOL, built_state, clone, evening_clock, write_trust
 from tests.smtp_server import PASSWORD, USER, Server, smtp_server
 from tests.staff_builders import add_staff
@@ -32,7 +32,8 @@ pytestmark = pytest.mark.needs_program("openssl")
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from built_state("sqlite", tmp_path_factory.mktemp("outbox-cli"))
+    # the contacts are known before the first day, so each letter is prepared to its households
+    yield from built_state("sqlite", tmp_path_factory.mktemp("outbox-cli"), import_contacts)
 
 
 @dataclass
@@ -50,8 +51,6 @@ def world(template: str, tmp_path: Path) -> Iterator[World]:
         for url in clone(template, tmp_path):
             add_staff(url, "s.head")
             trust = write_trust(tmp_path / "trust")
-            contacts = tmp_path / "contacts.csv"
-            contacts.write_text(HEAD + "".join(r + "\n" for r in CONTACTS), encoding="utf-8")
             env = {
                 "ESCALATION_FLOW_DATABASE_URL": url,
                 "ESCALATION_FLOW_TRUST_FILE": str(trust),
@@ -66,7 +65,6 @@ def world(template: str, tmp_path: Path) -> Iterator[World]:
                 "ESCALATION_FLOW_SMTP_TIMEOUT": "5",
             }
             w = World(url, evening_clock(), env, server, trust)
-            assert run(w, "import", "contacts", str(contacts), "--by", "s.head").exit_code == 0
             with service(w) as s:
                 approve(s, "P1"), approve(s, "P2")
             yield w

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from escalation_flow.actors import Actors, is_system_actor
-from escalation_flow.errors import ActionError, ConflictError
+from escalation_flow.errors import ActionError, ConflictError, NotFoundError
 from escalation_flow.letters.addressing import Household
-from escalation_flow.letters.kept import context_from_json
+from escalation_flow.letters.kept import addressees_of, context_from_json
 from escalation_flow.ports import LETTER_APPROVED, LETTER_PREPARED, AuditNote, Record
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.letter_preparation import pdf_of
@@ -93,6 +93,20 @@ class LetterDesk:
         if row.pdf is not None:
             return bytes(row.pdf)
         return self._render(row)
+
+    def copy_pdf(self, letter_id: int, household: str) -> bytes:
+        """One household's copy of the letter alone (``household``: its contact ids joined by
+        commas, as the outbox keys it), for its email or its envelope: never another
+        household's name or address."""
+        with self.ctx.store.read() as tx:
+            row = tx.letter_row(letter_id)
+            school = tx.school_of_case(row.case_id)
+        keys = [",".join(h.contacts) for h in addressees_of(row.figures)]
+        if household not in keys:
+            raise NotFoundError(f"letter {letter_id} has no copy for household {household!r}")
+        return pdf_of(
+            row.template, row.figures, self.ctx.setup(school).flow.id, keys.index(household)
+        )
 
     def render_pending(self, limit: int | None = None, workers: int | None = None) -> int:
         """Render the PDFs not rendered yet (oldest first), in a pool of processes once there

@@ -2,8 +2,8 @@
 ``sending.LetterSender``, or collected for the post.
 
 1. **Queue** (``queue``): each letter approved by a named member of staff, at a school whose
-   letters are not draft-only, gets one outbox row per household of its pupil's parents and
-   carers as known when it was approved (``letter_recipients``): ``email`` when the household
+   letters are not draft-only, gets one outbox row per household its preparation addressed
+   (``letter_recipients``): ``email`` when the household
    has an address to email, else ``post``; a household with neither is ``no_address`` (a
    person must find one). Never a letter without a named approver.
 2. **Send** (``drain``): claim one row, send it, record the result; then the next. The result
@@ -24,13 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from escalation_flow.actors import is_system_actor
-from escalation_flow.core.contacts import ContactVersion, as_known_at
 from escalation_flow.core.delivery import (
     EMAIL,
     FOR_POST,
@@ -42,9 +41,9 @@ from escalation_flow.core.delivery import (
     after_attempt,
 )
 from escalation_flow.errors import InputError, SenderUnavailableError
-from escalation_flow.letters.addressing import Household, households
+from escalation_flow.letters.addressing import Household
 from escalation_flow.letters.context import LetterContext
-from escalation_flow.letters.kept import context_from_json
+from escalation_flow.letters.kept import addressees_of, context_from_json
 from escalation_flow.sending import LetterSender, OutboxStore, Outgoing
 from escalation_flow.service.context import ServiceContext
 
@@ -52,11 +51,11 @@ from escalation_flow.service.context import ServiceContext
 DRAFT_ONLY = "draft_only"
 
 
-def letter_recipients(contacts: Sequence[ContactVersion]) -> list[Household]:
-    """THE SEAM for who a letter goes to: the households of the pupil's contacts as known at
-    approval. When prepared letters record their own household (engineer ``post``'s
-    addressing), this is the one function to replace."""
-    return households(contacts)
+def letter_recipients(figures: str) -> list[Household]:
+    """Who a letter goes to: the households its preparation recorded (``letters.kept``), one
+    copy each, as known when it was prepared: what the family reads in the window is who the
+    email goes to. A letter prepared with no contact known has one copy to address by hand."""
+    return list(addressees_of(figures))
 
 
 @dataclass
@@ -127,16 +126,16 @@ class LetterOutbox:
         self,
         ctx: ServiceContext,
         outbox: OutboxStore,
-        contacts: Callable[[], list[ContactVersion]],
-        pdf: Callable[[int], bytes],
+        copy_pdf: Callable[[int, str], bytes],
         *,
         message_domain: str | None = None,
         draft_only: Callable[[str], bool] | None = None,
     ) -> None:
         self.ctx = ctx
         self.outbox = outbox
-        self.contacts = contacts  # every version of every contact of the trust's pupils
-        self.pdf = pdf
+        #: one household's copy alone (letter id, household key): a parent never receives the
+        #: other household's name or address, by email or in the post
+        self.copy_pdf = copy_pdf
         #: the right of each Message-ID: the trust's, so ids of two trusts never meet
         self.message_domain = message_domain or _domain(ctx.trust.name)
         self.draft_only = draft_only or school_is_draft_only(ctx)
@@ -149,13 +148,12 @@ class LetterOutbox:
         now = self.ctx.now()
         done = Queued(cancelled=len(self.outbox.cancel_unsendable(now)))
         letters = self.outbox.unqueued_letters()
-        book = _by_pupil(self.contacts()) if letters else {}  # read once a round, not a letter
         for letter in letters:
             if not letter.approved_by or is_system_actor(letter.approved_by):
                 continue  # a named member of staff approves, or nothing goes (never reached)
             if letter.school not in self.ctx.trust.schools:
                 continue  # a school no longer in the trust file: its letters wait for it
-            rows = self._rows(letter, book)
+            rows = self._rows(letter)
             if not self.outbox.enqueue(int(letter.id), rows, now):
                 continue  # another process queued it first
             done.letters += 1
@@ -168,14 +166,10 @@ class LetterOutbox:
             )  # fmt: skip
         return done
 
-    def _rows(
-        self, letter: Any, book: Mapping[tuple[str, str], list[ContactVersion]]
-    ) -> list[dict[str, Any]]:
+    def _rows(self, letter: Any) -> list[dict[str, Any]]:
         if self.draft_only(letter.school):
             return [_row(letter.id, None, "none", DRAFT_ONLY, self.message_domain)]
-        key = (self.ctx.setup(letter.school).school, letter.pupil)
-        known = as_known_at(book.get(key, []), letter.approved_at)
-        found = letter_recipients(known)
+        found = letter_recipients(letter.figures)
         if not found:
             return [_row(letter.id, None, "none", NO_ADDRESS, self.message_domain)]
         out = []
@@ -239,7 +233,7 @@ class LetterOutbox:
             postal_address=row.postal_address,
             subject=f"A letter from {context.school.name}",
             body=email_body(context, names),
-            pdf=self.pdf(int(row.letter_id)),
+            pdf=self.copy_pdf(int(row.letter_id), row.household),
             filename=f"letter-{row.letter_id}.pdf",
         )
 
@@ -299,7 +293,7 @@ class LetterOutbox:
                 CoverLine(int(row.letter_id), context.pupil.full_name,
                           " and ".join(json_list(row.names)), row.postal_address)
             )  # fmt: skip
-            pdfs.append(self.pdf(int(row.letter_id)))
+            pdfs.append(self.copy_pdf(int(row.letter_id), row.household))
         school_name = context_from_json(rows[0].figures).school.name
         pdf = post_batch(school_name, day, lines, pdfs)
         newly = self.outbox.mark_printed(rows, by, self.ctx.now())
@@ -325,29 +319,17 @@ def email_body(context: LetterContext, names: Sequence[str]) -> str:
 
 
 def school_is_draft_only(ctx: ServiceContext) -> Callable[[str], bool]:
-    """A school whose trust file says ``letters: draft-only`` (engineer ``post`` adds the key to
-    ``SchoolConfig``, as ``letters`` or ``draft_only``; until then no school is): THE SEAM to
-    point at that field at merge."""
+    """A school whose trust file says ``letters: draft-only``: its letters are never sent."""
 
     def draft_only(school: str) -> bool:
         config = ctx.trust.schools.get(school)
-        if getattr(config, "draft_only", False) is True:
-            return True
-        mode = getattr(config, "letters", None)
-        return isinstance(mode, str) and mode.strip().lower() == "draft-only"
+        return config is not None and config.letters_draft_only
 
     return draft_only
 
 
 def json_list(text: str) -> tuple[str, ...]:
     return tuple(str(x) for x in json.loads(text or "[]"))
-
-
-def _by_pupil(versions: Sequence[ContactVersion]) -> dict[tuple[str, str], list[ContactVersion]]:
-    out: dict[tuple[str, str], list[ContactVersion]] = {}
-    for v in versions:
-        out.setdefault((v.school, v.pupil), []).append(v)
-    return out
 
 
 def _domain(trust: str) -> str:

@@ -83,7 +83,7 @@ class Service:
             from escalation_flow.adapters.store.outbox import SqlOutbox
 
             self._outbox = LetterOutbox(
-                self.ctx, SqlOutbox(self.store.engine), self.families.versions, self.letters.pdf
+                self.ctx, SqlOutbox(self.store.engine), self.letters.copy_pdf
             )
         return self._outbox
 

@@ -140,8 +140,10 @@ class TasksAndLetters:
         return ids
 
     def contacts_of(self, school: str, pupils: Collection[str]) -> list[ContactVersion]:
-        """The memory store keeps no contacts: every letter is to "the parent or carer"."""
-        return []
+        """Every version of the pupils' contacts at ``school`` (the SQL store's
+        ``read_pupil_versions``), for addressing the letters."""
+        wanted = set(pupils)
+        return [c for c in self.t.contacts if c.school == school and c.pupil in wanted]
 
     def letter_row(self, letter_id: int) -> LetterRec:
         found = self.t.letters.get(letter_id)
