@@ -1,0 +1,107 @@
+"""The ``family_evenings`` tables: what each school's evening left for the facts across a family.
+
+One ``family_evenings`` row per (school, school day), written in the transaction that records
+the school day, and never changed: a forced re-run of that evening keeps the first write, so
+what another school's evening (or a replay) read from it stays what it read. Its
+``family_evening_pupils`` are the pupils with an open case or unauthorised sessions over the last
+10 school weeks (an absent pupil: no open case, 0 sessions); an evening with none still has its
+header, since "this school has had an evening" is itself read (``core.family_facts``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from escalation_flow.adapters.store.models import Base, School, table_of
+from escalation_flow.core.family_facts import SchoolEvening, evening_of, kept_rows
+
+
+class FamilyEvening(Base):
+    __tablename__ = "family_evenings"
+    __table_args__ = (UniqueConstraint("school_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    recorded_at: Mapped[dt.datetime] = mapped_column(
+        comment="the start of the evening that wrote it (the first run's, never updated)"
+    )
+
+
+class FamilyEveningPupil(Base):
+    __tablename__ = "family_evening_pupils"
+
+    evening_id: Mapped[int] = mapped_column(ForeignKey("family_evenings.id"), primary_key=True)
+    pupil: Mapped[str] = mapped_column(String(64), primary_key=True)
+    open_case: Mapped[bool] = mapped_column(Boolean)
+    unauthorised: Mapped[float | None] = mapped_column(
+        Float, comment="unauthorised sessions over the last 10 school weeks (NULL: unknown)"
+    )
+
+
+EVENINGS = table_of(FamilyEvening)
+PUPILS = table_of(FamilyEveningPupil)
+
+
+def record_family_evening(
+    conn: Connection, school_id: int, day: dt.date, now: dt.datetime, evening: SchoolEvening
+) -> bool:
+    """Write the school's evening of ``day`` unless one is stored (first write kept); whether
+    it was written."""
+    e = EVENINGS.c
+    found = conn.execute(
+        select(e.id).where(e.school_id == school_id, e.day == day)
+    ).scalar_one_or_none()
+    if found is not None:
+        return False
+    evening_id = conn.execute(
+        insert(EVENINGS).values(school_id=school_id, day=day, recorded_at=now).returning(e.id)
+    ).scalar_one()
+    rows = [
+        {"evening_id": evening_id, "pupil": pupil, "open_case": is_open, "unauthorised": value}
+        for pupil, is_open, value in kept_rows(evening)
+    ]
+    if rows:
+        conn.execute(insert(PUPILS), rows)
+    return True
+
+
+def family_evenings(conn: Connection, before: dt.date, cut: dt.datetime) -> list[SchoolEvening]:
+    """Per school, its latest evening of a day before ``before`` recorded before ``cut``."""
+    schools = table_of(School)
+    e, p, s = EVENINGS.c, PUPILS.c, schools.c
+    latest = (
+        select(e.school_id, func.max(e.day).label("day"))
+        .where(e.day < before, e.recorded_at < cut)
+        .group_by(e.school_id)
+        .subquery()
+    )
+    query = (
+        select(s.key, p.pupil, p.open_case, p.unauthorised)
+        .select_from(EVENINGS)
+        .join(latest, (latest.c.school_id == e.school_id) & (latest.c.day == e.day))
+        .join(schools, s.id == e.school_id)
+        .outerjoin(PUPILS, p.evening_id == e.id)
+    )
+    by_school: dict[str, list[tuple[str, bool, float | None]]] = defaultdict(list)
+    for key, pupil, is_open, value in conn.execute(query):
+        rows = by_school[str(key)]
+        if pupil is not None:
+            rows.append((str(pupil), bool(is_open), None if value is None else float(value)))
+    return [evening_of(key, rows) for key, rows in sorted(by_school.items())]
