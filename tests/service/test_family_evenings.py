@@ -291,3 +291,39 @@ def test_a_staff_action_or_timer_on_a_day_reads_the_evenings_before_it_began(
 
     assert siblings_open(local(DAYS[1], 10)) == [1.0, 0.0]
     assert siblings_open(local(DAYS[0], 17)) == [0.0, 0.0]  # before the 3rd's evenings ran
+
+
+EDITS = {
+    "evening_edited": ["UPDATE family_evening_pupils SET open_case = NOT open_case"],
+    "evening_deleted": [
+        "DELETE FROM family_evening_pupils",
+        "DELETE FROM family_evenings WHERE school_id = (SELECT id FROM schools WHERE key = 'oaks')",
+    ],
+    "evening_added": [
+        "INSERT INTO family_evenings (school_id, day, recorded_at) "
+        "SELECT school_id, '2025-09-02', recorded_at FROM family_evenings WHERE id = 1"
+    ],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EDITS))
+def test_audit_verify_names_a_family_evening_changed_behind_the_services_back(
+    trial: Trial, kind: str
+) -> None:
+    if isinstance(trial.store, MemoryStore):
+        pytest.skip("audit verify reads a database (SQLite or PostgreSQL)")
+    from escalation_flow.audit.store_check import verify_store
+
+    siblings(trial)
+    trial.day(DAYS[0], ("oaks", "elms"), frozenset({"A1"}))
+    assert verify_store(trial.store.engine).ok
+    with trial.store.engine.begin() as conn:
+        for statement in EDITS[kind]:
+            conn.exec_driver_sql(statement)
+    named = {(b.where, b.kind) for b in verify_store(trial.store.engine).breaches}
+    where = (
+        "family evening oaks 2025-09-02"
+        if kind == "evening_added"
+        else ("family evening oaks 2025-09-03")
+    )
+    assert (where, kind) in named

@@ -25,9 +25,11 @@ from escalation_flow.adapters.store.audit_store import (
     orphan_records,
 )
 from escalation_flow.adapters.store.cases import school_ids
+from escalation_flow.adapters.store.family_evenings import stored_evenings
 from escalation_flow.adapters.store.projection_reads import TaskState, TimerState
 from escalation_flow.adapters.store.seals import MarkRow
 from escalation_flow.adapters.store.snapshots import case_from_json
+from escalation_flow.audit.evening_check import check_family_evenings
 from escalation_flow.audit.record_check import (
     by_subject,
     check_audit_log,
@@ -259,3 +261,5 @@ def _verify_later_records(
         r for r in projection_reads.audit_rows(conn) if school is None or r.get("school") == school
     ]
     report.breaches += check_audit_log(log, subjects)
+    evenings = [e for e in stored_evenings(conn) if school is None or e[0] == school]
+    report.breaches += check_family_evenings(evenings, subjects)

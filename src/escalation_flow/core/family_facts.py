@@ -172,7 +172,11 @@ def family_facts(
     }
 
 
-def kept_rows(evening: SchoolEvening) -> list[tuple[str, bool, float | None]]:
+#: A kept pupil of an evening: (pupil, open case, unauthorised sessions; None: unknown).
+EveningRow = tuple[str, bool, float | None]
+
+
+def kept_rows(evening: SchoolEvening) -> list[EveningRow]:
     """The pupils a stored evening keeps: an open case, or sessions other than 0 (None:
     unknown); ``FamilySnapshot`` reads a pupil left out as no open case and 0 sessions."""
     out = []
@@ -184,7 +188,7 @@ def kept_rows(evening: SchoolEvening) -> list[tuple[str, bool, float | None]]:
     return out
 
 
-def evening_of(school: str, rows: list[tuple[str, bool, float | None]]) -> SchoolEvening:
+def evening_of(school: str, rows: list[EveningRow]) -> SchoolEvening:
     """The ``SchoolEvening`` of kept rows (``kept_rows``), in pupil order."""
     rows = sorted(rows)
     return SchoolEvening(

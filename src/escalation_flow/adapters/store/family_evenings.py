@@ -6,6 +6,10 @@ what another school's evening (or a replay) read from it stays what it read. Its
 ``family_evening_pupils`` are the pupils with an open case or unauthorised sessions over the last
 10 school weeks (an absent pupil: no open case, 0 sessions); an evening with none still has its
 header, since "this school has had an evening" is itself read (``core.family_facts``).
+
+Each evening is also a record (``family_evening``) on its school's chain of later records
+(``records``): the day, how many pupils, and a digest of the rows, so ``audit verify`` names an
+evening edited, added or deleted behind the service's back (``audit/evening_check``).
 """
 
 from __future__ import annotations
@@ -28,8 +32,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from escalation_flow.adapters.store import records
 from escalation_flow.adapters.store.models import Base, School, table_of
-from escalation_flow.core.family_facts import SchoolEvening, evening_of, kept_rows
+from escalation_flow.core.chain import canonical_json, school_chain, sha256_text
+from escalation_flow.core.family_facts import EveningRow, SchoolEvening, evening_of, kept_rows
+
+FAMILY_EVENING = "family_evening"
 
 
 class FamilyEvening(Base):
@@ -73,13 +81,50 @@ def record_family_evening(
     evening_id = conn.execute(
         insert(EVENINGS).values(school_id=school_id, day=day, recorded_at=now).returning(e.id)
     ).scalar_one()
+    kept = kept_rows(evening)
     rows = [
         {"evening_id": evening_id, "pupil": pupil, "open_case": is_open, "unauthorised": value}
-        for pupil, is_open, value in kept_rows(evening)
+        for pupil, is_open, value in kept
     ]
     if rows:
         conn.execute(insert(PUPILS), rows)
+    records.append(conn, [evening_record(evening.school, day, kept, now)], now)
     return True
+
+
+def evening_subject(day: dt.date) -> str:
+    return f"evening {day.isoformat()}"
+
+
+def evening_digest(rows: list[EveningRow]) -> str:
+    """The sha256 of an evening's kept rows, in pupil order."""
+    return sha256_text(canonical_json([list(r) for r in sorted(rows)]))
+
+
+def evening_record(
+    school: str, day: dt.date, rows: list[EveningRow], at: dt.datetime
+) -> records.NewRecord:
+    """The chain record of a school's evening: no pupil's data, a digest of the rows."""
+    body = {"day": day.isoformat(), "pupils": len(rows), "sha256": evening_digest(rows)}
+    return records.NewRecord(school_chain(school), FAMILY_EVENING, evening_subject(day), body, at)
+
+
+def stored_evenings(conn: Connection) -> list[tuple[str, dt.date, list[EveningRow]]]:
+    """Every kept evening: (school, day, its rows), in (school, day) order."""
+    e, p, s = EVENINGS.c, PUPILS.c, table_of(School).c
+    query = (
+        select(s.key, e.day, p.pupil, p.open_case, p.unauthorised)
+        .select_from(EVENINGS)
+        .join(table_of(School), s.id == e.school_id)
+        .outerjoin(PUPILS, p.evening_id == e.id)
+        .order_by(s.key, e.day, p.pupil)
+    )
+    out: dict[tuple[str, dt.date], list[EveningRow]] = {}
+    for key, day, pupil, is_open, value in conn.execute(query):
+        rows = out.setdefault((str(key), day), [])
+        if pupil is not None:
+            rows.append((str(pupil), bool(is_open), None if value is None else float(value)))
+    return [(school, day, rows) for (school, day), rows in out.items()]
 
 
 def family_evenings(conn: Connection, before: dt.date, cut: dt.datetime) -> list[SchoolEvening]:
@@ -99,7 +144,7 @@ def family_evenings(conn: Connection, before: dt.date, cut: dt.datetime) -> list
         .join(schools, s.id == e.school_id)
         .outerjoin(PUPILS, p.evening_id == e.id)
     )
-    by_school: dict[str, list[tuple[str, bool, float | None]]] = defaultdict(list)
+    by_school: dict[str, list[EveningRow]] = defaultdict(list)
     for key, pupil, is_open, value in conn.execute(query):
         rows = by_school[str(key)]
         if pupil is not None:
