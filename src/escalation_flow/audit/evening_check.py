@@ -1,5 +1,6 @@
-"""The kept family evenings against their records on each school's chain: an evening's rows
-changed since the evening wrote them, an evening no record wrote, or a recorded one gone.
+"""The kept family evenings against their records on each school's evenings chain: an
+evening's rows changed since the evening wrote them, an evening no record wrote, or a recorded
+one gone.
 
 Another school's decisions of the next day read these rows (``service/family_evenings``), so an
 edit would change what a replay reads; this names it where it happened.
@@ -15,9 +16,9 @@ from escalation_flow.adapters.store.family_evenings import (
     FAMILY_EVENING,
     evening_digest,
     evening_subject,
+    evenings_chain,
 )
 from escalation_flow.audit.verify import Breach
-from escalation_flow.core.chain import school_chain
 from escalation_flow.core.family_facts import EveningRow
 
 
@@ -30,7 +31,7 @@ def check_family_evenings(
     out: list[Breach] = []
     seen: set[tuple[str, str]] = set()
     for school, day, rows in evenings:
-        key = (school_chain(school), evening_subject(day))
+        key = (evenings_chain(school), evening_subject(day))
         seen.add(key)
         recorded = [b for k, b in subjects.get(key, []) if k == FAMILY_EVENING]
         where = f"family evening {school} {day.isoformat()}"
@@ -45,7 +46,7 @@ def check_family_evenings(
     for (chain, subject), entries in sorted(subjects.items()):
         if (chain, subject) in seen or not any(k == FAMILY_EVENING for k, _ in entries):
             continue
-        school, on = chain[len("school:") :], subject.split()[-1]
+        school, on = chain[len("school:") : -len("/evenings")], subject.split()[-1]
         out.append(
             Breach(
                 f"family evening {school} {on}",

@@ -7,8 +7,8 @@ what another school's evening (or a replay) read from it stays what it read. Its
 10 school weeks (an absent pupil: no open case, 0 sessions); an evening with none still has its
 header, since "this school has had an evening" is itself read (``core.family_facts``).
 
-Each evening is also a record (``family_evening``) on its school's chain of later records
-(``records``): the day, how many pupils, and a digest of the rows, so ``audit verify`` names an
+Each evening is also a record (``family_evening``) on its school's evenings chain of later
+records (``school:<key>/evenings``, ``records``): the day, how many pupils, and a digest of the rows, so ``audit verify`` names an
 evening edited, added or deleted behind the service's back (``audit/evening_check``).
 """
 
@@ -106,7 +106,14 @@ def evening_record(
 ) -> records.NewRecord:
     """The chain record of a school's evening: no pupil's data, a digest of the rows."""
     body = {"day": day.isoformat(), "pupils": len(rows), "sha256": evening_digest(rows)}
-    return records.NewRecord(school_chain(school), FAMILY_EVENING, evening_subject(day), body, at)
+    return records.NewRecord(evenings_chain(school), FAMILY_EVENING, evening_subject(day), body, at)
+
+
+def evenings_chain(school: str) -> str:
+    """A school's evenings chain apart from its tasks and audit entries (``school:<key>``):
+    an evening never waits on a task's completion for the chain's lock, and the end of the
+    school's chain stays what a staff action last wrote."""
+    return f"{school_chain(school)}/evenings"
 
 
 def stored_evenings(conn: Connection) -> list[tuple[str, dt.date, list[EveningRow]]]:
