@@ -37,6 +37,7 @@ from escalation_flow.ports import (
 )
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.events import log_written
+from escalation_flow.service.family_evenings import family_if_read
 from escalation_flow.service.letter_preparation import prepare_letters
 from escalation_flow.service.queries import Queries
 from escalation_flow.service.register import RegisterAsKnown
@@ -113,7 +114,8 @@ class StaffActions:
             book = setup.book(register.pupils)
             book.load(p, stored.case)
             facts = register.morning_facts(on, setup.flow)
-            day = DayEnv(book, facts, register.counts)
+            family = family_if_read(ctx, tx, setup, register.pupils, on, now)
+            day = DayEnv(book, facts, register.counts, family)
             moment = Moment(setup.calendar.school_days[on], at)
             decisions, after = evaluation.evaluate(setup.ctx, stored.case, day, p, stimulus, moment)
             if not decisions:
