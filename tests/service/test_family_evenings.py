@@ -52,7 +52,10 @@ def write_trust(folder: Path) -> Path:
     flow: {family_flow}
     calendars: [{calendars / "england-2025-26.yaml"}]
     address: ["1 {key.title()} Lane", "Town TT1 1AA"]
+    phone: "01234 567 890"
+    email: office@{key}.example.sch.uk
     attendance_contact: {{name: Mrs A. Test, role: Attendance Lead}}
+    signatory: {{name: Mr B. Test, role: Head Teacher}}
 """
         for key, urn in (("oaks", "990001"), ("elms", "990002"))
     )
