@@ -27,7 +27,6 @@ from escalation_flow.core.statutory import STATUTORY_TASKS
 from escalation_flow.errors import ActionError, ConflictError, InputError, NotFoundError, Problem
 from escalation_flow.ports import (
     LETTER_APPROVED,
-    SENT,
     TASK_DONE,
     TASK_OPEN,
     AuditNote,
@@ -216,7 +215,9 @@ class StaffActions:
                     f"task {task_id} ({row.task}) cannot be completed before the older open "
                     f"{row.task} of the same case (task {older}): complete that one first"
                 )
-            if row.kind == TaskKind.LETTER.value and row.approval and done.outcome == SENT:
+            # every outcome of a letter task records the letter as gone to the family (sent,
+            # given, given at a meeting, sent home, a contract agreed or declined): approval first
+            if row.kind == TaskKind.LETTER.value and row.approval:
                 letter = tx.letter_of_task(task_id)
                 if letter is not None and letter.status != LETTER_APPROVED:
                     raise ActionError(
