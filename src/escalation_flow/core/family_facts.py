@@ -23,6 +23,7 @@ naming them does not fire.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -46,19 +47,20 @@ FAMILY_UNAUTHORISED_LAST_10_WEEKS = "family_unauthorised_sessions_last_10_school
 HAS_SOCIAL_WORKER = "has_social_worker"
 FAMILY_FACT_NAMES = (SIBLINGS_WITH_OPEN_CASES, FAMILY_UNAUTHORISED_LAST_10_WEEKS, HAS_SOCIAL_WORKER)
 
-#: The contacts' ``relationship`` values (after ``_plain``) that name a social worker.
-SOCIAL_WORKER_RELATIONSHIPS = frozenset({"social worker", "childrens social worker"})
 
 
 def is_social_worker(contact: ContactVersion) -> bool:
-    """Whether the contact is the pupil's social worker (``relationship`` ``social worker``,
-    in any case, with ``_`` or ``-`` for the space)."""
-    return _plain(contact.relationship) in SOCIAL_WORKER_RELATIONSHIPS
+    """Whether the contact is the pupil's social worker: the words "social worker" in its
+    ``relationship``, in any case, spaced by anything ("Social_Worker", "Children’s Social
+    Worker", "Allocated social worker", "Social worker (LA)"). A miss here means a designated
+    safeguarding lead is never told to notify, so the match is generous."""
+    return "social worker" in f" {_plain(contact.relationship)} "
 
 
 def _plain(text: str) -> str:
-    words = text.lower().replace("_", " ").replace("-", " ").replace("'", "").split()
-    return " ".join(words)
+    # apostrophes of any kind join ("children’s" -> "childrens"); other punctuation separates
+    joined = re.sub(r"['’‘`]", "", text.lower())
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", joined).split())
 
 
 def contacts_cut(on: date, timezone: str) -> datetime:
