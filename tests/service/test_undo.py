@@ -137,7 +137,7 @@ def test_undo_is_refused_once_its_letter_was_sent(world: World) -> None:
     assert letter is not None
     service.approve_letter(letter, by="s.head")
     service.complete_task(task, "sent", by="s.head")
-    with pytest.raises(ActionError, match="recorded as sent"):
+    with pytest.raises(ActionError, match="the letter has gone to the family"):
         service.undo.undo_task(task, by="s.head")
 
 
