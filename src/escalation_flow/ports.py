@@ -506,6 +506,10 @@ class PageReads(Protocol):
         """Changes whenever an import lands (the newest import's id; 0: none yet)."""
         ...
 
+    def roster_stamp(self) -> int:
+        """The newest roster import's id (0: none): names and year groups change with it only."""
+        ...
+
     def work_stamps(self) -> Mapping[str, tuple[int, ...]]:
         """Per school, a stamp that changes whenever the school's cases, tasks or letters change
         (a decision, a completion, an approval, a task opened or lapsed): what the worklist's
