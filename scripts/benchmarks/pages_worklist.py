@@ -184,6 +184,7 @@ def _keep_evening_figures(url: str, trust: Trust, day: date) -> None:
     from escalation_flow.service.register import RegisterAsKnown
 
     store = Store(url)
+    store.migrate()  # a database built by an earlier version
     now = _local(day, 18)
     service = Service(store, trust, SimulatedClock(now), worker="bench")
     desk = getattr(service, "figures", None)

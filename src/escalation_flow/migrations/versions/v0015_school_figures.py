@@ -4,6 +4,9 @@ and school dashboards read a row a school instead of every school's marks. Deriv
 row names what it was counted from (school day, import, flow version) and a row under any other
 key is never shown, so they are not chained.
 
+With them, an index on one school's open tasks in due order (the worklist builds its rows a
+school at a time; without it SQLite walked every school's open tasks for each school).
+
 Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-05
@@ -48,7 +51,9 @@ def upgrade() -> None:
                                 name="fk_school_figures_school_id_schools"),
         sa.PrimaryKeyConstraint("school_id", "day", name="pk_school_figures"),
     )  # fmt: skip
+    op.create_index("ix_tasks_school_id_status_due", "tasks", ["school_id", "status", "due"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tasks_school_id_status_due", table_name="tasks")
     op.drop_table("school_figures")
