@@ -27,6 +27,7 @@ from escalation_flow.core.access import Principal
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.definition import Flow
+from escalation_flow.core.family_facts import SchoolEvening
 from escalation_flow.core.marks import Roster
 from escalation_flow.core.penalty_notices import NoticeVersion
 from escalation_flow.core.school_day import UniversalTask
@@ -231,6 +232,19 @@ class CaseTransaction(Protocol):
     ) -> None: ...
 
     def last_evaluated_days(self) -> dict[str, date]: ...
+
+    # what each school's evening left for the facts across a family (``core.family_facts``)
+    def record_family_evening(
+        self, school_id: int, day: date, now: datetime, evening: SchoolEvening
+    ) -> bool:
+        """Keep the school's evening of ``day`` unless one is kept (first write kept: a
+        forced re-run cannot change what others read); whether it was written."""
+        ...
+
+    def family_evenings(self, before: date, cut: datetime) -> list[SchoolEvening]:
+        """Per school, its latest evening of a day before ``before`` recorded before
+        ``cut``, in school order."""
+        ...
 
     # cases and their history
     def load_cases(

@@ -71,9 +71,14 @@ def test_the_family_total_is_every_member_as_of_their_previous_evening() -> None
 def test_a_social_worker_is_a_contact_whose_relationship_says_so() -> None:
     snapshot = FamilySnapshot.of(CONTACTS, EVENINGS)
     assert family_facts(snapshot, "a", ("emily", "zoe"))["has_social_worker"].tolist() == [0, 1]
-    for words in ("social worker", "social_worker", "Social-Worker", "children's social worker"):
+    said = (
+        "social worker", "social_worker", "Social-Worker", "children's social worker",
+        "Children’s Social Worker", "Allocated social worker", "Social worker (LA)",
+    )  # fmt: skip
+    for words in said:
         assert is_social_worker(contact("a", "p", "c", words, pr=False))
-    assert not is_social_worker(contact("a", "p", "c", "social club", pr=False))
+    for words in ("social club", "worker", "socialworker's mum", "Mother"):
+        assert not is_social_worker(contact("a", "p", "c", words, pr=False))
 
 
 def test_without_a_snapshot_every_family_fact_is_unknown() -> None:

@@ -1,20 +1,16 @@
 """The statutory task to tell a child's social worker of unexplained absence, made by the
-service's evening on every store (memory, SQLite, PostgreSQL) from the contacts the store keeps;
-and a flow naming the facts across a family, which the service cannot give yet, is refused."""
+service's evening on every store (memory, SQLite, PostgreSQL) from the contacts the store keeps
+(the facts across a family the service gives: ``test_family_evenings``)."""
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from escalation_flow.adapters.contact_files import read_contacts
-from escalation_flow.adapters.trust_files import load_trust
-from escalation_flow.bootstrap import Root
-from escalation_flow.clock import SimulatedClock
-from escalation_flow.errors import ActionError, FlowError
-from tests.daemon_builders import ROOT, SCHOOL, local, write_trust
+from escalation_flow.errors import ActionError
+from tests.daemon_builders import ROOT, SCHOOL, local
 
 from .conftest import World
 
@@ -80,31 +76,6 @@ def test_a_social_worker_recorded_during_a_run_is_told_the_next_day_once(world: 
     evening(world, date(2025, 9, 16), {"P3": "N"})
     evening(world, date(2025, 9, 17), {"P3": "N"})
     assert [d for _, d, _ in notified(world)] == [date(2025, 9, 16)]
-
-
-def test_a_flow_naming_facts_across_a_family_is_refused_by_the_service(tmp_path: Path) -> None:
-    flow = (ROOT / "flows" / "leigh-academy-oaks.yaml").read_text(encoding="utf-8")
-    old = 'when: "attendance_pct < stage_2_below_pct and attendance_pct >= stage_3_below_pct"'
-    assert old in flow
-    changed = tmp_path / "family-oaks.yaml"
-    changed.write_text(
-        flow.replace(old, old[:-1] + ' or siblings_with_open_cases >= 1"', 1), encoding="utf-8"
-    )
-    trust_path = write_trust(tmp_path / "trust")
-    text = trust_path.read_text(encoding="utf-8")
-    trust_path.write_text(
-        text.replace(str(ROOT / "flows" / "leigh-academy-oaks.yaml"), str(changed)),
-        encoding="utf-8",
-    )
-    from escalation_flow.adapters.memory import MemoryStore
-
-    service = Root(SimulatedClock(local(date(2025, 9, 3), 18))).build_service(
-        MemoryStore(), load_trust(trust_path), worker="test"
-    )
-    with pytest.raises(FlowError) as refused:
-        service.run_day(SCHOOL, date(2025, 9, 3))
-    assert "siblings_with_open_cases" in str(refused.value.problems)
-    assert "backtest --contacts" in str(refused.value.problems)
 
 
 def test_the_worklist_offers_the_statutory_tasks_own_outcomes_whatever_the_flow() -> None:

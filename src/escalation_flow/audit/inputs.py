@@ -7,8 +7,9 @@ school's current flow file is used for its own version when that was never store
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from escalation_flow.adapters.store import Store
@@ -22,16 +23,25 @@ from escalation_flow.adapters.store.audit_reads import (
 )
 from escalation_flow.adapters.store.audit_store import load_flow_versions
 from escalation_flow.adapters.store.cases import evaluated_days, school_id
+from escalation_flow.adapters.store.contacts import read_versions
+from escalation_flow.adapters.store.family_evenings import family_evenings
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.audit.knowledge import PupilMarkHistory
 from escalation_flow.audit.quiet_days import Evenings
-from escalation_flow.audit.step_replay import ReplayInputs
+from escalation_flow.audit.step_replay import FamilyReading, ReplayInputs
 from escalation_flow.audit.steps import HistoryRecord
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.definition import Flow
+from escalation_flow.core.family_facts import (
+    FamilySnapshot,
+    facts_of,
+    family_names_read,
+    snapshot_at,
+)
 from escalation_flow.core.marks import Roster
 from escalation_flow.core.penalty_notices import NoticeVersion
+from escalation_flow.core.school_cases import FloatArray
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ class CaseSource:
     imports: dict[int, ImportInfo]
     import_ids: list[int]  # per row of ``register.marks``
     evenings: Evenings | None = None
+    family: FamilyReading | None = None  # None: no flow of the case names a family fact
 
     def replay_inputs(self) -> ReplayInputs:
         return ReplayInputs(
@@ -60,7 +71,36 @@ class CaseSource:
             calendar=self.calendar,
             register=self.register,
             evenings=self.evenings,
+            family=self.family,
         )
+
+
+class FamilyReads:
+    """The evenings and contacts the store keeps, read for a replay as the service read them
+    (``core.family_facts.snapshot_at`` on the same rows and cut); a snapshot read once per
+    school day and instant, which every pupil of the school's evening shares."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._contacts: list[ContactVersion] | None = None
+        self._snapshots: dict[tuple[date, str, datetime], FamilySnapshot | None] = {}
+
+    def reading(self, school: str, pupil: str, calendar: SchoolCalendar) -> FamilyReading:
+        def read(day: int, cut: datetime) -> Mapping[str, FloatArray]:
+            return facts_of(self._snapshot(calendar, day, cut), school, (pupil,))
+
+        return read
+
+    def _snapshot(self, calendar: SchoolCalendar, day: int, cut: datetime) -> FamilySnapshot | None:
+        on = calendar.school_days[day]
+        key = (on, calendar.timezone, cut)
+        if key not in self._snapshots:
+            with self.store.engine.connect() as conn:
+                if self._contacts is None:
+                    self._contacts = read_versions(conn)
+                evenings = family_evenings(conn, on, cut)
+            self._snapshots[key] = snapshot_at(self._contacts, evenings, on, key[1], cut)
+        return self._snapshots[key]
 
 
 class AuditSource:
@@ -77,6 +117,7 @@ class AuditSource:
         # the penalty-notice register and the contacts, by (school, pupil): read once
         self._notices: dict[tuple[str, str], list[NoticeVersion]] | None = None
         self._contacts: dict[tuple[str, str], list[ContactVersion]] | None = None
+        self._family = FamilyReads(store)
 
     def _family_records(
         self,
@@ -155,12 +196,15 @@ class AuditSource:
             found = dict(imports(conn, set(import_ids)))
         versions = {r.flow_version for r in records} | {_opened_version(r) for r in records}
         versions.discard("")
+        flows = self.flows(versions, school)
+        # only a flow naming a family fact reads one: the others' replay reads no evenings
+        named = any(family_names_read(f) for f in flows.values())
         return CaseSource(
             school=school,
             pupil=pupil,
             row=row,
             records=records,
-            flows=self.flows(versions, school),
+            flows=flows,
             current_flow=self.school_flow(school),
             calendar=calendar,
             register=register,
@@ -168,6 +212,7 @@ class AuditSource:
             imports=found,
             import_ids=import_ids,
             evenings=self._evenings[school],
+            family=self._family.reading(school, pupil, calendar) if named else None,
         )
 
     def _roster(self, school: str) -> Roster:

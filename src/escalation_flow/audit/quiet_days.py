@@ -27,6 +27,7 @@ from escalation_flow.core.context import Moment
 from escalation_flow.core.day_env import DayEnv
 from escalation_flow.core.decisions import Decision
 from escalation_flow.core.definition import Flow
+from escalation_flow.core.school_cases import FloatArray
 from escalation_flow.core.school_day import SchoolCases, is_term_end
 
 MISSING_DECISION = "missing_decision"
@@ -80,14 +81,17 @@ def quiet_day(
     flow: Flow,
     book: Callable[[], SchoolCases],
     evenings: Evenings | None,
+    family: Callable[[int, datetime], Mapping[str, FloatArray]] | None = None,
 ) -> QuietDay | None:
     """The finding for one quiet evening (``day``: a school day index), or None when some
     reading decides nothing. ``book()``: a fresh one-pupil book holding the case as it stood."""
     on = calendar.school_days[day]
     evaluated = None if evenings is None else evenings.evaluated_at.get(on)
     first: tuple[tuple[Decision, ...], Cut] | None = None
+    # the family facts as the evening read them (at its start); unknown if it never ran
+    known = family(day, evaluated) if family is not None and evaluated is not None else None
     for cut in _readings(calendar, day, evaluated):
-        decided = _evening(day, calendar, register, flow, book(), cut)
+        decided = _evening(day, calendar, register, flow, book(), cut, known)
         if not decided:
             return None
         first = first or (decided, cut)
@@ -109,9 +113,10 @@ def _evening(
     flow: Flow,
     book: SchoolCases,
     cut: Cut,
+    family: Mapping[str, FloatArray] | None,
 ) -> tuple[Decision, ...]:
     facts = register.facts(cut, day, flow.definition.min_possible_sessions)
-    env = DayEnv(book, facts, register.counts(cut, day))
+    env = DayEnv(book, facts, register.counts(cut, day), family)
     on = calendar.school_days[day]
     zone = ZoneInfo(calendar.timezone)
     moment = Moment(on, datetime.combine(on, book.registers_close, tzinfo=zone).astimezone(UTC))

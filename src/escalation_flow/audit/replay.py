@@ -115,6 +115,7 @@ def _quiet(inputs: ReplayInputs, books: CaseBooks, days: range) -> list[QuietDay
             flow,
             lambda: books.book(flow, fresh=True),
             inputs.evenings,
+            inputs.family,
         )
         if found is None:
             continue

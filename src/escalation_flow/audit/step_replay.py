@@ -7,7 +7,7 @@ the one evaluation again (``core.evaluation``) and compared with what was record
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -32,6 +32,7 @@ from escalation_flow.core.context import Context, Moment
 from escalation_flow.core.day_env import DayEnv
 from escalation_flow.core.decisions import ActionUndone, Decision, FlowMigrated
 from escalation_flow.core.definition import Flow
+from escalation_flow.core.school_cases import FloatArray
 from escalation_flow.core.school_day import SchoolCases, is_term_end
 from escalation_flow.core.undo import UNDO_WINDOW
 from escalation_flow.errors import InputError
@@ -79,6 +80,10 @@ class StepReplay:
         return self.then.verdict
 
 
+#: (school day index, instant read at) to the pupil's family facts, one-element arrays
+FamilyReading = Callable[[int, datetime], Mapping[str, FloatArray]]
+
+
 @dataclass(frozen=True)
 class ReplayInputs:
     """Everything a case's replay needs, already loaded."""
@@ -92,6 +97,9 @@ class ReplayInputs:
     #: the school days evaluated and when (None: unknown; quiet evenings are then checked only
     #: between the case's records)
     evenings: Evenings | None = None
+    #: the pupil's family facts on a school day (index) as read at an instant, from the
+    #: evenings and contacts the store keeps (``core.family_facts.snapshot_at``; None: unknown)
+    family: FamilyReading | None = None
 
 
 class CaseBooks:
@@ -349,7 +357,8 @@ def _run(
         book = books.book(flow)
         minimum = flow.definition.min_possible_sessions
         facts = inputs.register.facts(attempt.cut, attempt.day, minimum)
-        env = DayEnv(book, facts, inputs.register.counts(attempt.cut, attempt.day))
+        counts = inputs.register.counts(attempt.cut, attempt.day)
+        env = DayEnv(book, facts, counts, family_read(inputs, step))
         single = step.stimulus()
         assert single is not None
         moment = Moment(step.on, step.at)
@@ -371,9 +380,10 @@ def _evening(
     wanted = [dict(b) for b in step.bodies]
     first: list[dict[str, Any]] | None = None
     term_end = _is_term_end(inputs.calendar, step.on)
+    family = family_read(inputs, step)
     for amended in amended_readings(step):
         book = books.book(flow, fresh=True)
-        env = DayEnv(book, facts, counts)
+        env = DayEnv(book, facts, counts, family)
         decided = evaluation.evening(
             book.ctx, book.case(0), env, 0, moment, amended=amended, screened=None,
             term_end=term_end,
@@ -384,6 +394,15 @@ def _evening(
         first = got if first is None else first
     assert first is not None
     return first
+
+
+def family_read(inputs: ReplayInputs, step: Step) -> Mapping[str, FloatArray] | None:
+    """The family facts the step was decided on: its school day's, read at the instant it was
+    recorded (the service's evening, timer or action reads them at the instant it writes
+    with), whatever register reading is tried."""
+    if inputs.family is None:
+        return None
+    return inputs.family(inputs.calendar.index_on_or_before(step.on), step.first.recorded_at)
 
 
 def _is_term_end(cal: SchoolCalendar, on: date) -> bool:

@@ -26,9 +26,11 @@ from escalation_flow.adapters.store.audit_store import (
     orphan_records,
 )
 from escalation_flow.adapters.store.cases import school_ids
+from escalation_flow.adapters.store.family_evenings import stored_evenings
 from escalation_flow.adapters.store.projection_reads import TaskState, TimerState
 from escalation_flow.adapters.store.seals import MarkRow
 from escalation_flow.adapters.store.snapshots import case_from_json
+from escalation_flow.audit.evening_check import check_family_evenings
 from escalation_flow.audit.record_check import (
     by_subject,
     check_audit_log,
@@ -265,3 +267,5 @@ def _verify_later_records(
         k: v for k, v in notice_register.stored_digests(conn).items() if school in (None, v[0])
     }
     report.breaches += check_penalty_notices(notices, subjects)
+    evenings = [e for e in stored_evenings(conn) if school is None or e[0] == school]
+    report.breaches += check_family_evenings(evenings, subjects)

@@ -22,6 +22,8 @@ naming them does not fire.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -30,7 +32,13 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from escalation_flow.core.contacts import ContactVersion, Families, PupilKey, families
+from escalation_flow.core.contacts import (
+    ContactVersion,
+    Families,
+    PupilKey,
+    as_known_at,
+    families,
+)
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.school_cases import BoolArray, FloatArray
 
@@ -39,19 +47,20 @@ FAMILY_UNAUTHORISED_LAST_10_WEEKS = "family_unauthorised_sessions_last_10_school
 HAS_SOCIAL_WORKER = "has_social_worker"
 FAMILY_FACT_NAMES = (SIBLINGS_WITH_OPEN_CASES, FAMILY_UNAUTHORISED_LAST_10_WEEKS, HAS_SOCIAL_WORKER)
 
-#: The contacts' ``relationship`` values (after ``_plain``) that name a social worker.
-SOCIAL_WORKER_RELATIONSHIPS = frozenset({"social worker", "childrens social worker"})
 
 
 def is_social_worker(contact: ContactVersion) -> bool:
-    """Whether the contact is the pupil's social worker (``relationship`` ``social worker``,
-    in any case, with ``_`` or ``-`` for the space)."""
-    return _plain(contact.relationship) in SOCIAL_WORKER_RELATIONSHIPS
+    """Whether the contact is the pupil's social worker: the words "social worker" in its
+    ``relationship``, in any case, spaced by anything ("Social_Worker", "Children’s Social
+    Worker", "Allocated social worker", "Social worker (LA)"). A miss here means a designated
+    safeguarding lead is never told to notify, so the match is generous."""
+    return "social worker" in f" {_plain(contact.relationship)} "
 
 
 def _plain(text: str) -> str:
-    words = text.lower().replace("_", " ").replace("-", " ").replace("'", "").split()
-    return " ".join(words)
+    # apostrophes of any kind join ("children’s" -> "childrens"); other punctuation separates
+    joined = re.sub(r"['’‘`]", "", text.lower())
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", joined).split())
 
 
 def contacts_cut(on: date, timezone: str) -> datetime:
@@ -144,7 +153,9 @@ def family_facts(
         rows = [own.index(p) for p in pupils]
         known = np.array([i is not None for i in rows], dtype=bool)
         picked = np.array([i if i is not None else 0 for i in rows], dtype=np.int64)
-        mine = own.unauthorised_last_10_school_weeks[picked] if n else np.zeros(0)
+        # a stored evening keeps only some pupils, perhaps none (``kept_rows``)
+        held = own.unauthorised_last_10_school_weeks
+        mine = held[picked] if n and len(held) else np.zeros(n)
         total = np.where(known, mine, 0.0)
     for i, pupil in enumerate(pupils):
         me = (school, pupil)
@@ -161,3 +172,57 @@ def family_facts(
         FAMILY_UNAUTHORISED_LAST_10_WEEKS: total,
         HAS_SOCIAL_WORKER: social,
     }
+
+
+#: A kept pupil of an evening: (pupil, open case, unauthorised sessions; None: unknown).
+EveningRow = tuple[str, bool, float | None]
+
+
+def kept_rows(evening: SchoolEvening) -> list[EveningRow]:
+    """The pupils a stored evening keeps: an open case, or sessions other than 0 (None:
+    unknown); ``FamilySnapshot`` reads a pupil left out as no open case and 0 sessions."""
+    out = []
+    for i, pupil in enumerate(evening.pupils):
+        is_open = bool(evening.open_case[i])
+        value = float(evening.unauthorised_last_10_school_weeks[i])
+        if is_open or value != 0.0:
+            out.append((pupil, is_open, None if math.isnan(value) else value))
+    return out
+
+
+def evening_of(school: str, rows: list[EveningRow]) -> SchoolEvening:
+    """The ``SchoolEvening`` of kept rows (``kept_rows``), in pupil order."""
+    rows = sorted(rows)
+    return SchoolEvening(
+        school,
+        tuple(r[0] for r in rows),
+        np.array([r[1] for r in rows], dtype=bool),
+        np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64),
+    )
+
+
+def snapshot_at(
+    contacts: Sequence[ContactVersion],
+    evenings: Iterable[SchoolEvening],
+    on: date,
+    timezone: str,
+    cut: datetime,
+) -> FamilySnapshot | None:
+    """The snapshot school day ``on`` reads at ``cut`` (the service's evening, timer or staff
+    action: its start; a replay: the step's ``recorded_at``). ``evenings``: the stored evenings
+    as read at ``cut`` (per school, its latest of a day before ``on`` recorded before ``cut``);
+    ``contacts``: every version, read as known at the earlier of the day's start and ``cut``.
+    None when no contact is known then: the facts across schools are unknown, as in a backtest
+    without contacts."""
+    known = as_known_at(contacts, min(contacts_cut(on, timezone), cut))
+    return FamilySnapshot.of(known, evenings) if known else None
+
+
+def facts_of(
+    snapshot: FamilySnapshot | None, school: str, pupils: Sequence[str]
+) -> dict[str, FloatArray]:
+    """``family_facts`` of a ``snapshot_at``; without one, ``has_social_worker`` 0 (no contact
+    names one) and the facts across schools unknown (``contacts_only_facts``)."""
+    if snapshot is None:
+        return contacts_only_facts((), school, pupils)
+    return family_facts(snapshot, school, pupils)

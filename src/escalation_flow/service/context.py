@@ -17,8 +17,7 @@ from structlog.typing import FilteringBoundLogger
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
 from escalation_flow.core.definition import Flow
-from escalation_flow.core.family_facts import family_names_read
-from escalation_flow.errors import FlowError, Problem
+from escalation_flow.errors import FlowError
 from escalation_flow.logs import get_logger
 from escalation_flow.ports import CaseTransaction, ServiceStore
 from escalation_flow.service.register import SchoolSetup
@@ -71,7 +70,6 @@ class ServiceContext:
                 flow = school_flow(self.trust, key)  # overrides written in: a version of its own
                 if shared:
                     self._flows[shared] = flow
-            _refuse_family_facts(flow, config.flow_path)
             self._setups[key] = SchoolSetup(key, config, flow, self.trust.calendar(key))
         return self._setups[key]
 
@@ -115,18 +113,3 @@ class ServiceContext:
             return
         if not tx.store_flow_version(flow, now):
             self._kept_flow_versions.add(flow.version)
-
-
-def _refuse_family_facts(flow: Flow, path: Path) -> None:
-    """The service does not yet keep every school's previous evening, so it cannot give the
-    facts across a family; a flow whose guards name them would silently never take those steps
-    (an unknown fact does not fire). Such a flow runs in ``backtest --contacts`` only."""
-    named = family_names_read(flow)
-    if named:
-        message = (
-            f"names {', '.join(named)}: facts across a family are given by "
-            "`backtest --contacts` only, not yet by the daemon's evening"
-        )
-        raise FlowError(
-            f"flow {flow.id} cannot run in the service", [Problem(str(path), None, "when", message)]
-        )

@@ -20,11 +20,8 @@ from functools import partial
 import numpy as np
 
 from escalation_flow.core.case import Case
-from escalation_flow.core.contacts import as_known_at
 from escalation_flow.core.definition import Duration
 from escalation_flow.core.engine import due_date
-from escalation_flow.core.family_facts import contacts_cut, contacts_only_facts
-from escalation_flow.core.school_cases import FloatArray
 from escalation_flow.core.school_day import DayEnv, DayInputs, SchoolCases, UniversalTask
 from escalation_flow.core.school_day import run_day as run_book_day
 from escalation_flow.core.statutory import STATUTORY_TASKS
@@ -41,6 +38,7 @@ from escalation_flow.ports import (
 from escalation_flow.service.books import history_writer, school_books
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.events import log_written
+from escalation_flow.service.family_evenings import evening_left, family_at
 from escalation_flow.service.letter_preparation import Prepared, prepare_letters
 from escalation_flow.service.register import RegisterAsKnown, SchoolSetup
 from escalation_flow.service.school_figures import SchoolFiguresDesk
@@ -120,7 +118,14 @@ class SchoolDays:
         with nullcontext(reader) if reader else ctx.store.register_reader() as registers:
             read = registers.read(school, setup.calendar, now, asked)
         register = RegisterAsKnown.load(ctx.store, setup, now, index, read)
-        family, family_before = self._family(setup, register.pupils, index)
+        with ctx.store.read() as tx:
+            contacts = ctx.store.contact_versions()
+            family = family_at(ctx, tx, setup, register.pupils, index, now, contacts)
+            before = (
+                family_at(ctx, tx, setup, register.pupils, index - 1, now, contacts)
+                if index
+                else None
+            )  # has_social_worker the day before: the statutory task's run of absence
         positions = {p: i for i, p in enumerate(register.pupils)}
         amended = sorted(positions[p] for p in read.amended if p in positions)
         inputs = DayInputs(
@@ -131,7 +136,7 @@ class SchoolDays:
             amended=amended,
             auto_complete=auto_complete,
             family=family,
-            family_before=family_before,
+            family_before=before,
         )
         with ctx.store.begin() as tx:
             stored, books = self._evaluate(tx, setup, register, sid, inputs)
@@ -148,6 +153,7 @@ class SchoolDays:
             ]  # one task per school and role: no pupil, the pupils it covers listed
             universal = tx.insert_universal_tasks(sid, [*book.universal_tasks, *duties], kinds, now)
             lapsed = tx.lapse_universal_tasks(sid, _lapse_days(setup), day)
+            kept = tx.record_family_evening(sid, day, now, evening_left(books, inputs.facts))
             tx.record_school_day(sid, day, now, written.records, ctx.worker)
         if self.figures is not None:
             self._keep_figures(register, index, stamp)
@@ -160,6 +166,7 @@ class SchoolDays:
             universal_tasks=universal,
             universal_lapsed=lapsed,
             forced=done is not None,
+            family_evening_kept=kept,
             worker=ctx.worker,
         )
         return DayReport(
@@ -187,22 +194,6 @@ class SchoolDays:
             self.ctx.log.warning(
                 "school_figures.not_kept", school=register.setup.school, error=repr(exc)
             )
-
-    def _family(
-        self, setup: SchoolSetup, pupils: tuple[str, ...], index: int
-    ) -> tuple[dict[str, FloatArray], dict[str, FloatArray] | None]:
-        """``DayInputs``' family facts for school day ``index`` and the one before: what the
-        service can give (``has_social_worker``, for the statutory task; the facts across
-        schools stay unknown, and ``ctx.setup`` refuses flows naming them), from the contacts as
-        known before each day began, as the backtest reads them."""
-        versions = self.ctx.store.contact_versions()
-        days = setup.calendar.school_days
-
-        def on(day: int) -> dict[str, FloatArray]:
-            known = as_known_at(versions, contacts_cut(days[day], setup.calendar.timezone))
-            return contacts_only_facts(known, setup.school, pupils)
-
-        return on(index), on(index - 1) if index > 0 else None
 
     def _write_books(
         self,

@@ -27,7 +27,6 @@ from escalation_flow.core.statutory import STATUTORY_TASKS
 from escalation_flow.errors import ActionError, ConflictError, InputError, NotFoundError, Problem
 from escalation_flow.ports import (
     LETTER_APPROVED,
-    SENT,
     TASK_DONE,
     TASK_OPEN,
     AuditNote,
@@ -37,6 +36,7 @@ from escalation_flow.ports import (
 )
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.events import log_written
+from escalation_flow.service.family_evenings import family_if_read
 from escalation_flow.service.letter_preparation import prepare_letters
 from escalation_flow.service.queries import Queries
 from escalation_flow.service.register import RegisterAsKnown
@@ -113,7 +113,8 @@ class StaffActions:
             book = setup.book(register.pupils)
             book.load(p, stored.case)
             facts = register.morning_facts(on, setup.flow)
-            day = DayEnv(book, facts, register.counts)
+            family = family_if_read(ctx, tx, setup, register.pupils, on, now)
+            day = DayEnv(book, facts, register.counts, family)
             moment = Moment(setup.calendar.school_days[on], at)
             decisions, after = evaluation.evaluate(setup.ctx, stored.case, day, p, stimulus, moment)
             if not decisions:
@@ -214,7 +215,9 @@ class StaffActions:
                     f"task {task_id} ({row.task}) cannot be completed before the older open "
                     f"{row.task} of the same case (task {older}): complete that one first"
                 )
-            if row.kind == TaskKind.LETTER.value and row.approval and done.outcome == SENT:
+            # every outcome of a letter task records the letter as gone to the family (sent,
+            # given, given at a meeting, sent home, a contract agreed or declined): approval first
+            if row.kind == TaskKind.LETTER.value and row.approval:
                 letter = tx.letter_of_task(task_id)
                 if letter is not None and letter.status != LETTER_APPROVED:
                     raise ActionError(

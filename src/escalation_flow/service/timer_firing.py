@@ -37,6 +37,7 @@ from escalation_flow.ports import (
 from escalation_flow.service.books import history_writer, school_books
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.events import log_written
+from escalation_flow.service.family_evenings import family_if_read
 from escalation_flow.service.letter_preparation import Prepared, prepare_letters
 from escalation_flow.service.register import RegisterAsKnown, SchoolSetup
 from escalation_flow.service.versions import CasesByVersion, version_of
@@ -180,7 +181,9 @@ class TimerFiring:
         env = burst.envs.get(vb.version)
         if env is None:
             facts = burst.register.morning_facts(burst.on, at.flow)
-            env = burst.envs[vb.version] = DayEnv(vb.book, facts, burst.register.counts)
+            pupils, counts = burst.register.pupils, burst.register.counts
+            family = family_if_read(self.ctx, tx, at, pupils, burst.on, burst.now)
+            env = burst.envs[vb.version] = DayEnv(vb.book, facts, counts, family)
         stimulus = Stimulus("timer", timer.key)
         moment = Moment(at.calendar.school_days[burst.on], burst.now)
         decisions, after = evaluation.evaluate(at.ctx, case, env, p, stimulus, moment)

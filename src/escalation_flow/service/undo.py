@@ -16,10 +16,10 @@ from escalation_flow.actors import Actors
 from escalation_flow.core import undo
 from escalation_flow.core.case import Case, fold, undone
 from escalation_flow.core.decisions import ActionUndone, TaskCompleted
+from escalation_flow.core.definition import TaskKind
 from escalation_flow.errors import ActionError, NotFoundError
 from escalation_flow.ports import (
     LETTER_APPROVED,
-    SENT,
     AuditNote,
     CaseChange,
     CaseTransaction,
@@ -155,11 +155,18 @@ class Undoing:
         """Why a letter stops the undo (None: none does): the action sent it, or a letter it
         made has been approved or sent since. (A letter it superseded comes back as it was.)"""
         head = action.head
-        if isinstance(head, TaskCompleted) and head.outcome == SENT:
-            return f"{action.describe()}: the letter was recorded as sent"
+        if isinstance(head, TaskCompleted) and _is_letter(tx, case_id, head.task_key):
+            # every outcome of a letter task says the letter left the school: sent, given,
+            # given at a meeting, sent home, a contract agreed or declined
+            return f"{action.describe()}: the letter has gone to the family"
         for key in action.created_tasks():
             task_id = tx.task_id_by_key(case_id, key)
             letter = tx.letter_of_task(task_id) if task_id is not None else None
             if letter is not None and letter.status in (LETTER_APPROVED, LETTER_SENT):
                 return f"letter {letter.id}, prepared after it, has been {letter.status}"
         return None
+
+
+def _is_letter(tx: CaseTransaction, case_id: int, task_key: str) -> bool:
+    task_id = tx.task_id_by_key(case_id, task_key)
+    return task_id is not None and tx.task_row(task_id).kind == TaskKind.LETTER.value

@@ -16,6 +16,7 @@ from typing import Any
 
 from escalation_flow.core.case import Case
 from escalation_flow.core.contacts import ContactVersion
+from escalation_flow.core.family_facts import SchoolEvening
 from escalation_flow.core.marks import PupilRecord
 from escalation_flow.stored import HistoryRow
 
@@ -132,6 +133,16 @@ class SchoolDayRec:
 
 
 @dataclass(frozen=True)
+class FamilyEveningRec:
+    """A school's evening of ``day`` as the SQL store keeps it (``kept_rows``' pupils only)."""
+
+    school_id: int
+    day: date
+    recorded_at: datetime
+    evening: SchoolEvening
+
+
+@dataclass(frozen=True)
 class AuditRec:
     """One entry of the staff audit log."""
 
@@ -195,6 +206,8 @@ class Tables:
     serials: dict[str, int] = field(default_factory=dict)
     #: every version of every contact, in the order imported (``ports.ContactBook``)
     contacts: tuple[ContactVersion, ...] = ()
+    #: (school, day) -> what the school's evening left for the family facts
+    family_evenings: dict[tuple[int, date], FamilyEveningRec] = field(default_factory=dict)
     written: bool = False  # something was changed since the copy
 
     def copy(self) -> Tables:
@@ -214,6 +227,7 @@ class Tables:
             imports=self.imports,
             serials=dict(self.serials),
             contacts=self.contacts,
+            family_evenings=dict(self.family_evenings),
         )
 
     def next_id(self, table: str) -> int:

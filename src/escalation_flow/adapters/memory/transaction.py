@@ -21,6 +21,7 @@ from escalation_flow.adapters.memory.desk import TasksAndLetters
 from escalation_flow.adapters.memory.flow_texts import FlowTexts
 from escalation_flow.adapters.memory.tables import (
     AuditRec,
+    FamilyEveningRec,
     FlowVersionRec,
     SchoolDayRec,
     Tables,
@@ -32,6 +33,7 @@ from escalation_flow.adapters.memory.tables import (
 from escalation_flow.adapters.memory.writer import MemoryHistoryWriter, late_seconds
 from escalation_flow.core.case import Case
 from escalation_flow.core.definition import Flow
+from escalation_flow.core.family_facts import SchoolEvening, evening_of, kept_rows
 from escalation_flow.errors import NotFoundError, StoreError
 from escalation_flow.ports import AuditNote
 from escalation_flow.stored import (
@@ -84,6 +86,31 @@ class MemoryTransaction(TasksAndLetters):
             key = self.t.school_key(row.school_id)
             out[key] = max(out.get(key, row.day), row.day)
         return out
+
+    def record_family_evening(
+        self, school_id: int, day: date, now: datetime, evening: SchoolEvening
+    ) -> bool:
+        if (school_id, day) in self.t.family_evenings:
+            return False
+        self.t.written = True
+        kept = evening_of(evening.school, kept_rows(evening))  # what the SQL store would read
+        self.t.family_evenings[(school_id, day)] = FamilyEveningRec(
+            school_id, day, utc(now), kept
+        )
+        return True
+
+    def family_evenings(self, before: date, cut: datetime) -> list[SchoolEvening]:
+        latest: dict[int, FamilyEveningRec] = {}
+        for rec in self.t.family_evenings.values():
+            if rec.day >= before or rec.recorded_at >= cut:
+                continue
+            if rec.school_id not in latest or latest[rec.school_id].day < rec.day:
+                latest[rec.school_id] = rec
+        found = [
+            dataclasses.replace(rec.evening, school=self.t.school_key(sid))
+            for sid, rec in latest.items()
+        ]
+        return sorted(found, key=lambda e: e.school)
 
     # -- cases and their history ------------------------------------------------------------
 

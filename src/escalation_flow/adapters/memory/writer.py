@@ -35,7 +35,6 @@ from escalation_flow.stored import (
     LETTER_SENT,
     LETTER_SUPERSEDED,
     OPEN,
-    SENT,
     TASK_DONE,
     TASK_OPEN,
     TASK_SUPERSEDED,
@@ -166,7 +165,7 @@ class MemoryHistoryWriter:
                     task, status=TASK_DONE, completed_at=utc(d.at), completed_by=d.by,
                     outcome=d.outcome, note=d.note,
                 )  # fmt: skip
-                if d.outcome == SENT and kinds.get(d.task_key) == LETTER:
+                if kinds.get(d.task_key) == LETTER:  # any outcome: the letter has gone
                     self._letter(task.id, LETTER_SENT, d.by, utc(d.at))
             elif isinstance(d, TaskSuperseded):
                 task = self._open_task(case_id, d.task_key)

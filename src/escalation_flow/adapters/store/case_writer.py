@@ -45,7 +45,6 @@ from escalation_flow.errors import ConflictError
 from escalation_flow.stored import (
     CLOSED,
     OPEN,
-    SENT,
     TASK_LAPSED,
     TASK_OPEN,
     TIMER_PENDING,
@@ -194,7 +193,7 @@ class HistoryWriter:
                         {"b_case": case_id, "b_key": d.task_key, "b_at": d.at, "b_by": d.by,
                          "b_outcome": d.outcome, "b_note": d.note}
                     )  # fmt: skip
-                    if d.outcome == SENT and kinds.get(d.task_key) == LETTER:
+                    if kinds.get(d.task_key) == LETTER:  # any outcome: the letter has gone
                         letters_sent.append(
                             {"b_case": case_id, "b_key": d.task_key, "b_by": d.by, "b_at": d.at}
                         )

@@ -13,10 +13,19 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
-from escalation_flow.adapters.store import case_writer, cases, desk, records, status_reads, timers
+from escalation_flow.adapters.store import (
+    case_writer,
+    cases,
+    desk,
+    family_evenings,
+    records,
+    status_reads,
+    timers,
+)
 from escalation_flow.adapters.store.audit_store import load_flow_versions, store_flow_version
 from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.definition import Flow
+from escalation_flow.core.family_facts import SchoolEvening
 from escalation_flow.core.school_day import UniversalTask
 from escalation_flow.stored import DueTimer, HistoryRow, SchoolActivity, StoredCase
 
@@ -48,6 +57,14 @@ class SqlTransaction:
 
     def last_evaluated_days(self) -> dict[str, date]:
         return timers.last_evaluated_days(self.conn)
+
+    def record_family_evening(
+        self, school_id: int, day: date, now: datetime, evening: SchoolEvening
+    ) -> bool:
+        return family_evenings.record_family_evening(self.conn, school_id, day, now, evening)
+
+    def family_evenings(self, before: date, cut: datetime) -> list[SchoolEvening]:
+        return family_evenings.family_evenings(self.conn, before, cut)
 
     # -- cases and their history ------------------------------------------------------------
 
