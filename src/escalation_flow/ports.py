@@ -31,6 +31,7 @@ from escalation_flow.core.family_facts import SchoolEvening
 from escalation_flow.core.marks import Roster
 from escalation_flow.core.penalty_notices import NoticeVersion
 from escalation_flow.core.school_day import UniversalTask
+from escalation_flow.core.school_figures import SchoolFigures
 from escalation_flow.stored import (
     CLOSED,
     ENGINE,
@@ -162,6 +163,38 @@ class PenaltyNoticeBook(Protocol):
     def write_penalty_notice(self, school: str, make: NoticeMaker, now: datetime) -> NoticeVersion:
         """Write ``make``'s version in one transaction that holds the school's register (two
         writers at once cannot both pass the rules on the same register)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FiguresKey:
+    """What a school's headline figures were counted from: the facts at the end of school day
+    ``day``, the registers as of import ``import_stamp`` (the newest import's id), as flow
+    ``flow_version`` counts them. Figures kept under another key are stale and never shown."""
+
+    day: date
+    import_stamp: int
+    flow_version: str
+
+
+@runtime_checkable
+class SchoolFiguresBook(Protocol):
+    """Each school's headline figures (``core.school_figures``), kept when counted so that the
+    dashboards read a row a school instead of every school's register."""
+
+    def import_stamp(self) -> int:
+        """The newest import's id (0: none): it changes whenever registers or rosters do."""
+        ...
+
+    def school_figures(self, wanted: Mapping[str, FiguresKey]) -> dict[str, SchoolFigures]:
+        """The figures kept for each school under exactly its key in ``wanted`` (a school with
+        none, or only under another key, is left out)."""
+        ...
+
+    def keep_school_figures(
+        self, school: str, key: FiguresKey, figures: SchoolFigures, now: datetime
+    ) -> None:
+        """Keep ``figures`` for ``school`` and ``key.day``, replacing what was kept for that day."""
         ...
 
 
@@ -485,6 +518,10 @@ class PageReads(Protocol):
 
     def import_stamp(self) -> int:
         """Changes whenever an import lands (the newest import's id; 0: none yet)."""
+        ...
+
+    def roster_stamp(self) -> int:
+        """The newest roster import's id (0: none): names and year groups change with it only."""
         ...
 
     def work_stamps(self) -> Mapping[str, tuple[int, ...]]:

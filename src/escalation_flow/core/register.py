@@ -144,6 +144,9 @@ class RegisterGrid:
     pupils: tuple[str, ...]
     codes: npt.NDArray[np.int8]
     enrolment: Enrolment
+    #: marks were left out as recorded after the instant asked (a simulation's later days): the
+    #: same marks read later give another register, so figures counted from it are not kept
+    later_marks: bool = False
 
     @cached_property
     def _index(self) -> dict[str, int]:
@@ -225,6 +228,7 @@ def register_as_known_at(
     rows = np.arange(len(marks), dtype=np.intp)
     if limit is not None:
         rows = rows[recorded[rows] <= limit]
+    later = len(rows) < len(marks)
     cell = marks.pupil.astype(np.int64) * calendar.n_sessions + marks.session
     rows = latest_per_cell(cell, recorded, rows, len(pupils) * calendar.n_sessions)
     codes = np.zeros((len(pupils), calendar.n_sessions), dtype=np.int8)
@@ -234,4 +238,5 @@ def register_as_known_at(
         pupils=pupils,
         codes=codes,
         enrolment=enrolment_of(pupils, calendar, roster),
+        later_marks=later,
     )

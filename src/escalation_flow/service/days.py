@@ -41,6 +41,7 @@ from escalation_flow.service.events import log_written
 from escalation_flow.service.family_evenings import evening_left, family_at
 from escalation_flow.service.letter_preparation import Prepared, prepare_letters
 from escalation_flow.service.register import RegisterAsKnown, SchoolSetup
+from escalation_flow.service.school_figures import SchoolFiguresDesk
 from escalation_flow.service.timer_firing import SchoolGuard, TimerFiring
 from escalation_flow.service.versions import (
     CasesByVersion,
@@ -52,8 +53,10 @@ class SchoolDays:
     """School days and timers: evaluate a day, fire what came due, say what a scheduler
     should mirror."""
 
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, figures: SchoolFiguresDesk | None = None) -> None:
         self.ctx = ctx
+        # the dashboards' headline figures, kept from the register each evening reads anyway
+        self.figures = figures
 
     def run_trust_day(self, day: date, *, force: bool = False) -> list[DayReport]:
         """``run_day`` for every school of the trust for which ``day`` is a school day, in order
@@ -111,6 +114,7 @@ class SchoolDays:
             ctx.log.warning("day.not_in_order", school=school, day=str(day), after=str(latest))
             return DayReport(school, day, skipped=True, after=latest)
         asked = (last.evaluated_at, now, day) if last else None
+        stamp = self.figures.import_stamp() if self.figures else 0  # before the register's read
         with nullcontext(reader) if reader else ctx.store.register_reader() as registers:
             read = registers.read(school, setup.calendar, now, asked)
         register = RegisterAsKnown.load(ctx.store, setup, now, index, read)
@@ -151,6 +155,8 @@ class SchoolDays:
             lapsed = tx.lapse_universal_tasks(sid, _lapse_days(setup), day)
             kept = tx.record_family_evening(sid, day, now, evening_left(books, inputs.facts))
             tx.record_school_day(sid, day, now, written.records, ctx.worker)
+        if self.figures is not None:
+            self._keep_figures(register, index, stamp)
         counts = log_written(ctx.log, school, changes, written, letters)
         ctx.log.info(
             "day.evaluated",
@@ -178,6 +184,16 @@ class SchoolDays:
             tasks_created=counts["tasks_created"],
             timers_fired=counts["timers_fired"],
         )
+
+    def _keep_figures(self, register: RegisterAsKnown, index: int, stamp: int) -> None:
+        assert self.figures is not None
+        try:
+            self.figures.keep_evening(register, index, stamp)
+        except Exception as exc:
+            # derived figures the pages count again when missing: never the evening's failure
+            self.ctx.log.warning(
+                "school_figures.not_kept", school=register.setup.school, error=repr(exc)
+            )
 
     def _write_books(
         self,

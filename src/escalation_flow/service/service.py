@@ -24,7 +24,7 @@ from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
 from escalation_flow.core.decisions import Decision
-from escalation_flow.ports import AuditNote, CaseTransaction, PenaltyNoticeBook
+from escalation_flow.ports import AuditNote, CaseTransaction, PenaltyNoticeBook, SchoolFiguresBook
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.days import SchoolDays
 from escalation_flow.service.families import FamilyReads
@@ -33,6 +33,7 @@ from escalation_flow.service.outbox import LetterOutbox
 from escalation_flow.service.penalty_notices import PenaltyNoticeDesk
 from escalation_flow.service.queries import Queries
 from escalation_flow.service.register import SchoolSetup
+from escalation_flow.service.school_figures import SchoolFiguresDesk
 from escalation_flow.service.staff import ActionsReport, StaffActions
 from escalation_flow.service.timer_firing import SchoolGuard
 from escalation_flow.service.undo import Undoing
@@ -63,7 +64,10 @@ class Service:
         self.store = store
         self.ctx = ServiceContext(store, trust, clock, worker=worker)
         self.queries = Queries(self.ctx)
-        self.days = SchoolDays(self.ctx)
+        # each school's headline figures, kept by the evening for the dashboards (SQL store only)
+        book = store if isinstance(store, SchoolFiguresBook) else None
+        self.figures = SchoolFiguresDesk(self.ctx, book)
+        self.days = SchoolDays(self.ctx, self.figures)
         # who may be named as acting; the composition root hands in the store's staff table
         self.staff = StaffActions(self.ctx, self.queries, actors)
         self.letters = LetterDesk(self.ctx, actors)

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -18,21 +17,26 @@ from starlette.routing import BaseRoute, Route
 
 from escalation_flow.core.access import Principal
 from escalation_flow.core.definition import Flow, Stage
+from escalation_flow.core.school_figures import OLD_N_SCHOOL_DAYS, SchoolFigures, school_figures
 from escalation_flow.errors import NotFoundError
-from escalation_flow.ports import OpenCase, PageReads
+from escalation_flow.ports import FiguresKey, OpenCase, PageReads
 from escalation_flow.web.auth import require_user
 from escalation_flow.web.chart import Series, trend_svg
 from escalation_flow.web.exports import Table, download, export_format
 from escalation_flow.web.plan_words import stage_name
 from escalation_flow.web.readable import readable_school
 from escalation_flow.web.safeguarding import safeguarding_stages, safeguarding_states
-from escalation_flow.web.school_data import SchoolAsOf, flow_of, register_of, school_name
+from escalation_flow.web.school_data import (
+    SchoolAsOf,
+    day_index_on,
+    flow_of,
+    register_of,
+    school_name,
+)
 from escalation_flow.web.trends import YearWeeks, trends
 from escalation_flow.web.webapp import WebApp, web_of
 
 SHOWN = 12  # pupils listed per problem before "and N more"
-#: "N must be replaced within 5 school days": older ones are a data problem.
-OLD_N_SCHOOL_DAYS = 5
 RESTRICTED_ROW = "Safeguarding (details only for the designated safeguarding lead)"
 
 
@@ -94,18 +98,6 @@ def page_stages(rows: list[StageRow], page: int, size: int = PAGE_SIZE) -> Pager
         row.pupils = row.pupils[first:last] if first < row.total else []
         seen += row.total
     return Pager(page, pages, min(start + 1, total), min(end, total), total)
-
-
-@dataclass(frozen=True)
-class Headline:
-    pupils: int
-    attendance_pct: float
-    persistent: int
-    severe: int
-    known: int  # pupils whose year-to-date percentage is known
-
-    def share(self, count: int) -> float:
-        return 100.0 * count / self.known if self.known else math.nan
 
 
 async def schools_page(request: Request) -> Response:
@@ -345,28 +337,8 @@ def _link(register: SchoolAsOf, school: str, pupil: str, detail: str) -> PupilLi
     return PupilLink(pupil, name, record.year_group, detail, f"/schools/{school}/pupils/{pupil}")
 
 
-def _mask(register: SchoolAsOf, pupils: set[str]) -> np.ndarray[Any, Any]:
-    if register.facts is None:
-        return np.zeros(0, dtype=bool)
-    return np.array([p in pupils for p in register.facts.pupils], dtype=bool)
-
-
-def _headline(register: SchoolAsOf, pupils: set[str]) -> Headline:
-    mask = _mask(register, pupils)
-    if not mask.any():
-        return Headline(len(pupils), math.nan, 0, 0, 0)
-    attended = register.column("attended_sessions")[mask].sum()
-    possible = register.column("possible_sessions")[mask].sum()
-    persistent = register.column("persistent_absence")[mask]
-    severe = register.column("severe_absence")[mask]
-    known = ~np.isnan(persistent)
-    return Headline(
-        pupils=len(pupils),
-        attendance_pct=100.0 * attended / possible if possible else math.nan,
-        persistent=int(np.nansum(persistent)),
-        severe=int(np.nansum(severe)),
-        known=int(known.sum()),
-    )
+def _headline(register: SchoolAsOf, pupils: set[str]) -> SchoolFigures:
+    return school_figures(register.facts, pupils)
 
 
 def _problem(
@@ -417,13 +389,19 @@ def _workload(reads: PageReads, school: str, today: date, pupils: set[str]) -> l
 class SchoolRow:
     school: str
     name: str
-    headline: Headline
+    headline: SchoolFigures
     stages: list[int]  # open cases at stage 1..max
     open_cases: int
     overdue: int
-    unmarked_pupils: int
-    old_n_pupils: int
     last_day_evaluated: date | None
+
+    @property
+    def unmarked_pupils(self) -> int:
+        return self.headline.unmarked_pupils
+
+    @property
+    def old_n_pupils(self) -> int:
+        return self.headline.old_n_pupils
 
 
 async def trust_page(request: Request) -> Response:
@@ -496,23 +474,18 @@ def _trust_context(
     by_stage = web.reads.stage_counts()
     overdue = web.reads.overdue_counts(today)
     max_stage = max([s.number for s in _all_stages(web, schools)] or [1])
+    figures = trust_figures(web, schools, today)
     rows = []
     for school in schools:
-        register = register_of(web, school, today)
-        everyone = _pupils_in_scope(register, None)
         counts = by_stage.get(school, {})
         rows.append(
             SchoolRow(
                 school=school,
                 name=school_name(web, school),
-                headline=_headline(register, everyone),
+                headline=figures[school],
                 stages=[counts.get(n, 0) for n in range(1, max_stage + 1)],
                 open_cases=sum(counts.values()),
                 overdue=overdue.get(school, 0),
-                unmarked_pupils=_problem(register, everyone, "unmarked_sessions", 0, "")[1],
-                old_n_pupils=_problem(
-                    register, everyone, "oldest_unresolved_n_school_days", OLD_N_SCHOOL_DAYS, ""
-                )[1],
                 last_day_evaluated=web.reads.freshness(school).last_day_evaluated,
             )
         )
@@ -526,6 +499,30 @@ def _trust_context(
         "stage_numbers": list(range(1, max_stage + 1)),
         "old_n_days": OLD_N_SCHOOL_DAYS,
     }
+
+
+def trust_figures(web: WebApp, schools: list[str], today: date) -> dict[str, SchoolFigures]:
+    """Each school's figures as its dashboard counts them today: kept ones when kept under the
+    key they would be counted from now (the evening keeps them), else counted from the school's
+    register, as the school page does, and kept for the next reader."""
+    desk = web.service.figures
+    stamp = web.reads.import_stamp()
+    wanted: dict[str, FiguresKey] = {}
+    for school in schools:
+        calendar = web.service.trust.calendar(school)
+        index = day_index_on(calendar, today)
+        if index >= 0:
+            version = flow_of(web, school).version
+            wanted[school] = FiguresKey(calendar.school_days[index], stamp, version)
+    found = desk.kept(wanted)
+    for school in schools:
+        if school not in found:
+            register = register_of(web, school, today)
+            found[school] = school_figures(register.facts, _pupils_in_scope(register, None))
+            grid = register.grid
+            if school in wanted and grid is not None and not grid.later_marks:
+                desk.keep(school, wanted[school], found[school])
+    return found
 
 
 def _all_stages(web: WebApp, schools: list[str]) -> list[Stage]:

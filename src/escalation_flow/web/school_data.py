@@ -86,14 +86,20 @@ def register_of(web: WebApp, school: str, day: date) -> SchoolAsOf:
     return web.cached(("register", school, day, stamp), lambda: _read_register(web, school, day))
 
 
+def day_index_on(calendar: SchoolCalendar, day: date) -> int:
+    """The school day whose facts the pages show on ``day``: that day or the school day before
+    it (after the calendar: its last day; before it: -1)."""
+    try:
+        calendar.check_in_range(day)
+        return calendar.index_on_or_before(day)
+    except CalendarError:
+        return calendar.n_days - 1 if day > calendar.last_day else -1
+
+
 def _read_register(web: WebApp, school: str, day: date) -> SchoolAsOf:
     calendar = web.service.trust.calendar(school)
     roster = roster_of(web, school)
-    try:
-        calendar.check_in_range(day)
-        index = calendar.index_on_or_before(day)
-    except CalendarError:
-        index = calendar.n_days - 1 if day > calendar.last_day else -1
+    index = day_index_on(calendar, day)
     if index < 0:
         return SchoolAsOf(school, calendar, -1, None, None, roster)
     register = register_known_now(web.service, school, web.now(), index)

@@ -113,8 +113,10 @@ def scope(web: WebApp, user: Principal, today: date) -> Scope:
     kept under that school's stamp (``PageReads.work_stamps``) and the import stamp, once for
     everyone and once per viewer's grants, and the viewer's whole list under the stamps of
     their schools. At 26,000 open tasks building the rows is the expensive part; a page of
-    them, filtered and sorted, is cheap; a completion at one school rebuilds one school."""
-    imported = web.reads.import_stamp()
+    them, filtered and sorted, is cheap; a completion at one school rebuilds one school. The
+    rows read the roster (names, year groups), never the marks: an import of marks alone
+    leaves them standing (the evening that follows it changes the schools' stamps)."""
+    imported = web.reads.roster_stamp()
     stamps = web.reads.work_stamps()
     schools = [s for s in user.readable_schools(web.service.trust.schools) if user.can_write(s)]
     key = (imported, today, tuple(stamps.get(s, ()) for s in schools))

@@ -82,6 +82,9 @@ class TaskRow(Base):
         UniqueConstraint("school_id", "pupil", "key"),
         Index(None, "status", "due"),
         Index(None, "school_id", "role", "status"),
+        # one school's open tasks in due order (the worklist's rows, a school at a time):
+        # without it SQLite walks every school's open tasks on (status, due) for each school
+        Index(None, "school_id", "status", "due"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -103,6 +103,11 @@ class SqlPageReads:
             value = conn.execute(select(func.max(Import.id))).scalar()
         return int(value or 0)
 
+    def roster_stamp(self) -> int:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.max(Import.id)).where(Import.kind == "roster")).scalar()
+        return int(value or 0)
+
     def work_stamps(self) -> dict[str, tuple[int, ...]]:
         # A case's ``length`` grows with each event written to it (a decision, a completion);
         # a letter prepared, approved or erased appends a record to the case's chain

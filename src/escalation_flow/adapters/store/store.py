@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
 
 from escalation_flow.adapters.contact_files import ContactsRead
 from escalation_flow.adapters.register_files import MarksRead
@@ -40,11 +41,12 @@ from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.marks import MarkTable, PupilRecord, Roster
 from escalation_flow.core.penalty_notices import NoticeVersion
+from escalation_flow.core.school_figures import SchoolFigures
 from escalation_flow.errors import NotFoundError
 
 if TYPE_CHECKING:
     from escalation_flow.adapters.store.marks_reader import RegisterReader
-    from escalation_flow.ports import NoticeMaker
+    from escalation_flow.ports import FiguresKey, NoticeMaker
 
 #: Marks of a trust load this many schools at a time (the machines have two cores or more).
 _LOAD_THREADS = 2
@@ -326,6 +328,32 @@ class Store:
             )
             register.insert_version(conn, version, school_id, now)
         return version
+
+    def import_stamp(self) -> int:
+        """``ports.SchoolFiguresBook.import_stamp``: the newest import's id (0: none)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(Import.id))).scalar() or 0)
+
+    def school_figures(self, wanted: Mapping[str, FiguresKey]) -> dict[str, SchoolFigures]:
+        """``ports.SchoolFiguresBook.school_figures``."""
+        from escalation_flow.adapters.store.school_figures import read_figures
+
+        with self.engine.connect() as conn:
+            return read_figures(conn, wanted)
+
+    def keep_school_figures(
+        self, school: str, key: FiguresKey, figures: SchoolFigures, now: dt.datetime
+    ) -> None:
+        """``ports.SchoolFiguresBook.keep_school_figures``."""
+        from escalation_flow.adapters.store.school_figures import keep_figures
+
+        try:
+            with self.engine.begin() as conn:
+                keep_figures(conn, _school_ids(conn, [school])[school], key, figures, now)
+        except IntegrityError:
+            # another process kept the same day's figures between our delete and insert: its
+            # row was counted from the same registers, or is under a key the reader will refuse
+            pass
 
     # -- reading ------------------------------------------------------------------------------
 
