@@ -31,6 +31,8 @@ from escalation_flow.core.penalty_notices import (
 )
 
 PENALTY_NOTICE = "penalty_notice"
+#: The lock a writer holds while it takes the next notice number (never a chain of records).
+NUMBERS_LOCK = "penalty-notice-numbers"
 TABLE = table_of(PenaltyNoticeRow)
 
 
