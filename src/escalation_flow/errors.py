@@ -142,6 +142,22 @@ class StatusChangeError(PenaltyNoticeError):
     """A status change the notice's lifecycle does not allow."""
 
 
+class NotOfCompulsorySchoolAgeError(PenaltyNoticeError):
+    """A notice for a child who was not of compulsory school age on a session or the issue day."""
+
+
+class BelowThresholdError(PenaltyNoticeError):
+    """Sessions that do not meet the national threshold (10 in a rolling 10 school weeks)."""
+
+
+class IssuedInFutureError(PenaltyNoticeError):
+    """A notice dated after today."""
+
+
+class BackDatedNoticeError(PenaltyNoticeError):
+    """A penalty notice dated before one already recorded to the same parent for the child."""
+
+
 class SenderUnavailableError(EscalationFlowError):
     """A letter sender (the SMTP server) cannot be reached, or refuses the connection, TLS or
     login: no letter was tried, and the outbox keeps them all for the next round."""

@@ -4,6 +4,9 @@ it was written (each is chained on the school's chain)."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
@@ -71,3 +74,40 @@ def test_audit_verify_names_a_version_edited_or_deleted_after_it_was_written(sto
         ("penalty notice 1 version 1 (oaks)", "penalty_notice_edited"),
         ("penalty notice 2 version 1", "penalty_notice_deleted"),
     }
+
+
+def test_two_schools_recording_at_once_take_different_numbers(store: Store) -> None:
+    """Numbers run across the trust: a writer at one school, inside its transaction after it
+    read the highest number, must not let a writer at another school read the same one."""
+    inside = threading.Event()
+
+    def slow(school: str) -> Callable[[list[NoticeVersion], int], NoticeVersion]:
+        def make(stored: list[NoticeVersion], number: int) -> NoticeVersion:
+            inside.set()
+            time.sleep(0.5)  # the other school's writer starts while this one holds its number
+            return replace(first(stored, number), draft=replace(DRAFT, school=school))
+
+        return make
+
+    written: dict[str, NoticeVersion] = {}
+    failed: list[BaseException] = []
+
+    def record(school: str) -> None:
+        try:
+            written[school] = store.write_penalty_notice(school, slow(school), NOW)
+        except BaseException as exc:  # reported below, in the test's thread
+            failed.append(exc)
+
+    oaks = threading.Thread(target=record, args=("oaks",))
+    oaks.start()
+    assert inside.wait(10)
+    pines = threading.Thread(target=record, args=("pines",))
+    pines.start()
+    oaks.join()
+    pines.join()
+    assert failed == []
+    assert sorted(v.notice for v in written.values()) == [1, 2]
+    assert {(v.notice, v.draft.school) for v in store.penalty_notice_versions()} == {
+        (v.notice, school) for school, v in written.items()
+    }
+    assert verify_store(store.engine).ok

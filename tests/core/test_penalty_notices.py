@@ -26,14 +26,21 @@ from escalation_flow.core.penalty_notices import (
     Session,
     Status,
     as_known_at,
+    check_eligible,
     check_record,
     check_status_change,
+    check_threshold,
+    meets_threshold,
     pupil_facts,
     school_facts,
     standings,
 )
 from escalation_flow.errors import (
+    BackDatedNoticeError,
+    BelowThresholdError,
+    IssuedInFutureError,
     NotAResponsibleParentError,
+    NotOfCompulsorySchoolAgeError,
     PenaltyNoticeError,
     SessionsAlreadyUsedError,
     SessionsNotAbsenceError,
@@ -110,8 +117,25 @@ def test_a_back_dated_notice_that_would_make_three_within_three_years_is_refused
     reg = Register()
     reg.record(draft(MUM, date(2024, 1, 10), sessions(date(2024, 1, 9))))
     reg.record(draft(MUM, date(2026, 12, 1), sessions(date(2026, 11, 30))))
-    with pytest.raises(ThirdNoticeError):
+    with pytest.raises(BackDatedNoticeError, match="issued 2026-12-01, after this one"):
         reg.record(draft(MUM, date(2025, 6, 1), sessions(date(2025, 5, 30))))
+
+
+def test_a_notice_dated_before_a_standing_one_is_refused_so_no_amount_is_left_wrong() -> None:
+    reg = Register()
+    later = reg.record(draft(MUM, date(2025, 10, 1), sessions(date(2025, 9, 29))))
+    assert later.amounts == FIRST_NOTICE
+    with pytest.raises(BackDatedNoticeError, match=r"Withdraw notice 1 \(`escalation-flow"):
+        reg.record(draft(MUM, date(2025, 9, 20), sessions(date(2025, 9, 15))))
+    assert reg.record(draft(DAD, date(2025, 9, 20), sessions(date(2025, 9, 15)))).amounts == FIRST_NOTICE
+    # the way out: the later withdrawn, the earlier is a first and the later, again, a second
+    reg.withdraw(later)
+    assert reg.record(draft(MUM, date(2025, 9, 20), sessions(date(2025, 9, 15)))).amounts == FIRST_NOTICE
+    assert reg.record(draft(MUM, date(2025, 10, 1), sessions(date(2025, 9, 29)))).amounts == SECOND_NOTICE
+    # the same day is not before; a notice to improve has no amount to spoil
+    assert reg.record(draft(DAD, date(2025, 9, 20), sessions(date(2025, 9, 16)))).amounts == SECOND_NOTICE
+    d = draft(DAD, date(2025, 9, 1), sessions(date(2025, 8, 29)), kind=Kind.NOTICE_TO_IMPROVE)
+    assert reg.record(d).amounts is None
 
 
 def test_a_withdrawn_notice_counts_for_nothing_and_frees_its_sessions() -> None:
@@ -240,6 +264,67 @@ def test_pupils_without_notices_and_schools_without_a_register_have_no_notice_an
     assert [facts[ALLOWED_FACT][1], facts[MOST_FACT][1]] == [0.0, 2.0]
 
 
+# -- where a notice may rest at all: age, the threshold, today --------------------------------
+
+AGE = (date(2021, 9, 1), date(2032, 6, 25))  # born in the spring of 2016
+
+
+def iso_week(d: date) -> int:
+    """A calendar where every week holds school sessions: its school weeks are ISO weeks."""
+    return d.toordinal() // 7
+
+
+def test_a_notice_of_either_kind_for_a_child_not_of_compulsory_school_age_is_refused() -> None:
+    for kind in Kind:
+        early = draft(MUM, date(2021, 9, 10), sessions(date(2021, 8, 31)), kind=kind)
+        with pytest.raises(NotOfCompulsorySchoolAgeError, match="not on 2021-08-31"):
+            check_eligible(early, today=date(2021, 9, 10), school_age=AGE)
+        late = draft(MUM, date(2032, 7, 1), sessions(date(2032, 6, 21)), kind=kind)
+        with pytest.raises(NotOfCompulsorySchoolAgeError, match="not on 2032-07-01"):
+            check_eligible(late, today=date(2032, 7, 1), school_age=AGE)
+        within = draft(MUM, date(2032, 6, 25), sessions(date(2021, 9, 1)), kind=kind)
+        check_eligible(within, today=date(2032, 6, 25), school_age=AGE)
+    unknown_birth = (date.min, date.max)
+    check_eligible(early, today=date(2021, 9, 10), school_age=unknown_birth)
+
+
+def test_a_notice_issued_after_today_is_refused() -> None:
+    d = draft(MUM, date(2025, 10, 11), sessions(date(2025, 10, 6)))
+    with pytest.raises(IssuedInFutureError, match=r"after today \(2025-10-10\)"):
+        check_eligible(d, today=date(2025, 10, 10), school_age=AGE)
+    check_eligible(d, today=date(2025, 10, 11), school_age=AGE)
+
+
+def test_a_notice_rests_on_10_sessions_within_a_rolling_10_school_weeks_for_either_offence() -> None:
+    week = [date(2025, 9, 15) + timedelta(days=i) for i in range(5)]
+    for offence in Offence:
+        assert check_threshold(draft(MUM, date(2025, 9, 20), sessions(*week), offence=offence), iso_week) is None
+        with pytest.raises(BelowThresholdError, match="the 8 session"):
+            check_threshold(draft(MUM, date(2025, 9, 20), sessions(*week[:4]), offence=offence), iso_week)
+    # one session in each of 10 consecutive school weeks meets it; spread over 11 it does not
+    ten = tuple(Session(date(2025, 9, 1) + timedelta(weeks=i), "AM") for i in range(10))
+    check_threshold(draft(MUM, date(2025, 12, 1), ten), iso_week)
+    spread = (*ten[:9], Session(date(2025, 9, 1) + timedelta(weeks=10), "AM"))
+    with pytest.raises(BelowThresholdError):
+        check_threshold(draft(MUM, date(2025, 12, 1), spread), iso_week)
+    # weeks without sessions (a holiday) do not count: the same dates, a fortnight's break in them
+    def with_break(d: date) -> int:
+        return iso_week(d) - (2 if d >= date(2025, 10, 27) else 0)
+
+    assert meets_threshold(spread, iso_week) is False
+    holiday = (*ten[:8], *(Session(date(2025, 11, 3) + timedelta(weeks=i), "AM") for i in range(2)))
+    assert meets_threshold(holiday, with_break) and not meets_threshold(holiday, iso_week)
+
+
+@given(weeks=st.lists(st.integers(min_value=0, max_value=30), max_size=25))
+def test_the_threshold_is_met_exactly_when_some_10_week_window_holds_10_sessions(weeks: list[int]) -> None:
+    monday = date(2025, 1, 6)
+    chosen = {Session(monday + timedelta(weeks=w, days=i % 5), "AM" if i % 2 else "PM") for i, w in enumerate(weeks)}
+    week_of = {s: (s.on - monday).days // 7 for s in chosen}
+    oracle = any(sum(1 for w in week_of.values() if start <= w < start + 10) >= 10 for start in range(31))
+    assert meets_threshold(chosen, lambda d: (d - monday).days // 7) == oracle
+
+
 # -- the property: record never accepts what the rules forbid, and the fact agrees --------------
 
 START = date(2022, 1, 3)
@@ -265,6 +350,18 @@ def _rules_hold(notices: list[NoticeVersion]) -> bool:
     return True
 
 
+def _amount_right(notices: list[NoticeVersion], new: NoticeVersion) -> bool:
+    """A penalty notice just recorded is the parent's latest standing one (so no later notice's
+    amount was fixed without it) and asks for a first, or a second within three years."""
+    mine = [n for n in notices if n.counts and n.draft.parent == new.draft.parent and n is not new]
+    if new.draft.kind is Kind.NOTICE_TO_IMPROVE:
+        return new.amounts is None
+    if any(n.draft.issued_on > new.draft.issued_on for n in mine):
+        return False
+    earlier = any(new.draft.issued_on < _anniversary(n.draft.issued_on) for n in mine)
+    return new.amounts == (SECOND_NOTICE if earlier else FIRST_NOTICE)
+
+
 _attempt = st.tuples(
     st.sampled_from(sorted(BOTH)),
     st.integers(min_value=0, max_value=6 * 365),
@@ -286,17 +383,26 @@ def test_record_never_accepts_a_notice_the_rules_forbid_and_the_fact_agrees_with
         would_hold = _rules_hold(
             [*reg.notices, NoticeVersion(0, 1, d, (), Status.ISSUED, None, "x", AT)]
         )
+        back_dated = kind is Kind.PENALTY_NOTICE and any(
+            n.counts and n.draft.parent == parent and n.draft.issued_on > issued for n in reg.notices
+        )
         try:
-            reg.record(d)
+            new = reg.record(d)
+        except BackDatedNoticeError:
+            assert back_dated
         except (ThirdNoticeError, SessionsAlreadyUsedError):
-            assert not would_hold
+            assert not would_hold and not back_dated
         else:
-            assert would_hold
+            assert would_hold and not back_dated
+            assert _amount_right(reg.notices, new)
         assert _rules_hold(reg.notices)
         standing = [n for n in reg.notices if n.status is Status.ISSUED]
         if withdraw and standing:
             reg.withdraw(standing[0])
-    on = START + timedelta(days=42 + asked)  # after every pooled session: fresh is unused
+    # after every pooled session (fresh is unused) and on or after every notice: the register
+    # refuses a notice dated before a standing one, and records none dated after today
+    on = max([START + timedelta(days=42), *(n.draft.issued_on for n in reg.notices)])
+    on += timedelta(days=asked)
     facts = pupil_facts(reg.notices, SCHOOL, PUPIL, sorted(BOTH), on)
     fresh = (Session(on, "AM"),)  # sessions no notice has used
     accepted = []

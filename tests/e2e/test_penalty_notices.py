@@ -5,11 +5,13 @@ and the ``/penalty-notices`` page, each checked against who is acting (issue 16,
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from escalation_flow.adapters.register_files import read_marks
 from escalation_flow.adapters.store import Store
 from escalation_flow.audit.inputs import AuditSource
 from escalation_flow.audit.knowledge import Cut
@@ -21,14 +23,34 @@ from tests.e2e.web_client import login, pages
 from tests.e2e.web_world import NOW, TRUST_DIR, World, new_world
 
 #: Priya Khan (school-03, Year 1): separated parents, both with parental responsibility, and
-#: sessions marked O (unknown reason) on 8 and 12 September 2025
+#: (amended here) every session from 15 September to 3 October 2025 marked O (unknown reason):
+#: three school weeks, each meeting the national threshold of 10 sessions on its own
 SCHOOL, PUPIL, MUM, DAD = "school-03", "S03-P0017", "C-1180", "C-1181"
-FIRST, SECOND = "2025-09-08", "2025-09-12"
+FIRST, SECOND, THIRD = "2025-09-15..2025-09-19", "2025-09-22..2025-09-26", "2025-09-29..2025-10-03"
+ABSENT = [d for i in range(19) if (d := date(2025, 9, 15) + timedelta(days=i)).weekday() < 5]
 
 
 @pytest.fixture
-def world(tmp_path: pytest.TempPathFactory) -> World:
-    return new_world(tmp_path)  # type: ignore[arg-type]
+def world(tmp_path: Path) -> World:
+    made = new_world(tmp_path)
+    amended = tmp_path / "amended.csv"
+    amended.write_text(
+        "school,pupil,date,session,code,minutes_late,recorded_at\n"
+        + "".join(
+            f"{SCHOOL},{PUPIL},{d},{half},O,,2025-10-09T10:00:00+01:00\n"
+            for d in ABSENT
+            for half in ("AM", "PM")
+        ),
+        encoding="utf-8",
+    )
+    trust = made.trust()
+    store = Store(made.url)
+    try:
+        marks = read_marks(amended, trust.calendars(), aliases=trust.aliases)
+        store.import_marks(marks, file=Path("amended.csv"), now=NOW - timedelta(days=1), by="test")
+    finally:
+        store.dispose()
+    return made
 
 
 def run(world: World, *args: str, now: datetime = NOW) -> Result:
@@ -67,7 +89,7 @@ def test_record_refuses_a_third_and_the_same_sessions_for_one_parent_but_not_the
     assert record(world, DAD, FIRST, "2025-09-20").exit_code == 0  # the other parent may
     second = record(world, MUM, SECOND, "2025-10-01")
     assert "£160 within 28 days (a second notice: no reduction)" in second.stdout
-    third = record(world, MUM, "2025-10-03", "2025-10-08")
+    third = record(world, MUM, THIRD, "2025-10-08")
     assert third.exit_code == 2
     assert "a third cannot be issued; prosecution" in third.stderr
     # illness is never grounds: 2025-09-09 is not marked as an unauthorised absence
@@ -76,7 +98,7 @@ def test_record_refuses_a_third_and_the_same_sessions_for_one_parent_but_not_the
     assert [(n["notice"], n["parent"], n["amount_reduced"]) for n in listed] == [
         (1, MUM, 80), (2, DAD, 80), (3, MUM, None)
     ]  # fmt: skip
-    assert listed[0]["sessions"][0] == {"date": FIRST, "session": "AM", "mark": "O"}
+    assert listed[0]["sessions"][0] == {"date": "2025-09-15", "session": "AM", "mark": "O"}
 
 
 def test_a_withdrawn_notice_is_a_new_version_and_counts_no_more(world: World) -> None:
@@ -88,7 +110,7 @@ def test_a_withdrawn_notice_is_a_new_version_and_counts_no_more(world: World) ->
     assert "withdrawn" in updated.stdout and "(v2, lead3)" in updated.stdout
     again = run(world, "penalty-notices", "update", "1", "--status", "paid", "--by", "lead3")
     assert again.exit_code == 2 and "its status is final" in again.stderr
-    assert record(world, MUM, "2025-10-03", "2025-10-08").exit_code == 0
+    assert record(world, MUM, THIRD, "2025-10-08").exit_code == 0
     shown = run(world, "penalty-notices", "show", "1").stdout
     assert "  v1 issued recorded" in shown and "v2 withdrawn" in shown and "issued in error" in shown
 
@@ -156,7 +178,7 @@ def test_the_register_page_lists_notices_only_for_pupils_the_viewer_may_read(wor
         assert login(client, "lead3") == 303
         page = client.get("/penalty-notices?school=school-03")
         assert page.status_code == 200
-        assert "Priya Khan" in page.text and "2025-09-08 AM (O)" in page.text
+        assert "Priya Khan" in page.text and "2025-09-15 AM (O)" in page.text
         assert "£80 within 21 days" in page.text
         assert 'href="/penalty-notices" aria-current="page"' in page.text  # in the main menu
     with pages(world) as client:
@@ -167,3 +189,50 @@ def test_the_register_page_lists_notices_only_for_pupils_the_viewer_may_read(wor
     with pages(world) as client:
         assert login(client, "lead") == 303  # school-01's lead: school-03 is not theirs
         assert client.get("/penalty-notices?school=school-03").status_code == 404
+
+
+def test_a_notice_on_sessions_short_of_the_national_threshold_is_refused(world: World) -> None:
+    # 8 and 12 September: four sessions marked O, and 25 September's afternoon: five in all
+    short = record(world, MUM, "2025-09-08", "2025-09-20")
+    assert short.exit_code == 2
+    assert "10 sessions of unauthorised absence within a rolling 10 school weeks" in short.stderr
+    nine = run(world, "penalty-notices", "record", SCHOOL, PUPIL, "--parent", MUM, "--offence",
+               "unauthorised_absence", "--session", "2025-09-15..2025-09-18", "--session",
+               "2025-09-19:AM", "--issued", "2025-09-20", "--by", "lead3")  # fmt: skip
+    assert nine.exit_code == 2 and "the 9 session(s) named do not meet it" in nine.stderr
+    assert run(world, "penalty-notices", "list").stdout == "no notices recorded\n"
+
+
+def test_a_notice_for_a_child_below_compulsory_school_age_is_refused(world: World) -> None:
+    # Olivia Nowak, Reception, born 6 August 2021: five in August 2026, of compulsory school
+    # age from the term after (1 September 2026)
+    refused = run(world, "penalty-notices", "record", SCHOOL, "S03-P0009", "--parent", "C-1164",
+                  "--offence", "unauthorised_absence", "--session", "2025-09-18:PM",
+                  "--issued", "2025-10-01", "--by", "lead3")  # fmt: skip
+    assert refused.exit_code == 2
+    assert "of compulsory school age from 2026-09-01" in refused.stderr
+    assert run(world, "penalty-notices", "list").stdout == "no notices recorded\n"
+
+
+def test_a_notice_issued_after_today_is_refused(world: World) -> None:
+    refused = record(world, MUM, FIRST, "2025-10-11")  # today is 10 October 2025
+    assert refused.exit_code == 2 and "is after today (2025-10-10)" in refused.stderr
+    assert record(world, MUM, FIRST, "2025-10-10").exit_code == 0
+
+
+def test_a_notice_dated_before_one_already_recorded_to_the_parent_is_refused(world: World) -> None:
+    assert record(world, MUM, SECOND, "2025-10-01").exit_code == 0
+    earlier = record(world, MUM, FIRST, "2025-09-20")
+    assert earlier.exit_code == 2
+    assert "would leave notice 1's amount wrong" in earlier.stderr
+    assert "penalty-notices update 1 --status withdrawn" in earlier.stderr
+    assert record(world, DAD, FIRST, "2025-09-20").exit_code == 0  # the other parent's own
+    # the way out: withdraw the later, record the earlier, then the later again as a second
+    run(world, "penalty-notices", "update", "1", "--status", "withdrawn", "--by", "lead3")
+    assert record(world, MUM, FIRST, "2025-09-20").exit_code == 0
+    again = record(world, MUM, SECOND, "2025-10-01")
+    assert "£160 within 28 days (a second notice: no reduction)" in again.stdout
+    listed = [json.loads(x) for x in run(world, "penalty-notices", "list", "--json").stdout.split("\n") if x]
+    assert [(n["parent"], n["issued_on"], n["amount_reduced"]) for n in listed if n["status"] != "withdrawn"] == [
+        (DAD, "2025-09-20", 80), (MUM, "2025-09-20", 80), (MUM, "2025-10-01", None)
+    ]  # fmt: skip

@@ -15,7 +15,21 @@ The national rules, checked when a notice is recorded (``check_record``):
 - a notice rests on sessions marked, as known when it is recorded, as its offence needs:
   unauthorised absence on ``G``, ``N``, ``O`` or ``U``; leave in term time on ``G``;
 - amounts: the first notice to a parent for a child £80 if paid within 21 days, £160 within 28;
-  a second within three years £160 flat.
+  a second within three years £160 flat. A penalty notice dated before one already standing to
+  the same parent for the child is refused: recorded, it would leave the later notice's amount
+  wrong (a "first" after the fact). Staff withdraw the later one, record the earlier, and record
+  the later again (a new notice, its amount computed afresh).
+
+Where a notice may rest at all (``check_eligible``, ``check_threshold``, for both kinds, as a notice to improve is
+the framework's first legal step too):
+
+- the child is of compulsory school age on every session and on the issue day (domain.md:
+  legal steps apply only to pupils of compulsory school age; an unknown date of birth cannot
+  be held against the school);
+- the sessions meet the national threshold: at least 10 of them within a rolling period of 10
+  school weeks (weeks with at least one school session, from the school's calendar), for leave
+  in term time too (domain.md states no exception for it);
+- the issue day is not after today.
 
 A *withdrawn* notice counts for nothing: domain.md counts notices issued, and a withdrawn notice
 was cancelled by its issuer, so neither its number nor its sessions stand against the parent.
@@ -25,7 +39,8 @@ before; a child is (school, pupil id): the register does not follow a child acro
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import bisect
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -35,7 +50,11 @@ import numpy.typing as npt
 
 from escalation_flow.core.definition import FlowDefinition, Task
 from escalation_flow.errors import (
+    BackDatedNoticeError,
+    BelowThresholdError,
+    IssuedInFutureError,
     NotAResponsibleParentError,
+    NotOfCompulsorySchoolAgeError,
     SessionsAlreadyUsedError,
     SessionsNotAbsenceError,
     StatusChangeError,
@@ -80,6 +99,8 @@ NEXT_STATUS: dict[Kind, dict[Status, frozenset[Status]]] = {
 }
 
 MOST_IN_THREE_YEARS = 2
+#: The national threshold: this many sessions within a rolling period of this many school weeks.
+THRESHOLD_SESSIONS, THRESHOLD_WEEKS = 10, 10
 REDUCED_DAYS, FULL_DAYS = 21, 28
 
 
@@ -238,6 +259,7 @@ def check_record(
     _check_sessions(draft, marks)
     if draft.kind is Kind.NOTICE_TO_IMPROVE:
         return None
+    _check_not_back_dated(draft, notices)
     _check_sessions_unused(draft, notices)
     refusal = third_notice_refusal(
         notices, draft.school, draft.pupil, draft.parent, draft.issued_on
@@ -264,6 +286,69 @@ def _check_sessions(draft: NoticeDraft, marks: Mapping[Session, str | None]) -> 
             f"{draft.offence.value.replace('_', ' ')} rests on sessions marked "
             f"{', '.join(sorted(wanted))} as known now: {shown}; nothing was recorded"
         )
+
+
+def _check_not_back_dated(draft: NoticeDraft, notices: Sequence[NoticeVersion]) -> None:
+    later = [
+        n
+        for n in notices
+        if n.counts
+        and n.of(draft.school, draft.pupil, draft.parent)
+        and n.draft.issued_on > draft.issued_on
+    ]
+    if later:
+        n = max(later, key=lambda v: (v.draft.issued_on, v.notice))
+        raise BackDatedNoticeError(
+            f"penalty notice {n.notice} to parent {draft.parent} for pupil {draft.pupil} was "
+            f"issued {n.draft.issued_on.isoformat()}, after this one "
+            f"({draft.issued_on.isoformat()}): recorded now, this notice would leave notice "
+            f"{n.notice}'s amount wrong. Withdraw notice {n.notice} "
+            f"(`escalation-flow penalty-notices update {n.notice} --status withdrawn`), record "
+            "this one, then record the later one again; nothing was recorded"
+        )
+
+
+def check_eligible(draft: NoticeDraft, *, today: date, school_age: tuple[date, date]) -> None:
+    """Refuse (a typed ``PenaltyNoticeError``) a notice of either kind issued after ``today``, or
+    for a child outside ``school_age`` (first and last day of compulsory school age,
+    inclusive) on one of its sessions or its issue day."""
+    if draft.issued_on > today:
+        raise IssuedInFutureError(
+            f"the issue date {draft.issued_on.isoformat()} is after today "
+            f"({today.isoformat()}): record a notice once it has been issued; nothing was recorded"
+        )
+    start, end = school_age
+    days = [*(s.on for s in draft.sessions), draft.issued_on]
+    outside = [d for d in days if not start <= d <= end]
+    if outside:
+        raise NotOfCompulsorySchoolAgeError(
+            f"pupil {draft.pupil} is of compulsory school age from {start.isoformat()} to "
+            f"{end.isoformat()}, not on {min(outside).isoformat()}: legal steps apply only to "
+            "pupils of compulsory school age; nothing was recorded"
+        )
+
+
+def check_threshold(draft: NoticeDraft, school_week: Callable[[date], int]) -> None:
+    """Refuse (``BelowThresholdError``) a notice of either kind whose sessions do not meet the
+    national threshold. ``school_week``: the ordinal of a school day's school week (every
+    session is a school day: ``check_record`` has checked their marks)."""
+    if not meets_threshold(draft.sessions, school_week):
+        raise BelowThresholdError(
+            f"a notice rests on the national threshold: {THRESHOLD_SESSIONS} sessions of "
+            f"unauthorised absence within a rolling {THRESHOLD_WEEKS} school weeks; the "
+            f"{len(draft.sessions)} session(s) named do not meet it (name them all, e.g. "
+            "--session 2025-09-15..2025-09-19); nothing was recorded"
+        )
+
+
+def meets_threshold(sessions: Iterable[Session], school_week: Callable[[date], int]) -> bool:
+    """Whether some rolling period of ``THRESHOLD_WEEKS`` school weeks holds at least
+    ``THRESHOLD_SESSIONS`` of the (distinct) sessions."""
+    weeks = sorted(school_week(s.on) for s in set(sessions))
+    return any(
+        bisect.bisect_right(weeks, w + THRESHOLD_WEEKS - 1) - i >= THRESHOLD_SESSIONS
+        for i, w in enumerate(weeks)
+    )
 
 
 def _mark_words(code: str | None) -> str:

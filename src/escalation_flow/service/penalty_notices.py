@@ -23,11 +23,14 @@ from escalation_flow.core.penalty_notices import (
     Session,
     Status,
     as_known_at,
+    check_eligible,
     check_record,
     check_status_change,
+    check_threshold,
     proposing_tasks,
     standings,
 )
+from escalation_flow.core.school_age import ALWAYS, compulsory_school_age_span
 from escalation_flow.errors import CalendarError, NotFoundError, StoreError
 from escalation_flow.ports import PenaltyNoticeBook
 from escalation_flow.service.context import ServiceContext
@@ -79,10 +82,14 @@ class PenaltyNoticeDesk:
             kind, key, pupil, parent.strip(), offence, tuple(sorted(set(sessions))), issued_on
         )
         responsible = self._responsible(key, pupil, now)
-        marks = self._marks(key, pupil, draft.sessions, now)
+        marks, school_age = self._marks(key, pupil, draft.sessions, now)
+        cal = setup.calendar
+        today = now.astimezone(setup.zone).date()
 
         def make(stored: list[NoticeVersion], number: int) -> NoticeVersion:
+            check_eligible(draft, today=today, school_age=school_age)
             amounts = check_record(draft, as_known_at(stored), responsible, marks)
+            check_threshold(draft, lambda d: int(cal.week_of_day[cal.day_index(d)]))
             codes = tuple(marks[s] or "-" for s in draft.sessions)
             return NoticeVersion(number, 1, draft, codes, Status.ISSUED, amounts, by, now, note)
 
@@ -184,9 +191,10 @@ class PenaltyNoticeDesk:
 
     def _marks(
         self, school: str, pupil: str, sessions: Sequence[Session], now: datetime
-    ) -> dict[Session, str | None]:
+    ) -> tuple[dict[Session, str | None], tuple[date, date]]:
         """Each session's mark as known now (None: not a school day of the calendar, or the
-        pupil has no marks there)."""
+        pupil has no marks there), and the pupil's span of compulsory school age from the
+        roster as known now (``ALWAYS`` when the date of birth is unknown)."""
         setup = self.ctx.setup(school)
         cal = setup.calendar
         days: dict[Session, int] = {}
@@ -196,17 +204,19 @@ class PenaltyNoticeDesk:
             except CalendarError:
                 continue
         if not days:
-            return dict.fromkeys(sessions)
+            return dict.fromkeys(sessions), ALWAYS
         register = RegisterAsKnown.load(self.ctx.store, setup, now, max(days.values()))
+        record = register.roster.pupils.get(pupil)
+        school_age = compulsory_school_age_span(record.date_of_birth if record else None)
         try:
             row = register.grid.pupil_index(pupil)
         except NotFoundError:
-            return dict.fromkeys(sessions)
+            return dict.fromkeys(sessions), school_age
         out: dict[Session, str | None] = dict.fromkeys(sessions)
         for s, day in days.items():
             column = 2 * day + (0 if s.half == "AM" else 1)
             out[s] = CODE_OF_ID[int(register.grid.codes[row, column])]
-        return out
+        return out, school_age
 
 
 def _find(notices: Sequence[NoticeVersion], notice: int) -> NoticeVersion:

@@ -4,7 +4,9 @@ The rules are the core's (``core.penalty_notices.check_record``); this module on
 stores what the service has checked, in the transaction that read the register it checked
 against, so two members of staff recording at once cannot both pass the two-in-three rule:
 the register's rows are read under a lock of the school's chain (PostgreSQL) or SQLite's write
-lock, and ``(notice, version)`` is unique.
+lock, and ``(notice, version)`` is unique. Numbers run across the trust's schools, so the next
+one is read under a trust-wide lock too (``NUMBERS_LOCK``): two schools' writers, each holding
+only its own chain, would otherwise take the same number.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from escalation_flow.core.penalty_notices import (
 )
 
 PENALTY_NOTICE = "penalty_notice"
+#: The lock a writer holds while it takes the next notice number (never a chain of records).
+NUMBERS_LOCK = "penalty-notice-numbers"
 TABLE = table_of(PenaltyNoticeRow)
 
 

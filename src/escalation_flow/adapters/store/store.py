@@ -323,6 +323,10 @@ class Store:
         with self.engine.begin() as conn:
             school_id = _school_ids(conn, [school])[school]
             lock_chains(conn, [school_chain(school)])
+            # Numbers run across the trust's schools: a writer at another school, holding only
+            # its own chain, would read the same highest number. Taken after the school's chain,
+            # in that order everywhere, so two writers never wait on each other in a circle.
+            lock_chains(conn, [register.NUMBERS_LOCK])
             version = make(
                 register.read_versions(conn, [school_id]), register.next_notice_number(conn)
             )
