@@ -547,3 +547,18 @@ def test_an_outbox_row_added_deleted_or_put_back_in_the_queue_is_named_by_audit_
         (f"{copy} X9 ({SCHOOL}/P1)", "outbox_added", "no record queued it"),
         (f"{copy} C1 ({SCHOOL}/P1)", "outbox_edited", "recorded as queued, now sent"),
     }
+
+
+def test_a_printed_copy_is_not_printed_again_once_its_contact_may_no_longer_be_contacted(
+    service: Service, tmp_path: Path
+) -> None:
+    letter = approve(service, "P1")
+    service.outbox.queue()
+    assert service.outbox.print_day(SCHOOL, date(2025, 9, 12), by="s.head").letters == 1
+    contacts_now(service, tmp_path, BO_NOT_TO_BE_CONTACTED)
+    from escalation_flow.errors import InputError
+
+    with pytest.raises(InputError, match="no letters for the post"):
+        service.outbox.print_day(SCHOOL, date(2025, 9, 12), by="s.head")
+    assert copies(service, letter)["C2"].status == "printed"  # it was printed: that stays true
+    assert verify_store(service.store.engine).ok

@@ -112,7 +112,9 @@ def _queued_line(q: Any) -> str:
 def _line(r: Any) -> str:
     to = ", ".join(json.loads(r.emails)) or r.postal_address.replace("\n", ", ") or "-"
     state = r.status
-    if r.last_code is not None or r.last_reply:
+    if r.status in ("cancelled", "needs_readdressing") and r.last_reply:
+        state += f" ({r.last_reply})"  # why it was set aside, not a server's reply
+    elif r.last_code is not None or r.last_reply:
         state += f" ({r.last_code or 'no reply'} {r.last_reply or ''})".rstrip()
     if r.status == "queued" and r.next_attempt_at is not None:
         state += f", next try {r.next_attempt_at:%Y-%m-%d %H:%M} UTC"

@@ -42,7 +42,6 @@ from escalation_flow.core.delivery import (
     NEEDS_READDRESSING,
     NO_ADDRESS,
     POST,
-    PRINTED,
     QUEUED,
     SENDING_LEASE,
     Refused,
@@ -374,20 +373,19 @@ class LetterOutbox:
         return PrintRun(pdf, len(rows), newly)
 
     def _printable(self, row: Any) -> bool:
-        """A copy for the post checked as an email is before it is sent: one not printed yet
-        that must not go is set aside (failed, cancelled or held) and left out; one printed
-        already is printed again only as it was queued."""
+        """A copy for the post checked as an email is before it is sent: one that must not go
+        is left out of the print, and set aside (failed, cancelled or held) if not printed yet;
+        one printed already stays recorded as printed, but is not printed again for an
+        envelope to a contact who may no longer be contacted or an address no longer theirs."""
         stale = self._stale(row)
         if stale is None:
             return True
-        if row.status == FOR_POST:
-            status = stale.status
-            if self.outbox.set_aside(row, status, stale.reason, self.ctx.now()):
-                self.ctx.log.warning("letter.copy_set_aside", outbox_id=row.id,
-                                     letter_id=row.letter_id, status=status,
-                                     reason=stale.reason)  # fmt: skip
-        elif row.status == PRINTED and stale.reason != ROW_CHANGED:
-            return True  # printed as addressed then: the batch is the same batch again
+        if row.status == FOR_POST and self.outbox.set_aside(
+            row, stale.status, stale.reason, self.ctx.now()
+        ):
+            self.ctx.log.warning("letter.copy_set_aside", outbox_id=row.id,
+                                 letter_id=row.letter_id, status=stale.status,
+                                 reason=stale.reason)  # fmt: skip
         return False
 
 
