@@ -201,8 +201,8 @@ class LetterOutbox:
                 row = _row(letter.id, h, POST, FOR_POST, self.message_domain)
             else:
                 row = _row(letter.id, h, "none", NO_ADDRESS, self.message_domain)
-            stale = stale_copy(h, known)
-            if stale is not None and row["status"] != NO_ADDRESS:
+            stale = stale_copy(h, known)  # a copy to address by hand too: not to a barred contact
+            if stale is not None:
                 row |= {"status": stale.status, "last_reply": stale.reason}
             out.append(row)
         return out
