@@ -418,3 +418,147 @@ def test_the_post_is_collected_by_the_schools_own_date_not_utcs(
 
     with pytest.raises(InputError, match="no letters for the post at oaks on 2025-09-12"):
         service.outbox.print_day(SCHOOL, date(2025, 9, 12), by="s.head")
+
+
+# -- contacts changed since the letter was prepared; rows changed behind the service -------------
+
+BO_NOT_TO_BE_CONTACTED = CONTACTS[1].replace(",2,yes,", ",2,no,")  # a court order, say
+ANN_MOVED = CONTACTS[0].replace("1 Oak Lane", "7 Refuge Close")  # an address Bo must not learn
+ANN_NEW_EMAIL = CONTACTS[0].replace("ann@example.org", "ann.lee@example.net")
+
+
+def contacts_now(service: Service, tmp_path: Path, *changed: str) -> None:
+    """The MIS's contacts re-imported now, with ``changed`` rows in place of the old ones."""
+    by_contact = {row.split(",")[2]: row for row in CONTACTS}
+    by_contact |= {row.split(",")[2]: row for row in changed}
+    path = tmp_path / "contacts-now.csv"
+    path.write_text(HEAD + "".join(r + "\n" for r in by_contact.values()), encoding="utf-8")
+    at = service.now()
+    service.store.import_contacts(read_contacts(path, {SCHOOL}, now=at), now=at, by="test")
+
+
+def copies(service: Service, letter: int) -> dict[str, Any]:
+    return {r.household: r for r in rows(service, letter=letter)}
+
+
+def test_a_copy_to_a_contact_now_not_to_be_contacted_is_cancelled_when_queued_and_never_printed(
+    service: Service, server: Server, tmp_path: Path
+) -> None:
+    letter = approve(service, "P1")
+    contacts_now(service, tmp_path, BO_NOT_TO_BE_CONTACTED)
+    queued = service.outbox.queue()
+    assert (queued.email, queued.post, queued.cancelled) == (1, 0, 1)
+    bo = copies(service, letter)["C2"]
+    assert bo.status == "cancelled" and "may no longer be contacted" in bo.last_reply
+    [body] = [b for k, b in records(service, letter) if k == "letter_queued" and b["outbox"] == bo.id]
+    assert body["status"] == "cancelled" and "may no longer be contacted" in body["reason"]
+    assert service.outbox.drain(sender(server)).sent == 1  # Ann's copy still goes
+    assert server.mailbox.rcpt == [["ann@example.org"]]
+    from escalation_flow.errors import InputError
+
+    with pytest.raises(InputError, match="no letters for the post"):
+        service.outbox.print_day(SCHOOL, date(2025, 9, 12), by="s.head")
+    assert copies(service, letter)["C2"].status == "cancelled"
+    assert verify_store(service.store.engine).ok
+
+
+@pytest.mark.parametrize("changed", [ANN_MOVED, ANN_NEW_EMAIL], ids=["address", "email"])
+def test_a_copy_whose_household_moved_or_changed_email_is_held_for_readdressing_not_sent(
+    service: Service, server: Server, tmp_path: Path, changed: str
+) -> None:
+    letter = approve(service, "P1")
+    contacts_now(service, tmp_path, changed)
+    assert service.outbox.queue().needs_readdressing == 1
+    ann = copies(service, letter)["C1"]
+    assert ann.status == "needs_readdressing" and "prepare it again" in ann.last_reply
+    assert service.outbox.drain(sender(server)).results == []
+    assert server.mailbox.received == []
+    [words] = [d.words for d in service.outbox.deliveries(letter) if d.to == "Ann Lee"]
+    assert words.endswith("held, not sent (the household's names, postal address or emails "
+                          "changed since the letter was prepared: prepare it again)")
+    assert copies(service, letter)["C2"].status == "for_post"  # Bo's copy is as addressed
+    assert verify_store(service.store.engine).ok
+
+
+def test_contacts_changed_after_queueing_are_checked_again_just_before_each_send_and_print(
+    service: Service, server: Server, tmp_path: Path
+) -> None:
+    letter = approve(service, "P1")
+    assert service.outbox.queue().email == 1
+    contacts_now(service, tmp_path, ANN_MOVED, BO_NOT_TO_BE_CONTACTED)
+    done = service.outbox.drain(sender(server))
+    assert (done.sent, done.set_aside) == (0, 1) and server.mailbox.received == []
+    from escalation_flow.errors import InputError
+
+    with pytest.raises(InputError, match="no letters for the post"):
+        service.outbox.print_day(SCHOOL, date(2025, 9, 12), by="s.head")
+    now = copies(service, letter)
+    assert (now["C1"].status, now["C2"].status) == ("needs_readdressing", "cancelled")
+    kinds = [(k, b.get("status")) for k, b in records(service, letter)]
+    assert ("letter_held", "needs_readdressing") in kinds and ("letter_cancelled", "cancelled") in kinds
+    assert verify_store(service.store.engine).ok
+
+
+def test_an_outbox_row_redirected_outside_the_service_is_refused_and_named_by_audit_verify(
+    service: Service, server: Server
+) -> None:
+    letter = approve(service, "P1")
+    service.outbox.queue()
+    with service.store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE outbox SET emails = '[\"attacker@evil.example\"]' "
+                             "WHERE channel = 'email'"))  # fmt: skip
+        conn.execute(sa.text("UPDATE outbox SET postal_address = '99 Fake St' "
+                             "WHERE channel = 'post'"))  # fmt: skip
+    before = {(b.kind, b.message) for b in verify_store(service.store.engine).breaches}
+    assert {k for k, _ in before} == {"outbox_edited"} and len(before) == 1  # one message, both rows
+    assert len(verify_store(service.store.engine).breaches) == 2
+    done = service.outbox.drain(sender(server))
+    assert (done.sent, done.failed) == (0, 1) and server.mailbox.received == []
+    ann = emailed(service, letter)
+    assert ann.status == "failed" and ann.last_reply == "outbox row changed outside the service"
+    from escalation_flow.errors import InputError
+
+    with pytest.raises(InputError, match="no letters for the post"):
+        service.outbox.print_day(SCHOOL, date(2025, 9, 12), by="s.head")
+    assert copies(service, letter)["C2"].status == "failed"
+    named = {(b.where, b.kind) for b in verify_store(service.store.engine).breaches}
+    assert named == {(f"outbox letter {letter} copy C1 ({SCHOOL}/P1)", "outbox_edited"),
+                     (f"outbox letter {letter} copy C2 ({SCHOOL}/P1)", "outbox_edited")}  # fmt: skip
+
+
+def test_an_outbox_row_added_deleted_or_put_back_in_the_queue_is_named_by_audit_verify(
+    service: Service,
+) -> None:
+    letter = approve(service, "P1")
+    service.outbox.queue()
+    ann, bo = copies(service, letter)["C1"], copies(service, letter)["C2"]
+    with service.store.engine.begin() as conn:
+        conn.execute(sa.text(f"DELETE FROM outbox WHERE id = {bo.id}"))
+        conn.execute(sa.text(
+            "INSERT INTO outbox (letter_id, household, channel, status, names, emails, "
+            "postal_address, message_id, attempts, queued_at) SELECT letter_id, 'X9', channel, "
+            f"'queued', names, '[\"x@evil.example\"]', '', 'm', 0, queued_at FROM outbox WHERE id = {ann.id}"
+        ))  # fmt: skip
+        conn.execute(sa.text(f"UPDATE outbox SET status = 'sent' WHERE id = {ann.id}"))
+    found = {(b.where, b.kind, b.message) for b in verify_store(service.store.engine).breaches}
+    copy = f"outbox letter {letter} copy"
+    assert found == {
+        (f"{copy} C2", "outbox_deleted", f"queued on case:{SCHOOL}/P1, gone from the outbox"),
+        (f"{copy} X9 ({SCHOOL}/P1)", "outbox_added", "no record queued it"),
+        (f"{copy} C1 ({SCHOOL}/P1)", "outbox_edited", "recorded as queued, now sent"),
+    }
+
+
+def test_a_printed_copy_is_not_printed_again_once_its_contact_may_no_longer_be_contacted(
+    service: Service, tmp_path: Path
+) -> None:
+    letter = approve(service, "P1")
+    service.outbox.queue()
+    assert service.outbox.print_day(SCHOOL, date(2025, 9, 12), by="s.head").letters == 1
+    contacts_now(service, tmp_path, BO_NOT_TO_BE_CONTACTED)
+    from escalation_flow.errors import InputError
+
+    with pytest.raises(InputError, match="no letters for the post"):
+        service.outbox.print_day(SCHOOL, date(2025, 9, 12), by="s.head")
+    assert copies(service, letter)["C2"].status == "printed"  # it was printed: that stays true
+    assert verify_store(service.store.engine).ok

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -182,6 +183,28 @@ def edit_p1_snapshot(url: str) -> None:
             )
     finally:
         engine.dispose()
+
+
+def p2_queued_then(*statements: str) -> Callable[[str], None]:
+    """P2's letter approved and queued by the service (one copy: no contact is known), then
+    ``statements`` run behind its back."""
+
+    def change(url: str) -> None:
+        store = Store(url)
+        try:
+            clock = SimulatedClock(local(date(2025, 9, 15), 10))
+            trust = load_trust(write_trust(Path(tempfile.mkdtemp(prefix="tamper-trust-"))))
+            service = Service(store, trust, clock)
+            service.approve_letter(1, by="head.teacher")
+            assert service.outbox.queue().letters == 1
+        finally:
+            store.dispose()
+        run_sql(url, *statements)
+
+    return change
+
+
+OUTBOX_ROW = "outbox letter 1 copy with no contact (oaks/P2)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -414,6 +437,30 @@ CATALOGUE = [
         ["DELETE FROM audit_log WHERE id = 2",
          "DELETE FROM chain_records WHERE subject = 'audit 2'"],
         None, {(f"records of school:{SCHOOL}", 3, "truncated")},
+    ),
+    Tamper(
+        "an outbox row's recipients redirected",
+        p2_queued_then("UPDATE outbox SET emails = '[\"attacker@evil.example\"]', "
+                       "channel = 'email', status = 'queued'"),
+        {(OUTBOX_ROW, None, "outbox_edited")}, {(OUTBOX_ROW, None, "outbox_edited")},
+    ),
+    Tamper(
+        "an outbox row's state changed", p2_queued_then("UPDATE outbox SET status = 'sent'"),
+        {(OUTBOX_ROW, None, "outbox_edited")}, {(OUTBOX_ROW, None, "outbox_edited")},
+    ),
+    Tamper(
+        "an outbox row deleted", p2_queued_then("DELETE FROM outbox"),
+        {("outbox letter 1 copy with no contact", None, "outbox_deleted")},
+        {("outbox letter 1 copy with no contact", None, "outbox_deleted")},
+    ),
+    Tamper(
+        "an outbox row added",
+        ["INSERT INTO outbox (id, letter_id, household, channel, status, names, emails, "
+         "postal_address, message_id, attempts, queued_at) SELECT 7, id, 'X1', 'email', "
+         "'queued', '[]', '[\"attacker@evil.example\"]', '', 'm', 0, prepared_at FROM letters "
+         "WHERE id = 1"],
+        {("outbox letter 1 copy X1 (oaks/P2)", None, "outbox_added")},
+        {("outbox letter 1 copy X1 (oaks/P2)", None, "outbox_added")},
     ),
 ]
 # fmt: on

@@ -148,3 +148,20 @@ def test_a_daemon_killed_mid_outbox_and_started_again_emails_each_letter_once(
     ids = world.server.mailbox.message_ids
     assert len(ids) == 2 and len(set(ids)) == 2
     assert run(world, "letters", "outbox", "--status", "sent").output.count("[email]") == 2
+
+
+def test_letters_send_says_which_copies_were_held_or_cancelled_because_the_contacts_changed(
+    world: World, tmp_path: Path
+) -> None:
+    from tests.adapters.test_letter_outbox import ANN_MOVED, BO_NOT_TO_BE_CONTACTED, contacts_now
+
+    with service(world) as s:
+        contacts_now(s, tmp_path, ANN_MOVED, BO_NOT_TO_BE_CONTACTED)
+    sent = run(world, "letters", "send")
+    assert sent.exit_code == 0, sent.output
+    assert "1 by email, 0 for the post" in sent.output  # Cy's: her contacts are as they were
+    assert "1 cancelled" in sent.output and "1 held: contacts changed since the letter was " \
+        "prepared, prepare it again" in sent.output
+    assert [r[0] for r in world.server.mailbox.rcpt] == ["cy@example.org"]
+    held = run(world, "letters", "outbox", "--status", "needs_readdressing").output
+    assert "[email] to ann@example.org: needs_readdressing (the household's names" in held

@@ -27,10 +27,12 @@ from escalation_flow.adapters.store.audit_store import (
 )
 from escalation_flow.adapters.store.cases import school_ids
 from escalation_flow.adapters.store.family_evenings import stored_evenings
+from escalation_flow.adapters.store.outbox import stored_copies
 from escalation_flow.adapters.store.projection_reads import TaskState, TimerState
 from escalation_flow.adapters.store.seals import MarkRow
 from escalation_flow.adapters.store.snapshots import case_from_json
 from escalation_flow.audit.evening_check import check_family_evenings
+from escalation_flow.audit.outbox_check import check_outbox
 from escalation_flow.audit.record_check import (
     by_subject,
     check_audit_log,
@@ -269,3 +271,5 @@ def _verify_later_records(
     report.breaches += check_penalty_notices(notices, subjects)
     evenings = [e for e in stored_evenings(conn) if school is None or e[0] == school]
     report.breaches += check_family_evenings(evenings, subjects)
+    copies = [c for c in stored_copies(conn) if school is None or c.school == school]
+    report.breaches += check_outbox(copies, subjects)

@@ -34,7 +34,11 @@ def letters_send(limit: int | None) -> None:
                 "the outbox; see `escalation-flow letters outbox`"
             )
         done = service.outbox.drain(sender, limit=limit)
-    click.echo(f"emailed {done.sent}; to retry {done.retrying}; failed for good {done.failed}")
+    click.echo(
+        f"emailed {done.sent}; to retry {done.retrying}; failed for good {done.failed}"
+        + (f"; set aside {done.set_aside} (contacts changed since the letter was prepared: "
+           "see `escalation-flow letters outbox`)" if done.set_aside else "")
+    )  # fmt: skip
     if done.unavailable:
         click.echo(f"not sent: {done.unavailable}", err=True)
     if done.unavailable or done.failed:
@@ -43,7 +47,8 @@ def letters_send(limit: int | None) -> None:
 
 @letters_group.command("outbox")
 @click.option("--status", default=None, help="Only rows in this state (queued, sending, sent, "
-              "failed, for_post, printed, no_address, draft_only, cancelled).")  # fmt: skip
+              "failed, for_post, printed, no_address, draft_only, cancelled, "
+              "needs_readdressing).")  # fmt: skip
 @click.option("--school", default=None, help="Only this school's letters.")
 @click.option("--letter", "letter_id", type=int, default=None, help="Only this letter's rows.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a row.")
@@ -98,14 +103,18 @@ def _queued_line(q: Any) -> str:
     return (
         f"queued {q.letters} approved letter(s): {q.email} by email, {q.post} for the post, "
         f"{q.no_address} with no address, {q.draft_only} held (draft-only school); "
-        f"{q.cancelled} cancelled (superseded or erased)"
-    )
+        f"{q.cancelled} cancelled (superseded, erased, or to a contact no longer to be contacted)"
+        + (f"; {q.needs_readdressing} held: contacts changed since the letter was prepared, "
+           "prepare it again" if q.needs_readdressing else "")
+    )  # fmt: skip
 
 
 def _line(r: Any) -> str:
     to = ", ".join(json.loads(r.emails)) or r.postal_address.replace("\n", ", ") or "-"
     state = r.status
-    if r.last_code is not None or r.last_reply:
+    if r.status in ("cancelled", "needs_readdressing") and r.last_reply:
+        state += f" ({r.last_reply})"  # why it was set aside, not a server's reply
+    elif r.last_code is not None or r.last_reply:
         state += f" ({r.last_code or 'no reply'} {r.last_reply or ''})".rstrip()
     if r.status == "queued" and r.next_attempt_at is not None:
         state += f", next try {r.next_attempt_at:%Y-%m-%d %H:%M} UTC"

@@ -11,6 +11,8 @@ how many attempts it has had, and the time.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,10 +20,14 @@ from datetime import datetime, timedelta
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 #: a household without an email address: its letter is printed and posted
 FOR_POST, PRINTED = "for_post", "printed"
-#: a letter superseded or erased before it went: its rows are never sent
+#: a letter superseded or erased before it went, or a copy naming a contact who may no longer
+#: be contacted: never sent
 CANCELLED = "cancelled"
 #: a household with neither email nor postal address: a person must find one
 NO_ADDRESS = "no_address"
+#: a copy whose household's names, address or emails changed since the letter was prepared:
+#: never sent as addressed; staff prepare the letter again (``letters/readdressing.py``)
+NEEDS_READDRESSING = "needs_readdressing"
 #: letters approved before the outbox existed: never sent by it (staff sent them by hand)
 BEFORE_OUTBOX = "before_outbox"
 
@@ -82,3 +88,13 @@ def after_attempt(result: Result, attempts: int, now: datetime) -> Next:
     if result.permanent or attempts >= MAX_ATTEMPTS:
         return Next(FAILED, None)
     return Next(QUEUED, now + backoff(attempts))
+
+
+def recipients_digest(
+    names: str, emails: str, postal_address: str, channel: str, household: str, message_id: str
+) -> str:
+    """The digest of an outbox row's recipients as stored (the JSON texts as written): chained
+    when the row is queued, so that a row edited outside the service is refused before it is
+    sent and named by ``audit verify``."""
+    text = json.dumps([names, emails, postal_address, channel, household, message_id])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

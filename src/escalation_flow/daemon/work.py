@@ -175,7 +175,8 @@ class Worker:
             return None
         if done.results or done.unavailable:
             self.log.info("outbox.drained", sent=done.sent, retrying=done.retrying,
-                          failed=done.failed, unavailable=done.unavailable)  # fmt: skip
+                          failed=done.failed, set_aside=done.set_aside,
+                          unavailable=done.unavailable)  # fmt: skip
         return done
 
     def missed_days(self, now: datetime) -> tuple[list[tuple[date, str]], int]:

@@ -5,12 +5,15 @@
    letters are not draft-only, gets one outbox row per household its preparation addressed
    (``letter_recipients``): ``email`` when the household
    has an address to email, else ``post``; a household with neither is ``no_address`` (a
-   person must find one). Never a letter without a named approver.
-2. **Send** (``drain``): claim one row, send it, record the result; then the next. The result
+   person must find one). Never a letter without a named approver. A copy whose contacts
+   changed since the letter was prepared is ``cancelled`` or ``needs_readdressing``
+   (``letters.readdressing``), never sent.
+2. **Send** (``drain``): claim one row, check it (its recipients as chained when it was queued;
+   its household's contacts as known now), send it, record the result; then the next. The result
    decides the row's next state (``core.delivery``): sent, retried after a back-off, or failed
    for good; each is chained on the case's records with the server's reply code and text.
-3. **Post** (``print_day``): a school's letters for the post queued on one day, as one PDF with
-   a cover list, recorded as printed.
+3. **Post** (``print_day``): a school's letters for the post queued on one day, each checked as
+   before an email, as one PDF with a cover list, recorded as printed.
 
 Exactly once, as far as SMTP allows: a crash after the claim and before the server accepted
 leaves the row ``sending``; after ``SENDING_LEASE`` it is claimed again and sent (nothing lost).
@@ -30,25 +33,33 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from escalation_flow.actors import is_system_actor
+from escalation_flow.core.contacts import ContactVersion, as_known_at
 from escalation_flow.core.delivery import (
+    CANCELLED,
     EMAIL,
+    FAILED,
     FOR_POST,
+    NEEDS_READDRESSING,
     NO_ADDRESS,
     POST,
     QUEUED,
     SENDING_LEASE,
     Refused,
     after_attempt,
+    recipients_digest,
 )
 from escalation_flow.errors import InputError, SenderUnavailableError
 from escalation_flow.letters.addressing import Household
 from escalation_flow.letters.context import LetterContext
 from escalation_flow.letters.kept import addressees_of, context_from_json
+from escalation_flow.letters.readdressing import Stale, stale_copy
 from escalation_flow.sending import LetterSender, OutboxStore, Outgoing
 from escalation_flow.service.context import ServiceContext
 
 #: a draft-only school's approved letters: recorded, never sent nor printed
 DRAFT_ONLY = "draft_only"
+#: why a row whose recipients differ from those chained when it was queued is never sent
+ROW_CHANGED = "outbox row changed outside the service"
 
 
 def letter_recipients(figures: str) -> list[Household]:
@@ -66,6 +77,8 @@ class Queued:
     no_address: int = 0
     draft_only: int = 0
     cancelled: int = 0
+    #: copies whose household's contacts changed since preparation: prepare the letter again
+    needs_readdressing: int = 0
 
 
 @dataclass
@@ -73,6 +86,8 @@ class Drained:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    #: copies set aside just before sending: contacts changed (cancelled, needs_readdressing)
+    set_aside: int = 0
     #: the channel was down: why (the rows wait for the next round)
     unavailable: str | None = None
     results: list[tuple[int, str]] = field(default_factory=list)  # (outbox id, status)
@@ -96,6 +111,8 @@ class Delivery:
         state = _STATE_WORDS.get(self.status, self.status)
         if self.status in ("failed", QUEUED) and (self.code or self.reply):
             state += f" ({self.code or 'no reply'}: {self.reply})" if self.reply else ""
+        elif self.status in (CANCELLED, NEEDS_READDRESSING) and self.reply:
+            state += f" ({self.reply})"
         return f"{self.to or 'no parent or carer known'}, {how}: {state}"
 
 
@@ -109,6 +126,7 @@ _STATE_WORDS = {
     NO_ADDRESS: "no email or postal address: find one",
     DRAFT_ONLY: "held: the school's letters are drafts only",
     "cancelled": "cancelled before it went",
+    NEEDS_READDRESSING: "held, not sent",
 }
 
 
@@ -153,20 +171,23 @@ class LetterOutbox:
                 continue  # a named member of staff approves, or nothing goes (never reached)
             if letter.school not in self.ctx.trust.schools:
                 continue  # a school no longer in the trust file: its letters wait for it
-            rows = self._rows(letter)
+            rows = self._rows(letter, self._known(letter.school, letter.pupil, now))
             if not self.outbox.enqueue(int(letter.id), rows, now):
                 continue  # another process queued it first
             done.letters += 1
             for r in rows:
-                kind = r["status"] if r["status"] in (NO_ADDRESS, DRAFT_ONLY) else r["channel"]
+                kind = r["status"] if r["status"] in _HELD else r["channel"]
                 setattr(done, kind, getattr(done, kind) + 1)
+                if r["status"] in (CANCELLED, NEEDS_READDRESSING):
+                    self.ctx.log.warning("letter.copy_set_aside", letter_id=int(letter.id),
+                                         status=r["status"], reason=r["last_reply"])  # fmt: skip
             self.ctx.log.info(
                 "letter.queued", school=letter.school, letter_id=int(letter.id),
                 rows=len(rows), channels=",".join(sorted({r["channel"] for r in rows})),
             )  # fmt: skip
         return done
 
-    def _rows(self, letter: Any) -> list[dict[str, Any]]:
+    def _rows(self, letter: Any, known: list[ContactVersion]) -> list[dict[str, Any]]:
         if self.draft_only(letter.school):
             return [_row(letter.id, None, "none", DRAFT_ONLY, self.message_domain)]
         found = letter_recipients(letter.figures)
@@ -175,12 +196,40 @@ class LetterOutbox:
         out = []
         for h in found:
             if h.emails:
-                out.append(_row(letter.id, h, EMAIL, QUEUED, self.message_domain))
+                row = _row(letter.id, h, EMAIL, QUEUED, self.message_domain)
             elif h.postal_address:
-                out.append(_row(letter.id, h, POST, FOR_POST, self.message_domain))
+                row = _row(letter.id, h, POST, FOR_POST, self.message_domain)
             else:
-                out.append(_row(letter.id, h, "none", NO_ADDRESS, self.message_domain))
+                row = _row(letter.id, h, "none", NO_ADDRESS, self.message_domain)
+            stale = stale_copy(h, known)  # a copy to address by hand too: not to a barred contact
+            if stale is not None:
+                row |= {"status": stale.status, "last_reply": stale.reason}
+            out.append(row)
         return out
+
+    def _known(self, school: str, pupil: str, now: datetime) -> list[ContactVersion]:
+        """The pupil's contacts as known at ``now`` (each contact's latest version)."""
+        with self.ctx.store.read() as tx:
+            versions = tx.contacts_of(school, [pupil])
+        return as_known_at((v for v in versions if v.pupil == pupil), now)
+
+    def _stale(self, row: Any) -> Stale | None:
+        """Why ``row`` must not go now: its recipients are not those chained when it was
+        queued (an edit outside the service), or its household's contacts changed since the
+        letter was prepared."""
+        queued = self.outbox.queued_digest(row)
+        stored = recipients_digest(row.names, row.emails, row.postal_address, row.channel,
+                                   row.household, row.message_id)  # fmt: skip
+        if queued != stored:
+            self.ctx.log.error("letter.outbox_row_changed", outbox_id=row.id,
+                               letter_id=row.letter_id)  # fmt: skip
+            return Stale(FAILED, ROW_CHANGED)
+        copy = next((h for h in letter_recipients(self._figures(row.letter_id))
+                     if ",".join(h.contacts) == row.household), None)  # fmt: skip
+        if copy is None:  # the letter no longer addresses this household (it was erased)
+            return Stale(CANCELLED, "the letter no longer addresses this household")
+        school, pupil = self.outbox.pupil_of(int(row.letter_id))
+        return stale_copy(copy, self._known(school, pupil, self.ctx.now()))
 
     # -- send ----------------------------------------------------------------------------------
 
@@ -205,6 +254,13 @@ class LetterOutbox:
                     if resumed:  # its sender died between claim and record: sent again
                         self.ctx.log.warning("letter.send_resumed", outbox_id=row.id,
                                              letter_id=row.letter_id, attempt=row.attempts)  # fmt: skip
+                    try:
+                        stale = self._stale(row)
+                    except Exception as exc:  # a copy that cannot be checked is not sent
+                        stale = Stale(FAILED, f"the copy could not be checked: {exc}")
+                    if stale is not None:
+                        self._set_aside(row, stale, done)
+                        continue
                     try:
                         outgoing = self._outgoing(row)
                     except Exception as exc:  # a letter that cannot be made cannot be sent
@@ -238,9 +294,24 @@ class LetterOutbox:
         )
 
     def _context(self, letter_id: int) -> LetterContext:
+        return context_from_json(self._figures(letter_id))
+
+    def _figures(self, letter_id: int) -> str:
         with self.ctx.store.read() as tx:
-            figures = tx.letter_row(letter_id).figures
-        return context_from_json(figures)
+            return str(tx.letter_row(letter_id).figures)
+
+    def _set_aside(self, row: Any, stale: Stale, done: Drained) -> None:
+        """A claimed copy that must not go: failed (its row was changed), cancelled or held."""
+        if stale.status == FAILED:
+            self._record(row, Refused(None, stale.reason, permanent=True), done)
+            return
+        if self.outbox.set_aside(row, stale.status, stale.reason, self.ctx.now(),
+                                 worker=self.ctx.worker):  # fmt: skip
+            done.set_aside += 1
+            done.results.append((int(row.id), stale.status))
+            self.ctx.log.warning("letter.copy_set_aside", outbox_id=row.id,
+                                 letter_id=row.letter_id, status=stale.status,
+                                 reason=stale.reason)  # fmt: skip
 
     def _record(self, row: Any, result: Any, done: Drained) -> None:
         now = self.ctx.now()
@@ -283,7 +354,7 @@ class LetterOutbox:
         zone = self.ctx.setup(school).zone
         start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
         end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-        rows = self.outbox.for_post(school, start, end)
+        rows = [r for r in self.outbox.for_post(school, start, end) if self._printable(r)]
         if not rows:
             raise InputError(f"no letters for the post at {school} on {day.isoformat()}")
         lines, pdfs = [], []
@@ -300,6 +371,22 @@ class LetterOutbox:
         self.ctx.log.info("letters.printed", school=school, day=day.isoformat(),
                           letters=len(rows), newly_printed=newly)  # fmt: skip
         return PrintRun(pdf, len(rows), newly)
+
+    def _printable(self, row: Any) -> bool:
+        """A copy for the post checked as an email is before it is sent: one that must not go
+        is left out of the print, and set aside (failed, cancelled or held) if not printed yet;
+        one printed already stays recorded as printed, but is not printed again for an
+        envelope to a contact who may no longer be contacted or an address no longer theirs."""
+        stale = self._stale(row)
+        if stale is None:
+            return True
+        if row.status == FOR_POST and self.outbox.set_aside(
+            row, stale.status, stale.reason, self.ctx.now()
+        ):
+            self.ctx.log.warning("letter.copy_set_aside", outbox_id=row.id,
+                                 letter_id=row.letter_id, status=stale.status,
+                                 reason=stale.reason)  # fmt: skip
+        return False
 
 
 def email_body(context: LetterContext, names: Sequence[str]) -> str:
@@ -328,6 +415,10 @@ def school_is_draft_only(ctx: ServiceContext) -> Callable[[str], bool]:
     return draft_only
 
 
+#: row states counted by their own name when queued (the rest by channel)
+_HELD = (NO_ADDRESS, DRAFT_ONLY, CANCELLED, NEEDS_READDRESSING)
+
+
 def json_list(text: str) -> tuple[str, ...]:
     return tuple(str(x) for x in json.loads(text or "[]"))
 
@@ -350,4 +441,5 @@ def _row(
         "emails": json.dumps(list(h.emails) if h else []),
         "postal_address": h.postal_address if h else "",
         "message_id": f"<letter-{letter_id}.{digest}@{domain}>",
+        "last_reply": None,  # why a copy is set aside when queued (``letters.readdressing``)
     }

@@ -16,8 +16,10 @@ and, with any email address in it masked, in the record.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +55,7 @@ from escalation_flow.core.delivery import (
     SENDING,
     Next,
     Result,
+    recipients_digest,
 )
 from escalation_flow.stored import LETTER_APPROVED, LETTER_SENT
 
@@ -62,6 +65,9 @@ LETTER_QUEUED, LETTER_DELIVERY, LETTER_PRINTED, LETTER_CANCELLED = (
     "letter_printed",
     "letter_cancelled",
 )
+#: a copy set aside before it went (``needs_readdressing``, or ``failed``: its row was changed
+#: outside the service), with the reason
+LETTER_HELD = "letter_held"
 
 
 class OutboxRow(Base):
@@ -72,7 +78,7 @@ class OutboxRow(Base):
     letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), index=True)
     household: Mapped[str] = mapped_column(String(400), comment="its contact ids, comma-separated")
     channel: Mapped[str] = mapped_column(String(12), comment="email, post or none")
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
     names: Mapped[str] = mapped_column(Text, comment="JSON list: the addressees")
     emails: Mapped[str] = mapped_column(Text, comment="JSON list")
     postal_address: Mapped[str] = mapped_column(Text)
@@ -139,7 +145,8 @@ class SqlOutbox:
                 queued = [
                     _record(chain, letter_id, LETTER_QUEUED, now, outbox=i, channel=r["channel"],
                             status=r["status"], contacts=r["household"].split(",") if r["household"] else [],
-                            message_id=r["message_id"])
+                            message_id=r["message_id"], recipients=row_digest(r),
+                            **({"reason": r["last_reply"]} if r.get("last_reply") else {}))
                     for i, r in zip(ids, rows, strict=True)
                 ]  # fmt: skip
                 records.append(conn, queued, now)
@@ -167,6 +174,53 @@ class SqlOutbox:
                     conn, [_record(chain, row.letter_id, LETTER_CANCELLED, now, outbox=row.id)], now
                 )
         return [int(r.id) for r in found]
+
+    def set_aside(
+        self, row: Row[Any], status: str, reason: str, now: datetime, *, worker: str | None = None
+    ) -> bool:
+        """A copy that must not go (``status``: cancelled, needs_readdressing or failed), with
+        the reason, chained; from ``sending`` while ``worker``'s claim stands, else from
+        ``for_post``. False: the row had moved on (nothing written)."""
+        o = OUTBOX.c
+        held = (o.status == SENDING, o.claimed_by == worker) if worker else (o.status == FOR_POST,)
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(OUTBOX).where(o.id == row.id, *held)
+                .values(status=status, last_code=None, last_reply=reason, done_at=now)
+            ).rowcount  # fmt: skip
+            if changed != 1:
+                return False
+            chain = _chain_of_letter(conn, row.letter_id)
+            kind = LETTER_CANCELLED if status == CANCELLED else LETTER_HELD
+            record = _record(chain, row.letter_id, kind, now, outbox=row.id, status=status,
+                             reason=reason)  # fmt: skip
+            records.append(conn, [record], now)
+        return True
+
+    def queued_digest(self, row: Row[Any]) -> str | None:
+        """The recipients' digest chained when ``row`` was queued (None: no record queued it)."""
+        r = records.RECORDS.c
+        query = select(r.body).where(
+            r.subject == f"letter {int(row.letter_id)}", r.kind == LETTER_QUEUED
+        )
+        with self.engine.connect() as conn:
+            for (body,) in conn.execute(query):
+                found = json.loads(body)
+                if found.get("outbox") == int(row.id):
+                    return str(found.get("recipients") or "")
+        return None
+
+    def pupil_of(self, letter_id: int) -> tuple[str, str]:
+        """The (school key, pupil id) a letter is about."""
+        l, c, s = LETTERS.c, CASES.c, SCHOOLS.c  # noqa: E741
+        query = (
+            select(s.key, c.pupil).select_from(LETTERS)
+            .join(CASES, c.id == l.case_id).join(SCHOOLS, s.id == c.school_id)
+            .where(l.id == letter_id)
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            school, pupil = conn.execute(query).one()
+        return str(school), str(pupil)
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -299,6 +353,47 @@ class SqlOutbox:
             query = query.where(o.letter_id == letter)
         with self.engine.connect() as conn:
             return list(conn.execute(query))
+
+
+def row_digest(row: Any) -> str:
+    """``core.delivery.recipients_digest`` of an outbox row (a mapping or a row read back)."""
+    def get(key: str) -> str:
+        return str(row[key] if isinstance(row, Mapping) else getattr(row, key))
+
+    return recipients_digest(
+        get("names"), get("emails"), get("postal_address"), get("channel"), get("household"),
+        get("message_id"),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StoredCopy:
+    """An outbox row as ``audit verify`` reads it."""
+
+    id: int
+    letter_id: int
+    household: str
+    school: str
+    pupil: str
+    status: str
+    digest: str
+
+
+def stored_copies(conn: Connection) -> list[StoredCopy]:
+    """Every outbox row, with the school and pupil of its letter and its recipients' digest."""
+    o, l, c, s = OUTBOX.c, LETTERS.c, CASES.c, SCHOOLS.c  # noqa: E741
+    query = (
+        select(OUTBOX, s.key.label("school"), c.pupil)
+        .join(LETTERS, l.id == o.letter_id, isouter=True)
+        .join(CASES, c.id == l.case_id, isouter=True)
+        .join(SCHOOLS, s.id == c.school_id, isouter=True)
+        .order_by(o.id)
+    )
+    return [
+        StoredCopy(int(r.id), int(r.letter_id), str(r.household), str(r.school), str(r.pupil),
+                   str(r.status), row_digest(r))
+        for r in conn.execute(query)
+    ]  # fmt: skip
 
 
 def _due(channel: str, now: datetime, lease: dt.timedelta) -> Any:

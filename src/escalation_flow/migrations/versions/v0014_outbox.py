@@ -34,7 +34,7 @@ def upgrade() -> None:
         sa.Column("household", sa.String(400), nullable=False,
                   comment="its contact ids, comma-separated"),
         sa.Column("channel", sa.String(12), nullable=False, comment="email, post or none"),
-        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("status", sa.String(24), nullable=False),
         sa.Column("names", sa.Text(), nullable=False, comment="JSON list: the addressees"),
         sa.Column("emails", sa.Text(), nullable=False, comment="JSON list"),
         sa.Column("postal_address", sa.Text(), nullable=False),
