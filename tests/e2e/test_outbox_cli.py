@@ -114,13 +114,15 @@ def test_letters_send_emails_the_approved_letters_and_the_outbox_and_print_show_
     assert refused.exit_code != 0 and "named member of staff" in refused.output
 
 
-def test_without_an_smtp_server_letters_send_says_so_and_the_letters_stay_queued(
+def test_without_an_smtp_server_every_copy_is_for_the_post_and_nothing_waits_for_email(
     world: World,
 ) -> None:
     env = {k: v for k, v in world.env.items() if not k.startswith("ESCALATION_FLOW_SMTP_")}
     result = CliRunner().invoke(main, ["letters", "send"], env=env, obj=Root(world.clock))
     assert result.exit_code == 2 and "no SMTP server configured" in result.output
-    assert run(world, "letters", "outbox", "--status", "queued").output.count("[email]") == 2
+    assert "letters print" in result.output
+    assert "the outbox is empty" in run(world, "letters", "outbox", "--status", "queued").output
+    assert run(world, "letters", "outbox", "--status", "for_post").output.count("[post]") == 3
     assert world.server.mailbox.received == []
 
 

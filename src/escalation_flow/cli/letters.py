@@ -248,7 +248,10 @@ def letters_approve(letter_id: int, by: str) -> None:
         _may_approve(service, letter_id, by)
         view = service.approve_letter(letter_id, by)
     click.echo(
-        f"letter {view.id} approved by {view.approved_by}; record it sent with: escalation-flow tasks done {view.task_id} --outcome sent --by STAFF"
+        f"letter {view.id} approved by {view.approved_by}; it goes out from the outbox (emailed "
+        "by the daemon where SMTP is configured, else printed with `escalation-flow letters "
+        f"print`): see `escalation-flow letters outbox --letter {view.id}`; once it has gone, "
+        f"record it: escalation-flow tasks done {view.task_id} --outcome OUTCOME --by STAFF"
     )
 
 

@@ -26,12 +26,14 @@ def letters_send(limit: int | None) -> None:
     settings = run.settings()
     sender = run.letter_sender(settings)
     with run.service(settings) as service:
+        service.outbox.emails = sender is not None
         queued = service.outbox.queue()
         click.echo(_queued_line(queued))
         if sender is None:
             raise InputError(
-                "no SMTP server configured (ESCALATION_FLOW_SMTP_HOST): queued letters wait in "
-                "the outbox; see `escalation-flow letters outbox`"
+                "no SMTP server configured (ESCALATION_FLOW_SMTP_HOST): the approved letters are "
+                "for the post; print them with `escalation-flow letters print --school S --date D "
+                "--out F.pdf --by STAFF`"
             )
         done = service.outbox.drain(sender, limit=limit)
     click.echo(
@@ -80,9 +82,12 @@ def letters_outbox(
 def letters_print(school: str, day: datetime, out: Path, by: str) -> None:
     """One print-ready PDF of SCHOOL's letters for the post queued on DATE: a cover list, then
     each letter on a fresh sheet; recorded in each case's history as printed by BY."""
-    with root().service() as service:
+    composition = root()
+    with composition.service() as service:
         if school not in service.schools():
             raise ActionError(f"no school {school!r} in the trust file")
+        # without an email sender every household's copy is for the post
+        service.outbox.emails = composition.letter_sender(composition.settings()) is not None
         service.outbox.queue()
         who = service.letters.actors.check(by)
         if is_system_actor(who):

@@ -166,6 +166,7 @@ class Worker:
         """Queue the letters approved since the last round, then email what is due (each row
         claimed, sent, recorded); a failure is logged and the rows wait for the next round."""
         try:
+            self.service.outbox.emails = self.sender is not None
             self.service.outbox.queue()
             if self.sender is None:
                 return None

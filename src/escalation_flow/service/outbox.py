@@ -157,6 +157,9 @@ class LetterOutbox:
         #: the right of each Message-ID: the trust's, so ids of two trusts never meet
         self.message_domain = message_domain or _domain(ctx.trust.name)
         self.draft_only = draft_only or school_is_draft_only(ctx)
+        #: whether an email sender is configured: without one a household's copy goes for the
+        #: post even where it has an email address (else it would wait in the outbox for ever)
+        self.emails = True
 
     # -- queue ---------------------------------------------------------------------------------
 
@@ -195,7 +198,7 @@ class LetterOutbox:
             return [_row(letter.id, None, "none", NO_ADDRESS, self.message_domain)]
         out = []
         for h in found:
-            if h.emails:
+            if h.emails and self.emails:
                 row = _row(letter.id, h, EMAIL, QUEUED, self.message_domain)
             elif h.postal_address:
                 row = _row(letter.id, h, POST, FOR_POST, self.message_domain)
