@@ -109,7 +109,7 @@ def test_a_withdrawn_notice_is_a_new_version_and_counts_no_more(world: World) ->
     assert updated.exit_code == 0, updated.output
     assert "withdrawn" in updated.stdout and "(v2, lead3)" in updated.stdout
     again = run(world, "penalty-notices", "update", "1", "--status", "paid", "--by", "lead3")
-    assert again.exit_code == 2 and "its status is final" in again.stderr
+    assert again.exit_code == 2 and "which is final" in again.stderr
     assert record(world, MUM, THIRD, "2025-10-08").exit_code == 0
     shown = run(world, "penalty-notices", "show", "1").stdout
     assert "  v1 issued recorded" in shown and "v2 withdrawn" in shown and "issued in error" in shown

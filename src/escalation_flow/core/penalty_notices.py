@@ -375,7 +375,12 @@ def check_status_change(current: NoticeVersion, status: Status) -> None:
     allowed = NEXT_STATUS[current.draft.kind].get(current.status, frozenset())
     if status not in allowed:
         kind = current.draft.kind.value.replace("_", " ")
-        may = ", ".join(sorted(allowed)) or "nothing: its status is final"
+        if not allowed:
+            raise StatusChangeError(
+                f"{kind} {current.notice} is {current.status.value}, which is final: it cannot "
+                f"become {status.value}"
+            )
+        may = ", ".join(sorted(allowed))
         raise StatusChangeError(
             f"{kind} {current.notice} is {current.status.value}: it may become {may}, "
             f"not {status.value}"
