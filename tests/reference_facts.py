@@ -133,6 +133,14 @@ def reference_facts(
     f["monday_friday_absence_share"] = share(weekdays.count(0) + weekdays.count(4))
     as_of = calendar.school_days[day]
     f["compulsory_school_age"] = float(school_age[0] <= as_of <= school_age[1])
+    of_age = count(
+        weeks[10],
+        day,
+        lambda s: unauthorised(s)  # type: ignore[operator]
+        and school_age[0] <= calendar.school_days[s // 2] <= school_age[1],
+    )
+    f["unauthorised_sessions_of_compulsory_age_last_10_school_weeks"] = of_age
+    f["penalty_notice_threshold_met"] = float(of_age >= 10 and f["compulsory_school_age"] == 1.0)
     return {k: float(v) for k, v in f.items()}
 
 

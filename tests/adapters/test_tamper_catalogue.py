@@ -332,8 +332,8 @@ CATALOGUE = [
     ),
     Tamper(
         "a stored flow text edited", ["UPDATE flow_versions SET yaml = yaml || '# changed'"],
-        {("flow version ed108f30474f", None, "edited")},
-        {("flow version ed108f30474f", None, "edited")},
+        {("flow version 622121148a8a", None, "edited")},
+        {("flow version 622121148a8a", None, "edited")},
     ),
     # chain format 2: what was written beside the history is checked against it, without a
     # checkpoint too

@@ -224,7 +224,7 @@ CASES: list[tuple[Callable[[Data], None], str, str]] = [
         _legal_step_for_any_age,
         "stages[1].states.meeting.tasks[1].when",
         "a legal step applies only to pupils of compulsory school age: its when must use "
-        "compulsory_school_age",
+        "compulsory_school_age (or penalty_notice_threshold_met)",
     ),
     (
         _lapsing_case_task,
@@ -305,7 +305,7 @@ LEGAL_ON_THRESHOLD = {
     "role": "attendance_lead",
     "kind": "legal",
     "approval": "required",
-    "when": "compulsory_school_age and unauthorised_sessions_last_10_school_weeks >= 1",
+    "when": "penalty_notice_threshold_met",
     "due": {"school_days": 5},
 }
 
@@ -350,6 +350,50 @@ def test_a_legal_step_entered_only_on_its_threshold_needs_no_daily() -> None:
         },
     )
     assert issues_of(data) == []
+
+
+def _plan_problems(data: Data) -> list[str]:
+    problems, _ = plan_rule_problems(FlowDefinition.model_validate(data))
+    return [message for _, message in problems]
+
+
+def test_a_pre_legal_meeting_in_a_legal_state_is_a_legal_step() -> None:
+    # Issue 16: a kind: meeting task in a kind: legal state passed unguarded, and a four-year-old
+    # with illness only was given a "pre-legal meeting".
+    data = tiny()
+    stage(data, 2)["states"]["meeting"]["kind"] = "legal"
+    found = _plan_problems(data)
+    assert any("'parent_meeting' applies only to a pupil of compulsory school age" in m
+               for m in found), found
+    assert any("'parent_meeting' must require unauthorised absence" in m for m in found), found
+    stage(data, 2)["states"]["meeting"]["tasks"][0]["when"] = (
+        "compulsory_school_age and unauthorised_sessions_of_compulsory_age_last_10_school_weeks >= 1"
+    )
+    assert not any("parent_meeting" in m for m in _plan_problems(data))
+
+
+def test_unauthorised_absence_from_before_compulsory_school_age_founds_no_legal_step() -> None:
+    # Issue 16: the count a legal step rests on must be of sessions missed at that age.
+    data = tiny()
+    step = dict(LEGAL_ON_THRESHOLD, id="la_legal_powers")
+    step["when"] = "compulsory_school_age and unauthorised_sessions_last_10_school_weeks >= 20"
+    stage(data, 2)["states"]["meeting"]["tasks"].append(step)
+    assert any("'la_legal_powers' applies only to a pupil of compulsory school age, on absence "
+               "of that age" in m for m in _plan_problems(data))
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "compulsory_school_age and unauthorised_sessions_of_compulsory_age_last_10_school_weeks >= 1",
+        "compulsory_school_age and unauthorised_sessions_last_10_school_weeks >= 10",
+    ],
+)
+def test_a_penalty_route_step_needs_the_national_threshold_of_compulsory_age(when: str) -> None:
+    # Issue 16: a notice to improve on one unauthorised session, a fixed penalty on two.
+    data = tiny()
+    stage(data, 2)["states"]["meeting"]["tasks"].append(dict(LEGAL_ON_THRESHOLD, when=when))
+    assert any("'penalty' is on the penalty-notice route" in m for m in _plan_problems(data))
 
 
 def test_a_departure_is_a_stated_exception_with_its_why() -> None:

@@ -39,6 +39,15 @@ def env(flow: Flow, term: str = "autumn", **facts: float) -> Mapping[str, Any]:
     base.update(NO_NOTICES)  # no penalty notice in the register: none is forbidden
     base.update({f"{e}_recorded": 0.0 for e in flow.event_ids()})
     base.update(facts)
+    # Of compulsory school age through the whole window unless told: every unauthorised session
+    # of the ten school weeks was missed at that age, and the threshold follows from them.
+    of_age = "unauthorised_sessions_of_compulsory_age_last_10_school_weeks"
+    if of_age not in facts:
+        base[of_age] = base["unauthorised_sessions_last_10_school_weeks"]
+    if "penalty_notice_threshold_met" not in facts:
+        base["penalty_notice_threshold_met"] = float(
+            base[of_age] >= 10 and base["compulsory_school_age"] == 1.0
+        )
     return flow.environment(base, term)
 
 
@@ -340,8 +349,67 @@ def test_a_notice_to_improve_or_enforcement_letter_needs_unauthorised_absence_si
     beside = (t for side in flow.definition.side for t in side.tasks)  # plan 002 decides it daily
     when = next(t.when for t in (*in_states, *beside) if t.id == task)
     assert when is not None
-    recent = {"unauthorised_sessions_last_10_school_weeks": 6.0}
+    recent = {"unauthorised_sessions_last_10_school_weeks": 12.0}  # the threshold (issue 16)
     before_the_case = env(flow, **recent, unauthorised_sessions_since_case_opened=0.0)
     in_the_case = env(flow, **recent, unauthorised_sessions_since_case_opened=2.0)
     assert not flow.guard(when).holds(before_the_case)
     assert flow.guard(when).holds(in_the_case)
+
+
+def _task_when(flow: Flow, task: str) -> str:
+    in_states = (t for stage in flow.definition.stages for s in stage.states.values() for t in s.tasks)
+    beside = (t for side in flow.definition.side for t in side.tasks)
+    when = next(t.when for t in (*in_states, *beside) if t.id == task)
+    assert when is not None
+    return when
+
+
+def test_sessions_missed_before_compulsory_school_age_do_not_take_a_case_to_legal_powers() -> None:
+    # Issue 16, Ruby Clarke (Year R, of compulsory school age from 1 January): 20 sessions of
+    # O in November are in the ten school weeks on 6 January, but were missed before that age.
+    flow = load("leigh-academy-oaks")
+    (stage_5,) = (s for s in flow.definition.stages if s.number == 5)
+    assert stage_5.entry is not None
+    (legal,) = (c for c in stage_5.entry.criteria() if c.id == "legal_threshold")
+    ruby = env(flow, unauthorised_sessions_last_10_school_weeks=20.0,
+               unauthorised_sessions_of_compulsory_age_last_10_school_weeks=0.0)
+    assert not flow.guard(legal.when).holds(ruby)
+    assert not flow.guard(_task_when(flow, "la_legal_powers")).holds(ruby)
+    of_age = env(flow, unauthorised_sessions_last_10_school_weeks=20.0)
+    assert flow.guard(legal.when).holds(of_age)
+
+
+def test_a_four_year_old_with_illness_only_gets_no_pre_legal_meeting() -> None:
+    # Issue 16, Noah Kowalski (Year R, aged 4, illness only) reached stage four on "otherwise":
+    # the case may move for support, but the pre-legal meeting is a legal step.
+    flow = load("family-liaison-five-stage")
+    when = _task_when(flow, "pre_legal_meeting")
+    noah = env(flow, compulsory_school_age=0.0, illness_sessions_last_10_school_weeks=20.0)
+    assert not flow.guard(when).holds(noah)
+    assert not flow.guard(when).holds(env(flow, illness_sessions_last_10_school_weeks=20.0))
+    assert flow.guard(when).holds(env(flow, unauthorised_sessions_last_10_school_weeks=4.0))
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "sessions"),
+    [
+        ("academy-staged-intervention", "consider_fixed_penalty", 2.0),  # Priya Baker
+        ("academy-staged-intervention", "enforcement_letter_1", 2.0),  # her "Formal warning"
+        ("academy-staged-intervention", "notice_to_improve", 1.0),
+        ("family-liaison-five-stage", "notice_to_improve_letter", 1.0),  # Sienna Williams
+        ("family-liaison-five-stage", "holiday_legal_reminder", 4.0),
+        ("sherrier-ce-primary", "penalty_notice_form", 9.0),
+    ],
+)
+def test_no_penalty_route_step_below_the_national_threshold(
+    name: str, task: str, sessions: float
+) -> None:
+    # Issue 16: a penalty warning, a notice to improve, an enforcement letter or a penalty
+    # notice's consideration needs 10 unauthorised sessions of compulsory age in 10 school weeks.
+    flow = load(name)
+    when = flow.guard(_task_when(flow, task))
+    common = {"unauthorised_sessions_since_case_opened": 10.0, "holiday_sessions_this_year": 10.0}
+    below = env(flow, unauthorised_sessions_last_10_school_weeks=sessions,
+                illness_sessions_last_10_school_weeks=13.0, **common)
+    assert not when.holds(below)
+    assert when.holds(env(flow, unauthorised_sessions_last_10_school_weeks=10.0, **common))

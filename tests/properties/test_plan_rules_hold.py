@@ -4,7 +4,11 @@ week, with ``N`` marks amended later to ``I`` or ``O``. The engine is driven thr
 backtest's public ``run_school``, as a user's backtest drives it.
 
 1. no legal step without unauthorised absence (G, N, O, U) in the ten school weeks before it,
-   as the register was known when the step was decided: a decision in the morning (a timer, a
+   on days the pupil was of compulsory school age, for a pupil of that age (issue 16); ten such
+   sessions (the national threshold) for a step on the penalty-notice route (a penalty warning
+   or form, a notice to improve, an enforcement letter); "legal step" as ``flows check`` reads
+   it (``plan_rules.legal_tasks``: a pre-legal meeting is one), all as the register was known
+   when the step was decided: a decision in the morning (a timer, a
    staff action) rests on the previous school day's facts as known that evening, so an ``N``
    amended to ``I`` later the same day does not make it wrong (the evening then re-decides);
 2. no escalation to the designated safeguarding lead for a pupil whose unauthorised absence is
@@ -31,7 +35,9 @@ from escalation_flow.backtest import Period, SchoolRun, run_school
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import code_id
 from escalation_flow.core.definition import Flow
-from escalation_flow.core.marks import MarkTable, to_micros
+from escalation_flow.core.marks import MarkTable, PupilRecord, Roster, to_micros
+from escalation_flow.core.plan_rules import NATIONAL_THRESHOLD, is_penalty_route, legal_tasks
+from escalation_flow.core.school_age import compulsory_school_age_span
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = sorted(p.stem for p in (ROOT / "flows").glob("*.yaml"))
@@ -136,12 +142,19 @@ def known_codes(
     return codes
 
 
-def unauthorised_in_last_10_weeks(cal: SchoolCalendar, codes: list[str], on: date) -> int:
+def unauthorised_in_last_10_weeks(
+    cal: SchoolCalendar, codes: list[str], on: date, of_age: tuple[date, date] = (date.min, date.max)
+) -> int:
     """Sessions of ``G N O U`` in the ten school weeks ending with ``on``'s week (the national
     threshold's window, contract: ``unauthorised_sessions_last_10_school_weeks``): a week with
-    no school session is not one of them, so the window reaches back over a holiday."""
+    no school session is not one of them, so the window reaches back over a holiday. Only
+    sessions on days within ``of_age`` (compulsory school age) count."""
     first = first_day_of_last_10_school_weeks(cal, on)
-    return sum(1 for k, c in enumerate(codes) if c in UNAUTHORISED and k // 2 >= first)
+    return sum(
+        1 for k, c in enumerate(codes)
+        if c in UNAUTHORISED and k // 2 >= first
+        and of_age[0] <= cal.school_days[k // 2] <= of_age[1]
+    )
 
 
 def first_day_of_last_10_school_weeks(cal: SchoolCalendar, on: date) -> int:
@@ -162,13 +175,33 @@ def first_day_of_last_10_school_weeks(cal: SchoolCalendar, on: date) -> int:
 History = dict[int, list[dict[str, Any]]]
 
 
+#: Dates of birth: unknown (of compulsory school age throughout), of that age throughout,
+#: of age from 1 January 2026 (a Reception child, as Ruby Clarke), and never of age before the
+#: summer term (a Reception child, as Noah Kowalski).
+BIRTHS = (None, date(2015, 5, 5), date(2020, 10, 15), date(2021, 2, 1))
+Births = tuple[date | None, ...]
+
+
+def roster_of(births: Births) -> Roster:
+    return Roster(school="generated", pupils={
+        f"P{p:02d}": PupilRecord(school="generated", pupil=f"P{p:02d}", date_of_birth=born)
+        for p, born in enumerate(births)
+    })
+
+
 def replay(
-    cal: SchoolCalendar, name: str, register: list[list[Run]], until: date = LAST
+    cal: SchoolCalendar,
+    name: str,
+    register: list[list[Run]],
+    until: date = LAST,
+    births: Births = (),
 ) -> dict[int, list[dict[str, Any]]]:
     """Each pupil's history events; each also says ``facts_of``: the school day whose evening
     facts the decision read (the day before for a morning decision: a timer or a staff action)."""
     marks = marks_of(cal, register, until)
-    run = SchoolRun(school="generated", flow=flow(name), calendar=cal, marks=marks)
+    run = SchoolRun(
+        school="generated", flow=flow(name), calendar=cal, marks=marks, roster=roster_of(births)
+    )
     book = run_school(run, Period(first=None, last=until), auto_complete=True)
     zone = ZoneInfo(cal.timezone)
     out: dict[int, list[dict[str, Any]]] = {}
@@ -183,12 +216,9 @@ def replay(
     return out
 
 
-def legal_tasks(f: Flow) -> set[str]:
-    tasks = set()
-    for stage in f.definition.stages:
-        for state in stage.states.values():
-            tasks |= {t.id for t in state.tasks if t.is_legal_step}
-    return tasks
+def legal_task_ids(f: Flow) -> dict[str, bool]:
+    """Each legal step's id, and whether it is on the penalty-notice route."""
+    return {t.id: is_penalty_route(t) for _, t in legal_tasks(f.definition)}
 
 
 def dsl_stages(f: Flow) -> set[int]:
@@ -219,14 +249,20 @@ def no_legal_step_without_unauthorised(
     register: list[list[Run]],
     history: History,
     until: date = LAST,
+    births: Births = (),
 ) -> None:
-    legal = legal_tasks(flow(name))
+    legal = legal_task_ids(flow(name))
     for p, events in history.items():
+        born = births[p] if p < len(births) else None
+        of_age = compulsory_school_age_span(born)
         for e in events:
             if e["type"] == "task_created" and e["task"] in legal:
                 on = date.fromisoformat(e["facts_of"])
                 codes = known_codes(calendar, register, p, on, until)
-                assert unauthorised_in_last_10_weeks(calendar, codes, on) >= 1, (p, e)
+                assert of_age[0] <= on <= of_age[1], ("not of compulsory school age", p, e)
+                sessions = unauthorised_in_last_10_weeks(calendar, codes, on, of_age)
+                needed = NATIONAL_THRESHOLD if legal[e["task"]] else 1
+                assert sessions >= needed, (p, e, sessions)
 
 
 @pytest.mark.parametrize("name", FLOWS)
@@ -302,6 +338,32 @@ def test_every_rule_holds_over_autumn_and_spring(
     history = replay(calendar, name, register, DEEP_UNTIL)
     no_legal_step_without_unauthorised(calendar, name, register, history, DEEP_UNTIL)
     no_step_down_undone_the_same_day(history)
+
+
+#: Issue 16, Ruby Clarke: two weeks of O in November for a Reception child who becomes of
+#: compulsory school age on 1 January; the O sessions are still within ten school weeks on
+#: 5 January, but were missed before that age.
+O_BEFORE_OF_AGE = [[Run(45, 10, "O", None, 1)]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FLOWS)
+@PROPERTY
+@given(
+    register=st.lists(st.lists(long_runs, max_size=8), min_size=1, max_size=4),
+    births=st.lists(st.sampled_from(BIRTHS), min_size=4, max_size=4),
+)
+@example(register=O_BEFORE_OF_AGE, births=[date(2020, 9, 6), None, None, None])
+def test_no_legal_step_below_compulsory_school_age_or_the_threshold(
+    calendar: SchoolCalendar, name: str, register: list[list[Run]], births: list[date | None]
+) -> None:
+    """Over autumn and spring, for Reception children who become of compulsory school age in
+    January or only in April: no legal step for a pupil not of that age, none resting on
+    sessions missed before it, and no penalty-route step below the national threshold."""
+    history = replay(calendar, name, register, DEEP_UNTIL, tuple(births))
+    no_legal_step_without_unauthorised(
+        calendar, name, register, history, DEEP_UNTIL, tuple(births)
+    )
 
 
 #: Found by the property on merge (issue 11): ten sessions of N at stage three's entry on

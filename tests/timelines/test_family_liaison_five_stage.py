@@ -52,7 +52,10 @@ def test_ten_unauthorised_sessions_across_christmas_bring_the_penalty_notice_to_
         ("2026-01-08", "stage_3.penalty_notice_consideration"),
     ]
     created = [t[1] for t in holidays.tasks("DEC")]
-    assert "holiday_legal_reminder" in created  # "parents reminded of legal implications"
+    # "parents reminded of legal implications (e.g. potential Penalty Notice if conditions are
+    # met)": the reminder is a penalty warning, so only at the threshold (issue 16); six
+    # sessions at stage two are below it, and at ten the case is at stage three.
+    assert "holiday_legal_reminder" not in created
     assert created[-1] == "consider_penalty_notice"
 
 
@@ -177,21 +180,23 @@ def test_the_notice_to_improve_is_decided_whenever_unauthorised_absence_comes_wh
 ) -> None:
     """Two weeks of illness bring stage three and its formal meeting; the notice to improve's
     state is entered with no unauthorised absence, so no notice then. Unauthorised absence on
-    3 November, while the case is still there, brings the notice that evening (it used to be
-    decided only on entry: the plan stated an exception to rule 4)."""
+    3-7 November, while the case is still there, brings the notice the evening it reaches the
+    national threshold, ten sessions (issue 16; it used to be decided only on entry: the plan
+    stated an exception to rule 4)."""
     story = Story(calendar)
-    story.pupil("ILL").absent("2025-09-15..2025-09-26", "I").absent("2025-11-03..2025-11-04", "O")
+    story.pupil("ILL").absent("2025-09-15..2025-09-26", "I").absent("2025-11-03..2025-11-07", "O")
     replay = story.replay(flow(FLOW), to="2025-11-14", auto_complete=True)
     assert replay.states("ILL")[-1] == ("2025-10-03", "stage_3.notice_to_improve")
     notices = [t for t in replay.tasks("ILL") if t[1] == "notice_to_improve_letter"]
-    assert notices == [("2025-11-03", "notice_to_improve_letter", "attendance_lead", "2025-11-10")]
+    assert notices == [("2025-11-07", "notice_to_improve_letter", "attendance_lead", "2025-11-14")]
     assert flow(FLOW).definition.departures == ()
 
 
-def test_the_holiday_reminder_comes_the_evening_stage_two_opens_and_never_again_at_stage_three(
-    holidays: Replay,
-) -> None:
-    """A side action on the evening a case escalates reads the state it escalated to (not the
-    day's figures from before), and one gated on a stage-two state is not made at stage three."""
+def test_no_holiday_reminder_below_the_threshold_nor_at_stage_three(holidays: Replay) -> None:
+    """The reminder is a penalty warning (issue 16): not for the six sessions of holiday that
+    open stage two, and, gated on a stage-two state, not made at stage three, where the ten
+    sessions took the case."""
+    assert holidays.fact("DEC", "2025-12-17", "penalty_notice_threshold_met") == 0
+    assert holidays.fact("DEC", "2026-01-07", "penalty_notice_threshold_met") == 1
     reminders = [t for t in holidays.tasks("DEC") if t[1] == "holiday_legal_reminder"]
-    assert [t[0] for t in reminders] == ["2025-12-17"]
+    assert reminders == []

@@ -275,11 +275,13 @@ def _check_tasks(ctx: _Context) -> None:
             )
         if task.kind is d.TaskKind.LEGAL:
             guard = ctx.guards.get(task.when or "")
-            if guard is None or "compulsory_school_age" not in guard.names:
+            # The threshold fact holds only for a pupil of compulsory school age.
+            of_age = {"compulsory_school_age", "penalty_notice_threshold_met"}
+            if guard is None or not of_age & set(guard.names):
                 ctx.add(
                     (*loc, "when"),
                     "a legal step applies only to pupils of compulsory school age: "
-                    "its when must use compulsory_school_age",
+                    "its when must use compulsory_school_age (or penalty_notice_threshold_met)",
                 )
     task_ids = {task.id for _, task in _tasks(ctx.flow)}
     for k, duty in enumerate(ctx.flow.duties):

@@ -114,6 +114,8 @@ class LegalLetter(StrEnum):
 #: The rules every flow keeps (``core.plan_rules``); a flow departs from one only by saying so.
 PlanRule = Literal[
     "legal_needs_unauthorised",
+    "legal_needs_compulsory_school_age",
+    "penalty_needs_threshold",
     "safeguarding",
     "step_down_stays_down",
     "threshold_acted_on",

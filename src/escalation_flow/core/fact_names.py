@@ -110,6 +110,8 @@ REGISTER_FACTS: dict[str, FactSpec] = {
         _f("at_risk_of_persistent_absence", _F, "1 when not persistently absent now but projected to end the year at 90% or less"),
         # -- the pupil --
         _f("compulsory_school_age", _F, "1 when the pupil is of compulsory school age (unknown date of birth: 1)"),
+        _f("unauthorised_sessions_of_compulsory_age_last_10_school_weeks", _S, "sessions marked G, N, O or U in the last 10 school weeks on days the pupil was of compulsory school age: the sessions that can found a legal step (domain: legal steps apply only to pupils of compulsory school age)"),
+        _f("penalty_notice_threshold_met", _F, "1 when the pupil is of compulsory school age and has 10 or more sessions of unauthorised absence of compulsory age in the last 10 school weeks (the national penalty-notice threshold)"),
     )
 }
 

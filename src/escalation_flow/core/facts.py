@@ -200,6 +200,7 @@ def facts_from_counts(
     values["compulsory_school_age"] = _flag(
         (enrolment.school_age_from <= ordinal) & (ordinal <= enrolment.school_age_until)
     )
+    values.update(_legal_facts(cols, w, day_index, values["compulsory_school_age"]))
     return FactTable(
         school=counts.grid.school,
         pupils=counts.grid.pupils,
@@ -328,6 +329,42 @@ def _week_facts(
         "late_sessions_last_4_school_weeks": _f(last[4].late),
         "late_sessions_previous_4_school_weeks": _f(previous_4.late),
     }
+
+
+#: The national penalty-notice threshold: sessions of unauthorised absence in 10 school weeks.
+PENALTY_NOTICE_THRESHOLD_SESSIONS = 10
+
+
+def _legal_facts(
+    cols: _Columns, w: DayWindows, day: int, of_age_today: FloatArray
+) -> dict[str, FloatArray]:
+    """The unauthorised sessions that can found a legal step: those of the last 10 school weeks
+    on days the pupil was of compulsory school age (a Reception child's autumn absence cannot
+    found a penalty notice in January, when the child has just become of that age)."""
+    counts = cols.counts
+    first_of_age, after_of_age = _sessions_of_compulsory_age(counts)
+    start = np.maximum(2 * int(w.weeks[10][day]), first_of_age)
+    stop = np.minimum(2 * day + 2, after_of_age)
+    start = np.minimum(start, stop)  # never of age within the window: an empty window
+    window = WindowCounts(counts.packing, counts.running(stop) - counts.running(start))
+    of_age = window.unauthorised
+    return {
+        "unauthorised_sessions_of_compulsory_age_last_10_school_weeks": _f(of_age),
+        "penalty_notice_threshold_met": _flag(
+            (of_age >= PENALTY_NOTICE_THRESHOLD_SESSIONS) & (of_age_today == 1.0)
+        ),
+    }
+
+
+def _sessions_of_compulsory_age(counts: CumulativeCounts) -> tuple[IntArray, IntArray]:
+    """Per pupil, the first session of compulsory school age and the session after the last."""
+    enrolment = counts.grid.enrolment
+    days = np.fromiter(
+        (d.toordinal() for d in counts.calendar.school_days), dtype=np.int64
+    )
+    first = 2 * np.searchsorted(days, enrolment.school_age_from, side="left")
+    after = 2 * np.searchsorted(days, enrolment.school_age_until, side="right")
+    return first.astype(np.int64), after.astype(np.int64)
 
 
 def _day_facts(cols: _Columns, day: int) -> dict[str, FloatArray]:

@@ -7,6 +7,21 @@ rule and its why): then the check reports it as a stated exception. What is read
 - ``legal_needs_unauthorised``: every legal step (``kind: legal``, or a letter marked
   ``legal:``) has a ``when`` that requires unauthorised absence: a conjunct counting G, N, O or U
   sessions at one or more;
+- ``legal_needs_compulsory_school_age``: every legal step has a ``when`` that requires the pupil
+  to be of compulsory school age (``compulsory_school_age``, or ``penalty_notice_threshold_met``
+  which implies it). "Legal step" is read widely (``legal_tasks``): a ``kind: legal`` task, a
+  letter marked ``legal:``, any letter, meeting or referral in a ``kind: legal`` state (a
+  pre-legal meeting, an LA's legal powers), and any task whose name speaks of penalties, notices
+  to improve, enforcement, prosecution or legal steps. The classification once looked at the
+  task's kind only, so a ``kind: meeting`` "pre-legal meeting" passed unguarded. And the
+  unauthorised absence it rests on must be of compulsory school age
+  (``unauthorised_sessions_of_compulsory_age_last_10_school_weeks`` at one or more, or the
+  threshold fact): a Reception child's November absence cannot found a January legal step;
+- ``penalty_needs_threshold``: every step on the penalty-notice route (a penalty warning or
+  form, a notice to improve, an enforcement letter, considering a penalty notice) requires the national threshold over
+  sessions of compulsory school age (``penalty_notice_threshold_met``, or
+  ``unauthorised_sessions_of_compulsory_age_last_10_school_weeks >= 10``): one unauthorised
+  session is not grounds for a notice to improve;
 - ``safeguarding``: a ``safeguarding_concern`` event whose ``anywhere`` move reaches a state
   with a task for the designated safeguarding lead; and a stage for the DSL entered on runs of
   unauthorised absence takes holidays (G) and late arrivals (U) off them;
@@ -157,6 +172,8 @@ def _lowest(node: ast.expr, flow: d.FlowDefinition) -> float | None:
 def requires_unauthorised(expression: str | None, flow: d.FlowDefinition) -> bool:
     """True when ``expression`` holds only with some unauthorised absence counted."""
     for part in _conjuncts(expression or "", flow):
+        if isinstance(part, ast.Name) and part.id == THRESHOLD_FACT:
+            return True
         if not (isinstance(part, ast.Compare) and len(part.ops) == 1):
             continue
         left, op, right = part.left, part.ops[0], part.comparators[0]
@@ -197,13 +214,128 @@ def _tasks(flow: d.FlowDefinition) -> Iterator[tuple[Loc, d.Task]]:
 
 
 def _legal_needs_unauthorised(flow: d.FlowDefinition) -> Iterator[Found]:
-    for loc, task in _tasks(flow):
-        if task.is_legal_step and not requires_unauthorised(task.when, flow):
+    for loc, task in legal_tasks(flow):
+        if not requires_unauthorised(task.when, flow):
             yield (
                 (*loc, "when"),
                 f"legal step {task.id!r} must require unauthorised absence (G, N, O, U): its "
                 "when needs a count of it at one or more, e.g. "
                 "unauthorised_sessions_last_10_school_weeks >= 1 (domain rule 1)",
+            )
+
+
+#: Words in a task's id or template that make it a legal step, whatever its kind.
+LEGAL_WORDS = ("penalty", "notice_to_improve", "enforcement", "prosecut", "legal", "court")
+#: Words that put a legal step on the penalty-notice route (the national threshold applies).
+PENALTY_WORDS = ("penalty", "notice_to_improve")
+#: Facts that hold only for a pupil of compulsory school age.
+OF_AGE_FACTS = frozenset({"compulsory_school_age", "penalty_notice_threshold_met"})
+THRESHOLD_FACT = "penalty_notice_threshold_met"
+OF_AGE_COUNT = "unauthorised_sessions_of_compulsory_age_last_10_school_weeks"
+NATIONAL_THRESHOLD = 10
+#: In a ``kind: legal`` state a meeting is a legal step (a pre-legal meeting); a letter or a
+#: referral there is one only by its mark or name (an attendance contract is voluntary support,
+#: a multi-agency referral is support).
+_LEGAL_STATE_KINDS = frozenset({d.TaskKind.MEETING})
+
+
+def _words(task: d.Task) -> str:
+    return f"{task.id} {task.template or ''}".lower()
+
+
+def is_legal_task(task: d.Task, state: d.State | None = None) -> bool:
+    """A legal step: by its kind, its ``legal:`` mark, its state's kind, or its name."""
+    if task.is_legal_step:
+        return True
+    if state is not None and state.kind is d.StateKind.LEGAL and task.kind in _LEGAL_STATE_KINDS:
+        return True
+    return task.kind is not d.TaskKind.REVIEW and any(w in _words(task) for w in LEGAL_WORDS)
+
+
+def is_penalty_route(task: d.Task) -> bool:
+    """A step of the penalty-notice framework: the national threshold must be met for it."""
+    # Every kind of legal letter is one: the bundled enforcement letter warns of a penalty notice.
+    return task.legal is not None or (
+        task.kind is not d.TaskKind.REVIEW and any(w in _words(task) for w in PENALTY_WORDS)
+    )
+
+
+def legal_tasks(flow: d.FlowDefinition) -> Iterator[tuple[Loc, d.Task]]:
+    """Every legal step of the flow (``is_legal_task``), with where it is written."""
+    states: dict[Loc, d.State] = {
+        ("stages", i, "states", sid): state
+        for i, stage in enumerate(flow.stages)
+        for sid, state in stage.states.items()
+    }
+    for loc, task in _tasks(flow):
+        if is_legal_task(task, states.get(loc[:4])):
+            yield loc, task
+
+
+def requires_compulsory_school_age(expression: str | None, flow: d.FlowDefinition) -> bool:
+    """True when ``expression`` holds only for a pupil of compulsory school age, with some
+    unauthorised absence of that age in the last 10 school weeks."""
+    return _of_age_now(expression, flow) and _of_age_count_at_least(expression, flow, 1)
+
+
+def _of_age_count_at_least(expression: str | None, flow: d.FlowDefinition, n: int) -> bool:
+    for part in _conjuncts(expression or "", flow):
+        if isinstance(part, ast.Name) and part.id == THRESHOLD_FACT and n <= NATIONAL_THRESHOLD:
+            return True
+        if isinstance(part, ast.Compare) and len(part.ops) == 1 and isinstance(part.left, ast.Name):
+            k = _lowest(part.comparators[0], flow)
+            op = part.ops[0]
+            if part.left.id == OF_AGE_COUNT and k is not None and (
+                (isinstance(op, ast.GtE) and k >= n) or (isinstance(op, ast.Gt) and k >= n - 1)
+            ):
+                return True
+    return False
+
+
+def _of_age_now(expression: str | None, flow: d.FlowDefinition) -> bool:
+    for part in _conjuncts(expression or "", flow):
+        if isinstance(part, ast.Name) and part.id in OF_AGE_FACTS:
+            return True
+        if (
+            isinstance(part, ast.Compare)
+            and len(part.ops) == 1
+            and isinstance(part.left, ast.Name)
+            and part.left.id in OF_AGE_FACTS
+            and isinstance(part.ops[0], ast.Eq | ast.GtE)
+            and _lowest(part.comparators[0], flow) == 1
+        ):
+            return True
+    return False
+
+
+def requires_threshold(expression: str | None, flow: d.FlowDefinition) -> bool:
+    """True when ``expression`` holds only with the national penalty-notice threshold met over
+    sessions of compulsory school age."""
+    return _of_age_now(expression, flow) and _of_age_count_at_least(
+        expression, flow, NATIONAL_THRESHOLD
+    )
+
+
+def _legal_needs_compulsory_school_age(flow: d.FlowDefinition) -> Iterator[Found]:
+    for loc, task in legal_tasks(flow):
+        if not requires_compulsory_school_age(task.when, flow):
+            yield (
+                (*loc, "when"),
+                f"legal step {task.id!r} applies only to a pupil of compulsory school age, on "
+                "absence of that age: its when needs compulsory_school_age and "
+                f"{OF_AGE_COUNT} >= 1 (or {THRESHOLD_FACT}) (domain: legal steps apply only to "
+                "pupils of compulsory school age)",
+            )
+
+
+def _penalty_needs_threshold(flow: d.FlowDefinition) -> Iterator[Found]:
+    for loc, task in legal_tasks(flow):
+        if is_penalty_route(task) and not requires_threshold(task.when, flow):
+            yield (
+                (*loc, "when"),
+                f"{task.id!r} is on the penalty-notice route: its when needs the national "
+                "threshold over sessions of compulsory school age (penalty_notice_threshold_met: "
+                f"{NATIONAL_THRESHOLD} unauthorised sessions in 10 school weeks) (domain rule 1)",
             )
 
 
@@ -449,6 +581,8 @@ def _entered_on_daily_threshold(flow: d.FlowDefinition, name: str) -> bool:
 
 _RULES: Mapping[str, Callable[[d.FlowDefinition], Iterator[Found]]] = {
     "legal_needs_unauthorised": _legal_needs_unauthorised,
+    "legal_needs_compulsory_school_age": _legal_needs_compulsory_school_age,
+    "penalty_needs_threshold": _penalty_needs_threshold,
     "safeguarding": _safeguarding,
     "step_down_stays_down": _step_down_stays_down,
     "no_gap_between_bands": _no_gap_between_bands,
