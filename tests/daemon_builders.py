@@ -194,8 +194,10 @@ def built_state(
         store.dispose()
     yield url
     if backend != "sqlite":
+        # FORCE: a register helper process may still be closing its connection as the module
+        # ends (seen once in the reliability suite's tamper catalogue on PostgreSQL)
         with _admin(postgres_admin_url()) as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {make_url(url).database}")
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
 
 
 def clone(template: str, folder: Path) -> Iterator[str]:

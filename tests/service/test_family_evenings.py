@@ -160,7 +160,7 @@ def trial(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Trial]:
         store.dispose()
         if backend == "postgresql":
             with _admin(postgres_admin_url()) as conn:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {make_url(url).database}")
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
 
 
 def siblings(trial: Trial) -> None:

@@ -81,7 +81,7 @@ def _database(backend: str, folder: Path) -> Iterator[str]:
         yield sa.engine.make_url(admin).set(database=name).render_as_string(hide_password=False)
     finally:
         with engine.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         engine.dispose()
 
 
