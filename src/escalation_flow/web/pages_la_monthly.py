@@ -30,6 +30,7 @@ from escalation_flow.errors import EscalationFlowError, NotFoundError
 from escalation_flow.report_views import LaMonthlyReport
 from escalation_flow.service.reports import Reports
 from escalation_flow.web.auth import checked_form, field, require_user
+from escalation_flow.web.pages_reports import report_file
 from escalation_flow.web.readable import readable_school
 from escalation_flow.web.school_data import school_name
 from escalation_flow.web.webapp import ForbiddenError, WebApp, web_of
@@ -80,11 +81,7 @@ async def la_monthly_file(request: Request) -> Response:
         return report, la_monthly_csv(report) if fmt == "csv" else la_monthly_pdf(report)
 
     report, data = await run_in_threadpool(build)
-    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/pdf"
-    name = f"la-monthly-{report.school}-{report.month}.{fmt}"
-    return Response(
-        data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
+    return report_file(data, fmt, f"la-monthly-{report.school}-{report.month}.{fmt}")
 
 
 async def record_sent(request: Request) -> Response:

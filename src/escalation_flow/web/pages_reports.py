@@ -75,8 +75,12 @@ async def targeting_file(request: Request) -> Response:
         return report, targeting_csv(report) if fmt == "csv" else targeting_pdf(report)
 
     report, data = await run_in_threadpool(build)
+    return report_file(data, fmt, f"targeting-{report.school}-{report.term}.{fmt}")
+
+
+def report_file(data: bytes, fmt: str, name: str) -> Response:
+    """A report's CSV or PDF as an attachment named ``name``."""
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/pdf"
-    name = f"targeting-{report.school}-{report.term}.{fmt}"
     return Response(
         data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
