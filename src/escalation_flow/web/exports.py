@@ -139,3 +139,11 @@ def download(
             "Cache-Control": "no-store",
         },
     )
+
+
+def report_file(data: bytes, fmt: str, name: str) -> Response:
+    """A report's CSV or PDF as an attachment named ``name``."""
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/pdf"
+    return Response(
+        data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

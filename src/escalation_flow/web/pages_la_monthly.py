@@ -30,7 +30,7 @@ from escalation_flow.errors import EscalationFlowError, NotFoundError
 from escalation_flow.report_views import LaMonthlyReport
 from escalation_flow.service.reports import Reports
 from escalation_flow.web.auth import checked_form, field, require_user
-from escalation_flow.web.pages_reports import report_file
+from escalation_flow.web.exports import report_file
 from escalation_flow.web.readable import readable_school
 from escalation_flow.web.school_data import school_name
 from escalation_flow.web.webapp import ForbiddenError, WebApp, web_of

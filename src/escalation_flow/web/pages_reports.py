@@ -27,6 +27,7 @@ from escalation_flow.errors import EscalationFlowError, NotFoundError
 from escalation_flow.report_views import TargetingReport
 from escalation_flow.service.reports import Reports
 from escalation_flow.web.auth import checked_form, field, require_user
+from escalation_flow.web.exports import report_file
 from escalation_flow.web.readable import readable_school
 from escalation_flow.web.safeguarding import safeguarding_states
 from escalation_flow.web.school_data import flow_of, school_name
@@ -76,14 +77,6 @@ async def targeting_file(request: Request) -> Response:
 
     report, data = await run_in_threadpool(build)
     return report_file(data, fmt, f"targeting-{report.school}-{report.term}.{fmt}")
-
-
-def report_file(data: bytes, fmt: str, name: str) -> Response:
-    """A report's CSV or PDF as an attachment named ``name``."""
-    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/pdf"
-    return Response(
-        data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
 
 
 async def record_action(request: Request) -> Response:
