@@ -132,10 +132,24 @@ def test_grants_that_cannot_be_held_say_why(grant: Grant, problem: str | None) -
         assert why is not None and problem in why
 
 
-def test_staff_hold_the_flows_task_roles_but_the_local_authoritys_and_the_auditor() -> None:
+def test_staff_hold_the_flows_task_roles_but_the_local_authoritys_and_the_service_roles() -> None:
     held = {r.value for r in HELD_ROLES}
-    assert held == ({r.value for r in Role} - {"local_authority"}) | {"auditor"}
+    assert held == ({r.value for r in Role} - {"local_authority"}) | {
+        "auditor",
+        "data_protection_officer",
+    }
     assert staff_role("attendance_lead") is Role.ATTENDANCE_LEAD
     assert staff_role("auditor") is ServiceRole.AUDITOR
     with pytest.raises(ValueError, match="local_authority"):
         staff_role("local_authority")
+
+
+def test_the_data_protection_officer_reads_but_acts_on_no_case() -> None:
+    dpo = Principal(9, "dpo", "D P O", (Grant(ServiceRole.DATA_PROTECTION_OFFICER, None),))
+    assert dpo.can_read_school("oak")
+    assert dpo.is_data_protection_officer()
+    assert not dpo.can_write("oak")
+    assert dpo.task_roles("oak") == frozenset()
+    assert not dpo.may_complete("oak", "attendance_lead", "6")
+    assert not dpo.may_approve_letter("oak", "attendance_lead")
+    assert not dpo.sees_safeguarding("oak")

@@ -33,6 +33,9 @@ class ServiceRole(StrEnum):
 
     #: reads everything it is granted, changes nothing
     AUDITOR = "auditor"
+    #: the data protection officer: reads what it is granted, answers subject access requests
+    #: and sees what is due for erasure; acts on no case
+    DATA_PROTECTION_OFFICER = "data_protection_officer"
 
 
 #: A role a member of staff holds: one of the flows' task roles (``Role``; ``attendance_team``
@@ -54,7 +57,13 @@ def staff_role(name: str) -> StaffRole:
 
 
 #: Roles that may be held either at one school or across the trust (no school).
-EITHER_ROLES: frozenset[StaffRole] = frozenset({Role.ATTENDANCE_TEAM, ServiceRole.AUDITOR})
+EITHER_ROLES: frozenset[StaffRole] = frozenset(
+    {Role.ATTENDANCE_TEAM, ServiceRole.AUDITOR, ServiceRole.DATA_PROTECTION_OFFICER}
+)
+#: Roles that read but never act on a case: no tasks, no recording, no approving.
+READ_ONLY_ROLES: frozenset[StaffRole] = frozenset(
+    {ServiceRole.AUDITOR, ServiceRole.DATA_PROTECTION_OFFICER}
+)
 #: Leaders who may complete any task of their school and approve its letters.
 LEADERS: frozenset[StaffRole] = frozenset(
     {Role.ATTENDANCE_LEAD, Role.HEADTEACHER, Role.HEAD_OF_ACADEMY}
@@ -82,6 +91,7 @@ ROLE_TITLES: dict[str, str] = {
     "attendance_team": "Attendance team",
     "local_authority": "Local authority (recorded by the school)",
     "auditor": "Auditor (read only)",
+    "data_protection_officer": "Data protection officer",
 }
 
 
@@ -170,6 +180,14 @@ class Principal:
 
     # -- safeguarding ---------------------------------------------------------------------------
 
+    def is_data_protection_officer(self, school: str | None = None) -> bool:
+        """Holds the data protection officer's role (at ``school``; None: across the trust)."""
+        return any(
+            g.role is ServiceRole.DATA_PROTECTION_OFFICER
+            and (g.school is None if school is None else g.covers_school(school))
+            for g in self.grants
+        )
+
     def sees_safeguarding(self, school: str) -> bool:
         for g in self.grants:
             if not g.covers_school(school):
@@ -186,16 +204,14 @@ class Principal:
         """The flow task roles whose tasks at ``school`` are this person's to do."""
         roles: set[str] = set()
         for g in self.grants:
-            if g.role is ServiceRole.AUDITOR or not g.covers_school(school):
+            if g.role in READ_ONLY_ROLES or not g.covers_school(school):
                 continue
             roles.add(g.role.value)
             roles |= _ALSO_COVERS.get(g.role, frozenset())
         return frozenset(roles)
 
     def can_write(self, school: str) -> bool:
-        return any(
-            g.covers_school(school) and g.role is not ServiceRole.AUDITOR for g in self.grants
-        )
+        return any(g.covers_school(school) and g.role not in READ_ONLY_ROLES for g in self.grants)
 
     def is_leader(self, school: str) -> bool:
         return any(
@@ -205,7 +221,7 @@ class Principal:
     def is_mine(self, school: str, role: str, year_group: str | None) -> bool:
         """A task for ``role`` about a pupil in ``year_group`` is on this person's worklist."""
         for g in self.grants:
-            if g.role is ServiceRole.AUDITOR or not g.covers_pupil(school, year_group):
+            if g.role in READ_ONLY_ROLES or not g.covers_pupil(school, year_group):
                 continue
             if role == g.role.value or role in _ALSO_COVERS.get(g.role, frozenset()):
                 return True
