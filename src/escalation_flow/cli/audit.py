@@ -93,6 +93,10 @@ def audit_verify(school: str | None, against: Path | None, as_json: bool) -> Non
         if checkpoint is not None:
             report.against = str(checkpoint["made_at"])
             report.breaches += check_against(store.engine, checkpoint, school)
+            from escalation_flow.backups.restored import explain_restores
+
+            # records a restore took back are named as such, never to hide a truncation
+            explain_restores(store.engine, checkpoint, report, school)
             report.breaches.sort(key=lambda b: (b.where, b.seq or 0, b.kind, b.message))
     if as_json:
         click.echo(json.dumps(verify_json(report) | {"against": report.against}, indent=1))
