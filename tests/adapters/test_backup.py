@@ -28,12 +28,15 @@ from tests.daemon_builders import (
     built_state,
     clone,
     evening_clock,
+    import_day,
     local,
     run_days,
     write_trust,
 )
+from tests.e2e.daemon_processes import count, environment, reap, start, wait_until
 
 LATER_DAYS = (date(2025, 9, 15), date(2025, 9, 16))
+DAEMON_DAYS = tuple(date(2025, 9, 15) + timedelta(days=n) for n in range(12) if (n % 7) < 5)
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +78,10 @@ class Desk:
 
     def at(self, day: date, hour: int) -> None:
         self.clock.set(local(day, hour))
+
+
+def evaluated(url: str) -> int:
+    return count(url, "SELECT count(*) FROM school_days")
 
 
 def sqlite_file(url: str) -> Path:
@@ -312,6 +319,44 @@ def test_restore_stops_while_the_daemon_holds_its_lock(url: str, tmp_path: Path)
         daemon.release()
     assert refused.exit_code == 4, refused.output
     assert "another daemon is running" in refused.output
+
+
+@pytest.mark.slow
+def test_a_backup_taken_while_the_daemon_writes_restores_and_verifies(
+    url: str, tmp_path: Path
+) -> None:
+    """A real ``escalation-flow daemon`` on a simulated clock evaluates two weeks, a day each
+    quarter second; the backup is taken once it has written its first day, and is restored into
+    a database of its own: the copy is whole (it verifies against the checkpoint made from it)
+    and is of the daemon mid-way (some of its days, not all)."""
+    desk = Desk(url, tmp_path)
+    store = Store(url)
+    try:
+        trust = load_trust(desk.trust)
+        for day in DAEMON_DAYS:  # the registers of the weeks the daemon will evaluate
+            import_day(store, trust, tmp_path, day, local(DAEMON_DAYS[-1], 20))
+    finally:
+        store.dispose()
+    before = evaluated(url)
+    env = environment(url, desk.trust, tmp_path)
+    daemon = start(
+        env, tmp_path, "--clock", "simulated", "--from", str(DAEMON_DAYS[0]),
+        "--to", str(DAEMON_DAYS[-1]), "--speed", "4", "--no-inbox",
+    )  # fmt: skip
+    try:
+        assert wait_until(lambda: evaluated(url) > before), daemon.text()[-3000:]
+        target = tmp_path / "during.backup"
+        made = desk.run("backup", "--to", str(target))
+        assert made.exit_code == 0, made.output
+        assert daemon.wait() == 0, daemon.text()[-3000:]
+    finally:
+        reap()
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere' / 'restored.sqlite'}"
+    restored = Desk(elsewhere, tmp_path).run("restore", str(target))
+    assert restored.exit_code == 0, restored.output
+    assert "OK:" in restored.output
+    assert before < evaluated(elsewhere) < evaluated(url) == before + len(DAEMON_DAYS)
+    assert Desk(elsewhere, tmp_path).run("audit", "verify").exit_code == 0
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------

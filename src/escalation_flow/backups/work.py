@@ -216,7 +216,9 @@ def _held(database_url: str, kind: str) -> Iterator[None]:
     """The daemon kept out for the restore: its lock taken (SQLite), or nobody else connected
     (PostgreSQL); a ``ConflictError`` saying who is there otherwise."""
     if kind == "sqlite":
-        lock = SqliteLock(_sqlite_file(database_url))
+        live = _sqlite_file(database_url)
+        live.parent.mkdir(parents=True, exist_ok=True)  # a new machine: no folder yet
+        lock = SqliteLock(live)
         lock.acquire()  # ConflictError naming the daemon's pid when it runs
         try:
             yield
