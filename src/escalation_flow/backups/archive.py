@@ -64,13 +64,20 @@ def write_backup(
         with tarfile.open(temporary, "w", format=tarfile.PAX_FORMAT) as tar:
             _add_bytes(tar, MANIFEST, _json_bytes(manifest))
             _add_bytes(tar, CHECKPOINT, checkpoint_text.encode("utf-8"))
-            tar.add(str(database), arcname=manifest["database_member"], recursive=False)
+            tar.add(str(database), arcname=manifest["database_member"], filter=_private)
         with temporary.open("rb") as f:
             os.fsync(f.fileno())
         temporary.replace(target)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def _private(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """The copy as the other members: readable by its owner only (it names children), owned
+    by nobody in particular (the machine restoring it has its own users)."""
+    info.mode, info.uid, info.gid, info.uname, info.gname = 0o600, 0, 0, "", ""
+    return info
 
 
 def _json_bytes(value: dict[str, Any]) -> bytes:

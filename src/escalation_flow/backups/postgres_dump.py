@@ -104,12 +104,18 @@ def dump(url: str, snapshot_name: str, out: Path) -> str:
     return str(_run([program("pg_dump"), "--version"], what="pg_dump --version").stdout).strip()
 
 
-def check_contents(dumped: Path, tables: list[str]) -> None:
-    """The dump's table of contents lists each of ``tables`` and its data."""
+def dumped_tables(dumped: Path) -> set[str]:
+    """The tables the dump's table of contents lists with their data (``pg_restore --list``)."""
     listing = _run([program("pg_restore"), "--list", str(dumped)], what="pg_restore --list").stdout
     found = set(re.findall(r"\bTABLE DATA \S+ (\S+) ", listing))
     defined = set(re.findall(r"\bTABLE \S+ (\S+) ", listing))
-    missing = sorted(t for t in tables if t not in found or t not in defined)
+    return found & defined
+
+
+def check_contents(dumped: Path, tables: list[str]) -> None:
+    """The dump's table of contents lists each of ``tables`` and its data."""
+    listed = dumped_tables(dumped)
+    missing = sorted(t for t in tables if t not in listed)
     if missing:
         raise StoreError(
             f"{dumped}: the dump's table of contents does not list {', '.join(missing)} (and its "
@@ -134,6 +140,19 @@ def others_connected(engine: Engine) -> list[str]:
             )
         ).all()
     return [f"pid {r.pid} ({r.app})" for r in rows]
+
+
+def check_no_other_tables(engine: Engine, dumped: Path) -> None:
+    """``pg_restore --clean`` drops and restores only what the dump holds: a table of a newer
+    schema than the dump's would stay, with its rows, beside the older data (and the schema
+    upgrade after the restore would then fail). Refused, saying how to restore instead."""
+    extra = sorted(set(tables_of(engine)) - dumped_tables(dumped))
+    if extra:
+        raise ConflictError(
+            f"the database has tables the backup does not ({', '.join(extra)}: a newer schema "
+            "than the backup's); restore into an empty database instead: `createdb NEW`, point "
+            "ESCALATION_FLOW_DATABASE_URL at it and run restore again (docs/backup.md)"
+        )
 
 
 def restore(url: str, dumped: Path, dumped_by: str) -> None:

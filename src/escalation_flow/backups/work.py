@@ -177,7 +177,7 @@ def restore_backup(database_url: str, source: Path, now: datetime, *, force: boo
             )
         _known_revision(source, manifest["revision"])
         checkpoint = _checkpoint(opened)
-        with _held(database_url, kind):
+        with _held(database_url, kind, opened.database):
             replaced = _would_replace(database_url, checkpoint, now, force=force)
             if kind == "sqlite":
                 restore_database(opened.database, _sqlite_file(database_url))
@@ -212,9 +212,10 @@ def _restore_row(
 
 
 @contextmanager
-def _held(database_url: str, kind: str) -> Iterator[None]:
+def _held(database_url: str, kind: str, dumped: Path) -> Iterator[None]:
     """The daemon kept out for the restore: its lock taken (SQLite), or nobody else connected
-    (PostgreSQL); a ``ConflictError`` saying who is there otherwise."""
+    (PostgreSQL: and no table the dump would leave behind); a ``ConflictError`` saying who is
+    there otherwise."""
     if kind == "sqlite":
         live = _sqlite_file(database_url)
         live.parent.mkdir(parents=True, exist_ok=True)  # a new machine: no folder yet
@@ -228,6 +229,8 @@ def _held(database_url: str, kind: str) -> Iterator[None]:
     engine = create_store_engine(database_url)
     try:
         others = pg.others_connected(engine)
+        if not others:
+            pg.check_no_other_tables(engine, dumped)
     finally:
         engine.dispose()
     if others:
