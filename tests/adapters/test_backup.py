@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.trust_files import load_trust
+from escalation_flow.backups.compare import beyond
 from escalation_flow.bootstrap import Root
 from escalation_flow.cli import main
 from escalation_flow.service import Service
@@ -218,6 +219,21 @@ def test_a_file_that_is_not_a_backup_is_refused_naming_it(url: str, tmp_path: Pa
     assert refused.exit_code == 2 and f"{junk}: not a readable backup file" in refused.output
 
 
+def test_a_backup_cut_short_is_refused_and_nothing_is_restored(url: str, tmp_path: Path) -> None:
+    desk = Desk(url, tmp_path)
+    target = tmp_path / "b.backup"
+    assert desk.run("backup", "--to", str(target)).exit_code == 0
+    whole = target.read_bytes()
+    target.write_bytes(whole[: len(whole) // 2])
+    remove_database(url)
+
+    refused = desk.run("restore", str(target))
+
+    assert refused.exit_code == 2, refused.output
+    assert str(target) in refused.output
+    assert not sqlite_file(url).exists()
+
+
 # -- an older backup restored over a newer database ------------------------------------------------
 
 
@@ -284,6 +300,52 @@ def test_a_truncation_after_the_restore_is_still_caught(url: str, tmp_path: Path
     assert verified.exit_code == 1, verified.output
     assert f"{SCHOOL}/P1" in verified.output and "truncated" in verified.output
     assert "the restore does not explain what is missing" in verified.output
+
+
+def test_a_restore_row_whose_checkpoint_was_edited_explains_nothing(
+    url: str, tmp_path: Path
+) -> None:
+    """Whoever deletes records could also lower the lengths in the restore's row to cover
+    them: the row's checkpoint no longer gives its own digest, and is not trusted."""
+    desk = Desk(url, tmp_path)
+    backup, auditors = backup_then_later_days(desk, tmp_path)
+    assert desk.run("restore", str(backup), "--force").exit_code == 0
+    execute(
+        url, "UPDATE restores SET checkpoint = replace(checkpoint, '\"length\":', '\"length\":1')"
+    )
+
+    verified = desk.run("audit", "verify", "--against", str(auditors))
+
+    assert verified.exit_code == 1, verified.output
+    assert "the restore explains nothing" in verified.output
+    assert "missing by restore:" not in verified.output
+
+
+def test_what_a_restore_would_lose_is_counted_by_kind() -> None:
+    def checkpoint(length: int, marks: int, letters: dict[str, list[str]]) -> dict[str, object]:
+        return {
+            "cases": [{"school": "s", "pupil": "P1", "length": length, "head": "h"}],
+            "schools": {"s": {"seals": [], "marks": marks}},
+            "letters": letters,
+            "tasks": {},
+            "records": {"school:s": [2, "x"]},
+        }
+
+    older = checkpoint(3, 10, {"1": ["s/P1", "a", None]})
+    newer = checkpoint(5, 16, {"1": ["s/P1", "a", "pdf"], "2": ["s/P1", "b", None]})
+
+    assert beyond(newer, older) == [
+        "2 history records of 1 cases",
+        "6 marks",
+        "2 letters (new, or changed since)",
+    ]
+    assert beyond(older, newer) == []
+    assert beyond(older, older) == []
+    done, still_open = ["s/P1", "done", "c"], ["s/P1", "open", "o"]
+    assert beyond(older | {"tasks": {"7": done}}, older | {"tasks": {"7": still_open}}) == [
+        "1 tasks (new, or changed since)"
+    ]
+    assert beyond(older | {"tasks": {"7": still_open}}, older | {"tasks": {"7": done}}) == []
 
 
 def test_a_checkpoint_made_after_the_restore_is_never_explained_by_it(

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from escalation_flow.audit.checkpoint import OPEN
+
 
 @dataclass(frozen=True)
 class Counts:
@@ -60,8 +62,8 @@ def beyond(newer: Mapping[str, Any], older: Mapping[str, Any]) -> list[str]:
     )
     if marks:
         out.append(f"{marks} marks")
-    for name in ("letters", "tasks"):
-        changed = [k for k, v in newer[name].items() if older[name].get(k) != v]
+    for name, on in (("letters", _letter_on), ("tasks", _task_on)):
+        changed = [k for k, v in newer[name].items() if on(v, older[name].get(k))]
         if changed:
             out.append(f"{len(changed)} {name} (new, or changed since)")
     chains = older.get("records", {})
@@ -73,3 +75,21 @@ def beyond(newer: Mapping[str, Any], older: Mapping[str, Any]) -> list[str]:
     if later:
         out.append(f"{later} later records (letters' approvals, completions, the audit log)")
     return out
+
+
+def _letter_on(new: list[Any], old: list[Any] | None) -> bool:
+    """Whether a letter ``[case, html, pdf, approval]`` holds what ``old`` did not: it is new,
+    its words differ, or its PDF or approval came since (both are written once)."""
+    if old is None:
+        return True
+    if new[:2] != old[:2]:
+        return True
+    return any(o is None and n is not None for n, o in zip(new[2:], old[2:], strict=False))
+
+
+def _task_on(new: list[Any], old: list[Any] | None) -> bool:
+    """Whether a task ``[case, status, completion]`` holds what ``old`` did not: it is new,
+    or it was completed since (or otherwise than ``old`` has it)."""
+    if old is None:
+        return True
+    return new != old and new[1] != OPEN

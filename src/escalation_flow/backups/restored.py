@@ -20,17 +20,19 @@ explain it; a checkpoint made after the restore is never explained away.
 
 from __future__ import annotations
 
-import json
+import tempfile
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from escalation_flow.adapters.store.restores import Restore, restores
-from escalation_flow.audit.checkpoint import check_against
+from escalation_flow.audit.checkpoint import check_against, read_checkpoint
 from escalation_flow.audit.verify import Breach, VerifyReport
 from escalation_flow.backups.compare import case_lengths
+from escalation_flow.errors import InputError
 
 
 def explain_restores(engine: Engine, checkpoint: Mapping[str, Any], report: VerifyReport,
@@ -42,7 +44,13 @@ def explain_restores(engine: Engine, checkpoint: Mapping[str, Any], report: Veri
     if not done or not report.breaches:
         return
     last = done[-1]
-    backup = json.loads(last.checkpoint)
+    backup = _carried(last)
+    if backup is None:
+        report.warnings.append(
+            f"{_restore_words(last)}, but the checkpoint its row carries is not one this "
+            "version wrote, or was edited: the restore explains nothing"
+        )
+        return
     made = str(checkpoint["made_at"])
     backup_made = datetime.fromisoformat(str(backup["made_at"]))
     if not (backup_made < datetime.fromisoformat(made) < last.restored_at):
@@ -64,6 +72,18 @@ def explain_restores(engine: Engine, checkpoint: Mapping[str, Any], report: Veri
         f"({len(explained)} entries of the checkpoint of {made} were made after that backup)"
     )
     report.warnings += [f"missing by restore: {b}" for b in explained]
+
+
+def _carried(restore: Restore) -> dict[str, Any] | None:
+    """The backup's checkpoint from the restore's row, read as a checkpoint file is (its
+    digest and shape checked: the row is in the database, within reach of who edits it)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "carried.json"
+        path.write_text(restore.checkpoint, encoding="utf-8")
+        try:
+            return read_checkpoint(path)
+        except InputError:
+            return None
 
 
 def _restore_words(restore: Restore) -> str:
