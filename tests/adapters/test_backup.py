@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from click.testing import Result
 from sqlalchemy.engine import make_url
 
+from escalation_flow.adapters.register_files import read_marks
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.trust_files import load_trust
 from escalation_flow.backups.compare import beyond
@@ -24,6 +25,8 @@ from escalation_flow.bootstrap import Root
 from escalation_flow.cli import main
 from escalation_flow.service import Service
 from tests.daemon_builders import (
+    HEADER,
+    PUPILS,
     SCHOOL,
     RootedRunner,
     built_state,
@@ -31,7 +34,6 @@ from tests.daemon_builders import (
     evening_clock,
     import_day,
     local,
-    run_days,
     write_trust,
 )
 from tests.e2e.daemon_processes import count, environment, reap, start, wait_until
@@ -67,18 +69,40 @@ class Desk:
     def run(self, *args: str) -> Result:
         return RootedRunner(Root(self.clock)).invoke(main, list(args), env=self.env)
 
-    def later_days(self) -> None:
-        """Two more school days imported and evaluated: the database moves past a backup."""
+    def later_days(self, evening: int = 18) -> None:
+        """Two more school days imported and evaluated: the database moves past a backup. On
+        the first, P1 and P4 are absent unexplained (N): P1's case moves on, P4's opens."""
         store = Store(self.url)
+        trust = load_trust(self.trust)
         try:
-            service = Service(store, load_trust(self.trust), self.clock, worker="test")
-            run_days(service, self.clock, self.folder, LATER_DAYS)
+            service = Service(store, trust, self.clock, worker="test")
+            for day in LATER_DAYS:
+                self.clock.set(local(day, 17))
+                path = later_marks(self.folder, day)
+                marks = read_marks(path, trust.calendars(), aliases=trust.aliases)
+                store.import_marks(marks, file=path, now=self.clock.now(), by="test")
+                self.clock.set(local(day, evening))
+                service.run_day(SCHOOL, day)
         finally:
             store.dispose()
         self.clock.set(local(LATER_DAYS[-1], 19))
 
     def at(self, day: date, hour: int) -> None:
         self.clock.set(local(day, hour))
+
+
+def later_marks(folder: Path, day: date) -> Path:
+    rows = [HEADER]
+    for pupil in PUPILS:
+        am = "N" if pupil in ("P1", "P4") and day == LATER_DAYS[0] else "/"
+        am_at, pm_at = local(day, 9, 5).isoformat(), local(day, 13, 10).isoformat()
+        rows += [
+            f"{SCHOOL},{pupil},{day},AM,{am},,{am_at}",
+            f"{SCHOOL},{pupil},{day},PM,\\,,{pm_at}",
+        ]
+    path = folder / f"later-{day}.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
 
 
 def evaluated(url: str) -> int:
@@ -279,7 +303,7 @@ def test_an_older_backup_restored_verifies_against_its_checkpoint_and_is_reporte
     assert verified.exit_code == 0, verified.output
     assert "records after it are missing by restore, not tampering" in verified.output
     assert "restored at 2025-09-17" in verified.output
-    assert "missing by restore:" in verified.output
+    assert f"missing by restore: {SCHOOL}/P4: case_deleted" in verified.output
 
 
 def test_a_truncation_after_the_restore_is_still_caught(url: str, tmp_path: Path) -> None:
@@ -300,6 +324,26 @@ def test_a_truncation_after_the_restore_is_still_caught(url: str, tmp_path: Path
     assert verified.exit_code == 1, verified.output
     assert f"{SCHOOL}/P1" in verified.output and "truncated" in verified.output
     assert "the restore does not explain what is missing" in verified.output
+
+
+def test_a_record_edited_after_the_restore_is_caught_even_in_a_case_the_backup_did_not_hold(
+    url: str, tmp_path: Path
+) -> None:
+    """After the restore the days are run again: P4's case opens anew (its records not the ones
+    the auditor's checkpoint saw, which the restore explains); one of them edited in place is
+    tampering all the same."""
+    desk = Desk(url, tmp_path)
+    backup, auditors = backup_then_later_days(desk, tmp_path)
+    assert desk.run("restore", str(backup), "--force").exit_code == 0
+    desk.later_days(evening=20)  # evaluated later in the evening: the same decisions, new records
+    p4 = "case_id = (SELECT id FROM cases WHERE pupil = 'P4')"
+    execute(url, f"UPDATE case_events SET actor = 'someone' WHERE {p4} AND seq = 2")
+
+    verified = desk.run("audit", "verify", "--against", str(auditors))
+
+    assert verified.exit_code == 1, verified.output
+    assert f"{SCHOOL}/P4 record 2: edited" in verified.output
+    assert f"missing by restore: {SCHOOL}/P4 record 3: rewritten" in verified.output
 
 
 def test_a_restore_row_whose_checkpoint_was_edited_explains_nothing(

@@ -28,7 +28,7 @@ class Counts:
     def text(self) -> str:
         return (
             f"{self.cases} cases, {self.history_records} history records, {self.marks} marks, "
-            f"{self.letters} letters, {self.tasks} tasks done, {self.later_records} later records"
+            f"{self.letters} letters, {self.tasks} tasks, {self.later_records} later records"
         )
 
 

@@ -30,48 +30,53 @@ from sqlalchemy import Engine
 
 from escalation_flow.adapters.store.restores import Restore, restores
 from escalation_flow.audit.checkpoint import check_against, read_checkpoint
-from escalation_flow.audit.verify import Breach, VerifyReport
+from escalation_flow.audit.verify import Breach
 from escalation_flow.backups.compare import case_lengths
 from escalation_flow.errors import InputError
 
 
-def explain_restores(engine: Engine, checkpoint: Mapping[str, Any], report: VerifyReport,
-                     school: str | None = None) -> None:  # fmt: skip
-    """Move the breaches of ``report`` (checked against ``checkpoint``) that the newest restore
-    explains into its warnings, saying so; leave every other one where it is."""
+def explain_restores(
+    engine: Engine,
+    checkpoint: Mapping[str, Any],
+    found: list[Breach],
+    warnings: list[str],
+    school: str | None = None,
+) -> list[Breach]:
+    """Of ``found`` (what ``check_against(checkpoint)`` found, and only that: a record edited
+    in place is ``verify_store``'s and never passes through here), those the newest restore
+    does not explain; the ones it does are named in ``warnings``, saying so."""
     with engine.connect() as conn:
         done = restores(conn)
-    if not done or not report.breaches:
-        return
+    if not done or not found:
+        return found
     last = done[-1]
     backup = _carried(last)
     if backup is None:
-        report.warnings.append(
+        warnings.append(
             f"{_restore_words(last)}, but the checkpoint its row carries is not one this "
             "version wrote, or was edited: the restore explains nothing"
         )
-        return
+        return found
     made = str(checkpoint["made_at"])
     backup_made = datetime.fromisoformat(str(backup["made_at"]))
     if not (backup_made < datetime.fromisoformat(made) < last.restored_at):
-        return
+        return found
     lost = check_against(engine, backup, school)
     if lost:
-        report.warnings.append(
+        warnings.append(
             f"{_restore_words(last)}, but the database no longer holds everything that backup "
             f"held ({len(lost)} problem(s) against its checkpoint, first: {lost[0]}): the "
             "restore does not explain what is missing"
         )
-        return
-    explained = [b for b in report.breaches if _before_backup(b, checkpoint, backup)]
-    if not explained:
-        return
-    report.breaches = [b for b in report.breaches if b not in explained]
-    report.warnings.append(
-        f"{_restore_words(last)}: records after it are missing by restore, not tampering "
-        f"({len(explained)} entries of the checkpoint of {made} were made after that backup)"
-    )
-    report.warnings += [f"missing by restore: {b}" for b in explained]
+        return found
+    explained = [b for b in found if _before_backup(b, checkpoint, backup)]
+    if explained:
+        warnings.append(
+            f"{_restore_words(last)}: records after it are missing by restore, not tampering "
+            f"({len(explained)} entries of the checkpoint of {made} were made after that backup)"
+        )
+        warnings += [f"missing by restore: {b}" for b in explained]
+    return [b for b in found if b not in explained]
 
 
 def _carried(restore: Restore) -> dict[str, Any] | None:
