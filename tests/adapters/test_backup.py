@@ -480,6 +480,13 @@ def test_a_postgresql_backup_restored_over_its_database_verifies(tmp_path: Path)
         assert made.exit_code == 0, made.output
         held = history_rows(pg_url)
         execute(pg_url, "DELETE FROM chain_records", "DELETE FROM timers")
+        beside = sa.create_engine(pg_url)
+        try:
+            with beside.connect():  # the pages, say, still connected
+                refused = desk.run("restore", str(target), "--force")
+        finally:
+            beside.dispose()
+        assert refused.exit_code == 4 and "other connection(s)" in refused.output
         restored = desk.run("restore", str(target), "--force")
         assert restored.exit_code == 0, restored.output
         assert history_rows(pg_url) == held
