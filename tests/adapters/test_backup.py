@@ -432,7 +432,7 @@ def test_a_backup_taken_while_the_daemon_writes_restores_and_verifies(
     url: str, tmp_path: Path
 ) -> None:
     """A real ``escalation-flow daemon`` on a simulated clock evaluates two weeks, a day each
-    quarter second; the backup is taken once it has written its first day, and is restored into
+    half second; the backup is taken once it has written its first day, and is restored into
     a database of its own: the copy is whole (it verifies against the checkpoint made from it)
     and is of the daemon mid-way (some of its days, not all)."""
     desk = Desk(url, tmp_path)
@@ -447,7 +447,7 @@ def test_a_backup_taken_while_the_daemon_writes_restores_and_verifies(
     env = environment(url, desk.trust, tmp_path)
     daemon = start(
         env, tmp_path, "--clock", "simulated", "--from", str(DAEMON_DAYS[0]),
-        "--to", str(DAEMON_DAYS[-1]), "--speed", "4", "--no-inbox",
+        "--to", str(DAEMON_DAYS[-1]), "--speed", "2", "--no-inbox",
     )  # fmt: skip
     try:
         assert wait_until(lambda: evaluated(url) > before), daemon.text()[-3000:]
