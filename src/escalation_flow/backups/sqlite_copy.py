@@ -24,8 +24,12 @@ def copy_database(live: Path, copy: Path) -> None:
     finally:
         target.close()
         source.close()
-    # The copy's header says WAL, as the live file's does; a fresh connection reads it and
-    # turns it back to a rollback journal, so the one file alone is the whole database.
+
+
+def single_file(copy: Path) -> None:
+    """The copy's header says WAL, as the live file's does (and the store's engine sets it on
+    every connection): turned back to a rollback journal, the one file alone is the whole
+    database. Called once nothing else has the copy open."""
     single = sqlite3.connect(copy)
     try:
         single.execute("PRAGMA journal_mode=DELETE")

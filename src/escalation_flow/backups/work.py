@@ -50,7 +50,7 @@ from escalation_flow.backups.archive import (
     write_backup,
 )
 from escalation_flow.backups.compare import beyond, counts
-from escalation_flow.backups.sqlite_copy import copy_database, restore_database
+from escalation_flow.backups.sqlite_copy import copy_database, restore_database, single_file
 from escalation_flow.core.chain import instant_text
 from escalation_flow.daemon.locks import SqliteLock
 from escalation_flow.errors import ConflictError, InputError, NotFoundError
@@ -107,6 +107,7 @@ def _sqlite_copy(
         document = make_checkpoint(engine, now)
     finally:
         engine.dispose()
+    single_file(copy)
     return _manifest("sqlite", revision, now, document), document, VerifyReport()
 
 
