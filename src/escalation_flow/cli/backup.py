@@ -44,7 +44,7 @@ def backup_command(target: Path, force: bool) -> None:
 
 
 @main.command("restore")
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--force", is_flag=True,
     help="Restore over a database that holds what the backup does not (it is lost).",
