@@ -92,7 +92,13 @@ def audit_verify(school: str | None, against: Path | None, as_json: bool) -> Non
         report = verify_store(store.engine, school)
         if checkpoint is not None:
             report.against = str(checkpoint["made_at"])
-            report.breaches += check_against(store.engine, checkpoint, school)
+            from escalation_flow.backups.restored import explain_restores
+
+            found = check_against(store.engine, checkpoint, school)
+            # records a restore took back are named as such (warnings), never to hide tampering
+            report.breaches += explain_restores(
+                store.engine, checkpoint, found, report.warnings, school
+            )
             report.breaches.sort(key=lambda b: (b.where, b.seq or 0, b.kind, b.message))
     if as_json:
         click.echo(json.dumps(verify_json(report) | {"against": report.against}, indent=1))
