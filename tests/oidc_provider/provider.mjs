@@ -8,9 +8,10 @@
 //   ACCOUNTS      {"id": {"password": "...", "claims": {...}}}: who can sign in, and what the
 //                 ID token says about them
 //
-// Test-only control: POST /__test__/next-id-token {"claims": {...}, "exp_offset": seconds} makes
-// the next token response carry an ID token with those claims changed, re-signed with the
-// provider's own key (so only the claims are wrong: a wrong audience, an expired token).
+// Test-only control: POST /__test__/next-id-token {"claims": {...}, "exp_offset": seconds,
+// "key": JWK} makes the next token response carry an ID token with those claims changed,
+// re-signed with the provider's own key (so only the claims are wrong: a wrong audience, an
+// expired token), or with "key", a key it never published.
 //
 // Prints "ready ISSUER" once listening.
 import { createPrivateKey } from 'node:crypto';
@@ -109,9 +110,10 @@ async function tamper(body) {
     payload.exp = now + nextIdToken.exp_offset;
     payload.iat = Math.min(payload.iat, payload.exp - 60);
   }
-  const jwk = jwks.keys.find((key) => key.kid === kid);
+  // "key": sign with this private JWK instead (one the provider never published)
+  const jwk = nextIdToken.key || jwks.keys.find((key) => key.kid === kid);
   const key = await importJWK(jwk, alg);
-  body.id_token = await new SignJWT(payload).setProtectedHeader({ alg, kid }).sign(key);
+  body.id_token = await new SignJWT(payload).setProtectedHeader({ alg, kid: jwk.kid }).sign(key);
 }
 
 provider.use(async (ctx, next) => {

@@ -99,10 +99,12 @@ def finish(
     staff = web.staff
     now = web.now()
     state = params.get("state") or ""
-    pending = staff.take_sign_in(token_hash(state), now) if state else None
-    if pending is None or browser is None or token_hash(browser) != pending.browser_hash:
-        return record_refusal(web, "?", address, Refused("expired", 400, "state unknown, used, "
-                        "expired or from another browser"))  # fmt: skip
+    pending = None
+    if state and browser:
+        pending = staff.take_sign_in(token_hash(state), token_hash(browser), now)
+    if pending is None:
+        why = "state unknown, used, expired or begun in another browser"
+        return record_refusal(web, "?", address, Refused("expired", 400, why))
     if params.get("iss") not in (None, provider.issuer):
         return record_refusal(
             web, "?", address, Refused("provider", 400, "iss of another provider")
@@ -115,9 +117,11 @@ def finish(
         id_token = client.exchange(params["code"], redirect_uri, pending.code_verifier)
         claims = client.verify(id_token, pending.nonce, web.now())
     except SignInError as exc:
-        reason = "token" if str(exc).startswith("id token") else "provider"
-        return record_refusal(web, "?", address, Refused(reason, 400 if reason == "token" else 502,
-                        str(exc)))  # fmt: skip
+        # a token that fails a check is ours to refuse (400); a provider that fails is 502
+        refused = Refused("token", 400, str(exc))
+        if not str(exc).startswith("id token"):
+            refused = Refused("provider", 502, str(exc))
+        return record_refusal(web, "?", address, refused)
     identity = identity_of(claims, provider)
     linked = staff.by_subject(identity.issuer, identity.subject) if identity.subject else None
     by_email = staff.by_email(identity.email) if identity.email and linked is None else None
@@ -125,8 +129,8 @@ def finish(
     account = match.account
     if account is None:
         refusal = match.refusal or Refusal.NO_STAFF_RECORD
-        return record_refusal(web, identity.claimed, address, Refused(refusal.name, 403,
-                        refusal.value))  # fmt: skip
+        refused = Refused(refusal.name, 403, refusal.value)
+        return record_refusal(web, identity.claimed, address, refused)
     token, seconds = open_session(web, account, address)
     detail = "linked at this first sign-in" if match.link else None
     staff.audit(account.username, "sso_login", web.now(), detail=detail, ip=address)

@@ -68,17 +68,18 @@ async def login_page(request: Request, *, error: str | None = None, status: int 
 
 async def login_submit(request: Request) -> Response:
     web = web_of(request)
+    if not web.settings.password_login:
+        address = client_address(request)
+        await run_in_threadpool(
+            web.staff.audit, "?", "login_refused_passwords_off", web.now(), ip=address
+        )
+        raise ForbiddenError("Passwords are switched off here: sign in with your school account.")
     form = await request.form(max_fields=10)
     token = form.get("login_token")
     if not web.login_forms.check(
         token if isinstance(token, str) else None, request.cookies.get(LOGIN_COOKIE)
     ):
         raise ForbiddenError("The login form had expired. Reload the page and log in again.")
-    if not web.settings.password_login:
-        await run_in_threadpool(
-            web.staff.audit, "?", "login_refused_passwords_off", web.now(), ip=client_address(request)
-        )
-        raise ForbiddenError("Passwords are switched off here: sign in with your school account.")
     username = (field(form, "username") or "")[:64]
     password = form.get("password")
     password = password if isinstance(password, str) else ""

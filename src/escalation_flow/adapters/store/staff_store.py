@@ -279,7 +279,11 @@ class StaffStore:
     # -- single sign-on ---------------------------------------------------------------------------
 
     def begin_sign_in(
-        self, state_hash: str, pending: ports.PendingSignIn, now: dt.datetime, expires_at: dt.datetime
+        self,
+        state_hash: str,
+        pending: ports.PendingSignIn,
+        now: dt.datetime,
+        expires_at: dt.datetime,
     ) -> None:
         """Keep a sign-in begun until its callback (sign-ins long expired are dropped here)."""
         with self.engine.begin() as conn:
@@ -299,10 +303,14 @@ class StaffStore:
                 )
             )
 
-    def take_sign_in(self, state_hash: str, now: dt.datetime) -> PendingSignIn | None:
-        """The sign-in begun with this state, once: unknown, expired or already taken: None."""
+    def take_sign_in(
+        self, state_hash: str, browser_hash: str, now: dt.datetime
+    ) -> PendingSignIn | None:
+        """The sign-in begun with this state in this browser, once: unknown, expired, already
+        taken or begun in another browser: None (and a stolen redirect does not use it up)."""
         live = (
             (OidcSignIn.state_hash == state_hash)
+            & (OidcSignIn.browser_hash == browser_hash)
             & OidcSignIn.used_at.is_(None)
             & (OidcSignIn.expires_at > now)
         )
