@@ -63,7 +63,8 @@ def downgrade() -> None:
     op.drop_table("oidc_sign_ins")
     op.drop_index("uq_staff_oidc_issuer_oidc_subject", table_name="staff")
     op.drop_index("uq_staff_email_lower", table_name="staff")
-    with op.batch_alter_table("staff") as batch:
-        batch.drop_column("oidc_subject")
-        batch.drop_column("oidc_issuer")
-        batch.drop_column("email")
+    # not batch mode: rebuilding ``staff`` on SQLite would break its references; SQLite 3.35+
+    # drops a column in place
+    op.drop_column("staff", "oidc_subject")
+    op.drop_column("staff", "oidc_issuer")
+    op.drop_column("staff", "email")
