@@ -51,6 +51,14 @@ def test_the_google_preset_is_google_keyed_by_sub() -> None:
     )
 
 
+def test_google_id_tokens_may_name_the_issuer_without_its_scheme() -> None:
+    google = sign_in_provider(settings(oidc_issuer="google"))
+    assert google is not None
+    check_claims(claims(iss="accounts.google.com"), google, "n1", NOW)
+    with pytest.raises(SignInError, match="wrong issuer"):
+        check_claims(claims(iss="https://accounts.google.com.evil.example"), google, "n1", NOW)
+
+
 @pytest.mark.parametrize(
     ("values", "field"),
     [

@@ -134,7 +134,7 @@ def check_claims(
     claims: Mapping[str, Any], provider: SignInProvider, nonce: str, now: datetime
 ) -> None:
     """The ID token's claims (OpenID Connect Core 1.0, 3.1.3.7) against our clock."""
-    if claims.get("iss") != provider.issuer:
+    if claims.get("iss") != provider.issuer and claims.get("iss") not in provider.issuer_aliases:
         raise SignInError("id token: wrong issuer")
     audience = claims.get("aud")
     audiences = [audience] if isinstance(audience, str) else audience

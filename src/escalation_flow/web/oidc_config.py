@@ -42,6 +42,9 @@ class SignInProvider:
     redirect_base: str | None
     email_domains: frozenset[str]
     clock_skew: timedelta
+    #: other spellings of the issuer the provider's ID tokens carry: Google documents
+    #: ``accounts.google.com`` beside ``https://accounts.google.com``
+    issuer_aliases: frozenset[str] = frozenset()
 
 
 def sign_in_provider(settings: WebSettings) -> SignInProvider | None:
@@ -60,6 +63,7 @@ def sign_in_provider(settings: WebSettings) -> SignInProvider | None:
         _raise(problems)
         return None
     issuer, label, subject, vouched = _preset(settings.oidc_issuer.strip(), problems)
+    aliases = frozenset({"accounts.google.com"}) if issuer == GOOGLE_ISSUER else frozenset()
     client_id = (settings.oidc_client_id or "").strip()
     if not client_id:
         problems.append(_problem("OIDC_CLIENT_ID", "needed with OIDC_ISSUER"))
@@ -81,6 +85,7 @@ def sign_in_provider(settings: WebSettings) -> SignInProvider | None:
         redirect_base=base,
         email_domains=domains,
         clock_skew=timedelta(seconds=settings.oidc_clock_skew_seconds),
+        issuer_aliases=aliases,
     )
 
 
