@@ -250,3 +250,18 @@ def test_with_passwords_switched_off_only_single_sign_on_lets_anyone_in(
         assert tried.status_code == 403 and "ef_session" not in tried.cookies
         assert sign_in(app, "alex").status_code == 303
     assert len(audit(world, "login_refused_passwords_off")) == 1
+
+
+def test_a_provider_that_cannot_be_reached_gets_a_page_not_a_traceback(tmp_path: Path) -> None:
+    """No Node.js needed: the issuer is a closed port."""
+    from tests.e2e.web_client import pages as plain_pages
+
+    closed = {"oidc_issuer": "http://127.0.0.1:9", "oidc_client_id": "ef",
+              "oidc_client_secret": "s" * 20}  # fmt: skip
+    world = new_world(tmp_path)
+    with plain_pages(world, **closed) as app:
+        answer = app.get("/login/sso")
+        assert answer.status_code == 502 and "did not finish" in answer.text
+        assert "Traceback" not in answer.text and "ef_sso" not in answer.cookies
+    [entry] = audit(world, "sso_refused")
+    assert "could not be reached" in entry.detail

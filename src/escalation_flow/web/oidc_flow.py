@@ -134,7 +134,7 @@ def finish(
     token, seconds = open_session(web, account, address)
     detail = "linked at this first sign-in" if match.link else None
     staff.audit(account.username, "sso_login", web.now(), detail=detail, ip=address)
-    log.info("sso_login", staff=account.username, linked_now=match.link)
+    log.info("sign_in.sso_login", staff=account.username, linked_now=match.link)
     return SignedIn(token, seconds, pending.next_path)
 
 
@@ -150,5 +150,5 @@ def _linked(staff: PageStaff, match: Match, identity: Identity) -> Match:
 def record_refusal(web: WebApp, actor: str, address: str, refused: Refused) -> Refused:
     """Write a refused sign-in to the audit log (and the log); the refusal, for the page."""
     web.staff.audit(actor, "sso_refused", web.now(), detail=refused.detail, ip=address)
-    log.info("sso_refused", reason=refused.reason, detail=refused.detail)
+    log.info("sign_in.sso_refused", reason=refused.reason, detail=refused.detail)
     return refused
