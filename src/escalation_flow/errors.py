@@ -18,6 +18,7 @@
     ├── StoreError                 the database cannot be reached or is not migrated
     ├── ConflictError              someone else changed the thing first (task done twice, ...)
     ├── SenderUnavailableError     the mail server cannot be reached, or refuses our login
+    ├── SignInError                a single sign-on the identity provider or its token fails
     └── NotFoundError              a school, pupil, case, task or timer that does not exist
 
 Every ``InputError`` can carry a list of ``Problem`` so that a user sees all that is wrong with a
@@ -163,3 +164,9 @@ class SenderUnavailableError(EscalationFlowError):
     login: no letter was tried, and the outbox keeps them all for the next round."""
 
     exit_code = 3
+
+
+class SignInError(EscalationFlowError):
+    """A single sign-on cannot finish: the identity provider cannot be reached or answers
+    wrongly, or its ID token fails a check (signature, issuer, audience, expiry, nonce). The
+    message is for the audit log; the person signing in reads a page that shows no token."""

@@ -45,10 +45,12 @@ def serve(host: str, port: int, today: datetime | None, proxy_headers: bool) -> 
     from escalation_flow.clock import ShiftedClock
     from escalation_flow.settings import load_settings
     from escalation_flow.web.app import create_app
+    from escalation_flow.web.oidc_config import sign_in_provider
     from escalation_flow.web.settings import load_web_settings
 
     settings = load_settings()
     web_settings = load_web_settings()
+    sign_in_provider(web_settings)  # wrong sign-on settings stop here, each named
     day = today.date() if today else web_settings.today
     if day is not None:
         web_settings = web_settings.model_copy(update={"today": day})
@@ -93,6 +95,15 @@ def users() -> None:
     help="Class teachers: a year group they teach, as the roster writes it; repeat.",
 )
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--email",
+    help="Their school email: single sign-on matches them by it at their first sign-in.",
+)
+@click.option(
+    "--no-password",
+    is_flag=True,
+    help="No password: they sign in only through the trust's identity provider (needs --email).",
+)
 def users_add(
     username: str,
     name: str,
@@ -100,22 +111,69 @@ def users_add(
     schools: tuple[str, ...],
     year_groups: tuple[str, ...],
     password_stdin: bool,
+    email: str | None,
+    no_password: bool,
 ) -> None:
     """Add a member of staff with ROLE at each --school (every school: attendance_team)."""
     from escalation_flow.actors import new_username
     from escalation_flow.adapters.store.staff_store import StaffStore
     from escalation_flow.web.passwords import hash_password
 
+    _check_email(email)
+    if no_password and email is None:
+        raise InputError(
+            "--no-password needs --email: without either nobody could log in as them",
+            [Problem("--no-password", None, None, "give --email too")],
+        )
     with _store_and_trust() as (store, trust):
         staff = StaffStore(store.engine)
         existing = [s.username for s in staff.all_staff()]
         if username not in existing:  # re-adding someone is reported by the store, as before
             new_username(username, existing)
         grants = _grants(trust, roles, schools, year_groups)
-        password = _password(password_stdin)
+        hashed = NO_PASSWORD if no_password else hash_password(_password(password_stdin))
         now = root().clock.now()
-        staff.add_staff(username, name, hash_password(password), grants, now)
-    click.echo(f"added {username}: " + "; ".join(g.describe() for g in grants))
+        staff.add_staff(username, name, hashed, grants, now, email=email)
+    with_email = f" <{email.strip().lower()}>" if email else ""
+    click.echo(f"added {username}{with_email}: " + "; ".join(g.describe() for g in grants))
+
+
+#: Stored in place of a hash when a person has no password: argon2 verifies nothing against it.
+NO_PASSWORD = "!no-password: single sign-on only"
+
+
+@users.command("email")
+@click.argument("username")
+@click.argument("email", required=False)
+@click.option("--clear", is_flag=True, help="Remove their email (they log in by password only).")
+def users_email(username: str, email: str | None, clear: bool) -> None:
+    """Set USERNAME's school EMAIL (or --clear it).
+
+    Their single sign-on link is undone too: the next person to sign in with this email (as
+    the identity provider vouches for it) is linked to this record afresh. Use it when someone's
+    address changes, or when a record was linked to the wrong account."""
+    from escalation_flow.adapters.store.staff_store import StaffStore
+
+    if (email is None) == (not clear):
+        raise InputError(
+            "give an EMAIL or --clear (not both)",
+            [Problem("EMAIL", None, None, "e.g. `users email s.jones s.jones@school.example`")],
+        )
+    _check_email(email)
+    with _store_and_trust() as (store, _):
+        StaffStore(store.engine).set_email(username, email)
+    if email is None:
+        click.echo(f"{username} has no email now (single sign-on cannot match them)")
+    else:
+        click.echo(f"{username}'s email is {email.strip().lower()}; they link at their next sign-in")
+
+
+def _check_email(email: str | None) -> None:
+    from escalation_flow.web.oidc_match import email_problem
+
+    problem = None if email is None else email_problem(email)
+    if problem:
+        raise InputError("not an email address", [Problem("--email", None, None, problem)])
 
 
 @users.command("password")
@@ -174,7 +232,11 @@ def users_list() -> None:
     for person in everyone:
         state = "" if person.active else " (disabled)"
         grants = "; ".join(g.describe() for g in person.grants)
-        click.echo(f"{person.username:<16} {person.name}{state}: {grants}")
+        email = ""
+        if person.email:
+            linked = ", signed in" if person.oidc_subject else ""
+            email = f" <{person.email}{linked}>"
+        click.echo(f"{person.username:<16} {person.name}{email}{state}: {grants}")
 
 
 @contextmanager

@@ -1,15 +1,27 @@
 """Who is asking (``require_user``) and checked forms (``checked_form``, ``field``): what every
-page that needs a member of staff uses."""
+page that needs a member of staff uses; and the one way a session begins (``open_session``,
+``signed_in``), whether by password or by single sign-on."""
 
 from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
 from escalation_flow.core.access import Principal
-from escalation_flow.ports import StaffSession
-from escalation_flow.web.security import SESSION_COOKIE, same_token, token_hash
+from escalation_flow.ports import StaffAccount, StaffSession
+from escalation_flow.web.security import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    new_token,
+    same_token,
+    set_cookie,
+    token_hash,
+)
 from escalation_flow.web.webapp import ForbiddenError, LoginRequiredError, WebApp, web_of
 
 MAX_FORM_FIELD = 2000
@@ -65,3 +77,34 @@ def field(form: FormData, name: str) -> str | None:
         return None
     value = value.strip()[:MAX_FORM_FIELD]
     return value or None
+
+
+def open_session(web: WebApp, account: StaffAccount, address: str) -> tuple[str, int]:
+    """A new session for ``account``: its cookie token and lifetime in seconds (blocking)."""
+    token = new_token()
+    now = web.now()
+    hours = web.settings.session_hours
+    web.staff.create_session(
+        account.id, token_hash(token), new_token(), now, now + timedelta(hours=hours), address
+    )
+    return token, int(hours * 3600)
+
+
+def signed_in(request: Request, target: str, token: str, seconds: int) -> Response:
+    """The answer that starts a session in the browser: its cookie, and on to ``target``."""
+    response = RedirectResponse(target, status_code=303)
+    set_cookie(response, request, web_of(request).settings, SESSION_COOKIE, token, seconds)
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+def safe_next(target: str | None) -> str:
+    """Only paths on this site: a login link must not send anyone elsewhere."""
+    if not target:
+        return "/tasks"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/tasks"
+    if "\\" in target:
+        return "/tasks"
+    return target

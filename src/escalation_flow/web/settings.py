@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +53,42 @@ class WebSettings(BaseSettings):
     )
     login_forget_hours: int = Field(
         default=24, gt=0, description="Wrong passwords older than this no longer count."
+    )
+    password_login: bool = Field(
+        default=True,
+        description="Staff may log in with a password. Off (false) once the trust signs in "
+        "through its identity provider: then only single sign-on (docs/sign-in.md).",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Single sign-on: the identity provider's issuer URL, or a preset: "
+        "'entra:<directory (tenant) id>' (Microsoft Entra ID) or 'google' (Google Workspace). "
+        "Unset: no single sign-on.",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="The service's client (application) id at the provider."
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="The client secret the provider issued to the service."
+    )
+    oidc_redirect_base: str | None = Field(
+        default=None,
+        description="The pages' public address (https://attendance.trust.example): the "
+        "redirect URI registered at the provider is this followed by /login/sso/callback. "
+        "Unset: the address each request came to (fine without a proxy in between).",
+    )
+    oidc_email_domains: str = Field(
+        default="",
+        description="Comma-separated email domains whose staff may be matched by email at "
+        "their first sign-in (school.org.uk,trust.org.uk). Empty: any domain the provider "
+        "vouches for.",
+    )
+    oidc_clock_skew_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=300,
+        description="How far the provider's clock may be from ours when an ID token's times "
+        "are checked (issued at, expiry).",
     )
     today: date | None = Field(
         default=None,

@@ -10,6 +10,8 @@
 - ``login_attempts``: every try, good or bad, for the rate limit.
 - ``task_acks``: a member of staff saying "seen, I have it" about an open task (an alert's
   lifecycle is open, acknowledged, done; done is the service's ``complete_task``).
+- ``oidc_sign_ins``: a single sign-on begun and not yet finished (state, nonce, PKCE verifier),
+  taken once by the callback (``web/oidc_flow.py``).
 - ``audit_log``: append-only, never updated or deleted: logins, views of safeguarding records,
   and what staff did through the pages.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from escalation_flow.adapters.store.models import Base
@@ -26,6 +28,10 @@ from escalation_flow.adapters.store.models import Base
 
 class Staff(Base):
     __tablename__ = "staff"
+    __table_args__ = (
+        Index("uq_staff_email_lower", func.lower("email"), unique=True),
+        Index("uq_staff_oidc_issuer_oidc_subject", "oidc_issuer", "oidc_subject", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -34,6 +40,13 @@ class Staff(Base):
     active: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[dt.datetime]
     password_changed_at: Mapped[dt.datetime]
+    email: Mapped[str | None] = mapped_column(
+        String(254), comment="lower-cased; NULL: passwords only"
+    )
+    oidc_issuer: Mapped[str | None] = mapped_column(String(255))
+    oidc_subject: Mapped[str | None] = mapped_column(
+        String(255), comment="the provider's stable id, linked at first sign-in"
+    )
 
 
 class StaffRole(Base):
@@ -62,6 +75,20 @@ class WebSession(Base):
     expires_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]
     ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class OidcSignIn(Base):
+    __tablename__ = "oidc_sign_ins"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    next_path: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
 
 
 class LoginAttempt(Base):

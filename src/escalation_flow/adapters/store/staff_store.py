@@ -1,4 +1,5 @@
-"""Staff, their grants, web sessions, login attempts, task acknowledgements and the audit log.
+"""Staff, their grants, web sessions, login attempts, single sign-ons begun, task
+acknowledgements and the audit log.
 
 Every instant is handed in by the caller (from its ``Clock``); nothing uses a database default.
 The audit log is only ever inserted into.
@@ -13,11 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, RowMapping, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from escalation_flow import ports
 from escalation_flow.adapters.store import records
 from escalation_flow.adapters.store.models import School, table_of
 from escalation_flow.adapters.store.staff_models import (
     AuditEntry,
     LoginAttempt,
+    OidcSignIn,
     Staff,
     StaffRole,
     TaskAck,
@@ -35,6 +38,9 @@ class StaffRecord:
     active: bool
     password_hash: str
     grants: tuple[Grant, ...]
+    email: str | None = None
+    oidc_issuer: str | None = None
+    oidc_subject: str | None = None
 
     def principal(self) -> Principal:
         return Principal(self.id, self.username, self.name, self.grants)
@@ -48,6 +54,16 @@ class LoginHistory:
     last_pair_failure: dt.datetime | None
     address_failures: int
     oldest_address_failure: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class PendingSignIn:
+    """A single sign-on begun in a browser, taken (once) by the callback that finishes it."""
+
+    browser_hash: str
+    nonce: str
+    code_verifier: str
+    next_path: str
 
 
 @dataclass(frozen=True)
@@ -92,10 +108,13 @@ class StaffStore:
         password_hash: str,
         grants: Sequence[Grant],
         now: dt.datetime,
+        *,
+        email: str | None = None,
     ) -> int:
-        """A new member of staff; ConflictError if the username is taken."""
+        """A new member of staff; ConflictError if the username (or the email) is taken."""
         with self.engine.begin() as conn:
             schools = _school_ids(conn, [g.school for g in grants if g.school is not None])
+            _refuse_taken_email(conn, email, username)
             try:
                 result = conn.execute(
                     table_of(Staff)
@@ -107,6 +126,7 @@ class StaffStore:
                         active=True,
                         created_at=now,
                         password_changed_at=now,
+                        email=normal_email(email),
                     )
                 )
             except IntegrityError:
@@ -136,6 +156,51 @@ class StaffStore:
             ).rowcount
         if not done:
             raise NotFoundError(f"no member of staff {username!r}")
+
+    def set_email(self, username: str, email: str | None) -> None:
+        """Set (or with None clear) a person's email, and unlink their sign-in subject: whoever
+        next signs in with this email is linked afresh. ConflictError if another has it."""
+        values = {"email": normal_email(email), "oidc_issuer": None, "oidc_subject": None}
+        try:
+            with self.engine.begin() as conn:
+                _refuse_taken_email(conn, email, username)
+                done = conn.execute(
+                    update(Staff).where(Staff.username == username).values(**values)
+                ).rowcount
+        except IntegrityError:  # taken between the look and the write
+            raise ConflictError(f"{email} is already another member of staff's email") from None
+        if not done:
+            raise NotFoundError(f"no member of staff {username!r}")
+
+    def by_email(self, email: str) -> StaffRecord | None:
+        """The member of staff with this email, whatever its case."""
+        query = select(Staff).where(func.lower(Staff.email) == normal_email(email))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+            return None if row is None else _record(conn, row)
+
+    def by_subject(self, issuer: str, subject: str) -> StaffRecord | None:
+        """The member of staff linked to this identity provider's subject."""
+        query = select(Staff).where(
+            (Staff.oidc_issuer == issuer) & (Staff.oidc_subject == subject)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+            return None if row is None else _record(conn, row)
+
+    def link_subject(self, staff_id: int, issuer: str, subject: str) -> bool:
+        """Link a provider's subject to a member of staff not yet linked; False when they were
+        linked meanwhile (or the subject is another's): the caller refuses the sign-in."""
+        query = (
+            update(Staff)
+            .where((Staff.id == staff_id) & Staff.oidc_subject.is_(None))
+            .values(oidc_issuer=issuer, oidc_subject=subject)
+        )
+        try:
+            with self.engine.begin() as conn:
+                return bool(conn.execute(query).rowcount)
+        except IntegrityError:
+            return False
 
     def by_username(self, username: str) -> StaffRecord | None:
         with self.engine.connect() as conn:
@@ -210,6 +275,55 @@ class StaffStore:
         )
         with self.engine.begin() as conn:
             return int(conn.execute(query).rowcount)
+
+    # -- single sign-on ---------------------------------------------------------------------------
+
+    def begin_sign_in(
+        self,
+        state_hash: str,
+        pending: ports.PendingSignIn,
+        now: dt.datetime,
+        expires_at: dt.datetime,
+    ) -> None:
+        """Keep a sign-in begun until its callback (sign-ins long expired are dropped here)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(OidcSignIn).where(OidcSignIn.expires_at < now - _KEEP_EXPIRED))
+            conn.execute(
+                table_of(OidcSignIn)
+                .insert()
+                .values(
+                    state_hash=state_hash,
+                    browser_hash=pending.browser_hash,
+                    nonce=pending.nonce,
+                    code_verifier=pending.code_verifier,
+                    next_path=pending.next_path,
+                    created_at=now,
+                    expires_at=expires_at,
+                    used_at=None,
+                )
+            )
+
+    def take_sign_in(
+        self, state_hash: str, browser_hash: str, now: dt.datetime
+    ) -> PendingSignIn | None:
+        """The sign-in begun with this state in this browser, once: unknown, expired, already
+        taken or begun in another browser: None (and a stolen redirect does not use it up)."""
+        live = (
+            (OidcSignIn.state_hash == state_hash)
+            & (OidcSignIn.browser_hash == browser_hash)
+            & OidcSignIn.used_at.is_(None)
+            & (OidcSignIn.expires_at > now)
+        )
+        with self.engine.begin() as conn:
+            # the update decides who takes it: of two callbacks at once, one changes the row
+            if not conn.execute(update(OidcSignIn).where(live).values(used_at=now)).rowcount:
+                return None
+            row = conn.execute(
+                select(OidcSignIn).where(OidcSignIn.state_hash == state_hash)
+            ).mappings().one()
+        return PendingSignIn(
+            row["browser_hash"], row["nonce"], row["code_verifier"], row["next_path"]
+        )
 
     # -- sessions -------------------------------------------------------------------------------
 
@@ -338,6 +452,31 @@ class StaffStore:
         ]
 
 
+#: Sign-ins begun are kept a day after they expire (what a support call may ask about), then go.
+_KEEP_EXPIRED = dt.timedelta(days=1)
+
+
+def normal_email(email: str | None) -> str | None:
+    """How an email is kept and compared: trimmed and lower-cased (the domain is
+    case-insensitive, and no school mail system tells local parts apart by case)."""
+    if email is None:
+        return None
+    text = email.strip().lower()
+    return text or None
+
+
+def _refuse_taken_email(conn: Connection, email: str | None, username: str) -> None:
+    """ConflictError when another member of staff has this email (whatever its case)."""
+    if not normal_email(email):
+        return
+    query = select(Staff.username).where(
+        (func.lower(Staff.email) == normal_email(email)) & (Staff.username != username)
+    )
+    taken = conn.execute(query).scalar()
+    if taken is not None:
+        raise ConflictError(f"{normal_email(email)} is already {taken}'s email")
+
+
 def _aware(instant: dt.datetime) -> dt.datetime:
     """SQLite hands instants back without their offset; every instant stored here is UTC."""
     return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
@@ -375,4 +514,7 @@ def _record(conn: Connection, r: RowMapping) -> StaffRecord:
         active=bool(r["active"]),
         password_hash=r["password_hash"],
         grants=grants,
+        email=r["email"],
+        oidc_issuer=r["oidc_issuer"],
+        oidc_subject=r["oidc_subject"],
     )
