@@ -285,3 +285,33 @@ def test_a_forged_run_with_a_register_term_shorter_than_the_law_is_caught(db: st
     finally:
         engine.dispose()
     assert "retention_run_invalid" in kinds(verify(db))
+
+
+def test_without_a_policy_nothing_is_due_and_the_command_says_how_to_add_one(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.retention_builders import write_trust
+
+    monkeypatch.setenv("ESCALATION_FLOW_TRUST_FILE", str(write_trust(tmp_path / "bare", None)))
+    result = cli("retention", "apply", "--by", "dpo")
+    assert result.exit_code == 2
+    assert "no retention policy" in result.output and "registers_years" in result.output
+
+
+def test_a_hold_needs_a_data_protection_officer_and_a_release_is_recorded(db: str) -> None:
+    from tests.staff_builders import add_staff
+
+    add_staff(db, "lead")
+    refused = cli("retention", "hold", SCHOOL, "P01", "--reason", "court", "--by", "lead")
+    assert refused.exit_code != 0 and "data protection officer" in refused.output
+    placed = cli("retention", "hold", SCHOOL, "P01", "--reason", "court", "--by", "dpo")
+    assert placed.exit_code == 0, placed.output
+    released = cli("retention", "release", "1", "--reason", "case dropped", "--by", "dpo")
+    assert released.exit_code == 0, released.output
+    kinds_written = [
+        r[0]
+        for r in query(db, "SELECT kind FROM chain_records WHERE chain = 'retention' ORDER BY seq")
+    ]
+    assert kinds_written == ["retention_hold", "retention_release"]
+    assert "standing" not in cli("retention", "holds", "--all").output
+    assert verify(db).ok

@@ -74,7 +74,14 @@ def retention_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def retention_due(as_json: bool) -> None:
     """What the trust's retention policy makes due for erasure today, and what is kept and why."""
-    with _desk() as (desk, _):
+    with _desk() as (desk, service):
+        if service.trust.retention is None:  # nothing is ever due: say so, and how to set one
+            click.echo(
+                f"no retention policy in {service.trust.path}: nothing is due for erasure; add "
+                "`retention: {registers_years: 6, closed_cases_years: N}` "
+                "(docs/data-protection.md)"
+            )
+            return
         found = desk.due()
     if as_json:
         click.echo(json.dumps(plan_json(found), indent=1))
