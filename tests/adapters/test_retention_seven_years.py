@@ -187,7 +187,7 @@ def test_due_says_what_is_due_and_what_is_kept_and_why(db: str) -> None:
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)
     assert plan["register_cutoff"] == CUTOFF.isoformat()
-    assert [c["pupil"] for c in plan["cases_due"]] == ["P01"]
+    assert [c["pupil"] for c in plan["cases_due"]] == ["P01", "P03"]
     why = {(k["pupil"], k["what"]): k["why"] for k in plan["kept"]}
     assert "never erased" in why[("P04", "case")]
     assert "legal hold" in why[("P03", "case")] and "legal hold" in why[("P03", "marks")]
@@ -315,3 +315,36 @@ def test_a_hold_needs_a_data_protection_officer_and_a_release_is_recorded(db: st
     assert kinds_written == ["retention_hold", "retention_release"]
     assert "standing" not in cli("retention", "holds", "--all").output
     assert verify(db).ok
+
+
+def notice(url: str, version: int, status: str) -> None:
+    """A penalty-notice version for P01's parent, written straight to the register's table (the
+    plan reads only its latest status)."""
+    from escalation_flow.adapters.store.penalty_notices import TABLE
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            school_id = conn.exec_driver_sql("SELECT id FROM schools").scalar_one()
+            conn.execute(
+                TABLE.insert().values(
+                    notice=1, version=version, school_id=school_id, pupil="P01", parent="C01",
+                    kind="penalty_notice", offence="unauthorised_absence", sessions="[]",
+                    issued_on=date(2019, 11, 1), status=status, amount_reduced=80,
+                    amount_full=160, recorded_by="lead", recorded_at=instant(date(2019, 11, 1)),
+                    note="",
+                )
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def test_a_penalty_notice_outstanding_keeps_the_pupil_until_it_is_paid(db: str) -> None:
+    notice(db, 1, "unpaid")
+    plan = json.loads(cli("retention", "due", "--json").output)
+    assert [c["pupil"] for c in plan["cases_due"]] == ["P03"]  # P03 is not held here
+    why = {(k["pupil"], k["what"]): k["why"] for k in plan["kept"]}
+    assert why[("P01", "case")] == "penalty notice 1 is unpaid"
+    notice(db, 2, "paid")
+    plan = json.loads(cli("retention", "due", "--json").output)
+    assert [c["pupil"] for c in plan["cases_due"]] == ["P01", "P03"]

@@ -105,8 +105,19 @@ def erasures_of(rows: Iterable[records.StoredRecord]) -> Erasures:
     return out
 
 
+def retention_records(conn: Connection) -> list[records.StoredRecord]:
+    """The retention chain's records, in ``seq`` order (not every chain's: a trust has many)."""
+    r = records.RECORDS.c
+    query = (
+        select(r.chain, r.seq, r.kind, r.subject, r.body, r.at, r.recorded_at, r.prev_hash, r.hash)
+        .where(r.chain == RETENTION_CHAIN)
+        .order_by(r.seq)
+    )
+    return [records.StoredRecord(**row._asdict()) for row in conn.execute(query)]
+
+
 def erasures(conn: Connection) -> Erasures:
-    return erasures_of(records.all_records(conn).get(RETENTION_CHAIN, []))
+    return erasures_of(retention_records(conn))
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -138,7 +149,7 @@ def erase(conn: Connection, plan: RetentionPlan, by: str, now: datetime) -> dict
         "letters": letters,
         "tasks": tasks,
     }  # fmt: skip
-    seq = len(records.all_records(conn).get(RETENTION_CHAIN, [])) + 1
+    seq = len(retention_records(conn)) + 1  # the record's own seq: the run's number
     records.append(
         conn, [records.NewRecord(RETENTION_CHAIN, RETENTION_RUN, f"run {seq}", body, now)], now
     )

@@ -68,7 +68,7 @@ class SqlRetention:
     def runs(self) -> list[dict[str, Any]]:
         """Every run recorded, newest first: its body with ``run`` (its number) and ``at``."""
         with self.engine.connect() as conn:
-            rows = records.all_records(conn).get(erasure.RETENTION_CHAIN, [])
+            rows = erasure.retention_records(conn)
         return [
             json.loads(r.body) | {"run": r.seq, "at": r.recorded_at.isoformat(), "hash": r.hash}
             for r in reversed(rows)
