@@ -42,6 +42,8 @@ class SqlRetention:
     ) -> tuple[RetentionPlan, dict[str, Any]]:
         """Plan and erase in one transaction (what is erased is what was planned)."""
         with self.engine.begin() as conn:
+            # held before planning: a second run waits, then plans on what the first left
+            records.lock_chains(conn, [erasure.RETENTION_CHAIN])
             found = self._plan(conn, policy, today)
             return found, erasure.erase(conn, found, by, now)
 
