@@ -106,6 +106,7 @@ def retention_apply(dry_run: bool, by: str) -> None:
     counts = ", ".join(f"{v} {k}" for k, v in record.get("counts", {}).items())
     click.echo(f"retention run {record.get('run')}: erased {counts}")
     click.echo("now keep a checkpoint elsewhere: escalation-flow audit checkpoint --out FILE")
+    click.echo("and restart a running daemon: it keeps the marks it has read in memory")
 
 
 @retention_group.command("hold")
