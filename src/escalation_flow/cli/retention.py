@@ -32,16 +32,14 @@ _BY_HELP = (
 
 @contextmanager
 def _desk() -> Iterator[tuple[Retention, Service]]:
-    from escalation_flow.adapters.store import Store
-    from escalation_flow.adapters.store.retention import SqlRetention
     from escalation_flow.errors import StoreError
-    from escalation_flow.service.retention import Retention
+    from escalation_flow.service.retention import retention_of
 
-    run = root()
-    with run.service() as service:
-        if not isinstance(service.store, Store):
+    with root().service() as service:
+        desk = retention_of(service)
+        if desk is None:
             raise StoreError("retention needs the SQL store")
-        yield Retention(SqlRetention(service.store.engine), service.trust, run.clock), service
+        yield desk, service
 
 
 def _officer(service: Service, by: str, school: str | None, action: str) -> str:

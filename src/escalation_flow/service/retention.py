@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from escalation_flow.adapters.trust_files import Trust
@@ -18,6 +18,9 @@ from escalation_flow.clock import Clock
 from escalation_flow.core.retention import Hold, RetentionPlan, RetentionPolicy
 from escalation_flow.errors import InputError
 from escalation_flow.logs import get_logger
+
+if TYPE_CHECKING:
+    from escalation_flow.service.service import Service
 
 
 class RetentionBook(Protocol):
@@ -97,3 +100,14 @@ class Retention:
 
     def runs(self) -> list[dict[str, Any]]:
         return self.book.runs()
+
+
+def retention_of(service: Service) -> Retention | None:
+    """Retention over the service's store, on its clock (the command line's and the pages'
+    one construction); None for a store without it (tests' in-memory stores)."""
+    from escalation_flow.adapters.store import Store
+    from escalation_flow.adapters.store.retention import SqlRetention
+
+    if not isinstance(service.store, Store):
+        return None
+    return Retention(SqlRetention(service.store.engine), service.trust, service.clock)

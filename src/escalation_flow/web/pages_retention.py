@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from escalation_flow.service.retention import retention_of
 from escalation_flow.web.auth import require_user
-from escalation_flow.web.retention_desk import retention_of
 from escalation_flow.web.webapp import ForbiddenError, web_of
 
 
@@ -39,7 +39,7 @@ async def retention_page(request: Request) -> Response:
     web = web_of(request)
 
     def build() -> dict[str, object]:
-        desk = retention_of(web)
+        desk = retention_of(web.service)
         if desk is None or web.service.trust.retention is None:
             return {"policy": None}
         mine = {s for s in web.service.schools() if user.is_data_protection_officer(s)}
