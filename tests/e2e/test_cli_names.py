@@ -147,6 +147,7 @@ TODAY_ARGS = {
     "contacts show": ["school-01", "S01-P0001"],
     "report targeting": ["--school", "school-01", "--term", "autumn-2025"],
     "report la-monthly": ["--school", "school-01", "--month", "2025-09"],
+    "retention due": [],
 }
 
 

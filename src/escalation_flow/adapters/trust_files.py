@@ -51,10 +51,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from escalation_flow.adapters.calendar_files import load_calendar
 from escalation_flow.adapters.yaml_source import line_of, read_yaml, to_plain
 from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.retention import RetentionPolicy, policy_problems
 from escalation_flow.errors import NotFoundError, Problem, TrustConfigError
 from escalation_flow.letters.context import PENALTY_ISSUERS
 
-_TRUST_KEYS = {"name", "timezone", "schools", "penalty_notices"}
+_TRUST_KEYS = {"name", "timezone", "schools", "penalty_notices", "retention"}
 _SCHOOL_KEYS = {"id", "name", "urn", "flow", "calendars", "registers_close_at", "overrides"}
 #: what letters print
 _LETTER_KEYS = {
@@ -100,6 +101,8 @@ class Trust:
     timezone: str
     path: Path
     schools: dict[str, SchoolConfig]
+    #: the ``retention:`` section; None: no retention policy configured (nothing is erased)
+    retention: RetentionPolicy | None = None
     _calendars: dict[tuple[Path, ...], SchoolCalendar] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -178,9 +181,38 @@ def load_trust(path: Path) -> Trust:
             k: s if s.penalty_notices is not None else replace(s, penalty_notices=trust_wide)
             for k, s in schools.items()
         }
+    retention = _retention(data.get("retention"), data, f, problems)
     if problems:
         raise TrustConfigError(f"trust file {f} has {len(problems)} problem(s)", problems)
-    return Trust(name=name, timezone=timezone, path=path, schools=schools)
+    return Trust(name=name, timezone=timezone, path=path, schools=schools, retention=retention)
+
+
+_RETENTION_KEYS = ("registers_years", "closed_cases_years")
+
+
+def _retention(
+    value: Any, data: dict[str, Any], f: str, problems: list[Problem]
+) -> RetentionPolicy | None:
+    """``retention: {registers_years: 6, closed_cases_years: 6}``, checked; None when absent.
+    A register term shorter than the law's six years is refused, naming the field."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        problems.append(Problem(f, line_of(data, "retention"), "retention",
+                                "expected {registers_years: N, closed_cases_years: N}"))
+        return None
+    before = len(problems)
+    for key in value:
+        if key not in _RETENTION_KEYS:
+            problems.append(Problem(f, line_of(value, key), f"retention.{key}",
+                                    f"unknown key (expected one of {', '.join(_RETENTION_KEYS)})"))
+    registers = value.get("registers_years", 6)
+    for key, message in policy_problems(registers, value.get("closed_cases_years")).items():
+        line = line_of(value, key) if key in value else line_of(data, "retention")
+        problems.append(Problem(f, line, f"retention.{key}", message))
+    if len(problems) > before:
+        return None
+    return RetentionPolicy(int(registers), int(value["closed_cases_years"]))
 
 
 def _schools(

@@ -42,6 +42,7 @@ from escalation_flow.adapters.store.audit_store import (
     task_completions,
 )
 from escalation_flow.adapters.store.cases import school_ids
+from escalation_flow.adapters.store.erasure import Erasures, erasures
 from escalation_flow.adapters.store.records import chain_heads, erased_letters
 from escalation_flow.adapters.store.seals import SEAL_FORMAT, SEAL_FORMATS
 from escalation_flow.audit.verify import Breach
@@ -189,12 +190,17 @@ def check_against(
         return school is None or key == school
 
     with engine.connect() as conn:
-        out = _cases(conn, [c for c in checkpoint["cases"] if mine(c["school"])])
+        # what recorded retention runs took away since is expected gone (not a deletion)
+        runs = erasures(conn)
+        out = _cases(conn, [c for c in checkpoint["cases"] if mine(c["school"])], runs)
         schools = {k: v for k, v in checkpoint["schools"].items() if mine(k)}
-        out += _marks(conn, schools)
+        made_at = datetime.fromisoformat(str(checkpoint["made_at"]))
+        out += _marks(conn, schools, runs.marks_erased_after(made_at))
         letters = _letters(conn)
         erased = erased_letters(conn)
         for key, then in sorted(checkpoint["letters"].items(), key=lambda kv: int(kv[0])):
+            if int(key) in runs.letters and int(key) not in letters:
+                continue
             if mine(then[0].split("/")[0]):
                 now = letters.get(int(key))
                 if now is not None and int(key) in erased:  # its text erased on purpose
@@ -202,6 +208,8 @@ def check_against(
                 out += _letter(int(key), then, now)
         tasks = _tasks(conn)
         for key, then in sorted(checkpoint["tasks"].items(), key=lambda kv: int(kv[0])):
+            if int(key) in runs.tasks and int(key) not in tasks:
+                continue
             if mine(then[0].split("/")[0]):
                 out += _task(int(key), then, tasks.get(int(key)))
         heads = chain_heads(conn)
@@ -295,12 +303,14 @@ def _completion(done: Completion) -> list[str | None]:
 # -- checked against the store ---------------------------------------------------------------------
 
 
-def _cases(conn: Connection, then: list[dict[str, Any]]) -> list[Breach]:
+def _cases(conn: Connection, then: list[dict[str, Any]], runs: Erasures) -> list[Breach]:
     now = {(school, pupil): (cid, length) for cid, school, pupil, length, _ in case_heads(conn)}
     out = []
     for case in then:
         name = f"{case['school']}/{case['pupil']}"
         found = now.get((case["school"], case["pupil"]))
+        if found is None and _erased_as_seen(case, runs):
+            continue
         if found is None:
             out.append(
                 Breach(name, None, "case_deleted",
@@ -323,7 +333,19 @@ def _cases(conn: Connection, then: list[dict[str, Any]]) -> list[Breach]:
     return out
 
 
-def _marks(conn: Connection, then: Mapping[str, Mapping[str, Any]]) -> list[Breach]:
+def _erased_as_seen(case: Mapping[str, Any], runs: Erasures) -> bool:
+    """A retention run erased this case as the checkpoint saw it (or longer, its history having
+    grown since: the run checked that history's chain before it erased it)."""
+    erased = runs.cases.get(int(case["id"]))
+    if erased is None:
+        return False
+    length, head = erased
+    return length > int(case["length"]) or (length == int(case["length"]) and head == case["head"])
+
+
+def _marks(
+    conn: Connection, then: Mapping[str, Mapping[str, Any]], erased: Mapping[str, int]
+) -> list[Breach]:
     ids = school_ids(conn)
     counts = mark_counts(conn)
     out = []
@@ -339,7 +361,7 @@ def _marks(conn: Connection, then: Mapping[str, Mapping[str, Any]]) -> list[Brea
                 continue
             out.append(Breach(f"seals of {school}", seq, "seal_changed", f"seal {seq} {what}"))
         count = counts.get(sid, 0) if sid is not None else 0
-        if count < seen["marks"]:
+        if count + erased.get(school, 0) < seen["marks"]:
             out.append(
                 Breach(f"marks of {school}", None, "marks_deleted",
                        f"{count} marks stored; at the checkpoint there were {seen['marks']}")

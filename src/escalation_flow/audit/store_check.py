@@ -4,6 +4,7 @@ every stored flow text, read through ``adapters.store.audit_store`` and checked 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
@@ -26,6 +27,7 @@ from escalation_flow.adapters.store.audit_store import (
     orphan_records,
 )
 from escalation_flow.adapters.store.cases import school_ids
+from escalation_flow.adapters.store.erasure import RETENTION_CHAIN, Erasures, erasures
 from escalation_flow.adapters.store.family_evenings import stored_evenings
 from escalation_flow.adapters.store.outbox import stored_copies
 from escalation_flow.adapters.store.projection_reads import TaskState, TimerState
@@ -42,6 +44,7 @@ from escalation_flow.audit.record_check import (
     check_penalty_notices,
     check_record_chain,
 )
+from escalation_flow.audit.retention_check import check_runs
 from escalation_flow.audit.verify import (
     Breach,
     VerifyReport,
@@ -65,15 +68,16 @@ def verify_store(engine: Engine, school: str | None = None) -> VerifyReport:
         used_versions: set[str] = set()
         how = import_seals(conn)
         named: set[int] = set()
+        erased = erasures(conn)  # what recorded retention runs took away, on purpose
         tasks = projection_reads.tasks_by_case(conn)
         timers = projection_reads.timers_by_case(conn)
         for key, school_id in sorted(chosen.items()):
             used_versions |= _verify_cases(conn, report, key, school_id, (tasks, timers))
-            named |= _verify_marks(conn, report, key, school_id, how)
+            named |= _verify_marks(conn, report, key, school_id, how, erased)
         if school is None:  # an import may span schools: its count is checked whole
-            _verify_import_counts(conn, report, named)
+            _verify_import_counts(conn, report, named, erased)
         _verify_flows(conn, report, used_versions)
-        _verify_later_records(conn, report, school, tasks)
+        _verify_later_records(conn, report, school, tasks, erased)
     report.breaches.sort(key=lambda b: (b.where, b.seq or 0, b.kind, b.message))
     return report
 
@@ -142,8 +146,10 @@ def _verify_marks(
     school: str,
     school_id: int,
     how: Mapping[int, str | None],
+    erased: Erasures,
 ) -> set[int]:
-    """Check a school's seals and sealed marks; the imports found changed."""
+    """Check a school's seals and sealed marks; the imports found changed. A seal a retention
+    run took rows from is checked against the digest the run left (the run's re-seal)."""
     seals = load_seals(conn, school_id, school)
     report.breaches += check_seals(school, seals)
     rows = mark_rows(conn, school_id)
@@ -160,6 +166,15 @@ def _verify_marks(
         return _cells(rows.values())
 
     for seal in seals:
+        retired = erased.seals.get((school, seal.import_id))
+        if retired is not None:
+            if seal.rows - retired.erased != retired.kept:
+                report.breaches.append(
+                    Breach(f"marks of {school}", None, "retention_run_invalid",
+                           f"import {seal.import_id}: retention run {retired.run} says it kept "
+                           f"{retired.kept} of {seal.rows} sealed rows, erasing {retired.erased}")
+                )  # fmt: skip
+            seal = dataclasses.replace(seal, rows=retired.kept, digest=retired.kept_sha256)
         found = check_sealed_rows(school, seal, rows.get(seal.import_id, []), cells)
         report.breaches += found
         named |= {seal.import_id} if found else set()
@@ -197,13 +212,16 @@ def _unsealed(
     ]  # fmt: skip
 
 
-def _verify_import_counts(conn: Connection, report: VerifyReport, named: set[int]) -> None:
+def _verify_import_counts(
+    conn: Connection, report: VerifyReport, named: set[int], erased: Erasures
+) -> None:
     """Every import of marks still holds the rows it recorded as new (marks are never deleted,
     and an import's rows are only ever its own): this names a school's marks deleted with their
     seal. Imports the seals already named are left to them."""
-    for import_id, (recorded, stored) in sorted(import_counts(conn).items()):
+    for import_id, (imported, stored) in sorted(import_counts(conn).items()):
         if import_id in named:
             continue
+        recorded = imported - erased.imports.get(import_id, 0)  # a run's erasures are no loss
         if stored < recorded:
             report.breaches.append(
                 Breach(f"import {import_id}", None, "mark_deleted",
@@ -244,9 +262,11 @@ def _verify_later_records(
     report: VerifyReport,
     school: str | None,
     tasks: Mapping[int | None, list[TaskState]],
+    erased: Erasures,
 ) -> None:
     """Chain format 2: each chain of later records, and the letters, tasks without a case and
-    audit-log entries they record (of one school, or all)."""
+    audit-log entries they record (of one school, or all). Letters a retention run erased
+    (with their outbox copies) are expected gone: their records are not asked for rows."""
 
     def mine(chain: str) -> bool:
         return school is None or chain.startswith((f"case:{school}/", f"school:{school}"))
@@ -255,7 +275,12 @@ def _verify_later_records(
     for chain, rows in sorted(chains.items()):
         report.later_records += len(rows)
         report.breaches += check_record_chain(chain, rows)
-    subjects = by_subject(chains)
+    report.breaches += check_runs(chains.get(RETENTION_CHAIN, []))
+    subjects = {
+        k: v
+        for k, v in by_subject(chains).items()
+        if not (k[1].startswith("letter ") and int(k[1].split()[1]) in erased.letters)
+    }
     all_tasks = {t.id: t for group in tasks.values() for t in group}
     letters = [x for x in projection_reads.letters(conn) if school is None or x.school == school]
     report.breaches += check_letters(letters, subjects, all_tasks, chains)

@@ -35,6 +35,7 @@ from escalation_flow.web import (
     pages_login,
     pages_penalty_notices,
     pages_reports,
+    pages_retention,
     pages_tasks,
     search,
 )
@@ -70,6 +71,7 @@ def create_app(
         *pages_penalty_notices.routes(),
         *search.routes(),
         *pages_bulk.routes(),
+        *pages_retention.routes(),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(

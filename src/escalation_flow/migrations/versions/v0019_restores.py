@@ -4,7 +4,7 @@ what was replaced. ``audit verify --against`` an auditor's checkpoint made after
 but before the restore reads it to tell records lost by the restore from a truncation.
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-05
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

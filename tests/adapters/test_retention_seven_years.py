@@ -1,0 +1,353 @@
+"""A retention run over seven school years (2019-20 to 2025-26) on SQLite and PostgreSQL:
+``audit verify`` passes before and after it (and against a checkpoint taken before), what
+expired is gone from every table, what must stay stays, and tampering after the run is still
+caught."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import Result
+
+from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store.erasure import RETENTION_CHAIN, RETENTION_RUN
+from escalation_flow.adapters.store.records import NewRecord, append
+from escalation_flow.audit.checkpoint import check_against, make_checkpoint
+from escalation_flow.audit.store_check import verify_store
+from escalation_flow.audit.verify import VerifyReport
+from escalation_flow.bootstrap import Root
+from escalation_flow.cli import main
+from escalation_flow.clock import SimulatedClock
+from tests.daemon_builders import RootedRunner, clone, postgres_admin_url
+from tests.retention_builders import LEAVER_NAME, LETTER_TEXT, SCHOOL, TODAY, build, instant
+
+POLICY = "  registers_years: 6\n  closed_cases_years: 6\n"
+CUTOFF = date(2020, 7, 20)  # six years before TODAY
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp(f"retention-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'template.sqlite'}"
+        build(url, folder, POLICY)
+        yield url, folder
+        return
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    admin = postgres_admin_url()
+    name = f"ef_retention_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    build(url, folder, POLICY)
+    yield url, folder
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    engine.dispose()
+
+
+@pytest.fixture
+def db(
+    template: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    url, folder = template
+    monkeypatch.setenv("ESCALATION_FLOW_TRUST_FILE", str(folder / "trust.yaml"))
+    for copy in clone(url, tmp_path):
+        monkeypatch.setenv("ESCALATION_FLOW_DATABASE_URL", copy)
+        yield copy
+
+
+def cli(*args: str) -> Result:
+    runner = RootedRunner(Root(SimulatedClock(instant(TODAY, 16))))
+    return runner.invoke(main, list(args), catch_exceptions=False)
+
+
+def verify(url: str, checkpoint: dict[str, object] | None = None) -> VerifyReport:
+    store = Store(url)
+    try:
+        report = verify_store(store.engine)
+        if checkpoint is not None:
+            report.breaches += check_against(store.engine, checkpoint)
+        return report
+    finally:
+        store.dispose()
+
+
+def checkpoint(url: str) -> dict[str, object]:
+    store = Store(url)
+    try:
+        return make_checkpoint(store.engine, instant(date(2026, 7, 1)))
+    finally:
+        store.dispose()
+
+
+def query(url: str, sql: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql(sql)]
+    finally:
+        engine.dispose()
+
+
+def tamper(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+def kinds(report: VerifyReport) -> set[str]:
+    return {b.kind for b in report.breaches}
+
+
+def hold_p03() -> None:
+    result = cli(
+        "retention", "hold", SCHOOL, "P03", "--reason", "prosecution pending", "--by", "dpo"
+    )
+    assert result.exit_code == 0, result.output
+
+
+def dumped(url: str) -> str:
+    """Every row of every table as text: where erased content must not be found."""
+    engine = sa.create_engine(url)
+    try:
+        out = []
+        with engine.connect() as conn:
+            for table in sa.inspect(conn).get_table_names():
+                rows = conn.exec_driver_sql(f"SELECT * FROM {table}")
+                out += [f"{table}: {tuple(r)!r}" for r in rows]
+        return "\n".join(out)
+    finally:
+        engine.dispose()
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def test_a_run_erases_what_expired_and_verify_passes_before_and_after(db: str) -> None:
+    before = verify(db)
+    assert before.ok, before.breaches
+    seen = checkpoint(db)
+    hold_p03()
+    old_marks = query(db, f"SELECT count(*) FROM marks WHERE date < '{CUTOFF}'")[0][0]
+    assert old_marks
+
+    result = cli("retention", "apply", "--by", "dpo")
+    assert result.exit_code == 0, result.output
+    assert "retention run" in result.output
+
+    after = verify(db, seen)
+    assert after.ok, after.breaches
+    held = query(
+        db,
+        "SELECT count(*) FROM marks m JOIN pupils p ON p.id = m.pupil_id "
+        f"WHERE m.date < '{CUTOFF}' AND p.mis_id = 'P03'",
+    )[0][0]
+    left = query(db, f"SELECT count(*) FROM marks WHERE date < '{CUTOFF}'")[0][0]
+    assert left == held and held > 0  # only the held pupil's expired marks stay
+    assert query(db, f"SELECT count(*) FROM marks WHERE date >= '{CUTOFF}'")[0][0] > 0
+    cases = {r[0] for r in query(db, "SELECT pupil FROM cases")}
+    assert cases == {"P02", "P03", "P04"}  # P01 closed in 2019: erased; the rest kept
+    pupils = {r[0] for r in query(db, "SELECT mis_id FROM pupils")}
+    assert not pupils & {"P05", "P06", "P07", "P08"} and "P09" in pupils
+    assert query(db, "SELECT contact FROM contacts") == [("C09",)]
+    text = dumped(db)
+    for gone in (LETTER_TEXT, LEAVER_NAME, "spoke to mum of P01"):
+        assert gone not in text, [line for line in text.splitlines() if gone in line]
+
+
+def test_a_dry_run_erases_nothing_and_is_recorded(db: str) -> None:
+    marks = query(db, "SELECT count(*) FROM marks")
+    result = cli("retention", "apply", "--dry-run", "--by", "dpo")
+    assert result.exit_code == 0, result.output
+    assert "nothing erased" in result.output and f"{SCHOOL}:" in result.output
+    assert query(db, "SELECT count(*) FROM marks") == marks
+    assert query(db, "SELECT action FROM audit_log WHERE action = 'retention_dry_run'")
+    assert verify(db).ok
+
+
+def test_due_says_what_is_due_and_what_is_kept_and_why(db: str) -> None:
+    hold_p03()
+    result = cli("retention", "due", "--json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert plan["register_cutoff"] == CUTOFF.isoformat()
+    assert [c["pupil"] for c in plan["cases_due"]] == ["P01"]
+    why = {(k["pupil"], k["what"]): k["why"] for k in plan["kept"]}
+    assert "never erased" in why[("P04", "case")]
+    assert "legal hold" in why[("P03", "case")] and "legal hold" in why[("P03", "marks")]
+    assert "2026-09-01" in why[("P02", "case")]
+
+
+def test_a_second_run_on_the_same_day_erases_nothing_more_and_still_verifies(db: str) -> None:
+    assert cli("retention", "apply", "--by", "dpo").exit_code == 0
+    again = cli("retention", "apply", "--by", "dpo")
+    assert again.exit_code == 0, again.output
+    assert "0 marks, 0 cases" in again.output
+    assert verify(db).ok
+
+
+def test_only_a_data_protection_officer_applies_the_policy(db: str) -> None:
+    from tests.staff_builders import add_staff
+
+    add_staff(db, "lead")
+    result = cli("retention", "apply", "--by", "lead")
+    assert result.exit_code != 0
+    assert "data protection officer" in result.output
+    assert not query(db, "SELECT id FROM chain_records WHERE chain = 'retention'")
+
+
+# -- tampering after the run -------------------------------------------------------------------
+
+
+def test_a_kept_mark_deleted_after_the_run_is_still_caught(db: str) -> None:
+    assert cli("retention", "apply", "--by", "dpo").exit_code == 0
+    # a mark of 2020-21 that shared its import (and seal) with the erased year
+    tamper(
+        db,
+        "DELETE FROM marks WHERE import_id = (SELECT min(import_id) FROM marks) "
+        "AND pupil_id = (SELECT id FROM pupils WHERE mis_id = 'P10')",
+    )
+    assert "mark_deleted" in kinds(verify(db))
+
+
+def test_a_case_erased_without_a_run_is_caught_against_the_checkpoint(db: str) -> None:
+    seen = checkpoint(db)
+    assert cli("retention", "apply", "--by", "dpo").exit_code == 0
+    case = "(SELECT id FROM cases WHERE pupil = 'P02')"
+    tamper(
+        db,
+        f"DELETE FROM tasks WHERE case_id = {case}",
+        f"DELETE FROM case_events WHERE case_id = {case}",
+        f"DELETE FROM cases WHERE id = {case}",
+    )
+    assert "case_deleted" in kinds(verify(db, seen))
+
+
+def test_an_edited_run_record_is_caught(db: str) -> None:
+    assert cli("retention", "apply", "--by", "dpo").exit_code == 0
+    tamper(db, "UPDATE chain_records SET body = replace(body, '\"by\":\"dpo\"', '\"by\":\"x\"') "
+               "WHERE chain = 'retention'")  # fmt: skip
+    assert "record_edited" in kinds(verify(db))
+
+
+def test_a_forged_run_erasing_a_case_not_yet_due_is_caught(db: str) -> None:
+    case_id, length, head = query(
+        db, "SELECT id, length, head_hash FROM cases WHERE pupil = 'P02'"
+    )[0]
+    body = {
+        "by": "dpo", "today": TODAY.isoformat(),
+        "policy": {"registers_years": 6, "closed_cases_years": 6},
+        "register_cutoff": CUTOFF.isoformat(), "case_cutoff": CUTOFF.isoformat(),
+        "counts": {}, "seals": [], "letters": [], "tasks": [],
+        "cases": [{"case": case_id, "length": length, "head": head, "closed_on": "2020-09-01"}],
+    }  # fmt: skip
+    engine = sa.create_engine(db)
+    try:
+        with engine.begin() as conn:
+            record = NewRecord(RETENTION_CHAIN, RETENTION_RUN, "run 1", body, instant(TODAY))
+            append(conn, [record], instant(TODAY))
+            for table in ("tasks", "case_events"):
+                conn.exec_driver_sql(f"DELETE FROM {table} WHERE case_id = {case_id}")
+            conn.exec_driver_sql(f"DELETE FROM cases WHERE id = {case_id}")
+    finally:
+        engine.dispose()
+    assert "retention_run_invalid" in kinds(verify(db))
+
+
+def test_a_forged_run_with_a_register_term_shorter_than_the_law_is_caught(db: str) -> None:
+    body = {
+        "by": "dpo", "today": TODAY.isoformat(),
+        "policy": {"registers_years": 2, "closed_cases_years": 6},
+        "register_cutoff": "2024-07-20", "case_cutoff": CUTOFF.isoformat(),
+        "counts": {}, "seals": [], "cases": [], "letters": [], "tasks": [],
+    }  # fmt: skip
+    engine = sa.create_engine(db)
+    try:
+        with engine.begin() as conn:
+            record = NewRecord(RETENTION_CHAIN, RETENTION_RUN, "run 1", body, instant(TODAY))
+            append(conn, [record], instant(TODAY))
+    finally:
+        engine.dispose()
+    assert "retention_run_invalid" in kinds(verify(db))
+
+
+def test_without_a_policy_nothing_is_due_and_the_command_says_how_to_add_one(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.retention_builders import write_trust
+
+    monkeypatch.setenv("ESCALATION_FLOW_TRUST_FILE", str(write_trust(tmp_path / "bare", None)))
+    result = cli("retention", "apply", "--by", "dpo")
+    assert result.exit_code == 2
+    assert "no retention policy" in result.output and "registers_years" in result.output
+
+
+def test_a_hold_needs_a_data_protection_officer_and_a_release_is_recorded(db: str) -> None:
+    from tests.staff_builders import add_staff
+
+    add_staff(db, "lead")
+    refused = cli("retention", "hold", SCHOOL, "P01", "--reason", "court", "--by", "lead")
+    assert refused.exit_code != 0 and "data protection officer" in refused.output
+    placed = cli("retention", "hold", SCHOOL, "P01", "--reason", "court", "--by", "dpo")
+    assert placed.exit_code == 0, placed.output
+    # ids run on across tests on PostgreSQL: the one the command names
+    hold_id = re.findall(r"hold (\d+) on", placed.output)[0]
+    released = cli("retention", "release", hold_id, "--reason", "case dropped", "--by", "dpo")
+    assert released.exit_code == 0, released.output
+    kinds_written = [
+        r[0]
+        for r in query(db, "SELECT kind FROM chain_records WHERE chain = 'retention' ORDER BY seq")
+    ]
+    assert kinds_written == ["retention_hold", "retention_release"]
+    assert "standing" not in cli("retention", "holds", "--all").output
+    assert verify(db).ok
+
+
+def notice(url: str, version: int, status: str) -> None:
+    """A penalty-notice version for P01's parent, written straight to the register's table (the
+    plan reads only its latest status)."""
+    from escalation_flow.adapters.store.penalty_notices import TABLE
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            school_id = conn.exec_driver_sql("SELECT id FROM schools").scalar_one()
+            conn.execute(
+                TABLE.insert().values(
+                    notice=1, version=version, school_id=school_id, pupil="P01", parent="C01",
+                    kind="penalty_notice", offence="unauthorised_absence", sessions="[]",
+                    issued_on=date(2019, 11, 1), status=status, amount_reduced=80,
+                    amount_full=160, recorded_by="lead", recorded_at=instant(date(2019, 11, 1)),
+                    note="",
+                )
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def test_a_penalty_notice_outstanding_keeps_the_pupil_until_it_is_paid(db: str) -> None:
+    notice(db, 1, "unpaid")
+    plan = json.loads(cli("retention", "due", "--json").output)
+    assert [c["pupil"] for c in plan["cases_due"]] == ["P03"]  # P03 is not held here
+    why = {(k["pupil"], k["what"]): k["why"] for k in plan["kept"]}
+    assert why[("P01", "case")] == "penalty notice 1 is unpaid"
+    notice(db, 2, "paid")
+    plan = json.loads(cli("retention", "due", "--json").output)
+    assert [c["pupil"] for c in plan["cases_due"]] == ["P01", "P03"]
