@@ -163,3 +163,10 @@ class SenderUnavailableError(EscalationFlowError):
     login: no letter was tried, and the outbox keeps them all for the next round."""
 
     exit_code = 3
+
+
+class AccessRefusedError(EscalationFlowError):
+    """A member of staff asked for what their role does not allow (a subject access request
+    run by anyone but the data protection officer): nothing was read out or written."""
+
+    exit_code = 2
