@@ -1,5 +1,6 @@
 """What a subject access draft reads straight from the store: one pupil's marks with every
-version, and the staff audit log's entries about the pupil.
+version, their tasks of no case (the first-day calls), and the staff audit log's entries about
+the pupil.
 
 Read-only, and through the store's own tables (as ``audit.inputs`` reads a case): a subject
 access request is an audit of what is held, not a use of it.
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy import select
 
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.audit_reads import MARKS, PUPILS
-from escalation_flow.adapters.store.cases import school_id
+from escalation_flow.adapters.store.cases import TASKS, school_id
 from escalation_flow.adapters.store.staff_models import AuditEntry
 from escalation_flow.core.subject_access import AuditLine, SessionMarks
 
@@ -57,6 +59,19 @@ def audit_about(store: Store, school: str, pupil: str) -> list[AuditLine]:
             AuditLine(_aware(r.at), str(r.actor), str(r.action), r.detail)
             for r in conn.execute(query)
         ]
+
+
+def tasks_without_case(store: Store, school: str, pupil: str) -> list[Any]:
+    """The pupil's tasks of no case (the first-day calls), oldest first."""
+    t = TASKS.c
+    with store.engine.connect() as conn:
+        sid = school_id(conn, school)
+        query = (
+            select(TASKS)
+            .where((t.school_id == sid) & (t.pupil == pupil) & t.case_id.is_(None))
+            .order_by(t.id)
+        )
+        return list(conn.execute(query))
 
 
 def _aware(instant: datetime) -> datetime:

@@ -149,6 +149,11 @@ class _Reads:
 
         return audit_about(self.store, school, pupil)
 
+    def tasks_without_case(self, school: str, pupil: str) -> list[Any]:
+        from escalation_flow.audit.subject_access_reads import tasks_without_case
+
+        return tasks_without_case(self.store, school, pupil)
+
     def restricted_events(self, flow: Flow, events: Sequence[Mapping[str, Any]]) -> list[bool]:
         from escalation_flow.web.safeguarding import restricted_events
 

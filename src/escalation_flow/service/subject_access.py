@@ -45,6 +45,10 @@ class SubjectReads(Protocol):
 
     def audit_about(self, school: str, pupil: str) -> list[AuditLine]: ...
 
+    def tasks_without_case(self, school: str, pupil: str) -> list[Any]:
+        """The pupil's tasks of no case (the first-day calls), as task rows."""
+        ...
+
     def restricted_events(self, flow: Flow, events: Sequence[Mapping[str, Any]]) -> list[bool]:
         """For each history event, whether it is a safeguarding record."""
         ...
@@ -125,6 +129,9 @@ class SubjectAccess:
         w.section("Contact records", "Every version the MIS recorded, oldest first.")
         for v in sorted(versions, key=lambda v: (v.recorded_at, v.school, v.pupil)):
             w.line(_contact_record(v), f"contact record for {v.school}/{v.pupil}")
+        for v in as_known_at(versions):
+            if v.may_be_contacted is False:  # the reply itself must be sent with care
+                w.flag(Flagged.DO_NOT_CONTACT, f"contact record for {v.school}/{v.pupil}")
         self._contact_letters(w, contact, children)
         self._contact_notices(w, contact)
         self._children_section(w, versions, rosters)
@@ -230,6 +237,7 @@ class SubjectAccess:
         w.section("Attendance case", "The case's history in words, oldest first.")
         if case is None:
             w.line("no attendance case has been opened", "case")
+            self._tasks_section(w, school, pupil, None)
             self._letters_section(w, school, pupil, {})
             return
         flow = self._flow_of(school, case.flow_version)
@@ -249,14 +257,20 @@ class SubjectAccess:
             else:
                 who = "" if h.actor == "engine" else f" [by {h.actor}]"
                 w.line(f"{h.on}: {describe(dict(h.event))}{who}", where)
-        tasks = self._tasks_section(w, case.case_id)
+        tasks = self._tasks_section(w, school, pupil, case.case_id)
         self._letters_section(w, school, pupil, tasks)
 
-    def _tasks_section(self, w: DraftWriter, case_id: int) -> dict[int, bool]:
-        """The case's tasks; which are safeguarding tasks, by task id."""
+    def _tasks_section(
+        self, w: DraftWriter, school: str, pupil: str, case_id: int | None
+    ) -> dict[int, bool]:
+        """The case's tasks and the pupil's first-day calls; which are safeguarding tasks, by
+        task id."""
         w.section("Tasks and outcomes", "What staff were asked to do, and what they recorded.")
-        with self.service.store.read() as tx:
-            rows = list(tx.case_tasks(case_id))
+        rows = list(self.reads.tasks_without_case(school, pupil))
+        if case_id is not None:
+            with self.service.store.read() as tx:
+                rows += list(tx.case_tasks(case_id))
+        rows.sort(key=lambda t: (t.created_on, t.id))
         out: dict[int, bool] = {}
         for t in rows:
             out[int(t.id)] = self.reads.is_safeguarding_task(str(t.role), str(t.task))
@@ -319,6 +333,9 @@ class SubjectAccess:
             w.line("no entries", "audit log")
         for e in entries:
             where = f"audit log {e.at:%Y-%m-%d %H:%M}"
+            if e.action == AUDIT_ACTION:  # its counts would tell of withheld records
+                w.line(f"{e.at:%Y-%m-%d %H:%M} UTC {e.actor}: a subject access draft", where)
+                continue
             if self.reads.is_safeguarding_action(e.action, e.detail):
                 w.withheld(where, f"{e.at:%Y-%m-%d %H:%M} UTC {e.actor}: ")
                 continue
