@@ -73,7 +73,7 @@ def _title(draft: Draft) -> str:
 def _made(draft: Draft) -> str:
     return (
         f"Gathered {draft.generated_at:%Y-%m-%d %H:%M} UTC by {draft.requested_by}; "
-        f"{len(draft.redactions)} redactions and {len(draft.flags)} flags to review (REVIEW.md)."
+        f"{len(draft.redactions)} redaction(s) and {len(draft.flags)} flag(s) to review (REVIEW.md)."
     )
 
 
@@ -143,20 +143,24 @@ def to_pdf(draft: Draft) -> bytes:
 
     pdf = start("portrait", draft.heading, _title(draft), draft.generated_at)
     width = pdf.epw
+
+    def para(height: float, text: str, **options: Any) -> None:  # each from the left margin
+        pdf.multi_cell(width, height, text, new_x="LMARGIN", new_y="NEXT", **options)
+
     pdf.set_font(FONT, "B", size=13)
-    pdf.multi_cell(width, 6, draft.heading, border=1, align="C")
+    para(6, draft.heading, border=1, align="C")
     pdf.ln(2)
-    pdf.multi_cell(width, 6, _title(draft))
+    para(6, _title(draft))
     pdf.set_font(FONT, size=9)
-    pdf.multi_cell(width, 5, _made(draft))
+    para(5, _made(draft))
     for section in draft.sections:
         pdf.ln(2)
         pdf.set_font(FONT, "B", size=11)
-        pdf.multi_cell(width, 6, section.title)
+        para(6, section.title)
         pdf.set_font(FONT, size=8)
         if section.note:
-            pdf.multi_cell(width, 4, section.note)
-        pdf.multi_cell(width, 4, "\n".join(section.lines))
+            para(4, section.note)
+        para(4, "\n".join(section.lines))
     return finish(pdf)
 
 

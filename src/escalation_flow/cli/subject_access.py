@@ -93,8 +93,8 @@ def _write_and_record(desk: SubjectAccess, draft: Draft, by: str, out: Path) -> 
     click.echo(
         f"DRAFT (not for release) of {draft.kind} {draft.subject_name} ({draft.subject}) "
         f"written to {out.resolve()}: {', '.join(p.name for p in written)}; "
-        f"{counts['redactions']} redactions and {counts['flags']} flags to review in REVIEW.md "
-        f"({counts['safeguarding_withheld']} safeguarding records withheld); recorded in the "
+        f"{counts['redactions']} redaction(s) and {counts['flags']} flag(s) to review in REVIEW.md "
+        f"({counts['safeguarding_withheld']} safeguarding record(s) withheld); recorded in the "
         "staff audit log"
     )
 
