@@ -151,6 +151,8 @@ def test_a_separated_parents_draft_has_their_letters_and_not_the_other_parents_d
             assert secret not in text, secret
     assert "copies also went to 1 other household(s): [REDACTED: another household" in html
     assert "**another household's copy of this letter** — Letters addressed to you" in review
+    # the letter was superseded before it went: held and addressed to him, never received
+    assert "**a letter addressed to the requester but never sent** — Letters addressed" in review
     # the child's records are the child's: flagged with the command, not included
     assert "Noah Kowalski (school-03/S03-P0005): father, holds parental responsibility" in html
     assert "Attendance marks" not in html

@@ -67,6 +67,7 @@ class Flagged(StrEnum):
     CHILD_DATA = "a child's records requested by a parent"
     HOME_ADDRESS = "the pupil's home address"
     DO_NOT_CONTACT = "a contact the school must not contact"
+    UNSENT_LETTER = "a letter addressed to the requester but never sent"
 
 
 FLAG_REASONS: dict[Flagged, str] = {
@@ -88,6 +89,10 @@ FLAG_REASONS: dict[Flagged, str] = {
     Flagged.DO_NOT_CONTACT: (
         "the MIS marks this contact as not to be contacted (a court order or a safeguarding "
         "reason may lie behind it): check before releasing anything that names them"
+    ),
+    Flagged.UNSENT_LETTER: (
+        "it is held and addressed to them, but they never received it, and it speaks of their "
+        "child: what it says about the child is part of the decision on the child's records"
     ),
 }
 

@@ -366,6 +366,8 @@ class SubjectAccess:
                     continue
                 w.line(f"Letter {v.id} about {school}/{pupil}: {v.template}, {_letter_status(v)}",
                        where)  # fmt: skip
+                if v.sent_at is None:
+                    w.flag(Flagged.UNSENT_LETTER, where, f"it is {v.status}")
                 for paragraph in self._copy_text(v, mine[0]).split("\n"):
                     if paragraph.strip():
                         w.line("    " + paragraph.strip(), where)
