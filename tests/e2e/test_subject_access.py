@@ -201,6 +201,10 @@ def test_only_the_data_protection_officer_may_run_it_and_a_refusal_writes_nothin
     stranger = run(world, "subject-access", "contact", PIOTR, "--out", str(tmp_path / "x"),
                    "--by", "nobody")  # fmt: skip
     assert stranger.exit_code == 2 and "is not a member of staff" in stranger.output
+    # not even whether a contact is known is told to anyone but an officer
+    unknown = run(world, "subject-access", "contact", "C-0000", "--out", str(tmp_path / "y"),
+                  "--by", "auditor")  # fmt: skip
+    assert unknown.exit_code == 2 and "only the data protection officer may" in unknown.output
     # `users add` makes a trust-wide officer without --school, who may answer it
     env = {
         "ESCALATION_FLOW_DATABASE_URL": world.url,

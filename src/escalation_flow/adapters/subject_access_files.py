@@ -93,8 +93,7 @@ def to_html(draft: Draft) -> str:
         f"<title>{e(draft.heading)} — {e(_title(draft))}</title>",
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
         ".draft{border:3px solid #b00;color:#b00;padding:.5em;font-weight:bold;text-align:center}"
-        "li{margin:.15em 0;white-space:pre-wrap}"
-        "@media print{.draft{position:running(top)}}</style></head><body>",
+        "li{margin:.15em 0;white-space:pre-wrap}</style></head><body>",
         f'<p class="draft">{e(draft.heading)}</p>',
         f"<h1>{e(_title(draft))}</h1>",
         f"<p>{e(_made(draft))}</p>",

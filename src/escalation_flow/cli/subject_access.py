@@ -68,6 +68,8 @@ def subject_access_contact(contact: str, out: Path, by: str) -> None:
     contact records, the letters addressed to them and the penalty notices issued to them.
     Their children's own records are flagged for your decision, not included."""
     with root().service() as service:
+        # an officer somewhere first: nobody else learns even whether the contact is known
+        _require_officer(service, by, [], f"answer a subject access request of {contact}")
         desk = _desk(service)
         schools = sorted({v.school for v in desk.contact_versions(contact)})
         _require_officer(service, by, schools, f"answer a subject access request of {contact}")
@@ -102,6 +104,7 @@ def _write_and_record(desk: SubjectAccess, draft: Draft, by: str, out: Path) -> 
 def _require_officer(service: Service, by: str, schools: Sequence[str], action: str) -> None:
     """Refuse anyone but a data protection officer covering every one of ``schools``."""
     from escalation_flow.cli.acting import principal_of
+    from escalation_flow.core.access import ServiceRole
 
     person = principal_of(service, by)
     if person is None:
@@ -110,11 +113,14 @@ def _require_officer(service: Service, by: str, schools: Sequence[str], action: 
             "`escalation-flow users add USERNAME --name NAME --role data_protection_officer`"
         )
     missing = [s for s in schools if not person.is_data_protection_officer(s)]
-    if missing:
+    anywhere = any(g.role is ServiceRole.DATA_PROTECTION_OFFICER for g in person.grants)
+    if missing or not anywhere:
         held = "; ".join(g.describe() for g in person.grants) or "no role"
         raise AccessRefusedError(
             f"{person.username} may not {action}: only the data protection officer may "
-            f"(they are {held}; not the officer at {', '.join(missing)}); nothing was written"
+            f"(they are {held}"
+            + (f"; not the officer at {', '.join(missing)}" if missing else "")
+            + "); nothing was written"
         )
 
 
