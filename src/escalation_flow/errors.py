@@ -19,6 +19,7 @@
     ├── ConflictError              someone else changed the thing first (task done twice, ...)
     ├── SenderUnavailableError     the mail server cannot be reached, or refuses our login
     ├── SignInError                a single sign-on the identity provider or its token fails
+    ├── AccessRefusedError         a member of staff asked for what their role does not allow
     └── NotFoundError              a school, pupil, case, task or timer that does not exist
 
 Every ``InputError`` can carry a list of ``Problem`` so that a user sees all that is wrong with a
@@ -170,3 +171,10 @@ class SignInError(EscalationFlowError):
     """A single sign-on cannot finish: the identity provider cannot be reached or answers
     wrongly, or its ID token fails a check (signature, issuer, audience, expiry, nonce). The
     message is for the audit log; the person signing in reads a page that shows no token."""
+
+
+class AccessRefusedError(EscalationFlowError):
+    """A member of staff asked for what their role does not allow (a subject access request
+    run by anyone but the data protection officer): nothing was read out or written."""
+
+    exit_code = 2

@@ -58,7 +58,7 @@ def root() -> Root:
 COMMAND_MODULES = (
     "registers", "flows", "backtest", "facts", "days", "tasks", "cases", "letters", "status",
     "web", "audit", "daemon", "reports", "contacts", "penalty_notices", "undo", "outbox",
-    "backup", "retention",
+    "backup", "retention", "subject_access",
 )  # fmt: skip
 
 

@@ -83,7 +83,8 @@ def users() -> None:
     multiple=True,
     help="class_teacher, attendance_lead, admin_staff, headteacher, family_liaison_officer, "
     "designated_safeguarding_lead, ... ; attendance_team (a school's; with no --school the "
-    "trust's central team); auditor (read only; no --school: every school).",
+    "trust's central team); auditor (read only; no --school: every school); "
+    "data_protection_officer (subject access and retention; no --school: every school).",
 )
 @click.option(
     "--school", "schools", multiple=True, help="A school's id or URN; repeat for several."
