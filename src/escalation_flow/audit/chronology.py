@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +29,7 @@ from escalation_flow.audit.steps import HistoryRecord
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.case import Case
 from escalation_flow.core.definition import Flow
+from escalation_flow.core.notice_story import NoticeStep
 
 #: Task kinds that are support offered to the family (the plan's "support first").
 SUPPORT_KINDS = frozenset({"discussion", "meeting", "plan", "visit", "referral", "call"})
@@ -195,6 +196,28 @@ def build_case_file(
         replay_summary=replay_summary,
         importers=tuple(sorted((importers or {}).items())),
     )
+
+
+def with_notices(cf: CaseFile, steps: Sequence[NoticeStep], zone: ZoneInfo) -> CaseFile:
+    """The case file with the penalty-notice register's steps for the pupil (issue 15): each
+    notice as issued, to whom, for what and how much, and every change of its status with who
+    recorded it and when, placed among the entries by date."""
+    if not steps:
+        return cf
+    added = [_notice_entry(s, zone) for s in steps]
+    entries = sorted([*cf.entries, *added], key=lambda e: e.at)  # stable: the file's order kept
+    return replace(cf, entries=tuple(entries))
+
+
+def _notice_entry(step: NoticeStep, zone: ZoneInfo) -> Entry:
+    v = step.version
+    recorded = f" (recorded in the register on {when(v.recorded_at, zone)})"
+    what = step.text(long_date) + (recorded if step.issued else "")
+    category = "penalty notice" if "Penalty" in step.title() else "notice to improve"
+    return Entry(
+        seq=None, on=step.on, at=step.placed, category=category, what=what, who=v.recorded_by,
+        type="penalty_notice",
+    )  # fmt: skip
 
 
 # -- entries ---------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ and what staff did about it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -12,6 +14,7 @@ from escalation_flow.cli.pupils import Names, pupil_option
 from escalation_flow.cli.registers import import_group
 from escalation_flow.cli.today import today_option
 from escalation_flow.core.decisions import Decision
+from escalation_flow.core.notice_story import NoticeStep, interleave
 from escalation_flow.errors import InputError
 from escalation_flow.service import Service
 from escalation_flow.service.views import CaseLine, CaseView, HistoryEntry
@@ -59,7 +62,8 @@ def case_show(school: str, pupil: str | None, pupil_query: str | None, viewer: s
         if notices is not None:  # a step proposes a penalty notice: may one be issued, to whom
             family += "\n" + standings_text(notices)
         who = _who(service, view.school, found, Names(service))
-    click.echo(case_text(view, who) + family)
+        steps = service.penalty_notices.steps(view.school, found)
+    click.echo(case_text(view, who, steps) + family)
 
 
 def _who(service: Service, school: str, pupil: str, names: Names) -> str:
@@ -199,9 +203,12 @@ def _echo_decisions(decisions: list[Decision]) -> None:
         click.echo(f"{d.on} {_describe(d.to_event())}")
 
 
-def case_text(view: CaseView, who: str | None = None) -> str:
+def case_text(
+    view: CaseView, who: str | None = None, notices: Sequence[NoticeStep] = ()
+) -> str:
     """The case as text; ``who``: its subject as a person reads it (school and pupil by name),
-    else the ids."""
+    else the ids; ``notices``: the penalty-notice register's steps, told among the history
+    by date (issue 15)."""
     if view.status == "open":
         status = f"open since {view.opened_on}"
     elif view.opened_on is None:
@@ -214,8 +221,10 @@ def case_text(view: CaseView, who: str | None = None) -> str:
         "",
         "history (why each step happened):",
     ]
-    for entry in view.history:
-        lines.extend(_entry(entry))
+    told = [((e.on, e.at), _entry(e)) for e in view.history]
+    told = interleave(told, [((n.on, n.placed), _notice_entry(n)) for n in notices], _key)
+    for _, entry_lines in told:
+        lines.extend(entry_lines)
     lines.append("")
     lines.append("open tasks:" if view.open_tasks else "open tasks: none")
     for t in view.open_tasks:
@@ -232,6 +241,19 @@ def case_text(view: CaseView, who: str | None = None) -> str:
             f"WARNING: the history's hash chain does not hold at records {list(view.broken_chain)}"
         )
     return "\n".join(lines)
+
+
+def _key(told: tuple[tuple[date, datetime], list[str]]) -> tuple[date, datetime]:
+    return told[0]
+
+
+def _notice_entry(step: NoticeStep) -> list[str]:
+    """A step of the penalty-notice register, marked ``PN`` where a record has its number."""
+    v = step.version
+    return [
+        f"   PN  {step.on}  {step.text(date.isoformat)} [by {v.recorded_by}, recorded "
+        f"{v.recorded_at:%Y-%m-%d %H:%M} UTC]"
+    ]
 
 
 def _entry(entry: HistoryEntry) -> list[str]:

@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from escalation_flow.actors import Actors
 from escalation_flow.core.codes import CODE_OF_ID
+from escalation_flow.core.notice_story import NoticeStep, Parent, notice_steps
 from escalation_flow.core.penalty_notices import (
     Kind,
     NoticeDraft,
@@ -161,6 +162,27 @@ class PenaltyNoticeDesk:
         key = self.ctx.setup(school).school if school else None
         found = as_known_at(self.book.penalty_notice_versions(key), known_at or self.ctx.now())
         return [v for v in found if pupil is None or v.draft.pupil == pupil]
+
+    def steps(self, school: str, pupil: str) -> list[NoticeStep]:
+        """Every version of every notice for the pupil as recorded by now, as steps of the
+        case's story (issue 15), each parent named as the contacts last named them."""
+        if self.book is None:
+            return []
+        setup = self.ctx.setup(school)
+        key, now = setup.school, self.ctx.now()
+        mine = [
+            v
+            for v in self.book.penalty_notice_versions(key)
+            if v.draft.pupil == pupil and v.recorded_at <= now
+        ]
+        if not mine:
+            return []
+        parents: dict[str, Parent] = {}
+        contacts = self.families.versions()
+        for c in sorted(contacts, key=lambda c: c.recorded_at):
+            if c.school == key and c.pupil == pupil and c.recorded_at <= now:
+                parents[c.contact] = Parent(c.name, c.relationship)
+        return notice_steps(mine, parents, setup.zone)
 
     def standings(self, school: str, pupil: str, on: date | None = None) -> list[ParentStanding]:
         """For each contact with parental responsibility for the pupil (as known now): may a

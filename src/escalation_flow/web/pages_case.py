@@ -123,6 +123,8 @@ def _case_context(
             [(e, h.at, h.actor) for e, h in zip(events, case.history, strict=True)] if case else [],
             restricted,
             may_see,
+            # the register's notices, to whoever may see the contacts: every reader of the pupil
+            web.service.penalty_notices.steps(school, pupil),
         ),
         "tasks": _open_tasks(web, user, flow, school, case, current_hidden),
         "timers": [] if case is None or current_hidden else list(case.pending_timers),

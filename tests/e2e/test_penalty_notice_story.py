@@ -1,0 +1,72 @@
+"""The penalty-notice register in a case's story (issue 15): ``case show``, the case page and
+the case file tell each notice (to whom, when, for what, how much) and every change to it,
+among the case's records by date."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.e2e.test_penalty_notices import DAD, FIRST, MUM, PUPIL, SCHOOL, record, run, world
+from tests.e2e.web_client import login, pages
+from tests.e2e.web_world import World
+
+__all__ = ["world"]  # the fixture, shared with the register's own tests
+
+
+def _paid_and_second(world: World) -> None:
+    assert record(world, MUM, FIRST, "2025-09-20").exit_code == 0
+    assert record(world, DAD, FIRST, "2025-09-20").exit_code == 0
+    paid = run(world, "penalty-notices", "update", "1", "--status", "paid", "--by", "lead3",
+               "--note", "paid at the office")  # fmt: skip
+    assert paid.exit_code == 0, paid.output
+
+
+def test_case_show_tells_each_notice_and_its_changes_with_the_parent_by_name(world: World) -> None:
+    _paid_and_second(world)
+    shown = run(world, "case", "show", SCHOOL, PUPIL)
+    assert shown.exit_code == 0, shown.output
+    out = shown.stdout
+    assert "PN  2025-09-20  Penalty notice 1 issued on 2025-09-20 to Amy Khan (" in out
+    assert "contact C-1180): unauthorised absence, 10 sessions: 2025-09-15 AM and PM (O)" in out
+    assert "£80 within 21 days, £160 within 28" in out
+    assert (
+        "Penalty notice 1 (issued to Amy Khan" in out
+        and "now paid; note: paid at the office" in out
+    )
+    assert "Penalty notice 2 issued on 2025-09-20 to Adam Khan" in out
+    assert "[by lead3, recorded" in out
+
+
+def test_the_case_file_holds_every_notice_and_change_with_who_and_when(
+    world: World, tmp_path: Path
+) -> None:
+    _paid_and_second(world)
+    out = tmp_path / "file.json"
+    made = run(world, "case", "export", SCHOOL, PUPIL, "--format", "json", "--out", str(out))
+    assert made.exit_code == 0, made.output
+    entries = json.loads(out.read_text())["entries"]
+    notices = [e for e in entries if e["type"] == "penalty_notice"]
+    assert [e["category"] for e in notices] == ["penalty notice"] * 3
+    first = notices[0]
+    assert first["on"] == "2025-09-20" and first["who"] == "lead3"
+    assert "Penalty notice 1 issued on Saturday 20 September 2025 to Amy Khan" in first["what"]
+    assert "Monday 15 September 2025 AM and PM (O)" in first["what"]
+    assert "now paid; note: paid at the office" in notices[2]["what"]
+    # in date order with the rest: nothing dated after the first notice comes before it
+    ons = [e["on"] for e in entries]
+    at = entries.index(first)
+    assert all(on <= "2025-09-20" for on in ons[:at])
+
+
+def test_the_case_page_tells_the_notices_to_whoever_reads_the_pupil(world: World) -> None:
+    _paid_and_second(world)
+    with pages(world) as client:
+        assert login(client, "lead3") == 303
+        page = client.get(f"/schools/{SCHOOL}/pupils/{PUPIL}")
+        assert page.status_code == 200
+        assert "Penalty notice 1 issued" in page.text and "Penalty notice 1: Paid" in page.text
+        assert "to Amy Khan (" in page.text and "£80 within 21 days" in page.text
+    with pages(world) as client:
+        assert login(client, "teacher3") == 303  # Year 3 only: Priya (Year 1) is not theirs
+        assert client.get(f"/schools/{SCHOOL}/pupils/{PUPIL}").status_code == 404
