@@ -70,3 +70,48 @@ def test_the_case_page_tells_the_notices_to_whoever_reads_the_pupil(world: World
     with pages(world) as client:
         assert login(client, "teacher3") == 303  # Year 3 only: Priya (Year 1) is not theirs
         assert client.get(f"/schools/{SCHOOL}/pupils/{PUPIL}").status_code == 404
+
+
+# -- issue 16: check says first whether a notice may be considered for the child at all --------
+
+
+def test_check_says_no_notice_may_be_considered_for_a_child_below_compulsory_school_age(
+    world: World,
+) -> None:
+    # Olivia Nowak, Reception, born 6 August 2021: of compulsory school age from 1 September 2026
+    out = run(world, "penalty-notices", "check", SCHOOL, "S03-P0009").stdout
+    assert "NO penalty notice may be considered for pupil S03-P0009" in out
+    assert "NOT of compulsory school age on 2025-10-10 (born 2021-08-06" in out
+    assert "Chloe Nowak (C-1164): the per-parent rules would allow one" in out
+    assert "a penalty notice may be issued" not in out
+
+
+def test_check_says_no_notice_may_be_considered_below_the_national_threshold(world: World) -> None:
+    # Willow Lewis, Year 6: of compulsory school age, with few unauthorised sessions
+    out = run(world, "penalty-notices", "check", SCHOOL, "S03-P0001").stdout
+    assert "NO penalty notice may be considered for pupil S03-P0001" in out
+    assert "  of compulsory school age on 2025-10-10 (born 2015-08-27" in out
+    assert "does NOT meet the national threshold of 10" in out
+    assert "Jade Lewis (C-1156): the per-parent rules would allow one" in out
+    assert "a penalty notice may be issued" not in out
+
+
+def test_check_says_a_notice_may_be_considered_where_the_threshold_is_met(world: World) -> None:
+    out = run(world, "penalty-notices", "check", SCHOOL, PUPIL).stdout
+    assert f"a penalty notice may be considered for pupil {PUPIL}:" in out
+    assert (
+        "34 sessions of unauthorised absence (G, N, O, U) of compulsory school age in the 10 "
+        "school weeks to 2025-10-10: meets the national threshold of 10" in out
+    )
+    assert "Amy Khan (C-1180): a penalty notice may be issued" in out
+
+
+def test_recording_for_a_child_below_compulsory_school_age_names_the_date_of_birth_rule(
+    world: World,
+) -> None:
+    refused = run(world, "penalty-notices", "record", SCHOOL, "S03-P0009", "--parent", "C-1164",
+                  "--offence", "unauthorised_absence", "--session", "2025-09-18:PM",
+                  "--issued", "2025-10-01", "--by", "lead3")  # fmt: skip
+    assert refused.exit_code == 2
+    assert "born 2021-08-06" in refused.stderr
+    assert "whichever comes first after the fifth birthday" in refused.stderr

@@ -60,7 +60,8 @@ def case_show(school: str, pupil: str | None, pupil_query: str | None, viewer: s
             view.school, found, view.flow_version, [t.task for t in view.open_tasks]
         )
         if notices is not None:  # a step proposes a penalty notice: may one be issued, to whom
-            family += "\n" + standings_text(notices)
+            grounds = service.penalty_notices.grounds(view.school, found)
+            family += "\n" + standings_text(notices, grounds)
         who = _who(service, view.school, found, Names(service))
         steps = service.penalty_notices.steps(view.school, found)
     click.echo(case_text(view, who, steps) + family)

@@ -8,12 +8,14 @@ the store a maker that checks them again on the register it holds locked while i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
 from escalation_flow.actors import Actors
 from escalation_flow.core.codes import CODE_OF_ID
+from escalation_flow.core.notice_grounds import OF_AGE_COUNT, ChildGrounds
 from escalation_flow.core.notice_story import NoticeStep, Parent, notice_steps
 from escalation_flow.core.penalty_notices import (
     Kind,
@@ -83,12 +85,12 @@ class PenaltyNoticeDesk:
             kind, key, pupil, parent.strip(), offence, tuple(sorted(set(sessions))), issued_on
         )
         responsible = self._responsible(key, pupil, now)
-        marks, school_age = self._marks(key, pupil, draft.sessions, now)
+        marks, school_age, born = self._marks(key, pupil, draft.sessions, now)
         cal = setup.calendar
         today = now.astimezone(setup.zone).date()
 
         def make(stored: list[NoticeVersion], number: int) -> NoticeVersion:
-            check_eligible(draft, today=today, school_age=school_age)
+            check_eligible(draft, today=today, school_age=school_age, born=born)
             amounts = check_record(draft, as_known_at(stored), responsible, marks)
             check_threshold(draft, lambda d: int(cal.week_of_day[cal.day_index(d)]))
             codes = tuple(marks[s] or "-" for s in draft.sessions)
@@ -197,6 +199,27 @@ class PenaltyNoticeDesk:
         ]
         return standings(self.notices(key, pupil), key, pupil, parents, day)
 
+    def grounds(self, school: str, pupil: str, on: date | None = None) -> ChildGrounds:
+        """Whether a penalty notice issued ``on`` (default: today) may be considered for the
+        child at all: of compulsory school age that day, and the national threshold met over
+        sessions of that age (the flows' ``penalty_notice_threshold_met``), as known now."""
+        setup = self.ctx.setup(school)
+        now = self.ctx.now()
+        day = on or now.astimezone(setup.zone).date()
+        index = setup.calendar.index_on_or_before(day)
+        register = RegisterAsKnown.load(self.ctx.store, setup, now, max(index, 0))
+        record = register.roster.pupils.get(pupil)
+        born = record.date_of_birth if record else None
+        sessions = 0
+        if index >= 0:
+            try:
+                row = register.facts(index).row(pupil)
+            except NotFoundError:
+                row = {}
+            value = row.get(OF_AGE_COUNT, 0.0)
+            sessions = 0 if math.isnan(value) else int(value)
+        return ChildGrounds(pupil, day, born, compulsory_school_age_span(born), sessions)
+
     def for_case(
         self, school: str, pupil: str, flow_version: str, open_tasks: Iterable[str]
     ) -> list[ParentStanding] | None:
@@ -213,10 +236,10 @@ class PenaltyNoticeDesk:
 
     def _marks(
         self, school: str, pupil: str, sessions: Sequence[Session], now: datetime
-    ) -> tuple[dict[Session, str | None], tuple[date, date]]:
+    ) -> tuple[dict[Session, str | None], tuple[date, date], date | None]:
         """Each session's mark as known now (None: not a school day of the calendar, or the
-        pupil has no marks there), and the pupil's span of compulsory school age from the
-        roster as known now (``ALWAYS`` when the date of birth is unknown)."""
+        pupil has no marks there), the pupil's span of compulsory school age from the roster
+        as known now (``ALWAYS`` when the date of birth is unknown), and the date of birth."""
         setup = self.ctx.setup(school)
         cal = setup.calendar
         days: dict[Session, int] = {}
@@ -226,19 +249,20 @@ class PenaltyNoticeDesk:
             except CalendarError:
                 continue
         if not days:
-            return dict.fromkeys(sessions), ALWAYS
+            return dict.fromkeys(sessions), ALWAYS, None
         register = RegisterAsKnown.load(self.ctx.store, setup, now, max(days.values()))
         record = register.roster.pupils.get(pupil)
-        school_age = compulsory_school_age_span(record.date_of_birth if record else None)
+        born = record.date_of_birth if record else None
+        school_age = compulsory_school_age_span(born)
         try:
             row = register.grid.pupil_index(pupil)
         except NotFoundError:
-            return dict.fromkeys(sessions), school_age
+            return dict.fromkeys(sessions), school_age, born
         out: dict[Session, str | None] = dict.fromkeys(sessions)
         for s, day in days.items():
             column = 2 * day + (0 if s.half == "AM" else 1)
             out[s] = CODE_OF_ID[int(register.grid.codes[row, column])]
-        return out, school_age
+        return out, school_age, born
 
 
 def _find(notices: Sequence[NoticeVersion], notice: int) -> NoticeVersion:
