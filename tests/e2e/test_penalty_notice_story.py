@@ -5,11 +5,30 @@ among the case's records by date."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
-from tests.e2e.test_penalty_notices import DAD, FIRST, MUM, PUPIL, SCHOOL, record, run, world
+from starlette.testclient import TestClient
+
+from escalation_flow.adapters.store import Store
+from escalation_flow.bootstrap import page_backend
+from escalation_flow.clock import ShiftedClock, SimulatedClock
+from escalation_flow.service import Service
+from escalation_flow.web.app import create_app
+from escalation_flow.web.settings import WebSettings
+from tests.e2e.test_penalty_notices import (
+    DAD,
+    FIRST,
+    MUM,
+    PUPIL,
+    SCHOOL,
+    SECOND,
+    record,
+    run,
+    world,
+)
 from tests.e2e.web_client import login, pages
-from tests.e2e.web_world import World
+from tests.e2e.web_world import NOW, World
 
 __all__ = ["world"]  # the fixture, shared with the register's own tests
 
@@ -115,3 +134,28 @@ def test_recording_for_a_child_below_compulsory_school_age_names_the_date_of_bir
     assert refused.exit_code == 2
     assert "born 2021-08-06" in refused.stderr
     assert "whichever comes first after the fifth birthday" in refused.stderr
+
+
+# -- the /penalty-notices page under `serve --today` -----------------------------------------
+
+
+def test_the_register_page_on_a_shifted_today_shows_notices_recorded_since_by_parent_name(
+    world: World,
+) -> None:
+    assert record(world, MUM, FIRST, "2025-09-20").exit_code == 0  # recorded on 10 October
+    assert record(world, DAD, SECOND, "2025-10-08").exit_code == 0  # issued after the demo day
+    demo_day = date(2025, 10, 1)
+    store = Store(world.url)
+    try:
+        clock = ShiftedClock(SimulatedClock(NOW), demo_day, "Europe/London")
+        service = Service(store, world.trust(), clock, worker="test")
+        app = create_app(lambda: page_backend(service), WebSettings(today=demo_day))  # type: ignore[arg-type]
+        with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+            assert login(client, "lead3") == 303
+            page = client.get(f"/penalty-notices?school={SCHOOL}")
+    finally:
+        store.dispose()
+    assert page.status_code == 200
+    assert "1 notice, each as it stands now" in page.text
+    assert "Amy Khan (mother)" in page.text and "Adam Khan" not in page.text
+    assert ">C-1180<" not in page.text

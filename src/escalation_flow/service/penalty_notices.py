@@ -166,25 +166,42 @@ class PenaltyNoticeDesk:
         return [v for v in found if pupil is None or v.draft.pupil == pupil]
 
     def steps(self, school: str, pupil: str) -> list[NoticeStep]:
-        """Every version of every notice for the pupil as recorded by now, as steps of the
-        case's story (issue 15), each parent named as the contacts last named them."""
-        if self.book is None:
-            return []
+        """Every version of every notice for the pupil issued by today, as steps of the case's
+        story (issue 15), each parent named as the contacts last named them. Read as recorded
+        (``as_recorded``), not cut at the service's clock."""
         setup = self.ctx.setup(school)
-        key, now = setup.school, self.ctx.now()
+        today = self.ctx.now().astimezone(setup.zone).date()
         mine = [
             v
-            for v in self.book.penalty_notice_versions(key)
-            if v.draft.pupil == pupil and v.recorded_at <= now
+            for v in self._all(setup.school)
+            if v.draft.pupil == pupil and v.draft.issued_on <= today
         ]
         if not mine:
             return []
-        parents: dict[str, Parent] = {}
-        contacts = self.families.versions()
-        for c in sorted(contacts, key=lambda c: c.recorded_at):
-            if c.school == key and c.pupil == pupil and c.recorded_at <= now:
-                parents[c.contact] = Parent(c.name, c.relationship)
-        return notice_steps(mine, parents, setup.zone)
+        parents = self.parents(setup.school)
+        named = {p: who for (pp, p), who in parents.items() if pp == pupil}
+        return notice_steps(mine, named, setup.zone)
+
+    def as_recorded(self, school: str, *, issued_by: date | None = None) -> list[NoticeVersion]:
+        """Each notice's latest version as the register holds it now, issued on or before
+        ``issued_by`` (None: any day). Not cut at the service's clock: the pages' ``--today``
+        shifts that clock back for a demonstration while notices are recorded on the real one,
+        and a notice recorded since must not vanish from the register's page."""
+        found = as_known_at(self._all(self.ctx.setup(school).school))
+        return [v for v in found if issued_by is None or v.draft.issued_on <= issued_by]
+
+    def parents(self, school: str) -> dict[tuple[str, str], Parent]:
+        """Each (pupil, contact id) of the school's contacts, as the contacts last named them
+        (a notice names its parent by contact id; a reader wants a name and relationship)."""
+        key = self.ctx.setup(school).school
+        out: dict[tuple[str, str], Parent] = {}
+        for c in sorted(self.families.versions(), key=lambda c: c.recorded_at):
+            if c.school == key:
+                out[(c.pupil, c.contact)] = Parent(c.name, c.relationship)
+        return out
+
+    def _all(self, key: str) -> list[NoticeVersion]:
+        return [] if self.book is None else self.book.penalty_notice_versions(key)
 
     def standings(self, school: str, pupil: str, on: date | None = None) -> list[ParentStanding]:
         """For each contact with parental responsibility for the pupil (as known now): may a
