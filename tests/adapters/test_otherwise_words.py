@@ -74,3 +74,16 @@ def test_case_show_says_an_otherwise_rule_in_words_and_keeps_other_rules_as_writ
     assert "otherwise: not" not in said
     plain = "\n".join(_entry(entry("unresolved_n_sessions >= 1"), _otherwise_words(academy)))
     assert "         rule: unresolved_n_sessions >= 1" in plain
+
+
+def test_the_case_file_says_an_otherwise_step_in_words(academy: Flow) -> None:
+    from escalation_flow.audit.chronology import _line
+    from escalation_flow.audit.steps import HistoryRecord
+
+    at = datetime(2025, 10, 6, 17, tzinfo=UTC)
+    body = {"type": "state_entered", "state": "stage_1.monitoring", "trigger": "daily",
+            "guard": OTHERWISE, "reason": {"unresolved_n_sessions": 0.0}}  # fmt: skip
+    record = HistoryRecord(4, date(2025, 10, 6), at, "state_entered", body, "v", "engine", at)
+    _, what = _line(record, {}, academy)
+    assert "none of the plan's other conditions held: sessions still marked N" in what
+    assert "otherwise: not" not in what

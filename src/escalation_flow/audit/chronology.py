@@ -30,6 +30,7 @@ from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.case import Case
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.notice_story import NoticeStep
+from escalation_flow.web.guard_words import OTHERWISE, guard_sentence
 
 #: Task kinds that are support offered to the family (the plan's "support first").
 SUPPORT_KINDS = frozenset({"discussion", "meeting", "plan", "visit", "referral", "call"})
@@ -163,7 +164,7 @@ def build_case_file(
     replay_summary: str = "",
 ) -> CaseFile:
     """The case file of one case (``importers``: import id to who imported it)."""
-    entries = _entries(records, register, calendar)
+    entries = _entries(records, register, calendar, flow)
     last_day = _last_day(records, register, calendar)
     amendments = tuple(tuple(v) for v in register.versions())
     zone = ZoneInfo(calendar.timezone)
@@ -226,7 +227,10 @@ _QUIET = frozenset({"timer_cancelled"})  # bookkeeping an LA does not need line 
 
 
 def _entries(
-    records: Sequence[HistoryRecord], register: PupilMarkHistory, cal: SchoolCalendar
+    records: Sequence[HistoryRecord],
+    register: PupilMarkHistory,
+    cal: SchoolCalendar,
+    flow: Flow | None = None,
 ) -> list[Entry]:
     """One entry per record (bookkeeping left out), with attendance then and now shown from
     the first possible session on (the flow's minimum guards decisions, not what is reported)."""
@@ -238,7 +242,7 @@ def _entries(
             kinds[str(b.get("task_key"))] = str(b.get("kind"))
         if r.type in _QUIET:
             continue
-        category, what = _line(r, kinds)
+        category, what = _line(r, kinds, flow)
         day = cal.index_on_or_before(r.on)
         then = now = None
         if day >= 0:
@@ -261,17 +265,18 @@ def _entries(
     return out
 
 
-def _line(r: HistoryRecord, kinds: Mapping[str, str]) -> tuple[str, str]:
+def _line(r: HistoryRecord, kinds: Mapping[str, str], flow: Flow | None = None) -> tuple[str, str]:
     b = r.body
     t = r.type
     if t == "case_opened":
         return "case", f"case opened under flow {b.get('flow')}"
     if t == "case_closed":
-        return "case", f"case closed ({_how(b)})"
+        return "case", f"case closed ({_how(b, flow)})"
     if t == "stage_entered":
-        return "trigger", f"stage {b.get('stage')} entered ({_state(b.get('state'))}): {_how(b)}"
+        how = _how(b, flow)
+        return "trigger", f"stage {b.get('stage')} entered ({_state(b.get('state'))}): {how}"
     if t == "state_entered":
-        return "trigger", f"moved to {_state(b.get('state'))}: {_how(b)}"
+        return "trigger", f"moved to {_state(b.get('state'))}: {_how(b, flow)}"
     if t == "stage_overridden":
         why = b.get("reason_text") or "no reason given"
         return "override", f"stage {b.get('stage')} set by override: {why}"
@@ -310,11 +315,15 @@ def _line(r: HistoryRecord, kinds: Mapping[str, str]) -> tuple[str, str]:
     return "other", t
 
 
-def _how(b: Mapping[str, Any]) -> str:
+def _how(b: Mapping[str, Any], flow: Flow | None = None) -> str:
     trigger = b.get("trigger")
     rule = str(b.get("guard") or trigger or "")
     if rule.isidentifier():
         rule = _words(rule)  # a named condition of the plan ("back in stage one"), not a formula
+    elif flow is not None and rule.startswith(OTHERWISE):
+        # a step taken because no other condition held: in words, not "otherwise: not (...)"
+        reason = b.get("reason")
+        rule = guard_sentence(flow, rule, reason if isinstance(reason, dict) else {}) or rule
     if b.get("quote"):
         return f"{rule}: “{b['quote']}”"
     return rule
