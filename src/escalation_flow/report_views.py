@@ -48,6 +48,8 @@ class LaMonthlyRow:
     detail: str
     sent_at: datetime | None  # first recorded as sent (None: not yet)
     sent_by: str | None
+    #: first sent in an earlier month's return (None: news to the authority)
+    notified_before: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,14 @@ absence, and 15 school days expected through illness, checked by hand on the 202
 from __future__ import annotations
 
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from escalation_flow.core.la_monthly import illness_expected, unauthorised_runs
+from escalation_flow.core.la_monthly import (
+    earlier_notifications,
+    illness_expected,
+    unauthorised_runs,
+)
 from escalation_flow.core.register import AssumeRecordedAtEndOfDay, register_as_known_at
 from escalation_flow.core.session_counts import CumulativeCounts
 
@@ -81,3 +85,34 @@ def test_illness_expected_by_hand() -> None:
     assert [(e.pupil, e.illness_days_so_far, e.illness_days_expected) for e in found] == [
         ("LONG", 13.0, 17.5)
     ]
+
+
+def test_an_illness_rate_over_fewer_than_ten_possible_sessions_is_too_few_to_judge() -> None:
+    # As of Thursday 4 September, the second school day: ill both days is 4 of 4 sessions, which
+    # continued to 19 December "expects" the whole term; 4 possible sessions judge nothing.
+    early = school_days(CAL, date(2025, 9, 3), date(2025, 9, 4))
+    rows = pupil("EARLY", early, "I")
+    as_of = CAL.day_index(date(2025, 9, 4))
+    data = counts(rows, date(2025, 9, 4))
+    (found,) = illness_expected(data, CAL.year_of(as_of).first, as_of, CAL.term_of(as_of).last)
+    assert found.pupil == "EARLY" and found.illness_days_expected >= 15
+    assert (found.recent_possible, found.judged) == (4, False)
+    # LONG (above) is judged on the last 10 school days' 20 possible sessions
+    long_ill = school_days(CAL, date(2025, 10, 6), date(2025, 10, 17)) + school_days(
+        CAL, date(2025, 11, 26), date(2025, 11, 28)
+    )
+    late = CAL.day_index(date(2025, 11, 28))
+    data = counts(pupil("LONG", long_ill, "I"), date(2025, 11, 28))
+    (judged,) = illness_expected(data, CAL.year_of(late).first, late, CAL.term_of(late).last)
+    assert (judged.recent_possible, judged.judged) == (20, True)
+
+
+def test_pupils_sent_in_an_earlier_months_return_are_known_with_their_first_date() -> None:
+    at = [datetime(2025, 10, 3, 9, tzinfo=UTC), datetime(2025, 11, 4, 9, tzinfo=UTC)]
+    sent = [
+        ("s", "2025-09", ("A", "B"), at[0]),
+        ("s", "2025-10", ("A", "C"), at[1]),
+        ("s", "2025-11", ("D",), at[1]),  # this month's own return is not "earlier"
+    ]
+    assert earlier_notifications(sent, "2025-11") == {"A": at[0], "B": at[0], "C": at[1]}
+    assert earlier_notifications(sent, "2025-09") == {}

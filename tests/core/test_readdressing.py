@@ -72,3 +72,41 @@ def test_a_copy_whose_contact_lost_parental_responsibility_is_cancelled() -> Non
 
 def test_the_copy_of_a_pupil_with_no_contact_known_has_nothing_to_compare() -> None:
     assert stale_copy(Household(), [contact(1, "1 Oak Lane", "")]) is None
+
+
+# -- preparing a held letter again (``readdress``) ------------------------------------------------
+
+
+def test_readdress_gives_a_held_copy_its_household_now_keeps_a_sent_one_and_adds_a_new_one() -> (
+    None
+):
+    from escalation_flow.letters.readdressing import readdress
+
+    before = [contact(1, "1 Oak Lane", "a@x.org"), contact(2, "9 Elm Road", "")]
+    copies = households(before)
+    now = [
+        contact(1, "7 Refuge Close", "a@x.org"),  # moved: her copy was held
+        replace(contact(2, "9 Elm Road", ""), name="Parent Two"),  # renamed: his copy went
+        contact(3, "4 Ash Road", ""),  # parental responsibility recorded since
+    ]
+    plan = readdress(copies, {"C1": "needs_readdressing", "C2": "printed"}, now)
+    assert [(k, after.postal_address) for k, _, after in plan.readdressed] == [
+        ("C1", "7 Refuge Close")
+    ]
+    assert [h.contacts for h in plan.added] == [("C3",)]
+    assert plan.cancelled == ()
+    assert [h.names for h in plan.addressees] == [("Parent 1",), ("Parent 2",), ("Parent 3",)]
+    assert plan.changes() == [
+        "copy to Parent 1: postal address 1 Oak Lane -> 7 Refuge Close",
+        "new copy to Parent 3 (a household the letter did not address)",
+    ]
+
+
+def test_readdress_cancels_a_held_copy_whose_contacts_are_now_one_household() -> None:
+    from escalation_flow.letters.readdressing import readdress
+
+    copies = households([contact(1, "1 Oak Lane", ""), contact(2, "9 Elm Road", "")])
+    together = [contact(1, "1 Oak Lane", ""), contact(2, "1 Oak Lane", "")]
+    plan = readdress(copies, {"C1": "for_post", "C2": "needs_readdressing"}, together)
+    assert [h.contacts for h in plan.cancelled] == [("C2",)]
+    assert [h.contacts for h in plan.added] == [("C1", "C2")]

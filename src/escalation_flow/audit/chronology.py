@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +29,8 @@ from escalation_flow.audit.steps import HistoryRecord
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.case import Case
 from escalation_flow.core.definition import Flow
+from escalation_flow.core.notice_story import NoticeStep
+from escalation_flow.web.guard_words import OTHERWISE, guard_sentence
 
 #: Task kinds that are support offered to the family (the plan's "support first").
 SUPPORT_KINDS = frozenset({"discussion", "meeting", "plan", "visit", "referral", "call"})
@@ -162,7 +164,7 @@ def build_case_file(
     replay_summary: str = "",
 ) -> CaseFile:
     """The case file of one case (``importers``: import id to who imported it)."""
-    entries = _entries(records, register, calendar)
+    entries = _entries(records, register, calendar, flow)
     last_day = _last_day(records, register, calendar)
     amendments = tuple(tuple(v) for v in register.versions())
     zone = ZoneInfo(calendar.timezone)
@@ -197,13 +199,38 @@ def build_case_file(
     )
 
 
+def with_notices(cf: CaseFile, steps: Sequence[NoticeStep], zone: ZoneInfo) -> CaseFile:
+    """The case file with the penalty-notice register's steps for the pupil (issue 15): each
+    notice as issued, to whom, for what and how much, and every change of its status with who
+    recorded it and when, placed among the entries by date."""
+    if not steps:
+        return cf
+    added = [_notice_entry(s, zone) for s in steps]
+    entries = sorted([*cf.entries, *added], key=lambda e: e.at)  # stable: the file's order kept
+    return replace(cf, entries=tuple(entries))
+
+
+def _notice_entry(step: NoticeStep, zone: ZoneInfo) -> Entry:
+    v = step.version
+    recorded = f" (recorded in the register on {when(v.recorded_at, zone)})"
+    what = step.text(long_date) + (recorded if step.issued else "")
+    category = "penalty notice" if "Penalty" in step.title() else "notice to improve"
+    return Entry(
+        seq=None, on=step.on, at=step.placed, category=category, what=what, who=v.recorded_by,
+        type="penalty_notice",
+    )  # fmt: skip
+
+
 # -- entries ---------------------------------------------------------------------------------------
 
 _QUIET = frozenset({"timer_cancelled"})  # bookkeeping an LA does not need line by line
 
 
 def _entries(
-    records: Sequence[HistoryRecord], register: PupilMarkHistory, cal: SchoolCalendar
+    records: Sequence[HistoryRecord],
+    register: PupilMarkHistory,
+    cal: SchoolCalendar,
+    flow: Flow | None = None,
 ) -> list[Entry]:
     """One entry per record (bookkeeping left out), with attendance then and now shown from
     the first possible session on (the flow's minimum guards decisions, not what is reported)."""
@@ -215,7 +242,7 @@ def _entries(
             kinds[str(b.get("task_key"))] = str(b.get("kind"))
         if r.type in _QUIET:
             continue
-        category, what = _line(r, kinds)
+        category, what = _line(r, kinds, flow)
         day = cal.index_on_or_before(r.on)
         then = now = None
         if day >= 0:
@@ -238,17 +265,18 @@ def _entries(
     return out
 
 
-def _line(r: HistoryRecord, kinds: Mapping[str, str]) -> tuple[str, str]:
+def _line(r: HistoryRecord, kinds: Mapping[str, str], flow: Flow | None = None) -> tuple[str, str]:
     b = r.body
     t = r.type
     if t == "case_opened":
         return "case", f"case opened under flow {b.get('flow')}"
     if t == "case_closed":
-        return "case", f"case closed ({_how(b)})"
+        return "case", f"case closed ({_how(b, flow)})"
     if t == "stage_entered":
-        return "trigger", f"stage {b.get('stage')} entered ({_state(b.get('state'))}): {_how(b)}"
+        how = _how(b, flow)
+        return "trigger", f"stage {b.get('stage')} entered ({_state(b.get('state'))}): {how}"
     if t == "state_entered":
-        return "trigger", f"moved to {_state(b.get('state'))}: {_how(b)}"
+        return "trigger", f"moved to {_state(b.get('state'))}: {_how(b, flow)}"
     if t == "stage_overridden":
         why = b.get("reason_text") or "no reason given"
         return "override", f"stage {b.get('stage')} set by override: {why}"
@@ -287,11 +315,15 @@ def _line(r: HistoryRecord, kinds: Mapping[str, str]) -> tuple[str, str]:
     return "other", t
 
 
-def _how(b: Mapping[str, Any]) -> str:
+def _how(b: Mapping[str, Any], flow: Flow | None = None) -> str:
     trigger = b.get("trigger")
     rule = str(b.get("guard") or trigger or "")
     if rule.isidentifier():
         rule = _words(rule)  # a named condition of the plan ("back in stage one"), not a formula
+    elif flow is not None and rule.startswith(OTHERWISE):
+        # a step taken because no other condition held: in words, not "otherwise: not (...)"
+        reason = b.get("reason")
+        rule = guard_sentence(flow, rule, reason if isinstance(reason, dict) else {}) or rule
     if b.get("quote"):
         return f"{rule}: “{b['quote']}”"
     return rule

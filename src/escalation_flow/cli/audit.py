@@ -20,7 +20,9 @@ from escalation_flow.errors import InputError
 
 if TYPE_CHECKING:
     from escalation_flow.adapters.store import Store
+    from escalation_flow.audit.chronology import CaseFile
     from escalation_flow.audit.inputs import AuditSource
+    from escalation_flow.service import Service
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _TRUST_HELP = "The trust file naming the schools, their flows and calendars (default: settings)."
@@ -316,6 +318,7 @@ def case_export(
         found = resolve(service, key, pupil)
         cf = case_file(source, key, found, _now())
         cf = with_family(cf, service, viewer)
+        cf = with_register_notices(cf, source, service)
         data = export(cf, fmt, timezone=source.trust.calendar(key).timezone)
     if out is not None and str(out) == "-":
         sys.stdout.buffer.write(data)
@@ -328,6 +331,21 @@ def case_export(
         f"case file of {who} at {cf.school_line()} written to {path.resolve()} "
         f"({len(cf.entries)} entries, {fmt})"
     )
+
+
+def with_register_notices(cf: CaseFile, source: AuditSource, service: Service) -> CaseFile:
+    """The case file with the penalty-notice register's steps for its pupil among its entries,
+    and the names of the staff who recorded them (issue 15)."""
+    from dataclasses import replace
+
+    from escalation_flow.audit.casework import staff_names
+    from escalation_flow.audit.chronology import with_notices
+
+    steps = service.penalty_notices.steps(cf.school, cf.pupil)
+    zone = ZoneInfo(source.trust.calendar(cf.school).timezone)
+    out = with_notices(cf, steps, zone)
+    names = dict(cf.staff_names) | staff_names(source, {s.by for s in steps})
+    return replace(out, staff_names=tuple(sorted(names.items())))
 
 
 @case_group.command("migrate")

@@ -3,7 +3,10 @@ and what staff did about it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,6 +15,8 @@ from escalation_flow.cli.pupils import Names, pupil_option
 from escalation_flow.cli.registers import import_group
 from escalation_flow.cli.today import today_option
 from escalation_flow.core.decisions import Decision
+from escalation_flow.core.definition import Flow
+from escalation_flow.core.notice_story import NoticeStep, interleave
 from escalation_flow.errors import InputError
 from escalation_flow.service import Service
 from escalation_flow.service.views import CaseLine, CaseView, HistoryEntry
@@ -57,9 +62,12 @@ def case_show(school: str, pupil: str | None, pupil_query: str | None, viewer: s
             view.school, found, view.flow_version, [t.task for t in view.open_tasks]
         )
         if notices is not None:  # a step proposes a penalty notice: may one be issued, to whom
-            family += "\n" + standings_text(notices)
+            grounds = service.penalty_notices.grounds(view.school, found)
+            family += "\n" + standings_text(notices, grounds)
         who = _who(service, view.school, found, Names(service))
-    click.echo(case_text(view, who) + family)
+        steps = service.penalty_notices.steps(view.school, found)
+        flow = service.setup_at(view.school, view.flow_version).flow
+    click.echo(case_text(view, who, steps, _otherwise_words(flow)) + family)
 
 
 def _who(service: Service, school: str, pupil: str, names: Names) -> str:
@@ -199,9 +207,15 @@ def _echo_decisions(decisions: list[Decision]) -> None:
         click.echo(f"{d.on} {_describe(d.to_event())}")
 
 
-def case_text(view: CaseView, who: str | None = None) -> str:
+def case_text(
+    view: CaseView,
+    who: str | None = None,
+    notices: Sequence[NoticeStep] = (),
+    words: GuardWords | None = None,
+) -> str:
     """The case as text; ``who``: its subject as a person reads it (school and pupil by name),
-    else the ids."""
+    else the ids; ``notices``: the penalty-notice register's steps, told among the history
+    by date (issue 15); ``words``: a guard in words, where one is said so (``otherwise``)."""
     if view.status == "open":
         status = f"open since {view.opened_on}"
     elif view.opened_on is None:
@@ -214,8 +228,10 @@ def case_text(view: CaseView, who: str | None = None) -> str:
         "",
         "history (why each step happened):",
     ]
-    for entry in view.history:
-        lines.extend(_entry(entry))
+    told = [((e.on, e.at), _entry(e, words)) for e in view.history]
+    told = interleave(told, [((n.on, n.placed), _notice_entry(n)) for n in notices], _key)
+    for _, entry_lines in told:
+        lines.extend(entry_lines)
     lines.append("")
     lines.append("open tasks:" if view.open_tasks else "open tasks: none")
     for t in view.open_tasks:
@@ -234,7 +250,35 @@ def case_text(view: CaseView, who: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def _entry(entry: HistoryEntry) -> list[str]:
+#: A guard in words, given the facts its decision recorded (None: no words for it).
+GuardWords = Callable[[str, Mapping[str, Any]], "str | None"]
+
+
+def _otherwise_words(flow: Flow) -> GuardWords:
+    """Words for a step taken because no other condition held (recorded as the formula
+    ``otherwise: not (...)``); any other rule stays the plan's own formula, as written."""
+    from escalation_flow.web.guard_words import OTHERWISE, guard_sentence
+
+    def say(guard: str, facts: Mapping[str, Any]) -> str | None:
+        return guard_sentence(flow, guard, facts) if guard.startswith(OTHERWISE) else None
+
+    return say
+
+
+def _key(told: tuple[tuple[date, datetime], list[str]]) -> tuple[date, datetime]:
+    return told[0]
+
+
+def _notice_entry(step: NoticeStep) -> list[str]:
+    """A step of the penalty-notice register, marked ``PN`` where a record has its number."""
+    v = step.version
+    return [
+        f"   PN  {step.on}  {step.text(date.isoformat)} [by {v.recorded_by}, recorded "
+        f"{v.recorded_at:%Y-%m-%d %H:%M} UTC]"
+    ]
+
+
+def _entry(entry: HistoryEntry, words: GuardWords | None = None) -> list[str]:
     event = dict(entry.event)
     who = "" if entry.actor == "engine" else f" [by {entry.actor}]"
     out = [f"  {entry.seq:>3}  {entry.on}  {_describe(event)}{who}"]
@@ -243,7 +287,9 @@ def _entry(entry: HistoryEntry) -> list[str]:
         facts = ", ".join(f"{k} = {v}" for k, v in reason.items())
         out.append(f"         because: {facts}")
     if event.get("guard"):
-        out.append(f"         rule: {event['guard']}")
+        guard = str(event["guard"])
+        said = words(guard, reason if isinstance(reason, dict) else {}) if words else None
+        out.append(f"         rule: {said or guard}")
     if event.get("quote"):
         out.append(f'         plan: "{event["quote"]}"')
     return out

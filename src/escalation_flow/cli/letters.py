@@ -278,3 +278,33 @@ def _may_approve(service: Service, letter_id: int, by: str) -> None:
         f"designated safeguarding lead), and {staff.username} is none of these there; nothing "
         "was changed"
     )
+
+
+@letters_group.command("readdress")
+@click.argument("letter_id", type=int, required=False)
+@click.option("--all", "every", is_flag=True, help="Every letter of --school with a held copy.")
+@click.option("--school", default=None, help="With --all: the school.")
+@click.option("--by", "by", required=True, help="Who does it: a staff id (a leader who may approve it).")
+def letters_readdress(letter_id: int | None, every: bool, school: str | None, by: str) -> None:
+    """Prepare LETTER_ID again from the contacts as known now, once a copy of it is held
+    (needs_readdressing: its household's names, address or emails changed after it was
+    prepared) and the contacts are corrected (`import contacts`). Its held copies take their
+    household as known now and wait in the outbox again; what changed is said. Nothing is sent
+    by this command."""
+    from escalation_flow.service.letter_readdress import readdress_desk
+
+    if every == (letter_id is not None) or (every and not school):
+        raise click.UsageError("give LETTER_ID, or --all --school SCHOOL")
+    with root().service() as service:
+        desk = readdress_desk(service)
+        found = desk.held(str(school)) if every else [int(str(letter_id))]
+        if not found:
+            click.echo(f"no letter of {school} has a copy held for readdressing")
+            return
+        for one in found:  # every permission first: nothing half-done
+            _may_approve(service, one, by)
+        for one in found:
+            click.echo("\n".join(desk.readdress(one, by).lines()))
+    click.echo(
+        "the copies wait in the outbox: nothing was sent (`escalation-flow letters outbox`)"
+    )

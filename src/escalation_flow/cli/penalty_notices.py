@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from escalation_flow.cli import acting, main, root
+from escalation_flow.core.notice_grounds import ChildGrounds
 from escalation_flow.core.penalty_notices import (
     Kind,
     NoticeVersion,
@@ -159,24 +160,33 @@ def show(notice: int) -> None:
 @click.argument("pupil")
 @click.option("--on", "on", default=None, help="The issue date asked about (default: today).")
 def check(school: str, pupil: str, on: str | None) -> None:
-    """For each parent of PUPIL with parental responsibility: may a penalty notice be issued?"""
+    """May a penalty notice be considered for PUPIL at all (compulsory school age, the national
+    threshold over sessions of that age), and then, for each parent with parental
+    responsibility, may one be issued to them (two in three years)?"""
+    day = _date(on, "--on") if on else None
     with root().service() as service:
-        found = service.penalty_notices.standings(
-            school, pupil, _date(on, "--on") if on else None
-        )
-    click.echo(standings_text(found))
+        grounds = service.penalty_notices.grounds(school, pupil, day)
+        found = service.penalty_notices.standings(school, pupil, day)
+    click.echo(standings_text(found, grounds))
 
 
-def standings_text(found: list[ParentStanding]) -> str:
-    """The lines ``case show`` and ``penalty-notices check`` print."""
+def standings_text(found: list[ParentStanding], grounds: ChildGrounds | None = None) -> str:
+    """The lines ``case show`` and ``penalty-notices check`` print: the child's conditions
+    first (where known), then each parent's standing."""
+    lines = []
+    if grounds is not None:
+        lines.append(f"penalty notices: {grounds.verdict()}:")
+        lines += [f"  {r}" for r in grounds.reasons()]
+    child_may = grounds is None or grounds.may_consider
     if not found:
-        return (
+        lines.append(
             "penalty notices: no one with parental responsibility is recorded in the contacts; "
             "establish who before any notice"
         )
-    return "\n".join(["penalty notices, by parent with parental responsibility:"] + [
-        f"  {s.line()}" for s in found
-    ])  # fmt: skip
+        return "\n".join(lines)
+    lines.append("penalty notices, by parent with parental responsibility:")
+    lines += [f"  {s.line(child_may)}" for s in found]
+    return "\n".join(lines)
 
 
 def notice_line(v: NoticeVersion) -> str:

@@ -49,6 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 from escalation_flow.core.definition import FlowDefinition, Task
+from escalation_flow.core.school_age import born_words
 from escalation_flow.errors import (
     BackDatedNoticeError,
     BelowThresholdError,
@@ -308,10 +309,12 @@ def _check_not_back_dated(draft: NoticeDraft, notices: Sequence[NoticeVersion]) 
         )
 
 
-def check_eligible(draft: NoticeDraft, *, today: date, school_age: tuple[date, date]) -> None:
+def check_eligible(
+    draft: NoticeDraft, *, today: date, school_age: tuple[date, date], born: date | None = None
+) -> None:
     """Refuse (a typed ``PenaltyNoticeError``) a notice of either kind issued after ``today``, or
     for a child outside ``school_age`` (first and last day of compulsory school age,
-    inclusive) on one of its sessions or its issue day."""
+    inclusive, from the date of birth ``born``) on one of its sessions or its issue day."""
     if draft.issued_on > today:
         raise IssuedInFutureError(
             f"the issue date {draft.issued_on.isoformat()} is after today "
@@ -323,8 +326,8 @@ def check_eligible(draft: NoticeDraft, *, today: date, school_age: tuple[date, d
     if outside:
         raise NotOfCompulsorySchoolAgeError(
             f"pupil {draft.pupil} is of compulsory school age from {start.isoformat()} to "
-            f"{end.isoformat()}, not on {min(outside).isoformat()}: legal steps apply only to "
-            "pupils of compulsory school age; nothing was recorded"
+            f"{end.isoformat()}, not on {min(outside).isoformat()} ({born_words(born, school_age)})"
+            ": legal steps apply only to pupils of compulsory school age; nothing was recorded"
         )
 
 
@@ -423,8 +426,13 @@ class ParentStanding:
     why: str
     in_three_years: int
 
-    def line(self) -> str:
-        verdict = "a penalty notice may be issued" if self.allowed else "NO penalty notice"
+    def line(self, child_may: bool = True) -> str:
+        """``child_may``: whether a notice may be considered for the child at all
+        (``core.notice_grounds``); where not, the parent's rules are only what they would say."""
+        if not child_may:
+            verdict = "the per-parent rules would allow one" if self.allowed else "NO penalty notice"
+        else:
+            verdict = "a penalty notice may be issued" if self.allowed else "NO penalty notice"
         return f"{self.name} ({self.parent}): {verdict}: {self.why}"
 
 

@@ -44,3 +44,22 @@ def compulsory_school_age_span(date_of_birth: date | None) -> tuple[date, date]:
     sixteenth = birthday(date_of_birth, 16)
     school_year_ends = sixteenth.year + (1 if sixteenth.month >= 9 else 0)
     return start, last_friday_of_june(school_year_ends)
+
+
+#: The date-of-birth rule, in words, for refusals and the check.
+AGE_RULE = (
+    "compulsory school age starts on 1 January, 1 April or 1 September, whichever comes first "
+    "after the fifth birthday, and ends on the last Friday in June of the school year of the "
+    "sixteenth birthday"
+)
+
+
+def born_words(born: date | None, span: tuple[date, date]) -> str:
+    """``born 2021-08-06: of compulsory school age from 2026-09-01 to 2037-06-26 (the rule)``."""
+    if born is None or span == ALWAYS:
+        return "date of birth not on the roster: taken as of compulsory school age"
+    start, end = span
+    return (
+        f"born {born.isoformat()}: of compulsory school age from {start.isoformat()} to "
+        f"{end.isoformat()}; {AGE_RULE}"
+    )

@@ -8,12 +8,15 @@ the store a maker that checks them again on the register it holds locked while i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
 from escalation_flow.actors import Actors
 from escalation_flow.core.codes import CODE_OF_ID
+from escalation_flow.core.notice_grounds import OF_AGE_COUNT, ChildGrounds
+from escalation_flow.core.notice_story import NoticeStep, Parent, notice_steps
 from escalation_flow.core.penalty_notices import (
     Kind,
     NoticeDraft,
@@ -82,12 +85,12 @@ class PenaltyNoticeDesk:
             kind, key, pupil, parent.strip(), offence, tuple(sorted(set(sessions))), issued_on
         )
         responsible = self._responsible(key, pupil, now)
-        marks, school_age = self._marks(key, pupil, draft.sessions, now)
+        marks, school_age, born = self._marks(key, pupil, draft.sessions, now)
         cal = setup.calendar
         today = now.astimezone(setup.zone).date()
 
         def make(stored: list[NoticeVersion], number: int) -> NoticeVersion:
-            check_eligible(draft, today=today, school_age=school_age)
+            check_eligible(draft, today=today, school_age=school_age, born=born)
             amounts = check_record(draft, as_known_at(stored), responsible, marks)
             check_threshold(draft, lambda d: int(cal.week_of_day[cal.day_index(d)]))
             codes = tuple(marks[s] or "-" for s in draft.sessions)
@@ -162,6 +165,44 @@ class PenaltyNoticeDesk:
         found = as_known_at(self.book.penalty_notice_versions(key), known_at or self.ctx.now())
         return [v for v in found if pupil is None or v.draft.pupil == pupil]
 
+    def steps(self, school: str, pupil: str) -> list[NoticeStep]:
+        """Every version of every notice for the pupil issued by today, as steps of the case's
+        story (issue 15), each parent named as the contacts last named them. Read as recorded
+        (``as_recorded``), not cut at the service's clock."""
+        setup = self.ctx.setup(school)
+        today = self.ctx.now().astimezone(setup.zone).date()
+        mine = [
+            v
+            for v in self._all(setup.school)
+            if v.draft.pupil == pupil and v.draft.issued_on <= today
+        ]
+        if not mine:
+            return []
+        parents = self.parents(setup.school)
+        named = {p: who for (pp, p), who in parents.items() if pp == pupil}
+        return notice_steps(mine, named, setup.zone)
+
+    def as_recorded(self, school: str, *, issued_by: date | None = None) -> list[NoticeVersion]:
+        """Each notice's latest version as the register holds it now, issued on or before
+        ``issued_by`` (None: any day). Not cut at the service's clock: the pages' ``--today``
+        shifts that clock back for a demonstration while notices are recorded on the real one,
+        and a notice recorded since must not vanish from the register's page."""
+        found = as_known_at(self._all(self.ctx.setup(school).school))
+        return [v for v in found if issued_by is None or v.draft.issued_on <= issued_by]
+
+    def parents(self, school: str) -> dict[tuple[str, str], Parent]:
+        """Each (pupil, contact id) of the school's contacts, as the contacts last named them
+        (a notice names its parent by contact id; a reader wants a name and relationship)."""
+        key = self.ctx.setup(school).school
+        out: dict[tuple[str, str], Parent] = {}
+        for c in sorted(self.families.versions(), key=lambda c: c.recorded_at):
+            if c.school == key:
+                out[(c.pupil, c.contact)] = Parent(c.name, c.relationship)
+        return out
+
+    def _all(self, key: str) -> list[NoticeVersion]:
+        return [] if self.book is None else self.book.penalty_notice_versions(key)
+
     def standings(self, school: str, pupil: str, on: date | None = None) -> list[ParentStanding]:
         """For each contact with parental responsibility for the pupil (as known now): may a
         penalty notice issued ``on`` (default: today) be, and why not."""
@@ -174,6 +215,27 @@ class PenaltyNoticeDesk:
             if c.parental_responsibility
         ]
         return standings(self.notices(key, pupil), key, pupil, parents, day)
+
+    def grounds(self, school: str, pupil: str, on: date | None = None) -> ChildGrounds:
+        """Whether a penalty notice issued ``on`` (default: today) may be considered for the
+        child at all: of compulsory school age that day, and the national threshold met over
+        sessions of that age (the flows' ``penalty_notice_threshold_met``), as known now."""
+        setup = self.ctx.setup(school)
+        now = self.ctx.now()
+        day = on or now.astimezone(setup.zone).date()
+        index = setup.calendar.index_on_or_before(day)
+        register = RegisterAsKnown.load(self.ctx.store, setup, now, max(index, 0))
+        record = register.roster.pupils.get(pupil)
+        born = record.date_of_birth if record else None
+        sessions = 0
+        if index >= 0:
+            try:
+                row = register.facts(index).row(pupil)
+            except NotFoundError:
+                row = {}
+            value = row.get(OF_AGE_COUNT, 0.0)
+            sessions = 0 if math.isnan(value) else int(value)
+        return ChildGrounds(pupil, day, born, compulsory_school_age_span(born), sessions)
 
     def for_case(
         self, school: str, pupil: str, flow_version: str, open_tasks: Iterable[str]
@@ -191,10 +253,10 @@ class PenaltyNoticeDesk:
 
     def _marks(
         self, school: str, pupil: str, sessions: Sequence[Session], now: datetime
-    ) -> tuple[dict[Session, str | None], tuple[date, date]]:
+    ) -> tuple[dict[Session, str | None], tuple[date, date], date | None]:
         """Each session's mark as known now (None: not a school day of the calendar, or the
-        pupil has no marks there), and the pupil's span of compulsory school age from the
-        roster as known now (``ALWAYS`` when the date of birth is unknown)."""
+        pupil has no marks there), the pupil's span of compulsory school age from the roster
+        as known now (``ALWAYS`` when the date of birth is unknown), and the date of birth."""
         setup = self.ctx.setup(school)
         cal = setup.calendar
         days: dict[Session, int] = {}
@@ -204,19 +266,20 @@ class PenaltyNoticeDesk:
             except CalendarError:
                 continue
         if not days:
-            return dict.fromkeys(sessions), ALWAYS
+            return dict.fromkeys(sessions), ALWAYS, None
         register = RegisterAsKnown.load(self.ctx.store, setup, now, max(days.values()))
         record = register.roster.pupils.get(pupil)
-        school_age = compulsory_school_age_span(record.date_of_birth if record else None)
+        born = record.date_of_birth if record else None
+        school_age = compulsory_school_age_span(born)
         try:
             row = register.grid.pupil_index(pupil)
         except NotFoundError:
-            return dict.fromkeys(sessions), school_age
+            return dict.fromkeys(sessions), school_age, born
         out: dict[Session, str | None] = dict.fromkeys(sessions)
         for s, day in days.items():
             column = 2 * day + (0 if s.half == "AM" else 1)
             out[s] = CODE_OF_ID[int(register.grid.codes[row, column])]
-        return out, school_age
+        return out, school_age, born
 
 
 def _find(notices: Sequence[NoticeVersion], notice: int) -> NoticeVersion:

@@ -12,13 +12,19 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Collection, Iterable
-from datetime import date, timedelta
+from collections.abc import Collection, Iterable, Mapping
+from datetime import date, datetime, timedelta
 
 from escalation_flow.actors import Actors, is_system_actor
 from escalation_flow.core.access import Principal
 from escalation_flow.core.calendar import SchoolCalendar
-from escalation_flow.core.la_monthly import illness_expected, unauthorised_runs
+from escalation_flow.core.la_monthly import (
+    MIN_POSSIBLE_SESSIONS,
+    IllnessExpected,
+    earlier_notifications,
+    illness_expected,
+    unauthorised_runs,
+)
 from escalation_flow.core.marks import PupilRecord
 from escalation_flow.core.targeting import Listed, find_term, previous_term, targeted, term_key
 from escalation_flow.errors import ActionError, CalendarError, InputError, NotFoundError
@@ -152,19 +158,18 @@ class Reports:
             register.counts, calendar.year_of(day).first, day, calendar.term_of(day).last
         )
         sent = tuple(self.records.notifications_sent(setup.school, month))
+        before = self._notified_before(setup.school, calendar, month)
         roster = register.roster.pupils
         rows = [
             _la_row(
                 r.pupil, roster.get(r.pupil), "10 consecutive school days of unauthorised absence",
                 f"{r.days} school days, {calendar.school_days[r.first_day].isoformat()} to "
-                f"{calendar.school_days[r.last_day].isoformat()}", sent,
+                f"{calendar.school_days[r.last_day].isoformat()}", sent, before,
             )
             for r in runs
         ] + [
             _la_row(
-                e.pupil, roster.get(e.pupil), "expected to miss 15 school days through illness",
-                f"{e.illness_days_so_far:g} days ill this year; {e.illness_days_expected:.1f} "
-                "expected by the end of term", sent,
+                e.pupil, roster.get(e.pupil), _illness_reason(e), _illness_detail(e), sent, before,
             )
             for e in ill
         ]  # fmt: skip
@@ -177,6 +182,20 @@ class Reports:
             rows=tuple(rows),
             sent=sent,
         )
+
+    def _notified_before(
+        self, school: str, calendar: SchoolCalendar, month: str
+    ) -> dict[str, datetime]:
+        """Each pupil named in a return recorded as sent for an earlier month of the school's
+        calendar, with when it was first sent."""
+        months = sorted({f"{d:%Y-%m}" for d in calendar.school_days} - {month})
+        found = [
+            (n.school, n.month, n.pupils, n.at)
+            for m in months
+            if m < month
+            for n in self.records.notifications_sent(school, m)
+        ]
+        return earlier_notifications(found, month)
 
     def record_sent(self, report: LaMonthlyReport, csv_bytes: bytes, by: str) -> NotificationSent:
         """Record that ``report`` (as the CSV ``csv_bytes``) was sent to the local authority."""
@@ -293,10 +312,13 @@ def _targeting_row(
 
 def _la_row(
     pupil: str, record: PupilRecord | None, reason: str, detail: str,
-    sent: tuple[NotificationSent, ...],
+    sent: tuple[NotificationSent, ...], before: Mapping[str, datetime],
 ) -> LaMonthlyRow:  # fmt: skip
     name, year_group = _name(record)
     first = next((s for s in sent if pupil in s.pupils), None)
+    earlier = before.get(pupil)
+    if earlier is not None:  # the authority has heard of this pupil: say so on every copy
+        detail += f"; already notified on {earlier.date().isoformat()}"
     return LaMonthlyRow(
         pupil=pupil,
         name=name,
@@ -305,4 +327,22 @@ def _la_row(
         detail=detail,
         sent_at=first.at if first else None,
         sent_by=first.by if first else None,
+        notified_before=earlier,
+    )
+
+
+def _illness_reason(e: IllnessExpected) -> str:
+    if e.judged:
+        return "expected to miss 15 school days through illness"
+    return "illness: too few sessions to judge"
+
+
+def _illness_detail(e: IllnessExpected) -> str:
+    so_far = f"{e.illness_days_so_far:g} days ill this year"
+    if e.judged:
+        return f"{so_far}; {e.illness_days_expected:.1f} expected by the end of term"
+    return (
+        f"{so_far}; too few sessions to judge: the recent rate rests on {e.recent_possible} "
+        f"possible session{'s' if e.recent_possible != 1 else ''} (at least "
+        f"{MIN_POSSIBLE_SESSIONS} are needed before a projection means anything)"
     )

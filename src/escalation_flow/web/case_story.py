@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from escalation_flow.core import definition as d
 from escalation_flow.core.access import role_title
 from escalation_flow.core.fact_names import Unit, fact_spec
+from escalation_flow.core.notice_story import NoticeStep, interleave
 from escalation_flow.web.filters import day, humanize
 from escalation_flow.web.guard_words import guard_sentence
 from escalation_flow.web.plan_words import stage_name
@@ -61,9 +62,12 @@ def story(
     events: Sequence[tuple[Mapping[str, Any], datetime | None, str]],
     restricted: Sequence[bool],
     shown: bool,
+    notices: Sequence[NoticeStep] = (),
 ) -> list[StoryLine]:
-    """Newest first. ``events``: (event, at, actor); ``shown``: may this viewer see restricted?"""
-    out = []
+    """Newest first. ``events``: (event, at, actor); ``shown``: may this viewer see restricted?
+    ``notices``: the penalty-notice register's steps for the pupil, told among the records by
+    date (issue 15; shown to whoever sees the pupil's contacts)."""
+    out: list[StoryLine] = []
     for (e, at, actor), hidden in zip(events, restricted, strict=True):
         on = date.fromisoformat(str(e["date"]))
         if hidden and not shown:
@@ -72,8 +76,22 @@ def story(
         text, detail = sentence(flow, e)
         who = None if actor in (None, "", "engine") else actor
         out.append(StoryLine(on, at, text, detail, who, hidden))
+    out = interleave(out, [notice_line(n) for n in notices], _placed)
     out.reverse()
     return out
+
+
+def notice_line(step: NoticeStep) -> StoryLine:
+    """A step of the penalty-notice register as a line of the story."""
+    v = step.version
+    title = f"{step.title()} issued" if step.issued else f"{step.title()}: {humanize(v.status.value)}"
+    detail = step.text(day)
+    recorded = f" Recorded in the register by {v.recorded_by} on {day(v.recorded_at)}."
+    return StoryLine(step.on, step.placed, title, detail + "." + recorded, v.recorded_by, False)
+
+
+def _placed(line: StoryLine) -> tuple[date, datetime]:
+    return line.on, line.at or datetime.min.replace(tzinfo=UTC)
 
 
 def sentence(flow: d.Flow, e: Mapping[str, Any]) -> tuple[str, str | None]:

@@ -32,20 +32,51 @@ _ARITHMETIC = {ast.Add: "plus", ast.Sub: "minus", ast.Mult: "times", ast.Div: "d
 _RECORDED = "_recorded"
 
 
+#: How the engine records a step taken because no other transition's guard held
+#: (``core.state_moves``): ``otherwise: not (A or B)``, A and B the guards passed over.
+OTHERWISE = "otherwise: "
+
+
 def guard_sentence(flow: d.Flow, guard: str, facts: Mapping[str, Any]) -> str | None:
     """The guard in words, with the values ``facts`` (a decision's reason) held for it; None
     when it uses something the words do not cover."""
+    text = " ".join(guard.split())
     try:
-        tree = ast.parse(" ".join(guard.split()), mode="eval").body
+        if text.startswith(OTHERWISE):
+            return _otherwise(_Words(flow, facts), text.removeprefix(OTHERWISE))
+        tree = ast.parse(text, mode="eval").body
         return _Words(flow, facts).say(tree)
     except (SyntaxError, ValueError, KeyError, TypeError):
         return None
 
 
+def _otherwise(words: _Words, rest: str) -> str:
+    """``not (A or B)`` as "none of the plan's other conditions held: A; nor B": each guard
+    passed over, in words (an ``or`` inside one of them reads as one more that did not hold,
+    which is as true)."""
+    tree = ast.parse(rest, mode="eval").body
+    if not (isinstance(tree, ast.UnaryOp) and isinstance(tree.op, ast.Not)):
+        raise ValueError("not an otherwise")
+    inner = tree.operand
+    either = isinstance(inner, ast.BoolOp) and isinstance(inner.op, ast.Or)
+    passed = inner.values if isinstance(inner, ast.BoolOp) and either else [inner]
+    said = "; nor ".join(words.passed_over(v) for v in passed)
+    return f"none of the plan's other conditions held: {said}"
+
+
 class _Words:
     def __init__(self, flow: d.Flow, facts: Mapping[str, Any]) -> None:
         self.params = flow.definition.parameters
+        self.conditions = flow.definition.conditions
         self.facts = facts
+
+    def passed_over(self, node: ast.expr) -> str:
+        """A guard passed over, in words; a named condition of the plan with what it asks
+        ("improved (attendance ... is above ...)"): its name alone says too little."""
+        if isinstance(node, ast.Name) and node.id in self.conditions:
+            when = " ".join(self.conditions[node.id].when.split())
+            return f"{humanize(node.id).lower()} ({self.say(ast.parse(when, mode='eval').body)})"
+        return self.say(node)
 
     def say(self, node: ast.expr) -> str:
         if isinstance(node, ast.BoolOp):

@@ -123,6 +123,8 @@ def _case_context(
             [(e, h.at, h.actor) for e, h in zip(events, case.history, strict=True)] if case else [],
             restricted,
             may_see,
+            # the register's notices, to whoever may see the contacts: every reader of the pupil
+            web.service.penalty_notices.steps(school, pupil),
         ),
         "tasks": _open_tasks(web, user, flow, school, case, current_hidden),
         "timers": [] if case is None or current_hidden else list(case.pending_timers),
@@ -135,12 +137,7 @@ def _case_context(
             school, pupil, viewer=user, attendance=lambda s, p: _attendance(web, s, p)
         ),
         "events": _events(flow, user, school),
-        # a step proposes a penalty notice: may one be issued, and to which parent (issue 16)
-        "penalty_notices": None
-        if case is None or case.status != "open" or current_hidden
-        else web.service.penalty_notices.for_case(
-            school, pupil, case.flow_version, [t.task for t in case.open_tasks]
-        ),
+        **_penalty(web, school, pupil, case, current_hidden),
         "can_write": user.can_write(school),
         "undo": _undo_offer(web, user, school, pupil, case),
         "may_approve": user.may_approve_letter(school, "attendance_lead"),
@@ -149,6 +146,19 @@ def _case_context(
         "show_school": False,
         "bulk": False,
     }
+
+
+def _penalty(
+    web: WebApp, school: str, pupil: str, case: CaseView | None, hidden: bool
+) -> dict[str, Any]:
+    """Where a step proposes a penalty notice: may one be considered for the child at all, and
+    may one be issued to each parent (issue 16); else nothing is said."""
+    if case is None or case.status != "open" or hidden:
+        return {"penalty_notices": None, "penalty_grounds": None}
+    desk = web.service.penalty_notices
+    found = desk.for_case(school, pupil, case.flow_version, [t.task for t in case.open_tasks])
+    grounds = desk.grounds(school, pupil) if found is not None else None
+    return {"penalty_notices": found, "penalty_grounds": grounds}
 
 
 def _at_panel(flow: Flow, case: CaseView | None, hidden: bool) -> bool:

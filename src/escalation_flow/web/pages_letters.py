@@ -14,9 +14,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from escalation_flow.core.access import Principal
+from escalation_flow.core.delivery import NEEDS_READDRESSING
 from escalation_flow.core.marks import PupilRecord
 from escalation_flow.errors import NotFoundError
 from escalation_flow.ports import AuditNote
+from escalation_flow.service.letter_readdress import readdress_desk
 from escalation_flow.service.views import LetterView, TaskView
 from escalation_flow.web.auth import checked_form, require_user
 from escalation_flow.web.letter_pages import letter_images
@@ -36,6 +38,7 @@ def routes() -> list[BaseRoute]:
         Route("/letters/{letter_id:int}/pdf", letter_pdf, methods=["GET"]),
         Route("/letters/{letter_id:int}/page-{page:int}.png", letter_page_png, methods=["GET"]),
         Route("/letters/{letter_id:int}/approve", approve, methods=["POST"]),
+        Route("/letters/{letter_id:int}/readdress", readdress, methods=["POST"]),
     ]
 
 
@@ -61,6 +64,11 @@ async def letter_page(request: Request) -> Response:
     flash = None
     if "approved" in request.query_params:
         flash = "Approved. Print or send the letter, then record it as sent."
+    elif "readdressed" in request.query_params:
+        flash = (
+            "Prepared again from the contacts as known now: the held copies wait in the outbox "
+            "again, addressed as the contacts now say. Nothing was sent."
+        )
     elif "done" in request.query_params:
         flash = "Recorded. Thank you: the case moves on to its next step."
 
@@ -87,9 +95,13 @@ async def letter_page(request: Request) -> Response:
             "t": open_task,
             "name": pupil_name(record, letter.pupil),
             "school_name": school_name(web, letter.school),
-            "deliveries": web.service.outbox.deliveries(letter_id),
-            "may_approve": user.can_write(letter.school)
-            and user.may_approve_letter(letter.school, task.role),
+            "deliveries": (deliveries := web.service.outbox.deliveries(letter_id)),
+            "may_approve": (
+                may := user.can_write(letter.school)
+                and user.may_approve_letter(letter.school, task.role)
+            ),
+            # a copy held because its household's contacts changed: a leader prepares it again
+            "may_readdress": may and any(d.status == NEEDS_READDRESSING for d in deliveries),
             "flash": flash,
             "pages": letter_images(web, letter_id, letter.html),
             "back": f"/letters/{letter_id}",
@@ -166,3 +178,23 @@ async def approve(request: Request) -> Response:
 
     await run_in_threadpool(act)
     return RedirectResponse(f"/letters/{letter_id}?approved=1", status_code=303)
+
+
+async def readdress(request: Request) -> Response:
+    """Prepare a held letter again from the contacts as known now (``letters readdress``)."""
+    user, _ = await checked_form(request)
+    web = web_of(request)
+    letter_id = int(request.path_params["letter_id"])
+
+    def act() -> None:
+        letter, task, _ = readable_letter(web, user, letter_id)
+        if not user.can_write(letter.school) or not user.may_approve_letter(
+            letter.school, task.role
+        ):
+            raise ForbiddenError(
+                "A held letter is prepared again by the attendance lead or the headteacher."
+            )
+        readdress_desk(web.service).readdress(letter_id, user.username)
+
+    await run_in_threadpool(act)
+    return RedirectResponse(f"/letters/{letter_id}?readdressed=1", status_code=303)

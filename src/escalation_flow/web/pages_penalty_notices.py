@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from escalation_flow.core.notice_story import Parent
 from escalation_flow.core.penalty_notices import Kind, NoticeVersion
 from escalation_flow.web.auth import require_user
 from escalation_flow.web.readable import readable_school
@@ -55,12 +56,16 @@ async def register_page(request: Request) -> Response:
             else user.readable_schools(service.schools())
         )
         rows: list[NoticeRow] = []
+        desk = service.penalty_notices
         for school in schools:
             register = register_of(web, school, web.today())
-            for v in service.penalty_notices.notices(school):
+            parents = desk.parents(school)
+            # as recorded now, not cut at the pages' (possibly shifted) clock; issued by today
+            for v in desk.as_recorded(school, issued_by=web.today()):
                 record = register.pupil(v.draft.pupil)
                 if user.can_read_pupil(school, record.year_group or None):
-                    rows.append(_row(v, " ".join(filter(None, (record.forename, record.surname)))))
+                    name = " ".join(filter(None, (record.forename, record.surname)))
+                    rows.append(_row(v, name, parents.get((v.draft.pupil, v.draft.parent))))
         return {
             "rows": rows,
             "schools": user.readable_schools(service.schools()),
@@ -77,7 +82,14 @@ async def register_page(request: Request) -> Response:
     return web.templates.TemplateResponse(request, "penalty_notices.html", context)
 
 
-def _row(v: NoticeVersion, name: str) -> NoticeRow:
+def _parent(v: NoticeVersion, parent: Parent | None) -> str:
+    """``Amy Khan (mother)``; a contact id the contacts no longer hold, as itself."""
+    if parent is None:
+        return f"contact {v.draft.parent}"
+    return f"{parent.name} ({parent.relationship})" if parent.relationship else parent.name
+
+
+def _row(v: NoticeVersion, name: str, parent: Parent | None) -> NoticeRow:
     d = v.draft
     return NoticeRow(
         notice=v.notice,
@@ -85,7 +97,7 @@ def _row(v: NoticeVersion, name: str) -> NoticeRow:
         school=d.school,
         pupil=d.pupil,
         name=name or d.pupil,
-        parent=d.parent,
+        parent=_parent(v, parent),
         offence=d.offence.value.replace("_", " ").capitalize(),
         sessions=", ".join(f"{s} ({c})" for s, c in zip(d.sessions, v.codes, strict=True)),
         issued_on=d.issued_on.isoformat(),

@@ -198,17 +198,21 @@ class SqlOutbox:
         return True
 
     def queued_digest(self, row: Row[Any]) -> str | None:
-        """The recipients' digest chained when ``row`` was queued (None: no record queued it)."""
+        """The recipients' digest chained when ``row`` was last queued (None: no record queued
+        it); a held copy readdressed is queued again (``adapters.store.readdressing``)."""
         r = records.RECORDS.c
-        query = select(r.body).where(
-            r.subject == f"letter {int(row.letter_id)}", r.kind == LETTER_QUEUED
+        query = (
+            select(r.body)
+            .where(r.subject == f"letter {int(row.letter_id)}", r.kind == LETTER_QUEUED)
+            .order_by(r.seq)
         )
+        digest = None
         with self.engine.connect() as conn:
             for (body,) in conn.execute(query):
                 found = json.loads(body)
                 if found.get("outbox") == int(row.id):
-                    return str(found.get("recipients") or "")
-        return None
+                    digest = str(found.get("recipients") or "")
+        return digest
 
     def pupil_of(self, letter_id: int) -> tuple[str, str]:
         """The (school key, pupil id) a letter is about."""
