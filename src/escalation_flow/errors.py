@@ -163,3 +163,9 @@ class SenderUnavailableError(EscalationFlowError):
     login: no letter was tried, and the outbox keeps them all for the next round."""
 
     exit_code = 3
+
+
+class MetricsPortError(EscalationFlowError):
+    """The metrics' port cannot be listened on (taken, or not ours to bind): nothing started."""
+
+    exit_code = 3
