@@ -1,0 +1,201 @@
+"""``/healthz``, ``/readyz`` and ``/metrics`` on the staff pages, as a load balancer, the IT team's
+monitoring and Prometheus read them: no login; readiness naming each failing check (the
+database, its schema, a school whose evening is overdue); metrics that move with the work and
+carry no pupil's id."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store.schema import head_revision
+from escalation_flow.bootstrap import page_backend
+from escalation_flow.notify import notify
+from escalation_flow.readiness import last_closed_day
+from escalation_flow.service import Service
+from escalation_flow.web import create_app
+from escalation_flow.web.settings import WebSettings
+from tests.e2e.web_world import SCHOOLS, TODAY, World, new_world, sample_trust
+
+OTHER_SCHOOLS = ("school-02", "school-04", "school-05")  # the world evaluates only SCHOOLS
+
+
+@contextmanager
+def pages(world: World, store: Store | None = None) -> Iterator[TestClient]:
+    store = store or Store(world.url)
+    service = world.service(store)
+    app = create_app(lambda: page_backend(service), WebSettings(today=TODAY))
+    try:
+        with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+            yield client
+    finally:
+        store.dispose()
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a scrape, parsed as Prometheus parses it: ``{(name, labels): value}``."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return new_world(tmp_path)
+
+
+def every_school_evaluated(world: World) -> None:
+    """The schools the world left out evaluated on its last day, as the daemon would have."""
+    store = Store(world.url)
+    try:
+        service = world.service(store)
+        for school in OTHER_SCHOOLS:
+            service.run_day(school, TODAY)
+    finally:
+        store.dispose()
+
+
+def test_healthz_answers_without_a_login(world: World) -> None:
+    with pages(world) as client:
+        response = client.get("/healthz")
+    assert response.status_code == 200 and response.text == "ok\n"
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_readyz_is_200_when_the_database_schema_and_every_evening_are_current(
+    world: World,
+) -> None:
+    every_school_evaluated(world)
+    with pages(world) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["ready"] is True and body["failing"] == []
+    assert {name: check["ok"] for name, check in body["checks"].items()} == {
+        "database": True,
+        "migrations": True,
+        "evenings": True,
+    }
+
+
+def test_readyz_names_each_school_whose_evening_is_overdue(world: World) -> None:
+    with pages(world) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["ready"] is False and body["failing"] == ["evenings"]
+    overdue = body["checks"]["evenings"]["overdue"]
+    assert [o["school"] for o in overdue] == list(OTHER_SCHOOLS)
+    assert {o["due"] for o in overdue} == {TODAY.isoformat()}
+    assert {o["last_evening"] for o in overdue} == {None}
+    assert "is the daemon running?" in body["checks"]["evenings"]["detail"]
+
+
+def test_readyz_says_the_database_does_not_answer_and_checks_nothing_after_it(
+    world: World,
+) -> None:
+    # nothing listens on port 1: refused at once (a SQLite file would be created, not missed)
+    gone = Store("postgresql+psycopg://escalation@127.0.0.1:1/gone?connect_timeout=5")
+    with pages(world, gone) as client:
+        response = client.get("/readyz")
+        healthz = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failing"] == ["database", "migrations", "evenings"]
+    assert "does not answer" in body["checks"]["database"]["detail"]
+    assert body["checks"]["migrations"]["skipped"] is True
+    assert "127.0.0.1" not in response.text, "no server address to an unauthenticated caller"
+    assert healthz.status_code == 200, "the process is up: restarting it would not help"
+
+
+def test_readyz_says_the_schema_is_behind_and_how_to_bring_it_up(world: World) -> None:
+    head = head_revision()
+    assert head is not None
+    behind = f"{int(head) - 1:04d}"
+    with sqlite3.connect(world.path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = ?", (behind,))
+    with pages(world) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failing"] == ["migrations", "evenings"]
+    detail = body["checks"]["migrations"]["detail"]
+    assert f"at revision {behind}" in detail and "escalation-flow db upgrade" in detail
+
+
+def test_metrics_move_with_requests_and_carry_route_templates_not_pupils(world: World) -> None:
+    pupil_page = "/schools/{school}/pupils/{pupil}"
+    key = (
+        "escalation_flow_http_request_duration_seconds_count",
+        (("method", "GET"), ("route", pupil_page), ("status", "303")),
+    )
+    with pages(world) as client:
+        before = samples(client.get("/metrics").text)
+        client.get("/schools/school-01/pupils/S01-P0007")  # no login: sent to the login page
+        client.get("/schools/school-01/pupils/S01-P0019")
+        text = client.get("/metrics").text
+    after = samples(text)
+    assert before.get(key, 0) == 0 and after[key] == 2
+    assert "S01-P" not in text, "a pupil's id in a metric's label"
+    store = Store(world.url)
+    try:
+        status = Service(store, sample_trust(), world.service().clock).status()
+    finally:
+        store.dispose()
+    assert after[("escalation_flow_timers_pending", ())] == status.pending_timers
+    assert after[("escalation_flow_timers_overdue", ())] == len(status.overdue_timers)
+    evaluated = {
+        dict(labels)["school"]
+        for (name, labels) in after
+        if name == "escalation_flow_last_evening_day_timestamp_seconds"
+    }
+    assert evaluated == set(SCHOOLS)
+
+
+# -- the parts ------------------------------------------------------------------------------------
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@pytest.mark.parametrize(
+    ("at", "due"),
+    [
+        (datetime(2025, 10, 10, 14, 0, tzinfo=LONDON), date(2025, 10, 9)),  # before the close
+        (datetime(2025, 10, 10, 16, 0, tzinfo=LONDON), date(2025, 10, 10)),  # at the close
+        (datetime(2025, 10, 11, 12, 0, tzinfo=LONDON), date(2025, 10, 10)),  # a Saturday
+        (
+            datetime(2025, 10, 27, 9, 0, tzinfo=LONDON),
+            date(2025, 10, 23),
+        ),  # half term, an INSET day
+        (datetime(2025, 9, 1, 9, 0, tzinfo=LONDON), None),  # before the calendar
+        (datetime(2025, 10, 10, 14, 59, tzinfo=UTC), date(2025, 10, 9)),  # 15:59 in London
+    ],
+)
+def test_the_evening_due_is_the_latest_school_day_whose_registers_closed(
+    at: datetime, due: date | None
+) -> None:
+    calendar = sample_trust().calendar("school-01")
+    assert last_closed_day(calendar, LONDON, time(16, 0), at) == due
+
+
+def test_notify_sends_one_datagram_to_the_socket_systemd_names(tmp_path: Path) -> None:
+    import socket
+
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        assert notify("READY=1", {"NOTIFY_SOCKET": str(path)}) is True
+        assert sock.recv(100) == b"READY=1"
+    assert notify("READY=1", {}) is False, "no service manager: nothing to tell"
+    assert notify("READY=1", {"NOTIFY_SOCKET": str(tmp_path / "gone")}) is False
