@@ -126,8 +126,7 @@ class Metrics:
         )
         self.rows_rejected = Counter(
             "escalation_flow_import_rows_rejected",
-            "Rows refused within imported files, per kind.",
-            ["kind"],
+            "Rows refused: within imported files, and the rows a file refused whole names.",
             registry=r,
         )
         self.letters_queued = Counter(
@@ -166,10 +165,11 @@ class Metrics:
     def imported(self, kind: str, rows: int, rejected: int) -> None:
         self.imports.labels("imported").inc()
         self.rows_imported.labels(kind).inc(rows)
-        self.rows_rejected.labels(kind).inc(rejected)
+        self.rows_rejected.inc(rejected)
 
-    def file_rejected(self) -> None:
+    def file_rejected(self, rows: int) -> None:
         self.imports.labels("rejected").inc()
+        self.rows_rejected.inc(rows)
 
     def letters(self, queued: int, sent: int, failed: int) -> None:
         self.letters_queued.inc(queued)

@@ -20,8 +20,9 @@ class DaemonObserver(Protocol):
     def imported(self, kind: str, rows: int, rejected: int) -> None:
         """An inbox file imported: ``rows`` new to the store, ``rejected`` refused within it."""
 
-    def file_rejected(self) -> None:
-        """An inbox file refused whole (moved to ``rejected/`` with its reasons)."""
+    def file_rejected(self, rows: int) -> None:
+        """An inbox file refused whole (moved to ``rejected/`` with its reasons), ``rows`` of
+        it named by its problems."""
 
     def letters(self, queued: int, sent: int, failed: int) -> None:
         """An outbox round: letters queued, copies emailed, copies failed for good."""
@@ -37,7 +38,7 @@ class _NoObserver:
     def imported(self, kind: str, rows: int, rejected: int) -> None:
         pass
 
-    def file_rejected(self) -> None:
+    def file_rejected(self, rows: int) -> None:
         pass
 
     def letters(self, queued: int, sent: int, failed: int) -> None:

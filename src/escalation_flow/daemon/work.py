@@ -270,7 +270,7 @@ class Worker:
                 problem=outcome.problem,
                 reasons=str(outcome.reasons),
             )
-            self.observer.file_rejected()
+            self.observer.file_rejected(outcome.rows_refused)
 
 
 def _retrying(work: Callable[[], T], log: FilteringBoundLogger, **where: str) -> T | None:
