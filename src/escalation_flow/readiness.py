@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from escalation_flow.adapters.store.schema import current_revision, head_revision
 from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.errors import EscalationFlowError
 from escalation_flow.logs import get_logger
 from escalation_flow.metrics import StoreSnapshot
 from escalation_flow.service import Service
@@ -104,14 +105,20 @@ def evenings_check(service: Service, margin: timedelta) -> Check:
     last = service.last_evaluated_days()
     overdue: list[dict[str, str | None]] = []
     for school in service.schools():
-        setup = service.setup(school)
+        try:
+            setup = service.setup(school)
+        except (
+            EscalationFlowError
+        ):  # its flow or calendar no longer loads: the daemon cannot run it
+            overdue.append({"school": school, "last_evening": _day(last.get(school)), "due": None})
+            continue
         due = last_closed_day(setup.calendar, setup.zone, setup.registers_close, at)
         done = last.get(school)
         if due is not None and (done is None or done < due):
             overdue.append(
                 {
                     "school": school,
-                    "last_evening": done.isoformat() if done else None,
+                    "last_evening": _day(done),
                     "due": due.isoformat(),
                 }
             )
@@ -148,6 +155,10 @@ def store_snapshot(service: Service) -> StoreSnapshot:
         overdue = len(tx.overdue_timers(now))
         last = tx.last_evaluated_days()
     return StoreSnapshot(pending, overdue, dict(last))
+
+
+def _day(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def _skipped(name: str, because: str) -> Check:
