@@ -140,13 +140,17 @@ def test_metrics_move_with_requests_and_carry_route_templates_not_pupils(world: 
         "escalation_flow_http_request_duration_seconds_count",
         (("method", "GET"), ("route", pupil_page), ("status", "303")),
     )
+    evening = ("escalation_flow_last_evening_day_timestamp_seconds", (("school", "school-02"),))
     with pages(world) as client:
         before = samples(client.get("/metrics").text)
         client.get("/schools/school-01/pupils/S01-P0007")  # no login: sent to the login page
         client.get("/schools/school-01/pupils/S01-P0019")
+        every_school_evaluated(world)  # the daemon's evenings, in another process
         text = client.get("/metrics").text
     after = samples(text)
     assert before.get(key, 0) == 0 and after[key] == 2
+    assert evening not in before
+    assert after[evening] == datetime.combine(TODAY, time(0), UTC).timestamp()
     assert "S01-P" not in text, "a pupil's id in a metric's label"
     store = Store(world.url)
     try:
@@ -160,7 +164,7 @@ def test_metrics_move_with_requests_and_carry_route_templates_not_pupils(world: 
         for (name, labels) in after
         if name == "escalation_flow_last_evening_day_timestamp_seconds"
     }
-    assert evaluated == set(SCHOOLS)
+    assert evaluated == {*SCHOOLS, *OTHER_SCHOOLS}
 
 
 # -- the parts ------------------------------------------------------------------------------------
