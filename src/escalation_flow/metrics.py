@@ -28,6 +28,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from escalation_flow.errors import MetricsPortError
+from escalation_flow.logs import get_logger
 
 #: An evening takes a second for a small school and minutes for a large trust's catch-up.
 EVENING_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -56,7 +57,10 @@ class _StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         try:
             snapshot = self._read()
-        except Exception:  # the database is down: the process's own counters are still served
+        except Exception as exc:  # the database is down: the process's own counters still go out
+            get_logger("escalation_flow.metrics").warning(
+                "metrics.store_unreadable", reason=type(exc).__name__
+            )
             yield GaugeMetricFamily(
                 "escalation_flow_store_readable", "1 when the scrape could read the store.", 0
             )
