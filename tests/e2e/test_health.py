@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,12 +18,14 @@ from starlette.testclient import TestClient
 
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.schema import head_revision
+from escalation_flow.adapters.trust_files import load_trust
 from escalation_flow.bootstrap import page_backend
 from escalation_flow.notify import notify
-from escalation_flow.readiness import last_closed_day
+from escalation_flow.readiness import last_closed_day, readiness
 from escalation_flow.service import Service
 from escalation_flow.web import create_app
 from escalation_flow.web.settings import WebSettings
+from tests.daemon_builders import SCHOOL, built_state, evening_clock, local
 from tests.e2e.web_world import SCHOOLS, TODAY, World, new_world, sample_trust
 
 OTHER_SCHOOLS = ("school-02", "school-04", "school-05")  # the world evaluates only SCHOOLS
@@ -203,3 +205,38 @@ def test_notify_sends_one_datagram_to_the_socket_systemd_names(tmp_path: Path) -
         assert sock.recv(100) == b"READY=1"
     assert notify("READY=1", {}) is False, "no service manager: nothing to tell"
     assert notify("READY=1", {"NOTIFY_SOCKET": str(tmp_path / "gone")}) is False
+
+
+# -- on every database --------------------------------------------------------------------------
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_readiness_reads_the_schema_and_the_evenings_on_every_database(
+    backend: str, tmp_path: Path
+) -> None:
+    """One school evaluated up to its last day: ready that evening; not on the next school
+    day's evening (the daemon missed it); not with the schema a revision behind."""
+    states = built_state(backend, tmp_path)
+    url = next(states)
+    store = Store(url)
+    trust = load_trust(tmp_path / "trust.yaml")
+    clock = evening_clock()
+    try:
+        service = Service(store, trust, clock)
+        margin = timedelta(minutes=60)
+        assert readiness(service, margin).ready
+        clock.set(local(date(2025, 9, 15), 19))  # Monday: Friday's was the last evening run
+        found = readiness(service, margin)
+        assert found.failing == ["evenings"]
+        assert found.checks[-1].overdue == ({"school": SCHOOL, "last_evening": "2025-09-12",
+                                            "due": "2025-09-15"},)  # fmt: skip
+        head = head_revision()
+        assert head is not None
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{int(head) - 1:04d}'")
+        assert readiness(service, margin).failing == ["migrations", "evenings"]
+    finally:
+        store.dispose()
+        next(states, None)  # drops a PostgreSQL database
