@@ -20,6 +20,7 @@
     ├── SenderUnavailableError     the mail server cannot be reached, or refuses our login
     ├── SignInError                a single sign-on the identity provider or its token fails
     ├── AccessRefusedError         a member of staff asked for what their role does not allow
+    ├── MetricsPortError           the metrics port cannot be listened on
     └── NotFoundError              a school, pupil, case, task or timer that does not exist
 
 Every ``InputError`` can carry a list of ``Problem`` so that a user sees all that is wrong with a
@@ -178,3 +179,9 @@ class AccessRefusedError(EscalationFlowError):
     run by anyone but the data protection officer): nothing was read out or written."""
 
     exit_code = 2
+
+
+class MetricsPortError(EscalationFlowError):
+    """The metrics' port cannot be listened on (taken, or not ours to bind): nothing started."""
+
+    exit_code = 3

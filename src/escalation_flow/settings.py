@@ -66,6 +66,17 @@ class Settings(BaseSettings):
         description="The daemon keeps each school's marks in memory between days and reads only "
         "new imports' rows (about 31 bytes a mark: 240 MB for 7.65M marks).",
     )
+    # -- operating it (issue 17): the daemon's Prometheus metrics --
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port the daemon serves /metrics on (none: no metrics; `daemon --metrics-port`).",
+    )
+    metrics_address: str = Field(
+        default="127.0.0.1",
+        description="Address the daemon's metrics listen on: this machine only unless changed.",
+    )
 
 
 def load_settings() -> Settings:

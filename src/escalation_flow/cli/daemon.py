@@ -13,6 +13,7 @@ from escalation_flow.cli import main, root
 
 if TYPE_CHECKING:
     from collections import Counter
+    from collections.abc import Callable
 
     from escalation_flow.cli.daemon_lines import DayLines
     from escalation_flow.daemon.runner import Daemon, DaemonOptions
@@ -72,6 +73,13 @@ _DATE = click.DateTime(["%Y-%m-%d"])
 @click.option("--no-inbox", is_flag=True, help="Do not read the inbox folder.")
 @click.option("--worker", default=None, help="This daemon's name in what it writes.")
 @click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve Prometheus metrics on http://127.0.0.1:PORT/metrics (the address: "
+    "ESCALATION_FLOW_METRICS_ADDRESS). Also ESCALATION_FLOW_METRICS_PORT.",
+)
+@click.option(
     "--verbose",
     is_flag=True,
     help="On a terminal: the full structured log (an event per case, task and letter) instead "
@@ -89,6 +97,7 @@ def daemon(
     auto_complete_actions: bool,
     no_inbox: bool,
     worker: str | None,
+    metrics_port: int | None,
     verbose: bool,
 ) -> None:
     """Run the service: review timers fired at their time (each exactly once, however the
@@ -123,12 +132,29 @@ def daemon(
     if lines is not None:
         zone = ZoneInfo(run.trust(settings).timezone)
         lines.today = lambda: run.clock.now().astimezone(zone).date()
+    daemon = run.daemon(settings, options)
+    stop_metrics = _serve_metrics(daemon, settings, metrics_port or settings.metrics_port)
     try:
-        run_daemon(run.daemon(settings, options))
+        run_daemon(daemon)
     finally:
+        stop_metrics()
         if lines is not None:
             lines.finish()
             click.echo(f"daemon stopped: {lines.summary()}")
+
+
+def _serve_metrics(daemon: Daemon, settings: Settings, port: int | None) -> Callable[[], None]:
+    """The daemon's metrics on ``port`` (none: nothing served, nothing counted); the function
+    returned stops serving them."""
+    if port is None:
+        return lambda: None
+    from escalation_flow.metrics import Metrics
+    from escalation_flow.readiness import store_snapshot
+
+    metrics = Metrics()
+    daemon.observer = metrics
+    metrics.watch(lambda: store_snapshot(daemon.service))  # unreadable until the daemon opened
+    return metrics.serve(settings.metrics_address, port)
 
 
 def _day_lines(settings: Settings, verbose: bool) -> DayLines | None:

@@ -44,6 +44,7 @@ def serve(host: str, port: int, today: datetime | None, proxy_headers: bool) -> 
 
     from escalation_flow.clock import ShiftedClock
     from escalation_flow.settings import load_settings
+    from escalation_flow.web import serving
     from escalation_flow.web.app import create_app
     from escalation_flow.web.oidc_config import sign_in_provider
     from escalation_flow.web.settings import load_web_settings
@@ -61,7 +62,10 @@ def serve(host: str, port: int, today: datetime | None, proxy_headers: bool) -> 
     app = create_app(backends, web_settings, clock=clock)
     shown = f" as if today were {day.isoformat()}" if day else ""
     click.echo(f"staff pages on http://{host}:{port}/ ({settings.database_url}){shown}", err=True)
-    uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, log_level="warning")
+    config = uvicorn.Config(
+        app, host=host, port=port, proxy_headers=proxy_headers, log_level="warning"
+    )
+    serving.serve(config)  # uvicorn.run, and READY=1 to systemd once listening
 
 
 #: its own --today (the pages also read ESCALATION_FLOW_WEB_TODAY), with the shared help

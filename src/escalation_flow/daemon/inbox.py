@@ -39,6 +39,7 @@ class Outcome:
     summary: ImportSummary | None = None  # None: rejected
     reasons: Path | None = None
     problem: str | None = None
+    rows_refused: int = 0  # rejected: the rows its problems name (the metrics' rejected rows)
 
     @property
     def imported(self) -> bool:
@@ -102,7 +103,8 @@ class Inbox:
         ]
         _write_private(reasons, "\n".join(lines) + "\n")
         shutil.move(path, target)  # a link is moved as a link, never followed
-        return Outcome(path, target, reasons=reasons, problem=exc.summary)
+        rows = len({p.line for p in exc.problems if p.line is not None})
+        return Outcome(path, target, reasons=reasons, problem=exc.summary, rows_refused=rows)
 
 
 def import_file(service: Service, path: Path, record_as: Path, now: datetime) -> ImportSummary:

@@ -31,6 +31,7 @@ from escalation_flow.clock import Clock, SystemClock
 from escalation_flow.daemon.inbox import Inbox, Outcome
 from escalation_flow.daemon.locks import SqliteLock
 from escalation_flow.daemon.mirror import Mirror
+from escalation_flow.daemon.observer import NO_OBSERVER, DaemonObserver
 from escalation_flow.daemon.startup import (
     check_schools,
     database_url,
@@ -39,6 +40,8 @@ from escalation_flow.daemon.startup import (
 )
 from escalation_flow.daemon.work import SchoolClock, Worker
 from escalation_flow.logs import get_logger
+from escalation_flow.notify import READY, STOPPING, notify
+from escalation_flow.notify import status as notify_status
 from escalation_flow.sending import LetterSender
 from escalation_flow.service import Service
 from escalation_flow.service.views import DayReport, FiredTimer
@@ -111,6 +114,8 @@ class Daemon:
         self.lock: SqliteLock | None = None
         self._worker: Worker | None = None
         self.mirror: Mirror | None = None
+        #: told of evenings, timers, imports and letters (the metrics; ``--metrics-port``)
+        self.observer: DaemonObserver = NO_OBSERVER
 
     @property
     def worker(self) -> Worker:
@@ -164,6 +169,7 @@ class Daemon:
             stopping=self.stopping,
         )
         self._worker.letter_workers = self.settings.letter_workers
+        self._worker.observer = self.observer
         if not self.options.simulated:  # the demo's simulated clock emails nobody
             self._worker.sender = self.wiring.letter_sender(self.settings)
         self.log.info(
@@ -243,17 +249,24 @@ def run_daemon(daemon: Daemon) -> Reconciled | None:
     options = daemon.options
     with stop_signals(daemon):
         daemon.open()
+        # Ready once every start check passed and the lock is held: catching up may take longer
+        # than systemd's start timeout, and it is the daemon's normal work, not its start.
+        notify(READY)
+        notify_status("catching up on what came due while stopped")
         try:
             done = daemon.reconcile()
             if not options.once and not daemon.stopping.is_set():
+                notify_status("running: timers mirrored, evenings scheduled")
                 daemon.serve()
         finally:
+            notify(STOPPING)
             daemon.close()
             daemon.log.info("daemon.stopped")
     return done
 
 
 def _stop(daemon: Daemon, signal_name: str) -> None:
+    notify(STOPPING)
     daemon.stopping.set()
     daemon.log.info("daemon.stopping", signal=signal_name, finishing="the case in hand")
 

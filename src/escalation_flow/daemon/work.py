@@ -9,6 +9,7 @@ the case in hand and no more.
 from __future__ import annotations
 
 import threading
+import time as wall
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from structlog.typing import FilteringBoundLogger
 from escalation_flow.actors import AUTO  # completes tasks when told to (demos), as the backtest
 from escalation_flow.daemon.inbox import Inbox, Outcome
 from escalation_flow.daemon.locks import school_day_lock
+from escalation_flow.daemon.observer import NO_OBSERVER, DaemonObserver
 from escalation_flow.errors import ConflictError
 from escalation_flow.sending import LetterSender
 from escalation_flow.service import Service
@@ -72,6 +74,8 @@ class Worker:
         self.letter_workers: int | None = None
         #: the channel approved letters are emailed through (None: they wait in the outbox)
         self.sender: LetterSender | None = None
+        #: told of evenings, timers, imports and letters where they are logged (the metrics)
+        self.observer: DaemonObserver = NO_OBSERVER
 
     # -- timers ----------------------------------------------------------------------------------
 
@@ -87,10 +91,11 @@ class Worker:
                     stop=self.stopping.is_set,
                     school_guard=self._school_lock,
                 )
-                return fired
+                break
             except (ConflictError, IntegrityError) as exc:
                 # another writer changed the same case first; that timer was rolled back
                 self.log.warning("timers.retrying", reason=_reason(exc))
+        self.observer.fired(len(fired))
         return fired
 
     def _school_lock(self, school: str) -> AbstractContextManager[bool]:
@@ -109,6 +114,7 @@ class Worker:
                 return None
             if self.auto_complete:
                 self._complete_universal_tasks(school, day)
+            began = wall.perf_counter()  # a duration for the metrics, not a clock reading
             report = _retrying(
                 lambda: self.service.run_day(school, day, auto_complete=self.auto_complete),
                 self.log,
@@ -117,6 +123,8 @@ class Worker:
             )
         if report is not None and report.skipped:
             self.log.debug("day.already_evaluated", school=school, day=day.isoformat())
+        elif report is not None:
+            self.observer.evening(school, wall.perf_counter() - began, report.timers_fired)
         return report
 
     def _complete_universal_tasks(self, school: str, day: date) -> None:
@@ -167,13 +175,15 @@ class Worker:
         claimed, sent, recorded); a failure is logged and the rows wait for the next round."""
         try:
             self.service.outbox.emails = self.sender is not None
-            self.service.outbox.queue()
+            queued = self.service.outbox.queue()
             if self.sender is None:
+                self.observer.letters(queued.letters, 0, 0)
                 return None
             done = self.service.outbox.drain(self.sender, stop=self.stopping.is_set)
         except Exception as exc:
             self.log.error("outbox.failed", reason=_reason(exc))
             return None
+        self.observer.letters(queued.letters, done.sent, done.failed)
         if done.results or done.unavailable:
             self.log.info("outbox.drained", sent=done.sent, retrying=done.retrying,
                           failed=done.failed, set_aside=done.set_aside,
@@ -252,6 +262,7 @@ class Worker:
                 already_known=s.already_known,
                 moved_to=str(outcome.moved_to),
             )
+            self.observer.imported(s.kind, s.imported, s.rejected)
         else:
             self.log.warning(
                 "inbox.rejected",
@@ -259,6 +270,7 @@ class Worker:
                 problem=outcome.problem,
                 reasons=str(outcome.reasons),
             )
+            self.observer.file_rejected(outcome.rows_refused)
 
 
 def _retrying(work: Callable[[], T], log: FilteringBoundLogger, **where: str) -> T | None:

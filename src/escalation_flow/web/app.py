@@ -14,6 +14,7 @@ by ``backend_factory`` (so that tests and ``serve`` hand in their own).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from urllib.parse import quote
 
 from starlette.applications import Starlette
@@ -25,7 +26,9 @@ from starlette.staticfiles import StaticFiles
 
 from escalation_flow.clock import Clock
 from escalation_flow.errors import ActionError, ConflictError, InputError, NotFoundError
+from escalation_flow.settings import load_settings
 from escalation_flow.web import (
+    health,
     pages_bulk,
     pages_case,
     pages_dashboards,
@@ -72,6 +75,7 @@ def create_app(
         *search.routes(),
         *pages_bulk.routes(),
         *pages_retention.routes(),
+        *health.routes(),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(
@@ -88,6 +92,7 @@ def create_app(
     )
     app.state.web = WebApp(backend_factory, settings, clock)
     app.add_middleware(SecurityHeaders)
+    health.install(app, timedelta(minutes=load_settings().overdue_margin_minutes))
     return app
 
 
