@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.core.access import Principal
@@ -450,6 +450,36 @@ class OpenCase:
     flow_version: str = ""  # the version it runs under (service.versions)
 
 
+class WorkTask(NamedTuple):
+    """An open task as the worklist reads it, with its pupil's names and year group from the
+    roster beside it (``PageReads.work_tasks``): a tuple, since a trust has tens of thousands
+    and the page turns only fifty of them into task cards."""
+
+    id: int
+    school: str
+    pupil: str
+    task: str
+    role: str
+    kind: str
+    due: dt.date
+    status: str
+    approval: bool
+    created_on: dt.date
+    case_id: int | None
+    key: str
+    template: str | None
+    completed_by: str | None
+    completed_at: dt.datetime | None
+    outcome: str | None
+    note: str | None
+    letter_id: int | None
+    letter_status: str | None
+    covers: str | None  # the pupils a school-level duty covers, comma-separated
+    forename: str | None
+    surname: str | None
+    year_group: str | None
+
+
 @dataclass(frozen=True)
 class TaskDue:
     """An open task of a school, as the dashboard counts workload (pupil "": the school's)."""
@@ -533,6 +563,16 @@ class PageReads(Protocol):
 
     def roster(self, school: str) -> Roster:
         """The school's pupils as the last roster import left them."""
+        ...
+
+    def work_tasks(self, schools: Sequence[str]) -> Mapping[str, list[WorkTask]]:
+        """The open tasks of ``schools`` (one read for all of them), each with its pupil's
+        roster fields, as ``Service.tasks`` reads them (a task with several letters once per
+        letter); a school with none is absent."""
+        ...
+
+    def open_cases_at(self, schools: Sequence[str]) -> Mapping[str, list[OpenCase]]:
+        """``open_cases`` of several schools in one read (a school with none is absent)."""
         ...
 
     def stage_moves(self, school: str) -> list[StageMove]:

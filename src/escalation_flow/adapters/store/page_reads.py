@@ -10,17 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, select
 
 from escalation_flow.adapters.store.cases import CASES, EVENTS, LETTERS, SCHOOL_DAYS, TASKS
-from escalation_flow.adapters.store.models import Import, School
+from escalation_flow.adapters.store.models import Import, Pupil, School
 from escalation_flow.adapters.store.records import RECORDS
 from escalation_flow.adapters.store.store import Store
 from escalation_flow.core.marks import Roster
 from escalation_flow.errors import NotFoundError
-from escalation_flow.ports import Freshness, LetterView, OpenCase, StageMove, TaskDue
+from escalation_flow.ports import Freshness, LetterView, OpenCase, StageMove, TaskDue, WorkTask
 
 
 class SqlPageReads:
@@ -33,19 +34,46 @@ class SqlPageReads:
     def open_cases(self, school: str) -> list[OpenCase]:
         with self.engine.connect() as conn:
             sid = _school_id(conn, school)
-            query = (
-                select(
-                    CASES.c.id,
-                    CASES.c.pupil,
-                    CASES.c.stage,
-                    CASES.c.state,
-                    CASES.c.opened_on,
-                    CASES.c.flow_version,
-                )
-                .where((CASES.c.school_id == sid) & (CASES.c.status == "open"))
-                .order_by(CASES.c.stage.desc(), CASES.c.pupil)
-            )
-            return [OpenCase(*row) for row in conn.execute(query)]
+            query = _open_case_query().where(CASES.c.school_id == sid)
+            return [OpenCase(*row[1:]) for row in conn.execute(query)]
+
+    def open_cases_at(self, schools: Sequence[str]) -> dict[str, list[OpenCase]]:
+        out: dict[str, list[OpenCase]] = {}
+        with self.engine.connect() as conn:
+            ids = _school_ids(conn, schools)
+            query = _open_case_query().where(CASES.c.school_id.in_(list(ids)))
+            for row in conn.execute(query):
+                out.setdefault(ids[row[0]], []).append(OpenCase(*row[1:]))
+        return out
+
+    def work_tasks(self, schools: Sequence[str]) -> dict[str, list[WorkTask]]:
+        # one query for every school asked (on the (school_id, status, due) index), the roster's
+        # names joined in SQL, plain tuples out: the worklist's rebuild after an import reads
+        # 26,000 rows, and a row object and a view per task cost more than the read itself
+        t, pupils = TASKS.c, Pupil.__table__.c
+        # the columns in ``WorkTask``'s order
+        columns = [
+            t.id, School.key, t.pupil, t.task, t.role, t.kind, t.due, t.status, t.approval,
+            t.created_on, t.case_id, t.key, t.template, t.completed_by, t.completed_at,
+            t.outcome, t.note, LETTERS.c.id, LETTERS.c.status, t.covers, pupils.forename,
+            pupils.surname, pupils.year_group,
+        ]  # fmt: skip
+        query = (
+            select(*columns)
+            .select_from(TASKS)
+            .join(School, School.id == t.school_id)
+            .outerjoin(LETTERS, LETTERS.c.task_id == t.id)
+            .outerjoin(Pupil, (pupils.school_id == t.school_id) & (pupils.mis_id == t.pupil))
+            .where(t.status == "open")
+            .order_by(t.due, School.key, t.pupil, t.id)
+        )
+        out: dict[str, list[WorkTask]] = {}
+        with self.engine.connect() as conn:
+            ids = _school_ids(conn, schools)
+            rows = conn.execute(query.where(t.school_id.in_(list(ids))))
+            for row in rows:
+                out.setdefault(row[1], []).append(WorkTask._make(row))
+        return out
 
     def stage_counts(self) -> dict[str, Counter[int]]:
         query = (
@@ -166,6 +194,26 @@ def _school_id(conn: Connection, school: str) -> int:
     if found is None:
         raise NotFoundError(f"no school {school!r}")
     return int(found)
+
+
+def _open_case_query() -> Select[Any]:
+    """Open cases (the school's id first), highest stage first, then by pupil."""
+    c = CASES.c
+    return (
+        select(c.school_id, c.id, c.pupil, c.stage, c.state, c.opened_on, c.flow_version)
+        .where(c.status == "open")
+        .order_by(c.stage.desc(), c.pupil)
+    )
+
+
+def _school_ids(conn: Connection, schools: Sequence[str]) -> dict[int, str]:
+    """The store's ids of ``schools``, to their keys; a school the store does not know raises."""
+    wanted = set(schools)
+    found = {int(i): str(k) for i, k in conn.execute(select(School.id, School.key)) if k in wanted}
+    missing = wanted - set(found.values())
+    if missing:
+        raise NotFoundError(f"no school {sorted(missing)[0]!r}")
+    return found
 
 
 def _letter_query() -> Select[Any]:
