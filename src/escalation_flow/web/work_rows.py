@@ -49,6 +49,8 @@ class WorkRow(NamedTuple):
     title: str
     mine: bool  # for one of the viewer's own roles (not only theirs to record as a leader)
     hidden: bool  # a safeguarding task whose details this viewer may not see
+    #: where the task's view is kept once made, shared by every viewer's row of the task
+    slot: ViewSlot | None = None
 
     @property
     def overdue(self) -> bool:
@@ -56,8 +58,23 @@ class WorkRow(NamedTuple):
 
     @property
     def view(self) -> TaskView:
-        """The task as ``Service.tasks`` gives it (made on each call: ask once per row)."""
-        return task_view(self.task, self.overdue_days)
+        """The task as ``Service.tasks`` gives it, made when first asked for (a page's fifty
+        rows, a bulk action's selection) rather than for every open task of the trust."""
+        slot = self.slot
+        if slot is None:
+            return task_view(self.task, self.overdue_days)
+        if slot.view is None:  # two threads may both make it: the same value
+            slot.view = task_view(self.task, self.overdue_days)
+        return slot.view
+
+
+class ViewSlot:
+    """A task's ``TaskView``, once made (kept with the school's base rows)."""
+
+    __slots__ = ("view",)
+
+    def __init__(self) -> None:
+        self.view: TaskView | None = None
 
 
 def task_view(w: WorkTask, overdue_days: int) -> TaskView:
@@ -111,6 +128,7 @@ class _Base(NamedTuple):
     case: OpenCase | None
     title: str
     safeguarding: bool
+    slot: ViewSlot
 
 
 @dataclass(frozen=True)
@@ -202,6 +220,7 @@ def _base(w: WorkTask, cases: Mapping[str, OpenCase], late: Callable[[str, date]
         cases.get(w.pupil),
         _title(w.template or w.task, w.kind),
         _safeguarding(w.role, w.task),
+        ViewSlot(),
     )
 
 
@@ -256,7 +275,7 @@ def _school_rows(web: WebApp, user: Principal, school: str, base: list[_Base]) -
         version = case.flow_version if case is not None else ""
         title = "Safeguarding task" if hidden else b.title
         yield WorkRow(v, b.overdue_days, name, b.pupil_name, b.sort_name, year, stage, label,
-                      version, title, own, hidden)  # fmt: skip
+                      version, title, own, hidden, b.slot)  # fmt: skip
 
 
 def _memo(fn: Callable[..., Any]) -> Callable[..., Any]:
