@@ -32,6 +32,7 @@ from escalation_flow.core.marks import Roster
 from escalation_flow.core.penalty_notices import NoticeVersion
 from escalation_flow.core.school_day import UniversalTask
 from escalation_flow.core.school_figures import SchoolFigures
+from escalation_flow.core.school_weeks import WeekFigures
 from escalation_flow.stored import (
     CLOSED,
     ENGINE,
@@ -195,6 +196,33 @@ class SchoolFiguresBook(Protocol):
         self, school: str, key: FiguresKey, figures: SchoolFigures, now: datetime
     ) -> None:
         """Keep ``figures`` for ``school`` and ``key.day``, replacing what was kept for that day."""
+        ...
+
+
+@dataclass(frozen=True)
+class SchoolPage:
+    """What the school dashboard reads from a school's register on a day, kept under a
+    ``FiguresKey`` as the headline figures are: each pupil's facts the page shows (``columns``:
+    fact name to one value per pupil of ``pupils``, NaN: not known) and the trends' weeks."""
+
+    pupils: tuple[str, ...]
+    columns: Mapping[str, tuple[float, ...]]
+    this_year: WeekFigures
+    last_year: WeekFigures | None
+
+
+@runtime_checkable
+class SchoolPagesBook(Protocol):
+    """The school dashboard's register figures (``SchoolPage``), kept when counted."""
+
+    def school_page(self, school: str, key: FiguresKey) -> SchoolPage | None:
+        """The page kept for ``school`` under exactly ``key`` (None: none, or another key)."""
+        ...
+
+    def keep_school_page(
+        self, school: str, key: FiguresKey, page: SchoolPage, now: datetime
+    ) -> None:
+        """Keep ``page`` for ``school`` and ``key.day``, replacing what was kept for that day."""
         ...
 
 

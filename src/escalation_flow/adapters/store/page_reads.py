@@ -42,8 +42,9 @@ class SqlPageReads:
         with self.engine.connect() as conn:
             ids = _school_ids(conn, schools)
             query = _open_case_query().where(CASES.c.school_id.in_(list(ids)))
-            for row in conn.execute(query):
-                out.setdefault(ids[row[0]], []).append(OpenCase(*row[1:]))
+            rows = conn.execute(query).all()
+        for row in rows:
+            out.setdefault(ids[row[0]], []).append(OpenCase(*row[1:]))
         return out
 
     def work_tasks(self, schools: Sequence[str]) -> dict[str, list[WorkTask]]:
@@ -70,9 +71,9 @@ class SqlPageReads:
         out: dict[str, list[WorkTask]] = {}
         with self.engine.connect() as conn:
             ids = _school_ids(conn, schools)
-            rows = conn.execute(query.where(t.school_id.in_(list(ids))))
-            for row in rows:
-                out.setdefault(row[1], []).append(WorkTask._make(row))
+            rows = conn.execute(query.where(t.school_id.in_(list(ids)))).all()
+        for row in rows:
+            out.setdefault(row[1], []).append(WorkTask._make(row))
         return out
 
     def stage_counts(self) -> dict[str, Counter[int]]:
