@@ -1,0 +1,29 @@
+"""The worklist's reads of many schools at once (``PageReads.work_tasks``, ``open_cases_at``),
+on SQLite and PostgreSQL: the open tasks ``Service.tasks`` reads, with the roster's names and
+year groups beside each, and each school's open cases as ``open_cases`` lists them."""
+
+from __future__ import annotations
+
+from escalation_flow.adapters.store.page_reads import SqlPageReads
+from escalation_flow.service import Service
+from tests.adapters import test_case_store as base
+from tests.daemon_builders import SCHOOL
+
+template, clock, service = base.template, base.clock, base.service
+
+
+def test_the_worklist_reads_the_open_tasks_with_their_pupils_names(service: Service) -> None:
+    reads = SqlPageReads(service.store)
+    found = reads.work_tasks([SCHOOL])
+    views = {v.id: v for v in service.tasks(SCHOOL)}
+    assert views and sorted(w.id for w in found[SCHOOL]) == sorted(views)
+    roster = service.store.load_roster(SCHOOL).pupils
+    for w in found[SCHOOL]:
+        v = views[w.id]
+        assert (w.school, w.pupil, w.task, w.role, w.due, w.letter_id, w.letter_status) == (
+            v.school, v.pupil, v.task, v.role, v.due, v.letter_id, v.letter_status
+        )  # fmt: skip
+        record = roster.get(w.pupil)
+        if record is not None:
+            assert (w.forename or "", w.surname or "") == (record.forename, record.surname)
+    assert reads.open_cases_at([SCHOOL]) == {SCHOOL: reads.open_cases(SCHOOL)}
