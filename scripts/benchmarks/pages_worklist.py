@@ -9,8 +9,8 @@ pile up as in the issue's measurement), then a trust attendance-team login and a
 attendance lead. Timed, through the application in-process (Starlette's TestClient, so the
 figures are the server's work without a network):
 
-- ``first_tasks``: the trust team's ``/tasks`` on a new application (flows, rosters and the
-  pupil index read for the first time), as after a restart or an import.
+- ``first_tasks``: the trust team's ``/tasks`` on a new application (flows read for the first
+  time, every school's rows from the store, the pupils' names with them), as after a restart.
 - ``tasks_trust`` / ``tasks_lead``: ``/tasks`` warm, the whole trust's or one school's.
 - ``tasks_filtered``: one school, overdue only, sorted by pupil, page 3.
 - ``search``: two letters of a name across every pupil of the trust.

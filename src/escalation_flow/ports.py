@@ -480,8 +480,8 @@ class OpenCase:
 
 class WorkTask(NamedTuple):
     """An open task as the worklist reads it, with its pupil's names and year group from the
-    roster beside it (``PageReads.work_tasks``): a tuple, since a trust has tens of thousands
-    and the page turns only fifty of them into task cards."""
+    roster and the pupil's open case beside it (``PageReads.work_tasks``): a tuple, since a
+    trust has tens of thousands and the page turns only fifty of them into task cards."""
 
     id: int
     school: str
@@ -506,6 +506,10 @@ class WorkTask(NamedTuple):
     forename: str | None
     surname: str | None
     year_group: str | None
+    #: the pupil's open case (None: none): its stage, state and flow version
+    case_stage: int | None
+    case_state: str | None
+    case_version: str | None
 
 
 @dataclass(frozen=True)
@@ -595,12 +599,8 @@ class PageReads(Protocol):
 
     def work_tasks(self, schools: Sequence[str]) -> Mapping[str, list[WorkTask]]:
         """The open tasks of ``schools`` (one read for all of them), each with its pupil's
-        roster fields, as ``Service.tasks`` reads them (a task with several letters once per
-        letter); a school with none is absent."""
-        ...
-
-    def open_cases_at(self, schools: Sequence[str]) -> Mapping[str, list[OpenCase]]:
-        """``open_cases`` of several schools in one read (a school with none is absent)."""
+        roster fields and open case, as ``Service.tasks`` reads them, in no particular order;
+        a school with none is absent."""
         ...
 
     def stage_moves(self, school: str) -> list[StageMove]:

@@ -1,6 +1,6 @@
-"""The worklist's reads of many schools at once (``PageReads.work_tasks``, ``open_cases_at``),
-on SQLite and PostgreSQL: the open tasks ``Service.tasks`` reads, with the roster's names and
-year groups beside each, and each school's open cases as ``open_cases`` lists them."""
+"""The worklist's read of many schools at once (``PageReads.work_tasks``), on SQLite and
+PostgreSQL: the open tasks ``Service.tasks`` reads, with the roster's names and year groups and
+the pupil's open case (as ``open_cases`` lists it) beside each."""
 
 from __future__ import annotations
 
@@ -26,4 +26,8 @@ def test_the_worklist_reads_the_open_tasks_with_their_pupils_names(service: Serv
         record = roster.get(w.pupil)
         if record is not None:
             assert (w.forename or "", w.surname or "") == (record.forename, record.surname)
-    assert reads.open_cases_at([SCHOOL]) == {SCHOOL: reads.open_cases(SCHOOL)}
+    cases = {c.pupil: c for c in reads.open_cases(SCHOOL)}
+    for w in found[SCHOOL]:
+        case = cases.get(w.pupil)
+        expected = (case.stage, case.state, case.flow_version) if case else (None, None, None)
+        assert (w.case_stage, w.case_state, w.case_version) == expected

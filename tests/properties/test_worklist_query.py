@@ -52,6 +52,7 @@ def _row(i: int, school: str, year: str, overdue: int, role: str) -> WorkRow:
         created_on=date(2025, 9, 1), case_id=i, key=f"call_home#{i}", template=None,
         completed_by=None, completed_at=None, outcome=None, note=None, letter_id=None,
         letter_status=None, covers=None, forename=None, surname=None, year_group=year,
+        case_stage=None, case_state=None, case_version=None,
     )  # fmt: skip
     return WorkRow(
         task=task, overdue_days=overdue, school_name=school, pupil_name=f"Pupil {i}", sort_name=f"pupil {i:04}",

@@ -24,7 +24,7 @@ from functools import cache, lru_cache, partial
 from typing import Any, NamedTuple
 
 from escalation_flow.core.access import Principal, role_title
-from escalation_flow.ports import OpenCase, WorkTask
+from escalation_flow.ports import WorkTask
 from escalation_flow.service.views import TaskView
 from escalation_flow.web.filters import humanize
 from escalation_flow.web.plan_words import stage_name
@@ -127,7 +127,6 @@ class _Base(NamedTuple):
     pupil_name: str
     sort_name: str
     year_group: str
-    case: OpenCase | None
     title: str
     safeguarding: bool
     slot: ViewSlot
@@ -229,16 +228,14 @@ def _bases(web: WebApp, keys: Mapping[str, Hashable]) -> dict[str, list[_Base]]:
 
 
 def _read_bases(web: WebApp, schools: list[str]) -> dict[str, list[_Base]]:
-    tasks = web.reads.work_tasks(schools)
-    cases = {s: {c.pupil: c for c in found} for s, found in web.reads.open_cases_at(schools).items()}
     late = _late_counter(web)
     return {
-        school: [_base(w, cases.get(school, {}), late) for w in found]
-        for school, found in tasks.items()
+        school: [_base(w, late) for w in found]
+        for school, found in web.reads.work_tasks(schools).items()
     }
 
 
-def _base(w: WorkTask, cases: Mapping[str, OpenCase], late: Callable[[str, date], int]) -> _Base:
+def _base(w: WorkTask, late: Callable[[str, date], int]) -> _Base:
     forename, surname = w.forename or "", w.surname or ""
     return _Base(
         w,
@@ -246,7 +243,6 @@ def _base(w: WorkTask, cases: Mapping[str, OpenCase], late: Callable[[str, date]
         f"{forename} {surname}".strip() or w.pupil,
         f"{surname} {forename} {w.pupil}".strip().lower(),
         w.year_group or "",
-        cases.get(w.pupil),
         _title(w.template or w.task, w.kind),
         _safeguarding(w.role, w.task),
         ViewSlot(),
@@ -293,15 +289,14 @@ def _school_rows(web: WebApp, user: Principal, school: str, base: list[_Base]) -
         hidden = not sees and b.safeguarding
         if not own and (not leader or hidden):
             continue
-        case = b.case
         stage: int | None = None
-        if case is None:
+        if v.case_state is None:  # the pupil has no open case (or the task no pupil)
             label = "no open case"
-        elif case.state in hidden_states:
+        elif v.case_state in hidden_states:
             label = "restricted stage"
         else:
-            stage, label = case.stage, labels(case.stage)
-        version = case.flow_version if case is not None else ""
+            stage, label = v.case_stage, labels(v.case_stage)
+        version = v.case_version or ""
         title = "Safeguarding task" if hidden else b.title
         yield WorkRow(v, b.overdue_days, name, b.pupil_name, b.sort_name, year, stage, label,
                       version, title, own, hidden, b.slot)  # fmt: skip

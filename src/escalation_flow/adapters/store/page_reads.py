@@ -37,27 +37,17 @@ class SqlPageReads:
             query = _open_case_query().where(CASES.c.school_id == sid)
             return [OpenCase(*row[1:]) for row in conn.execute(query)]
 
-    def open_cases_at(self, schools: Sequence[str]) -> dict[str, list[OpenCase]]:
-        out: dict[str, list[OpenCase]] = {}
-        with self.engine.connect() as conn:
-            ids = _school_ids(conn, schools)
-            query = _open_case_query().where(CASES.c.school_id.in_(list(ids)))
-            rows = conn.execute(query).all()
-        for row in rows:
-            out.setdefault(ids[row[0]], []).append(OpenCase(*row[1:]))
-        return out
-
     def work_tasks(self, schools: Sequence[str]) -> dict[str, list[WorkTask]]:
         # one query for every school asked (on the (school_id, status, due) index), the roster's
         # names joined in SQL, plain tuples out: the worklist's rebuild after an import reads
         # 26,000 rows, and a row object and a view per task cost more than the read itself
-        t, pupils = TASKS.c, Pupil.__table__.c
+        t, pupils, c = TASKS.c, Pupil.__table__.c, CASES.c
         # the columns in ``WorkTask``'s order
         columns = [
             t.id, School.key, t.pupil, t.task, t.role, t.kind, t.due, t.status, t.approval,
             t.created_on, t.case_id, t.key, t.template, t.completed_by, t.completed_at,
             t.outcome, t.note, LETTERS.c.id, LETTERS.c.status, t.covers, pupils.forename,
-            pupils.surname, pupils.year_group,
+            pupils.surname, pupils.year_group, c.stage, c.state, c.flow_version,
         ]  # fmt: skip
         query = (
             select(*columns)
@@ -65,8 +55,11 @@ class SqlPageReads:
             .join(School, School.id == t.school_id)
             .outerjoin(LETTERS, LETTERS.c.task_id == t.id)
             .outerjoin(Pupil, (pupils.school_id == t.school_id) & (pupils.mis_id == t.pupil))
-            .where(t.status == "open")
-            .order_by(t.due, School.key, t.pupil, t.id)
+            # one case a pupil and school (unique): their open one, or none
+            .outerjoin(
+                CASES, (c.school_id == t.school_id) & (c.pupil == t.pupil) & (c.status == "open")
+            )
+            .where(t.status == "open")  # in no order: the worklist sorts its rows itself
         )
         out: dict[str, list[WorkTask]] = {}
         with self.engine.connect() as conn:
