@@ -5,7 +5,7 @@ the exact key they were kept under; a second keeping of a school's day replaces 
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from escalation_flow.adapters.store import Store
 from escalation_flow.core.school_weeks import WeekFigures
@@ -63,3 +63,15 @@ def test_keeping_a_school_s_day_again_replaces_it(store: Store) -> None:
     assert count(store, "school_pages") == 1
     assert store.school_page("oaks", KEY) is None
     assert store.school_page("oaks", later) is not None
+
+
+def test_a_school_s_pages_of_days_long_past_are_dropped(store: Store) -> None:
+    store.keep_school_page("oaks", KEY, PAGE, NOW)
+    store.keep_school_page("pines", KEY, PAGE, NOW)
+    soon = FiguresKey(KEY.day + timedelta(days=3), KEY.import_stamp, KEY.flow_version)
+    store.keep_school_page("oaks", soon, PAGE, NOW)
+    assert count(store, "school_pages") == 3  # the days a page may still show stay
+    later = FiguresKey(KEY.day + timedelta(days=30), KEY.import_stamp, KEY.flow_version)
+    store.keep_school_page("oaks", later, PAGE, NOW)
+    assert store.school_page("oaks", KEY) is None and store.school_page("oaks", soon) is None
+    assert store.school_page("pines", KEY) is not None  # another school's stay

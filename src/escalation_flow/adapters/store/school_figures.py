@@ -87,6 +87,11 @@ def keep_figures(
     )
 
 
+#: How far back a school's kept pages stay (a weekend and a holiday week the pages may still
+#: show from the evening before them, with room to spare).
+PAGES_KEPT_FOR = dt.timedelta(days=21)
+
+
 class SchoolPageRow(Base):
     """The school dashboard's register figures (``ports.SchoolPage``) per school and school day,
     as one JSON document: read whole, never queried inside."""
@@ -120,7 +125,11 @@ def keep_page(
     conn: Connection, school_id: int, key: FiguresKey, page: SchoolPage, now: dt.datetime
 ) -> None:
     table = table_of(SchoolPageRow)
-    conn.execute(delete(table).where((table.c.school_id == school_id) & (table.c.day == key.day)))
+    # that day's row replaced; and the school's rows of days long past dropped: a page reads only
+    # the day it counts from now, and a row is about 100 KB a school (the headline figures,
+    # a few numbers, stay for the year)
+    stale = (table.c.day == key.day) | (table.c.day < key.day - PAGES_KEPT_FOR)
+    conn.execute(delete(table).where((table.c.school_id == school_id) & stale))
     conn.execute(
         table.insert().values(
             school_id=school_id,
