@@ -15,8 +15,8 @@ check failed in detail go to the log, not to the unauthenticated response.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
