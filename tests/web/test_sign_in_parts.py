@@ -97,11 +97,42 @@ def test_only_an_email_the_provider_vouches_for_is_used(
 
 
 def test_entra_names_the_person_by_oid_and_vouches_for_its_own_sign_in_names() -> None:
-    entra = sign_in_provider(settings(oidc_issuer=f"entra:{TENANT}"))
+    entra = sign_in_provider(
+        settings(oidc_issuer=f"entra:{TENANT}", oidc_email_domains="school.example")
+    )
     assert entra is not None
     claims = {"sub": "pairwise", "oid": "object-id", "preferred_username": "J.Evans@School.example"}
     found = identity_of(claims, entra)
     assert (found.subject, found.email) == ("object-id", "j.evans@school.example")
+
+
+@pytest.mark.parametrize("domains", ["", "school.example"])
+def test_an_entra_guests_home_address_is_not_vouched_for(domains: str) -> None:
+    """A guest's preferred_username is their home tenant's name (never verified by ours): it
+    counts only in the trust's own email domains, and not at all when none are set."""
+    entra = sign_in_provider(settings(oidc_issuer=f"entra:{TENANT}", oidc_email_domains=domains))
+    assert entra is not None
+    claims = {"sub": "pairwise", "oid": "guest-oid", "preferred_username": "kate@home.example"}
+    found = identity_of(claims, entra)
+    assert found.email is None
+    assert choose(found, None, None, entra.email_domains).refusal is Refusal.EMAIL_NOT_VOUCHED
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "\u212aate@trust.example",  # the Kelvin sign: lower-cases to "kate@trust.example"
+        "kate@trust.ex\u0430mple",  # a Cyrillic a
+        "\uff4bate@trust.example",  # a fullwidth k: NFKC makes it "k"
+    ],
+)
+def test_an_email_that_is_not_plain_ascii_is_never_matched_and_says_so(email: str) -> None:
+    found = identity_of({"sub": "attacker", "email": email, "email_verified": True}, provider())
+    assert found.email is None and found.not_ascii
+    kate = Account(email="kate@trust.example")
+    match = choose(found, None, kate, frozenset())
+    assert match.account is None and match.refusal is Refusal.EMAIL_NOT_ASCII
+    assert "ASCII" in Refusal.EMAIL_NOT_ASCII.value
 
 
 @dataclass(frozen=True)
@@ -252,7 +283,9 @@ def test_a_discovery_document_for_another_issuer_is_refused() -> None:
         OidcClient(provider(), fetch).discovery()
 
 
-@pytest.mark.parametrize("email", ["nobody", "a@b", "two@@x.example", "a b@x.example"])
+@pytest.mark.parametrize(
+    "email", ["nobody", "a@b", "two@@x.example", "a b@x.example", "\u212aate@trust.example"]
+)
 def test_what_is_not_an_email_is_named(email: str) -> None:
     assert email_problem(email) is not None
 
