@@ -12,9 +12,15 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from escalation_flow.errors import InputError, SignInError
-from escalation_flow.web.oidc_client import OidcClient, check_claims, s256
+from escalation_flow.errors import InputError, SignInError, SignInProviderDownError
+from escalation_flow.web.oidc_client import (
+    DISCOVERY_RETRY_SECONDS,
+    OidcClient,
+    check_claims,
+    s256,
+)
 from escalation_flow.web.oidc_config import SignInProvider, sign_in_provider
+from escalation_flow.web.oidc_flow import provider_error
 from escalation_flow.web.oidc_match import Refusal, choose, email_problem, identity_of
 from escalation_flow.web.settings import WebSettings
 
@@ -293,3 +299,44 @@ def test_what_is_not_an_email_is_named(email: str) -> None:
 def test_a_good_email_passes() -> None:
     assert email_problem("s.jones@school-01.example") is None
     assert timedelta(seconds=60) == provider().clock_skew
+
+
+class DownProvider:
+    """A provider whose discovery always fails, counting the calls made to it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def fetch(self, url: str, form: Any, basic: Any) -> dict[str, Any]:
+        self.calls += 1
+        raise SignInError(f"{url} could not be reached: refused")
+
+
+def test_a_failed_discovery_is_answered_from_memory_for_a_while_then_asked_again() -> None:
+    down, seconds = DownProvider(), [1000.0]
+    client = OidcClient(provider(), down.fetch, monotonic=lambda: seconds[0])
+    with pytest.raises(SignInError, match="could not be reached") as first:
+        client.discovery()
+    assert not isinstance(first.value, SignInProviderDownError)
+    for later in (1001.0, 1000.0 + DISCOVERY_RETRY_SECONDS - 1):
+        seconds[0] = later
+        with pytest.raises(SignInProviderDownError, match="could not be reached"):
+            client.discovery()
+    assert down.calls == 1, "every /login/sso called out to a provider that is down"
+    seconds[0] = 1000.0 + DISCOVERY_RETRY_SECONDS
+    with pytest.raises(SignInError):
+        client.discovery()
+    assert down.calls == 2
+
+
+@pytest.mark.parametrize(
+    ("error", "logged"),
+    [
+        ("access_denied", "access_denied"),
+        ("login_required", "login_required"),
+        ("S01-P0007 call 07700900248" + "x" * 80, "unrecognised"),
+        ("", "unrecognised"),
+    ],
+)
+def test_only_a_registered_oauth_error_code_reaches_the_log(error: str, logged: str) -> None:
+    assert provider_error(error) == logged
