@@ -139,6 +139,9 @@ def test_an_email_that_is_not_plain_ascii_is_never_matched_and_says_so(email: st
     match = choose(found, None, kate, frozenset())
     assert match.account is None and match.refusal is Refusal.EMAIL_NOT_ASCII
     assert "ASCII" in Refusal.EMAIL_NOT_ASCII.value
+    from escalation_flow.web.pages_login import REFUSED_WORDS
+
+    assert Refusal.EMAIL_NOT_ASCII.name in REFUSED_WORDS, "a page of its own, not token words"
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,12 @@ REFUSED_WORDS: dict[str, tuple[str, tuple[str, ...]]] = {
          "cannot be matched to a staff record here.",
          "Sign in with your school account, or ask the trust's attendance team for help."),
     ),
+    "EMAIL_NOT_ASCII": (
+        "No staff record here",
+        ("The email address of the account you signed in with has characters other than plain "
+         "letters, digits and punctuation, so it is never matched to a staff record here.",
+         "Sign in with your school account, or ask the trust's attendance team for help."),
+    ),
     "DOMAIN_NOT_ALLOWED": (
         "No staff record here",
         ("The account you signed in with is not a school account of this trust.",
