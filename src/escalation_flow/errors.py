@@ -185,3 +185,8 @@ class MetricsPortError(EscalationFlowError):
     """The metrics' port cannot be listened on (taken, or not ours to bind): nothing started."""
 
     exit_code = 3
+
+
+class SignInProviderDownError(SignInError):
+    """The identity provider's discovery failed moments ago and is not asked again yet: the
+    same failure, answered from memory (``oidc_client.DISCOVERY_RETRY_SECONDS``)."""
