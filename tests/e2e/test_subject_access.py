@@ -277,3 +277,12 @@ def test_a_disabled_officer_is_refused_and_nothing_is_written(
     assert result.exit_code == 2, result.output
     assert "disabled" in result.output
     assert not out.exists()
+
+
+def test_a_draft_is_readable_by_its_owner_only(world: World, tmp_path: Path) -> None:
+    out = tmp_path / "private" / "noah"
+    drafted(world, out, "pupil", *NOAH)
+    assert out.stat().st_mode & 0o777 == 0o700
+    assert {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()} == {
+        "draft.html": 0o600, "draft.pdf": 0o600, "draft.json": 0o600, "REVIEW.md": 0o600,
+    }  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
@@ -39,11 +40,15 @@ def write_draft(draft: Draft, folder: Path) -> list[Path]:
         JSON: to_json(draft).encode("utf-8"),
         REVIEW: review_sheet(draft).encode("utf-8"),
     }
-    folder.mkdir(parents=True, exist_ok=True)
+    # A draft holds a child's records and a family's: only its owner may read it (the DPO
+    # releases what they decide, not the file system).
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     parts = {name: folder / f".{name}.part" for name in FILES}
     try:
         for name, body in bodies.items():
-            parts[name].write_bytes(body)
+            descriptor = os.open(parts[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(body)
         for name in FILES:
             parts[name].replace(folder / name)
     except OSError as exc:
