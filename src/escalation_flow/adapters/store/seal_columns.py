@@ -114,7 +114,8 @@ _SEALING: tuple[int, ThreadPoolExecutor] | None = None
 
 def _sealing_thread() -> ThreadPoolExecutor:
     """One worker, so seals are worked out in the order asked; made again in a forked child
-    (a fork copies the pool but not its thread)."""
+    (a fork copies the pool but not its thread). No lock: two threads racing here at most make
+    a second pool, and a lock held across a fork would stay held in the child."""
     global _SEALING
     if _SEALING is None or _SEALING[0] != os.getpid():
         _SEALING = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="seal"))
