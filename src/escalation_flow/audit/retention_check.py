@@ -10,8 +10,9 @@ it breaks the ``retention`` chain) and anchored by the next checkpoint. Pure.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from escalation_flow.adapters.store.erasure import RETENTION_RUN
 from escalation_flow.adapters.store.records import StoredRecord
@@ -34,6 +35,23 @@ def check_runs(rows: Sequence[StoredRecord]) -> list[Breach]:
             problems = [f"its record does not read: {exc!r}"]
         out += [Breach(where, r.seq, FORGED, f"run {r.seq}: {p}") for p in problems]
     return out
+
+
+def allowed_cutoffs(body: Mapping[str, Any]) -> tuple[date, date]:
+    """The register and case cutoffs a run may have erased before: what it claims, but never
+    later than what follows from its own day and policy (with the law's six-year floor), so a
+    run claiming a later cutoff than its policy gives is held to the policy's."""
+    policy = body["policy"]
+    today = date.fromisoformat(str(body["today"]))
+    registers = max(int(policy["registers_years"]), LEGAL_MINIMUM_REGISTER_YEARS)
+    register = min(
+        date.fromisoformat(str(body["register_cutoff"])), years_before(today, registers)
+    )
+    case = min(
+        date.fromisoformat(str(body["case_cutoff"])),
+        years_before(today, max(int(policy["closed_cases_years"]), 1)),
+    )
+    return register, case
 
 
 def _problems(body: dict[str, object], recorded_on: date) -> list[str]:
