@@ -19,7 +19,6 @@ from escalation_flow.core.retention import (
     register_cutoff,
 )
 
-
 #: After a run on SQLite: the file rewritten without free pages, the write-ahead log emptied.
 SQLITE_SCRUB = ("PRAGMA secure_delete=ON", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)")
 
