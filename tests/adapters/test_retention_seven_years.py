@@ -480,3 +480,46 @@ def test_a_leavers_meeting_actions_and_monthly_return_lines_go_with_them(db: str
     assert cli("retention", "apply", "--by", "dpo").exit_code == 0
     assert query(db, "SELECT pupil FROM meeting_actions") == [("P09",)]
     assert query(db, "SELECT pupils, digest FROM la_notifications") == [("P09", "a" * 64)]
+
+
+def test_a_checkpoint_of_format_2_is_still_read_and_a_real_run_verifies_against_it(
+    db: str, tmp_path: Path
+) -> None:
+    from escalation_flow.audit.checkpoint import _digest, checkpoint_text, read_checkpoint
+
+    body = {k: v for k, v in checkpoint(db).items() if k != "sha256"}
+    body["format"] = 2
+    for case in body["cases"]:  # type: ignore[attr-defined]
+        del case["status"], case["closed_on"]
+    for seen in body["schools"].values():  # type: ignore[attr-defined]
+        del seen["days"]
+    path = tmp_path / "format2.json"
+    path.write_text(checkpoint_text(body | {"sha256": _digest(body)}), encoding="utf-8")
+    seen = read_checkpoint(path)
+    assert cli("retention", "apply", "--by", "dpo").exit_code == 0
+    after = verify(db, seen)
+    assert after.ok, after.breaches
+
+
+def test_a_format_3_checkpoint_without_a_cases_status_is_refused(
+    db: str, tmp_path: Path
+) -> None:
+    from escalation_flow.audit.checkpoint import _digest, checkpoint_text, read_checkpoint
+    from escalation_flow.errors import InputError
+
+    body = {k: v for k, v in checkpoint(db).items() if k != "sha256"}
+    del body["cases"][0]["status"]  # type: ignore[index]
+    path = tmp_path / "hand-made.json"
+    path.write_text(checkpoint_text(body | {"sha256": _digest(body)}), encoding="utf-8")
+    with pytest.raises(InputError, match="status"):
+        read_checkpoint(path)
+
+
+def test_a_run_is_held_to_the_cutoffs_its_own_day_and_policy_give() -> None:
+    from escalation_flow.audit.retention_check import allowed_cutoffs
+
+    body = {
+        "today": TODAY.isoformat(), "policy": {"registers_years": 2, "closed_cases_years": 6},
+        "register_cutoff": "2025-01-01", "case_cutoff": "2026-01-01",
+    }  # fmt: skip
+    assert allowed_cutoffs(body) == (CUTOFF, CUTOFF)  # the law's six years, the policy's six
