@@ -408,7 +408,9 @@ def forge_run(url: str, marks_of: str, month: str, open_case_of: str) -> None:
                 "by": "dpo", "today": TODAY.isoformat(),
                 "policy": {"registers_years": 6, "closed_cases_years": 6},
                 "register_cutoff": CUTOFF.isoformat(), "case_cutoff": CUTOFF.isoformat(),
-                "counts": {}, "seals": seals, "letters": [], "tasks": [],
+                "counts": {"marks": sum(int(x["erased"]) for x in seals), "cases": 1,
+                           "letters": 0, "tasks": 0, "pupils": 0},
+                "seals": seals, "letters": [], "tasks": [],
                 "cases": [{"case": case_id, "length": length, "head": head,
                            "closed_on": "2015-01-01"}],
             }  # fmt: skip
@@ -523,3 +525,11 @@ def test_a_run_is_held_to_the_cutoffs_its_own_day_and_policy_give() -> None:
         "register_cutoff": "2025-01-01", "case_cutoff": "2026-01-01",
     }  # fmt: skip
     assert allowed_cutoffs(body) == (CUTOFF, CUTOFF)  # the law's six years, the policy's six
+
+
+def test_a_run_whose_counts_are_not_what_it_names_is_caught_by_verify_alone(db: str) -> None:
+    assert cli("retention", "apply", "--by", "dpo").exit_code == 0
+    tamper(db, "UPDATE chain_records SET body = replace(body, '\"counts\":{\"cases\":', "
+               "'\"counts\":{\"cases\":9,\"was\":') WHERE chain = 'retention'")  # fmt: skip
+    messages = [b.message for b in verify(db).breaches if b.kind == "retention_run_invalid"]
+    assert any("its count of cases (9) is not the 2 it names" in m for m in messages), messages

@@ -151,8 +151,9 @@ def _malformed(body: Mapping[str, Any]) -> str | None:
     for key, seen in schools.items():
         if not _a_school(seen):
             return f"'schools' entry {key!r} must be {{seals: [hash, ...], marks: count}}: {seen!r}"
-    if body.get("format", 0) >= RETENTION_FORMAT:
-        return _malformed_retention(cases, schools)
+    wrong = _malformed_retention(cases, schools) if body["format"] >= RETENTION_FORMAT else None
+    if wrong:
+        return wrong
     records = body.get("records", {})
     if not isinstance(records, dict) or not all(
         isinstance(v, list) and len(v) == 2 and isinstance(v[0], int) and isinstance(v[1], str)

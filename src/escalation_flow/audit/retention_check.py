@@ -69,6 +69,7 @@ def _problems(body: dict[str, object], recorded_on: date) -> list[str]:
         out.append("its register cutoff does not follow from its day and policy")
     if case_cutoff != years_before(today, cases):
         out.append("its case cutoff does not follow from its day and policy")
+    out += _counts_problems(body)
     erased = body.get("cases", [])
     assert isinstance(erased, list)
     for c in erased:
@@ -76,3 +77,20 @@ def _problems(body: dict[str, object], recorded_on: date) -> list[str]:
         if closed is None or date.fromisoformat(closed) >= case_cutoff:
             out.append(f"erased case {c['case']}, closed on {closed}: not yet due")
     return out
+
+
+def _counts_problems(body: Mapping[str, Any]) -> list[str]:
+    """A run's counts are what its lists name (the run writes both from the same erasure): a
+    count that does not add up is an edit or a hand-made run."""
+    counts = body["counts"]
+    named = {
+        "marks": sum(int(s["erased"]) for s in body.get("seals", [])),
+        "cases": len(body.get("cases", [])),
+        "letters": len(body.get("letters", [])),
+        "tasks": len(body.get("tasks", [])),
+    }
+    return [
+        f"its count of {what} ({counts.get(what)}) is not the {n} it names"
+        for what, n in named.items()
+        if counts.get(what) != n
+    ]
