@@ -57,6 +57,8 @@ def test_a_letter_readdressed_with_no_smtp_server_goes_for_the_post_and_is_print
     assert done.exit_code == 0, done.output
     ann = [r for r in _rows(world) if r["names"] == ["Ann Lee"]]
     assert [(r["channel"], r["status"]) for r in ann] == [("post", "for_post")]
+    listed = run(world, "letters", "outbox", "--status", "for_post").output
+    assert "[post] to 7 Refuge Close: for_post" in listed, listed  # its address, not her email
     out = tmp_path / "post.pdf"
     printed = run(world, "letters", "print", "--school", SCHOOL, "--date", "2025-09-12",
                   "--out", str(out), "--by", "s.head")  # fmt: skip
