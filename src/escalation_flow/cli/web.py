@@ -48,6 +48,7 @@ def serve(host: str, port: int, today: datetime | None, proxy_headers: bool) -> 
     from escalation_flow.web.app import create_app
     from escalation_flow.web.oidc_config import sign_in_provider
     from escalation_flow.web.settings import load_web_settings
+    from escalation_flow.web.warm_up import warm_up
 
     settings = load_settings()
     web_settings = load_web_settings()
@@ -60,7 +61,10 @@ def serve(host: str, port: int, today: datetime | None, proxy_headers: bool) -> 
     clock: Clock = run.clock if day is None else ShiftedClock(run.clock, day, trust.timezone)
     backends, _close = run.page_backends(settings, clock)
     app = create_app(backends, web_settings, clock=clock)
+    warmed = warm_up(app.state.web)  # before READY=1: the first page after a start is warm
     shown = f" as if today were {day.isoformat()}" if day else ""
+    if warmed:
+        click.echo(f"read every school's flow, roster and worklist in {warmed:.1f} s", err=True)
     click.echo(f"staff pages on http://{host}:{port}/ ({settings.database_url}){shown}", err=True)
     config = uvicorn.Config(
         app, host=host, port=port, proxy_headers=proxy_headers, log_level="warning"

@@ -161,6 +161,15 @@ def scope(web: WebApp, user: Principal, today: date) -> Scope:
                        partial(_build_scope, web, user, today, schools, imported, stamps))  # fmt: skip
 
 
+def warm(web: WebApp, today: date) -> None:
+    """Every school's base rows read and kept, as the first worklist after a start would."""
+    imported = web.reads.roster_stamp()
+    stamps = web.reads.work_stamps()
+    schools = list(web.service.trust.schools)
+    with _no_collection():
+        _bases(web, {school: (imported, today, stamps.get(school, ())) for school in schools})
+
+
 def _build_scope(
     web: WebApp,
     user: Principal,
