@@ -204,6 +204,20 @@ def test_a_backup_restored_over_the_database_it_was_taken_from_is_not_refused(
     assert "replaced (--force)" not in restored.output
 
 
+def test_a_backup_taken_in_another_time_zone_compares_alike(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backup = tmp_path / "kolkata.backup"
+    monkeypatch.setenv("PGTZ", "Asia/Kolkata")  # pg_dump writes instants in its session's zone
+    assert cli(15, "backup", "--to", str(backup)).exit_code == 0
+    monkeypatch.setenv("PGTZ", "UTC")
+
+    restored = cli(16, "restore", str(backup))
+
+    assert restored.exit_code == 0, restored.output
+    assert "replaced (--force)" not in restored.output
+
+
 # -- the table list -----------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -204,12 +205,13 @@ class Rows:
 def table_lines(live: Mapping[str, Rows], backup: Mapping[str, Rows]) -> list[str]:
     """What the ``live`` tables hold that the ``backup`` tables do not, one line a kind: rows
     new since the backup, and rows it holds otherwise ("changed since"). A table the backup
-    has not at all (an older schema) counts all its rows."""
+    has not at all (an older schema) counts all its rows; a column only one side has (an
+    older schema's backup) is left out of the comparison."""
     out = []
     for name, table in TABLES.items():
         if table.how != KEPT or name not in live:
             continue
-        now, then = live[name], backup.get(name, Rows(live[name].columns, {}))
+        now, then = _common(live[name], backup.get(name, Rows(live[name].columns, {})))
         new = [row for key, row in now.keyed.items() if key not in then.keyed]
         changed = sum(
             1 for key, row in now.keyed.items() if key in then.keyed and then.keyed[key] != row
@@ -218,6 +220,19 @@ def table_lines(live: Mapping[str, Rows], backup: Mapping[str, Rows]) -> list[st
         if changed:
             out.append(f"{_counted(changed, table.one, table.many)} changed since")
     return out
+
+
+def _common(now: Rows, then: Rows) -> tuple[Rows, Rows]:
+    """``now`` and ``then`` over the columns both have (in ``now``'s order)."""
+    if now.columns == then.columns or not then.keyed:
+        return now, then
+    columns = tuple(c for c in now.columns if c in then.columns)
+    return _project(now, columns), _project(then, columns)
+
+
+def _project(rows: Rows, columns: tuple[str, ...]) -> Rows:
+    at = [rows.columns.index(c) for c in columns]
+    return Rows(columns, {k: tuple(r[i] for i in at) for k, r in rows.keyed.items()})
 
 
 def _new_words(table: Table, columns: tuple[str, ...], new: list[Row]) -> list[str]:
@@ -240,9 +255,11 @@ def retention_run_lines(live: list[dict[str, Any]], backup: list[dict[str, Any]]
     new = [r for r in live if int(r["run"]) not in held]
     if not new:
         return []
-    cases = sum(int(r.get("counts", {}).get("cases", 0)) for r in new)
-    marks = sum(int(r.get("counts", {}).get("marks", 0)) for r in new)
-    erased = f"{cases} cases" + (f" and {marks} marks" if marks else "")
+    total = {
+        kind: sum(int(r.get("counts", {}).get(kind, 0)) for r in new)
+        for kind in ("cases", "marks", "letters", "tasks", "pupils")
+    }
+    erased = ", ".join(f"{n} {kind}" for kind, n in total.items() if n or kind == "cases")
     it = "it" if len(new) == 1 else "they"
     return [
         f"{_counted(len(new), 'retention run', 'retention runs')} ({it} erased {erased}: a "
@@ -319,8 +336,7 @@ def postgres_beyond(live: Engine, copy: Path) -> list[str]:
         cursor = raw.driver_connection.cursor()  # type: ignore[union-attr]
         for name in kept:
             if name in present:
-                columns = then[name].columns if name in then else _columns(live, name)
-                now[name] = _live_copy(cursor, name, columns, _key(live, name))
+                now[name] = _live_copy(cursor, name, _columns(live, name), _key(live, name))
     finally:
         raw.close()
     for name in kept:
@@ -371,7 +387,18 @@ def _copy_blocks(script: str) -> dict[str, Rows]:
 
 
 def _fields(line: str) -> Row:
-    return tuple(None if v == "\\N" else v for v in line.split("\t"))
+    return tuple(None if v == "\\N" else _instant(v) for v in line.split("\t"))
+
+
+_INSTANT = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?[+-]\d\d(:\d\d)?$")
+
+
+def _instant(value: str) -> str:
+    """A ``timestamptz`` as one text whatever the session's time zone (the dump's was set where
+    and when it was taken, perhaps elsewhere); any other value as it is."""
+    if not _INSTANT.match(value):
+        return value
+    return datetime.fromisoformat(value).astimezone(UTC).isoformat()
 
 
 def _keyed(rows: Rows, key: list[str]) -> Rows:
@@ -390,6 +417,9 @@ def _columns(engine: Engine, name: str) -> tuple[str, ...]:
 def _live_copy(cursor: Any, name: str, columns: tuple[str, ...], key: list[str]) -> Rows:
     listed = ", ".join(f'"{c}"' for c in columns)
     data = bytearray()
+    # as pg_dump sets its session (the transaction ends when the connection goes back)
+    cursor.execute("SET LOCAL DateStyle = ISO")
+    cursor.execute("SET LOCAL extra_float_digits = 3")
     with cursor.copy(f'COPY "{name}" ({listed}) TO STDOUT') as copying:
         for chunk in copying:
             data += chunk
