@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -306,7 +307,8 @@ def sqlite_beyond(live: Engine, copy: Path) -> list[str]:
     """What the live database holds that the SQLite backup ``copy`` does not, beyond what the
     checkpoint compares: the kept tables, then the retention runs. The copy is opened read
     only (its bytes were checked against the manifest and are restored as they are)."""
-    backup = create_engine(f"sqlite:///file:{copy}?mode=ro&uri=true")
+    uri = f"{copy.resolve().as_uri()}?mode=ro"  # quoted: a folder named with spaces or '?'
+    backup = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
     try:
         then, then_runs = engine_tables(backup)
     finally:
