@@ -9,8 +9,8 @@ pile up as in the issue's measurement), then a trust attendance-team login and a
 attendance lead. Timed, through the application in-process (Starlette's TestClient, so the
 figures are the server's work without a network):
 
-- ``first_tasks``: the trust team's ``/tasks`` on a new application (flows, rosters and the
-  pupil index read for the first time), as after a restart or an import.
+- ``first_tasks``: the trust team's ``/tasks`` on a new application (flows read for the first
+  time, every school's rows from the store, the pupils' names with them), as after a restart.
 - ``tasks_trust`` / ``tasks_lead``: ``/tasks`` warm, the whole trust's or one school's.
 - ``tasks_filtered``: one school, overdue only, sorted by pupil, page 3.
 - ``search``: two letters of a name across every pupil of the trust.
@@ -18,8 +18,8 @@ figures are the server's work without a network):
   approving every letter waiting; ``school_dashboard`` and ``trust_dashboard`` warm (their
   first build is in the first of the runs).
 - ``trust_dashboard_first`` / ``school_dashboard_first``: each on a new application, after the
-  evening kept the schools' headline figures (set-up stands in for that evening, on code that
-  keeps them).
+  evening kept the schools' headline figures and the school pages' figures (set-up stands in for
+  that evening, on code that keeps them; the school page's since migration 0021).
 - ``tasks_after_import``: the trust team's ``/tasks`` after an import (every school's rows are
   built again from the store); ``tasks_after_completion``: after a task was completed or a
   letter approved at one school (that school's rows, and the trust team's list from the kept
@@ -190,10 +190,13 @@ def _keep_evening_figures(url: str, trust: Trust, day: date) -> None:
     desk = getattr(service, "figures", None)
     if desk is not None:
         stamp = desk.import_stamp()
+        # the school page's figures beside the headline, on code that keeps them
+        kept_page = getattr(desk, "kept_page", lambda school, key: True)
         for school in service.schools():
             setup = service.setup(school)
             index = setup.calendar.day_index(day)
-            if not desk.kept({school: desk.key(setup, index, stamp)}):
+            key = desk.key(setup, index, stamp)
+            if not desk.kept({school: key}) or not kept_page(school, key):
                 register = RegisterAsKnown.load(store, setup, now, index)
                 desk.keep_evening(register, index, stamp)
     store.dispose()

@@ -19,6 +19,7 @@
     ├── ConflictError              someone else changed the thing first (task done twice, ...)
     ├── SenderUnavailableError     the mail server cannot be reached, or refuses our login
     ├── SignInError                a single sign-on the identity provider or its token fails
+    │   └── SignInProviderDownError  the identity provider cannot be reached (remembered briefly)
     ├── AccessRefusedError         a member of staff asked for what their role does not allow
     ├── MetricsPortError           the metrics port cannot be listened on
     └── NotFoundError              a school, pupil, case, task or timer that does not exist
@@ -185,3 +186,8 @@ class MetricsPortError(EscalationFlowError):
     """The metrics' port cannot be listened on (taken, or not ours to bind): nothing started."""
 
     exit_code = 3
+
+
+class SignInProviderDownError(SignInError):
+    """The identity provider's discovery failed moments ago and is not asked again yet: the
+    same failure, answered from memory (``oidc_client.DISCOVERY_RETRY_SECONDS``)."""

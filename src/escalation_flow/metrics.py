@@ -1,7 +1,7 @@
 """Prometheus metrics: every metric's name, help and labels in one place, on a registry of its own.
 
 Names are ``escalation_flow_*`` with their unit in the name. The only label values are school
-keys (``school-01``), import kinds, HTTP methods, route templates (``/case/{school}/{pupil}``,
+keys (``school-01``), import kinds, the known HTTP methods (else ``other``), route templates (``/case/{school}/{pupil}``,
 never the path a request asked for) and status codes: a scrape carries no pupil, family or staff
 data, so it can go to a monitoring system that is not cleared to hold them.
 
@@ -36,6 +36,18 @@ EVENING_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+#: The methods a request's ``method`` label may carry: a client can send any token as its
+#: method, and each new one would make a new series (a flood, or a pupil's id in the scrape).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+OTHER_METHOD = "other"
+#: The one route label of every request no route matched (never its path).
+UNMATCHED_ROUTE = "unmatched"
+
+
+def method_label(method: str) -> str:
+    """``method`` if it is a known HTTP method, else ``other``."""
+    return method if method in KNOWN_METHODS else OTHER_METHOD
 
 
 @dataclass(frozen=True)
@@ -183,7 +195,9 @@ class Metrics:
     # -- the pages -------------------------------------------------------------------------------
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.request_seconds.labels(route, method, str(status)).observe(seconds)
+        """``route`` must be a route template or ``UNMATCHED_ROUTE``; ``method`` is narrowed to
+        the known methods here, so no caller can widen the label set."""
+        self.request_seconds.labels(route, method_label(method), str(status)).observe(seconds)
 
     def text(self) -> bytes:
         """The exposition a scrape reads."""

@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.core.access import Principal
@@ -32,6 +32,7 @@ from escalation_flow.core.marks import Roster
 from escalation_flow.core.penalty_notices import NoticeVersion
 from escalation_flow.core.school_day import UniversalTask
 from escalation_flow.core.school_figures import SchoolFigures
+from escalation_flow.core.school_weeks import WeekFigures
 from escalation_flow.stored import (
     CLOSED,
     ENGINE,
@@ -195,6 +196,33 @@ class SchoolFiguresBook(Protocol):
         self, school: str, key: FiguresKey, figures: SchoolFigures, now: datetime
     ) -> None:
         """Keep ``figures`` for ``school`` and ``key.day``, replacing what was kept for that day."""
+        ...
+
+
+@dataclass(frozen=True)
+class SchoolPage:
+    """What the school dashboard reads from a school's register on a day, kept under a
+    ``FiguresKey`` as the headline figures are: each pupil's facts the page shows (``columns``:
+    fact name to one value per pupil of ``pupils``, NaN: not known) and the trends' weeks."""
+
+    pupils: tuple[str, ...]
+    columns: Mapping[str, tuple[float, ...]]
+    this_year: WeekFigures
+    last_year: WeekFigures | None
+
+
+@runtime_checkable
+class SchoolPagesBook(Protocol):
+    """The school dashboard's register figures (``SchoolPage``), kept when counted."""
+
+    def school_page(self, school: str, key: FiguresKey) -> SchoolPage | None:
+        """The page kept for ``school`` under exactly ``key`` (None: none, or another key)."""
+        ...
+
+    def keep_school_page(
+        self, school: str, key: FiguresKey, page: SchoolPage, now: datetime
+    ) -> None:
+        """Keep ``page`` for ``school`` and ``key.day``, replacing what was kept for that day."""
         ...
 
 
@@ -450,6 +478,40 @@ class OpenCase:
     flow_version: str = ""  # the version it runs under (service.versions)
 
 
+class WorkTask(NamedTuple):
+    """An open task as the worklist reads it, with its pupil's names and year group from the
+    roster and the pupil's open case beside it (``PageReads.work_tasks``): a tuple, since a
+    trust has tens of thousands and the page turns only fifty of them into task cards."""
+
+    id: int
+    school: str
+    pupil: str
+    task: str
+    role: str
+    kind: str
+    due: dt.date
+    status: str
+    approval: bool
+    created_on: dt.date
+    case_id: int | None
+    key: str
+    template: str | None
+    completed_by: str | None
+    completed_at: dt.datetime | None
+    outcome: str | None
+    note: str | None
+    letter_id: int | None
+    letter_status: str | None
+    covers: str | None  # the pupils a school-level duty covers, comma-separated
+    forename: str | None
+    surname: str | None
+    year_group: str | None
+    #: the pupil's open case (None: none): its stage, state and flow version
+    case_stage: int | None
+    case_state: str | None
+    case_version: str | None
+
+
 @dataclass(frozen=True)
 class TaskDue:
     """An open task of a school, as the dashboard counts workload (pupil "": the school's)."""
@@ -533,6 +595,12 @@ class PageReads(Protocol):
 
     def roster(self, school: str) -> Roster:
         """The school's pupils as the last roster import left them."""
+        ...
+
+    def work_tasks(self, schools: Sequence[str]) -> Mapping[str, list[WorkTask]]:
+        """The open tasks of ``schools`` (one read for all of them), each with its pupil's
+        roster fields and open case, as ``Service.tasks`` reads them, in no particular order;
+        a school with none is absent."""
         ...
 
     def stage_moves(self, school: str) -> list[StageMove]:

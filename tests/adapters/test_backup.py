@@ -4,13 +4,15 @@ builders' small trust (one school, eight school days), on a simulated clock."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
 import sqlite3
+import subprocess
 import tarfile
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from escalation_flow.adapters.register_files import read_marks
 from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store.restores import Restore, record_restore
 from escalation_flow.adapters.trust_files import load_trust
 from escalation_flow.backups.compare import beyond
 from escalation_flow.bootstrap import Root
@@ -150,6 +153,8 @@ def test_a_backup_restored_where_the_database_was_lost_verifies_against_its_own_
     made = desk.run("backup", "--to", str(target))
     assert made.exit_code == 0, made.output
     assert "OK:" in made.output and "against the checkpoint of" in made.output
+    kept = beside(target)
+    assert f"sha256 {hashlib.sha256(kept.read_bytes()).hexdigest()}" in made.output
     held = history_rows(url)
     remove_database(url)
 
@@ -158,6 +163,7 @@ def test_a_backup_restored_where_the_database_was_lost_verifies_against_its_own_
 
     assert restored.exit_code == 0, restored.output
     assert "restored" in restored.output and "OK:" in restored.output
+    assert "not the pages (`serve`): stop them before restoring" in restored.output
     assert history_rows(url) == held
     assert desk.run("audit", "verify").exit_code == 0
 
@@ -174,7 +180,26 @@ def test_a_backup_does_not_replace_an_existing_file_without_force(url: str, tmp_
     assert tarfile.is_tarfile(target)
 
 
+def test_a_backup_does_not_replace_a_checkpoint_kept_beside_it_without_force(
+    url: str, tmp_path: Path
+) -> None:
+    desk = Desk(url, tmp_path)
+    target = tmp_path / "kept.backup"
+    beside(target).write_text("the auditor's copy\n")
+
+    refused = desk.run("backup", "--to", str(target))
+
+    assert refused.exit_code == 2 and "--force" in refused.output, refused.output
+    assert beside(target).read_text() == "the auditor's copy\n"
+    assert not target.exists()
+
+
 # -- a tampered backup -----------------------------------------------------------------------------
+
+
+def beside(backup: Path) -> Path:
+    """The checkpoint ``backup --to`` writes beside the file, for the auditor to keep."""
+    return backup.with_name(f"{backup.name}.checkpoint.json")
 
 
 def rewrite_member(backup: Path, name: str, change: Callable[[bytes], bytes], folder: Path) -> None:
@@ -259,6 +284,75 @@ def test_a_backup_cut_short_is_refused_and_nothing_is_restored(url: str, tmp_pat
     assert not sqlite_file(url).exists()
 
 
+def test_a_database_member_larger_than_the_manifest_says_is_refused_before_it_is_written(
+    url: str, tmp_path: Path
+) -> None:
+    desk = Desk(url, tmp_path)
+    target = tmp_path / "b.backup"
+    assert desk.run("backup", "--to", str(target)).exit_code == 0
+    rewrite_member(target, "database.sqlite", lambda data: data + b"\0" * 4096, tmp_path)
+    remove_database(url)
+
+    refused = desk.run("restore", str(target))
+
+    assert refused.exit_code == 2, refused.output
+    assert "database.sqlite:" in refused.output
+    assert "the manifest (field size) gives" in refused.output
+    assert not sqlite_file(url).exists()
+
+
+def test_a_sparse_database_member_claiming_300_mb_is_refused_from_its_header(
+    url: str, tmp_path: Path
+) -> None:
+    """A GNU sparse member's header claims its whole size while the archive holds almost
+    nothing: refused before a byte of it is written out."""
+    gnu_tar = shutil.which("tar")
+    if gnu_tar is None:
+        pytest.skip("tar is not installed (GNU tar makes the sparse member)")
+    desk = Desk(url, tmp_path)
+    target = tmp_path / "b.backup"
+    assert desk.run("backup", "--to", str(target)).exit_code == 0
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    with tarfile.open(target) as tar:
+        for name in ("manifest.json", "checkpoint.json"):
+            (parts / name).write_bytes(tar.extractfile(name).read())  # type: ignore[union-attr]
+    with (parts / "database.sqlite").open("wb") as f:
+        f.truncate(300 << 20)  # all hole: a few blocks in the archive
+    crafted = tmp_path / "crafted.backup"
+    made = subprocess.run(
+        [gnu_tar, "--sparse", "--format=gnu", "-cf", str(crafted), "-C", str(parts),
+         "manifest.json", "checkpoint.json", "database.sqlite"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if made.returncode != 0:
+        pytest.skip(f"tar could not make a sparse archive: {made.stderr.strip()}")
+    with tarfile.open(crafted) as tar:
+        assert tar.getmember("database.sqlite").issparse()  # the test makes what it means to
+
+    refused = desk.run("restore", str(crafted), "--force")
+
+    assert refused.exit_code == 2, refused.output
+    assert "database.sqlite: not a plain file member" in refused.output
+    assert "sparse" in refused.output
+
+
+def test_a_checkpoint_member_over_its_cap_is_refused(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from escalation_flow.backups import archive
+
+    desk = Desk(url, tmp_path)
+    target = tmp_path / "b.backup"
+    assert desk.run("backup", "--to", str(target)).exit_code == 0
+    monkeypatch.setattr(archive, "CHECKPOINT_CAP", 100)
+
+    refused = desk.run("restore", str(target), "--force")
+
+    assert refused.exit_code == 2, refused.output
+    assert "checkpoint.json:" in refused.output and "more than the 100" in refused.output
+
+
 # -- an older backup restored over a newer database ------------------------------------------------
 
 
@@ -300,7 +394,16 @@ def test_an_older_backup_restored_verifies_against_its_checkpoint_and_is_reporte
     assert restored.exit_code == 0, restored.output
     assert "replaced (--force):" in restored.output and "OK:" in restored.output
 
-    verified = desk.run("audit", "verify", "--against", str(auditors))
+    on_its_word = desk.run("audit", "verify", "--against", str(auditors))
+    assert on_its_word.exit_code == 1, on_its_word.output
+    assert f"{SCHOOL}/P4: case_deleted" in on_its_word.output
+    assert "the database says it was restored at 2025-09-17" in on_its_word.output
+    assert "pass it with --restored-from BACKUP_CHECKPOINT" in on_its_word.output
+    assert "missing by restore" not in on_its_word.output
+
+    verified = desk.run(
+        "audit", "verify", "--against", str(auditors), "--restored-from", str(beside(backup))
+    )
     assert verified.exit_code == 0, verified.output
     assert "records after it are missing by restore, not tampering" in verified.output
     assert "restored at 2025-09-17" in verified.output
@@ -320,7 +423,9 @@ def test_a_truncation_after_the_restore_is_still_caught(url: str, tmp_path: Path
         f"case_id = (SELECT id FROM cases WHERE pupil = 'P1') AND seq = {last}) WHERE pupil = 'P1'",
     )
 
-    verified = desk.run("audit", "verify", "--against", str(auditors))
+    verified = desk.run(
+        "audit", "verify", "--against", str(auditors), "--restored-from", str(beside(backup))
+    )
 
     assert verified.exit_code == 1, verified.output
     assert f"{SCHOOL}/P1" in verified.output and "truncated" in verified.output
@@ -340,7 +445,9 @@ def test_a_record_edited_after_the_restore_is_caught_even_in_a_case_the_backup_d
     p4 = "case_id = (SELECT id FROM cases WHERE pupil = 'P4')"
     execute(url, f"UPDATE case_events SET actor = 'someone' WHERE {p4} AND seq = 2")
 
-    verified = desk.run("audit", "verify", "--against", str(auditors))
+    verified = desk.run(
+        "audit", "verify", "--against", str(auditors), "--restored-from", str(beside(backup))
+    )
 
     assert verified.exit_code == 1, verified.output
     assert f"{SCHOOL}/P4 record 2: edited" in verified.output
@@ -351,7 +458,7 @@ def test_a_restore_row_whose_checkpoint_was_edited_explains_nothing(
     url: str, tmp_path: Path
 ) -> None:
     """Whoever deletes records could also lower the lengths in the restore's row to cover
-    them: the row's checkpoint no longer gives its own digest, and is not trusted."""
+    them: the row's checkpoint is no longer the one the auditor holds, and explains nothing."""
     desk = Desk(url, tmp_path)
     backup, auditors = backup_then_later_days(desk, tmp_path)
     assert desk.run("restore", str(backup), "--force").exit_code == 0
@@ -359,11 +466,114 @@ def test_a_restore_row_whose_checkpoint_was_edited_explains_nothing(
         url, "UPDATE restores SET checkpoint = replace(checkpoint, '\"length\":', '\"length\":1')"
     )
 
+    verified = desk.run(
+        "audit", "verify", "--against", str(auditors), "--restored-from", str(beside(backup))
+    )
+
+    assert verified.exit_code == 1, verified.output
+    assert "not the backup restored, or the restore's row was changed" in verified.output
+    assert "the restore explains nothing" in verified.output
+    assert "missing by restore:" not in verified.output
+
+
+def delete_case(conn: sqlite3.Connection, pupil: str) -> None:
+    """The case gone whole, as the attacker removed it: history, letters, tasks, timers, its
+    chain of later records."""
+    (cid,) = conn.execute("SELECT id FROM cases WHERE pupil = ?", (pupil,)).fetchone()
+    for table in ("case_events", "letters", "tasks", "timers"):
+        conn.execute(f"DELETE FROM {table} WHERE case_id = ?", (cid,))
+    conn.execute("DELETE FROM chain_records WHERE chain = ?", (f"case:{SCHOOL}/{pupil}",))
+    conn.execute("DELETE FROM cases WHERE id = ?", (cid,))
+
+
+def forge_backup(real: Path, folder: Path, pupil: str, made_at: datetime) -> Path:
+    """The attacker's forgery: the copy in ``real`` without ``pupil``'s case, a checkpoint made
+    from it dated ``made_at``, a new manifest; everything consistent, nothing signed."""
+    from escalation_flow.adapters.store.engine import create_store_engine
+    from escalation_flow.audit.checkpoint import checkpoint_text, make_checkpoint
+    from escalation_flow.backups.archive import file_sha256, write_backup
+    from escalation_flow.core.chain import instant_text
+
+    with tarfile.open(real) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        copy = folder / "forged.sqlite"
+        copy.write_bytes(tar.extractfile("database.sqlite").read())  # type: ignore[union-attr]
+    conn = sqlite3.connect(copy)
+    with conn:
+        delete_case(conn, pupil)
+    conn.close()
+    engine = create_store_engine(f"sqlite:///{copy}")
+    try:
+        document = make_checkpoint(engine, made_at)
+    finally:
+        engine.dispose()
+    manifest |= {
+        "created_at": instant_text(made_at), "checkpoint_sha256": document["sha256"],
+        "database_sha256": file_sha256(copy), "size": copy.stat().st_size,
+    }  # fmt: skip
+    forged = folder / "forged.backup"
+    write_backup(forged, manifest, checkpoint_text(document), copy)
+    return forged
+
+
+def test_a_forged_backup_restored_does_not_pass_off_a_deleted_case_as_missing_by_restore(
+    url: str, tmp_path: Path
+) -> None:
+    """The attacker's repro: the auditor's checkpoint C, then a backup; the copy in it without
+    P1's case, its checkpoint remade as of 30 s before C, a new manifest; restored with
+    --force. Neither the database's word nor the real backup's checkpoint excuses P1."""
+    desk = Desk(url, tmp_path)
+    auditors = tmp_path / "auditor" / "c.json"
+    assert desk.run("audit", "checkpoint", "--out", str(auditors)).exit_code == 0
+    real = tmp_path / "b.backup"
+    assert desk.run("backup", "--to", str(real)).exit_code == 0
+    made_at = datetime.fromisoformat(json.loads(auditors.read_text())["made_at"])
+    forged = forge_backup(real, tmp_path, "P1", made_at - timedelta(seconds=30))
+    desk.at(date(2025, 9, 15), 7)
+    assert desk.run("restore", str(forged), "--force").exit_code == 0
+
+    on_its_word = desk.run("audit", "verify", "--against", str(auditors))
+    assert on_its_word.exit_code == 1, on_its_word.output
+    assert f"{SCHOOL}/P1: case_deleted" in on_its_word.output
+    assert "missing by restore" not in on_its_word.output
+    assert "--restored-from BACKUP_CHECKPOINT" in on_its_word.output
+
+    with_real = desk.run(
+        "audit", "verify", "--against", str(auditors), "--restored-from", str(beside(real))
+    )
+    assert with_real.exit_code == 1, with_real.output
+    assert f"{SCHOOL}/P1: case_deleted" in with_real.output
+    assert "missing by restore" not in with_real.output
+    assert "the restore explains nothing" in with_real.output
+
+
+def test_a_restore_row_inserted_by_hand_excuses_nothing_on_its_own(
+    url: str, tmp_path: Path
+) -> None:
+    """Whoever can write the database deletes a case and inserts a restore to cover it."""
+    desk = Desk(url, tmp_path)
+    auditors = tmp_path / "auditor" / "c.json"
+    assert desk.run("audit", "checkpoint", "--out", str(auditors)).exit_code == 0
+    conn = sqlite3.connect(sqlite_file(url))
+    with conn:
+        delete_case(conn, "P1")
+    conn.close()
+    made_up = Restore(
+        restored_at=datetime(2099, 1, 1, tzinfo=UTC), backup_created_at=datetime(2000, 1, 1,
+        tzinfo=UTC), backup_file="made-up.backup", database_sha256="", checkpoint="{}", replaced="",
+    )  # fmt: skip
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            record_restore(connection, made_up)
+    finally:
+        engine.dispose()
+
     verified = desk.run("audit", "verify", "--against", str(auditors))
 
     assert verified.exit_code == 1, verified.output
-    assert "the restore explains nothing" in verified.output
-    assert "missing by restore:" not in verified.output
+    assert f"{SCHOOL}/P1: case_deleted" in verified.output
+    assert "missing by restore" not in verified.output
 
 
 def test_what_a_restore_would_lose_is_counted_by_kind() -> None:
@@ -404,7 +614,9 @@ def test_a_checkpoint_made_after_the_restore_is_never_explained_by_it(
     assert desk.run("audit", "checkpoint", "--out", str(after)).exit_code == 0
     execute(url, "DELETE FROM chain_records WHERE seq = (SELECT max(seq) FROM chain_records)")
 
-    verified = desk.run("audit", "verify", "--against", str(after))
+    verified = desk.run(
+        "audit", "verify", "--against", str(after), "--restored-from", str(beside(backup))
+    )
     assert verified.exit_code == 1, verified.output
     assert "missing by restore" not in verified.output
 

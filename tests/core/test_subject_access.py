@@ -9,15 +9,18 @@ import pytest
 from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.marks import PupilRecord
 from escalation_flow.core.subject_access import (
+    FREE_TEXT_REVIEW,
     WITHHELD,
     DraftWriter,
     Flagged,
+    FreeText,
     Redacted,
     Secret,
     SubjectKind,
     contact_secrets,
     pupil_secrets,
     redact,
+    redact_patterns,
 )
 
 T = datetime(2025, 9, 1, tzinfo=UTC)
@@ -88,3 +91,54 @@ def test_the_writer_lists_each_redaction_and_withholds_safeguarding_with_a_flag(
     assert [f.kind for f in draft.flags] == [Flagged.SAFEGUARDING, Flagged.CHILD_DATA]
     assert "Schedule 3" in draft.flags[0].reason
     assert draft.counts()["safeguarding_withheld"] == 1
+
+
+FINDING = (
+    "Spoke to mum on 07700900248 (also 07700 900248); she now stays at 29 Victoria Rd, EX54AB"
+)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["07700900248", "07700 900248", "29 Victoria Rd", "EX54AB", "+44 (0)1392 123456",
+     "(01392) 123-456", "mum@home.example", "ex5 4ab", "3a Mill Road"],
+)  # fmt: skip
+def test_free_text_is_redacted_by_the_form_of_a_number_email_postcode_or_street(
+    secret: str,
+) -> None:
+    shown, hidden = redact_patterns(f"note: call {secret} today")
+    assert secret not in shown and "[REDACTED: another person's" in shown
+    assert hidden
+
+
+def test_a_staff_note_with_details_no_record_holds_comes_out_redacted() -> None:
+    w = DraftWriter([])
+    w.section("Tasks")
+    w.line(f"call_home for attendance_lead, created 2025-10-01: done; staff note: {FINDING}",
+           "task 4", ["staff note"])  # fmt: skip
+    draft = w.draft(SubjectKind.PUPIL, "s1/P1", "Ava", "dpo", T)
+    [line] = draft.sections[0].lines
+    for secret in ("07700900248", "07700 900248", "29 Victoria Rd", "EX54AB"):
+        assert secret not in line
+    assert line.startswith("call_home for attendance_lead, created 2025-10-01: done; staff note:")
+    assert [r.kind for r in draft.redactions] == [Redacted.TELEPHONE, Redacted.ADDRESS]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["S03-P0005 missed 12 sessions on 2025-10-10 at 09:00", "ids 0123 4567; 3 sessions lost"],
+)
+def test_dates_ids_and_counts_are_not_taken_for_numbers_or_addresses(text: str) -> None:
+    assert redact_patterns(text) == (text, [])
+
+
+def test_every_free_text_field_is_listed_for_review_even_when_nothing_was_redacted() -> None:
+    w = DraftWriter([])
+    w.section("Attendance case")
+    w.line("2025-10-10: case opened", "history record 1")
+    w.line("2025-10-11: meeting held; staff note: all well", "history record 2", ["staff note"])
+    draft = w.draft(SubjectKind.PUPIL, "s1/P1", "Ava", "dpo", T)
+    assert draft.redactions == ()
+    assert draft.free_text == (FreeText("Attendance case", "history record 2", ("staff note",)),)
+    assert draft.counts()["free_text"] == 1
+    assert FREE_TEXT_REVIEW == "free text: read it for third parties before release"

@@ -240,3 +240,53 @@ def test_readiness_reads_the_schema_and_the_evenings_on_every_database(
     finally:
         store.dispose()
         next(states, None)  # drops a PostgreSQL database
+
+
+# -- what a client cannot put in the scrape --------------------------------------------------------
+
+
+def test_metrics_label_unknown_methods_as_other_and_unmatched_paths_as_one_route(
+    world: World,
+) -> None:
+    with pages(world) as client:
+        for n in range(5):
+            client.request(f"X{n}-S01-P0007", "/healthz")  # a method named like a pupil id
+            client.request("GARBAGE", f"/no/such/page/{n}")
+            client.get(f"/S01-P00{n}")
+        text = client.get("/metrics").text
+    found = samples(text)
+    methods = {
+        dict(labels)["method"]
+        for (name, labels) in found
+        if name == "escalation_flow_http_request_duration_seconds_count"
+    }
+    routes = {
+        dict(labels)["route"]
+        for (name, labels) in found
+        if name == "escalation_flow_http_request_duration_seconds_count"
+    }
+    assert methods == {"GET", "other"}
+    assert "S01-P" not in text and "GARBAGE" not in text and "/no/such" not in text
+    assert routes == {"/healthz", "unmatched"}
+
+
+def test_readyz_reads_the_code_s_head_revision_once_per_process(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import escalation_flow.readiness as readiness_module
+
+    reads: list[None] = []
+
+    def counted() -> str | None:
+        reads.append(None)
+        return head_revision()
+
+    monkeypatch.setattr(readiness_module, "head_revision", counted)
+    readiness_module.code_head.cache_clear()
+    try:
+        with pages(world) as client:
+            answers = [client.get("/readyz").json() for _ in range(3)]
+    finally:
+        readiness_module.code_head.cache_clear()
+    assert len(reads) == 1
+    assert all(a["checks"]["migrations"]["ok"] for a in answers)

@@ -265,3 +265,36 @@ def test_a_provider_that_cannot_be_reached_gets_a_page_not_a_traceback(tmp_path:
         assert "Traceback" not in answer.text and "ef_sso" not in answer.cookies
     [entry] = audit(world, "sso_refused")
     assert "could not be reached" in entry.detail
+
+
+def test_unauthenticated_sign_in_requests_do_not_flood_the_audit_log(tmp_path: Path) -> None:
+    """No Node.js needed. Callbacks with states nobody began touch no account: no audit row.
+    A provider that is down is asked once, and audited once, not on every ``/login/sso``."""
+    from tests.e2e.web_client import pages as plain_pages
+
+    closed = {"oidc_issuer": "http://127.0.0.1:9", "oidc_client_id": "ef",
+              "oidc_client_secret": "s" * 20}  # fmt: skip
+    world = new_world(tmp_path)
+    with plain_pages(world, **closed) as app:
+        for n in range(5):
+            bogus = app.get(f"/login/sso/callback?state={n}&error=" + "S01-P0007" * 10)
+            assert bogus.status_code == 400 and "Sign-in expired" in bogus.text
+        starts = [app.get("/login/sso") for _ in range(5)]
+    assert {s.status_code for s in starts} == {502}
+    assert all("did not finish" in s.text for s in starts)
+    [entry] = audit(world, "sso_refused")  # the provider's first failure, and nothing else
+    assert "could not be reached" in entry.detail
+
+
+def test_an_error_the_provider_did_not_register_is_logged_as_unrecognised(
+    world: World, provider: Provider
+) -> None:
+    with pages(world, provider) as app:
+        start = app.get("/login/sso")
+        state = re.search(r"[?&]state=([^&]+)", start.headers["location"])
+        assert state is not None
+        made_up = "call 07700900248 about S01-P0007"
+        answer = app.get(f"/login/sso/callback?error={made_up}&state={state.group(1)}")
+    assert answer.status_code == 400 and "did not finish" in answer.text
+    [entry] = audit(world, "sso_refused")
+    assert entry.detail == "provider said unrecognised"

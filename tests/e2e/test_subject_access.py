@@ -233,3 +233,56 @@ def test_an_unknown_pupil_or_contact_is_a_clear_error_and_nothing_is_written(
     contact = run(world, "subject-access", "contact", "C-0000", "--out", str(out), "--by", "dpo")
     assert contact.exit_code == 2 and "contact 'C-0000' is not in the contacts" in contact.output
     assert not out.exists()
+
+
+FINDING = (
+    "Spoke to mum on 07700900248 (also 07700 900248); she now stays at 29 Victoria Rd, EX54AB"
+)
+
+
+def test_a_staff_note_with_a_new_number_and_address_is_redacted_and_every_note_is_listed(
+    world: World, tmp_path: Path
+) -> None:
+    store = Store(world.url)
+    try:
+        world.service(store).record_event(*NOAH, "medical_evidence_received", by="lead3",
+                                          note=FINDING)  # fmt: skip
+    finally:
+        store.dispose()
+    files = drafted(world, tmp_path / "noah", "pupil", *NOAH)
+    for name, text in files.items():
+        for secret in ("07700900248", "07700 900248", "29 Victoria Rd", "EX54AB"):
+            assert secret not in text, (name, secret)
+    assert "she now stays at [REDACTED: another person's postal address]" in files["draft.html"]
+    review = files["REVIEW.md"]
+    listed = [ln for ln in review.splitlines()
+              if "**free text: read it for third parties before release**" in ln]  # fmt: skip
+    # both notes: the one redacted, and the fixture's (names redacted, nothing by form)
+    notes = [ln for ln in listed if "Attendance case" in ln and "(staff note)" in ln]
+    assert len(notes) == 2, review
+    assert "## Free text (" in review
+
+
+def test_a_disabled_officer_is_refused_and_nothing_is_written(
+    world: World, tmp_path: Path
+) -> None:
+    store = Store(world.url)
+    try:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE staff SET active = false WHERE username = 'dpo'")
+    finally:
+        store.dispose()
+    out = tmp_path / "d"
+    result = run(world, "subject-access", "pupil", *NOAH, "--out", str(out), "--by", "dpo")
+    assert result.exit_code == 2, result.output
+    assert "disabled" in result.output
+    assert not out.exists()
+
+
+def test_a_draft_is_readable_by_its_owner_only(world: World, tmp_path: Path) -> None:
+    out = tmp_path / "private" / "noah"
+    drafted(world, out, "pupil", *NOAH)
+    assert out.stat().st_mode & 0o777 == 0o700
+    assert {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()} == {
+        "draft.html": 0o600, "draft.pdf": 0o600, "draft.json": 0o600, "REVIEW.md": 0o600,
+    }  # fmt: skip

@@ -21,13 +21,13 @@ def world(tmp_path: Path) -> World:
 
 def _builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     built: list[str] = []
-    real = work_rows._school_base
+    real = work_rows._read_bases
 
-    def spy(web: work_rows.WebApp, school: str, stamp: int) -> list[work_rows._Base]:
-        built.append(school)
-        return real(web, school, stamp)
+    def spy(web: work_rows.WebApp, schools: list[str]) -> dict[str, list[work_rows._Base]]:
+        built.extend(schools)
+        return real(web, schools)
 
-    monkeypatch.setattr(work_rows, "_school_base", spy)
+    monkeypatch.setattr(work_rows, "_read_bases", spy)
     return built
 
 

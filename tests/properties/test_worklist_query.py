@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from escalation_flow.core.pupil_search import Named, fold, search
-from escalation_flow.service.views import TaskView
+from escalation_flow.ports import WorkTask
 from escalation_flow.web.search import Pupil, build_index
 from escalation_flow.web.task_query import PAGE_SIZES, SORTS, TaskQuery
 from escalation_flow.web.work_rows import Scope, WorkRow, facets, select, work_page
@@ -46,13 +46,16 @@ def test_changing_a_filter_or_the_order_goes_back_to_page_one(query: TaskQuery, 
 
 
 def _row(i: int, school: str, year: str, overdue: int, role: str) -> WorkRow:
-    view = TaskView(
+    task = WorkTask(
         id=i, school=school, pupil=f"P{i:04}", task="call_home", role=role, kind="call",
         due=date(2025, 10, 1) + timedelta(days=i % 9), status="open", approval=False,
-        created_on=date(2025, 9, 1), case_id=i, key=f"call_home#{i}", overdue_days=overdue,
+        created_on=date(2025, 9, 1), case_id=i, key=f"call_home#{i}", template=None,
+        completed_by=None, completed_at=None, outcome=None, note=None, letter_id=None,
+        letter_status=None, covers=None, forename=None, surname=None, year_group=year,
+        case_stage=None, case_state=None, case_version=None,
     )  # fmt: skip
     return WorkRow(
-        view=view, school_name=school, pupil_name=f"Pupil {i}", sort_name=f"pupil {i:04}",
+        task=task, overdue_days=overdue, school_name=school, pupil_name=f"Pupil {i}", sort_name=f"pupil {i:04}",
         year_group=year, stage=1 + i % 3, stage_label="case at Stage 1", case_version="",
         title="Call home", mine=role == "class_teacher", hidden=False,
     )  # fmt: skip

@@ -44,3 +44,13 @@ def test_an_email_set_later_can_be_cleared(cli: CliRunner) -> None:  # noqa: F81
     assert cleared.exit_code == 0 and "<o@s.example>" not in run(cli, "users", "list").output
     neither = run(cli, "users", "email", "s.one")
     assert neither.exit_code == 2
+
+
+def test_an_email_that_is_not_plain_ascii_is_refused(cli: CliRunner) -> None:  # noqa: F811
+    kelvin = "\u212aate@school.example"  # would lower-case to kate@school.example
+    refused = run(cli, "users", "email", "s.one", kelvin)
+    assert refused.exit_code == 2 and "ASCII" in refused.output
+    added = run(cli, "users", "add", "k.x", "--name", "K", "--role", "attendance_lead",
+                "--school", SCHOOL, "--email", kelvin, "--no-password")  # fmt: skip
+    assert added.exit_code == 2 and "ASCII" in added.output
+    assert "k.x" not in run(cli, "users", "list").output

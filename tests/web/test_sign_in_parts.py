@@ -12,9 +12,15 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from escalation_flow.errors import InputError, SignInError
-from escalation_flow.web.oidc_client import OidcClient, check_claims, s256
+from escalation_flow.errors import InputError, SignInError, SignInProviderDownError
+from escalation_flow.web.oidc_client import (
+    DISCOVERY_RETRY_SECONDS,
+    OidcClient,
+    check_claims,
+    s256,
+)
 from escalation_flow.web.oidc_config import SignInProvider, sign_in_provider
+from escalation_flow.web.oidc_flow import provider_error
 from escalation_flow.web.oidc_match import Refusal, choose, email_problem, identity_of
 from escalation_flow.web.settings import WebSettings
 
@@ -97,11 +103,45 @@ def test_only_an_email_the_provider_vouches_for_is_used(
 
 
 def test_entra_names_the_person_by_oid_and_vouches_for_its_own_sign_in_names() -> None:
-    entra = sign_in_provider(settings(oidc_issuer=f"entra:{TENANT}"))
+    entra = sign_in_provider(
+        settings(oidc_issuer=f"entra:{TENANT}", oidc_email_domains="school.example")
+    )
     assert entra is not None
     claims = {"sub": "pairwise", "oid": "object-id", "preferred_username": "J.Evans@School.example"}
     found = identity_of(claims, entra)
     assert (found.subject, found.email) == ("object-id", "j.evans@school.example")
+
+
+@pytest.mark.parametrize("domains", ["", "school.example"])
+def test_an_entra_guests_home_address_is_not_vouched_for(domains: str) -> None:
+    """A guest's preferred_username is their home tenant's name (never verified by ours): it
+    counts only in the trust's own email domains, and not at all when none are set."""
+    entra = sign_in_provider(settings(oidc_issuer=f"entra:{TENANT}", oidc_email_domains=domains))
+    assert entra is not None
+    claims = {"sub": "pairwise", "oid": "guest-oid", "preferred_username": "kate@home.example"}
+    found = identity_of(claims, entra)
+    assert found.email is None
+    assert choose(found, None, None, entra.email_domains).refusal is Refusal.EMAIL_NOT_VOUCHED
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "\u212aate@trust.example",  # the Kelvin sign: lower-cases to "kate@trust.example"
+        "kate@trust.ex\u0430mple",  # a Cyrillic a
+        "\uff4bate@trust.example",  # a fullwidth k: NFKC makes it "k"
+    ],
+)
+def test_an_email_that_is_not_plain_ascii_is_never_matched_and_says_so(email: str) -> None:
+    found = identity_of({"sub": "attacker", "email": email, "email_verified": True}, provider())
+    assert found.email is None and found.not_ascii
+    kate = Account(email="kate@trust.example")
+    match = choose(found, None, kate, frozenset())
+    assert match.account is None and match.refusal is Refusal.EMAIL_NOT_ASCII
+    assert "ASCII" in Refusal.EMAIL_NOT_ASCII.value
+    from escalation_flow.web.pages_login import REFUSED_WORDS
+
+    assert Refusal.EMAIL_NOT_ASCII.name in REFUSED_WORDS, "a page of its own, not token words"
 
 
 @dataclass(frozen=True)
@@ -252,7 +292,9 @@ def test_a_discovery_document_for_another_issuer_is_refused() -> None:
         OidcClient(provider(), fetch).discovery()
 
 
-@pytest.mark.parametrize("email", ["nobody", "a@b", "two@@x.example", "a b@x.example"])
+@pytest.mark.parametrize(
+    "email", ["nobody", "a@b", "two@@x.example", "a b@x.example", "\u212aate@trust.example"]
+)
 def test_what_is_not_an_email_is_named(email: str) -> None:
     assert email_problem(email) is not None
 
@@ -260,3 +302,44 @@ def test_what_is_not_an_email_is_named(email: str) -> None:
 def test_a_good_email_passes() -> None:
     assert email_problem("s.jones@school-01.example") is None
     assert timedelta(seconds=60) == provider().clock_skew
+
+
+class DownProvider:
+    """A provider whose discovery always fails, counting the calls made to it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def fetch(self, url: str, form: Any, basic: Any) -> dict[str, Any]:
+        self.calls += 1
+        raise SignInError(f"{url} could not be reached: refused")
+
+
+def test_a_failed_discovery_is_answered_from_memory_for_a_while_then_asked_again() -> None:
+    down, seconds = DownProvider(), [1000.0]
+    client = OidcClient(provider(), down.fetch, monotonic=lambda: seconds[0])
+    with pytest.raises(SignInError, match="could not be reached") as first:
+        client.discovery()
+    assert not isinstance(first.value, SignInProviderDownError)
+    for later in (1001.0, 1000.0 + DISCOVERY_RETRY_SECONDS - 1):
+        seconds[0] = later
+        with pytest.raises(SignInProviderDownError, match="could not be reached"):
+            client.discovery()
+    assert down.calls == 1, "every /login/sso called out to a provider that is down"
+    seconds[0] = 1000.0 + DISCOVERY_RETRY_SECONDS
+    with pytest.raises(SignInError):
+        client.discovery()
+    assert down.calls == 2
+
+
+@pytest.mark.parametrize(
+    ("error", "logged"),
+    [
+        ("access_denied", "access_denied"),
+        ("login_required", "login_required"),
+        ("S01-P0007 call 07700900248" + "x" * 80, "unrecognised"),
+        ("", "unrecognised"),
+    ],
+)
+def test_only_a_registered_oauth_error_code_reaches_the_log(error: str, logged: str) -> None:
+    assert provider_error(error) == logged

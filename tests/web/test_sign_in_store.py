@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.schema import current_revision, upgrade
 from escalation_flow.adapters.store.staff_store import StaffStore
-from escalation_flow.errors import ConflictError
+from escalation_flow.errors import ConflictError, InputError
 from tests.adapters.test_staff_store import LEAD, T0, store  # noqa: F401 - the fixture
 
 ISSUER = "https://id.trust.example"
@@ -41,6 +41,20 @@ def test_an_email_belongs_to_one_member_of_staff_whatever_its_case(staff: StaffS
     staff.add_staff("other", "O", "!", LEAD, T0)
     with pytest.raises(ConflictError, match="already lead's email"):
         staff.set_email("other", "LEE.lead@oaks.example")
+
+
+def test_a_look_alike_email_finds_nobody_and_is_never_kept(staff: StaffStore) -> None:
+    """The Kelvin sign lower-cases to "k" in Python (and in PostgreSQL's lower()): only plain
+    ASCII is kept or looked up."""
+    staff.add_staff("kate", "Kate", "!", LEAD, T0, email="Kate@Trust.example")
+    assert staff.by_email("\u212aate@trust.example") is None
+    assert staff.by_email("KATE@trust.example").username == "kate"  # type: ignore[union-attr]
+    with pytest.raises(InputError, match="ASCII"):
+        staff.add_staff("other", "O", "!", LEAD, T0, email="\u212aate@trust.example")
+    assert staff.by_username("other") is None, "nothing half-done"
+    with pytest.raises(InputError, match="ASCII"):
+        staff.set_email("kate", "\u212aate@trust.example")
+    assert staff.by_username("kate").email == "kate@trust.example"  # type: ignore[union-attr]
 
 
 def test_the_database_itself_refuses_an_email_twice_in_another_case(store: Store) -> None:  # noqa: F811

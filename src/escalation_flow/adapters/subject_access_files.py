@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from escalation_flow.core.subject_access import Draft, SubjectKind
+from escalation_flow.core.subject_access import FREE_TEXT_REVIEW, Draft, SubjectKind
 from escalation_flow.errors import InputError
 
 HTML, PDF, JSON, REVIEW = "draft.html", "draft.pdf", "draft.json", "REVIEW.md"
@@ -39,11 +40,15 @@ def write_draft(draft: Draft, folder: Path) -> list[Path]:
         JSON: to_json(draft).encode("utf-8"),
         REVIEW: review_sheet(draft).encode("utf-8"),
     }
-    folder.mkdir(parents=True, exist_ok=True)
+    # A draft holds a child's records and a family's: only its owner may read it (the DPO
+    # releases what they decide, not the file system).
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     parts = {name: folder / f".{name}.part" for name in FILES}
     try:
         for name, body in bodies.items():
-            parts[name].write_bytes(body)
+            descriptor = os.open(parts[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(body)
         for name in FILES:
             parts[name].replace(folder / name)
     except OSError as exc:
@@ -73,7 +78,8 @@ def _title(draft: Draft) -> str:
 def _made(draft: Draft) -> str:
     return (
         f"Gathered {draft.generated_at:%Y-%m-%d %H:%M} UTC by {draft.requested_by}; "
-        f"{len(draft.redactions)} redaction(s) and {len(draft.flags)} flag(s) to review (REVIEW.md)."
+        f"{len(draft.redactions)} redaction(s), {len(draft.flags)} flag(s) and "
+        f"{len(draft.free_text)} free-text field(s) to review (REVIEW.md)."
     )
 
 
@@ -108,7 +114,8 @@ def to_html(draft: Draft) -> str:
 
 
 def review_sheet(draft: Draft) -> str:
-    """REVIEW.md: what to check, one line per redaction and per flag, with its reason."""
+    """REVIEW.md: what to check, one line per flag and per redaction with its reason, and one
+    per free-text field (always: the checklist never suggests free text is clean)."""
     lines = [
         f"# {draft.heading}",
         "",
@@ -132,6 +139,18 @@ def review_sheet(draft: Draft) -> str:
         lines.append("None.")
     for n, r in enumerate(draft.redactions, 1):
         lines.append(f"{n}. [ ] **{r.kind.value}** — {r.section}, {r.where}: {r.reason}")
+    lines += ["", f"## Free text ({len(draft.free_text)})", ""]
+    lines += [
+        "Notes, reasons and outcomes typed by staff. Telephone numbers, emails, postcodes and",
+        "house numbers with their street were redacted by their form; names, new addresses in",
+        "other words and anything else about another person were not: read each one.",
+        "",
+    ]
+    if not draft.free_text:
+        lines.append("None.")
+    for n, t in enumerate(draft.free_text, 1):
+        fields = ", ".join(t.fields)
+        lines.append(f"{n}. [ ] **{FREE_TEXT_REVIEW}** — {t.section}, {t.where} ({fields})")
     lines += ["", "Reviewed by: ____________________   on: ____________", ""]
     return "\n".join(lines)
 

@@ -8,7 +8,9 @@
   --format=custom``).
 
 Reading checks every member against the manifest before anything is restored: a file edited
-or damaged after it was made is refused, naming what does not match.
+or damaged after it was made is refused, naming what does not match. Sizes are checked before
+any byte is written out (a crafted member claiming hundreds of megabytes, a GNU sparse one
+above all, is refused from its header, not after filling the disk).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ FORMAT = 1
 MANIFEST, CHECKPOINT = "manifest.json", "checkpoint.json"
 DATABASE_MEMBERS = {"sqlite": "database.sqlite", "postgresql": "database.pgdump"}
 _CHUNK = 1 << 20
+#: The most a manifest or a carried checkpoint may hold (read whole into memory). A manifest
+#: is a few hundred bytes; a checkpoint is mostly hashes, some 200 bytes a letter, task or case:
+#: a large trust's is tens of megabytes.
+MANIFEST_CAP = 1 << 20
+CHECKPOINT_CAP = 512 << 20
 
 
 @dataclass(frozen=True)
@@ -97,8 +104,12 @@ def open_backup(path: Path, into: Path) -> Opened:
     try:
         with tarfile.open(path, "r:") as tar:
             members = {m.name: m for m in tar.getmembers()}
+            _plain(path, members)
+            _capped(path, members, MANIFEST, MANIFEST_CAP)
             manifest = _manifest(path, tar, members)
             name = manifest["database_member"]
+            _capped(path, members, CHECKPOINT, CHECKPOINT_CAP)
+            _sized(path, members, name, manifest["size"])
             text = _member_bytes(path, tar, members, CHECKPOINT).decode("utf-8")
             database = into / name
             _extract(path, tar, members, name, database)
@@ -121,8 +132,9 @@ def _manifest(path: Path, tar: tarfile.TarFile, members: dict[str, tarfile.TarIn
             f"not one this version reads ({FORMAT}); restore with the release that made it"
         )
     for field, kind in (("database", str), ("database_member", str), ("database_sha256", str),
-                        ("created_at", str), ("checkpoint_sha256", str), ("revision", str)):  # fmt: skip
-        if not isinstance(manifest.get(field), kind):
+                        ("created_at", str), ("checkpoint_sha256", str), ("revision", str),
+                        ("size", int)):  # fmt: skip
+        if not isinstance(manifest.get(field), kind) or isinstance(manifest.get(field), bool):
             raise InputError(f"{path}: {MANIFEST}: field {field}: missing or not a {kind.__name__}")
     if DATABASE_MEMBERS.get(manifest["database"]) != manifest["database_member"]:
         raise InputError(
@@ -133,6 +145,37 @@ def _manifest(path: Path, tar: tarfile.TarFile, members: dict[str, tarfile.TarIn
     if unexpected:
         raise InputError(f"{path}: members not of a backup: {', '.join(sorted(unexpected))}")
     return manifest
+
+
+def _plain(path: Path, members: dict[str, tarfile.TarInfo]) -> None:
+    """Every member a regular file as ``write_backup`` writes them: never sparse (whose header
+    claims more than the archive holds), a link or a device."""
+    for name, member in sorted(members.items()):
+        if not member.isreg() or member.issparse():
+            raise InputError(
+                f"{path}: {name}: not a plain file member (type {member.type!r}"
+                f"{', sparse' if member.issparse() else ''}): not a backup this program wrote; "
+                "nothing was restored"
+            )
+
+
+def _capped(path: Path, members: dict[str, tarfile.TarInfo], name: str, cap: int) -> None:
+    member = members.get(name)
+    if member is not None and member.size > cap:
+        raise InputError(
+            f"{path}: {name}: {member.size} bytes, more than the {cap} a backup's {name} may "
+            "hold: not a backup this program wrote; nothing was restored"
+        )
+
+
+def _sized(path: Path, members: dict[str, tarfile.TarInfo], name: str, size: int) -> None:
+    """The copy's member of the size the manifest gives, checked before it is written out."""
+    member = members.get(name)
+    if member is not None and member.size != size:
+        raise InputError(
+            f"{path}: {name}: {member.size} bytes, the manifest (field size) gives {size}: the "
+            "copy was changed or damaged after the backup was made; nothing was restored"
+        )
 
 
 def _member_bytes(
@@ -154,9 +197,11 @@ def _extract(
     source = tar.extractfile(member) if member is not None and member.isfile() else None
     if source is None:
         raise InputError(f"{path}: no {name} in the file: not a backup, or cut short")
+    left = member.size if member is not None else 0
     with out.open("wb") as f:
-        while chunk := source.read(_CHUNK):
+        while left > 0 and (chunk := source.read(min(_CHUNK, left))):
             f.write(chunk)
+            left -= len(chunk)
 
 
 def _check_sums(path: Path, manifest: dict[str, Any], checkpoint: str, database: Path) -> None:

@@ -183,6 +183,7 @@ TABLES: dict[str, Table] = {
     "school_days": Table(CHECKPOINT, why="the days evaluated: they go back with the cases"),
     # derived, or not worth keeping
     "school_figures": Table(DERIVED, why="counted again from the marks and cases"),
+    "school_pages": Table(DERIVED, why="a school page's figures, kept again by the evening"),
     "web_sessions": Table(NOT_KEPT, why="sessions: people sign in again"),
     "login_attempts": Table(NOT_KEPT, why="failed and good sign-ins: only throttling reads them"),
     "oidc_sign_ins": Table(NOT_KEPT, why="half-done single sign-ons: minutes long"),

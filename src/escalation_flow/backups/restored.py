@@ -1,38 +1,71 @@
 """``audit verify --against`` after a restore: records the restore took back are named as
-such, not as a truncation, and only when that is provably what happened.
+such, not as a truncation, only when the auditor vouches for the backup from outside the
+database, and only when that is provably what happened.
 
 A checkpoint C an auditor made after a backup B and before B was restored saw records B never
-held; after the restore they are missing. Each problem C's check finds is put down to the
+held; after the restore they are missing. Nothing in the database can excuse them: the
+``restores`` row, and the backup's manifest and checkpoint, are within reach of whoever can
+write the database or the backups, so a forged backup (or a row inserted by hand) could pass
+off any deletion as a restore. What excuses a missing record is anchored where C itself is: B's
+checkpoint, written beside the backup (``FILE.checkpoint.json``) and kept by the auditor, given
+with ``--restored-from``. Without it the missing records stay problems, with a warning naming
+the restore the database claims. With it, each problem C's check finds is put down to the
 restore only when all of these hold:
 
-- the newest restore recorded in the database (``adapters/store/restores.py``) came after C
-  was made, and the backup it restored was made before C;
-- the database still holds everything B's own checkpoint (carried in the restore's row) saw:
-  ``check_against`` B is clean, so nothing B held was taken away after the restore;
+- the file's sha256 is that of the checkpoint the newest restore's row carries (the row says
+  which backup was restored; the file, which the auditor holds, says what that backup held);
+- the newest restore came after C was made, and B was made before C;
+- the database still holds everything B saw: ``check_against`` B is clean, so nothing B held
+  was taken away after the restore;
 - the problem is about something B did not hold as C saw it: a case or chain longer in C
   than in B, a seal beyond B's, marks beyond B's count, a letter or task completion that B had
   not (or had otherwise).
 
 Anything else stays a problem. A truncation after the restore (below what B held) fails the
-second test and is reported as the tampering it is, with a warning saying the restore does not
+third test and is reported as the tampering it is, with a warning saying the restore does not
 explain it; a checkpoint made after the restore is never explained away.
 """
 
 from __future__ import annotations
 
-import tempfile
+import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
-from escalation_flow.adapters.store.restores import Restore, restores
+from escalation_flow.adapters.store.restores import Restore, carried_sha256, restores
 from escalation_flow.audit.checkpoint import check_against, read_checkpoint
 from escalation_flow.audit.verify import Breach
 from escalation_flow.backups.compare import case_lengths
 from escalation_flow.errors import InputError
+
+HINT = (
+    "if you keep that backup's checkpoint (FILE.checkpoint.json, written beside it by "
+    "`backup`), pass it with --restored-from BACKUP_CHECKPOINT to tell restore from truncation"
+)
+
+
+@dataclass(frozen=True)
+class BackupCheckpoint:
+    """A backup's checkpoint as the auditor holds it: the file, its document (digest and shape
+    checked) and the sha256 of its bytes."""
+
+    path: Path
+    document: dict[str, Any]
+    sha256: str
+
+
+def read_backup_checkpoint(path: Path) -> BackupCheckpoint:
+    """``--restored-from FILE``: refused (naming it) when it is not a checkpoint or was edited."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the backup's checkpoint: {exc}") from exc
+    return BackupCheckpoint(path, read_checkpoint(path), hashlib.sha256(data).hexdigest())
 
 
 def explain_restores(
@@ -41,25 +74,50 @@ def explain_restores(
     found: list[Breach],
     warnings: list[str],
     school: str | None = None,
+    restored_from: BackupCheckpoint | None = None,
 ) -> list[Breach]:
     """Of ``found`` (what ``check_against(checkpoint)`` found, and only that: a record edited
     in place is ``verify_store``'s and never passes through here), those the newest restore
-    does not explain; the ones it does are named in ``warnings``, saying so."""
+    does not explain; the ones it does are named in ``warnings``, saying so. Nothing is
+    explained without ``restored_from``."""
     with engine.connect() as conn:
         done = restores(conn)
-    if not done or not found:
+    flag = f"--restored-from {restored_from.path}" if restored_from is not None else ""
+    if not done:
+        if restored_from is not None:
+            warnings.append(f"{flag}: no restore is recorded in the database: it explains nothing")
         return found
     last = done[-1]
-    backup = _carried(last)
-    if backup is None:
+    made = datetime.fromisoformat(str(checkpoint["made_at"]))
+    if not made < last.restored_at:
+        if restored_from is not None:
+            warnings.append(
+                f"{flag}: the newest restore ({_restore_words(last)}) came before the checkpoint "
+                f"of {checkpoint['made_at']} was made: it explains nothing"
+            )
+        return found
+    if not found:
+        return found
+    if restored_from is None:
         warnings.append(
-            f"{_restore_words(last)}, but the checkpoint its row carries is not one this "
-            "version wrote, or was edited: the restore explains nothing"
+            f"the database says it was {_restore_words(last)}; nothing missing is put down to "
+            f"it on the database's word: {HINT} (its sha256 should be {carried_sha256(last)})"
         )
         return found
-    made = str(checkpoint["made_at"])
+    backup = restored_from.document
+    if restored_from.sha256 != carried_sha256(last):
+        warnings.append(
+            f"{flag}: its sha256 is {restored_from.sha256}, the checkpoint the newest restore "
+            f"({_restore_words(last)}) carries has {carried_sha256(last)}: not the backup "
+            "restored, or the restore's row was changed; the restore explains nothing"
+        )
+        return found
     backup_made = datetime.fromisoformat(str(backup["made_at"]))
-    if not (backup_made < datetime.fromisoformat(made) < last.restored_at):
+    if not backup_made < made:
+        warnings.append(
+            f"{flag}: that backup was made at {backup['made_at']}, not before the checkpoint "
+            f"of {checkpoint['made_at']}: the restore explains nothing"
+        )
         return found
     lost = check_against(engine, backup, school)
     if lost:
@@ -73,22 +131,11 @@ def explain_restores(
     if explained:
         warnings.append(
             f"{_restore_words(last)}: records after it are missing by restore, not tampering "
-            f"({len(explained)} entries of the checkpoint of {made} were made after that backup)"
+            f"({len(explained)} entries of the checkpoint of {checkpoint['made_at']} were made "
+            f"after that backup, whose checkpoint {restored_from.path} you hold)"
         )
         warnings += [f"missing by restore: {b}" for b in explained]
     return [b for b in found if b not in explained]
-
-
-def _carried(restore: Restore) -> dict[str, Any] | None:
-    """The backup's checkpoint from the restore's row, read as a checkpoint file is (its
-    digest and shape checked: the row is in the database, within reach of who edits it)."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "carried.json"
-        path.write_text(restore.checkpoint, encoding="utf-8")
-        try:
-            return read_checkpoint(path)
-        except InputError:
-            return None
 
 
 def _restore_words(restore: Restore) -> str:

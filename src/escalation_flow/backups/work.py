@@ -14,6 +14,8 @@ checkpoint.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +67,17 @@ class Done:
     manifest: dict[str, Any]
     report: VerifyReport
     replaced: tuple[str, ...] = ()
+    checkpoint_sha256: str = ""  # of the carried checkpoint's bytes (``sha256sum``)
+    checkpoint_file: Path | None = None  # written beside a backup
+
+
+def checkpoint_beside(target: Path) -> Path:
+    """Where ``backup --to FILE`` writes the checkpoint it carries: ``FILE.checkpoint.json``."""
+    return target.with_name(f"{target.name}.checkpoint.json")
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # -- backup ----------------------------------------------------------------------------------------
@@ -72,8 +85,10 @@ class Done:
 
 def take_backup(database_url: str, target: Path, now: datetime, *, force: bool) -> Done:
     """Write the backup of the database at ``database_url`` to ``target`` and verify it."""
-    if target.exists() and not force:
-        raise InputError(f"{target}: the file exists; give --force to replace it")
+    beside = checkpoint_beside(target)
+    for path in (target, beside):
+        if path.exists() and not force:
+            raise InputError(f"{path}: the file exists; give --force to replace it")
     kind = _kind(database_url)
     if kind == "sqlite" and not _sqlite_file(database_url).exists():
         raise NotFoundError(f"{_sqlite_file(database_url)}: no such database")
@@ -90,11 +105,30 @@ def take_backup(database_url: str, target: Path, now: datetime, *, force: bool) 
         opened = _open(target, scratch)  # read back: the file on disk is the one checked
         if kind == "sqlite":
             report = verify_copy(opened)
+        _write_private(beside, opened.checkpoint_text)
+    sha = text_sha256(opened.checkpoint_text)
     get_logger(__name__).info(
         "backup.written", file=str(target), database=kind, revision=manifest["revision"],
-        sha256=manifest["database_sha256"], ok=report.ok,
+        sha256=manifest["database_sha256"], checkpoint=str(beside), checkpoint_sha256=sha,
+        ok=report.ok,
     )  # fmt: skip
-    return Done(target, manifest, report)
+    return Done(target, manifest, report, checkpoint_sha256=sha, checkpoint_file=beside)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """``text`` to ``path`` whole or not at all, readable by its owner only (a checkpoint names
+    pupils by their ids)."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    temporary = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def _sqlite_copy(
@@ -188,7 +222,7 @@ def restore_backup(database_url: str, source: Path, now: datetime, *, force: boo
             try:
                 store.migrate()  # a backup of an older release: its schema brought up to date
                 with store.engine.begin() as conn:
-                    record_restore(conn, _restore_row(opened, checkpoint, now, replaced))
+                    record_restore(conn, _restore_row(opened, now, replaced))
                 report = _verified(store.engine, checkpoint)
             finally:
                 store.dispose()
@@ -196,18 +230,21 @@ def restore_backup(database_url: str, source: Path, now: datetime, *, force: boo
         "backup.restored", file=str(source), database=kind, created_at=manifest["created_at"],
         replaced=list(replaced), ok=report.ok,
     )  # fmt: skip
-    return Done(source, manifest, report, tuple(replaced))
+    return Done(
+        source, manifest, report, tuple(replaced),
+        checkpoint_sha256=text_sha256(opened.checkpoint_text),
+    )  # fmt: skip
 
 
-def _restore_row(
-    opened: Opened, checkpoint: dict[str, Any], now: datetime, replaced: list[str]
-) -> Restore:
+def _restore_row(opened: Opened, now: datetime, replaced: list[str]) -> Restore:
+    """The row, carrying the backup's checkpoint byte for byte: its sha256 is then that of the
+    ``FILE.checkpoint.json`` the auditor holds (``audit verify --restored-from``)."""
     return Restore(
         restored_at=now,
         backup_created_at=datetime.fromisoformat(opened.manifest["created_at"]),
         backup_file=str(opened.path)[-500:],
         database_sha256=opened.manifest["database_sha256"],
-        checkpoint=checkpoint_text(checkpoint | {"sha256": opened.manifest["checkpoint_sha256"]}),
+        checkpoint=opened.checkpoint_text,
         replaced="; ".join(replaced),
     )
 

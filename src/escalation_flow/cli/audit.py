@@ -77,8 +77,16 @@ def audit_group() -> None:
     help="A checkpoint file (`audit checkpoint`): also name everything it saw that is gone or "
     "changed since.",
 )  # fmt: skip
+@click.option(
+    "--restored-from", "restored_from", type=_FILE, default=None, metavar="BACKUP_CHECKPOINT",
+    help="With --against, after a restore: the checkpoint of the backup restored "
+    "(FILE.checkpoint.json, kept by the auditor); what the --against checkpoint saw beyond it "
+    "is reported as missing by restore, not as a problem.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def audit_verify(school: str | None, against: Path | None, as_json: bool) -> None:
+def audit_verify(
+    school: str | None, against: Path | None, restored_from: Path | None, as_json: bool
+) -> None:
     """Check every case's history chain, every case row, every seal over the marks and every
     stored flow text, and letters, tasks, timers and the audit log against their chains (format
     2); name each record edited, deleted or reordered. With --against, also every
@@ -87,19 +95,21 @@ def audit_verify(school: str | None, against: Path | None, as_json: bool) -> Non
     from escalation_flow.audit.checkpoint import check_against, read_checkpoint
     from escalation_flow.audit.report import verify_json, verify_text
     from escalation_flow.audit.store_check import verify_store
+    from escalation_flow.backups.restored import explain_restores, read_backup_checkpoint
     from escalation_flow.settings import load_settings
 
+    if restored_from is not None and against is None:
+        raise click.UsageError("--restored-from goes with --against CHECKPOINT")
     checkpoint = read_checkpoint(against) if against is not None else None
+    backup = read_backup_checkpoint(restored_from) if restored_from is not None else None
     with root().store(load_settings()) as store:
         report = verify_store(store.engine, school)
         if checkpoint is not None:
             report.against = str(checkpoint["made_at"])
-            from escalation_flow.backups.restored import explain_restores
-
             found = check_against(store.engine, checkpoint, school)
             # records a restore took back are named as such (warnings), never to hide tampering
             report.breaches += explain_restores(
-                store.engine, checkpoint, found, report.warnings, school
+                store.engine, checkpoint, found, report.warnings, school, backup
             )
             report.breaches.sort(key=lambda b: (b.where, b.seq or 0, b.kind, b.message))
     if as_json:

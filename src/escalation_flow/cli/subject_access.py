@@ -95,7 +95,8 @@ def _write_and_record(desk: SubjectAccess, draft: Draft, by: str, out: Path) -> 
     click.echo(
         f"DRAFT (not for release) of {draft.kind} {draft.subject_name} ({draft.subject}) "
         f"written to {out.resolve()}: {', '.join(p.name for p in written)}; "
-        f"{counts['redactions']} redaction(s) and {counts['flags']} flag(s) to review in REVIEW.md "
+        f"{counts['redactions']} redaction(s), {counts['flags']} flag(s) and "
+        f"{counts['free_text']} free-text field(s) to review in REVIEW.md "
         f"({counts['safeguarding_withheld']} safeguarding record(s) withheld); recorded in the "
         "staff audit log"
     )
@@ -112,6 +113,11 @@ def _require_officer(service: Service, by: str, schools: Sequence[str], action: 
             f"--by {by!r} is not a member of staff: add the data protection officer with "
             "`escalation-flow users add USERNAME --name NAME --role data_protection_officer`"
         )
+    if not _active(service, by):  # as retention's Actors.check: a disabled account acts for nobody
+        raise AccessRefusedError(
+            f"{person.username}'s account is disabled: a disabled account may not {action}; "
+            "nothing was written"
+        )
     missing = [s for s in schools if not person.is_data_protection_officer(s)]
     anywhere = any(g.role is ServiceRole.DATA_PROTECTION_OFFICER for g in person.grants)
     if missing or not anywhere:
@@ -122,6 +128,17 @@ def _require_officer(service: Service, by: str, schools: Sequence[str], action: 
             + (f"; not the officer at {', '.join(missing)}" if missing else "")
             + "); nothing was written"
         )
+
+
+def _active(service: Service, by: str) -> bool:
+    """Whether the member of staff ``by`` is active (not disabled)."""
+    from escalation_flow.adapters.store import Store
+    from escalation_flow.adapters.store.staff_store import StaffStore
+
+    if not isinstance(service.store, Store):
+        return False
+    record = StaffStore(service.store.engine).by_username(by.strip())
+    return record is not None and record.active
 
 
 def _desk(service: Service) -> SubjectAccess:

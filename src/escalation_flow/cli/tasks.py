@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import click
@@ -39,9 +39,10 @@ def tasks_group(
         views = service.tasks(school=school, role=role, due_by=due_by.date() if due_by else None)
         names = Names(service)
         named = [(v, names.of(v.school, v.pupil) if v.pupil else "") for v in views]
-    if pupil_query is not None:
-        named = _found(pupil_query, named)
-    click.echo(task_table([v for v, _ in named], [n for _, n in named]))
+        if pupil_query is not None:
+            named = _found(pupil_query, named)
+        table = task_table([v for v, _ in named], [n for _, n in named], names.of)
+    click.echo(table)
 
 
 def _found(query: str, named: list[tuple[TaskView, str]]) -> list[tuple[TaskView, str]]:
@@ -64,12 +65,27 @@ def tasks_done(task_id: int, outcome: str | None, by: str, note: str | None) -> 
         view = service.complete_task(task_id, outcome, by, note)
     if view.already_recorded:
         click.echo(
-            f"task {view.id} ({view.task}) was already recorded as {view.outcome} by {view.completed_by}; nothing new written"
+            f"task {view.id} ({view.task}) was already recorded as {view.outcome} by "
+            f"{_person(service, view.completed_by)}; nothing new written"
         )
     else:
         click.echo(
-            f"task {view.id} ({view.task}, {view.school} {view.pupil}) done: {view.outcome}, by {view.completed_by}"
+            f"task {view.id} ({view.task}, {view.school} {view.pupil}) done: {view.outcome}, "
+            f"by {_person(service, view.completed_by)}"
         )
+
+
+def _person(service: Service, by: str | None) -> str:
+    """Who recorded a task, by name with their staff id (``Alex Morgan (lead)``); a system
+    actor or an id no longer on the staff as it was recorded."""
+    from escalation_flow.cli import acting
+
+    if not by:
+        return "nobody"
+    person = acting.principal_of(service, by)
+    if person is None or not person.name or person.name == by:
+        return by
+    return f"{person.name} ({by})"
 
 
 def _may_complete(service: Service, task_id: int, by: str) -> None:
@@ -100,8 +116,13 @@ def _may_complete(service: Service, task_id: int, by: str) -> None:
 _HEADERS = ("id", "school", "pupil", "name", "task", "role", "due", "overdue", "approval")
 
 
-def task_table(views: Sequence[TaskView], names: Sequence[str] | None = None) -> str:
-    """A plain-text table; one line per task (``names``: each task's pupil's name)."""
+def task_table(
+    views: Sequence[TaskView],
+    names: Sequence[str] | None = None,
+    name_of: Callable[[str, str], str] | None = None,
+) -> str:
+    """A plain-text table; one line per task (``names``: each task's pupil's name;
+    ``name_of(school, pupil)``: a name for each pupil a school's duty covers)."""
     if not views:
         return "no open tasks"
     shown = names if names is not None else [""] * len(views)
@@ -114,10 +135,18 @@ def task_table(views: Sequence[TaskView], names: Sequence[str] | None = None) ->
     for line, view in zip(lines[1:], views, strict=True):
         body.append(line)
         if view.covers:  # a school-level duty: the pupils its check covers
-            body.append(f"    covers {len(view.covers)}: {', '.join(view.covers)}")
+            covered = ", ".join(_covered(view.school, p, name_of) for p in view.covers)
+            body.append(f"    covers {len(view.covers)}: {covered}")
     return "\n".join(
         [lines[0], "  ".join("-" * w for w in widths), *body, f"{len(views)} open tasks"]
     )
+
+
+def _covered(school: str, pupil: str, name_of: Callable[[str, str], str] | None) -> str:
+    """A covered pupil by name with the id after it (``Ava Jones (P1)``); the id alone when
+    the roster does not name them."""
+    name = name_of(school, pupil) if name_of is not None else ""
+    return f"{name} ({pupil})" if name else pupil
 
 
 def _row(v: TaskView, name: str) -> tuple[str, ...]:

@@ -9,6 +9,12 @@ draft without the redaction rules having seen it:
   (``[REDACTED: ...]``) and listed with its reason, for the officer to confirm or restore.
   Matching is on whole words, case-insensitive, longest first, so "3 Mill Road" is caught
   before "Mill Road" and "Eve" is not found inside "Evening".
+- **Free text is redacted by pattern as well, and always listed for review.** A staff note,
+  a reason or an outcome's text may carry what no record says: a number typed another way
+  ("07700 900248" for "07700900248"), a new address. In those fields UK telephone numbers (in
+  any spacing), email addresses, UK postcodes and a house number with its street are redacted
+  whoever they belong to (the officer may restore one), and every free-text field is listed in
+  the review whether or not anything was redacted: the checklist never suggests it is clean.
 - **Safeguarding records are withheld, never written.** A record the pages restrict to the
   designated safeguarding lead appears in the draft only as a marker saying a record exists
   and is withheld, and as a flag for review under the Data Protection Act 2018, Schedule 3
@@ -21,7 +27,7 @@ draft without the redaction rules having seen it:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -121,6 +127,19 @@ class Flag:
     reason: str
 
 
+#: What the review says of every free-text field, redacted or not.
+FREE_TEXT_REVIEW = "free text: read it for third parties before release"
+
+
+@dataclass(frozen=True)
+class FreeText:
+    """A line holding text staff typed (``fields`` names which): read by the officer."""
+
+    section: str
+    where: str
+    fields: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Section:
     title: str
@@ -140,6 +159,8 @@ class Draft:
     sections: tuple[Section, ...]
     redactions: tuple[Redaction, ...]
     flags: tuple[Flag, ...]
+    #: every line holding free text (notes, reasons, outcomes' text), redacted or not
+    free_text: tuple[FreeText, ...] = ()
     heading: str = DRAFT_HEADING
 
     def counts(self) -> dict[str, int]:
@@ -148,6 +169,7 @@ class Draft:
             "lines": sum(len(s.lines) for s in self.sections),
             "redactions": len(self.redactions),
             "flags": len(self.flags),
+            "free_text": len(self.free_text),
             "safeguarding_withheld": sum(1 for f in self.flags if f.kind is Flagged.SAFEGUARDING),
         }
 
@@ -208,6 +230,53 @@ class Redactor:
             return marker(kind)
 
         return self.pattern.sub(swap, text), found
+
+
+#: A UK telephone number: +44 (with an optional "(0)") or 0, then nine or ten more digits
+#: with at most two spaces, hyphens, dots or brackets between any two ("07700 900248",
+#: "(01392) 123-456", "+44 (0)7700 900248"); ``_telephone`` checks the digits.
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+\s?44\s?(?:\(0\)\s?)?|\(?0)\d(?:[\s().-]{0,2}\d){8,9}(?!\d)"
+)
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+(?!\w)")
+#: A UK postcode, with or without its space, in either case ("EX5 4AB", "ex54ab").
+_POSTCODE = re.compile(r"(?<!\w)[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}(?!\w)", re.IGNORECASE)
+#: A house number and its street: "29 Victoria Rd", "3a Mill Road", "12, St John's Close".
+_STREET = re.compile(
+    r"(?<![\w-])\d{1,4}[A-Za-z]?,?\s+(?:[A-Z][\w'.-]*\s+){1,3}"
+    r"(?i:road|rd|street|st|avenue|ave|lane|ln|close|drive|dr|way|crescent|cres|place|pl|"
+    r"court|ct|gardens|gdns|terrace|grove|hill|square|sq|walk|row|mews|park|view|rise|parade|"
+    r"green|estate|gate|grange|wharf)\b\.?"
+)
+
+
+def _telephone(candidate: str) -> bool:
+    digits = re.sub(r"\D", "", candidate)
+    if digits.startswith("44"):
+        digits = "0" + digits[2:].removeprefix("0")
+    return digits.startswith("0") and len(digits) in (10, 11)
+
+
+def redact_patterns(text: str) -> tuple[str, list[Redacted]]:
+    """``text`` with every telephone number, email address, postcode and house number with
+    its street replaced by its marker, whoever they belong to (for free text: what staff typed
+    is matched by its form, not against what the records hold)."""
+    found: list[Redacted] = []
+
+    def swap(kind: Redacted, check: bool = True) -> Callable[[re.Match[str]], str]:
+        def inner(match: re.Match[str]) -> str:
+            if not check or _telephone(match.group(0)):
+                found.append(kind)
+                return marker(kind)
+            return match.group(0)
+
+        return inner
+
+    text = _EMAIL.sub(swap(Redacted.EMAIL, check=False), text)
+    text = _PHONE.sub(swap(Redacted.TELEPHONE), text)
+    text = _STREET.sub(swap(Redacted.ADDRESS, check=False), text)
+    text = _POSTCODE.sub(swap(Redacted.ADDRESS, check=False), text)
+    return text, found
 
 
 def redact(text: str, secrets: Sequence[Secret]) -> tuple[str, list[Redacted]]:
@@ -307,16 +376,23 @@ class DraftWriter:
     _note: str = ""
     _redactions: list[Redaction] = field(default_factory=list)
     _flags: list[Flag] = field(default_factory=list)
+    _free: list[FreeText] = field(default_factory=list)
 
     def section(self, title: str, note: str = "") -> None:
         self._close()
         self._title, self._note = title, note
 
-    def line(self, text: str, where: str) -> None:
-        """One line of held data, its third parties redacted and listed."""
+    def line(self, text: str, where: str, free: Sequence[str] = ()) -> None:
+        """One line of held data, its third parties redacted and listed. ``free`` names the
+        free-text fields the line holds (a staff note, a reason): the line is then redacted by
+        pattern too, and listed for the officer to read whatever was found."""
         if self._redactor is None:
             self._redactor = Redactor(self.secrets)
         shown, hidden = self._redactor(text)
+        if free:
+            shown, patterned = redact_patterns(shown)
+            hidden += patterned
+            self._free.append(FreeText(self._title, where, tuple(free)))
         for kind in dict.fromkeys(hidden):
             self._redactions.append(Redaction(self._title, where, kind, REDACTION_REASONS[kind]))
         self._lines.append(shown)
@@ -354,6 +430,7 @@ class DraftWriter:
             sections=tuple(self._sections),
             redactions=tuple(self._redactions),
             flags=tuple(self._flags),
+            free_text=tuple(self._free),
         )
 
     def _close(self) -> None:

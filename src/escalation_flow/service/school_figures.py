@@ -14,13 +14,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.facts import FactTable, KnownFacts
 from escalation_flow.core.marks import Roster
+from escalation_flow.core.register import RegisterGrid
 from escalation_flow.core.school_figures import SchoolFigures, school_figures
+from escalation_flow.core.school_weeks import school_weeks
 from escalation_flow.core.session_counts import CumulativeCounts
-from escalation_flow.ports import FiguresKey, SchoolFiguresBook
+from escalation_flow.ports import FiguresKey, SchoolFiguresBook, SchoolPage, SchoolPagesBook
 from escalation_flow.service.context import ServiceContext
 from escalation_flow.service.register import RegisterAsKnown, SchoolSetup
+
+#: The facts of each pupil the school dashboard reads (its headline, the attendance beside each
+#: open case, the register problems): what a kept page holds of the facts table.
+PAGE_FACTS = (
+    "attendance_pct",
+    "attended_sessions",
+    "possible_sessions",
+    "persistent_absence",
+    "severe_absence",
+    "unmarked_sessions",
+    "oldest_unresolved_n_school_days",
+)
+
+
+def school_page(
+    facts: FactTable, grid: RegisterGrid, calendar: SchoolCalendar, minimum: int
+) -> SchoolPage:
+    """What the school dashboard reads from the register at ``facts``' day: the pupils' facts
+    it shows and the trends' weeks, as ``minimum`` possible sessions count a percentage."""
+    this, last = school_weeks(grid, calendar, facts.day_index, minimum)
+    columns = {name: tuple(float(v) for v in facts.values[name]) for name in PAGE_FACTS}
+    return SchoolPage(facts.pupils, columns, this, last)
 
 
 def whole_school(roster: Roster, facts: FactTable | None) -> set[str]:
@@ -34,6 +59,7 @@ class SchoolFiguresDesk:
     def __init__(self, ctx: ServiceContext, book: SchoolFiguresBook | None) -> None:
         self.ctx = ctx
         self.book = book
+        self.pages = book if isinstance(book, SchoolPagesBook) else None
 
     def import_stamp(self) -> int:
         return 0 if self.book is None else self.book.import_stamp()
@@ -48,22 +74,38 @@ class SchoolFiguresDesk:
         if self.book is not None:
             self.book.keep_school_figures(school, key, figures, self.ctx.now())
 
+    def kept_page(self, school: str, key: FiguresKey) -> SchoolPage | None:
+        return None if self.pages is None else self.pages.school_page(school, key)
+
+    def keep_page(self, school: str, key: FiguresKey, page: SchoolPage) -> None:
+        if self.pages is not None:
+            self.pages.keep_school_page(school, key, page, self.ctx.now())
+
     def keep_evening(self, register: RegisterAsKnown, day: int, stamp: int) -> None:
         """After the evening of school day ``day``: the figures of that day (a page that
         evening, or until the next school day) and of the next one, before its marks (a page
-        the next morning, before any import, counts its facts at the end of that day)."""
+        the next morning, before any import, counts its facts at the end of that day); with
+        each, the school page's (``school_page``)."""
         if self.book is None or register.grid.later_marks:
             return
         setup = register.setup
-        school = setup.school
+        minimum = setup.flow.definition.min_possible_sessions
         facts = register.facts(day)
-        self.keep(school, self.key(setup, day, stamp), _figures(register.roster, facts))
+        self._keep_day(register, self.key(setup, day, stamp), facts, minimum)
         after = day + 1
         if after < setup.calendar.n_days:
             counts = CumulativeCounts(register.grid, setup.calendar, through_day=after)
-            minimum = setup.flow.definition.min_possible_sessions
             tomorrow = KnownFacts(counts).at(after, minimum)
-            self.keep(school, self.key(setup, after, stamp), _figures(register.roster, tomorrow))
+            self._keep_day(register, self.key(setup, after, stamp), tomorrow, minimum)
+
+    def _keep_day(
+        self, register: RegisterAsKnown, key: FiguresKey, facts: FactTable, minimum: int
+    ) -> None:
+        school = register.setup.school
+        self.keep(school, key, _figures(register.roster, facts))
+        if self.pages is not None:
+            page = school_page(facts, register.grid, register.setup.calendar, minimum)
+            self.keep_page(school, key, page)
 
 
 def _figures(roster: Roster, facts: FactTable) -> SchoolFigures:

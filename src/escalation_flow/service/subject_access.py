@@ -256,7 +256,8 @@ class SubjectAccess:
                 w.withheld(where, f"{h.on}: ")
             else:
                 who = "" if h.actor == "engine" else f" [by {h.actor}]"
-                w.line(f"{h.on}: {describe(dict(h.event))}{who}", where)
+                event = dict(h.event)
+                w.line(f"{h.on}: {describe(event)}{who}", where, free_fields(event))
         tasks = self._tasks_section(w, school, pupil, case.case_id)
         self._letters_section(w, school, pupil, tasks)
 
@@ -279,13 +280,17 @@ class SubjectAccess:
                 w.withheld(where, f"task created {t.created_on}: ")
                 continue
             text = f"{t.task} for {t.role}, created {t.created_on}, due {t.due}: {t.status}"
+            free: list[str] = []
             if t.status == "done":
                 text += f", outcome {t.outcome} by {t.completed_by} on {t.completed_at:%Y-%m-%d}"
+                free += ["outcome"] if t.outcome else []
             if t.note:
                 text += f"; staff note: {t.note}"
+                free.append("staff note")
             if t.superseded_why:
                 text += f" ({t.superseded_why})"
-            w.line(text, where)
+                free.append("reason")
+            w.line(text, where, free)
         if not rows:
             w.line("no tasks", "tasks")
         return out
@@ -321,7 +326,7 @@ class SubjectAccess:
             w.line("none", "penalty notices")
         for n in notices:
             to = names.get(n.draft.parent, n.draft.parent)
-            w.line(_notice_line(n, f"issued to {to}"), f"notice {n.notice}")
+            w.line(_notice_line(n, f"issued to {to}"), f"notice {n.notice}", _notice_free(n))
 
     def _audit_section(self, w: DraftWriter, school: str, pupil: str) -> None:
         w.section(
@@ -340,7 +345,8 @@ class SubjectAccess:
                 w.withheld(where, f"{e.at:%Y-%m-%d %H:%M} UTC {e.actor}: ")
                 continue
             detail = f": {e.detail}" if e.detail else ""
-            w.line(f"{e.at:%Y-%m-%d %H:%M} UTC {e.actor} {e.action}{detail}", where)
+            free = ("audit detail",) if e.detail else ()
+            w.line(f"{e.at:%Y-%m-%d %H:%M} UTC {e.actor} {e.action}{detail}", where, free)
 
     # -- contact sections ------------------------------------------------------------------------
 
@@ -387,7 +393,7 @@ class SubjectAccess:
             w.line("none", "penalty notices")
         for n in notices:
             line = _notice_line(n, f"about {n.draft.school}/{n.draft.pupil}")
-            w.line(line, f"notice {n.notice}")
+            w.line(line, f"notice {n.notice}", _notice_free(n))
 
     def _children_section(
         self,
@@ -499,6 +505,26 @@ def describe(event: Mapping[str, Any]) -> str:
     }
     said = words.get(kind)
     return said() if said else kind.replace("_", " ")
+
+
+#: The fields of a history record that hold what staff typed, and what the review calls them.
+_FREE_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "task_completed": (("outcome", "outcome"), ("note", "staff note")),
+    "task_superseded": (("why", "reason"),),
+    "event_recorded": (("outcome", "outcome"), ("note", "staff note")),
+    "stage_overridden": (("reason_text", "reason"),),
+}
+
+
+def free_fields(event: Mapping[str, Any]) -> tuple[str, ...]:
+    """The free-text fields a history record holds (``describe`` writes them into its line)."""
+    return tuple(
+        label for key, label in _FREE_FIELDS.get(str(event.get("type")), ()) if event.get(key)
+    )
+
+
+def _notice_free(n: Any) -> tuple[str, ...]:
+    return ("note",) if n.note else ()
 
 
 def _name(record: PupilRecord | None) -> str:

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from escalation_flow.metrics import CONTENT_TYPE, Metrics
+from escalation_flow.metrics import CONTENT_TYPE, UNMATCHED_ROUTE, Metrics
 from escalation_flow.readiness import readiness, store_snapshot
 from escalation_flow.web.webapp import web_of
 
@@ -96,6 +96,14 @@ class RequestTimer:
         try:
             await self.app(scope, receive, sending)
         finally:
-            route = scope.get("route")
-            template = str(getattr(route, "path", "")) or "unmatched"
-            self.metrics.request(template, scope["method"], status, time.perf_counter() - began)
+            self.metrics.request(
+                route_label(scope), scope["method"], status, time.perf_counter() - began
+            )
+
+
+def route_label(scope: Scope) -> str:
+    """The matched route's template, or ``unmatched`` for every path no route took (a 404's
+    path is whatever a client typed: one label for all of them)."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    return template if isinstance(template, str) and template else UNMATCHED_ROUTE

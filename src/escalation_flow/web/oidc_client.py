@@ -2,7 +2,9 @@
 ID token's checks.
 
 - **Discovery** (``/.well-known/openid-configuration``) is read once; its ``issuer`` must be
-  the configured one exactly (OpenID Connect Discovery 1.0, section 4.3).
+  the configured one exactly (OpenID Connect Discovery 1.0, section 4.3). A failed read is
+  kept for ``DISCOVERY_RETRY_SECONDS`` and raised again without calling out: anyone can load
+  ``/login/sso``, and each load must not become a request to a provider that is down.
 - **Authorisation code flow with PKCE S256**, ``state`` and ``nonce``: the caller makes them
   (``web/oidc_flow.py``) and keeps them on the server.
 - **The ID token** is verified by joserfc (signature, with a key from the provider's JWKS
@@ -23,6 +25,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -36,7 +39,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
-from escalation_flow.errors import SignInError
+from escalation_flow.errors import SignInError, SignInProviderDownError
 from escalation_flow.web.oidc_config import SignInProvider
 
 #: Signatures the provider's own private key makes; ``none`` and HS* (our client secret as the
@@ -45,6 +48,8 @@ ASYMMETRIC = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 )
 TIMEOUT_SECONDS = 10.0
+#: How long a failed discovery is answered from memory before the provider is asked again.
+DISCOVERY_RETRY_SECONDS = 30.0
 MAX_RESPONSE_BYTES = 1_000_000
 
 #: ``fetch(url, form, basic_auth)``: the JSON a URL answers (a POST when ``form`` is given).
@@ -63,17 +68,37 @@ class Discovery:
 class OidcClient:
     """One provider's relying party: discovery and the JWKS fetched on first use, then kept."""
 
-    def __init__(self, provider: SignInProvider, fetch: Fetch | None = None) -> None:
+    def __init__(
+        self,
+        provider: SignInProvider,
+        fetch: Fetch | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.provider = provider
         self._fetch = fetch or http_fetch
+        # a duration since a failure, not an instant: the service's clock may be simulated
+        self._monotonic = monotonic
         self._lock = threading.Lock()
         self._discovery: Discovery | None = None
+        self._failed: tuple[float, SignInError] | None = None
         self._keys: KeySet | None = None
 
     def discovery(self) -> Discovery:
+        """The provider's discovery document, read once; a failure is raised again from memory
+        for ``DISCOVERY_RETRY_SECONDS``."""
         with self._lock:
-            if self._discovery is None:
+            if self._discovery is not None:
+                return self._discovery
+            if self._failed is not None:
+                at, error = self._failed
+                if self._monotonic() - at < DISCOVERY_RETRY_SECONDS:
+                    raise SignInProviderDownError(str(error))
+            try:
                 self._discovery = _discovery(self.provider.issuer, self._fetch)
+            except SignInError as exc:
+                self._failed = (self._monotonic(), exc)
+                raise
+            self._failed = None
             return self._discovery
 
     def authorization_url(self, redirect_uri: str, state: str, nonce: str, verifier: str) -> str:

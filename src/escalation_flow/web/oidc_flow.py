@@ -10,8 +10,12 @@ The callback is protected so that a stolen or replayed redirect leads nowhere:
 - **nonce** made here, checked in the ID token; **PKCE S256**, the verifier never leaves us;
 - the provider's ``iss`` in the redirect, when it sends one (RFC 9207), must be its own.
 
-Every sign-in, let in or refused, is written to the staff audit log (``sso_login``,
-``sso_refused`` with why); the person refused reads a page with no token in it.
+Every sign-in that reached an account or a sign-in we began, let in or refused, is written to
+the staff audit log (``sso_login``, ``sso_refused`` with why); the person refused reads a page
+with no token in it. A callback whose state matches no sign-in we began touches no account:
+it is a structlog warning, not an audit row (anyone can send one, as often as they like). The
+provider's ``error`` goes to the log only when it is one of the OAuth 2.0 / OpenID Connect
+error codes, else as ``unrecognised``: the text is the caller's, not the provider's.
 """
 
 from __future__ import annotations
@@ -36,6 +40,29 @@ SIGN_IN_MINUTES = 10
 CALLBACK_PATH = "/login/sso/callback"
 
 log = structlog.get_logger(__name__)
+
+#: The ``error`` codes an authorisation response may carry: RFC 6749 section 4.1.2.1 and OpenID
+#: Connect Core 1.0 section 3.1.2.6. Anything else is logged as ``unrecognised``.
+OAUTH_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "interaction_required",
+        "login_required",
+        "account_selection_required",
+        "consent_required",
+        "invalid_request_uri",
+        "invalid_request_object",
+        "request_not_supported",
+        "request_uri_not_supported",
+        "registration_not_supported",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -103,14 +130,16 @@ def finish(
     if state and browser:
         pending = staff.take_sign_in(token_hash(state), token_hash(browser), now)
     if pending is None:
+        # touches no account and anyone can send it: the log, not the audit log
         why = "state unknown, used, expired or begun in another browser"
-        return record_refusal(web, "?", address, Refused("expired", 400, why))
+        log.warning("sign_in.sso_unknown_state", ip=address, had_browser_cookie=bool(browser))
+        return Refused("expired", 400, why)
     if params.get("iss") not in (None, provider.issuer):
         return record_refusal(
             web, "?", address, Refused("provider", 400, "iss of another provider")
         )
     if "error" in params or not params.get("code"):
-        error = (params.get("error") or "no code")[:100]
+        error = provider_error(params.get("error")) if "error" in params else "no code"
         return record_refusal(web, "?", address, Refused("provider", 400, f"provider said {error}"))
     client = client_of(web, provider)
     try:
@@ -136,6 +165,11 @@ def finish(
     staff.audit(account.username, "sso_login", web.now(), detail=detail, ip=address)
     log.info("sign_in.sso_login", staff=account.username, linked_now=match.link)
     return SignedIn(token, seconds, pending.next_path)
+
+
+def provider_error(error: str | None) -> str:
+    """The provider's ``error`` for the log: a registered code, or ``unrecognised``."""
+    return error if error in OAUTH_ERRORS else "unrecognised"
 
 
 def _linked(staff: PageStaff, match: Match, identity: Identity) -> Match:

@@ -5,9 +5,15 @@
   not). The subject is Entra ID's ``oid`` or, elsewhere, ``sub`` (``SignInProvider``).
 - **Else by an email the provider vouches for**, once: ``email_verified`` true, or for Entra ID
   (which sends no such claim) the sign-in name of the trust's own directory (``email`` when
-  ``xms_edov`` says its domain is verified, else ``preferred_username``). With
-  ``oidc_email_domains`` set, only those domains. The match is case-insensitive; it links the
-  subject to the record, and later sign-ins must carry that subject.
+  ``xms_edov`` says its domain is verified, else ``preferred_username`` but only when its
+  domain is one of ``oidc_email_domains``: an Entra guest's sign-in name is their home
+  address, which the trust's tenant never verified). With ``oidc_email_domains`` set, only
+  those domains. The match is ASCII case-insensitive; it links the subject to the record, and
+  later sign-ins must carry that subject.
+- **Only plain ASCII emails are matched.** An email with any other character as the provider
+  gave it is refused (``EMAIL_NOT_ASCII``), never folded: Unicode case folding and NFKC map
+  look-alikes onto ASCII (the Kelvin sign ``\u212a`` lower-cases to ``k``), so
+  ``\u212aate@trust.example`` would otherwise be linked to Kate's record.
 - **A record already linked to another subject is never matched by email**: an administrator
   who changes the email (``users email``) unlinks it on purpose.
 - Roles stay in the service: the provider only says who someone is, never what they may do.
@@ -33,6 +39,10 @@ class Refusal(Enum):
     NO_STAFF_RECORD = "no staff record has this email"
     EMAIL_NOT_VOUCHED = "the provider does not vouch for the email"
     DOMAIN_NOT_ALLOWED = "the email's domain is not one of oidc_email_domains"
+    EMAIL_NOT_ASCII = (
+        "the email is not plain ASCII as the provider gave it (never matched: a look-alike "
+        "character could pass for another person's address)"
+    )
     LINKED_TO_ANOTHER = "the staff record is linked to another account"
     DISABLED = "the staff record is disabled"
     NO_SUBJECT = "the token names no subject"
@@ -44,8 +54,10 @@ class Identity:
 
     issuer: str
     subject: str | None
-    email: str | None  # lower-cased; the one the provider vouches for, else None
+    email: str | None  # lower-cased ASCII; the one the provider vouches for, else None
     claimed: str  # what to write in the audit log as the one who tried
+    #: the provider vouched for an email that is not plain ASCII (refused, never matched)
+    not_ascii: bool = False
 
     @property
     def domain(self) -> str | None:
@@ -63,13 +75,15 @@ class Match:
 
 def identity_of(claims: Mapping[str, Any], provider: SignInProvider) -> Identity:
     subject = claims.get(provider.subject_claim) or claims.get("sub")
-    email = _vouched_email(claims, provider)
+    vouched = _vouched_email(claims, provider)
+    email = _normal(vouched) if vouched else None
     claimed = email or _text(claims.get("email")) or _text(claims.get("preferred_username"))
     return Identity(
         issuer=provider.issuer,
         subject=str(subject) if subject else None,
         email=email,
         claimed=(claimed or str(subject or "?"))[:64],
+        not_ascii=vouched is not None and not vouched.isascii(),
     )
 
 
@@ -85,6 +99,8 @@ def choose(
         return Match(None, refusal=Refusal.NO_SUBJECT)
     if linked is not None:
         return Match(linked) if linked.active else Match(None, refusal=Refusal.DISABLED)
+    if identity.not_ascii:
+        return Match(None, refusal=Refusal.EMAIL_NOT_ASCII)
     if identity.email is None:
         return Match(None, refusal=Refusal.EMAIL_NOT_VOUCHED)
     if domains and identity.domain not in domains:
@@ -102,23 +118,38 @@ def email_problem(email: str) -> str | None:
     """Why ``email`` cannot be a member of staff's email, or None."""
     if len(email) > 254 or not _EMAIL.match(email.strip()):
         return f"{email!r} is not an email address (name@school.example)"
+    if not email.isascii():
+        return (
+            f"{email!r} has a character that is not plain ASCII: single sign-on matches only "
+            "ASCII emails (type it again without look-alike letters)"
+        )
     return None
 
 
 def _vouched_email(claims: Mapping[str, Any], provider: SignInProvider) -> str | None:
+    """The email the provider vouches for, as it gave it (trimmed, not yet folded)."""
     email = _text(claims.get("email"))
     if email and claims.get("email_verified") in (True, "true"):
-        return _normal(email)
+        return email
     if provider.tenant_names_vouched:
         if email and claims.get("xms_edov") in (True, "true", "1", 1):
-            return _normal(email)
+            return email
         name = _text(claims.get("preferred_username"))
-        if name and _EMAIL.match(name):
-            return _normal(name)
+        # an Entra guest's sign-in name is their home address: vouched only in the trust's domains
+        if name and _EMAIL.match(name) and _domain(name) in provider.email_domains:
+            return name
     return None
 
 
+def _domain(email: str) -> str:
+    return email.rsplit("@", 1)[1].lower()
+
+
 def _normal(email: str) -> str | None:
+    """Lower-cased, only when ``email`` is plain ASCII as given: ``str.lower`` and NFKC fold
+    look-alikes (the Kelvin sign) onto ASCII letters, so nothing else is ever folded."""
+    if not email.isascii():
+        return None
     text = email.strip().lower()
     return text if _EMAIL.match(text) else None
 

@@ -19,7 +19,7 @@ from escalation_flow.core.access import Principal
 from escalation_flow.core.definition import Flow, Stage
 from escalation_flow.core.school_figures import OLD_N_SCHOOL_DAYS, SchoolFigures, school_figures
 from escalation_flow.errors import NotFoundError
-from escalation_flow.ports import FiguresKey, OpenCase, PageReads
+from escalation_flow.ports import FiguresKey, OpenCase, PageReads, SchoolPage
 from escalation_flow.web.auth import require_user
 from escalation_flow.web.chart import Series, trend_svg
 from escalation_flow.web.exports import Table, download, export_format
@@ -32,6 +32,12 @@ from escalation_flow.web.school_data import (
     flow_of,
     register_of,
     school_name,
+)
+from escalation_flow.web.school_pages import (
+    keep_school_page,
+    page_key,
+    school_page_kept,
+    with_kept_weeks,
 )
 from escalation_flow.web.trends import YearWeeks, trends
 from escalation_flow.web.webapp import WebApp, web_of
@@ -136,10 +142,18 @@ async def school_page(request: Request) -> Response:
 def _school_context(web: WebApp, user: Principal, key: str, page: int = 1) -> dict[str, Any]:
     school = readable_school(user, web, key)
     today = web.today()
-    register = register_of(web, school, today)
     years = user.year_groups_at(school)
-    pupils = _pupils_in_scope(register, years)
     flow = flow_of(web, school)
+    cases = web.reads.open_cases(school)
+    # the whole school's page from what the evening kept, when kept under the key it would be
+    # counted from now; else (a class teacher's year groups, a miss) from the register
+    counted = page_key(web, school, today, flow) if years is None else None
+    kept = school_page_kept(web, school, today, flow, cases, counted)
+    register = kept.school if kept is not None else register_of(web, school, today)
+    if kept is None and counted is not None:  # once per key, for the next reader
+        web.cached(("school-page-kept", school, counted),
+                   lambda: keep_school_page(web, register, flow, counted))  # fmt: skip
+    pupils = _pupils_in_scope(register, years)
     hidden = frozenset() if user.sees_safeguarding(school) else safeguarding_states(flow)
     hidden_stages = safeguarding_stages(flow) if hidden else frozenset()
     stages = {
@@ -147,7 +161,7 @@ def _school_context(web: WebApp, user: Principal, key: str, page: int = 1) -> di
         for s in flow.definition.stages
         if not s.universal and s.number not in hidden_stages
     }
-    for case in web.reads.open_cases(school):
+    for case in cases:
         if case.pupil not in pupils:
             continue
         if case.state in hidden:
@@ -185,7 +199,8 @@ def _school_context(web: WebApp, user: Principal, key: str, page: int = 1) -> di
         "freshness": web.reads.freshness(school),
         "flow_title": flow.definition.title,
         "trends": _trend_charts(
-            web, school, register, flow, hidden_stages, None if years is None else pupils
+            web, school, register, flow, hidden_stages, None if years is None else pupils,
+            kept.page if kept is not None else None,
         ),
     }
 
@@ -213,9 +228,11 @@ def _trend_charts(
     flow: Flow,
     hidden: frozenset[int],
     pupils: set[str] | None = None,
+    kept: SchoolPage | None = None,
 ) -> list[TrendChart]:
     """``hidden``: stages this viewer may not see counted (safeguarding), left out;
-    ``pupils``: the viewer's pupils (a class teacher's year groups; None: the school)."""
+    ``pupils``: the viewer's pupils (a class teacher's year groups; None: the school);
+    ``kept``: the school's weeks as the evening kept them (the register is not read)."""
     if register.day_index < 0:
         return []
     found = trends(
@@ -226,6 +243,8 @@ def _trend_charts(
         flow.definition.min_possible_sessions,
         pupils,
     )
+    if kept is not None:
+        found = with_kept_weeks(found, kept)
     this, last = _without(found.this_year, hidden), found.last_year
     last = _without(last, hidden) if last is not None else None
     last_marked = last is not None and last.has_marks

@@ -13,12 +13,13 @@ import math
 import threading
 from datetime import timedelta
 
+import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from escalation_flow.errors import SignInError
+from escalation_flow.errors import SignInError, SignInProviderDownError
 from escalation_flow.web import oidc_flow
 from escalation_flow.web.auth import checked_form, field, open_session, safe_next, signed_in
 from escalation_flow.web.oidc_config import SignInProvider
@@ -35,6 +36,8 @@ from escalation_flow.web.security import (
     wait_message,
 )
 from escalation_flow.web.webapp import ForbiddenError, WebApp, error_page, web_of
+
+log = structlog.get_logger(__name__)
 
 
 def routes() -> list[BaseRoute]:
@@ -187,6 +190,12 @@ REFUSED_WORDS: dict[str, tuple[str, tuple[str, ...]]] = {
          "cannot be matched to a staff record here.",
          "Sign in with your school account, or ask the trust's attendance team for help."),
     ),
+    "EMAIL_NOT_ASCII": (
+        "No staff record here",
+        ("The email address of the account you signed in with has characters other than plain "
+         "letters, digits and punctuation, so it is never matched to a staff record here.",
+         "Sign in with your school account, or ask the trust's attendance team for help."),
+    ),
     "DOMAIN_NOT_ALLOWED": (
         "No staff record here",
         ("The account you signed in with is not a school account of this trust.",
@@ -221,6 +230,11 @@ async def sso_start(request: Request) -> Response:
         url, browser = await run_in_threadpool(
             oidc_flow.begin, web, provider, _redirect_uri(request, provider), target
         )
+    except SignInProviderDownError as exc:
+        # the failure audited moments ago, answered from memory: the log, not another audit row
+        refused = oidc_flow.Refused("provider", 502, str(exc))
+        log.warning("sign_in.sso_provider_still_down", detail=str(exc))
+        return _refused_page(request, provider, refused)
     except SignInError as exc:
         refused = oidc_flow.Refused("provider", 502, str(exc))
         await run_in_threadpool(oidc_flow.record_refusal, web, "?", client_address(request), refused)

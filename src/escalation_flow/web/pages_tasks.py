@@ -5,6 +5,7 @@ acknowledge one or a ticked few (bulk over a whole selection: ``pages_bulk``).""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,7 +28,7 @@ from escalation_flow.web.security import client_address
 from escalation_flow.web.task_query import PAGE_SIZES, SORTS, TaskQuery
 from escalation_flow.web.webapp import ForbiddenError, WebApp, web_of
 from escalation_flow.web.work_rows import WorkRow, scope, scope_rows, select, work_page
-from escalation_flow.web.worklist import TaskItem, pupil_name, task_item
+from escalation_flow.web.worklist import TaskItem, listed_item, pupil_name
 
 MAX_BULK = 200
 
@@ -68,11 +69,14 @@ def page_items(web: WebApp, user: Principal, rows: list[WorkRow]) -> list[TaskIt
         # a case's task is told in the words of the flow version the case runs under
         flow = flow_of(web, school, r.case_version)
         items.append(
-            task_item(
+            listed_item(
                 r.view,
                 user=user,
                 flow=flow,
-                roster=roster_of(web, school, stamp),
+                # the row carries its pupil's name and year group: only a school's duty,
+                # naming the pupils it covers, reads the school's roster
+                pupil=(r.pupil_name, r.year_group),
+                name_of=partial(_covered_name, web, school, stamp),
                 school_name=r.school_name,
                 today=today,
                 stage_label=r.stage_label,
@@ -80,6 +84,10 @@ def page_items(web: WebApp, user: Principal, rows: list[WorkRow]) -> list[TaskIt
             )
         )
     return items
+
+
+def _covered_name(web: WebApp, school: str, stamp: int, pupil: str) -> str:
+    return pupil_name(roster_of(web, school, stamp).pupils.get(pupil), pupil)
 
 
 def _tasks_context(web: WebApp, user: Principal, params: dict[str, str]) -> dict[str, Any]:
@@ -148,11 +156,12 @@ async def export_tasks(request: Request) -> Response:
     def build() -> Response:
         today = web.today()
         rows = select(scope_rows(web, user, today), query)
+        stamp = web.reads.import_stamp()
         table = Table(
             name=f"tasks-{today.isoformat()}",
             title="Tasks",
             header=_EXPORT_HEADER,
-            rows=[_export_row(r) for r in rows],
+            rows=[_export_row(r, r.view, stamp, web) for r in rows],
         )
         return download(
             request, web, user, table, fmt, what="worklist", filters=urlencode(query.filters())
@@ -161,12 +170,25 @@ async def export_tasks(request: Request) -> Response:
     return await run_in_threadpool(build)
 
 
-def _export_row(r: WorkRow) -> tuple[object, ...]:
-    v = r.view
+def _pupils_of(web: WebApp, r: WorkRow, v: TaskView, stamp: int) -> tuple[str, str]:
+    """The row's pupil as (id, name); for a school-level duty (no pupil of its own), every pupil
+    it covers, as its card lists them, joined by "; " in the same order in both columns. A
+    safeguarding duty this viewer may not see names no one (its card is a bare title)."""
+    if v.pupil:
+        return v.pupil, r.pupil_name
+    if r.hidden or not v.covers:
+        return "", ""
+    roster = roster_of(web, v.school, stamp)
+    names = [pupil_name(roster.pupils.get(p), p) for p in v.covers]
+    return "; ".join(v.covers), "; ".join(names)
+
+
+def _export_row(r: WorkRow, v: TaskView, stamp: int, web: WebApp) -> tuple[object, ...]:
+    pupil = _pupils_of(web, r, v, stamp)
     letter = "" if r.hidden or v.letter_status is None else v.letter_status
     return (
-        v.id, r.school_name, v.pupil, r.pupil_name if v.pupil else "", r.year_group, r.title,
-        role_title(v.role), v.kind, v.due, v.overdue_days, r.stage_label, letter,
+        v.id, r.school_name, *pupil, r.year_group, r.title, role_title(v.role), v.kind, v.due,
+        v.overdue_days, r.stage_label, letter,
     )  # fmt: skip
 
 

@@ -6,6 +6,7 @@ plan's words), with the pupil's name and year group from the roster.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -89,7 +90,35 @@ def task_item(
 ) -> TaskItem:
     """One task for one viewer; safeguarding details are left out for those who may not see them."""
     record = roster.pupils.get(view.pupil)
-    year = record.year_group if record else ""
+    return listed_item(
+        view,
+        user=user,
+        flow=flow,
+        pupil=(pupil_name(record, view.pupil), record.year_group if record else ""),
+        name_of=lambda p: pupil_name(roster.pupils.get(p), p),
+        school_name=school_name,
+        today=today,
+        stage_label=stage_label,
+        ack=ack,
+    )
+
+
+def listed_item(
+    view: TaskView,
+    *,
+    user: Principal,
+    flow: d.Flow,
+    pupil: tuple[str, str],
+    name_of: Callable[[str], str],
+    school_name: str,
+    today: date,
+    stage_label: str,
+    ack: TaskAck | None,
+) -> TaskItem:
+    """``task_item`` for a task whose pupil's name and year group are known already (``pupil``:
+    the worklist's rows carry them), so that a page of fifty reads no roster; ``name_of`` names
+    the pupils a school-level duty covers."""
+    name, year = pupil
     definition = task_definition(flow, view.task)
     outcomes = definition.outcomes if definition else ("done",)
     restricted = is_safeguarding_task(view.role, view.task)
@@ -111,7 +140,7 @@ def task_item(
         school=view.school,
         school_name=school_name,
         pupil=view.pupil,
-        pupil_name=pupil_name(record, view.pupil),
+        pupil_name=name,
         year_group=year,
         task=view.task,
         title=title,
@@ -133,8 +162,7 @@ def task_item(
         ack=ack,
         case_url=f"/schools/{view.school}/pupils/{view.pupil}",
         covers=tuple(
-            (p, pupil_name(roster.pupils.get(p), p), f"/schools/{view.school}/pupils/{p}")
-            for p in view.covers
+            (p, name_of(p), f"/schools/{view.school}/pupils/{p}") for p in view.covers
         ),
     )
 

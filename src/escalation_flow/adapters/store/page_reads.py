@@ -10,17 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, select
 
 from escalation_flow.adapters.store.cases import CASES, EVENTS, LETTERS, SCHOOL_DAYS, TASKS
-from escalation_flow.adapters.store.models import Import, School
+from escalation_flow.adapters.store.models import Import, Pupil, School
 from escalation_flow.adapters.store.records import RECORDS
 from escalation_flow.adapters.store.store import Store
 from escalation_flow.core.marks import Roster
 from escalation_flow.errors import NotFoundError
-from escalation_flow.ports import Freshness, LetterView, OpenCase, StageMove, TaskDue
+from escalation_flow.ports import Freshness, LetterView, OpenCase, StageMove, TaskDue, WorkTask
 
 
 class SqlPageReads:
@@ -33,19 +34,40 @@ class SqlPageReads:
     def open_cases(self, school: str) -> list[OpenCase]:
         with self.engine.connect() as conn:
             sid = _school_id(conn, school)
-            query = (
-                select(
-                    CASES.c.id,
-                    CASES.c.pupil,
-                    CASES.c.stage,
-                    CASES.c.state,
-                    CASES.c.opened_on,
-                    CASES.c.flow_version,
-                )
-                .where((CASES.c.school_id == sid) & (CASES.c.status == "open"))
-                .order_by(CASES.c.stage.desc(), CASES.c.pupil)
+            query = _open_case_query().where(CASES.c.school_id == sid)
+            return [OpenCase(*row[1:]) for row in conn.execute(query)]
+
+    def work_tasks(self, schools: Sequence[str]) -> dict[str, list[WorkTask]]:
+        # one query for every school asked (on the (school_id, status, due) index), the roster's
+        # names joined in SQL, plain tuples out: the worklist's rebuild after an import reads
+        # 26,000 rows, and a row object and a view per task cost more than the read itself
+        t, pupils, c = TASKS.c, Pupil.__table__.c, CASES.c
+        # the columns in ``WorkTask``'s order
+        columns = [
+            t.id, School.key, t.pupil, t.task, t.role, t.kind, t.due, t.status, t.approval,
+            t.created_on, t.case_id, t.key, t.template, t.completed_by, t.completed_at,
+            t.outcome, t.note, LETTERS.c.id, LETTERS.c.status, t.covers, pupils.forename,
+            pupils.surname, pupils.year_group, c.stage, c.state, c.flow_version,
+        ]  # fmt: skip
+        query = (
+            select(*columns)
+            .select_from(TASKS)
+            .join(School, School.id == t.school_id)
+            .outerjoin(LETTERS, LETTERS.c.task_id == t.id)
+            .outerjoin(Pupil, (pupils.school_id == t.school_id) & (pupils.mis_id == t.pupil))
+            # one case a pupil and school (unique): their open one, or none
+            .outerjoin(
+                CASES, (c.school_id == t.school_id) & (c.pupil == t.pupil) & (c.status == "open")
             )
-            return [OpenCase(*row) for row in conn.execute(query)]
+            .where(t.status == "open")  # in no order: the worklist sorts its rows itself
+        )
+        out: dict[str, list[WorkTask]] = {}
+        with self.engine.connect() as conn:
+            ids = _school_ids(conn, schools)
+            rows = conn.execute(query.where(t.school_id.in_(list(ids)))).all()
+        for row in rows:
+            out.setdefault(row[1], []).append(WorkTask._make(row))
+        return out
 
     def stage_counts(self) -> dict[str, Counter[int]]:
         query = (
@@ -166,6 +188,26 @@ def _school_id(conn: Connection, school: str) -> int:
     if found is None:
         raise NotFoundError(f"no school {school!r}")
     return int(found)
+
+
+def _open_case_query() -> Select[Any]:
+    """Open cases (the school's id first), highest stage first, then by pupil."""
+    c = CASES.c
+    return (
+        select(c.school_id, c.id, c.pupil, c.stage, c.state, c.opened_on, c.flow_version)
+        .where(c.status == "open")
+        .order_by(c.stage.desc(), c.pupil)
+    )
+
+
+def _school_ids(conn: Connection, schools: Sequence[str]) -> dict[int, str]:
+    """The store's ids of ``schools``, to their keys; a school the store does not know raises."""
+    wanted = set(schools)
+    found = {int(i): str(k) for i, k in conn.execute(select(School.id, School.key)) if k in wanted}
+    missing = wanted - set(found.values())
+    if missing:
+        raise NotFoundError(f"no school {sorted(missing)[0]!r}")
+    return found
 
 
 def _letter_query() -> Select[Any]:

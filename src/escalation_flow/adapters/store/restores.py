@@ -1,15 +1,19 @@
 """The ``restores`` table: one row each time a backup was restored over this database.
 
 Written by ``escalation-flow restore`` into the database it has just restored, so the row
-survives with the data it explains. It carries the backup's checkpoint whole: ``audit verify
---against`` a checkpoint made after that backup (and before the restore) needs it to tell what
-the restore took back from what someone deleted. The row is not chained: a checkpoint made
-after the restore names the records written since, and one made before it cannot know the row.
+survives with the data it explains. It carries the backup's checkpoint byte for byte, and so
+its sha256: ``audit verify --against`` a checkpoint made after that backup (and before the
+restore) tells what the restore took back from what someone deleted only with
+``--restored-from`` the copy of that checkpoint the auditor holds, whose sha256 must be the
+row's. The row alone excuses nothing: anyone who can write the database can insert one. It is
+not chained: a checkpoint made after the restore names the records written since, and one made
+before it cannot know the row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Integer, String, Text, insert, inspect, select
@@ -75,3 +79,9 @@ def restores(conn: Connection) -> list[Restore]:
         )
         for r in rows
     ]
+
+
+def carried_sha256(restore: Restore) -> str:
+    """The sha256 of the checkpoint the row carries, as ``sha256sum`` gives it of the backup's
+    ``FILE.checkpoint.json``: what binds the auditor's copy to this restore."""
+    return hashlib.sha256(restore.checkpoint.encode("utf-8")).hexdigest()

@@ -27,7 +27,7 @@ from escalation_flow.adapters.store.staff_models import (
     WebSession,
 )
 from escalation_flow.core.access import Grant, Principal, staff_role
-from escalation_flow.errors import ConflictError, NotFoundError
+from escalation_flow.errors import ConflictError, InputError, NotFoundError, Problem
 
 
 @dataclass(frozen=True)
@@ -173,11 +173,18 @@ class StaffStore:
             raise NotFoundError(f"no member of staff {username!r}")
 
     def by_email(self, email: str) -> StaffRecord | None:
-        """The member of staff with this email, whatever its case."""
-        query = select(Staff).where(func.lower(Staff.email) == normal_email(email))
+        """The member of staff with this email, whatever its ASCII case; None for an email that
+        is not plain ASCII (never matched)."""
+        if not email.strip().isascii():
+            return None
+        wanted = normal_email(email)
+        query = select(Staff).where(func.lower(Staff.email) == wanted)
         with self.engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
-            return None if row is None else _record(conn, row)
+            for row in conn.execute(query).mappings():
+                # the database's lower() may fold non-ASCII (PostgreSQL's does): compare here too
+                if _ascii_lower(row["email"]) == wanted:
+                    return _record(conn, row)
+            return None
 
     def by_subject(self, issuer: str, subject: str) -> StaffRecord | None:
         """The member of staff linked to this identity provider's subject."""
@@ -457,12 +464,23 @@ _KEEP_EXPIRED = dt.timedelta(days=1)
 
 
 def normal_email(email: str | None) -> str | None:
-    """How an email is kept and compared: trimmed and lower-cased (the domain is
-    case-insensitive, and no school mail system tells local parts apart by case)."""
+    """How an email is kept and compared: trimmed and ASCII lower-cased (the domain is
+    case-insensitive, and no school mail system tells local parts apart by case). Only plain
+    ASCII is kept: Unicode lower-casing folds look-alikes onto ASCII (the Kelvin sign to ``k``),
+    which would let another address pass for this one. InputError otherwise."""
     if email is None:
         return None
-    text = email.strip().lower()
-    return text or None
+    text = email.strip()
+    if not text.isascii():
+        raise InputError(
+            "an email must be plain ASCII",
+            [Problem("email", None, None, f"{text!r} has a character that is not plain ASCII")],
+        )
+    return text.lower() or None
+
+
+def _ascii_lower(email: str | None) -> str | None:
+    return email.strip().lower() if email is not None and email.isascii() else None
 
 
 def _refuse_taken_email(conn: Connection, email: str | None, username: str) -> None:

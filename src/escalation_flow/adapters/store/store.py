@@ -46,7 +46,7 @@ from escalation_flow.errors import NotFoundError
 
 if TYPE_CHECKING:
     from escalation_flow.adapters.store.marks_reader import RegisterReader
-    from escalation_flow.ports import FiguresKey, NoticeMaker
+    from escalation_flow.ports import FiguresKey, NoticeMaker, SchoolPage
 
 #: Marks of a trust load this many schools at a time (the machines have two cores or more).
 _LOAD_THREADS = 2
@@ -357,6 +357,29 @@ class Store:
         except IntegrityError:
             # another process kept the same day's figures between our delete and insert: its
             # row was counted from the same registers, or is under a key the reader will refuse
+            pass
+
+    def school_page(self, school: str, key: FiguresKey) -> SchoolPage | None:
+        """``ports.SchoolPagesBook.school_page``."""
+        from escalation_flow.adapters.store.school_figures import read_page
+
+        with self.engine.connect() as conn:
+            try:
+                found = _school_ids(conn, [school])[school]
+            except NotFoundError:
+                return None
+            return read_page(conn, found, key)
+
+    def keep_school_page(
+        self, school: str, key: FiguresKey, page: SchoolPage, now: dt.datetime
+    ) -> None:
+        """``ports.SchoolPagesBook.keep_school_page`` (a race as ``keep_school_figures``'s)."""
+        from escalation_flow.adapters.store.school_figures import keep_page
+
+        try:
+            with self.engine.begin() as conn:
+                keep_page(conn, _school_ids(conn, [school])[school], key, page, now)
+        except IntegrityError:
             pass
 
     # -- reading ------------------------------------------------------------------------------
