@@ -49,6 +49,7 @@ TODAY = date(2026, 7, 20)
 FLOW_VERSION = "f" * 64
 LETTER_TEXT = "Dear Mrs Quillfeather, Zebedee has missed school"
 LEAVER_NAME = "Marmaduke"
+LEAVER_EMAIL = "marmaduke.senior@quillfeather.example"
 
 
 def instant(day: date, hour: int = 12) -> datetime:
@@ -161,9 +162,9 @@ def _roster_and_contacts(store: Store, trust: Trust, folder: Path) -> None:
     store.import_roster(read_roster(roster, set(trust.schools)), file=roster, now=at, by="test")
     contacts = folder / "contacts.csv"
     contacts.write_text(
-        "school,pupil,contact,name,relationship,parental_responsibility\n"
-        f"{SCHOOL},P06,C06,{LEAVER_NAME} Senior,father,yes\n"
-        f"{SCHOOL},P09,C09,Alex Keeper,mother,yes\n",
+        "school,pupil,contact,name,relationship,parental_responsibility,email\n"
+        f"{SCHOOL},P06,C06,{LEAVER_NAME} Senior,father,yes,{LEAVER_EMAIL}\n"
+        f"{SCHOOL},P09,C09,Alex Keeper,mother,yes,\n",
         encoding="utf-8",
     )
     store.import_contacts(read_contacts(contacts, set(trust.schools), now=at), now=at, by="test")

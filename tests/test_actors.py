@@ -86,3 +86,11 @@ def test_a_new_staff_id_cannot_pass_for_someone_else(name: str, why: str) -> Non
 
 def test_a_plain_new_staff_id_is_taken_as_it_is() -> None:
     assert new_username("r.hughes-2", ["s.jones"]) == "r.hughes-2"
+
+
+def test_the_refusal_of_a_stranger_does_not_demand_a_school_a_trust_wide_role_has_none() -> None:
+    with pytest.raises(ActionError) as refused:
+        Actors(Staff()).check("r.khan")
+    said = str(refused.value)
+    assert "users add r.khan --name NAME --role ROLE [--school SCHOOL]" in said
+    assert "no --school for a role over every school" in said and "data protection officer" in said

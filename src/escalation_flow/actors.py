@@ -58,7 +58,8 @@ class StaffDirectory(Protocol):
 def how_to_add(name: str) -> str:
     return (
         f"add them with `escalation-flow users add {name} --name NAME --role ROLE "
-        "--school SCHOOL`"
+        "[--school SCHOOL]` (no --school for a role over every school: the trust's attendance "
+        "team, an auditor, the data protection officer)"
     )
 
 

@@ -159,10 +159,16 @@ class Root:
         except Exception:
             store.dispose()
             raise
-        return (
-            lambda: self.build_service(store, trust, worker="web", clock=clock),
-            store.dispose,
-        )
+        emails = bool(settings.smtp_host)
+
+        def build() -> Service:
+            service = self.build_service(store, trust, worker="web", clock=clock)
+            # as ``letters send`` and the daemon decide it: a copy the pages queue again
+            # (readdressed) goes for the post when no email sender is configured
+            service.outbox.emails = emails
+            return service
+
+        return build, store.dispose
 
     def page_backends(
         self, settings: Settings | None = None, clock: Clock | None = None

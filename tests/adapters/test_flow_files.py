@@ -10,6 +10,7 @@ from escalation_flow.adapters.flow_files import load_flow, load_flows
 from escalation_flow.errors import FlowError
 
 TINY = Path(__file__).parents[1] / "data" / "flows" / "tiny-example.yaml"
+ROOT_FLOWS = Path(__file__).parents[2] / "flows"
 
 
 def broken(tmp_path: Path, *edits: tuple[str, str]) -> Path:
@@ -230,3 +231,18 @@ def test_a_timer_length_names_a_parameter_with_whole_values_only(tmp_path: Path)
     assert any("each value must be a whole number of at least 0" in p for p in problems(half))
     task = cookbook_broken(tmp_path, "timers", ("due: {school_days: 2}", "due: {school_days: review_weeks}"))
     assert any("only a timer's length may name a parameter" in p for p in problems(task))
+
+
+def test_a_flow_file_edited_on_disk_is_read_again_and_the_same_bytes_are_parsed_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "oaks.yaml"
+    text = (ROOT_FLOWS / "leigh-academy-oaks.yaml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    first = load_flow(path)
+    assert load_flow(path) is first  # the same version of the file: parsed once
+    edited = text.replace('title: "Attendance', 'title: "Edited Attendance', 1)
+    path.write_text(edited, encoding="utf-8")
+    second = load_flow(path)
+    assert second.version != first.version
+    assert second.definition.title.startswith("Edited Attendance")

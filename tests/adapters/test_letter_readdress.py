@@ -12,12 +12,14 @@ from starlette.testclient import TestClient
 
 from escalation_flow.adapters.store.staff_store import StaffStore
 from escalation_flow.audit.store_check import verify_store
-from escalation_flow.bootstrap import page_backend
+from escalation_flow.bootstrap import Root, page_backend
+from escalation_flow.clock import SimulatedClock
 from escalation_flow.core.access import Grant
 from escalation_flow.core.definition import Role
 from escalation_flow.errors import ActionError
 from escalation_flow.service import Service
 from escalation_flow.service.letter_readdress import readdress_desk
+from escalation_flow.settings import Settings
 from escalation_flow.web.app import create_app
 from escalation_flow.web.passwords import hash_password
 from escalation_flow.web.settings import WebSettings
@@ -34,9 +36,11 @@ from tests.adapters.test_letter_outbox import (
     template,
     url,
 )
+from tests.daemon_builders import write_trust
 from tests.e2e.web_client import login, token
 from tests.e2e.web_world import PASSWORD
 from tests.smtp_server import Server
+from tests.staff_builders import add_staff
 
 pytestmark = pytest.mark.needs_program("openssl")
 __all__ = ["clock", "server", "service", "template", "url"]  # the outbox tests' fixtures
@@ -105,3 +109,21 @@ def test_the_letter_page_offers_a_leader_the_readdress_button_and_it_sends_nothi
         assert "Nothing was sent." in after and "Prepare again from the contacts" not in after
     assert copies(service, letter)["C1"].status == "queued"
     assert server.mailbox.received == []
+
+
+def test_the_pages_service_readdresses_a_copy_for_the_post_when_no_smtp_server_is_set(
+    service: Service, url: str, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    letter = approve(service, "P1")
+    contacts_now(service, tmp_path, ANN_MOVED)
+    service.outbox.queue()
+    add_staff(url, "s.head")
+    trust = write_trust(tmp_path / "web-trust")
+    settings = Settings(database_url=url, trust_file=trust, smtp_host=None)
+    services, close = Root(clock).web_services(settings)
+    try:
+        readdress_desk(services()).readdress(letter, "s.head")
+    finally:
+        close()
+    ann = copies(service, letter)["C1"]  # she has an email, but nothing could send it
+    assert (ann.channel, ann.status, ann.postal_address) == ("post", "for_post", "7 Refuge Close")

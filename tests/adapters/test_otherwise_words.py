@@ -87,3 +87,13 @@ def test_the_case_file_says_an_otherwise_step_in_words(academy: Flow) -> None:
     _, what = _line(record, {}, academy)
     assert "none of the plan's other conditions held: sessions still marked N" in what
     assert "otherwise: not" not in what
+
+
+def test_a_run_of_unauthorised_school_days_is_counted_in_school_days_not_sessions(
+    academy: Flow,
+) -> None:
+    text = guard_sentence(
+        academy, "consecutive_unauthorised_school_days >= 10",
+        {"consecutive_unauthorised_school_days": 12.0},
+    )  # fmt: skip
+    assert text is not None and text.endswith("(12 school days) is at least 10 school days")

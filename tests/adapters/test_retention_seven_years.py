@@ -25,7 +25,15 @@ from escalation_flow.bootstrap import Root
 from escalation_flow.cli import main
 from escalation_flow.clock import SimulatedClock
 from tests.daemon_builders import RootedRunner, clone, postgres_admin_url
-from tests.retention_builders import LEAVER_NAME, LETTER_TEXT, SCHOOL, TODAY, build, instant
+from tests.retention_builders import (
+    LEAVER_EMAIL,
+    LEAVER_NAME,
+    LETTER_TEXT,
+    SCHOOL,
+    TODAY,
+    build,
+    instant,
+)
 
 POLICY = "  registers_years: 6\n  closed_cases_years: 6\n"
 CUTOFF = date(2020, 7, 20)  # six years before TODAY
@@ -63,6 +71,7 @@ def db(
     template: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
     url, folder = template
+    monkeypatch.chdir(tmp_path)  # `retention apply` writes its checkpoint under var/
     monkeypatch.setenv("ESCALATION_FLOW_TRUST_FILE", str(folder / "trust.yaml"))
     for copy in clone(url, tmp_path):
         monkeypatch.setenv("ESCALATION_FLOW_DATABASE_URL", copy)
@@ -351,3 +360,176 @@ def test_a_penalty_notice_outstanding_keeps_the_pupil_until_it_is_paid(db: str) 
     notice(db, 2, "paid")
     plan = json.loads(cli("retention", "due", "--json").output)
     assert [c["pupil"] for c in plan["cases_due"]] == ["P01", "P03"]
+
+
+# -- what an external anchor proves (the attacker's forgery, and the bytes left behind) ---------
+
+
+def forge_run(url: str, marks_of: str, month: str, open_case_of: str) -> None:
+    """The attack as it was made with the project's own ``records.append``: delete a pupil's
+    marks of one month (far too young), re-seal what is left, erase an open case after marking
+    its row closed in 2015, and chain a run naming both."""
+    from escalation_flow.adapters.store.audit_store import mark_rows
+    from escalation_flow.adapters.store.seals import mark_digest
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            (school_id,) = conn.exec_driver_sql("SELECT id FROM schools").one()
+            young = (
+                f"pupil_id = (SELECT id FROM pupils WHERE mis_id = '{marks_of}') "
+                f"AND date >= '{month}-01' AND date <= '{month}-31'"
+            )
+            imports = [
+                int(i) for (i,) in conn.exec_driver_sql(
+                    f"SELECT DISTINCT import_id FROM marks WHERE {young}")
+            ]  # fmt: skip
+            assert imports, "the builder holds no marks for that month"
+            seals = []
+            for import_id, rows in mark_rows(conn, school_id, imports).items():
+                kept = [r for r in rows if not (r.pupil == marks_of and str(r.day)[:7] == month)]
+                seal = conn.exec_driver_sql(
+                    f"SELECT seq FROM mark_seals WHERE import_id = {import_id}"
+                ).scalar()
+                seals.append({"school": SCHOOL, "import": import_id, "seal": seal,
+                              "erased": len(rows) - len(kept), "kept": len(kept),
+                              "kept_sha256": mark_digest(kept)})  # fmt: skip
+            conn.exec_driver_sql(f"DELETE FROM marks WHERE {young}")
+            case_id, length, head = conn.exec_driver_sql(
+                f"SELECT id, length, head_hash FROM cases WHERE pupil = '{open_case_of}'"
+            ).one()
+            conn.exec_driver_sql(
+                f"UPDATE cases SET status = 'closed', closed_on = '2015-01-01' WHERE id = {case_id}"
+            )
+            for table in ("timers", "tasks", "case_events"):
+                conn.exec_driver_sql(f"DELETE FROM {table} WHERE case_id = {case_id}")
+            conn.exec_driver_sql(f"DELETE FROM cases WHERE id = {case_id}")
+            body = {
+                "by": "dpo", "today": TODAY.isoformat(),
+                "policy": {"registers_years": 6, "closed_cases_years": 6},
+                "register_cutoff": CUTOFF.isoformat(), "case_cutoff": CUTOFF.isoformat(),
+                "counts": {"marks": sum(int(x["erased"]) for x in seals), "cases": 1,
+                           "letters": 0, "tasks": 0, "pupils": 0},
+                "seals": seals, "letters": [], "tasks": [],
+                "cases": [{"case": case_id, "length": length, "head": head,
+                           "closed_on": "2015-01-01"}],
+            }  # fmt: skip
+            record = NewRecord(RETENTION_CHAIN, RETENTION_RUN, "run 1", body, instant(TODAY))
+            append(conn, [record], instant(TODAY))
+    finally:
+        engine.dispose()
+
+
+def test_a_forged_run_of_young_marks_and_an_open_case_fails_against_the_checkpoint_before(
+    db: str,
+) -> None:
+    seen = checkpoint(db)
+    forge_run(db, marks_of="P10", month="2026-01", open_case_of="P04")
+    found = verify(db, seen).breaches
+    messages = [b.message for b in found if b.kind == "retention_run_invalid"]
+    assert any("elms dated in 2026-01" in m and m.startswith("run 1:") for m in messages), found
+    assert any("case" in m and "elms/P04" in m and "open" in m for m in messages), found
+
+
+def test_a_real_run_verifies_against_the_checkpoint_apply_wrote_before_it(
+    db: str, tmp_path: Path
+) -> None:
+    from escalation_flow.audit.checkpoint import read_checkpoint
+
+    hold_p03()
+    out = tmp_path / "kept-elsewhere" / "before.json"
+    result = cli("retention", "apply", "--by", "dpo", "--checkpoint-out", str(out))
+    assert result.exit_code == 0, result.output
+    assert str(out) in result.output
+    seen = read_checkpoint(out)
+    assert seen["format"] == 3
+    after = verify(db, seen)
+    assert after.ok, after.breaches
+    assert cli("retention", "apply", "--by", "dpo").exit_code == 0  # the default place
+    assert len(list((tmp_path / "var" / "checkpoints").glob("before-retention-*.json"))) == 1
+
+
+def test_an_erased_parents_email_is_not_left_in_the_sqlite_file(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not db.startswith("sqlite"):
+        pytest.skip("the bytes of a SQLite file; PostgreSQL is vacuumed (docs/data-protection.md)")
+    from escalation_flow.adapters.store import engine
+
+    # upstream SQLite's default (some distributions build it on): the run must not rely on it
+    monkeypatch.setattr(
+        engine, "SQLITE_PRAGMAS", (*engine.SQLITE_PRAGMAS, "PRAGMA secure_delete=OFF")
+    )
+    files = [Path(db.removeprefix("sqlite:///"))]
+    assert any(LEAVER_EMAIL.encode() in f.read_bytes() for f in files)
+    assert cli("retention", "apply", "--by", "dpo").exit_code == 0
+    for f in [*files, Path(f"{files[0]}-wal")]:
+        if f.exists():
+            assert LEAVER_EMAIL.encode() not in f.read_bytes(), f
+
+
+def test_a_leavers_meeting_actions_and_monthly_return_lines_go_with_them(db: str) -> None:
+    at = "'2020-03-01 09:00:00'"
+    tamper(
+        db,
+        "INSERT INTO meeting_actions (school, term, pupil, action, recorded_by, recorded_at) "
+        f"VALUES ('{SCHOOL}', 'spring-2020', 'P06', 'home visit: Marmaduke', 'lead', {at})",
+        "INSERT INTO meeting_actions (school, term, pupil, action, recorded_by, recorded_at) "
+        f"VALUES ('{SCHOOL}', 'spring-2020', 'P09', 'keep watching', 'lead', {at})",
+        "INSERT INTO la_notifications (school, month, pupils, digest, sent_by, sent_at) "
+        f"VALUES ('{SCHOOL}', '2020-02', 'P06\nP09', '{'a' * 64}', 'lead', {at})",
+    )
+    assert cli("retention", "apply", "--by", "dpo").exit_code == 0
+    assert query(db, "SELECT pupil FROM meeting_actions") == [("P09",)]
+    assert query(db, "SELECT pupils, digest FROM la_notifications") == [("P09", "a" * 64)]
+
+
+def test_a_checkpoint_of_format_2_is_still_read_and_a_real_run_verifies_against_it(
+    db: str, tmp_path: Path
+) -> None:
+    from escalation_flow.audit.checkpoint import _digest, checkpoint_text, read_checkpoint
+
+    body = {k: v for k, v in checkpoint(db).items() if k != "sha256"}
+    body["format"] = 2
+    for case in body["cases"]:  # type: ignore[attr-defined]
+        del case["status"], case["closed_on"]
+    for seen in body["schools"].values():  # type: ignore[attr-defined]
+        del seen["days"]
+    path = tmp_path / "format2.json"
+    path.write_text(checkpoint_text(body | {"sha256": _digest(body)}), encoding="utf-8")
+    seen = read_checkpoint(path)
+    assert cli("retention", "apply", "--by", "dpo").exit_code == 0
+    after = verify(db, seen)
+    assert after.ok, after.breaches
+
+
+def test_a_format_3_checkpoint_without_a_cases_status_is_refused(
+    db: str, tmp_path: Path
+) -> None:
+    from escalation_flow.audit.checkpoint import _digest, checkpoint_text, read_checkpoint
+    from escalation_flow.errors import InputError
+
+    body = {k: v for k, v in checkpoint(db).items() if k != "sha256"}
+    del body["cases"][0]["status"]  # type: ignore[index]
+    path = tmp_path / "hand-made.json"
+    path.write_text(checkpoint_text(body | {"sha256": _digest(body)}), encoding="utf-8")
+    with pytest.raises(InputError, match="status"):
+        read_checkpoint(path)
+
+
+def test_a_run_is_held_to_the_cutoffs_its_own_day_and_policy_give() -> None:
+    from escalation_flow.audit.retention_check import allowed_cutoffs
+
+    body = {
+        "today": TODAY.isoformat(), "policy": {"registers_years": 2, "closed_cases_years": 6},
+        "register_cutoff": "2025-01-01", "case_cutoff": "2026-01-01",
+    }  # fmt: skip
+    assert allowed_cutoffs(body) == (CUTOFF, CUTOFF)  # the law's six years, the policy's six
+
+
+def test_a_run_whose_counts_are_not_what_it_names_is_caught_by_verify_alone(db: str) -> None:
+    assert cli("retention", "apply", "--by", "dpo").exit_code == 0
+    tamper(db, "UPDATE chain_records SET body = replace(body, '\"counts\":{\"cases\":', "
+               "'\"counts\":{\"cases\":9,\"was\":') WHERE chain = 'retention'")  # fmt: skip
+    messages = [b.message for b in verify(db).breaches if b.kind == "retention_run_invalid"]
+    assert any("its count of cases (9) is not the 2 it names" in m for m in messages), messages

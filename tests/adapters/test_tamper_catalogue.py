@@ -517,8 +517,8 @@ def test_a_checkpoint_of_an_unknown_format_is_refused(
     checkpoint: dict[str, Any], tmp_path: Path
 ) -> None:
     path = tmp_path / "cp.json"
-    path.write_text(json.dumps(checkpoint | {"format": 3}), encoding="utf-8")
-    with pytest.raises(InputError, match="checkpoint format 3 is not one this version reads"):
+    path.write_text(json.dumps(checkpoint | {"format": 4}), encoding="utf-8")
+    with pytest.raises(InputError, match="checkpoint format 4 is not one this version reads"):
         read_checkpoint(path)
     path.write_text(json.dumps(checkpoint | {"chain_format": 9}), encoding="utf-8")
     with pytest.raises(InputError, match="chain records of format 9; this version knows format"):

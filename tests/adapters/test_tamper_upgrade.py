@@ -142,7 +142,7 @@ def test_the_upgrade_then_new_records_chain_on(format1: dict[str, str], tmp_path
     kept = tmp_path / "checkpoint.json"
     assert run(format1, "audit", "checkpoint", "--out", str(kept)).exit_code == 0
     document = json.loads(kept.read_text(encoding="utf-8"))
-    assert document["format"] == 2 and document["chain_format"] == 2
+    assert document["format"] == 3 and document["chain_format"] == 2
     assert any(chain.startswith("case:") for chain in document["records"])
     query(format1, "DELETE FROM chain_records WHERE id = (SELECT max(id) FROM chain_records)")
     result = run(format1, "audit", "verify", "--against", str(kept))

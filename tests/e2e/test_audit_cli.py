@@ -415,7 +415,7 @@ def test_a_completed_task_rewritten_is_named_by_verify_alone_and_against_the_che
     made = run(amended, "audit", "checkpoint", "--out", str(kept))
     assert made.exit_code == 0, made.output
     document = json.loads(kept.read_text(encoding="utf-8"))
-    assert document["format"] == 2 and len(document["sha256"]) == 64
+    assert document["format"] == 3 and len(document["sha256"]) == 64
     assert document["chain_format"] == 2 and document["records"]
     assert {"oaks/P1", "oaks/P2"} <= {f"{c['school']}/{c['pupil']}" for c in document["cases"]}
     clean = run(amended, "audit", "verify", "--against", str(kept))

@@ -148,6 +148,7 @@ TODAY_ARGS = {
     "report targeting": ["--school", "school-01", "--term", "autumn-2025"],
     "report la-monthly": ["--school", "school-01", "--month", "2025-09"],
     "retention due": [],
+    "penalty-notices check": ["school-01", "S01-P0036"],
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import hashlib
 import math
 from collections.abc import Iterable, Sequence
@@ -62,9 +63,19 @@ MAX_ALIAS_EXPANSION = 1000
 
 
 def load_flow(path: Path) -> d.Flow:
-    """Load, validate and check one flow file; raise ``FlowError`` with every problem."""
-    data, digest, text = _read(path)
-    name = str(path)
+    """Load, validate and check one flow file; raise ``FlowError`` with every problem.
+
+    The same bytes under the same name give the same flow, so a process parses each version of
+    a file once: the daemon's evenings, the timers and the pages read every school's flow
+    afresh, and parsing with line numbers kept is most of the cost (about 0.2 s a file).
+    """
+    _, digest, text = _read_text(path)
+    return _compiled(str(path), digest, text)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(name: str, digest: str, text: str) -> d.Flow:
+    data = _parse(text, name)
     if not isinstance(data, CommentedMap):
         raise FlowError(f"{name} is not a flow", [Problem(name, 1, None, "expected a mapping")])
     expansion = alias_expansion(data, MAX_ALIAS_EXPANSION)
@@ -94,12 +105,8 @@ def load_flow(path: Path) -> d.Flow:
     return dataclasses.replace(flow, text=text)
 
 
-def _read(path: Path) -> tuple[Any, str, str]:
-    """The file's nodes, parsed once with quotes kept (to spot YAML traps), its sha256 and text.
-
-    Like ``yaml_source.read_yaml`` (YAML 1.2, line numbers, a YAML 1.1 directive refused), which
-    does not keep quotes.
-    """
+def _read_text(path: Path) -> tuple[bytes, str, str]:
+    """The file's bytes, their sha256 and its text (UTF-8, a YAML 1.1 directive refused)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -110,16 +117,23 @@ def _read(path: Path) -> tuple[Any, str, str]:
             str(path), 1, None, "YAML 1.1 turns 'off' into false; drop the %YAML line"
         )
         raise FlowError(f"{path} declares YAML 1.1", [problem])
+    return raw, hashlib.sha256(raw).hexdigest(), text
+
+
+def _parse(text: str, name: str) -> Any:
+    """The file's nodes, parsed once with quotes kept (to spot YAML traps).
+
+    Like ``yaml_source.read_yaml`` (YAML 1.2, line numbers), which does not keep quotes.
+    """
     yaml = YAML(typ="rt")
     yaml.version = (1, 2)
     yaml.preserve_quotes = True
     try:
-        data = yaml.load(text)
+        return yaml.load(text)
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        problem = Problem(str(path), line, None, str(exc.problem))
-        raise FlowError(f"{path} is not valid YAML", [problem]) from exc
-    return data, hashlib.sha256(raw).hexdigest(), text
+        problem = Problem(name, line, None, str(exc.problem))
+        raise FlowError(f"{name} is not valid YAML", [problem]) from exc
 
 
 def load_flows(paths: Sequence[Path]) -> list[d.Flow]:

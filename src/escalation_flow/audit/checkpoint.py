@@ -15,17 +15,25 @@ verify --against FILE`` checks that the store still holds everything it named:
   approval, completions of tasks without a case, the staff audit log) with at least the length
   it had and its record at that length still carrying the head hash it had.
 
+- (format 3) what a later retention run may take away, so that a run's own record is not the
+  only word on it: each case's status and closing day, and each school's mark count per register
+  day. A run recorded after the checkpoint may have erased a case only if the checkpoint saw it
+  closed before the run's case cutoff, and marks only of days before its register cutoff (both
+  cutoffs held to what the run's own day and policy give, ``retention_check.allowed_cutoffs``).
+
 The document carries ``format`` and a sha256 over itself, so an edited file is refused rather
-than trusted. Format 1 is described in ``docs/audit/README.md``; format 2 adds ``records``.
-A checkpoint of format 1 (made over chain format 1, before the upgrade) is still read.
+than trusted. Format 1 is described in ``docs/audit/README.md``; format 2 adds ``records``;
+format 3 adds ``status`` and ``closed_on`` to each case and ``days`` to each school. Checkpoints
+of formats 1 and 2 are still read (without the retention checks format 3 allows).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from datetime import datetime
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,22 +50,32 @@ from escalation_flow.adapters.store.audit_store import (
     task_completions,
 )
 from escalation_flow.adapters.store.cases import school_ids
-from escalation_flow.adapters.store.erasure import Erasures, erasures
+from escalation_flow.adapters.store.erasure import (
+    RETENTION_CHAIN,
+    Erasures,
+    case_states,
+    erasures,
+    marks_by_day,
+)
 from escalation_flow.adapters.store.records import chain_heads, erased_letters
 from escalation_flow.adapters.store.seals import SEAL_FORMAT, SEAL_FORMATS
+from escalation_flow.audit.retention_check import FORGED, allowed_cutoffs
 from escalation_flow.audit.verify import Breach
 from escalation_flow.core.chain import CHAIN_FORMAT, CHAIN_FORMATS, canonical_json, instant_text
 from escalation_flow.errors import InputError
 
 #: The checkpoint document's format; ``read_checkpoint`` refuses any other.
-FORMAT = 2
-FORMATS = (1, 2)
+FORMAT = 3
+FORMATS = (1, 2, 3)
+#: The first format that anchors what a retention run may erase.
+RETENTION_FORMAT = 3
 OPEN = "open"
 
 
 def make_checkpoint(engine: Engine, now: datetime) -> dict[str, Any]:
     """The checkpoint of everything in the store at ``now`` (the service's clock)."""
     with engine.connect() as conn:
+        states = case_states(conn)
         body: dict[str, Any] = {
             "format": FORMAT,
             "chain_format": CHAIN_FORMAT,
@@ -65,6 +83,7 @@ def make_checkpoint(engine: Engine, now: datetime) -> dict[str, Any]:
             "made_at": instant_text(now),
             "cases": [
                 {"id": cid, "school": school, "pupil": pupil, "length": length, "head": head}
+                | _state(states.get(cid))
                 for cid, school, pupil, length, head in case_heads(conn)
             ],
             "schools": _schools(conn),
@@ -73,6 +92,11 @@ def make_checkpoint(engine: Engine, now: datetime) -> dict[str, Any]:
             "records": {k: [n, head] for k, (n, head) in sorted(chain_heads(conn).items())},
         }
     return body | {"sha256": _digest(body)}
+
+
+def _state(state: tuple[str, date | None] | None) -> dict[str, str | None]:
+    status, closed_on = state if state is not None else ("gone", None)
+    return {"status": status, "closed_on": None if closed_on is None else closed_on.isoformat()}
 
 
 def checkpoint_text(document: Mapping[str, Any]) -> str:
@@ -127,6 +151,9 @@ def _malformed(body: Mapping[str, Any]) -> str | None:
     for key, seen in schools.items():
         if not _a_school(seen):
             return f"'schools' entry {key!r} must be {{seals: [hash, ...], marks: count}}: {seen!r}"
+    wrong = _malformed_retention(cases, schools) if body["format"] >= RETENTION_FORMAT else None
+    if wrong:
+        return wrong
     records = body.get("records", {})
     if not isinstance(records, dict) or not all(
         isinstance(v, list) and len(v) == 2 and isinstance(v[0], int) and isinstance(v[1], str)
@@ -141,6 +168,34 @@ def _malformed(body: Mapping[str, Any]) -> str | None:
             if not (key.isdigit() and fits(value)):
                 return f"{name!r} entry {key!r} is not a {name[:-1]} record: {value!r}"
     return None
+
+
+def _malformed_retention(cases: list[Any], schools: Mapping[str, Any]) -> str | None:
+    """Format 3's additions: each case's status and closing day, each school's marks per day."""
+    for case in cases:
+        if not (
+            isinstance(case.get("id"), int)
+            and isinstance(case.get("status"), str)
+            and _a_day_or_none(case.get("closed_on"))
+        ):
+            return f"case {case.get('id')!r} must carry its id, status and closed_on (a date)"
+    for key, seen in schools.items():
+        days = seen.get("days")
+        if not isinstance(days, dict) or not all(
+            _a_day_or_none(d) and d is not None and type(n) is int for d, n in days.items()
+        ):
+            return f"'schools' entry {key!r} must map each register day to its mark count"
+    return None
+
+
+def _a_day_or_none(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        date.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return isinstance(value, str)
 
 
 def _a_school(seen: Any) -> bool:
@@ -194,8 +249,7 @@ def check_against(
         runs = erasures(conn)
         out = _cases(conn, [c for c in checkpoint["cases"] if mine(c["school"])], runs)
         schools = {k: v for k, v in checkpoint["schools"].items() if mine(k)}
-        made_at = datetime.fromisoformat(str(checkpoint["made_at"]))
-        out += _marks(conn, schools, runs.marks_erased_after(made_at))
+        out += _marks(conn, schools, _marks_erased_since(checkpoint, runs))
         letters = _letters(conn)
         erased = erased_letters(conn)
         for key, then in sorted(checkpoint["letters"].items(), key=lambda kv: int(kv[0])):
@@ -216,7 +270,116 @@ def check_against(
         for chain, (length, head) in sorted(checkpoint.get("records", {}).items()):
             if school is None or _chain_school(chain) == school:
                 out += _record_chain(conn, chain, length, head, heads.get(chain))
+        if checkpoint["format"] >= RETENTION_FORMAT:
+            later = _runs_since(checkpoint, runs)
+            out += _cases_erased_early(conn, checkpoint["cases"], runs, later, mine)
+            out += _days_erased_early(conn, schools, later)
     return out
+
+
+# -- what a run since the checkpoint may have erased (format 3) -----------------------------------
+
+
+def _runs_since(checkpoint: Mapping[str, Any], runs: Erasures) -> list[tuple[int, dict[str, Any]]]:
+    """The runs recorded after the checkpoint: those past the retention chain's length it saw
+    (its record time is the writer's word; its place in the anchored chain is not)."""
+    seen = checkpoint.get("records", {}).get(RETENTION_CHAIN, [0, ""])[0]
+    return [(seq, body) for seq, _, body in runs.runs if seq > seen]
+
+
+def _marks_erased_since(checkpoint: Mapping[str, Any], runs: Erasures) -> dict[str, int]:
+    """Marks erased per school by the runs since the checkpoint: by their place on the
+    retention chain when the checkpoint anchors it (format 2 on; a run in the same instant as
+    the checkpoint is still after it), else by their record time."""
+    if "records" not in checkpoint:
+        return runs.marks_erased_after(datetime.fromisoformat(str(checkpoint["made_at"])))
+    out: dict[str, int] = defaultdict(int)
+    for _, body in _runs_since(checkpoint, runs):
+        for s in body.get("seals", []):
+            out[str(s["school"])] += int(s["erased"])
+    return dict(out)
+
+
+def _cases_erased_early(
+    conn: Connection,
+    then: list[dict[str, Any]],
+    runs: Erasures,
+    later: list[tuple[int, dict[str, Any]]],
+    mine: Callable[[str], bool],
+) -> list[Breach]:
+    """Each case a run since the checkpoint erased that the checkpoint did not see closed
+    before the run's case cutoff."""
+    stored = set(case_states(conn))
+    since = dict(later)
+    out = []
+    for case in then:
+        cid = int(case["id"])
+        run = runs.case_runs.get(cid)
+        if not mine(case["school"]) or cid in stored or run not in since:
+            continue
+        cutoff = allowed_cutoffs(since[run])[1]
+        closed = case["closed_on"]
+        if case["status"] == "closed" and closed is not None and closed < cutoff.isoformat():
+            continue
+        seen = "open" if case["status"] != "closed" else f"closed on {closed}"
+        out.append(
+            Breach("records of retention", run, FORGED,
+                   f"run {run} erased case {cid} ({case['school']}/{case['pupil']}), which the "
+                   f"checkpoint saw {seen}: only cases closed before {cutoff.isoformat()} were "
+                   "due")
+        )  # fmt: skip
+    return out
+
+
+def _days_erased_early(
+    conn: Connection,
+    then: Mapping[str, Mapping[str, Any]],
+    later: list[tuple[int, dict[str, Any]]],
+) -> list[Breach]:
+    """Marks gone since the checkpoint from register days no run since could erase: on or
+    after the latest register cutoff among the runs that took marks from the school. Named
+    per school and month."""
+    ids = school_ids(conn)
+    now = marks_by_day(conn)
+    out = []
+    for school, seen in sorted(then.items()):
+        erasing = [
+            (seq, allowed_cutoffs(body)[0])
+            for seq, body in later
+            if any(s["school"] == school for s in body.get("seals", []))
+        ]
+        cutoff = max((c for _, c in erasing), default=None)
+        stored = now.get(ids.get(school, -1), {})
+        months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for day_text, count in seen.get("days", {}).items():
+            day = date.fromisoformat(day_text)
+            missing = count - stored.get(day, 0)
+            if missing > 0 and (cutoff is None or day >= cutoff):
+                months[day_text[:7]][0] += missing
+                months[day_text[:7]][1] += count
+        for month, (missing, had) in sorted(months.items()):
+            out.append(_early_marks(school, month, missing, had, erasing, cutoff))
+    return out
+
+
+def _early_marks(
+    school: str,
+    month: str,
+    missing: int,
+    had: int,
+    erasing: list[tuple[int, date]],
+    cutoff: date | None,
+) -> Breach:
+    gone = f"{missing} of the {had} marks of {school} dated in {month} are gone since the checkpoint"
+    if cutoff is None:
+        return Breach(f"marks of {school}", None, "marks_deleted",
+                      f"{gone}, and no retention run since took marks from {school}")  # fmt: skip
+    run = max(seq for seq, _ in erasing)
+    return Breach(
+        "records of retention", run, FORGED,
+        f"run {run}: {gone}, but no run since could erase marks dated on or after "
+        f"{cutoff.isoformat()} (six years from each mark's date, or the policy's longer term)",
+    )  # fmt: skip
 
 
 def _chain_school(chain: str) -> str | None:
@@ -258,8 +421,13 @@ def _sha(data: bytes) -> str:
 
 def _schools(conn: Connection) -> dict[str, dict[str, Any]]:
     counts = mark_counts(conn)
+    days = marks_by_day(conn)
     return {
-        key: {"seals": [s.hash for s in load_seals(conn, sid, key)], "marks": counts.get(sid, 0)}
+        key: {
+            "seals": [s.hash for s in load_seals(conn, sid, key)],
+            "marks": counts.get(sid, 0),
+            "days": {d.isoformat(): n for d, n in sorted(days.get(sid, {}).items())},
+        }
         for key, sid in sorted(school_ids(conn).items())
     }
 

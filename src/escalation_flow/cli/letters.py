@@ -255,10 +255,11 @@ def letters_approve(letter_id: int, by: str) -> None:
     )
 
 
-def _may_approve(service: Service, letter_id: int, by: str) -> None:
+def _may_approve(service: Service, letter_id: int, by: str, doing: str = "approve") -> None:
     """Refuse a member of staff who may not approve this letter at its school, as the pages do
-    (``core.access.Principal.may_approve_letter``). A name that is no member of staff is left
-    to the service, which says how to add one."""
+    (``core.access.Principal.may_approve_letter``); ``doing`` names the refused action in the
+    message. A name that is no member of staff is left to the service, which says how to add
+    one."""
     from escalation_flow.adapters.store import Store
     from escalation_flow.adapters.store.staff_store import StaffStore
 
@@ -273,7 +274,7 @@ def _may_approve(service: Service, letter_id: int, by: str) -> None:
     if person.can_write(letter.school) and person.may_approve_letter(letter.school, role):
         return
     raise ActionError(
-        f"{staff.username} may not approve letter {letter_id}: letters at {letter.school} are "
+        f"{staff.username} may not {doing} letter {letter_id}: letters at {letter.school} are "
         "approved by its attendance lead or headteacher (a safeguarding letter also by its "
         f"designated safeguarding lead), and {staff.username} is none of these there; nothing "
         "was changed"
@@ -295,14 +296,18 @@ def letters_readdress(letter_id: int | None, every: bool, school: str | None, by
 
     if every == (letter_id is not None) or (every and not school):
         raise click.UsageError("give LETTER_ID, or --all --school SCHOOL")
-    with root().service() as service:
+    composition = root()
+    with composition.service() as service:
+        # a readdressed copy takes the channel a freshly queued one would: without an email
+        # sender it goes for the post (else it would wait in the outbox for ever)
+        service.outbox.emails = composition.letter_sender(composition.settings()) is not None
         desk = readdress_desk(service)
         found = desk.held(str(school)) if every else [int(str(letter_id))]
         if not found:
             click.echo(f"no letter of {school} has a copy held for readdressing")
             return
         for one in found:  # every permission first: nothing half-done
-            _may_approve(service, one, by)
+            _may_approve(service, one, by, "readdress")
         for one in found:
             click.echo("\n".join(desk.readdress(one, by).lines()))
     click.echo(

@@ -115,7 +115,9 @@ def _queued_line(q: Any) -> str:
 
 
 def _line(r: Any) -> str:
-    to = ", ".join(json.loads(r.emails)) or r.postal_address.replace("\n", ", ") or "-"
+    emails, address = ", ".join(json.loads(r.emails)), r.postal_address.replace("\n", ", ")
+    # where this copy goes: a copy for the post to its address, though the household has email
+    to = (address or emails if r.channel == "post" else emails or address) or "-"
     state = r.status
     if r.status in ("cancelled", "needs_readdressing") and r.last_reply:
         state += f" ({r.last_reply})"  # why it was set aside, not a server's reply

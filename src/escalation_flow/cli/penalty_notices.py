@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from escalation_flow.cli import acting, main, root
+from escalation_flow.cli.today import today_option
 from escalation_flow.core.notice_grounds import ChildGrounds
 from escalation_flow.core.penalty_notices import (
     Kind,
@@ -158,7 +159,10 @@ def show(notice: int) -> None:
 @penalty_notices_group.command("check")
 @click.argument("school")
 @click.argument("pupil")
-@click.option("--on", "on", default=None, help="The issue date asked about (default: today).")
+@click.option(
+    "--on", "on", default=None, help="The issue date asked about (default: today, or --today)."
+)
+@today_option("penalty-notices check")
 def check(school: str, pupil: str, on: str | None) -> None:
     """May a penalty notice be considered for PUPIL at all (compulsory school age, the national
     threshold over sessions of that age), and then, for each parent with parental

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
     from escalation_flow.core.retention import RetentionPlan
     from escalation_flow.service import Service
     from escalation_flow.service.retention import Retention
+
+#: Where ``retention apply`` writes the checkpoint it takes before erasing (kept out of git).
+CHECKPOINTS = Path("var/checkpoints")
 
 _BY_HELP = (
     "Who does it: a staff id (made with `users add`) holding the data_protection_officer role."
@@ -90,11 +95,20 @@ def retention_due(as_json: bool) -> None:
 @retention_group.command("apply")
 @click.option("--dry-run", is_flag=True, help="Only say what would be erased (still recorded).")
 @click.option("--by", "--as", "by", required=True, help=_BY_HELP)
-def retention_apply(dry_run: bool, by: str) -> None:
+@click.option(
+    "--checkpoint-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the checkpoint taken before erasing (default: "
+    "var/checkpoints/before-retention-<time>.json); keep a copy outside the database's reach.",
+)
+def retention_apply(dry_run: bool, by: str, checkpoint_out: Path | None) -> None:
     """Erase what the retention policy makes due today (on the real clock), as one recorded
-    run that `audit verify` accepts; take an `audit checkpoint` after it."""
+    run that `audit verify` accepts. A checkpoint is written first: it is what lets `audit
+    verify --against` show the run erased only what was due."""
     with _desk() as (desk, service):
         who = _officer(service, by, None, "apply the retention policy")
+        written = None if dry_run else _checkpoint_before(service, checkpoint_out)
         result = desk.apply(who, dry_run=dry_run)
     if result.dry_run:
         click.echo("dry run: nothing erased; the request is recorded in the audit log")
@@ -102,9 +116,44 @@ def retention_apply(dry_run: bool, by: str) -> None:
         return
     record = result.record or {}
     counts = ", ".join(f"{v} {k}" for k, v in record.get("counts", {}).items())
+    click.echo(f"checkpoint before the run: {written}")
     click.echo(f"retention run {record.get('run')}: erased {counts}")
-    click.echo("now keep a checkpoint elsewhere: escalation-flow audit checkpoint --out FILE")
+    click.echo(
+        f"keep {written} outside the database's reach (it is what proves the run erased only "
+        "what was due: `escalation-flow audit verify --against` it), and a checkpoint after "
+        "the run too: escalation-flow audit checkpoint --out FILE"
+    )
     click.echo("and restart a running daemon: it keeps the marks it has read in memory")
+
+
+def _checkpoint_before(service: Service, out: Path | None) -> Path:
+    """Write a checkpoint of the store as it is before the run (nothing is erased if this
+    cannot be written)."""
+    from escalation_flow.adapters.store import Store
+    from escalation_flow.audit.checkpoint import checkpoint_text, make_checkpoint
+    from escalation_flow.errors import InputError
+
+    assert isinstance(service.store, Store)
+    now = service.clock.now().astimezone(UTC)
+    path = out or _unused(CHECKPOINTS / f"before-retention-{now.strftime('%Y%m%dT%H%M%SZ')}")
+    document = make_checkpoint(service.store.engine, now)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(checkpoint_text(document), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            f"{path}: the checkpoint could not be written ({exc}); nothing was erased"
+        ) from exc
+    return path
+
+
+def _unused(stem: Path) -> Path:
+    """``stem``.json, or -2, -3 ... after it: an earlier run's checkpoint is never replaced."""
+    path, n = stem.with_name(f"{stem.name}.json"), 1
+    while path.exists():
+        n += 1
+        path = stem.with_name(f"{stem.name}-{n}.json")
+    return path
 
 
 @retention_group.command("hold")

@@ -94,7 +94,7 @@ REGISTER_FACTS: dict[str, FactSpec] = {
         # -- the as-of day itself and patterns --
         _f("absent_today", _F, "1 when either session of the as-of day is an absence"),
         _f("unexplained_absence_today", _F, "1 when either session of the as-of day is marked N"),
-        _f("consecutive_unauthorised_school_days", _S, "school days in a row, ending the as-of day, with an unauthorised absence every session"),
+        _f("consecutive_unauthorised_school_days", _D, "school days in a row, ending the as-of day, with an unauthorised absence every session"),
         # -- episodes: runs of school days absent both sessions (core.episodes) --
         _f("current_absence_episode_school_days", _D, "school days in a row, ending the as-of day, absent both sessions (0: not absent that day)"),
         _f("absence_episodes_this_term", _N, "separate runs of whole days of absence with a day in this term through the as-of day (a run begun before the term counts once)"),

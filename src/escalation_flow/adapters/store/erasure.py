@@ -36,6 +36,7 @@ from escalation_flow.adapters.store.cases import history as case_history
 from escalation_flow.adapters.store.contact_models import Contact
 from escalation_flow.adapters.store.models import Mark, Pupil, table_of
 from escalation_flow.adapters.store.outbox import OUTBOX
+from escalation_flow.adapters.store.report_models import LaNotification, MeetingAction
 from escalation_flow.adapters.store.seals import MarkRow, mark_digest
 from escalation_flow.adapters.store.staff_models import TaskAck
 from escalation_flow.core.chain import broken_links
@@ -49,6 +50,14 @@ RETENTION_RUN, RETENTION_HOLD, RETENTION_RELEASE = (
 
 MARKS, PUPILS, SEALS = table_of(Mark), table_of(Pupil), table_of(MarkSealRow)
 CONTACTS, ACKS = table_of(Contact), table_of(TaskAck)
+MEETING_ACTIONS, LA_NOTIFICATIONS = table_of(MeetingAction), table_of(LaNotification)
+
+#: Every table a run deletes from or rewrites: what is vacuumed after it.
+ERASED_TABLES = tuple(
+    t.name
+    for t in (MARKS, CASES, EVENTS, TASKS, ACKS, TIMERS, LETTERS, OUTBOX, CONTACTS, PUPILS,
+              MEETING_ACTIONS, LA_NOTIFICATIONS)
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,11 @@ class Erasures:
     letters: set[int] = field(default_factory=set)
     tasks: set[int] = field(default_factory=set)
     runs: list[tuple[int, datetime, dict[str, Any]]] = field(default_factory=list)
+    case_runs: dict[int, int] = field(default_factory=dict)  # case id -> the run that erased it
+
+    def run_body(self, seq: int) -> dict[str, Any]:
+        """The body of run ``seq`` (on the retention chain)."""
+        return next(body for s, _, body in self.runs if s == seq)
 
     def marks_erased_after(self, instant: datetime) -> dict[str, int]:
         """Marks erased per school by the runs recorded after ``instant``."""
@@ -100,6 +114,7 @@ def erasures_of(rows: Iterable[records.StoredRecord]) -> Erasures:
                 )
         for c in body.get("cases", []):
             out.cases[int(c["case"])] = (int(c["length"]), str(c["head"]))
+            out.case_runs[int(c["case"])] = r.seq
         out.letters |= {int(i) for i in body.get("letters", [])}
         out.tasks |= {int(i) for i in body.get("tasks", [])}
     return out
@@ -274,15 +289,38 @@ def _erase_pupils(
     if not pupils:
         return 0
     keys = [(ids[s], p) for s, p in pupils]
-    c, p = CONTACTS.c, PUPILS.c
+    c, p, a = CONTACTS.c, PUPILS.c, MEETING_ACTIONS.c
     count = 0
     for start in range(0, len(keys), 500):
         part = keys[start : start + 500]
         conn.execute(delete(CONTACTS).where(tuple_(c.school_id, c.pupil).in_(part)))
+        named = list(pupils[start : start + 500])
+        conn.execute(delete(MEETING_ACTIONS).where(tuple_(a.school, a.pupil).in_(named)))
         count += conn.execute(
             delete(PUPILS).where(tuple_(p.school_id, p.mis_id).in_(part))
         ).rowcount
+    _unname_in_returns(conn, pupils)
     return int(count)
+
+
+def _unname_in_returns(conn: Connection, pupils: Sequence[tuple[str, str]]) -> None:
+    """Take erased pupils' ids out of the monthly returns' lists of pupils named. The row stays
+    (the month, who sent it, when, and the digest of the CSV the local authority holds): that a
+    return was sent is the school's record, and the local authority keeps its own copy."""
+    gone: dict[str, set[str]] = defaultdict(set)
+    for school, pupil in pupils:
+        gone[school].add(pupil)
+    n = LA_NOTIFICATIONS.c
+    for school, ids in sorted(gone.items()):
+        for row_id, named in conn.execute(select(n.id, n.pupils).where(n.school == school)):
+            lines = str(named).splitlines()
+            kept = [line for line in lines if line.strip() not in ids]
+            if len(kept) != len(lines):
+                conn.execute(
+                    LA_NOTIFICATIONS.update()
+                    .where(n.id == row_id)
+                    .values(pupils="\n".join(kept))
+                )
 
 
 # -- what the plan reads ---------------------------------------------------------------------------
@@ -315,3 +353,27 @@ def pupil_marks(conn: Connection, cutoff: date) -> list[tuple[str, str, int, dat
         .join(SCHOOLS, s.id == counted.c.school_id)
     )
     return [(str(r[0]), str(r[1]), int(r[2] or 0), r[3]) for r in conn.execute(query)]
+
+
+# -- what a checkpoint holds of retention ----------------------------------------------------------
+
+
+def case_states(conn: Connection) -> dict[int, tuple[str, date | None]]:
+    """Each case id's status and closing day, as a checkpoint anchors them: a later run may
+    erase only a case the checkpoint saw closed before the run's case cutoff."""
+    c = CASES.c
+    return {
+        int(r.id): (str(r.status), r.closed_on)
+        for r in conn.execute(select(c.id, c.status, c.closed_on))
+    }
+
+
+def marks_by_day(conn: Connection) -> dict[int, dict[date, int]]:
+    """Stored mark versions per school id and register day: a later run may take marks only
+    from days before its register cutoff."""
+    m = MARKS.c
+    query = select(m.school_id, m.date, func.count()).group_by(m.school_id, m.date)
+    out: dict[int, dict[date, int]] = defaultdict(dict)
+    for sid, day, n in conn.execute(query):
+        out[int(sid)][day if isinstance(day, date) else date.fromisoformat(str(day))] = int(n)
+    return dict(out)

@@ -143,18 +143,6 @@ def _recorded_by(table: MarkTable) -> ObjArray | None:
     return names[table.recorded_by]
 
 
-def nullable(values: IntArray, missing: int) -> list[int | None]:
-    """``values`` as Python ints with ``None`` where they equal ``missing``."""
-    absent = values == missing
-    if not absent.any():
-        result: list[int | None] = values.tolist()
-        return result
-    out = np.full(len(values), None, dtype=object)
-    out[~absent] = values[~absent].astype(object)
-    result = out.tolist()
-    return result
-
-
 def insert_statements(dialect: str, now: dt.datetime, import_id: int) -> tuple[Insert, Insert]:
     """From the staging table into ``marks``: rows with their own ``recorded_at``, then rows
     without one (recorded now, unless they repeat the session's current mark)."""

@@ -19,6 +19,9 @@ from escalation_flow.core.retention import (
     register_cutoff,
 )
 
+#: After a run on SQLite: the file rewritten without free pages, the write-ahead log emptied.
+SQLITE_SCRUB = ("PRAGMA secure_delete=ON", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)")
+
 
 class SqlRetention:
     """Retention over one database."""
@@ -41,11 +44,35 @@ class SqlRetention:
         self, policy: RetentionPolicy, today: date, by: str, now: datetime
     ) -> tuple[RetentionPlan, dict[str, Any]]:
         """Plan and erase in one transaction (what is erased is what was planned)."""
+        sqlite = self.engine.dialect.name == "sqlite"
         with self.engine.begin() as conn:
+            if sqlite:  # deleted rows' bytes are overwritten with zeros, not left in free pages
+                conn.exec_driver_sql("PRAGMA secure_delete=ON")
             # held before planning: a second run waits, then plans on what the first left
             records.lock_chains(conn, [erasure.RETENTION_CHAIN])
             found = self._plan(conn, policy, today)
-            return found, erasure.erase(conn, found, by, now)
+            body = erasure.erase(conn, found, by, now)
+        self._vacuum()
+        return found, body
+
+    def _vacuum(self) -> None:
+        """After the run's transaction: SQLite rewrites the file and empties its write-ahead
+        log (earlier page images of erased rows live there until it is checkpointed);
+        PostgreSQL vacuums the tables the run touched (dead row versions pruned; not VACUUM
+        FULL, which would lock the daemon out: docs/data-protection.md says what may remain)."""
+        if self.engine.dialect.name == "sqlite":
+            # on the driver's connection: the store's "begin" hook would wrap VACUUM in a
+            # transaction, which SQLite refuses
+            with self.engine.connect() as conn:
+                raw = conn.connection.driver_connection
+                assert raw is not None
+                for statement in SQLITE_SCRUB:
+                    raw.execute(statement)
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if self.engine.dialect.name == "postgresql":
+                for table in erasure.ERASED_TABLES:
+                    conn.exec_driver_sql(f"VACUUM {table}")
 
     def record_dry_run(self, found: RetentionPlan, by: str, now: datetime) -> None:
         detail = "dry run: " + ", ".join(f"{v} {k}" for k, v in found.counts().items())

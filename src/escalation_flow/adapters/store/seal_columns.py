@@ -16,7 +16,9 @@ hashes, so the format of every seal is known from the seal itself.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,16 +80,46 @@ class SealColumns:
 
 @dataclass(frozen=True)
 class Sealed:
-    """What a seal holds of its rows: how many, their digest and their fingerprints."""
+    """What a seal holds of its rows: how many, their digest and their fingerprints.
+
+    The digest and fingerprints are worked out on the sealing thread (``sealed``): reading
+    either waits for them, and raises what their computation raised."""
 
     rows: int
-    digest: str
-    fingerprints: bytes
+    parts: Future[tuple[str, bytes]]
+
+    @property
+    def digest(self) -> str:
+        return self.parts.result()[0]
+
+    @property
+    def fingerprints(self) -> bytes:
+        return self.parts.result()[1]
 
 
 def sealed(cols: SealColumns) -> Sealed:
-    """The seal's parts of ``cols`` (small: the columns themselves need not be kept)."""
-    return Sealed(len(cols), digest(cols), fingerprints(cols))
+    """The seal's parts of ``cols`` (small: the columns themselves need not be kept), worked
+    out on a thread of their own: an import goes on writing the next school's rows meanwhile
+    (Arrow and numpy let go of the GIL, and SQLite does while it writes), so on two cores the
+    seal costs an import almost no time. Only the columns, never a connection, cross over."""
+    return Sealed(len(cols), _sealing_thread().submit(_parts, cols))
+
+
+def _parts(cols: SealColumns) -> tuple[str, bytes]:
+    return digest(cols), fingerprints(cols)
+
+
+_SEALING: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _sealing_thread() -> ThreadPoolExecutor:
+    """One worker, so seals are worked out in the order asked; made again in a forked child
+    (a fork copies the pool but not its thread). No lock: two threads racing here at most make
+    a second pool, and a lock held across a fork would stay held in the child."""
+    global _SEALING
+    if _SEALING is None or _SEALING[0] != os.getpid():
+        _SEALING = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="seal"))
+    return _SEALING[1]
 
 
 def texts(cols: SealColumns) -> pa.Array:
