@@ -51,7 +51,7 @@ from escalation_flow.backups.archive import (
     open_backup,
     write_backup,
 )
-from escalation_flow.backups.compare import beyond, counts
+from escalation_flow.backups.compare import beyond, counts, tables_beyond
 from escalation_flow.backups.sqlite_copy import copy_database, restore_database, single_file
 from escalation_flow.core.chain import instant_text
 from escalation_flow.daemon.locks import SqliteLock
@@ -213,7 +213,7 @@ def restore_backup(database_url: str, source: Path, now: datetime, *, force: boo
         _known_revision(source, manifest["revision"])
         checkpoint = _checkpoint(opened)
         with _held(database_url, kind, opened.database):
-            replaced = _would_replace(database_url, checkpoint, now, force=force)
+            replaced = _would_replace(database_url, checkpoint, now, opened.database, force=force)
             if kind == "sqlite":
                 restore_database(opened.database, _sqlite_file(database_url))
             else:
@@ -280,7 +280,7 @@ def _held(database_url: str, kind: str, dumped: Path) -> Iterator[None]:
 
 
 def _would_replace(
-    database_url: str, checkpoint: dict[str, Any], now: datetime, *, force: bool
+    database_url: str, checkpoint: dict[str, Any], now: datetime, copy: Path, *, force: bool
 ) -> list[str]:
     """What the live database holds that the backup does not (restoring loses it); refused
     unless ``force``. A database with no schema yet holds nothing."""
@@ -299,9 +299,10 @@ def _would_replace(
                 "restoring would replace cannot be counted; give --force to restore over it"
             )
         live = make_checkpoint(engine, now)
+        tables = tables_beyond(engine, copy)  # staff, roster, contacts...: not in checkpoints
     finally:
         engine.dispose()
-    lost = beyond(live, checkpoint)
+    lost = beyond(live, checkpoint) + tables
     if lost and not force:
         raise ConflictError(
             f"{_safe(database_url)} is newer than the backup of {checkpoint['made_at']}: "
