@@ -194,7 +194,7 @@ def _warmed_first(url: str, trust: Trust, day: date) -> list[Result]:
     store.dispose()
     return [Result.of("pages_worklist.warm_up", [warming]),
             Result.of("pages_worklist.first_tasks_after_warm_up", [took],
-                      extra={"KB": size / 1e3}, target_s=WARM_TARGET_S)]  # fmt: skip
+                      extra={"KB": size / 1e3}, target_s=FIRST_TARGET_S)]  # fmt: skip
 
 
 def _timed(client: Any, path: str) -> tuple[float, int, str]:
