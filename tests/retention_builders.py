@@ -17,9 +17,15 @@ Each school year's marks are one import, and the first import also holds the fir
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from escalation_flow.adapters.contact_files import read_contacts
 from escalation_flow.adapters.register_files import read_marks, read_roster
@@ -38,7 +44,7 @@ from escalation_flow.core.decisions import (
     TaskCreated,
 )
 from escalation_flow.stored import CaseChange, StoredCase
-from tests.daemon_builders import ROOT
+from tests.daemon_builders import ROOT, postgres_admin_url
 from tests.staff_builders import NO_LOGIN
 
 SCHOOL = "elms"
@@ -249,3 +255,27 @@ def build(url: str, folder: Path, retention: str | None) -> Trust:
     finally:
         store.dispose()
     return trust
+
+
+@contextmanager
+def built_database(backend: str, folder: Path, retention: str | None) -> Iterator[str]:
+    """The seven years built (``build``) in a SQLite file in ``folder`` or in a new PostgreSQL
+    database (skipped without one); yields its URL, and drops the PostgreSQL one afterwards."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'template.sqlite'}"
+        build(url, folder, retention)
+        yield url
+        return
+    admin = postgres_admin_url()
+    name = f"ef_retention_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    try:
+        build(url, folder, retention)
+        yield url
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        engine.dispose()

@@ -8,7 +8,6 @@ trust (staff, roster, contacts, cases and a policy), on SQLite and on PostgreSQL
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -16,7 +15,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import Result
-from sqlalchemy.engine import make_url
 
 from escalation_flow.adapters.contact_files import read_contacts
 from escalation_flow.adapters.register_files import read_roster
@@ -30,7 +28,7 @@ from escalation_flow.clock import SimulatedClock
 from escalation_flow.core.access import Grant
 from escalation_flow.core.definition import Role
 from tests.daemon_builders import RootedRunner, clone, postgres_admin_url
-from tests.retention_builders import SCHOOL, TODAY, build, instant
+from tests.retention_builders import SCHOOL, TODAY, built_database, instant
 from tests.staff_builders import NO_LOGIN
 
 POLICY = "  registers_years: 6\n  closed_cases_years: 6\n"
@@ -48,22 +46,10 @@ def template(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
     folder = tmp_path_factory.mktemp(f"restore-compare-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'template.sqlite'}"
-        build(url, folder, POLICY)
+    if request.param == "postgresql":
+        _postgres_or_skip()
+    with built_database(request.param, folder, POLICY) as url:
         yield url, folder
-        return
-    admin = _postgres_or_skip()
-    name = f"ef_restore_cmp_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-    build(url, folder, POLICY)
-    yield url, folder
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    engine.dispose()
 
 
 @pytest.fixture

@@ -24,14 +24,14 @@ from escalation_flow.audit.verify import VerifyReport
 from escalation_flow.bootstrap import Root
 from escalation_flow.cli import main
 from escalation_flow.clock import SimulatedClock
-from tests.daemon_builders import RootedRunner, clone, postgres_admin_url
+from tests.daemon_builders import RootedRunner, clone
 from tests.retention_builders import (
     LEAVER_EMAIL,
     LEAVER_NAME,
     LETTER_TEXT,
     SCHOOL,
     TODAY,
-    build,
+    built_database,
     instant,
 )
 
@@ -44,26 +44,8 @@ def template(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
     folder = tmp_path_factory.mktemp(f"retention-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'template.sqlite'}"
-        build(url, folder, POLICY)
+    with built_database(request.param, folder, POLICY) as url:
         yield url, folder
-        return
-    import uuid
-
-    from sqlalchemy.engine import make_url
-
-    admin = postgres_admin_url()
-    name = f"ef_retention_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-    build(url, folder, POLICY)
-    yield url, folder
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    engine.dispose()
 
 
 @pytest.fixture
