@@ -3,8 +3,8 @@ its register, as the school dashboard's trends draw them: kept by the evening wi
 figures (``service.school_figures``), so that a school page's first load reads a row instead of
 the school's marks.
 
-The same arithmetic as ``web.trends`` (one cumulative sum over every pupil's sessions, read at
-each week's end); a test holds the two to the same numbers.
+``web.trends`` draws the same figures (``year_figures``) beside the cases by stage; one
+cumulative sum over every pupil's sessions, read at each week's end.
 """
 
 from __future__ import annotations
@@ -36,25 +36,36 @@ def school_weeks(
     (None: it does not)."""
     year = calendar.year_of(as_of)
     position = calendar.year_periods.index(year)
-    this = _year(grid, calendar, year, as_of, min_sessions)
+    this = year_figures(grid, calendar, year, as_of, min_sessions)
     if position == 0:
         return this, None
     last = calendar.year_periods[position - 1]
-    return this, _year(grid, calendar, last, last.last, min_sessions)
+    return this, year_figures(grid, calendar, last, last.last, min_sessions)
 
 
-def _year(
-    grid: RegisterGrid, calendar: SchoolCalendar, year: Period, until: int, min_sessions: int
-) -> WeekFigures:
+def week_ends(calendar: SchoolCalendar, year: Period, until: int) -> list[int]:
+    """The last school day (index) of each school week of ``year`` up to ``until``."""
     first = int(calendar.week_of_day[year.first])
     last = int(calendar.week_of_day[until])
-    ends = [min(int(calendar.week_last_day[w]), until) for w in range(first, last + 1)]
+    return [min(int(calendar.week_last_day[w]), until) for w in range(first, last + 1)]
+
+
+def year_figures(
+    grid: RegisterGrid | None,
+    calendar: SchoolCalendar,
+    year: Period,
+    until: int,
+    min_sessions: int,
+) -> WeekFigures:
+    """``year``'s weeks up to school day ``until`` (NaN throughout: no grid, or no pupils)."""
+    ends = week_ends(calendar, year, until)
     start = calendar.school_days[year.first].year
-    label = f"{start}-{(start + 1) % 100:02d}"
-    if grid.n_pupils == 0:
+    label = f"{start}-{(start + 1) % 100:02d}"  # "2025-26", as schools name their years
+    if grid is None or grid.n_pupils == 0:
         nan = tuple(float("nan") for _ in ends)
         return WeekFigures(label, nan, nan)
     attended, possible = _sessions(grid, year, until)
+    # running totals per pupil, read at each week's end (session index 2 * day + 1)
     at_end = [2 * (e - year.first) + 1 for e in ends]
     run_attended = np.cumsum(attended, axis=1, dtype=np.int32)[:, at_end]
     run_possible = np.cumsum(possible, axis=1, dtype=np.int32)[:, at_end]

@@ -2,8 +2,8 @@
 cases by stage at the end of each school week.
 
 Attendance and persistent absence come from the register as known now (the page's cached
-``SchoolAsOf``), for every pupil at once with numpy: one cumulative sum over the sessions gives
-each pupil's year to date at every week's end. Cases by stage come from the stage moves of the
+``SchoolAsOf``), counted by ``core.school_weeks`` (the same figures the evening keeps for the
+page's first load). Cases by stage come from the stage moves of the
 school's case histories (``PageReads.stage_moves``), with the moves an undo withdrew left out.
 A year the calendar does not hold, or whose registers hold no marks, is "no data", never zeros.
 """
@@ -15,12 +15,9 @@ import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-import numpy.typing as npt
-
 from escalation_flow.core.calendar import Period, SchoolCalendar
-from escalation_flow.core.codes import CATEGORY_OF_ID, Category
 from escalation_flow.core.register import Enrolment, RegisterGrid
+from escalation_flow.core.school_weeks import week_ends, year_figures
 from escalation_flow.ports import StageMove
 
 
@@ -87,13 +84,6 @@ def _enrolment_rows(grid: RegisterGrid, rows: list[int]) -> Enrolment:
     )
 
 
-def _week_ends(calendar: SchoolCalendar, year: Period, until: int) -> list[int]:
-    """The last school day (index) of each school week of ``year`` up to ``until``."""
-    first = int(calendar.week_of_day[year.first])
-    last = int(calendar.week_of_day[until])
-    return [min(int(calendar.week_last_day[w]), until) for w in range(first, last + 1)]
-
-
 def _year(
     grid: RegisterGrid | None,
     calendar: SchoolCalendar,
@@ -102,53 +92,10 @@ def _year(
     moves: Sequence[StageMove],
     min_sessions: int,
 ) -> YearWeeks:
-    ends = _week_ends(calendar, year, until)
-    stages = _stages(moves, calendar, ends)
-    start = calendar.school_days[year.first].year
-    label = f"{start}-{(start + 1) % 100:02d}"  # "2025-26", as schools name their years
-    if grid is None or grid.n_pupils == 0:
-        nan = tuple(math.nan for _ in ends)
-        return YearWeeks(label, len(ends), nan, nan, stages)
-    attended, possible = _sessions(grid, year, until)
-    # running totals per pupil, read at each week's end (session index 2 * day + 1)
-    at_end = [2 * (e - year.first) + 1 for e in ends]
-    run_attended = np.cumsum(attended, axis=1, dtype=np.int32)[:, at_end]
-    run_possible = np.cumsum(possible, axis=1, dtype=np.int32)[:, at_end]
-    known = run_possible >= max(min_sessions, 1)
-    persistent = known & (10 * run_attended <= 9 * run_possible)
-    n_known = known.sum(axis=0)
-    persistent_pct = np.where(n_known > 0, 100.0 * persistent.sum(axis=0) / np.maximum(n_known, 1), np.nan)
-    week_attended = np.diff(run_attended.sum(axis=0), prepend=0)
-    week_possible = np.diff(run_possible.sum(axis=0), prepend=0)
-    attendance = np.where(
-        week_possible > 0, 100.0 * week_attended / np.maximum(week_possible, 1), np.nan
-    )
-    return YearWeeks(
-        label,
-        len(ends),
-        tuple(float(v) for v in attendance),
-        tuple(float(v) for v in persistent_pct),
-        stages,
-    )
-
-
-def _sessions(
-    grid: RegisterGrid, year: Period, until: int
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Per pupil and session of ``year`` up to ``until``: attended, and possible (on roll and
-    marked present, approved activity or absent)."""
-    window = slice(2 * year.first, 2 * until + 2)
-    codes = grid.codes[:, window]
-    category = CATEGORY_OF_ID[codes.astype(np.intp)]
-    sessions = np.arange(2 * year.first, 2 * until + 2)
-    first = grid.enrolment.first_session[:, None]
-    last = grid.enrolment.last_session[:, None]
-    on_roll = (sessions[None, :] >= first) & (sessions[None, :] <= last)
-    attended = on_roll & (
-        (category == Category.PRESENT) | (category == Category.APPROVED_ACTIVITY)
-    )
-    absent = on_roll & ((category == Category.AUTHORISED) | (category == Category.UNAUTHORISED))
-    return attended, attended | absent
+    figures = year_figures(grid, calendar, year, until, min_sessions)
+    stages = _stages(moves, calendar, week_ends(calendar, year, until))
+    weeks = len(figures.attendance_pct)
+    return YearWeeks(figures.year, weeks, figures.attendance_pct, figures.persistent_pct, stages)
 
 
 def _stages(
