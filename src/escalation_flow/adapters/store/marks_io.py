@@ -182,9 +182,14 @@ def insert_statements(dialect: str, now: dt.datetime, import_id: int) -> tuple[I
         s.recorded_by,
     ).where(s.recorded_at.is_not(None))
     latest = marks.alias("latest")
+    # Correlated to the staged row two levels up: left to itself, SQLAlchemy correlates only
+    # with the EXISTS around it and joins the whole staging table in, making one newest time
+    # for every staged row (a mark repeated without its time was then stored again, unless its
+    # session's newest time happened to be that one).
     newest = (
         select(func.max(latest.c.recorded_at))
         .where(*[latest.c[k] == s[k] for k in _KEY])
+        .correlate(STAGING)
         .scalar_subquery()
     )
     repeats_current = exists().where(
