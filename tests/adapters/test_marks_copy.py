@@ -1,14 +1,19 @@
 """PostgreSQL takes marks by binary ``COPY`` built from the columns (``copy_binary``): the bytes
-follow PostgreSQL's format, and what it stores, first import or later, is what SQLite stores
-from the same files, and its seals verify."""
+follow PostgreSQL's format, and what it stores, first import (its key built after the rows or
+kept) or later, is what SQLite stores from the same files, and its seals verify. A first import
+builds the key after its rows only when it can have the table to itself, and a failed one
+leaves the key as it was."""
 
 from __future__ import annotations
 
 import datetime as dt
 import struct
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +25,7 @@ from escalation_flow.adapters.store import Store, bulk
 from escalation_flow.adapters.store import copy_binary as cb
 from escalation_flow.adapters.trust_files import SchoolConfig, Trust
 from escalation_flow.audit.store_check import verify_store
-from escalation_flow.core.marks import to_micros
+from escalation_flow.core.marks import MarkTable, to_micros
 from tests.burst_builders import fresh_postgres_database, postgres_admin_url
 
 CALENDARS = Path(__file__).resolve().parents[2] / "config" / "calendars"
@@ -81,9 +86,12 @@ def _trust() -> Trust:
     return Trust("t", "Europe/London", Path("trust.yaml"), schools)
 
 
-def _file(folder: Path, name: str, pupils: range, days: tuple[str, ...]) -> Path:
+def _file(
+    folder: Path, name: str, pupils: range, days: tuple[str, ...], untimed: bool = True
+) -> Path:
     """Marks with every kind of field: codes of two letters, late marks of 0 minutes and of
-    none, names with a comma and beyond ASCII or none, and rows without ``recorded_at``."""
+    none, names with a comma and beyond ASCII or none, and (``untimed``) rows without
+    ``recorded_at``."""
     rows = []
     codes = ("/", "L", "C1", "Y1", "N", "#")
     for p in pupils:
@@ -93,8 +101,9 @@ def _file(folder: Path, name: str, pupils: range, days: tuple[str, ...]) -> Path
             code = codes[(p + d) % len(codes)]
             late = {"L": str(p % 2 * 9)}.get(code, "")
             school = "pines" if p % 4 == 0 else "oaks"
-            rows.append(f"{school},P{p:03},{day},AM,{code},{late},{day}T08:5{d % 10}:00+01:00,{by}")
-            rows.append(f"{school},P{p:03},{day},PM,{code},{late},,{by}")  # no recorded_at
+            for session, minute in (("AM", "08:5"), ("PM", "13:2")):
+                at = "" if untimed and session == "PM" else f"{day}T{minute}{d % 10}:00+01:00"
+                rows.append(f"{school},P{p:03},{day},{session},{code},{late},{at},{by}")
     path = folder / name
     path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
     return path
@@ -123,15 +132,20 @@ def _plain(value: object) -> object:
 
 
 def _imports(url: str, files: list[Path]) -> Store:
-    calendar = load_calendar(CALENDARS / "england-2025-26.yaml")
     store = Store(url)
     store.migrate()
     store.upsert_schools(_trust())
     for i, path in enumerate(files):
-        now = datetime(2025, 10, 1, 18, i, tzinfo=UTC)
-        result = read_marks(path, {"oaks": calendar, "pines": calendar})
-        store.import_marks(result, file=path, now=now, by="test", seal=True)
+        _import(store, path, datetime(2025, 10, 1, 18, i, tzinfo=UTC))
     return store
+
+
+def _import(
+    store: Store, path: Path, now: datetime = datetime(2025, 10, 1, 18, tzinfo=UTC)
+) -> None:
+    calendar = load_calendar(CALENDARS / "england-2025-26.yaml")
+    result = read_marks(path, {"oaks": calendar, "pines": calendar})
+    store.import_marks(result, file=path, now=now, by="test", seal=True)
 
 
 @pytest.fixture
@@ -143,25 +157,114 @@ def postgres() -> Iterator[str]:
         yield url
 
 
+def _key(url: str) -> str | None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = conn.exec_driver_sql(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'marks'::regclass AND contype = 'p'"
+            ).scalar()
+    finally:
+        engine.dispose()
+    return None if found is None else str(found)
+
+
+KEY = "PRIMARY KEY (school_id, pupil_id, date, session, recorded_at, code)"
+
+
+def _spied(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each import built the key after its writes (``bulk.key_built_after``)."""
+    said: list[bool] = []
+    real = bulk.key_built_after
+
+    @contextmanager
+    def spy(connection: sa.Connection, tables: Iterable[MarkTable]) -> Iterator[bool]:
+        with real(connection, tables) as fresh:
+            said.append(fresh)
+            yield fresh
+
+    monkeypatch.setattr(bulk, "key_built_after", spy)
+    return said
+
+
 @pytest.mark.postgres
+@pytest.mark.parametrize("key_after", [True, False], ids=["key-built-after", "key-kept"])
 def test_postgresql_stores_what_sqlite_stores_first_import_and_later_and_seals_verify(
-    postgres: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    postgres: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key_after: bool
 ) -> None:
     monkeypatch.setattr(bulk, "_ROWS_PER_COPY", 7)  # many pieces, the last one short
-    first = _file(tmp_path, "first.csv", range(1, 40), ("2025-09-03", "2025-09-04"))
-    # the same marks again, and new ones: the staging table, which skips the ones stored
+    monkeypatch.setattr(bulk, "_KEY_AFTER_ROWS", 0 if key_after else 10**9)
+    said = _spied(monkeypatch)
+    first = _file(tmp_path, "first.csv", range(1, 40), ("2025-09-03", "2025-09-04"), False)
+    # the same marks again, and new ones, some without recorded_at: the staging table
     later = _file(tmp_path, "later.csv", range(1, 45), ("2025-09-04", "2025-09-05"))
     sqlite = f"sqlite:///{tmp_path / 'store.sqlite'}"
     for url in (sqlite, postgres):
         _imports(url, [first, later]).dispose()
+    # SQLite never drops its key; PostgreSQL did for its first import only, if asked
+    assert said == [False, False, key_after, False]
     ours, theirs = _stored(postgres), _stored(sqlite)
     assert len(ours) == 39 * 4 + 44 * 2 + 5 * 2 and ours == theirs
     assert {r[5] for r in ours} >= {"C1", "Y1", "L"}
     assert {r[7] for r in ours} == {None, "Mrs Ödön", "Bloggs, J"}
     assert {r[6] for r in ours} == {None, 0, 9}
+    assert _key(postgres) == KEY
     engine = sa.create_engine(postgres)
     try:
         report = verify_store(engine)
     finally:
         engine.dispose()
     assert report.ok, report.summary()
+
+
+@pytest.mark.postgres
+def test_a_first_import_keeps_the_key_while_another_transaction_reads_marks(
+    postgres: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "_KEY_AFTER_ROWS", 0)
+    said = _spied(monkeypatch)
+    path = _file(tmp_path, "first.csv", range(1, 20), ("2025-09-03",), False)
+    store = _imports(postgres, [])
+    reader = sa.create_engine(postgres)
+    done = threading.Event()
+    try:
+        with reader.connect() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM marks").scalar()  # its lock held
+            # the import does not wait for the reader (it would wait for ever here)
+            worker = threading.Thread(target=lambda: (_import(store, path), done.set()))
+            worker.start()
+            worker.join(timeout=30)
+            assert done.is_set()
+    finally:
+        reader.dispose()
+        store.dispose()
+    assert said == [False] and len(_stored(postgres)) == 19 * 2
+    assert _key(postgres) == KEY
+
+
+@pytest.mark.postgres
+def test_a_failed_first_import_leaves_the_key_and_no_marks(
+    postgres: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "_KEY_AFTER_ROWS", 0)
+    said = _spied(monkeypatch)
+    real = bulk.insert_marks
+    calls: list[int] = []
+
+    def fail_on_the_second_school(*args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the disk is full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bulk, "insert_marks", fail_on_the_second_school)
+    path = _file(tmp_path, "first.csv", range(1, 20), ("2025-09-03",), False)
+    store = _imports(postgres, [])
+    try:
+        with pytest.raises(RuntimeError, match="disk is full"):
+            _import(store, path)
+    finally:
+        store.dispose()
+    assert said == [True] and _stored(postgres) == []
+    assert _key(postgres) == KEY
