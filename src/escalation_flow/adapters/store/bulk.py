@@ -275,7 +275,9 @@ def _stage_copy(
         # A slice at a time, sent by psycopg's writer thread: the server parses and stores one
         # while the next is made here.
         copy.write(cb.HEADER)
-        for rows, with_time in ((cols.where(known), True), (cols.where(~known), False)):
+        parts = [(cols, True)] if known.all() else [(cols.where(known), True),
+                                                     (cols.where(~known), False)]  # fmt: skip
+        for rows, with_time in parts:
             if len(rows):
                 for piece in _binary_pieces(rows, with_time, stamp):
                     copy.write(piece)
