@@ -99,19 +99,3 @@ def test_a_seal_that_fails_on_the_sealing_thread_fails_where_it_is_read() -> Non
     seal = sc.sealed(broken)
     with pytest.raises(pa.ArrowInvalid):
         _ = seal.digest
-
-
-def test_the_copy_s_utc_text_is_arrow_s_text_of_a_utc_timestamp() -> None:
-    micros = pa.array(
-        [
-            1_756_886_293_000_000,
-            1_756_886_293_123_456,
-            None,
-            0,
-            -86_400_000_001,
-            4_102_444_800_000_000,
-        ],
-        pa.int64(),
-    )
-    zoned = micros.cast(pa.timestamp("us", "UTC")).cast(pa.string())
-    assert bulk._utc_text(micros).to_pylist() == zoned.to_pylist()

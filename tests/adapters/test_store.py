@@ -196,6 +196,20 @@ def test_marks_without_recorded_at_are_recorded_at_import_unless_they_repeat_the
     }
 
 
+def test_a_mark_repeated_without_its_time_is_known_whatever_the_other_sessions_times(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    # each session's newest version is its own: 08:50 for AM, 13:20 for PM
+    timed = marks_file(tmp_path, *ROWS[:2], name="timed.csv")
+    store.import_marks(read(timed, calendar), file=timed, now=T0, by="tester")
+    untimed = marks_file(
+        tmp_path, "oaks,P1,2025-09-03,AM,/,,", "oaks,P1,2025-09-03,PM,L,12,", name="untimed.csv"
+    )
+    again = store.import_marks(read(untimed, calendar), file=untimed, now=T0, by="tester")
+    assert again.imported == 0
+    assert count(store, "marks") == 2
+
+
 def test_a_failed_import_writes_nothing(
     store: Store, tmp_path: Path, calendar: SchoolCalendar, monkeypatch: pytest.MonkeyPatch
 ) -> None:

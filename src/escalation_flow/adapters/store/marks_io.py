@@ -10,7 +10,7 @@ such a file changes nothing either.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -62,33 +62,58 @@ _KEY = ("school_id", "pupil_id", "date", "session")
 
 @dataclass(frozen=True)
 class StoredColumns:
-    """One school's marks in the marks table's terms, in primary-key order."""
+    """One school's marks in the marks table's terms, in primary-key order, as numbers: the
+    texts (dates, sessions, codes, names) are made only by the writers that need them."""
 
     school_id: int
     pupil_id: IntArray
-    date: ObjArray  # ISO dates
-    session: ObjArray  # "AM" / "PM"
+    session: IntArray  # 2 * school-day index + (0 AM, 1 PM), on ``days``
+    days: tuple[dt.date, ...]  # the school's calendar days
     recorded_at: IntArray  # microseconds UTC; UNKNOWN_RECORDED_AT where the file did not say
-    code: ObjArray
+    code: IntArray  # ids from ``core.codes``
     minutes_late: IntArray  # -1 where not given
-    #: The MIS user of each row (None where not given); None when no row names anyone, so
-    #: files without the column are written exactly as before.
-    recorded_by: ObjArray | None = None
+    #: The MIS user of each row, an index into ``recorders`` (-1: not given); None when no row
+    #: names anyone, so files without the column are written exactly as before.
+    recorded_by: IntArray | None = None
+    recorders: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.pupil_id)
 
     def where(self, mask: npt.NDArray[np.bool_]) -> StoredColumns:
-        return StoredColumns(
-            school_id=self.school_id,
+        return replace(
+            self,
             pupil_id=self.pupil_id[mask],
-            date=self.date[mask],
             session=self.session[mask],
             recorded_at=self.recorded_at[mask],
             code=self.code[mask],
             minutes_late=self.minutes_late[mask],
             recorded_by=None if self.recorded_by is None else self.recorded_by[mask],
         )
+
+    def date_texts(self) -> ObjArray:
+        """Each row's date, ISO."""
+        iso = np.array([d.isoformat() for d in self.days], dtype=object)
+        out: ObjArray = iso[self.session // 2]
+        return out
+
+    def session_texts(self) -> ObjArray:
+        """Each row's session, "AM" or "PM"."""
+        out: ObjArray = _SESSION_NAMES[self.session % 2]
+        return out
+
+    def code_texts(self) -> ObjArray:
+        out: ObjArray = _CODES[self.code]
+        return out
+
+    def recorder_texts(self) -> ObjArray | None:
+        """Each row's MIS user (None where not given); None when no row names anyone."""
+        if self.recorded_by is None:
+            return None
+        # None appended last, so that -1 (unknown) picks it.
+        names = np.array([*self.recorders, None], dtype=object)
+        out: ObjArray = names[self.recorded_by]
+        return out
 
 
 def to_stored(
@@ -101,17 +126,16 @@ def to_stored(
     if len(key) > 1 and not (np.diff(key) >= 0).all():
         table = table.take(np.argsort(key, kind="stable"))
         pupil = pupil_ids[table.pupil]
-    session = table.session.astype(np.int64)
-    iso = np.array([d.isoformat() for d in calendar.school_days], dtype=object)
     return StoredColumns(
         school_id=school_id,
         pupil_id=pupil,
-        date=iso[session // 2],
-        session=_SESSION_NAMES[session % 2],
+        session=table.session.astype(np.int64),
+        days=tuple(calendar.school_days),
         recorded_at=table.recorded_at.astype(np.int64, copy=False),
-        code=_CODES[table.code],
+        code=table.code.astype(np.int64),
         minutes_late=table.minutes_late.astype(np.int64),
-        recorded_by=_recorded_by(table),
+        recorded_by=None if table.recorded_by is None else table.recorded_by.astype(np.int64),
+        recorders=table.recorders,
     )
 
 
@@ -133,14 +157,6 @@ def seal_columns_of(table: MarkTable, calendar: SchoolCalendar, now: dt.datetime
         if table.recorded_by is None
         else Field(table.recorders, table.recorded_by),
     )
-
-
-def _recorded_by(table: MarkTable) -> ObjArray | None:
-    if table.recorded_by is None:
-        return None
-    # None appended last, so that -1 (unknown) picks it.
-    names = np.array([*table.recorders, None], dtype=object)
-    return names[table.recorded_by]
 
 
 def insert_statements(dialect: str, now: dt.datetime, import_id: int) -> tuple[Insert, Insert]:
@@ -166,9 +182,14 @@ def insert_statements(dialect: str, now: dt.datetime, import_id: int) -> tuple[I
         s.recorded_by,
     ).where(s.recorded_at.is_not(None))
     latest = marks.alias("latest")
+    # Correlated to the staged row two levels up: left to itself, SQLAlchemy correlates only
+    # with the EXISTS around it and joins the whole staging table in, making one newest time
+    # for every staged row (a mark repeated without its time was then stored again, unless its
+    # session's newest time happened to be that one).
     newest = (
         select(func.max(latest.c.recorded_at))
         .where(*[latest.c[k] == s[k] for k in _KEY])
+        .correlate(STAGING)
         .scalar_subquery()
     )
     repeats_current = exists().where(

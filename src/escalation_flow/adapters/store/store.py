@@ -209,16 +209,17 @@ class Store:
             schools = _school_ids(conn, list(result.tables))
             wrote: list[int] = []
             in_memory: dict[int, Sealed] = {}
-            for school, table in result.tables.items():
-                ids = _pupil_ids(conn, schools[school], table.pupils)
-                stored = to_stored(table, result.calendars[school], schools[school], ids)
-                new = bulk.insert_marks(conn, stored, now, import_id)
-                imported += new
-                if new:
-                    wrote.append(schools[school])
-                if seal and new == len(stored):  # every row new: seal them from memory
-                    calendar = result.calendars[school]
-                    in_memory[schools[school]] = sealed(seal_columns_of(table, calendar, now))
+            with bulk.key_built_after(conn, result.tables.values()) as fresh:
+                for school, table in result.tables.items():
+                    ids = _pupil_ids(conn, schools[school], table.pupils)
+                    stored = to_stored(table, result.calendars[school], schools[school], ids)
+                    new = bulk.insert_marks(conn, stored, now, import_id, fresh=fresh)
+                    imported += new
+                    if new:
+                        wrote.append(schools[school])
+                    if seal and new == len(stored):  # every row new: seal them from memory
+                        calendar = result.calendars[school]
+                        in_memory[schools[school]] = sealed(seal_columns_of(table, calendar, now))
             if seal and wrote:
                 from escalation_flow.adapters.store.audit_store import seal_import
 
