@@ -25,7 +25,7 @@ from escalation_flow.adapters.contact_files import ContactsRead
 from escalation_flow.adapters.register_files import MarksRead
 from escalation_flow.adapters.store import bulk, schema
 from escalation_flow.adapters.store.engine import create_store_engine, sqlite_path
-from escalation_flow.adapters.store.kept_registers import RegisterMemory
+from escalation_flow.adapters.store.kept_registers import KeptMarks, RegisterMemory, kept_of_import
 from escalation_flow.adapters.store.marks_io import (
     load_sql,
     seal_columns_of,
@@ -39,7 +39,7 @@ from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.contacts import ContactVersion
-from escalation_flow.core.marks import MarkTable, PupilRecord, Roster
+from escalation_flow.core.marks import MarkTable, PupilRecord, Roster, to_micros
 from escalation_flow.core.penalty_notices import NoticeVersion
 from escalation_flow.core.school_figures import SchoolFigures
 from escalation_flow.errors import NotFoundError
@@ -209,6 +209,7 @@ class Store:
             schools = _school_ids(conn, list(result.tables))
             wrote: list[int] = []
             in_memory: dict[int, Sealed] = {}
+            kept: dict[str, KeptMarks] = {}  # for the registers kept: every row new
             for school, table in result.tables.items():
                 ids = _pupil_ids(conn, schools[school], table.pupils)
                 stored = to_stored(table, result.calendars[school], schools[school], ids)
@@ -216,6 +217,9 @@ class Store:
                 imported += new
                 if new:
                     wrote.append(schools[school])
+                memory, calendar = self.registers_kept, result.calendars[school]
+                if memory is not None and new == len(stored) and memory.keeps(school, calendar):
+                    kept[school] = kept_of_import(table, calendar, ids, to_micros(now), import_id)
                 if seal and new == len(stored):  # every row new: seal them from memory
                     calendar = result.calendars[school]
                     in_memory[schools[school]] = sealed(seal_columns_of(table, calendar, now))
@@ -236,6 +240,8 @@ class Store:
                 finished_at=clock.now() if clock else now,
             )
             _finish_import(conn, summary)
+        if self.registers_kept is not None:  # committed: the daemon's next read asks for none
+            self.registers_kept.add_import(import_id, kept, set(result.tables))
         return summary
 
     def import_roster(
