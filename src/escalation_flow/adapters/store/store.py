@@ -25,6 +25,7 @@ from escalation_flow.adapters.contact_files import ContactsRead
 from escalation_flow.adapters.register_files import MarksRead
 from escalation_flow.adapters.store import bulk, schema
 from escalation_flow.adapters.store.engine import create_store_engine, sqlite_path
+from escalation_flow.adapters.store.kept_cases import CaseMemory
 from escalation_flow.adapters.store.kept_registers import KeptMarks, RegisterMemory, kept_of_import
 from escalation_flow.adapters.store.marks_io import (
     load_sql,
@@ -96,12 +97,17 @@ class Store:
         self.engine: Engine = create_store_engine(url)
         #: schools' marks kept between reads (``keep_registers``: a long-running daemon)
         self.registers_kept: RegisterMemory | None = None
+        #: and their open cases (``kept_cases``)
+        self.cases_kept: CaseMemory | None = None
 
     def keep_registers(self) -> None:
         """Keep schools' marks in memory between register reads, reading only new imports'
-        rows (``kept_registers``): for one long-lived process, never for the pages."""
+        rows (``kept_registers``), and their open cases, decoding only those whose row moved
+        on (``kept_cases``): for one long-lived process, never for the pages."""
         if self.registers_kept is None:
             self.registers_kept = RegisterMemory()
+        if self.cases_kept is None:
+            self.cases_kept = CaseMemory()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -112,13 +118,13 @@ class Store:
     def begin(self) -> Iterator[SqlTransaction]:
         """A transaction: committed on leaving the block, rolled back on an error."""
         with self.engine.begin() as conn:
-            yield SqlTransaction(conn)
+            yield SqlTransaction(conn, self.cases_kept)
 
     @contextmanager
     def read(self) -> Iterator[SqlTransaction]:
         """A connection for reading (what is written through it is rolled back)."""
         with self.engine.connect() as conn:
-            yield SqlTransaction(conn)
+            yield SqlTransaction(conn, self.cases_kept)
 
     def register_reader(self) -> RegisterReader:
         """Schools' registers as known at an instant (``ports.RegisterSource``)."""
