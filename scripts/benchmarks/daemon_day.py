@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from benchmarks import BenchContext, Result
+from escalation_flow.adapters import letter_rendering
 from escalation_flow.adapters.register_files import read_marks, read_roster
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.case_writer import HistoryWriter, record_school_day
@@ -155,8 +156,14 @@ def _one_backend(
 def _evening_before(store: Store, service: Service, day: date) -> None:
     """What a daemon that ran the evening before ``day`` holds (``Store.keep_registers``, as
     ``daemon_keeps_registers`` does): every school's register, read as it was then, and its
-    open cases, as that evening read and wrote them."""
+    open cases, as that evening read and wrote them, and the letter templates it compiled
+    (Jinja keeps them compiled for the process, as the flows are parsed once a process)."""
     store.keep_registers()
+    templates = letter_rendering._environment(letter_rendering.TEMPLATES_DIR)
+    for flow, name in letter_rendering.template_variants():
+        templates.get_template(
+            letter_rendering._template_file(name, flow, letter_rendering.TEMPLATES_DIR)
+        )
     with store.read() as tx:
         for school in service.schools():
             tx.load_cases(tx.school_id(school), school, status=OPEN)
