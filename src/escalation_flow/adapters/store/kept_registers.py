@@ -127,10 +127,12 @@ class KeptMarks:
         if not imports or not len(self):
             return set()
         first_after = bisect.bisect_left(calendar.school_days, before)
-        rows = np.isin(self.import_id, np.fromiter(imports, dtype=np.int64)) & (
-            self.session < 2 * first_after
-        )
-        return {int(i) for i in np.unique(self.pupil_id[rows])}
+        rows = self.session < 2 * first_after
+        # a few imports at most: compared one by one (``np.isin`` sorts every row of the year)
+        of_imports = np.zeros(len(self), dtype=bool)
+        for i in set(imports):
+            of_imports |= self.import_id == i
+        return {int(i) for i in np.unique(self.pupil_id[rows & of_imports])}
 
 
 def _positions(kept: KeptMarks, more: KeptMarks) -> npt.NDArray[np.intp]:
