@@ -141,11 +141,92 @@ def test_a_kept_register_asks_the_store_only_for_rows_of_imports_it_has_not_seen
     _import(store, tmp_path, calendar, T0, *DAYS)
     _read(store, calendar, T0, None)
     _read(store, calendar, T0, None)
-    _import(store, tmp_path, calendar, T0 + timedelta(days=1), *NEXT_DAY)
+    other = Store(store.engine.url)  # another process's import: its rows are not handed over
+    try:
+        _import(other, tmp_path, calendar, T0 + timedelta(days=1), *NEXT_DAY)
+    finally:
+        other.dispose()
     _read(store, calendar, T0 + timedelta(days=1), None)
     # oaks' rows: whole; then no new import, so no query; then the new day's rows only
     assert fetched == [2, 2]
     assert store.registers_kept is not None and store.registers_kept.rows == 4
+
+
+def _counted_fetches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    fetched: list[int] = []
+    real = marks_reader.fetch
+
+    def counting(conn: object, sql: str, schema: pa.Schema) -> pa.Table:
+        rows = real(conn, sql, schema)  # type: ignore[arg-type]
+        fetched.append(rows.num_rows)
+        return rows
+
+    monkeypatch.setattr(marks_reader, "fetch", counting)
+    return fetched
+
+
+def _same_rows(kept: KeptMarks | None, whole: KeptMarks | None) -> None:
+    assert kept is not None and whole is not None
+    for name in ("pupil_id", "session", "code", "recorded_at", "minutes_late", "import_id"):
+        assert np.array_equal(getattr(kept, name), getattr(whole, name)), name
+        assert getattr(kept, name).dtype == getattr(whole, name).dtype, name
+    assert kept.imports == whole.imports
+
+
+NEW_ROWS_UNTIMED = [  # no recorded_at: stored as recorded at the import's now
+    "oaks,P2,2025-09-04,PM,/,,",
+    "oaks,P1,2025-09-04,PM,B,,",
+    "pines,P1,2025-09-04,AM,/,,2025-09-04T08:50:00+01:00",
+]
+
+
+def test_an_import_through_the_kept_store_hands_its_rows_over_so_the_next_read_asks_for_none(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetched = _counted_fetches(monkeypatch)
+    store.keep_registers()
+    _import(store, tmp_path, calendar, T0, *DAYS)
+    _read(store, calendar, T0, None)  # the daemon's first evening: oaks read whole
+    day2 = T0 + timedelta(days=1)
+    _import(store, tmp_path, calendar, day2, *NEXT_DAY, *AMENDMENT, *NEW_ROWS_UNTIMED)
+    asked = (T0, day2 + timedelta(hours=1), date(2025, 9, 4))
+    got = _read(store, calendar, day2 + timedelta(hours=1), asked)
+    assert fetched == [2]  # the whole first read only: the import's rows came with it
+    fresh = Store(store.engine.url)
+    fresh.keep_registers()
+    try:
+        _same(got, _read(fresh, calendar, day2 + timedelta(hours=1), asked))
+        assert got.amended == {"P2"}
+        assert store.registers_kept is not None and fresh.registers_kept is not None
+        kept, whole = store.registers_kept, fresh.registers_kept
+        _same_rows(kept.get("oaks", calendar), whole.get("oaks", calendar))
+    finally:
+        fresh.dispose()
+
+
+def test_an_import_whose_rows_were_not_all_new_leaves_the_school_to_a_read_of_the_store(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row already stored is skipped by the store: the kept rows cannot say which, so the
+    next read asks the store for that import's rows, and a school the import did not touch
+    asks for nothing."""
+    fetched = _counted_fetches(monkeypatch)
+    store.keep_registers()
+    _import(store, tmp_path, calendar, T0, *DAYS)
+    _read(store, calendar, T0, None)
+    with store.register_reader() as reader:
+        reader.read("pines", calendar, T0)
+    day2 = T0 + timedelta(days=1)
+    _import(store, tmp_path, calendar, day2, DAYS[0], *NEXT_DAY)  # oaks' P1 again, and new
+    got = _read(store, calendar, day2, None)
+    with store.register_reader() as reader:
+        reader.read("pines", calendar, day2)
+    assert fetched == [2, 1, 2]  # oaks whole, pines whole, then oaks' new import's two rows
+    plain = Store(store.engine.url)
+    try:
+        _same(got, _read(plain, calendar, day2, None))
+    finally:
+        plain.dispose()
 
 
 def test_registers_read_ahead_in_the_helper_are_kept_and_brought_up_to_date(

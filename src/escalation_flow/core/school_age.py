@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar as civil
 from datetime import date, timedelta
+from functools import lru_cache
 
 #: The span used when the date of birth is unknown: always of compulsory school age.
 ALWAYS: tuple[date, date] = (date.min, date.max)
@@ -30,6 +31,7 @@ def last_friday_of_june(year: int) -> date:
     return d - timedelta(days=(d.weekday() - 4) % 7)
 
 
+@lru_cache(maxsize=1 << 14)  # a trust's register read each evening asks for every pupil's
 def compulsory_school_age_span(date_of_birth: date | None) -> tuple[date, date]:
     """The first and last day (inclusive) of compulsory school age; unknown birth: ``ALWAYS``."""
     if date_of_birth is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, select
 
@@ -25,6 +25,9 @@ from escalation_flow.adapters.store.snapshots import case_from_json
 from escalation_flow.core.case import Case, fold
 from escalation_flow.errors import NotFoundError
 from escalation_flow.stored import HistoryRow, StoredCase
+
+if TYPE_CHECKING:
+    from escalation_flow.adapters.store.kept_cases import CaseMemory
 
 CASES = table_of(CaseRow)
 EVENTS = table_of(CaseEventRow)
@@ -57,18 +60,26 @@ def load_cases(
     pupils: Collection[str] | None = None,
     *,
     status: str | None = None,
+    kept: CaseMemory | None = None,
 ) -> dict[str, StoredCase]:
     """The case rows of a school (or of ``pupils``; with ``status``: only open or closed), by
-    pupil."""
+    pupil; ``kept``: cases kept in memory, taken where the row holds the same history and
+    kept with it where decoded (``kept_cases``)."""
     c = CASES.c
-    query = select(c.id, c.pupil, c.length, c.head_hash, c.snapshot).where(c.school_id == school_id)
+    columns = [c.id, c.pupil, c.length, c.head_hash]
+    # with cases kept, the snapshots are read only for the rows whose case is not
+    query = select(*columns) if kept is not None else select(*columns, c.snapshot)
+    query = query.where(c.school_id == school_id)
     if pupils is not None:
         query = query.where(c.pupil.in_(list(pupils)))
     if status is not None:
         query = query.where(c.status == status)
     out: dict[str, StoredCase] = {}
     stale: list[Any] = []
-    for row in conn.execute(query):
+    rows: list[Any] = list(conn.execute(query))
+    if kept is not None:
+        rows = _kept_or_read(conn, rows, school, kept, out)
+    for row in rows:
         case = case_from_json(row.snapshot, school, row.pupil) if row.snapshot else None
         if case is None or case.length != row.length:
             stale.append(row)
@@ -78,7 +89,33 @@ def load_cases(
         out[row.pupil] = StoredCase(
             row.id, fold_case(conn, row.id, school, row.pupil), row.head_hash
         )
+    if kept is not None:
+        for row in rows:
+            held = out[row.pupil]
+            kept.put(held.id or row.id, held.head_hash, held.case)
     return out
+
+
+def _kept_or_read(
+    conn: Connection, rows: list[Any], school: str, kept: CaseMemory, out: dict[str, StoredCase]
+) -> list[Any]:
+    """Rows (without snapshots) whose case is kept go into ``out``; the others are read again
+    with their snapshots, a statement for every few hundred."""
+    missing: list[int] = []
+    for row in rows:
+        case = kept.get(row.id, row.length, row.head_hash, school, row.pupil)
+        if case is None:
+            missing.append(row.id)
+        else:
+            out[row.pupil] = StoredCase(row.id, case, row.head_hash)
+    c = CASES.c
+    read: list[Any] = []
+    for start in range(0, len(missing), _IDS_A_QUERY):
+        query = select(c.id, c.pupil, c.length, c.head_hash, c.snapshot).where(
+            c.id.in_(missing[start : start + _IDS_A_QUERY])
+        )
+        read += conn.execute(query)
+    return read
 
 
 def pupils_with_cases(conn: Connection, school_id: int, status: str) -> set[str]:

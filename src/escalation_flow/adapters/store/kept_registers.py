@@ -10,6 +10,13 @@ then the one a full read gives, row for row, so the register, its facts and ever
 the same. An amendment to an earlier day is a new row of a new import like any other; nothing
 is patched in place.
 
+An import made through the same store (the daemon's inbox) hands its rows over as it commits
+(``RegisterMemory.add_import``) when every row of a school was new, so that the evening after
+it asks the store for nothing: without an index on ``import_id`` (none is kept: it would slow
+every import) the store finds an import's rows by reading every row of the school, which was
+a quarter of the trust's evening. A school whose rows were not all new (some already stored, a
+row repeating its session's current mark) is left to that read.
+
 Marks are never updated or deleted by the service (``models.Mark``); a row edited behind its
 back is what ``audit verify`` names, and a restarted daemon reads afresh.
 """
@@ -18,7 +25,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -30,7 +37,7 @@ import pyarrow.compute as pc
 from escalation_flow.adapters.store.marks_io import LOADED_SCHEMA, load_sql, mark_parts
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import CODE_OF_ID
-from escalation_flow.core.marks import MarkTable
+from escalation_flow.core.marks import UNKNOWN_RECORDED_AT, MarkTable
 
 #: The rows a kept read asks for: the load's columns and the import each row came from.
 KEPT_SCHEMA = LOADED_SCHEMA.append(pa.field("import_id", pa.int64()))
@@ -120,10 +127,12 @@ class KeptMarks:
         if not imports or not len(self):
             return set()
         first_after = bisect.bisect_left(calendar.school_days, before)
-        rows = np.isin(self.import_id, np.fromiter(imports, dtype=np.int64)) & (
-            self.session < 2 * first_after
-        )
-        return {int(i) for i in np.unique(self.pupil_id[rows])}
+        rows = self.session < 2 * first_after
+        # a few imports at most: compared one by one (``np.isin`` sorts every row of the year)
+        of_imports = np.zeros(len(self), dtype=bool)
+        for i in set(imports):
+            of_imports |= self.import_id == i
+        return {int(i) for i in np.unique(self.pupil_id[rows & of_imports])}
 
 
 def _positions(kept: KeptMarks, more: KeptMarks) -> npt.NDArray[np.intp]:
@@ -197,6 +206,37 @@ def kept_of(school: str, calendar: SchoolCalendar, rows: pa.Table) -> KeptMarks:
     )
 
 
+def kept_of_import(
+    table: MarkTable,
+    calendar: SchoolCalendar,
+    pupil_ids: npt.NDArray[np.int64],
+    stamp: int,
+    import_id: int,
+) -> KeptMarks:
+    """The rows an import of ``table`` stored when every row was new, as ``kept_of`` decodes
+    them from the store: ``pupil_ids[i]`` is the database id of ``table.pupils[i]``, and a row
+    whose file gave no ``recorded_at`` was stored as recorded at ``stamp`` (the import's now,
+    in microseconds). The import is ``checked``: the school has no other rows of it."""
+    recorded = table.recorded_at.astype(np.int64)
+    recorded = np.where(recorded == UNKNOWN_RECORDED_AT, np.int64(stamp), recorded)
+    pupil = pupil_ids[table.pupil].astype(np.int64)
+    session = table.session.astype(np.int32)
+    code = table.code.astype(np.int8)
+    order = np.lexsort((_CODE_RANK[code], recorded, session, pupil))
+    return KeptMarks(
+        table.school,
+        calendar_key(calendar),
+        pupil[order],
+        session[order],
+        code[order],
+        recorded[order],
+        table.minutes_late.astype(np.int16)[order],
+        np.full(len(order), import_id, dtype=np.int64),
+        imports=frozenset({import_id}) if len(order) else frozenset(),
+        checked=frozenset({import_id}),
+    )
+
+
 def no_rows(school: str, calendar: CalendarKey) -> KeptMarks:
     return KeptMarks(
         school,
@@ -222,6 +262,9 @@ class RegisterMemory:
         self._lock = threading.Lock()
         self._kept: dict[str, KeptMarks] = {}
 
+    def keeps(self, school: str, calendar: SchoolCalendar) -> bool:
+        return self.get(school, calendar) is not None
+
     def get(self, school: str, calendar: SchoolCalendar) -> KeptMarks | None:
         with self._lock:
             kept = self._kept.get(school)
@@ -233,6 +276,24 @@ class RegisterMemory:
             now = self._kept.get(kept.school)
             if now is None or now.calendar != kept.calendar or not kept.imports < now.imports:
                 self._kept[kept.school] = kept
+
+    def add_import(
+        self, import_id: int, rows: Mapping[str, KeptMarks], touched: Collection[str]
+    ) -> None:
+        """After import ``import_id`` committed: ``rows``, each school's every row of it
+        (``kept_of_import``), merged into what is kept; ``touched``: the schools the import
+        had rows for, all of them, so that every kept school not among them is known to have
+        none. A school kept on another calendar, or that has seen the import already (a reader
+        raced the commit), is left as it is."""
+        with self._lock:
+            for school, kept in self._kept.items():
+                if import_id in kept.imports or import_id in kept.checked:
+                    continue
+                if school in rows:
+                    if rows[school].calendar == kept.calendar:
+                        self._kept[school] = kept.with_rows(rows[school])
+                elif school not in touched:
+                    self._kept[school] = kept.with_rows(kept.empty(), (import_id,))
 
     def forget(self) -> None:
         with self._lock:

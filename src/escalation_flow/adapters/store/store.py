@@ -25,7 +25,8 @@ from escalation_flow.adapters.contact_files import ContactsRead
 from escalation_flow.adapters.register_files import MarksRead
 from escalation_flow.adapters.store import bulk, schema
 from escalation_flow.adapters.store.engine import create_store_engine, sqlite_path
-from escalation_flow.adapters.store.kept_registers import RegisterMemory
+from escalation_flow.adapters.store.kept_cases import CaseMemory
+from escalation_flow.adapters.store.kept_registers import KeptMarks, RegisterMemory, kept_of_import
 from escalation_flow.adapters.store.marks_io import (
     load_sql,
     seal_columns_of,
@@ -39,7 +40,7 @@ from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.contacts import ContactVersion
-from escalation_flow.core.marks import MarkTable, PupilRecord, Roster
+from escalation_flow.core.marks import MarkTable, PupilRecord, Roster, to_micros
 from escalation_flow.core.penalty_notices import NoticeVersion
 from escalation_flow.core.school_figures import SchoolFigures
 from escalation_flow.errors import NotFoundError
@@ -96,12 +97,17 @@ class Store:
         self.engine: Engine = create_store_engine(url)
         #: schools' marks kept between reads (``keep_registers``: a long-running daemon)
         self.registers_kept: RegisterMemory | None = None
+        #: and their open cases (``kept_cases``)
+        self.cases_kept: CaseMemory | None = None
 
     def keep_registers(self) -> None:
         """Keep schools' marks in memory between register reads, reading only new imports'
-        rows (``kept_registers``): for one long-lived process, never for the pages."""
+        rows (``kept_registers``), and their open cases, decoding only those whose row moved
+        on (``kept_cases``): for one long-lived process, never for the pages."""
         if self.registers_kept is None:
             self.registers_kept = RegisterMemory()
+        if self.cases_kept is None:
+            self.cases_kept = CaseMemory()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -112,13 +118,13 @@ class Store:
     def begin(self) -> Iterator[SqlTransaction]:
         """A transaction: committed on leaving the block, rolled back on an error."""
         with self.engine.begin() as conn:
-            yield SqlTransaction(conn)
+            yield SqlTransaction(conn, self.cases_kept)
 
     @contextmanager
     def read(self) -> Iterator[SqlTransaction]:
         """A connection for reading (what is written through it is rolled back)."""
         with self.engine.connect() as conn:
-            yield SqlTransaction(conn)
+            yield SqlTransaction(conn, self.cases_kept)
 
     def register_reader(self) -> RegisterReader:
         """Schools' registers as known at an instant (``ports.RegisterSource``)."""
@@ -209,6 +215,7 @@ class Store:
             schools = _school_ids(conn, list(result.tables))
             wrote: list[int] = []
             in_memory: dict[int, Sealed] = {}
+            kept: dict[str, KeptMarks] = {}  # for the registers kept: every row new
             with bulk.key_built_after(conn, result.tables.values()) as fresh:
                 for school, table in result.tables.items():
                     ids = _pupil_ids(conn, schools[school], table.pupils)
@@ -217,8 +224,12 @@ class Store:
                     imported += new
                     if new:
                         wrote.append(schools[school])
+                    memory, calendar = self.registers_kept, result.calendars[school]
+                    if memory is not None and new == len(stored) and memory.keeps(school, calendar):
+                        kept[school] = kept_of_import(
+                            table, calendar, ids, to_micros(now), import_id
+                        )
                     if seal and new == len(stored):  # every row new: seal them from memory
-                        calendar = result.calendars[school]
                         in_memory[schools[school]] = sealed(seal_columns_of(table, calendar, now))
             if seal and wrote:
                 from escalation_flow.adapters.store.audit_store import seal_import
@@ -237,6 +248,8 @@ class Store:
                 finished_at=clock.now() if clock else now,
             )
             _finish_import(conn, summary)
+        if self.registers_kept is not None:  # committed: the daemon's next read asks for none
+            self.registers_kept.add_import(import_id, kept, set(result.tables))
         return summary
 
     def import_roster(

@@ -23,6 +23,7 @@ from escalation_flow.adapters.store import (
     timers,
 )
 from escalation_flow.adapters.store.audit_store import load_flow_versions, store_flow_version
+from escalation_flow.adapters.store.kept_cases import CaseMemory, KeepingHistoryWriter
 from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.family_facts import SchoolEvening
@@ -33,8 +34,10 @@ from escalation_flow.stored import DueTimer, HistoryRow, SchoolActivity, StoredC
 class SqlTransaction:
     """The cases' unit of work on one connection (see ``ports.CaseTransaction``)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, cases_kept: CaseMemory | None = None) -> None:
         self.conn = conn
+        #: open cases kept between transactions (``Store.keep_registers``: the daemon's)
+        self.cases_kept = cases_kept
 
     # -- schools and school days ------------------------------------------------------------
 
@@ -76,7 +79,9 @@ class SqlTransaction:
         *,
         status: str | None = None,
     ) -> dict[str, StoredCase]:
-        return cases.load_cases(self.conn, school_id, school, pupils, status=status)
+        return cases.load_cases(
+            self.conn, school_id, school, pupils, status=status, kept=self.cases_kept
+        )
 
     def load_case(self, school_id: int, school: str, pupil: str) -> StoredCase:
         return cases.load_case(self.conn, school_id, school, pupil)
@@ -111,6 +116,17 @@ class SqlTransaction:
         now: datetime,
         worker: str,
     ) -> case_writer.HistoryWriter:
+        if self.cases_kept is not None:
+            return KeepingHistoryWriter(
+                self.conn,
+                self.cases_kept,
+                school_id=school_id,
+                school=school,
+                flow=flow,
+                flow_version=flow_version,
+                now=now,
+                worker=worker,
+            )
         return case_writer.HistoryWriter(
             self.conn,
             school_id=school_id,
@@ -238,9 +254,7 @@ class SqlTransaction:
 
     # -- the staff audit log ----------------------------------------------------------------
 
-    def audit(
-        self, note: Any, now: datetime, *, school: str | None, pupil: str | None
-    ) -> None:
+    def audit(self, note: Any, now: datetime, *, school: str | None, pupil: str | None) -> None:
         """One audit-log entry (``ports.AuditNote``), in this transaction."""
         values = {
             "at": now,
