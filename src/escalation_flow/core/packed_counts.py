@@ -97,6 +97,10 @@ class Packing:
         #: ``day[w, (day_class * N + am) * N + pm]``: a whole day's packed counts.
         by_class = self.session.reshape(self.words, 3, N_IDS)
         self.day = (by_class[:, :, :, None] + by_class[:, :, None, :]).reshape(self.words, -1)
+        #: ``pair[w, day_class, pair]``: the same, by a day's two codes read as one ``uint16``
+        #: (``day_pairs``), so that a register's bytes index it with no arithmetic.
+        self.pair = np.zeros((self.words, 3, PAIR_SIZE), dtype=np.uint64)
+        self.pair[:, :, PAIRS] = self.day.reshape(self.words, 3, N_IDS, N_IDS)
 
     def field(self, words: Words, key: Key) -> IntArray:
         """The count of ``key`` out of packed words (``words[word_of_key]``)."""
@@ -107,6 +111,45 @@ class Packing:
         fields &= self.mask
         # Every field is far below 2**63: the same numbers read as int64, without a copy.
         return fields.view(np.int64)
+
+
+def _pairs() -> npt.NDArray[np.uint16]:
+    """``[am, pm]``: the ``uint16`` that a day's two code ids (bytes) read as, in this machine's
+    byte order."""
+    ids = np.arange(N_IDS, dtype=np.uint8)
+    both = np.stack(np.meshgrid(ids, ids, indexing="ij"), axis=-1)
+    pairs: npt.NDArray[np.uint16] = np.ascontiguousarray(both).view(np.uint16)[..., 0]
+    return pairs
+
+
+#: ``PAIRS[am, pm]``: a day's pair of code ids as one ``uint16``; ``PAIR_SIZE``: tables indexed
+#: by it hold this many entries (a few thousand: the ids are small).
+PAIRS = _pairs()
+PAIR_SIZE = int(PAIRS.max()) + 1
+
+
+def day_pairs(codes: npt.NDArray[np.int8]) -> npt.NDArray[np.uint16]:
+    """``(days, pupils)``: each day's AM and PM codes (``codes[pupil, session]``, an even number
+    of sessions from an AM) as one ``uint16`` per day, day-major: every pupil's day side by side,
+    as the running counts keep them. (Transposed in blocks of pupils: numpy's own transpose of
+    small items runs several times slower, missing the cache.)"""
+    n_pupils = codes.shape[0]
+    by_day = _pair_view(codes)
+    out = np.empty((by_day.shape[1], n_pupils), dtype=np.uint16)
+    for start in range(0, n_pupils, _TRANSPOSE_BLOCK):
+        stop = start + _TRANSPOSE_BLOCK
+        out[:, start:stop] = by_day[start:stop].T
+    return out
+
+
+_TRANSPOSE_BLOCK = 512
+
+
+def _pair_view(codes: npt.NDArray[np.int8]) -> npt.NDArray[np.uint16]:
+    """A column slice of a grid read as pairs (its rows are contiguous; a copy if not)."""
+    if codes.strides[1] != 1 or codes.strides[0] % 2:
+        codes = np.ascontiguousarray(codes)
+    return codes.view(np.uint16)
 
 
 def day_classes(calendar: SchoolCalendar) -> npt.NDArray[np.intp]:
