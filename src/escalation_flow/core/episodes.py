@@ -83,18 +83,15 @@ class EpisodeRuns:
         """Empty tables; the rows of days ``0..filled_through`` are left for the first ``fill``
         to write (clearing them first would cost as much again)."""
         self.dtype: type[np.unsignedinteger[Any]] = np.uint8 if n_days < 2**8 else np.uint16
-        written = filled_through + 1
-        self.absence_run = self._table(n_days, n_pupils, written)
-        self.unexplained_run = self._table(n_days, n_pupils, written)
-        self.since_unexplained = self._table(n_days, n_pupils, written)
-        self.starts = self._table(n_days + 1, n_pupils, written + 1)
+        # One allocation for the four tables: numpy asks the kernel for huge pages for a big
+        # one, where four small ones fault in page by page.
+        tables: UIntGrid = np.empty((4, n_days + 1, n_pupils), self.dtype)
+        tables[:, filled_through + 1 :] = 0
+        self.absence_run = tables[0, :n_days]
+        self.unexplained_run = tables[1, :n_days]
+        self.since_unexplained = tables[2, :n_days]
+        self.starts = tables[3]
         self.starts[0] = 0
-
-    def _table(self, rows: int, n_pupils: int, written: int) -> UIntGrid:
-        """``(rows, n_pupils)`` with rows ``written..`` zero and the rows before not set."""
-        table: UIntGrid = np.empty((rows, n_pupils), self.dtype)
-        table[written:] = 0
-        return table
 
     def fill(
         self, pupils: slice | npt.NDArray[np.intp], first: int, pairs: npt.NDArray[np.uint16]
