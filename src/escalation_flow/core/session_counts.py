@@ -88,9 +88,21 @@ class CumulativeCounts:
         #: changed since), so that the next day's are yesterday's plus one.
         self._runs = np.full(grid.n_pupils, -1, dtype=np.int64)
         self._runs_day = -2
+        self._age_sessions: tuple[IntArray, IntArray] | None = None
         #: runs of days of absence (episodes), filled with the counts
         self.episodes = EpisodeRuns(calendar.n_days, grid.n_pupils, filled_through=through)
         self.extend_to(through)
+
+    def sessions_of_compulsory_age(self) -> tuple[IntArray, IntArray]:
+        """Per pupil, the first session of compulsory school age and the session after the
+        last (from the roster's dates of birth; read once)."""
+        if self._age_sessions is None:
+            enrolment = self.grid.enrolment
+            days = np.fromiter((d.toordinal() for d in self.calendar.school_days), np.int64)
+            first = 2 * np.searchsorted(days, enrolment.school_age_from, side="left")
+            after = 2 * np.searchsorted(days, enrolment.school_age_until, side="right")
+            self._age_sessions = first.astype(np.int64), after.astype(np.int64)
+        return self._age_sessions
 
     @property
     def last_session(self) -> int:
@@ -291,7 +303,7 @@ class CumulativeCounts:
             first: IntArray | int = min(max(int(first_session), 0), last_session + 1)
         else:
             first = np.clip(np.asarray(first_session, dtype=np.int64), 0, last_session + 1)
-        return WindowCounts(self.packing, self.running(last_session + 1) - self.running(first))
+        return WindowCounts(self.packing, self.running(last_session + 1), self.running(first))
 
     def windows_of(
         self, pupils: npt.NDArray[np.intp], first_sessions: IntArray, last_sessions: IntArray
@@ -300,7 +312,7 @@ class CumulativeCounts:
         already counted and not empty: one gather for windows that end on different days (a
         figure at each pupil's stage entry), in place of one pass over every pupil per day."""
         end = self._running_at(pupils, last_sessions + 1)
-        return WindowCounts(self.packing, end - self._running_at(pupils, first_sessions))
+        return WindowCounts(self.packing, end, self._running_at(pupils, first_sessions))
 
     def pupil_counts_between(self, pupil: int, first_session: int, last_session: int) -> WindowCounts:
         """One pupil's counts over sessions ``first..last``, without touching the other pupils
