@@ -8,12 +8,12 @@ unmarked, not possible or off roll ends a run. An **episode** is a maximal run o
 circumstances): ``G`` (an explained, unauthorised holiday) and ``U`` (late after the register
 closed: the pupil was in school) never count (issue 11, rule 2).
 
-For each pupil and school day, ``EpisodeRuns`` keeps (``[day, pupil]``, two bytes a cell):
+For each pupil and school day, ``EpisodeRuns`` keeps (``[day, pupil]``, one byte a cell, two beyond 255 school days):
 
 - ``absence_run``: days of absence in a row ending that day (0: the day is not one);
 - ``unexplained_run``: unexplained days in a row ending that day;
-- ``first_unexplained``: the position, within the run of absence ending that day, of its first
-  day with an ``N`` or ``O`` session (-1: none, or not absent that day);
+- ``since_unexplained``: 1 + the school days from the first day with an ``N`` or ``O`` session of
+  the run of absence ending that day to that day (0: no such day, or not absent that day);
 - ``starts``: running count of days that start an episode, over days ``0..d - 1``.
 
 ``CumulativeCounts`` fills these as it fills its counts (``fill``) and recounts a pupil whose
@@ -22,64 +22,156 @@ earlier marks changed, so the runs are always those of the register as it now re
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
 from escalation_flow.core.codes import CATEGORY_OF_ID, ID_OF_CODE, Category
-from escalation_flow.core.packed_counts import N_IDS
 
 IntArray: TypeAlias = npt.NDArray[np.int64]
+UIntGrid: TypeAlias = npt.NDArray[np.unsignedinteger[Any]]
 
 
-def _tables() -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    category = np.append(CATEGORY_OF_ID, -1)  # the off-roll id is in no category
-    absent = (category == Category.AUTHORISED) | (category == Category.UNAUTHORISED)
-    unexplained = np.zeros(N_IDS, dtype=bool)
-    unexplained[[ID_OF_CODE["N"], ID_OF_CODE["O"]]] = True
-    return absent, unexplained
+def _id_span(ids: npt.NDArray[np.intp], what: str) -> tuple[int, int]:
+    """The first id and the span of a set of code ids that follow one another (the code table
+    lists each category's codes together), so that membership is one subtraction and one
+    comparison of the register's bytes: numpy compares bytes many at a time, where a table
+    lookup costs a dozen instructions a byte."""
+    first, last = int(ids.min()), int(ids.max())
+    if last - first + 1 != ids.size:
+        raise AssertionError(f"the {what} codes' ids do not follow one another: {ids.tolist()}")
+    return first, last - first
 
 
-_ABSENT, _UNEXPLAINED = _tables()
+_ABSENT_IDS = _id_span(
+    np.flatnonzero(
+        (CATEGORY_OF_ID == Category.AUTHORISED) | (CATEGORY_OF_ID == Category.UNAUTHORISED)
+    ),
+    "absence",
+)
+_UNEXPLAINED_IDS = _id_span(np.array([ID_OF_CODE["N"], ID_OF_CODE["O"]]), "N and O")
+#: A day's pair of code ids read as one ``uint16`` when both its sessions are in a set of codes
+#: (marked 1 each): the same in either byte order.
+_BOTH = 0x0101
+#: Days read at once when filling.
+_BLOCK_DAYS = 16
+
+
+def _in_span(
+    sessions: npt.NDArray[np.uint8],
+    span: tuple[int, int],
+    scratch: npt.NDArray[np.uint8],
+    out: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.uint16]:
+    """Per session, whether its code id is in ``span``, as pairs of bytes read as ``uint16``."""
+    np.subtract(sessions, span[0], out=scratch)  # ids below the span wrap round, above it
+    np.less_equal(scratch, span[1], out=out)
+    pairs: npt.NDArray[np.uint16] = out.view(np.uint16)
+    return pairs
 
 
 class EpisodeRuns:
-    """Runs of absence for every pupil and school day (see the module's text)."""
+    """Runs of absence for every pupil and school day (see the module's text).
 
-    def __init__(self, n_days: int, n_pupils: int) -> None:
-        self.absence_run = np.zeros((n_days, n_pupils), np.int16)
-        self.unexplained_run = np.zeros((n_days, n_pupils), np.int16)
-        self.first_unexplained = np.full((n_days, n_pupils), -1, np.int16)
-        self.starts = np.zeros((n_days + 1, n_pupils), np.uint16)
+    Each table holds the smallest unsigned integers that count every school day of the
+    calendar (one byte a cell for one academic year): the tables are written whole for every
+    school, and fresh memory costs the kernel's clearing of it as much again.
+    """
+
+    def __init__(self, n_days: int, n_pupils: int, *, filled_through: int = -1) -> None:
+        """Empty tables; the rows of days ``0..filled_through`` are left for the first ``fill``
+        to write (clearing them first would cost as much again)."""
+        self.dtype: type[np.unsignedinteger[Any]] = np.uint8 if n_days < 2**8 else np.uint16
+        # One allocation for the four tables: numpy asks the kernel for huge pages for a big
+        # one, where four small ones fault in page by page.
+        tables: UIntGrid = np.empty((4, n_days + 1, n_pupils), self.dtype)
+        tables[:, filled_through + 1 :] = 0
+        self.absence_run = tables[0, :n_days]
+        self.unexplained_run = tables[1, :n_days]
+        self.since_unexplained = tables[2, :n_days]
+        self.starts = tables[3]
+        self.starts[0] = 0
 
     def fill(
-        self, pupils: slice | npt.NDArray[np.intp], first: int, am: IntArray, pm: IntArray
+        self, pupils: slice | npt.NDArray[np.intp], first: int, pairs: npt.NDArray[np.uint16]
     ) -> None:
-        """Days ``first..`` of ``pupils`` from their AM and PM code ids (off roll: the off-roll
-        id), ``(pupils, days)``; the day before ``first`` is already filled."""
-        absent = _ABSENT[am] & _ABSENT[pm]
-        unexplained = _UNEXPLAINED[am] & _UNEXPLAINED[pm]
-        some_unexplained = _UNEXPLAINED[am] | _UNEXPLAINED[pm]
-        if first > 0:
-            run = self.absence_run[first - 1, pupils].astype(np.int64)
-            urun = self.unexplained_run[first - 1, pupils].astype(np.int64)
-            pos = self.first_unexplained[first - 1, pupils].astype(np.int64)
+        """Days ``first..`` of ``pupils`` from each day's pair of code ids (off roll: the off-roll
+        id), ``(days, pupils)`` as ``packed_counts.day_pairs`` gives them; the day before
+        ``first`` is already filled.
+
+        The runs depend on the day before, so they are stepped day by day, each step a few
+        operations on one row of every pupil (numpy's cost per call is most of it), written
+        straight into the tables' rows when every pupil is filled. What each day is (absent,
+        unexplained, with an N or O) is read for a block of days at once, into scratch rows that
+        stay in the cache.
+        """
+        days, width = pairs.shape
+        last = first + days
+        dtype = self.dtype
+        tables = (self.absence_run, self.unexplained_run, self.since_unexplained)
+        if isinstance(pupils, slice):
+            run, urun, since = (t[first:last] for t in tables)
+            starts = self.starts[first + 1 : last + 1]
         else:
-            run = np.zeros(absent.shape[0], np.int64)
-            urun, pos = run.copy(), np.full(absent.shape[0], -1, np.int64)
-        starts = self.starts[first, pupils].astype(np.int64)
-        for k in range(absent.shape[1]):
-            day, here = first + k, absent[:, k]
-            starts = starts + (here & (run == 0))
-            run = np.where(here, run + 1, 0)
-            urun = np.where(unexplained[:, k], urun + 1, 0)
-            new = np.where(some_unexplained[:, k], run - 1, -1)
-            pos = np.where(here, np.where(pos >= 0, pos, new), -1)
-            self.absence_run[day, pupils] = run
-            self.unexplained_run[day, pupils] = urun
-            self.first_unexplained[day, pupils] = pos
-            self.starts[day + 1, pupils] = starts
+            run, urun, since, starts = (np.empty((days, width), dtype) for _ in range(4))
+        if first > 0:
+            run_before, urun_before, since_before = (t[first - 1, pupils] for t in tables)
+        else:
+            run_before = urun_before = since_before = np.zeros(width, dtype)
+        starts_before = self.starts[first, pupils]
+        block = min(days, _BLOCK_DAYS)
+        absent, unexplained, some = (np.empty((block, width), bool) for _ in range(3))
+        scratch, in_span = (
+            np.empty((block, 2 * width), np.uint8),
+            np.empty((block, 2 * width), bool),
+        )
+        # The flags as ``dtype`` (to step the runs with): the booleans' own bytes for one byte.
+        as_bytes = dtype == np.uint8
+        absent_n, unexplained_n, some_n = (
+            flag.view(np.uint8) if as_bytes else np.empty((block, width), dtype)
+            for flag in (absent, unexplained, some)
+        )
+        ones, step = np.ones(width, dtype), np.empty(width, dtype)
+        for b0 in range(0, days, block):
+            n = min(block, days - b0)
+            sessions = pairs[b0 : b0 + n].view(np.uint8)  # each pupil's AM and PM codes
+            both = _in_span(sessions, _ABSENT_IDS, scratch[:n], in_span[:n])
+            np.equal(both, _BOTH, out=absent[:n])
+            both = _in_span(sessions, _UNEXPLAINED_IDS, scratch[:n], in_span[:n])
+            np.equal(both, _BOTH, out=unexplained[:n])
+            np.not_equal(both, 0, out=some[:n])
+            if not as_bytes:
+                for flag, as_n in (
+                    (absent, absent_n),
+                    (unexplained, unexplained_n),
+                    (some, some_n),
+                ):
+                    np.copyto(as_n[:n], flag[:n], casting="unsafe")
+            for j in range(n):
+                k = b0 + j
+                np.add(run_before, 1, out=run[k])
+                np.multiply(run[k], absent_n[j], out=run[k])
+                np.add(urun_before, 1, out=urun[k])
+                np.multiply(urun[k], unexplained_n[j], out=urun[k])
+                # Counting from the run's first day with an N or O: one more on each day of
+                # absence once counting (``since > 0``), and the count starts (at 1) that day.
+                # (A minimum against a row of ones: against the scalar 1, numpy's costs 6 times
+                # as much.)
+                np.bitwise_or(since_before, some_n[j], out=step)
+                np.minimum(step, ones, out=step)
+                np.add(since_before, step, out=since[k])
+                np.multiply(since[k], absent_n[j], out=since[k])
+                # A run 1 day long today is an episode starting today.
+                np.equal(run[k], 1, out=step, casting="unsafe")
+                np.add(starts_before, step, out=starts[k])
+                run_before, urun_before, since_before = run[k], urun[k], since[k]
+                starts_before = starts[k]
+        if not isinstance(pupils, slice):
+            self.absence_run[first:last, pupils] = run
+            self.unexplained_run[first:last, pupils] = urun
+            self.since_unexplained[first:last, pupils] = since
+            self.starts[first + 1 : last + 1, pupils] = starts
 
     # -- asking (every pupil, at the end of one school day) ------------------------------------
 
@@ -97,9 +189,10 @@ class EpisodeRuns:
         """School days from the first day with an ``N``/``O`` session of the episode holding
         ``day`` to ``day`` (0: that day is today); NaN when no episode holds ``day`` or the
         episode has no such session."""
-        run = self.absence_run[day].astype(np.float64)
-        pos = self.first_unexplained[day].astype(np.float64)
-        return np.where(pos >= 0, run - 1 - pos, np.nan)
+        since = self.since_unexplained[day]
+        out: npt.NDArray[np.float64] = since - 1.0
+        out[since == 0] = np.nan
+        return out
 
     def episodes_between(self, first: int, day: int) -> IntArray:
         """Episodes with a day in ``first..day``: those starting there, and one already running

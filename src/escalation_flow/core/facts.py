@@ -34,7 +34,13 @@ import numpy.typing as npt
 
 from escalation_flow.core.calendar import Period, SchoolCalendar
 from escalation_flow.core.fact_names import REGISTER_FACTS
-from escalation_flow.core.packed_counts import Key, WindowCounts, Words, attendance_percent
+from escalation_flow.core.packed_counts import (
+    Key,
+    WindowCounts,
+    Words,
+    as_float,
+    attendance_percent,
+)
 from escalation_flow.core.projection import year_end_projection
 from escalation_flow.core.register import RegisterGrid
 from escalation_flow.core.session_counts import CumulativeCounts
@@ -249,15 +255,23 @@ class _Columns:
     def __init__(self, counts: CumulativeCounts) -> None:
         self.counts = counts
         self._read: dict[int, Words] = {}
+        self._windows: dict[tuple[int, int], WindowCounts] = {}
 
     def between(self, first_session: int, last_session: int) -> WindowCounts:
-        """Counts over sessions ``first..last`` (``first <= last + 1``), as ``counts_between``."""
-        end = self._running(last_session + 1)
-        return WindowCounts(self.counts.packing, end - self._running(first_session))
+        """Counts over sessions ``first..last`` (``first <= last + 1``), as ``counts_between``;
+        one window asked twice is counted once."""
+        key = (first_session, last_session)
+        window = self._windows.get(key)
+        if window is None:
+            end = self._running(last_session + 1)
+            window = WindowCounts(self.counts.packing, end, self._running(first_session))
+            self._windows[key] = window
+        return window
 
     def _running(self, session: int) -> Words:
         if session not in self._read:
-            self._read[session] = np.ascontiguousarray(self.counts.running(session))
+            # (a view of the table at the start of a day: each word's row is contiguous)
+            self._read[session] = self.counts.running(session)
         return self._read[session]
 
 
@@ -342,29 +356,25 @@ def _legal_facts(
     on days the pupil was of compulsory school age (a Reception child's autumn absence cannot
     found a penalty notice in January, when the child has just become of that age)."""
     counts = cols.counts
-    first_of_age, after_of_age = _sessions_of_compulsory_age(counts)
-    start = np.maximum(2 * int(w.weeks[10][day]), first_of_age)
-    stop = np.minimum(2 * day + 2, after_of_age)
-    start = np.minimum(start, stop)  # never of age within the window: an empty window
-    window = WindowCounts(counts.packing, counts.running(stop) - counts.running(start))
-    of_age = window.unauthorised
+    start, stop = 2 * int(w.weeks[10][day]), 2 * day + 2
+    # Of compulsory school age throughout the 10 weeks: the 10 weeks' count, as read for the
+    # weeks' own facts. Only the pupils whose age begins or ends within them are counted apart.
+    of_age = cols.between(start, stop - 1).unauthorised.copy()
+    first_of_age, after_of_age = counts.sessions_of_compulsory_age()
+    cut = np.flatnonzero((first_of_age > start) | (after_of_age < stop))
+    if cut.size:
+        ends = np.minimum(stop, after_of_age[cut])
+        starts = np.minimum(np.maximum(start, first_of_age[cut]), ends)  # never of age: empty
+        key = Key.UNAUTHORISED
+        of_age[cut] = counts.running_count_at(key, cut, ends) - counts.running_count_at(
+            key, cut, starts
+        )
     return {
         "unauthorised_sessions_of_compulsory_age_last_10_school_weeks": _f(of_age),
         "penalty_notice_threshold_met": _flag(
             (of_age >= PENALTY_NOTICE_THRESHOLD_SESSIONS) & (of_age_today == 1.0)
         ),
     }
-
-
-def _sessions_of_compulsory_age(counts: CumulativeCounts) -> tuple[IntArray, IntArray]:
-    """Per pupil, the first session of compulsory school age and the session after the last."""
-    enrolment = counts.grid.enrolment
-    days = np.fromiter(
-        (d.toordinal() for d in counts.calendar.school_days), dtype=np.int64
-    )
-    first = 2 * np.searchsorted(days, enrolment.school_age_from, side="left")
-    after = 2 * np.searchsorted(days, enrolment.school_age_until, side="right")
-    return first.astype(np.int64), after.astype(np.int64)
 
 
 def _day_facts(cols: _Columns, day: int) -> dict[str, FloatArray]:
@@ -411,8 +421,9 @@ def _previous_term_facts(
     }
 
 
-def _f(values: IntArray) -> FloatArray:
-    return values.astype(np.float64)
+def _f(counts: IntArray) -> FloatArray:
+    """Counts (never negative) as the facts' floats."""
+    return as_float(counts)
 
 
 def _flag(
@@ -425,8 +436,12 @@ def _flag(
 
 
 def _share(part: IntArray, whole: IntArray) -> FloatArray:
-    out = np.full(part.shape, np.nan)
-    np.divide(part, whole, out=out, where=whole > 0)
+    """``part / whole`` of counts; NaN where ``whole`` is 0 (divided by NaN there, as in
+    ``attendance_percent``)."""
+    denominator = as_float(whole)
+    denominator[whole == 0] = np.nan
+    out = as_float(part)
+    out /= denominator
     return out
 
 

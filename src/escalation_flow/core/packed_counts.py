@@ -97,6 +97,10 @@ class Packing:
         #: ``day[w, (day_class * N + am) * N + pm]``: a whole day's packed counts.
         by_class = self.session.reshape(self.words, 3, N_IDS)
         self.day = (by_class[:, :, :, None] + by_class[:, :, None, :]).reshape(self.words, -1)
+        #: ``pair[w, day_class, pair]``: the same, by a day's two codes read as one ``uint16``
+        #: (``day_pairs``), so that a register's bytes index it with no arithmetic.
+        self.pair = np.zeros((self.words, 3, PAIR_SIZE), dtype=np.uint64)
+        self.pair[:, :, PAIRS] = self.day.reshape(self.words, 3, N_IDS, N_IDS)
 
     def field(self, words: Words, key: Key) -> IntArray:
         """The count of ``key`` out of packed words (``words[word_of_key]``)."""
@@ -109,6 +113,45 @@ class Packing:
         return fields.view(np.int64)
 
 
+def _pairs() -> npt.NDArray[np.uint16]:
+    """``[am, pm]``: the ``uint16`` that a day's two code ids (bytes) read as, in this machine's
+    byte order."""
+    ids = np.arange(N_IDS, dtype=np.uint8)
+    both = np.stack(np.meshgrid(ids, ids, indexing="ij"), axis=-1)
+    pairs: npt.NDArray[np.uint16] = np.ascontiguousarray(both).view(np.uint16)[..., 0]
+    return pairs
+
+
+#: ``PAIRS[am, pm]``: a day's pair of code ids as one ``uint16``; ``PAIR_SIZE``: tables indexed
+#: by it hold this many entries (a few thousand: the ids are small).
+PAIRS = _pairs()
+PAIR_SIZE = int(PAIRS.max()) + 1
+
+
+def day_pairs(codes: npt.NDArray[np.int8]) -> npt.NDArray[np.uint16]:
+    """``(days, pupils)``: each day's AM and PM codes (``codes[pupil, session]``, an even number
+    of sessions from an AM) as one ``uint16`` per day, day-major: every pupil's day side by side,
+    as the running counts keep them. (Transposed in blocks of pupils: numpy's own transpose of
+    small items runs several times slower, missing the cache.)"""
+    n_pupils = codes.shape[0]
+    by_day = _pair_view(codes)
+    out = np.empty((by_day.shape[1], n_pupils), dtype=np.uint16)
+    for start in range(0, n_pupils, _TRANSPOSE_BLOCK):
+        stop = start + _TRANSPOSE_BLOCK
+        out[:, start:stop] = by_day[start:stop].T
+    return out
+
+
+_TRANSPOSE_BLOCK = 512
+
+
+def _pair_view(codes: npt.NDArray[np.int8]) -> npt.NDArray[np.uint16]:
+    """A column slice of a grid read as pairs (its rows are contiguous; a copy if not)."""
+    if codes.strides[1] != 1 or codes.strides[0] % 2:
+        codes = np.ascontiguousarray(codes)
+    return codes.view(np.uint16)
+
+
 def day_classes(calendar: SchoolCalendar) -> npt.NDArray[np.intp]:
     """Each school day's class in the lookup tables: Monday, Friday or another day."""
     weekdays = np.array([d.weekday() for d in calendar.school_days], dtype=np.intp)
@@ -116,18 +159,32 @@ def day_classes(calendar: SchoolCalendar) -> npt.NDArray[np.intp]:
 
 
 class WindowCounts:
-    """Counts over one window of sessions (per pupil; the window may start differently for each)."""
+    """Counts over one window of sessions (per pupil; the window may start differently for each).
 
-    def __init__(self, packing: Packing, words: Words) -> None:
+    Made of the window's packed words, or of the running counts at its end and at its start
+    (``start``): then each word is subtracted when a count in it is first read (most windows
+    read one word of two).
+    """
+
+    def __init__(self, packing: Packing, words: Words, start: Words | None = None) -> None:
         self._packing = packing
-        self._words = words
+        self._end, self._start = words, start
+        self._words: dict[int, Words] = {}
         # Each count unpacked once: ``possible`` and the percentages read ``attended`` again.
         self._counts: dict[Key, IntArray] = {}
+
+    def _word(self, word: int) -> Words:
+        words = self._words.get(word)
+        if words is None:
+            end = self._end[word]
+            words = self._words[word] = end if self._start is None else end - self._start[word]
+        return words
 
     def count(self, key: Key) -> IntArray:
         counted = self._counts.get(key)
         if counted is None:
-            counted = self._counts[key] = self._packing.field(self._words, key)
+            packing = self._packing
+            counted = self._counts[key] = packing.unpack(self._word(packing.word[key]), key)
         return counted
 
     @property
@@ -164,11 +221,31 @@ class WindowCounts:
         return attendance_percent(self.attended, self.possible, min_possible_sessions)
 
 
+#: The bits of the float ``2.0**52``: with an integer below ``2**52`` in its low bits, the float
+#: ``2**52 + that integer``, exactly.
+_TWO_52_BITS = np.uint64(0x4330000000000000)
+
+
+def as_float(counts: IntArray) -> FloatArray:
+    """Counts (never negative, below ``2**52``) as floats, exactly as ``astype`` gives them: each
+    count put in the mantissa of ``2.0**52``, less ``2.0**52``. (Two vector operations: numpy's
+    own conversion of 64-bit integers costs several times as much without AVX-512.)"""
+    if counts.dtype != np.int64 and counts.dtype != np.uint64:
+        return counts.astype(np.float64)
+    floats: FloatArray = (counts.view(np.uint64) | _TWO_52_BITS).view(np.float64)
+    floats -= 2.0**52
+    return floats
+
+
 def attendance_percent(
     attended: IntArray, possible: IntArray, min_possible_sessions: int
 ) -> FloatArray:
     """``100 * attended / possible``; NaN (unknown) below ``min_possible_sessions`` or at 0."""
-    enough = possible >= max(1, min_possible_sessions)
-    out = np.full(attended.shape, np.nan)
-    np.divide(100.0 * attended, possible, out=out, where=enough)
+    # Divided by NaN where too few: the same figures as a division only where enough, without
+    # numpy's masked division (several times slower).
+    denominator = as_float(possible)
+    denominator[possible < max(1, min_possible_sessions)] = np.nan
+    out = as_float(attended)
+    out *= 100.0
+    out /= denominator
     return out

@@ -28,6 +28,7 @@ from escalation_flow.core.packed_counts import (
     WindowCounts,
     Words,
     day_classes,
+    day_pairs,
     indicators,
 )
 from escalation_flow.core.register import RegisterGrid
@@ -71,9 +72,14 @@ class CumulativeCounts:
         self._day_class = day_classes(calendar)
         self._bounded = not grid.enrolment.whole_calendar
         self._rows = np.arange(grid.n_pupils)
+        through = calendar.n_days - 1 if through_day is None else through_day
         #: ``[word, d, pupil]``: packed counts over days ``0..d - 1``. Every pupil's count at one
         #: day lies side by side, as the day's facts and screens read them (a day at a time).
-        self._c = np.zeros((self.packing.words, calendar.n_days + 1, grid.n_pupils), np.uint64)
+        #: Only the rows the first count leaves unwritten are cleared (clearing it all costs
+        #: as much as counting into it).
+        self._c = np.empty((self.packing.words, calendar.n_days + 1, grid.n_pupils), np.uint64)
+        self._c[:, 0] = 0
+        self._c[:, through + 2 :] = 0
         #: Per pupil, the first session counted so far that is marked ``N`` (-1: none).
         self._first_n = np.full(grid.n_pupils, -1, dtype=np.int64)
         #: ``[key, day_class * N + id]``: whether a session with that code counts for the key
@@ -82,9 +88,21 @@ class CumulativeCounts:
         #: changed since), so that the next day's are yesterday's plus one.
         self._runs = np.full(grid.n_pupils, -1, dtype=np.int64)
         self._runs_day = -2
+        self._age_sessions: tuple[IntArray, IntArray] | None = None
         #: runs of days of absence (episodes), filled with the counts
-        self.episodes = EpisodeRuns(calendar.n_days, grid.n_pupils)
-        self.extend_to(calendar.n_days - 1 if through_day is None else through_day)
+        self.episodes = EpisodeRuns(calendar.n_days, grid.n_pupils, filled_through=through)
+        self.extend_to(through)
+
+    def sessions_of_compulsory_age(self) -> tuple[IntArray, IntArray]:
+        """Per pupil, the first session of compulsory school age and the session after the
+        last (from the roster's dates of birth; read once)."""
+        if self._age_sessions is None:
+            enrolment = self.grid.enrolment
+            days = np.fromiter((d.toordinal() for d in self.calendar.school_days), np.int64)
+            first = 2 * np.searchsorted(days, enrolment.school_age_from, side="left")
+            after = 2 * np.searchsorted(days, enrolment.school_age_until, side="right")
+            self._age_sessions = first.astype(np.int64), after.astype(np.int64)
+        return self._age_sessions
 
     @property
     def last_session(self) -> int:
@@ -125,23 +143,60 @@ class CumulativeCounts:
         self._first_n[pupils] = self._search_first(Key.N, pupils, first_session, last)
 
     def _fill(self, pupils: slice | npt.NDArray[np.intp], first: int, last: int) -> None:
-        codes = self.grid.codes[pupils, 2 * first : 2 * last + 2]
-        am, pm = codes[:, 0::2].astype(np.intp), codes[:, 1::2].astype(np.intp)
-        if self._bounded:
-            outside = self.grid.enrolment.outside(2 * first, 2 * last + 1, pupils)
-            am[outside[:, 0::2]] = OUTSIDE_ID
-            pm[outside[:, 1::2]] = OUTSIDE_ID
-        self.episodes.fill(pupils, first, am, pm)
-        index = am
-        index *= N_IDS
-        index += pm
-        index += self._day_class[first : last + 1] * (N_IDS * N_IDS)
+        """Count days ``first..last`` of ``pupils`` on the counts through ``first - 1``."""
+        pairs = self._day_pairs(pupils, first, last)
+        self.episodes.fill(pupils, first, pairs)
+        classes = self._day_class[first : last + 1]
+        if isinstance(pupils, slice):
+            # Every pupil: day by day, each day's row looked up and added to the day before's,
+            # straight into the table (rows of the table are contiguous: no transposing copy).
+            index = np.empty(pairs.shape[1], np.intp)  # numpy's take casts to this on each call
+            for k, day_class in enumerate(classes.tolist()):
+                index[:] = pairs[k]
+                for w in range(self.packing.words):
+                    counts = self._c[w]
+                    row = counts[first + k + 1]
+                    self.packing.pair[w, day_class].take(index, out=row, mode="clip")
+                    row += counts[first + k]
+            return
+        # A few pupils (marks changed): along each pupil's days, then scattered into the table.
+        index = pairs.T.astype(np.intp)
+        index += classes * self.packing.pair.shape[2]
         for w in range(self.packing.words):
             counts = self._c[w]
-            running = np.cumsum(self.packing.day[w].take(index), axis=1, dtype=np.uint64)
+            flat = self.packing.pair[w].reshape(-1)
+            running = np.cumsum(flat.take(index), axis=1, dtype=np.uint64)
             if first > 0:
                 running += counts[first, pupils][:, None]
             counts[first + 1 : last + 2, pupils] = running.T
+
+    def _day_pairs(
+        self, pupils: slice | npt.NDArray[np.intp], first: int, last: int
+    ) -> npt.NDArray[np.uint16]:
+        """``(days, pupils)``: days ``first..last`` of ``pupils`` as pairs of code ids
+        (``packed_counts.day_pairs``), sessions off the pupil's roll as the off-roll id."""
+        lo, hi = 2 * first, 2 * last + 1
+        codes = self.grid.codes[pupils, lo : hi + 1]
+        if not self._bounded:
+            return day_pairs(codes)
+        enrolment = self.grid.enrolment
+        rows = np.arange(self.grid.n_pupils)[pupils]
+        # Only the pupils whose roll starts or ends within these days are touched.
+        cut = np.flatnonzero(
+            (enrolment.first_session[rows] > lo) | (enrolment.last_session[rows] < hi)
+        )
+        if isinstance(pupils, slice):
+            pairs = day_pairs(codes)
+            if cut.size:
+                own = codes[cut]  # a copy: the grid stays as read
+                own[enrolment.outside(lo, hi, rows[cut])] = OUTSIDE_ID
+                pairs[:, cut] = day_pairs(own)
+            return pairs
+        if cut.size:  # ``codes`` is a copy already (read through an index array)
+            within = codes[cut]
+            within[enrolment.outside(lo, hi, rows[cut])] = OUTSIDE_ID
+            codes[cut] = within
+        return day_pairs(codes)
 
     def _session_index(self, pupils: npt.NDArray[np.intp], sessions: IntArray) -> IntArray:
         """Per (pupil, session) pair, the column of ``Packing.session`` to read."""
@@ -248,7 +303,7 @@ class CumulativeCounts:
             first: IntArray | int = min(max(int(first_session), 0), last_session + 1)
         else:
             first = np.clip(np.asarray(first_session, dtype=np.int64), 0, last_session + 1)
-        return WindowCounts(self.packing, self.running(last_session + 1) - self.running(first))
+        return WindowCounts(self.packing, self.running(last_session + 1), self.running(first))
 
     def windows_of(
         self, pupils: npt.NDArray[np.intp], first_sessions: IntArray, last_sessions: IntArray
@@ -257,7 +312,7 @@ class CumulativeCounts:
         already counted and not empty: one gather for windows that end on different days (a
         figure at each pupil's stage entry), in place of one pass over every pupil per day."""
         end = self._running_at(pupils, last_sessions + 1)
-        return WindowCounts(self.packing, end - self._running_at(pupils, first_sessions))
+        return WindowCounts(self.packing, end, self._running_at(pupils, first_sessions))
 
     def pupil_counts_between(self, pupil: int, first_session: int, last_session: int) -> WindowCounts:
         """One pupil's counts over sessions ``first..last``, without touching the other pupils
@@ -318,12 +373,26 @@ class CumulativeCounts:
         numpy calls per halving."""
         if not pupils.size or first >= last:
             return np.full(pupils.size, first, dtype=np.int64)
-        counted = self._counted(key, pupils, first, last)
-        found = np.where(counted.any(axis=1), first + counted.argmax(axis=1), last)
-        before = self.running_count_at(key, pupils, np.full(pupils.size, first)) >= 1
-        return np.where(before, first, found).astype(np.int64)
+        counted = self._counted(key, self._all_or(pupils), first, last)
+        at = counted.argmax(axis=1)
+        # argmax is 0 where nothing counts, too: whether the session found counts tells them apart
+        found = np.where(counted[np.arange(at.size), at], first + at, last)
+        if first > 0:
+            before = self.running_count_at(key, pupils, np.full(pupils.size, first)) >= 1
+            found = np.where(before, first, found)
+        return found.astype(np.int64)
 
-    def _counted(self, key: Key, pupils: npt.NDArray[np.intp], first: int, last: int) -> BoolGrid:
+    def _all_or(self, pupils: npt.NDArray[np.intp]) -> slice | npt.NDArray[np.intp]:
+        """``pupils`` (increasing, distinct), or a slice when they are every pupil: the grid's
+        rows are then read in place, not copied row by row (the first count of a school)."""
+        n = self.grid.n_pupils
+        if pupils.size == n and n and pupils[0] == 0 and pupils[-1] == n - 1:
+            return slice(None)
+        return pupils
+
+    def _counted(
+        self, key: Key, pupils: slice | npt.NDArray[np.intp], first: int, last: int
+    ) -> BoolGrid:
         """``(pupils, sessions first..last)``: whether each session counts for ``key``."""
         single = _SINGLE_CODE.get(key)
         if single is not None:  # one code, any day: compare the grid's bytes, no table lookup
