@@ -72,7 +72,7 @@ def test_copied_rows_leave_the_store_the_inserted_rows_leave(
             next(states, None)
     assert by_copy["case_events"], "the eight school days decided something"
     assert by_copy["tasks"] and by_copy["letters"]
-    assert {"case_events", "cases", "tasks"} <= set(copies)
+    assert {"case_events", "cases", "tasks", "letters", "chain_records"} <= set(copies)
     assert by_copy == by_insert
 
 
