@@ -4,6 +4,9 @@ Everything a school day (or one staff action, or one timer) decided is written b
 the caller's transaction, as a handful of ``executemany`` statements (Core, not ORM objects):
 a day of a trust is tens of thousands of records.
 
+On PostgreSQL the many-row inserts go by ``COPY`` (``pg_rows``), with the ids the caller needs
+drawn from the table's sequence first; an update stays an ``executemany``.
+
 Concurrency: a case row is updated only if its history is still as long as when it was read,
 and a history record's ``(case_id, seq)`` is unique, so two writers appending to the same case
 cannot both succeed; a task or timer changes only from ``open``/``pending``. Any of these
@@ -16,12 +19,14 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from escalation_flow.adapters.store import pg_rows
 from escalation_flow.adapters.store.case_statements import LETTER, statements
 from escalation_flow.adapters.store.cases import (
+    CASES,
     EVENTS,
     SCHOOL_DAYS,
     TASKS,
@@ -52,6 +57,12 @@ from escalation_flow.stored import (
     CreatedTask,
     Written,
 )
+
+#: The ``case_events`` columns a history row is copied as (``_history``), in order.
+_EVENT_COLUMNS = (
+    "case_id", "seq", "on", "at", "type", "body", "flow_version", "actor", "recorded_at",
+    "prev_hash", "hash",
+)  # fmt: skip
 
 
 class HistoryWriter:
@@ -130,7 +141,10 @@ class HistoryWriter:
                 updates.append(
                     {"b_id": change.before.id, "b_length": change.before.length, **values}
                 )
-        if new_rows:
+        if new_rows and pg_rows.many(self.conn, new_rows):
+            made = _copy_with_ids(self.conn, CASES, new_rows)
+            ids |= dict(zip((r["pupil"] for r in new_rows), made, strict=True))
+        elif new_rows:
             for row in self.conn.execute(statements().new_cases, new_rows):
                 ids[row.pupil] = row.id
         if updates:
@@ -166,15 +180,26 @@ class HistoryWriter:
         chains: Sequence[list[dict[str, Any]]],
         case_ids: dict[str, int],
     ) -> int:
-        rows = []
+        count = sum(len(chain) for chain in chains)
+        if pg_rows.many(self.conn, range(count)):
+            # tuples straight from the chain, the instants as UtcDateTime binds them: a day
+            # writes tens of thousands of these
+            rows = (
+                _event_row(case_ids[change.after.pupil], r)
+                for change, chain in zip(changes, chains, strict=True)
+                for r in chain
+            )
+            pg_rows.copy_rows(self.conn, EVENTS, _EVENT_COLUMNS, rows)
+            return count
+        dicts = []
         for change, chain in zip(changes, chains, strict=True):
             case_id = case_ids[change.after.pupil]
             for row in chain:
                 values = {k: v for k, v in row.items() if k != "case"}
-                rows.append({"case_id": case_id, **values})
-        if rows:
-            self.conn.execute(insert(EVENTS), rows)
-        return len(rows)
+                dicts.append({"case_id": case_id, **values})
+        if dicts:
+            self.conn.execute(insert(EVENTS), dicts)
+        return len(dicts)
 
     # -- tasks, timers, letters ----------------------------------------------------------------
 
@@ -238,7 +263,10 @@ class HistoryWriter:
             }
             for case_id, change, d in created
         ]
-        ids = [row.id for row in self.conn.execute(statements().new_tasks, rows)]
+        if pg_rows.many(self.conn, rows):
+            ids = _copy_with_ids(self.conn, TASKS, rows)
+        else:
+            ids = [row.id for row in self.conn.execute(statements().new_tasks, rows)]
         return [
             CreatedTask(task_id, case_id, change.after.pupil, d, change.after)
             for task_id, (case_id, change, d) in zip(ids, created, strict=True)
@@ -274,7 +302,9 @@ class HistoryWriter:
                     fired.append({"b_case": case_id, "b_key": d.timer_key, **self._fired_values()})
                 elif isinstance(d, TimerCancelled):
                     cancelled.append({"b_case": case_id, "b_key": d.timer_key})
-        if armed:
+        if pg_rows.many(self.conn, armed):
+            pg_rows.copy_dicts(self.conn, TIMERS, armed)
+        elif armed:
             self.conn.execute(insert(TIMERS), armed)
         built = statements()
         if fired:
@@ -322,6 +352,23 @@ class HistoryWriter:
                 f"school {self.school}: a case, task or timer was changed by someone else at the "
                 "same time; nothing was written, try again"
             )
+
+
+def _event_row(case_id: int, r: dict[str, Any]) -> tuple[Any, ...]:
+    """A chain row as ``_EVENT_COLUMNS``, its instants as ``UtcDateTime`` binds them."""
+    utc = pg_rows.utc
+    return (
+        case_id, r["seq"], r["on"], utc(r["at"]), r["type"], r["body"], r["flow_version"],
+        r["actor"], utc(r["recorded_at"]), r["prev_hash"], r["hash"],
+    )  # fmt: skip
+
+
+def _copy_with_ids(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """New rows by ``COPY``, each with an id drawn from the table's sequence: the ids, in the
+    rows' order (what ``INSERT ... RETURNING id`` gives)."""
+    ids = pg_rows.new_ids(conn, table, len(rows))
+    pg_rows.copy_dicts(conn, table, [{"id": i, **r} for i, r in zip(ids, rows, strict=True)])
+    return ids
 
 
 def insert_universal_tasks(

@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, select, text
 
 from escalation_flow.adapters.store.case_models import (
     CaseEventRow,
@@ -146,6 +146,22 @@ def history(conn: Connection, case_id: int, since_seq: int = 0) -> list[HistoryR
 #: Case ids a statement asks for at most (SQLite's limit on bound values is far above).
 _IDS_A_QUERY = 500
 
+_HISTORY_COLUMNS = (
+    "case_id", "seq", "on", "at", "type", "body", "flow_version", "actor", "recorded_at",
+    "prev_hash", "hash",
+)  # fmt: skip
+
+#: PostgreSQL: each case's rows by its own index lookup (``case_id = w.id``, kept apart from the
+#: join by its ORDER BY). ``case_id IN (...)`` over a table with no statistics yet (a new
+#: store, a server without autovacuum) was planned as a parallel scan of every history record,
+#: a tenth of a second a school day's letters per school on the benchmark trust.
+_HISTORIES_PG = text(
+    'SELECT e.case_id, e.seq, e."on", e.at, e.type, e.body, e.flow_version, e.actor, '
+    "e.recorded_at, e.prev_hash, e.hash "
+    "FROM unnest(CAST(:ids AS integer[])) AS w(id) CROSS JOIN LATERAL "
+    "(SELECT * FROM case_events WHERE case_id = w.id ORDER BY seq) AS e"
+).columns(*(EVENTS.c[c] for c in _HISTORY_COLUMNS))
+
 
 def histories(conn: Connection, case_ids: Collection[int]) -> dict[int, list[HistoryRow]]:
     """``history`` of each case, a statement for every few hundred cases instead of one each
@@ -153,6 +169,11 @@ def histories(conn: Connection, case_ids: Collection[int]) -> dict[int, list[His
     e = EVENTS.c
     wanted = sorted(set(case_ids))
     out: dict[int, list[HistoryRow]] = {}
+    if conn.dialect.name == "postgresql" and wanted:
+        for row in conn.execute(_HISTORIES_PG, {"ids": wanted}):
+            fields = row._asdict()
+            out.setdefault(int(fields.pop("case_id")), []).append(HistoryRow(**fields))
+        return out
     for start in range(0, len(wanted), _IDS_A_QUERY):
         query = (
             select(

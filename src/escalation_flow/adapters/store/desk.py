@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, case, insert, select, update
 
-from escalation_flow.adapters.store import records
+from escalation_flow.adapters.store import pg_rows, records
 from escalation_flow.adapters.store.cases import CASES, EVENTS, LETTERS, SCHOOLS, TASKS
 from escalation_flow.errors import ConflictError, InputError
 from escalation_flow.stored import (
@@ -143,8 +143,12 @@ def insert_letters(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[
     """``letters`` rows, their ids in the order given."""
     if not rows:
         return []
-    statement = insert(LETTERS).returning(LETTERS.c.id, sort_by_parameter_order=True)
-    ids = [int(r.id) for r in conn.execute(statement, [dict(r) for r in rows])]
+    if pg_rows.many(conn, rows):  # a day's or a timer batch's letters: one COPY
+        ids = pg_rows.new_ids(conn, LETTERS, len(rows))
+        pg_rows.copy_dicts(conn, LETTERS, [{"id": i, **r} for i, r in zip(ids, rows, strict=True)])
+    else:
+        statement = insert(LETTERS).returning(LETTERS.c.id, sort_by_parameter_order=True)
+        ids = [int(r.id) for r in conn.execute(statement, [dict(r) for r in rows])]
     chains = records.letter_chains(conn, (int(r["case_id"]) for r in rows))
     prepared = [
         records.letter_prepared(

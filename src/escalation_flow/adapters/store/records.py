@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from escalation_flow.adapters.store import pg_rows
 from escalation_flow.adapters.store.models import Base, table_of
 from escalation_flow.core.chain import (
     GENESIS,
@@ -130,7 +131,10 @@ def append(conn: Connection, records: Sequence[NewRecord], now: datetime) -> Non
         heads[r.chain] = (seq + 1, digest)
         rows.append({**link.__dict__, "hash": digest})
     try:
-        conn.execute(insert(RECORDS), rows)
+        if pg_rows.many(conn, rows):
+            pg_rows.copy_dicts(conn, RECORDS, rows)
+        else:
+            conn.execute(insert(RECORDS), rows)
     except IntegrityError as exc:
         raise ConflictError(
             "someone else recorded on the same history at the same time; nothing was written, "
