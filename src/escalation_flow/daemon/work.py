@@ -99,6 +99,8 @@ class Worker:
                 # another writer changed the same case first; that timer was rolled back
                 self.log.warning("timers.retrying", reason=_reason(exc))
         self.observer.fired(len(fired))
+        if fired and self.letters is not None:
+            self.letters.ask()  # the letters those timers prepared, after their commits
         return fired
 
     def _school_lock(self, school: str) -> AbstractContextManager[bool]:
