@@ -155,3 +155,65 @@ def test_the_daemon_renders_the_letters_left_to_render_when_it_starts(
     assert result.exit_code == 0, result.output
     assert f'"letters_rendered": {len(letters(url))}' in result.stderr
     assert all(has for _, has in letters(url))
+
+
+def test_a_daemon_that_serves_renders_the_letters_beside_its_schedule_not_in_its_reconcile(
+    world: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """After a downtime the catch-up's letters are rendered by the pool after the commits,
+    while the daemon goes on to its schedule; --once (above) renders them before it returns."""
+    from escalation_flow.bootstrap import Root
+    from escalation_flow.clock import SimulatedClock
+    from escalation_flow.daemon import DaemonOptions
+    from escalation_flow.settings import Settings
+
+    url, env = world
+    settings = Settings(
+        database_url=url,
+        trust_file=Path(env["ESCALATION_FLOW_TRUST_FILE"]),
+        inbox_dir=tmp_path / "inbox",
+        letter_workers=0,
+    )
+    options = DaemonOptions(catch_up_days=0, inbox=False, worker="t")
+    daemon = Root(SimulatedClock(local(NEXT_DAY, 12))).daemon(settings, options)
+    daemon.open()
+    try:
+        done = daemon.reconcile()
+        assert done.letters == 0  # none rendered in the reconcile ...
+        letters_thread = daemon.worker.letters
+        assert letters_thread is not None
+        assert letters_thread.wait(timeout=120)  # ... but beside it, after it returned
+        assert letters_thread.rendered == len(letters(url))
+    finally:
+        daemon.close()
+    assert all(has for _, has in letters(url))
+
+
+def test_letters_left_when_rendering_is_told_to_stop_stay_to_render(
+    world: tuple[str, dict[str, str]],
+) -> None:
+    """A daemon stopping leaves the letters not started "to render" (its next start renders
+    them); those rendered are kept and chained."""
+    url, env = world
+    trust = load_trust(Path(env["ESCALATION_FLOW_TRUST_FILE"]))
+    store = Store(url)
+    try:
+        from escalation_flow.clock import SimulatedClock
+        from escalation_flow.service import Service
+
+        service = Service(store, trust, SimulatedClock(local(NEXT_DAY, 12)), worker="t")
+        asked: list[int] = []
+
+        def stop_after_one() -> bool:
+            asked.append(1)
+            return len(asked) > 1
+
+        total = len(letters(url))
+        assert total > 1
+        assert service.render_letters(workers=0, stop=stop_after_one) == 1
+        assert sum(has for _, has in letters(url)) == 1
+        assert service.render_letters(workers=0) == total - 1
+        assert verify_store(store.engine).ok
+    finally:
+        store.dispose()
+    assert all(has for _, has in letters(url))

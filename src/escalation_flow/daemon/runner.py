@@ -29,6 +29,7 @@ from escalation_flow.adapters.store.engine import sqlite_path
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock, SystemClock
 from escalation_flow.daemon.inbox import Inbox, Outcome
+from escalation_flow.daemon.letters import LetterThread
 from escalation_flow.daemon.locks import SqliteLock
 from escalation_flow.daemon.mirror import Mirror
 from escalation_flow.daemon.observer import NO_OBSERVER, DaemonObserver
@@ -89,7 +90,9 @@ class Reconciled:
     days: list[DayReport] = field(default_factory=list)
     days_left_out: int = 0  # missed school days older than the catch-up window
     timers: list[FiredTimer] = field(default_factory=list)
-    letters: int = 0  # letters left to render (a crash after a day's commit) rendered
+    #: letters left to render (those the catch-up prepared, those a crash after a commit left)
+    #: rendered; a daemon that goes on to serve renders them beside its schedule instead (0)
+    letters: int = 0
     emailed: int = 0  # letters the outbox held (a restart mid-outbox) emailed
 
     @property
@@ -170,6 +173,10 @@ class Daemon:
         )
         self._worker.letter_workers = self.settings.letter_workers
         self._worker.observer = self.observer
+        if not (self.options.once or self.options.simulated):
+            # a daemon that goes on to serve its schedule renders letters beside it; --once
+            # and the demo render them before they return
+            self._worker.letters = LetterThread(self._worker.render_letters, self.stopping)
         if not self.options.simulated:  # the demo's simulated clock emails nobody
             self._worker.sender = self.wiring.letter_sender(self.settings)
         self.log.info(
@@ -196,7 +203,10 @@ class Daemon:
                 "evaluates them",
             )
         done.timers = worker.fire_timers()
-        done.letters = worker.render_letters()
+        if worker.letters is not None:
+            worker.letters.ask()  # beside the schedule: the start does not wait for PDFs
+        else:
+            done.letters = worker.render_letters()
         if not self.options.simulated:
             drained = worker.send_letters()
             done.emailed = drained.sent if drained else 0
@@ -205,6 +215,7 @@ class Daemon:
             inbox_files=len(done.inbox),
             days_evaluated=len(done.days),
             letters_rendered=done.letters,
+            letters_beside_schedule=worker.letters is not None,
             letters_emailed=done.emailed,
             overdue_timers=done.timers_fired,
             max_late_seconds=done.max_late_seconds,
@@ -238,6 +249,9 @@ class Daemon:
     def close(self) -> None:
         if self.mirror is not None:
             self.mirror.stop(wait=False)
+        if self._worker is not None and self._worker.letters is not None:
+            # the letters being rendered are kept; those not started stay to render
+            self._worker.letters.close(wait=True)
         if self.lock is not None:
             self.lock.release()
         if self.store is not None:

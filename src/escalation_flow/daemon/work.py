@@ -22,6 +22,7 @@ from structlog.typing import FilteringBoundLogger
 
 from escalation_flow.actors import AUTO  # completes tasks when told to (demos), as the backtest
 from escalation_flow.daemon.inbox import Inbox, Outcome
+from escalation_flow.daemon.letters import LetterThread
 from escalation_flow.daemon.locks import school_day_lock
 from escalation_flow.daemon.observer import NO_OBSERVER, DaemonObserver
 from escalation_flow.errors import ConflictError
@@ -76,6 +77,8 @@ class Worker:
         self.sender: LetterSender | None = None
         #: told of evenings, timers, imports and letters where they are logged (the metrics)
         self.observer: DaemonObserver = NO_OBSERVER
+        #: a daemon that serves its schedule renders letters beside it (None: in the job)
+        self.letters: LetterThread | None = None
 
     # -- timers ----------------------------------------------------------------------------------
 
@@ -96,6 +99,8 @@ class Worker:
                 # another writer changed the same case first; that timer was rolled back
                 self.log.warning("timers.retrying", reason=_reason(exc))
         self.observer.fired(len(fired))
+        if fired and self.letters is not None:
+            self.letters.ask()  # the letters those timers prepared, after their commits
         return fired
 
     def _school_lock(self, school: str) -> AbstractContextManager[bool]:
@@ -156,16 +161,25 @@ class Worker:
             if report is not None:
                 reports.append(report)
         if any(r.letters_prepared for r in reports):
-            self.render_letters()  # after the evenings' commits, never inside them
+            self.letters_after_commits()
         return reports
 
     # -- letters ---------------------------------------------------------------------------------
 
-    def render_letters(self) -> int:
+    def letters_after_commits(self) -> None:
+        """The letters just prepared (and any left to render), after the commits that prepared
+        them, never inside them: beside the schedule when the daemon serves one, else here."""
+        if self.letters is not None:
+            self.letters.ask()
+        else:
+            self.render_letters()
+
+    def render_letters(self, stop: Callable[[], bool] | None = None) -> int:
         """Every letter left to render (``service/letter_pool.py``); a failure is logged and
-        the letters stay to render for the next evening or start."""
+        the letters stay to render for the next evening or start. ``stop()``: leave the letters
+        not started yet once it says so."""
         try:
-            return self.service.render_letters(workers=self.letter_workers)
+            return self.service.render_letters(workers=self.letter_workers, stop=stop)
         except Exception as exc:
             self.log.error("letters.not_rendered", reason=_reason(exc))
             return 0

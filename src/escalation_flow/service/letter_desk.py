@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from escalation_flow.actors import Actors, is_system_actor
@@ -108,12 +109,18 @@ class LetterDesk:
             row.template, row.figures, self.ctx.setup(school).flow.id, keys.index(household)
         )
 
-    def render_pending(self, limit: int | None = None, workers: int | None = None) -> int:
+    def render_pending(
+        self,
+        limit: int | None = None,
+        workers: int | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> int:
         """Render the PDFs not rendered yet (oldest first), in a pool of processes once there
-        are more than a few (``letter_pool``); how many were rendered."""
+        are more than a few (``letter_pool``); how many were rendered. ``stop()``: leave the
+        letters not started yet once it says so."""
         from escalation_flow.service.letter_pool import render_pending
 
-        return render_pending(self.ctx, limit, workers)
+        return render_pending(self.ctx, limit, workers, stop)
 
     def _render(self, row: Record) -> bytes:
         with self.ctx.store.read() as tx:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from escalation_flow.adapters.letter_jobs import Job, render_job
@@ -42,29 +42,52 @@ def workers_for(count: int, wanted: int | None = None) -> int:
     return max(1, min(os.cpu_count() or 1, count))
 
 
-def render_pending(ctx: ServiceContext, limit: int | None = None, workers: int | None = None) -> int:
-    """Render every letter still to render (oldest first, at most ``limit``); how many were."""
+def render_pending(
+    ctx: ServiceContext,
+    limit: int | None = None,
+    workers: int | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> int:
+    """Render every letter still to render (oldest first, at most ``limit``); how many were.
+    ``stop()`` is asked as each letter is done: once it says so, the letters not started are
+    left to render (a daemon stopping; those rendered are kept)."""
     with ctx.store.read() as tx:
         rows = tx.letters_without_pdf(limit)
         jobs = _jobs(ctx, tx, rows)
     if not jobs:
         return 0
+    stopping = stop or _never
     pool_size = workers_for(len(jobs), workers)
     ctx.log.info("letters.rendering", letters=len(jobs), processes=pool_size)
-    if pool_size == 0:
-        results = [render_job(job) for job in jobs]
-        return _keep(ctx, results)
     done = 0
+    batch: list[tuple[int, bytes | None, str | None]] = []
+    if pool_size == 0:
+        for job in jobs:
+            if stopping():
+                break
+            batch.append(render_job(job))
+            if len(batch) >= BATCH:
+                done += _keep(ctx, batch)
+                batch = []
+        return done + _keep(ctx, batch)
     with _pool(pool_size) as pool:
         futures = [pool.submit(render_job, job) for job in jobs]
-        batch: list[tuple[int, bytes | None, str | None]] = []
         for future in as_completed(futures):
+            if future.cancelled():
+                continue
             batch.append(future.result())
             if len(batch) >= BATCH:
                 done += _keep(ctx, batch)
                 batch = []
+            if stopping():
+                for waiting in futures:
+                    waiting.cancel()  # not started: left to render; running ones finish
         done += _keep(ctx, batch)
     return done
+
+
+def _never() -> bool:
+    return False
 
 
 def _jobs(ctx: ServiceContext, tx: CaseTransaction, rows: Sequence[Record]) -> list[Job]:
@@ -80,6 +103,8 @@ def _jobs(ctx: ServiceContext, tx: CaseTransaction, rows: Sequence[Record]) -> l
 
 
 def _keep(ctx: ServiceContext, results: Sequence[tuple[int, bytes | None, str | None]]) -> int:
+    if not results:
+        return 0
     kept = 0
     now = ctx.now()
     with ctx.store.begin() as tx:

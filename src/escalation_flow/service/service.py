@@ -201,8 +201,13 @@ class Service:
     ) -> LetterView:
         return self.letters.approve(letter_id, by, audit=audit)
 
-    def render_letters(self, limit: int | None = None, workers: int | None = None) -> int:
-        return self.letters.render_pending(limit, workers)
+    def render_letters(
+        self,
+        limit: int | None = None,
+        workers: int | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> int:
+        return self.letters.render_pending(limit, workers, stop)
 
     # -- what is due, what happened (``Queries``) --------------------------------------------
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -100,23 +100,31 @@ class TimerFiring:
         by_school: dict[str, list[DueTimer]] = {}
         for timer in due:
             by_school.setdefault(timer.school, []).append(timer)
-        with ctx.store.register_reader() as reader:
-            # the next school's register is read while one school's fire; not when another
-            # daemon may hold the next school (its read would be wasted)
-            if len(by_school) > 1 and school_guard is None:
-                for school in by_school:
+        schools = list(by_school)
+        with ctx.store.register_reader() as reader, _Guards(school_guard) as guards:
+            # The next school's register is read (in the register helper) while one school's
+            # timers fire: a start after a downtime reads every school's register whole, and
+            # read here, one after another, those reads were three quarters of its catch-up.
+            # Under a guard, only a school this worker holds is read ahead (a read of a school
+            # another daemon has would be wasted).
+            if len(schools) > 1 and school_guard is None:
+                for school in schools:
                     reader.ahead(school, ctx.setup(school).calendar, now)
-            for school, timers in by_school.items():
+            for i, school in enumerate(schools):
                 if stop is not None and stop():
                     break
-                if school_guard is None:
-                    fired += self._fire_school(school, timers, now, stop, reader)
-                    continue
-                with school_guard(school) as mine:
+                mine = guards.take(school)
+                if len(schools) > 1 and school_guard is not None:
+                    for ahead in schools[i : i + 2]:
+                        if guards.take(ahead):
+                            reader.ahead(ahead, ctx.setup(ahead).calendar, now)
+                try:
                     if mine:
-                        fired += self._fire_school(school, timers, now, stop, reader)
+                        fired += self._fire_school(school, by_school[school], now, stop, reader)
                     else:
                         ctx.log.info("timers.school_taken_by_other", school=school)
+                finally:
+                    guards.release(school)
         return fired
 
     def _fire_school(
@@ -231,6 +239,42 @@ class TimerFiring:
         version = version_of(case, books.current.version)
         if not books.has(version):
             books.add(self.ctx.setup_at(books.current.setup.school, version, tx))
+
+
+class _Guards:
+    """The schools' guards this worker holds: a school is taken once (it may be taken ahead of
+    its turn, to read its register meanwhile) and released as soon as its timers are done, so
+    that another daemon's evening of it is kept waiting no longer; all released on the way out."""
+
+    def __init__(self, guard: SchoolGuard | None) -> None:
+        self.guard = guard
+        self.held: dict[str, tuple[ExitStack, bool]] = {}
+
+    def __enter__(self) -> _Guards:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for school in list(self.held):
+            self.release(school)
+
+    def take(self, school: str) -> bool:
+        """Whether this worker may fire the school's timers (held until ``release``)."""
+        if self.guard is None:
+            return True
+        if school not in self.held:
+            stack = ExitStack()
+            try:
+                mine = stack.enter_context(self.guard(school))
+            except BaseException:
+                stack.close()
+                raise
+            self.held[school] = (stack, mine)
+        return self.held[school][1]
+
+    def release(self, school: str) -> None:
+        held = self.held.pop(school, None)
+        if held is not None:
+            held[0].close()
 
 
 def batches(timers: Sequence[DueTimer]) -> Iterator[list[DueTimer]]:
