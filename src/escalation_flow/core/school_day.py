@@ -254,7 +254,8 @@ class _Idle:
     read after the stimulus's pupils (``_read_after``: the universal actions' guards, and
     everything on a term's last day) must already be worked out for a pupil to be skipped.
 
-    The tasks' guards are worked out apart, on a copy of the day's figures, for the same reason.
+    The tasks' guards are worked out for the screen, on the day's figures if nothing reads
+    them after the stimulus, else apart, on a copy of them, for the same reason.
     Only side actions whose tasks' guards read nothing the case supplies itself (its state,
     stage and ``<id>_recorded`` counts, read from the case as it is: ``state_moves.CaseNow``)
     are looked through; another keeps its pupils evaluated, as before."""
@@ -290,8 +291,11 @@ class _Idle:
         guards = [flow.guard(t.when) if t.when else None for t in side.tasks]
         if any(g is None or not _read_from_the_day(g, self.book) for g in guards):
             return np.ones(rows.size, dtype=bool)
-        apart = Rows(self._scratch(), rows)
-        return _any_of([_mask(g, apart, rows.size) for g in guards], rows.size)
+        names = {n for g in guards if g is not None for n in g.names}
+        # nothing reads these after the stimulus: worked out now or later is the same
+        quiet_after = self.later is not None and not names & self.later
+        day = self.env if quiet_after else self._scratch()
+        return _any_of([_mask(g, Rows(day, rows), rows.size) for g in guards], rows.size)
 
     def _scratch(self) -> DayEnv:
         if self._apart is None:
