@@ -138,6 +138,7 @@ def _evening(book: SchoolCases, inputs: DayInputs, today: date) -> None:
     evening = Moment(today, at.astimezone(UTC))
     env = DayEnv(book, inputs.facts, inputs.counts, inputs.family)
     term_end = is_term_end(cal, inputs.day)
+    moved: set[int] = set()  # pupils whose cases this evening's stimuli have changed so far
     for kind in evening_kinds(amended=True, term_end=term_end):
         if kind == TERM_END:
             _universal(book, env, today, TERM_END)
@@ -148,11 +149,17 @@ def _evening(book: SchoolCases, inputs: DayInputs, today: date) -> None:
         finally:
             _IDLE.reset(told)
         spare.pupils -= {p for p, screened in chosen if screened}  # escalating: evaluated
+        # a side action reads a case's state and stage from the case itself, which for a case
+        # changed this evening may not be what the day's figures (and so the screen) say
+        spare.pupils -= moved
         for p, screened in chosen:
             if spare.spared(p):
                 continue
             stimulus = evening_stimulus(kind, screened)
-            book.record(p, *evaluation.evaluate(ctx, book.case(p), env, p, stimulus, evening))
+            decisions, after = evaluation.evaluate(ctx, book.case(p), env, p, stimulus, evening)
+            if decisions:
+                moved.add(p)
+            book.record(p, decisions, after)
         if kind == DAILY:
             _universal(book, env, today, DAILY)
     _statutory(book, inputs)
@@ -258,7 +265,9 @@ class _Idle:
     them after the stimulus, else apart, on a copy of them, for the same reason.
     Only side actions whose tasks' guards read nothing the case supplies itself (its state,
     stage and ``<id>_recorded`` counts, read from the case as it is: ``state_moves.CaseNow``)
-    are looked through; another keeps its pupils evaluated, as before."""
+    are looked through; another keeps its pupils evaluated, as before. A pupil whose case an
+    earlier stimulus changed this evening is evaluated too: a side action's ``when`` reads the
+    case's state and stage from the case, the screen from the day's figures."""
 
     def __init__(
         self, book: SchoolCases, env: DayEnv, trigger: str, later: frozenset[str] | None
