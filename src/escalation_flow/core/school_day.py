@@ -290,12 +290,17 @@ class _Idle:
         plain = masks[: len(masks) - len(self.sides)]
         acting = _any_of(plain, rows.size)
         for side, when in zip(self.sides, masks[len(plain) :], strict=True):
-            acting |= when & self._tasks_may_hold(side, rows)
+            maybe = hit & ~acting & when  # the pupils only this side action may act for
+            if maybe.any():
+                acting |= maybe & self._tasks_may_hold(side, rows, maybe)
         quiet = rows[hit & ~acting]
         self.pupils.update(int(p) for p in quiet)
         self._state_of.update((int(p), state) for p in quiet)
 
-    def _tasks_may_hold(self, side: SideAction, rows: IntArray) -> BoolArray:
+    def _tasks_may_hold(self, side: SideAction, rows: IntArray, maybe: BoolArray) -> BoolArray:
+        """Over ``rows``, whether a task of ``side`` may be created (asked, for the pupils of
+        ``maybe`` only, one by one, as the evaluation would ask: an ``and`` stops at its first
+        false part, so a figure the evaluation would not read is not worked out either)."""
         flow = self.book.ctx.flow
         guards = [flow.guard(t.when) if t.when else None for t in side.tasks]
         if any(g is None or not _read_from_the_day(g, self.book) for g in guards):
@@ -304,7 +309,12 @@ class _Idle:
         # nothing reads these after the stimulus: worked out now or later is the same
         quiet_after = self.later is not None and not names & self.later
         day = self.env if quiet_after else self._scratch()
-        return _any_of([_mask(g, Rows(day, rows), rows.size) for g in guards], rows.size)
+        out = np.zeros(rows.size, dtype=bool)
+        for i in np.flatnonzero(maybe):
+            p = int(rows[i])
+            pupil = day.pupil(p, self.book.case(p))
+            out[i] = any(g.holds(pupil) for g in guards if g is not None)
+        return out
 
     def _scratch(self) -> DayEnv:
         if self._apart is None:
