@@ -136,87 +136,28 @@ def run_schools(
     runs: Sequence[SchoolRun], period: Period, *, auto_complete: bool, workers: int | None = None
 ) -> list[SchoolResult]:
     """Every school, in school order; schools are independent, so with ``workers`` > 1 they run
-    in this process and ``workers - 1`` forked ones (the results, plain decisions, come back;
-    the order does not change). A school's refusal is raised as the first in school order."""
+    in forked processes (the results, plain decisions, come back; the order does not change)."""
     workers = min(workers or os.cpu_count() or 1, len(runs))
     with _collector_paused():  # and while a pool's results are read back: the same records
         if workers <= 1 or "fork" not in mp.get_all_start_methods():
             return [_run_one(r, period, auto_complete) for r in runs]
-        return _run_shared(list(runs), period, auto_complete, workers - 1)
+        global _FORKED
+        _FORKED = (list(runs), period, auto_complete)
+        try:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+                return list(pool.map(_run_forked, range(len(runs))))
+        finally:
+            _FORKED = None
 
 
-def _run_shared(
-    runs: list[SchoolRun], period: Period, auto_complete: bool, helpers: int
-) -> list[SchoolResult]:
-    """This process and ``helpers`` forked ones each take the next school nobody has taken yet,
-    until none is left: no process waits while a school remains, and the schools this process
-    runs itself are never pickled and read back (about a tenth of a school's time, twice)."""
-    global _FORKED
-    fork = mp.get_context("fork")
-    taken = fork.Value("q", 0)  # the next school to take, shared by every process
-    claimed = fork.Array("q", [-1] * len(runs), lock=False)  # per pool task: the school it took
-    _FORKED = _Shared(runs, period, auto_complete, taken, claimed)
-    results: dict[int, SchoolResult] = {}
-    errors: dict[int, BaseException] = {}
-    try:
-        with ProcessPoolExecutor(helpers, mp_context=fork) as pool:
-            # one task per school at most: each takes the next school, or finds none left
-            futures = [pool.submit(_run_forked, k) for k in range(len(runs))]
-            while (index := _take(taken, len(runs))) is not None:
-                try:
-                    results[index] = _run_one(runs[index], period, auto_complete)
-                except Exception as exc:  # raised below, in school order, as a pool would
-                    errors[index] = exc
-            for k, future in enumerate(futures):
-                failed = future.exception()
-                if failed is not None:
-                    errors.setdefault(claimed[k], failed)  # -1: the pool broke before it took
-                elif (result := future.result()) is not None:
-                    results[claimed[k]] = result
-    finally:
-        _FORKED = None
-    for index in range(len(runs)):
-        if index in errors:
-            raise errors[index]
-    if -1 in errors:
-        raise errors[-1]
-    return [results[i] for i in range(len(runs))]
+#: The runs a forked worker reads (flows hold compiled guards, which do not pickle).
+_FORKED: tuple[list[SchoolRun], Period, bool] | None = None
 
 
-@dataclass(frozen=True)
-class _Shared:
-    """What the forked workers read: the runs (flows hold compiled guards, which do not
-    pickle), the shared count of schools taken and, per pool task, the school it took."""
-
-    runs: list[SchoolRun]
-    period: Period
-    auto_complete: bool
-    taken: Any  # multiprocessing.Value
-    claimed: Any  # multiprocessing.Array
-
-
-_FORKED: _Shared | None = None
-
-
-def _take(taken: Any, count: int) -> int | None:
-    """The next school nobody has taken (None: all taken), taken."""
-    with taken.get_lock():
-        index = int(taken.value)
-        if index >= count:
-            return None
-        taken.value = index + 1
-        return index
-
-
-def _run_forked(task: int) -> SchoolResult | None:
-    """In a forked worker: the next school not yet taken (None: none left)."""
+def _run_forked(index: int) -> SchoolResult:
     assert _FORKED is not None
-    shared = _FORKED
-    index = _take(shared.taken, len(shared.runs))
-    if index is None:
-        return None
-    shared.claimed[task] = index
-    return _run_one(shared.runs[index], shared.period, shared.auto_complete)
+    runs, period, auto_complete = _FORKED
+    return _run_one(runs[index], period, auto_complete)
 
 
 def _run_one(run: SchoolRun, period: Period, auto_complete: bool) -> SchoolResult:
