@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from escalation_flow.core.guard_scalars import NotScalarError, Scalar, scalar_form
+
 Array = npt.NDArray[np.float64]
 Value = float | Array
 Env = Mapping[str, Any]  # name -> float, int, bool or a numpy array
@@ -107,14 +109,30 @@ class Guard:
     #: Named conditions it uses, directly or through other conditions.
     conditions: frozenset[str]
     _fn: Node = field(repr=False, compare=False)
+    #: the same guard written out for one case (``core.guard_scalars``); None: the tree only
+    _scalar: Scalar | None = field(default=None, repr=False, compare=False)
 
     def __call__(self, env: Env) -> Value:
         """1.0 (true), 0.0 (false) or NaN (unknown); arrays element-wise."""
         fn = self._fn
         return fn(env) if _is_truth_valued(fn) else truth(fn(env))
 
+    def scalar(self, env: Env) -> float:
+        """The truth value for one case; ``NotScalarError`` if a name's value is an array."""
+        if self._scalar is not None:
+            return self._scalar(env)
+        value = self(env)
+        if isinstance(value, np.ndarray):
+            raise NotScalarError
+        return value
+
     def holds(self, env: Env) -> bool:
         """True only when the guard is definitely true (scalar environments)."""
+        if self._scalar is not None:
+            try:
+                return self._scalar(env) == 1.0
+            except NotScalarError:
+                pass  # an array among the values: the tree answers (and refuses, below)
         value = self(env)
         if isinstance(value, np.ndarray):
             raise TypeError(f"guard {self.source!r}: holds() on arrays; use mask()")
@@ -145,7 +163,10 @@ def compile_guard(
     fn = compiler.visit(tree.body)
     if compiler.problems:
         raise GuardError(source, compiler.problems, compiler.unknown)
-    return Guard(source, frozenset(compiler.names), frozenset(compiler.used_conditions), fn)
+    scalar = scalar_form(tree.body, {name: c.scalar for name, c in conditions.items()})
+    return Guard(
+        source, frozenset(compiler.names), frozenset(compiler.used_conditions), fn, scalar
+    )
 
 
 def guard_names(source: str) -> set[str]:

@@ -21,7 +21,9 @@ counted in ``SchoolCases.universal_tasks``, with the statutory tasks no flow can
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -33,13 +35,15 @@ from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.context import Moment
 from escalation_flow.core.day_env import DayEnv, Rows
 from escalation_flow.core.decisions import Stimulus, quick_init
-from escalation_flow.core.definition import DAILY, TERM_END
+from escalation_flow.core.definition import DAILY, TERM_END, SideAction
 from escalation_flow.core.due_dates import due_date
 from escalation_flow.core.evaluation import AMENDED, evening_kinds, evening_stimulus
 from escalation_flow.core.facts import FactTable
+from escalation_flow.core.guards import Guard
 from escalation_flow.core.school_cases import (
     BoolArray,
     FloatArray,
+    IntArray,
     SchoolCases,
     SchoolDuty,
     UniversalTask,
@@ -133,12 +137,29 @@ def _evening(book: SchoolCases, inputs: DayInputs, today: date) -> None:
     at = datetime.combine(today, book.registers_close, tzinfo=ZoneInfo(cal.timezone))
     evening = Moment(today, at.astimezone(UTC))
     env = DayEnv(book, inputs.facts, inputs.counts, inputs.family)
-    for kind in evening_kinds(amended=True, term_end=is_term_end(cal, inputs.day)):
+    term_end = is_term_end(cal, inputs.day)
+    moved: set[int] = set()  # pupils whose cases this evening's stimuli have changed so far
+    for kind in evening_kinds(amended=True, term_end=term_end):
         if kind == TERM_END:
             _universal(book, env, today, TERM_END)
-        for p, screened in _screen(book, env, kind, inputs.amended):
+        spare = _Idle(book, env, kind, _read_after(book, kind, term_end=term_end))
+        told = _IDLE.set(spare)
+        try:
+            chosen = _screen(book, env, kind, inputs.amended)
+        finally:
+            _IDLE.reset(told)
+        spare.pupils -= {p for p, screened in chosen if screened}  # escalating: evaluated
+        # a side action reads a case's state and stage from the case itself, which for a case
+        # changed this evening may not be what the day's figures (and so the screen) say
+        spare.pupils -= moved
+        for p, screened in chosen:
+            if spare.spared(p):
+                continue
             stimulus = evening_stimulus(kind, screened)
-            book.record(p, *evaluation.evaluate(ctx, book.case(p), env, p, stimulus, evening))
+            decisions, after = evaluation.evaluate(ctx, book.case(p), env, p, stimulus, evening)
+            if decisions:
+                moved.add(p)
+            book.record(p, decisions, after)
         if kind == DAILY:
             _universal(book, env, today, DAILY)
     _statutory(book, inputs)
@@ -196,20 +217,165 @@ def _screen(
 
 def _listening(book: SchoolCases, env: DayEnv, trigger: str) -> set[int]:
     """Pupils in a state that listens to ``trigger`` for whom one of its guards holds (numpy,
-    over the pupils in that state only: a guard's mask is worked out pupil by pupil)."""
+    over the pupils in that state only: a guard's mask is worked out pupil by pupil). The
+    evening's ``_Idle`` for this stimulus, if any, is shown the masks."""
+    idle = _IDLE.get()
+    if idle is not None and (idle.env is not env or idle.trigger != trigger):
+        idle = None
     out: set[int] = set()
     for name, guards in book.listeners(trigger).items():
         rows = np.flatnonzero(book.state_id == book.state_index[name])
         if not rows.size:
             continue
         some = Rows(env, rows)
-        hit = np.zeros(rows.size, dtype=bool)
-        for guard in guards:
-            hit |= True if guard is None else guard.mask(some)
+        masks = [_mask(g, some, rows.size) for g in guards]
+        hit = _any_of(masks, rows.size)
         if book.decides_for is not None:
             hit &= book.decides_for[rows]
         out.update(int(p) for p in rows[hit])
+        if idle is not None:
+            idle.screened(name, rows, hit, masks)
     return out
+
+
+def _read_after(book: SchoolCases, kind: str, *, term_end: bool) -> frozenset[str] | None:
+    """The day's names read after the evening's ``kind`` stimuli (None: any may be)."""
+    if kind == TERM_END:
+        return frozenset()  # the duties read a fresh day's figures
+    if kind == DAILY and not term_end:
+        flow = book.ctx.flow
+        whens = [u.when for u in flow.definition.universal if u.trigger == DAILY and u.when]
+        return frozenset(n for w in whens for n in flow.guard(w).names)
+    return None
+
+
+class _Idle:
+    """The pupils of an evening stimulus that need not be evaluated: in their state only a side
+    action's ``when`` holds for them, and none of its tasks' ``when`` does (so evaluating them
+    decides nothing), and skipping them moves no figure's reading that shows.
+
+    The day's figures (``DayEnv``) are worked out over every pupil when first read, and kept;
+    a case that moves later that evening keeps the figure as first read. An evaluation skipped
+    might have been the first to read a name, which is then worked out later: for a pupil not
+    yet evaluated that stimulus it is the same (its case has not moved since), so only what is
+    read after the stimulus's pupils (``_read_after``: the universal actions' guards, and
+    everything on a term's last day) must already be worked out for a pupil to be skipped.
+
+    The tasks' guards are worked out for the screen, on the day's figures if nothing reads
+    them after the stimulus, else apart, on a copy of them, for the same reason.
+    Only side actions whose tasks' guards read nothing the case supplies itself (its state,
+    stage and ``<id>_recorded`` counts, read from the case as it is: ``state_moves.CaseNow``)
+    are looked through; another keeps its pupils evaluated, as before. A pupil whose case an
+    earlier stimulus changed this evening is evaluated too: a side action's ``when`` reads the
+    case's state and stage from the case, the screen from the day's figures."""
+
+    def __init__(
+        self, book: SchoolCases, env: DayEnv, trigger: str, later: frozenset[str] | None
+    ) -> None:
+        self.book, self.env, self.trigger = book, env, trigger
+        self.later = later
+        self.pupils: set[int] = set()
+        flow = book.ctx.flow
+        self.sides = [s for s in flow.definition.side if s.trigger == trigger]
+        self._state_of: dict[int, str] = {}
+        self._reads: dict[str, frozenset[str]] = {}
+        self._ready: set[str] = set()
+        self._apart: DayEnv | None = None
+
+    def screened(self, state: str, rows: IntArray, hit: BoolArray, masks: list[BoolArray]) -> None:
+        """The screen's masks for the pupils (``rows``) in ``state``: the listeners' guards in
+        ``SchoolCases.listeners`` order, the side actions' ``when`` last."""
+        if not _SPARE_IDLE or not self.sides or not hit.any():
+            return
+        plain = masks[: len(masks) - len(self.sides)]
+        acting = _any_of(plain, rows.size)
+        for side, when in zip(self.sides, masks[len(plain) :], strict=True):
+            maybe = hit & ~acting & when  # the pupils only this side action may act for
+            if maybe.any():
+                acting |= maybe & self._tasks_may_hold(side, rows, maybe)
+        quiet = rows[hit & ~acting]
+        self.pupils.update(int(p) for p in quiet)
+        self._state_of.update((int(p), state) for p in quiet)
+
+    def _tasks_may_hold(self, side: SideAction, rows: IntArray, maybe: BoolArray) -> BoolArray:
+        """Over ``rows``, whether a task of ``side`` may be created (asked, for the pupils of
+        ``maybe`` only, one by one, as the evaluation would ask: an ``and`` stops at its first
+        false part, so a figure the evaluation would not read is not worked out either)."""
+        flow = self.book.ctx.flow
+        guards = [flow.guard(t.when) if t.when else None for t in side.tasks]
+        if any(g is None or not _read_from_the_day(g, self.book) for g in guards):
+            return np.ones(rows.size, dtype=bool)
+        names = {n for g in guards if g is not None for n in g.names}
+        # nothing reads these after the stimulus: worked out now or later is the same
+        quiet_after = self.later is not None and not names & self.later
+        day = self.env if quiet_after else self._scratch()
+        out = np.zeros(rows.size, dtype=bool)
+        for i in np.flatnonzero(maybe):
+            p = int(rows[i])
+            pupil = day.pupil(p, self.book.case(p))
+            out[i] = any(g.holds(pupil) for g in guards if g is not None)
+        return out
+
+    def _scratch(self) -> DayEnv:
+        if self._apart is None:
+            self._apart = copy.copy(self.env)
+            self._apart._values = dict(self.env._values)
+        return self._apart
+
+    def spared(self, p: int) -> bool:
+        """Whether evaluating ``p`` now would decide nothing and compute nothing new."""
+        if p not in self.pupils:
+            return False
+        state = self._state_of[p]
+        if state not in self._ready:
+            names = self._names(state)
+            if self.later is not None:
+                names &= self.later  # the others: worked out a little later changes nothing
+            if not names <= set(self.env):
+                return False
+            self._ready.add(state)  # figures once worked out stay: ready for the evening
+        return True
+
+    def _names(self, state: str) -> frozenset[str]:
+        """Every name the day's figures give that evaluating a pupil in ``state`` can read."""
+        if state not in self._reads:
+            flow = self.book.ctx.flow
+            guards = [g for g in self.book.listeners(self.trigger)[state] if g is not None]
+            guards += [flow.guard(t.when) for s in self.sides for t in s.tasks if t.when]
+            names = {n for g in guards for n in g.names if not n.endswith("_recorded")}
+            self._reads[state] = frozenset(names)
+        return self._reads[state]
+
+
+def _mask(guard: Guard | None, env: Rows, size: int) -> BoolArray:
+    """A listener's mask over ``size`` pupils (None: always; a guard of parameters alone
+    gives one value for all)."""
+    if guard is None:
+        return np.ones(size, dtype=bool)
+    return np.broadcast_to(guard.mask(env), (size,))
+
+
+def _any_of(masks: list[BoolArray], size: int) -> BoolArray:
+    out = np.zeros(size, dtype=bool)
+    for mask in masks:
+        out |= mask
+    return out
+
+
+#: The evening stimulus's ``_Idle`` while its screen runs (the screen's signature stays the
+#: screen's; a test puts another screen in its place).
+_IDLE: ContextVar[_Idle | None] = ContextVar("idle_pupils", default=None)
+
+#: Whether ``_Idle`` spares pupils (a test turns it off to compare with every pupil evaluated).
+_SPARE_IDLE = True
+
+
+def _read_from_the_day(guard: Guard, book: SchoolCases) -> bool:
+    """Whether everything ``guard`` reads comes from the day's figures alone (no state flag,
+    ``stage`` or ``<id>_recorded``, which a side action reads from the case)."""
+    return not any(
+        n == "stage" or n in book.state_flags or n.endswith("_recorded") for n in guard.names
+    )
 
 
 def _escalating(book: SchoolCases, env: DayEnv) -> dict[int, int]:
