@@ -2,7 +2,7 @@
 (``service/letter_pool.py``) whenever it is asked to.
 
 A start after a weekend's outage fires thousands of overdue timers and prepares a letter for
-many of them (1,400 for the benchmark's 10,000 timers: about a minute of PDFs on two cores).
+many of them (2,497 for the benchmark's 10,000 timers: about a minute of PDFs on two cores).
 Rendered in the reconcile, they kept the daemon from its schedule for that minute; rendered in
 the evening's job, they held the scheduler's one worker thread (a timer due meanwhile waited).
 Here they are rendered after the commits that prepared them, while the scheduler runs: the
