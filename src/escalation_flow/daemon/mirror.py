@@ -4,8 +4,9 @@ start and never trusted over it.
 - one job per distinct instant at which pending timers fire (a burst due at 08:00 is one job),
   for the next ``max_timer_jobs`` instants; every job, when it has run, adds the instants armed
   since (or left beyond the horizon), so the mirror rolls forward;
-- a sweep every ``sweep_seconds`` fires whatever is due and re-reads the table (timers armed by
-  another process: a staff action from the command line, another daemon);
+- a sweep every ``sweep_seconds`` fires whatever is due, evaluates the evenings another
+  daemon's lock put off (it may have held the school only for its timers), and re-reads the
+  table (timers armed by another process: a staff action from the command line, another daemon);
 - each school's evaluation at its registers' close, in its own zone, on weekdays (the job
   evaluates the school days that have closed and are not evaluated: half terms, holidays and
   closures have none; a run the machine slept through is caught up the next evening);
@@ -78,10 +79,10 @@ class Mirror:
                 name=f"evaluate {school} at {clock.close:%H:%M} {clock.zone.key}",
             )
         self.scheduler.add_job(
-            self._guarded(self.worker.fire_timers, then_sync=True),
+            self._guarded(self.worker.sweep, then_sync=True),
             IntervalTrigger(seconds=self.sweep_seconds),
             id="timers:sweep",
-            name="fire what is due; re-read the timers table",
+            name="fire what is due; evenings put off by another daemon; re-read the timers table",
         )
         if self.inbox_seconds is not None and self.worker.inbox is not None:
             self.scheduler.add_job(

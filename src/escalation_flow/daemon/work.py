@@ -79,6 +79,8 @@ class Worker:
         self.observer: DaemonObserver = NO_OBSERVER
         #: a daemon that serves its schedule renders letters beside it (None: in the job)
         self.letters: LetterThread | None = None
+        #: evenings found under another daemon's lock, asked again at each sweep
+        self.deferred: set[tuple[str, date]] = set()
 
     # -- timers ----------------------------------------------------------------------------------
 
@@ -115,6 +117,9 @@ class Worker:
         """One school day (a no-op if it was evaluated); None if another daemon is on it."""
         with school_day_lock(self.service.store.engine, school) as mine:
             if not mine:
+                # The other daemon may hold the school only to fire its timers or read its
+                # register ahead, not for this evening: ask again at the next sweep.
+                self.deferred.add((school, day))
                 self.log.info("day.taken_by_other", school=school, day=day.isoformat())
                 return None
             if self.auto_complete:
@@ -146,6 +151,28 @@ class Worker:
                     self.service.complete_task(task.id, outcome, AUTO, at=at)
                 except ConflictError as exc:  # done or lapsed by another writer (run-day) first
                     self.log.info("task.auto_skipped", task_id=task.id, reason=_reason(exc))
+
+    def sweep(self) -> list[FiredTimer]:
+        """The periodic job: every timer due, then the evenings another daemon's lock put off
+        (each a no-op if that daemon evaluated it meanwhile)."""
+        fired = self.fire_timers()
+        self.evaluate_deferred()
+        return fired
+
+    def evaluate_deferred(self) -> list[DayReport]:
+        """The evenings this daemon found another daemon's lock on, asked again; one still
+        held stays deferred to the next sweep."""
+        reports = []
+        for school, day in sorted(self.deferred):
+            if self.stopping.is_set():
+                break
+            self.deferred.discard((school, day))
+            report = self.evaluate(school, day)
+            if report is not None and not report.skipped:
+                reports.append(report)
+        if any(r.letters_prepared for r in reports):
+            self.letters_after_commits()
+        return reports
 
     def evaluate_due(self, school: str) -> list[DayReport]:
         """The scheduled evening job: the school's days whose registers have closed and that

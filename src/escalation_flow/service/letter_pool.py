@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -116,14 +117,22 @@ def _keep(ctx: ServiceContext, results: Sequence[tuple[int, bytes | None, str | 
     return kept
 
 
+def start_method() -> str:
+    """Forked where the system can and this process runs one thread (a pool process starts at
+    once with fpdf2 loaded; it renders from the job alone, touches none of the connections it
+    inherits, and leaves by ``os._exit``, which closes none); else spawned. A daemon renders
+    from a thread of its own while its scheduler's thread evaluates or fires timers: a child
+    forked then inherits every lock that thread held at that instant (a connection pool's, a
+    logger's) with no thread left to release it, and could wait on it forever."""
+    if threading.active_count() == 1 and "fork" in mp.get_all_start_methods():
+        return "fork"
+    return "spawn"
+
+
 def _pool(size: int) -> ProcessPoolExecutor:
-    """Forked where the system can (a pool process starts at once with fpdf2 loaded; it
-    renders from the job alone and touches none of the connections it inherits, and leaves by
-    ``os._exit``, which closes none), else spawned."""
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     return ProcessPoolExecutor(
         max_workers=size,
-        mp_context=mp.get_context(method),
+        mp_context=mp.get_context(start_method()),
         initializer=die_with_parent,
         initargs=(os.getpid(),),
     )
