@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -27,6 +27,7 @@ from escalation_flow.adapters.store import pg_rows
 from escalation_flow.adapters.store.case_statements import LETTER, statements
 from escalation_flow.adapters.store.cases import (
     CASES,
+    EVENT_COLUMNS,
     EVENTS,
     SCHOOL_DAYS,
     TASKS,
@@ -57,12 +58,6 @@ from escalation_flow.stored import (
     CreatedTask,
     Written,
 )
-
-#: The ``case_events`` columns a history row is copied as (``_history``), in order.
-_EVENT_COLUMNS = (
-    "case_id", "seq", "on", "at", "type", "body", "flow_version", "actor", "recorded_at",
-    "prev_hash", "hash",
-)  # fmt: skip
 
 
 class HistoryWriter:
@@ -142,7 +137,7 @@ class HistoryWriter:
                     {"b_id": change.before.id, "b_length": change.before.length, **values}
                 )
         if new_rows and pg_rows.many(self.conn, new_rows):
-            made = _copy_with_ids(self.conn, CASES, new_rows)
+            made = pg_rows.copy_with_ids(self.conn, CASES, new_rows)
             ids |= dict(zip((r["pupil"] for r in new_rows), made, strict=True))
         elif new_rows:
             for row in self.conn.execute(statements().new_cases, new_rows):
@@ -189,7 +184,7 @@ class HistoryWriter:
                 for change, chain in zip(changes, chains, strict=True)
                 for r in chain
             )
-            pg_rows.copy_rows(self.conn, EVENTS, _EVENT_COLUMNS, rows)
+            pg_rows.copy_rows(self.conn, EVENTS, EVENT_COLUMNS, rows)
             return count
         dicts = []
         for change, chain in zip(changes, chains, strict=True):
@@ -264,7 +259,7 @@ class HistoryWriter:
             for case_id, change, d in created
         ]
         if pg_rows.many(self.conn, rows):
-            ids = _copy_with_ids(self.conn, TASKS, rows)
+            ids = pg_rows.copy_with_ids(self.conn, TASKS, rows)
         else:
             ids = [row.id for row in self.conn.execute(statements().new_tasks, rows)]
         return [
@@ -355,20 +350,12 @@ class HistoryWriter:
 
 
 def _event_row(case_id: int, r: dict[str, Any]) -> tuple[Any, ...]:
-    """A chain row as ``_EVENT_COLUMNS``, its instants as ``UtcDateTime`` binds them."""
+    """A chain row as ``EVENT_COLUMNS``, its instants as ``UtcDateTime`` binds them."""
     utc = pg_rows.utc
     return (
         case_id, r["seq"], r["on"], utc(r["at"]), r["type"], r["body"], r["flow_version"],
         r["actor"], utc(r["recorded_at"]), r["prev_hash"], r["hash"],
     )  # fmt: skip
-
-
-def _copy_with_ids(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """New rows by ``COPY``, each with an id drawn from the table's sequence: the ids, in the
-    rows' order (what ``INSERT ... RETURNING id`` gives)."""
-    ids = pg_rows.new_ids(conn, table, len(rows))
-    pg_rows.copy_dicts(conn, table, [{"id": i, **r} for i, r in zip(ids, rows, strict=True)])
-    return ids
 
 
 def insert_universal_tasks(

@@ -146,7 +146,8 @@ def history(conn: Connection, case_id: int, since_seq: int = 0) -> list[HistoryR
 #: Case ids a statement asks for at most (SQLite's limit on bound values is far above).
 _IDS_A_QUERY = 500
 
-_HISTORY_COLUMNS = (
+#: The ``case_events`` columns of a history row, in order (read here, copied by the writer).
+EVENT_COLUMNS = (
     "case_id", "seq", "on", "at", "type", "body", "flow_version", "actor", "recorded_at",
     "prev_hash", "hash",
 )  # fmt: skip
@@ -160,7 +161,7 @@ _HISTORIES_PG = text(
     "e.recorded_at, e.prev_hash, e.hash "
     "FROM unnest(CAST(:ids AS integer[])) AS w(id) CROSS JOIN LATERAL "
     "(SELECT * FROM case_events WHERE case_id = w.id ORDER BY seq) AS e"
-).columns(*(EVENTS.c[c] for c in _HISTORY_COLUMNS))
+).columns(*(EVENTS.c[c] for c in EVENT_COLUMNS))
 
 
 def histories(conn: Connection, case_ids: Collection[int]) -> dict[int, list[HistoryRow]]:

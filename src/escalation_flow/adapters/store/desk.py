@@ -144,8 +144,7 @@ def insert_letters(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[
     if not rows:
         return []
     if pg_rows.many(conn, rows):  # a day's or a timer batch's letters: one COPY
-        ids = pg_rows.new_ids(conn, LETTERS, len(rows))
-        pg_rows.copy_dicts(conn, LETTERS, [{"id": i, **r} for i, r in zip(ids, rows, strict=True)])
+        ids = pg_rows.copy_with_ids(conn, LETTERS, rows)
     else:
         statement = insert(LETTERS).returning(LETTERS.c.id, sort_by_parameter_order=True)
         ids = [int(r.id) for r in conn.execute(statement, [dict(r) for r in rows])]

@@ -44,6 +44,14 @@ def new_ids(conn: Connection, table: Table, n: int) -> list[int]:
     return [int(i) for i in conn.execute(query, {"table": table.name, "n": n}).scalars()]
 
 
+def copy_with_ids(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """New rows by ``COPY``, each with an id drawn from the table's sequence: the ids, in the
+    rows' order (what ``INSERT ... RETURNING id`` gives)."""
+    ids = new_ids(conn, table, len(rows))
+    copy_dicts(conn, table, [{"id": i, **r} for i, r in zip(ids, rows, strict=True)])
+    return ids
+
+
 def copy_rows(
     conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
