@@ -203,7 +203,7 @@ def registers(draw: st.DrawFn) -> tuple[str, MarkTable]:
 
 
 def _everyone(
-    book: SchoolCases, env: DayEnv, kind: str, amended: Sequence[int]
+    book: SchoolCases, env: DayEnv, kind: str, amended: Sequence[int], idle: object = None
 ) -> list[tuple[int, int | None]]:
     """No screen: every pupil the book runs is put to every evening stimulus (``amended``
     still only for the pupils whose marks changed: that is the input, not a screen), and the

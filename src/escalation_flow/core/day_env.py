@@ -4,6 +4,7 @@ timer's facts)."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -44,6 +45,13 @@ class DayEnv(Mapping[str, Any]):
         self._values["stage"] = book.stage.astype(np.float64)
         # unknown (NaN) without the previous evening's snapshot: such a guard does not fire
         self._values.update(family or family_facts(None, book.school, book.pupils))
+
+    def scratch(self) -> DayEnv:
+        """A copy holding the figures worked out so far, whose own later figures stay in it
+        (this day's are not moved by what is read through the copy)."""
+        other = copy.copy(self)
+        other._values = dict(self._values)
+        return other
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._values:

@@ -21,9 +21,7 @@ counted in ``SchoolCases.universal_tasks``, with the statutory tasks no flow can
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -143,11 +141,7 @@ def _evening(book: SchoolCases, inputs: DayInputs, today: date) -> None:
         if kind == TERM_END:
             _universal(book, env, today, TERM_END)
         spare = _Idle(book, env, kind, _read_after(book, kind, term_end=term_end))
-        told = _IDLE.set(spare)
-        try:
-            chosen = _screen(book, env, kind, inputs.amended)
-        finally:
-            _IDLE.reset(told)
+        chosen = _screen(book, env, kind, inputs.amended, spare)
         spare.pupils -= {p for p, screened in chosen if screened}  # escalating: evaluated
         # a side action reads a case's state and stage from the case itself, which for a case
         # changed this evening may not be what the day's figures (and so the screen) say
@@ -197,10 +191,15 @@ def _duties(book: SchoolCases, env: DayEnv, day: int, today: date) -> None:
 
 
 def _screen(
-    book: SchoolCases, env: DayEnv, kind: str, amended: Sequence[int]
+    book: SchoolCases,
+    env: DayEnv,
+    kind: str,
+    amended: Sequence[int],
+    idle: _Idle | None = None,
 ) -> list[tuple[int, int | None]]:
     """The pupils an evening stimulus can move (numpy over every pupil), in the order they are
     evaluated; for ``daily``, with the highest stage the screen found above theirs (0: none).
+    ``idle`` is shown the listeners' masks (the pupils it may spare).
     Evaluating any other pupil decides nothing (``tests/core/test_one_road.py`` checks it)."""
     if kind == AMENDED:
         return [
@@ -210,18 +209,17 @@ def _screen(
         ]
     if kind == DAILY:
         escalating = _escalating(book, env)
-        listening = _listening(book, env, DAILY)
+        listening = _listening(book, env, DAILY, idle)
         return [(p, escalating.get(p, 0)) for p in sorted(escalating.keys() | listening)]
-    return [(p, None) for p in sorted(_listening(book, env, kind))]
+    return [(p, None) for p in sorted(_listening(book, env, kind, idle))]
 
 
-def _listening(book: SchoolCases, env: DayEnv, trigger: str) -> set[int]:
+def _listening(
+    book: SchoolCases, env: DayEnv, trigger: str, idle: _Idle | None = None
+) -> set[int]:
     """Pupils in a state that listens to ``trigger`` for whom one of its guards holds (numpy,
-    over the pupils in that state only: a guard's mask is worked out pupil by pupil). The
-    evening's ``_Idle`` for this stimulus, if any, is shown the masks."""
-    idle = _IDLE.get()
-    if idle is not None and (idle.env is not env or idle.trigger != trigger):
-        idle = None
+    over the pupils in that state only: a guard's mask is worked out pupil by pupil). ``idle``,
+    if given, is shown the masks."""
     out: set[int] = set()
     for name, guards in book.listeners(trigger).items():
         rows = np.flatnonzero(book.state_id == book.state_index[name])
@@ -318,8 +316,7 @@ class _Idle:
 
     def _scratch(self) -> DayEnv:
         if self._apart is None:
-            self._apart = copy.copy(self.env)
-            self._apart._values = dict(self.env._values)
+            self._apart = self.env.scratch()
         return self._apart
 
     def spared(self, p: int) -> bool:
@@ -361,10 +358,6 @@ def _any_of(masks: list[BoolArray], size: int) -> BoolArray:
         out |= mask
     return out
 
-
-#: The evening stimulus's ``_Idle`` while its screen runs (the screen's signature stays the
-#: screen's; a test puts another screen in its place).
-_IDLE: ContextVar[_Idle | None] = ContextVar("idle_pupils", default=None)
 
 #: Whether ``_Idle`` spares pupils (a test turns it off to compare with every pupil evaluated).
 _SPARE_IDLE = True
