@@ -49,10 +49,15 @@ class MeasuredFragment(Fragment):
                 done, units = counted[2], counted[3]
             else:
                 done, units = 0, 0
-            if done != len(characters):
+            count = len(characters)
+            if done != count:
                 # fpdf2 only appends to a fragment's characters or replaces the list (a trim)
-                units += sum(widths[c] for c in "".join(characters[done:]))
-                self._counted = (characters, widths, len(characters), units)
+                last = characters[-1]
+                if done + 1 == count and len(last) == 1:  # one more character: the usual case
+                    units += widths[last]
+                else:
+                    units += sum(widths[c] for c in "".join(characters[done:]))
+                self._counted = (characters, widths, count, units)
         # fpdf2's expression, in its order: CoreFont.get_text_width, then Fragment.get_width
         return units * self.font_size_pt * 0.001 / self.k
 
