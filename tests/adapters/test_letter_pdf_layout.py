@@ -192,7 +192,8 @@ def _column(text: str) -> tuple[FPDF, MeasuringColumns, Paragraph]:
 
 
 def _texts(lines: list[ImageParagraph | LineWrapper]) -> list[str]:
-    return ["".join(f.string for f in w.line.fragments) for w in lines if isinstance(w, LineWrapper)]
+    wrappers = [w for w in lines if isinstance(w, LineWrapper)]
+    return ["".join(f.string for f in w.line.fragments) for w in wrappers]
 
 
 SENTENCE = "We are still worried about attendance, and would like to meet you to talk. " * 6

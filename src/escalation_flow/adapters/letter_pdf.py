@@ -202,7 +202,8 @@ class _LetterPdf(FPDF):
         if not self.kept_layout or args or set(kwargs) - {"skip_leading_spaces"}:
             return super().text_columns(*args, **kwargs)
         # what write_html asks for: one column
-        return MeasuringColumns.of(self, skip_leading_spaces=bool(kwargs.get("skip_leading_spaces")))
+        skip = bool(kwargs.get("skip_leading_spaces"))
+        return MeasuringColumns.of(self, skip_leading_spaces=skip)
 
     def _parse_chars(
         self,
