@@ -30,6 +30,7 @@ import numpy.typing as npt
 from escalation_flow.core.codes import CATEGORY_OF_ID, ID_OF_CODE, Category
 
 IntArray: TypeAlias = npt.NDArray[np.int64]
+FloatArray: TypeAlias = npt.NDArray[np.float64]
 UIntGrid: TypeAlias = npt.NDArray[np.unsignedinteger[Any]]
 
 
@@ -175,29 +176,29 @@ class EpisodeRuns:
 
     # -- asking (every pupil, at the end of one school day) ------------------------------------
 
-    def current_run(self, day: int) -> IntArray:
+    def current_run(self, day: int) -> FloatArray:
         """School days of the episode of absence that holds ``day`` so far (0: not absent)."""
-        run: IntArray = self.absence_run[day].astype(np.int64)
+        run: FloatArray = self.absence_run[day].astype(np.float64)
         return run
 
-    def unexplained_days(self, day: int) -> IntArray:
+    def unexplained_days(self, day: int) -> FloatArray:
         """Unexplained school days in a row ending with ``day``."""
-        run: IntArray = self.unexplained_run[day].astype(np.int64)
+        run: FloatArray = self.unexplained_run[day].astype(np.float64)
         return run
 
-    def days_since_first_unexplained(self, day: int) -> npt.NDArray[np.float64]:
+    def days_since_first_unexplained(self, day: int) -> FloatArray:
         """School days from the first day with an ``N``/``O`` session of the episode holding
         ``day`` to ``day`` (0: that day is today); NaN when no episode holds ``day`` or the
         episode has no such session."""
         since = self.since_unexplained[day]
-        out: npt.NDArray[np.float64] = since - 1.0
+        out: FloatArray = since - 1.0
         out[since == 0] = np.nan
         return out
 
-    def episodes_between(self, first: int, day: int) -> IntArray:
+    def episodes_between(self, first: int, day: int) -> FloatArray:
         """Episodes with a day in ``first..day``: those starting there, and one already running
         on ``first`` (begun on an earlier school day)."""
-        started = self.starts[day + 1].astype(np.int64) - self.starts[first].astype(np.int64)
-        running = self.absence_run[first].astype(np.int64) >= 2
-        episodes: IntArray = started + running
+        # (The running count of starts never falls: the difference is never negative.)
+        started = self.starts[day + 1] - self.starts[first]
+        episodes: FloatArray = np.add(started, self.absence_run[first] >= 2, dtype=np.float64)
         return episodes

@@ -24,12 +24,13 @@ from escalation_flow.core.packed_counts import (
     N_IDS,
     OUTSIDE_ID,
     Key,
-    Packing,
+    KeyRows,
     WindowCounts,
     Words,
     day_classes,
     day_pairs,
     indicators,
+    packing_of,
 )
 from escalation_flow.core.register import RegisterGrid
 
@@ -51,6 +52,9 @@ def _single_codes() -> dict[Key, int]:
 
 
 _SINGLE_CODE = _single_codes()
+#: ``[key, day_class * N + id]``: whether a session with that code counts for the key
+_COUNTS_CODE = indicators()
+_COUNTS_CODE.flags.writeable = False
 
 
 class CumulativeCounts:
@@ -67,7 +71,7 @@ class CumulativeCounts:
             raise ValueError("the grid was built on another calendar")
         self.grid = grid
         self.calendar = calendar
-        self.packing = Packing(calendar.n_sessions)
+        self.packing = packing_of(calendar.n_sessions)
         self.through_day = -1
         self._day_class = day_classes(calendar)
         self._bounded = not grid.enrolment.whole_calendar
@@ -82,13 +86,13 @@ class CumulativeCounts:
         self._c[:, through + 2 :] = 0
         #: Per pupil, the first session counted so far that is marked ``N`` (-1: none).
         self._first_n = np.full(grid.n_pupils, -1, dtype=np.int64)
-        #: ``[key, day_class * N + id]``: whether a session with that code counts for the key
-        self._counts_code = indicators()
+        self._counts_code = _COUNTS_CODE
         #: The runs of unauthorised days ending on ``_runs_day`` (-1: a pupil's earlier marks
         #: changed since), so that the next day's are yesterday's plus one.
         self._runs = np.full(grid.n_pupils, -1, dtype=np.int64)
         self._runs_day = -2
         self._age_sessions: tuple[IntArray, IntArray] | None = None
+        self._not_of_age_throughout: npt.NDArray[np.intp] | None = None
         #: runs of days of absence (episodes), filled with the counts
         self.episodes = EpisodeRuns(calendar.n_days, grid.n_pupils, filled_through=through)
         self.extend_to(through)
@@ -103,6 +107,26 @@ class CumulativeCounts:
             after = 2 * np.searchsorted(days, enrolment.school_age_until, side="right")
             self._age_sessions = first.astype(np.int64), after.astype(np.int64)
         return self._age_sessions
+
+    def pupils_not_of_age_throughout(self) -> npt.NDArray[np.intp]:
+        """The pupils whose compulsory school age begins after the calendar's first session or
+        ends before its last: every other pupil is of that age on every school day."""
+        if self._not_of_age_throughout is None:
+            first, after = self.sessions_of_compulsory_age()
+            self._not_of_age_throughout = np.flatnonzero(
+                (first > 0) | (after < self.calendar.n_sessions)
+            )
+        return self._not_of_age_throughout
+
+    def of_compulsory_age_on(self, day: int) -> npt.NDArray[np.bool_]:
+        """Per pupil, whether school day ``day`` falls within their compulsory school age."""
+        out = np.ones(self.grid.n_pupils, dtype=bool)
+        maybe = self.pupils_not_of_age_throughout()
+        if maybe.size:
+            first, after = self.sessions_of_compulsory_age()
+            session = 2 * day
+            out[maybe] = (first[maybe] <= session) & (session < after[maybe])
+        return out
 
     @property
     def last_session(self) -> int:
@@ -253,6 +277,26 @@ class CumulativeCounts:
         flat = self._c.reshape(self._c.shape[0], -1)[words]
         out: Words = flat.take(days * width + pupils, axis=-1)
         return out
+
+    def fields_over_days(
+        self, rows: KeyRows, first_days: IntArray, after_days: IntArray
+    ) -> IntArray:
+        """``(len(rows), pupils)``: row ``i`` the count of the ``i``-th key of ``rows`` over
+        school days ``first_days[i]..after_days[i] - 1`` (``first <= after``), every pupil.
+
+        One gather of whole rows of the table for every window and key a day's facts read (a
+        few dozen), where a window at a time paid numpy's cost per call a dozen times over."""
+        if after_days.size and int(after_days.max()) > self.through_day + 1:
+            self._check(2 * int(after_days.max()) - 1)
+        width = self._c.shape[1]
+        flat = self._c.reshape(-1, self._c.shape[2])
+        base = rows.word * width
+        words: Words = flat.take(base + after_days, axis=0)
+        words -= flat.take(base + first_days, axis=0)  # no field borrows: see packed_counts
+        for first, stop, shift in rows.runs:
+            words[first:stop] >>= shift
+        words &= self.packing.mask
+        return words.view(np.int64)
 
     def pupil_attendance_pct(
         self, pupil: int, first_session: int, last_session: int, *, min_possible_sessions: int
@@ -407,11 +451,13 @@ class CumulativeCounts:
         counted: BoolGrid = self._counts_code[key][self._day_class[days] * N_IDS + codes]
         return counted
 
-    def unauthorised_days_ending(self, day: int) -> IntArray:
-        """Per pupil, school days in a row ending with ``day`` with both sessions unauthorised."""
+    def unauthorised_days_ending(self, day: int, today: IntArray | None = None) -> IntArray:
+        """Per pupil, school days in a row ending with ``day`` with both sessions unauthorised
+        (``today``: each pupil's unauthorised sessions on ``day``, when the caller has them)."""
         end = 2 * day + 2
         self._check(end - 1)
-        today = self.counts_between(2 * day, end - 1).unauthorised
+        if today is None:
+            today = self.counts_between(2 * day, end - 1).unauthorised
         pupils = np.flatnonzero(today == 2)
         out = np.zeros(self.grid.n_pupils, dtype=np.int64)
         if self._runs_day == day - 1:  # day after day (a timeline): yesterday's run and today
