@@ -22,6 +22,7 @@ Absence shares by weekday are NaN when there is no absence this year.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -61,24 +62,46 @@ class DayWindows:
     #: the first and last school day of the previous term (-1: the calendars hold none)
     previous_term: tuple[IntArray, IntArray]
 
-    @cached_property
-    def field_bounds(self) -> tuple[IntArray, IntArray]:
-        """``(days, fields)``: the window of each count a day's facts read (``_FIELDS``)."""
-        return _field_bounds(self)
-
     @classmethod
     def of(cls, calendar: SchoolCalendar) -> DayWindows:
+        """The windows of ``calendar``'s days: worked out once per calendar object, and kept
+        while it lives (every register of a school, every evening, reads the same)."""
+        kept = _KEPT_WINDOWS.get(id(calendar))
+        if kept is not None and kept[0]() is calendar:
+            return kept[1]
+        windows = cls._of(calendar)
+        key = id(calendar)
+        gone = weakref.ref(calendar, lambda _: _KEPT_WINDOWS.pop(key, None))
+        _KEPT_WINDOWS[key] = (gone, windows)
+        return windows
+
+    @classmethod
+    def _of(cls, calendar: SchoolCalendar) -> DayWindows:
         weeks = {
             n: calendar.week_first_day[np.maximum(0, calendar.week_of_day - n + 1)].astype(np.int64)
             for n in _WEEK_WINDOWS
         }
-        return cls(
+        windows = cls(
             year=_first_days(calendar.year_periods, calendar.n_days),
             term=_first_days(calendar.terms_periods, calendar.n_days),
             half_term=_first_days(calendar.half_terms, calendar.n_days),
             weeks=weeks,
             previous_term=_previous_terms(calendar),
         )
+        for array in (windows.year, windows.term, windows.half_term, *weeks.values()):
+            array.flags.writeable = False
+        for array in windows.previous_term:
+            array.flags.writeable = False
+        return windows
+
+    @cached_property
+    def field_bounds(self) -> tuple[IntArray, IntArray]:
+        """``(days, fields)``: the window of each count a day's facts read (``_FIELDS``)."""
+        return _field_bounds(self)
+
+
+#: ``id(calendar)``: the calendar (weakly: its entry goes with it) and its windows.
+_KEPT_WINDOWS: dict[int, tuple[weakref.ref[SchoolCalendar], DayWindows]] = {}
 
 
 #: A term more than this many calendar days before the next is not its previous term: the
