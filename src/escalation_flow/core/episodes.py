@@ -84,14 +84,16 @@ class EpisodeRuns:
         """Empty tables; the rows of days ``0..filled_through`` are left for the first ``fill``
         to write (clearing them first would cost as much again)."""
         self.dtype: type[np.unsignedinteger[Any]] = np.uint8 if n_days < 2**8 else np.uint16
-        # One allocation for the four tables: numpy asks the kernel for huge pages for a big
-        # one, where four small ones fault in page by page.
-        tables: UIntGrid = np.empty((4, n_days + 1, n_pupils), self.dtype)
-        tables[:, filled_through + 1 :] = 0
-        self.absence_run = tables[0, :n_days]
-        self.unexplained_run = tables[1, :n_days]
-        self.since_unexplained = tables[2, :n_days]
-        self.starts = tables[3]
+        # One allocation for the four tables (numpy asks the kernel for huge pages for a big
+        # one, where four small ones fault in page by page), a day's four rows side by side:
+        # each day's three runs are then stepped by one operation on one block.
+        tables: UIntGrid = np.empty((n_days + 1, 4, n_pupils), self.dtype)
+        tables[filled_through + 1 :] = 0
+        self._tables = tables
+        self.absence_run = tables[:n_days, 0]
+        self.unexplained_run = tables[:n_days, 1]
+        self.since_unexplained = tables[:n_days, 2]
+        self.starts = tables[:, 3]
         self.starts[0] = 0
 
     def fill(
@@ -102,38 +104,38 @@ class EpisodeRuns:
         ``first`` is already filled.
 
         The runs depend on the day before, so they are stepped day by day, each step a few
-        operations on one row of every pupil (numpy's cost per call is most of it), written
-        straight into the tables' rows when every pupil is filled. What each day is (absent,
-        unexplained, with an N or O) is read for a block of days at once, into scratch rows that
-        stay in the cache.
+        operations on one block of every pupil's rows (numpy's cost per call is most of it),
+        written straight into the tables when every pupil is filled. What each day is (absent,
+        unexplained, with an N or O, the first of an episode) is read for a block of days at
+        once, into scratch rows that stay in the cache.
         """
         days, width = pairs.shape
-        last = first + days
         dtype = self.dtype
-        tables = (self.absence_run, self.unexplained_run, self.since_unexplained)
         if isinstance(pupils, slice):
-            run, urun, since = (t[first:last] for t in tables)
-            starts = self.starts[first + 1 : last + 1]
+            out = self._tables[first : first + days + 1]
         else:
-            run, urun, since, starts = (np.empty((days, width), dtype) for _ in range(4))
-        if first > 0:
-            run_before, urun_before, since_before = (t[first - 1, pupils] for t in tables)
-        else:
-            run_before = urun_before = since_before = np.zeros(width, dtype)
-        starts_before = self.starts[first, pupils]
+            out = np.empty((days + 1, 4, width), dtype)
+            out[0, 3] = self.starts[first, pupils]
+        # The day before's [run, unexplained run, since], stepped to each day's in turn.
+        before = self._tables[first - 1, :3][:, pupils] if first > 0 else np.zeros((3, width), dtype)
+        was_absent = before[0] > 0
         block = min(days, _BLOCK_DAYS)
-        absent, unexplained, some = (np.empty((block, width), bool) for _ in range(3))
+        absent, unexplained, some, started = (np.empty((block, width), bool) for _ in range(4))
         scratch, in_span = (
             np.empty((block, 2 * width), np.uint8),
             np.empty((block, 2 * width), bool),
         )
+        # What each day's [run, unexplained run, since] is multiplied by: [absent, unexplained,
+        # absent] (0 ends a run).
+        factors = np.empty((block, 3, width), dtype)
         # The flags as ``dtype`` (to step the runs with): the booleans' own bytes for one byte.
         as_bytes = dtype == np.uint8
-        absent_n, unexplained_n, some_n = (
+        some_n, started_n = (
             flag.view(np.uint8) if as_bytes else np.empty((block, width), dtype)
-            for flag in (absent, unexplained, some)
+            for flag in (some, started)
         )
-        ones, step = np.ones(width, dtype), np.empty(width, dtype)
+        # What is added to the day before's: [1, 1, step], step 1 once counting since an N or O.
+        addend, ones = np.ones((3, width), dtype), np.ones(width, dtype)
         for b0 in range(0, days, block):
             n = min(block, days - b0)
             sessions = pairs[b0 : b0 + n].view(np.uint8)  # each pupil's AM and PM codes
@@ -142,37 +144,31 @@ class EpisodeRuns:
             both = _in_span(sessions, _UNEXPLAINED_IDS, scratch[:n], in_span[:n])
             np.equal(both, _BOTH, out=unexplained[:n])
             np.not_equal(both, 0, out=some[:n])
+            # A day of absence after one that was not starts an episode (its run is 1).
+            np.greater(absent[0], was_absent, out=started[0])
+            np.greater(absent[1:n], absent[: n - 1], out=started[1:n])
+            was_absent = absent[n - 1].copy()
+            for row, flag in ((0, absent), (1, unexplained), (2, absent)):
+                np.copyto(factors[:n, row], flag[:n], casting="unsafe")
             if not as_bytes:
-                for flag, as_n in (
-                    (absent, absent_n),
-                    (unexplained, unexplained_n),
-                    (some, some_n),
-                ):
-                    np.copyto(as_n[:n], flag[:n], casting="unsafe")
+                np.copyto(some_n[:n], some[:n], casting="unsafe")
+                np.copyto(started_n[:n], started[:n], casting="unsafe")
             for j in range(n):
                 k = b0 + j
-                np.add(run_before, 1, out=run[k])
-                np.multiply(run[k], absent_n[j], out=run[k])
-                np.add(urun_before, 1, out=urun[k])
-                np.multiply(urun[k], unexplained_n[j], out=urun[k])
+                day = out[k, :3]
                 # Counting from the run's first day with an N or O: one more on each day of
                 # absence once counting (``since > 0``), and the count starts (at 1) that day.
                 # (A minimum against a row of ones: against the scalar 1, numpy's costs 6 times
                 # as much.)
-                np.bitwise_or(since_before, some_n[j], out=step)
-                np.minimum(step, ones, out=step)
-                np.add(since_before, step, out=since[k])
-                np.multiply(since[k], absent_n[j], out=since[k])
-                # A run 1 day long today is an episode starting today.
-                np.equal(run[k], 1, out=step, casting="unsafe")
-                np.add(starts_before, step, out=starts[k])
-                run_before, urun_before, since_before = run[k], urun[k], since[k]
-                starts_before = starts[k]
+                np.bitwise_or(before[2], some_n[j], out=addend[2])
+                np.minimum(addend[2], ones, out=addend[2])
+                np.add(before, addend, out=day)
+                np.multiply(day, factors[j], out=day)
+                np.add(out[k, 3], started_n[j], out=out[k + 1, 3])
+                before = day
         if not isinstance(pupils, slice):
-            self.absence_run[first:last, pupils] = run
-            self.unexplained_run[first:last, pupils] = urun
-            self.since_unexplained[first:last, pupils] = since
-            self.starts[first + 1 : last + 1, pupils] = starts
+            self._tables[first : first + days, :3, pupils] = out[:days, :3]
+            self.starts[first + 1 : first + days + 1, pupils] = out[1:, 3]
 
     # -- asking (every pupil, at the end of one school day) ------------------------------------
 
