@@ -18,12 +18,35 @@ from escalation_flow.core.packed_counts import (
     as_float,
     attendance_percent,
 )
-from escalation_flow.core.projection import year_end_projection
 from escalation_flow.core.session_counts import CumulativeCounts
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
 _WEEK_WINDOWS = (2, 4, 6, 8, 10)
+
+
+def year_end_projection(
+    values: dict[str, FloatArray], school_days_left: int
+) -> dict[str, FloatArray]:
+    """``core.projection.year_end_projection`` as it was written before (issue 13)."""
+    attended = values["attended_sessions"]
+    possible = values["possible_sessions"]
+    ytd_pct = values["attendance_pct"]
+    recent_pct = values["attendance_pct_last_4_school_weeks"]
+    rate = np.where(np.isnan(recent_pct), ytd_pct, recent_pct) / 100.0
+    remaining = 2.0 * school_days_left
+    projected = np.full(attended.shape, np.nan)
+    known = ~np.isnan(ytd_pct)
+    np.divide(
+        100.0 * (attended + rate * remaining),
+        possible + remaining,
+        out=projected,
+        where=known & (possible + remaining > 0),
+    )
+    not_persistent = values["persistent_absence"] == 0
+    at_risk = (not_persistent & (projected <= 90.0)).astype(np.float64)
+    at_risk[np.isnan(projected)] = np.nan
+    return {"projected_year_end_attendance_pct": projected, "at_risk_of_persistent_absence": at_risk}
 
 
 def simple_facts(

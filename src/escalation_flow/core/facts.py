@@ -220,7 +220,8 @@ def facts_from_counts(
     )
     values.update(_episode_facts(counts, w, day_index))
     values.update(year_end_projection(values, calendar.year_of(day_index).last - day_index))
-    values["compulsory_school_age"] = of_age = _flag(counts.of_compulsory_age_on(day_index))
+    of_age = counts.of_compulsory_age_on(day_index)
+    values["compulsory_school_age"] = _flag(of_age)
     values.update(_legal_facts(counts, w, day_index, ints, of_age))
     return FactTable(
         school=counts.grid.school,
@@ -454,7 +455,11 @@ PENALTY_NOTICE_THRESHOLD_SESSIONS = 10
 
 
 def _legal_facts(
-    counts: CumulativeCounts, w: DayWindows, day: int, ints: IntArray, of_age_today: FloatArray
+    counts: CumulativeCounts,
+    w: DayWindows,
+    day: int,
+    ints: IntArray,
+    of_age_today: npt.NDArray[np.bool_],
 ) -> dict[str, FloatArray]:
     """The unauthorised sessions that can found a legal step: those of the last 10 school weeks
     on days the pupil was of compulsory school age (a Reception child's autumn absence cannot
@@ -465,7 +470,10 @@ def _legal_facts(
     of_age = ints[_UNAUTH][_PCT[_W10]]
     first_of_age, after_of_age = counts.sessions_of_compulsory_age()
     maybe = counts.pupils_not_of_age_throughout()
-    cut = maybe[(first_of_age[maybe] > start) | (after_of_age[maybe] < stop)]
+    if maybe.size:
+        cut = maybe[(first_of_age[maybe] > start) | (after_of_age[maybe] < stop)]
+    else:
+        cut = maybe
     if cut.size:
         of_age = of_age.copy()
         ends = np.minimum(stop, after_of_age[cut])
@@ -477,7 +485,7 @@ def _legal_facts(
     return {
         "unauthorised_sessions_of_compulsory_age_last_10_school_weeks": _f(of_age),
         "penalty_notice_threshold_met": _flag(
-            (of_age >= PENALTY_NOTICE_THRESHOLD_SESSIONS) & (of_age_today == 1.0)
+            (of_age >= PENALTY_NOTICE_THRESHOLD_SESSIONS) & of_age_today
         ),
     }
 
@@ -495,8 +503,10 @@ def _episode_facts(counts: CumulativeCounts, w: DayWindows, day: int) -> dict[st
 
 
 def _f(counts: IntArray) -> FloatArray:
-    """Counts (never negative) as the facts' floats."""
-    return as_float(counts)
+    """One count per pupil as the facts' floats (``as_float``'s conversion pays off on a block
+    of counts; on one row, numpy's cost per call is most of it)."""
+    out: FloatArray = counts.astype(np.float64)
+    return out
 
 
 def _flag(condition: npt.NDArray[np.bool_]) -> FloatArray:
