@@ -86,15 +86,27 @@ class EpisodeRuns:
         self.dtype: type[np.unsignedinteger[Any]] = np.uint8 if n_days < 2**8 else np.uint16
         # One allocation for the four tables (numpy asks the kernel for huge pages for a big
         # one, where four small ones fault in page by page), a day's four rows side by side:
-        # each day's three runs are then stepped by one operation on one block.
-        tables: UIntGrid = np.empty((n_days + 1, 4, n_pupils), self.dtype)
+        # each day's three runs are then stepped by one operation on one block. Rows for the
+        # days to be filled first only (``make_room``: the rest of the calendar's).
+        tables: UIntGrid = np.empty((filled_through + 2, 4, n_pupils), self.dtype)
         tables[filled_through + 1 :] = 0
-        self._tables = tables
-        self.absence_run = tables[:n_days, 0]
-        self.unexplained_run = tables[:n_days, 1]
-        self.since_unexplained = tables[:n_days, 2]
-        self.starts = tables[:, 3]
+        self._set_tables(tables)
         self.starts[0] = 0
+
+    def _set_tables(self, tables: UIntGrid) -> None:
+        self._tables = tables
+        self.absence_run = tables[:, 0]
+        self.unexplained_run = tables[:, 1]
+        self.since_unexplained = tables[:, 2]
+        self.starts = tables[:, 3]
+
+    def make_room(self, n_days: int) -> None:
+        """Rows for every one of ``n_days`` school days, those held so far copied over."""
+        held = self._tables.shape[0]
+        tables: UIntGrid = np.empty((n_days + 1, *self._tables.shape[1:]), self.dtype)
+        tables[:held] = self._tables
+        tables[held:] = 0
+        self._set_tables(tables)
 
     def fill(
         self, pupils: slice | npt.NDArray[np.intp], first: int, pairs: npt.NDArray[np.uint16]

@@ -79,11 +79,10 @@ class CumulativeCounts:
         through = calendar.n_days - 1 if through_day is None else through_day
         #: ``[word, d, pupil]``: packed counts over days ``0..d - 1``. Every pupil's count at one
         #: day lies side by side, as the day's facts and screens read them (a day at a time).
-        #: Only the rows the first count leaves unwritten are cleared (clearing it all costs
-        #: as much as counting into it).
-        self._c = np.empty((self.packing.words, calendar.n_days + 1, grid.n_pupils), np.uint64)
+        #: Rows for the days counted only: the first extension beyond them makes room for the
+        #: whole calendar (rows never read cost the kernel's clearing of fresh memory and ours).
+        self._c = np.empty((self.packing.words, through + 2, grid.n_pupils), np.uint64)
         self._c[:, 0] = 0
-        self._c[:, through + 2 :] = 0
         #: Per pupil, the first session counted so far that is marked ``N`` (-1: none).
         self._first_n = np.full(grid.n_pupils, -1, dtype=np.int64)
         self._counts_code = _COUNTS_CODE
@@ -142,9 +141,19 @@ class CumulativeCounts:
             return
         if day >= self.calendar.n_days:
             raise ValueError(f"school day {day} is beyond the calendar")
+        if day + 2 > self._c.shape[1]:
+            self._make_room()
         self._fill(slice(None), first, day)
         self.through_day = day
         self._note_first_n(np.flatnonzero(self._first_n < 0), 2 * first)
+
+    def _make_room(self) -> None:
+        """Rows for every day of the calendar, the days counted so far copied over."""
+        kept = self.through_day + 2
+        table = np.empty((self._c.shape[0], self.calendar.n_days + 1, self._c.shape[2]), np.uint64)
+        table[:, :kept] = self._c[:, :kept]
+        self._c = table
+        self.episodes.make_room(self.calendar.n_days)
 
     def refresh(self, pupils: npt.NDArray[np.intp], from_day: int = 0) -> None:
         """Recount these pupils' rows through ``through_day`` (their past marks changed, none
