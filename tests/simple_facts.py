@@ -1,6 +1,6 @@
 """Register facts worked out window by window, one count at a time: the way ``core.facts``
-counted them before it read every window's counts at once (issue 13). Kept as the simple path
-that the fast one is held to, bit for bit (``tests/core/test_facts.py``)."""
+counted them before issue 13 (the projection and episodes as written then too). Kept as the path
+that both of its ways are held to, bit for bit (``tests/core/test_facts.py``)."""
 
 from __future__ import annotations
 

@@ -477,9 +477,14 @@ def test_all_days_at_once_equal_each_day_alone() -> None:
 
 
 @pytest.mark.parametrize("years", [("2025-26",), ("2025-26", "2026-27")])
-def test_facts_read_at_once_equal_the_window_by_window_count_bit_for_bit(
-    years: tuple[str, ...],
+@pytest.mark.parametrize("way", ["at once", "by window"])
+def test_facts_either_way_equal_the_first_window_by_window_count_bit_for_bit(
+    years: tuple[str, ...], way: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from escalation_flow.core import facts as facts_module
+
+    # A school above the size counts window by window; at or below, every count at once.
+    monkeypatch.setattr(facts_module, "BLOCK_PUPILS", 0 if way == "by window" else 10_000)
     calendar = bundled_calendar(*years)
     grid = random_grid(np.random.default_rng(len(years)), 60, calendar)
     fast = CumulativeCounts(grid, calendar)

@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 from escalation_flow.core.calendar import Period, SchoolCalendar
 from escalation_flow.core.fact_names import REGISTER_FACTS
+from escalation_flow.core.facts_by_window import PENALTY_NOTICE_THRESHOLD_SESSIONS, facts_by_window
 from escalation_flow.core.packed_counts import (
     Key,
     as_float,
@@ -215,21 +216,48 @@ def facts_from_counts(
             f"school day {day_index} is not counted yet (through {counts.through_day})"
         )
     w = windows or DayWindows.of(calendar)
-    values, ints = _day_facts(
-        counts, w, day_index, min_possible_sessions_ytd, min_possible_sessions_window
-    )
-    values.update(_episode_facts(counts, w, day_index))
-    values.update(year_end_projection(values, calendar.year_of(day_index).last - day_index))
-    of_age = counts.of_compulsory_age_on(day_index)
-    values["compulsory_school_age"] = _flag(of_age)
-    values.update(_legal_facts(counts, w, day_index, ints, of_age))
+    if counts.grid.n_pupils > BLOCK_PUPILS:  # see ``core.facts_by_window``
+        values = facts_by_window(
+            counts,
+            w,
+            day_index,
+            min_possible_sessions_ytd=min_possible_sessions_ytd,
+            min_possible_sessions_window=min_possible_sessions_window,
+        )
+    else:
+        values = _block_facts(
+            counts, w, day_index, min_possible_sessions_ytd, min_possible_sessions_window
+        )
     return FactTable(
         school=counts.grid.school,
         pupils=counts.grid.pupils,
         day_index=day_index,
         as_of=calendar.school_days[day_index],
-        values={name: values[name] for name in REGISTER_FACTS},
+        values=values,
     )
+
+
+#: Above this many pupils a day's facts are counted window by window (``core.facts_by_window``).
+#: CPU time a day, at once against by window: 0.33 / 0.59 ms on 1,000 pupils, 1.55 / 1.65 on
+#: 4,000, 2.90 / 2.80 on 8,000, 7.8 / 4.6 on 20,000.
+BLOCK_PUPILS = 5000
+
+
+def _block_facts(
+    counts: CumulativeCounts,
+    w: DayWindows,
+    day: int,
+    min_possible_ytd: int,
+    min_possible_window: int,
+) -> dict[str, FloatArray]:
+    """Every register fact at the end of ``day``, every window's counts read at once."""
+    values, ints = _day_facts(counts, w, day, min_possible_ytd, min_possible_window)
+    values.update(_episode_facts(counts, w, day))
+    values.update(year_end_projection(values, counts.calendar.year_of(day).last - day))
+    of_age = counts.of_compulsory_age_on(day)
+    values["compulsory_school_age"] = _flag(of_age)
+    values.update(_legal_facts(counts, w, day, ints, of_age))
+    return {name: values[name] for name in REGISTER_FACTS}
 
 
 class KnownFacts:
@@ -448,10 +476,6 @@ def _today_facts(
         "unresolved_n_sessions": got[unresolved],
         "oldest_unresolved_n_school_days": _f(oldest),
     }
-
-
-#: The national penalty-notice threshold: sessions of unauthorised absence in 10 school weeks.
-PENALTY_NOTICE_THRESHOLD_SESSIONS = 10
 
 
 def _legal_facts(
