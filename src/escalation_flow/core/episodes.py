@@ -148,6 +148,7 @@ class EpisodeRuns:
         )
         # What is added to the day before's: [1, 1, step], step 1 once counting since an N or O.
         addend, ones = np.ones((3, width), dtype), np.ones(width, dtype)
+        step, since_before = addend[2], before[2]
         for b0 in range(0, days, block):
             n = min(block, days - b0)
             sessions = pairs[b0 : b0 + n].view(np.uint8)  # each pupil's AM and PM codes
@@ -165,19 +166,27 @@ class EpisodeRuns:
             if not as_bytes:
                 np.copyto(some_n[:n], some[:n], casting="unsafe")
                 np.copyto(started_n[:n], started[:n], casting="unsafe")
-            for j in range(n):
-                k = b0 + j
-                day = out[k, :3]
+            # (Rows taken by iterating: numpy's indexing by a tuple costs as much as a step.)
+            steps = zip(
+                out[b0 : b0 + n, :3],
+                factors[:n],
+                some_n[:n],
+                started_n[:n],
+                out[b0 : b0 + n, 3],
+                out[b0 + 1 : b0 + n + 1, 3],
+                strict=True,
+            )
+            for day, factor, some_today, started_today, starts_before, starts in steps:
                 # Counting from the run's first day with an N or O: one more on each day of
                 # absence once counting (``since > 0``), and the count starts (at 1) that day.
                 # (A minimum against a row of ones: against the scalar 1, numpy's costs 6 times
                 # as much.)
-                np.bitwise_or(before[2], some_n[j], out=addend[2])
-                np.minimum(addend[2], ones, out=addend[2])
+                np.bitwise_or(since_before, some_today, out=step)
+                np.minimum(step, ones, out=step)
                 np.add(before, addend, out=day)
-                np.multiply(day, factors[j], out=day)
-                np.add(out[k, 3], started_n[j], out=out[k + 1, 3])
-                before = day
+                np.multiply(day, factor, out=day)
+                np.add(starts_before, started_today, out=starts)
+                before, since_before = day, day[2]
         if not isinstance(pupils, slice):
             self._tables[first : first + days, :3, pupils] = out[:days, :3]
             self.starts[first + 1 : first + days + 1, pupils] = out[1:, 3]
