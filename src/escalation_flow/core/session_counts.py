@@ -184,13 +184,18 @@ class CumulativeCounts:
             # Every pupil: day by day, each day's row looked up and added to the day before's,
             # straight into the table (rows of the table are contiguous: no transposing copy).
             index = np.empty(pairs.shape[1], np.intp)  # numpy's take casts to this on each call
-            for k, day_class in enumerate(classes.tolist()):
-                index[:] = pairs[k]
-                for w in range(self.packing.words):
-                    counts = self._c[w]
-                    row = counts[first + k + 1]
-                    self.packing.pair[w, day_class].take(index, out=row, mode="clip")
-                    row += counts[first + k]
+            # (Each word's tables and rows found once: numpy's indexing by a tuple costs as much
+            # as a lookup.)
+            words = [
+                ([*self.packing.pair[w]], self._c[w, first + 1 :], self._c[w, first:])
+                for w in range(self.packing.words)
+            ]
+            for k, (day_pairs_k, day_class) in enumerate(zip(pairs, classes.tolist(), strict=True)):
+                index[:] = day_pairs_k
+                for tables, after, before in words:
+                    row = after[k]
+                    tables[day_class].take(index, out=row, mode="clip")
+                    row += before[k]
             return
         # A few pupils (marks changed): along each pupil's days, then scattered into the table.
         index = pairs.T.astype(np.intp)
