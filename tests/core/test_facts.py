@@ -503,6 +503,19 @@ def test_facts_either_way_equal_the_first_window_by_window_count_bit_for_bit(
                 assert got.values[name].tobytes() == values.tobytes(), f"day {day}: {name}"
 
 
+def test_a_calendars_day_windows_are_worked_out_once_and_as_for_a_new_calendar() -> None:
+    from escalation_flow.core.facts import DayWindows
+
+    calendar = bundled_calendar("2025-26")
+    kept = DayWindows.of(calendar)
+    assert DayWindows.of(calendar) is kept
+    fresh = DayWindows.of(bundled_calendar("2025-26"))  # another object: worked out again
+    assert fresh is not kept
+    for got, want in zip(kept.field_bounds, fresh.field_bounds, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(kept.weeks[10], fresh.weeks[10])
+
+
 def test_timeline_facts_equal_facts_on_the_register_as_known_that_evening() -> None:
     from escalation_flow.core.timeline import KnownAtTimeline
 
