@@ -14,7 +14,12 @@ import pytest
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import CODE_OF_ID, ID_OF_CODE
 from escalation_flow.core.fact_names import REGISTER_FACTS
-from escalation_flow.core.facts import KnownFacts, facts_as_of, facts_for_all_days
+from escalation_flow.core.facts import (
+    KnownFacts,
+    facts_as_of,
+    facts_for_all_days,
+    facts_from_counts,
+)
 from escalation_flow.core.marks import PupilRecord, Roster
 from escalation_flow.core.packed_counts import Key
 from escalation_flow.core.register import (
@@ -30,6 +35,7 @@ from escalation_flow.errors import CalendarError, NotFoundError
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from reference_facts import reference_facts
 from register_builders import Row, bundled_calendar, mark_table, school_days, whole_days
+from simple_facts import simple_facts
 
 CAL = bundled_calendar("2025-26")
 END_OF_DAY = AssumeRecordedAtEndOfDay()
@@ -468,6 +474,46 @@ def test_all_days_at_once_equal_each_day_alone() -> None:
         alone = facts_as_of(grid, CAL, table.day_index, min_possible_sessions_ytd=10)
         for name in REGISTER_FACTS:
             np.testing.assert_array_equal(table.values[name], alone.values[name], err_msg=name)
+
+
+@pytest.mark.parametrize("years", [("2025-26",), ("2025-26", "2026-27")])
+@pytest.mark.parametrize("way", ["at once", "by window"])
+def test_facts_either_way_equal_the_first_window_by_window_count_bit_for_bit(
+    years: tuple[str, ...], way: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from escalation_flow.core import facts as facts_module
+
+    # A school above the size counts window by window; at or below, every count at once.
+    monkeypatch.setattr(facts_module, "BLOCK_PUPILS", 0 if way == "by window" else 10_000)
+    calendar = bundled_calendar(*years)
+    grid = random_grid(np.random.default_rng(len(years)), 60, calendar)
+    fast = CumulativeCounts(grid, calendar)
+    simple = CumulativeCounts(grid, calendar)  # its own: the runs of absence are kept per day
+    for day in range(calendar.n_days):
+        for ytd, window in ((0, 0), (20, 10), (45, 12)):
+            got = facts_from_counts(
+                fast, day, min_possible_sessions_ytd=ytd, min_possible_sessions_window=window
+            )
+            want = simple_facts(
+                simple, day, min_possible_sessions_ytd=ytd, min_possible_sessions_window=window
+            )
+            assert list(got.values) == list(want)
+            for name, values in want.items():
+                # bytes, NaN's own included
+                assert got.values[name].tobytes() == values.tobytes(), f"day {day}: {name}"
+
+
+def test_a_calendars_day_windows_are_worked_out_once_and_as_for_a_new_calendar() -> None:
+    from escalation_flow.core.facts import DayWindows
+
+    calendar = bundled_calendar("2025-26")
+    kept = DayWindows.of(calendar)
+    assert DayWindows.of(calendar) is kept
+    fresh = DayWindows.of(bundled_calendar("2025-26"))  # another object: worked out again
+    assert fresh is not kept
+    for got, want in zip(kept.field_bounds, fresh.field_bounds, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(kept.weeks[10], fresh.weeks[10])
 
 
 def test_timeline_facts_equal_facts_on_the_register_as_known_that_evening() -> None:

@@ -144,3 +144,19 @@ def test_a_days_two_codes_read_as_one_pair_day_by_day() -> None:
     for grid in (codes, codes[:, 6:30], codes[2:5, 10:12]):
         expected = PAIRS[grid[:, 0::2], grid[:, 1::2]].T
         assert np.array_equal(day_pairs(grid), expected)
+
+
+@pytest.mark.parametrize("calendar", [ONE_YEAR, TWO_YEARS], ids=["one year", "two years"])
+def test_counts_built_through_a_day_then_extended_equal_those_built_whole(
+    calendar: SchoolCalendar,
+) -> None:
+    grid = _grid(calendar, 40, seed=3)
+    through = calendar.n_days - 1
+    whole = _tables(CumulativeCounts(grid, calendar, through_day=through), through)
+    for first_through in (0, 41, calendar.n_days - 2):
+        counts = CumulativeCounts(grid, calendar, through_day=first_through)
+        counts.extend_to(first_through + 1)  # makes room for the rest of the calendar
+        counts.extend_to(through)
+        got = _tables(counts, through)
+        for name, table in whole.items():
+            assert np.array_equal(got[name], table), (first_through, name)

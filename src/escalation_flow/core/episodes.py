@@ -30,6 +30,7 @@ import numpy.typing as npt
 from escalation_flow.core.codes import CATEGORY_OF_ID, ID_OF_CODE, Category
 
 IntArray: TypeAlias = npt.NDArray[np.int64]
+FloatArray: TypeAlias = npt.NDArray[np.float64]
 UIntGrid: TypeAlias = npt.NDArray[np.unsignedinteger[Any]]
 
 
@@ -83,15 +84,29 @@ class EpisodeRuns:
         """Empty tables; the rows of days ``0..filled_through`` are left for the first ``fill``
         to write (clearing them first would cost as much again)."""
         self.dtype: type[np.unsignedinteger[Any]] = np.uint8 if n_days < 2**8 else np.uint16
-        # One allocation for the four tables: numpy asks the kernel for huge pages for a big
-        # one, where four small ones fault in page by page.
-        tables: UIntGrid = np.empty((4, n_days + 1, n_pupils), self.dtype)
-        tables[:, filled_through + 1 :] = 0
-        self.absence_run = tables[0, :n_days]
-        self.unexplained_run = tables[1, :n_days]
-        self.since_unexplained = tables[2, :n_days]
-        self.starts = tables[3]
+        # One allocation for the four tables (numpy asks the kernel for huge pages for a big
+        # one, where four small ones fault in page by page), a day's four rows side by side:
+        # each day's three runs are then stepped by one operation on one block. Rows for the
+        # days to be filled first only (``make_room``: the rest of the calendar's).
+        tables: UIntGrid = np.empty((filled_through + 2, 4, n_pupils), self.dtype)
+        tables[filled_through + 1 :] = 0
+        self._set_tables(tables)
         self.starts[0] = 0
+
+    def _set_tables(self, tables: UIntGrid) -> None:
+        self._tables = tables
+        self.absence_run = tables[:, 0]
+        self.unexplained_run = tables[:, 1]
+        self.since_unexplained = tables[:, 2]
+        self.starts = tables[:, 3]
+
+    def make_room(self, n_days: int) -> None:
+        """Rows for every one of ``n_days`` school days, those held so far copied over."""
+        held = self._tables.shape[0]
+        tables: UIntGrid = np.empty((n_days + 1, *self._tables.shape[1:]), self.dtype)
+        tables[:held] = self._tables
+        tables[held:] = 0
+        self._set_tables(tables)
 
     def fill(
         self, pupils: slice | npt.NDArray[np.intp], first: int, pairs: npt.NDArray[np.uint16]
@@ -101,38 +116,39 @@ class EpisodeRuns:
         ``first`` is already filled.
 
         The runs depend on the day before, so they are stepped day by day, each step a few
-        operations on one row of every pupil (numpy's cost per call is most of it), written
-        straight into the tables' rows when every pupil is filled. What each day is (absent,
-        unexplained, with an N or O) is read for a block of days at once, into scratch rows that
-        stay in the cache.
+        operations on one block of every pupil's rows (numpy's cost per call is most of it),
+        written straight into the tables when every pupil is filled. What each day is (absent,
+        unexplained, with an N or O, the first of an episode) is read for a block of days at
+        once, into scratch rows that stay in the cache.
         """
         days, width = pairs.shape
-        last = first + days
         dtype = self.dtype
-        tables = (self.absence_run, self.unexplained_run, self.since_unexplained)
         if isinstance(pupils, slice):
-            run, urun, since = (t[first:last] for t in tables)
-            starts = self.starts[first + 1 : last + 1]
+            out = self._tables[first : first + days + 1]
         else:
-            run, urun, since, starts = (np.empty((days, width), dtype) for _ in range(4))
-        if first > 0:
-            run_before, urun_before, since_before = (t[first - 1, pupils] for t in tables)
-        else:
-            run_before = urun_before = since_before = np.zeros(width, dtype)
-        starts_before = self.starts[first, pupils]
+            out = np.empty((days + 1, 4, width), dtype)
+            out[0, 3] = self.starts[first, pupils]
+        # The day before's [run, unexplained run, since], stepped to each day's in turn.
+        before = self._tables[first - 1, :3][:, pupils] if first > 0 else np.zeros((3, width), dtype)
+        was_absent = before[0] > 0
         block = min(days, _BLOCK_DAYS)
-        absent, unexplained, some = (np.empty((block, width), bool) for _ in range(3))
+        absent, unexplained, some, started = (np.empty((block, width), bool) for _ in range(4))
         scratch, in_span = (
             np.empty((block, 2 * width), np.uint8),
             np.empty((block, 2 * width), bool),
         )
+        # What each day's [run, unexplained run, since] is multiplied by: [absent, unexplained,
+        # absent] (0 ends a run).
+        factors = np.empty((block, 3, width), dtype)
         # The flags as ``dtype`` (to step the runs with): the booleans' own bytes for one byte.
         as_bytes = dtype == np.uint8
-        absent_n, unexplained_n, some_n = (
+        some_n, started_n = (
             flag.view(np.uint8) if as_bytes else np.empty((block, width), dtype)
-            for flag in (absent, unexplained, some)
+            for flag in (some, started)
         )
-        ones, step = np.ones(width, dtype), np.empty(width, dtype)
+        # What is added to the day before's: [1, 1, step], step 1 once counting since an N or O.
+        addend, ones = np.ones((3, width), dtype), np.ones(width, dtype)
+        step, since_before = addend[2], before[2]
         for b0 in range(0, days, block):
             n = min(block, days - b0)
             sessions = pairs[b0 : b0 + n].view(np.uint8)  # each pupil's AM and PM codes
@@ -141,63 +157,65 @@ class EpisodeRuns:
             both = _in_span(sessions, _UNEXPLAINED_IDS, scratch[:n], in_span[:n])
             np.equal(both, _BOTH, out=unexplained[:n])
             np.not_equal(both, 0, out=some[:n])
+            # A day of absence after one that was not starts an episode (its run is 1).
+            np.greater(absent[0], was_absent, out=started[0])
+            np.greater(absent[1:n], absent[: n - 1], out=started[1:n])
+            was_absent = absent[n - 1].copy()
+            for row, flag in ((0, absent), (1, unexplained), (2, absent)):
+                np.copyto(factors[:n, row], flag[:n], casting="unsafe")
             if not as_bytes:
-                for flag, as_n in (
-                    (absent, absent_n),
-                    (unexplained, unexplained_n),
-                    (some, some_n),
-                ):
-                    np.copyto(as_n[:n], flag[:n], casting="unsafe")
-            for j in range(n):
-                k = b0 + j
-                np.add(run_before, 1, out=run[k])
-                np.multiply(run[k], absent_n[j], out=run[k])
-                np.add(urun_before, 1, out=urun[k])
-                np.multiply(urun[k], unexplained_n[j], out=urun[k])
+                np.copyto(some_n[:n], some[:n], casting="unsafe")
+                np.copyto(started_n[:n], started[:n], casting="unsafe")
+            # (Rows taken by iterating: numpy's indexing by a tuple costs as much as a step.)
+            steps = zip(
+                out[b0 : b0 + n, :3],
+                factors[:n],
+                some_n[:n],
+                started_n[:n],
+                out[b0 : b0 + n, 3],
+                out[b0 + 1 : b0 + n + 1, 3],
+                strict=True,
+            )
+            for day, factor, some_today, started_today, starts_before, starts in steps:
                 # Counting from the run's first day with an N or O: one more on each day of
                 # absence once counting (``since > 0``), and the count starts (at 1) that day.
                 # (A minimum against a row of ones: against the scalar 1, numpy's costs 6 times
                 # as much.)
-                np.bitwise_or(since_before, some_n[j], out=step)
+                np.bitwise_or(since_before, some_today, out=step)
                 np.minimum(step, ones, out=step)
-                np.add(since_before, step, out=since[k])
-                np.multiply(since[k], absent_n[j], out=since[k])
-                # A run 1 day long today is an episode starting today.
-                np.equal(run[k], 1, out=step, casting="unsafe")
-                np.add(starts_before, step, out=starts[k])
-                run_before, urun_before, since_before = run[k], urun[k], since[k]
-                starts_before = starts[k]
+                np.add(before, addend, out=day)
+                np.multiply(day, factor, out=day)
+                np.add(starts_before, started_today, out=starts)
+                before, since_before = day, day[2]
         if not isinstance(pupils, slice):
-            self.absence_run[first:last, pupils] = run
-            self.unexplained_run[first:last, pupils] = urun
-            self.since_unexplained[first:last, pupils] = since
-            self.starts[first + 1 : last + 1, pupils] = starts
+            self._tables[first : first + days, :3, pupils] = out[:days, :3]
+            self.starts[first + 1 : first + days + 1, pupils] = out[1:, 3]
 
     # -- asking (every pupil, at the end of one school day) ------------------------------------
 
-    def current_run(self, day: int) -> IntArray:
+    def current_run(self, day: int) -> FloatArray:
         """School days of the episode of absence that holds ``day`` so far (0: not absent)."""
-        run: IntArray = self.absence_run[day].astype(np.int64)
+        run: FloatArray = self.absence_run[day].astype(np.float64)
         return run
 
-    def unexplained_days(self, day: int) -> IntArray:
+    def unexplained_days(self, day: int) -> FloatArray:
         """Unexplained school days in a row ending with ``day``."""
-        run: IntArray = self.unexplained_run[day].astype(np.int64)
+        run: FloatArray = self.unexplained_run[day].astype(np.float64)
         return run
 
-    def days_since_first_unexplained(self, day: int) -> npt.NDArray[np.float64]:
+    def days_since_first_unexplained(self, day: int) -> FloatArray:
         """School days from the first day with an ``N``/``O`` session of the episode holding
         ``day`` to ``day`` (0: that day is today); NaN when no episode holds ``day`` or the
         episode has no such session."""
         since = self.since_unexplained[day]
-        out: npt.NDArray[np.float64] = since - 1.0
+        out: FloatArray = since - 1.0
         out[since == 0] = np.nan
         return out
 
-    def episodes_between(self, first: int, day: int) -> IntArray:
+    def episodes_between(self, first: int, day: int) -> FloatArray:
         """Episodes with a day in ``first..day``: those starting there, and one already running
         on ``first`` (begun on an earlier school day)."""
-        started = self.starts[day + 1].astype(np.int64) - self.starts[first].astype(np.int64)
-        running = self.absence_run[first].astype(np.int64) >= 2
-        episodes: IntArray = started + running
+        # (The running count of starts never falls: the difference is never negative.)
+        started = self.starts[day + 1] - self.starts[first]
+        episodes: FloatArray = np.add(started, self.absence_run[first] >= 2, dtype=np.float64)
         return episodes

@@ -11,7 +11,9 @@ borrowing between them. Looking up a whole day (AM and PM codes together) halves
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
+from functools import cache
 from typing import TypeAlias
 
 import numpy as np
@@ -101,6 +103,17 @@ class Packing:
         #: (``day_pairs``), so that a register's bytes index it with no arithmetic.
         self.pair = np.zeros((self.words, 3, PAIR_SIZE), dtype=np.uint64)
         self.pair[:, :, PAIRS] = self.day.reshape(self.words, 3, N_IDS, N_IDS)
+        self._rows: dict[tuple[Key, ...], KeyRows] = {}
+
+    def rows_of(self, keys: tuple[Key, ...]) -> KeyRows:
+        """Where each of ``keys`` lies (one entry per key, repeats allowed), to read many counts
+        of many windows with one gather (``CumulativeCounts.fields_over_days``); kept."""
+        rows = self._rows.get(keys)
+        if rows is None:
+            rows = self._rows[keys] = KeyRows(
+                [self.word[k] for k in keys], [self.shift[k] for k in keys]
+            )
+        return rows
 
     def field(self, words: Words, key: Key) -> IntArray:
         """The count of ``key`` out of packed words (``words[word_of_key]``)."""
@@ -111,6 +124,33 @@ class Packing:
         fields &= self.mask
         # Every field is far below 2**63: the same numbers read as int64, without a copy.
         return fields.view(np.int64)
+
+
+@cache
+def packing_of(max_count: int) -> Packing:
+    """The one ``Packing`` for counts up to ``max_count`` (its tables are read, never written:
+    built once, not for every register counted)."""
+    packing = Packing(max_count)
+    for table in (packing.session, packing.day, packing.pair):
+        table.flags.writeable = False
+    return packing
+
+
+class KeyRows:
+    """A list of keys as their words, and as runs of rows that share a shift (a shift by one
+    number is several times cheaper in numpy than by a column of them)."""
+
+    def __init__(self, words: Sequence[int], shifts: Sequence[int]) -> None:
+        #: ``(n,)``: the word of each key
+        self.word = np.array(words, dtype=np.int64)
+        #: ``(first, stop, shift)``: rows ``first..stop - 1`` shift by ``shift`` (none by 0)
+        self.runs: list[tuple[int, int, np.uint64]] = []
+        first = 0
+        for i in range(1, len(shifts) + 1):
+            if i == len(shifts) or shifts[i] != shifts[first]:
+                if shifts[first]:
+                    self.runs.append((first, i, np.uint64(shifts[first])))
+                first = i
 
 
 def _pairs() -> npt.NDArray[np.uint16]:

@@ -49,20 +49,25 @@ def year_end_projection(
     possible = values["possible_sessions"]
     ytd_pct = values["attendance_pct"]
     recent_pct = values["attendance_pct_last_4_school_weeks"]
-    rate = np.where(np.isnan(recent_pct), ytd_pct, recent_pct) / 100.0
+    rate = np.where(np.isnan(recent_pct), ytd_pct, recent_pct)
+    rate /= 100.0
     remaining = 2.0 * school_days_left
-    projected = np.full(attended.shape, np.nan)
-    known = ~np.isnan(ytd_pct)
-    np.divide(
-        100.0 * (attended + rate * remaining),
-        possible + remaining,
-        out=projected,
-        where=known & (possible + remaining > 0),
-    )
+    # Unknown where the year's attendance is: its NaN carried into the denominator (0 where
+    # known, and there at least one session was possible, so the denominator is never 0).
+    # Each operation is the one the formula names, in its order: the figures are exactly so.
+    denominator = ytd_pct * 0.0
+    denominator += possible
+    denominator += remaining
+    projected = rate * remaining
+    projected += attended
+    projected *= 100.0
+    projected /= denominator
     # "Not persistently absent now" is the register's own flag (an exact integer comparison).
     not_persistent = values["persistent_absence"] == 0
-    at_risk = (not_persistent & (projected <= PERSISTENT_ABSENCE_PCT)).astype(np.float64)
-    at_risk[np.isnan(projected)] = np.nan
+    # The projection is finite wherever known: times 0, the NaN of the unknown ones.
+    at_risk: FloatArray = np.add(
+        not_persistent & (projected <= PERSISTENT_ABSENCE_PCT), projected * 0.0
+    )
     return {PROJECTION_FACTS[0]: projected, PROJECTION_FACTS[1]: at_risk}
 
 

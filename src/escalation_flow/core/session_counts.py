@@ -24,12 +24,13 @@ from escalation_flow.core.packed_counts import (
     N_IDS,
     OUTSIDE_ID,
     Key,
-    Packing,
+    KeyRows,
     WindowCounts,
     Words,
     day_classes,
     day_pairs,
     indicators,
+    packing_of,
 )
 from escalation_flow.core.register import RegisterGrid
 
@@ -51,6 +52,9 @@ def _single_codes() -> dict[Key, int]:
 
 
 _SINGLE_CODE = _single_codes()
+#: ``[key, day_class * N + id]``: whether a session with that code counts for the key
+_COUNTS_CODE = indicators()
+_COUNTS_CODE.flags.writeable = False
 
 
 class CumulativeCounts:
@@ -67,7 +71,7 @@ class CumulativeCounts:
             raise ValueError("the grid was built on another calendar")
         self.grid = grid
         self.calendar = calendar
-        self.packing = Packing(calendar.n_sessions)
+        self.packing = packing_of(calendar.n_sessions)
         self.through_day = -1
         self._day_class = day_classes(calendar)
         self._bounded = not grid.enrolment.whole_calendar
@@ -75,20 +79,19 @@ class CumulativeCounts:
         through = calendar.n_days - 1 if through_day is None else through_day
         #: ``[word, d, pupil]``: packed counts over days ``0..d - 1``. Every pupil's count at one
         #: day lies side by side, as the day's facts and screens read them (a day at a time).
-        #: Only the rows the first count leaves unwritten are cleared (clearing it all costs
-        #: as much as counting into it).
-        self._c = np.empty((self.packing.words, calendar.n_days + 1, grid.n_pupils), np.uint64)
+        #: Rows for the days counted only: the first extension beyond them makes room for the
+        #: whole calendar (rows never read cost the kernel's clearing of fresh memory and ours).
+        self._c = np.empty((self.packing.words, through + 2, grid.n_pupils), np.uint64)
         self._c[:, 0] = 0
-        self._c[:, through + 2 :] = 0
         #: Per pupil, the first session counted so far that is marked ``N`` (-1: none).
         self._first_n = np.full(grid.n_pupils, -1, dtype=np.int64)
-        #: ``[key, day_class * N + id]``: whether a session with that code counts for the key
-        self._counts_code = indicators()
+        self._counts_code = _COUNTS_CODE
         #: The runs of unauthorised days ending on ``_runs_day`` (-1: a pupil's earlier marks
         #: changed since), so that the next day's are yesterday's plus one.
         self._runs = np.full(grid.n_pupils, -1, dtype=np.int64)
         self._runs_day = -2
         self._age_sessions: tuple[IntArray, IntArray] | None = None
+        self._not_of_age_throughout: npt.NDArray[np.intp] | None = None
         #: runs of days of absence (episodes), filled with the counts
         self.episodes = EpisodeRuns(calendar.n_days, grid.n_pupils, filled_through=through)
         self.extend_to(through)
@@ -104,6 +107,26 @@ class CumulativeCounts:
             self._age_sessions = first.astype(np.int64), after.astype(np.int64)
         return self._age_sessions
 
+    def pupils_not_of_age_throughout(self) -> npt.NDArray[np.intp]:
+        """The pupils whose compulsory school age begins after the calendar's first session or
+        ends before its last: every other pupil is of that age on every school day."""
+        if self._not_of_age_throughout is None:
+            first, after = self.sessions_of_compulsory_age()
+            self._not_of_age_throughout = np.flatnonzero(
+                (first > 0) | (after < self.calendar.n_sessions)
+            )
+        return self._not_of_age_throughout
+
+    def of_compulsory_age_on(self, day: int) -> npt.NDArray[np.bool_]:
+        """Per pupil, whether school day ``day`` falls within their compulsory school age."""
+        out = np.ones(self.grid.n_pupils, dtype=bool)
+        maybe = self.pupils_not_of_age_throughout()
+        if maybe.size:
+            first, after = self.sessions_of_compulsory_age()
+            session = 2 * day
+            out[maybe] = (first[maybe] <= session) & (session < after[maybe])
+        return out
+
     @property
     def last_session(self) -> int:
         """The last session counted."""
@@ -118,9 +141,19 @@ class CumulativeCounts:
             return
         if day >= self.calendar.n_days:
             raise ValueError(f"school day {day} is beyond the calendar")
+        if day + 2 > self._c.shape[1]:
+            self._make_room()
         self._fill(slice(None), first, day)
         self.through_day = day
         self._note_first_n(np.flatnonzero(self._first_n < 0), 2 * first)
+
+    def _make_room(self) -> None:
+        """Rows for every day of the calendar, the days counted so far copied over."""
+        kept = self.through_day + 2
+        table = np.empty((self._c.shape[0], self.calendar.n_days + 1, self._c.shape[2]), np.uint64)
+        table[:, :kept] = self._c[:, :kept]
+        self._c = table
+        self.episodes.make_room(self.calendar.n_days)
 
     def refresh(self, pupils: npt.NDArray[np.intp], from_day: int = 0) -> None:
         """Recount these pupils' rows through ``through_day`` (their past marks changed, none
@@ -151,13 +184,18 @@ class CumulativeCounts:
             # Every pupil: day by day, each day's row looked up and added to the day before's,
             # straight into the table (rows of the table are contiguous: no transposing copy).
             index = np.empty(pairs.shape[1], np.intp)  # numpy's take casts to this on each call
-            for k, day_class in enumerate(classes.tolist()):
-                index[:] = pairs[k]
-                for w in range(self.packing.words):
-                    counts = self._c[w]
-                    row = counts[first + k + 1]
-                    self.packing.pair[w, day_class].take(index, out=row, mode="clip")
-                    row += counts[first + k]
+            # (Each word's tables and rows found once: numpy's indexing by a tuple costs as much
+            # as a lookup.)
+            words = [
+                ([*self.packing.pair[w]], self._c[w, first + 1 :], self._c[w, first:])
+                for w in range(self.packing.words)
+            ]
+            for k, (day_pairs_k, day_class) in enumerate(zip(pairs, classes.tolist(), strict=True)):
+                index[:] = day_pairs_k
+                for tables, after, before in words:
+                    row = after[k]
+                    tables[day_class].take(index, out=row, mode="clip")
+                    row += before[k]
             return
         # A few pupils (marks changed): along each pupil's days, then scattered into the table.
         index = pairs.T.astype(np.intp)
@@ -253,6 +291,26 @@ class CumulativeCounts:
         flat = self._c.reshape(self._c.shape[0], -1)[words]
         out: Words = flat.take(days * width + pupils, axis=-1)
         return out
+
+    def fields_over_days(
+        self, rows: KeyRows, first_days: IntArray, after_days: IntArray
+    ) -> IntArray:
+        """``(len(rows), pupils)``: row ``i`` the count of the ``i``-th key of ``rows`` over
+        school days ``first_days[i]..after_days[i] - 1`` (``first <= after``), every pupil.
+
+        One gather of whole rows of the table for every window and key a day's facts read (a
+        few dozen), where a window at a time paid numpy's cost per call a dozen times over."""
+        if after_days.size and int(after_days.max()) > self.through_day + 1:
+            self._check(2 * int(after_days.max()) - 1)
+        width = self._c.shape[1]
+        flat = self._c.reshape(-1, self._c.shape[2])
+        base = rows.word * width
+        words: Words = flat.take(base + after_days, axis=0)
+        words -= flat.take(base + first_days, axis=0)  # no field borrows: see packed_counts
+        for first, stop, shift in rows.runs:
+            words[first:stop] >>= shift
+        words &= self.packing.mask
+        return words.view(np.int64)
 
     def pupil_attendance_pct(
         self, pupil: int, first_session: int, last_session: int, *, min_possible_sessions: int
@@ -407,11 +465,13 @@ class CumulativeCounts:
         counted: BoolGrid = self._counts_code[key][self._day_class[days] * N_IDS + codes]
         return counted
 
-    def unauthorised_days_ending(self, day: int) -> IntArray:
-        """Per pupil, school days in a row ending with ``day`` with both sessions unauthorised."""
+    def unauthorised_days_ending(self, day: int, today: IntArray | None = None) -> IntArray:
+        """Per pupil, school days in a row ending with ``day`` with both sessions unauthorised
+        (``today``: each pupil's unauthorised sessions on ``day``, when the caller has them)."""
         end = 2 * day + 2
         self._check(end - 1)
-        today = self.counts_between(2 * day, end - 1).unauthorised
+        if today is None:
+            today = self.counts_between(2 * day, end - 1).unauthorised
         pupils = np.flatnonzero(today == 2)
         out = np.zeros(self.grid.n_pupils, dtype=np.int64)
         if self._runs_day == day - 1:  # day after day (a timeline): yesterday's run and today
