@@ -41,7 +41,7 @@ from escalation_flow.errors import NotFoundError
 
 if TYPE_CHECKING:
     # Imported where used: the cases' side (the case writer, the engine) and the contacts are
-    # a second of imports that an import of marks, a process of its own, never runs.
+    # 0.4 CPU-s of imports that ``import marks``, a process of its own, never needs.
     from escalation_flow.adapters.contact_files import ContactsRead
     from escalation_flow.adapters.store.kept_cases import CaseMemory
     from escalation_flow.adapters.store.marks_reader import RegisterReader
