@@ -105,3 +105,14 @@ print(json.dumps(sorted(sys.modules)))
         "fpdf", "jinja2", "matplotlib",
     )  # fmt: skip
     assert not sorted(m for m in loaded if m.startswith(heavy))
+
+
+def test_a_mistyped_command_is_answered_with_the_nearest_one_from_every_command() -> None:
+    code = """
+import sys
+from click.testing import CliRunner
+from escalation_flow.cli import main
+print(CliRunner().invoke(main, sys.argv[1:]).output)
+"""
+    assert "Did you mean 'import'?" in _python(code, "improt")
+    assert "Did you mean 'send'?" in _python(code, "letters", "sendd")  # a command of outbox

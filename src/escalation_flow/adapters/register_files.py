@@ -229,10 +229,11 @@ def _rejected(cols: CsvColumns, checks: tuple[Check, ...], bad: BoolArray) -> li
 
 def _tables(parsed: ParsedMarks, keep: BoolArray) -> dict[str, MarkTable]:
     kept = np.flatnonzero(keep)
+    school_of = parsed.school[kept]
     # Each school's rows in file order, from one stable sort by school (not a pass over every
     # row per school).
-    by_school = kept[np.argsort(parsed.school[kept], kind="stable")]
-    ends = np.cumsum(np.bincount(parsed.school[kept], minlength=len(parsed.schools)))
+    by_school = kept[np.argsort(school_of, kind="stable")]
+    ends = np.cumsum(np.bincount(school_of, minlength=len(parsed.schools)))
     tables: dict[str, MarkTable] = {}
     for k, school in enumerate(parsed.schools):
         rows = by_school[ends[k - 1] if k else 0 : ends[k]]

@@ -72,6 +72,16 @@ class _LazyGroup(click.Group):
             importlib.import_module(f"escalation_flow.cli.{module}")
         return super().get_command(ctx, cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and self.get_command(ctx, args[0]) is None:
+            # No such command: every module in, so that click's "Did you mean ...?" picks
+            # from all the commands it would have known before.
+            for module in sorted(set(self._lazy().values())):
+                importlib.import_module(f"escalation_flow.cli.{module}")
+        return super().resolve_command(ctx, args)
+
 
 class _Group(_LazyGroup):
     """Turns our typed errors into a clear message on stderr and the error's exit code."""
