@@ -8,11 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from escalation_flow.adapters.calendar_files import load_calendar
 from escalation_flow.adapters.register_files import (
     MarksRead,
     OneCalendar,
+    _renumbered,
     read_marks,
     read_roster,
     rejected_path,
@@ -440,3 +443,37 @@ def test_one_calendar_reads_whatever_schools_the_file_names(
     result = read_marks(path, OneCalendar(calendar))
     assert sorted(result.tables) == ["elms", "oaks"]
     assert result.tables["elms"].pupils == ("E1",)
+
+
+def test_schools_and_pupils_interleaved_in_the_file_come_out_per_school_in_file_order(
+    tmp_path: Path, calendars: dict[str, SchoolCalendar]
+) -> None:
+    rows = [  # (school, pupil, date, session): schools and pupils mixed as an MIS may write them
+        ("pines", "Q2", "2025-09-03", "AM"), ("oaks", "P3", "2025-09-03", "AM"),
+        ("oaks", "P1", "2025-09-03", "AM"), ("pines", "Q1", "2025-09-03", "AM"),
+        ("oaks", "P3", "2025-09-03", "PM"), ("pines", "Q2", "2025-09-03", "PM"),
+        ("oaks", "P2", "2025-09-04", "AM"), ("oaks", "P1", "2025-09-04", "AM"),
+        ("pines", "Q3", "2025-09-04", "AM"), ("oaks", "P3", "2025-09-04", "AM"),
+    ]  # fmt: skip
+    lines = [f"{s},{p},{d},{h},/,,{d}T08:50:00+01:00" for s, p, d, h in rows]
+    lines.insert(4, "oaks,P9,2025-09-03,AM,NOT-A-CODE,,2025-09-03T08:50:00+01:00")  # left out
+    result = read(write(tmp_path, *lines), calendars, skip_invalid=True)
+    for school, table in result.tables.items():
+        wanted = [(p, d, h) for s, p, d, h in rows if s == school]
+        first_seen = list(dict.fromkeys(p for p, _, _ in wanted))
+        assert table.pupils == tuple(first_seen)
+        assert [table.pupils[i] for i in table.pupil] == [p for p, _, _ in wanted]
+        assert table.session.tolist() == [
+            0 if (d, h) == ("2025-09-03", "AM") else 1 if d == "2025-09-03" else 2
+            for _, d, h in wanted
+        ]
+        assert table.pupil.dtype == np.int32
+
+
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=200))
+def test_renumbering_a_schools_pupils_agrees_with_numpys_unique(ids: list[int]) -> None:
+    array = np.array(ids, dtype=np.int32)
+    local, inverse = _renumbered(array, 41)
+    want_local, want_inverse = np.unique(array, return_inverse=True)
+    assert local.tolist() == want_local.tolist()
+    assert inverse.tolist() == want_inverse.tolist()

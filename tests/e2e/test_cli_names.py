@@ -133,7 +133,7 @@ def _command(path: str) -> click.Command:
     command: click.Command = main
     for name in path.split():
         assert isinstance(command, click.Group)
-        found = command.commands.get(name)
+        found = command.get_command(click.Context(command), name)
         assert found is not None, f"no command {path!r}"
         command = found
     return command

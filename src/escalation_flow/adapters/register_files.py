@@ -230,13 +230,17 @@ def _rejected(cols: CsvColumns, checks: tuple[Check, ...], bad: BoolArray) -> li
 def _tables(parsed: ParsedMarks, keep: BoolArray) -> dict[str, MarkTable]:
     kept = np.flatnonzero(keep)
     school_of = parsed.school[kept]
+    # Each school's rows in file order, from one stable sort by school (not a pass over every
+    # row per school).
+    by_school = kept[np.argsort(school_of, kind="stable")]
+    ends = np.cumsum(np.bincount(school_of, minlength=len(parsed.schools)))
     tables: dict[str, MarkTable] = {}
     for k, school in enumerate(parsed.schools):
-        rows = kept[school_of == k]
+        rows = by_school[ends[k - 1] if k else 0 : ends[k]]
         if not len(rows):
             continue
         # Pupils in order of first appearance in the file (pupil indices are in that order).
-        local, inverse = np.unique(parsed.pupil[rows], return_inverse=True)
+        local, inverse = _renumbered(parsed.pupil[rows], len(parsed.pupils))
         recorded_by, recorders = _recorders(parsed, rows)
         tables[school] = MarkTable(
             school=school,
@@ -250,6 +254,18 @@ def _tables(parsed: ParsedMarks, keep: BoolArray) -> dict[str, MarkTable]:
             recorders=recorders,
         )
     return tables
+
+
+def _renumbered(
+    ids: npt.NDArray[np.int32], n: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """``np.unique(ids, return_inverse=True)`` for ids below ``n``, without its sort: the ids
+    present, ascending, and each row's position among them."""
+    present = np.zeros(n, dtype=bool)
+    present[ids] = True
+    local = np.flatnonzero(present)
+    position = np.cumsum(present, dtype=np.intp) - 1
+    return local, position[ids]
 
 
 def _recorders(

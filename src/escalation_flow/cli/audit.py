@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from escalation_flow.cli import main, root
+from escalation_flow.cli.cases import case_group
 from escalation_flow.errors import InputError
 
 if TYPE_CHECKING:
@@ -269,22 +270,6 @@ def _print(value: object) -> None:
 
 
 # -- case ------------------------------------------------------------------------------------------
-
-
-def _case_group() -> click.Group:
-    """The ``case`` group: shared with other areas' case commands if one already made it."""
-    existing = main.commands.get("case")
-    if isinstance(existing, click.Group):
-        return existing
-
-    @main.group("case")
-    def case_group() -> None:
-        """One pupil's case: its file for a local authority, its flow version."""
-
-    return case_group
-
-
-case_group = _case_group()
 
 
 @case_group.command("export")

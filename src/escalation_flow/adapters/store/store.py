@@ -21,11 +21,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
-from escalation_flow.adapters.contact_files import ContactsRead
 from escalation_flow.adapters.register_files import MarksRead
 from escalation_flow.adapters.store import bulk, schema
 from escalation_flow.adapters.store.engine import create_store_engine, sqlite_path
-from escalation_flow.adapters.store.kept_cases import CaseMemory
 from escalation_flow.adapters.store.kept_registers import KeptMarks, RegisterMemory, kept_of_import
 from escalation_flow.adapters.store.marks_io import (
     load_sql,
@@ -35,18 +33,22 @@ from escalation_flow.adapters.store.marks_io import (
 )
 from escalation_flow.adapters.store.models import Import, Mark, Pupil, School, table_of
 from escalation_flow.adapters.store.seal_columns import Sealed, sealed
-from escalation_flow.adapters.store.transaction import SqlTransaction
 from escalation_flow.adapters.trust_files import Trust
 from escalation_flow.clock import Clock
 from escalation_flow.core.calendar import SchoolCalendar
-from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.marks import MarkTable, PupilRecord, Roster, to_micros
-from escalation_flow.core.penalty_notices import NoticeVersion
-from escalation_flow.core.school_figures import SchoolFigures
 from escalation_flow.errors import NotFoundError
 
 if TYPE_CHECKING:
+    # Imported where used: the cases' side (the case writer, the engine) and the contacts are
+    # 0.4 CPU-s of imports that ``import marks``, a process of its own, never needs.
+    from escalation_flow.adapters.contact_files import ContactsRead
+    from escalation_flow.adapters.store.kept_cases import CaseMemory
     from escalation_flow.adapters.store.marks_reader import RegisterReader
+    from escalation_flow.adapters.store.transaction import SqlTransaction
+    from escalation_flow.core.contacts import ContactVersion
+    from escalation_flow.core.penalty_notices import NoticeVersion
+    from escalation_flow.core.school_figures import SchoolFigures
     from escalation_flow.ports import FiguresKey, NoticeMaker, SchoolPage
 
 #: Marks of a trust load this many schools at a time (the machines have two cores or more).
@@ -107,6 +109,8 @@ class Store:
         if self.registers_kept is None:
             self.registers_kept = RegisterMemory()
         if self.cases_kept is None:
+            from escalation_flow.adapters.store.kept_cases import CaseMemory
+
             self.cases_kept = CaseMemory()
 
     def dispose(self) -> None:
@@ -117,12 +121,16 @@ class Store:
     @contextmanager
     def begin(self) -> Iterator[SqlTransaction]:
         """A transaction: committed on leaving the block, rolled back on an error."""
+        from escalation_flow.adapters.store.transaction import SqlTransaction
+
         with self.engine.begin() as conn:
             yield SqlTransaction(conn, self.cases_kept)
 
     @contextmanager
     def read(self) -> Iterator[SqlTransaction]:
         """A connection for reading (what is written through it is rolled back)."""
+        from escalation_flow.adapters.store.transaction import SqlTransaction
+
         with self.engine.connect() as conn:
             yield SqlTransaction(conn, self.cases_kept)
 
