@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +21,7 @@ from sqlalchemy.engine import make_url
 from escalation_flow.adapters.calendar_files import load_calendar
 from escalation_flow.adapters.store import Store, marks_reader
 from escalation_flow.adapters.store.kept_registers import KEPT_SCHEMA, KeptMarks, kept_of
+from escalation_flow.adapters.store.marks_reader import RegisterReader
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import CODE_OF_ID
 from escalation_flow.stored import SchoolRead
@@ -245,6 +248,41 @@ def test_registers_read_ahead_in_the_helper_are_kept_and_brought_up_to_date(
         assert "P3" in got.grid.pupils
     finally:
         kept.dispose()
+
+
+def test_a_register_read_ahead_with_nothing_imported_since_is_kept_for_the_next_evening(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's evening: its import, then every register asked ahead. What the helper read
+    is kept, so the next evening (after the day's import through the same store) asks neither
+    the helper nor the store for rows."""
+    fetched = _counted_fetches(monkeypatch)
+    _import(store, tmp_path, calendar, T0, *DAYS)
+    store.keep_registers()
+    with store.register_reader() as reader:
+        reader.ahead("oaks", calendar, T0)
+        first = reader.read("oaks", calendar, T0)
+    assert fetched == []  # read in the helper
+    plain = Store(store.engine.url)
+    _same(first, _read(plain, calendar, T0, None))
+    day2 = T0 + timedelta(days=1)
+    _import(store, tmp_path, calendar, day2, *NEXT_DAY)
+    helped: list[str] = []
+    submit = RegisterReader._submit_kept
+
+    def counting(reader: RegisterReader, ask: Any) -> Future[KeptMarks]:
+        helped.append(ask.school)
+        return submit(reader, ask)
+
+    monkeypatch.setattr(RegisterReader, "_submit_kept", counting)
+    with store.register_reader() as reader:
+        reader.ahead("oaks", calendar, day2)
+        got = reader.read("oaks", calendar, day2)
+    assert helped == [] and fetched == []
+    try:
+        _same(got, _read(plain, calendar, day2, None))
+    finally:
+        plain.dispose()
 
 
 # -- the merge, as a property ----------------------------------------------------------------

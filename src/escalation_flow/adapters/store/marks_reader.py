@@ -199,9 +199,12 @@ class RegisterReader:
         seen yet (read whole the first time: in the helper if it was asked ahead)."""
         kept = memory.get(ask.school, ask.calendar)
         queued = self._queued_kept.pop(ask.school, None)
+        # rows memory does not hold yet: read whole in the helper, or brought up to date here
+        fresh = False
         if kept is None and queued is not None:
             try:
                 kept = queued.result()
+                fresh = True
             except BrokenProcessPool:
                 _forget_helper()
         dialect = self.store.engine.dialect.name
@@ -218,6 +221,8 @@ class RegisterReader:
                     if kept is None
                     else kept.with_rows(new, listed)
                 )
+                fresh = True
+            if fresh:  # the helper's rows too when nothing was imported since its read
                 memory.put(kept)
             recent = _recent_imports(conn, ask.since, ask.until)
             names = _names(conn, sid)  # after the rows: every pupil they name is here
