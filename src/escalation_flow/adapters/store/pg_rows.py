@@ -12,6 +12,11 @@ Errors come from psycopg here, not through SQLAlchemy: they are raised as SQLAlc
 (``IntegrityError`` for a unique key another writer took, ``OperationalError`` for a deadlock),
 so callers handle them as they handle an ``executemany``'s.
 
+Many rows updated by key go the same way for the same reason: one ``UPDATE ... FROM
+unnest(...)`` with each column sent as a binary array (``update_rows``; as text, psycopg
+escapes every value into the array literal and the server parses it back, slower than the
+``executemany``).
+
 ``many(conn, rows)`` says when this is worth it: PostgreSQL and at least ``COPY_FROM`` rows (a
 staff action's row or two stay one ``INSERT``, one round trip instead of two or three).
 """
