@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -17,8 +19,9 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
 from escalation_flow.adapters.calendar_files import load_calendar
-from escalation_flow.adapters.store import Store, marks_reader
-from escalation_flow.adapters.store.kept_registers import KEPT_SCHEMA, KeptMarks, kept_of
+from escalation_flow.adapters.store import Store, bulk, marks_reader
+from escalation_flow.adapters.store.kept_registers import KEPT_SCHEMA, KeptMarks, kept_of, kept_sql
+from escalation_flow.adapters.store.marks_reader import RegisterReader
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import CODE_OF_ID
 from escalation_flow.stored import SchoolRead
@@ -131,8 +134,8 @@ def test_a_kept_register_asks_the_store_only_for_rows_of_imports_it_has_not_seen
     fetched: list[int] = []
     real = marks_reader.fetch
 
-    def counting(conn: object, sql: str, schema: pa.Schema) -> pa.Table:
-        rows = real(conn, sql, schema)  # type: ignore[arg-type]
+    def counting(conn: object, sql: str, schema: pa.Schema, **how: bool) -> pa.Table:
+        rows = real(conn, sql, schema, **how)  # type: ignore[arg-type]
         fetched.append(rows.num_rows)
         return rows
 
@@ -156,8 +159,8 @@ def _counted_fetches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     fetched: list[int] = []
     real = marks_reader.fetch
 
-    def counting(conn: object, sql: str, schema: pa.Schema) -> pa.Table:
-        rows = real(conn, sql, schema)  # type: ignore[arg-type]
+    def counting(conn: object, sql: str, schema: pa.Schema, **how: bool) -> pa.Table:
+        rows = real(conn, sql, schema, **how)  # type: ignore[arg-type]
         fetched.append(rows.num_rows)
         return rows
 
@@ -247,6 +250,41 @@ def test_registers_read_ahead_in_the_helper_are_kept_and_brought_up_to_date(
         kept.dispose()
 
 
+def test_a_register_read_ahead_with_nothing_imported_since_is_kept_for_the_next_evening(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's evening: its import, then every register asked ahead. What the helper read
+    is kept, so the next evening (after the day's import through the same store) asks neither
+    the helper nor the store for rows."""
+    fetched = _counted_fetches(monkeypatch)
+    _import(store, tmp_path, calendar, T0, *DAYS)
+    store.keep_registers()
+    with store.register_reader() as reader:
+        reader.ahead("oaks", calendar, T0)
+        first = reader.read("oaks", calendar, T0)
+    assert fetched == []  # read in the helper
+    plain = Store(store.engine.url)
+    _same(first, _read(plain, calendar, T0, None))
+    day2 = T0 + timedelta(days=1)
+    _import(store, tmp_path, calendar, day2, *NEXT_DAY)
+    helped: list[str] = []
+    submit = RegisterReader._submit_kept
+
+    def counting(reader: RegisterReader, ask: Any) -> Future[KeptMarks]:
+        helped.append(ask.school)
+        return submit(reader, ask)
+
+    monkeypatch.setattr(RegisterReader, "_submit_kept", counting)
+    with store.register_reader() as reader:
+        reader.ahead("oaks", calendar, day2)
+        got = reader.read("oaks", calendar, day2)
+    assert helped == [] and fetched == []
+    try:
+        _same(got, _read(plain, calendar, day2, None))
+    finally:
+        plain.dispose()
+
+
 # -- the merge, as a property ----------------------------------------------------------------
 
 _row = st.tuples(
@@ -260,20 +298,21 @@ _row = st.tuples(
 
 def _kept(rows: list[tuple[int, int, int, int, int]], import_id: int) -> KeptMarks:
     """``rows`` as ``kept_of`` decodes them from the store, in the store's order."""
+    return kept_of("oaks", _CALENDAR, _table(rows, import_id))
+
+
+def _table(rows: list[tuple[int, int, int, int, int]], import_id: int) -> pa.Table:
+    """``rows`` as the store gives them (``KEPT_SCHEMA``), in its order."""
     ordered = sorted(rows, key=lambda r: (r[0], r[1], r[3], CODE_OF_ID[r[2]]))
-    return kept_of(
-        "oaks",
-        _CALENDAR,
-        pa.table(
-            {
-                "pupil_id": [r[0] for r in ordered],
-                "mark": [_mark_text(r[1], r[2]) for r in ordered],
-                "minutes": [r[4] for r in ordered],
-                "recorded_at": [r[3] for r in ordered],
-                "import_id": [import_id] * len(ordered),
-            },
-            schema=KEPT_SCHEMA,
-        ),
+    return pa.table(
+        {
+            "pupil_id": [r[0] for r in ordered],
+            "mark": [_mark_text(r[1], r[2]) for r in ordered],
+            "minutes": [r[4] for r in ordered],
+            "recorded_at": [r[3] for r in ordered],
+            "import_id": [import_id] * len(ordered),
+        },
+        schema=KEPT_SCHEMA,
     )
 
 
@@ -300,6 +339,39 @@ def test_rows_kept_import_by_import_are_in_the_order_one_read_of_them_all_gives(
         assert np.array_equal(getattr(kept, name), getattr(whole, name)), name
     names = {i: f"P{i}" for i in range(1, 5)}
     assert kept.mark_table(names).pupils == whole.mark_table(names).pupils
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_row, max_size=12, unique_by=lambda r: r[:4]), st.randoms(use_true_random=False))
+def test_rows_that_came_out_of_order_are_kept_in_load_order(
+    rows: list[tuple[int, int, int, int, int]], shuffler: Any
+) -> None:
+    """``bulk.fetch`` may be asked for a kept read's rows in whatever order the server
+    aggregates them (``unordered``): ``kept_of`` gives the rows the ordered read gives."""
+    ordered = _kept(rows, 1)
+    table = _table(rows, 1)
+    shuffled = table.take(pa.array(shuffler.sample(range(len(rows)), len(rows)), pa.int64()))
+    _same_rows(kept_of("oaks", _CALENDAR, shuffled), ordered)
+
+
+def test_a_kept_read_sent_as_one_value_gives_the_rows_copy_gives(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    """PostgreSQL's kept reads come as one CSV value the server makes (``bulk._fetch_one_value``):
+    the same table as ``COPY``'s CSV, a stored code with a comma and quotes in it too."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("one value is PostgreSQL's way; SQLite reads rows")
+    _import(store, tmp_path, calendar, T0, *DAYS, *NEW_ROWS_UNTIMED)
+    with store.engine.begin() as conn:  # as if edited behind the service's back
+        conn.exec_driver_sql("UPDATE marks SET code = 'a,\"b' WHERE code = 'N'")
+        sid = conn.exec_driver_sql("SELECT id FROM schools WHERE key = 'oaks'").scalar_one()
+    sql = kept_sql("postgresql", sid, calendar)
+    with store.engine.begin() as conn:
+        rows = bulk.fetch(conn, sql, KEPT_SCHEMA)
+    with store.engine.begin() as conn:
+        one = bulk.fetch(conn, sql, KEPT_SCHEMA, unordered=True)
+    assert 'a,"b' in "".join(rows.column("mark").to_pylist())
+    assert one.equals(rows) and rows.num_rows == 4
 
 
 def test_reading_at_an_instant_before_now_uses_the_same_kept_rows() -> None:

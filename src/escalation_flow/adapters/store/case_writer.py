@@ -5,7 +5,8 @@ the caller's transaction, as a handful of ``executemany`` statements (Core, not 
 a day of a trust is tens of thousands of records.
 
 On PostgreSQL the many-row inserts go by ``COPY`` (``pg_rows``), with the ids the caller needs
-drawn from the table's sequence first; an update stays an ``executemany``.
+drawn from the table's sequence first, and the case rows' many updates are one ``UPDATE`` from
+arrays; the other updates (a few rows a school day) stay ``executemany``.
 
 Concurrency: a case row is updated only if its history is still as long as when it was read,
 and a history record's ``(case_id, seq)`` is unique, so two writers appending to the same case
@@ -142,7 +143,12 @@ class HistoryWriter:
         elif new_rows:
             for row in self.conn.execute(statements().new_cases, new_rows):
                 ids[row.pupil] = row.id
-        if updates:
+        if pg_rows.many(self.conn, updates):  # one statement, not a bind and execute a row
+            match = {"id": "b_id", "length": "b_length"}
+            columns = [k for k in updates[0] if k not in match.values()]
+            changed = pg_rows.update_rows(self.conn, CASES, match, columns, updates)
+            self._expect(changed, len(updates))
+        elif updates:
             self._expect(self.conn.execute(statements().case, updates).rowcount, len(updates))
         return ids
 

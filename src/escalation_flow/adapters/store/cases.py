@@ -171,9 +171,11 @@ def histories(conn: Connection, case_ids: Collection[int]) -> dict[int, list[His
     wanted = sorted(set(case_ids))
     out: dict[int, list[HistoryRow]] = {}
     if conn.dialect.name == "postgresql" and wanted:
-        for row in conn.execute(_HISTORIES_PG, {"ids": wanted}):
-            fields = row._asdict()
-            out.setdefault(int(fields.pop("case_id")), []).append(HistoryRow(**fields))
+        # fetched at once, fields by position (``EVENT_COLUMNS`` after ``case_id`` are
+        # ``HistoryRow``'s): a day's letters read tens of thousands of rows, and a row's fetch
+        # and ``_asdict`` cost more than building it
+        for case_id, *values in conn.execute(_HISTORIES_PG, {"ids": wanted}).all():
+            out.setdefault(int(case_id), []).append(HistoryRow(*values))
         return out
     for start in range(0, len(wanted), _IDS_A_QUERY):
         query = (

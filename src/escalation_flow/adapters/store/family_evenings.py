@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from escalation_flow.adapters.store import records
+from escalation_flow.adapters.store import pg_rows, records
 from escalation_flow.adapters.store.models import Base, School, table_of
 from escalation_flow.core.chain import canonical_json, school_chain, sha256_text
 from escalation_flow.core.family_facts import EveningRow, SchoolEvening, evening_of, kept_rows
@@ -86,7 +86,9 @@ def record_family_evening(
         {"evening_id": evening_id, "pupil": pupil, "open_case": is_open, "unauthorised": value}
         for pupil, is_open, value in kept
     ]
-    if rows:
+    if pg_rows.many(conn, rows):  # a school's evening keeps most of its pupils
+        pg_rows.copy_dicts(conn, PUPILS, rows)
+    elif rows:
         conn.execute(insert(PUPILS), rows)
     records.append(conn, [evening_record(evening.school, day, kept, now)], now)
     return True

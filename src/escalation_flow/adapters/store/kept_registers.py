@@ -26,7 +26,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -185,7 +185,8 @@ def kept_sql(
 
 
 def kept_of(school: str, calendar: SchoolCalendar, rows: pa.Table) -> KeptMarks:
-    """Rows read with ``kept_sql`` (``KEPT_SCHEMA``), decoded as ``to_mark_table`` decodes."""
+    """Rows read with ``kept_sql`` (``KEPT_SCHEMA``), decoded as ``to_mark_table`` decodes, in
+    load order (put in it here if they came otherwise)."""
     key = calendar_key(calendar)
     if rows.num_rows == 0:
         return no_rows(school, key)
@@ -193,7 +194,7 @@ def kept_of(school: str, calendar: SchoolCalendar, rows: pa.Table) -> KeptMarks:
     session, code = mark_parts(calendar, [str(v) for v in encoded.dictionary.to_pylist()])
     indices = encoded.indices.to_numpy(zero_copy_only=False)
     import_id = _ints(rows, "import_id")
-    return KeptMarks(
+    kept = KeptMarks(
         school,
         key,
         _ints(rows, "pupil_id"),
@@ -204,6 +205,24 @@ def kept_of(school: str, calendar: SchoolCalendar, rows: pa.Table) -> KeptMarks:
         import_id,
         imports=frozenset(int(i) for i in np.unique(import_id)),
     )
+    return kept if _in_load_order(kept) else _sorted(kept)
+
+
+def _in_load_order(k: KeptMarks) -> bool:
+    """Whether the rows are in the store's load order (``bulk.fetch`` may be asked for them
+    in whatever order the server aggregates them)."""
+    if len(k) < 2:
+        return True
+    if not _packable(k):
+        return False
+    cell, version = np.diff(_cell(k)), np.diff(_version(k))
+    return bool(np.all((cell > 0) | ((cell == 0) & (version > 0))))
+
+
+def _sorted(k: KeptMarks) -> KeptMarks:
+    order = np.lexsort((_CODE_RANK[k.code], k.recorded_at, k.session, k.pupil_id))
+    names = ("pupil_id", "session", "code", "recorded_at", "minutes_late", "import_id")
+    return replace(k, **{n: getattr(k, n)[order] for n in names})
 
 
 def kept_of_import(

@@ -199,9 +199,12 @@ class RegisterReader:
         seen yet (read whole the first time: in the helper if it was asked ahead)."""
         kept = memory.get(ask.school, ask.calendar)
         queued = self._queued_kept.pop(ask.school, None)
+        # rows memory does not hold yet: read whole in the helper, or brought up to date here
+        fresh = False
         if kept is None and queued is not None:
             try:
                 kept = queued.result()
+                fresh = True
             except BrokenProcessPool:
                 _forget_helper()
         dialect = self.store.engine.dialect.name
@@ -211,13 +214,16 @@ class RegisterReader:
             listed = _marks_imports(conn)
             if kept is None or not listed <= kept.checked | kept.imports:
                 seen = kept.imports if kept is not None else ()
-                rows = fetch(conn, kept_sql(dialect, sid, ask.calendar, seen), KEPT_SCHEMA)
+                sql = kept_sql(dialect, sid, ask.calendar, seen)
+                rows = fetch(conn, sql, KEPT_SCHEMA, unordered=True)  # kept_of orders
                 new = kept_of(ask.school, ask.calendar, rows)
                 kept = (
                     new.with_rows(new.empty(), listed)
                     if kept is None
                     else kept.with_rows(new, listed)
                 )
+                fresh = True
+            if fresh:  # the helper's rows too when nothing was imported since its read
                 memory.put(kept)
             recent = _recent_imports(conn, ask.since, ask.until)
             names = _names(conn, sid)  # after the rows: every pupil they name is here
@@ -374,7 +380,8 @@ def _read_url(job: _Job) -> tuple[pa.Table, list[int]]:
     assert job.url is not None
     engine = _engines.get(job.url) or _engines.setdefault(job.url, create_store_engine(job.url))
     with engine.begin() as conn:  # the COPY sets its session options for this transaction
-        rows = fetch(conn, job.marks_sql, KEPT_SCHEMA if job.kept else LOADED_SCHEMA)
+        schema = KEPT_SCHEMA if job.kept else LOADED_SCHEMA
+        rows = fetch(conn, job.marks_sql, schema, unordered=job.kept)  # kept_of orders
         amended = []
         if job.amended_sql is not None:
             amended = [int(i) for i in conn.exec_driver_sql(job.amended_sql).scalars()]
