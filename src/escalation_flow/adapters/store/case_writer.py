@@ -34,7 +34,7 @@ from escalation_flow.adapters.store.cases import (
     TIMERS,
 )
 from escalation_flow.adapters.store.snapshots import case_to_json
-from escalation_flow.core.chain import ChainLink, body_of
+from escalation_flow.core.chain import body_of, instant_text, link_hash
 from escalation_flow.core.decisions import (
     ActionUndone,
     TaskCompleted,
@@ -81,6 +81,7 @@ class HistoryWriter:
         self.flow_version = flow_version
         self.now = now
         self.worker = worker
+        self._instants: dict[datetime, str] = {}
 
     def write(
         self, changes: Sequence[CaseChange], *, claimed: Collection[tuple[str, str]] = ()
@@ -151,23 +152,32 @@ class HistoryWriter:
         rows = []
         previous, seq = change.before.head_hash, change.before.length
         name = f"{self.school}/{change.after.pupil}"
+        flow_version, actor, now = self.flow_version, change.actor, self.now
         for d in change.decisions:
             seq += 1
-            link = ChainLink(
-                case=name,
-                seq=seq,
-                on=d.on,
-                at=d.at,
-                type=d.type,
-                body=body_of(d),
-                flow_version=self.flow_version,
-                actor=change.actor,
-                recorded_at=self.now,
-                prev_hash=previous,
-            )
-            previous = link.hash()
-            rows.append({**link.__dict__, "hash": previous})
+            kind, body = d.type, body_of(d)
+            # ``ChainLink.hash`` of these fields, without a frozen dataclass built per record
+            # and the same instants' text worked out again for each
+            digest = link_hash(
+                name, seq, d.on.isoformat(), self._instant(d.at), kind, body, flow_version,
+                actor, self._instant(now), previous,
+            )  # fmt: skip
+            rows.append(
+                {
+                    "case": name, "seq": seq, "on": d.on, "at": d.at, "type": kind, "body": body,
+                    "flow_version": flow_version, "actor": actor, "recorded_at": now,
+                    "prev_hash": previous, "hash": digest,
+                }
+            )  # fmt: skip
+            previous = digest
         return rows
+
+    def _instant(self, instant: datetime) -> str:
+        """``instant_text``, once per instant a write meets (a day's records share a few)."""
+        text = self._instants.get(instant)
+        if text is None:
+            text = self._instants[instant] = instant_text(instant)
+        return text
 
     def _history(
         self,
