@@ -42,7 +42,7 @@ def year() -> list[tuple[str, list[Decision]]]:
         flow = load_flow(ROOT / "flows" / f"{name}.yaml")
         run = bt.SchoolRun(school="s", flow=flow, calendar=CALENDAR, marks=registers(3))
         book = bt.run_school(run, bt.Period(None, LAST), auto_complete=True)
-        out += [(book.pupils[p], history) for p, history in sorted(book.history.items())]
+        out += [(f"{name[:6]}-{book.pupils[p]}", h) for p, h in sorted(book.history.items())]
     return out
 
 
@@ -183,5 +183,8 @@ def test_a_case_with_awkward_values_snapshots_as_its_document(text: str) -> None
 
 def test_values_of_other_types_in_a_case_are_written_the_general_way() -> None:
     # nothing in a case holds these today; should it, the text stays ``json``'s
-    odd = Case("s", "p", event_counts=(("a", 1.5), ("b", float("nan"))), stage=True)
+    odd = Case(
+        "s", "p", event_counts=(("a", 1.5), ("b", float("nan")), ("c", True), (1, 2), ("d",)),
+        stage=True,
+    )  # fmt: skip
     assert case_to_json(odd) == old_snapshot(odd)

@@ -265,6 +265,9 @@ def _event_fields(kind: type) -> tuple[str, ...]:
 
 
 def _jsonable(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value  # most of a record's values: asked first
     if isinstance(value, date | datetime):
         return value.isoformat()
     if isinstance(value, dict):

@@ -77,8 +77,21 @@ def _other(value: Any) -> str:
 
 
 def _tuple_text(value: tuple[Any, ...]) -> str:
+    """A tuple, its (text, count) and (text, day) pairs written at once: a case's
+    ``event_counts`` and ``recorded_on`` are most of its values."""
     get = _WRITERS.get
-    return '{"u":[' + ",".join([get(type(v), _other)(v) for v in value]) + "]}"
+    parts = []
+    for v in value:
+        if type(v) is tuple and len(v) == 2 and type(v[0]) is str:
+            name, second = v
+            if type(second) is int:
+                parts.append(f'{{"u":[{_quoted(name)},{int.__repr__(second)}]}}')
+                continue
+            if type(second) is date:
+                parts.append(f'{{"u":[{_quoted(name)},{{"d":"{second.isoformat()}"}}]}}')
+                continue
+        parts.append(get(type(v), _other)(v))
+    return '{"u":[' + ",".join(parts) + "]}"
 
 
 def _fields_text(kind: type) -> Callable[[Any], str]:
