@@ -23,8 +23,8 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from escalation_flow.adapters.store import pg_rows
-from escalation_flow.adapters.store.case_statements import LETTER, statements
+from escalation_flow.adapters.store import pg_rows, sqlite_rows
+from escalation_flow.adapters.store.case_statements import CASE_COLUMNS, LETTER, statements
 from escalation_flow.adapters.store.cases import (
     CASES,
     EVENT_COLUMNS,
@@ -143,7 +143,11 @@ class HistoryWriter:
         elif new_rows:
             for row in self.conn.execute(statements().new_cases, new_rows):
                 ids[row.pupil] = row.id
-        if updates:
+        if sqlite_rows.many(self.conn, updates):
+            rows = ([u[c] for c in CASE_COLUMNS] + [u["b_id"], u["b_length"]] for u in updates)
+            changed = sqlite_rows.update_rows(self.conn, CASES, CASE_COLUMNS, ("id", "length"), rows)
+            self._expect(changed, len(updates))
+        elif updates:
             self._expect(self.conn.execute(statements().case, updates).rowcount, len(updates))
         return ids
 
@@ -195,6 +199,14 @@ class HistoryWriter:
                 for r in chain
             )
             pg_rows.copy_rows(self.conn, EVENTS, EVENT_COLUMNS, rows)
+            return count
+        if sqlite_rows.many(self.conn, range(count)):
+            rows = (
+                (case_ids[change.after.pupil], *(r[c] for c in EVENT_COLUMNS[1:]))
+                for change, chain in zip(changes, chains, strict=True)
+                for r in chain
+            )
+            sqlite_rows.insert_rows(self.conn, EVENTS, EVENT_COLUMNS, rows)
             return count
         dicts = []
         for change, chain in zip(changes, chains, strict=True):
