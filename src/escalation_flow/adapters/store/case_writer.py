@@ -321,6 +321,10 @@ class HistoryWriter:
                     cancelled.append({"b_case": case_id, "b_key": d.timer_key})
         if pg_rows.many(self.conn, armed):
             pg_rows.copy_dicts(self.conn, TIMERS, armed)
+        elif sqlite_rows.many(self.conn, armed):
+            columns = tuple(armed[0])
+            rows = ([row[c] for c in columns] for row in armed)
+            sqlite_rows.insert_rows(self.conn, TIMERS, columns, rows)
         elif armed:
             self.conn.execute(insert(TIMERS), armed)
         built = statements()
