@@ -92,3 +92,20 @@ def test_a_case_another_writer_moved_on_is_refused_whole(tmp_path: Path) -> None
         ).write([change])
     store.dispose()
     assert rows_of(tmp_path / "y.sqlite") == before
+
+
+def test_a_column_sqlalchemy_would_fill_in_cannot_be_left_out() -> None:
+    table = sa.Table(
+        "t", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("a", sa.Integer), sa.Column("b", sa.Integer, default=1, onupdate=2),
+    )  # fmt: skip
+    engine = sa.create_engine("sqlite://")
+    table.metadata.create_all(engine)
+    with engine.begin() as conn:
+        with pytest.raises(ValueError, match="b would be left without its default"):
+            sqlite_rows.insert_rows(conn, table, ("a",), [(1,)])
+        with pytest.raises(ValueError, match="b would be left without its onupdate"):
+            sqlite_rows.update_rows(conn, table, ("a",), ("id",), [(1, 1)])
+        assert sqlite_rows.insert_rows(conn, table, ("a", "b"), [(1, 5), (2, 6)]) == 2
+        assert sqlite_rows.update_rows(conn, table, ("a", "b"), ("id",), [(3, 7, 1)]) == 1
+        assert conn.execute(sa.select(table).order_by(table.c.id)).all() == [(1, 3, 7), (2, 2, 6)]

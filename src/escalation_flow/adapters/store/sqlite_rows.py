@@ -30,6 +30,7 @@ def insert_rows(
     conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> int:
     """``INSERT`` ``rows`` (tuples in the order of ``columns``) into ``table``; the rowcount."""
+    _unsupplied(table, tuple(columns), "default")
     names = ", ".join(f'"{c}"' for c in columns)
     statement = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})"
     return _run(conn, statement, _processors(conn.dialect, table, tuple(columns)), rows)
@@ -44,6 +45,7 @@ def update_rows(
 ) -> int:
     """``UPDATE`` ``table`` setting ``columns`` where every one of ``keys`` equals its value:
     each row a tuple of the columns' values, then the keys'; the rowcount (rows changed)."""
+    _unsupplied(table, tuple(columns), "onupdate")
     sets = ", ".join(f'"{c}" = ?' for c in columns)
     where = " AND ".join(f'"{k}" = ?' for k in keys)
     statement = f"UPDATE {table.name} SET {sets} WHERE {where}"
@@ -76,3 +78,12 @@ def _processors(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Pr
         if process is not None:
             out.append((i, process))
     return tuple(out)
+
+
+@cache
+def _unsupplied(table: Table, columns: tuple[str, ...], kind: str) -> None:
+    """Refuse a column left out that SQLAlchemy would have filled in (its Python-side
+    ``default`` on insert, ``onupdate`` on update): these statements do not."""
+    missing = [c.name for c in table.c if c.name not in columns and getattr(c, kind) is not None]
+    if missing:
+        raise ValueError(f"{table.name}: {', '.join(missing)} would be left without its {kind}")
