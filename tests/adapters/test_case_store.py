@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from escalation_flow.adapters.register_files import read_marks
-from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store import Store, cases
 from escalation_flow.adapters.store.cases import fold_case, load_cases
 from escalation_flow.adapters.store.timers import claim_timer
 from escalation_flow.adapters.trust_files import load_trust
@@ -122,6 +122,18 @@ def test_a_snapshot_loads_the_same_case_as_folding_its_history(service: Service)
         for pupil, stored in held.items():
             assert stored.id is not None
             assert stored.case == fold_case(conn, stored.id, SCHOOL, pupil)
+
+
+def test_histories_read_together_are_each_case_history_as_the_column_types_read_it(
+    service: Service,
+) -> None:
+    with service.store.engine.connect() as conn:
+        ids = list(conn.execute(sa.text("SELECT id FROM cases")).scalars())
+        together = cases.histories(conn, [*ids, ids[0], 10**9])  # a repeat, an unknown id
+        typed = cases._histories_selected(conn, sorted(ids))
+        one_by_one = {i: cases.history(conn, i) for i in ids}
+    assert together == typed == one_by_one
+    assert sum(len(rows) for rows in together.values()) > len(ids)
 
 
 def test_a_tampered_history_record_breaks_the_chain(service: Service) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from escalation_flow.letters.context import CaseHistory, PenaltyNotices
+from escalation_flow.letters.addressing import Household
+from escalation_flow.letters.context import CaseHistory, LetterContext, PenaltyNotices
+from escalation_flow.letters.kept import _plain
 from escalation_flow.letters.sample import sample_context
 from escalation_flow.service.letter_preparation import (
     case_history,
@@ -58,3 +61,39 @@ def test_a_letter_kept_before_histories_were_kept_reads_back_with_none() -> None
     del document["history"], document["penalty_notices"]
     back = context_from_json(json.dumps(document))
     assert back.history == CaseHistory() and back.penalty_notices == PenaltyNotices()
+
+
+def _kept_with_asdict(ctx: LetterContext) -> str:
+    """``context_to_json`` as written with ``dataclasses.asdict``."""
+    document: dict[str, Any] = {}
+    for f in fields(ctx):
+        value = getattr(ctx, f.name)
+        if is_dataclass(value) and not isinstance(value, type):
+            value = asdict(value)
+        document[f.name] = value
+    document["extra"] = dict(ctx.extra)
+    document["addressees"] = [asdict(h) for h in ctx.addressees]
+    return json.dumps(document, default=_plain, sort_keys=True, ensure_ascii=False)
+
+
+def test_the_kept_context_is_the_text_asdict_gave() -> None:
+    household = Household(
+        contacts=("c3", "c4"), names=("Ms A \"Ann\" Smith", "Mr B Ng"),
+        postal_address="1 Road\nTown", emails=("a@example.org",),
+    )  # fmt: skip
+    for ctx in (
+        sample_context(),
+        sample_context(meeting=None, next_review=None, addressees=(household, household)),
+        sample_context(
+            history=CaseHistory(letters_sent=("a",), tasks_done=("a", "b")),
+            extra={"note": "é \\ \"q\"", "n": 2},
+        ),
+    ):
+        assert context_to_json(ctx) == _kept_with_asdict(ctx)
+
+
+def test_the_history_reads_task_records_by_their_type() -> None:
+    created = {"type": "task_created", "task_key": "l#1", "task": "l", "template": "l"}
+    done = {"type": "task_completed", "task_key": "l#1", "task": "l", "outcome": "sent"}
+    rows = [_row(1, created), _row(2, {"type": "stage_entered", "stage": 2}), _row(3, done)]
+    assert case_history(rows) == CaseHistory(letters_sent=("l",), tasks_done=("l",))

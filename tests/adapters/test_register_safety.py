@@ -5,6 +5,7 @@ value; a bad value is quoted only by its start; every CSV the service writes is 
 from __future__ import annotations
 
 import csv
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,17 @@ def test_a_hostile_pupil_id_in_a_roster_is_refused(tmp_path: Path, pupil: str) -
 
 def test_ordinary_mis_ids_are_accepted() -> None:
     assert [id_problem(v) for v in ("S01-P0001", "A123456789012", "P.1_x")] == [None] * 3
+
+
+def test_every_ascii_character_is_judged_as_by_its_unicode_category() -> None:
+    # ids in ASCII skip asking each character's category: only controls have one refused
+    for code in range(128):
+        value = f"P{chr(code)}1"
+        invisible = unicodedata.category(chr(code)) in ("Cc", "Cf", "Co", "Cs")
+        assert (id_problem(value) is not None) >= invisible
+        if invisible:
+            assert "control character" in str(id_problem(value))
+    assert "invisible" in str(id_problem("P\u200b1"))  # a zero-width space: not ASCII
 
 
 def test_a_two_megabyte_value_is_quoted_only_by_its_start(

@@ -165,12 +165,26 @@ def window_lines(ctx: LetterContext, household: Household) -> tuple[str, ...]:
 
 
 def _letters_in(folder: Path) -> list[str]:
-    if not folder.is_dir():
+    try:
+        stamp = folder.stat().st_mtime_ns
+    except OSError:
         return []
-    return sorted(
-        p.name.removesuffix(_SUFFIX)
-        for p in folder.glob(f"*{_SUFFIX}")
-        if not p.name.startswith("_")
+    return list(_letters_listed(folder, stamp))
+
+
+@lru_cache(maxsize=64)
+def _letters_listed(folder: Path, stamp: int) -> tuple[str, ...]:
+    """The letters of ``folder`` as it was at ``stamp`` (its modification time, which a file
+    added, removed or renamed moves on): every letter prepared looked its template up by
+    listing the folder again, a quarter of the HTML's cost."""
+    if not folder.is_dir():
+        return ()
+    return tuple(
+        sorted(
+            p.name.removesuffix(_SUFFIX)
+            for p in folder.glob(f"*{_SUFFIX}")
+            if not p.name.startswith("_")
+        )
     )
 
 

@@ -36,6 +36,9 @@ from typing import Any
 
 from escalation_flow.core.decisions import Decision
 
+#: ``json``'s own quoting of a text (with ``ensure_ascii=False``), as ``canonical_json`` does it
+_quoted = json.encoder.encode_basestring
+
 #: The version of the record format above (the fields hashed, canonical JSON, instants in UTC).
 #: A change to any of them is a new version: records already written keep the hash they were
 #: given, so a verifier must know which format it reads; a checkpoint names the one it saw.
@@ -77,19 +80,87 @@ class ChainLink:
     prev_hash: str
 
     def hash(self) -> str:
-        document = {
-            "case": self.case,
-            "seq": self.seq,
-            "on": self.on.isoformat(),
-            "at": instant_text(self.at),
-            "type": self.type,
-            "body": self.body,
-            "flow_version": self.flow_version,
-            "actor": self.actor,
-            "recorded_at": instant_text(self.recorded_at),
-            "prev_hash": self.prev_hash,
-        }
-        return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
+        return link_hash(
+            self.case,
+            self.seq,
+            self.on.isoformat(),
+            instant_text(self.at),
+            self.type,
+            self.body,
+            self.flow_version,
+            self.actor,
+            instant_text(self.recorded_at),
+            self.prev_hash,
+        )
+
+
+#: The canonical JSON of a decision record's fields when each text field is a ``str`` and
+#: ``seq`` an ``int``: its keys in sorted order, each text as ``json`` writes it.
+_LINK_TEXT = (
+    '{"actor":%s,"at":%s,"body":%s,"case":%s,"flow_version":%s,"on":%s,"prev_hash":%s,'
+    '"recorded_at":%s,"seq":%d,"type":%s}'
+)
+
+
+def link_hash(
+    case: str,
+    seq: int,
+    on: str,
+    at: str,
+    kind: str,
+    body: str,
+    flow_version: str,
+    actor: str,
+    recorded_at: str,
+    prev_hash: str,
+) -> str:
+    """The hash of a decision record (format 1) from its fields, the dates and instants already
+    as text (``date.isoformat``, ``instant_text``).
+
+    The canonical JSON is written by one format string rather than by ``json.dumps`` of a dict
+    sorted on every call: a school day hashes tens of thousands of records. The text is the same
+    (``tests/core/test_chain.py`` holds the two equal); a field of another type goes the
+    general way."""
+    texts = (actor, at, body, case, flow_version, on, prev_hash, recorded_at, kind)
+    if type(seq) is int and all(type(t) is str for t in texts):
+        text = _LINK_TEXT % (
+            _quoted(actor), _quoted(at), _quoted(body), _quoted(case), _quoted(flow_version),
+            _quoted(on), _quoted(prev_hash), _quoted(recorded_at), seq, _quoted(kind),
+        )  # fmt: skip
+    else:
+        text = link_document_text(
+            case, seq, on, at, kind, body, flow_version, actor, recorded_at, prev_hash
+        )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def link_document_text(
+    case: Any,
+    seq: Any,
+    on: Any,
+    at: Any,
+    kind: Any,
+    body: Any,
+    flow_version: Any,
+    actor: Any,
+    recorded_at: Any,
+    prev_hash: Any,
+) -> str:
+    """The canonical JSON a decision record's hash covers, as the format defines it (a dict
+    through ``canonical_json``): what ``link_hash``'s quicker text must equal."""
+    document = {
+        "case": case,
+        "seq": seq,
+        "on": on,
+        "at": at,
+        "type": kind,
+        "body": body,
+        "flow_version": flow_version,
+        "actor": actor,
+        "recorded_at": recorded_at,
+        "prev_hash": prev_hash,
+    }
+    return canonical_json(document)
 
 
 def broken_links(links: Iterable[tuple[ChainLink, str]]) -> list[int]:

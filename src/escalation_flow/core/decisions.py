@@ -82,14 +82,12 @@ class Decision:
         """The decision as a backtest/history event: ``date``, ``type``, then its fields."""
         out: dict[str, Any] = {"date": self.on.isoformat(), "type": self.type}
         reason: Reason | None = None
-        for f in fields(self):
-            if f.name in ("on", "at"):
-                continue
-            value = getattr(self, f.name)
+        for name in _event_fields(type(self)):
+            value = getattr(self, name)
             if isinstance(value, Reason):
                 reason = value
             elif value is not None and value != ():
-                out[f.name] = _jsonable(value)
+                out[name] = _jsonable(value)
         if reason is not None:
             # The contract's shape: ``reason`` maps the facts a decision rested on to their values;
             # how it was reached sits beside it.
@@ -253,7 +251,23 @@ _TYPE_NAMES: dict[type, str] = {
 DECISION_TYPES: dict[str, type[Decision]] = {v: k for k, v in _TYPE_NAMES.items()}
 
 
+#: per decision class, its fields but ``on`` and ``at`` in order (``fields`` builds its tuple
+#: afresh on every call, and every history record written calls ``to_event``)
+_EVENT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _event_fields(kind: type) -> tuple[str, ...]:
+    names = _EVENT_FIELDS.get(kind)
+    if names is None:
+        names = tuple(f.name for f in fields(kind) if f.name not in ("on", "at"))
+        _EVENT_FIELDS[kind] = names
+    return names
+
+
 def _jsonable(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value  # most of a record's values: asked first
     if isinstance(value, date | datetime):
         return value.isoformat()
     if isinstance(value, dict):

@@ -168,12 +168,21 @@ def letter_context(
     )
 
 
+#: the records ``case_history`` reads
+_TASK_RECORDS = frozenset(("task_created", "task_completed"))
+
+
 def case_history(rows: Sequence[HistoryRow]) -> CaseHistory:
     """The tasks completed and the letters sent in a case, from its history (oldest first)."""
     templates: dict[str, str] = {}
     letters: list[str] = []
     tasks: list[str] = []
     for row in rows:
+        if row.type not in _TASK_RECORDS:
+            # (the row's type is its body's: both are written from the decision, and its hash
+            # covers both) a day's letters read thousands of records, and parsing each body
+            # was half the price
+            continue
         event = row.event
         if event.get("type") == "task_created" and event.get("template"):
             templates[str(event["task_key"])] = str(event["template"])

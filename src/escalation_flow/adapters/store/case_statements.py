@@ -25,6 +25,9 @@ from escalation_flow.stored import (
 )
 
 LETTER = "letter"
+#: the ``cases`` columns a written case sets
+CASE_COLUMNS = ("flow", "flow_version", "status", "stage", "state", "opened_on", "closed_on",
+                "updated_at", "length", "head_hash", "snapshot")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,6 @@ class Statements:
 @cache
 def statements() -> Statements:
     c, t, m, lt = CASES.c, TASKS.c, TIMERS.c, LETTERS.c
-    columns = ("flow", "flow_version", "status", "stage", "state", "opened_on", "closed_on",
-               "updated_at", "length", "head_hash", "snapshot")  # fmt: skip
     open_task = (
         t.case_id == bindparam("b_case"),
         t.key == bindparam("b_key"),
@@ -84,7 +85,7 @@ def statements() -> Statements:
         new_cases=insert(CASES).returning(c.id, c.pupil, sort_by_parameter_order=True),
         case=update(CASES)
         .where(c.id == bindparam("b_id"), c.length == bindparam("b_length"))
-        .values({k: bindparam(k) for k in columns}),
+        .values({k: bindparam(k) for k in CASE_COLUMNS}),
         new_tasks=insert(TASKS).returning(t.id, sort_by_parameter_order=True),
         complete=update(TASKS)
         .where(*open_task)

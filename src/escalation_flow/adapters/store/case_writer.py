@@ -24,8 +24,8 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from escalation_flow.adapters.store import pg_rows
-from escalation_flow.adapters.store.case_statements import LETTER, statements
+from escalation_flow.adapters.store import pg_rows, sqlite_rows
+from escalation_flow.adapters.store.case_statements import CASE_COLUMNS, LETTER, statements
 from escalation_flow.adapters.store.cases import (
     CASES,
     EVENT_COLUMNS,
@@ -35,7 +35,7 @@ from escalation_flow.adapters.store.cases import (
     TIMERS,
 )
 from escalation_flow.adapters.store.snapshots import case_to_json
-from escalation_flow.core.chain import ChainLink, body_of
+from escalation_flow.core.chain import body_of, instant_text, link_hash
 from escalation_flow.core.decisions import (
     ActionUndone,
     TaskCompleted,
@@ -82,6 +82,7 @@ class HistoryWriter:
         self.flow_version = flow_version
         self.now = now
         self.worker = worker
+        self._instants: dict[datetime, str] = {}
 
     def write(
         self, changes: Sequence[CaseChange], *, claimed: Collection[tuple[str, str]] = ()
@@ -148,6 +149,10 @@ class HistoryWriter:
             columns = [k for k in updates[0] if k not in match.values()]
             changed = pg_rows.update_rows(self.conn, CASES, match, columns, updates)
             self._expect(changed, len(updates))
+        elif sqlite_rows.many(self.conn, updates):
+            rows = ([u[c] for c in CASE_COLUMNS] + [u["b_id"], u["b_length"]] for u in updates)
+            changed = sqlite_rows.update_rows(self.conn, CASES, CASE_COLUMNS, ("id", "length"), rows)
+            self._expect(changed, len(updates))
         elif updates:
             self._expect(self.conn.execute(statements().case, updates).rowcount, len(updates))
         return ids
@@ -157,23 +162,32 @@ class HistoryWriter:
         rows = []
         previous, seq = change.before.head_hash, change.before.length
         name = f"{self.school}/{change.after.pupil}"
+        flow_version, actor, now = self.flow_version, change.actor, self.now
         for d in change.decisions:
             seq += 1
-            link = ChainLink(
-                case=name,
-                seq=seq,
-                on=d.on,
-                at=d.at,
-                type=d.type,
-                body=body_of(d),
-                flow_version=self.flow_version,
-                actor=change.actor,
-                recorded_at=self.now,
-                prev_hash=previous,
-            )
-            previous = link.hash()
-            rows.append({**link.__dict__, "hash": previous})
+            kind, body = d.type, body_of(d)
+            # ``ChainLink.hash`` of these fields, without a frozen dataclass built per record
+            # and the same instants' text worked out again for each
+            digest = link_hash(
+                name, seq, d.on.isoformat(), self._instant(d.at), kind, body, flow_version,
+                actor, self._instant(now), previous,
+            )  # fmt: skip
+            rows.append(
+                {
+                    "case": name, "seq": seq, "on": d.on, "at": d.at, "type": kind, "body": body,
+                    "flow_version": flow_version, "actor": actor, "recorded_at": now,
+                    "prev_hash": previous, "hash": digest,
+                }
+            )  # fmt: skip
+            previous = digest
         return rows
+
+    def _instant(self, instant: datetime) -> str:
+        """``instant_text``, once per instant a write meets (a day's records share a few)."""
+        text = self._instants.get(instant)
+        if text is None:
+            text = self._instants[instant] = instant_text(instant)
+        return text
 
     def _history(
         self,
@@ -191,6 +205,14 @@ class HistoryWriter:
                 for r in chain
             )
             pg_rows.copy_rows(self.conn, EVENTS, EVENT_COLUMNS, rows)
+            return count
+        if sqlite_rows.many(self.conn, range(count)):
+            rows = (
+                (case_ids[change.after.pupil], *(r[c] for c in EVENT_COLUMNS[1:]))
+                for change, chain in zip(changes, chains, strict=True)
+                for r in chain
+            )
+            sqlite_rows.insert_rows(self.conn, EVENTS, EVENT_COLUMNS, rows)
             return count
         dicts = []
         for change, chain in zip(changes, chains, strict=True):
@@ -305,6 +327,10 @@ class HistoryWriter:
                     cancelled.append({"b_case": case_id, "b_key": d.timer_key})
         if pg_rows.many(self.conn, armed):
             pg_rows.copy_dicts(self.conn, TIMERS, armed)
+        elif sqlite_rows.many(self.conn, armed):
+            columns = tuple(armed[0])
+            rows = ([row[c] for c in columns] for row in armed)
+            sqlite_rows.insert_rows(self.conn, TIMERS, columns, rows)
         elif armed:
             self.conn.execute(insert(TIMERS), armed)
         built = statements()
