@@ -553,3 +553,24 @@ def test_a_window_or_since_counter_has_the_unit_of_its_family() -> None:
     assert fact_spec("unauthorised_sessions_since_concern_call").unit is Unit.SESSIONS  # type: ignore[union-attr]
     assert fact_spec("attendance_pct").unit is Unit.PERCENT  # type: ignore[union-attr]
     assert fact_spec("concern_call_recorded") is None
+
+
+@pytest.mark.parametrize("way", ["at once", "by window"])
+def test_a_register_of_no_pupils_has_facts_of_no_pupils_every_day(
+    way: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from escalation_flow.core import facts as facts_module
+
+    # A school whose registers are not in yet (run-day for the trust on its first day).
+    monkeypatch.setattr(facts_module, "BLOCK_PUPILS", 0 if way == "by window" else 10_000)
+    grid = register_as_known_at(
+        mark_table(CAL, []), CAL, known_at=None, unknown_recorded_at=END_OF_DAY
+    )
+    assert grid.n_pupils == 0
+    day = facts_as_of(grid, CAL, 40, min_possible_sessions_ytd=10)
+    assert {name: day.values[name].shape for name in REGISTER_FACTS} == {
+        name: (0,) for name in REGISTER_FACTS
+    }
+    every = list(facts_for_all_days(grid, CAL, min_possible_sessions_ytd=10, last_day=60))
+    assert len(every) == 61
+    assert all(t.values[name].size == 0 for t in every for name in REGISTER_FACTS)

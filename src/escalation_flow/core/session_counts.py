@@ -302,8 +302,8 @@ class CumulativeCounts:
         few dozen), where a window at a time paid numpy's cost per call a dozen times over."""
         if after_days.size and int(after_days.max()) > self.through_day + 1:
             self._check(2 * int(after_days.max()) - 1)
-        width = self._c.shape[1]
-        flat = self._c.reshape(-1, self._c.shape[2])
+        n_words, width, n_pupils = self._c.shape
+        flat = self._c.reshape(n_words * width, n_pupils)  # not -1: no pupils is size 0
         base = rows.word * width
         words: Words = flat.take(base + after_days, axis=0)
         words -= flat.take(base + first_days, axis=0)  # no field borrows: see packed_counts
