@@ -268,3 +268,50 @@ def test_a_failed_first_import_leaves_the_key_and_no_marks(
         store.dispose()
     assert said == [True] and _stored(postgres) == []
     assert _key(postgres) == KEY
+
+
+@pytest.mark.postgres
+def test_a_day_file_is_copied_into_a_school_with_marks_and_a_file_sent_again_skips_them(
+    postgres: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A timed day file after the days stored goes straight into ``marks``; one repeating
+    stored rows is refused by the key and takes the staging way: both store what SQLite
+    stores and count the same new rows."""
+    monkeypatch.setattr(bulk, "_KEY_AFTER_ROWS", 10**9)
+    copies: list[str] = []
+    real = bulk._stage_copy
+
+    def spy(dbapi: Any, cols: Any, into: str = "incoming_marks", **kwargs: Any) -> None:
+        copies.append(into)
+        real(dbapi, cols, into, **kwargs)
+
+    monkeypatch.setattr(bulk, "_stage_copy", spy)
+    files = [
+        _file(tmp_path, "first.csv", range(1, 40), ("2025-09-03", "2025-09-04"), False),
+        _file(tmp_path, "day.csv", range(1, 45), ("2025-09-05",), False),
+        # sent again with a day more: its stored rows skipped, the new ones added
+        _file(tmp_path, "again.csv", range(1, 45), ("2025-09-05", "2025-09-08"), False),
+    ]
+    imported: dict[str, list[int]] = {}
+    calendar = load_calendar(CALENDARS / "england-2025-26.yaml")
+    sqlite = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    for name, url in (("sqlite", sqlite), ("pg", postgres)):
+        store = _imports(url, [])
+        try:
+            imported[name] = [
+                store.import_marks(
+                    read_marks(path, {"oaks": calendar, "pines": calendar}),
+                    file=path,
+                    now=datetime(2025, 10, 1, 18, i, tzinfo=UTC),
+                    by="test",
+                    seal=True,
+                ).imported
+                for i, path in enumerate(files)
+            ]
+        finally:
+            store.dispose()
+    # two schools a file: the first two files copied, the third refused, then staged
+    assert copies == ["marks"] * 4 + ["marks", "incoming_marks"] * 2
+    assert imported["pg"] == imported["sqlite"] == [39 * 4, 44 * 2, 44 * 2]
+    ours, theirs = _stored(postgres), _stored(sqlite)
+    assert ours == theirs and len(ours) == 39 * 4 + 44 * 2 * 2

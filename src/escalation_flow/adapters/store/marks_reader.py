@@ -51,6 +51,7 @@ from escalation_flow.adapters.store.kept_registers import (
 )
 from escalation_flow.adapters.store.marks_io import LOADED_SCHEMA, load_sql, to_mark_table
 from escalation_flow.adapters.store.models import Import, Mark, Pupil, School, table_of
+from escalation_flow.adapters.store.store import roster_and_names
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.marks import MarkTable, Roster
 from escalation_flow.core.register import AssumeRecordedAt, RegisterGrid, register_as_known_at
@@ -226,8 +227,8 @@ class RegisterReader:
             if fresh:  # the helper's rows too when nothing was imported since its read
                 memory.put(kept)
             recent = _recent_imports(conn, ask.since, ask.until)
-            names = _names(conn, sid)  # after the rows: every pupil they name is here
-        roster = self.store.load_roster(ask.school)
+            # after the rows: every pupil they name is here
+            roster, names = roster_and_names(conn, sid, ask.school)
         grid = grid_of(kept.mark_table(names), ask.calendar, ask.known_at, roster)
         amended: set[int] = set()
         if recent and ask.before is not None:

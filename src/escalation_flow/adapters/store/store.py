@@ -182,21 +182,7 @@ class Store:
     def load_roster(self, school: str) -> Roster:
         with self.engine.connect() as conn:
             school_id = _school_ids(conn, [school])[school]
-            table = table_of(Pupil)
-            rows = conn.execute(select(table).where(table.c.school_id == school_id)).mappings()
-            roster = Roster(school)
-            for p in rows:
-                roster.pupils[p["mis_id"]] = PupilRecord(
-                    school=school,
-                    pupil=p["mis_id"],
-                    forename=p["forename"] or "",
-                    surname=p["surname"] or "",
-                    year_group=p["year_group"] or "",
-                    date_of_birth=p["date_of_birth"],
-                    admitted=p["admitted_on"],
-                    left=p["left_on"],
-                )
-        return roster
+            return roster_and_names(conn, school_id, school)[0]
 
     # -- imports ------------------------------------------------------------------------------
 
@@ -434,6 +420,30 @@ def _school_ids(conn: Connection, keys: list[str]) -> dict[str, int]:
             f"school(s) {', '.join(missing)} not in the store; add them from the trust file first"
         )
     return found
+
+
+def roster_and_names(
+    conn: Connection, school_id: int, school: str
+) -> tuple[Roster, dict[int, str]]:
+    """The school's roster and its pupils' MIS ids by database id, from one read of
+    ``pupils`` (an evening wants both: the register names pupils by database id)."""
+    table = table_of(Pupil)
+    rows = conn.execute(select(table).where(table.c.school_id == school_id)).mappings().all()
+    roster = Roster(school)
+    names: dict[int, str] = {}
+    for p in rows:
+        names[p["id"]] = p["mis_id"]
+        roster.pupils[p["mis_id"]] = PupilRecord(
+            school=school,
+            pupil=p["mis_id"],
+            forename=p["forename"] or "",
+            surname=p["surname"] or "",
+            year_group=p["year_group"] or "",
+            date_of_birth=p["date_of_birth"],
+            admitted=p["admitted_on"],
+            left=p["left_on"],
+        )
+    return roster, names
 
 
 def _pupil_ids(conn: Connection, school_id: int, pupils: tuple[str, ...]) -> np.ndarray:
