@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from escalation_flow.adapters.store import Store, pg_rows
 from escalation_flow.adapters.store.case_statements import statements
@@ -150,3 +150,30 @@ def test_an_instant_without_a_zone_is_refused_before_it_is_copied() -> None:
         pg_rows.utc(datetime(2025, 9, 3, 16, 30))
     london = datetime(2025, 9, 3, 17, 30, tzinfo=ZoneInfo("Europe/London"))
     assert pg_rows.utc(london) == datetime(2025, 9, 3, 16, 30, tzinfo=UTC)
+
+
+def test_a_value_too_long_for_its_column_is_refused_by_one_statement_as_one_by_one(
+    tmp_path: Path,
+) -> None:
+    """The arrays are cast to the columns' types without their lengths: cast to ``VARCHAR(200)``
+    a longer state would be cut silently (PostgreSQL truncates on an explicit cast), where the
+    row-by-row ``UPDATE`` refuses it."""
+    states = built_state("postgresql", tmp_path)
+    url = next(states)
+    store = Store(url)
+    match = {"id": "b_id", "length": "b_length"}
+    try:
+        for one_statement in (False, True):
+            with store.engine.connect() as conn, conn.begin() as tx:
+                rows = _case_updates(conn)
+                rows[-1]["state"] = "s" * 201
+                columns = [k for k in rows[0] if k not in match.values()]
+                with pytest.raises(DataError, match="too long"):
+                    if one_statement:
+                        pg_rows.update_rows(conn, CASES, match, columns, rows)
+                    else:
+                        conn.execute(statements().case, rows)
+                tx.rollback()
+    finally:
+        store.dispose()
+        next(states, None)

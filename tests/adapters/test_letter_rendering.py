@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -401,3 +402,31 @@ def test_who_issues_penalty_notices_is_the_schools_local_rule(
 def test_an_unknown_penalty_issuer_is_refused() -> None:
     with pytest.raises(InputError, match="head_teacher_or_local_authority"):
         PenaltyNotices(issued_by="head_teacher")
+
+
+def test_a_letter_added_just_after_its_folder_was_listed_is_found(tmp_path: Path) -> None:
+    """The listing is kept by the folder's modification time, which moves in ticks: a letter
+    added (or a flow's own one) within the tick of the last listing must still be found."""
+    (tmp_path / "reminder.html.j2").write_text("a")
+    (tmp_path / "oaks").mkdir()
+    listed = [(p, p.stat().st_mtime_ns) for p in (tmp_path, tmp_path / "oaks")]
+    assert available_templates("oaks", directory=tmp_path) == ["reminder"]
+    (tmp_path / "warning.html.j2").write_text("b")
+    (tmp_path / "oaks" / "reminder.html.j2").write_text("c")
+    for folder, stamp in listed:  # within the tick of the listing, as two writes often are
+        os.utime(folder, ns=(stamp, stamp))
+    assert available_templates("oaks", directory=tmp_path) == ["reminder", "warning"]
+    assert template_variants(tmp_path) == [
+        (None, "reminder"), (None, "warning"), ("oaks", "reminder")
+    ]  # fmt: skip
+
+
+def test_a_settled_folder_is_listed_once_while_it_does_not_change(tmp_path: Path) -> None:
+    (tmp_path / "reminder.html.j2").write_text("a")
+    os.utime(tmp_path, ns=(10**18, 10**18))  # changed long ago (2001)
+    assert available_templates(directory=tmp_path) == ["reminder"]
+    (tmp_path / "warning.html.j2").write_text("b")
+    os.utime(tmp_path, ns=(10**18, 10**18))  # as if within the same tick: the listing kept
+    assert available_templates(directory=tmp_path) == ["reminder"]
+    os.utime(tmp_path, ns=(10**18 + 1, 10**18 + 1))
+    assert available_templates(directory=tmp_path) == ["reminder", "warning"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from dataclasses import fields
 from datetime import date
 from functools import lru_cache
@@ -169,7 +170,15 @@ def _letters_in(folder: Path) -> list[str]:
         stamp = folder.stat().st_mtime_ns
     except OSError:
         return []
+    if time.time_ns() - stamp < _SETTLED_NS:
+        # a folder's time moves in the filesystem's ticks (milliseconds on ext4, seconds
+        # elsewhere): a file added in the tick of a listing kept under it would stay unseen
+        return list(_letters_listed.__wrapped__(folder, stamp))
     return list(_letters_listed(folder, stamp))
+
+
+#: how long after its last change a folder's listing may be kept under its modification time
+_SETTLED_NS = 3_000_000_000
 
 
 @lru_cache(maxsize=64)

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import String, TypeEngine
 
 from escalation_flow.adapters.store.models import UtcDateTime
 
@@ -125,7 +126,7 @@ def update_rows(
         if isinstance(kind, UtcDateTime):
             values = [_utc_or_none(v) for v in values]
         arrays[f"a{n}"] = values
-    sql_types = [kind.compile(dialect=conn.dialect) for kind in kinds]
+    sql_types = [_unsized(kind).compile(dialect=conn.dialect) for kind in kinds]
     unnest = ", ".join(f"%(a{n})b::{t}[]" for n, t in enumerate(sql_types))
     given = ", ".join(f"u{n}" for n in range(len(names)))
     sets = ", ".join(f'"{c}" = u{n}' for n, c in enumerate(columns, start=len(match)))
@@ -135,3 +136,11 @@ def update_rows(
         f"FROM unnest({unnest}) AS u({given}) WHERE {where}"
     )
     return int(conn.exec_driver_sql(statement, arrays).rowcount)
+
+
+def _unsized(kind: TypeEngine[Any]) -> TypeEngine[Any]:
+    """``kind`` without a length: an explicit cast to ``VARCHAR(n)`` cuts a longer text short
+    without a word, where the assignment to the column refuses it as an ``UPDATE`` does."""
+    if isinstance(kind, String) and kind.length is not None:
+        return type(kind)()
+    return kind
