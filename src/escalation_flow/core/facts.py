@@ -491,21 +491,7 @@ def _legal_facts(
     start, stop = 2 * int(w.weeks[10][day]), 2 * day + 2
     # Of compulsory school age throughout the 10 weeks: the 10 weeks' count, as read for the
     # weeks' own facts. Only the pupils whose age begins or ends within them are counted apart.
-    of_age = ints[_UNAUTH][_PCT[_W10]]
-    first_of_age, after_of_age = counts.sessions_of_compulsory_age()
-    maybe = counts.pupils_not_of_age_throughout()
-    if maybe.size:
-        cut = maybe[(first_of_age[maybe] > start) | (after_of_age[maybe] < stop)]
-    else:
-        cut = maybe
-    if cut.size:
-        of_age = of_age.copy()
-        ends = np.minimum(stop, after_of_age[cut])
-        starts = np.minimum(np.maximum(start, first_of_age[cut]), ends)  # never of age: empty
-        key = Key.UNAUTHORISED
-        of_age[cut] = counts.running_count_at(key, cut, ends) - counts.running_count_at(
-            key, cut, starts
-        )
+    of_age = counts.unauthorised_of_compulsory_age(start, stop, ints[_UNAUTH][_PCT[_W10]])
     return {
         "unauthorised_sessions_of_compulsory_age_last_10_school_weeks": _f(of_age),
         "penalty_notice_threshold_met": _flag(

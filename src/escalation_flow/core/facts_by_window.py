@@ -177,16 +177,9 @@ def _legal_facts(
     start, stop = 2 * int(w.weeks[10][day]), 2 * day + 2
     # Of compulsory school age throughout the 10 weeks: the 10 weeks' count, as read for the
     # weeks' own facts. Only the pupils whose age begins or ends within them are counted apart.
-    of_age = cols.between(start, stop - 1).unauthorised.copy()
-    first_of_age, after_of_age = counts.sessions_of_compulsory_age()
-    cut = np.flatnonzero((first_of_age > start) | (after_of_age < stop))
-    if cut.size:
-        ends = np.minimum(stop, after_of_age[cut])
-        starts = np.minimum(np.maximum(start, first_of_age[cut]), ends)  # never of age: empty
-        key = Key.UNAUTHORISED
-        of_age[cut] = counts.running_count_at(key, cut, ends) - counts.running_count_at(
-            key, cut, starts
-        )
+    of_age = counts.unauthorised_of_compulsory_age(
+        start, stop, cols.between(start, stop - 1).unauthorised
+    )
     return {
         "unauthorised_sessions_of_compulsory_age_last_10_school_weeks": _f(of_age),
         "penalty_notice_threshold_met": _flag(

@@ -117,6 +117,24 @@ class CumulativeCounts:
             )
         return self._not_of_age_throughout
 
+    def unauthorised_of_compulsory_age(self, start: int, stop: int, whole: IntArray) -> IntArray:
+        """Per pupil, the unauthorised sessions of ``start..stop - 1`` on which they were of
+        compulsory school age, given ``whole``, the count over all of them: only the pupils whose
+        age begins or ends within are counted apart (``whole`` itself when there are none)."""
+        first_of_age, after_of_age = self.sessions_of_compulsory_age()
+        maybe = self.pupils_not_of_age_throughout()
+        cut = maybe[(first_of_age[maybe] > start) | (after_of_age[maybe] < stop)]
+        if not cut.size:
+            return whole
+        of_age = whole.copy()
+        ends = np.minimum(stop, after_of_age[cut])
+        starts = np.minimum(np.maximum(start, first_of_age[cut]), ends)  # never of age: empty
+        key = Key.UNAUTHORISED
+        of_age[cut] = self.running_count_at(key, cut, ends) - self.running_count_at(
+            key, cut, starts
+        )
+        return of_age
+
     def of_compulsory_age_on(self, day: int) -> npt.NDArray[np.bool_]:
         """Per pupil, whether school day ``day`` falls within their compulsory school age."""
         out = np.ones(self.grid.n_pupils, dtype=bool)
