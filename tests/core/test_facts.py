@@ -542,32 +542,6 @@ def test_one_days_facts_counted_for_that_day_alone_equal_the_first_count_bit_for
             assert got.values[name].tobytes() == values.tobytes(), f"day {day}: {name}"
 
 
-@pytest.mark.parametrize("years", [("2025-26",), ("2025-26", "2026-27")])
-@pytest.mark.parametrize("days_at_once", [1, 7, 1000])
-def test_every_days_facts_counted_days_at_once_equal_the_first_count_bit_for_bit(
-    years: tuple[str, ...], days_at_once: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from escalation_flow.core import facts as facts_module
-
-    # ``facts_for_all_days`` counts blocks of days at once: 7 days of 40 pupils a block, whose
-    # blocks cross terms and years and end short of the calendar's last day; or all at once.
-    monkeypatch.setattr(facts_module, "BLOCK_CELLS", 40 * days_at_once)
-    calendar = bundled_calendar(*years)
-    grid = absence_heavy_grid(np.random.default_rng(9 + len(years)), 40, calendar)
-    simple = CumulativeCounts(grid, calendar)
-    every = facts_for_all_days(
-        grid, calendar, min_possible_sessions_ytd=20, min_possible_sessions_window=10, first_day=3
-    )
-    for got in every:
-        want = simple_facts(
-            simple, got.day_index, min_possible_sessions_ytd=20, min_possible_sessions_window=10
-        )
-        assert list(got.values) == list(want)
-        for name, values in want.items():
-            assert got.values[name].tobytes() == values.tobytes(), f"day {got.day_index}: {name}"
-    assert got.day_index == calendar.n_days - 1
-
-
 def test_counts_with_the_last_days_runs_only_refuse_another_day_and_extending() -> None:
     grid = absence_heavy_grid(np.random.default_rng(3), 10, CAL)
     counts = CumulativeCounts(grid, CAL, through_day=50, runs_of_last_day_only=True)

@@ -192,34 +192,33 @@ class EpisodeRuns:
             self.starts[first + 1 : first + days + 1, pupils] = out[1:, 3]
 
     # -- asking (every pupil, at the end of one school day) ------------------------------------
-    # (``day`` may be several days: every pupil's figure of each, one day after another.)
 
-    def current_run(self, day: int | IntArray) -> FloatArray:
+    def current_run(self, day: int) -> FloatArray:
         """School days of the episode of absence that holds ``day`` so far (0: not absent)."""
         run: FloatArray = self.absence_run[day].astype(np.float64)
-        return run.reshape(-1)
+        return run
 
-    def unexplained_days(self, day: int | IntArray) -> FloatArray:
+    def unexplained_days(self, day: int) -> FloatArray:
         """Unexplained school days in a row ending with ``day``."""
         run: FloatArray = self.unexplained_run[day].astype(np.float64)
-        return run.reshape(-1)
+        return run
 
-    def days_since_first_unexplained(self, day: int | IntArray) -> FloatArray:
+    def days_since_first_unexplained(self, day: int) -> FloatArray:
         """School days from the first day with an ``N``/``O`` session of the episode holding
         ``day`` to ``day`` (0: that day is today); NaN when no episode holds ``day`` or the
         episode has no such session."""
         since = self.since_unexplained[day]
-        out: FloatArray = np.subtract(since, 1.0)
+        out: FloatArray = since - 1.0
         out[since == 0] = np.nan
-        return out.reshape(-1)
+        return out
 
-    def episodes_between(self, first: int | IntArray, day: int | IntArray) -> FloatArray:
+    def episodes_between(self, first: int, day: int) -> FloatArray:
         """Episodes with a day in ``first..day``: those starting there, and one already running
         on ``first`` (begun on an earlier school day)."""
         # (The running count of starts never falls: the difference is never negative.)
         started = self.starts[day + 1] - self.starts[first]
         episodes: FloatArray = np.add(started, self.absence_run[first] >= 2, dtype=np.float64)
-        return episodes.reshape(-1)
+        return episodes
 
 
 class LastDayRuns:
@@ -264,23 +263,23 @@ class LastDayRuns:
     def make_room(self, n_days: int) -> None:
         raise ValueError("one day's runs are not extended")
 
-    def _check(self, day: int | IntArray) -> None:
-        if np.ndim(day) or day != self._day:
+    def _check(self, day: int) -> None:
+        if day != self._day:
             raise ValueError(f"runs of absence are counted for school day {self._day} only")
 
-    def current_run(self, day: int | IntArray) -> FloatArray:
+    def current_run(self, day: int) -> FloatArray:
         """``EpisodeRuns.current_run``."""
         self._check(day)
         run: FloatArray = self._runs[0].astype(np.float64)
         return run
 
-    def unexplained_days(self, day: int | IntArray) -> FloatArray:
+    def unexplained_days(self, day: int) -> FloatArray:
         """``EpisodeRuns.unexplained_days``."""
         self._check(day)
         run: FloatArray = self._runs[1].astype(np.float64)
         return run
 
-    def days_since_first_unexplained(self, day: int | IntArray) -> FloatArray:
+    def days_since_first_unexplained(self, day: int) -> FloatArray:
         """``EpisodeRuns.days_since_first_unexplained``."""
         self._check(day)
         since = self._runs[2]
@@ -288,11 +287,11 @@ class LastDayRuns:
         out[since == 0] = np.nan
         return out
 
-    def episodes_between(self, first: int | IntArray, day: int | IntArray) -> FloatArray:
+    def episodes_between(self, first: int, day: int) -> FloatArray:
         """``EpisodeRuns.episodes_between``: a window's days of absence after a day that was not,
         and its first day if absent (an episode begun on it or running into it)."""
         self._check(day)
-        assert self._pairs is not None and isinstance(first, int) and isinstance(day, int)
+        assert self._pairs is not None
         absent = _days_in_span(self._pairs[first : day + 1], _ABSENT_IDS)
         started = np.greater(absent[1:], absent[:-1]).sum(axis=0)
         episodes: FloatArray = np.add(started, absent[0], dtype=np.float64)

@@ -23,12 +23,12 @@ Absence shares by weekday are NaN when there is no absence this year.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache, cached_property
 from itertools import pairwise
-from typing import Any, TypeAlias, TypeVar
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -47,7 +47,6 @@ from escalation_flow.errors import CalendarError, NotFoundError
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
-_T = TypeVar("_T", bound="np.generic[Any]")
 
 DEFAULT_MIN_POSSIBLE_SESSIONS_WINDOW = 10
 _WEEK_WINDOWS = (2, 4, 6, 8, 10)
@@ -192,25 +191,14 @@ def facts_for_all_days(
     _check_day(calendar, last)
     counts = CumulativeCounts(grid, calendar, through_day=last)
     windows = DayWindows.of(calendar)
-    n_pupils = grid.n_pupils
-    if n_pupils > BLOCK_PUPILS:  # a day's rows are already more than the cache holds
-        for day in range(first_day, last + 1):
-            yield facts_from_counts(
-                counts,
-                day,
-                min_possible_sessions_ytd=min_possible_sessions_ytd,
-                min_possible_sessions_window=min_possible_sessions_window,
-                windows=windows,
-            )
-        return
-    per_block = max(1, BLOCK_CELLS // max(n_pupils, 1))
-    for first in range(first_day, last + 1, per_block):
-        n_days = min(per_block, last + 1 - first)
-        days = _block_facts(
-            counts, windows, first, min_possible_sessions_ytd, min_possible_sessions_window, n_days
+    for day in range(first_day, last + 1):
+        yield facts_from_counts(
+            counts,
+            day,
+            min_possible_sessions_ytd=min_possible_sessions_ytd,
+            min_possible_sessions_window=min_possible_sessions_window,
+            windows=windows,
         )
-        for day, values in enumerate(days, start=first):
-            yield _table(counts, day, values)
 
 
 def facts_from_counts(
@@ -238,18 +226,14 @@ def facts_from_counts(
             min_possible_sessions_window=min_possible_sessions_window,
         )
     else:
-        (values,) = _block_facts(
+        values = _block_facts(
             counts, w, day_index, min_possible_sessions_ytd, min_possible_sessions_window
         )
-    return _table(counts, day_index, values)
-
-
-def _table(counts: CumulativeCounts, day: int, values: dict[str, FloatArray]) -> FactTable:
     return FactTable(
         school=counts.grid.school,
         pupils=counts.grid.pupils,
-        day_index=day,
-        as_of=counts.calendar.school_days[day],
+        day_index=day_index,
+        as_of=calendar.school_days[day_index],
         values=values,
     )
 
@@ -258,79 +242,23 @@ def _table(counts: CumulativeCounts, day: int, values: dict[str, FloatArray]) ->
 #: CPU time a day, at once against by window: 0.33 / 0.59 ms on 1,000 pupils, 1.55 / 1.65 on
 #: 4,000, 2.90 / 2.80 on 8,000, 7.8 / 4.6 on 20,000.
 BLOCK_PUPILS = 5000
-#: Every fact of every day (``facts_for_all_days``) is counted for as many days at once as make
-#: this many pupil-days: each numpy call then works for several days, its cost paid once, where
-#: rows of a few thousand still stay in the cache.
-BLOCK_CELLS = 4000
 
 
 def _block_facts(
     counts: CumulativeCounts,
     w: DayWindows,
-    first: int,
+    day: int,
     min_possible_ytd: int,
     min_possible_window: int,
-    n_days: int = 1,
-) -> list[dict[str, FloatArray]]:
-    """Every register fact at the end of each of ``n_days`` days from ``first``, every window's
-    counts of every day read at once: each figure's row holds the days one after another."""
-    days = _Days(first, n_days, counts.grid.n_pupils)
-    values, ints = _day_facts(counts, w, days, min_possible_ytd, min_possible_window)
-    values.update(_episode_facts(counts, w, days))
-    values.update(year_end_projection(values, days.per_pupil(_days_left(counts.calendar, days))))
-    of_age = days.joined(counts.of_compulsory_age_on)
+) -> dict[str, FloatArray]:
+    """Every register fact at the end of ``day``, every window's counts read at once."""
+    values, ints = _day_facts(counts, w, day, min_possible_ytd, min_possible_window)
+    values.update(_episode_facts(counts, w, day))
+    values.update(year_end_projection(values, counts.calendar.year_of(day).last - day))
+    of_age = counts.of_compulsory_age_on(day)
     values["compulsory_school_age"] = _flag(of_age)
-    values.update(_legal_facts(counts, w, days, ints, of_age))
-    ordered = {name: values[name] for name in REGISTER_FACTS}
-    if n_days == 1:
-        return [ordered]
-    return [{name: row[days.of(k)] for name, row in ordered.items()} for k in range(n_days)]
-
-
-@dataclass(frozen=True)
-class _Days:
-    """Days counted at once: a row of every pupil of each, one after another."""
-
-    first: int
-    n: int
-    pupils: int
-
-    @property
-    def each(self) -> range:
-        return range(self.first, self.first + self.n)
-
-    @property
-    def indices(self) -> IntArray:
-        return np.arange(self.first, self.first + self.n)
-
-    def of(self, k: int) -> slice:
-        """The ``k``-th day's part of a row."""
-        return slice(k * self.pupils, (k + 1) * self.pupils)
-
-    def per_pupil(self, per_day: Sequence[int]) -> IntArray | int:
-        """A number per day as one per pupil of each day (the number itself for one day)."""
-        if self.n == 1:
-            return per_day[0]
-        out: IntArray = np.repeat(np.asarray(per_day, dtype=np.int64), self.pupils)
-        return out
-
-    def tiled(self, per_pupil: IntArray) -> IntArray:
-        """A number per pupil, the same every day."""
-        if self.n == 1:
-            return per_pupil
-        out: IntArray = np.tile(per_pupil, self.n)
-        return out
-
-    def joined(self, of_day: Callable[[int], npt.NDArray[_T]]) -> npt.NDArray[_T]:
-        """``of_day(day)`` of each day, one after another."""
-        if self.n == 1:
-            return of_day(self.first)
-        return np.concatenate([of_day(day) for day in self.each])
-
-
-def _days_left(calendar: SchoolCalendar, days: _Days) -> list[int]:
-    """School days after each day to the end of its academic year."""
-    return [calendar.year_of(d).last - d for d in days.each]
+    values.update(_legal_facts(counts, w, day, ints, of_age))
+    return {name: values[name] for name in REGISTER_FACTS}
 
 
 class KnownFacts:
@@ -438,7 +366,7 @@ def _field_bounds(w: DayWindows) -> tuple[IntArray, IntArray]:
 def _day_facts(
     counts: CumulativeCounts,
     w: DayWindows,
-    days: _Days,
+    day: int,
     min_possible_ytd: int,
     min_possible_window: int,
 ) -> tuple[dict[str, FloatArray], IntArray]:
@@ -446,11 +374,7 @@ def _day_facts(
     the counts they were read from (``_FIELDS``' rows)."""
     firsts, afters = w.field_bounds
     rows = counts.packing.rows_of(_FIELD_KEYS)
-    if days.n == 1:
-        ints = counts.fields_over_days(rows, firsts[days.first], afters[days.first])
-    else:
-        block = slice(days.first, days.first + days.n)
-        ints = counts.fields_over_days(rows, firsts[block].T, afters[block].T)
+    ints = counts.fields_over_days(rows, firsts[day], afters[day])
     got = as_float(ints)  # counts as floats, exactly: sums of them below are exact too
     attended, unauthorised = got[_ATT], got[_UNAUTH]
     absence = got[_AUTH] + unauthorised
@@ -496,10 +420,9 @@ def _day_facts(
         "attendance_pct_previous_term": pct[p[_PREV_TERM]],
         "unauthorised_sessions_previous_term": unauthorised[p[_PREV_TERM]],
     }
-    for k, day in enumerate(days.each):
-        if w.previous_term[0][day] < 0:  # no previous term in the calendars: unknown, not none
-            values["unauthorised_sessions_previous_term"][days.of(k)] = np.nan
-    values.update(_today_facts(counts, days, ints, got))
+    if w.previous_term[0][day] < 0:  # no previous term in the calendars: unknown, not none
+        values["unauthorised_sessions_previous_term"][:] = np.nan
+    values.update(_today_facts(counts, day, ints, got))
     return values, ints
 
 
@@ -538,23 +461,19 @@ def _shares(monday_friday: FloatArray, absence: FloatArray) -> dict[str, FloatAr
 
 
 def _today_facts(
-    counts: CumulativeCounts, days: _Days, ints: IntArray, got: FloatArray
+    counts: CumulativeCounts, day: int, ints: IntArray, got: FloatArray
 ) -> dict[str, FloatArray]:
     authorised, unauthorised = _TODAY_ABSENT
     unresolved = _ROW[_ALL, Key.N]
     # The first N ever counted is within the day's sessions wherever one of them is an N.
     first_n = counts.first_session_with(Key.N, counts.last_session)
-    day = days.per_pupil(days.each)
-    oldest = np.where(ints[unresolved] > 0, day - days.tiled(first_n >> 1), 0)
-    today = ints[unauthorised]
-    # Day after day: each day's runs are the day before's and the day.
-    runs = days.joined(
-        lambda d: counts.unauthorised_days_ending(d, today[days.of(d - days.first)])
-    )
+    oldest = np.where(ints[unresolved] > 0, day - (first_n >> 1), 0)
     return {
-        "absent_today": _flag((ints[authorised] + today) > 0),
+        "absent_today": _flag((ints[authorised] + ints[unauthorised]) > 0),
         "unexplained_absence_today": _flag(ints[_ROW[_TODAY, Key.N]] > 0),
-        "consecutive_unauthorised_school_days": _f(runs),
+        "consecutive_unauthorised_school_days": _f(
+            counts.unauthorised_days_ending(day, ints[unauthorised])
+        ),
         "unresolved_n_sessions": got[unresolved],
         "oldest_unresolved_n_school_days": _f(oldest),
     }
@@ -563,23 +482,17 @@ def _today_facts(
 def _legal_facts(
     counts: CumulativeCounts,
     w: DayWindows,
-    days: _Days,
+    day: int,
     ints: IntArray,
     of_age_today: npt.NDArray[np.bool_],
 ) -> dict[str, FloatArray]:
     """The unauthorised sessions that can found a legal step: those of the last 10 school weeks
     on days the pupil was of compulsory school age (a Reception child's autumn absence cannot
     found a penalty notice in January, when the child has just become of that age)."""
-    whole = ints[_UNAUTH][_PCT[_W10]]
-
-    def of_age_on(day: int) -> IntArray:
-        start, stop = 2 * int(w.weeks[10][day]), 2 * day + 2
-        # Of compulsory school age throughout the 10 weeks: the 10 weeks' count, as read for the
-        # weeks' own facts. Only the pupils whose age begins or ends within them are counted
-        # apart.
-        return counts.unauthorised_of_compulsory_age(start, stop, whole[days.of(day - days.first)])
-
-    of_age = days.joined(of_age_on)
+    start, stop = 2 * int(w.weeks[10][day]), 2 * day + 2
+    # Of compulsory school age throughout the 10 weeks: the 10 weeks' count, as read for the
+    # weeks' own facts. Only the pupils whose age begins or ends within them are counted apart.
+    of_age = counts.unauthorised_of_compulsory_age(start, stop, ints[_UNAUTH][_PCT[_W10]])
     return {
         "unauthorised_sessions_of_compulsory_age_last_10_school_weeks": _f(of_age),
         "penalty_notice_threshold_met": _flag(
@@ -588,14 +501,11 @@ def _legal_facts(
     }
 
 
-def _episode_facts(counts: CumulativeCounts, w: DayWindows, days: _Days) -> dict[str, FloatArray]:
+def _episode_facts(counts: CumulativeCounts, w: DayWindows, day: int) -> dict[str, FloatArray]:
     runs = counts.episodes
-    day = days.first if days.n == 1 else days.indices
     return {
         "current_absence_episode_school_days": runs.current_run(day),
-        "absence_episodes_this_term": runs.episodes_between(
-            int(w.term[days.first]) if days.n == 1 else w.term[day], day
-        ),
+        "absence_episodes_this_term": runs.episodes_between(int(w.term[day]), day),
         "school_days_since_first_unexplained_absence_of_episode": (
             runs.days_since_first_unexplained(day)
         ),

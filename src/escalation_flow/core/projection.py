@@ -37,18 +37,13 @@ PERSISTENT_ABSENCE_PCT = 90.0
 
 
 def year_end_projection(
-    values: Mapping[str, FloatArray], school_days_left: int | npt.NDArray[np.int64]
+    values: Mapping[str, FloatArray], school_days_left: int
 ) -> dict[str, FloatArray]:
     """The two projection facts from one day's register facts (``core.facts``' names).
 
-    ``school_days_left``: school days after the as-of day to the end of its academic year (or
-    one number per pupil: facts of several days in one row).
+    ``school_days_left``: school days after the as-of day to the end of its academic year.
     """
-    if (
-        school_days_left < 0
-        if isinstance(school_days_left, int)
-        else bool((school_days_left < 0).any())
-    ):
+    if school_days_left < 0:
         raise ValueError(f"school days left cannot be negative ({school_days_left})")
     attended = values["attended_sessions"]
     possible = values["possible_sessions"]

@@ -326,8 +326,6 @@ class CumulativeCounts:
     ) -> IntArray:
         """``(len(rows), pupils)``: row ``i`` the count of the ``i``-th key of ``rows`` over
         school days ``first_days[i]..after_days[i] - 1`` (``first <= after``), every pupil.
-        With ``(len(rows), n)`` days, the ``n`` windows of each row one after another:
-        ``(len(rows), n * pupils)``.
 
         One gather of whole rows of the table for every window and key a day's facts read (a
         few dozen), where a window at a time paid numpy's cost per call a dozen times over."""
@@ -336,15 +334,12 @@ class CumulativeCounts:
         n_words, width, n_pupils = self._c.shape
         flat = self._c.reshape(n_words * width, n_pupils)  # not -1: no pupils is size 0
         base = rows.word * width
-        if after_days.ndim == 2:
-            base = base[:, None]
         words: Words = flat.take(base + after_days, axis=0)
         words -= flat.take(base + first_days, axis=0)  # no field borrows: see packed_counts
         for first, stop, shift in rows.runs:
             words[first:stop] >>= shift
         words &= self.packing.mask
-        # (the shape given in full: numpy cannot infer a dimension of an array of no pupils)
-        return words.view(np.int64).reshape(len(rows.word), after_days[0].size * n_pupils)
+        return words.view(np.int64)
 
     def pupil_attendance_pct(
         self, pupil: int, first_session: int, last_session: int, *, min_possible_sessions: int
