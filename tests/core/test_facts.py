@@ -503,6 +503,57 @@ def test_facts_either_way_equal_the_first_window_by_window_count_bit_for_bit(
                 assert got.values[name].tobytes() == values.tobytes(), f"day {day}: {name}"
 
 
+def absence_heavy_grid(
+    rng: np.random.Generator, n_pupils: int, calendar: SchoolCalendar
+) -> RegisterGrid:
+    """``random_grid`` with half its pupils mostly absent: long runs of absence, with and without
+    N and O days in them, and days of one N or O session."""
+    grid = random_grid(rng, n_pupils, calendar)
+    codes = np.array(
+        [CODE_OF_ID.index(c) for c in ("N", "O", "I", "G", "U", "/", "-", "M")], np.int8
+    )
+    weights = [0.2, 0.1, 0.25, 0.1, 0.05, 0.15, 0.05, 0.1]
+    half = n_pupils // 2
+    grid.codes[half:] = rng.choice(codes, (n_pupils - half, calendar.n_sessions), p=weights)
+    return grid
+
+
+@pytest.mark.parametrize("years", [("2025-26",), ("2025-26", "2026-27")])
+@pytest.mark.parametrize("way", ["at once", "by window"])
+def test_one_days_facts_counted_for_that_day_alone_equal_the_first_count_bit_for_bit(
+    years: tuple[str, ...], way: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from escalation_flow.core import facts as facts_module
+
+    # ``facts_as_of`` counts its day's runs of absence off that day alone (``LastDayRuns``).
+    monkeypatch.setattr(facts_module, "BLOCK_PUPILS", 0 if way == "by window" else 10_000)
+    calendar = bundled_calendar(*years)
+    grid = absence_heavy_grid(np.random.default_rng(5 + len(years)), 40, calendar)
+    simple = CumulativeCounts(grid, calendar)
+    for day in range(calendar.n_days):
+        got = facts_as_of(
+            grid, calendar, day, min_possible_sessions_ytd=20, min_possible_sessions_window=10
+        )
+        want = simple_facts(
+            simple, day, min_possible_sessions_ytd=20, min_possible_sessions_window=10
+        )
+        assert list(got.values) == list(want)
+        for name, values in want.items():
+            assert got.values[name].tobytes() == values.tobytes(), f"day {day}: {name}"
+
+
+def test_counts_with_the_last_days_runs_only_refuse_another_day_and_extending() -> None:
+    grid = absence_heavy_grid(np.random.default_rng(3), 10, CAL)
+    counts = CumulativeCounts(grid, CAL, through_day=50, runs_of_last_day_only=True)
+    counts.episodes.current_run(50)
+    with pytest.raises(ValueError, match="school day 50 only"):
+        counts.episodes.current_run(49)
+    with pytest.raises(ValueError, match="not extended"):
+        counts.extend_to(CAL.n_days - 1)
+    with pytest.raises(ValueError, match="counted once"):
+        counts.refresh(np.array([1], dtype=np.intp))
+
+
 def test_a_calendars_day_windows_are_worked_out_once_and_as_for_a_new_calendar() -> None:
     from escalation_flow.core.facts import DayWindows
 

@@ -219,3 +219,104 @@ class EpisodeRuns:
         started = self.starts[day + 1] - self.starts[first]
         episodes: FloatArray = np.add(started, self.absence_run[first] >= 2, dtype=np.float64)
         return episodes
+
+
+class LastDayRuns:
+    """The runs of absence at the end of the last day counted only, with ``EpisodeRuns``'
+    questions, for one day's facts (``facts_as_of``) that ask them of that day alone.
+
+    ``EpisodeRuns`` steps every pupil's runs day by day through the year (a few numpy calls a
+    day: most of a day's facts counted from nothing); here they are read off the day's own
+    runs: only the pupils absent that day have one, and the episodes of a window are the days
+    of absence after a day that was not. Filled once, every pupil from the first school day.
+    """
+
+    def __init__(self) -> None:
+        self._pairs: npt.NDArray[np.uint16] | None = None
+        self._day = -1
+
+    def fill(
+        self, pupils: slice | npt.NDArray[np.intp], first: int, pairs: npt.NDArray[np.uint16]
+    ) -> None:
+        """Days ``0..`` of every pupil, as ``EpisodeRuns.fill`` is given them."""
+        if not isinstance(pupils, slice) or first != 0 or self._pairs is not None:
+            raise ValueError("one day's runs are counted once, every pupil from the first day")
+        self._pairs, self._day = pairs, pairs.shape[0] - 1
+        days, width = pairs.shape
+        # Only the pupils absent on the day have a run ending there: their own days, pupil-major.
+        today = _days_in_span(pairs[-1:], _ABSENT_IDS)[0]
+        pupils_absent = np.flatnonzero(today)
+        own = pairs.T[pupils_absent]
+        runs = np.zeros((3, width), np.int64)
+        absent = _days_in_span(own, _ABSENT_IDS)
+        run = _trailing(absent, days)
+        runs[0, pupils_absent] = run
+        runs[1, pupils_absent] = _trailing(_days_in_span(own, _UNEXPLAINED_IDS), days)
+        # Counting from the run's first day with an N or O session (1 on that day).
+        some = _days_in_span(own, _UNEXPLAINED_IDS, both=False)
+        some &= np.arange(days) >= (days - run)[:, None]
+        first_some = some.argmax(axis=1)
+        found = some[np.arange(first_some.size), first_some]
+        runs[2, pupils_absent] = np.where(found, days - first_some, 0)
+        self._runs = runs
+
+    def make_room(self, n_days: int) -> None:
+        raise ValueError("one day's runs are not extended")
+
+    def _check(self, day: int) -> None:
+        if day != self._day:
+            raise ValueError(f"runs of absence are counted for school day {self._day} only")
+
+    def current_run(self, day: int) -> FloatArray:
+        """``EpisodeRuns.current_run``."""
+        self._check(day)
+        run: FloatArray = self._runs[0].astype(np.float64)
+        return run
+
+    def unexplained_days(self, day: int) -> FloatArray:
+        """``EpisodeRuns.unexplained_days``."""
+        self._check(day)
+        run: FloatArray = self._runs[1].astype(np.float64)
+        return run
+
+    def days_since_first_unexplained(self, day: int) -> FloatArray:
+        """``EpisodeRuns.days_since_first_unexplained``."""
+        self._check(day)
+        since = self._runs[2]
+        out: FloatArray = since - 1.0
+        out[since == 0] = np.nan
+        return out
+
+    def episodes_between(self, first: int, day: int) -> FloatArray:
+        """``EpisodeRuns.episodes_between``: a window's days of absence after a day that was not,
+        and its first day if absent (an episode begun on it or running into it)."""
+        self._check(day)
+        assert self._pairs is not None
+        absent = _days_in_span(self._pairs[first : day + 1], _ABSENT_IDS)
+        started = np.greater(absent[1:], absent[:-1]).sum(axis=0)
+        episodes: FloatArray = np.add(started, absent[0], dtype=np.float64)
+        return episodes
+
+
+def _days_in_span(
+    pairs: npt.NDArray[np.uint16], span: tuple[int, int], *, both: bool = True
+) -> npt.NDArray[np.bool_]:
+    """Per day's pair of code ids, whether both sessions (or one, ``both=False``) are in
+    ``span``."""
+    sessions = pairs.view(np.uint8) if pairs.flags.c_contiguous else _as_bytes(pairs)
+    scratch = np.empty(sessions.shape, np.uint8)
+    flags = np.empty(sessions.shape, bool)
+    in_span = _in_span(sessions, span, scratch, flags)
+    return np.equal(in_span, _BOTH) if both else np.not_equal(in_span, 0)
+
+
+def _as_bytes(pairs: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint8]:
+    out: npt.NDArray[np.uint8] = np.ascontiguousarray(pairs).view(np.uint8)
+    return out
+
+
+def _trailing(flags: npt.NDArray[np.bool_], days: int) -> IntArray:
+    """``(pupils, days)``: the days in a row at the end of each pupil's that hold."""
+    other = ~flags[:, ::-1]
+    trailing: IntArray = np.where(other.any(axis=1), other.argmax(axis=1), days)
+    return trailing

@@ -166,7 +166,8 @@ def facts_as_of(
 ) -> FactTable:
     """Facts at the end of school day ``day_index``, for every pupil of the grid."""
     _check_day(calendar, day_index)
-    counts = CumulativeCounts(grid, calendar, through_day=day_index)
+    # Counts for this day alone: its runs of absence are read off the day, not stepped to it.
+    counts = CumulativeCounts(grid, calendar, through_day=day_index, runs_of_last_day_only=True)
     return facts_from_counts(
         counts,
         day_index,

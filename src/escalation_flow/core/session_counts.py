@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from escalation_flow.core.calendar import SchoolCalendar
-from escalation_flow.core.episodes import EpisodeRuns
+from escalation_flow.core.episodes import EpisodeRuns, LastDayRuns
 from escalation_flow.core.packed_counts import (
     N_IDS,
     OUTSIDE_ID,
@@ -65,8 +65,15 @@ class CumulativeCounts:
     """
 
     def __init__(
-        self, grid: RegisterGrid, calendar: SchoolCalendar, *, through_day: int | None = None
+        self,
+        grid: RegisterGrid,
+        calendar: SchoolCalendar,
+        *,
+        through_day: int | None = None,
+        runs_of_last_day_only: bool = False,
     ) -> None:
+        """``runs_of_last_day_only``: the runs of absence of ``through_day`` alone
+        (``LastDayRuns``), for counts asked about that one day and never extended or refreshed."""
         if grid.n_sessions != calendar.n_sessions:
             raise ValueError("the grid was built on another calendar")
         self.grid = grid
@@ -93,7 +100,11 @@ class CumulativeCounts:
         self._age_sessions: tuple[IntArray, IntArray] | None = None
         self._not_of_age_throughout: npt.NDArray[np.intp] | None = None
         #: runs of days of absence (episodes), filled with the counts
-        self.episodes = EpisodeRuns(calendar.n_days, grid.n_pupils, filled_through=through)
+        self.episodes: EpisodeRuns | LastDayRuns = (
+            LastDayRuns()
+            if runs_of_last_day_only
+            else EpisodeRuns(calendar.n_days, grid.n_pupils, filled_through=through)
+        )
         self.extend_to(through)
 
     def sessions_of_compulsory_age(self) -> tuple[IntArray, IntArray]:
