@@ -180,6 +180,11 @@ def _collector_paused() -> Iterator[None]:
     live to the end and hold no cycles. The collector walks all of them again each time enough
     have piled up: about a tenth of a school's year, and half of reading a worker's results
     back. Plain reference counting still frees everything else as it goes.
+
+    Everything made while paused is then put in the oldest generation (``freeze`` and
+    ``unfreeze``: two list splices), not left in the youngest, whose first collection after the
+    pause would walk every record once more (a few tenths of a second, serial, after the
+    workers' results are read back). Garbage among them is still found by a full collection.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -187,6 +192,9 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            if not gc.get_freeze_count():  # nobody else's frozen objects to thaw
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 

@@ -117,6 +117,17 @@ def apply(case: Case, d: Decision) -> Case:
     return _replaced(case, changes)
 
 
+def apply_to_own(case: Case, d: Decision) -> None:
+    """``apply`` in place, to a case that only its caller holds (a copy made by ``replace``):
+    an evaluation folds its few decisions into one copy instead of copying the case for each.
+    The same changes as ``apply``, so the case ends the same."""
+    if isinstance(d, ActionUndone):
+        raise ValueError("an action_undone record is folded with the history it corrects")
+    values = case.__dict__
+    values.update(_changes_for(type(d))(case, d))
+    values["length"] += 1
+
+
 def replace(case: Case, **changes: Any) -> Case:
     """``dataclasses.replace`` without re-running ``__init__``: a case changes once per decision,
     hundreds of thousands of times in a year's backtest."""

@@ -9,7 +9,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from escalation_flow.core.case import Case
 from escalation_flow.core.facts import FactTable
@@ -142,27 +141,6 @@ class DayEnv(Mapping[str, Any]):
         window = self.counts.counts_between(firsts, 2 * self.day + 1)
         counts = sum((window.count(key) for key in keys[1:]), window.count(keys[0]))
         return np.where(known, counts.astype(float), NAN)
-
-
-class Rows(Mapping[str, Any]):
-    """Some pupils' view of a ``DayEnv``: each per-pupil array at ``rows`` (computed over every
-    pupil, when first asked, as before)."""
-
-    def __init__(self, day: DayEnv, rows: npt.NDArray[np.intp]) -> None:
-        self._day, self._rows = day, rows
-        self._pupils = len(day.book.pupils)
-
-    def __getitem__(self, name: str) -> Any:
-        value = self._day[name]
-        if isinstance(value, np.ndarray) and value.shape == (self._pupils,):
-            return value[self._rows]
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._day)
-
-    def __len__(self) -> int:
-        return len(self._day)
 
 
 def _since(days: IntArray, today: int) -> FloatArray:

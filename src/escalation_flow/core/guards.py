@@ -182,7 +182,7 @@ def truth(x: Any) -> Value:
     """A value as a truth value: NaN stays unknown, zero is false, anything else true."""
     if isinstance(x, np.ndarray):
         a = x.astype(np.float64, copy=False)
-        return np.where(np.isnan(a), NAN, (a != 0).astype(np.float64))
+        return np.where(a == a, a != 0, NAN)
     f = float(x)
     if f != f:
         return NAN
@@ -353,9 +353,14 @@ def _absolute(inner: Node) -> Node:
 
 
 def _all(parts: list[Node]) -> Node:
+    first, rest = parts[0], parts[1:]
+
     def run(env: Env) -> Value:
-        result: Value = 1.0
-        for part in parts:
+        # ``1.0 and x`` is x for every truth value: the first part is the result so far
+        result: Value = _as_truth(first, env)
+        if isinstance(result, float) and result == 0.0:
+            return 0.0
+        for part in rest:
             result = kleene_and(result, _as_truth(part, env))
             if isinstance(result, float) and result == 0.0:
                 return 0.0  # short-circuit: false and anything is false
@@ -365,9 +370,14 @@ def _all(parts: list[Node]) -> Node:
 
 
 def _any(parts: list[Node]) -> Node:
+    first, rest = parts[0], parts[1:]
+
     def run(env: Env) -> Value:
-        result: Value = 0.0
-        for part in parts:
+        # ``0.0 or x`` is x for every truth value: the first part is the result so far
+        result: Value = _as_truth(first, env)
+        if isinstance(result, float) and result == 1.0:
+            return 1.0
+        for part in rest:
             result = kleene_or(result, _as_truth(part, env))
             if isinstance(result, float) and result == 1.0:
                 return 1.0
@@ -403,12 +413,23 @@ def _comparison(op: Callable[[Any, Any], Any], left: Node, right: Node) -> Node:
             if a != a or b != b:
                 return NAN
             return 1.0 if op(a, b) else 0.0
-        aa, bb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            result = np.asarray(op(aa, bb), dtype=np.float64)
-        return np.where(np.isnan(aa) | np.isnan(bb), NAN, result)
+        return _compared(op, a, b)
 
     return _truth_valued(run)
+
+
+def _compared(op: Callable[[Any, Any], Any], a: Value, b: Value) -> Array:
+    """``op`` element-wise where neither side is NaN (1.0 or 0.0), else NaN. A side that is a
+    plain float (a constant, a parameter) is compared as it is: a NaN there is every element
+    unknown, and it needs no pass of its own (numpy's comparisons with NaN raise no warning)."""
+    if isinstance(b, float) and b == b:
+        aa = np.asarray(a, dtype=np.float64)
+        return np.where(aa == aa, op(aa, b), NAN)
+    if isinstance(a, float) and a == a:
+        bb = np.asarray(b, dtype=np.float64)
+        return np.where(bb == bb, op(a, bb), NAN)
+    aa, bb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return np.where((aa == aa) & (bb == bb), op(aa, bb), NAN)
 
 
 def _arithmetic(symbol: str, left: Node, right: Node) -> Node:

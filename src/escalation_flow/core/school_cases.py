@@ -88,6 +88,7 @@ class SchoolCases:
         self.state_day = np.full(n, -1, np.int64)
         self.open_day = np.full(n, -1, np.int64)
         self._index = {p: i for i, p in enumerate(self.pupils)}
+        self._days: dict[date, int] = {}
         self.state_index = {name: i for i, name in enumerate(self.ctx.flow.states)}
         self.state_flags = state_flags(self.ctx.flow.definition)
         self.state_id = np.full(n, -1, np.int64)  # -1: no open case
@@ -144,7 +145,7 @@ class SchoolCases:
             for _, recorded in self._recorded_ids:
                 recorded[p] = 0
             return
-        cal = self.ctx.calendar
+        day_of = self._day_of
         self.stage[p] = case.stage
         self.state_id[p] = self.state_index[case.state]
         self.timer_due[p] = min([t.due for t in case.timers]).toordinal() if case.timers else NEVER
@@ -154,13 +155,21 @@ class SchoolCases:
             for event, recorded in self._recorded_ids:
                 recorded[p] = counts.get(event, 0)
         stage_on, state_on = case.stage_entered_on, case.state_entered_on
-        self.stage_day[p] = cal.index_on_or_before(stage_on) if stage_on else -1
-        self.state_day[p] = cal.index_on_or_before(state_on) if state_on else -1
-        self.open_day[p] = cal.index_on_or_before(case.opened_on) if case.opened_on else -1
+        self.stage_day[p] = day_of(stage_on) if stage_on else -1
+        self.state_day[p] = day_of(state_on) if state_on else -1
+        self.open_day[p] = day_of(case.opened_on) if case.opened_on else -1
         if self.recorded_day:
             on = dict(case.recorded_on)
             for i, days in self.recorded_day.items():
-                days[p] = cal.index_on_or_before(on[i]) if i in on else -1
+                days[p] = day_of(on[i]) if i in on else -1
+
+    def _day_of(self, on: date) -> int:
+        """The calendar's index of the school day on or before ``on``, remembered: a year's
+        cases are loaded tens of thousands of times on a couple of hundred days."""
+        day = self._days.get(on)
+        if day is None:
+            day = self._days[on] = self.ctx.calendar.index_on_or_before(on)
+        return day
 
 
 def _recorded_names(flow: Flow) -> set[str]:

@@ -31,7 +31,7 @@ import numpy as np
 from escalation_flow.core import evaluation
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.context import Moment
-from escalation_flow.core.day_env import DayEnv, Rows
+from escalation_flow.core.day_env import DayEnv
 from escalation_flow.core.decisions import Stimulus, quick_init
 from escalation_flow.core.definition import DAILY, TERM_END, SideAction
 from escalation_flow.core.due_dates import due_date
@@ -217,16 +217,16 @@ def _screen(
 def _listening(
     book: SchoolCases, env: DayEnv, trigger: str, idle: _Idle | None = None
 ) -> set[int]:
-    """Pupils in a state that listens to ``trigger`` for whom one of its guards holds (numpy,
-    over the pupils in that state only: a guard's mask is worked out pupil by pupil). ``idle``,
-    if given, is shown the masks."""
+    """Pupils in a state that listens to ``trigger`` for whom one of its guards holds (numpy;
+    each guard's mask is read at the pupils in that state). ``idle``, if given, is shown the
+    masks."""
     out: set[int] = set()
+    masks_of = _Masks(env)
     for name, guards in book.listeners(trigger).items():
         rows = np.flatnonzero(book.state_id == book.state_index[name])
         if not rows.size:
             continue
-        some = Rows(env, rows)
-        masks = [_mask(g, some, rows.size) for g in guards]
+        masks = [masks_of.at(g, rows) for g in guards]
         hit = _any_of(masks, rows.size)
         if book.decides_for is not None:
             hit &= book.decides_for[rows]
@@ -344,12 +344,33 @@ class _Idle:
         return self._reads[state]
 
 
-def _mask(guard: Guard | None, env: Rows, size: int) -> BoolArray:
-    """A listener's mask over ``size`` pupils (None: always; a guard of parameters alone
-    gives one value for all)."""
-    if guard is None:
-        return np.ones(size, dtype=bool)
-    return np.broadcast_to(guard.mask(env), (size,))
+class _Masks:
+    """The listeners' masks of one screen, each guard's worked out once over every pupil and
+    read at each state's pupils. The states of a stage share its transitions and the side
+    actions' ``when`` (the family-liaison plan: 59 guards over 18 states, 5 of them distinct),
+    and evaluating over every pupil reads the same figures as over some (the day works each
+    out over every pupil when first read), element by element the same operations, so the
+    same masks at those pupils.
+    Kept for one screen only: a ``<id>_recorded`` count is the book's own array, which the
+    evaluations after the screen move."""
+
+    def __init__(self, env: DayEnv) -> None:
+        self.env = env
+        self._full: dict[int, BoolArray] = {}
+        self._guards: list[Guard] = []  # keeps each id to its guard while remembered
+
+    def at(self, guard: Guard | None, rows: IntArray) -> BoolArray:
+        """``guard``'s mask at ``rows`` (None: always; a guard of parameters alone gives one
+        value for all)."""
+        if guard is None:
+            return np.ones(rows.size, dtype=bool)
+        full = self._full.get(id(guard))
+        if full is None:
+            full = self._full[id(guard)] = guard.mask(self.env)
+            self._guards.append(guard)
+        if full.ndim == 0:
+            return np.broadcast_to(full, (rows.size,))
+        return full[rows]
 
 
 def _any_of(masks: list[BoolArray], size: int) -> BoolArray:

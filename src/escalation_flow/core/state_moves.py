@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any
 
-from escalation_flow.core.case import CLOSED, NO_CASE, Case, apply
+from escalation_flow.core.case import CLOSED, NO_CASE, Case, apply_to_own, replace
 from escalation_flow.core.context import Context, Moment
 from escalation_flow.core.decisions import (
     CaseClosed,
@@ -37,15 +37,25 @@ Env = Mapping[str, Any]
 
 
 class Decided:
-    """Decisions so far, and the case as they leave it (so serials and state stay right)."""
+    """Decisions so far, and the case as they leave it (so serials and state stay right).
+
+    The case handed in is the book's and stays as it is; the first decision copies it, and
+    every decision is folded into that copy in place (``case.apply_to_own``), which nothing
+    else holds until the evaluation returns it. A caller reading ``case`` between decisions
+    reads it as the decisions so far leave it, as before; one keeping it across a decision
+    must keep the fields it needs instead (the engine reads fields, tuples that do not move)."""
 
     def __init__(self, case: Case) -> None:
         self.case = case
         self.decisions: list[Decision] = []
+        self._own = False
 
     def emit(self, decision: Decision) -> None:
         self.decisions.append(decision)
-        self.case = apply(self.case, decision)
+        if not self._own:
+            self.case = replace(self.case)
+            self._own = True
+        apply_to_own(self.case, decision)
 
 
 def facts_named(
