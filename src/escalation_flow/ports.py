@@ -48,6 +48,7 @@ from escalation_flow.stored import (
     DueTimer,
     HistoryRow,
     SchoolActivity,
+    SchoolDayState,
     SchoolRead,
     StoredCase,
     Written,
@@ -85,6 +86,7 @@ __all__ = [
     "RegisterSource",
     "Registers",
     "SchoolActivity",
+    "SchoolDayState",
     "SchoolRead",
     "ServiceStore",
     "StoredCase",
@@ -253,6 +255,11 @@ class CaseTransaction(Protocol):
 
     def last_evaluation(self, school_id: int) -> Record | None:
         """The school's most recently written ``school_days`` row."""
+        ...
+
+    def school_day(self, school: str, day: date) -> SchoolDayState:
+        """The school's row id, when ``day`` was evaluated, when the school was last
+        evaluated and its latest evaluated day, read together (an evening asks all four)."""
         ...
 
     def record_school_day(

@@ -139,6 +139,18 @@ class SchoolActivity:
 
 
 @dataclass(frozen=True)
+class SchoolDayState:
+    """What a school's evening asks of ``school_days`` before it runs, read together: the
+    school's row id, when ``day`` was evaluated (None: not yet), when the school was last
+    evaluated (its most recently written row), and its latest evaluated day."""
+
+    school_id: int
+    evaluated_at: datetime | None
+    last_evaluated_at: datetime | None
+    latest_day: date | None
+
+
+@dataclass(frozen=True)
 class DueTimer:
     """A pending timer whose ``fire_at`` has come, with its case's school and pupil."""
 

@@ -281,6 +281,26 @@ def test_schools_are_added_and_renamed_from_the_trust(store: Store) -> None:
     assert (name, urn) == ("Oak Academy", "100001")
 
 
+def test_the_same_trust_upserted_again_updates_only_the_school_that_changed(store: Store) -> None:
+    """A daemon's start upserts the trust: a school whose name and URN stand is not written."""
+    updates: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    trust = _trust("oaks", "pines")
+    sa.event.listen(store.engine, "before_cursor_execute", count)
+    store.upsert_schools(trust)
+    assert updates == []
+    trust.schools["pines"] = SchoolConfig("pines", "Pine Academy", None, Path("f"), (), None, {})
+    store.upsert_schools(trust)
+    assert len(updates) == 1
+    with store.engine.connect() as conn:
+        names = dict(conn.execute(sa.text("SELECT key, name FROM schools")).all())
+    assert names == {"oaks": "Oaks School", "pines": "Pine Academy"}
+
+
 def test_a_roster_adds_pupils_and_a_later_one_updates_them(store: Store, tmp_path: Path) -> None:
     p1 = PupilRecord("oaks", "P1", "Ava", "Wood", "3", date(2017, 9, 17), date(2022, 9, 1))
     first = {"oaks": Roster("oaks", {"P1": p1})}

@@ -20,7 +20,8 @@ from escalation_flow.audit.verify import check_chain
 from escalation_flow.errors import ActionError, ConflictError, InputError, NotFoundError
 from escalation_flow.ports import AuditNote
 from escalation_flow.service import FiredTimer, Service
-from tests.daemon_builders import LAST_DAY, SCHOOL, local
+from escalation_flow.stored import SchoolDayState
+from tests.daemon_builders import DAYS, LAST_DAY, SCHOOL, local
 from tests.service.conftest import World
 
 MONDAY = date(2025, 9, 15)  # the school day after the world's eighth
@@ -50,6 +51,33 @@ def state_of(service: Service) -> tuple[Any, ...]:
 
 
 # -- school days -----------------------------------------------------------------------------
+
+
+def test_a_school_days_state_read_at_once_answers_as_its_four_questions_asked_apart(
+    world: World,
+) -> None:
+    """``school_day``: the evening's one read of ``school_days``. An earlier day evaluated
+    again after the latest makes the last written row another day than the latest day."""
+    again = world.clock.now() + timedelta(hours=1)
+    with world.store.begin() as tx:
+        sid = tx.school_id(SCHOOL)
+        tx.record_school_day(sid, DAYS[2], again, 0, "test")
+    with world.store.read() as tx:
+        for day in (DAYS[2], LAST_DAY, MONDAY):
+            done, last = tx.evaluated(sid, day), tx.last_evaluation(sid)
+            apart = SchoolDayState(
+                sid,
+                None if done is None else done.evaluated_at,
+                last.evaluated_at,
+                tx.last_evaluated_days()[SCHOOL],
+            )
+            assert tx.school_day(SCHOOL, day) == apart
+        state = tx.school_day(SCHOOL, MONDAY)
+        assert (state.evaluated_at, state.last_evaluated_at, state.latest_day) == (
+            None, again, LAST_DAY,
+        )  # fmt: skip
+        with pytest.raises(NotFoundError, match="elms"):
+            tx.school_day("elms", MONDAY)
 
 
 def test_a_school_day_opens_cases_for_the_pupils_who_cross_a_threshold_and_not_the_others(

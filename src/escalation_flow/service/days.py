@@ -30,9 +30,11 @@ from escalation_flow.ports import (
     CLOSED,
     ENGINE,
     OPEN,
+    Amended,
     CaseChange,
     CaseTransaction,
     RegisterSource,
+    SchoolDayState,
     StoredCase,
     Written,
 )
@@ -71,12 +73,10 @@ class SchoolDays:
                     setup = ctx.setup(school)
                     if not setup.calendar.is_school_day(day):
                         continue  # run_day says why
-                    sid = tx.school_id(school)
-                    if tx.evaluated(sid, day) is not None and not force:
+                    state = tx.school_day(school, day)
+                    if state.evaluated_at is not None and not force:
                         continue
-                    last = tx.last_evaluation(sid)
-                    asked = (last.evaluated_at, now, day) if last else None
-                    reader.ahead(school, setup.calendar, now, asked)
+                    reader.ahead(school, setup.calendar, now, _amended_since(state, now, day))
             return [
                 self.run_day(s, day, force=force, reader=reader)
                 for s in ctx.schools()
@@ -113,19 +113,17 @@ class SchoolDays:
         ctx.ensure_schools()
         now = ctx.now()
         with ctx.store.read() as tx:
-            sid = tx.school_id(school)
-            done = tx.evaluated(sid, day)
-            if done is not None and not force:
-                return DayReport(school, day, skipped=True, evaluated_at=done.evaluated_at)
-            last = tx.last_evaluation(sid)
-            latest = tx.last_evaluated_days().get(school)
+            state = tx.school_day(school, day)  # one round trip for the four questions
+        sid, done, latest = state.school_id, state.evaluated_at, state.latest_day
+        if done is not None and not force:
+            return DayReport(school, day, skipped=True, evaluated_at=done)
         if latest is not None and latest > day:
             # cases already carry that later day's decisions: an earlier evening now, forced or
             # not, would re-apply an old register to today's cases and record a past that runs
             # backwards (a daemon catching up behind a hand run; a --force on an old day)
             ctx.log.warning("day.not_in_order", school=school, day=str(day), after=str(latest))
             return DayReport(school, day, skipped=True, after=latest)
-        asked = (last.evaluated_at, now, day) if last else None
+        asked = _amended_since(state, now, day)
         stamp = self.figures.import_stamp() if self.figures else 0  # before the register's read
         with nullcontext(reader) if reader else ctx.store.register_reader() as registers:
             read = registers.read(school, setup.calendar, now, asked)
@@ -259,7 +257,8 @@ class SchoolDays:
         closed = tx.pupils_with_cases(sid, CLOSED)
         books = self._books(tx, setup, register.pupils, stored)
         reopening = closed & _escalating_pupils(books.current.book, inputs)
-        stored.update(tx.load_cases(sid, school, reopening))
+        if reopening:  # most evenings re-open none: no statement to find no rows
+            stored.update(tx.load_cases(sid, school, reopening))
         for pupil in reopening:
             p = books.current.book.pupil_index(pupil)
             if p is not None:
@@ -323,6 +322,13 @@ def _collecting_only_what_the_evening_makes() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+def _amended_since(state: SchoolDayState, now: datetime, day: date) -> Amended | None:
+    """The register's "amended" question: marks of days before ``day`` imported since the
+    school was last evaluated (None: never evaluated, nothing to ask)."""
+    last = state.last_evaluated_at
+    return None if last is None else (last, now, day)
 
 
 def _lapse_days(setup: SchoolSetup) -> dict[str, Callable[[date], date]]:

@@ -43,6 +43,7 @@ from escalation_flow.stored import (
     DueTimer,
     HistoryRow,
     SchoolActivity,
+    SchoolDayState,
     StoredCase,
 )
 
@@ -71,6 +72,17 @@ class MemoryTransaction(TasksAndLetters):
     def last_evaluation(self, school_id: int) -> SchoolDayRec | None:
         rows = [r for r in self.t.school_days.values() if r.school_id == school_id]
         return max(rows, key=lambda r: (r.evaluated_at, r.day), default=None)
+
+    def school_day(self, school: str, day: date) -> SchoolDayState:
+        school_id = self.school_id(school)
+        done, last = self.evaluated(school_id, day), self.last_evaluation(school_id)
+        days = [r.day for r in self.t.school_days.values() if r.school_id == school_id]
+        return SchoolDayState(
+            school_id,
+            None if done is None else done.evaluated_at,
+            None if last is None else last.evaluated_at,
+            max(days, default=None),
+        )
 
     def record_school_day(
         self, school_id: int, day: date, now: datetime, decisions: int, worker: str

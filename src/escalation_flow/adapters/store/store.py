@@ -155,11 +155,13 @@ class Store:
     def upsert_schools(self, trust: Trust) -> None:
         """Add the trust's schools, and bring names and URNs up to date."""
         with self.engine.begin() as conn:
-            existing = {s.key: s.id for s in conn.execute(select(School.key, School.id))}
+            rows = conn.execute(select(School.key, School.name, School.urn))
+            existing = {key: {"name": name, "urn": urn} for key, name, urn in rows}
             for school in trust.schools.values():
                 values = {"name": school.name, "urn": school.urn}
                 if school.id in existing:
-                    conn.execute(update(School).where(School.key == school.id).values(values))
+                    if existing[school.id] != values:  # a statement a school is a daemon's start
+                        conn.execute(update(School).where(School.key == school.id).values(values))
                 else:
                     conn.execute(table_of(School).insert().values(key=school.id, **values))
 

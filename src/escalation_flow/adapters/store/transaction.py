@@ -19,6 +19,7 @@ from escalation_flow.adapters.store import (
     desk,
     family_evenings,
     records,
+    school_days,
     status_reads,
     timers,
 )
@@ -28,7 +29,13 @@ from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.family_facts import SchoolEvening
 from escalation_flow.core.school_day import UniversalTask
-from escalation_flow.stored import DueTimer, HistoryRow, SchoolActivity, StoredCase
+from escalation_flow.stored import (
+    DueTimer,
+    HistoryRow,
+    SchoolActivity,
+    SchoolDayState,
+    StoredCase,
+)
 
 
 class SqlTransaction:
@@ -52,6 +59,9 @@ class SqlTransaction:
 
     def last_evaluation(self, school_id: int) -> Row[Any] | None:
         return cases.last_evaluation(self.conn, school_id)
+
+    def school_day(self, school: str, day: date) -> SchoolDayState:
+        return school_days.school_day_state(self.conn, school, day)
 
     def record_school_day(
         self, school_id: int, day: date, now: datetime, decisions: int, worker: str
