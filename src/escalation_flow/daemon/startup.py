@@ -15,6 +15,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.engine import sqlite_path
+from escalation_flow.adapters.store.marks_reader import start_helpers
 from escalation_flow.adapters.store.schema import head_revision
 from escalation_flow.adapters.trust_files import Trust, load_trust
 from escalation_flow.errors import (
@@ -45,7 +46,7 @@ def shown(url: URL) -> str:
 
 def opened_store(url: URL, make: Callable[[URL], Store]) -> Store:
     """A store (``make(url)``: the composition root's) on a reachable database whose schema is
-    the newest; nothing is created here."""
+    the newest, its register helper processes started; nothing is created here."""
     database = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
     if database is not None:
         _look_at_sqlite(database)
@@ -62,6 +63,8 @@ def opened_store(url: URL, make: Callable[[URL], Store]) -> Store:
     except BaseException:
         store.dispose()
         raise
+    # their imports now, beside the trust's checks, not in the first evening's or catch-up's
+    start_helpers(store)
     return store
 
 
