@@ -15,7 +15,6 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.engine import sqlite_path
-from escalation_flow.adapters.store.marks_reader import start_helpers
 from escalation_flow.adapters.store.schema import head_revision
 from escalation_flow.adapters.trust_files import Trust, load_trust
 from escalation_flow.errors import (
@@ -64,6 +63,8 @@ def opened_store(url: URL, make: Callable[[URL], Store]) -> Store:
         store.dispose()
         raise
     # their imports now, beside the trust's checks, not in the first evening's or catch-up's
+    from escalation_flow.adapters.store.marks_reader import start_helpers  # the daemon's only
+
     start_helpers(store)
     return store
 
