@@ -354,8 +354,9 @@ def _fetch_arrays(connection: Connection, sql: str, schema: pa.Schema) -> pa.Tab
     (``array_send``), each text column its values run together with an array of their byte
     lengths. ``COPY ... TO STDOUT`` hands each row to the client as its own message (psycopg's
     loop over a school's 232,000 was 0.27 CPU-s); a CSV made as one value (``string_agg``)
-    cost the server the text of every number and instant (0.43 against 0.31 server CPU-s a
-    school of 256,000 marks) and the client its parsing (0.1 to 0.24 against 0.01). The
+    cost the server the text of every number and instant and the client their parsing (a
+    school of 256,000 marks: server 0.42-0.47 against 0.36-0.38 CPU-s, client 0.10-0.19
+    against 0.03-0.06). The
     aggregates read the subquery's rows in one pass, so their values line up; the rows come in
     its order as PostgreSQL aggregates them (nothing joined), which the standard does not
     promise: ``unordered``. A NULL (no load column has one) is read by ``_fetch_copy``."""
