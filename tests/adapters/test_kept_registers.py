@@ -354,24 +354,48 @@ def test_rows_that_came_out_of_order_are_kept_in_load_order(
     _same_rows(kept_of("oaks", _CALENDAR, shuffled), ordered)
 
 
-def test_a_kept_read_sent_as_one_value_gives_the_rows_copy_gives(
+def test_a_kept_read_sent_as_arrays_gives_the_rows_copy_gives(
     store: Store, tmp_path: Path, calendar: SchoolCalendar
 ) -> None:
-    """PostgreSQL's kept reads come as one CSV value the server makes (``bulk._fetch_one_value``):
-    the same table as ``COPY``'s CSV, a stored code with a comma and quotes in it too."""
+    """PostgreSQL's kept reads come as one row of binary arrays (``bulk._fetch_arrays``): the
+    same table as ``COPY``'s CSV, stored codes with a comma, quotes and a character of two bytes
+    in them too (a text column is cut by its values' byte lengths)."""
     if store.engine.dialect.name != "postgresql":
-        pytest.skip("one value is PostgreSQL's way; SQLite reads rows")
+        pytest.skip("arrays are PostgreSQL's way; SQLite reads rows")
     _import(store, tmp_path, calendar, T0, *DAYS, *NEW_ROWS_UNTIMED)
     with store.engine.begin() as conn:  # as if edited behind the service's back
         conn.exec_driver_sql("UPDATE marks SET code = 'a,\"b' WHERE code = 'N'")
+        conn.exec_driver_sql("UPDATE marks SET code = 'é' WHERE code = 'B'")
         sid = conn.exec_driver_sql("SELECT id FROM schools WHERE key = 'oaks'").scalar_one()
     sql = kept_sql("postgresql", sid, calendar)
     with store.engine.begin() as conn:
         rows = bulk.fetch(conn, sql, KEPT_SCHEMA)
     with store.engine.begin() as conn:
-        one = bulk.fetch(conn, sql, KEPT_SCHEMA, unordered=True)
-    assert 'a,"b' in "".join(rows.column("mark").to_pylist())
-    assert one.equals(rows) and rows.num_rows == 4
+        arrays = bulk.fetch(conn, sql, KEPT_SCHEMA, unordered=True)
+    marks = "".join(rows.column("mark").to_pylist())
+    assert 'a,"b' in marks and "é" in marks
+    assert arrays.equals(rows) and rows.num_rows == 4
+
+
+def test_a_kept_read_of_no_rows_or_a_null_gives_what_copy_gives(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    """No rows give the empty table; a NULL (which no load column has) is read by ``COPY``."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("arrays are PostgreSQL's way; SQLite reads rows")
+    _import(store, tmp_path, calendar, T0, *DAYS)
+    with store.engine.connect() as conn:
+        sid = conn.exec_driver_sql("SELECT id FROM schools WHERE key = 'oaks'").scalar_one()
+    sql = kept_sql("postgresql", sid, calendar)
+    nothing = sql.replace(" ORDER BY ", " AND false ORDER BY ")
+    with_null = sql.replace("coalesce(minutes_late, -1)", "nullif(coalesce(minutes_late, -1), -1)")
+    with store.engine.begin() as conn:
+        assert bulk.fetch(conn, nothing, KEPT_SCHEMA, unordered=True).num_rows == 0
+    with store.engine.begin() as conn:
+        copied = bulk.fetch(conn, with_null, KEPT_SCHEMA)
+    with store.engine.begin() as conn:
+        assert bulk.fetch(conn, with_null, KEPT_SCHEMA, unordered=True).equals(copied)
+    assert copied.column("minutes").null_count > 0
 
 
 def test_reading_at_an_instant_before_now_uses_the_same_kept_rows() -> None:

@@ -83,3 +83,27 @@ def test_helpers_die_within_seconds_when_their_parent_is_killed_with_sigkill(
             os.kill(pid, signal.SIGKILL)
         if parent.poll() is None:
             parent.kill()
+
+
+def test_a_daemons_store_starts_both_register_helpers_before_any_register_is_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A helper's start is its imports (about 1.5 CPU-s): the daemon's store starts both when
+    it opens, so that its first evening or catch-up does not wait for them."""
+    from sqlalchemy.engine import make_url
+
+    from escalation_flow.adapters.store import Store, marks_reader, migrate
+    from escalation_flow.daemon.startup import opened_store
+
+    monkeypatch.setattr(marks_reader, "_helper", None)  # as in a new process
+    url = f"sqlite:///{tmp_path / 'school.sqlite'}"
+    migrate(url)
+    store = opened_store(make_url(url), Store)
+    try:
+        pool = marks_reader._helper
+        assert pool is not None
+        assert len(pool._processes) == 2
+    finally:
+        store.dispose()
+        if marks_reader._helper is not None:
+            marks_reader._helper.shutdown(wait=True)

@@ -45,7 +45,7 @@ def shown(url: URL) -> str:
 
 def opened_store(url: URL, make: Callable[[URL], Store]) -> Store:
     """A store (``make(url)``: the composition root's) on a reachable database whose schema is
-    the newest; nothing is created here."""
+    the newest, its register helper processes started; nothing is created here."""
     database = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
     if database is not None:
         _look_at_sqlite(database)
@@ -62,6 +62,10 @@ def opened_store(url: URL, make: Callable[[URL], Store]) -> Store:
     except BaseException:
         store.dispose()
         raise
+    # their imports now, beside the trust's checks, not in the first evening's or catch-up's
+    from escalation_flow.adapters.store.marks_reader import start_helpers  # the daemon's only
+
+    start_helpers(store)
     return store
 
 

@@ -389,13 +389,39 @@ def _read_url(job: _Job) -> tuple[pa.Table, list[int]]:
     return rows, amended
 
 
+def start_helpers(store: Store) -> None:
+    """Start the helper processes now (a daemon, at its start), each importing what its reads
+    need, not waited for: a helper's start is about 1.5 CPU-s of imports (the store's modules,
+    SQLAlchemy, pyarrow, ADBC), which a daemon's first evening or catch-up otherwise paid
+    while it waited for its first registers. Nothing is read: a SQLite file is opened only by
+    a job, while this process holds its guard connection."""
+    dialect = store.engine.dialect.name
+    if dialect == "postgresql" or (dialect == "sqlite" and sqlite_path(store.engine.url)):
+        pool = _executor()
+        for _ in range(_HELPERS):  # each submit starts a process while none is idle
+            pool.submit(_ready, dialect)
+
+
+def _ready(dialect: str) -> None:
+    """In a helper started ahead: what its first read would import (this module came with
+    the call)."""
+    if dialect == "sqlite":
+        import adbc_driver_sqlite.dbapi  # noqa: F401
+    else:
+        import psycopg  # noqa: F401
+
+
+#: Helper processes: a PostgreSQL register takes about as long to read as a school takes to
+#: evaluate, so two keep the daemon fed on two cores.
+_HELPERS = 2
+
+
 def _executor() -> ProcessPoolExecutor:
     global _helper
     if _helper is None:
         # spawn, not fork: the helper must not inherit this process's SQLite connections
-        # two: a PostgreSQL register takes about as long to read as a school takes to evaluate
         _helper = ProcessPoolExecutor(
-            max_workers=2,
+            max_workers=_HELPERS,
             mp_context=mp.get_context("spawn"),
             initializer=die_with_parent,
             initargs=(os.getpid(),),
