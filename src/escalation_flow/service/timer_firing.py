@@ -8,8 +8,10 @@ prepares the letters, and commits. Only the worker whose claim hit a timer evalu
 claim and what it caused commit together, so a timer fires once whatever dies when.
 
 Batches start small (the first timers show soon, and a daemon told to stop stops soon) and
-double up to ``BATCH_MOST``; a batch ends early rather than hold one case twice, so every
-timer of a batch is decided on its case as the store holds it.
+double up to ``BATCH_MOST``, the size carried from one school to the next (a burst over twenty
+schools restarting at ``BATCH_FIRST`` at each paid a transaction's fixed cost twice as often); a
+batch ends early rather than hold one case twice, so every timer of a batch is decided on its
+case as the store holds it.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class TimerFiring:
         for timer in due:
             by_school.setdefault(timer.school, []).append(timer)
         schools = list(by_school)
+        sizes = BatchSizes()
         with ctx.store.register_reader() as reader, _Guards(school_guard) as guards:
             # The next school's register is read (in the register helper) while one school's
             # timers fire: a start after a downtime reads every school's register whole, and
@@ -120,7 +123,8 @@ class TimerFiring:
                             reader.ahead(ahead, ctx.setup(ahead).calendar, now)
                 try:
                     if mine:
-                        fired += self._fire_school(school, by_school[school], now, stop, reader)
+                        timers = by_school[school]
+                        fired += self._fire_school(school, timers, now, stop, reader, sizes)
                     else:
                         ctx.log.info("timers.school_taken_by_other", school=school)
                 finally:
@@ -134,8 +138,10 @@ class TimerFiring:
         now: datetime,
         stop: Callable[[], bool] | None = None,
         reader: RegisterSource | None = None,
+        sizes: BatchSizes | None = None,
     ) -> list[FiredTimer]:
-        """One school's due timers, in (fire_at, pupil, key) order, a batch per transaction."""
+        """One school's due timers, in (fire_at, pupil, key) order, a batch per transaction
+        (``sizes``: the burst's batch size so far; a new burst's when None)."""
         ctx = self.ctx
         setup = ctx.setup(school)
         on = setup.action_day(now)
@@ -147,7 +153,7 @@ class TimerFiring:
             books = school_books(ctx, tx, setup, register.pupils, held)
         burst = _Burst(setup, register, sid, on, now, held, books, {})
         out: list[FiredTimer] = []
-        for batch in batches(timers):
+        for batch in batches(timers, sizes):
             if stop is not None and stop():
                 break
             out += self._fire_batch(burst, batch)
@@ -277,18 +283,35 @@ class _Guards:
             held[0].close()
 
 
-def batches(timers: Sequence[DueTimer]) -> Iterator[list[DueTimer]]:
-    """The timers in order, in batches of ``BATCH_FIRST`` doubling to ``BATCH_MOST``; a batch
-    ends before a case it already holds."""
-    size, batch, cases = BATCH_FIRST, list[DueTimer](), set[int]()
+class BatchSizes:
+    """A burst's next batch size: ``BATCH_FIRST``, doubled after each batch up to
+    ``BATCH_MOST``; one burst's schools share it, so only the burst's first batches are small."""
+
+    def __init__(self) -> None:
+        self.size = BATCH_FIRST
+
+    def grow(self) -> None:
+        self.size = min(self.size * 2, BATCH_MOST)
+
+
+def batches(
+    timers: Sequence[DueTimer], sizes: BatchSizes | None = None
+) -> Iterator[list[DueTimer]]:
+    """The timers in order, in batches of ``sizes`` (a new burst's when None: ``BATCH_FIRST``
+    doubling to ``BATCH_MOST``), grown after each batch handed out; a batch ends before a case
+    it already holds."""
+    sizes = sizes or BatchSizes()
+    batch, cases = list[DueTimer](), set[int]()
     for timer in timers:
-        if len(batch) >= size or timer.case_id in cases:
+        if len(batch) >= sizes.size or timer.case_id in cases:
             yield batch
-            size, batch, cases = min(size * 2, BATCH_MOST), [], set()
+            sizes.grow()
+            batch, cases = [], set()
         batch.append(timer)
         cases.add(timer.case_id)
     if batch:
         yield batch
+        sizes.grow()
 
 
 def _runs(decided: Sequence[_Decided]) -> Iterator[list[_Decided]]:

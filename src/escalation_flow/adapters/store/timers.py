@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, literal, select, update
+from sqlalchemy import ARRAY, Connection, Integer, any_, bindparam, func, literal, select, update
 
 from escalation_flow.adapters.store.cases import CASES, SCHOOL_DAYS, SCHOOLS, TIMERS
 from escalation_flow.adapters.store.models import UtcDateTime
@@ -67,7 +67,10 @@ def claim_timers(
         case_ids = sorted({row.case_id for row in claimed})
         lengths = dict(conn.execute(select(c.id, c.length).where(c.id.in_(case_ids))).all())
         return {int(row.id): int(lengths[row.case_id]) for row in claimed}
-    mine = select(t.id).where(t.id.in_(ids), still_pending).with_for_update(skip_locked=True)
+    # The ids go as one array: an ``IN`` of 400 parameters was rendered, converted by psycopg
+    # and parsed by the server each time (a third of the claim's client CPU).
+    listed = t.id == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
+    mine = select(t.id).where(listed, still_pending).with_for_update(skip_locked=True)
     statement = claim.where(
         t.id.in_(mine.scalar_subquery()), still_pending, c.id == t.case_id
     ).returning(t.id, c.length)
