@@ -3,6 +3,9 @@ must give what a fresh read of the store gives, after any import, from any proce
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -409,3 +412,38 @@ def test_reading_at_an_instant_before_now_uses_the_same_kept_rows() -> None:
 
 def _roster() -> marks_reader.Roster:
     return marks_reader.Roster("oaks")
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["plain", "kept"])
+def test_a_register_asked_ahead_after_a_helper_died_is_read_by_new_helpers(
+    store: Store,
+    tmp_path: Path,
+    calendar: SchoolCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+    keep: bool,
+) -> None:
+    """The daemon starts its helpers when its store opens and keeps them for its life: one
+    killed meanwhile (the OOM killer, an operator) must not fail every evening after it."""
+    _import(store, tmp_path, calendar, T0, *DAYS)
+    monkeypatch.setattr(marks_reader, "_helper", None)  # as in a new process
+    reader_store = Store(store.engine.url)
+    if keep:
+        reader_store.keep_registers()
+    try:
+        marks_reader.start_helpers(reader_store)
+        pool = marks_reader._helper
+        assert pool is not None
+        pool.submit(int).result(timeout=60)  # the helpers are up
+        os.kill(next(iter(pool._processes.values())).pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not pool._broken and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool._broken
+        with reader_store.register_reader() as reader:
+            reader.ahead("oaks", calendar, T0)
+            got = reader.read("oaks", calendar, T0)
+        _same(got, _read(store, calendar, T0, None))
+    finally:
+        reader_store.dispose()
+        if marks_reader._helper is not None:
+            marks_reader._helper.shutdown(wait=True)

@@ -26,14 +26,14 @@ from __future__ import annotations
 import atexit
 import multiprocessing as mp
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -60,6 +60,7 @@ from escalation_flow.helper_processes import die_with_parent
 from escalation_flow.stored import SchoolRead
 
 _helper: ProcessPoolExecutor | None = None
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ class RegisterReader:
             roster=roster,
             known_at=ask.known_at,
         )
-        return _executor().submit(_read, job)
+        return _to_helper(_read, job)
 
     def _submit_kept(self, ask: _Ask) -> Future[KeptMarks]:
         if self._guard is None and self._path is not None:
@@ -193,7 +194,7 @@ class RegisterReader:
             known_at=ask.known_at,
             kept=True,
         )
-        return _executor().submit(_read_kept_job, job)
+        return _to_helper(_read_kept_job, job)
 
     def _read_kept(self, ask: _Ask, memory: RegisterMemory) -> SchoolRead:
         """The register from the kept rows, brought up to date with the rows of imports not
@@ -397,9 +398,8 @@ def start_helpers(store: Store) -> None:
     a job, while this process holds its guard connection."""
     dialect = store.engine.dialect.name
     if dialect == "postgresql" or (dialect == "sqlite" and sqlite_path(store.engine.url)):
-        pool = _executor()
         for _ in range(_HELPERS):  # each submit starts a process while none is idle
-            pool.submit(_ready, dialect)
+            _to_helper(_ready, dialect)
 
 
 def _ready(dialect: str) -> None:
@@ -428,6 +428,17 @@ def _executor() -> ProcessPoolExecutor:
         )
         atexit.register(_shutdown)
     return _helper
+
+
+def _to_helper(fn: Callable[[Any], T], arg: Any) -> Future[T]:
+    """``fn(arg)`` in a helper. A pool one of whose helpers died (killed while idle: the
+    daemon keeps them from its start for its life) refuses every job; it is replaced, or
+    every later read ahead would fail."""
+    try:
+        return _executor().submit(fn, arg)
+    except BrokenProcessPool:
+        _forget_helper()
+        return _executor().submit(fn, arg)
 
 
 def _forget_helper() -> None:
