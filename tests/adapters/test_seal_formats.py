@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -68,6 +69,16 @@ _rows = st.lists(
 @given(_rows)
 def test_the_digest_from_columns_is_the_digest_of_the_rows(rows: list[MarkRow]) -> None:
     assert sc.digest(columns_of(rows)) == mark_digest(rows)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_rows, st.integers(0, 2**62))
+def test_the_digest_of_one_import_s_rows_sharing_their_imported_at_is_that_of_the_rows(
+    rows: list[MarkRow], imported_at: int
+) -> None:
+    # an import's rows are all imported at one time: its text is made once, not once a row
+    one_import = [replace(r, imported_at=imported_at) for r in rows]
+    assert sc.digest(columns_of(one_import)) == mark_digest(one_import)
 
 
 @settings(max_examples=100, deadline=None)

@@ -125,9 +125,9 @@ def _sealing_thread() -> ThreadPoolExecutor:
 def texts(cols: SealColumns) -> pa.Array:
     """``MarkRow.text()`` of every row, as an Arrow string array."""
     late = np.asarray(cols.minutes_late, dtype=np.int64)
-    late_text = pc.if_else(
-        pa.array(late < 0), pa.scalar("", pa.string()), pa.array(late).cast(pa.string())
-    )
+    # a row's minutes late are few distinct numbers (-1: none, blank): each made text once
+    shown = np.maximum(late, -1) + 1
+    late_text = Field(["", *(str(m) for m in range(int(shown.max(initial=0))))], shown).decoded()
     text = pc.binary_join_element_wise(
         cols.pupil.decoded(),
         cols.day.decoded(),
@@ -135,7 +135,7 @@ def texts(cols: SealColumns) -> pa.Array:
         cols.code.decoded(),
         pa.array(np.asarray(cols.recorded_at, dtype=np.int64)).cast(pa.string()),
         late_text,
-        pa.array(np.asarray(cols.imported_at, dtype=np.int64)).cast(pa.string()),
+        _texts_of(np.asarray(cols.imported_at, dtype=np.int64)),
         "|",
     )
     if cols.recorded_by is None:
@@ -145,6 +145,14 @@ def texts(cols: SealColumns) -> pa.Array:
         [*(f"|by={v}" for v in by.values), ""], np.where(by.index < 0, len(by.values), by.index)
     )
     return pc.binary_join_element_wise(text, named.decoded(), "")
+
+
+def _texts_of(numbers: IntArray) -> pa.Array | pa.Scalar:
+    """The numbers as text; one text (broadcast by the join) when every row has the same, as
+    an import's rows share their ``imported_at``."""
+    if len(numbers) and (numbers == numbers[0]).all():
+        return pa.scalar(str(int(numbers[0])), pa.string())
+    return pa.array(numbers).cast(pa.string())
 
 
 def digest(cols: SealColumns) -> str:
