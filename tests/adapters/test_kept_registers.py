@@ -410,6 +410,37 @@ def test_reading_at_an_instant_before_now_uses_the_same_kept_rows() -> None:
     assert early.codes[0, 0] == 1 and late.codes[0, 0] == 2
 
 
+def test_a_register_read_ahead_in_the_helper_is_the_one_read_here(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    """A store that keeps no registers reads ahead in the helper (on PostgreSQL as the kept
+    read's rows, put in load order there): the same register, late marks and amended pupils
+    as the read in this process, as known before and after an amendment."""
+    _import(store, tmp_path, calendar, T0, *DAYS)
+    day2, day3 = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    _import(store, tmp_path, calendar, day2, *NEXT_DAY)
+    _import(store, tmp_path, calendar, day3, *AMENDMENT)
+    asked = (day2, day3 + timedelta(hours=1), date(2025, 9, 5))
+    early = datetime(2025, 9, 4, 9, 0, tzinfo=UTC)  # before the amendment and P3's mark
+    reads = {}
+    for at, amended in ((day3, asked), (early, None)):
+        with store.register_reader() as reader:
+            reader.ahead("oaks", calendar, at, amended)
+            ahead = reader.read("oaks", calendar, at, amended)
+        here = _read(store, calendar, at, amended)
+        _same(ahead, here)
+        assert ahead.grid.later_marks == here.grid.later_marks
+        for name in ("first_session", "last_session", "school_age_from", "school_age_until"):
+            assert np.array_equal(
+                getattr(ahead.grid.enrolment, name), getattr(here.grid.enrolment, name)
+            )
+        reads[at] = ahead
+    assert reads[day3].amended == {"P2"}  # the amendment is seen, and said to be one
+    assert reads[early].grid.later_marks  # the marks recorded after it are left out
+    assert not reads[day3].grid.later_marks
+    assert not np.array_equal(reads[day3].grid.codes, reads[early].grid.codes)
+
+
 def _roster() -> marks_reader.Roster:
     return marks_reader.Roster("oaks")
 

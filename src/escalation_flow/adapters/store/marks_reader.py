@@ -161,10 +161,17 @@ class RegisterReader:
         cal = ask.calendar
         dialect = self.store.engine.dialect.name
         url = self.store.engine.url.render_as_string(hide_password=False)
+        # PostgreSQL: the kept read's rows (one row of arrays, put in load order here if they
+        # came otherwise), which ``KeptMarks.mark_table`` turns into the load's table
+        marks_sql = (
+            load_sql(dialect, sid, cal.first_day, cal.last_day)
+            if self._path is not None
+            else kept_sql(dialect, sid, cal)
+        )
         job = _Job(
             path=str(self._path) if self._path is not None else None,
             url=None if self._path is not None else url,
-            marks_sql=load_sql(dialect, sid, cal.first_day, cal.last_day),
+            marks_sql=marks_sql,
             amended_sql=_amended_sql(sid, recent, ask.before),
             school=ask.school,
             calendar=cal,
@@ -192,7 +199,6 @@ class RegisterReader:
             names={},
             roster=Roster(ask.school),
             known_at=ask.known_at,
-            kept=True,
         )
         return _to_helper(_read_kept_job, job)
 
@@ -283,7 +289,6 @@ class _Job:
     names: dict[int, str]
     roster: Roster
     known_at: datetime
-    kept: bool = False  # rows with their imports (``KEPT_SCHEMA``), decoded, and no grid
 
 
 def _same(a: _Ask, b: _Ask) -> bool:
@@ -331,27 +336,38 @@ def _amended_sql(school_id: int, imports: Collection[int], before: date | None) 
 
 
 def _read(job: _Job) -> SchoolRead:
-    """In the helper process: the reads (SQLite through ADBC only), then the grid."""
-    rows, amended = _read_adbc(job) if job.path is not None else _read_url(job)
-    rows = (
-        rows.rename_columns(LOADED_SCHEMA.names).cast(LOADED_SCHEMA)
-        if rows.num_rows
-        else LOADED_SCHEMA.empty_table()
-    )
-    marks = to_mark_table(job.school, job.calendar, rows, job.names)
+    """In the helper process: the reads (SQLite through ADBC only), then the grid. PostgreSQL's
+    rows come as the kept read's (``kept_sql``: one row of arrays, not ``COPY``'s row a message
+    parsed as CSV, which was 0.2 CPU-s of a 230,000-mark school against 0.02)."""
+    if job.path is None:
+        kept, amended = _read_kept_rows(job)
+        marks = kept.mark_table(job.names)
+    else:
+        rows, amended = _read_adbc(job)
+        rows = (
+            rows.rename_columns(LOADED_SCHEMA.names).cast(LOADED_SCHEMA)
+            if rows.num_rows
+            else LOADED_SCHEMA.empty_table()
+        )
+        marks = to_mark_table(job.school, job.calendar, rows, job.names)
     grid = grid_of(marks, job.calendar, job.known_at, job.roster)
     return SchoolRead(grid, job.roster, frozenset(job.names[i] for i in amended if i in job.names))
 
 
 def _read_kept_job(job: _Job) -> KeptMarks:
     """In the helper process: a school's marks whole, with their imports, to be kept."""
-    rows, _ = _read_adbc(job) if job.path is not None else _read_url(job)
+    return _read_kept_rows(job)[0]
+
+
+def _read_kept_rows(job: _Job) -> tuple[KeptMarks, list[int]]:
+    """A ``kept_sql`` read's rows, decoded in load order, and the amended pupils' ids."""
+    rows, amended = _read_adbc(job) if job.path is not None else _read_url(job)
     rows = (
         rows.rename_columns(KEPT_SCHEMA.names).cast(KEPT_SCHEMA)
         if rows.num_rows
         else KEPT_SCHEMA.empty_table()
     )
-    return kept_of(job.school, job.calendar, rows)
+    return kept_of(job.school, job.calendar, rows), amended
 
 
 def _read_adbc(job: _Job) -> tuple[pa.Table, list[int]]:
@@ -377,13 +393,13 @@ _engines: dict[str, Engine] = {}  # in the helper: one engine per database, kept
 
 
 def _read_url(job: _Job) -> tuple[pa.Table, list[int]]:
+    """``job.marks_sql`` is a ``kept_sql``: its rows may come unordered (``kept_of`` orders)."""
     from escalation_flow.adapters.store.engine import create_store_engine
 
     assert job.url is not None
     engine = _engines.get(job.url) or _engines.setdefault(job.url, create_store_engine(job.url))
-    with engine.begin() as conn:  # the COPY sets its session options for this transaction
-        schema = KEPT_SCHEMA if job.kept else LOADED_SCHEMA
-        rows = fetch(conn, job.marks_sql, schema, unordered=job.kept)  # kept_of orders
+    with engine.begin() as conn:  # the read sets its session options for this transaction
+        rows = fetch(conn, job.marks_sql, KEPT_SCHEMA, unordered=True)
         amended = []
         if job.amended_sql is not None:
             amended = [int(i) for i in conn.exec_driver_sql(job.amended_sql).scalars()]
