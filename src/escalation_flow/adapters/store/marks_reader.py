@@ -271,7 +271,9 @@ def _conninfo(engine: Engine) -> str | None:
     from psycopg.conninfo import make_conninfo
 
     _, kwargs = engine.dialect.create_connect_args(engine.url)
-    return make_conninfo(**{**server_options(engine.url), **kwargs})
+    # libpq's parameters only (SQLAlchemy adds psycopg's adapters ``context``, not libpq's)
+    given = {k: v for k, v in kwargs.items() if isinstance(v, str | int)}
+    return make_conninfo(**{**server_options(engine.url), **given})
 
 
 def _same(a: _Ask, b: _Ask) -> bool:
