@@ -273,7 +273,7 @@ def _conninfo(engine: Engine) -> str | None:
     _, kwargs = engine.dialect.create_connect_args(engine.url)
     # libpq's parameters only (SQLAlchemy adds psycopg's adapters ``context``, not libpq's)
     given = {k: v for k, v in kwargs.items() if isinstance(v, str | int)}
-    return make_conninfo(**{**server_options(engine.url), **given})
+    return make_conninfo("", **{**server_options(engine.url), **given})
 
 
 def _same(a: _Ask, b: _Ask) -> bool:
