@@ -3,6 +3,7 @@ must give what a fresh read of the store gives, after any import, from any proce
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -439,6 +440,20 @@ def test_a_register_read_ahead_in_the_helper_is_the_one_read_here(
     assert reads[early].grid.later_marks  # the marks recorded after it are left out
     assert not reads[day3].grid.later_marks
     assert not np.array_equal(reads[day3].grid.codes, reads[early].grid.codes)
+
+
+@pytest.mark.parametrize("in_order", [True, False], ids=["store-order", "out-of-order"])
+def test_a_kept_table_names_its_pupils_as_a_sorted_unique_of_their_ids(in_order: bool) -> None:
+    """``mark_table`` finds the pupils where the (sorted) ids change; rows whose ids are not in
+    order (never from the store) still give ``np.unique``'s pupils and positions."""
+    kept = _kept([(7, 0, 1, 5, -1), (3, 1, 2, 6, -1), (7, 2, 1, 7, -1), (12, 0, 1, 5, -1)], 1)
+    if not in_order:
+        kept = dataclasses.replace(kept, pupil_id=kept.pupil_id[::-1].copy())
+    ids, positions = np.unique(kept.pupil_id, return_inverse=True)
+    table = kept.mark_table({3: "P3", 7: "P7", 12: "P12"})
+    assert table.pupils == tuple(f"P{i}" for i in ids)
+    assert table.pupil.tolist() == positions.tolist()
+    assert (table.pupil.tolist() == [0, 1, 1, 2]) is in_order
 
 
 def _roster() -> marks_reader.Roster:

@@ -28,6 +28,7 @@ import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -83,7 +84,13 @@ class KeptMarks:
             cols = [c[order] for c in both]
         elif len(more):
             at = _positions(self, more)
-            cols = [np.insert(getattr(self, n), at, getattr(more, n)) for n in names]
+            if np.any(at[1:] < at[:-1]):  # ``more`` not in load order: never from the store
+                cols = [np.insert(getattr(self, n), at, getattr(more, n)) for n in names]
+            else:  # where each row lands, found once for the six columns, not by each insert
+                landed = at + np.arange(len(more))
+                mine = np.ones(len(self) + len(more), dtype=bool)
+                mine[landed] = False
+                cols = [_merged(getattr(self, n), getattr(more, n), mine, landed) for n in names]
         else:
             cols = [getattr(self, n) for n in names]
         pupil_id, session, code, recorded_at, minutes_late, import_id = cols
@@ -108,7 +115,7 @@ class KeptMarks:
         """The ``MarkTable`` a full read gives (``marks_io.to_mark_table``): pupils in id order."""
         if not len(self):
             return MarkTable.empty(self.school)
-        ids, pupil = np.unique(self.pupil_id, return_inverse=True)
+        ids, pupil = _ids_and_positions(self.pupil_id)
         return MarkTable(
             school=self.school,
             pupils=tuple(names[int(i)] for i in ids),
@@ -135,20 +142,52 @@ class KeptMarks:
         return {int(i) for i in np.unique(self.pupil_id[rows & of_imports])}
 
 
+def _ids_and_positions(
+    pupil_id: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    """``np.unique(pupil_id, return_inverse=True)``: kept rows are in load order, pupil id
+    first, so the ids are found where they change, in one pass, not by sorting a year's rows
+    again each evening (ids out of order, never from the store: ``np.unique``)."""
+    step = pupil_id[1:] != pupil_id[:-1]
+    if not np.all(pupil_id[1:][step] > pupil_id[:-1][step]):
+        ids, inverse = np.unique(pupil_id, return_inverse=True)
+        return ids, inverse
+    starts = np.empty(len(pupil_id), dtype=bool)
+    starts[0] = True
+    starts[1:] = step
+    return pupil_id[starts], np.cumsum(starts) - 1
+
+
 def _positions(kept: KeptMarks, more: KeptMarks) -> npt.NDArray[np.intp]:
     """Where each of ``more``'s rows (in load order already) goes among ``kept``'s: before the
     first row that sorts after it. The order is (pupil, session) then (recorded_at, code); a
     (pupil, session) holds a row a version, a few at most, so they are walked in a short loop."""
     k1, n1 = _cell(kept), _cell(more)
-    k2, n2 = _version(kept), _version(more)
+    n2 = _version(more)
     lo = np.searchsorted(k1, n1, side="left")
     hi = np.searchsorted(k1, n1, side="right")
     at = lo.copy()
+    last = len(kept) - 1
     for step in range(int((hi - lo).max(initial=0))):
-        idx = lo + step
-        inside = idx < hi
-        at += inside & (k2[np.minimum(idx, len(k2) - 1)] < n2)
+        idx = np.minimum(lo + step, last)
+        inside = lo + step < hi
+        # the versions of the rows walked only, not of the whole year
+        k2 = kept.recorded_at[idx] * 64 + _CODE_RANK[kept.code[idx]]
+        at += inside & (k2 < n2)
     return at
+
+
+def _merged(
+    column: npt.NDArray[Any],
+    more: npt.NDArray[Any],
+    mine: npt.NDArray[np.bool_],
+    landed: npt.NDArray[np.intp],
+) -> npt.NDArray[Any]:
+    """``column`` with ``more``'s values at ``landed`` (increasing), its own where ``mine``."""
+    out = np.empty(len(mine), dtype=column.dtype)
+    out[mine] = column
+    out[landed] = more
+    return out
 
 
 def _packable(*kept: KeptMarks) -> bool:
