@@ -193,25 +193,6 @@ class PupilEnv(Mapping[str, Any]):
         except KeyError:
             return default
 
-    def values_of(self, names: tuple[str, ...]) -> list[Any]:
-        """``[self.get(name) for name in names]`` in one call (a reason's facts: a few names
-        for each of hundreds of thousands of decisions in a year's backtest)."""
-        values, p, review = self._values, self._p, self._review_from is not None
-        out: list[Any] = []
-        for name in names:
-            if name.endswith("_recorded") or (review and name in _REVIEW_FACTS):
-                out.append(self.get(name))
-                continue
-            value = values.get(name, _UNSET)
-            if value is _UNSET:
-                try:
-                    value = self._day[name]
-                except KeyError:
-                    out.append(None)
-                    continue
-            out.append(value[p] if isinstance(value, np.ndarray) else value)
-        return out
-
     def __iter__(self) -> Iterator[str]:
         return iter(self._day)
 

@@ -88,10 +88,7 @@ class SchoolCases:
         self.state_day = np.full(n, -1, np.int64)
         self.open_day = np.full(n, -1, np.int64)
         self._index = {p: i for i, p in enumerate(self.pupils)}
-        self._days: dict[date | None, int] = {None: -1}
-        # the tuples last written into the arrays for each pupil (``load``)
-        self._counts_written: dict[int, tuple[tuple[str, int], ...]] = {}
-        self._recorded_on_written: dict[int, tuple[tuple[str, date], ...]] = {}
+        self._days: dict[date, int] = {}
         self.state_index = {name: i for i, name in enumerate(self.ctx.flow.states)}
         self.state_flags = state_flags(self.ctx.flow.definition)
         self.state_id = np.full(n, -1, np.int64)  # -1: no open case
@@ -137,12 +134,7 @@ class SchoolCases:
 
     def load(self, p: int, case: Case) -> None:
         """Hold ``case`` for pupil ``p`` (from the store, or after new decisions) and keep the
-        per-pupil arrays the day's screening reads in step with it.
-
-        The ``<id>_recorded`` counts and recorded days are written only when the case's
-        ``event_counts`` or ``recorded_on`` is another tuple than the one last written for the
-        pupil (kept here, so it cannot be freed and its id reused): a case changes them only on
-        a task completed or an event recorded, and most decisions are neither."""
+        per-pupil arrays the day's screening reads in step with it."""
         self.cases[p] = case
         if not case.is_open:
             self.stage[p] = 0
@@ -152,38 +144,30 @@ class SchoolCases:
             self.timer_due[p] = self.task_due[p] = NEVER
             for _, recorded in self._recorded_ids:
                 recorded[p] = 0
-            self._counts_written.pop(p, None)
-            self._recorded_on_written.pop(p, None)
             return
-        known = self._days
+        day_of = self._day_of
         self.stage[p] = case.stage
         self.state_id[p] = self.state_index[case.state]
-        timers, tasks = case.timers, case.tasks
-        self.timer_due[p] = min([t.due for t in timers]).toordinal() if timers else NEVER
-        self.task_due[p] = min([t.due for t in tasks]).toordinal() if tasks else NEVER
-        counts = case.event_counts
-        if self._recorded_ids and self._counts_written.get(p) is not counts:
-            table = dict(counts)
+        self.timer_due[p] = min([t.due for t in case.timers]).toordinal() if case.timers else NEVER
+        self.task_due[p] = min([t.due for t in case.tasks]).toordinal() if case.tasks else NEVER
+        if self._recorded_ids:
+            counts = dict(case.event_counts)
             for event, recorded in self._recorded_ids:
-                recorded[p] = table.get(event, 0)
-            self._counts_written[p] = counts
-        stage_on, state_on, opened_on = case.stage_entered_on, case.state_entered_on, case.opened_on
-        self.stage_day[p] = known[stage_on] if stage_on in known else self._day_of(stage_on)
-        self.state_day[p] = known[state_on] if state_on in known else self._day_of(state_on)
-        self.open_day[p] = known[opened_on] if opened_on in known else self._day_of(opened_on)
-        recorded_on = case.recorded_on
-        if self.recorded_day and self._recorded_on_written.get(p) is not recorded_on:
-            on = dict(recorded_on)
-            for i, anchor_days in self.recorded_day.items():
-                anchor_days[p] = self._day_of(on[i]) if i in on else -1
-            self._recorded_on_written[p] = recorded_on
+                recorded[p] = counts.get(event, 0)
+        stage_on, state_on = case.stage_entered_on, case.state_entered_on
+        self.stage_day[p] = day_of(stage_on) if stage_on else -1
+        self.state_day[p] = day_of(state_on) if state_on else -1
+        self.open_day[p] = day_of(case.opened_on) if case.opened_on else -1
+        if self.recorded_day:
+            on = dict(case.recorded_on)
+            for i, days in self.recorded_day.items():
+                days[p] = day_of(on[i]) if i in on else -1
 
-    def _day_of(self, on: date | None) -> int:
-        """The calendar's index of the school day on or before ``on`` (None: -1), remembered: a
-        year's cases are loaded tens of thousands of times on a couple of hundred days."""
+    def _day_of(self, on: date) -> int:
+        """The calendar's index of the school day on or before ``on``, remembered: a year's
+        cases are loaded tens of thousands of times on a couple of hundred days."""
         day = self._days.get(on)
         if day is None:
-            assert on is not None  # None is remembered from the start
             day = self._days[on] = self.ctx.calendar.index_on_or_before(on)
         return day
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from escalation_flow.core.case import CLOSED, NO_CASE, Case, apply_to_own, replace
 from escalation_flow.core.context import Context, Moment
-from escalation_flow.core.day_env import PupilEnv
 from escalation_flow.core.decisions import (
     CaseClosed,
     CaseOpened,
@@ -62,10 +61,7 @@ class Decided:
 def facts_named(
     ctx: Context, env: Env, guards: tuple[Guard, ...]
 ) -> tuple[tuple[str, FactValue], ...]:
-    names = ctx.reason_names(guards)
-    if isinstance(env, PupilEnv):
-        return tuple(zip(names, map(_plain, env.values_of(names)), strict=True))
-    return tuple((n, _plain(env.get(n))) for n in names)
+    return tuple((n, _plain(env.get(n))) for n in ctx.reason_names(guards))
 
 
 def _plain(value: Any) -> FactValue:
