@@ -476,49 +476,6 @@ def test_all_days_at_once_equal_each_day_alone() -> None:
             np.testing.assert_array_equal(table.values[name], alone.values[name], err_msg=name)
 
 
-def test_a_days_facts_kept_are_not_changed_by_later_days_of_any_school() -> None:
-    # A day's counts are worked on in rows kept from day to day (per thread): no fact handed
-    # out may be a view of them, or the next day's facts (of any school) would rewrite it.
-    small, other = (
-        random_grid(np.random.default_rng(3), 30),
-        random_grid(np.random.default_rng(4), 47),
-    )
-    kept = list(facts_for_all_days(small, CAL, min_possible_sessions_ytd=10, last_day=80))
-    copies = [{name: v.copy() for name, v in t.values.items()} for t in kept]
-    for _ in facts_for_all_days(other, CAL, min_possible_sessions_ytd=10, first_day=81):
-        pass
-    facts_as_of(small, CAL, 120, min_possible_sessions_ytd=10)
-    for table, copy in zip(kept, copies, strict=True):
-        for name in REGISTER_FACTS:
-            np.testing.assert_array_equal(table.values[name], copy[name], err_msg=name)
-    assert not any(
-        np.shares_memory(a, b)
-        for a, b in zip(kept[0].values.values(), kept[1].values.values(), strict=True)
-    )
-
-
-def test_facts_are_the_same_in_threads_asking_at_once() -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    grids = [random_grid(np.random.default_rng(seed), 20 + seed) for seed in range(4)]
-    alone = [
-        [t.values for t in facts_for_all_days(g, CAL, min_possible_sessions_ytd=10)] for g in grids
-    ]
-    with ThreadPoolExecutor(4) as pool:
-        at_once = list(
-            pool.map(
-                lambda g: [
-                    t.values for t in facts_for_all_days(g, CAL, min_possible_sessions_ytd=10)
-                ],
-                grids,
-            )
-        )
-    for want, got in zip(alone, at_once, strict=True):
-        for w, g in zip(want, got, strict=True):
-            for name in REGISTER_FACTS:
-                np.testing.assert_array_equal(g[name], w[name], err_msg=name)
-
-
 @pytest.mark.parametrize("years", [("2025-26",), ("2025-26", "2026-27")])
 @pytest.mark.parametrize("way", ["at once", "by window"])
 def test_facts_either_way_equal_the_first_window_by_window_count_bit_for_bit(

@@ -22,7 +22,6 @@ Absence shares by weekday are NaN when there is no absence this year.
 
 from __future__ import annotations
 
-import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -39,7 +38,6 @@ from escalation_flow.core.fact_names import REGISTER_FACTS
 from escalation_flow.core.facts_by_window import PENALTY_NOTICE_THRESHOLD_SESSIONS, facts_by_window
 from escalation_flow.core.packed_counts import (
     Key,
-    Words,
     as_float,
 )
 from escalation_flow.core.projection import year_end_projection
@@ -324,28 +322,6 @@ _FIELDS: tuple[tuple[int, Key], ...] = (
     (_YTD, Key.ABSENT_FRIDAY),
 )
 _ROW = {field: i for i, field in enumerate(_FIELDS)}
-#: The facts that are one of ``_FIELDS``' counts as read, and its row: taken out of the day's
-#: counts as one block (attended first: ``possible`` is worked out from its rows).
-_OWN: dict[str, tuple[int, Key]] = {
-    "attended_sessions": (_YTD, Key.ATTENDED),
-    "authorised_absence_sessions": (_YTD, Key.AUTHORISED),
-    "unauthorised_absence_sessions": (_YTD, Key.UNAUTHORISED),
-    "unmarked_sessions": (_YTD, Key.UNMARKED),
-    "holiday_sessions_this_year": (_YTD, Key.HOLIDAY),
-    "late_before_close_sessions_this_half_term": (_HALF, Key.LATE_BEFORE_CLOSE),
-    "late_after_close_sessions_this_half_term": (_HALF, Key.LATE_AFTER_CLOSE),
-    "unauthorised_sessions_this_half_term": (_HALF, Key.UNAUTHORISED),
-    "unauthorised_sessions_this_term": (_TERM, Key.UNAUTHORISED),
-    "illness_sessions_this_term": (_TERM, Key.ILLNESS),
-    "medical_sessions_this_term": (_TERM, Key.MEDICAL),
-    "unauthorised_sessions_last_6_school_weeks": (_W6, Key.UNAUTHORISED),
-    "unauthorised_sessions_last_10_school_weeks": (_W10, Key.UNAUTHORISED),
-    "illness_sessions_last_10_school_weeks": (_W10, Key.ILLNESS),
-    "unauthorised_sessions_previous_term": (_PREV_TERM, Key.UNAUTHORISED),
-    "unresolved_n_sessions": (_ALL, Key.N),
-}
-_OWN_FACTS = tuple(_OWN)
-_OWN_ROWS = np.array([_ROW[field] for field in _OWN.values()], dtype=np.intp)
 _FIELD_WINDOW = np.array([w for w, _ in _FIELDS], dtype=np.intp)
 _FIELD_KEYS = tuple(k for _, k in _FIELDS)
 
@@ -387,33 +363,6 @@ def _field_bounds(w: DayWindows) -> tuple[IntArray, IntArray]:
     return firsts[:, _FIELD_WINDOW].copy(), afters[:, _FIELD_WINDOW].copy()
 
 
-class _Scratch(threading.local):
-    """Each thread's working rows for a day's counts (``_FIELDS``' rows, as counted and as
-    floats), kept from day to day: three blocks of 44 rows were allocated and freed for every
-    day, and on 1,000 pupils such blocks come from fresh memory (the kernel's page faults and
-    clearing) as often as not. Nothing a day's facts hand out is a view of them."""
-
-    def __init__(self) -> None:
-        self.n_pupils = -1
-        self.rows: list[Words] = []
-        self._flat: list[Words] = []
-
-    def of(self, n_pupils: int) -> tuple[Words, Words, Words]:
-        """Three C-contiguous ``(len(_FIELDS), n_pupils)`` arrays (uninitialised), laid on
-        room kept for the most pupils asked so far."""
-        if n_pupils != self.n_pupils:
-            size = len(_FIELDS) * n_pupils
-            if not self._flat or self._flat[0].size < size:
-                self._flat = [np.empty(size, np.uint64) for _ in range(3)]
-            self.rows = [flat[:size].reshape(len(_FIELDS), n_pupils) for flat in self._flat]
-            self.n_pupils = n_pupils
-        counted, before, floats = self.rows
-        return counted, before, floats
-
-
-_SCRATCH = _Scratch()
-
-
 def _day_facts(
     counts: CumulativeCounts,
     w: DayWindows,
@@ -422,16 +371,11 @@ def _day_facts(
     min_possible_window: int,
 ) -> tuple[dict[str, FloatArray], IntArray]:
     """The facts counted over windows of the register (all but runs, age and projection), and
-    the counts they were read from (``_FIELDS``' rows: the thread's scratch, valid until its
-    next day's facts)."""
+    the counts they were read from (``_FIELDS``' rows)."""
     firsts, afters = w.field_bounds
     rows = counts.packing.rows_of(_FIELD_KEYS)
-    counted, before, floats = _SCRATCH.of(counts.grid.n_pupils)
-    ints = counts.fields_over_days(rows, firsts[day], afters[day], into=(counted, before))
-    # Counts as floats, exactly (sums of them below are exact too): scratch, so the facts that
-    # are counts as read are taken out of it into rows of their own.
-    got = as_float(ints, out=floats)
-    own = got.take(_OWN_ROWS, axis=0)
+    ints = counts.fields_over_days(rows, firsts[day], afters[day])
+    got = as_float(ints)  # counts as floats, exactly: sums of them below are exact too
     attended, unauthorised = got[_ATT], got[_UNAUTH]
     absence = got[_AUTH] + unauthorised
     possible = attended + absence
@@ -442,30 +386,43 @@ def _day_facts(
     p = _PCT
     values = {
         "possible_sessions": possible[0],
-        "attended_sessions": own[0],
+        "attended_sessions": attended[0],
         "absence_sessions": absence[0],
-        **dict(zip(_OWN_FACTS[1:], own[1:], strict=True)),
+        "authorised_absence_sessions": got[_AUTH.start],
+        "unauthorised_absence_sessions": unauthorised[0],
+        "unmarked_sessions": got[_ROW[_YTD, Key.UNMARKED]],
         "attendance_pct": pct[0],
         # "90% or less" must hold exactly at 90%: counts are exact in floats, so are these.
         "persistent_absence": np.add(10.0 * attended[0] <= 9.0 * possible[0], unknown),
         "severe_absence": np.add(2.0 * attended[0] <= possible[0], unknown),
+        "holiday_sessions_this_year": got[_ROW[_YTD, Key.HOLIDAY]],
         **_shares(got[_SHARES : _SHARES + 2], absence[0]),
         "attendance_pct_this_term": pct[p[_TERM]],
         "attendance_pct_this_half_term": pct[p[_HALF]],
         "late_sessions_this_half_term": late[0],
+        "late_before_close_sessions_this_half_term": got[_L.start],
+        "late_after_close_sessions_this_half_term": got[_U.start],
+        "unauthorised_sessions_this_half_term": unauthorised[p[_HALF]],
+        "unauthorised_sessions_this_term": unauthorised[p[_TERM]],
+        "illness_sessions_this_term": got[_ROW[_TERM, Key.ILLNESS]],
+        "medical_sessions_this_term": got[_ROW[_TERM, Key.MEDICAL]],
         "attendance_pct_last_2_school_weeks": pct[p[_W2]],
         "attendance_pct_last_4_school_weeks": pct[p[_W4]],
         "attendance_pct_last_6_school_weeks": pct[p[_W6]],
         "attendance_pct_last_10_school_weeks": pct[p[_W10]],
         "attendance_pct_previous_4_school_weeks": pct[p[_PREV4]],
         "attendance_trend": pct[p[_W4]] - pct[p[_PREV4]],
+        "unauthorised_sessions_last_6_school_weeks": unauthorised[p[_W6]],
+        "unauthorised_sessions_last_10_school_weeks": unauthorised[p[_W10]],
+        "illness_sessions_last_10_school_weeks": got[_ROW[_W10, Key.ILLNESS]],
         "late_sessions_last_4_school_weeks": late[1],
         "late_sessions_previous_4_school_weeks": late[2],
         "attendance_pct_previous_term": pct[p[_PREV_TERM]],
+        "unauthorised_sessions_previous_term": unauthorised[p[_PREV_TERM]],
     }
     if w.previous_term[0][day] < 0:  # no previous term in the calendars: unknown, not none
         values["unauthorised_sessions_previous_term"][:] = np.nan
-    values.update(_today_facts(counts, day, ints))
+    values.update(_today_facts(counts, day, ints, got))
     return values, ints
 
 
@@ -503,7 +460,9 @@ def _shares(monday_friday: FloatArray, absence: FloatArray) -> dict[str, FloatAr
     }
 
 
-def _today_facts(counts: CumulativeCounts, day: int, ints: IntArray) -> dict[str, FloatArray]:
+def _today_facts(
+    counts: CumulativeCounts, day: int, ints: IntArray, got: FloatArray
+) -> dict[str, FloatArray]:
     authorised, unauthorised = _TODAY_ABSENT
     unresolved = _ROW[_ALL, Key.N]
     # The first N ever counted is within the day's sessions wherever one of them is an N.
@@ -515,6 +474,7 @@ def _today_facts(counts: CumulativeCounts, day: int, ints: IntArray) -> dict[str
         "consecutive_unauthorised_school_days": _f(
             counts.unauthorised_days_ending(day, ints[unauthorised])
         ),
+        "unresolved_n_sessions": got[unresolved],
         "oldest_unresolved_n_school_days": _f(oldest),
     }
 

@@ -266,17 +266,13 @@ class WindowCounts:
 _TWO_52_BITS = np.uint64(0x4330000000000000)
 
 
-def as_float(counts: IntArray, out: Words | None = None) -> FloatArray:
+def as_float(counts: IntArray) -> FloatArray:
     """Counts (never negative, below ``2**52``) as floats, exactly as ``astype`` gives them: each
     count put in the mantissa of ``2.0**52``, less ``2.0**52``. (Two vector operations: numpy's
-    own conversion of 64-bit integers costs several times as much without AVX-512.)
-
-    ``out``: a ``uint64`` array of the counts' shape to write the floats' bits into (returned
-    viewed as floats), for 64-bit counts."""
+    own conversion of 64-bit integers costs several times as much without AVX-512.)"""
     if counts.dtype != np.int64 and counts.dtype != np.uint64:
         return counts.astype(np.float64)
-    bits = np.bitwise_or(counts.view(np.uint64), _TWO_52_BITS, out=out)
-    floats: FloatArray = bits.view(np.float64)
+    floats: FloatArray = (counts.view(np.uint64) | _TWO_52_BITS).view(np.float64)
     floats -= 2.0**52
     return floats
 

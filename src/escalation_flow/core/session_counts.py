@@ -322,35 +322,20 @@ class CumulativeCounts:
         return out
 
     def fields_over_days(
-        self,
-        rows: KeyRows,
-        first_days: IntArray,
-        after_days: IntArray,
-        *,
-        into: tuple[Words, Words] | None = None,
+        self, rows: KeyRows, first_days: IntArray, after_days: IntArray
     ) -> IntArray:
         """``(len(rows), pupils)``: row ``i`` the count of the ``i``-th key of ``rows`` over
         school days ``first_days[i]..after_days[i] - 1`` (``first <= after``), every pupil.
 
         One gather of whole rows of the table for every window and key a day's facts read (a
-        few dozen), where a window at a time paid numpy's cost per call a dozen times over.
-        ``into``: two C-contiguous ``(len(rows), pupils)`` arrays to work in (the first is
-        returned, as ``int64``), so that a caller asking day after day allocates nothing."""
+        few dozen), where a window at a time paid numpy's cost per call a dozen times over."""
         if after_days.size and int(after_days.max()) > self.through_day + 1:
             self._check(2 * int(after_days.max()) - 1)
         n_words, width, n_pupils = self._c.shape
         flat = self._c.reshape(n_words * width, n_pupils)  # not -1: no pupils is size 0
         base = rows.word * width
-        if into is None:
-            words: Words = flat.take(base + after_days, axis=0)
-            words -= flat.take(base + first_days, axis=0)  # no field borrows: see packed_counts
-        else:
-            # (``clip``: numpy buffers ``out`` otherwise; the days after are checked above, and
-            # the first days are never negative, as for the gather without ``into``.)
-            words, before = into
-            flat.take(base + after_days, axis=0, out=words, mode="clip")
-            flat.take(base + first_days, axis=0, out=before, mode="clip")
-            words -= before
+        words: Words = flat.take(base + after_days, axis=0)
+        words -= flat.take(base + first_days, axis=0)  # no field borrows: see packed_counts
         for first, stop, shift in rows.runs:
             words[first:stop] >>= shift
         words &= self.packing.mask
