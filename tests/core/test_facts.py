@@ -477,6 +477,36 @@ def test_all_days_at_once_equal_each_day_alone() -> None:
 
 
 @pytest.mark.parametrize("years", [("2025-26",), ("2025-26", "2026-27")])
+def test_every_days_facts_read_from_the_keys_rows_equal_the_packed_counts_bit_for_bit(
+    years: tuple[str, ...],
+) -> None:
+    # ``facts_for_all_days`` gathers each day's counts from the keys' unpacked rows of two bytes;
+    # a day asked of the counts (``facts_from_counts``) gathers them from the packed words.
+    calendar = bundled_calendar(*years)
+    grid = random_grid(np.random.default_rng(5 + len(years)), 40, calendar)
+    counts = CumulativeCounts(grid, calendar)
+    every = facts_for_all_days(grid, calendar, min_possible_sessions_ytd=20, first_day=3)
+    for day, table in enumerate(every, start=3):
+        want = facts_from_counts(counts, day, min_possible_sessions_ytd=20)
+        assert list(table.values) == list(want.values)
+        for name, values in table.values.items():
+            assert values.tobytes() == want.values[name].tobytes(), (day, name)
+
+
+def test_the_keys_rows_are_each_keys_running_count() -> None:
+    grid = random_grid(np.random.default_rng(8), 25)
+    counts = CumulativeCounts(grid, CAL, through_day=70)
+    rows = counts.key_rows()
+    assert rows is not None
+    width = counts.through_day + 2
+    pupils = np.arange(grid.n_pupils)
+    for key in Key:
+        for day in (0, 1, 35, 71):
+            want = counts.running_count_at(key, pupils, np.full(grid.n_pupils, 2 * day))
+            np.testing.assert_array_equal(rows[key * width + day], want, err_msg=f"{key} {day}")
+
+
+@pytest.mark.parametrize("years", [("2025-26",), ("2025-26", "2026-27")])
 @pytest.mark.parametrize("way", ["at once", "by window"])
 def test_facts_either_way_equal_the_first_window_by_window_count_bit_for_bit(
     years: tuple[str, ...], way: str, monkeypatch: pytest.MonkeyPatch

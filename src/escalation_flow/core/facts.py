@@ -191,13 +191,34 @@ def facts_for_all_days(
     _check_day(calendar, last)
     counts = CumulativeCounts(grid, calendar, through_day=last)
     windows = DayWindows.of(calendar)
+    keyed = None if grid.n_pupils > BLOCK_PUPILS else counts.key_rows()
+    if keyed is None:
+        for day in range(first_day, last + 1):
+            yield facts_from_counts(
+                counts,
+                day,
+                min_possible_sessions_ytd=min_possible_sessions_ytd,
+                min_possible_sessions_window=min_possible_sessions_window,
+                windows=windows,
+            )
+        return
+    # Every day's counts gathered from the keys' own rows of two bytes (``key_rows``).
+    base = _FIELD_KEY_IDS * (counts.through_day + 2)
     for day in range(first_day, last + 1):
-        yield facts_from_counts(
+        values = _block_facts(
             counts,
+            windows,
             day,
-            min_possible_sessions_ytd=min_possible_sessions_ytd,
-            min_possible_sessions_window=min_possible_sessions_window,
-            windows=windows,
+            min_possible_sessions_ytd,
+            min_possible_sessions_window,
+            keyed=(keyed, base),
+        )
+        yield FactTable(
+            school=grid.school,
+            pupils=grid.pupils,
+            day_index=day,
+            as_of=calendar.school_days[day],
+            values=values,
         )
 
 
@@ -250,9 +271,11 @@ def _block_facts(
     day: int,
     min_possible_ytd: int,
     min_possible_window: int,
+    keyed: tuple[npt.NDArray[np.uint16], IntArray] | None = None,
 ) -> dict[str, FloatArray]:
-    """Every register fact at the end of ``day``, every window's counts read at once."""
-    values, ints = _day_facts(counts, w, day, min_possible_ytd, min_possible_window)
+    """Every register fact at the end of ``day``, every window's counts read at once
+    (``keyed``: from the counts' ``key_rows`` and each field's first row in them)."""
+    values, ints = _day_facts(counts, w, day, min_possible_ytd, min_possible_window, keyed)
     values.update(_episode_facts(counts, w, day))
     values.update(year_end_projection(values, counts.calendar.year_of(day).last - day))
     of_age = counts.of_compulsory_age_on(day)
@@ -324,6 +347,7 @@ _FIELDS: tuple[tuple[int, Key], ...] = (
 _ROW = {field: i for i, field in enumerate(_FIELDS)}
 _FIELD_WINDOW = np.array([w for w, _ in _FIELDS], dtype=np.intp)
 _FIELD_KEYS = tuple(k for _, k in _FIELDS)
+_FIELD_KEY_IDS = np.array([int(k) for k in _FIELD_KEYS], dtype=np.int64)
 
 
 def _block(key: Key, windows: Sequence[int]) -> slice:
@@ -369,13 +393,21 @@ def _day_facts(
     day: int,
     min_possible_ytd: int,
     min_possible_window: int,
+    keyed: tuple[npt.NDArray[np.uint16], IntArray] | None = None,
 ) -> tuple[dict[str, FloatArray], IntArray]:
     """The facts counted over windows of the register (all but runs, age and projection), and
     the counts they were read from (``_FIELDS``' rows)."""
     firsts, afters = w.field_bounds
-    rows = counts.packing.rows_of(_FIELD_KEYS)
-    ints = counts.fields_over_days(rows, firsts[day], afters[day])
-    got = as_float(ints)  # counts as floats, exactly: sums of them below are exact too
+    if keyed is None:
+        rows = counts.packing.rows_of(_FIELD_KEYS)
+        ints = counts.fields_over_days(rows, firsts[day], afters[day])
+        got = as_float(ints)  # counts as floats, exactly: sums of them below are exact too
+    else:
+        table, base = keyed
+        # (Running counts never fall: the two bytes' subtraction never wraps.)
+        small = table.take(base + afters[day], axis=0)
+        small -= table.take(base + firsts[day], axis=0)
+        ints, got = small.astype(np.int64), small.astype(np.float64)
     attended, unauthorised = got[_ATT], got[_UNAUTH]
     absence = got[_AUTH] + unauthorised
     possible = attended + absence

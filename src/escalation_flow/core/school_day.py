@@ -202,10 +202,15 @@ def _screen(
     ``idle`` is shown the listeners' masks (the pupils it may spare).
     Evaluating any other pupil decides nothing (``tests/core/test_one_road.py`` checks it)."""
     if kind == AMENDED:
+        # a case nothing the marks decide led into its state (a task's outcome, an override:
+        # ``entered_by`` None) has nothing to reconsider (``engine._reconsider`` returns first)
         return [
             (p, None)
             for p in amended
-            if book.case(p).is_open and (book.decides_for is None or book.decides_for[p])
+            if (case := book.cases.get(p)) is not None
+            and case.is_open
+            and case.entered_by is not None
+            and (book.decides_for is None or book.decides_for[p])
         ]
     if kind == DAILY:
         escalating = _escalating(book, env)

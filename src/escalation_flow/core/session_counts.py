@@ -341,6 +341,25 @@ class CumulativeCounts:
         words &= self.packing.mask
         return words.view(np.int64)
 
+    def key_rows(self) -> npt.NDArray[np.uint16] | None:
+        """``(keys * (through_day + 2), pupils)``: each key's running counts unpacked, row
+        ``key * (through_day + 2) + d`` its count over days ``0..d - 1`` (None when a count can
+        exceed ``uint16``). A copy as the counts now stand: for a caller reading many days of
+        counts it no longer extends or refreshes (``facts_for_all_days``), whose rows of two
+        bytes are gathered without shifts or masks."""
+        if self.calendar.n_sessions >= 2**16:
+            return None
+        width = self.through_day + 2
+        out = np.empty((len(Key), width, self.grid.n_pupils), np.uint16)
+        word = np.empty((width, self.grid.n_pupils), np.uint64)
+        for key in Key:
+            np.right_shift(
+                self._c[self.packing.word[key], :width], self.packing.shift[key], out=word
+            )
+            word &= self.packing.mask
+            out[key] = word
+        return out.reshape(len(Key) * width, self.grid.n_pupils)
+
     def pupil_attendance_pct(
         self, pupil: int, first_session: int, last_session: int, *, min_possible_sessions: int
     ) -> float:
