@@ -7,7 +7,7 @@ is imported. Timed, per school, in CPU seconds of this process (the load of a sh
 moves wall-clock figures several-fold; CPU seconds much less):
 
 - ``kept_registers.whole_<db>``: the helper's work for one school: every mark read back (ADBC on
-  SQLite, ``COPY`` on PostgreSQL), decoded, and the grid built (``marks_reader._read``).
+  SQLite, ``COPY`` on PostgreSQL), decoded, and the grid built (``register_helper.read``).
 - ``kept_registers.kept_<db>``: ``RegisterReader.read`` on the store that keeps registers: the
   new import's rows only, merged in, and the grid built.
 """
@@ -22,6 +22,8 @@ from benchmarks import daemon_day as dd
 from escalation_flow.adapters.register_files import read_marks
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store import marks_reader as mr
+from escalation_flow.adapters.store import register_helper as rh
+from escalation_flow.adapters.store.kept_registers import kept_sql
 from escalation_flow.adapters.store.marks_io import load_sql
 from escalation_flow.adapters.trust_files import load_trust
 from escalation_flow.logs import configure_logging
@@ -88,15 +90,19 @@ def _one_backend(ctx: BenchContext, url: str, name: str, trust, day, today) -> l
     ]
 
 
-def _helper_job(store: Store, school: str, calendar, known_at) -> mr._Job:  # type: ignore[no-untyped-def]
+def _helper_job(store: Store, school: str, calendar, known_at) -> rh.Job:  # type: ignore[no-untyped-def]
     with store.engine.connect() as conn:
         sid = mr._school_id(conn, school)
         names = mr._names(conn, sid)
     path = mr.sqlite_path(store.engine.url) if store.engine.dialect.name == "sqlite" else None
-    return mr._Job(
+    dialect = store.engine.dialect.name
+    return rh.Job(
         path=str(path) if path is not None else None,
         url=None if path is not None else store.engine.url.render_as_string(hide_password=False),
-        marks_sql=load_sql(store.engine.dialect.name, sid, calendar.first_day, calendar.last_day),
+        conninfo=mr._conninfo(store.engine),
+        marks_sql=load_sql(dialect, sid, calendar.first_day, calendar.last_day)
+        if path is not None
+        else kept_sql(dialect, sid, calendar),
         amended_sql=None,
         school=school,
         calendar=calendar,
@@ -106,9 +112,9 @@ def _helper_job(store: Store, school: str, calendar, known_at) -> mr._Job:  # ty
     )
 
 
-def _timed_read(job: mr._Job) -> tuple[float, mr.SchoolRead]:
+def _timed_read(job: rh.Job) -> tuple[float, mr.SchoolRead]:
     started = time.process_time()
-    read = mr._read(job)
+    read = rh.read(job)
     return time.process_time() - started, read
 
 

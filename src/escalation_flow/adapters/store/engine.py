@@ -57,14 +57,19 @@ class StoreEngine(Engine):
                 yield conn
 
 
+def server_options(parsed: URL) -> dict[str, str]:
+    """The connection arguments the store adds to a server database's URL (a register helper
+    connects with them too: ``marks_reader``)."""
+    return {} if "options" in parsed.query else {"options": "-c jit=off"}
+
+
 def create_store_engine(url: str | URL) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # The store's statements are reads by key and bulk writes, none of which JIT compiling
         # pays for; yet a misestimated cost (a table without statistics) compiled them: ~12 ms a
         # statement, and ~0.15 s the first time a connection loads LLVM. Options in the URL win.
-        args = {} if "options" in parsed.query else {"options": "-c jit=off"}
-        return create_engine(parsed, pool_pre_ping=True, connect_args=args)
+        return create_engine(parsed, pool_pre_ping=True, connect_args=server_options(parsed))
     path = sqlite_path(parsed)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from escalation_flow.adapters.store.marks_io import LOADED_SCHEMA, load_sql, mark_parts
+from escalation_flow.adapters.store.mark_texts import LOADED_SCHEMA, load_sql, mark_parts
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import CODE_OF_ID
 from escalation_flow.core.marks import UNKNOWN_RECORDED_AT, MarkTable

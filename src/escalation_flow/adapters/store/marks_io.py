@@ -32,12 +32,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from escalation_flow.adapters.store.mark_texts import LOADED_SCHEMA as LOADED_SCHEMA
+from escalation_flow.adapters.store.mark_texts import load_sql as load_sql
+from escalation_flow.adapters.store.mark_texts import mark_parts as mark_parts
 from escalation_flow.adapters.store.models import Mark, UtcDateTime, table_of
 from escalation_flow.adapters.store.seal_columns import Field, SealColumns
 from escalation_flow.core.calendar import SchoolCalendar
-from escalation_flow.core.codes import CODE_OF_ID, ID_OF_CODE, UNMARKED_CODE, UNMARKED_ID
+from escalation_flow.core.codes import CODE_OF_ID
 from escalation_flow.core.marks import UNKNOWN_RECORDED_AT, MarkTable, to_micros
-from escalation_flow.errors import CalendarError, StoreError
 
 IntArray = npt.NDArray[np.int64]
 ObjArray = npt.NDArray[np.object_]
@@ -223,35 +225,6 @@ def insert_statements(dialect: str, now: dt.datetime, import_id: int) -> tuple[I
     )
 
 
-def load_sql(dialect: str, school_id: int, first: dt.date, last: dt.date) -> str:
-    """The rows ``to_mark_table`` reads, for one school and a range of dates.
-
-    Date, session and code come joined in one string (``2025-09-03AMN``): a school has a few
-    thousand distinct ones, so decoding them once each is cheaper than reading three columns.
-    The values are formatted in (COPY takes no parameters): an int and two dates, never text
-    from a user.
-    """
-    # PostgreSQL: the reader sets the session to UTC and ISO dates (bulk._fetch_copy).
-    day = "date" if dialect == "sqlite" else "date::text"
-    return (
-        f"SELECT pupil_id, {day} || session || code AS mark, "
-        "coalesce(minutes_late, -1) AS minutes, recorded_at FROM marks "
-        f"WHERE school_id = {int(school_id)} "
-        f"AND date BETWEEN '{first.isoformat()}' AND '{last.isoformat()}' "
-        "ORDER BY pupil_id, date, session, recorded_at, code"
-    )
-
-
-LOADED_SCHEMA = pa.schema(
-    [
-        ("pupil_id", pa.int64()),
-        ("mark", pa.string()),
-        ("minutes", pa.int64()),
-        ("recorded_at", pa.int64()),
-    ]
-)
-
-
 def to_mark_table(
     school: str, calendar: SchoolCalendar, rows: pa.Table, names: dict[int, str]
 ) -> MarkTable:
@@ -273,35 +246,5 @@ def to_mark_table(
     )
 
 
-def mark_parts(
-    calendar: SchoolCalendar, marks: list[str]
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int8]]:
-    """Session and code id of each distinct ``date || session || code`` text (``load_sql``)."""
-    session = np.array(
-        [2 * _day(calendar, m[:10]) + (0 if m[10:12] == "AM" else 1) for m in marks],
-        dtype=np.int32,
-    )
-    code = np.array([_code_id(m[12:]) for m in marks], dtype=np.int8)
-    return session, code
-
-
 def _ints(rows: pa.Table, name: str) -> IntArray:
     return np.asarray(rows.column(name).to_numpy(), dtype=np.int64)
-
-
-def _day(calendar: SchoolCalendar, value: str) -> int:
-    try:
-        return calendar.day_index(dt.date.fromisoformat(value))
-    except CalendarError as exc:
-        raise CalendarError(
-            f"the store holds marks on {value}, which calendar {calendar.name} does not allow: "
-            f"{exc.summary}; was the calendar changed after the import?"
-        ) from exc
-
-
-def _code_id(value: str) -> int:
-    if value == UNMARKED_CODE:
-        return UNMARKED_ID
-    if value not in ID_OF_CODE:
-        raise StoreError(f"the store holds an unknown register code {value!r}")
-    return ID_OF_CODE[value]

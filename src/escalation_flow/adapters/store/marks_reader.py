@@ -31,17 +31,14 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import quote
 
-import pyarrow as pa
 from sqlalchemy import Connection, Engine, select
 
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.bulk import fetch
-from escalation_flow.adapters.store.engine import BUSY_TIMEOUT_MS, sqlite_path
+from escalation_flow.adapters.store.engine import server_options, sqlite_path
 from escalation_flow.adapters.store.kept_registers import (
     KEPT_SCHEMA,
     KeptMarks,
@@ -49,12 +46,12 @@ from escalation_flow.adapters.store.kept_registers import (
     kept_of,
     kept_sql,
 )
-from escalation_flow.adapters.store.marks_io import LOADED_SCHEMA, load_sql, to_mark_table
+from escalation_flow.adapters.store.marks_io import load_sql
 from escalation_flow.adapters.store.models import Import, Mark, Pupil, School, table_of
+from escalation_flow.adapters.store.register_helper import Job, grid_of, read, read_kept, ready
 from escalation_flow.adapters.store.store import roster_and_names
 from escalation_flow.core.calendar import SchoolCalendar
-from escalation_flow.core.marks import MarkTable, Roster
-from escalation_flow.core.register import AssumeRecordedAt, RegisterGrid, register_as_known_at
+from escalation_flow.core.marks import Roster
 from escalation_flow.errors import NotFoundError
 from escalation_flow.helper_processes import die_with_parent
 from escalation_flow.stored import SchoolRead
@@ -89,6 +86,7 @@ class RegisterReader:
         self._queued_kept: dict[str, Future[KeptMarks]] = {}
         # the helper reads PostgreSQL too: in a thread, building the grid would hold the GIL
         self._helped = self._path is not None or store.engine.dialect.name == "postgresql"
+        self._conninfo = _conninfo(store.engine)
 
     def __enter__(self) -> RegisterReader:
         return self
@@ -168,9 +166,10 @@ class RegisterReader:
             if self._path is not None
             else kept_sql(dialect, sid, cal)
         )
-        job = _Job(
+        job = Job(
             path=str(self._path) if self._path is not None else None,
             url=None if self._path is not None else url,
+            conninfo=self._conninfo,
             marks_sql=marks_sql,
             amended_sql=_amended_sql(sid, recent, ask.before),
             school=ask.school,
@@ -179,7 +178,7 @@ class RegisterReader:
             roster=roster,
             known_at=ask.known_at,
         )
-        return _to_helper(_read, job)
+        return _to_helper(read, job)
 
     def _submit_kept(self, ask: _Ask) -> Future[KeptMarks]:
         if self._guard is None and self._path is not None:
@@ -187,11 +186,12 @@ class RegisterReader:
         with self.store.engine.connect() as conn:
             sid = _school_id(conn, ask.school)
         dialect = self.store.engine.dialect.name
-        job = _Job(
+        job = Job(
             path=str(self._path) if self._path is not None else None,
             url=None
             if self._path is not None
             else self.store.engine.url.render_as_string(hide_password=False),
+            conninfo=self._conninfo,
             marks_sql=kept_sql(dialect, sid, ask.calendar),
             amended_sql=None,
             school=ask.school,
@@ -200,7 +200,7 @@ class RegisterReader:
             roster=Roster(ask.school),
             known_at=ask.known_at,
         )
-        return _to_helper(_read_kept_job, job)
+        return _to_helper(read_kept, job)
 
     def _read_kept(self, ask: _Ask, memory: RegisterMemory) -> SchoolRead:
         """The register from the kept rows, brought up to date with the rows of imports not
@@ -262,33 +262,18 @@ class RegisterReader:
         return SchoolRead(grid, roster, frozenset(amended))
 
 
-def grid_of(
-    marks: MarkTable, calendar: SchoolCalendar, known_at: datetime, roster: Roster
-) -> RegisterGrid:
-    """The register as known at ``known_at``; the store gives every mark its ``recorded_at``
-    (the import's time when the file did not), so the assumption below is never used."""
-    return register_as_known_at(
-        marks,
-        calendar,
-        known_at=known_at,
-        unknown_recorded_at=AssumeRecordedAt(known_at),
-        roster=roster,
-    )
+def _conninfo(engine: Engine) -> str | None:
+    """The store's PostgreSQL database for a helper's own psycopg connection (which spares the
+    helper SQLAlchemy's imports: ``register_helper``), with the options the store connects
+    with; None for SQLite or another driver."""
+    if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
+        return None
+    from psycopg.conninfo import make_conninfo
 
-
-@dataclass(frozen=True)
-class _Job:
-    """What the helper needs for one school: plain data, pickled across."""
-
-    path: str | None  # a SQLite file: read through ADBC
-    url: str | None  # else the database, read as the store reads it
-    marks_sql: str
-    amended_sql: str | None
-    school: str
-    calendar: SchoolCalendar
-    names: dict[int, str]
-    roster: Roster
-    known_at: datetime
+    _, kwargs = engine.dialect.create_connect_args(engine.url)
+    # libpq's parameters only (SQLAlchemy adds psycopg's adapters ``context``, not libpq's)
+    given = {k: v for k, v in kwargs.items() if isinstance(v, str | int)}
+    return make_conninfo("", **{**server_options(engine.url), **given})
 
 
 def _same(a: _Ask, b: _Ask) -> bool:
@@ -335,77 +320,6 @@ def _amended_sql(school_id: int, imports: Collection[int], before: date | None) 
     )
 
 
-def _read(job: _Job) -> SchoolRead:
-    """In the helper process: the reads (SQLite through ADBC only), then the grid. PostgreSQL's
-    rows come as the kept read's (``kept_sql``: one row of arrays, not ``COPY``'s row a message
-    parsed as CSV, which was 0.2 CPU-s of a 230,000-mark school against 0.02)."""
-    if job.path is None:
-        kept, amended = _read_kept_rows(job)
-        marks = kept.mark_table(job.names)
-    else:
-        rows, amended = _read_adbc(job)
-        rows = (
-            rows.rename_columns(LOADED_SCHEMA.names).cast(LOADED_SCHEMA)
-            if rows.num_rows
-            else LOADED_SCHEMA.empty_table()
-        )
-        marks = to_mark_table(job.school, job.calendar, rows, job.names)
-    grid = grid_of(marks, job.calendar, job.known_at, job.roster)
-    return SchoolRead(grid, job.roster, frozenset(job.names[i] for i in amended if i in job.names))
-
-
-def _read_kept_job(job: _Job) -> KeptMarks:
-    """In the helper process: a school's marks whole, with their imports, to be kept."""
-    return _read_kept_rows(job)[0]
-
-
-def _read_kept_rows(job: _Job) -> tuple[KeptMarks, list[int]]:
-    """A ``kept_sql`` read's rows, decoded in load order, and the amended pupils' ids."""
-    rows, amended = _read_adbc(job) if job.path is not None else _read_url(job)
-    rows = (
-        rows.rename_columns(KEPT_SCHEMA.names).cast(KEPT_SCHEMA)
-        if rows.num_rows
-        else KEPT_SCHEMA.empty_table()
-    )
-    return kept_of(job.school, job.calendar, rows), amended
-
-
-def _read_adbc(job: _Job) -> tuple[pa.Table, list[int]]:
-    import adbc_driver_sqlite.dbapi as adbc  # only SQLite files need it
-
-    assert job.path is not None
-    uri = f"file:{quote(str(Path(job.path).resolve()))}?mode=ro"
-    with adbc.connect(uri) as connection, connection.cursor() as cursor:
-        # ADBC's SQLite is a second library with its own connection: without a timeout of its
-        # own it fails at once ("database is locked") whenever a writer holds the file briefly.
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.fetchall()
-        cursor.execute(job.marks_sql)
-        rows: pa.Table = cursor.fetch_arrow_table()
-        amended: list[int] = []
-        if job.amended_sql is not None:
-            cursor.execute(job.amended_sql)
-            amended = [int(row[0]) for row in cursor.fetchall()]
-    return rows, amended
-
-
-_engines: dict[str, Engine] = {}  # in the helper: one engine per database, kept
-
-
-def _read_url(job: _Job) -> tuple[pa.Table, list[int]]:
-    """``job.marks_sql`` is a ``kept_sql``: its rows may come unordered (``kept_of`` orders)."""
-    from escalation_flow.adapters.store.engine import create_store_engine
-
-    assert job.url is not None
-    engine = _engines.get(job.url) or _engines.setdefault(job.url, create_store_engine(job.url))
-    with engine.begin() as conn:  # the read sets its session options for this transaction
-        rows = fetch(conn, job.marks_sql, KEPT_SCHEMA, unordered=True)
-        amended = []
-        if job.amended_sql is not None:
-            amended = [int(i) for i in conn.exec_driver_sql(job.amended_sql).scalars()]
-    return rows, amended
-
-
 def start_helpers(store: Store) -> None:
     """Start the helper processes now (a daemon, at its start), each importing what its reads
     need, not waited for: a helper's start is about 1.5 CPU-s of imports (the store's modules,
@@ -415,16 +329,7 @@ def start_helpers(store: Store) -> None:
     dialect = store.engine.dialect.name
     if dialect == "postgresql" or (dialect == "sqlite" and sqlite_path(store.engine.url)):
         for _ in range(_HELPERS):  # each submit starts a process while none is idle
-            _to_helper(_ready, dialect)
-
-
-def _ready(dialect: str) -> None:
-    """In a helper started ahead: what its first read would import (this module came with
-    the call)."""
-    if dialect == "sqlite":
-        import adbc_driver_sqlite.dbapi  # noqa: F401
-    else:
-        import psycopg  # noqa: F401
+            _to_helper(ready, dialect)
 
 
 #: Helper processes: a PostgreSQL register takes about as long to read as a school takes to
