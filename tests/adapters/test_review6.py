@@ -1,0 +1,64 @@
+"""Review of the sixth round (issue 13): cases the register helper's PostgreSQL read gets wrong."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from escalation_flow.adapters.store import Store
+from escalation_flow.core.calendar import SchoolCalendar
+from tests.adapters import test_store as base
+from tests.adapters.test_kept_registers import _import, _read, _same, calendar  # noqa: F401
+
+T0 = datetime(2025, 9, 3, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def pg_store() -> Iterator[Store]:
+    """``test_kept_registers``' PostgreSQL store: its own schema, oaks and pines."""
+    url = base._postgres_url()
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    made = Store(make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}))
+    made.migrate()
+    made.upsert_schools(base._trust("oaks", "pines"))
+    try:
+        yield made
+    finally:
+        made.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_a_helper_read_breaks_a_tie_as_the_store_orders_codes_on_an_english_collation(
+    pg_store: Store, tmp_path: Path, calendar: SchoolCalendar  # noqa: F811
+) -> None:
+    """Two marks of one session recorded at the same instant: the later row in the store's
+    ``ORDER BY ... code`` wins (``latest_per_cell``). On a database whose collation is not
+    byte order (an English school's server: en_GB), the read in this process orders by it;
+    the helper's read ahead (before this round: the same ``ORDER BY``) must give the same
+    register."""
+    with pg_store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            'ALTER TABLE marks ALTER COLUMN code TYPE varchar(4) COLLATE "en-GB-x-icu"'
+        )
+    at = "2025-09-03T08:50:00+01:00"
+    _import(pg_store, tmp_path, calendar, T0, f"oaks,P1,2025-09-03,AM,B,,{at}")
+    later = T0 + timedelta(hours=1)
+    _import(pg_store, tmp_path, calendar, later, f"oaks,P1,2025-09-03,AM,\\,,{at}")
+    when = T0 + timedelta(days=1)
+    with pg_store.register_reader() as reader:
+        reader.ahead("oaks", calendar, when, None)
+        ahead = reader.read("oaks", calendar, when, None)
+    here = _read(pg_store, calendar, when, None)
+    _same(ahead, here)
