@@ -62,3 +62,33 @@ def test_a_helper_read_breaks_a_tie_as_the_store_orders_codes_on_an_english_coll
         ahead = reader.read("oaks", calendar, when, None)
     here = _read(pg_store, calendar, when, None)
     _same(ahead, here)
+
+
+@pytest.mark.postgres
+def test_a_helper_that_cannot_connect_fails_with_the_stores_error_as_before(
+    calendar: SchoolCalendar,  # noqa: F811
+) -> None:
+    """A helper's own psycopg connection that cannot be made is the read's own failure: read
+    as the store reads, with its errors (a ``DBAPIError``, which the daemon's inbox and start
+    catch), as the helper's read raised before it had a connection of its own."""
+    from sqlalchemy.exc import DBAPIError
+
+    from escalation_flow.adapters.store import register_helper
+    from escalation_flow.adapters.store.kept_registers import kept_sql
+    from escalation_flow.core.marks import Roster
+
+    url = make_url(base._postgres_url()).set(port=1)
+    job = register_helper.Job(
+        path=None,
+        url=url.render_as_string(hide_password=False),
+        conninfo=f"host={url.host} port=1 dbname={url.database} user={url.username}",
+        marks_sql=kept_sql("postgresql", 1, calendar),
+        amended_sql=None,
+        school="oaks",
+        calendar=calendar,
+        names={},
+        roster=Roster("oaks"),
+        known_at=T0,
+    )
+    with pytest.raises(DBAPIError):
+        register_helper.read_kept(job)
