@@ -92,3 +92,15 @@ def test_a_helper_that_cannot_connect_fails_with_the_stores_error_as_before(
     )
     with pytest.raises(DBAPIError):
         register_helper.read_kept(job)
+
+
+def test_a_url_parameter_psycopg_takes_but_libpq_does_not_leaves_the_helper_the_stores_way() -> None:
+    """SQLAlchemy hands a URL's query to ``psycopg.connect`` as keyword arguments, so a store
+    on ``...?autocommit=true`` connects; libpq knows no such option, and a connection string
+    made of it raised in ``RegisterReader()`` (every register read of the evening). The helper
+    then reads as the store reads (no connection string of its own)."""
+    from escalation_flow.adapters.store.engine import create_store_engine
+    from escalation_flow.adapters.store.marks_reader import _conninfo
+
+    engine = create_store_engine("postgresql+psycopg://staff@db.example/trust?autocommit=true")
+    assert _conninfo(engine) is None
