@@ -41,7 +41,9 @@ def pg_store() -> Iterator[Store]:
 
 @pytest.mark.postgres
 def test_a_helper_read_breaks_a_tie_as_the_store_orders_codes_on_an_english_collation(
-    pg_store: Store, tmp_path: Path, calendar: SchoolCalendar  # noqa: F811
+    pg_store: Store,
+    tmp_path: Path,
+    calendar: SchoolCalendar,  # noqa: F811
 ) -> None:
     """Two marks of one session recorded at the same instant: the later row in the store's
     ``ORDER BY ... code`` wins (``latest_per_cell``). On a database whose collation is not
@@ -94,7 +96,7 @@ def test_a_helper_that_cannot_connect_fails_with_the_stores_error_as_before(
         register_helper.read_kept(job)
 
 
-def test_a_url_parameter_psycopg_takes_but_libpq_does_not_leaves_the_helper_the_stores_way() -> None:
+def test_a_psycopg_only_url_parameter_leaves_the_helper_the_stores_way() -> None:
     """SQLAlchemy hands a URL's query to ``psycopg.connect`` as keyword arguments, so a store
     on ``...?autocommit=true`` connects; libpq knows no such option, and a connection string
     made of it raised in ``RegisterReader()`` (every register read of the evening). The helper
