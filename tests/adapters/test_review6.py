@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -106,3 +107,38 @@ def test_a_psycopg_only_url_parameter_leaves_the_helper_the_stores_way() -> None
 
     engine = create_store_engine("postgresql+psycopg://staff@db.example/trust?autocommit=true")
     assert _conninfo(engine) is None
+
+
+@pytest.mark.postgres
+def test_a_replays_marks_break_a_same_instant_tie_as_the_daemons_read_on_an_english_collation(
+    pg_store: Store,
+    tmp_path: Path,
+    calendar: SchoolCalendar,  # noqa: F811
+) -> None:
+    """``replay`` and ``audit`` read a school's mark versions themselves (``stored_marks``):
+    two versions of one session recorded at one instant must come in the order the daemon's
+    reads put them (codes in byte order, ``kept_registers._CODE_RANK``), or the register a
+    replay rebuilds keeps the other code."""
+    from escalation_flow.adapters.store.audit_reads import stored_marks
+    from escalation_flow.adapters.store.cases import school_id
+    from escalation_flow.core.register import AssumeRecordedAt, register_as_known_at
+
+    with pg_store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            'ALTER TABLE marks ALTER COLUMN code TYPE varchar(4) COLLATE "en-GB-x-icu"'
+        )
+    at = "2025-09-03T08:50:00+01:00"
+    _import(pg_store, tmp_path, calendar, T0, f"oaks,P1,2025-09-03,AM,B,,{at}")
+    later = T0 + timedelta(hours=1)
+    _import(pg_store, tmp_path, calendar, later, f"oaks,P1,2025-09-03,AM,\\,,{at}")
+    when = T0 + timedelta(days=1)
+    with pg_store.engine.connect() as conn:
+        marks = stored_marks(conn, school_id(conn, "oaks"), "oaks", calendar)
+    replayed = register_as_known_at(
+        marks.table, calendar, known_at=when, unknown_recorded_at=AssumeRecordedAt(when)
+    )
+    with pg_store.register_reader() as reader:
+        reader.ahead("oaks", calendar, when, None)
+        daemon = reader.read("oaks", calendar, when, None)
+    assert replayed.pupils == daemon.grid.pupils
+    assert np.array_equal(replayed.codes, daemon.grid.codes)
