@@ -65,13 +65,6 @@ def case_records(
     return dict(row._mapping), history(conn, row.id)
 
 
-def _in_byte_order(conn: Connection, column: Any) -> Any:
-    """``column`` ordered by its bytes, as SQLite orders it and the daemon's register reads do
-    (``mark_texts.load_sql``): a PostgreSQL database's collation (en_GB) orders codes otherwise,
-    and of two versions recorded at one instant the later row is the one that counts."""
-    return column.collate("C") if conn.dialect.name == "postgresql" else column
-
-
 def stored_marks(
     conn: Connection,
     school_id: int,
@@ -88,7 +81,7 @@ def stored_marks(
         )
         .join(PUPILS, p.id == m.pupil_id)
         .where(m.school_id == school_id, m.date.between(calendar.first_day, calendar.last_day))
-        .order_by(p.mis_id, m.date, m.session, m.recorded_at, _in_byte_order(conn, m.code))
+        .order_by(p.mis_id, m.date, m.session, m.recorded_at, m.code)
     )  # fmt: skip
     if pupils is not None:
         query = query.where(p.mis_id.in_(list(pupils)))

@@ -38,16 +38,12 @@ def load_sql(dialect: str, school_id: int, first: dt.date, last: dt.date) -> str
     """
     # PostgreSQL: the reader sets the session to UTC and ISO dates (bulk._fetch_copy).
     day = "date" if dialect == "sqlite" else "date::text"
-    # codes in byte order, as SQLite orders them and as kept rows are put in order
-    # (``kept_registers._CODE_RANK``): a database's collation (en_GB) would order them
-    # otherwise, and the later of two marks recorded at one instant is the one that counts
-    code = "code" if dialect == "sqlite" else 'code COLLATE "C"'
     return (
         f"SELECT pupil_id, {day} || session || code AS mark, "
         "coalesce(minutes_late, -1) AS minutes, recorded_at FROM marks "
         f"WHERE school_id = {int(school_id)} "
         f"AND date BETWEEN '{first.isoformat()}' AND '{last.isoformat()}' "
-        f"ORDER BY pupil_id, date, session, recorded_at, {code}"
+        "ORDER BY pupil_id, date, session, recorded_at, code"
     )
 
 

@@ -1,4 +1,7 @@
-"""Review of the sixth round (issue 13): cases the register helper's PostgreSQL read gets wrong."""
+"""A school's register read from PostgreSQL: the helper's read, the read in this process and
+replay's agree on a database whose collation is English (codes compared by their bytes,
+migration 0022), and the helper's own connection fails over to the store's (review of issue 13,
+sixth round)."""
 
 from __future__ import annotations
 
@@ -22,21 +25,25 @@ T0 = datetime(2025, 9, 3, 18, 0, tzinfo=UTC)
 
 @pytest.fixture
 def pg_store() -> Iterator[Store]:
-    """``test_kept_registers``' PostgreSQL store: its own schema, oaks and pines."""
+    """A store on a database of its own created with an English collation (ICU en-GB, as an
+    English trust's server may be), migrated: oaks and pines."""
     url = base._postgres_url()
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    made = Store(make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}))
-    made.migrate()
-    made.upsert_schools(base._trust("oaks", "pines"))
+    name = f"ef_en_gb_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(
+            f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
+            "LOCALE_PROVIDER icu ICU_LOCALE 'en-GB' LOCALE 'C.UTF-8'"
+        )
+    made = Store(make_url(url).set(database=name))
     try:
+        made.migrate()
+        made.upsert_schools(base._trust("oaks", "pines"))
         yield made
     finally:
         made.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.dispose()
 
 
@@ -51,10 +58,6 @@ def test_a_helper_read_breaks_a_tie_as_the_store_orders_codes_on_an_english_coll
     byte order (an English school's server: en_GB), the read in this process orders by it;
     the helper's read ahead (before this round: the same ``ORDER BY``) must give the same
     register."""
-    with pg_store.engine.begin() as conn:
-        conn.exec_driver_sql(
-            'ALTER TABLE marks ALTER COLUMN code TYPE varchar(4) COLLATE "en-GB-x-icu"'
-        )
     at = "2025-09-03T08:50:00+01:00"
     _import(pg_store, tmp_path, calendar, T0, f"oaks,P1,2025-09-03,AM,B,,{at}")
     later = T0 + timedelta(hours=1)
@@ -123,10 +126,6 @@ def test_a_replays_marks_break_a_same_instant_tie_as_the_daemons_read_on_an_engl
     from escalation_flow.adapters.store.cases import school_id
     from escalation_flow.core.register import AssumeRecordedAt, register_as_known_at
 
-    with pg_store.engine.begin() as conn:
-        conn.exec_driver_sql(
-            'ALTER TABLE marks ALTER COLUMN code TYPE varchar(4) COLLATE "en-GB-x-icu"'
-        )
     at = "2025-09-03T08:50:00+01:00"
     _import(pg_store, tmp_path, calendar, T0, f"oaks,P1,2025-09-03,AM,B,,{at}")
     later = T0 + timedelta(hours=1)
@@ -142,3 +141,24 @@ def test_a_replays_marks_break_a_same_instant_tie_as_the_daemons_read_on_an_engl
         daemon = reader.read("oaks", calendar, when, None)
     assert replayed.pupils == daemon.grid.pupils
     assert np.array_equal(replayed.codes, daemon.grid.codes)
+
+
+@pytest.mark.postgres
+def test_a_schools_marks_come_in_load_order_off_the_index_without_a_sort(
+    pg_store: Store,
+) -> None:
+    """Codes in byte order belong to the column (0022), not to each query: PostgreSQL reads a
+    school's year in the load order straight off the primary key, where ``COLLATE "C"`` in
+    the query sorted every read of a year of marks."""
+    from escalation_flow.adapters.store.mark_texts import load_sql
+
+    sql = load_sql("postgresql", 1, T0.date(), T0.date() + timedelta(days=300))
+    with pg_store.engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+        plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql}"))
+        collation = conn.exec_driver_sql(
+            "SELECT collation_name FROM information_schema.columns "
+            "WHERE table_name = 'marks' AND column_name = 'code'"
+        ).scalar_one()
+    assert collation == "C"
+    assert "Sort" not in plan, plan
