@@ -265,15 +265,23 @@ class RegisterReader:
 def _conninfo(engine: Engine) -> str | None:
     """The store's PostgreSQL database for a helper's own psycopg connection (which spares the
     helper SQLAlchemy's imports: ``register_helper``), with the options the store connects
-    with; None for SQLite or another driver."""
+    with; None for SQLite or another driver, or when the store's connect arguments are not
+    all libpq's (``?autocommit=true``: psycopg's own keyword): the helper then reads as the
+    store reads."""
     if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
         return None
+    import psycopg
     from psycopg.conninfo import make_conninfo
 
     _, kwargs = engine.dialect.create_connect_args(engine.url)
     # libpq's parameters only (SQLAlchemy adds psycopg's adapters ``context``, not libpq's)
     given = {k: v for k, v in kwargs.items() if isinstance(v, str | int)}
-    return make_conninfo("", **{**server_options(engine.url), **given})
+    if len(given) != len(kwargs) - ("context" in kwargs):
+        return None  # a value no connection string carries: connect as the store does
+    try:
+        return make_conninfo("", **{**server_options(engine.url), **given})
+    except psycopg.ProgrammingError:  # an option libpq does not know
+        return None
 
 
 def _same(a: _Ask, b: _Ask) -> bool:

@@ -154,7 +154,10 @@ class Mark(Base):
     date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     session: Mapped[str] = mapped_column(String(2), primary_key=True, comment="AM or PM")
     recorded_at: Mapped[dt.datetime] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(4), primary_key=True)
+    # compared by its bytes on PostgreSQL as on SQLite: the load order's last key (0022)
+    code: Mapped[str] = mapped_column(
+        String(4).with_variant(String(4, collation="C"), "postgresql"), primary_key=True
+    )
     minutes_late: Mapped[int | None] = mapped_column(SmallInteger)
     imported_at: Mapped[dt.datetime]
     import_id: Mapped[int] = mapped_column(Integer, comment="imports.id")

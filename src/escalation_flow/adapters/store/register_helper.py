@@ -141,10 +141,11 @@ def _read_psycopg(job: Job, conninfo: str) -> tuple[pa.Table, list[int]]:
     arrays cannot carry (a NULL) are read as the store reads them (``_read_url``)."""
     import psycopg
 
-    connection = _connections.get(conninfo)
-    if connection is None or connection.closed or connection.broken:
-        connection = _connections[conninfo] = psycopg.connect(conninfo)
     try:
+        connection = _connections.get(conninfo)
+        if connection is None or connection.closed or connection.broken:
+            _connections.pop(conninfo, None)
+            connection = _connections[conninfo] = psycopg.connect(conninfo)
         with connection.transaction():
             # ``date::text`` in the load's text columns follows the session's DateStyle
             connection.execute("SET LOCAL DateStyle = 'ISO, YMD'")
@@ -152,9 +153,11 @@ def _read_psycopg(job: Job, conninfo: str) -> tuple[pa.Table, list[int]]:
             amended: list[int] = []
             if job.amended_sql is not None:
                 amended = [int(r[0]) for r in connection.execute(job.amended_sql).fetchall()]
-    except psycopg.OperationalError:  # a connection the server dropped since, or the read's
-        connection.close()  # own failure: read as the store reads (its errors, its retries)
-        del _connections[conninfo]
+    except psycopg.Error:  # no connection made, one the server dropped since, or
+        # the read's own failure: read as the store reads (its errors, its retries)
+        dropped = _connections.pop(conninfo, None)
+        if dropped is not None:
+            dropped.close()
         return _read_url(job)
     if rows is None:
         return _read_url(job)
