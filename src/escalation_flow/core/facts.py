@@ -191,34 +191,12 @@ def facts_for_all_days(
     _check_day(calendar, last)
     counts = CumulativeCounts(grid, calendar, through_day=last)
     windows = DayWindows.of(calendar)
-    keyed = None if grid.n_pupils > BLOCK_PUPILS else counts.key_rows()
-    if keyed is None:
-        for day in range(first_day, last + 1):
-            yield facts_from_counts(
-                counts,
-                day,
-                min_possible_sessions_ytd=min_possible_sessions_ytd,
-                min_possible_sessions_window=min_possible_sessions_window,
-                windows=windows,
-            )
-        return
     # Every day's counts gathered from the keys' own rows of two bytes (``key_rows``).
-    base = _FIELD_KEY_IDS * (counts.through_day + 2)
+    rows = None if grid.n_pupils > BLOCK_PUPILS else counts.key_rows()
+    keyed = None if rows is None else (rows, _FIELD_KEY_IDS * (counts.through_day + 2))
     for day in range(first_day, last + 1):
-        values = _block_facts(
-            counts,
-            windows,
-            day,
-            min_possible_sessions_ytd,
-            min_possible_sessions_window,
-            keyed=(keyed, base),
-        )
-        yield FactTable(
-            school=grid.school,
-            pupils=grid.pupils,
-            day_index=day,
-            as_of=calendar.school_days[day],
-            values=values,
+        yield _facts_of_day(
+            counts, windows, day, min_possible_sessions_ytd, min_possible_sessions_window, keyed
         )
 
 
@@ -238,23 +216,37 @@ def facts_from_counts(
             f"school day {day_index} is not counted yet (through {counts.through_day})"
         )
     w = windows or DayWindows.of(calendar)
+    return _facts_of_day(
+        counts, w, day_index, min_possible_sessions_ytd, min_possible_sessions_window, None
+    )
+
+
+def _facts_of_day(
+    counts: CumulativeCounts,
+    w: DayWindows,
+    day_index: int,
+    min_possible_ytd: int,
+    min_possible_window: int,
+    keyed: tuple[npt.NDArray[np.uint16], IntArray] | None,
+) -> FactTable:
+    """``facts_from_counts`` once its day is checked (``keyed``: see ``_block_facts``)."""
     if counts.grid.n_pupils > BLOCK_PUPILS:  # see ``core.facts_by_window``
         values = facts_by_window(
             counts,
             w,
             day_index,
-            min_possible_sessions_ytd=min_possible_sessions_ytd,
-            min_possible_sessions_window=min_possible_sessions_window,
+            min_possible_sessions_ytd=min_possible_ytd,
+            min_possible_sessions_window=min_possible_window,
         )
     else:
         values = _block_facts(
-            counts, w, day_index, min_possible_sessions_ytd, min_possible_sessions_window
+            counts, w, day_index, min_possible_ytd, min_possible_window, keyed=keyed
         )
     return FactTable(
         school=counts.grid.school,
         pupils=counts.grid.pupils,
         day_index=day_index,
-        as_of=calendar.school_days[day_index],
+        as_of=counts.calendar.school_days[day_index],
         values=values,
     )
 

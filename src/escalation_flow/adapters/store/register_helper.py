@@ -70,12 +70,7 @@ def read(job: Job) -> SchoolRead:
         from escalation_flow.adapters.store.marks_io import to_mark_table  # SQLite files only
 
         rows, amended = _read_adbc(job)
-        rows = (
-            rows.rename_columns(LOADED_SCHEMA.names).cast(LOADED_SCHEMA)
-            if rows.num_rows
-            else LOADED_SCHEMA.empty_table()
-        )
-        marks = to_mark_table(job.school, job.calendar, rows, job.names)
+        marks = to_mark_table(job.school, job.calendar, _as(rows, LOADED_SCHEMA), job.names)
     grid = grid_of(marks, job.calendar, job.known_at, job.roster)
     return SchoolRead(grid, job.roster, frozenset(job.names[i] for i in amended if i in job.names))
 
@@ -104,12 +99,13 @@ def _read_kept_rows(job: Job) -> tuple[KeptMarks, list[int]]:
         rows, amended = _read_psycopg(job, job.conninfo)
     else:
         rows, amended = _read_url(job)
-    rows = (
-        rows.rename_columns(KEPT_SCHEMA.names).cast(KEPT_SCHEMA)
-        if rows.num_rows
-        else KEPT_SCHEMA.empty_table()
-    )
-    return kept_of(job.school, job.calendar, rows), amended
+    return kept_of(job.school, job.calendar, _as(rows, KEPT_SCHEMA)), amended
+
+
+def _as(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A read's rows under ``schema``'s names and types (a driver names and types them its
+    own way; no rows: the empty table, whatever type the driver gave a column it never saw)."""
+    return rows.rename_columns(schema.names).cast(schema) if rows.num_rows else schema.empty_table()
 
 
 def _read_adbc(job: Job) -> tuple[pa.Table, list[int]]:
