@@ -301,9 +301,12 @@ class CaseTransaction(Protocol):
 
     def history(self, case_id: int) -> list[HistoryRow]: ...
 
-    def histories(self, case_ids: Collection[int]) -> dict[int, list[HistoryRow]]:
+    def histories(
+        self, case_ids: Collection[int], types: Collection[str] | None = None
+    ) -> dict[int, list[HistoryRow]]:
         """Several cases' histories in one read (each oldest first; a case without rows: no
-        key)."""
+        key); ``types``: only the rows of these record types (a day's letters read only their
+        cases' task records)."""
         ...
 
     def case_lines(self, school_id: int, status: str | None) -> list[Record]:

@@ -136,6 +136,21 @@ def test_histories_read_together_are_each_case_history_as_the_column_types_read_
     assert sum(len(rows) for rows in together.values()) > len(ids)
 
 
+
+def test_histories_of_some_record_types_are_those_rows_in_order_as_the_column_types_read_them(
+    service: Service,
+) -> None:
+    kinds = ["stage_entered", "case_opened"]
+    with service.store.engine.connect() as conn:
+        ids = list(conn.execute(sa.text("SELECT id FROM cases")).scalars())
+        whole = cases.histories(conn, ids)
+        some = cases.histories(conn, [*ids, 10**9], kinds)
+        typed = cases._histories_selected(conn, sorted(ids), sorted(kinds))
+    of_kinds = {i: [r for r in rows if r.type in kinds] for i, rows in whole.items()}
+    assert some == typed == {i: rows for i, rows in of_kinds.items() if rows}
+    assert some and some != whole
+
+
 def test_a_tampered_history_record_breaks_the_chain(service: Service) -> None:
     with service.store.engine.begin() as conn:
         conn.execute(sa.text("UPDATE case_events SET actor = 'someone' WHERE seq = 2"))

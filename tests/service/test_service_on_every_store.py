@@ -343,6 +343,23 @@ def test_several_cases_histories_read_at_once_are_each_case_history_in_order(
         assert all(len(together[i]) > 1 for i in ids)
 
 
+def test_histories_of_some_record_types_are_those_rows_of_each_history_in_order(
+    world: World,
+) -> None:
+    """A school day's letters read only their cases' task records (``tx.histories(types)``)."""
+    service = world.service
+    with service.ctx.store.read() as tx:
+        sid = tx.school_id(SCHOOL)
+        ids = [tx.case_row(sid, line.pupil).id for line in service.case_lines(SCHOOL)]
+        whole = {case_id: tx.history(case_id) for case_id in ids}
+        kinds = {r.type for rows in whole.values() for r in rows}
+        assert len(kinds) > 2
+        for wanted in ({"stage_entered"}, {"case_opened", "stage_entered"}, {"nothing"}, set()):
+            some = tx.histories([*ids, 999_999], wanted)
+            expected = {i: [r for r in rows if r.type in wanted] for i, rows in whole.items()}
+            assert some == {i: rows for i, rows in expected.items() if rows}
+
+
 def test_a_school_another_daemon_holds_keeps_its_due_timers_for_the_holder(world: World) -> None:
     """Daemons on one PostgreSQL divide the schools by their locks (``school_guard``)."""
     service = world.service

@@ -161,8 +161,14 @@ class MemoryTransaction(TasksAndLetters):
     def history(self, case_id: int) -> list[HistoryRow]:
         return list(self.t.events.get(case_id, ()))
 
-    def histories(self, case_ids: Collection[int]) -> dict[int, list[HistoryRow]]:
-        return {i: list(self.t.events[i]) for i in set(case_ids) if self.t.events.get(i)}
+    def histories(
+        self, case_ids: Collection[int], types: Collection[str] | None = None
+    ) -> dict[int, list[HistoryRow]]:
+        out = {
+            i: [r for r in self.t.events.get(i, ()) if types is None or r.type in types]
+            for i in set(case_ids)
+        }
+        return {i: rows for i, rows in out.items() if rows}
 
     def case_lines(self, school_id: int, status: str | None) -> list[SimpleNamespace]:
         rows = [

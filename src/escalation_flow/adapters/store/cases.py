@@ -156,32 +156,52 @@ EVENT_COLUMNS = (
 #: join by its ORDER BY). ``case_id IN (...)`` over a table with no statistics yet (a new
 #: store, a server without autovacuum) was planned as a parallel scan of every history record,
 #: a tenth of a second a school day's letters per school on the benchmark trust.
-_HISTORIES_PG = text(
+_HISTORIES_PG_TEXT = (
     'SELECT e.case_id, e.seq, e."on", e.at, e.type, e.body, e.flow_version, e.actor, '
     "e.recorded_at, e.prev_hash, e.hash "
     "FROM unnest(CAST(:ids AS integer[])) AS w(id) CROSS JOIN LATERAL "
-    "(SELECT * FROM case_events WHERE case_id = w.id ORDER BY seq) AS e"
+    "(SELECT * FROM case_events WHERE case_id = w.id{} ORDER BY seq) AS e"
+)
+_HISTORIES_PG = text(_HISTORIES_PG_TEXT.format("")).columns(
+    *(EVENTS.c[c] for c in EVENT_COLUMNS)
+)
+#: the same, only the rows of some record types
+_HISTORIES_PG_OF_TYPES = text(
+    _HISTORIES_PG_TEXT.format(" AND type = ANY(CAST(:types AS text[]))")
 ).columns(*(EVENTS.c[c] for c in EVENT_COLUMNS))
 
 
-def histories(conn: Connection, case_ids: Collection[int]) -> dict[int, list[HistoryRow]]:
+def histories(
+    conn: Connection, case_ids: Collection[int], types: Collection[str] | None = None
+) -> dict[int, list[HistoryRow]]:
     """``history`` of each case, a statement for every few hundred cases instead of one each
-    (a school day's letters read their cases' histories: issue 13)."""
+    (a school day's letters read their cases' histories: issue 13); ``types``: only the rows
+    of these record types, in the same order (a day's letters read only the task records,
+    half of a history's rows)."""
     wanted = sorted(set(case_ids))
+    kinds = None if types is None else sorted(set(types))
     out: dict[int, list[HistoryRow]] = {}
+    if kinds is not None and not kinds:
+        return out
     if conn.dialect.name == "postgresql" and wanted:
         # fetched at once, fields by position (``EVENT_COLUMNS`` after ``case_id`` are
         # ``HistoryRow``'s): a day's letters read tens of thousands of rows, and a row's fetch
         # and ``_asdict`` cost more than building it
-        for case_id, *values in conn.execute(_HISTORIES_PG, {"ids": wanted}).all():
+        if kinds is None:
+            rows = conn.execute(_HISTORIES_PG, {"ids": wanted})
+        else:
+            rows = conn.execute(_HISTORIES_PG_OF_TYPES, {"ids": wanted, "types": kinds})
+        for case_id, *values in rows.all():
             out.setdefault(int(case_id), []).append(HistoryRow(*values))
         return out
     if conn.dialect.name == "sqlite":
-        return _histories_sqlite(conn, wanted)
-    return _histories_selected(conn, wanted)
+        return _histories_sqlite(conn, wanted, kinds)
+    return _histories_selected(conn, wanted, kinds)
 
 
-def _histories_selected(conn: Connection, wanted: Sequence[int]) -> dict[int, list[HistoryRow]]:
+def _histories_selected(
+    conn: Connection, wanted: Sequence[int], kinds: Sequence[str] | None = None
+) -> dict[int, list[HistoryRow]]:
     """``histories`` through the table's column types, a statement per ``_IDS_A_QUERY``."""
     e = EVENTS.c
     out: dict[int, list[HistoryRow]] = {}
@@ -194,6 +214,8 @@ def _histories_selected(conn: Connection, wanted: Sequence[int]) -> dict[int, li
             .where(e.case_id.in_(wanted[start : start + _IDS_A_QUERY]))
             .order_by(e.case_id, e.seq)
         )  # fmt: skip
+        if kinds is not None:
+            query = query.where(e.type.in_(kinds))
         for row in conn.execute(query):
             fields = row._asdict()
             out.setdefault(int(fields.pop("case_id")), []).append(HistoryRow(**fields))
@@ -202,23 +224,26 @@ def _histories_selected(conn: Connection, wanted: Sequence[int]) -> dict[int, li
 
 _HISTORIES_SQLITE = (
     'SELECT case_id, seq, "on", at, type, body, flow_version, actor, recorded_at, prev_hash, '
-    "hash FROM case_events WHERE case_id IN ({}) ORDER BY case_id, seq"
+    "hash FROM case_events WHERE case_id IN ({}){} ORDER BY case_id, seq"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _histories_sqlite(conn: Connection, wanted: Sequence[int]) -> dict[int, list[HistoryRow]]:
+def _histories_sqlite(
+    conn: Connection, wanted: Sequence[int], kinds: Sequence[str] | None = None
+) -> dict[int, list[HistoryRow]]:
     """``histories`` on SQLite, the columns turned into values here as their column types
     would (a day's letters read about twenty thousand rows, and the types' processing per
     value was most of it): the day's text as ISO, an instant as microseconds since the epoch
     (``UtcDateTime``)."""
     out: dict[int, list[HistoryRow]] = {}
     day, epoch, micros = date.fromisoformat, _EPOCH, timedelta
+    of_types = "" if kinds is None else f" AND type IN ({','.join('?' * len(kinds))})"
     for start in range(0, len(wanted), _IDS_A_QUERY):
         ids = tuple(wanted[start : start + _IDS_A_QUERY])
-        statement = _HISTORIES_SQLITE.format(",".join("?" * len(ids)))
+        statement = _HISTORIES_SQLITE.format(",".join("?" * len(ids)), of_types)
         for case_id, seq, on, at, kind, body, version, actor, recorded, prev, digest in (
-            conn.exec_driver_sql(statement, ids)
+            conn.exec_driver_sql(statement, (*ids, *(kinds or ())))
         ):
             row = HistoryRow(
                 seq, day(on), epoch + micros(microseconds=at), kind, body, version, actor,

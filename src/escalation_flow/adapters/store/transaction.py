@@ -105,8 +105,10 @@ class SqlTransaction:
     def history(self, case_id: int) -> list[HistoryRow]:
         return cases.history(self.conn, case_id)
 
-    def histories(self, case_ids: Collection[int]) -> dict[int, list[HistoryRow]]:
-        return cases.histories(self.conn, case_ids)
+    def histories(
+        self, case_ids: Collection[int], types: Collection[str] | None = None
+    ) -> dict[int, list[HistoryRow]]:
+        return cases.histories(self.conn, case_ids, types)
 
     def case_lines(self, school_id: int, status: str | None) -> list[Row[Any]]:
         return status_reads.case_lines(self.conn, school_id, status)
