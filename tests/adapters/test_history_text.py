@@ -145,6 +145,28 @@ def test_a_decision_body_is_the_canonical_json_of_its_event() -> None:
                 assert body_of(d) == canonical_json(old_to_event(d))
 
 
+def dumps_canonical(value: Any) -> str:
+    """The canonical JSON as the format defines it: ``json.dumps`` with its settings."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_canonical_json_from_the_encoder_made_once_is_json_dumps_text() -> None:
+    for _, history in year():
+        for d in history:
+            assert canonical_json(d.to_event()) == dumps_canonical(d.to_event())
+    awkward = {
+        "b": list(AWKWARD), "a": {"z": 1.5, "y": float("nan"), "x": -0.0, "w": 1e300},
+        "c": [None, True, False, 0, -7, 2**70, (1, "two")], "é": {}, "": [], "d": "",
+        "e": {"3": 1, "10": 2, "ü": [{"k": "v"}]},
+    }  # fmt: skip
+    assert canonical_json(awkward) == dumps_canonical(awkward)
+    for scalar in ("text", 3, 2.5, None, True, "日本"):
+        assert canonical_json(scalar) == dumps_canonical(scalar)
+    for wrong in ({"a": {1, 2}}, [date(2025, 1, 1)], {"k": object()}):
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            canonical_json(wrong)
+
+
 def old_snapshot(case: Case) -> str:
     return json.dumps(case_document(case), separators=(",", ":"), ensure_ascii=False)
 
