@@ -4,6 +4,7 @@ body and each case's snapshot, over a backtest's year of cases and over awkward 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -182,6 +183,17 @@ def test_every_case_of_a_year_after_every_decision_snapshots_as_its_document() -
             assert case_from_json(text, "s", pupil) == case
             seen += 1
     assert seen > 500
+
+
+def test_pairs_written_before_are_written_again_by_their_own_values_not_equal_ones() -> None:
+    # the texts of (name, count) and (name, day) pairs are kept by the pair, and (n, 1) equals
+    # (n, True) and (n, 1.0) as a key: each must still be written as its own value
+    day = date(2025, 10, 1)
+    ones = (("n", 1), ("n", True), ("n", 1.0), ("n", day), ("n", datetime(2025, 10, 1)))
+    for first, second in itertools.permutations(ones, 2):
+        for counts in ((first,), (second,), (first, second)):
+            case = Case("s", "p", event_counts=counts, recorded_on=counts)
+            assert case_to_json(case) == old_snapshot(case)
 
 
 @pytest.mark.parametrize("text", AWKWARD)
