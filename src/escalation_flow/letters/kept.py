@@ -37,13 +37,23 @@ def context_to_json(ctx: LetterContext) -> str:
     return json.dumps(document, default=_plain, sort_keys=True, ensure_ascii=False)
 
 
+#: a dataclass's field names by its type, found once (``fields`` builds its tuple each call)
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _as_dict(value: Any) -> Any:
     """``dataclasses.asdict`` as far as its JSON goes: dataclasses as dicts of their fields,
     lists and tuples as lists, all the way down, but with nothing else deep-copied (``asdict``
     copies every leaf, and a day prepares hundreds of letters). ``json`` writes the two alike
-    (``tests/letters/test_kept.py``)."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _as_dict(getattr(value, f.name)) for f in fields(value)}
+    (``tests/adapters/test_letter_history.py``)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value  # most of a context's values: asked first
+    names = _FIELD_NAMES.get(kind)
+    if names is None and is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(value))
+    if names is not None:
+        return {name: _as_dict(getattr(value, name)) for name in names}
     if isinstance(value, list | tuple):
         return [_as_dict(v) for v in value]
     if isinstance(value, dict):
