@@ -162,9 +162,7 @@ _HISTORIES_PG_TEXT = (
     "FROM unnest(CAST(:ids AS integer[])) AS w(id) CROSS JOIN LATERAL "
     "(SELECT * FROM case_events WHERE case_id = w.id{} ORDER BY seq) AS e"
 )
-_HISTORIES_PG = text(_HISTORIES_PG_TEXT.format("")).columns(
-    *(EVENTS.c[c] for c in EVENT_COLUMNS)
-)
+_HISTORIES_PG = text(_HISTORIES_PG_TEXT.format("")).columns(*(EVENTS.c[c] for c in EVENT_COLUMNS))
 #: the same, only the rows of some record types
 _HISTORIES_PG_OF_TYPES = text(
     _HISTORIES_PG_TEXT.format(" AND type = ANY(CAST(:types AS text[]))")
