@@ -24,10 +24,18 @@ from sqlalchemy.engine import make_url
 
 from escalation_flow.adapters.calendar_files import load_calendar
 from escalation_flow.adapters.store import Store, bulk, marks_reader
-from escalation_flow.adapters.store.kept_registers import KEPT_SCHEMA, KeptMarks, kept_of, kept_sql
+from escalation_flow.adapters.store.kept_registers import (
+    KEPT_SCHEMA,
+    KeptMarks,
+    kept_arrays_sql,
+    kept_of,
+    kept_of_arrays,
+    kept_sql,
+)
 from escalation_flow.adapters.store.marks_reader import RegisterReader
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import CODE_OF_ID
+from escalation_flow.errors import CalendarError, StoreError
 from escalation_flow.stored import SchoolRead
 from tests.adapters import test_store as base
 
@@ -400,6 +408,62 @@ def test_a_kept_read_of_no_rows_or_a_null_gives_what_copy_gives(
     with store.engine.begin() as conn:
         assert bulk.fetch(conn, with_null, KEPT_SCHEMA, unordered=True).equals(copied)
     assert copied.column("minutes").null_count > 0
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        None,
+        "UPDATE marks SET minutes_late = -32768 WHERE code = 'L'",
+        "UPDATE marks SET code = 'a,b' WHERE code = 'N'",
+        "UPDATE marks SET code = 'Zz' WHERE code = 'N'",
+        "UPDATE marks SET session = 'XX' WHERE code = 'N'",
+        "UPDATE marks SET date = '2025-09-06' WHERE code = 'N'",  # a Saturday
+    ],
+    ids=["as-stored", "least-minutes", "comma-code", "unknown-code", "odd-session", "no-school"],
+)
+def test_a_whole_read_packed_by_the_server_gives_the_kept_read_rows(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar, edit: str | None
+) -> None:
+    """PostgreSQL's whole read in the helper (``kept_arrays_sql``: day, session and pupil in
+    one number, the codes run together) decodes to ``kept_of``'s rows of the text read; rows
+    edited behind the service's back that only the text read decodes (or refuses) as before
+    are left to it (None), and the helper's read then gives the text read's rows or error."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("the packed read is PostgreSQL's; SQLite reads rows")
+    _import(store, tmp_path, calendar, T0, *DAYS, *NEW_ROWS_UNTIMED)
+    _import(store, tmp_path, calendar, T0 + timedelta(days=1), *NEXT_DAY, *AMENDMENT)
+    with store.engine.begin() as conn:
+        if edit is not None:
+            conn.exec_driver_sql(edit)
+        sid = conn.exec_driver_sql("SELECT id FROM schools WHERE key = 'oaks'").scalar_one()
+    with store.engine.begin() as conn:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        with driver.cursor(binary=True) as cursor:
+            cursor.execute(kept_arrays_sql(sid, calendar))
+            packed = kept_of_arrays("oaks", calendar, cursor.fetchone())
+    with store.engine.begin() as conn:
+        rows = bulk.fetch(conn, kept_sql("postgresql", sid, calendar), KEPT_SCHEMA)
+    text: KeptMarks | None = None
+    refused: type[Exception] = Exception
+    try:
+        text = kept_of("oaks", calendar, rows)
+    except (StoreError, CalendarError) as exc:  # the text read refuses the edit: so must
+        refused = type(exc)  # the helper's
+    if edit is None or "minutes" in edit:
+        _same_rows(packed, text)
+    else:
+        assert packed is None
+    store.keep_registers()
+    with store.register_reader() as reader:
+        reader.ahead("oaks", calendar, T0 + timedelta(days=2))
+        job = reader._queued_kept["oaks"]
+        if text is None:
+            with pytest.raises(refused):
+                job.result()
+        else:
+            _same_rows(job.result(), text)
 
 
 def test_reading_at_an_instant_before_now_uses_the_same_kept_rows() -> None:

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -36,9 +36,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from escalation_flow.adapters.store.mark_texts import LOADED_SCHEMA, load_sql, mark_parts
+from escalation_flow.adapters.store.pg_arrays import int_array
 from escalation_flow.core.calendar import SchoolCalendar
-from escalation_flow.core.codes import CODE_OF_ID
+from escalation_flow.core.codes import CODE_OF_ID, ID_OF_CODE, UNMARKED_CODE, UNMARKED_ID
 from escalation_flow.core.marks import UNKNOWN_RECORDED_AT, MarkTable
+from escalation_flow.errors import CalendarError
 
 #: The rows a kept read asks for: the load's columns and the import each row came from.
 KEPT_SCHEMA = LOADED_SCHEMA.append(pa.field("import_id", pa.int64()))
@@ -245,6 +247,95 @@ def kept_of(school: str, calendar: SchoolCalendar, rows: pa.Table) -> KeptMarks:
         imports=frozenset(int(i) for i in np.unique(import_id)),
     )
     return kept if _in_load_order(kept) else _sorted(kept)
+
+
+def kept_arrays_sql(school_id: int, calendar: SchoolCalendar, seen: Collection[int] = ()) -> str:
+    """PostgreSQL: ``kept_sql``'s rows as one row of four arrays the server packs without
+    writing a date as text (``kept_of_arrays`` decodes them): pupil, day and session in one
+    ``int8`` (the day counted from the calendar's first, which the range keeps at or above
+    0; a session other than AM or PM is NULL, which sends the read the old way), the codes
+    run together with commas, ``recorded_at``, and the import with ``minutes_late`` in one
+    ``int8``. Half the server's CPU of ``fetch_arrays`` over ``kept_sql``'s columns (its
+    ``date::text || session || code``, that text's lengths and seven aggregates)."""
+    first, last = calendar.first_day.isoformat(), calendar.last_day.isoformat()
+    skip = ""
+    if seen:
+        skip = f" AND import_id NOT IN ({','.join(str(int(i)) for i in sorted(seen))})"
+    return (
+        "SELECT count(*), array_send(array_agg(q.cell)), string_agg(q.code, ','), "
+        "array_send(array_agg(q.recorded_at)), array_send(array_agg(q.imp)) FROM ("
+        f"SELECT pupil_id::int8 * {_PUPIL} + (date - DATE '{first}') * 2 "
+        "+ CASE session WHEN 'AM' THEN 0 WHEN 'PM' THEN 1 END AS cell, code, recorded_at, "
+        f"import_id::int8 * {_IMPORT} + (coalesce(minutes_late, -1) + {_MINUTES}) AS imp "
+        f"FROM marks WHERE school_id = {int(school_id)} AND date BETWEEN '{first}' AND '{last}'"
+        f"{skip} ORDER BY pupil_id, date, session, recorded_at, code) AS q"
+    )
+
+
+#: ``kept_arrays_sql``'s packing: pupil id above 32 bits of day and session; import id above
+#: 16 bits of ``minutes_late`` (a smallint) moved to be at or above 0.
+_PUPIL, _IMPORT, _MINUTES = 1 << 32, 1 << 16, 1 << 15
+
+
+def kept_of_arrays(
+    school: str, calendar: SchoolCalendar, found: Sequence[Any] | None
+) -> KeptMarks | None:
+    """``kept_arrays_sql``'s row decoded as ``kept_of`` decodes ``kept_sql``'s rows; None
+    when the row holds what only the old read decodes (or refuses) as it did: a NULL, a
+    session other than AM or PM, a day the calendar does not teach, a code with a comma or
+    not a register code."""
+    key = calendar_key(calendar)
+    if found is None or not found[0]:
+        return no_rows(school, key)
+    rows = int(found[0])
+    cell, recorded_at, imp = (int_array(found[i], rows) for i in (1, 3, 4))
+    if cell is None or recorded_at is None or imp is None or found[2] is None:
+        return None
+    texts = pc.split_pattern(pa.array([found[2]], pa.large_string()), ",").flatten()
+    if len(texts) != rows:  # a code holding a comma
+        return None
+    encoded = pc.dictionary_encode(texts)
+    known = [str(t) for t in encoded.dictionary.to_pylist()]
+    if any(t != UNMARKED_CODE and t not in ID_OF_CODE for t in known):
+        return None
+    ids = np.array([UNMARKED_ID if t == UNMARKED_CODE else ID_OF_CODE[t] for t in known])
+    code = ids.astype(np.int8)[encoded.indices.to_numpy(zero_copy_only=False)]
+    low = cell & (_PUPIL - 1)
+    day = _day_indices(calendar, low >> 1)
+    if day is None:
+        return None
+    import_id = imp >> 16
+    kept = KeptMarks(
+        school,
+        key,
+        cell >> 32,
+        (2 * day + (low & 1)).astype(np.int32),
+        code,
+        recorded_at,
+        ((imp & (_IMPORT - 1)) - _MINUTES).astype(np.int16),
+        import_id,
+        imports=frozenset(int(i) for i in np.unique(import_id)),
+    )
+    return kept if _in_load_order(kept) else _sorted(kept)
+
+
+def _day_indices(
+    calendar: SchoolCalendar, offsets: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64] | None:
+    """Each day (counted from the calendar's first) as its school day's index; None when one
+    is not a school day of the calendar (the old read names it in its error)."""
+    span = (calendar.last_day - calendar.first_day).days + 1
+    if int(offsets.min()) < 0 or int(offsets.max()) >= span:  # never: the read's range
+        return None
+    present = np.zeros(span, dtype=bool)
+    present[offsets] = True
+    index = np.full(span, -1, dtype=np.int64)
+    for at in np.flatnonzero(present):
+        try:
+            index[at] = calendar.day_index(calendar.first_day + timedelta(days=int(at)))
+        except CalendarError:
+            return None
+    return index[offsets]
 
 
 def _in_load_order(k: KeptMarks) -> bool:

@@ -43,6 +43,7 @@ from escalation_flow.adapters.store.kept_registers import (
     KEPT_SCHEMA,
     KeptMarks,
     RegisterMemory,
+    kept_arrays_sql,
     kept_of,
     kept_sql,
 )
@@ -177,6 +178,7 @@ class RegisterReader:
             names=names,
             roster=roster,
             known_at=ask.known_at,
+            arrays_sql=None if self._path is not None else kept_arrays_sql(sid, cal),
         )
         return _to_helper(read, job)
 
@@ -199,6 +201,7 @@ class RegisterReader:
             names={},
             roster=Roster(ask.school),
             known_at=ask.known_at,
+            arrays_sql=kept_arrays_sql(sid, ask.calendar) if dialect == "postgresql" else None,
         )
         return _to_helper(read_kept, job)
 

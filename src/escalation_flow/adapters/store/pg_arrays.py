@@ -55,7 +55,7 @@ def _binary_columns(
     at = 0
     for kind in schema.types:
         if pa.types.is_string(kind):
-            data, lengths = values[at], _array(values[at + 1], rows)
+            data, lengths = values[at], int_array(values[at + 1], rows)
             at += 2
             if data is None or lengths is None or int(lengths.sum()) != len(data):
                 return None
@@ -64,7 +64,7 @@ def _binary_columns(
             text = pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(data))
             columns.append(text.cast(kind))
         else:
-            numbers = _array(values[at], rows)
+            numbers = int_array(values[at], rows)
             at += 1
             if numbers is None:
                 return None
@@ -72,7 +72,7 @@ def _binary_columns(
     return columns
 
 
-def _array(value: bytes | None, rows: int) -> npt.NDArray[np.int64] | None:
+def int_array(value: bytes | None, rows: int) -> npt.NDArray[np.int64] | None:
     """A one-dimensional binary array of ``rows`` integers or instants (``array_send``) as
     int64 (instants: microseconds since 1970); None if it has a NULL or is of another type."""
     if value is None or len(value) < 20:

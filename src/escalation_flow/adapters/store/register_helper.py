@@ -20,7 +20,12 @@ from urllib.parse import quote
 
 import pyarrow as pa
 
-from escalation_flow.adapters.store.kept_registers import KEPT_SCHEMA, KeptMarks, kept_of
+from escalation_flow.adapters.store.kept_registers import (
+    KEPT_SCHEMA,
+    KeptMarks,
+    kept_of,
+    kept_of_arrays,
+)
 from escalation_flow.adapters.store.mark_texts import LOADED_SCHEMA
 from escalation_flow.adapters.store.pg_arrays import fetch_arrays
 from escalation_flow.core.calendar import SchoolCalendar
@@ -43,6 +48,8 @@ class Job:
     names: dict[int, str]
     roster: Roster
     known_at: datetime
+    # PostgreSQL: ``marks_sql``'s rows packed by the server (``kept_arrays_sql``), read first
+    arrays_sql: str | None = None
 
 
 def grid_of(
@@ -96,7 +103,10 @@ def _read_kept_rows(job: Job) -> tuple[KeptMarks, list[int]]:
     if job.path is not None:
         rows, amended = _read_adbc(job)
     elif job.conninfo is not None:
-        rows, amended = _read_psycopg(job, job.conninfo)
+        read, amended = _read_psycopg(job, job.conninfo)
+        if isinstance(read, KeptMarks):
+            return read, amended
+        rows = read
     else:
         rows, amended = _read_url(job)
     return kept_of(job.school, job.calendar, _as(rows, KEPT_SCHEMA)), amended
@@ -132,9 +142,10 @@ def _read_adbc(job: Job) -> tuple[pa.Table, list[int]]:
 _connections: dict[str, Any] = {}  # in the helper: one psycopg connection per database, kept
 
 
-def _read_psycopg(job: Job, conninfo: str) -> tuple[pa.Table, list[int]]:
-    """``job.marks_sql`` (a ``kept_sql``) as one row of arrays through psycopg alone; rows the
-    arrays cannot carry (a NULL) are read as the store reads them (``_read_url``)."""
+def _read_psycopg(job: Job, conninfo: str) -> tuple[pa.Table | KeptMarks, list[int]]:
+    """The rows through psycopg alone: ``job.arrays_sql``'s packed arrays decoded, else
+    ``job.marks_sql`` (a ``kept_sql``) as one row of arrays; rows neither can carry (a NULL)
+    are read as the store reads them (``_read_url``)."""
     import psycopg
 
     try:
@@ -145,7 +156,13 @@ def _read_psycopg(job: Job, conninfo: str) -> tuple[pa.Table, list[int]]:
         with connection.transaction():
             # ``date::text`` in the load's text columns follows the session's DateStyle
             connection.execute("SET LOCAL DateStyle = 'ISO, YMD'")
-            rows = fetch_arrays(connection, job.marks_sql, KEPT_SCHEMA)
+            rows: pa.Table | KeptMarks | None = None
+            if job.arrays_sql is not None:
+                with connection.cursor(binary=True) as cursor:
+                    cursor.execute(job.arrays_sql)
+                    rows = kept_of_arrays(job.school, job.calendar, cursor.fetchone())
+            if rows is None:
+                rows = fetch_arrays(connection, job.marks_sql, KEPT_SCHEMA)
             amended: list[int] = []
             if job.amended_sql is not None:
                 amended = [int(r[0]) for r in connection.execute(job.amended_sql).fetchall()]
