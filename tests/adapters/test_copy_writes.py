@@ -17,10 +17,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from escalation_flow.adapters.store import Store, pg_rows
 from escalation_flow.adapters.store.case_statements import statements
-from escalation_flow.adapters.store.case_writer import HistoryWriter, insert_universal_tasks
-from escalation_flow.adapters.store.cases import CASES, EVENTS, TASKS, TIMERS
-from escalation_flow.core.school_cases import UniversalTask
-from escalation_flow.errors import ConflictError
+from escalation_flow.adapters.store.cases import CASES, EVENTS
 from tests.daemon_builders import built_state
 
 pytestmark = pytest.mark.postgres
@@ -54,7 +51,6 @@ def _built(
 
     with monkeypatch.context() as patch:
         patch.setattr(pg_rows, "COPY_FROM", copy_from)
-        patch.setattr(pg_rows, "BATCH_FROM", copy_from)
         patch.setattr(pg_rows, "copy_rows", counted)
         states = built_state("postgresql", folder)
         url = next(states)
@@ -198,146 +194,6 @@ def test_a_value_too_long_for_its_column_is_refused_by_one_statement_as_one_by_o
                     else:
                         conn.execute(statements().case, rows)
                 tx.rollback()
-    finally:
-        store.dispose()
-        next(states, None)
-
-
-def _by_key(conn: sa.Connection, table: sa.Table, status: str) -> list[dict[str, Any]]:
-    """(case, key) of every row of ``table`` with ``status``, as the writer binds them, after
-    four more such rows a case (timers due before and after the writer's now)."""
-    c = table.c
-    day = date(2025, 9, 22)
-    for n, case in enumerate(conn.execute(sa.select(CASES.c.id, CASES.c.school_id, CASES.c.pupil))):
-        for k in range(4):
-            fire_at = datetime(2025, 9, 22, 16 + k, 7 * n, 3 * k, tzinfo=UTC)
-            if table is TIMERS:
-                values = {
-                    "timer": "t", "due": day, "fire_at": fire_at, "rule": "r",
-                    "calendar_version": "c", "armed_at": fire_at,
-                }  # fmt: skip
-            else:
-                values = {
-                    "pupil": case.pupil, "task": "t", "role": "r", "kind": "call",
-                    "approval": False, "due": day, "created_on": day, "created_at": fire_at,
-                }  # fmt: skip
-            conn.execute(
-                sa.insert(table).values(
-                    case_id=case.id, school_id=case.school_id, key=f"seeded-{k}",
-                    status=status, **values,
-                )
-            )  # fmt: skip
-    found = sa.select(c.case_id, c.key).where(c.status == status, c.case_id.is_not(None))
-    rows = conn.execute(found.order_by(c.id))
-    return [{"b_case": r.case_id, "b_key": r.key} for r in rows]
-
-
-def _executes(conn: sa.Connection) -> list[bool]:
-    """From now on, one entry a statement the connection sends: whether an ``executemany``."""
-    sent: list[bool] = []
-
-    def count(*args: Any) -> None:
-        sent.append(bool(args[-1]))
-
-    sa.event.listen(conn, "before_cursor_execute", count)
-    return sent
-
-
-def _writer(conn: sa.Connection) -> HistoryWriter:
-    now = datetime(2025, 9, 22, 18, 5, 30, tzinfo=ZoneInfo("Europe/London"))
-    return HistoryWriter(
-        conn, school_id=1, school="s", flow="f", flow_version="v", now=now, worker="w-9"
-    )
-
-
-@pytest.mark.parametrize("write", ["fire", "cancel", "supersede"])
-def test_timers_and_tasks_written_by_key_go_as_one_statement_and_leave_the_rows_one_by_one_does(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write: str
-) -> None:
-    """Timers fired or cancelled and tasks superseded by a school day: one ``UPDATE`` from
-    arrays on PostgreSQL (not a bind and execute a row), the same rows as the ``executemany``
-    (the lateness worked out alike); a row no longer pending or open is still a conflict."""
-    states = built_state("postgresql", tmp_path)
-    store = Store(next(states))
-    table, status = (TASKS, "open") if write == "supersede" else (TIMERS, "pending")
-    try:
-        got = []
-        for batch_from in (10**9, 2):
-            monkeypatch.setattr(pg_rows, "BATCH_FROM", batch_from)
-            with store.engine.connect() as conn, conn.begin() as tx:
-                rows = _by_key(conn, table, status)
-                assert len(rows) >= 3, "the eight school days left rows to write"
-                writer = _writer(conn)
-                executes = _executes(conn)
-                if write == "fire":
-                    writer._fire_timers(rows)
-                elif write == "cancel":
-                    writer._cancel_timers(rows)
-                else:
-                    writer._supersede([{**r, "b_why": f"why {r['b_key']}"} for r in rows])
-                sent = list(executes)
-                written = conn.execute(sa.select(table).order_by(table.c.id))
-                got.append([tuple(r)[1:] for r in written])  # the seeded rows' ids differ
-                tx.rollback()
-            assert sent == ([False] if batch_from == 2 else [True])
-        assert got[0] == got[1]
-        for batch_from in (10**9, 2):  # one row already written by another: nothing is
-            monkeypatch.setattr(pg_rows, "BATCH_FROM", batch_from)
-            with store.engine.connect() as conn, conn.begin() as tx:
-                rows = _by_key(conn, table, status)
-                conn.execute(
-                    sa.update(table)
-                    .where(table.c.case_id == rows[1]["b_case"], table.c.key == rows[1]["b_key"])
-                    .values(status="cancelled" if table is TIMERS else "done")
-                )
-                writer = _writer(conn)
-                with pytest.raises(ConflictError):
-                    if write == "fire":
-                        writer._fire_timers(rows)
-                    elif write == "cancel":
-                        writer._cancel_timers(rows)
-                    else:
-                        writer._supersede([{**r, "b_why": "w"} for r in rows])
-                tx.rollback()
-    finally:
-        store.dispose()
-        next(states, None)
-
-
-def test_tasks_without_a_case_go_as_one_insert_their_ids_in_order_a_taken_key_skipped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The first-day calls and duties' tasks: one ``INSERT ... SELECT`` from arrays on
-    PostgreSQL, ids drawn in the tasks' order, a task whose (school, pupil, key) is taken (or
-    given twice) left out, as the row-by-row ``ON CONFLICT DO NOTHING`` leaves it."""
-    states = built_state("postgresql", tmp_path)
-    store = Store(next(states))
-    day = date(2025, 9, 22)
-    now = datetime(2025, 9, 22, 18, 0, tzinfo=UTC)
-    tasks = [
-        UniversalTask(on=day, pupil=f"P{i}", task="call", role="office", due=day) for i in range(5)
-    ]
-    tasks += [tasks[2], UniversalTask(on=day, pupil="", task="duty", role="head", due=day,
-                                      covers=("P1", "P3"))]  # fmt: skip
-    try:
-        got = []
-        for batch_from in (10**9, 2):
-            monkeypatch.setattr(pg_rows, "BATCH_FROM", batch_from)
-            with store.engine.connect() as conn, conn.begin() as tx:
-                first = insert_universal_tasks(conn, 1, tasks[:1], {"call": "call"}, now)
-                executes = _executes(conn)
-                n = insert_universal_tasks(conn, 1, tasks, {"call": "call"}, now)
-                assert first == 1 and n == len(tasks)
-                assert executes == ([False] if batch_from == 2 else [True])
-                made = conn.execute(
-                    sa.select(TASKS).where(TASKS.c.created_at == now).order_by(TASKS.c.id)
-                ).all()
-                ids = [r.id for r in made]
-                got.append([(i - ids[0], *tuple(r)[1:]) for i, r in zip(ids, made, strict=True)])
-                assert [r.pupil for r in made] == ["P0", "P1", "P2", "P3", "P4", ""]
-                assert ids == sorted(ids)
-                tx.rollback()
-        assert got[0] == got[1]
     finally:
         store.dispose()
         next(states, None)

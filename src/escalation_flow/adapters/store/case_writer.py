@@ -54,9 +54,6 @@ from escalation_flow.stored import (
     OPEN,
     TASK_LAPSED,
     TASK_OPEN,
-    TASK_SUPERSEDED,
-    TIMER_CANCELLED,
-    TIMER_FIRED,
     TIMER_PENDING,
     CaseChange,
     CreatedTask,
@@ -254,58 +251,17 @@ class HistoryWriter:
                         letters_dropped.append({"b_case": case_id, "b_key": d.task_key})
         out = self._insert_tasks(created)
         built = statements()
-        if completed:
-            self._expect(self.conn.execute(built.complete, completed).rowcount, len(completed))
-        self._supersede(superseded)
+        for statement, rows in (
+            (built.complete, completed),
+            (built.supersede, superseded),
+        ):
+            if rows:
+                self._expect(self.conn.execute(statement, rows).rowcount, len(rows))
         if letters_sent:
             self.conn.execute(built.letter_sent, letters_sent)
         if letters_dropped:
             self.conn.execute(built.letter_superseded, letters_dropped)
         return out
-
-    def _supersede(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Open tasks superseded (``b_case``, ``b_key``, ``b_why``)."""
-        if pg_rows.batch(self.conn, rows):  # one statement, not a bind and execute a row
-            match = {"case_id": "b_case", "key": "b_key"}
-            changed = pg_rows.update_rows(
-                self.conn, TASKS, match, ["superseded_why"], _renamed(rows, {"b_why": "superseded_why"}),
-                where={"status": TASK_OPEN}, fixed={"status": TASK_SUPERSEDED},
-            )  # fmt: skip
-            self._expect(changed, len(rows))
-        elif rows:
-            self._expect(self.conn.execute(statements().supersede, rows).rowcount, len(rows))
-
-    def _cancel_timers(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Pending timers cancelled (``b_case``, ``b_key``)."""
-        if pg_rows.batch(self.conn, rows):
-            match = {"case_id": "b_case", "key": "b_key"}
-            changed = pg_rows.update_rows(
-                self.conn, TIMERS, match, [], rows,
-                where={"status": TIMER_PENDING}, fixed={"status": TIMER_CANCELLED},
-            )  # fmt: skip
-            self._expect(changed, len(rows))
-        elif rows:
-            statement = statements().timer_cancelled
-            self._expect(self.conn.execute(statement, rows).rowcount, len(rows))
-
-    def _fire_timers(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Pending timers fired now by this worker (``b_case``, ``b_key``), how late worked
-        out as ``timer_fired`` works it out."""
-        if pg_rows.batch(self.conn, rows):
-            match = {"case_id": "b_case", "key": "b_key"}
-            late = "greatest(0, floor(extract(epoch FROM %(now)s - t.fire_at)))"
-            changed = pg_rows.update_rows(
-                self.conn, TIMERS, match, [], rows,
-                where={"status": TIMER_PENDING},
-                fixed={"status": TIMER_FIRED, "fired_at": self.now, "claimed_by": self.worker},
-                computed={"late_seconds": late}, params={"now": pg_rows.utc(self.now)},
-            )  # fmt: skip
-            self._expect(changed, len(rows))
-        elif rows:
-            values = self._fired_values()
-            statement = statements().timer_fired[self.conn.dialect.name == "sqlite"]
-            bound = [{**r, **values} for r in rows]
-            self._expect(self.conn.execute(statement, bound).rowcount, len(rows))
 
     def _insert_tasks(
         self, created: list[tuple[int, CaseChange, TaskCreated]]
@@ -366,7 +322,7 @@ class HistoryWriter:
                     )
                 elif isinstance(d, TimerFired) and (change.after.pupil, d.timer_key) not in claimed:
                     # Fired by a school day's run (a backfill, or one the scheduler had not reached)
-                    fired.append({"b_case": case_id, "b_key": d.timer_key})
+                    fired.append({"b_case": case_id, "b_key": d.timer_key, **self._fired_values()})
                 elif isinstance(d, TimerCancelled):
                     cancelled.append({"b_case": case_id, "b_key": d.timer_key})
         if pg_rows.many(self.conn, armed):
@@ -377,8 +333,14 @@ class HistoryWriter:
             sqlite_rows.insert_rows(self.conn, TIMERS, columns, rows)
         elif armed:
             self.conn.execute(insert(TIMERS), armed)
-        self._fire_timers(fired)
-        self._cancel_timers(cancelled)
+        built = statements()
+        if fired:
+            statement = built.timer_fired[self.conn.dialect.name == "sqlite"]
+            self._expect(self.conn.execute(statement, fired).rowcount, len(fired))
+        if cancelled:
+            self._expect(
+                self.conn.execute(built.timer_cancelled, cancelled).rowcount, len(cancelled)
+            )
 
     def _undo(self, changes: Sequence[CaseChange], case_ids: dict[str, int]) -> None:
         """Tasks and timers put back as an undone action found them (``core.undo``)."""
@@ -419,11 +381,6 @@ class HistoryWriter:
             )
 
 
-def _renamed(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str]) -> list[dict[str, Any]]:
-    """``rows`` with the keys in ``names`` renamed."""
-    return [{names.get(k, k): v for k, v in r.items()} for r in rows]
-
-
 def _event_row(case_id: int, r: dict[str, Any]) -> tuple[Any, ...]:
     """A chain row as ``EVENT_COLUMNS``, its instants as ``UtcDateTime`` binds them."""
     utc = pg_rows.utc
@@ -462,10 +419,6 @@ def insert_universal_tasks(
         }
         for u in tasks
     ]
-    if pg_rows.batch(conn, rows):  # one statement from arrays, the ids drawn in the rows' order
-        on_conflict = "ON CONFLICT (school_id, pupil, key) DO NOTHING"
-        pg_rows.insert_rows(conn, TASKS, rows, on_conflict=on_conflict)
-        return len(rows)
     dialect_insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
     statement = dialect_insert(TASKS).on_conflict_do_nothing(
         index_elements=["school_id", "pupil", "key"]

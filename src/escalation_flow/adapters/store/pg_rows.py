@@ -15,10 +15,7 @@ so callers handle them as they handle an ``executemany``'s.
 Many rows updated by key go the same way for the same reason: one ``UPDATE ... FROM
 unnest(...)`` with each column sent as a binary array (``update_rows``; as text, psycopg
 escapes every value into the array literal and the server parses it back, slower than the
-``executemany``); so do the smaller batches of a school day written by key (tasks superseded,
-timers cancelled or fired: ``update_rows`` with constants and computed columns) and the tasks
-without a case (``insert_rows``, ``INSERT ... SELECT`` from arrays): about 1,800 binds and
-executes on the server a trust's day, each a trip through SQLAlchemy here, now one a batch.
+``executemany``).
 
 ``many(conn, rows)`` says when this is worth it: PostgreSQL and at least ``COPY_FROM`` rows (a
 staff action's row or two stay one ``INSERT``, one round trip instead of two or three).
@@ -38,19 +35,11 @@ from escalation_flow.adapters.store.models import UtcDateTime
 
 #: The fewest rows written with ``COPY`` (fewer: an ``INSERT``, one round trip).
 COPY_FROM = 20
-#: The fewest rows updated by key, or inserted, as one statement from arrays (``batch``).
-BATCH_FROM = 2
 
 
 def many(conn: Connection, rows: Sequence[object]) -> bool:
     """Whether ``rows`` go to the database with ``COPY``: PostgreSQL, and enough of them."""
     return len(rows) >= COPY_FROM and conn.dialect.name == "postgresql"
-
-
-def batch(conn: Connection, rows: Sequence[object]) -> bool:
-    """Whether ``rows`` updated by key (or inserted by ``insert_rows``) go as one statement from
-    arrays: PostgreSQL, and more than one (one row is one execute either way)."""
-    return len(rows) >= BATCH_FROM and conn.dialect.name == "postgresql"
 
 
 def new_ids(conn: Connection, table: Table, n: int) -> list[int]:
@@ -132,89 +121,29 @@ def update_rows(
     match: Mapping[str, str],
     columns: Sequence[str],
     rows: Sequence[Mapping[str, Any]],
-    *,
-    where: Mapping[str, Any] | None = None,
-    fixed: Mapping[str, Any] | None = None,
-    computed: Mapping[str, str] | None = None,
-    params: Mapping[str, Any] | None = None,
 ) -> int:
     """One ``UPDATE`` of ``table`` from ``rows`` sent as arrays (``unnest``): each row finds its
-    table row where every ``match`` column equals the row's value under its key (and every
-    ``where`` column its constant), and sets ``columns`` to the row's values, every ``fixed``
-    column to its constant and every ``computed`` column to its SQL (over the table row ``t``
-    and ``params`` as ``%(name)s``); how many table rows it changed (an ``executemany``'s
+    table row where every ``match`` column equals the row's value under its key, and sets
+    ``columns`` to the row's values; how many table rows it changed (an ``executemany``'s
     rowcount, when no two rows find the same table row). Instants must be timezone-aware."""
     names = [*match.values(), *columns]
     kinds = [*(table.c[c].type for c in match), *(table.c[c].type for c in columns)]
-    bound: dict[str, Any] = dict(params or {})
-    arrays = _arrays(conn, names, kinds, rows, bound)
-    given = ", ".join(f"u{n}" for n in range(len(names)))
-    sets = [f'"{c}" = u{n}' for n, c in enumerate(columns, start=len(match))]
-    sets += [
-        f'"{c}" = {_constant(bound, "f", n, v)}' for n, (c, v) in enumerate((fixed or {}).items())
-    ]
-    sets += [f'"{c}" = {sql}' for c, sql in (computed or {}).items()]
-    wheres = [f't."{c}" = u{n}' for n, c in enumerate(match)]
-    wheres += [
-        f't."{c}" = {_constant(bound, "w", n, v)}' for n, (c, v) in enumerate((where or {}).items())
-    ]
-    statement = (
-        f"UPDATE {table.name} AS t SET {', '.join(sets)} "
-        f"FROM unnest({arrays}) AS u({given}) WHERE {' AND '.join(wheres)}"
-    )
-    return int(conn.exec_driver_sql(statement, bound).rowcount)
-
-
-def insert_rows(
-    conn: Connection,
-    table: Table,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    on_conflict: str = "",
-) -> int:
-    """One ``INSERT ... SELECT`` of ``rows`` (dicts, every one with the keys of the first) sent
-    as arrays (``unnest``), in the rows' order (their ids drawn in that order), ``on_conflict``
-    appended (e.g. ``ON CONFLICT (...) DO NOTHING``); the rowcount (rows inserted)."""
-    if not rows:
-        return 0
-    names = list(rows[0])
-    kinds = [table.c[c].type for c in names]
-    bound: dict[str, Any] = {}
-    arrays = _arrays(conn, names, kinds, rows, bound)
-    columns = ", ".join(f'"{c}"' for c in names)
-    given = ", ".join(f"u{n}" for n in range(len(names)))
-    statement = (
-        f"INSERT INTO {table.name} ({columns}) SELECT {given} "
-        f"FROM unnest({arrays}) WITH ORDINALITY AS u({given}, o) ORDER BY o {on_conflict}"
-    )
-    return int(conn.exec_driver_sql(statement, bound).rowcount)
-
-
-def _arrays(
-    conn: Connection,
-    names: Sequence[str],
-    kinds: Sequence[TypeEngine[Any]],
-    rows: Sequence[Mapping[str, Any]],
-    bound: dict[str, Any],
-) -> str:
-    """Each of ``names``' values in ``rows`` as one binary array parameter (into ``bound``),
-    cast to its column's type: the ``unnest(...)`` arguments."""
-    casts = []
+    arrays = {}
     for n, (name, kind) in enumerate(zip(names, kinds, strict=True)):
         values = [r[name] for r in rows]
         if isinstance(kind, UtcDateTime):
             values = [_utc_or_none(v) for v in values]
-        bound[f"a{n}"] = values
-        sql_type = _unsized(kind).compile(dialect=conn.dialect)
-        casts.append(f"%(a{n})b::{sql_type}[]")
-    return ", ".join(casts)
-
-
-def _constant(bound: dict[str, Any], prefix: str, n: int, value: Any) -> str:
-    """``value`` bound once under a new name: its placeholder."""
-    name = f"{prefix}{n}"
-    bound[name] = utc(value) if isinstance(value, dt.datetime) else value
-    return f"%({name})s"
+        arrays[f"a{n}"] = values
+    sql_types = [_unsized(kind).compile(dialect=conn.dialect) for kind in kinds]
+    unnest = ", ".join(f"%(a{n})b::{t}[]" for n, t in enumerate(sql_types))
+    given = ", ".join(f"u{n}" for n in range(len(names)))
+    sets = ", ".join(f'"{c}" = u{n}' for n, c in enumerate(columns, start=len(match)))
+    where = " AND ".join(f't."{c}" = u{n}' for n, c in enumerate(match))
+    statement = (
+        f"UPDATE {table.name} AS t SET {sets} "
+        f"FROM unnest({unnest}) AS u({given}) WHERE {where}"
+    )
+    return int(conn.exec_driver_sql(statement, arrays).rowcount)
 
 
 def _unsized(kind: TypeEngine[Any]) -> TypeEngine[Any]:
