@@ -97,6 +97,26 @@ def test_a_copied_row_whose_key_another_writer_took_is_an_integrity_error(
         next(states, None)
 
 
+def test_new_ids_are_drawn_in_order_from_the_table_sequence_and_the_next_default_follows(
+    tmp_path: Path,
+) -> None:
+    states = built_state("postgresql", tmp_path)
+    store = Store(next(states))
+    try:
+        with store.engine.begin() as conn:
+            ids = pg_rows.new_ids(conn, CASES, 5)
+            following = pg_rows.new_ids(conn, CASES, 1)
+            drawn = conn.execute(
+                sa.text("SELECT nextval(pg_get_serial_sequence('cases', 'id'))")
+            ).scalar_one()
+        assert ids == list(range(ids[0], ids[0] + 5))
+        assert following == [ids[-1] + 1] and drawn == ids[-1] + 2
+        assert pg_rows.new_ids(conn, CASES, 0) == []
+    finally:
+        store.dispose()
+        next(states, None)
+
+
 def _case_updates(conn: sa.Connection) -> list[dict[str, Any]]:
     """A new value for every column the writer sets, of every case (NULL dates among them)."""
     later = datetime(2025, 9, 20, 17, 30, tzinfo=ZoneInfo("Europe/London"))

@@ -18,6 +18,7 @@ from escalation_flow.audit.knowledge import Cut
 from escalation_flow.bootstrap import Root
 from escalation_flow.cli import main
 from escalation_flow.clock import SimulatedClock
+from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.service.register import RegisterAsKnown
 from tests.e2e.web_client import login, pages
 from tests.e2e.web_world import NOW, TRUST_DIR, World, new_world
@@ -236,3 +237,28 @@ def test_a_notice_dated_before_one_already_recorded_to_the_parent_is_refused(wor
     assert [(n["parent"], n["issued_on"], n["amount_reduced"]) for n in listed if n["status"] != "withdrawn"] == [
         (DAD, "2025-09-20", 80), (MUM, "2025-09-20", 80), (MUM, "2025-10-01", None)
     ]  # fmt: skip
+
+
+def test_a_schools_evening_with_notices_reads_the_trusts_contacts_once(world: World) -> None:
+    """Its family facts and its notices' facts (the parents with parental responsibility) from
+    one read of the trust's contacts, not one each."""
+    for parent in (MUM, DAD):
+        record(world, parent, FIRST, "2025-09-20")
+    store = Store(world.url)
+    try:
+        service = world.service(store)
+        reads = []
+        read = store.contact_versions
+
+        def counted() -> list[ContactVersion]:
+            reads.append(1)
+            return read()
+
+        store.contact_versions = counted  # type: ignore[method-assign]
+        report = service.run_day(SCHOOL, NOW.date(), force=True)
+        assert not report.skipped
+        assert len(reads) == 1
+        register = RegisterAsKnown.load(store, service.setup(SCHOOL), NOW, 0)
+        assert register.notices is not None and register.notices.responsible[PUPIL] == (MUM, DAD)
+    finally:
+        store.dispose()

@@ -127,9 +127,9 @@ class SchoolDays:
         stamp = self.figures.import_stamp() if self.figures else 0  # before the register's read
         with nullcontext(reader) if reader else ctx.store.register_reader() as registers:
             read = registers.read(school, setup.calendar, now, asked)
-        register = RegisterAsKnown.load(ctx.store, setup, now, index, read)
+        contacts = ctx.store.contact_versions()  # once: the notices' facts and the family's
+        register = RegisterAsKnown.load(ctx.store, setup, now, index, read, contacts)
         with ctx.store.read() as tx:
-            contacts = ctx.store.contact_versions()
             family = family_at(ctx, tx, setup, register.pupils, index, now, contacts)
             before = (
                 family_at(ctx, tx, setup, register.pupils, index - 1, now, contacts)

@@ -3,7 +3,7 @@ known now, counted through a school day (the same reading the backtest makes, fr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from escalation_flow.adapters.trust_files import SchoolConfig
 from escalation_flow.core.calendar import DEFAULT_REGISTERS_CLOSE, SchoolCalendar
+from escalation_flow.core.contacts import ContactVersion
 from escalation_flow.core.definition import Flow
 from escalation_flow.core.engine import Context
 from escalation_flow.core.facts import FactTable, KnownFacts
@@ -111,14 +112,16 @@ class RegisterAsKnown:
         known_at: datetime,
         through: int,
         read: SchoolRead | None = None,
+        contacts: Sequence[ContactVersion] | None = None,
     ) -> RegisterAsKnown:
         """The register as known at ``known_at``, counted through school day ``through``;
-        ``read``: already read (``store.register_reader()``, never ``store.load_marks``)."""
+        ``read``: already read (``store.register_reader()``, never ``store.load_marks``);
+        ``contacts``: the store's contact versions, already read."""
         if read is None:
             with store.register_reader() as reader:
                 read = reader.read(setup.school, setup.calendar, known_at)
         counts = CumulativeCounts(read.grid, setup.calendar, through_day=max(through, 0))
-        notices = NoticeRegisterAsKnown.read(store, setup.school, known_at)
+        notices = NoticeRegisterAsKnown.read(store, setup.school, known_at, contacts)
         return cls(setup, read.grid, counts, read.roster, notices)
 
     @property

@@ -43,10 +43,18 @@ def many(conn: Connection, rows: Sequence[object]) -> bool:
 
 
 def new_ids(conn: Connection, table: Table, n: int) -> list[int]:
-    """``n`` new ids from the sequence of ``table``'s ``id`` column, in the order drawn."""
+    """``n`` new ids from the sequence of ``table``'s ``id`` column, in the order drawn.
+
+    The sequence is looked up once (a materialised CTE): ``nextval(pg_get_serial_sequence(...))``
+    in the select list looked it up in the catalog and cast its name to a ``regclass`` for each
+    id: 5.1 ms of server time for 1,000 ids against 0.5 (issue 13; a trust's school day draws
+    about 2,400, so 12 -> 9 ms of its server time, little, but no round trip more)."""
     if n <= 0:
         return []
-    query = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
+    query = text(
+        "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(:table, 'id')::regclass AS seq) "
+        "SELECT nextval(s.seq) FROM s, generate_series(1, :n)"
+    )
     return [int(i) for i in conn.execute(query, {"table": table.name, "n": n}).scalars()]
 
 
