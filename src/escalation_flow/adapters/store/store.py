@@ -102,12 +102,19 @@ class Store:
         #: and their open cases (``kept_cases``)
         self.cases_kept: CaseMemory | None = None
 
-    def keep_registers(self) -> None:
+    def keep_registers(self, snapshots: Path | None = None) -> None:
         """Keep schools' marks in memory between register reads, reading only new imports'
         rows (``kept_registers``), and their open cases, decoding only those whose row moved
-        on (``kept_cases``): for one long-lived process, never for the pages."""
+        on (``kept_cases``): for one long-lived process, never for the pages. ``snapshots``:
+        a folder the kept registers are saved to (``save_registers``) and looked for in at a
+        school's first read, used only as the database proves them (``register_snapshots``)."""
         if self.registers_kept is None:
-            self.registers_kept = RegisterMemory()
+            files = None
+            if snapshots is not None:
+                from escalation_flow.adapters.store.register_snapshots import RegisterSnapshots
+
+                files = RegisterSnapshots(snapshots, self.engine.url)
+            self.registers_kept = RegisterMemory(files)
         if self.cases_kept is None:
             from escalation_flow.adapters.store.kept_cases import CaseMemory
 
@@ -115,6 +122,18 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def save_registers(self) -> int:
+        """Write each kept school's rows to its file (a daemon stopping); the schools written.
+        A school one of whose imports is gone from the database is not written."""
+        memory = self.registers_kept
+        if memory is None or memory.snapshots is None:
+            return 0
+        from escalation_flow.adapters.store.register_snapshots import fingerprints
+
+        with self.engine.connect() as conn:
+            prints = fingerprints(conn)
+        return sum(memory.snapshots.write(kept, prints) for kept in memory.kept())
 
     # -- units of work on cases (``ports.CaseStore``) -----------------------------------------
 
