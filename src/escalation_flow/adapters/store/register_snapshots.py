@@ -29,6 +29,7 @@ service's back is what ``audit verify`` names, as for the rows kept in memory.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -230,9 +231,16 @@ def fingerprints(conn: Connection, ids: Collection[int] | None = None) -> dict[i
             return {}
         query = query.where(t.c.id.in_(sorted(ids)))
     return {
-        int(i): json.dumps([sha, str(started), str(finished)])
+        int(i): json.dumps([sha, _instant(started), _instant(finished)])
         for i, sha, started, finished in conn.execute(query)
     }
+
+
+def _instant(value: object) -> str:
+    """An instant's text whatever the session's time zone (PostgreSQL's ``TimeZone``)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).isoformat()
+    return str(value)
 
 
 def prove(
