@@ -52,6 +52,7 @@ from escalation_flow.adapters.register_files import read_marks, read_roster
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.case_writer import HistoryWriter, record_school_day
 from escalation_flow.adapters.store.cases import school_id
+from escalation_flow.adapters.store.register_snapshots import database_key, snapshots_root
 from escalation_flow.adapters.trust_files import Trust, load_trust
 from escalation_flow.backtest import Period, SchoolRun, run_school
 from escalation_flow.clock import SimulatedClock
@@ -101,7 +102,12 @@ def _one_backend(
     # after a start with no files (every register read whole)
     for kind in ["warm"] * warm_runs + ["restarted", "cold"]:
         url = dbs.copy(seeded)
-        files = dbs.work / f"register-snapshots-{uuid.uuid4().hex[:8]}"
+        # the default folder (register_snapshots_dir unset): beside a SQLite file; a server's
+        # under $STATE_DIRECTORY, as the systemd units set it (here one for the run)
+        state = {"STATE_DIRECTORY": str(dbs.work / f"state-{uuid.uuid4().hex[:8]}")}
+        files = snapshots_root(None, url, state)
+        assert files is not None
+        folder = files / database_key(url)
         if kind == "restarted":  # a daemon that ran the evening before and stopped cleanly
             before_store = Store(url)
             before_store.keep_registers(files)
@@ -129,10 +135,10 @@ def _one_backend(
         if not warm:
             firsts[kind] = time.perf_counter() - started
             store.dispose()
-            shutil.rmtree(files, ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)
             dbs.drop(url)
             continue
-        shutil.rmtree(files, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
         days.append(time.perf_counter() - started)
         decisions = sum(r.decisions for r in reports)
         started = time.perf_counter()

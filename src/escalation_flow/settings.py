@@ -71,8 +71,12 @@ class Settings(BaseSettings):
         default=None,
         description="Folder the daemon saves its kept registers to when it stops, so that its "
         "first evening after a restart reads only what the database shows is new (each file is "
-        "used only when the database proves it). Unset: a folder beside a SQLite database "
-        "file, none for PostgreSQL; empty: none.",
+        "used only when the database proves it; rejected ones, and a database's files after "
+        "an erasure, a retention run or a restore, are deleted; folders 0700, files 0600). "
+        "Unset: `register-snapshots` beside a SQLite database file; for PostgreSQL "
+        "`$STATE_DIRECTORY/register-snapshots` (systemd's StateDirectory=), else "
+        "`$XDG_STATE_HOME/escalation-flow/register-snapshots` (~/.local/state/...); "
+        "empty: none.",
     )
     # -- operating it (issue 17): the daemon's Prometheus metrics --
     metrics_port: int | None = Field(

@@ -4,8 +4,10 @@ gives, row for row, what a whole read of the store gives."""
 
 from __future__ import annotations
 
+import os
+import stat
 import tempfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +15,22 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.engine import make_url
 from structlog.testing import capture_logs
 
 from escalation_flow.adapters.store import Store, marks_reader
 from escalation_flow.adapters.store.bulk import fetch
 from escalation_flow.adapters.store.kept_registers import KEPT_SCHEMA, KeptMarks, kept_of, kept_sql
-from escalation_flow.adapters.store.register_snapshots import default_dir
+from escalation_flow.adapters.store.register_snapshots import (
+    RegisterSnapshots,
+    default_dir,
+    snapshots_folder,
+    snapshots_root,
+)
+from escalation_flow.adapters.store.retention import SqlRetention
 from escalation_flow.core.calendar import SchoolCalendar
+from escalation_flow.core.retention import RetentionPolicy
+from escalation_flow.daemon import runner
 from tests.adapters import test_store as base
 from tests.adapters.test_kept_registers import _CALENDAR, DAYS, NEXT_DAY, T0, _import, _read, _same
 from tests.adapters.test_kept_registers import calendar as calendar
@@ -199,12 +210,95 @@ def test_another_database_never_sees_the_files(
         other.dispose()
 
 
-def test_a_sqlite_database_keeps_its_files_beside_it_and_a_server_none_by_default() -> None:
-    assert default_dir("sqlite:////var/lib/ef/store.sqlite") == Path(
+def test_a_sqlite_database_keeps_its_files_beside_it_and_a_server_in_the_state_directory() -> None:
+    assert default_dir("sqlite:////var/lib/ef/store.sqlite", {}) == Path(
         "/var/lib/ef/register-snapshots"
     )
-    assert default_dir("sqlite://") is None
-    assert default_dir("postgresql+psycopg://u@h/db") is None
+    assert default_dir("sqlite://", {}) is None
+    server = "postgresql+psycopg://u@h/db"
+    systemd = {"STATE_DIRECTORY": "/var/lib/escalation-flow:/var/lib/other", "XDG_STATE_HOME": "/x"}
+    assert default_dir(server, systemd) == Path("/var/lib/escalation-flow/register-snapshots")
+    assert default_dir(server, {"XDG_STATE_HOME": "/home/u/.state"}) == Path(
+        "/home/u/.state/escalation-flow/register-snapshots"
+    )
+    assert (
+        default_dir(server, {}) == Path.home() / ".local/state/escalation-flow/register-snapshots"
+    )
+    # the setting wins; empty: none; one resolution for the daemon and the deleting commands
+    assert snapshots_root("/srv/files", server, systemd) == Path("/srv/files")
+    assert snapshots_root("", server, systemd) is None
+    assert snapshots_root(None, server, systemd) == default_dir(server, systemd)
+    assert (
+        snapshots_folder(None, server, systemd)
+        == RegisterSnapshots(Path("/var/lib/escalation-flow/register-snapshots"), server).folder
+    )
+    assert runner.register_snapshots("/srv/files", make_url(server)) == Path("/srv/files")
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
+def test_the_files_and_their_folders_are_private_whatever_the_umask(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar, umask: int
+) -> None:
+    folder = tmp_path / "state" / "snapshots"
+    _import(store, tmp_path, calendar, T0, *DAYS)
+    before = os.umask(umask)
+    try:
+        _stopped(store.engine.url, folder, calendar, T0)
+    finally:
+        os.umask(before)
+    files = list(folder.rglob("*.arrow"))
+    assert len(files) == 2
+    assert [stat.S_IMODE(p.stat().st_mode) for p in files] == [0o600, 0o600]
+    for made in (folder, folder.parent, files[0].parent):
+        assert stat.S_IMODE(made.stat().st_mode) == 0o700, made
+
+
+@pytest.mark.parametrize("why", ["file", "proof"])
+def test_a_rejected_file_is_deleted_at_once(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar, why: str
+) -> None:
+    """It can never be used, and it holds marks: logged, then gone."""
+    folder = tmp_path / "snapshots"
+    _import(store, tmp_path, calendar, T0, *DAYS)
+    _stopped(store.engine.url, folder, calendar, T0)
+    (path,) = [p for p in folder.rglob("*.arrow") if _holds(p, "oaks")]
+    if why == "file":
+        path.write_bytes(path.read_bytes()[:100])
+    else:  # an erasure behind the file: the proof fails
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "DELETE FROM marks WHERE pupil_id IN (SELECT id FROM pupils WHERE mis_id = 'P2')"
+            )
+    daemon = _daemon(store.engine.url, folder)
+    try:
+        with capture_logs() as logs:
+            got = _read(daemon, calendar, T0, None)
+        assert [e["event"] for e in logs] == ["register_snapshot.rejected"]
+        assert not path.exists()
+        _same(got, _read(store, calendar, T0, None))
+    finally:
+        daemon.dispose()
+
+
+def test_a_retention_run_deletes_the_files_and_a_daemon_running_through_it_writes_none(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    folder = tmp_path / "snapshots"
+    _import(store, tmp_path, calendar, T0, *DAYS)
+    _stopped(store.engine.url, folder, calendar, T0)
+    files = RegisterSnapshots(folder, store.engine.url).folder
+    assert list(files.glob("*.arrow"))
+    running = _daemon(store.engine.url, folder)  # started before the run: keeps what it reads
+    try:
+        with running.register_reader() as reader:
+            reader.read("oaks", calendar, T0)
+        now = datetime.now(UTC)
+        SqlRetention(store.engine, str(folder)).apply(RetentionPolicy(6, 6), now.date(), "dpo", now)
+        assert not files.exists()  # the run's: no file of the marks it erased
+        assert running.save_registers() == 0  # it saw the run: writes none at its stop
+        assert not files.exists()
+    finally:
+        running.dispose()
 
 
 # -- random histories between the file and the restart -----------------------------------------

@@ -267,12 +267,11 @@ class Daemon:
 
 
 def register_snapshots(setting: str | None, url: URL) -> Path | None:
-    """The folder of the kept registers' files: the setting; unset, beside a SQLite file."""
-    if setting is None:
-        from escalation_flow.adapters.store.register_snapshots import default_dir
+    """The folder of the kept registers' files (``register_snapshots.snapshots_root``: the one
+    resolution, that of the commands that delete them too)."""
+    from escalation_flow.adapters.store.register_snapshots import snapshots_root
 
-        return default_dir(url)
-    return Path(setting) if setting else None
+    return snapshots_root(setting, url)
 
 
 def run_daemon(daemon: Daemon) -> Reconciled | None:

@@ -242,7 +242,7 @@ class RegisterReader:
                 if self.store.engine.dialect.name == "postgresql":
                     conn.execution_options(isolation_level="REPEATABLE READ")
                 sid = _school_id(conn, ask.school)
-                kept = _proved(conn, candidate, sid, ask, _marks_imports(conn))
+                kept = _proved(conn, candidate, sid, ask, _marks_imports(conn), memory)
             memory.drop_candidate(ask.school)
             if kept is not None:
                 memory.put(kept)
@@ -288,7 +288,7 @@ class RegisterReader:
             # listed before the rows are read: each import listed has its rows in them
             listed = _marks_imports(conn)
             if candidate is not None:
-                kept = _proved(conn, candidate, sid, ask, listed)
+                kept = _proved(conn, candidate, sid, ask, listed, memory)
                 memory.drop_candidate(ask.school)
                 fresh = kept is not None
             if kept is None or not listed <= kept.checked | kept.imports:
@@ -334,14 +334,21 @@ class RegisterReader:
 
 
 def _proved(
-    conn: Connection, candidate: Candidate, sid: int, ask: _Ask, listed: frozenset[int]
+    conn: Connection,
+    candidate: Candidate,
+    sid: int,
+    ask: _Ask,
+    listed: frozenset[int],
+    memory: RegisterMemory,
 ) -> KeptMarks | None:
     """The file's rows, with the rows of imports it lacks, if the database proves them; else
-    None (logged): the school is read whole."""
+    None (logged, and the file deleted: it can never be used): the school is read whole."""
     try:
         return prove(conn, candidate, sid, ask.calendar, listed)
     except RejectedError as exc:
         reject(ask.school, str(exc))
+        if memory.snapshots is not None:
+            memory.snapshots.delete(ask.school)
         return None
 
 

@@ -29,10 +29,12 @@ service's back is what ``audit verify`` names, as for the rows kept in memory.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import structlog
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import URL, make_url
 
 from escalation_flow.adapters.store.kept_registers import (
@@ -96,21 +98,74 @@ def database_key(url: str | URL) -> str:
     return hashlib.sha256(shown.encode()).hexdigest()[:24]
 
 
-def default_dir(url: str | URL) -> Path | None:
-    """A SQLite file's snapshots beside it; none for a server's or an in-memory database."""
+def default_dir(url: str | URL, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where the files go when the setting is unset: a SQLite file's beside it (none for an
+    in-memory one); a server database's under systemd's ``$STATE_DIRECTORY`` (the deploy units'
+    ``StateDirectory=escalation-flow``), else ``$XDG_STATE_HOME/escalation-flow`` (by default
+    ``~/.local/state/escalation-flow``), in ``register-snapshots``."""
+    env = os.environ if environ is None else environ
     parsed = make_url(url)
     database = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+    if parsed.get_backend_name() == "sqlite":
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return Path(database).parent / "register-snapshots"
+    state = env.get("STATE_DIRECTORY", "").split(":")[0]  # systemd: the first, if several
+    if state:
+        return Path(state) / "register-snapshots"
+    xdg = env.get("XDG_STATE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
+    return base / "escalation-flow" / "register-snapshots"
+
+
+def snapshots_root(
+    setting: str | None, url: str | URL, environ: Mapping[str, str] | None = None
+) -> Path | None:
+    """The folder of the kept registers' files from ``register_snapshots_dir``: the setting;
+    unset (None), ``default_dir``; empty, none. The one resolution: the daemon's, and that of
+    the commands that delete a database's files (``drop_snapshots``)."""
+    if setting is None:
+        return default_dir(url, environ)
+    return Path(setting) if setting else None
+
+
+def snapshots_folder(
+    setting: str | None, url: str | URL, environ: Mapping[str, str] | None = None
+) -> Path | None:
+    """The folder of one database's files (``RegisterSnapshots.folder``), or None."""
+    root = snapshots_root(setting, url, environ)
+    return None if root is None else root / database_key(url)
+
+
+def drop_snapshots(
+    setting: str | None, url: str | URL, environ: Mapping[str, str] | None = None
+) -> Path | None:
+    """Delete the database's files (they are a cache of its marks): after an erasure, a
+    retention run or a restore. The folder deleted, or None when there was none."""
+    folder = snapshots_folder(setting, url, environ)
+    if folder is None or not folder.exists():
         return None
-    if database.startswith("file:"):
-        return None
-    return Path(database).parent / "register-snapshots"
+    shutil.rmtree(folder)
+    log.info("register_snapshot.dropped", folder=str(folder))
+    return folder
+
+
+def _private_dir(path: Path) -> None:
+    """``path`` made if missing (its missing parents too), each folder made here 0700 whatever
+    the umask; ``path`` itself always 0700."""
+    if not path.exists():
+        if not path.parent.exists():
+            _private_dir(path.parent)
+        with contextlib.suppress(FileExistsError):  # made beside us: made private below
+            path.mkdir(mode=0o700)
+    path.chmod(0o700)
 
 
 class RegisterSnapshots:
     """The files of one database's kept registers under ``root``."""
 
     def __init__(self, root: Path, url: str | URL) -> None:
+        self.root = root
         self.database = database_key(url)
         self.folder = root / self.database
 
@@ -137,11 +192,16 @@ class RegisterSnapshots:
             "checksum": _checksum(columns),
         }
         table = pa.table([pa.array(c) for c in columns], schema=_SCHEMA.with_metadata(meta))
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if not self.root.exists():
+            _private_dir(self.root)  # made here: private (a folder given is left as it is)
+        _private_dir(self.folder)
         path = self.path(kept.school)
         temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
-            with temporary.open("wb") as out:
+            temporary.unlink(missing_ok=True)  # a crashed writer's: made afresh, 0600
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.fchmod(handle, 0o600)  # whatever the umask
+            with os.fdopen(handle, "wb") as out:
                 with pa.ipc.new_file(out, table.schema) as writer:
                     writer.write_table(table)
                 out.flush()
@@ -165,7 +225,12 @@ class RegisterSnapshots:
             return self._read(path, school, calendar)
         except Exception as exc:  # a file torn, truncated, foreign or of another layout
             reject(school, f"file: {exc}")
+            self.delete(school)
             return None
+
+    def delete(self, school: str) -> None:
+        """A school's file gone (rejected: it can never be used, and it holds marks)."""
+        self.path(school).unlink(missing_ok=True)
 
     def _read(self, path: Path, school: str, calendar: CalendarKey) -> Candidate:
         with pa.memory_map(str(path)) as source:
@@ -234,6 +299,17 @@ def fingerprints(conn: Connection, ids: Collection[int] | None = None) -> dict[i
         int(i): json.dumps([sha, _instant(started), _instant(finished)])
         for i, sha, started, finished in conn.execute(query)
     }
+
+
+def retention_runs(conn: Connection) -> int:
+    """The retention runs recorded: one more at a daemon's stop than at its start, and the
+    marks it kept may hold some the run erased (its files are then not written)."""
+    from escalation_flow.adapters.store.erasure import RETENTION_CHAIN, RETENTION_RUN
+    from escalation_flow.adapters.store.records import RECORDS
+
+    r = RECORDS.c
+    query = select(func.count()).where(r.chain == RETENTION_CHAIN, r.kind == RETENTION_RUN)
+    return int(conn.execute(query).scalar_one())
 
 
 def _instant(value: object) -> str:
