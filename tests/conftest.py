@@ -3,7 +3,10 @@ when the program is not installed (a fresh machine runs the rest of the suite)."
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 
 import pytest
 
@@ -29,3 +32,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for mark in item.iter_markers("needs_program"):
         for name in mark.args:
             require_program(name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _register_files_kept_out_of_home() -> Iterator[None]:
+    """A PostgreSQL daemon's default folder of register files is the state directory
+    (``register_snapshots.default_dir``): the suite's daemons, its subprocesses too, keep theirs
+    in a temporary one, not in the home folder of whoever runs the tests."""
+    before = {k: os.environ.pop(k, None) for k in ("STATE_DIRECTORY", "XDG_STATE_HOME")}
+    with tempfile.TemporaryDirectory(prefix="ef-test-state-") as state:
+        os.environ["XDG_STATE_HOME"] = state
+        try:
+            yield
+        finally:
+            os.environ.pop("XDG_STATE_HOME", None)
+            os.environ.update({k: v for k, v in before.items() if v is not None})

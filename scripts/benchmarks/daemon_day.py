@@ -10,9 +10,14 @@ states as in a working school); each timed run starts from a copy of that databa
   letters prepared as HTML), by a store that keeps registers as the daemon's does
   (``daemon_keeps_registers``), each school's read once the evening before (set-up, not
   timed): the day of a daemon that ran yesterday. Target 4 s.
-- ``one_day_first_<db>`` (one run): the same day as a daemon's first evening after it started,
-  every school's register read whole (in the helper process, ahead of need) into the store's
-  kept registers, as the daemon keeps them from its start.
+- ``one_day_first_<db>`` (one run): the same day as a daemon's first evening after a restart:
+  a store that kept the registers the evening before saved them to its files
+  (``Store.save_registers``, as a daemon stopping does) and was disposed; a new store and
+  service, started as a daemon starts, then runs the day, each school's file proved by the
+  database and brought up to date (``register_snapshots``).
+- ``one_day_first_cold_<db>`` (one run, no floor): the same with no files (a daemon's first
+  start, or every file rejected): every school's register read whole (in the helper process,
+  ahead of need) into the store's kept registers.
 - ``letter_pdfs_<db>``: the PDFs of that day's letters, rendered after the day's commit by the
   pool of processes (``service/letter_pool.py``). Target 5 s.
 - ``fire_timers_<db>``: ``Service.fire_due_timers`` over 10,000 overdue review timers, claimed
@@ -47,6 +52,7 @@ from escalation_flow.adapters.register_files import read_marks, read_roster
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.case_writer import HistoryWriter, record_school_day
 from escalation_flow.adapters.store.cases import school_id
+from escalation_flow.adapters.store.register_snapshots import database_key, snapshots_root
 from escalation_flow.adapters.trust_files import Trust, load_trust
 from escalation_flow.backtest import Period, SchoolRun, run_school
 from escalation_flow.clock import SimulatedClock
@@ -90,16 +96,35 @@ def _one_backend(
     seeded = dbs.copy(base)
     _seed_cases(seeded, trust, day)
     days, pdfs, decisions = [], [], 0
-    first = 1  # the last run is the daemon's first evening: nothing kept
-    for run in range(max(1, min(ctx.runs, 3)) + first):
+    firsts: dict[str, float] = {}
+    warm_runs = max(1, min(ctx.runs, 3))
+    # then the daemon's first evening after a restart (its files of the evening before), and
+    # after a start with no files (every register read whole)
+    for kind in ["warm"] * warm_runs + ["restarted", "cold"]:
         url = dbs.copy(seeded)
+        # the default folder (register_snapshots_dir unset): beside a SQLite file; a server's
+        # under $STATE_DIRECTORY, as the systemd units set it (here one for the run)
+        state = {"STATE_DIRECTORY": str(dbs.work / f"state-{uuid.uuid4().hex[:8]}")}
+        files = snapshots_root(None, url, state)
+        assert files is not None
+        folder = files / database_key(url)
+        if kind == "restarted":  # a daemon that ran the evening before and stopped cleanly
+            before_store = Store(url)
+            before_store.keep_registers(files)
+            before_service = Service(
+                before_store, trust, SimulatedClock(_local(day, 17)), worker="bench"
+            )
+            _evening_before(before_store, before_service, day)
+            before_store.save_registers()
+            before_store.dispose()
         clock = SimulatedClock(_local(day, 17))
         store = Store(url)
-        store.keep_registers()  # as a daemon does from its start (daemon_keeps_registers)
+        # as a daemon does from its start (daemon_keeps_registers, register_snapshots_dir)
+        store.keep_registers(files)
         service = Service(store, trust, clock, worker="bench")
         for school in service.schools():
             service.setup(school)  # flows read once when the daemon starts, not each day
-        warm = run < max(1, min(ctx.runs, 3))
+        warm = kind == "warm"
         if warm:
             _evening_before(store, service, day)
         started = time.perf_counter()
@@ -108,10 +133,12 @@ def _one_backend(
         clock.set(_local(day, 18))
         reports = service.run_trust_day(day)
         if not warm:
-            first_day = time.perf_counter() - started
+            firsts[kind] = time.perf_counter() - started
             store.dispose()
+            shutil.rmtree(folder, ignore_errors=True)
             dbs.drop(url)
             continue
+        shutil.rmtree(folder, ignore_errors=True)
         days.append(time.perf_counter() - started)
         decisions = sum(r.decisions for r in reports)
         started = time.perf_counter()
@@ -138,7 +165,13 @@ def _one_backend(
             extra={"decisions": decisions},
             target_s=4.0,
         ),
-        Result.of(f"daemon_day.one_day_first_{name}", [first_day], rates={"pupils/s": pupils}),
+        Result.of(
+            f"daemon_day.one_day_first_{name}", [firsts["restarted"]], rates={"pupils/s": pupils}
+        ),
+        # no floor: the first evening with no files (a first start, or every file rejected)
+        Result.of(
+            f"daemon_day.one_day_first_cold_{name}", [firsts["cold"]], rates={"pupils/s": pupils}
+        ),
         Result.of(
             f"daemon_day.letter_pdfs_{name}", pdfs, rates={"letters/s": letters}, target_s=5.0
         ),

@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     )
     # -- the outbox's SMTP sender (issue 15); no host: nothing is emailed, letters stay queued --
     smtp_host: str | None = Field(
-        default=None, description="SMTP server approved letters are emailed through (none: not sent)."
+        default=None,
+        description="SMTP server approved letters are emailed through (none: not sent).",
     )
     smtp_port: int = Field(default=587, description="SMTP port (587: submission with STARTTLS).")
     smtp_username: str | None = Field(default=None, description="SMTP login (none: no AUTH).")
@@ -65,6 +66,17 @@ class Settings(BaseSettings):
         default=True,
         description="The daemon keeps each school's marks in memory between days and reads only "
         "new imports' rows (about 31 bytes a mark: 240 MB for 7.65M marks).",
+    )
+    register_snapshots_dir: str | None = Field(
+        default=None,
+        description="Folder the daemon saves its kept registers to when it stops, so that its "
+        "first evening after a restart reads only what the database shows is new (each file is "
+        "used only when the database proves it; rejected ones, and a database's files after "
+        "an erasure, a retention run or a restore, are deleted; folders 0700, files 0600). "
+        "Unset: `register-snapshots` beside a SQLite database file; for PostgreSQL "
+        "`$STATE_DIRECTORY/register-snapshots` (systemd's StateDirectory=), else "
+        "`$XDG_STATE_HOME/escalation-flow/register-snapshots` (~/.local/state/...); "
+        "empty: none.",
     )
     # -- operating it (issue 17): the daemon's Prometheus metrics --
     metrics_port: int | None = Field(

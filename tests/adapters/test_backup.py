@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from escalation_flow.adapters.register_files import read_marks
 from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store.register_snapshots import snapshots_folder
 from escalation_flow.adapters.store.restores import Restore, record_restore
 from escalation_flow.adapters.trust_files import load_trust
 from escalation_flow.backups.compare import beyond
@@ -702,9 +703,39 @@ def test_a_postgresql_backup_restored_over_its_database_verifies(tmp_path: Path)
         finally:
             beside.dispose()
         assert refused.exit_code == 4 and "other connection(s)" in refused.output
+        # the daemon's files of the registers, where a systemd unit's would be (unset setting)
+        desk.env["STATE_DIRECTORY"] = str(tmp_path / "state")
+        files = _register_files(None, pg_url, desk.env)
         restored = desk.run("restore", str(target), "--force")
         assert restored.exit_code == 0, restored.output
+        assert not files.exists()  # they held the replaced database's marks
         assert history_rows(pg_url) == held
         assert desk.run("audit", "verify").exit_code == 0
     finally:
         next(state, None)
+
+
+def _register_files(setting: str | None, url: str, env: dict[str, str]) -> Path:
+    """A daemon's folder of register files for ``url`` (a file in it), as the daemon resolves it."""
+    folder = snapshots_folder(setting, url, env)
+    assert folder is not None
+    folder.mkdir(parents=True)
+    (folder / "school.arrow").write_bytes(b"marks")
+    return folder
+
+
+@pytest.mark.parametrize("setting", [None, "files"])
+def test_a_restore_deletes_the_daemons_register_files_of_the_database(
+    url: str, tmp_path: Path, setting: str | None
+) -> None:
+    desk = Desk(url, tmp_path)
+    target = tmp_path / "nightly" / "escalation-flow.backup"
+    assert desk.run("backup", "--to", str(target)).exit_code == 0
+    if setting is not None:
+        setting = str(tmp_path / setting)
+        desk.env["ESCALATION_FLOW_REGISTER_SNAPSHOTS_DIR"] = setting
+    files = _register_files(setting, url, desk.env)  # unset: beside the SQLite file
+    other = _register_files(setting, f"{url}.other", desk.env)  # another database's: kept
+    restored = desk.run("restore", str(target), "--force")
+    assert restored.exit_code == 0, restored.output
+    assert not files.exists() and other.exists()

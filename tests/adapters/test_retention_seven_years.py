@@ -18,6 +18,7 @@ from click.testing import Result
 from escalation_flow.adapters.store import Store
 from escalation_flow.adapters.store.erasure import RETENTION_CHAIN, RETENTION_RUN
 from escalation_flow.adapters.store.records import NewRecord, append
+from escalation_flow.adapters.store.register_snapshots import snapshots_folder
 from escalation_flow.audit.checkpoint import check_against, make_checkpoint
 from escalation_flow.audit.store_check import verify_store
 from escalation_flow.audit.verify import VerifyReport
@@ -485,9 +486,7 @@ def test_a_checkpoint_of_format_2_is_still_read_and_a_real_run_verifies_against_
     assert after.ok, after.breaches
 
 
-def test_a_format_3_checkpoint_without_a_cases_status_is_refused(
-    db: str, tmp_path: Path
-) -> None:
+def test_a_format_3_checkpoint_without_a_cases_status_is_refused(db: str, tmp_path: Path) -> None:
     from escalation_flow.audit.checkpoint import _digest, checkpoint_text, read_checkpoint
     from escalation_flow.errors import InputError
 
@@ -515,3 +514,21 @@ def test_a_run_whose_counts_are_not_what_it_names_is_caught_by_verify_alone(db: 
                "'\"counts\":{\"cases\":9,\"was\":') WHERE chain = 'retention'")  # fmt: skip
     messages = [b.message for b in verify(db).breaches if b.kind == "retention_run_invalid"]
     assert any("its count of cases (9) is not the 2 it names" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("setting", [None, "files"])
+def test_a_run_deletes_the_daemons_register_files_of_the_database(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str | None
+) -> None:
+    """They are a copy of marks: resolved from the same settings as the daemon's."""
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))  # a server's, unset setting
+    if setting is not None:
+        setting = str(tmp_path / setting)
+        monkeypatch.setenv("ESCALATION_FLOW_REGISTER_SNAPSHOTS_DIR", setting)
+    folder = snapshots_folder(setting, db)
+    assert folder is not None
+    folder.mkdir(parents=True)
+    (folder / "school.arrow").write_bytes(b"marks")
+    result = cli("retention", "apply", "--by", "dpo")
+    assert result.exit_code == 0, result.output
+    assert not folder.exists()

@@ -198,8 +198,17 @@ def _verified(engine: Engine, checkpoint: dict[str, Any]) -> VerifyReport:
 # -- restore ---------------------------------------------------------------------------------------
 
 
-def restore_backup(database_url: str, source: Path, now: datetime, *, force: bool) -> Done:
-    """Put the backup at ``source`` in place of the database at ``database_url``."""
+def restore_backup(
+    database_url: str,
+    source: Path,
+    now: datetime,
+    *,
+    force: bool,
+    register_snapshots: str | None = None,
+) -> Done:
+    """Put the backup at ``source`` in place of the database at ``database_url``, and delete
+    the daemon's files of its registers (``register_snapshots``: the ``register_snapshots_dir``
+    setting; they hold the replaced database's marks)."""
     kind = _kind(database_url)
     with _scratch(None) as scratch:
         opened = _open(source, scratch)
@@ -218,6 +227,10 @@ def restore_backup(database_url: str, source: Path, now: datetime, *, force: boo
                 restore_database(opened.database, _sqlite_file(database_url))
             else:
                 pg.restore(database_url, opened.database, str(manifest.get("pg_dump", "")))
+            # the daemon's files of the registers hold the replaced database's marks
+            from escalation_flow.adapters.store.register_snapshots import drop_snapshots
+
+            drop_snapshots(register_snapshots, database_url)
             store = Store(database_url)
             try:
                 store.migrate()  # a backup of an older release: its schema brought up to date

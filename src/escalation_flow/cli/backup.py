@@ -71,7 +71,13 @@ def restore_command(source: Path, force: bool) -> None:
             "note: on SQLite restore sees only the daemon's lock, not the pages (`serve`): stop "
             "them before restoring, or they go on serving (and writing) the database replaced"
         )
-    done = restore_backup(settings.database_url, source, root().clock.now(), force=force)
+    done = restore_backup(
+        settings.database_url,
+        source,
+        root().clock.now(),
+        force=force,
+        register_snapshots=settings.register_snapshots_dir,
+    )
     m = done.manifest
     if done.replaced:
         click.echo(f"replaced (--force): {'; '.join(done.replaced)}")

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
@@ -156,7 +157,8 @@ class Daemon:
             store.dispose()
             raise
         if self.settings.daemon_keeps_registers:
-            store.keep_registers()  # one process, evening after evening: read only what is new
+            # one process, evening after evening: read only what is new
+            store.keep_registers(register_snapshots(self.settings.register_snapshots_dir, url))
         self.store = store
         inbox = None
         if self.options.inbox:
@@ -255,7 +257,21 @@ class Daemon:
         if self.lock is not None:
             self.lock.release()
         if self.store is not None:
+            try:  # a file a school: the next start's first evening reads only what is new
+                saved = self.store.save_registers()
+                if saved:
+                    self.log.info("register_snapshot.saved", schools=saved)
+            except Exception as exc:  # never keeps the daemon from stopping; the next reads whole
+                self.log.warning("register_snapshot.not_saved", error=str(exc))
             self.store.dispose()
+
+
+def register_snapshots(setting: str | None, url: URL) -> Path | None:
+    """The folder of the kept registers' files (``register_snapshots.snapshots_root``: the one
+    resolution, that of the commands that delete them too)."""
+    from escalation_flow.adapters.store.register_snapshots import snapshots_root
+
+    return snapshots_root(setting, url)
 
 
 def run_daemon(daemon: Daemon) -> Reconciled | None:

@@ -107,7 +107,9 @@ def retention_of(service: Service) -> Retention | None:
     one construction); None for a store without it (tests' in-memory stores)."""
     from escalation_flow.adapters.store import Store
     from escalation_flow.adapters.store.retention import SqlRetention
+    from escalation_flow.settings import load_settings
 
     if not isinstance(service.store, Store):
         return None
-    return Retention(SqlRetention(service.store.engine), service.trust, service.clock)
+    files = load_settings().register_snapshots_dir  # the daemon's files, deleted after a run
+    return Retention(SqlRetention(service.store.engine, files), service.trust, service.clock)

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,9 @@ from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.codes import CODE_OF_ID, ID_OF_CODE, UNMARKED_CODE, UNMARKED_ID
 from escalation_flow.core.marks import UNKNOWN_RECORDED_AT, MarkTable
 from escalation_flow.errors import CalendarError
+
+if TYPE_CHECKING:
+    from escalation_flow.adapters.store.register_snapshots import Candidate, RegisterSnapshots
 
 #: The rows a kept read asks for: the load's columns and the import each row came from.
 KEPT_SCHEMA = LOADED_SCHEMA.append(pa.field("import_id", pa.int64()))
@@ -405,19 +408,66 @@ def _ints(rows: pa.Table, name: str) -> npt.NDArray[np.int64]:
 
 
 class RegisterMemory:
-    """Each school's ``KeptMarks``, shared by the readers of one store (the daemon's)."""
+    """Each school's ``KeptMarks``, shared by the readers of one store (the daemon's);
+    ``snapshots``: where they are saved when the daemon stops and looked for at a school's first
+    read (``register_snapshots``): a file's rows are a candidate until the database proves them."""
 
-    def __init__(self) -> None:
+    def __init__(self, snapshots: RegisterSnapshots | None = None) -> None:
         self._lock = threading.Lock()
         self._kept: dict[str, KeptMarks] = {}
+        self.snapshots = snapshots
+        self._candidates: dict[str, Candidate] = {}
+        self._looked: set[str] = set()  # schools whose file was looked for
+        # imports committed before a school's file was read: merged into it when it is
+        self._pending: dict[str, list[tuple[int, KeptMarks]]] = {}
 
     def keeps(self, school: str, calendar: SchoolCalendar) -> bool:
-        return self.get(school, calendar) is not None
+        """Kept, or a file waiting for its proof (an import's rows go to either; the file is
+        not read here, in an import's transaction, but when its school is first read)."""
+        return self.get(school, calendar) is not None or self.may_have_file(school)
 
     def get(self, school: str, calendar: SchoolCalendar) -> KeptMarks | None:
         with self._lock:
             kept = self._kept.get(school)
         return kept if kept is not None and kept.calendar == calendar_key(calendar) else None
+
+    def may_have_file(self, school: str) -> bool:
+        """A candidate waits, or a file not yet looked at exists (the whole read is then not
+        asked of a helper ahead: the file is tried first)."""
+        if self.snapshots is None:
+            return False
+        with self._lock:
+            if school in self._kept:
+                return False
+            if school in self._candidates:
+                return True
+            looked = school in self._looked
+        return not looked and self.snapshots.exists(school)
+
+    def candidate(self, school: str, calendar: SchoolCalendar) -> Candidate | None:
+        """The school's file's rows not yet proved (read from the file the first time asked)."""
+        if self.snapshots is None:
+            return None
+        key = calendar_key(calendar)
+        with self._lock:
+            if school in self._kept:
+                return None
+            if school not in self._looked:
+                self._looked.add(school)
+                found = self.snapshots.read(school, key)
+                for import_id, rows in self._pending.pop(school, []):
+                    merged = None if found is None else _with_import(found.kept, import_id, rows)
+                    if found is not None and merged is not None:
+                        found = replace(found, kept=merged)
+                if found is not None:
+                    self._candidates[school] = found
+            found = self._candidates.get(school)
+        return found if found is not None and found.kept.calendar == key else None
+
+    def drop_candidate(self, school: str) -> None:
+        """Proved (now kept) or rejected: the file's rows are not used again."""
+        with self._lock:
+            self._candidates.pop(school, None)
 
     def put(self, kept: KeptMarks) -> None:
         """Keep ``kept`` unless what is kept already holds more imports (a reader that raced)."""
@@ -425,30 +475,56 @@ class RegisterMemory:
             now = self._kept.get(kept.school)
             if now is None or now.calendar != kept.calendar or not kept.imports < now.imports:
                 self._kept[kept.school] = kept
+            self._candidates.pop(kept.school, None)
 
     def add_import(
         self, import_id: int, rows: Mapping[str, KeptMarks], touched: Collection[str]
     ) -> None:
         """After import ``import_id`` committed: ``rows``, each school's every row of it
-        (``kept_of_import``), merged into what is kept; ``touched``: the schools the import
-        had rows for, all of them, so that every kept school not among them is known to have
-        none. A school kept on another calendar, or that has seen the import already (a reader
-        raced the commit), is left as it is."""
+        (``kept_of_import``), merged into what is kept (and into a file's candidate, proved
+        later with them); ``touched``: the schools the import had rows for, all of them, so
+        that every kept school not among them is known to have none. A school kept on another
+        calendar, or that has seen the import already (a reader raced the commit), is left as
+        it is."""
         with self._lock:
             for school, kept in self._kept.items():
-                if import_id in kept.imports or import_id in kept.checked:
-                    continue
-                if school in rows:
-                    if rows[school].calendar == kept.calendar:
-                        self._kept[school] = kept.with_rows(rows[school])
-                elif school not in touched:
-                    self._kept[school] = kept.with_rows(kept.empty(), (import_id,))
+                merged = _with_import(kept, import_id, rows.get(school), school in touched)
+                if merged is not None:
+                    self._kept[school] = merged
+            for school, found in self._candidates.items():
+                merged = _with_import(found.kept, import_id, rows.get(school), school in touched)
+                if merged is not None:
+                    self._candidates[school] = replace(found, kept=merged)
+            if self.snapshots is not None:  # a file not read yet: its rows wait for it
+                for school, more in rows.items():
+                    if school not in self._kept and school not in self._looked:
+                        self._pending.setdefault(school, []).append((import_id, more))
+
+    def kept(self) -> list[KeptMarks]:
+        with self._lock:
+            return list(self._kept.values())
 
     def forget(self) -> None:
         with self._lock:
             self._kept.clear()
+            self._candidates.clear()
+            self._pending.clear()
 
     @property
     def rows(self) -> int:
         with self._lock:
             return sum(len(k) for k in self._kept.values())
+
+
+def _with_import(
+    kept: KeptMarks, import_id: int, rows: KeptMarks | None, touched: bool = True
+) -> KeptMarks | None:
+    """``kept`` with import ``import_id``'s rows (``rows``: all of them for the school), or
+    known to have none (not ``touched``); None: left as it is."""
+    if import_id in kept.imports or import_id in kept.checked:
+        return None
+    if rows is not None:
+        return kept.with_rows(rows) if rows.calendar == kept.calendar else None
+    if not touched:
+        return kept.with_rows(kept.empty(), (import_id,))
+    return None

@@ -27,7 +27,7 @@ import atexit
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Collection
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -50,6 +50,12 @@ from escalation_flow.adapters.store.kept_registers import (
 from escalation_flow.adapters.store.marks_io import load_sql
 from escalation_flow.adapters.store.models import Import, Mark, Pupil, School, table_of
 from escalation_flow.adapters.store.register_helper import Job, grid_of, read, read_kept, ready
+from escalation_flow.adapters.store.register_snapshots import (
+    Candidate,
+    RejectedError,
+    prove,
+    reject,
+)
 from escalation_flow.adapters.store.store import roster_and_names
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.marks import Roster
@@ -85,6 +91,10 @@ class RegisterReader:
         self._queued: dict[str, tuple[_Ask, Future[SchoolRead]]] = {}
         self._kept: RegisterMemory | None = store.registers_kept
         self._queued_kept: dict[str, Future[KeptMarks]] = {}
+        # files proved ahead, in a thread (the queries and the file's reading free the GIL):
+        # None when proved and kept, else the whole read asked of a helper instead
+        self._proving: dict[str, Future[Future[KeptMarks] | None]] = {}
+        self._prover: ThreadPoolExecutor | None = None
         # the helper reads PostgreSQL too: in a thread, building the grid would hold the GIL
         self._helped = self._path is not None or store.engine.dialect.name == "postgresql"
         self._conninfo = _conninfo(store.engine)
@@ -97,6 +107,17 @@ class RegisterReader:
     ) -> None:
         futures: list[Future[Any]] = [f for _, f in self._queued.values()]
         futures += self._queued_kept.values()
+        for proving in self._proving.values():
+            proving.cancel()
+        for proving in self._proving.values():  # waited for: a proof reads from the guard's file
+            if not proving.cancelled() and proving.exception() is None:
+                whole = proving.result()
+                if whole is not None:  # a rejected file's whole read, not wanted now
+                    futures.append(whole)
+        self._proving.clear()
+        if self._prover is not None:
+            self._prover.shutdown(wait=True)
+            self._prover = None
         for future in futures:
             future.cancel()
         for future in futures:
@@ -117,11 +138,21 @@ class RegisterReader:
     ) -> None:
         """Start reading a school's register now, in the helper process (which also builds
         the grid); in-memory SQLite is read when asked for."""
-        if school in self._queued or school in self._queued_kept or not self._helped:
+        if school in self._queued or school in self._queued_kept or school in self._proving:
+            return
+        if not self._helped:
             return
         ask = _Ask(school, calendar, known_at, *(amended or (None, None, None)))
         if self._kept is not None:
-            if self._kept.get(school, calendar) is None:  # kept: the new rows are read here
+            if self._kept.get(school, calendar) is not None:
+                return  # kept: the new rows are read here
+            if self._kept.may_have_file(school):  # proved in a thread while others are evaluated
+                if self._guard is None and self._path is not None:
+                    self._guard = self.store.engine.connect()  # before any helper reads
+                if self._prover is None:
+                    self._prover = ThreadPoolExecutor(1, thread_name_prefix="register-file")
+                self._proving[school] = self._prover.submit(self._prove_ahead, ask, self._kept)
+            else:
                 self._queued_kept[school] = self._submit_kept(ask)
             return
         self._queued[school] = (ask, self._submit(ask))
@@ -205,9 +236,41 @@ class RegisterReader:
         )
         return _to_helper(read_kept, job)
 
+    def _prove_ahead(self, ask: _Ask, memory: RegisterMemory) -> Future[KeptMarks] | None:
+        """In the prover's thread: the school's file proved and kept (None), or else its whole
+        read asked of a helper (that read's future)."""
+        candidate = memory.candidate(ask.school, ask.calendar)
+        if candidate is not None:
+            with self.store.engine.connect() as conn:
+                if self.store.engine.dialect.name == "postgresql":
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                sid = _school_id(conn, ask.school)
+                kept = _proved(conn, candidate, sid, ask, _marks_imports(conn), memory)
+            memory.drop_candidate(ask.school)
+            if kept is not None:
+                memory.put(kept)
+        if memory.get(ask.school, ask.calendar) is not None:
+            return None
+        return self._submit_kept(ask)
+
+    def _await_proof(self, ask: _Ask) -> None:
+        """A file being proved ahead: wait for it (kept, or a helper's whole read queued)."""
+        proving = self._proving.pop(ask.school, None)
+        if proving is None:
+            return
+        try:
+            whole = proving.result()
+        except Exception as exc:  # the read here tries the file again, or reads whole
+            reject(ask.school, f"proof failed: {exc!r}")
+            return
+        if whole is not None:
+            self._queued_kept[ask.school] = whole
+
     def _read_kept(self, ask: _Ask, memory: RegisterMemory) -> SchoolRead:
         """The register from the kept rows, brought up to date with the rows of imports not
-        seen yet (read whole the first time: in the helper if it was asked ahead)."""
+        seen yet (read whole the first time: in the helper if it was asked ahead; a file of
+        them proved first, ahead in a thread if asked ahead: ``register_snapshots``)."""
+        self._await_proof(ask)
         kept = memory.get(ask.school, ask.calendar)
         queued = self._queued_kept.pop(ask.school, None)
         # rows memory does not hold yet: read whole in the helper, or brought up to date here
@@ -219,10 +282,18 @@ class RegisterReader:
             except BrokenProcessPool:
                 _forget_helper()
         dialect = self.store.engine.dialect.name
+        candidate = memory.candidate(ask.school, ask.calendar) if kept is None else None
         with self.store.engine.connect() as conn:
+            if candidate is not None and dialect == "postgresql":
+                # the file's proof and the rows it lacks read in one snapshot of the database
+                conn.execution_options(isolation_level="REPEATABLE READ")
             sid = _school_id(conn, ask.school)
             # listed before the rows are read: each import listed has its rows in them
             listed = _marks_imports(conn)
+            if candidate is not None:
+                kept = _proved(conn, candidate, sid, ask, listed, memory)
+                memory.drop_candidate(ask.school)
+                fresh = kept is not None
             if kept is None or not listed <= kept.checked | kept.imports:
                 seen = kept.imports if kept is not None else ()
                 sql = kept_sql(dialect, sid, ask.calendar, seen)
@@ -263,6 +334,25 @@ class RegisterReader:
                 amended = set(conn.execute(query).scalars())
         grid = grid_of(marks, ask.calendar, ask.known_at, roster)
         return SchoolRead(grid, roster, frozenset(amended))
+
+
+def _proved(
+    conn: Connection,
+    candidate: Candidate,
+    sid: int,
+    ask: _Ask,
+    listed: frozenset[int],
+    memory: RegisterMemory,
+) -> KeptMarks | None:
+    """The file's rows, with the rows of imports it lacks, if the database proves them; else
+    None (logged, and the file deleted: it can never be used): the school is read whole."""
+    try:
+        return prove(conn, candidate, sid, ask.calendar, listed)
+    except RejectedError as exc:
+        reject(ask.school, str(exc))
+        if memory.snapshots is not None:
+            memory.snapshots.delete(ask.school)
+        return None
 
 
 def _conninfo(engine: Engine) -> str | None:

@@ -26,8 +26,11 @@ SQLITE_SCRUB = ("PRAGMA secure_delete=ON", "VACUUM", "PRAGMA wal_checkpoint(TRUN
 class SqlRetention:
     """Retention over one database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, register_snapshots: str | None = None) -> None:
         self.engine = engine
+        #: the ``register_snapshots_dir`` setting: the daemon's files of this database's marks
+        #: are deleted after a run (``register_snapshots.drop_snapshots``)
+        self.register_snapshots = register_snapshots
 
     def plan(self, policy: RetentionPolicy, today: date) -> RetentionPlan:
         with self.engine.connect() as conn:
@@ -52,6 +55,10 @@ class SqlRetention:
             records.lock_chains(conn, [erasure.RETENTION_CHAIN])
             found = self._plan(conn, policy, today)
             body = erasure.erase(conn, found, by, now)
+        # the daemon's files of the registers are a cache of marks: none left of erased ones
+        from escalation_flow.adapters.store.register_snapshots import drop_snapshots
+
+        drop_snapshots(self.register_snapshots, self.engine.url)
         self._vacuum()
         return found, body
 

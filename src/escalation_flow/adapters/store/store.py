@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from escalation_flow.adapters.register_files import MarksRead
 from escalation_flow.adapters.store import bulk, schema
@@ -101,13 +102,30 @@ class Store:
         self.registers_kept: RegisterMemory | None = None
         #: and their open cases (``kept_cases``)
         self.cases_kept: CaseMemory | None = None
+        #: the retention runs recorded when the registers began to be kept (``save_registers``)
+        self._retention_runs: int | None = None
 
-    def keep_registers(self) -> None:
+    def keep_registers(self, snapshots: Path | None = None) -> None:
         """Keep schools' marks in memory between register reads, reading only new imports'
         rows (``kept_registers``), and their open cases, decoding only those whose row moved
-        on (``kept_cases``): for one long-lived process, never for the pages."""
+        on (``kept_cases``): for one long-lived process, never for the pages. ``snapshots``:
+        a folder the kept registers are saved to (``save_registers``) and looked for in at a
+        school's first read, used only as the database proves them (``register_snapshots``)."""
         if self.registers_kept is None:
-            self.registers_kept = RegisterMemory()
+            files = None
+            if snapshots is not None:
+                from escalation_flow.adapters.store.register_snapshots import (
+                    RegisterSnapshots,
+                    retention_runs,
+                )
+
+                files = RegisterSnapshots(snapshots, self.engine.url)
+                try:  # a retention run while they are kept: no files at the stop
+                    with self.engine.connect() as conn:
+                        self._retention_runs = retention_runs(conn)
+                except SQLAlchemyError:  # no schema yet: none written at the stop
+                    self._retention_runs = None
+            self.registers_kept = RegisterMemory(files)
         if self.cases_kept is None:
             from escalation_flow.adapters.store.kept_cases import CaseMemory
 
@@ -115,6 +133,22 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def save_registers(self) -> int:
+        """Write each kept school's rows to its file (a daemon stopping); the schools written.
+        A school one of whose imports is gone from the database is not written."""
+        memory = self.registers_kept
+        if memory is None or memory.snapshots is None:
+            return 0
+        from escalation_flow.adapters.store.register_snapshots import fingerprints, retention_runs
+
+        with self.engine.connect() as conn:
+            prints = fingerprints(conn)
+            erased = self._retention_runs is None or retention_runs(conn) != self._retention_runs
+        if erased:  # marks kept since the start may be erased ones: none written, none left
+            shutil.rmtree(memory.snapshots.folder, ignore_errors=True)
+            return 0
+        return sum(memory.snapshots.write(kept, prints) for kept in memory.kept())
 
     # -- units of work on cases (``ports.CaseStore``) -----------------------------------------
 
