@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from escalation_flow.adapters.store.register_snapshots import (
     snapshots_root,
 )
 from escalation_flow.adapters.store.retention import SqlRetention
+from escalation_flow.core import codes
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.retention import RetentionPolicy
 from escalation_flow.daemon import runner
@@ -461,5 +462,67 @@ def test_files_asked_ahead_are_proved_in_a_thread_and_a_rejected_one_read_by_a_h
             with store.register_reader() as reader:
                 _same(got[school], reader.read(school, calendar, day2))
             _same_rows(daemon.registers_kept.get(school, calendar), _whole(store, school, calendar))
+    finally:
+        daemon.dispose()
+
+
+# -- the review of the seventh round -----------------------------------------------------------
+
+
+def test_a_file_made_on_other_school_days_under_the_same_calendar_version_is_rejected(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    """A calendar's version names its files, not the bank holidays folded in from the
+    ``holidays`` library: an upgrade of it that adds a day moves every later session, and a
+    file's sessions are counted in the school days it was written on."""
+    later = "oaks,P1,2025-09-05,AM,N,,2025-09-05T08:50:00+01:00"
+    _import(store, tmp_path, calendar, T0, *DAYS, later)
+    folder = tmp_path / "snapshots"
+    _stopped(store.engine.url, folder, calendar, T0)
+    moved = SchoolCalendar.build(
+        calendar.years, calendar.bank_holidays | {date(2025, 9, 4)}, version=calendar.version
+    )
+    assert moved.day_index(date(2025, 9, 5)) == calendar.day_index(date(2025, 9, 5)) - 1
+    daemon = _daemon(store.engine.url, folder)
+    try:
+        with capture_logs() as logs:
+            got = _read(daemon, moved, T0, None)
+        assert [e["event"] for e in logs] == ["register_snapshot.rejected"]
+        _same(got, _read(store, moved, T0, None))
+    finally:
+        daemon.dispose()
+
+
+def test_a_file_written_under_another_table_of_codes_is_rejected(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file holds code ids, which index ``CODE_OF_ID``: a release that adds a code (as the
+    DfE did in 2024) moves the ids of the codes after it."""
+    _import(store, tmp_path, calendar, T0, *DAYS)
+    folder = tmp_path / "snapshots"
+    with monkeypatch.context() as release_before:
+        release_before.setattr(codes, "CODE_OF_ID", tuple(reversed(codes.CODE_OF_ID)))
+        _stopped(store.engine.url, folder, calendar, T0)
+    daemon = _daemon(store.engine.url, folder)
+    try:
+        with capture_logs() as logs:
+            got = _read(daemon, calendar, T0, None)
+        assert [e["event"] for e in logs] == ["register_snapshot.rejected"]
+        _same(got, _read(store, calendar, T0, None))
+    finally:
+        daemon.dispose()
+
+
+def test_a_folder_that_cannot_be_looked_into_never_fails_an_import_or_a_read(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another user's folder (a daemon run once as root) refuses a look into it: the files are
+    a cache, the school is read whole. (A name too long stands for it: tests may run as root.)"""
+    refused = tmp_path / ("x" * 300)  # in a folder that is there: ENAMETOOLONG, not ENOENT
+    monkeypatch.setattr(RegisterSnapshots, "path", lambda self, school: refused)
+    daemon = _daemon(store.engine.url, tmp_path / "snapshots")
+    try:
+        _import(daemon, tmp_path, calendar, T0, *DAYS)  # asks whether oaks has a file
+        _same(_read(daemon, calendar, T0, None), _read(store, calendar, T0, None))
     finally:
         daemon.dispose()

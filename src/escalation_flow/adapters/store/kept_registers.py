@@ -24,6 +24,7 @@ back is what ``audit verify`` names, and a restarted daemon reads afresh.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -53,12 +54,33 @@ _CODE_RANK = np.argsort(np.argsort(np.array(CODE_OF_ID, dtype=object), kind="sta
     np.int16
 )
 
-CalendarKey = tuple[str, str, date, date]
+CalendarKey = tuple[str, str, date, date, str]
 
 
 def calendar_key(calendar: SchoolCalendar) -> CalendarKey:
-    """Kept rows are decoded on one calendar: another (a changed trust file) reads afresh."""
-    return (calendar.name, calendar.version, calendar.first_day, calendar.last_day)
+    """Kept rows are decoded on one calendar: another (a changed trust file) reads afresh. A
+    kept row's session is counted in the calendar's school days, and its ``version`` names
+    only the calendar files, not the bank holidays folded in from the ``holidays`` library
+    (an upgrade of it can add a day, moving every later session): the key holds a digest of
+    the school days too (a register file written before such a change is rejected)."""
+    days = _school_days_digest(calendar)
+    return (calendar.name, calendar.version, calendar.first_day, calendar.last_day, days)
+
+
+#: ``_school_days_digest`` by calendar (held, so that its id is not another's): a trust has few
+_DAYS_DIGESTS: dict[int, tuple[SchoolCalendar, str]] = {}
+
+
+def _school_days_digest(calendar: SchoolCalendar) -> str:
+    known = _DAYS_DIGESTS.get(id(calendar))
+    if known is not None and known[0] is calendar:
+        return known[1]
+    ordinals = np.array([d.toordinal() for d in calendar.school_days], dtype=np.int64)
+    digest = hashlib.sha256(ordinals.tobytes()).hexdigest()[:32]
+    if len(_DAYS_DIGESTS) >= 64:  # calendars unpickled job after job (a helper): few held
+        _DAYS_DIGESTS.clear()
+    _DAYS_DIGESTS[id(calendar)] = (calendar, digest)
+    return digest
 
 
 @dataclass(frozen=True)

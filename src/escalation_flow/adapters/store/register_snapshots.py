@@ -11,8 +11,10 @@ out), so another database never sees them.
 consistent read (SQLite's deferred transaction, PostgreSQL's REPEATABLE READ), the database
 proves the file's rows are exactly its rows of those imports:
 
-- the file is whole and ours: format version, the database's hash, the school, the calendar key,
-  the columns' types, a checksum over every column's bytes, the rows in the load order;
+- the file is whole and ours: format version, the database's hash, the school, the calendar key
+  (its school days' digest among it), the table of codes its code ids index (a release that
+  changes the table reads a code id otherwise), the columns' types, a checksum over every
+  column's bytes, the rows in the load order;
 - each import of the file is still in ``imports`` with the same fingerprint (a restore, a
   recreated database, a reused id: a mismatch);
 - for each import of the file, the school's rows of it in the calendar's dates are as many as the
@@ -56,12 +58,13 @@ from escalation_flow.adapters.store.kept_registers import (
     kept_sql,
 )
 from escalation_flow.adapters.store.models import Import, table_of
+from escalation_flow.core import codes
 from escalation_flow.core.calendar import SchoolCalendar
 
 log = structlog.get_logger(__name__)
 
 #: The file's layout; another is never read.
-VERSION = "1"
+VERSION = "2"
 _COLUMNS = ("pupil_id", "session", "code", "recorded_at", "minutes_late", "import_id")
 _SCHEMA = pa.schema(
     [
@@ -173,7 +176,13 @@ class RegisterSnapshots:
         return self.folder / f"{hashlib.sha256(school.encode()).hexdigest()[:32]}.arrow"
 
     def exists(self, school: str) -> bool:
-        return self.path(school).is_file()
+        """Whether the school has a file; False too when the folder cannot be looked into
+        (another user's, made by a daemon run once as root): the files are a cache, and an
+        import (``RegisterMemory.keeps``) or an evening never fails for one."""
+        try:
+            return self.path(school).is_file()
+        except OSError:
+            return False
 
     def write(self, kept: KeptMarks, fingerprints: Mapping[int, Fingerprint]) -> bool:
         """Write ``kept`` whole or not at all (a temporary name, fsync, rename); False when an
@@ -186,6 +195,7 @@ class RegisterSnapshots:
             "database": self.database,
             "school": kept.school,
             "calendar": json.dumps([str(v) for v in kept.calendar]),
+            "codes": _codes(),
             "fingerprints": json.dumps({str(i): fingerprints[i] for i in sorted(kept.imports)}),
             "checked": json.dumps(sorted(kept.checked - kept.imports)),
             "rows": str(len(kept)),
@@ -219,7 +229,7 @@ class RegisterSnapshots:
     def read(self, school: str, calendar: CalendarKey) -> Candidate | None:
         """The school's file as a candidate, or None (no file, or rejected: logged)."""
         path = self.path(school)
-        if not path.is_file():
+        if not self.exists(school):
             return None
         try:
             return self._read(path, school, calendar)
@@ -229,8 +239,12 @@ class RegisterSnapshots:
             return None
 
     def delete(self, school: str) -> None:
-        """A school's file gone (rejected: it can never be used, and it holds marks)."""
-        self.path(school).unlink(missing_ok=True)
+        """A school's file gone (rejected: it can never be used, and it holds marks); one
+        that cannot be deleted is logged, and the school read whole all the same."""
+        try:
+            self.path(school).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("register_snapshot.not_deleted", school=school, error=str(exc))
 
     def _read(self, path: Path, school: str, calendar: CalendarKey) -> Candidate:
         with pa.memory_map(str(path)) as source:
@@ -242,6 +256,8 @@ class RegisterSnapshots:
             raise RejectedError("another database's or school's file")
         if json.loads(meta["calendar"]) != [str(v) for v in calendar]:
             raise RejectedError("another calendar")
+        if meta.get("codes") != _codes():
+            raise RejectedError("another table of codes")
         if not table.schema.remove_metadata().equals(_SCHEMA):
             raise RejectedError("columns differ")
         if table.num_rows != int(meta["rows"]):
@@ -272,6 +288,11 @@ class RegisterSnapshots:
         if not _in_load_order(kept):
             raise RejectedError("rows not in load order")
         return Candidate(kept, fingerprints)
+
+
+def _codes() -> str:
+    """The table the files' code ids index (``core.codes.CODE_OF_ID``), as text."""
+    return json.dumps(list(codes.CODE_OF_ID))
 
 
 def reject(school: str, reason: str) -> None:
