@@ -21,11 +21,12 @@ from click.testing import Result
 from sqlalchemy.engine import make_url
 
 from escalation_flow.adapters.register_files import read_marks
-from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store import Store, register_snapshots
 from escalation_flow.adapters.store.register_snapshots import snapshots_folder
 from escalation_flow.adapters.store.restores import Restore, record_restore
 from escalation_flow.adapters.trust_files import load_trust
 from escalation_flow.backups.compare import beyond
+from escalation_flow.backups.work import restore_backup
 from escalation_flow.bootstrap import Root
 from escalation_flow.cli import main
 from escalation_flow.service import Service
@@ -739,3 +740,27 @@ def test_a_restore_deletes_the_daemons_register_files_of_the_database(
     restored = desk.run("restore", str(target), "--force")
     assert restored.exit_code == 0, restored.output
     assert not files.exists() and other.exists()
+
+
+def test_a_restore_whose_register_files_cannot_be_deleted_is_still_whole(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database is replaced before the daemon's files are deleted: a folder that cannot be
+    deleted (another user's) is said, after the restored schema is brought up to date, the
+    restore recorded and verified, not instead."""
+    desk = Desk(url, tmp_path)
+    target = tmp_path / "nightly" / "escalation-flow.backup"
+    assert desk.run("backup", "--to", str(target)).exit_code == 0
+
+    def undeletable(*_: object) -> None:
+        raise PermissionError("register-snapshots")
+
+    monkeypatch.setattr(register_snapshots, "drop_snapshots", undeletable)
+    with pytest.raises(PermissionError):
+        restore_backup(url, target, datetime.now(UTC), force=True)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM restores").scalar_one() == 1
+    finally:
+        engine.dispose()

@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+import structlog
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 from structlog.testing import capture_logs
 
-from escalation_flow.adapters.store import Store, marks_reader
+from escalation_flow.adapters.store import Store, marks_reader, register_snapshots
 from escalation_flow.adapters.store.bulk import fetch
 from escalation_flow.adapters.store.kept_registers import KEPT_SCHEMA, KeptMarks, kept_of, kept_sql
 from escalation_flow.adapters.store.register_snapshots import (
@@ -32,6 +33,8 @@ from escalation_flow.core import codes
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.retention import RetentionPolicy
 from escalation_flow.daemon import runner
+from escalation_flow.daemon.locks import SqliteLock
+from escalation_flow.errors import ConflictError
 from tests.adapters import test_store as base
 from tests.adapters.test_kept_registers import _CALENDAR, DAYS, NEXT_DAY, T0, _import, _read, _same
 from tests.adapters.test_kept_registers import calendar as calendar
@@ -513,6 +516,55 @@ def test_a_file_written_under_another_table_of_codes_is_rejected(
         daemon.dispose()
 
 
+def test_a_stopping_daemon_writes_its_files_before_it_lets_go_of_its_lock(tmp_path: Path) -> None:
+    """A restore waits for the daemon's lock (SQLite) and then deletes the folder: files written
+    after the lock was let go could hold the replaced database's marks, left on disk."""
+    database = tmp_path / "store.sqlite"
+    held: list[bool] = []
+
+    class Saving:
+        def save_registers(self) -> int:
+            try:
+                SqliteLock(database).acquire()  # what a restore does first
+            except ConflictError:
+                held.append(True)
+            else:
+                held.append(False)
+            return 0
+
+        def dispose(self) -> None:
+            pass
+
+    daemon = object.__new__(runner.Daemon)
+    daemon.mirror, daemon._worker, daemon.log = None, None, structlog.get_logger()
+    daemon.store = Saving()  # type: ignore[assignment]
+    daemon.lock = SqliteLock(database)
+    daemon.lock.acquire()
+    daemon.close()
+    assert held == [True]
+
+
+def test_a_retention_run_scrubs_the_database_even_when_its_register_files_cannot_be_deleted(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run is committed before the files are deleted: a folder it may not delete (another
+    user's, a daemon writing into it) still leaves the erased rows' bytes scrubbed, and says so."""
+    _import(store, tmp_path, calendar, T0, *DAYS)
+    scrubbed: list[bool] = []
+
+    def undeletable(*_: object) -> None:
+        raise PermissionError("register-snapshots")
+
+    monkeypatch.setattr(register_snapshots, "drop_snapshots", undeletable)
+    monkeypatch.setattr(SqlRetention, "_vacuum", lambda self: scrubbed.append(True))
+    now = datetime.now(UTC)
+    with pytest.raises(PermissionError):
+        SqlRetention(store.engine, str(tmp_path / "snapshots")).apply(
+            RetentionPolicy(6, 6), now.date(), "dpo", now
+        )
+    assert scrubbed == [True]
+
+
 def test_a_folder_that_cannot_be_looked_into_never_fails_an_import_or_a_read(
     store: Store, tmp_path: Path, calendar: SchoolCalendar, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -526,3 +578,35 @@ def test_a_folder_that_cannot_be_looked_into_never_fails_an_import_or_a_read(
         _same(_read(daemon, calendar, T0, None), _read(store, calendar, T0, None))
     finally:
         daemon.dispose()
+
+
+def test_a_retention_run_committed_while_a_stopping_daemon_writes_its_files_leaves_none(
+    store: Store, tmp_path: Path, calendar: SchoolCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon asks for the runs before writing; a run committed then deletes the folder
+    after its commit, and the daemon's later files would hold marks it erased."""
+    folder = tmp_path / "snapshots"
+    _import(store, tmp_path, calendar, T0, *DAYS)
+    running = _daemon(store.engine.url, folder)
+    real = RegisterSnapshots.write
+    runs: list[bool] = []
+
+    def racing(self: RegisterSnapshots, kept: KeptMarks, prints: object) -> bool:
+        if not runs:  # between the daemon's first file and its second
+            runs.append(True)
+            now = datetime.now(UTC)
+            SqlRetention(store.engine, str(folder)).apply(
+                RetentionPolicy(6, 6), now.date(), "dpo", now
+            )
+        return real(self, kept, prints)  # type: ignore[arg-type]
+
+    try:
+        with running.register_reader() as reader:
+            for school in ("oaks", "pines"):
+                reader.read(school, calendar, T0)
+        monkeypatch.setattr(RegisterSnapshots, "write", racing)
+        assert running.save_registers() == 0
+        assert runs == [True]
+        assert not RegisterSnapshots(folder, store.engine.url).folder.exists()
+    finally:
+        running.dispose()

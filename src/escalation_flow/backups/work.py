@@ -227,10 +227,8 @@ def restore_backup(
                 restore_database(opened.database, _sqlite_file(database_url))
             else:
                 pg.restore(database_url, opened.database, str(manifest.get("pg_dump", "")))
-            # the daemon's files of the registers hold the replaced database's marks
-            from escalation_flow.adapters.store.register_snapshots import drop_snapshots
+            from escalation_flow.adapters.store import register_snapshots as files
 
-            drop_snapshots(register_snapshots, database_url)
             store = Store(database_url)
             try:
                 store.migrate()  # a backup of an older release: its schema brought up to date
@@ -239,6 +237,10 @@ def restore_backup(
                 report = _verified(store.engine, checkpoint)
             finally:
                 store.dispose()
+                # the daemon's files of the registers hold the replaced database's marks:
+                # deleted last, so that a folder that cannot be deleted (raised) leaves the
+                # restore whole, its schema brought up to date and the restore recorded
+                files.drop_snapshots(register_snapshots, database_url)
     get_logger(__name__).info(
         "backup.restored", file=str(source), database=kind, created_at=manifest["created_at"],
         replaced=list(replaced), ok=report.ok,

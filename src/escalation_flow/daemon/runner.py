@@ -254,15 +254,19 @@ class Daemon:
         if self._worker is not None and self._worker.letters is not None:
             # the letters being rendered are kept; those not started stay to render
             self._worker.letters.close(wait=True)
-        if self.lock is not None:
-            self.lock.release()
         if self.store is not None:
+            # saved while the lock is held: a restore waits for it (SQLite), else it could put
+            # another database in place and delete the folder before these files of the one
+            # replaced are written
             try:  # a file a school: the next start's first evening reads only what is new
                 saved = self.store.save_registers()
                 if saved:
                     self.log.info("register_snapshot.saved", schools=saved)
             except Exception as exc:  # never keeps the daemon from stopping; the next reads whole
                 self.log.warning("register_snapshot.not_saved", error=str(exc))
+        if self.lock is not None:
+            self.lock.release()
+        if self.store is not None:
             self.store.dispose()
 
 

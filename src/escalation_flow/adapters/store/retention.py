@@ -55,11 +55,15 @@ class SqlRetention:
             records.lock_chains(conn, [erasure.RETENTION_CHAIN])
             found = self._plan(conn, policy, today)
             body = erasure.erase(conn, found, by, now)
-        # the daemon's files of the registers are a cache of marks: none left of erased ones
-        from escalation_flow.adapters.store.register_snapshots import drop_snapshots
+        # the daemon's files of the registers are a cache of marks: none left of erased ones;
+        # the erased rows' bytes scrubbed whether or not the folder could be deleted (an error
+        # deleting it is raised after: the run is committed, the files are not gone)
+        from escalation_flow.adapters.store import register_snapshots
 
-        drop_snapshots(self.register_snapshots, self.engine.url)
-        self._vacuum()
+        try:
+            register_snapshots.drop_snapshots(self.register_snapshots, self.engine.url)
+        finally:
+            self._vacuum()
         return found, body
 
     def _vacuum(self) -> None:

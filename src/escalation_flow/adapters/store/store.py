@@ -145,10 +145,17 @@ class Store:
         with self.engine.connect() as conn:
             prints = fingerprints(conn)
             erased = self._retention_runs is None or retention_runs(conn) != self._retention_runs
+        saved = 0
+        if not erased:
+            saved = sum(memory.snapshots.write(kept, prints) for kept in memory.kept())
+            # asked again after: a run committed while they were written deleted the folder
+            # (its own deletion follows its commit) before some were; none of them is left
+            with self.engine.connect() as conn:
+                erased = retention_runs(conn) != self._retention_runs
         if erased:  # marks kept since the start may be erased ones: none written, none left
             shutil.rmtree(memory.snapshots.folder, ignore_errors=True)
             return 0
-        return sum(memory.snapshots.write(kept, prints) for kept in memory.kept())
+        return saved
 
     # -- units of work on cases (``ports.CaseStore``) -----------------------------------------
 
