@@ -119,6 +119,15 @@ def _sections() -> list[str]:
     return [name for _, name in sorted(found)]
 
 
+def _python_loop() -> str:
+    def once() -> float:
+        started = time.process_time()
+        sum(i * i for i in range(5_000_000))
+        return time.process_time() - started
+
+    return f"{min(once() for _ in range(3)):.3f}"
+
+
 def _machine() -> dict[str, str]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -136,6 +145,9 @@ def _machine() -> dict[str, str]:
         "python": platform.python_version(),
         "os": platform.platform(terse=True),
         "load (1/5/15 min)": _load(),
+        # per-core speed differs up to threefold between machines of the same name here: a
+        # figure to tell a slower machine from slower code when two runs' tables disagree
+        "python loop (5M squares, min CPU-s)": _python_loop(),
         "postgresql": "yes" if targets.postgres_configured() else "skipped: no PostgreSQL",
     }
 
