@@ -27,6 +27,7 @@ from escalation_flow.adapters.store import Store, bulk, marks_reader
 from escalation_flow.adapters.store.kept_registers import (
     KEPT_SCHEMA,
     KeptMarks,
+    _distinct,
     kept_arrays_sql,
     kept_of,
     kept_of_arrays,
@@ -557,3 +558,12 @@ def test_a_register_asked_ahead_after_a_helper_died_is_read_by_new_helpers(
         reader_store.dispose()
         if marks_reader._helper is not None:
             marks_reader._helper.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_pupils_of_kept_rows_in_order_or_not_are_the_distinct_ids(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ids = np.sort(rng.integers(0, 50, int(rng.integers(0, 200)))).astype(np.int64)
+    assert _distinct(ids).tolist() == np.unique(ids).tolist()
+    shuffled = rng.permutation(ids)
+    assert _distinct(shuffled).tolist() == np.unique(shuffled).tolist()

@@ -22,6 +22,8 @@ from escalation_flow.core.register import (
     AssumeRecordedAt,
     AssumeRecordedAtEndOfDay,
     day_end_micros,
+    last_of_sorted_cells,
+    latest_per_cell,
     register_as_known_at,
 )
 from escalation_flow.core.session_counts import CumulativeCounts
@@ -233,3 +235,23 @@ def test_each_timeline_day_equals_the_register_as_known_at_that_day_end(seed: in
             fresh.first_session_with(Key.N, 2 * day + 1),
         )
         previous = expected.codes.copy()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_rows_in_cell_and_recorded_order_give_the_latest_per_cell_without_a_sort(
+    seed: int,
+) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 300))
+    cell = rng.integers(0, 40, n).astype(np.int64)
+    recorded = rng.integers(0, 5, n).astype(np.int64)  # ties: the later row wins
+    order = np.lexsort((recorded, cell))
+    cell, recorded = cell[order], recorded[order]
+    rows = np.arange(n, dtype=np.intp)
+    if seed % 2:  # a known-at cut leaves some rows out, the others still in order
+        rows = rows[recorded[rows] <= 3]
+    fast = last_of_sorted_cells(cell, recorded, rows)
+    assert fast is not None
+    assert fast.tolist() == latest_per_cell(cell, recorded, rows, 40).tolist()
+    if n > 1 and len(set(cell.tolist())) > 1:  # out of order: left to the general way
+        assert last_of_sorted_cells(cell[::-1].copy(), recorded[::-1].copy(), np.arange(n)) is None
