@@ -149,7 +149,7 @@ class SchoolCases:
                 days[p] = -1
             v.timer_due[p] = v.task_due[p] = _NEVER
             for _, recorded in v.recorded:
-                recorded[p] = 0.0
+                recorded[p] = 0  # a float64's view takes an int as its float
             return
         day_of = self._day_of
         v.stage[p] = case.stage
@@ -179,21 +179,21 @@ class SchoolCases:
 
 
 class _Views:
-    """``SchoolCases``' per-pupil arrays as memoryviews (the same memory), for ``load``."""
+    """``SchoolCases``' per-pupil arrays as memoryviews (``ndarray.data``: the same memory), for
+    ``load``."""
 
     def __init__(self, book: SchoolCases) -> None:
-        self.stage = memoryview(book.stage)
-        self.state_id = memoryview(book.state_id)
-        self.stage_day = memoryview(book.stage_day)
-        self.state_day = memoryview(book.state_day)
-        self.open_day = memoryview(book.open_day)
-        self.timer_due = memoryview(book.timer_due)
-        self.task_due = memoryview(book.task_due)
+        self.stage = book.stage.data
+        self.state_id = book.state_id.data
+        self.stage_day = book.stage_day.data
+        self.state_day = book.state_day.data
+        self.open_day = book.open_day.data
+        self.timer_due = book.timer_due.data
+        self.task_due = book.task_due.data
         self.recorded = [
-            (name.removesuffix("_recorded"), memoryview(counts))
-            for name, counts in book.recorded.items()
+            (name.removesuffix("_recorded"), counts.data) for name, counts in book.recorded.items()
         ]
-        self.recorded_day = [(i, memoryview(days)) for i, days in book.recorded_day.items()]
+        self.recorded_day = [(i, days.data) for i, days in book.recorded_day.items()]
 
 
 def _recorded_names(flow: Flow) -> set[str]:
