@@ -325,18 +325,29 @@ OUTCOME_MARK = "_outcome_"
 def _counted(
     counts: tuple[tuple[str, int], ...], name: str, outcome: str | None = None
 ) -> tuple[tuple[str, int], ...]:
-    table = dict(counts)
-    table[name] = table.get(name, 0) + 1
+    # one pass over the (few, uniquely named) counts instead of a dict and a filtered copy of it:
+    # a year's backtest counts hundreds of thousands of completions; sorted by name as before
+    prefix = None if outcome is None else f"{name}{OUTCOME_MARK}"
+    count = 1
+    kept: list[tuple[str, int]] = []
+    for item in counts:
+        key = item[0]
+        if key == name:
+            count += item[1]
+        elif prefix is None or not key.startswith(prefix):
+            kept.append(item)
+    kept.append((name, count))
     if outcome is not None:
-        prefix = f"{name}{OUTCOME_MARK}"
-        table = {k: v for k, v in table.items() if not k.startswith(prefix)}
-        table[outcome_key(name, outcome)] = 1
-    return tuple(sorted(table.items()))
+        kept.append((outcome_key(name, outcome), 1))
+    kept.sort()
+    return tuple(kept)
 
 
 def _dated(
     days: tuple[tuple[str, date], ...], name: str, on: date
 ) -> tuple[tuple[str, date], ...]:
-    table = dict(days)
-    table[name] = on
-    return tuple(sorted(table.items()))
+    # the (few, uniquely named) days but ``name``'s, then ``name``'s: sorted by name as before
+    dated = [item for item in days if item[0] != name]
+    dated.append((name, on))
+    dated.sort()  # the names differ, so no two dates are compared
+    return tuple(dated)

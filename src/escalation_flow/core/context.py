@@ -13,7 +13,15 @@ from zoneinfo import ZoneInfo
 
 from escalation_flow.core.calendar import SchoolCalendar
 from escalation_flow.core.decisions import quick_init
-from escalation_flow.core.definition import Duration, Flow, Stage, Timer, state_flags
+from escalation_flow.core.definition import (
+    Approval,
+    Duration,
+    Flow,
+    Stage,
+    Task,
+    Timer,
+    state_flags,
+)
 from escalation_flow.core.due_dates import due_date, firing
 from escalation_flow.core.guards import Guard
 from escalation_flow.core.machine import FlowMachine, machine_for
@@ -76,9 +84,28 @@ class Context:
         """``due_date`` on this calendar, remembered: a flow has a handful of durations and a
         year a couple of hundred school days, while a backtest asks tens of thousands of times."""
         key = ("due", start, id(after), for_timer)
-        return self._remember(
-            key, after, lambda: due_date(self.calendar, start, after, for_timer=for_timer)
-        )
+        # ``_remember`` written out: asked for every task and timer made, a closure and a call
+        # less each time
+        known = self._remembered.get(key)
+        if known is not None and known[0] is after:
+            answer: date = known[1]
+            return answer
+        answer = due_date(self.calendar, start, after, for_timer=for_timer)
+        self._remembered[key] = (after, answer)
+        return answer
+
+    def task_parts(self, task: Task) -> tuple[str, str, bool]:
+        """A task's role and kind (the enums' values) and whether it needs approval, as every
+        ``TaskCreated`` of it records them: read once per task, not once per task made (an
+        enum's ``value`` is a Python-level property)."""
+        key = ("task", id(task))
+        known = self._remembered.get(key)
+        if known is not None and known[0] is task:
+            parts: tuple[str, str, bool] = known[1]
+            return parts
+        parts = (task.role.value, task.kind.value, task.approval is Approval.REQUIRED)
+        self._remembered[key] = (task, parts)
+        return parts
 
     def firing(self, timer: Timer, length: Duration, due: date) -> tuple[datetime, str]:
         """When ``timer`` armed for ``length`` to fire on ``due`` fires (UTC), and its rule."""

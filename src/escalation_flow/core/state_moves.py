@@ -29,7 +29,7 @@ from escalation_flow.core.decisions import (
     TimerArmed,
     TimerCancelled,
 )
-from escalation_flow.core.definition import Approval, Duration, Stage, Task, Timer, Transition
+from escalation_flow.core.definition import Duration, Stage, Task, Timer, Transition
 from escalation_flow.core.guards import Guard
 from escalation_flow.core.timer_lengths import timer_length
 
@@ -61,7 +61,7 @@ class Decided:
 def facts_named(
     ctx: Context, env: Env, guards: tuple[Guard, ...]
 ) -> tuple[tuple[str, FactValue], ...]:
-    return tuple((n, _plain(env.get(n))) for n in ctx.reason_names(guards))
+    return tuple([(n, _plain(env.get(n))) for n in ctx.reason_names(guards)])
 
 
 def _plain(value: Any) -> FactValue:
@@ -281,15 +281,16 @@ def enter(
 
 
 def task_created(ctx: Context, task: Task, now: Moment, serial: int) -> TaskCreated:
+    role, kind, approval = ctx.task_parts(task)
     return TaskCreated(
         on=now.on,
         at=now.at,
         task_key=f"{task.id}#{serial}",
         task=task.id,
-        role=task.role.value,
-        kind=task.kind.value,
+        role=role,
+        kind=kind,
         due=ctx.due(now.on, task.due, for_timer=False),
-        approval=task.approval is Approval.REQUIRED,
+        approval=approval,
         template=task.template,
         outcomes=task.outcomes,
     )
