@@ -12,12 +12,19 @@ states as in a working school); each timed run starts from a copy of that databa
   timed): the day of a daemon that ran yesterday. Target 4 s.
 - ``one_day_first_<db>`` (one run): the same day as a daemon's first evening after a restart:
   a store that kept the registers the evening before saved them to its files
-  (``Store.save_registers``, as a daemon stopping does) and was disposed; a new store and
-  service, started as a daemon starts, then runs the day, each school's file proved by the
-  database and brought up to date (``register_snapshots``).
-- ``one_day_first_cold_<db>`` (one run, no floor): the same with no files (a daemon's first
-  start, or every file rejected): every school's register read whole (in the helper process,
-  ahead of need) into the store's kept registers.
+  (``Store.save_registers``, as a daemon stopping does) and was disposed; this process's
+  caches that a restarted daemon's new process would not have are emptied (``_as_new``: the
+  compiled letter templates, the parsed flows, the flow machines, statements built once); a new
+  store and service, started as a daemon starts, and readied by the daemon's own warm-up
+  (``daemon.warmup.warm_up``, which a daemon runs beside its schedule once it has caught up:
+  the letters compiled, the open cases decoded, each school's file proved by the database and
+  kept), then runs the day.
+- ``warm_up_<db>`` (one run, no floor): that warm-up itself, what a restart costs before its
+  first evening.
+- ``one_day_first_cold_<db>`` (one run, no floor): the same day with no files and no warm-up (a
+  daemon whose first evening is its start's catch-up): the caches emptied as above, every
+  school's register read whole (in the helper process, ahead of need) into the store's kept
+  registers, the open cases decoded and the letters compiled as the evening needs them.
 - ``letter_pdfs_<db>``: the PDFs of that day's letters, rendered after the day's commit by the
   pool of processes (``service/letter_pool.py``). Target 5 s.
 - ``fire_timers_<db>``: ``Service.fire_due_timers`` over 10,000 overdue review timers, claimed
@@ -47,17 +54,24 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from benchmarks import BenchContext, Result
-from escalation_flow.adapters import letter_rendering
+from escalation_flow.adapters import flow_files, letter_rendering
 from escalation_flow.adapters.register_files import read_marks, read_roster
-from escalation_flow.adapters.store import Store
+from escalation_flow.adapters.store import (
+    Store,
+    case_statements,
+    school_days,
+    sqlite_rows,
+)
 from escalation_flow.adapters.store.case_writer import HistoryWriter, record_school_day
 from escalation_flow.adapters.store.cases import school_id
 from escalation_flow.adapters.store.register_snapshots import database_key, snapshots_root
 from escalation_flow.adapters.trust_files import Trust, load_trust
 from escalation_flow.backtest import Period, SchoolRun, run_school
 from escalation_flow.clock import SimulatedClock
+from escalation_flow.core import evaluation, facts, machine, packed_counts, school_age
 from escalation_flow.core.case import Case, fold
 from escalation_flow.core.decisions import CaseOpened, Reason, StageEntered, TimerArmed
+from escalation_flow.daemon.warmup import warm_up
 from escalation_flow.logs import configure_logging
 from escalation_flow.service import Service
 from escalation_flow.stored import ENGINE, OPEN, CaseChange, StoredCase
@@ -97,6 +111,7 @@ def _one_backend(
     _seed_cases(seeded, trust, day)
     days, pdfs, decisions = [], [], 0
     firsts: dict[str, float] = {}
+    warming, warmed = 0.0, dict[str, float]()
     warm_runs = max(1, min(ctx.runs, 3))
     # then the daemon's first evening after a restart (its files of the evening before), and
     # after a start with no files (every register read whole)
@@ -117,6 +132,8 @@ def _one_backend(
             _evening_before(before_store, before_service, day)
             before_store.save_registers()
             before_store.dispose()
+        if kind != "warm":
+            _as_new()  # a restarted daemon is a new process
         clock = SimulatedClock(_local(day, 17))
         store = Store(url)
         # as a daemon does from its start (daemon_keeps_registers, register_snapshots_dir)
@@ -127,6 +144,11 @@ def _one_backend(
         warm = kind == "warm"
         if warm:
             _evening_before(store, service, day)
+        if kind == "restarted":  # the daemon's own warm-up, as its start runs it
+            started = time.perf_counter()
+            done = warm_up(service, store, lambda: False)
+            warming = time.perf_counter() - started
+            warmed = {"schools": done.schools, "cases": done.cases, "templates": done.templates}
         started = time.perf_counter()
         result = read_marks(today, trust.calendars(), aliases=trust.aliases)
         store.import_marks(result, file=today, now=clock.now(), by="bench")
@@ -168,6 +190,8 @@ def _one_backend(
         Result.of(
             f"daemon_day.one_day_first_{name}", [firsts["restarted"]], rates={"pupils/s": pupils}
         ),
+        # no floor: what the restart's warm-up cost before that first evening
+        Result.of(f"daemon_day.warm_up_{name}", [warming], extra=warmed),
         # no floor: the first evening with no files (a first start, or every file rejected)
         Result.of(
             f"daemon_day.one_day_first_cold_{name}", [firsts["cold"]], rates={"pupils/s": pupils}
@@ -194,11 +218,7 @@ def _evening_before(store: Store, service: Service, day: date) -> None:
     open cases, as that evening read and wrote them, and the letter templates it compiled
     (Jinja keeps them compiled for the process, as the flows are parsed once a process)."""
     store.keep_registers()
-    templates = letter_rendering._environment(letter_rendering.TEMPLATES_DIR)
-    for flow, name in letter_rendering.template_variants():
-        templates.get_template(
-            letter_rendering._template_file(name, flow, letter_rendering.TEMPLATES_DIR)
-        )
+    letter_rendering.compile_letters(letter_rendering.template_variants())
     with store.read() as tx:
         for school in service.schools():
             tx.load_cases(tx.school_id(school), school, status=OPEN)
@@ -211,6 +231,26 @@ def _evening_before(store: Store, service: Service, day: date) -> None:
             reader.ahead(school, calendar, evening)  # read whole in the helper, as then
         for school, (calendar, evening) in evenings.items():
             reader.read(school, calendar, evening)
+
+
+def _as_new() -> None:
+    """Empty what this process's earlier runs left in its per-process caches that a new
+    process (a restarted daemon) would not have: the letter templates Jinja compiled, the flows
+    parsed and their machines, and the tables and statements built once a process. (What no
+    cache holds, modules imported and the interpreter's own warming, stays: a fresh process
+    pays a little more than this.)"""
+    letter_rendering._environment.cache_clear()
+    letter_rendering._letters_listed.cache_clear()
+    flow_files._compiled.cache_clear()
+    machine._cache.clear()
+    evaluation.evening_stimulus.cache_clear()
+    packed_counts.packing_of.cache_clear()
+    school_age.compulsory_school_age_span.cache_clear()
+    facts._minimums.cache_clear()
+    school_days._statement.cache_clear()
+    case_statements.statements.cache_clear()
+    sqlite_rows._processors.cache_clear()
+    sqlite_rows._unsupplied.cache_clear()
 
 
 def _the_day(trust: Trust, ctx: BenchContext) -> date:

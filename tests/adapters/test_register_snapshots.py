@@ -537,6 +537,7 @@ def test_a_stopping_daemon_writes_its_files_before_it_lets_go_of_its_lock(tmp_pa
 
     daemon = object.__new__(runner.Daemon)
     daemon.mirror, daemon._worker, daemon.log = None, None, structlog.get_logger()
+    daemon.warming = None
     daemon.store = Saving()  # type: ignore[assignment]
     daemon.lock = SqliteLock(database)
     daemon.lock.acquire()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 from datetime import date
 from functools import lru_cache
@@ -132,6 +133,43 @@ def letter_heading(
             f"letter {template!r} has no heading", [_problem_in_template(exc, path, folder)]
         ) from exc
     return " ".join(html.unescape(re.sub(r"<[^>]+>", "", text)).split())
+
+
+def compile_letters(
+    letters: Iterable[tuple[str | None, str]],
+    *,
+    directory: Path | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Compile ``letters`` (flow id or None, letter name), as each flow's rendering finds them,
+    and the shared layout and pieces they extend and import (the ``_`` files of the folder and
+    of those flows' folders), into this process's environment: a daemon's start
+    (``daemon/warmup.py``), so that its first evening does not compile them (Jinja compiles a
+    template at its first rendering, and keeps it for the process). A letter that cannot be
+    found or compiled is left out (the evening names it when it prepares one); ``stop()`` is
+    asked before each template. How many were compiled."""
+    folder = directory or TEMPLATES_DIR
+    wanted = {(flow, name) for flow, name in letters}
+    paths: list[str] = []
+    for flow, name in sorted(wanted, key=lambda pair: (pair[0] or "", pair[1])):
+        try:
+            paths.append(_template_file(name, flow, folder))
+        except LetterTemplateError:
+            continue
+    flows = sorted({flow for flow, _ in wanted if flow is not None and _FLOW.match(flow)})
+    for sub in ("", *(f"{flow}/" for flow in flows)):
+        paths += sorted(f"{sub}{p.name}" for p in (folder / sub).glob(f"_*{_SUFFIX}"))
+    environment = _environment(folder)
+    compiled = 0
+    for path in dict.fromkeys(paths):
+        if stop():
+            break
+        try:
+            environment.get_template(path)
+        except TemplateError:
+            continue
+        compiled += 1
+    return compiled
 
 
 def _copy_of(ctx: LetterContext, copy: int) -> Household:

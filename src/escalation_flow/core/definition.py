@@ -549,6 +549,17 @@ class FlowDefinition(_Model):
     #: rules of ``PLAN_RULES`` this plan departs from on purpose, each with its why
     departures: tuple[Departure, ...] = ()
 
+    def letter_templates(self) -> frozenset[str]:
+        """The letter templates the flow's tasks name (its states', their recurring tasks',
+        its universal actions' and side actions'): every letter an evening of it may prepare."""
+        tasks = [t for stage in self.stages for state in stage.states.values() for t in state.tasks]
+        tasks += [
+            r.task for stage in self.stages for s in stage.states.values() for r in s.recurring
+        ]
+        tasks += [r.task for r in self.universal]
+        tasks += [t for side in self.side for t in side.tasks]
+        return frozenset(t.template for t in tasks if t.template is not None)
+
 
 @dataclass(frozen=True)
 class StateRef:

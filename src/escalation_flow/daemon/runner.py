@@ -40,6 +40,7 @@ from escalation_flow.daemon.startup import (
     read_trust,
     shown,
 )
+from escalation_flow.daemon.warmup import WarmUp
 from escalation_flow.daemon.work import SchoolClock, Worker
 from escalation_flow.logs import get_logger
 from escalation_flow.notify import READY, STOPPING, notify
@@ -118,6 +119,8 @@ class Daemon:
         self.lock: SqliteLock | None = None
         self._worker: Worker | None = None
         self.mirror: Mirror | None = None
+        #: readying the first evening beside the schedule (``warm_beside``)
+        self.warming: WarmUp | None = None
         #: told of evenings, timers, imports and letters (the metrics; ``--metrics-port``)
         self.observer: DaemonObserver = NO_OBSERVER
 
@@ -244,9 +247,19 @@ class Daemon:
             next_timer=following.isoformat() if following else None,
             schools=len(self.worker.schools),
         )
+        self.warm_beside()
         while not self.stopping.wait(0.5):
             pass
         self.mirror.stop(wait=True)
+
+    def warm_beside(self) -> None:
+        """Ready the first evening beside the schedule (``daemon/warmup.py``): a daemon that
+        keeps registers only (one that reads them whole each evening keeps nothing between)."""
+        if not self.settings.daemon_keeps_registers or self.store is None:
+            return
+        self.warming = WarmUp(self.service, self.store, self.log, self.stopping)
+        self.worker.warm_up = self.warming
+        self.warming.start()
 
     def close(self) -> None:
         if self.mirror is not None:
@@ -254,6 +267,9 @@ class Daemon:
         if self._worker is not None and self._worker.letters is not None:
             # the letters being rendered are kept; those not started stay to render
             self._worker.letters.close(wait=True)
+        if self.warming is not None:
+            # before the registers are saved: what it reads is kept, and saved with the rest
+            self.warming.close()
         if self.store is not None:
             # saved while the lock is held: a restore waits for it (SQLite), else it could put
             # another database in place and delete the folder before these files of the one

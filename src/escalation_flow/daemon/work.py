@@ -25,6 +25,7 @@ from escalation_flow.daemon.inbox import Inbox, Outcome
 from escalation_flow.daemon.letters import LetterThread
 from escalation_flow.daemon.locks import school_day_lock
 from escalation_flow.daemon.observer import NO_OBSERVER, DaemonObserver
+from escalation_flow.daemon.warmup import WarmUp
 from escalation_flow.errors import ConflictError
 from escalation_flow.sending import LetterSender
 from escalation_flow.service import Service
@@ -81,6 +82,8 @@ class Worker:
         self.letters: LetterThread | None = None
         #: evenings found under another daemon's lock, asked again at each sweep
         self.deferred: set[tuple[str, date]] = set()
+        #: the start readying the first evening, told when an evening begins (it then stops)
+        self.warm_up: WarmUp | None = None
 
     # -- timers ----------------------------------------------------------------------------------
 
@@ -115,6 +118,8 @@ class Worker:
 
     def evaluate(self, school: str, day: date) -> DayReport | None:
         """One school day (a no-op if it was evaluated); None if another daemon is on it."""
+        if self.warm_up is not None:
+            self.warm_up.evening_begins()
         with school_day_lock(self.service.store.engine, school) as mine:
             if not mine:
                 # The other daemon may hold the school only to fire its timers or read its

@@ -26,9 +26,10 @@ from __future__ import annotations
 import atexit
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -266,10 +267,37 @@ class RegisterReader:
         if whole is not None:
             self._queued_kept[ask.school] = whole
 
+    def keep(self, school: str, calendar: SchoolCalendar, known_at: datetime) -> bool:
+        """The school's kept rows brought up to date as ``read`` brings them (from its proved
+        file, or read whole, in the helper if asked ``ahead``), without the register built from
+        them: a daemon's start readying its first evening (``daemon/warmup.py``). False when the
+        store keeps no registers (nothing read)."""
+        if self._kept is None:
+            return False
+        with self._kept_up_to_date(_Ask(school, calendar, known_at), self._kept):
+            return True
+
     def _read_kept(self, ask: _Ask, memory: RegisterMemory) -> SchoolRead:
         """The register from the kept rows, brought up to date with the rows of imports not
-        seen yet (read whole the first time: in the helper if it was asked ahead; a file of
-        them proved first, ahead in a thread if asked ahead: ``register_snapshots``)."""
+        seen yet (``_kept_up_to_date``)."""
+        with self._kept_up_to_date(ask, memory) as (conn, sid, kept):
+            recent = _recent_imports(conn, ask.since, ask.until)
+            # after the rows: every pupil they name is here
+            roster, names = roster_and_names(conn, sid, ask.school)
+        grid = grid_of(kept.mark_table(names), ask.calendar, ask.known_at, roster)
+        amended: set[int] = set()
+        if recent and ask.before is not None:
+            amended = kept.amended_pupils(recent, ask.before, ask.calendar)
+        return SchoolRead(grid, roster, frozenset(names[i] for i in amended if i in names))
+
+    @contextmanager
+    def _kept_up_to_date(
+        self, ask: _Ask, memory: RegisterMemory
+    ) -> Iterator[tuple[Connection, int, KeptMarks]]:
+        """The school's kept rows, brought up to date with the rows of imports not seen yet
+        (read whole the first time: in the helper if it was asked ahead; a file of them proved
+        first, ahead in a thread if asked ahead: ``register_snapshots``), with the connection
+        that read them (still open: what is read next is read after them) and the school's id."""
         self._await_proof(ask)
         kept = memory.get(ask.school, ask.calendar)
         queued = self._queued_kept.pop(ask.school, None)
@@ -307,14 +335,7 @@ class RegisterReader:
                 fresh = True
             if fresh:  # the helper's rows too when nothing was imported since its read
                 memory.put(kept)
-            recent = _recent_imports(conn, ask.since, ask.until)
-            # after the rows: every pupil they name is here
-            roster, names = roster_and_names(conn, sid, ask.school)
-        grid = grid_of(kept.mark_table(names), ask.calendar, ask.known_at, roster)
-        amended: set[int] = set()
-        if recent and ask.before is not None:
-            amended = kept.amended_pupils(recent, ask.before, ask.calendar)
-        return SchoolRead(grid, roster, frozenset(names[i] for i in amended if i in names))
+            yield conn, sid, kept
 
     def _read_here(self, ask: _Ask) -> SchoolRead:
         marks = self.store.load_marks(ask.school, ask.calendar)
