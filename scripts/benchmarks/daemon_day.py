@@ -286,7 +286,13 @@ def _import_base(url: str, trust: Trust, before: Path, roster: Path, day: date) 
     store = Store(url)
     store.migrate()
     store.upsert_schools(trust)
-    now = _local(day - timedelta(days=1), 17)
+    # imported before the evening the cases are seeded at (the school day before's, 18:00), as
+    # a daemon's day finds them: a later import would make every mark of the year "amended"
+    # since that evening, and the day re-read and re-screen every pupil
+    before_day = min(
+        c.school_days[c.day_index(day) - 1] for c in trust.calendars().values()
+    )
+    now = _local(before_day, 17)
     store.import_marks(
         read_marks(before, trust.calendars(), aliases=trust.aliases),
         file=before,
