@@ -71,12 +71,17 @@ def _stopped_daemon(url: str, files: Path, trust: Trust) -> None:
 
 
 class _Reads:
-    """What the evening read: snapshots decoded (by pupil) and marks read whole."""
+    """What the evening read: snapshots decoded (by pupil) and marks read whole, here or in
+    the helper process (asked ahead: the process's own reads are not seen from here)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.decoded: list[str] = []
         self.whole: list[str] = []
-        decode, fetch = cases.case_from_json, marks_reader.fetch
+        decode, fetch, to_helper = cases.case_from_json, marks_reader.fetch, marks_reader._to_helper
+
+        def helped(fn: Any, arg: Any) -> Any:
+            self.whole.append(f"helper: {fn.__name__}")
+            return to_helper(fn, arg)
 
         def decoding(text: str, school: str, pupil: str) -> Any:
             self.decoded.append(pupil)
@@ -89,6 +94,7 @@ class _Reads:
 
         monkeypatch.setattr(cases, "case_from_json", decoding)
         monkeypatch.setattr(marks_reader, "fetch", fetching)
+        monkeypatch.setattr(marks_reader, "_to_helper", helped)
 
     def clear(self) -> None:
         self.decoded.clear()
@@ -162,7 +168,8 @@ def test_a_warm_up_told_to_stop_stops_between_steps_and_the_evening_is_the_same(
 
     rows, warmed = _first_evening(template, tmp_path / "stopped", reads, once_cases_are_decoded)
     assert warmed is not None and warmed.stopped
-    assert warmed.templates > 0 and warmed.cases == 2 and warmed.schools == 0
+    # (its register may be kept all the same: its file's proof, asked ahead, may have ended)
+    assert warmed.templates > 0 and warmed.cases == 2
     assert rows == plain
 
 
@@ -254,14 +261,26 @@ def _monday_evening(daemon: Daemon, folder: Path) -> bool:
     return report is not None and not report.skipped
 
 
+def test_a_start_with_no_register_files_warms_only_the_letters(daemon: Daemon) -> None:
+    # no files: a first start, a crash, a retention run, or schools another daemon ran
+    with capture_logs() as logs:
+        daemon.warm_beside()
+        assert daemon.warming is not None and daemon.warming.wait(timeout=60)
+    warmed = daemon.warming.warmed
+    assert warmed is not None and not warmed.stopped
+    assert warmed.templates > 0 and (warmed.schools, warmed.cases) == (0, 0)
+    assert daemon.store is not None and daemon.store.registers_kept is not None
+    assert daemon.store.registers_kept.kept() == []
+    assert [e["event"] for e in logs if e["event"].startswith("daemon.")] == ["daemon.warmed"]
+
+
 def test_a_warm_up_that_fails_is_logged_and_the_daemon_goes_on(
     daemon: Daemon, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     def failing(*_: Any, **__: Any) -> Any:
         raise RuntimeError("the helper could not start")
 
-    assert daemon.store is not None
-    monkeypatch.setattr(daemon.store, "register_reader", failing)
+    monkeypatch.setattr(warmup, "compile_letters", failing)
     with capture_logs() as logs:
         daemon.warm_beside()
         assert daemon.warming is not None and daemon.warming.wait(timeout=30)

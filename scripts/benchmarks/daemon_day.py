@@ -59,7 +59,9 @@ from escalation_flow.adapters.register_files import read_marks, read_roster
 from escalation_flow.adapters.store import (
     Store,
     case_statements,
+    kept_registers,
     school_days,
+    snapshots,
     sqlite_rows,
 )
 from escalation_flow.adapters.store.case_writer import HistoryWriter, record_school_day
@@ -251,6 +253,9 @@ def _as_new() -> None:
     case_statements.statements.cache_clear()
     sqlite_rows._processors.cache_clear()
     sqlite_rows._unsupplied.cache_clear()
+    snapshots._PAIR_TEXTS.clear()
+    facts._KEPT_WINDOWS.clear()
+    kept_registers._DAYS_DIGESTS.clear()
 
 
 def _the_day(trust: Trust, ctx: BenchContext) -> date:

@@ -12,6 +12,13 @@ seen, case rows that moved on) bring it up to date at the evening, whatever was 
 an import by this daemon or another process, staff actions, another daemon's timers, a
 retention run.
 
+It warms only the schools whose register files this daemon saved when it last stopped: the
+schools it ran. With several daemons on one database, which takes a school's evening is
+decided by the school's lock at the time, so warming every school would have each daemon
+read and hold the whole trust; and after a crash, a retention run or a first start (no
+files) the registers would be whole reads queued on the helper processes ahead of the
+timers' reads. Then only the templates are compiled and the first evening reads as before.
+
 ``WarmUp`` runs it in a thread of its own once the schedule is served (so a start that must catch
 up is not delayed by it, and a timer due meanwhile fires on time): it stops, between two steps,
 when the daemon is told to stop or when an evening begins (the evening then reads what is left
@@ -46,9 +53,10 @@ class Warmed:
 
 
 def warm_up(service: Service, store: Store, stop: Callable[[], bool]) -> Warmed:
-    """Compile the letters the trust's flows prepare, decode every school's open cases into the
-    store's kept cases and bring every school's kept register up to date (a store that keeps
-    registers: ``Store.keep_registers``; none kept, only the letters); ``stop()`` is asked
+    """Compile the letters the trust's flows prepare; for each school whose register file this
+    daemon's folder holds (kept when it last stopped), decode its open cases into the store's
+    kept cases and bring its kept register up to date (a store that keeps registers:
+    ``Store.keep_registers``; none kept, or no files, only the letters); ``stop()`` is asked
     between steps. The registers are asked ahead first (a helper process reads them, or the
     prover's thread proves their files) while the cases are decoded here."""
     began = wall.perf_counter()
@@ -64,21 +72,30 @@ def warm_up(service: Service, store: Store, stop: Callable[[], bool]) -> Warmed:
     letters = {(s.flow.id, name) for s in setups for name in s.flow.definition.letter_templates()}
     templates = compile_letters(letters, stop=halted)
     cases = kept = 0
-    if store.registers_kept is not None and not halted():
+    memory = store.registers_kept
+    # Only the schools this daemon kept when it last stopped (their register files): with
+    # several daemons on one database each warms the schools it ran, not every school (which
+    # one takes an evening is decided by its lock then); after a crash, a retention run or a
+    # first start there are none, and no whole reads are queued ahead of the timers' reads.
+    mine = [s for s in setups if memory is not None and memory.may_have_file(s.school)]
+    if memory is not None and mine and not halted():
         service.ensure_schools()  # as an evening does first: a school new to the trust added
         now = service.now()
         with store.register_reader() as reader:
-            for setup in setups:
+            for setup in mine:
                 reader.ahead(setup.school, setup.calendar, now)
-            for school in schools:
+            for setup in mine:
                 if halted():
                     break
                 with store.read() as tx:
+                    school = setup.school
                     cases += len(tx.load_cases(tx.school_id(school), school, status=OPEN))
-            for setup in setups:
+            for setup in mine:
                 if halted():
                     break
-                kept += reader.keep(setup.school, setup.calendar, now)
+                reader.keep(setup.school, setup.calendar, now)
+        # counted once the reader is done: a file proved ahead is kept even when told to stop
+        kept = sum(memory.get(s.school, s.calendar) is not None for s in mine)
     return Warmed(wall.perf_counter() - began, templates, cases, kept, stopped)
 
 

@@ -26,8 +26,10 @@ from __future__ import annotations
 import atexit
 import multiprocessing as mp
 import os
+import threading
+import weakref
 from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +67,10 @@ from escalation_flow.helper_processes import die_with_parent
 from escalation_flow.stored import SchoolRead
 
 _helper: ProcessPoolExecutor | None = None
+# the pool's making and forgetting: the warm-up's reader and the timers' may meet a broken
+# pool at once, and the second must not shut down the pool the first has just made
+_helper_lock = threading.Lock()
+_pools: weakref.WeakKeyDictionary[Future[Any], ProcessPoolExecutor] = weakref.WeakKeyDictionary()
 T = TypeVar("T")
 
 
@@ -92,6 +98,9 @@ class RegisterReader:
         self._queued: dict[str, tuple[_Ask, Future[SchoolRead]]] = {}
         self._kept: RegisterMemory | None = store.registers_kept
         self._queued_kept: dict[str, Future[KeptMarks]] = {}
+        # whole reads asked ahead and not needed after all (another reader of the store kept
+        # the school first): cancelled, or waited for at the exit, before the guard goes
+        self._abandoned: list[Future[KeptMarks]] = []
         # files proved ahead, in a thread (the queries and the file's reading free the GIL):
         # None when proved and kept, else the whole read asked of a helper instead
         self._proving: dict[str, Future[Future[KeptMarks] | None]] = {}
@@ -108,6 +117,7 @@ class RegisterReader:
     ) -> None:
         futures: list[Future[Any]] = [f for _, f in self._queued.values()]
         futures += self._queued_kept.values()
+        futures += self._abandoned
         for proving in self._proving.values():
             proving.cancel()
         for proving in self._proving.values():  # waited for: a proof reads from the guard's file
@@ -126,6 +136,7 @@ class RegisterReader:
                 future.exception()  # wait: the helper reads only while we hold the guard
         self._queued.clear()
         self._queued_kept.clear()
+        self._abandoned.clear()
         if self._guard is not None:
             self._guard.close()
             self._guard = None
@@ -175,8 +186,8 @@ class RegisterReader:
         if queued is not None and _same(queued[0], ask):
             try:
                 return queued[1].result()
-            except BrokenProcessPool:  # a helper was killed: read here, a new helper next time
-                _forget_helper()
+            except (BrokenProcessPool, CancelledError):  # a helper was killed: read here,
+                _forget_helper(queued[1])  # a new helper next time
         # One register wanted now: reading it here (``Store.load_marks``) costs less than
         # starting the helper.
         return self._read_here(ask)
@@ -303,12 +314,16 @@ class RegisterReader:
         queued = self._queued_kept.pop(ask.school, None)
         # rows memory does not hold yet: read whole in the helper, or brought up to date here
         fresh = False
+        if kept is not None and queued is not None and not queued.cancel():
+            # kept meanwhile by another reader (the warm-up's, beside the timers'): the helper
+            # may be reading it already, and reads only while the guard is held
+            self._abandoned.append(queued)
         if kept is None and queued is not None:
             try:
                 kept = queued.result()
                 fresh = True
-            except BrokenProcessPool:
-                _forget_helper()
+            except (BrokenProcessPool, CancelledError):
+                _forget_helper(queued)
         dialect = self.store.engine.dialect.name
         candidate = memory.candidate(ask.school, ask.calendar) if kept is None else None
         with self.store.engine.connect() as conn:
@@ -461,6 +476,12 @@ _HELPERS = 2
 
 def _executor() -> ProcessPoolExecutor:
     global _helper
+    with _helper_lock:
+        return _helper or _new_helper()
+
+
+def _new_helper() -> ProcessPoolExecutor:
+    global _helper
     if _helper is None:
         # spawn, not fork: the helper must not inherit this process's SQLite connections
         _helper = ProcessPoolExecutor(
@@ -477,16 +498,28 @@ def _to_helper(fn: Callable[[Any], T], arg: Any) -> Future[T]:
     """``fn(arg)`` in a helper. A pool one of whose helpers died (killed while idle: the
     daemon keeps them from its start for its life) refuses every job; it is replaced, or
     every later read ahead would fail."""
+    pool = _executor()
     try:
-        return _executor().submit(fn, arg)
+        future = pool.submit(fn, arg)
     except BrokenProcessPool:
-        _forget_helper()
-        return _executor().submit(fn, arg)
+        _forget_helper(pool=pool)
+        pool = _executor()
+        future = pool.submit(fn, arg)
+    _pools[future] = pool
+    return future
 
 
-def _forget_helper() -> None:
+def _forget_helper(
+    broken: Future[Any] | None = None, pool: ProcessPoolExecutor | None = None
+) -> None:
+    """Drop the pool that broke (``broken``: one of its jobs, or ``pool`` itself, when known:
+    a pool another thread has made since is left alone, or its jobs would be cancelled)."""
     global _helper
-    if _helper is not None:
+    if broken is not None:
+        pool = _pools.get(broken)
+    with _helper_lock:
+        if _helper is None or (pool is not None and pool is not _helper):
+            return
         _helper.shutdown(wait=False, cancel_futures=True)
         _helper = None
 
