@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import Future
 
+import pytest
+
+from escalation_flow.adapters.store import marks_reader
 from escalation_flow.adapters.store.engine import create_store_engine
 from escalation_flow.adapters.store.marks_reader import _conninfo
 
@@ -37,3 +41,30 @@ def test_options_given_in_the_url_win_over_the_stores() -> None:
 
 def test_a_sqlite_store_gives_its_helper_no_connection_string() -> None:
     assert _conninfo(create_store_engine("sqlite://")) is None
+
+
+class _Pool:
+    """A stand-in for the helper pool: what was shut down."""
+
+    def __init__(self) -> None:
+        self.shut = False
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.shut = True
+
+
+def test_a_job_of_a_pool_already_replaced_leaves_the_new_pool_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # two readers meet a broken pool: the first has made a new one; the second's job, of the
+    # old pool, must not shut down the new pool (its jobs would be cancelled under the first)
+    old, new = _Pool(), _Pool()
+    job_of_old: Future[int] = Future()
+    monkeypatch.setitem(marks_reader._pools, job_of_old, old)
+    monkeypatch.setattr(marks_reader, "_helper", new)
+    marks_reader._forget_helper(job_of_old)
+    assert marks_reader._helper is new and not new.shut
+    job_of_new: Future[int] = Future()
+    monkeypatch.setitem(marks_reader._pools, job_of_new, new)
+    marks_reader._forget_helper(job_of_new)
+    assert marks_reader._helper is None and new.shut
