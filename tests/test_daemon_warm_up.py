@@ -274,6 +274,19 @@ def test_a_start_with_no_register_files_warms_only_the_letters(daemon: Daemon) -
     assert [e["event"] for e in logs if e["event"].startswith("daemon.")] == ["daemon.warmed"]
 
 
+def test_a_school_the_start_has_read_already_is_warmed_with_its_open_cases(daemon: Daemon) -> None:
+    # the reconcile's overdue timers read their schools' registers before the warm-up: those
+    # schools are the daemon's too (kept, so no file waits for them any more)
+    store, service = daemon.store, daemon.service
+    assert store is not None
+    with store.register_reader() as reader:
+        assert reader.keep(SCHOOL, service.setup(SCHOOL).calendar, service.now())
+    daemon.warm_beside()
+    assert daemon.warming is not None and daemon.warming.wait(timeout=60)
+    warmed = daemon.warming.warmed
+    assert warmed is not None and (warmed.schools, warmed.cases) == (1, 2)
+
+
 def test_a_warm_up_that_fails_is_logged_and_the_daemon_goes_on(
     daemon: Daemon, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

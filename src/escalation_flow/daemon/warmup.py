@@ -73,11 +73,12 @@ def warm_up(service: Service, store: Store, stop: Callable[[], bool]) -> Warmed:
     templates = compile_letters(letters, stop=halted)
     cases = kept = 0
     memory = store.registers_kept
-    # Only the schools this daemon kept when it last stopped (their register files): with
+    # Only the schools this daemon kept when it last stopped (their register files), or has
+    # read since its start (the reconcile's timers and catch-up read them already): with
     # several daemons on one database each warms the schools it ran, not every school (which
     # one takes an evening is decided by its lock then); after a crash, a retention run or a
     # first start there are none, and no whole reads are queued ahead of the timers' reads.
-    mine = [s for s in setups if memory is not None and memory.may_have_file(s.school)]
+    mine = [s for s in setups if memory is not None and memory.keeps(s.school, s.calendar)]
     if memory is not None and mine and not halted():
         service.ensure_schools()  # as an evening does first: a school new to the trust added
         now = service.now()
