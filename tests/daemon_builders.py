@@ -59,6 +59,19 @@ class RootedRunner(CliRunner):
         return super().invoke(cli, args, **kwargs)
 
 
+#: the tables a school's evening writes
+EVENING_TABLES = ("cases", "case_events", "tasks", "timers", "letters", "school_days")
+
+
+def evening_rows(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of ``EVENING_TABLES``, sorted: two evenings compared row for row."""
+    with store.engine.connect() as conn:
+        return {
+            t: sorted(tuple(r) for r in conn.execute(sa.text(f"SELECT * FROM {t}")))
+            for t in EVENING_TABLES
+        }
+
+
 def local(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=LONDON).astimezone(UTC)
 

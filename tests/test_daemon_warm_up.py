@@ -28,9 +28,16 @@ from escalation_flow.daemon.runner import Daemon, DaemonOptions
 from escalation_flow.daemon.warmup import Warmed, warm_up
 from escalation_flow.service import Service
 from escalation_flow.settings import Settings
-from tests.daemon_builders import SCHOOL, built_state, clone, day_marks, local, write_trust
+from tests.daemon_builders import (
+    SCHOOL,
+    built_state,
+    clone,
+    day_marks,
+    evening_rows,
+    local,
+    write_trust,
+)
 
-TABLES = ("cases", "case_events", "tasks", "timers", "letters", "school_days")
 MONDAY = date(2025, 9, 15)  # the school day after the built state's last
 
 
@@ -41,13 +48,6 @@ def template(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     yield from built_state(request.param, tmp_path_factory.mktemp(f"warm-{request.param}"))
-
-
-def _rows(store: Store) -> dict[str, list[tuple[Any, ...]]]:
-    with store.engine.connect() as conn:
-        return {
-            t: sorted(tuple(r) for r in conn.execute(sa.text(f"SELECT * FROM {t}"))) for t in TABLES
-        }
 
 
 def _import_monday(store: Store, trust: Trust, folder: Path, clock: SimulatedClock) -> None:
@@ -135,7 +135,7 @@ def _first_evening(
             if warm is not None and warmed is not None and not warmed.stopped:
                 # what moved on since the warm-up, and nothing else, read again
                 assert reads.decoded == ["P1"] and reads.whole == []
-            return _rows(store), warmed
+            return evening_rows(store), warmed
         finally:
             store.dispose()
             other.dispose()

@@ -28,6 +28,7 @@ from escalation_flow.errors import ActionError, ConflictError, NotFoundError
 from escalation_flow.service import Service
 from tests.daemon_builders import (
     DAYS,
+    EVENING_TABLES,
     LAST_DAY,
     SCHOOL,
     built_state,
@@ -37,8 +38,6 @@ from tests.daemon_builders import (
     local,
     write_trust,
 )
-
-TABLES = ("cases", "case_events", "tasks", "timers", "letters", "school_days")
 
 
 @pytest.fixture(
@@ -68,7 +67,7 @@ def service(template: str, tmp_path: Path, clock: SimulatedClock) -> Iterator[Se
 
 def counts(service: Service) -> dict[str, int]:
     with service.store.engine.connect() as conn:
-        return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES}
+        return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in EVENING_TABLES}
 
 
 def task_id(service: Service, pupil: str, task: str) -> int:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from escalation_flow.adapters.register_files import read_marks
 from escalation_flow.adapters.store import Store, cases
@@ -24,11 +23,11 @@ from tests.daemon_builders import (
     clone,
     day_marks,
     evening_clock,
+    evening_rows,
     local,
     write_trust,
 )
 
-TABLES = ("cases", "case_events", "tasks", "timers", "letters", "school_days")
 MONDAY = date(2025, 9, 15)
 
 
@@ -67,13 +66,6 @@ def _kept_load(store: Store, decoded: list[str]) -> tuple[dict[str, StoredCase],
     return loaded, list(decoded)
 
 
-def _rows(store: Store) -> dict[str, list[tuple[Any, ...]]]:
-    with store.engine.connect() as conn:
-        return {
-            t: sorted(tuple(r) for r in conn.execute(sa.text(f"SELECT * FROM {t}"))) for t in TABLES
-        }
-
-
 def _monday(service: Service, clock: SimulatedClock, folder: Path) -> None:
     """Another school day: its register imported at 17:00, the evening at 18:00."""
     clock.set(local(MONDAY, 17))
@@ -102,7 +94,7 @@ def _week(template: str, folder: Path, keep: bool) -> dict[str, list[tuple[Any, 
             pages.override(SCHOOL, "P1", 3, "sibling concerns", by="s.head")
             service.override(SCHOOL, "P2", 0, "moved school", by="s.head")
             _monday(service, clock, folder)
-            held = _rows(store)
+            held = evening_rows(store)
         finally:
             store.dispose()
             other.dispose()
