@@ -327,6 +327,62 @@ def test_an_in_memory_database_works_the_same_way(tmp_path: Path, calendar: Scho
     store.dispose()
 
 
+def _sqlite_rows(store: Store, calendar: SchoolCalendar, school_id: int) -> tuple[object, object]:
+    """A school's load read as one joined text (the store's way) and row by row."""
+    from escalation_flow.adapters.store.mark_texts import load_sql
+
+    sql = load_sql("sqlite", school_id, calendar.first_day, calendar.last_day)
+    with store.engine.connect() as conn:
+        return bulk.fetch(conn, sql), bulk._fetch_sqlite_rows(conn, sql, bulk.LOADED_SCHEMA)
+
+
+def test_sqlite_loads_every_version_in_the_order_of_pupil_session_time_and_code(
+    tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    store.migrate()
+    store.upsert_schools(_trust("oaks", "pines"))
+    # Two versions of each session (the later first), pupils and days in reverse order, late
+    # minutes and none.
+    rows = [
+        f"oaks,P{p},2025-09-{d:02d},{s},{c},{m},2025-09-{d:02d}T{h}:00:00+01:00"
+        for p in range(12, 0, -1)
+        for d in (5, 4, 3)
+        for s in ("PM", "AM")
+        for c, m, h in (("L", "7", 11), ("/", "", "09"))
+    ]
+    result = read(marks_file(tmp_path, *rows), calendar)
+    assert store.import_marks(result, file=Path("m"), now=T0, by="t").imported == len(rows)
+    with store.engine.connect() as conn:
+        oaks = conn.exec_driver_sql("SELECT id FROM schools WHERE key = 'oaks'").scalar_one()
+    joined, one_by_one = _sqlite_rows(store, calendar, oaks)
+    assert joined.num_rows == len(rows)
+    assert joined.equals(one_by_one)
+    loaded = store.load_marks("oaks", calendar)
+    first = loaded.pupil == loaded.pupil[0]  # the pupil added first: its sessions in order
+    assert list(loaded.session[first]) == sorted(loaded.session[first])
+    assert loaded.recorded_at[0] < loaded.recorded_at[1]
+    assert [CODE_OF_ID[c] for c in loaded.code[:2]] == ["/", "L"]  # 09:00's, then 11:00's
+    store.dispose()
+
+
+def test_sqlite_reads_rows_one_by_one_when_a_stored_text_would_split_the_joined_one(
+    tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    store.migrate()
+    store.upsert_schools(_trust("oaks", "pines"))
+    result = read(marks_file(tmp_path, *ROWS), calendar)
+    store.import_marks(result, file=Path("m"), now=T0, by="t")
+    with store.engine.begin() as conn:  # not a code an import lets in: written behind its back
+        conn.exec_driver_sql("UPDATE marks SET code = 'a,b' WHERE code = 'L'")
+        oaks = conn.exec_driver_sql("SELECT id FROM schools WHERE key = 'oaks'").scalar_one()
+    joined, one_by_one = _sqlite_rows(store, calendar, oaks)
+    assert joined.equals(one_by_one)
+    assert "2025-09-03PMa,b" in joined.column("mark").to_pylist()
+    store.dispose()
+
+
 # -- who recorded each mark in the MIS ----------------------------------------------------------
 
 
