@@ -16,6 +16,7 @@ from escalation_flow.core.decisions import (
     Decision,
     Reason,
     StageEntered,
+    StateEntered,
     Stimulus,
     TaskCompleted,
     TaskCreated,
@@ -37,12 +38,26 @@ HISTORY: list[Decision] = [
     CaseOpened(on=ON, at=AT, flow="oaks", flow_version="abc"),
     StageEntered(on=ON, at=AT, stage=2, state="stage_2.support", from_stage=0, reason=REASON),
     TaskCreated(
-        on=ON, at=AT, task_key="letter#1", task="letter", role="attendance_team", kind="letter",
-        due=date(2025, 10, 2), approval=True, template="reminder", outcomes=("sent",),
+        on=ON,
+        at=AT,
+        task_key="letter#1",
+        task="letter",
+        role="attendance_team",
+        kind="letter",
+        due=date(2025, 10, 2),
+        approval=True,
+        template="reminder",
+        outcomes=("sent",),
     ),
     TimerArmed(
-        on=ON, at=AT, timer_key="review#1", timer="review", due=date(2025, 10, 27),
-        fire_at=datetime(2025, 10, 27, 8, tzinfo=UTC), rule="4 school weeks", calendar_version="v",
+        on=ON,
+        at=AT,
+        timer_key="review#1",
+        timer="review",
+        due=date(2025, 10, 27),
+        fire_at=datetime(2025, 10, 27, 8, tzinfo=UTC),
+        rule="4 school weeks",
+        calendar_version="v",
     ),
     TaskCompleted(on=ON, at=AT, task_key="letter#1", task="letter", outcome="sent", by="s1"),
     CaseClosed(on=ON, at=AT, reason=Reason(trigger="review", quote="improved")),
@@ -65,7 +80,6 @@ def test_a_case_folds_the_same_from_events_as_from_decisions() -> None:
 def test_an_unknown_event_type_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown event type"):
         decision_from_event({"type": "teleported", "date": "2025-09-29"}, AT)
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,3 +124,24 @@ def test_decisions_pickle_compare_and_replace_as_before() -> None:
     assert pickle.loads(pickle.dumps(task)) == task
     assert dataclasses.replace(task, task="other").task == "other"
     assert Stimulus("daily") == Stimulus(kind="daily", name="daily", extra={})
+
+
+def test_a_state_an_amendment_returned_to_is_led_by_no_guard() -> None:
+    """So a later amendment cannot undo the undoing: the guard the amendment found false led
+    into the state it undid, not into this one (``engine._reconsider`` asks ``entered_by``)."""
+    led = Reason(trigger="daily", guard="unresolved_n_sessions >= 1")
+    back = Reason(trigger="amended", guard="unresolved_n_sessions >= 1", quote="marks amended")
+    opened = [HISTORY[0], HISTORY[1]]
+    moved = StateEntered(
+        on=ON, at=AT, state="stage_2.letter", from_state="stage_2.support", reason=led
+    )
+    returned = StateEntered(
+        on=ON, at=AT, state="stage_2.support", from_state="stage_2.letter", reason=back
+    )
+    assert fold("oaks", "P1", [*opened, moved]).entered_by == "unresolved_n_sessions >= 1"
+    case = fold("oaks", "P1", [*opened, moved, returned])
+    assert (case.state, case.entered_by) == ("stage_2.support", None)
+    stage_back = StageEntered(
+        on=ON, at=AT, stage=1, state="stage_1.monitor", from_stage=2, reason=back
+    )
+    assert fold("oaks", "P1", [*opened, stage_back]).entered_by is None

@@ -92,10 +92,10 @@ def engine_callers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     real = engine.decide
     seen: list[str] = []
 
-    def decide(*args: Any) -> tuple[list[Decision], Any]:
+    def decide(*args: Any, **kwargs: Any) -> tuple[list[Decision], Any]:
         caller = inspect.stack()[1]
         seen.append(f"{caller.frame.f_globals['__name__']}.{caller.function}")
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(engine, "decide", decide)
     return seen

@@ -13,7 +13,11 @@ backtest's public ``run_school``, as a user's backtest drives it.
    amended to ``I`` later the same day does not make it wrong (the evening then re-decides);
 2. no escalation to the designated safeguarding lead for a pupil whose unauthorised absence is
    only holidays (G) and late arrivals after the register closed (U);
-3. a step down is not undone on the day it was taken.
+3. a step down is not undone on the day it was taken;
+4. an amendment undoes only a step that rested on what it amended: every reconsideration (a
+   step undone, a letter superseded, "marks amended") follows an amended mark of that pupil
+   dated on or before the day of the step it reconsiders, never one the figures merely moved
+   away from since (a half term's count back to 0, a review's window no longer firing).
 """
 
 from __future__ import annotations
@@ -305,6 +309,47 @@ def no_step_down_undone_the_same_day(history: History) -> None:
             stage = new_stage
 
 
+@pytest.mark.parametrize("name", FLOWS)
+@PROPERTY
+@given(register=pupils)
+def test_an_amendment_undoes_only_a_step_that_rested_on_what_it_amended(
+    calendar: SchoolCalendar, name: str, register: list[list[Run]]
+) -> None:
+    amendments_undo_only_what_they_amended(calendar, register, replay(calendar, name, register))
+
+
+def amended_days(
+    cal: SchoolCalendar, register: list[list[Run]], pupil: int, until: date = LAST
+) -> list[tuple[date, date]]:
+    """(the day of the mark, the school day its amendment was recorded) for each amended mark."""
+    last = cal.index_on_or_before(until)
+    out = []
+    for run in register[pupil]:
+        if run.code != "N" or run.amend_to is None:
+            continue
+        for i in range(run.start, min(run.start + run.days, last + 1)):
+            out.append((cal.school_days[i], cal.school_days[min(i + run.amend_after, last)]))
+    return out
+
+
+def amendments_undo_only_what_they_amended(
+    cal: SchoolCalendar, register: list[list[Run]], history: History, until: date = LAST
+) -> None:
+    for p, events in history.items():
+        step: date | None = None  # the day of the last step into the case's state
+        for e in events:
+            reconsidered = e.get("trigger") == "amended" or str(e.get("why", "")).startswith(
+                "marks amended"
+            )
+            if reconsidered:
+                assert step is not None, (p, e)
+                on = date.fromisoformat(e["date"])
+                rested = [(d, r) for d, r in amended_days(cal, register, p, until) if d <= step <= on and r <= on]
+                assert rested, ("no amended mark on or before the step of", step.isoformat(), p, e)
+            if e["type"] in ("case_opened", "stage_entered", "state_entered"):
+                step = date.fromisoformat(e["date"])
+
+
 #: The deep run's registers reach the spring half term: windows span the Christmas holiday.
 DEEP_UNTIL = date(2026, 2, 13)
 long_runs = st.builds(
@@ -338,6 +383,7 @@ def test_every_rule_holds_over_autumn_and_spring(
     history = replay(calendar, name, register, DEEP_UNTIL)
     no_legal_step_without_unauthorised(calendar, name, register, history, DEEP_UNTIL)
     no_step_down_undone_the_same_day(history)
+    amendments_undo_only_what_they_amended(calendar, register, history, DEEP_UNTIL)
 
 
 #: Issue 16, Ruby Clarke: two weeks of O in November for a Reception child who becomes of

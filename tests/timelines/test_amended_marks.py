@@ -89,3 +89,63 @@ def test_a_case_whose_letter_was_superseded_is_not_left_with_nothing_to_do(
     replay = _unexplained_then_illness(calendar).replay(flow("sherrier-ce-primary"), to="2025-11-28")
     case = replay.case("P1")
     assert not case.is_open or case.tasks or case.timers
+
+
+def _unauthorised_before_half_term(calendar: SchoolCalendar, amended: str, code: str) -> Story:
+    story = Story(calendar, school="sherrier")
+    # Thu 23 Oct, the last school day before half term: an unauthorised morning (O) opens a case
+    # at stage 2 and a reminder letter waits for approval. Half term sets the half term's count
+    # back to 0. On Mon 3 Nov the office corrects a mark of ``amended``.
+    story.pupil("P1").absent("2025-10-23", "O", sessions="AM").amend(
+        amended, code, sessions="AM", recorded="2025-11-03T09:30"
+    )
+    return story
+
+
+def test_a_correction_the_step_did_not_rest_on_leaves_the_case_after_the_figures_fell(
+    calendar: SchoolCalendar,
+) -> None:
+    # Mon 20 Oct's morning was a late arrival (L), not on time: the absence that opened the
+    # case is untouched. Today's figures alone (0 this half term) would close the case.
+    story = _unauthorised_before_half_term(calendar, "2025-10-20", "L")
+    replay = story.replay(flow("sherrier-ce-primary"), to="2025-11-07")
+    assert [e["type"] for e in replay.events("P1")] == [
+        "case_opened",
+        "stage_entered",
+        "task_created",
+    ]
+    assert replay.fact("P1", "2025-11-03", "unauthorised_sessions_this_half_term") == 0
+    assert replay.case("P1").open_task_named("first_reminder_letter") is not None
+
+
+def test_a_correction_of_the_absence_the_step_rested_on_still_undoes_it_after_half_term(
+    calendar: SchoolCalendar,
+) -> None:
+    # The absence itself was an illness (I): the step no longer holds on the day it was taken.
+    story = _unauthorised_before_half_term(calendar, "2025-10-23", "I")
+    replay = story.replay(flow("sherrier-ce-primary"), to="2025-11-07")
+    types = [(e["date"], e["type"]) for e in replay.events("P1")]
+    assert types[-2:] == [("2025-11-03", "task_superseded"), ("2025-11-03", "case_closed")]
+    assert replay.case("P1").open_task_named("first_reminder_letter") is None
+
+
+def test_a_step_a_review_decided_is_not_undone_by_a_later_correction(
+    calendar: SchoolCalendar,
+) -> None:
+    story = Story(calendar, school="academy")
+    # An N on Mon 15 Sep, explained (I) on 22 Sep; the two-week check of 3 Oct finds the
+    # reason given and attendance improved over its review: no further action, monitor. On
+    # Wed 8 Oct the office corrects Mon 6 Oct's morning to a late arrival (L). "Improved" reads
+    # the review's window, known only while the review's timer fires: unknown afterwards, not
+    # false, so the correction does not send the case back to wait for the check again.
+    story.pupil("P1").absent("2025-09-15", "N", sessions="AM").amend(
+        "2025-09-15", "I", sessions="AM", recorded="2025-09-22T09:30"
+    ).amend("2025-10-06", "L", sessions="AM", recorded="2025-10-08T09:30")
+    replay = story.replay(flow("academy-staged-intervention"), to="2025-10-24", auto_complete=True)
+    assert replay.of_type("P1", "task_superseded", "timer_cancelled") == []
+    assert [e["trigger"] for e in replay.of_type("P1", "state_entered", "case_closed")] == [
+        "daily",  # letter_n
+        "letter_n",  # letter_n_wait
+        "two_week_check",  # monitor
+        "daily",  # closed: back at target for the monitoring period
+    ]

@@ -19,6 +19,7 @@ from escalation_flow.core.decisions import (
     Decision,
     EventRecorded,
     FlowMigrated,
+    Reason,
     StageEntered,
     StageOverridden,
     StateEntered,
@@ -35,6 +36,8 @@ CLOSED = "closed"
 NO_CASE = "none"
 #: ``Case.entered_by`` (and a ``Reason.trigger``) when a stage was entered on its entry criteria
 ESCALATION = "escalation"
+#: ``Reason.trigger`` of a step undone because earlier marks were amended
+AMENDED = "amended"
 
 
 @quick_init
@@ -168,7 +171,7 @@ def _opened(case: Case, d: CaseOpened) -> _Changes:
 
 
 def _stage_entered(case: Case, d: StageEntered) -> _Changes:
-    by = ESCALATION if d.reason.trigger == ESCALATION else d.reason.guard
+    by = ESCALATION if d.reason.trigger == ESCALATION else _led_by(d.reason)
     return {"stage": d.stage, "stage_entered_on": d.on, **_entered(case, d.state, d.on, by)}
 
 
@@ -177,7 +180,15 @@ def _stage_overridden(case: Case, d: StageOverridden) -> _Changes:
 
 
 def _state_entered(case: Case, d: StateEntered) -> _Changes:
-    return _entered(case, d.state, d.on, d.reason.guard)
+    return _entered(case, d.state, d.on, _led_by(d.reason))
+
+
+def _led_by(reason: Reason) -> str | None:
+    """The guard that led into a state, for an amendment to ask again (``engine._reconsider``).
+    A step undone for amended marks returns to a state its guard did not lead into: None, so
+    that a later amendment does not undo the undoing (the case back and forth between two
+    states, on a guard neither rests on)."""
+    return None if reason.trigger == AMENDED else reason.guard
 
 
 def _task_created(case: Case, d: TaskCreated) -> _Changes:

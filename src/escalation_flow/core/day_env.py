@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from escalation_flow.core.case import Case
-from escalation_flow.core.facts import FactTable
+from escalation_flow.core.fact_names import REVIEW_FACTS
+from escalation_flow.core.facts import FactTable, facts_from_counts
 from escalation_flow.core.family_facts import family_facts
 from escalation_flow.core.packed_counts import Key
 from escalation_flow.core.penalty_notices import NO_NOTICES
@@ -44,6 +45,8 @@ class DayEnv(Mapping[str, Any]):
         self._values["stage"] = book.stage.astype(np.float64)
         # unknown (NaN) without the previous evening's snapshot: such a guard does not fire
         self._values.update(family or family_facts(None, book.school, book.pupils))
+        self._family = family
+        self._earlier: dict[int, DayEnv] = {}
 
     def scratch(self) -> DayEnv:
         """A copy holding the figures worked out so far, whose own later figures stay in it
@@ -62,6 +65,23 @@ class DayEnv(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._values)
+
+    def on_day(self, day: int) -> DayEnv:
+        """Every name at the end of the earlier school day ``day``: the register as this day's
+        counts hold it (as known now), the cases as they are now (``engine._reconsider`` asks
+        whether a step still holds on the day it was taken). Each day is worked out once."""
+        if day == self.day:
+            return self
+        earlier = self._earlier.get(day)
+        if earlier is None:
+            facts = facts_from_counts(
+                self.counts,
+                day,
+                min_possible_sessions_ytd=self.book.ctx.flow.definition.min_possible_sessions,
+                windows=self.book.windows,
+            )
+            earlier = self._earlier[day] = DayEnv(self.book, facts, self.counts, self._family)
+        return earlier
 
     def pupil(self, p: int, case: Case, review_from: int | None = None) -> PupilEnv:
         return PupilEnv(self, p, case, review_from)
@@ -96,7 +116,7 @@ class DayEnv(Mapping[str, Any]):
             rows = np.arange(len(book.pupils))
             n_marks = self.counts.running_count_at(Key.N, rows, ends).astype(float)
             return np.where(known, n_marks, NAN)
-        if name in ("attendance_pct_at_review_start", "attendance_pct_over_review"):
+        if name in REVIEW_FACTS:
             return np.full(len(book.pupils), NAN)  # only defined while a review timer fires
         if name in NO_NOTICES:  # no penalty-notice register handed in with the facts
             return np.full(len(book.pupils), NO_NOTICES[name])
@@ -147,7 +167,6 @@ def _since(days: IntArray, today: int) -> FloatArray:
     return np.where(days >= 0, (today - days).astype(float), NAN)
 
 
-_REVIEW_FACTS = frozenset({"attendance_pct_at_review_start", "attendance_pct_over_review"})
 _UNSET = object()
 
 
@@ -164,7 +183,7 @@ class PupilEnv(Mapping[str, Any]):
     def __getitem__(self, name: str) -> Any:
         if name.endswith("_recorded"):
             return float(self._case.count_of(name.removesuffix("_recorded")))
-        if self._review_from is not None and name in _REVIEW_FACTS:
+        if self._review_from is not None and name in REVIEW_FACTS:
             if name not in self._reviewed:
                 self._reviewed[name] = self._review(name)
             return self._reviewed[name]

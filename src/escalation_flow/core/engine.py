@@ -20,7 +20,9 @@ with due dates counted on the school calendar.
 
 from __future__ import annotations
 
-from escalation_flow.core.case import CLOSED, ESCALATION, NO_CASE, ArmedTimer, Case
+from collections.abc import Callable
+
+from escalation_flow.core.case import AMENDED, CLOSED, ESCALATION, NO_CASE, ArmedTimer, Case
 from escalation_flow.core.context import Context, Moment
 from escalation_flow.core.decisions import (
     CaseClosed,
@@ -35,6 +37,7 @@ from escalation_flow.core.decisions import (
 )
 from escalation_flow.core.definition import DAILY, TERM_END, Stage
 from escalation_flow.core.due_dates import due_date
+from escalation_flow.core.fact_names import REVIEW_FACTS
 from escalation_flow.core.state_moves import (
     Decided,
     Env,
@@ -60,12 +63,20 @@ __all__ = ["Context", "Moment", "decide", "due_date", "escalation_target"]
 
 
 def decide(
-    ctx: Context, case: Case, env: Env, now: Moment, stimulus: Stimulus
+    ctx: Context,
+    case: Case,
+    env: Env,
+    now: Moment,
+    stimulus: Stimulus,
+    *,
+    entered: Callable[[], Env] | None = None,
 ) -> tuple[list[Decision], Case]:
     """The decisions one stimulus leads to for one case, and the case they leave.
 
     ``core.evaluation.evaluate`` is the one caller: it builds ``env`` (the pupil's facts, and a
-    firing review timer's) the same way for the daemon, the backtest and replay."""
+    firing review timer's) the same way for the daemon, the backtest and replay, and, for
+    ``amended``, ``entered``: the pupil's names on the day the case entered its state, on the
+    register as known now (None: that day is today, or not one the facts count)."""
     out = Decided(case)
     if stimulus.kind == "daily":
         screened = stimulus.extra.get("screened_stage")
@@ -82,7 +93,7 @@ def decide(
     elif stimulus.kind == "override":
         _override(ctx, out, env, now, stimulus)
     elif stimulus.kind == "amended":
-        _reconsider(ctx, out, env, now)
+        _reconsider(ctx, out, env, now, entered)
     else:
         raise ValueError(f"unknown stimulus kind {stimulus.kind!r}")
     return out.decisions, out.case
@@ -208,9 +219,12 @@ def _act(ctx: Context, out: Decided, env: Env, now: Moment, stimulus: Stimulus) 
     side_actions(ctx, out, env, now, name)
 
 
-def _reconsider(ctx: Context, out: Decided, env: Env, now: Moment) -> None:
+def _reconsider(
+    ctx: Context, out: Decided, env: Env, now: Moment, entered: Callable[[], Env] | None
+) -> None:
     """Earlier marks changed. If what led the case into its state (the stage's entry criteria,
-    or the guard of the transition taken) no longer holds on the amended register:
+    or the guard of the transition taken) no longer holds on the amended register on the day the
+    step was taken (``entered``; a review's guard: is false, whatever its window), nor today:
 
     - nothing done there yet: the step is undone. A case the step opened closes; otherwise the
       case goes back to the state it came from (tasks it already completed are not set again);
@@ -227,11 +241,21 @@ def _reconsider(ctx: Context, out: Decided, env: Env, now: Moment) -> None:
         guard = ctx.flow.guards.get(case.entered_by)
     if guard is None or guard.holds(env):
         return
+    # Today's facts alone would undo a step the amendment did not touch: a pupil whose figures
+    # have since improved (a half term's count back to 0) on any correction, however unrelated.
+    then = env if entered is None else entered()
+    if guard.names & REVIEW_FACTS:
+        # A review's judgement: its window is known only while its timer fires, unknown now,
+        # which is not the amendment's doing. Undone only when false whatever the window says.
+        if guard.scalar(then) != 0.0:
+            return
+    elif guard.holds(then):
+        return
     facts = facts_named(ctx, env, (guard,))
     shown = ", ".join(f"{k}={v}" for k, v in facts if v is not None)
     why = f"marks amended: {guard.source} no longer holds ({shown})"
     if case.acted_in_state == 0:
-        reason = Reason(trigger="amended", guard=guard.source, facts=facts, quote=why)
+        reason = Reason(trigger=AMENDED, guard=guard.source, facts=facts, quote=why)
         if case.previous_state in (NO_CASE, CLOSED):
             leave(out, now, why)
             out.emit(CaseClosed(on=now.on, at=now.at, reason=reason))

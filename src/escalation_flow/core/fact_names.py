@@ -37,6 +37,11 @@ class FactSpec:
     description: str
 
 
+#: The facts of a firing review timer's window: known only while that timer fires (unknown to
+#: any other stimulus, the evening's included)
+REVIEW_FACTS = frozenset({"attendance_pct_at_review_start", "attendance_pct_over_review"})
+
+
 def _f(name: str, unit: Unit, description: str) -> FactSpec:
     return FactSpec(name, unit, description)
 
