@@ -128,7 +128,7 @@ class LetterDesk:
         flow = self.ctx.setup(school).flow.id
         data = pdf_of(row.template, row.figures, flow)
         with self.ctx.store.begin() as tx:
-            tx.keep_letter_pdf(row.id, data, self.ctx.now())
+            tx.keep_letter_pdf(row.id, data, self.ctx.now(), str(row.figures))
         return data
 
 

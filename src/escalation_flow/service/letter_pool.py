@@ -19,7 +19,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from escalation_flow.adapters.letter_jobs import Job, render_job
@@ -61,6 +61,7 @@ def render_pending(
     pool_size = workers_for(len(jobs), workers)
     ctx.log.info("letters.rendering", letters=len(jobs), processes=pool_size)
     done = 0
+    figures = {job.letter_id: job.figures for job in jobs}  # kept only if still the letter's
     batch: list[tuple[int, bytes | None, str | None]] = []
     if pool_size == 0:
         for job in jobs:
@@ -68,9 +69,9 @@ def render_pending(
                 break
             batch.append(render_job(job))
             if len(batch) >= BATCH:
-                done += _keep(ctx, batch)
+                done += _keep(ctx, batch, figures)
                 batch = []
-        return done + _keep(ctx, batch)
+        return done + _keep(ctx, batch, figures)
     with _pool(pool_size) as pool:
         futures = [pool.submit(render_job, job) for job in jobs]
         for future in as_completed(futures):
@@ -78,12 +79,12 @@ def render_pending(
                 continue
             batch.append(future.result())
             if len(batch) >= BATCH:
-                done += _keep(ctx, batch)
+                done += _keep(ctx, batch, figures)
                 batch = []
             if stopping():
                 for waiting in futures:
                     waiting.cancel()  # not started: left to render; running ones finish
-        done += _keep(ctx, batch)
+        done += _keep(ctx, batch, figures)
     return done
 
 
@@ -103,7 +104,11 @@ def _jobs(ctx: ServiceContext, tx: CaseTransaction, rows: Sequence[Record]) -> l
     return out
 
 
-def _keep(ctx: ServiceContext, results: Sequence[tuple[int, bytes | None, str | None]]) -> int:
+def _keep(
+    ctx: ServiceContext,
+    results: Sequence[tuple[int, bytes | None, str | None]],
+    figures: Mapping[int, str],
+) -> int:
     if not results:
         return 0
     kept = 0
@@ -112,7 +117,7 @@ def _keep(ctx: ServiceContext, results: Sequence[tuple[int, bytes | None, str | 
         for letter_id, pdf, problem in results:
             if pdf is None:
                 ctx.log.warning("letter.render_failed", letter_id=letter_id, reason=problem)
-            elif tx.keep_letter_pdf(letter_id, pdf, now):
+            elif tx.keep_letter_pdf(letter_id, pdf, now, figures[letter_id]):
                 kept += 1
     return kept
 

@@ -177,9 +177,15 @@ class TasksAndLetters:
         )
         return True
 
-    def keep_letter_pdf(self, letter_id: int, pdf: bytes, now: datetime) -> bool:
+    def keep_letter_pdf(
+        self, letter_id: int, pdf: bytes, now: datetime, figures: str | None = None
+    ) -> bool:
         letter = self.t.letters.get(letter_id)
-        if letter is not None and letter.pdf is None:
+        if (
+            letter is not None
+            and letter.pdf is None
+            and (figures is None or letter.figures == figures)
+        ):
             self.t.written = True
             self.t.letters[letter_id] = dataclasses.replace(letter, pdf=pdf)
             return True

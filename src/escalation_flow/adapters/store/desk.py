@@ -118,13 +118,18 @@ def _chain_of_letter(conn: Connection, letter_id: int) -> str:
     return records.letter_chains(conn, [int(case_id)])[int(case_id)]
 
 
-def keep_letter_pdf(conn: Connection, letter_id: int, pdf: bytes, now: datetime) -> bool:
+def keep_letter_pdf(
+    conn: Connection, letter_id: int, pdf: bytes, now: datetime, figures: str | None = None
+) -> bool:
     """The rendered PDF kept with its letter, and its digest chained (a PDF kept already
-    stays); False when it was kept already."""
+    stays); False when it was kept already. ``figures``: the text it was rendered from; when
+    the letter's is another now (readdressed while the PDF was made) nothing is kept, and the
+    letter stays to render from its new text."""
     l = LETTERS.c  # noqa: E741
-    changed = conn.execute(
-        update(LETTERS).where(l.id == letter_id, l.pdf.is_(None)).values(pdf=pdf)
-    ).rowcount
+    query = update(LETTERS).where(l.id == letter_id, l.pdf.is_(None))
+    if figures is not None:
+        query = query.where(l.figures == figures)
+    changed = conn.execute(query.values(pdf=pdf)).rowcount
     if changed == 1:
         chain = _chain_of_letter(conn, letter_id)
         records.append(conn, [records.letter_rendered(chain, letter_id, pdf, now)], now)

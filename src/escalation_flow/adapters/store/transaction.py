@@ -250,8 +250,10 @@ class SqlTransaction:
     def approve_letter(self, letter_id: int, by: str, now: datetime) -> bool:
         return desk.approve_letter(self.conn, letter_id, by, now)
 
-    def keep_letter_pdf(self, letter_id: int, pdf: bytes, now: datetime) -> bool:
-        return desk.keep_letter_pdf(self.conn, letter_id, pdf, now)
+    def keep_letter_pdf(
+        self, letter_id: int, pdf: bytes, now: datetime, figures: str | None = None
+    ) -> bool:
+        return desk.keep_letter_pdf(self.conn, letter_id, pdf, now, figures)
 
     def letters_without_pdf(self, limit: int | None) -> list[Row[Any]]:
         return desk.letters_without_pdf(self.conn, limit)
