@@ -242,6 +242,12 @@ def _parse(
             not pa.types.is_string(t) for t in types.values()
         ):
             raise _ConversionError(str(exc)) from exc
+        if "invalid UTF8" in str(exc):  # name each line and field, as the checks do
+            found = _not_utf8(path, present)
+            if found:
+                raise error(
+                    f"{f} is not UTF-8", [Problem(f, n, c, m) for n, c, m in found]
+                ) from exc
         # pyarrow's message may quote the row: its start is enough
         reason = excerpt(str(exc), 200)
         raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, reason)]) from exc
@@ -252,6 +258,27 @@ def _parse(
     finally:
         file.close()
     return table, bad_rows, stream.hexdigest()
+
+
+def _not_utf8(path: Path, present: list[str]) -> list[tuple[int, str | None, str]]:
+    """Each line with a field that is not UTF-8: (line, field, message); the file's bytes
+    read again only when pyarrow refused them."""
+    raw = path.read_bytes()
+    text = raw[len(_BOM) :] if raw.startswith(_BOM) else raw
+    lines = text.split(b"\n")
+    header = _header(lines[0], str(path), RegisterError) if lines else []
+    out: list[tuple[int, str | None, str]] = []
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            line.decode("utf-8")
+            continue
+        except UnicodeDecodeError:
+            pass
+        fields = next(csv.reader([line.decode("utf-8", errors="replace").rstrip("\r")]), [])
+        bad = [h for h, v in zip(header, fields, strict=False) if "\ufffd" in v]
+        field = next((h for h in bad if h in present), bad[0] if bad else None)
+        out.append((number, field, "is not UTF-8 (save the export as UTF-8)"))
+    return out
 
 
 def _read_options(threads: bool, block_size: int | None) -> pv.ReadOptions:

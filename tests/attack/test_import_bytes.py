@@ -1,0 +1,44 @@
+"""Attack on issue 13's columnar import: a byte that is not UTF-8 in one row (a recorded_by
+name exported as Windows-1252) fails the whole file with no line named, and --skip-invalid
+cannot import the other rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from escalation_flow.core.calendar import SchoolCalendar
+from tests.adapters.test_register_files import GOOD, HEADER, calendar, calendars, read
+
+__all__ = ["calendar", "calendars"]
+
+LATIN1 = "oaks,P2,2025-09-03,AM,/,,2025-09-03T08:50:00+01:00,Zo\xeb Smith"
+
+
+def _file(tmp_path: Path) -> Path:
+    path = tmp_path / "marks.csv"
+    text = "\n".join(
+        [HEADER + ",recorded_by", GOOD + ",a", LATIN1, GOOD.replace("P1", "P3") + ",b"]
+    )
+    path.write_bytes((text + "\n").encode("latin-1"))
+    return path
+
+
+def test_a_row_that_is_not_utf8_is_named_by_line_and_column(
+    tmp_path: Path, calendars: dict[str, SchoolCalendar]
+) -> None:
+    from escalation_flow.errors import RegisterError
+
+    with pytest.raises(RegisterError) as raised:
+        read(_file(tmp_path), calendars)
+    problems = raised.value.problems
+    assert [(p.line, p.field) for p in problems] == [(3, "recorded_by")], [str(p) for p in problems]
+
+
+@pytest.mark.xfail(strict=True, reason="not fixed: --skip-invalid still refuses the whole file")
+def test_skip_invalid_imports_the_rows_around_one_that_is_not_utf8(
+    tmp_path: Path, calendars: dict[str, SchoolCalendar]
+) -> None:
+    result = read(_file(tmp_path), calendars, skip_invalid=True)
+    assert result.accepted == 2 and len(result.rejected) == 1
