@@ -1,5 +1,6 @@
-"""Attack on issue 13: a letter readdressed while the pool renders it keeps the PDF of its
-old text (``keep_letter_pdf`` checks only that no PDF is kept yet)."""
+"""A letter readdressed while the pool renders it keeps no PDF of its old text: the pool's PDF
+is kept only where the letter's figures are still those it rendered (``keep_letter_pdf``), and
+the letter is rendered again from the new ones."""
 
 from __future__ import annotations
 
