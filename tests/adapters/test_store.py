@@ -383,6 +383,34 @@ def test_sqlite_reads_rows_one_by_one_when_a_stored_text_would_split_the_joined_
     store.dispose()
 
 
+def test_sqlite_reads_rows_one_by_one_when_the_joined_text_is_longer_than_sqlite_allows(
+    tmp_path: Path, calendar: SchoolCalendar
+) -> None:
+    import sqlite3
+
+    store = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    store.migrate()
+    store.upsert_schools(_trust("oaks", "pines"))
+    result = read(marks_file(tmp_path, *ROWS), calendar)
+    store.import_marks(result, file=Path("m"), now=T0, by="t")
+    from escalation_flow.adapters.store.mark_texts import load_sql
+
+    with store.engine.connect() as conn:
+        oaks = conn.exec_driver_sql("SELECT id FROM schools WHERE key = 'oaks'").scalar_one()
+        sql = load_sql("sqlite", oaks, calendar.first_day, calendar.last_day)
+        one_by_one = bulk._fetch_sqlite_rows(conn, sql, bulk.LOADED_SCHEMA)
+        # SQLite's limit on a text (1 GB by default) made small: the joined text is over it
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 40)
+        try:
+            joined = bulk.fetch(conn, sql)
+        finally:
+            raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000_000_000)
+    assert joined.equals(one_by_one.cast(bulk.LOADED_SCHEMA))
+    store.dispose()
+
+
 # -- who recorded each mark in the MIS ----------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from escalation_flow.adapters.store import copy_binary as cb
 from escalation_flow.adapters.store.marks_io import (
@@ -228,8 +228,8 @@ def _fetch_sqlite_packed(connection: Connection, sql: str) -> pa.Table | None:
         text = connection.exec_driver_sql(
             f"SELECT group_concat({line}, char(10)) FROM ({sql})"
         ).scalar()
-    except OperationalError:  # a text longer than SQLite allows
-        return None
+    except (DataError, OperationalError):  # a text longer than SQLite allows (SQLITE_TOOBIG:
+        return None  # the sqlite3 module raises DataError, "string or blob too big")
     if text is None:
         return LOADED_SCHEMA.empty_table()
     try:
