@@ -248,10 +248,11 @@ def letters_approve(letter_id: int, by: str) -> None:
         _may_approve(service, letter_id, by)
         view = service.approve_letter(letter_id, by)
     click.echo(
-        f"letter {view.id} approved by {view.approved_by}; it goes out from the outbox (emailed "
-        "by the daemon where SMTP is configured, else printed with `escalation-flow letters "
-        f"print`): see `escalation-flow letters outbox --letter {view.id}`; once it has gone, "
-        f"record it: escalation-flow tasks done {view.task_id} --outcome OUTCOME --by STAFF"
+        f"letter {view.id} approved by {view.approved_by}; the daemon's next round queues it in "
+        "the outbox (or `escalation-flow letters send` now) and emails it where SMTP is "
+        "configured, else `escalation-flow letters print` prints it: see `escalation-flow "
+        f"letters outbox --letter {view.id}`; once it has gone, record it: escalation-flow "
+        f"tasks done {view.task_id} --outcome OUTCOME --by STAFF"
     )
 
 

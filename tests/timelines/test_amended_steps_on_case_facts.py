@@ -1,7 +1,10 @@
-"""Review of 2220147: amendments a step did not rest on still undo it, because the guard is read
-on the entry day with the case's facts as they are now (``stage`` is the new stage,
-``..._since_state_entry`` counts from the new state's entry), and a state an amendment returned
-to is never reconsidered (``entered_by`` None). Strict xfails until fixed."""
+"""Known wrong, pinned as strict xfails until fixed (docs/architecture.md, "Amended marks judged
+on the day the step was taken", left as it is): a step whose guard reads the case's own facts
+(``stage == 2``, ``first_reminder_letter_recorded``, ``unauthorised_sessions_since_state_entry``)
+is read on its day with the case's facts as they are now (``stage`` is the new stage, the count
+runs from the new state's entry), so any amendment undoes it, even a correction dated after it or
+one that adds absence; and a state an amendment returned a case to is not reconsidered again, so
+a case whose every absence became illness keeps the referral its return made."""
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ def _run(calendar: SchoolCalendar, amended: str, code: str):  # type: ignore[no-
     return story.replay(flow("sherrier-ce-primary"), to="2025-10-10", actions=acts)
 
 
-@pytest.mark.xfail(strict=True, reason="review of 2220147")
+@pytest.mark.xfail(strict=True, reason="reads the case's facts as now, not as at the step")
 def test_an_unrelated_correction_leaves_the_subsequent_absence_step(calendar: SchoolCalendar) -> None:
     # Fri 26 Sep's afternoon was a late arrival (L), not on time: nothing the step rested on.
     replay = _run(calendar, "2025-09-26", "L")
@@ -40,7 +43,7 @@ def test_an_unrelated_correction_leaves_the_subsequent_absence_step(calendar: Sc
     assert replay.case("P1").open_task_named("second_warning_letter") is not None
 
 
-@pytest.mark.xfail(strict=True, reason="review of 2220147")
+@pytest.mark.xfail(strict=True, reason="reads the case's facts as now, not as at the step")
 def test_a_correction_making_things_worse_leaves_the_step(calendar: SchoolCalendar) -> None:
     # Fri 3 Oct's afternoon was in fact unauthorised (O): more absence, not less.
     replay = _run(calendar, "2025-10-03", "O")
@@ -48,7 +51,7 @@ def test_a_correction_making_things_worse_leaves_the_step(calendar: SchoolCalend
     assert replay.case("P1").open_task_named("second_warning_letter") is not None
 
 
-@pytest.mark.xfail(strict=True, reason="review of 2220147")
+@pytest.mark.xfail(strict=True, reason="reads the case's facts as now, not as at the step")
 def test_every_absence_explained_leaves_no_referral_pending(calendar: SchoolCalendar) -> None:
     # Both unauthorised mornings (1 Oct, 6 Oct) were illness, recorded on Tue 7 Oct.
     story = Story(calendar, school="sherrier")
@@ -65,7 +68,7 @@ def test_every_absence_explained_leaves_no_referral_pending(calendar: SchoolCale
     assert pending == []
 
 
-@pytest.mark.xfail(strict=True, reason="review of 2220147")
+@pytest.mark.xfail(strict=True, reason="reads the case's facts as now, not as at the step")
 def test_a_correction_dated_after_the_step_leaves_it(calendar: SchoolCalendar) -> None:
     # Wed 8 Oct's afternoon, two days after the step, was a late arrival (L), corrected Thu 9 Oct:
     # the step of Mon 6 Oct cannot rest on it (the commit's own rule 4).
