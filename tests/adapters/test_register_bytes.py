@@ -1,6 +1,6 @@
 """A byte that is not UTF-8 in one row (a recorded_by name exported as Windows-1252) is
-refused naming its line and field, as every other check does. ``--skip-invalid`` does not yet
-import the rows around it (strict xfail: it fails once it does)."""
+refused naming its line and field, as every other check does, and ``--skip-invalid`` imports
+the rows around it (the refused row written out with the byte shown as U+FFFD)."""
 
 from __future__ import annotations
 
@@ -36,9 +36,12 @@ def test_a_row_that_is_not_utf8_is_named_by_line_and_column(
     assert [(p.line, p.field) for p in problems] == [(3, "recorded_by")], [str(p) for p in problems]
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed: --skip-invalid still refuses the whole file")
 def test_skip_invalid_imports_the_rows_around_one_that_is_not_utf8(
     tmp_path: Path, calendars: dict[str, SchoolCalendar]
 ) -> None:
     result = read(_file(tmp_path), calendars, skip_invalid=True)
-    assert result.accepted == 2 and len(result.rejected) == 1
+    assert (result.rows_read, result.accepted) == (3, 2)
+    (rejected,) = result.rejected
+    assert rejected.line == 3
+    assert rejected.reasons == ("is not UTF-8 (save the export as UTF-8)",)
+    assert sorted(result.tables["oaks"].pupils) == ["P1", "P3"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -137,7 +138,7 @@ def read_columns(
     header = _checked_header(_first_line(path, f, error), f, required, error)
     present = [c for c in known if c in header]
     table, typed, digest = None, False, ""
-    bad_rows: list[tuple[int, int, str]] = []
+    bad_rows: list[_BadRow] = []
     if types:
         try:
             wanted = {c: types.get(c, pa.string()) for c in present}
@@ -199,6 +200,10 @@ class _ConversionError(Exception):
     """A value did not convert to its column's type."""
 
 
+#: A row left out of the table: its text (as ``_locate_lines`` decodes it), field and message.
+_BadRow = tuple[str, str | None, str]
+
+
 def _parse(
     path: Path,
     present: list[str],
@@ -207,16 +212,21 @@ def _parse(
     error: type[RegisterError],
     threads: bool = True,
     block_size: int | None = None,
-) -> tuple[pa.Table, list[tuple[int, int, str]], str]:
-    """The table, the rows of the wrong width, and the sha256 of the bytes parsed."""
-    bad_rows: list[tuple[int, int, str]] = []  # (expected, actual, text)
+    without: dict[int, _BadRow] | None = None,
+) -> tuple[pa.Table, list[_BadRow], str]:
+    """The table, the rows left out of it (of the wrong width; ``without``: lines left out by
+    number, with their problem), and the sha256 of the file's bytes."""
+    bad_rows: list[_BadRow] = list((without or {}).values())
 
     def on_invalid(row: pv.InvalidRow) -> str:
-        bad_rows.append((row.expected_columns, row.actual_columns, row.text))
+        message = (
+            f"expected {row.expected_columns} fields as in the header, found {row.actual_columns}"
+        )
+        bad_rows.append((row.text, None, message))
         return "skip"
 
     try:
-        file = path.open("rb")
+        file: BinaryIO = path.open("rb") if without is None else _lines_left_out(path, without)
     except OSError as exc:
         raise error(f"cannot read {f}: {exc.strerror}") from exc
     stream = _Hashed(file)
@@ -237,17 +247,18 @@ def _parse(
             # a line longer than pyarrow's block (1 MiB): read in one block, so that the checks
             # can name the row instead of the file failing as a whole
             whole = path.stat().st_size + 1
-            return _parse(path, present, types, f, error, threads, block_size=whole)
+            return _parse(path, present, types, f, error, threads, whole, without)
         if "conversion error" in str(exc) and any(
             not pa.types.is_string(t) for t in types.values()
         ):
             raise _ConversionError(str(exc)) from exc
-        if "invalid UTF8" in str(exc):  # name each line and field, as the checks do
+        if "invalid UTF8" in str(exc) and without is None:
+            # each such line left out and named, as a row of the wrong width is: refused with
+            # the file unless the rest is asked to go through (``--skip-invalid``)
             found = _not_utf8(path, present)
             if found:
-                raise error(
-                    f"{f} is not UTF-8", [Problem(f, n, c, m) for n, c, m in found]
-                ) from exc
+                table, bad, _ = _parse(path, present, types, f, error, threads, block_size, found)
+                return table, bad, _sha256(path)
         # pyarrow's message may quote the row: its start is enough
         reason = excerpt(str(exc), 200)
         raise error(f"{f} cannot be read as CSV", [Problem(f, None, None, reason)]) from exc
@@ -260,25 +271,41 @@ def _parse(
     return table, bad_rows, stream.hexdigest()
 
 
-def _not_utf8(path: Path, present: list[str]) -> list[tuple[int, str | None, str]]:
-    """Each line with a field that is not UTF-8: (line, field, message); the file's bytes
-    read again only when pyarrow refused them."""
+def _not_utf8(path: Path, present: list[str]) -> dict[int, _BadRow]:
+    """Each line with a field that is not UTF-8, by number; the file's bytes read again only
+    when pyarrow refused them."""
     raw = path.read_bytes()
     text = raw[len(_BOM) :] if raw.startswith(_BOM) else raw
     lines = text.split(b"\n")
     header = _header(lines[0], str(path), RegisterError) if lines else []
-    out: list[tuple[int, str | None, str]] = []
+    out: dict[int, _BadRow] = {}
     for number, line in enumerate(lines[1:], start=2):
         try:
             line.decode("utf-8")
             continue
         except UnicodeDecodeError:
             pass
-        fields = next(csv.reader([line.decode("utf-8", errors="replace").rstrip("\r")]), [])
+        decoded = line.rstrip(b"\r").decode("utf-8", errors="replace")
+        fields = next(csv.reader([decoded]), [])
         bad = [h for h, v in zip(header, fields, strict=False) if "\ufffd" in v]
         field = next((h for h in bad if h in present), bad[0] if bad else None)
-        out.append((number, field, "is not UTF-8 (save the export as UTF-8)"))
+        out[number] = (decoded, field, "is not UTF-8 (save the export as UTF-8)")
     return out
+
+
+def _lines_left_out(path: Path, without: Mapping[int, _BadRow]) -> BinaryIO:
+    """The file's bytes without the lines ``without`` numbers (its header is line 1)."""
+    lines = path.read_bytes().split(b"\n")
+    kept = [line for number, line in enumerate(lines, start=1) if number not in without]
+    return io.BytesIO(b"\n".join(kept))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _read_options(threads: bool, block_size: int | None) -> pv.ReadOptions:
@@ -327,12 +354,12 @@ def _one_row_per_line(raw: bytes, n_rows: int) -> bool:
 
 
 def _locate_lines(
-    raw: bytes, f: str, n_rows: int, bad_rows: list[tuple[int, int, str]]
+    raw: bytes, f: str, n_rows: int, bad_rows: list[_BadRow]
 ) -> tuple[npt.NDArray[np.int64], list[tuple[int, Problem]]]:
     """Line numbers of the rows pyarrow kept, and the malformed rows, by walking the lines."""
     text = raw[len(_BOM) :] if raw.startswith(_BOM) else raw
-    pending = Counter(t for _, _, t in bad_rows)
-    expected = {t: (e, a) for e, a, t in bad_rows}
+    pending = Counter(t for t, _, _ in bad_rows)
+    problem = {t: (field, message) for t, field, message in bad_rows}
     kept: list[int] = []
     malformed: list[tuple[int, Problem]] = []
     for number, line in enumerate(text.split(b"\n")[1:], start=2):
@@ -342,9 +369,8 @@ def _locate_lines(
         decoded = stripped.decode("utf-8", errors="replace")
         if pending.get(decoded, 0) > 0:
             pending[decoded] -= 1
-            want, got = expected[decoded]
-            message = f"expected {want} fields as in the header, found {got}"
-            malformed.append((number, Problem(f, number, None, message)))
+            field, message = problem[decoded]
+            malformed.append((number, Problem(f, number, field, message)))
         else:
             kept.append(number)
     if len(kept) != n_rows:  # pragma: no cover - a quoted newline we could not follow
