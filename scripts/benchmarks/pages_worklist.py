@@ -79,7 +79,7 @@ def run(ctx: BenchContext) -> list[Result]:
     work.mkdir(exist_ok=True)
     trust = load_trust(ctx.trust_file)
     day = _last_autumn_day(trust, ctx)
-    db = work / f"pages-{day}.sqlite"
+    db = work / f"pages-known-{day}.sqlite"
     if not db.exists():
         started = time.perf_counter()
         _build(db, trust, ctx, day, work)
@@ -101,11 +101,20 @@ def _local(day: date, hour: int) -> datetime:
 
 
 def _build(db: Path, trust: Trust, ctx: BenchContext, day: date, work: Path) -> None:
-    marks = work / f"marks-to-{day}.csv"
+    marks = work / f"marks-known-{day}.csv"
     if not marks.exists():
         options = pv.ConvertOptions(column_types={c: pa.string() for c in _COLUMNS})
         table = pv.read_csv(ctx.marks_csv, convert_options=options)
-        keep = pc.less_equal(table.column("date"), day.isoformat())
+        # The marks a trust holds that evening: of days to ``day``, recorded by then. A mark
+        # recorded later (an N explained the next week) would make every register read "as
+        # known" at the evening leave rows out, and its figures are then never kept (the
+        # dashboards' first loads would count every school's register).
+        text = table.column("recorded_at")
+        recorded = pc.cast(pc.if_else(pc.equal(text, ""), None, text), pa.timestamp("s", "UTC"))
+        known = pc.fill_null(
+            pc.less_equal(recorded, pa.scalar(_local(day, 17), pa.timestamp("s", "UTC"))), True
+        )
+        keep = pc.and_(pc.less_equal(table.column("date"), day.isoformat()), known)
         pv.write_csv(table.filter(keep), marks, pv.WriteOptions(quoting_style="needed"))
     store = Store(f"sqlite:///{db}")
     store.migrate()
