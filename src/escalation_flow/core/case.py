@@ -92,6 +92,13 @@ class Case:
     acted_in_state: int = 0
     #: per event or task id, the day it was last recorded in this case (sorted by id)
     recorded_on: tuple[tuple[str, date], ...] = ()
+    #: the case as it stood when the step into the current state was taken (its state is
+    #: ``previous_state``): what that step's guard read, asked again when marks are amended
+    prior_stage: int = 0
+    prior_stage_entered_on: date | None = None
+    prior_state_entered_on: date | None = None
+    prior_event_counts: tuple[tuple[str, int], ...] = ()
+    prior_recorded_on: tuple[tuple[str, date], ...] = ()
 
     @property
     def is_open(self) -> bool:
@@ -172,7 +179,15 @@ def _opened(case: Case, d: CaseOpened) -> _Changes:
 
 def _stage_entered(case: Case, d: StageEntered) -> _Changes:
     by = ESCALATION if d.reason.trigger == ESCALATION else _led_by(d.reason)
-    return {"stage": d.stage, "stage_entered_on": d.on, **_entered(case, d.state, d.on, by)}
+    returned = d.reason.trigger == AMENDED
+    changes = {
+        "stage": d.stage,
+        "stage_entered_on": d.on,
+        **_entered(case, d.state, d.on, by, returned),
+    }
+    if returned and case.prior_stage == d.stage:
+        changes["stage_entered_on"] = case.prior_stage_entered_on  # back in the stage it left
+    return changes
 
 
 def _stage_overridden(case: Case, d: StageOverridden) -> _Changes:
@@ -180,7 +195,7 @@ def _stage_overridden(case: Case, d: StageOverridden) -> _Changes:
 
 
 def _state_entered(case: Case, d: StateEntered) -> _Changes:
-    return _entered(case, d.state, d.on, _led_by(d.reason))
+    return _entered(case, d.state, d.on, _led_by(d.reason), d.reason.trigger == AMENDED)
 
 
 def _led_by(reason: Reason) -> str | None:
@@ -273,14 +288,41 @@ def _changes_for(kind: type) -> Callable[[Case, Any], _Changes]:
     return handler
 
 
-def _entered(case: Case, state: str, on: date, by: str | None) -> _Changes:
+def _entered(
+    case: Case, state: str, on: date, by: str | None, returned: bool = False
+) -> _Changes:
+    if returned:
+        # an amendment's return: back in the state the undone step left, as it was then (its
+        # counters count from its own entry again); what led into it is not known
+        return {
+            "previous_state": case.state,
+            "state": state,
+            "state_entered_on": case.prior_state_entered_on or on,
+            "entered_by": None,
+            "acted_in_state": 0,
+            **_NO_PRIOR,
+        }
     return {
         "previous_state": case.state,
         "state": state,
         "state_entered_on": on,
         "entered_by": by,
         "acted_in_state": 0,
+        "prior_stage": case.stage if case.is_open else 0,
+        "prior_stage_entered_on": case.stage_entered_on if case.is_open else None,
+        "prior_state_entered_on": case.state_entered_on if case.is_open else None,
+        "prior_event_counts": case.event_counts,
+        "prior_recorded_on": case.recorded_on,
     }
+
+
+_NO_PRIOR: _Changes = {
+    "prior_stage": 0,
+    "prior_stage_entered_on": None,
+    "prior_state_entered_on": None,
+    "prior_event_counts": (),
+    "prior_recorded_on": (),
+}
 
 
 def fold(school: str, pupil: str, history: Iterable[Decision]) -> Case:

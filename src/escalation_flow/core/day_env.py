@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from escalation_flow.core.case import Case
+from escalation_flow.core.case import CLOSED, NO_CASE, Case
 from escalation_flow.core.fact_names import REVIEW_FACTS
 from escalation_flow.core.facts import FactTable, facts_from_counts
 from escalation_flow.core.family_facts import family_facts
@@ -86,6 +87,24 @@ class DayEnv(Mapping[str, Any]):
     def pupil(self, p: int, case: Case, review_from: int | None = None) -> PupilEnv:
         return PupilEnv(self, p, case, review_from)
 
+    def as_taken(self, p: int, case: Case) -> Mapping[str, Any]:
+        """Pupil ``p``'s names at the end of this day, the case's own as they stood when the
+        step into its state was taken (``Case.prior_*``: the stage, the state's and stage's
+        entries, the counts), the register's as this day's counts hold them now."""
+        return _AsTaken(self, p, case)
+
+    def _prior_value(self, name: str, p: int, case: Case) -> Any:
+        """``name`` for pupil ``p`` with the book holding the case as it was before its step:
+        worked out on a fresh environment (this one's figures are the case's now), the book
+        given its case back whatever happens."""
+        book = self.book
+        book.load(p, _prior_case(case))
+        try:
+            value = DayEnv(book, self.facts, self.counts, self._family)[name]
+        finally:
+            book.load(p, case)
+        return value[p] if isinstance(value, np.ndarray) else value
+
     def _compute(self, name: str) -> Any:
         book, d = self.book, self.day
         if name in book.recorded:
@@ -125,7 +144,11 @@ class DayEnv(Mapping[str, Any]):
     def _anchor_days(self, anchor: str, name: str) -> IntArray:
         """Per pupil, the school day a ``_since_<anchor>`` counter counts after (-1: none)."""
         book = self.book
-        fixed = {STATE_ENTRY: book.state_day, STAGE_ENTRY: book.stage_day, CASE_OPENED: book.open_day}
+        fixed = {
+            STATE_ENTRY: book.state_day,
+            STAGE_ENTRY: book.stage_day,
+            CASE_OPENED: book.open_day,
+        }
         if anchor in fixed:
             return fixed[anchor]
         if anchor in book.recorded_day:
@@ -168,6 +191,80 @@ def _since(days: IntArray, today: int) -> FloatArray:
 
 
 _UNSET = object()
+
+
+#: The names a case's own state gives (besides ``stage``, state flags, ``<id>_recorded`` and
+#: the counters since an anchor of the case)
+_CASE_NAMES = frozenset(
+    {
+        "stage",
+        "school_days_in_stage",
+        "school_days_in_state",
+        "unresolved_n_sessions_at_state_entry",
+        "attendance_pct_at_stage_entry",
+        "attendance_pct_since_stage_entry",
+        "attendance_pct_at_state_entry",
+        "attendance_pct_since_state_entry",
+    }
+)
+
+
+def _prior_case(case: Case) -> Case:
+    """The case as it stood before the step into its current state."""
+    if case.previous_state in (NO_CASE, CLOSED):  # the step opened it
+        return replace(
+            case,
+            opened_on=None,
+            event_counts=case.prior_event_counts,
+            recorded_on=case.prior_recorded_on,
+        )
+    return replace(
+        case,
+        stage=case.prior_stage,
+        state=case.previous_state,
+        stage_entered_on=case.prior_stage_entered_on,
+        state_entered_on=case.prior_state_entered_on,
+        event_counts=case.prior_event_counts,
+        recorded_on=case.prior_recorded_on,
+    )
+
+
+class _AsTaken(Mapping[str, Any]):
+    """``DayEnv.as_taken``: one pupil's names, the case's own read from before its step."""
+
+    def __init__(self, day: DayEnv, p: int, case: Case) -> None:
+        self._day, self._p, self._case = day, p, case
+        self._plain = day.pupil(p, case)
+        self._values: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._values:
+            return self._values[name]
+        book = self._day.book
+        if name.endswith("_recorded"):
+            value: Any = float(_prior_case(self._case).count_of(name.removesuffix("_recorded")))
+        elif (
+            name in _CASE_NAMES
+            or name in book.state_flags
+            or name in book.recorded
+            or parse_since(name) is not None
+        ) and (
+            self._case.previous_state in (NO_CASE, CLOSED)
+            or self._case.previous_state in book.state_index
+        ):
+            # (a state only an earlier flow version has cannot be held in this book: the
+            # case's facts as they are now, as before)
+            value = self._day._prior_value(name, self._p, self._case)
+        else:
+            value = self._plain[name]
+        self._values[name] = value
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._plain)
+
+    def __len__(self) -> int:
+        return len(self._plain)
 
 
 class PupilEnv(Mapping[str, Any]):

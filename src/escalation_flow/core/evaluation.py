@@ -15,14 +15,14 @@ earlier marks changed), ``daily``, then ``term_end`` on a term's last day (``EVE
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from escalation_flow.core import engine
 from escalation_flow.core.case import Case
 from escalation_flow.core.context import Context, Moment
-from escalation_flow.core.day_env import DayEnv, PupilEnv
+from escalation_flow.core.day_env import DayEnv
 from escalation_flow.core.decisions import Decision, Stimulus
 from escalation_flow.core.definition import DAILY, TERM_END
 
@@ -50,16 +50,19 @@ def evaluate(
     return Evaluation(decisions, after)
 
 
-def _on_entry(ctx: Context, case: Case, day: DayEnv, pupil: int) -> Callable[[], PupilEnv] | None:
+def _on_entry(
+    ctx: Context, case: Case, day: DayEnv, pupil: int
+) -> Callable[[], Mapping[str, Any]] | None:
     """The pupil's names at the end of the school day its case entered its state (on or
-    before it, for a step taken on another day), as the register is known now; asked only when
-    today's do not hold. None: that day is today, or before the calendar's first."""
+    before it, for a step taken on another day): the register's as it is known now, the case's
+    own as they were when the step was taken; asked only when today's do not hold. None: that
+    day is before the calendar's first (or after today: a day evaluated again with --force)."""
     if case.state_entered_on is None:
         return None
     entry = ctx.calendar.index_on_or_before(case.state_entered_on)
-    if not 0 <= entry < day.day:
+    if not 0 <= entry <= day.day:
         return None
-    return lambda: day.on_day(entry).pupil(pupil, case)
+    return lambda: day.on_day(entry).as_taken(pupil, case)
 
 
 def _review_from(ctx: Context, case: Case, stimulus: Stimulus) -> int | None:
