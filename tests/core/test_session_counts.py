@@ -160,3 +160,15 @@ def test_counts_built_through_a_day_then_extended_equal_those_built_whole(
         got = _tables(counts, through)
         for name, table in whole.items():
             assert np.array_equal(got[name], table), (first_through, name)
+
+
+def test_figures_kept_for_an_earlier_day_go_when_a_recount_reaches_that_day() -> None:
+    """``by_day`` (``DayEnv.on_day``'s earlier days' facts) keeps a day's figures while no
+    recount reaches it: a refresh from day 10 drops days 10 and after, keeps day 9."""
+    counts = CumulativeCounts(_grid(ONE_YEAR, 5, seed=3), ONE_YEAR, through_day=30)
+    for day in (5, 9, 10, 20):
+        counts.keep_by_day((day, 30), f"figures of {day}")
+    counts.refresh(np.array([2]), from_day=10)
+    assert sorted(counts.by_day) == [(5, 30), (9, 30)]
+    counts.refresh(np.array([], dtype=np.intp), from_day=0)  # no pupil recounted: kept
+    assert sorted(counts.by_day) == [(5, 30), (9, 30)]

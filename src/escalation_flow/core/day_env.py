@@ -75,12 +75,15 @@ class DayEnv(Mapping[str, Any]):
             return self
         earlier = self._earlier.get(day)
         if earlier is None:
-            facts = facts_from_counts(
-                self.counts,
-                day,
-                min_possible_sessions_ytd=self.book.ctx.flow.definition.min_possible_sessions,
-                windows=self.book.windows,
-            )
+            minimum = self.book.ctx.flow.definition.min_possible_sessions
+            # kept with the counts from evening to evening (a backtest's counts live the year):
+            # a day's figures change only when marks of that day or before are recounted
+            facts = self.counts.by_day.get((day, minimum))
+            if facts is None:
+                facts = facts_from_counts(
+                    self.counts, day, min_possible_sessions_ytd=minimum, windows=self.book.windows
+                )
+                self.counts.keep_by_day((day, minimum), facts)
             earlier = self._earlier[day] = DayEnv(self.book, facts, self.counts, self._family)
         return earlier
 

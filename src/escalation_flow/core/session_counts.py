@@ -13,7 +13,7 @@ Sessions outside a pupil's roll (before admission, after leaving) count as nothi
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +57,11 @@ _COUNTS_CODE = indicators()
 _COUNTS_CODE.flags.writeable = False
 
 
+#: Earlier days' figures kept with a school's counts (``CumulativeCounts.by_day``): a thousand
+#: pupils' facts for one day are about 0.6 MB
+_BY_DAY = 64
+
+
 class CumulativeCounts:
     """Running counts of one ``RegisterGrid`` through school day ``through_day`` (inclusive).
 
@@ -97,6 +102,11 @@ class CumulativeCounts:
         #: changed since), so that the next day's are yesterday's plus one.
         self._runs = np.full(grid.n_pupils, -1, dtype=np.int64)
         self._runs_day = -2
+        #: Figures a caller worked out from these counts for one earlier school day, by a key
+        #: whose first item is that day (``DayEnv.on_day``): kept from evening to evening while
+        #: no recount reaches that day (``refresh`` drops those of its day and after); at most
+        #: ``_BY_DAY``, the oldest kept dropped first.
+        self.by_day: dict[tuple[int, int], Any] = {}
         self._age_sessions: tuple[IntArray, IntArray] | None = None
         self._not_of_age_throughout: npt.NDArray[np.intp] | None = None
         #: runs of days of absence (episodes), filled with the counts
@@ -192,6 +202,14 @@ class CumulativeCounts:
             self._first_n[pupils] = -1
             self._note_first_n(pupils, 0)
             self._runs[pupils] = -1
+            if self.by_day:
+                self.by_day = {k: v for k, v in self.by_day.items() if k[0] < from_day}
+
+    def keep_by_day(self, key: tuple[int, int], value: Any) -> None:
+        """Keep ``value`` in ``by_day``."""
+        if len(self.by_day) >= _BY_DAY:
+            del self.by_day[next(iter(self.by_day))]
+        self.by_day[key] = value
 
     def _note_first_n(self, pupils: npt.NDArray[np.intp], first_session: int) -> None:
         """Find the first ``N`` from ``first_session`` on for pupils who had none before it."""
