@@ -7,6 +7,8 @@ became illness keeps the referral its return made."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from escalation_flow.core.calendar import SchoolCalendar
@@ -106,3 +108,31 @@ def test_the_second_warning_resting_on_an_absence_that_was_illness_is_withdrawn(
     ]
     assert withdrawn == [("2025-10-07", "second_warning_letter")]
     assert replay.case("P1").stage == 2
+
+
+def test_a_step_taken_before_the_calendar_began_is_left_by_any_amendment(
+    calendar: SchoolCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case carried over from a year this register does not hold rested on none of its marks:
+    its step is never undone by an amendment of them (here the withdrawal story above, with the
+    step's day read as before the calendar's first)."""
+    from dataclasses import replace
+
+    from escalation_flow.core import evaluation
+
+    real = evaluation._on_entry
+
+    def before_the_calendar(ctx, case, day, pupil):  # type: ignore[no-untyped-def]
+        earlier = replace(case, state_entered_on=date(2024, 7, 1))
+        return real(ctx, earlier, day, pupil)
+
+    assert real.__name__ == "_on_entry"
+    monkeypatch.setattr(evaluation, "_on_entry", before_the_calendar)
+    story = Story(calendar, school="sherrier")
+    story.pupil("P1").absent("2025-10-01", "O", sessions="AM").absent(
+        "2025-10-06", "O", sessions="AM"
+    ).amend("2025-10-06", "I", sessions="AM", recorded="2025-10-07T09:30")
+    acts = [action("2025-10-02T15:00", "P1", "first_reminder_letter", "sent")]
+    replay = story.replay(flow("sherrier-ce-primary"), to="2025-10-10", actions=acts)
+    assert _undone_for_amended_marks(replay) == []
+    assert replay.case("P1").stage == 3

@@ -69,7 +69,7 @@ def decide(
     now: Moment,
     stimulus: Stimulus,
     *,
-    entered: Callable[[], Env] | None = None,
+    entered: Callable[[], Env | None] | None = None,
 ) -> tuple[list[Decision], Case]:
     """The decisions one stimulus leads to for one case, and the case they leave.
 
@@ -97,7 +97,6 @@ def decide(
     else:
         raise ValueError(f"unknown stimulus kind {stimulus.kind!r}")
     return out.decisions, out.case
-
 
 
 def escalation_target(ctx: Context, env: Env, current_stage: int) -> Stage | None:
@@ -220,7 +219,7 @@ def _act(ctx: Context, out: Decided, env: Env, now: Moment, stimulus: Stimulus) 
 
 
 def _reconsider(
-    ctx: Context, out: Decided, env: Env, now: Moment, entered: Callable[[], Env] | None
+    ctx: Context, out: Decided, env: Env, now: Moment, entered: Callable[[], Env | None] | None
 ) -> None:
     """Earlier marks changed. If what led the case into its state (the stage's entry criteria,
     or the guard of the transition taken) no longer holds on the amended register on the day the
@@ -244,6 +243,8 @@ def _reconsider(
     # Today's facts alone would undo a step the amendment did not touch: a pupil whose figures
     # have since improved (a half term's count back to 0) on any correction, however unrelated.
     then = env if entered is None else entered()
+    if then is None:  # taken before the calendar's first day: on no mark of this register
+        return
     if guard.names & REVIEW_FACTS:
         # A review's judgement: its window is known only while its timer fires, unknown now,
         # which is not the amendment's doing. Undone only when false whatever the window says.
@@ -264,7 +265,9 @@ def _reconsider(
         return
     for task in case.tasks:
         if task.approval:
-            out.emit(TaskSuperseded(on=now.on, at=now.at, task_key=task.key, task=task.task, why=why))
+            out.emit(
+                TaskSuperseded(on=now.on, at=now.at, task_key=task.key, task=task.task, why=why)
+            )
 
 
 def _override(ctx: Context, out: Decided, env: Env, now: Moment, stimulus: Stimulus) -> None:

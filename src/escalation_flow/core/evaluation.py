@@ -52,17 +52,25 @@ def evaluate(
 
 def _on_entry(
     ctx: Context, case: Case, day: DayEnv, pupil: int
-) -> Callable[[], Mapping[str, Any]] | None:
+) -> Callable[[], Mapping[str, Any] | None] | None:
     """The pupil's names at the end of the school day its case entered its state (on or
     before it, for a step taken on another day): the register's as it is known now, the case's
-    own as they were when the step was taken; asked only when today's do not hold. None: that
-    day is before the calendar's first (or after today: a day evaluated again with --force)."""
+    own as they were when the step was taken; asked only when today's do not hold. They are
+    None for a step taken before the calendar's first day: it rested on no mark this register
+    holds, so no amendment of them can undo it. None itself: that day is after today (a day
+    evaluated again with --force), and today's names answer, as before."""
     if case.state_entered_on is None:
         return None
     entry = ctx.calendar.index_on_or_before(case.state_entered_on)
-    if not 0 <= entry <= day.day:
+    if entry > day.day:
         return None
+    if entry < 0:
+        return _nothing_to_read
     return lambda: day.on_day(entry).as_taken(pupil, case)
+
+
+def _nothing_to_read() -> None:
+    return None
 
 
 def _review_from(ctx: Context, case: Case, stimulus: Stimulus) -> int | None:
