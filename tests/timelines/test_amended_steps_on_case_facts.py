@@ -16,17 +16,25 @@ from escalation_flow.core.calendar import SchoolCalendar
 from .conftest import flow
 from .story import Story, action
 
+#: Tue 7 Oct 09:30, when the office records most of the corrections below
+TUESDAY = "2025-10-07T09:30"
+Correction = tuple[str, str, str, str]  # the day corrected, its code, sessions, recorded at
 
-def _stage_three_on_a_later_absence(calendar: SchoolCalendar, amended: str, code: str) -> Story:
+
+def _run(calendar: SchoolCalendar, *corrections: Correction, to: str = "2025-10-10"):  # type: ignore[no-untyped-def]
+    """Wed 1 Oct: an unauthorised morning (O) -> stage 2, first reminder letter, sent Thu 2 Oct.
+    Mon 6 Oct: another unauthorised morning (O) after the letter -> stage 3 (subsequent
+    absence), a second warning letter waits for approval. Then the office's ``corrections``."""
     story = Story(calendar, school="sherrier")
-    # Wed 1 Oct: an unauthorised morning (O) -> stage 2, first reminder letter. Sent Thu 2 Oct.
-    # Mon 6 Oct: another unauthorised morning (O) after the letter -> stage 3 (subsequent
-    # absence), a second warning letter waits for approval. Tue 7 Oct 09:30: the office
-    # corrects ``amended`` to ``code``.
-    story.pupil("P1").absent("2025-10-01", "O", sessions="AM").absent(
-        "2025-10-06", "O", sessions="AM"
-    ).amend(amended, code, sessions="PM", recorded="2025-10-07T09:30")
-    return story
+    pupil = (
+        story.pupil("P1")
+        .absent("2025-10-01", "O", sessions="AM")
+        .absent("2025-10-06", "O", sessions="AM")
+    )
+    for day, code, sessions, recorded in corrections:
+        pupil.amend(day, code, sessions=sessions, recorded=recorded)
+    acts = [action("2025-10-02T15:00", "P1", "first_reminder_letter", "sent")]
+    return story.replay(flow("sherrier-ce-primary"), to=to, actions=acts)
 
 
 def _undone_for_amended_marks(replay) -> list[str]:  # type: ignore[no-untyped-def]
@@ -38,15 +46,11 @@ def _undone_for_amended_marks(replay) -> list[str]:  # type: ignore[no-untyped-d
     ]
 
 
-def _run(calendar: SchoolCalendar, amended: str, code: str):  # type: ignore[no-untyped-def]
-    story = _stage_three_on_a_later_absence(calendar, amended, code)
-    acts = [action("2025-10-02T15:00", "P1", "first_reminder_letter", "sent")]
-    return story.replay(flow("sherrier-ce-primary"), to="2025-10-10", actions=acts)
-
-
-def test_an_unrelated_correction_leaves_the_subsequent_absence_step(calendar: SchoolCalendar) -> None:
+def test_an_unrelated_correction_leaves_the_subsequent_absence_step(
+    calendar: SchoolCalendar,
+) -> None:
     # Fri 26 Sep's afternoon was a late arrival (L), not on time: nothing the step rested on.
-    replay = _run(calendar, "2025-09-26", "L")
+    replay = _run(calendar, ("2025-09-26", "L", "PM", TUESDAY))
     assert [s for _, s in replay.stages("P1")] == [2, 3]
     assert _undone_for_amended_marks(replay) == []
     assert replay.case("P1").open_task_named("second_warning_letter") is not None
@@ -54,7 +58,7 @@ def test_an_unrelated_correction_leaves_the_subsequent_absence_step(calendar: Sc
 
 def test_a_correction_making_things_worse_leaves_the_step(calendar: SchoolCalendar) -> None:
     # Fri 3 Oct's afternoon was in fact unauthorised (O): more absence, not less.
-    replay = _run(calendar, "2025-10-03", "O")
+    replay = _run(calendar, ("2025-10-03", "O", "PM", TUESDAY))
     assert _undone_for_amended_marks(replay) == []
     assert replay.case("P1").open_task_named("second_warning_letter") is not None
 
@@ -62,14 +66,12 @@ def test_a_correction_making_things_worse_leaves_the_step(calendar: SchoolCalend
 @pytest.mark.xfail(strict=True, reason="a state an amendment returned to is not asked again")
 def test_every_absence_explained_leaves_no_referral_pending(calendar: SchoolCalendar) -> None:
     # Both unauthorised mornings (1 Oct, 6 Oct) were illness, recorded on Tue 7 Oct.
-    story = Story(calendar, school="sherrier")
-    story.pupil("P1").absent("2025-10-01", "O", sessions="AM").absent(
-        "2025-10-06", "O", sessions="AM"
-    ).amend("2025-10-01", "I", sessions="AM", recorded="2025-10-07T09:30").amend(
-        "2025-10-06", "I", sessions="AM", recorded="2025-10-07T09:30"
+    replay = _run(
+        calendar,
+        ("2025-10-01", "I", "AM", TUESDAY),
+        ("2025-10-06", "I", "AM", TUESDAY),
+        to="2025-10-17",
     )
-    acts = [action("2025-10-02T15:00", "P1", "first_reminder_letter", "sent")]
-    replay = story.replay(flow("sherrier-ce-primary"), to="2025-10-17", actions=acts)
     assert replay.fact("P1", "2025-10-07", "unauthorised_sessions_this_half_term") == 0
     case = replay.case("P1")
     pending = [t.task for t in case.tasks if t.approval] if case.is_open else []
@@ -79,12 +81,7 @@ def test_every_absence_explained_leaves_no_referral_pending(calendar: SchoolCale
 def test_a_correction_dated_after_the_step_leaves_it(calendar: SchoolCalendar) -> None:
     # Wed 8 Oct's afternoon, two days after the step, was a late arrival (L), corrected Thu 9 Oct:
     # the step of Mon 6 Oct cannot rest on it (the commit's own rule 4).
-    story = Story(calendar, school="sherrier")
-    story.pupil("P1").absent("2025-10-01", "O", sessions="AM").absent(
-        "2025-10-06", "O", sessions="AM"
-    ).amend("2025-10-08", "L", sessions="PM", recorded="2025-10-09T09:30")
-    acts = [action("2025-10-02T15:00", "P1", "first_reminder_letter", "sent")]
-    replay = story.replay(flow("sherrier-ce-primary"), to="2025-10-10", actions=acts)
+    replay = _run(calendar, ("2025-10-08", "L", "PM", "2025-10-09T09:30"))
     superseded = replay.of_type("P1", "task_superseded")
     assert [(e["date"], e["task"]) for e in superseded if e["why"].startswith("marks")] == []
 
@@ -95,12 +92,7 @@ def test_the_second_warning_resting_on_an_absence_that_was_illness_is_withdrawn(
     # Mon 6 Oct's morning, the absence after the first letter that took the case to stage 3,
     # was illness (I), recorded Tue 7 Oct: counted from stage 2's own entry (2 Oct) on the
     # amended register there is no absence since, so the second warning is withdrawn.
-    story = Story(calendar, school="sherrier")
-    story.pupil("P1").absent("2025-10-01", "O", sessions="AM").absent(
-        "2025-10-06", "O", sessions="AM"
-    ).amend("2025-10-06", "I", sessions="AM", recorded="2025-10-07T09:30")
-    acts = [action("2025-10-02T15:00", "P1", "first_reminder_letter", "sent")]
-    replay = story.replay(flow("sherrier-ce-primary"), to="2025-10-10", actions=acts)
+    replay = _run(calendar, ("2025-10-06", "I", "AM", TUESDAY))
     withdrawn = [
         (e["date"], e["task"])
         for e in replay.of_type("P1", "task_superseded")
@@ -128,11 +120,6 @@ def test_a_step_taken_before_the_calendar_began_is_left_by_any_amendment(
 
     assert real.__name__ == "_on_entry"
     monkeypatch.setattr(evaluation, "_on_entry", before_the_calendar)
-    story = Story(calendar, school="sherrier")
-    story.pupil("P1").absent("2025-10-01", "O", sessions="AM").absent(
-        "2025-10-06", "O", sessions="AM"
-    ).amend("2025-10-06", "I", sessions="AM", recorded="2025-10-07T09:30")
-    acts = [action("2025-10-02T15:00", "P1", "first_reminder_letter", "sent")]
-    replay = story.replay(flow("sherrier-ce-primary"), to="2025-10-10", actions=acts)
+    replay = _run(calendar, ("2025-10-06", "I", "AM", TUESDAY))
     assert _undone_for_amended_marks(replay) == []
     assert replay.case("P1").stage == 3
