@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from escalation_flow.core.case import CLOSED, NO_CASE, Case
-from escalation_flow.core.fact_names import REVIEW_FACTS
+from escalation_flow.core.fact_names import CASE_FACTS, REVIEW_FACTS
 from escalation_flow.core.facts import FactTable, facts_from_counts
 from escalation_flow.core.family_facts import family_facts
 from escalation_flow.core.packed_counts import Key
@@ -96,12 +96,12 @@ class DayEnv(Mapping[str, Any]):
         entries, the counts), the register's as this day's counts hold them now."""
         return _AsTaken(self, p, case)
 
-    def _prior_value(self, name: str, p: int, case: Case) -> Any:
-        """``name`` for pupil ``p`` with the book holding the case as it was before its step:
-        worked out on a fresh environment (this one's figures are the case's now), the book
-        given its case back whatever happens."""
+    def _prior_value(self, name: str, p: int, case: Case, prior: Case) -> Any:
+        """``name`` for pupil ``p`` with the book holding ``prior`` (the case as it was before
+        its step): worked out on a fresh environment (this one's figures are the case's now),
+        the book given ``case`` back whatever happens."""
         book = self.book
-        book.load(p, _prior_case(case))
+        book.load(p, prior)
         try:
             value = DayEnv(book, self.facts, self.counts, self._family)[name]
         finally:
@@ -196,22 +196,6 @@ def _since(days: IntArray, today: int) -> FloatArray:
 _UNSET = object()
 
 
-#: The names a case's own state gives (besides ``stage``, state flags, ``<id>_recorded`` and
-#: the counters since an anchor of the case)
-_CASE_NAMES = frozenset(
-    {
-        "stage",
-        "school_days_in_stage",
-        "school_days_in_state",
-        "unresolved_n_sessions_at_state_entry",
-        "attendance_pct_at_stage_entry",
-        "attendance_pct_since_stage_entry",
-        "attendance_pct_at_state_entry",
-        "attendance_pct_since_state_entry",
-    }
-)
-
-
 def _prior_case(case: Case) -> Case:
     """The case as it stood before the step into its current state."""
     if case.previous_state in (NO_CASE, CLOSED):  # the step opened it
@@ -238,6 +222,10 @@ class _AsTaken(Mapping[str, Any]):
     def __init__(self, day: DayEnv, p: int, case: Case) -> None:
         self._day, self._p, self._case = day, p, case
         self._plain = day.pupil(p, case)
+        self._prior = _prior_case(case)
+        # a state only an earlier flow version has cannot be held in this book: the case's
+        # facts as they are now, as before
+        self._held = not self._prior.is_open or self._prior.state in day.book.state_index
         self._values: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
@@ -245,19 +233,14 @@ class _AsTaken(Mapping[str, Any]):
             return self._values[name]
         book = self._day.book
         if name.endswith("_recorded"):
-            value: Any = float(_prior_case(self._case).count_of(name.removesuffix("_recorded")))
-        elif (
-            name in _CASE_NAMES
+            value: Any = float(self._prior.count_of(name.removesuffix("_recorded")))
+        elif self._held and (
+            name in CASE_FACTS
             or name in book.state_flags
             or name in book.recorded
             or parse_since(name) is not None
-        ) and (
-            self._case.previous_state in (NO_CASE, CLOSED)
-            or self._case.previous_state in book.state_index
         ):
-            # (a state only an earlier flow version has cannot be held in this book: the
-            # case's facts as they are now, as before)
-            value = self._day._prior_value(name, self._p, self._case)
+            value = self._day._prior_value(name, self._p, self._case, self._prior)
         else:
             value = self._plain[name]
         self._values[name] = value

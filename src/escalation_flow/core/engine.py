@@ -75,8 +75,8 @@ def decide(
 
     ``core.evaluation.evaluate`` is the one caller: it builds ``env`` (the pupil's facts, and a
     firing review timer's) the same way for the daemon, the backtest and replay, and, for
-    ``amended``, ``entered``: the pupil's names on the day the case entered its state, on the
-    register as known now (None: that day is today, or not one the facts count)."""
+    ``amended``, ``entered``: the pupil's names on the day the case entered its state, the
+    register's as known now and the case's as they stood then (``evaluation._on_entry``)."""
     out = Decided(case)
     if stimulus.kind == "daily":
         screened = stimulus.extra.get("screened_stage")
