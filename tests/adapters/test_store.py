@@ -327,6 +327,21 @@ def test_an_in_memory_database_works_the_same_way(tmp_path: Path, calendar: Scho
     store.dispose()
 
 
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    """A SQLite file with two schools (the joined-text load is SQLite's)."""
+    store = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    store.migrate()
+    store.upsert_schools(_trust("oaks", "pines"))
+    yield store
+    store.dispose()
+
+
+def _oaks(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT id FROM schools WHERE key = 'oaks'").scalar_one())
+
+
 def _sqlite_rows(store: Store, calendar: SchoolCalendar, school_id: int) -> tuple[object, object]:
     """A school's load read as one joined text (the store's way) and row by row."""
     from escalation_flow.adapters.store.mark_texts import load_sql
@@ -337,11 +352,9 @@ def _sqlite_rows(store: Store, calendar: SchoolCalendar, school_id: int) -> tupl
 
 
 def test_sqlite_loads_every_version_in_the_order_of_pupil_session_time_and_code(
-    tmp_path: Path, calendar: SchoolCalendar
+    sqlite_store: Store, tmp_path: Path, calendar: SchoolCalendar
 ) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
-    store.migrate()
-    store.upsert_schools(_trust("oaks", "pines"))
+    store = sqlite_store
     # Two versions of each session (the later first), pupils and days in reverse order, late
     # minutes and none.
     rows = [
@@ -353,9 +366,7 @@ def test_sqlite_loads_every_version_in_the_order_of_pupil_session_time_and_code(
     ]
     result = read(marks_file(tmp_path, *rows), calendar)
     assert store.import_marks(result, file=Path("m"), now=T0, by="t").imported == len(rows)
-    with store.engine.connect() as conn:
-        oaks = conn.exec_driver_sql("SELECT id FROM schools WHERE key = 'oaks'").scalar_one()
-    joined, one_by_one = _sqlite_rows(store, calendar, oaks)
+    joined, one_by_one = _sqlite_rows(store, calendar, _oaks(store))
     assert joined.num_rows == len(rows)
     assert joined.equals(one_by_one)
     loaded = store.load_marks("oaks", calendar)
@@ -363,41 +374,33 @@ def test_sqlite_loads_every_version_in_the_order_of_pupil_session_time_and_code(
     assert list(loaded.session[first]) == sorted(loaded.session[first])
     assert loaded.recorded_at[0] < loaded.recorded_at[1]
     assert [CODE_OF_ID[c] for c in loaded.code[:2]] == ["/", "L"]  # 09:00's, then 11:00's
-    store.dispose()
 
 
 def test_sqlite_reads_rows_one_by_one_when_a_stored_text_would_split_the_joined_one(
-    tmp_path: Path, calendar: SchoolCalendar
+    sqlite_store: Store, tmp_path: Path, calendar: SchoolCalendar
 ) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
-    store.migrate()
-    store.upsert_schools(_trust("oaks", "pines"))
+    store = sqlite_store
     result = read(marks_file(tmp_path, *ROWS), calendar)
     store.import_marks(result, file=Path("m"), now=T0, by="t")
     with store.engine.begin() as conn:  # not a code an import lets in: written behind its back
         conn.exec_driver_sql("UPDATE marks SET code = 'a,b' WHERE code = 'L'")
-        oaks = conn.exec_driver_sql("SELECT id FROM schools WHERE key = 'oaks'").scalar_one()
-    joined, one_by_one = _sqlite_rows(store, calendar, oaks)
+    joined, one_by_one = _sqlite_rows(store, calendar, _oaks(store))
     assert joined.equals(one_by_one)
     assert "2025-09-03PMa,b" in joined.column("mark").to_pylist()
-    store.dispose()
 
 
 def test_sqlite_reads_rows_one_by_one_when_the_joined_text_is_longer_than_sqlite_allows(
-    tmp_path: Path, calendar: SchoolCalendar
+    sqlite_store: Store, tmp_path: Path, calendar: SchoolCalendar
 ) -> None:
+    store = sqlite_store
     import sqlite3
 
-    store = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
-    store.migrate()
-    store.upsert_schools(_trust("oaks", "pines"))
     result = read(marks_file(tmp_path, *ROWS), calendar)
     store.import_marks(result, file=Path("m"), now=T0, by="t")
     from escalation_flow.adapters.store.mark_texts import load_sql
 
+    sql = load_sql("sqlite", _oaks(store), calendar.first_day, calendar.last_day)
     with store.engine.connect() as conn:
-        oaks = conn.exec_driver_sql("SELECT id FROM schools WHERE key = 'oaks'").scalar_one()
-        sql = load_sql("sqlite", oaks, calendar.first_day, calendar.last_day)
         one_by_one = bulk._fetch_sqlite_rows(conn, sql, bulk.LOADED_SCHEMA)
         # SQLite's limit on a text (1 GB by default) made small: the joined text is over it
         raw = conn.connection.driver_connection
@@ -408,7 +411,6 @@ def test_sqlite_reads_rows_one_by_one_when_the_joined_text_is_longer_than_sqlite
         finally:
             raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000_000_000)
     assert joined.equals(one_by_one.cast(bulk.LOADED_SCHEMA))
-    store.dispose()
 
 
 # -- who recorded each mark in the MIS ----------------------------------------------------------
